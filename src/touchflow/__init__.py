@@ -1,0 +1,4 @@
+"""Touchflow: open-source marketing automation."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

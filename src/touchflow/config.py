@@ -1,0 +1,35 @@
+"""Settings, read once and explicitly (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_DATABASE_FILE", "Settings"]
+
+DEFAULT_DATABASE_FILE = "touchflow.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    batch_size: int = 2000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+        env = os.environ if env is None else env
+        url = env.get("TOUCHFLOW_DATABASE_URL")
+        if not url:
+            base = cwd or Path.cwd()
+            url = f"sqlite:///{(base / DEFAULT_DATABASE_FILE).as_posix()}"
+        return cls(database_url=normalise_database_url(url))
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` spelling and route it to psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

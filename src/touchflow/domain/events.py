@@ -1,0 +1,172 @@
+"""Events: append-only facts about a contact, and the catalogue of standard event types.
+
+Journeys, segments and scores later read these types; the catalogue documents the properties
+each carries, and validation rejects a standard event that lacks a required one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from touchflow.domain.contacts import Scalar
+from touchflow.domain.errors import FieldError
+from touchflow.domain.identities import Identity
+
+__all__ = [
+    "EVENT_CATALOGUE",
+    "EventInput",
+    "EventType",
+    "PropertySpec",
+    "derive_event_id",
+    "validate_event_type",
+    "validate_properties",
+]
+
+JSONValue = Scalar | None | list["JSONValue"] | dict[str, "JSONValue"]
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    name: str
+    kind: str  # "string" | "number" | "integer" | "boolean"
+    required: bool
+    doc: str
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    doc: str
+    properties: tuple[PropertySpec, ...] = ()
+    interaction: bool = True  # counts as "interaction" for inactivity triggers and dormancy
+
+
+def _p(name: str, kind: str, doc: str, required: bool = False) -> PropertySpec:
+    return PropertySpec(name, kind, required, doc)
+
+
+_MESSAGE_PROPS = (
+    _p("message_id", "string", "outbox message id", required=True),
+    _p("channel", "string", "email, sms, wecom, wechat, webhook, onsite, task", required=True),
+    _p("journey_id", "string", "journey that sent it"),
+    _p("node_id", "string", "journey node that sent it"),
+    _p("template", "string", "template key"),
+)
+
+_STANDARD: tuple[EventType, ...] = (
+    EventType("page_view", "a website page was viewed", (
+        _p("url", "string", "page URL", required=True), _p("title", "string", "page title"),
+        _p("referrer", "string", "referrer URL"), _p("product_id", "string", "product on the page, if any"))),
+    EventType("content_download", "a whitepaper, case study or other asset was downloaded", (
+        _p("content_id", "string", "asset id", required=True), _p("title", "string", "asset title"),
+        _p("content_type", "string", "whitepaper, case_study, datasheet …"))),
+    EventType("form_submit", "a web form was submitted", (
+        _p("form_id", "string", "form id", required=True), _p("page", "string", "page URL"))),
+    EventType("signup", "the contact registered an account", (_p("method", "string", "email, phone, wechat"),)),
+    EventType("consult", "the contact asked sales or service a question (咨询)", (
+        _p("channel", "string", "phone, chat, wecom, form"), _p("topic", "string", "subject"),
+        _p("converted", "boolean", "whether the consultation led to an order"))),
+    EventType("quote_sent", "a sales quote was sent", (
+        _p("quote_id", "string", "quote id", required=True), _p("amount", "number", "quoted amount (CNY)"))),
+    EventType("quote_opened", "the contact opened a quote (tracked signal)", (
+        _p("quote_id", "string", "quote id", required=True),)),
+    EventType("order_paid", "an order was paid (transaction, synced in real time)", (
+        _p("order_id", "string", "order id", required=True),
+        _p("amount", "number", "amount paid (CNY)", required=True),
+        _p("currency", "string", "ISO 4217, default CNY"), _p("items", "integer", "number of items"),
+        _p("product_ids", "string", "comma-separated product ids"))),
+    EventType("cart_abandoned", "a shopping cart was left without checkout", (
+        _p("cart_id", "string", "cart id", required=True), _p("amount", "number", "cart value"))),
+    EventType("coupon_claimed", "a coupon was claimed", (_p("coupon_id", "string", "coupon", required=True),)),
+    EventType("coupon_redeemed", "a coupon was used in an order", (
+        _p("coupon_id", "string", "coupon", required=True), _p("order_id", "string", "order"))),
+    EventType("survey_response", "a satisfaction survey (NPS) was answered", (
+        _p("survey_id", "string", "survey", required=True), _p("score", "integer", "0-10 NPS score"),
+        _p("comment", "string", "free text"))),
+    EventType("complaint", "the contact complained (投诉); freezes automated touches", (
+        _p("reason", "string", "harassment, quality, billing …"), _p("channel", "string", "where it came in"))),
+    EventType("unsubscribe", "the contact unsubscribed from a channel", (
+        _p("channel", "string", "email, sms, wecom, wechat, all", required=True),)),
+    EventType("offline_event_attended", "the contact attended an offline event (展会, 沙龙)", (
+        _p("event_name", "string", "event", required=True), _p("city", "string", "city"))),
+    EventType("message_queued", "a message was queued", _MESSAGE_PROPS, interaction=False),
+    EventType("message_sent", "a message was handed to the provider", _MESSAGE_PROPS, interaction=False),
+    EventType("message_delivered", "the provider confirmed delivery", _MESSAGE_PROPS, interaction=False),
+    EventType("message_failed", "sending failed", (*_MESSAGE_PROPS, _p("reason", "string", "why")),
+              interaction=False),
+    EventType("message_bounced", "the address bounced", (*_MESSAGE_PROPS, _p("hard", "boolean", "hard bounce")),
+              interaction=False),
+    EventType("message_opened", "the message was opened", _MESSAGE_PROPS),
+    EventType("message_clicked", "a link in the message was clicked", (*_MESSAGE_PROPS, _p("url", "string", "link"))),
+    EventType("message_unsubscribed", "unsubscribed from the message", _MESSAGE_PROPS),
+    EventType("message_complained", "marked as spam / complained about the message", _MESSAGE_PROPS),
+    EventType("message_skipped", "a guardrail stopped the message",
+              (*_MESSAGE_PROPS, _p("guardrail", "string", "which guardrail", required=True)), interaction=False),
+)
+EVENT_CATALOGUE: dict[str, EventType] = {t.name: t for t in _STANDARD}
+
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+
+
+def validate_event_type(name: str) -> str:
+    name = name.strip()
+    if not _TYPE_NAME.fullmatch(name):
+        raise FieldError("type", f"must be snake_case, 1-64 characters, got {name!r}")
+    return name
+
+
+def _matches(kind: str, value: object) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def validate_properties(event_type: str, properties: dict[str, JSONValue]) -> dict[str, JSONValue]:
+    """Check a standard event's documented properties; custom types pass as they are."""
+    spec = EVENT_CATALOGUE.get(event_type)
+    if spec is None:
+        return properties
+    for prop in spec.properties:
+        value = properties.get(prop.name)
+        if value is None:
+            if prop.required:
+                raise FieldError(f"properties.{prop.name}", f"required for {event_type}")
+            continue
+        if not _matches(prop.kind, value):
+            if prop.kind in ("number", "integer") and isinstance(value, str):
+                try:
+                    number = float(value)
+                except ValueError:
+                    pass
+                else:
+                    properties[prop.name] = int(number) if prop.kind == "integer" else number
+                    continue
+            raise FieldError(f"properties.{prop.name}", f"must be a {prop.kind}, got {value!r}")
+    return properties
+
+
+@dataclass
+class EventInput:
+    """A validated event, not yet tied to a stored contact."""
+
+    id: str
+    type: str
+    identities: tuple[Identity, ...]
+    occurred_at: datetime
+    source: str
+    properties: dict[str, JSONValue] = field(default_factory=dict)
+
+
+def derive_event_id(source: str, payload: object) -> str:
+    """A stable id for an event that came without one, so a re-import does not store it twice."""
+    digest = hashlib.sha256(source.encode() + b"\0" + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+    return "d_" + digest.hexdigest()[:30]

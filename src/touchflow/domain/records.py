@@ -1,0 +1,187 @@
+"""Turning one raw record (a file row or an API body) into validated domain input.
+
+Bad fields become warnings that name the field; a record without a usable identifier is
+rejected with the reason. Nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactRecord, Scalar, is_empty
+from touchflow.domain.errors import FieldError, RecordRejected
+from touchflow.domain.events import EventInput, JSONValue, derive_event_id, validate_event_type, \
+    validate_properties
+from touchflow.domain.identities import IDENTITY_KINDS, Identity, make_identity
+from touchflow.domain.normalize import (
+    clean_text,
+    normalise_age,
+    normalise_datetime,
+    normalise_gender,
+    normalise_industry,
+    normalise_name,
+    normalise_timezone,
+)
+
+__all__ = ["IDENTITY_FIELDS", "contact_record_from", "event_input_from"]
+
+# Canonical field name -> identity kind.
+IDENTITY_FIELDS: dict[str, str] = {kind: kind for kind in IDENTITY_KINDS} | {
+    "crm_id": "crm", "anonymous_id": "anon", "wechat_openid": "openid", "wechat_unionid": "unionid",
+    "wecom_external_userid": "wecom", "mobile": "phone",
+}
+_MULTI = re.compile(r"[;,，；、|/]\s*")
+_TAG_SPLIT = re.compile(r"[;,，；、|]\s*")
+_STAGES = {"new_visitor", "prospect", "intent", "customer", "dormant"}
+_STAGE_ALIASES = {"新访客": "new_visitor", "潜在客户": "prospect", "意向客户": "intent",
+                  "成交客户": "customer", "沉睡客户": "dormant"}
+_OBSERVED_KEYS = ("updated_at", "observed_at")
+
+
+def _identities(raw: Mapping[str, object], warnings: list[FieldError]) -> list[Identity]:
+    found: list[Identity] = []
+    for key, kind in IDENTITY_FIELDS.items():
+        value = raw.get(key)
+        if is_empty(value):
+            continue
+        parts = _MULTI.split(str(value)) if kind in ("email", "phone") else [str(value)]
+        for part in parts:
+            if not part.strip():
+                continue
+            try:
+                identity = make_identity(kind, part)
+            except FieldError as exc:
+                warnings.append(FieldError(key, exc.reason))
+                continue
+            if identity not in found:
+                found.append(identity)
+    for key, value in raw.items():
+        if key.startswith("x_") and not is_empty(value):
+            try:
+                found.append(make_identity(key, str(value)))
+            except FieldError as exc:
+                warnings.append(exc)
+    return found
+
+
+def _standard_value(name: str, raw: object) -> Scalar:
+    text = raw if isinstance(raw, int | float) and not isinstance(raw, bool) else clean_text(str(raw))
+    if name == "age":
+        return normalise_age(text)
+    assert isinstance(text, str) or name != "age"
+    text = str(text)
+    if name == "gender":
+        return normalise_gender(text)
+    if name in ("name", "company"):
+        return normalise_name(text)
+    if name == "industry":
+        return normalise_industry(text)[0]
+    if name == "timezone":
+        return normalise_timezone(text)
+    if name == "lifecycle_stage":
+        stage = _STAGE_ALIASES.get(text, text.lower())
+        if stage not in _STAGES:
+            raise FieldError(name, f"unknown stage {text!r} (one of {', '.join(sorted(_STAGES))})")
+        return stage
+    if len(text) > 300:
+        raise FieldError(name, "longer than 300 characters")
+    return text
+
+
+def contact_record_from(raw: Mapping[str, object], source: str, priority: int, now: datetime) -> ContactRecord:
+    """A contact observation from canonical keys; raises ``RecordRejected`` with no usable identifier."""
+    warnings: list[FieldError] = []
+    identities = _identities(raw, warnings)
+    if not identities:
+        detail = "; ".join(str(w) for w in warnings)
+        raise RecordRejected("no usable identifier (email, phone, crm_id, openid, unionid, wecom, anon)"
+                             + (f": {detail}" if detail else ""))
+    values: dict[str, Scalar] = {}
+    for name in STANDARD_FIELDS:
+        value = raw.get(name)
+        if is_empty(value):
+            continue
+        try:
+            values[name] = _standard_value(name, value)
+        except FieldError as exc:
+            warnings.append(exc)
+    for key, value in raw.items():
+        if key.startswith("custom.") and not is_empty(value):
+            if isinstance(value, str | int | float | bool):
+                values[key] = clean_text(value) if isinstance(value, str) else value
+            else:
+                warnings.append(FieldError(key, "custom attributes hold text, numbers or booleans"))
+    tags: frozenset[str] = frozenset()
+    if not is_empty(raw.get("tags")):
+        tags = frozenset(t for t in (clean_text(x) for x in _TAG_SPLIT.split(str(raw["tags"]))) if t)
+    observed = now
+    for key in _OBSERVED_KEYS:
+        value = raw.get(key)
+        if not is_empty(value):
+            try:
+                observed = normalise_datetime(value)  # type: ignore[arg-type]
+            except FieldError as exc:
+                warnings.append(FieldError(key, exc.reason))
+            break
+    consents: list[Consent] = []
+    for key, value in raw.items():
+        if key.startswith("consent.") and not is_empty(value):
+            status = _consent_status(str(value))
+            if status is None:
+                warnings.append(FieldError(key, f"consent must be granted/denied (是/否), got {value!r}"))
+            else:
+                consents.append(Consent(key[len("consent."):], status, source, observed))
+    return ContactRecord(tuple(identities), source, priority, observed, values, tags, tuple(consents),
+                         tuple(warnings))
+
+
+def _consent_status(value: str) -> str | None:
+    text = clean_text(value).lower()
+    if text in ("granted", "yes", "y", "true", "1", "是", "同意", "opt-in", "opt_in"):
+        return "granted"
+    if text in ("denied", "no", "n", "false", "0", "否", "拒绝", "opt-out", "opt_out"):
+        return "denied"
+    return None
+
+
+_EVENT_META = {"id", "event_id", "type", "event", "event_type", "occurred_at", "timestamp", "time",
+               "properties", "contact", "source"}
+
+
+def event_input_from(raw: Mapping[str, object], source: str, now: datetime) -> EventInput:
+    """An event from an API item or a file row; identities may sit at the top or under ``contact``."""
+    type_raw = raw.get("type") or raw.get("event") or raw.get("event_type")
+    if is_empty(type_raw):
+        raise FieldError("type", "required")
+    event_type = validate_event_type(str(type_raw))
+    contact = raw.get("contact")
+    id_source: Mapping[str, object] = contact if isinstance(contact, Mapping) else raw
+    warnings: list[FieldError] = []
+    identities = _identities(id_source, warnings)
+    if not identities:
+        detail = "; ".join(str(w) for w in warnings)
+        raise FieldError("contact", "no usable identifier (email, phone, crm_id, anon, openid …)"
+                         + (f": {detail}" if detail else ""))
+    when_raw = raw.get("occurred_at") or raw.get("timestamp") or raw.get("time")
+    occurred = now if is_empty(when_raw) else normalise_datetime(when_raw)  # type: ignore[arg-type]
+    properties: dict[str, JSONValue]
+    props = raw.get("properties")
+    if props is None:
+        properties = {k: v for k, v in raw.items()  # type: ignore[misc]
+                      if k not in _EVENT_META and k not in IDENTITY_FIELDS and not is_empty(v)}
+    elif isinstance(props, dict):
+        properties = dict(props)
+    else:
+        raise FieldError("properties", "must be an object")
+    properties = validate_properties(event_type, properties)
+    supplied = raw.get("id") or raw.get("event_id")
+    if not is_empty(supplied):
+        event_id = str(supplied).strip()
+        if len(event_id) > 64:
+            raise FieldError("id", "longer than 64 characters")
+    else:
+        event_id = derive_event_id(source, {"type": event_type, "at": occurred.isoformat(),
+                                            "who": sorted(str(i) for i in identities), "p": properties})
+    return EventInput(event_id, event_type, tuple(identities), occurred, source, properties)

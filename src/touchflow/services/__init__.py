@@ -1,0 +1,1 @@
+"""Use cases: one verb-named function, one transaction, one audit row where a person acted."""

@@ -1,0 +1,189 @@
+"""Ingest use cases shared by file import and the HTTP API: upsert contacts, record events.
+
+Each call is one transaction over one batch. Invalid items are reported by position and reason
+and kept in the rejects table; valid items of the same batch are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from touchflow.domain.contacts import Consent, ContactRecord
+from touchflow.domain.errors import FieldError, RecordRejected
+from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.records import contact_record_from, event_input_from
+from touchflow.domain.sources import Source, default_source
+from touchflow.services.context import ServiceContext
+from touchflow.services.resolve import resolve_records
+
+__all__ = [
+    "ContactBatchReport",
+    "EventBatchReport",
+    "ItemProblem",
+    "RawItem",
+    "ensure_source",
+    "record_events",
+    "upsert_contacts",
+]
+
+T = TypeVar("T")
+_MAX_CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class RawItem:
+    payload: Mapping[str, object]  # canonical keys (after header mapping)
+    row: int | None = None  # row number in a file, if any
+    original: JSONValue = None  # what arrived, kept with a reject
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    index: int
+    row: int | None
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+@dataclass
+class ContactBatchReport:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    rejected: list[ItemProblem] = field(default_factory=list)
+    warnings: list[ItemProblem] = field(default_factory=list)
+    contact_ids: list[str | None] = field(default_factory=list)
+
+
+@dataclass
+class EventBatchReport:
+    accepted: int = 0
+    duplicates: int = 0
+    contacts_created: int = 0
+    merged: int = 0
+    rejected: list[ItemProblem] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)  # per item: stored | duplicate | rejected
+    event_ids: list[str | None] = field(default_factory=list)
+
+
+def _in_transaction(ctx: ServiceContext, work: Callable[[UnitOfWork], T]) -> T:
+    """Run ``work`` in one transaction, again from the start if a concurrent writer clashed with it."""
+    for attempt in range(_MAX_CONFLICT_RETRIES + 1):
+        with ctx.uow() as uow:
+            try:
+                result = work(uow)
+                uow.commit()
+                return result
+            except Exception as exc:
+                if attempt < _MAX_CONFLICT_RETRIES and uow.is_conflict(exc):
+                    continue
+                raise
+    raise AssertionError("unreachable")
+
+
+def ensure_source(uow: UnitOfWork, name: str) -> Source:
+    source = uow.sources.get(name)
+    if source is None:
+        source = default_source(name)
+        uow.sources.save(source)
+    return source
+
+
+def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawItem]) -> ContactBatchReport:
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> ContactBatchReport:
+        source = ensure_source(uow, source_name)
+        report = ContactBatchReport(read=len(items), contact_ids=[None] * len(items))
+        records: list[ContactRecord] = []
+        positions: list[int] = []
+        for index, item in enumerate(items):
+            try:
+                record = contact_record_from(item.payload, source.name, source.priority, now)
+            except RecordRejected as exc:
+                report.rejected.append(ItemProblem(index, item.row, None, exc.reason))
+                continue
+            report.warnings.extend(ItemProblem(index, item.row, w.field, w.reason) for w in record.warnings)
+            records.append(record)
+            positions.append(index)
+        resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
+        for position, contact_id in zip(positions, resolution.contact_ids, strict=True):
+            report.contact_ids[position] = contact_id
+        report.created, report.updated, report.merged = resolution.created, resolution.updated, resolution.merged
+        _keep_rejects(uow, "contact", source.name, items, report.rejected, now)
+        uow.sources.record_sync(source.name, len(items), len(records), len(report.rejected), now)
+        return report
+
+    return _in_transaction(ctx, work)
+
+
+def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem]) -> EventBatchReport:
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> EventBatchReport:
+        source = ensure_source(uow, source_name)
+        report = EventBatchReport(statuses=["rejected"] * len(items), event_ids=[None] * len(items))
+        parsed: list[tuple[int, EventInput]] = []
+        for index, item in enumerate(items):
+            try:
+                event = event_input_from(item.payload, source.name, now)
+            except FieldError as exc:
+                report.rejected.append(ItemProblem(index, item.row, exc.field, exc.reason))
+                continue
+            report.event_ids[index] = event.id
+            parsed.append((index, event))
+        stored = uow.events.existing_ids([e.id for _, e in parsed])
+        fresh: list[tuple[int, EventInput]] = []
+        for index, event in parsed:
+            if event.id in stored:
+                report.statuses[index] = "duplicate"
+                report.duplicates += 1
+            else:
+                stored.add(event.id)  # a repeat inside the same batch is a duplicate too
+                fresh.append((index, event))
+                report.statuses[index] = "stored"
+        records = [_observation(e, source) for _, e in fresh]
+        resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
+        uow.events.insert([(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)], now)
+        report.accepted = len(fresh)
+        report.contacts_created, report.merged = resolution.created, resolution.merged
+        _keep_rejects(uow, "event", source.name, items, report.rejected, now)
+        uow.sources.record_sync(source.name, len(items), len(items) - len(report.rejected),
+                                len(report.rejected), now)
+        return report
+
+    return _in_transaction(ctx, work)
+
+
+def _observation(event: EventInput, source: Source) -> ContactRecord:
+    """What an event tells about its contact: identities, and for an unsubscribe, withdrawn consent."""
+    consents: tuple[Consent, ...] = ()
+    if event.type == "unsubscribe":
+        channel = str(event.properties.get("channel", "all"))
+        channels = ("email", "sms", "wecom", "wechat") if channel == "all" else (channel,)
+        consents = tuple(Consent(c, "denied", source.name, event.occurred_at) for c in channels)
+    return ContactRecord(event.identities, source.name, source.priority, event.occurred_at, consents=consents)
+
+
+def _keep_rejects(uow: UnitOfWork, kind: str, source: str, items: Sequence[RawItem],
+                  problems: Sequence[ItemProblem], now: datetime) -> None:
+    for problem in problems:
+        item = items[problem.index]
+        payload = item.original if item.original is not None else {k: _jsonable(v) for k, v in
+                                                                    item.payload.items()}
+        uow.rejects.add(kind, source, problem.row if problem.row is not None else problem.index, payload,
+                        str(problem), now)
+
+
+def _jsonable(value: object) -> JSONValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

@@ -1,0 +1,68 @@
+"""Identity resolution inside one transaction: lookups, merges, creates and updates as sets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from touchflow.domain.contacts import ContactRecord, ContactState, apply_record, merge_into, pick_winner
+from touchflow.domain.ids import IdFactory
+from touchflow.domain.ports import IdentityLink, MergeRecord, UnitOfWork
+from touchflow.domain.resolution import group_records
+from touchflow.domain.tagging import TagRule, apply_tag_rules
+
+__all__ = ["Resolution", "resolve_records"]
+
+
+@dataclass
+class Resolution:
+    contact_ids: list[str]  # per input record
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    merges: list[MergeRecord] = field(default_factory=list)
+
+
+def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Sequence[TagRule],
+                    ids: IdFactory, source: str, now: datetime) -> Resolution:
+    """Fold ``records`` into the contact store: one lookup, one load, bulk writes."""
+    existing = uow.contacts.lookup({i for r in records for i in r.identities})
+    components = group_records([r.identities for r in records], existing)
+    states = uow.contacts.load({cid for comp in components for cid in comp.existing})
+    contact_ids: list[str] = [""] * len(records)
+    result = Resolution(contact_ids)
+    inserts: list[ContactState] = []
+    updates: list[ContactState] = []
+    links: list[IdentityLink] = []
+    for comp in components:
+        changed = False
+        if comp.existing:
+            live = [states[cid] for cid in comp.existing]
+            state = pick_winner(live)
+            for loser in live:
+                if loser is state:
+                    continue
+                why = sorted(str(i) for i, cid in comp.links.items() if cid in (loser.id, state.id))
+                conflicts = merge_into(state, loser)
+                result.merges.append(MergeRecord(state.id, loser.id, ", ".join(why)[:300], source, now,
+                                                 tuple(conflicts)))
+                changed = True
+        else:
+            state = ContactState(id=ids.new(now), created_at=now)
+        for index in comp.records:
+            changed |= apply_record(state, records[index])
+            contact_ids[index] = state.id
+        changed |= apply_tag_rules(state, rules)
+        fresh = sorted(i for i in comp.identities if i not in existing)
+        links.extend(IdentityLink(i, state.id, source, now) for i in fresh)
+        if not comp.existing:
+            inserts.append(state)
+        elif changed or fresh:
+            updates.append(state)
+    uow.contacts.insert(inserts, now)
+    uow.contacts.merge(result.merges)
+    uow.contacts.add_identities(links)
+    uow.contacts.update(updates, now)
+    result.created, result.updated, result.merged = len(inserts), len(updates), len(result.merges)
+    return result

@@ -1,0 +1,190 @@
+"""ContactRepository on SQL: set-based lookups and writes for identity resolution."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactState, FieldConflict, Scalar, Stamp
+from touchflow.domain.duplicates import DuplicateCandidate
+from touchflow.domain.identities import Identity
+from touchflow.domain.ports import IdentityLink, MergeRecord
+from touchflow.store.tables import (
+    contact_consents,
+    contact_identities,
+    contact_merges,
+    contact_tags,
+    contacts,
+    events,
+)
+
+__all__ = ["SqlContactRepository"]
+
+_CHUNK = 500  # keeps IN lists well under every driver's parameter limit
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _lineage_doc(lineage: dict[str, Stamp]) -> dict[str, list[Any]]:
+    return {name: [s.source, s.priority, s.at.isoformat()] for name, s in lineage.items()}
+
+
+def _lineage_from(doc: dict[str, list[Any]]) -> dict[str, Stamp]:
+    return {name: Stamp(v[0], int(v[1]), datetime.fromisoformat(v[2])) for name, v in doc.items()}
+
+
+def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {name: state.values.get(name) for name in STANDARD_FIELDS}
+    row["custom"] = {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")}
+    row["lineage"] = _lineage_doc(state.lineage)
+    row["updated_at"] = at
+    row["merged_into"] = state.merged_into
+    return row
+
+
+class SqlContactRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def lookup(self, identities: Collection[Identity]) -> dict[Identity, str]:
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for identity in set(identities):
+            by_kind[identity.kind].append(identity.value)
+        found: dict[Identity, str] = {}
+        t = contact_identities
+        for kind, values in by_kind.items():
+            for chunk in _chunks(values):
+                rows = self._c.execute(
+                    select(t.c.value, t.c.contact_id).where(t.c.kind == kind, t.c.value.in_(chunk)))
+                for value, contact_id in rows:
+                    found[Identity(kind, value)] = contact_id
+        return found
+
+    def load(self, ids: Collection[str]) -> dict[str, ContactState]:
+        states: dict[str, ContactState] = {}
+        id_list = sorted(set(ids))
+        for chunk in _chunks(id_list):
+            for row in self._c.execute(select(contacts).where(contacts.c.id.in_(chunk))).mappings():
+                values: dict[str, Scalar] = {n: row[n] for n in STANDARD_FIELDS if row[n] is not None}
+                values.update({f"custom.{k}": v for k, v in (row["custom"] or {}).items()})
+                states[row["id"]] = ContactState(
+                    id=row["id"], created_at=row["created_at"], values=values,
+                    lineage=_lineage_from(row["lineage"] or {}), merged_into=row["merged_into"])
+            for contact_id, tag, set_by in self._c.execute(
+                    select(contact_tags.c.contact_id, contact_tags.c.tag, contact_tags.c.set_by)
+                    .where(contact_tags.c.contact_id.in_(chunk))):
+                states[contact_id].tags[tag] = set_by
+            for r in self._c.execute(select(contact_consents).where(contact_consents.c.contact_id.in_(chunk))):
+                states[r.contact_id].consents[r.channel] = Consent(r.channel, r.status, r.source, r.at)
+        return states
+
+    def insert(self, states: Sequence[ContactState], at: datetime) -> None:
+        if not states:
+            return
+        rows = [{"id": s.id, "created_at": s.created_at, **_row_values(s, at)} for s in states]
+        self._c.execute(insert(contacts), rows)
+        self._write_children(states, replace=False)
+
+    def update(self, states: Sequence[ContactState], at: datetime) -> None:
+        if not states:
+            return
+        stmt = update(contacts).where(contacts.c.id == bindparam("b_id"))
+        rows = [{"b_id": s.id, **_row_values(s, at)} for s in states]
+        self._c.execute(stmt, rows)
+        self._write_children(states, replace=True)
+
+    def _write_children(self, states: Sequence[ContactState], replace: bool) -> None:
+        if replace:
+            ids = [s.id for s in states]
+            for chunk in _chunks(ids):
+                self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id.in_(chunk)))
+                self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id.in_(chunk)))
+        tags = [{"contact_id": s.id, "tag": t, "set_by": by} for s in states for t, by in s.tags.items()]
+        if tags:
+            self._c.execute(insert(contact_tags), tags)
+        consents = [{"contact_id": s.id, "channel": c.channel, "status": c.status, "source": c.source,
+                     "at": c.at} for s in states for c in s.consents.values()]
+        if consents:
+            self._c.execute(insert(contact_consents), consents)
+
+    def add_identities(self, links: Sequence[IdentityLink]) -> None:
+        if links:
+            self._c.execute(insert(contact_identities), [
+                {"kind": ln.identity.kind, "value": ln.identity.value, "contact_id": ln.contact_id,
+                 "source": ln.source, "created_at": ln.at} for ln in links])
+
+    def merge(self, merges: Sequence[MergeRecord]) -> None:
+        """Move every identity, event, tag and consent of each loser to its winner; keep a tombstone."""
+        for m in merges:
+            self._c.execute(update(contact_identities).where(contact_identities.c.contact_id == m.loser_id)
+                            .values(contact_id=m.winner_id))
+            self._c.execute(update(events).where(events.c.contact_id == m.loser_id)
+                            .values(contact_id=m.winner_id))
+            self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id == m.loser_id))
+            self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id == m.loser_id))
+            self._c.execute(update(contacts).where(or_(contacts.c.id == m.loser_id,
+                                                       contacts.c.merged_into == m.loser_id))
+                            .values(merged_into=m.winner_id, updated_at=m.at))
+        if merges:
+            self._c.execute(insert(contact_merges), [
+                {"at": m.at, "winner_id": m.winner_id, "loser_id": m.loser_id, "linked_by": m.linked_by,
+                 "source": m.source, "conflicts": [asdict(c) for c in m.conflicts]} for m in merges])
+
+    def resolve_id(self, contact_id: str) -> str | None:
+        row = self._c.execute(select(contacts.c.id, contacts.c.merged_into)
+                              .where(contacts.c.id == contact_id)).first()
+        if row is None:
+            return None
+        return str(row.merged_into or row.id)
+
+    def identities_of(self, contact_id: str) -> list[IdentityLink]:
+        t = contact_identities
+        rows = self._c.execute(select(t).where(t.c.contact_id == contact_id).order_by(t.c.kind, t.c.value))
+        return [IdentityLink(Identity(r.kind, r.value), r.contact_id, r.source, r.created_at) for r in rows]
+
+    def merges_of(self, contact_id: str) -> list[MergeRecord]:
+        t = contact_merges
+        rows = self._c.execute(select(t).where(t.c.winner_id == contact_id).order_by(t.c.id))
+        return [MergeRecord(r.winner_id, r.loser_id, r.linked_by, r.source, r.at,
+                            tuple(FieldConflict(**c) for c in r.conflicts)) for r in rows]
+
+    def search(self, text: str | None, tag: str | None, limit: int, offset: int) -> list[str]:
+        query = select(contacts.c.id).where(contacts.c.merged_into.is_(None))
+        if text:
+            pattern = f"%{text}%"
+            by_identity = select(contact_identities.c.contact_id).where(contact_identities.c.value == text)
+            clauses: list[ColumnElement[bool]] = [
+                contacts.c.id.in_(by_identity), contacts.c.name.like(pattern), contacts.c.company.like(pattern)]
+            query = query.where(or_(*clauses))
+        if tag:
+            query = query.where(contacts.c.id.in_(select(contact_tags.c.contact_id)
+                                                  .where(contact_tags.c.tag == tag)))
+        query = query.order_by(contacts.c.id).limit(limit).offset(offset)
+        return [r[0] for r in self._c.execute(query)]
+
+    def duplicate_candidates(self) -> Iterator[DuplicateCandidate]:
+        query = (select(contacts.c.id, contacts.c.name, contacts.c.company, contacts.c.city)
+                 .where(and_(contacts.c.merged_into.is_(None), contacts.c.name.is_not(None),
+                             contacts.c.city.is_not(None))))
+        for r in self._c.execute(query):
+            yield DuplicateCandidate(r.id, r.name, r.company or "", r.city)
+
+    def count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(contacts)
+                                   .where(contacts.c.merged_into.is_(None))).scalar_one())
+
+    def completeness(self, fields: Sequence[str]) -> dict[str, int]:
+        live = contacts.c.merged_into.is_(None)
+        columns = [func.count(contacts.c[name]).label(name) for name in fields if name in STANDARD_FIELDS]
+        row = self._c.execute(select(*columns).where(live)).mappings().one()
+        return {name: int(row[name]) for name in row}
+

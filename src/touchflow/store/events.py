@@ -1,0 +1,55 @@
+"""EventRepository on SQL: append-only, idempotent by event id."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from touchflow.domain.events import EventInput
+from touchflow.domain.ports import StoredEvent
+from touchflow.store.tables import events
+
+__all__ = ["SqlEventRepository"]
+
+
+class SqlEventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def existing_ids(self, ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        id_list = list(set(ids))
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            found.update(r[0] for r in self._c.execute(select(events.c.id).where(events.c.id.in_(chunk))))
+        return found
+
+    def insert(self, batch: Sequence[tuple[EventInput, str]], received_at: datetime) -> None:
+        if not batch:
+            return
+        rows = [{"id": e.id, "contact_id": contact_id, "type": e.type, "occurred_at": e.occurred_at,
+                 "received_at": received_at, "source": e.source, "properties": e.properties}
+                for e, contact_id in batch]
+        # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch.
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"]), rows)
+        elif self._c.dialect.name == "sqlite":
+            self._c.execute(sqlite.insert(events).on_conflict_do_nothing(index_elements=["id"]), rows)
+        else:
+            self._c.execute(insert(events), rows)
+
+    def recent(self, contact_id: str, limit: int) -> list[StoredEvent]:
+        rows = self._c.execute(select(events).where(events.c.contact_id == contact_id)
+                               .order_by(events.c.occurred_at.desc(), events.c.id).limit(limit))
+        return [StoredEvent(r.id, r.contact_id, r.type, r.occurred_at, r.received_at, r.source, r.properties)
+                for r in rows]
+
+    def count_for(self, contact_id: str) -> int:
+        return int(self._c.execute(select(func.count()).select_from(events)
+                                   .where(events.c.contact_id == contact_id)).scalar_one())
+
+    def count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(events)).scalar_one())

@@ -1,0 +1,117 @@
+"""Small repositories: sources, rejects, audit log, API keys, tag rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from touchflow.domain.contacts import Scalar
+from touchflow.domain.events import JSONValue
+from touchflow.domain.ports import ApiKeyRecord
+from touchflow.domain.sources import Source
+from touchflow.domain.tagging import TagRule
+from touchflow.store.tables import api_keys, audit_log, rejects, sources, tag_rules
+
+__all__ = [
+    "SqlApiKeyRepository", "SqlAuditRepository", "SqlRejectRepository", "SqlSourceRepository",
+    "SqlTagRuleRepository",
+]
+
+
+class SqlSourceRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def get(self, name: str) -> Source | None:
+        row = self._c.execute(select(sources).where(sources.c.name == name)).first()
+        return None if row is None else Source(row.name, row.kind, row.priority, row.sync_mode, row.received,
+                                               row.accepted, row.rejected, row.last_sync_at)
+
+    def save(self, source: Source) -> None:
+        values = {"kind": source.kind, "priority": source.priority, "sync_mode": source.sync_mode}
+        if self.get(source.name) is None:
+            self._c.execute(insert(sources).values(name=source.name, received=0, accepted=0, rejected=0,
+                                                   **values))
+        else:
+            self._c.execute(update(sources).where(sources.c.name == source.name).values(**values))
+
+    def record_sync(self, name: str, received: int, accepted: int, rejected: int, at: datetime) -> None:
+        self._c.execute(update(sources).where(sources.c.name == name).values(
+            received=sources.c.received + received, accepted=sources.c.accepted + accepted,
+            rejected=sources.c.rejected + rejected, last_sync_at=at))
+
+    def all(self) -> list[Source]:
+        rows = self._c.execute(select(sources).order_by(sources.c.priority.desc(), sources.c.name))
+        return [Source(r.name, r.kind, r.priority, r.sync_mode, r.received, r.accepted, r.rejected,
+                       r.last_sync_at) for r in rows]
+
+
+class SqlRejectRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, kind: str, source: str, row: int | None, payload: JSONValue, reason: str,
+            at: datetime) -> None:
+        self._c.execute(insert(rejects).values(kind=kind, source=source, row_number=row, payload=payload,
+                                               reason=reason, at=at))
+
+    def summary(self) -> dict[str, int]:
+        rows = self._c.execute(select(rejects.c.reason, func.count()).group_by(rejects.c.reason))
+        return {reason: int(n) for reason, n in rows}
+
+
+class SqlAuditRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def record(self, actor: str, action: str, subject: str, details: dict[str, JSONValue],
+               at: datetime) -> None:
+        self._c.execute(insert(audit_log).values(actor=actor, action=action, subject=subject,
+                                                 details=details, at=at))
+
+
+class SqlApiKeyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, record: ApiKeyRecord) -> None:
+        self._c.execute(insert(api_keys).values(id=record.id, name=record.name, key_hash=record.key_hash,
+                                                created_at=record.created_at, revoked_at=record.revoked_at))
+
+    def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        row = self._c.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        return None if row is None else ApiKeyRecord(row.id, row.name, row.key_hash, row.created_at,
+                                                     row.revoked_at)
+
+    def all(self) -> list[ApiKeyRecord]:
+        rows = self._c.execute(select(api_keys).order_by(api_keys.c.created_at))
+        return [ApiKeyRecord(r.id, r.name, r.key_hash, r.created_at, r.revoked_at) for r in rows]
+
+    def revoke(self, key_id: str, at: datetime) -> bool:
+        result = self._c.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                                 .values(revoked_at=at))
+        return bool(result.rowcount)
+
+
+class SqlTagRuleRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def all(self) -> list[TagRule]:
+        rows = self._c.execute(select(tag_rules).order_by(tag_rules.c.name))
+        return [TagRule(r.name, r.field, r.op, _rule_value(r.value), r.tag) for r in rows]
+
+    def save(self, rule: TagRule) -> None:
+        value = list(rule.value) if isinstance(rule.value, tuple) else rule.value
+        self._c.execute(tag_rules.delete().where(tag_rules.c.name == rule.name))
+        self._c.execute(insert(tag_rules).values(name=rule.name, field=rule.field, op=rule.op, value=value,
+                                                 tag=rule.tag))
+
+
+def _rule_value(raw: object) -> Scalar | tuple[Scalar, ...] | None:
+    if isinstance(raw, list):
+        return tuple(raw)
+    if raw is None or isinstance(raw, str | int | float | bool):
+        return raw
+    raise ValueError(f"tag rule value of unsupported type: {raw!r}")

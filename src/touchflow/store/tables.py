@@ -1,0 +1,159 @@
+"""Every table, in one MetaData. Large tables carry ``contact_id`` so they can be sharded by contact."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from touchflow.store.types import JSONDoc, UTCDateTime
+
+__all__ = [
+    "api_keys", "audit_log", "contact_consents", "contact_identities", "contact_merges", "contact_tags",
+    "contacts", "events", "metadata", "rejects", "sources", "tag_rules",
+]
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+ID = String(40)
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("merged_into", ID, nullable=True),
+    Column("name", String(200)),
+    Column("gender", String(16)),
+    Column("age", Integer),
+    Column("city", String(100)),
+    Column("province", String(100)),
+    Column("industry", String(100)),
+    Column("company", String(300)),
+    Column("job_title", String(200)),
+    Column("timezone", String(64)),
+    Column("locale", String(32)),
+    Column("lifecycle_stage", String(32)),
+    Column("custom", JSONDoc, nullable=False),
+    Column("lineage", JSONDoc, nullable=False),
+    Index(None, "merged_into"),
+    Index(None, "city"),
+)
+
+contact_identities = Table(
+    "contact_identities", metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "contact_id"),
+)
+
+contact_tags = Table(
+    "contact_tags", metadata,
+    Column("contact_id", ID, ForeignKey("contacts.id"), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Column("set_by", String(100), nullable=False),
+    Index(None, "tag"),
+)
+
+contact_consents = Table(
+    "contact_consents", metadata,
+    Column("contact_id", ID, ForeignKey("contacts.id"), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+contact_merges = Table(
+    "contact_merges", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("winner_id", ID, nullable=False),
+    Column("loser_id", ID, nullable=False),
+    Column("linked_by", String(300), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("conflicts", JSONDoc, nullable=False),
+    Index(None, "winner_id"),
+    Index(None, "loser_id"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("properties", JSONDoc, nullable=False),
+    Index(None, "contact_id", "occurred_at"),
+    Index(None, "type", "occurred_at"),
+)
+
+sources = Table(
+    "sources", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("sync_mode", String(16), nullable=False),
+    Column("received", BigInteger, nullable=False, default=0),
+    Column("accepted", BigInteger, nullable=False, default=0),
+    Column("rejected", BigInteger, nullable=False, default=0),
+    Column("last_sync_at", UTCDateTime(), nullable=True),
+)
+
+rejects = Table(
+    "rejects", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("row_number", Integer, nullable=True),
+    Column("payload", JSONDoc, nullable=True),
+    Column("reason", Text, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("details", JSONDoc, nullable=False),
+    Index(None, "at"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+tag_rules = Table(
+    "tag_rules", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("field", String(100), nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("value", JSONDoc, nullable=True),
+    Column("tag", String(100), nullable=False),
+)

@@ -1,0 +1,74 @@
+"""Shared fixtures. Every test that touches storage runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests need ``TOUCHFLOW_TEST_POSTGRES_URL`` (CI sets it); without it they are skipped
+with a message saying so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from touchflow.bootstrap import Application, bootstrap
+from touchflow.clock import VirtualClock
+from touchflow.config import Settings, normalise_database_url
+from touchflow.store.tables import metadata
+
+POSTGRES_ENV = "TOUCHFLOW_TEST_POSTGRES_URL"
+_PG_DB = f"touchflow_test_{os.getpid()}"
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    return normalise_database_url(url) if url else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin = _postgres_admin_url()
+    if admin is None:
+        pytest.skip(f"PostgreSQL tests skipped: set {POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/test")
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{_PG_DB}"'))
+        c.execute(text(f'CREATE DATABASE "{_PG_DB}"'))
+    base, _, _ = admin.rpartition("/")
+    url = f"{base}/{_PG_DB}"
+    migrated = bootstrap(Settings(url))
+    migrated.init_database()
+    migrated.close()
+    yield url
+    with engine.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'touchflow.db').as_posix()}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    with engine.begin() as c:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, clock: VirtualClock) -> Iterator[Application]:
+    application = bootstrap(Settings(database_url), clock=clock)
+    application.init_database()
+    yield application
+    application.close()
