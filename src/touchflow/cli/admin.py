@@ -1,12 +1,20 @@
-"""Administration: ``init``, ``apikey``, ``source``."""
+"""Administration: ``init``, ``apikey create|list|revoke``, ``source add|list``."""
 
 from __future__ import annotations
 
-import typer
+from typing import Annotated
 
-from touchflow.cli.common import console, open_app
+import typer
+from rich.table import Table
+
+from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.services.apikeys import create_api_key, list_api_keys, revoke_api_key
+from touchflow.services.sources import list_sources, register_source
 
 __all__ = ["register"]
+
+apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+source_app = typer.Typer(help="The registry of data sources.", no_args_is_help=True)
 
 
 def init() -> None:
@@ -16,5 +24,74 @@ def init() -> None:
         console.print(f"database ready at revision [bold]{revision}[/bold]: {application.settings.database_url}")
 
 
+@apikey_app.command("create")
+def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for")],
+                  actor: Annotated[str, typer.Option()] = "cli") -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    with open_app() as application:
+        issued = create_api_key(application.services, name, actor=actor)
+    console.print(f"key id {issued.id} ({issued.name}) — store it now, it is not shown again:")
+    print(issued.secret)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    with open_app() as application:
+        keys = list_api_keys(application.services)
+    table = Table("id", "name", "created", "revoked")
+    for key in keys:
+        table.add_row(key.id, key.name, key.created_at.isoformat(),
+                      key.revoked_at.isoformat() if key.revoked_at else "")
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: str, actor: Annotated[str, typer.Option()] = "cli") -> None:
+    with open_app() as application:
+        if not revoke_api_key(application.services, key_id, actor=actor):
+            fail(f"no live key with id {key_id!r}", code=1)
+    console.print(f"revoked {key_id}")
+
+
+@source_app.command("add")
+def source_add(
+    name: str,
+    kind: Annotated[str, typer.Option(help="crm, website, ecommerce, social, offline, custom")] = "custom",
+    priority: Annotated[int | None, typer.Option(help="higher wins field conflicts")] = None,
+    sync: Annotated[str, typer.Option(help="realtime or daily")] = "daily",
+    actor: Annotated[str, typer.Option()] = "cli",
+) -> None:
+    """Register or reconfigure a data source."""
+    with open_app() as application:
+        try:
+            source = register_source(application.services, name, kind=kind, priority=priority, sync_mode=sync,
+                                     actor=actor)
+        except ValueError as exc:
+            fail(str(exc))
+    console.print(f"source {source.name}: kind {source.kind}, priority {source.priority}, sync {source.sync_mode}")
+
+
+@source_app.command("list")
+def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Sources with their record counts and sync success rate (A6: ≥ 95%)."""
+    with open_app() as application:
+        sources = list_sources(application.services)
+    rows = [{"name": s.name, "kind": s.kind, "priority": s.priority, "sync_mode": s.sync_mode,
+             "received": s.received, "accepted": s.accepted, "rejected": s.rejected,
+             "success_rate": s.success_rate,
+             "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None} for s in sources]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("source", "kind", "priority", "sync", "received", "accepted", "rejected", "success", "last sync")
+    for s in sources:
+        rate = "—" if s.success_rate is None else f"{s.success_rate:.1%}"
+        table.add_row(s.name, s.kind, str(s.priority), s.sync_mode, str(s.received), str(s.accepted),
+                      str(s.rejected), rate, s.last_sync_at.isoformat() if s.last_sync_at else "never")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
+    app.add_typer(apikey_app, name="apikey")
+    app.add_typer(source_app, name="source")

@@ -1,11 +1,164 @@
-"""Placeholder command group, filled in by its owner."""
+"""``touchflow contact show|search|duplicates|merge|tag``."""
 
 from __future__ import annotations
 
-import typer
+from typing import Annotated, Any
 
-__all__ = ["register"]
+import typer
+from rich.table import Table
+
+from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.services.contacts import (
+    ContactNotFound,
+    ContactProfile,
+    get_contact_profile,
+    merge_contacts,
+    patch_contact,
+    search_contacts,
+    suggest_duplicates,
+)
+
+__all__ = ["profile_json", "register"]
+
+contact_app = typer.Typer(help="Look up and edit contacts.", no_args_is_help=True)
+
+
+def profile_json(profile: ContactProfile) -> dict[str, Any]:
+    """The wire shape of one contact, shared by ``contact show --json``."""
+    state = profile.state
+    standard = {k: v for k, v in state.values.items() if not k.startswith("custom.")}
+    return {
+        "id": state.id,
+        "created_at": state.created_at.isoformat(),
+        "identities": [{"kind": i.identity.kind, "value": i.identity.value, "source": i.source,
+                        "since": i.at.isoformat()} for i in profile.identities],
+        "attributes": standard,
+        "custom": {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")},
+        "lineage": {k: {"source": s.source, "at": s.at.isoformat()} for k, s in sorted(state.lineage.items())},
+        "tags": [{"tag": t, "set_by": by} for t, by in sorted(state.tags.items())],
+        "consent": {c: {"status": v.status, "source": v.source, "at": v.at.isoformat()}
+                    for c, v in sorted(state.consents.items())},
+        "lifecycle_stage": state.values.get("lifecycle_stage"),
+        "event_count": profile.event_count,
+        "recent_events": [{"id": e.id, "type": e.type, "occurred_at": e.occurred_at.isoformat(),
+                           "source": e.source, "properties": e.properties} for e in profile.recent_events],
+        "merges": [{"merged": m.loser_id, "linked_by": m.linked_by, "source": m.source, "at": m.at.isoformat(),
+                    "conflicts": [{"field": c.field, "kept": c.kept, "kept_source": c.kept_source,
+                                   "dropped": c.dropped, "dropped_source": c.dropped_source}
+                                  for c in m.conflicts]} for m in profile.merges],
+    }
+
+
+@contact_app.command("show")
+def show(
+    identifier: Annotated[str, typer.Argument(help="email:…, phone:…, crm:…, anon:…, openid:… or a contact id")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Everything known about one contact: identities, attributes with sources, tags, consent, events, merges."""
+    with open_app() as application:
+        try:
+            profile = get_contact_profile(application.services, identifier)
+        except ContactNotFound as exc:
+            fail(str(exc), code=1)
+    data = profile_json(profile)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]Contact {data['id']}[/bold]  stage: {data['lifecycle_stage'] or '—'}  "
+                  f"events: {data['event_count']}")
+    table = Table("identity", "source", title="Identities")
+    for ident in data["identities"]:
+        table.add_row(f"{ident['kind']}:{ident['value']}", ident["source"])
+    console.print(table)
+    attrs = Table("field", "value", "source", "set at", title="Attributes")
+    for name, value in {**data["attributes"], **{f"custom.{k}": v for k, v in data["custom"].items()}}.items():
+        stamp = data["lineage"].get(name, {})
+        attrs.add_row(name, str(value), stamp.get("source", ""), stamp.get("at", ""))
+    console.print(attrs)
+    console.print("Tags: " + (", ".join(f"{t['tag']} ({t['set_by']})" for t in data["tags"]) or "—"))
+    console.print("Consent: " + (", ".join(f"{c}={v['status']}" for c, v in data["consent"].items()) or "—"))
+    if data["recent_events"]:
+        events = Table("occurred", "type", "source", title="Recent events")
+        for e in data["recent_events"]:
+            events.add_row(e["occurred_at"], e["type"], e["source"])
+        console.print(events)
+    for merge in data["merges"]:
+        console.print(f"merged {merge['merged']} at {merge['at']} via {merge['linked_by']} "
+                      f"({len(merge['conflicts'])} field conflicts)")
+
+
+@contact_app.command("search")
+def search(
+    text: Annotated[str | None, typer.Argument(help="identifier value, or part of a name or company")] = None,
+    tag: Annotated[str | None, typer.Option(help="only contacts with this tag")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Find contacts by identifier, name, company or tag."""
+    with open_app() as application:
+        states = search_contacts(application.services, text, tag, limit)
+    if as_json:
+        print_json([{"id": s.id, "name": s.values.get("name"), "company": s.values.get("company"),
+                     "city": s.values.get("city"), "tags": sorted(s.tags)} for s in states])
+        return
+    table = Table("id", "name", "company", "city", "tags")
+    for s in states:
+        table.add_row(s.id, *(str(s.values.get(f, "")) for f in ("name", "company", "city")),
+                      ", ".join(sorted(s.tags)))
+    console.print(table)
+
+
+@contact_app.command("duplicates")
+def duplicates(
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    threshold: Annotated[float, typer.Option(min=50, max=100, help="similarity % for name and company")] = 88.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Likely duplicates for a person to confirm with `contact merge` (never merged automatically)."""
+    with open_app() as application:
+        found = suggest_duplicates(application.services, limit, threshold)
+    if as_json:
+        print_json([{"first": s.first, "second": s.second, "score": s.score, "reason": s.reason} for s in found])
+        return
+    table = Table("first", "second", "score", "why", title=f"{len(found)} suggested duplicates")
+    for s in found:
+        table.add_row(s.first, s.second, f"{s.score:.1f}", s.reason)
+    console.print(table)
+
+
+@contact_app.command("merge")
+def merge(
+    first: Annotated[str, typer.Argument(help="a contact id or identifier")],
+    second: Annotated[str, typer.Argument(help="the other contact")],
+    reason: Annotated[str, typer.Option(help="why they are one person")] = "confirmed duplicate",
+    actor: Annotated[str, typer.Option(help="who confirms")] = "cli",
+) -> None:
+    """Merge two contacts a person has confirmed are one; the older one survives, nothing is lost."""
+    with open_app() as application:
+        try:
+            survivor = merge_contacts(application.services, first, second, actor=actor, reason=reason)
+        except ContactNotFound as exc:
+            fail(str(exc), code=1)
+    console.print(f"merged into {survivor}")
+
+
+@contact_app.command("tag")
+def tag(
+    identifier: Annotated[str, typer.Argument()],
+    add: Annotated[list[str] | None, typer.Option("--add", help="tag to add")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="tag to remove")] = None,
+    reason: Annotated[str, typer.Option()] = "",
+    actor: Annotated[str, typer.Option()] = "cli",
+) -> None:
+    """Add or remove tags by hand (D5); recorded in the audit log."""
+    with open_app() as application:
+        try:
+            state = patch_contact(application.services, identifier, actor=actor, add_tags=add or [],
+                                  remove_tags=remove or [], reason=reason)
+        except ContactNotFound as exc:
+            fail(str(exc), code=1)
+    console.print("tags: " + ", ".join(sorted(state.tags)))
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(contact_app, name="contact")

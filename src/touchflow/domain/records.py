@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Literal
 
 from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactRecord, Scalar, is_empty
 from touchflow.domain.errors import FieldError, RecordRejected
@@ -25,7 +26,7 @@ from touchflow.domain.normalize import (
     normalise_timezone,
 )
 
-__all__ = ["IDENTITY_FIELDS", "contact_record_from", "event_input_from"]
+__all__ = ["IDENTITY_FIELDS", "contact_record_from", "event_input_from", "standard_value"]
 
 # Canonical field name -> identity kind.
 IDENTITY_FIELDS: dict[str, str] = {kind: kind for kind in IDENTITY_KINDS} | {
@@ -66,7 +67,7 @@ def _identities(raw: Mapping[str, object], warnings: list[FieldError]) -> list[I
     return found
 
 
-def _standard_value(name: str, raw: object) -> Scalar:
+def standard_value(name: str, raw: object) -> Scalar:
     text = raw if isinstance(raw, int | float) and not isinstance(raw, bool) else clean_text(str(raw))
     if name == "age":
         return normalise_age(text)
@@ -104,7 +105,7 @@ def contact_record_from(raw: Mapping[str, object], source: str, priority: int, n
         if is_empty(value):
             continue
         try:
-            values[name] = _standard_value(name, value)
+            values[name] = standard_value(name, value)
         except FieldError as exc:
             warnings.append(exc)
     for key, value in raw.items():
@@ -137,7 +138,7 @@ def contact_record_from(raw: Mapping[str, object], source: str, priority: int, n
                          tuple(warnings))
 
 
-def _consent_status(value: str) -> str | None:
+def _consent_status(value: str) -> Literal["granted", "denied"] | None:
     text = clean_text(value).lower()
     if text in ("granted", "yes", "y", "true", "1", "是", "同意", "opt-in", "opt_in"):
         return "granted"

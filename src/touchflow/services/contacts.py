@@ -1,0 +1,178 @@
+"""Contact use cases: look one up, edit by hand (D5), search, confirm a suggested duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from touchflow.domain.contacts import (
+    MANUAL_PRIORITY,
+    STANDARD_FIELDS,
+    ContactState,
+    Scalar,
+    Stamp,
+    merge_into,
+    pick_winner,
+)
+from touchflow.domain.duplicates import DuplicateSuggestion
+from touchflow.domain.duplicates import suggest_duplicates as _suggest
+from touchflow.domain.errors import FieldError
+from touchflow.domain.events import JSONValue
+from touchflow.domain.identities import parse_identifier
+from touchflow.domain.ports import IdentityLink, MergeRecord, StoredEvent, UnitOfWork
+from touchflow.domain.records import standard_value
+from touchflow.domain.tagging import apply_tag_rules
+from touchflow.services.context import ServiceContext
+
+__all__ = [
+    "ContactNotFound",
+    "ContactProfile",
+    "find_contact_id",
+    "get_contact_profile",
+    "merge_contacts",
+    "patch_contact",
+    "search_contacts",
+    "suggest_duplicates",
+]
+
+
+class ContactNotFound(LookupError):
+    def __init__(self, identifier: str) -> None:
+        super().__init__(f"no contact matches {identifier!r}")
+        self.identifier = identifier
+
+
+@dataclass
+class ContactProfile:
+    state: ContactState
+    identities: list[IdentityLink]
+    event_count: int
+    recent_events: list[StoredEvent]
+    merges: list[MergeRecord] = field(default_factory=list)
+
+
+def _resolve(uow: UnitOfWork, identifier: str) -> str:
+    """A contact id from ``kind:value`` or an id (a merged-away id resolves to the survivor)."""
+    try:
+        identity = parse_identifier(identifier)
+    except FieldError as exc:
+        raise ContactNotFound(identifier) from exc
+    if identity is not None:
+        found = uow.contacts.lookup([identity]).get(identity)
+        if found is None:
+            raise ContactNotFound(identifier)
+        return found
+    contact_id = uow.contacts.resolve_id(identifier.strip())
+    if contact_id is None:
+        raise ContactNotFound(identifier)
+    return contact_id
+
+
+def find_contact_id(ctx: ServiceContext, identifier: str) -> str:
+    with ctx.reader() as uow:
+        return _resolve(uow, identifier)
+
+
+def get_contact_profile(ctx: ServiceContext, identifier: str, recent: int = 10) -> ContactProfile:
+    with ctx.reader() as uow:
+        contact_id = _resolve(uow, identifier)
+        state = uow.contacts.load([contact_id])[contact_id]
+        return ContactProfile(state, uow.contacts.identities_of(contact_id), uow.events.count_for(contact_id),
+                              uow.events.recent(contact_id, recent), uow.contacts.merges_of(contact_id))
+
+
+def search_contacts(ctx: ServiceContext, text: str | None = None, tag: str | None = None, limit: int = 50,
+                    offset: int = 0) -> list[ContactState]:
+    """Contacts whose identifier equals ``text`` or whose name/company contains it, optionally by tag."""
+    with ctx.reader() as uow:
+        ids = uow.contacts.search(text, tag, min(max(limit, 1), 500), max(offset, 0))
+        states = uow.contacts.load(ids)
+        return [states[i] for i in ids]
+
+
+def patch_contact(ctx: ServiceContext, identifier: str, *, actor: str,
+                  attributes: Mapping[str, Scalar | None] | None = None,
+                  add_tags: Sequence[str] = (), remove_tags: Sequence[str] = (),
+                  reason: str = "") -> ContactState:
+    """A person edits tags and attributes by hand (D5 人工干预). Their values outrank every source.
+
+    ``None`` clears an attribute. One transaction, one audit row.
+    """
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        contact_id = _resolve(uow, identifier)
+        state = uow.contacts.load([contact_id])[contact_id]
+        stamp = Stamp("manual", MANUAL_PRIORITY, now)
+        changes: dict[str, object] = {}
+        for name, value in (attributes or {}).items():
+            key = _attribute_key(name)
+            if value is None:
+                if key in state.values:
+                    changes[key] = {"from": state.values.pop(key), "to": None}
+                    state.lineage[key] = stamp
+                continue
+            clean = standard_value(key, value) if key in STANDARD_FIELDS else value
+            if state.values.get(key) != clean:
+                changes[key] = {"from": state.values.get(key), "to": clean}
+                state.values[key] = clean
+                state.lineage[key] = stamp
+        for tag in add_tags:
+            tag = tag.strip()
+            if tag and state.tags.get(tag) != "manual":
+                state.tags[tag] = "manual"
+                changes[f"tag+{tag}"] = True
+        for tag in remove_tags:
+            if state.tags.pop(tag.strip(), None) is not None:
+                changes[f"tag-{tag.strip()}"] = True
+        apply_tag_rules(state, uow.tag_rules.all())
+        if changes:
+            uow.contacts.update([state], now)
+            uow.audit.record(actor, "contact.patch", contact_id,
+                             {"changes": {k: _json(v) for k, v in changes.items()}, "reason": reason}, now)
+        uow.commit()
+        return state
+
+
+def _attribute_key(name: str) -> str:
+    name = name.strip()
+    if name in STANDARD_FIELDS or name.startswith("custom."):
+        return name
+    if not name or len(name) > 64:
+        raise FieldError(name or "attribute", "attribute names are 1-64 characters")
+    return f"custom.{name}"
+
+
+def _json(value: object) -> JSONValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    return str(value)
+
+
+def suggest_duplicates(ctx: ServiceContext, limit: int = 100, threshold: float = 88.0) -> list[DuplicateSuggestion]:
+    """Likely duplicates (same city, similar name and company) for a person to confirm."""
+    with ctx.reader() as uow:
+        return _suggest(uow.contacts.duplicate_candidates(), threshold=threshold, limit=limit)
+
+
+def merge_contacts(ctx: ServiceContext, keep: str, other: str, *, actor: str, reason: str = "") -> str:
+    """A person confirms that two contacts are one; the older survives. Returns the survivor's id."""
+    now: datetime = ctx.clock.now()
+    with ctx.uow() as uow:
+        first, second = _resolve(uow, keep), _resolve(uow, other)
+        if first == second:
+            return first
+        states = uow.contacts.load([first, second])
+        winner = pick_winner(states.values())
+        loser = states[second if winner.id == first else first]
+        conflicts = merge_into(winner, loser)
+        apply_tag_rules(winner, uow.tag_rules.all())
+        uow.contacts.merge([MergeRecord(winner.id, loser.id, f"manual: {reason}"[:300], "manual", now,
+                                        tuple(conflicts))])
+        uow.contacts.update([winner], now)
+        uow.audit.record(actor, "contact.merge", winner.id, {"merged": loser.id, "reason": reason}, now)
+        uow.commit()
+        return winner.id
+

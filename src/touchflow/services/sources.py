@@ -1,0 +1,32 @@
+"""The source registry (D1, P1): register a source, read the sync counts."""
+
+from __future__ import annotations
+
+from touchflow.domain.sources import DEFAULT_PRIORITIES, SOURCE_KINDS, Source
+from touchflow.services.context import ServiceContext
+
+__all__ = ["list_sources", "register_source"]
+
+
+def register_source(ctx: ServiceContext, name: str, *, kind: str, priority: int | None, sync_mode: str,
+                    actor: str) -> Source:
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"kind: unknown source kind {kind!r} (one of {', '.join(SOURCE_KINDS)})")
+    if sync_mode not in ("realtime", "daily"):
+        raise ValueError(f"sync: must be realtime or daily, got {sync_mode!r}")
+    if not name.strip() or len(name) > 100:
+        raise ValueError("name: 1-100 characters")
+    now = ctx.clock.now()
+    source = Source(name.strip(), kind, DEFAULT_PRIORITIES[kind] if priority is None else priority,
+                    "realtime" if sync_mode == "realtime" else "daily")
+    with ctx.uow() as uow:
+        uow.sources.save(source)
+        uow.audit.record(actor, "source.register", source.name,
+                         {"kind": kind, "priority": source.priority, "sync_mode": source.sync_mode}, now)
+        uow.commit()
+    return source
+
+
+def list_sources(ctx: ServiceContext) -> list[Source]:
+    with ctx.reader() as uow:
+        return uow.sources.all()
