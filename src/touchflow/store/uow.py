@@ -8,6 +8,15 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from touchflow.domain.ports import (
+    ApiKeyRepository,
+    AuditRepository,
+    ContactRepository,
+    EventRepository,
+    RejectRepository,
+    SourceRepository,
+    TagRuleRepository,
+)
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
@@ -23,6 +32,14 @@ __all__ = ["SqlUnitOfWork"]
 
 
 class SqlUnitOfWork:
+    contacts: ContactRepository
+    events: EventRepository
+    sources: SourceRepository
+    rejects: RejectRepository
+    audit: AuditRepository
+    api_keys: ApiKeyRepository
+    tag_rules: TagRuleRepository
+
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
         self._read_only = read_only
