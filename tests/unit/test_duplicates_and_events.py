@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from touchflow.domain.duplicates import DuplicateCandidate, suggest_duplicates
@@ -5,8 +7,6 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EVENT_CATALOGUE, derive_event_id, validate_properties
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import default_source
-
-from datetime import UTC, datetime
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.normalize import clean_text, normalise_email, normalise_phone
@@ -23,8 +23,9 @@ IDENTITY_KINDS: dict[str, str] = {
 _CUSTOM_KIND = re.compile(r"x_[a-z0-9_]{1,40}")
 
 
-@dataclass(frozen=True, order=True)
-class Identity:
+class Identity(NamedTuple):
+    """A (kind, value) pair; a tuple so that hashing millions of them stays cheap."""
+
     kind: str
     value: str
 

@@ -35,15 +35,15 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―.()（）/_·]+")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
-_WHITESPACE = re.compile(r"\s+")
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def clean_text(value: str) -> str:
     """NFKC (full-width to half-width), zero-width characters dropped, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", value).translate(_ZERO_WIDTH)
-    return _WHITESPACE.sub(" ", text).strip()
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value).translate(_ZERO_WIDTH)
+    return " ".join(value.split())
 
 
 def normalise_name(value: str) -> str:

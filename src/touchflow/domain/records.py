@@ -13,8 +13,7 @@ from typing import Literal
 
 from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactRecord, Scalar, is_empty
 from touchflow.domain.errors import FieldError, RecordRejected
-from touchflow.domain.events import EventInput, JSONValue, derive_event_id, validate_event_type, \
-    validate_properties
+from touchflow.domain.events import EventInput, JSONValue, derive_event_id, validate_event_type, validate_properties
 from touchflow.domain.identities import IDENTITY_KINDS, Identity, make_identity
 from touchflow.domain.normalize import (
     clean_text,
@@ -41,29 +40,30 @@ _STAGE_ALIASES = {"新访客": "new_visitor", "潜在客户": "prospect", "意�
 _OBSERVED_KEYS = ("updated_at", "observed_at")
 
 
+def _add_identities(found: list[Identity], key: str, kind: str, value: object,
+                    warnings: list[FieldError]) -> None:
+    text = str(value)
+    parts = _MULTI.split(text) if kind in ("email", "phone") and _MULTI.search(text) else (text,)
+    for part in parts:
+        if not part.strip():
+            continue
+        try:
+            identity = make_identity(kind, part)
+        except FieldError as exc:
+            warnings.append(FieldError(key, exc.reason))
+            continue
+        if identity not in found:
+            found.append(identity)
+
+
 def _identities(raw: Mapping[str, object], warnings: list[FieldError]) -> list[Identity]:
     found: list[Identity] = []
-    for key, kind in IDENTITY_FIELDS.items():
-        value = raw.get(key)
-        if is_empty(value):
-            continue
-        parts = _MULTI.split(str(value)) if kind in ("email", "phone") else [str(value)]
-        for part in parts:
-            if not part.strip():
-                continue
-            try:
-                identity = make_identity(kind, part)
-            except FieldError as exc:
-                warnings.append(FieldError(key, exc.reason))
-                continue
-            if identity not in found:
-                found.append(identity)
     for key, value in raw.items():
-        if key.startswith("x_") and not is_empty(value):
-            try:
-                found.append(make_identity(key, str(value)))
-            except FieldError as exc:
-                warnings.append(exc)
+        if _blank(value):
+            continue
+        kind = IDENTITY_FIELDS.get(key)
+        if kind is not None or key.startswith("x_"):
+            _add_identities(found, key, kind or key, value, warnings)
     return found
 
 
@@ -91,49 +91,63 @@ def standard_value(name: str, raw: object) -> Scalar:
     return text
 
 
+_STANDARD = frozenset(STANDARD_FIELDS)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (type(value) is str and (not value or value.isspace()))
+
+
 def contact_record_from(raw: Mapping[str, object], source: str, priority: int, now: datetime) -> ContactRecord:
-    """A contact observation from canonical keys; raises ``RecordRejected`` with no usable identifier."""
+    """A contact observation from canonical keys; raises ``RecordRejected`` with no usable identifier.
+
+    One pass over the keys that are present: this runs for every row of every import.
+    """
     warnings: list[FieldError] = []
-    identities = _identities(raw, warnings)
-    if not identities:
-        detail = "; ".join(str(w) for w in warnings)
-        raise RecordRejected("no usable identifier (email, phone, crm_id, openid, unionid, wecom, anon)"
-                             + (f": {detail}" if detail else ""))
+    identities: list[Identity] = []
     values: dict[str, Scalar] = {}
-    for name in STANDARD_FIELDS:
-        value = raw.get(name)
-        if is_empty(value):
-            continue
-        try:
-            values[name] = standard_value(name, value)
-        except FieldError as exc:
-            warnings.append(exc)
+    tags: frozenset[str] = frozenset()
+    observed_raw: object = None
+    consent_raw: list[tuple[str, object]] = []
     for key, value in raw.items():
-        if key.startswith("custom.") and not is_empty(value):
+        if _blank(value):
+            continue
+        kind = IDENTITY_FIELDS.get(key)
+        if kind is not None or key.startswith("x_"):
+            _add_identities(identities, key, kind or key, value, warnings)
+        elif key in _STANDARD:
+            try:
+                values[key] = standard_value(key, value)
+            except FieldError as exc:
+                warnings.append(exc)
+        elif key.startswith("custom."):
             if isinstance(value, str | int | float | bool):
                 values[key] = clean_text(value) if isinstance(value, str) else value
             else:
                 warnings.append(FieldError(key, "custom attributes hold text, numbers or booleans"))
-    tags: frozenset[str] = frozenset()
-    if not is_empty(raw.get("tags")):
-        tags = frozenset(t for t in (clean_text(x) for x in _TAG_SPLIT.split(str(raw["tags"]))) if t)
+        elif key == "tags":
+            tags = frozenset(t for t in (clean_text(x) for x in _TAG_SPLIT.split(str(value))) if t)
+        elif key in _OBSERVED_KEYS:
+            observed_raw = observed_raw or value
+        elif key.startswith("consent."):
+            consent_raw.append((key, value))
+    if not identities:
+        detail = "; ".join(str(w) for w in warnings)
+        raise RecordRejected("no usable identifier (email, phone, crm_id, openid, unionid, wecom, anon)"
+                             + (f": {detail}" if detail else ""))
     observed = now
-    for key in _OBSERVED_KEYS:
-        value = raw.get(key)
-        if not is_empty(value):
-            try:
-                observed = normalise_datetime(value)  # type: ignore[arg-type]
-            except FieldError as exc:
-                warnings.append(FieldError(key, exc.reason))
-            break
+    if observed_raw is not None:
+        try:
+            observed = normalise_datetime(observed_raw)  # type: ignore[arg-type]
+        except FieldError as exc:
+            warnings.append(FieldError("updated_at", exc.reason))
     consents: list[Consent] = []
-    for key, value in raw.items():
-        if key.startswith("consent.") and not is_empty(value):
-            status = _consent_status(str(value))
-            if status is None:
-                warnings.append(FieldError(key, f"consent must be granted/denied (是/否), got {value!r}"))
-            else:
-                consents.append(Consent(key[len("consent."):], status, source, observed))
+    for key, value in consent_raw:
+        status = _consent_status(str(value))
+        if status is None:
+            warnings.append(FieldError(key, f"consent must be granted/denied (是/否), got {value!r}"))
+        else:
+            consents.append(Consent(key[len("consent."):], status, source, observed))
     return ContactRecord(tuple(identities), source, priority, observed, values, tags, tuple(consents),
                          tuple(warnings))
 

@@ -15,6 +15,7 @@ from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactState, Fi
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.identities import Identity
 from touchflow.domain.ports import IdentityLink, MergeRecord
+from touchflow.store.bulk import bulk_insert
 from touchflow.store.tables import (
     contact_consents,
     contact_identities,
@@ -35,7 +36,15 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 def _lineage_doc(lineage: dict[str, Stamp]) -> dict[str, list[Any]]:
-    return {name: [s.source, s.priority, s.at.isoformat()] for name, s in lineage.items()}
+    # Fields set by one record share one Stamp: format each stamp once.
+    done: dict[int, list[Any]] = {}
+    doc: dict[str, list[Any]] = {}
+    for name, stamp in lineage.items():
+        entry = done.get(id(stamp))
+        if entry is None:
+            entry = done[id(stamp)] = [stamp.source, stamp.priority, stamp.at.isoformat()]
+        doc[name] = entry
+    return doc
 
 
 def _lineage_from(doc: dict[str, list[Any]]) -> dict[str, Stamp]:
@@ -90,8 +99,14 @@ class SqlContactRepository:
     def insert(self, states: Sequence[ContactState], at: datetime) -> None:
         if not states:
             return
-        rows = [{"id": s.id, "created_at": s.created_at, **_row_values(s, at)} for s in states]
-        self._c.execute(insert(contacts), rows)
+        columns = ("id", "created_at", "updated_at", "merged_into", *STANDARD_FIELDS, "custom", "lineage")
+        rows = []
+        for s in states:
+            values = s.values
+            custom = {k[7:]: v for k, v in values.items() if k.startswith("custom.")}
+            rows.append((s.id, s.created_at, at, s.merged_into, *(values.get(n) for n in STANDARD_FIELDS), custom,
+                         _lineage_doc(s.lineage)))
+        bulk_insert(self._c, contacts, columns, rows)
         self._write_children(states, replace=False)
 
     def update(self, states: Sequence[ContactState], at: datetime) -> None:
@@ -108,19 +123,14 @@ class SqlContactRepository:
             for chunk in _chunks(ids):
                 self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id.in_(chunk)))
                 self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id.in_(chunk)))
-        tags = [{"contact_id": s.id, "tag": t, "set_by": by} for s in states for t, by in s.tags.items()]
-        if tags:
-            self._c.execute(insert(contact_tags), tags)
-        consents = [{"contact_id": s.id, "channel": c.channel, "status": c.status, "source": c.source,
-                     "at": c.at} for s in states for c in s.consents.values()]
-        if consents:
-            self._c.execute(insert(contact_consents), consents)
+        bulk_insert(self._c, contact_tags, ("contact_id", "tag", "set_by"),
+                    [(s.id, t, by) for s in states for t, by in s.tags.items()])
+        bulk_insert(self._c, contact_consents, ("contact_id", "channel", "status", "source", "at"),
+                    [(s.id, c.channel, c.status, c.source, c.at) for s in states for c in s.consents.values()])
 
     def add_identities(self, links: Sequence[IdentityLink]) -> None:
-        if links:
-            self._c.execute(insert(contact_identities), [
-                {"kind": ln.identity.kind, "value": ln.identity.value, "contact_id": ln.contact_id,
-                 "source": ln.source, "created_at": ln.at} for ln in links])
+        bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at"),
+                    [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
 
     def merge(self, merges: Sequence[MergeRecord]) -> None:
         """Move every identity, event, tag and consent of each loser to its winner; keep a tombstone."""

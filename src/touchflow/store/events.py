@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select
 
 from touchflow.domain.events import EventInput
 from touchflow.domain.ports import StoredEvent
+from touchflow.store.bulk import bulk_insert
 from touchflow.store.tables import events
 
 __all__ = ["SqlEventRepository"]
@@ -30,16 +30,10 @@ class SqlEventRepository:
     def insert(self, batch: Sequence[tuple[EventInput, str]], received_at: datetime) -> None:
         if not batch:
             return
-        rows = [{"id": e.id, "contact_id": contact_id, "type": e.type, "occurred_at": e.occurred_at,
-                 "received_at": received_at, "source": e.source, "properties": e.properties}
-                for e, contact_id in batch]
         # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch.
-        if self._c.dialect.name == "postgresql":
-            self._c.execute(postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"]), rows)
-        elif self._c.dialect.name == "sqlite":
-            self._c.execute(sqlite.insert(events).on_conflict_do_nothing(index_elements=["id"]), rows)
-        else:
-            self._c.execute(insert(events), rows)
+        bulk_insert(self._c, events, ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties"),
+                    [(e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties)
+                     for e, contact_id in batch], ignore_conflicts=True)
 
     def recent(self, contact_id: str, limit: int) -> list[StoredEvent]:
         rows = self._c.execute(select(events).where(events.c.contact_id == contact_id)
