@@ -1,0 +1,326 @@
+"""Parsing journey definitions from plain YAML/JSON data.
+
+Every error names the path of the offending element (``nodes.wait_open.timeout``) so that the
+person who wrote the YAML, or the visual builder that generated it, can point at it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import time, timedelta
+from typing import Any
+
+from touchflow.domain.journeys import (
+    CHANNELS,
+    Branch,
+    Enrol,
+    EntryRules,
+    Exit,
+    Goal,
+    JourneyDefinition,
+    Node,
+    RetryPolicy,
+    Send,
+    Split,
+    Task,
+    Trigger,
+    UpdateContact,
+    Wait,
+    WaitEvent,
+    Webhook,
+    node_edges,
+)
+from touchflow.domain.predicate_parse import parse_condition, parse_duration
+from touchflow.domain.predicates import Always, Condition, ConditionError, PropFilter
+
+__all__ = ["DefinitionError", "parse_journey"]
+
+EXIT_SHORTHANDS = {"unsubscribed": "unsubscribe", "complained": "complaint"}
+_KEY = re.compile(r"[a-z][a-z0-9_\-]{0,63}")
+_NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
+_TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+class DefinitionError(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _mapping(data: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise DefinitionError(path, f"must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _text(data: Mapping[str, Any], key: str, path: str, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise DefinitionError(f"{path}.{key}", "required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DefinitionError(f"{path}.{key}", "must be non-empty text")
+    return value.strip()
+
+
+def _duration(data: Mapping[str, Any], key: str, path: str, required: bool = False) -> timedelta | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise DefinitionError(f"{path}.{key}", "required (e.g. 3d, 24h, 30m)")
+        return None
+    try:
+        return parse_duration(value, f"{path}.{key}")
+    except ConditionError as exc:
+        raise DefinitionError(exc.path, exc.reason) from None
+
+
+def _condition(data: object, path: str) -> Condition:
+    try:
+        return parse_condition(data, path)
+    except ConditionError as exc:
+        raise DefinitionError(exc.path, exc.reason) from None
+
+
+def _properties(data: object, path: str) -> tuple[PropFilter, ...]:
+    if data is None:
+        return ()
+    filters: list[PropFilter] = []
+    for name, expected in _mapping(data, path).items():
+        if isinstance(expected, list):
+            filters.append(PropFilter(str(name), "in", tuple(expected)))
+        elif isinstance(expected, str | int | float | bool):
+            filters.append(PropFilter(str(name), "eq", expected))
+        else:
+            raise DefinitionError(f"{path}.{name}", "must be a value or a list of values")
+    return tuple(filters)
+
+
+def _time_of_day(value: object, path: str) -> time:
+    match = _TIME_OF_DAY.fullmatch(str(value).strip())
+    if not match:
+        raise DefinitionError(path, f"must be a time of day like 09:00, got {value!r}")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _target(data: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "end":
+        return None
+    if not isinstance(value, str):
+        raise DefinitionError(f"{path}.{key}", "must be a node id or 'end'")
+    return value
+
+
+def _trigger(data: object, path: str) -> Trigger:
+    raw = _mapping(data, path)
+    audience = _condition(raw["audience"], f"{path}.audience") if "audience" in raw else Always()
+    props = _properties(raw.get("properties"), f"{path}.properties")
+    if "event" in raw:
+        return Trigger("event", event=_text(raw, "event", path), properties=props, audience=audience)
+    if "after_event" in raw:
+        return Trigger("after_event", event=_text(raw, "after_event", path), properties=props, audience=audience,
+                       delay=_duration(raw, "delay", path, required=True) or timedelta(0))
+    if "after_attribute" in raw:
+        return Trigger("after_attribute", attribute=_text(raw, "after_attribute", path), audience=audience,
+                       delay=_duration(raw, "delay", path) or timedelta(0))
+    if "inactive_for" in raw:
+        return Trigger("inactivity", inactive_for=_duration(raw, "inactive_for", path, required=True),
+                       audience=audience)
+    if "schedule" in raw:
+        schedule = _mapping(raw["schedule"], f"{path}.schedule")
+        every = _duration(schedule, "every", f"{path}.schedule", required=True)
+        at = _time_of_day(schedule["at"], f"{path}.schedule.at") if "at" in schedule else None
+        return Trigger("schedule", every=every, at=at, audience=audience)
+    if raw.get("manual") is True:
+        return Trigger("manual", audience=audience)
+    if "segment" in raw:
+        on = raw.get("on", "enter")
+        if on not in ("enter", "exit"):
+            raise DefinitionError(f"{path}.on", "must be enter or exit")
+        return Trigger("segment", segment=_text(raw, "segment", path), on=on, audience=audience)
+    raise DefinitionError(path, "needs one of: event, after_event, after_attribute, inactive_for, schedule, "
+                                "manual: true, segment")
+
+
+def _retry(data: object, path: str) -> RetryPolicy:
+    if data is None:
+        return RetryPolicy()
+    raw = _mapping(data, path)
+    attempts = raw.get("attempts", 3)
+    if not isinstance(attempts, int) or not 1 <= attempts <= 20:
+        raise DefinitionError(f"{path}.attempts", "must be a whole number from 1 to 20")
+    return RetryPolicy(attempts, _duration(raw, "backoff", path) or timedelta(minutes=5))
+
+
+def _channel(value: object, path: str) -> str:
+    if value not in CHANNELS:
+        raise DefinitionError(path, f"unknown channel {value!r} (one of {', '.join(CHANNELS)})")
+    return str(value)
+
+
+def _pairs(data: object, path: str) -> tuple[tuple[str, Any], ...]:
+    if data is None:
+        return ()
+    return tuple((str(k), v) for k, v in _mapping(data, path).items())
+
+
+def _strings(data: object, path: str) -> tuple[str, ...]:
+    if data is None:
+        return ()
+    if isinstance(data, str):
+        return (data,)
+    if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+        raise DefinitionError(path, "must be a list of text")
+    return tuple(data)
+
+
+def _node(node_id: str, data: object, key: str, path: str) -> Node:
+    raw = _mapping(data, path)
+    kind = raw.get("kind")
+    on_error = _target(raw, "on_error", path)
+    if kind == "send":
+        fallback = tuple(_channel(c, f"{path}.fallback[{i}]") for i, c in
+                         enumerate(_strings(raw.get("fallback"), f"{path}.fallback")))
+        return Send(node_id, _channel(raw.get("channel"), f"{path}.channel"),
+                    _text(raw, "template", path) or "", _target(raw, "next", path), fallback,
+                    _retry(raw.get("retry"), f"{path}.retry"), on_error)
+    if kind == "update_contact":
+        score = raw.get("score", 0)
+        if not isinstance(score, int):
+            raise DefinitionError(f"{path}.score", "must be a whole number (points to add or subtract)")
+        return UpdateContact(node_id, _target(raw, "next", path), _pairs(raw.get("set"), f"{path}.set"),
+                             _strings(raw.get("add_tags"), f"{path}.add_tags"),
+                             _strings(raw.get("remove_tags"), f"{path}.remove_tags"),
+                             _text(raw, "stage", path, required=False), score, on_error)
+    if kind == "task":
+        queue = raw.get("queue")
+        if queue not in ("sales", "service"):
+            raise DefinitionError(f"{path}.queue", "must be sales or service")
+        return Task(node_id, queue, _text(raw, "title", path) or "", _target(raw, "next", path),
+                    _duration(raw, "sla", path) or timedelta(hours=2), _text(raw, "assignee", path, False), on_error)
+    if kind == "webhook":
+        url = _text(raw, "url", path) or ""
+        if not url.startswith(("http://", "https://")):
+            raise DefinitionError(f"{path}.url", "must be an http(s) URL")
+        return Webhook(node_id, url, _target(raw, "next", path), _pairs(raw.get("payload"), f"{path}.payload"),
+                       _retry(raw.get("retry"), f"{path}.retry"), on_error)
+    if kind == "enrol":
+        return Enrol(node_id, _text(raw, "journey", path) or "", _target(raw, "next", path), on_error)
+    if kind == "wait":
+        duration = _duration(raw, "duration", path)
+        until = _time_of_day(raw["until"], f"{path}.until") if "until" in raw else None
+        if (duration is None) == (until is None):
+            raise DefinitionError(path, "a wait needs exactly one of duration (e.g. 1d) or until (e.g. 09:00)")
+        weekdays = raw.get("weekdays", [])
+        if not isinstance(weekdays, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
+            raise DefinitionError(f"{path}.weekdays", "must be a list of 0 (Monday) to 6 (Sunday)")
+        return Wait(node_id, _target(raw, "next", path), duration, until, tuple(weekdays))
+    if kind == "wait_event":
+        events = _strings(raw.get("events", raw.get("event")), f"{path}.events")
+        if not events:
+            raise DefinitionError(f"{path}.events", "required: the event type(s) to wait for")
+        return WaitEvent(node_id, events, _duration(raw, "timeout", path), _target(raw, "on_event", path),
+                         _target(raw, "on_timeout", path), _properties(raw.get("properties"), f"{path}.properties"),
+                         _text(raw, "of_message", path, required=False))
+    if kind == "branch":
+        cases_raw = raw.get("cases")
+        if not isinstance(cases_raw, list) or not cases_raw:
+            raise DefinitionError(f"{path}.cases", "required: a list of {if: condition, next: node}")
+        cases = []
+        for index, case in enumerate(cases_raw):
+            case_path = f"{path}.cases[{index}]"
+            case_map = _mapping(case, case_path)
+            if "if" not in case_map:
+                raise DefinitionError(f"{case_path}.if", "required")
+            cases.append((_condition(case_map["if"], f"{case_path}.if"), _target(case_map, "next", case_path)))
+        return Branch(node_id, tuple(cases), _target(raw, "else", path), "else" in raw)
+    if kind == "split":
+        paths_raw = raw.get("paths")
+        if not isinstance(paths_raw, list) or len(paths_raw) < 2:
+            raise DefinitionError(f"{path}.paths", "required: at least two {percent: N, next: node}")
+        paths = []
+        for index, entry in enumerate(paths_raw):
+            entry_path = f"{path}.paths[{index}]"
+            entry_map = _mapping(entry, entry_path)
+            percent = entry_map.get("percent")
+            if not isinstance(percent, int | float) or not 0 < percent <= 100:
+                raise DefinitionError(f"{entry_path}.percent", "must be a number above 0 and at most 100")
+            paths.append((float(percent), _target(entry_map, "next", entry_path)))
+        if abs(sum(p for p, _ in paths) - 100) > 1e-6:
+            raise DefinitionError(f"{path}.paths", f"percentages add up to {sum(p for p, _ in paths):g}, not 100")
+        return Split(node_id, tuple(paths), str(raw.get("salt") or f"{key}:{node_id}"))
+    if kind == "exit":
+        outcome = raw.get("outcome", "completed")
+        if outcome not in ("completed", "exited"):
+            raise DefinitionError(f"{path}.outcome", "must be completed or exited")
+        return Exit(node_id, outcome)
+    raise DefinitionError(f"{path}.kind", f"unknown node kind {kind!r} (one of send, update_contact, task, "
+                                          "webhook, enrol, wait, wait_event, branch, split, exit)")
+
+
+def parse_journey(data: object) -> JourneyDefinition:
+    """A journey from YAML/JSON data; ``DefinitionError`` names the first problem's path."""
+    raw = _mapping(data, "journey")
+    key = _text(raw, "key", "journey") or ""
+    if not _KEY.fullmatch(key):
+        raise DefinitionError("journey.key", "lower-case letters, digits, _ or -, starting with a letter")
+    nodes_raw = _mapping(raw.get("nodes"), "nodes")
+    if not nodes_raw:
+        raise DefinitionError("nodes", "a journey needs at least one node")
+    nodes: dict[str, Node] = {}
+    for node_id, node_data in nodes_raw.items():
+        if not isinstance(node_id, str) or not _NODE_ID.fullmatch(node_id) or node_id == "end":
+            raise DefinitionError(f"nodes.{node_id}", "node ids are letters, digits, _ or - (and not 'end')")
+        nodes[node_id] = _node(node_id, node_data, key, f"nodes.{node_id}")
+    for node in nodes.values():
+        for edge, target in node_edges(node):
+            if target is not None and target not in nodes:
+                raise DefinitionError(f"nodes.{node.id}.{_edge_field(edge)}", f"no node named {target!r}")
+        if isinstance(node, WaitEvent) and node.of_message is not None:
+            sender = nodes.get(node.of_message)
+            if not isinstance(sender, Send):
+                raise DefinitionError(f"nodes.{node.id}.of_message", f"{node.of_message!r} is not a send node")
+    start = _text(raw, "start", "journey", required=False) or next(iter(nodes))
+    if start not in nodes:
+        raise DefinitionError("journey.start", f"no node named {start!r}")
+    entry_raw = _mapping(raw.get("entry", {}), "entry")
+    max_entries = entry_raw.get("max_entries", 1)
+    if not isinstance(max_entries, int) or max_entries < 1:
+        raise DefinitionError("entry.max_entries", "must be a whole number ≥ 1")
+    goal = None
+    if "goal" in raw:
+        goal_raw = _mapping(raw["goal"], "goal")
+        goal = Goal(_text(goal_raw, "event", "goal") or "", _properties(goal_raw.get("properties"), "goal.properties"))
+    exit_events: list[str] = []
+    exit_when: Condition | None = None
+    exit_raw = raw.get("exit_when", [])
+    if not isinstance(exit_raw, list):
+        raise DefinitionError("exit_when", "must be a list (unsubscribed, complained, or {event: type})")
+    for index, item in enumerate(exit_raw):
+        if isinstance(item, str) and item in EXIT_SHORTHANDS:
+            exit_events.append(EXIT_SHORTHANDS[item])
+        elif isinstance(item, Mapping) and set(item) == {"event"} and isinstance(item["event"], str):
+            exit_events.append(item["event"])
+        elif isinstance(item, Mapping):
+            exit_when = _condition(item, f"exit_when[{index}]")
+        else:
+            raise DefinitionError(f"exit_when[{index}]", "use unsubscribed, complained, {event: type} or a condition")
+    return JourneyDefinition(
+        key=key, name=_text(raw, "name", "journey", required=False) or key,
+        trigger=_trigger(raw.get("trigger"), "trigger"), nodes=nodes, start=start,
+        entry=EntryRules(max_entries, _duration(entry_raw, "cooldown", "entry")),
+        goal=goal, exit_events=tuple(exit_events), exit_when=exit_when,
+        description=str(raw.get("description", "")),
+    )
+
+
+def _edge_field(edge: str) -> str:
+    if edge.startswith("case["):
+        return "cases" + edge[4:] + ".next"
+    if edge.startswith("path["):
+        return "paths" + edge[4:] + ".next"
+    return edge
