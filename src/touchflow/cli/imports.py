@@ -100,7 +100,7 @@ def _render(kind: str, report: ImportReport) -> None:
 
 
 def _run(kind: Literal["contacts", "events"], file: Path, source: str, map_: list[str] | None,
-         rejects: Path | None, as_json: bool) -> None:
+         rejects: Path | None, as_json: bool, route: bool = False) -> None:
     if not source.strip():
         fail("--source must name the source, for example --source crm")
     mapping = _parse_map(map_)
@@ -120,7 +120,7 @@ def _run(kind: Literal["contacts", "events"], file: Path, source: str, map_: lis
                     bar.update(task, completed=done, total=total)
 
             report = import_file(application.services, file, kind, source.strip(), mapping or None,
-                                 rejects, advance, application.settings.batch_size)
+                                 rejects, advance, application.settings.batch_size, route)
     except (ReadError, MappingError) as exc:
         fail(str(exc))
     except OSError as exc:
@@ -145,14 +145,17 @@ def contacts(file: FileArg, source: SourceOpt, map_: MapOpt = None, rejects: Rej
 
 @import_app.command("events")
 def events(file: FileArg, source: SourceOpt, map_: MapOpt = None, rejects: RejectsOpt = None,
-           json_output: JsonOpt = False) -> None:
+           json_output: JsonOpt = False,
+           trigger_journeys: Annotated[bool, typer.Option(
+               "--trigger-journeys", help="Let these events trigger journeys (off: a file is usually history).")
+           ] = False) -> None:
     """Import events from a file.
 
     Recognised columns: 事件/type, 时间/occurred_at, id, identity columns (手机, 邮箱, openid …);
     other columns become event properties. Events already stored (same id, or same content
     without an id) are skipped, so a re-import stores nothing twice.
     """
-    _run("events", file, source, map_, rejects, json_output)
+    _run("events", file, source, map_, rejects, json_output, trigger_journeys)
 
 
 def register(app: typer.Typer) -> None:

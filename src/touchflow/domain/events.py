@@ -94,6 +94,9 @@ _STANDARD: tuple[EventType, ...] = (
         _p("channel", "string", "email, sms, wecom, wechat, all", required=True),)),
     EventType("offline_event_attended", "the contact attended an offline event (展会, 沙龙)", (
         _p("event_name", "string", "event", required=True), _p("city", "string", "city"))),
+    EventType("enrolment_requested", "a person or system asked to enrol the contact in a journey", (
+        _p("journey", "string", "journey key", required=True), _p("by", "string", "who asked")),
+        interaction=False),
     EventType("message_queued", "a message was queued", _MESSAGE_PROPS, interaction=False),
     EventType("message_sent", "a message was handed to the provider", _MESSAGE_PROPS, interaction=False),
     EventType("message_delivered", "the provider confirmed delivery", _MESSAGE_PROPS, interaction=False),

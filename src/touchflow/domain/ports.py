@@ -6,14 +6,16 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.identities import Identity
+from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
+from touchflow.domain.transitions import Run, RunStatus, StepRecord
 
 __all__ = [
     "ApiKeyRecord",
@@ -22,11 +24,17 @@ __all__ = [
     "ContactRepository",
     "EventRepository",
     "IdentityLink",
+    "InboxEvent",
+    "JourneyRecord",
+    "JourneyRepository",
     "MergeRecord",
+    "OutboxMessage",
     "RejectRepository",
     "SourceRepository",
     "StoredEvent",
+    "StoredStep",
     "TagRuleRepository",
+    "TaskRecord",
     "UnitOfWork",
 ]
 
@@ -69,6 +77,107 @@ class ApiKeyRecord:
     revoked_at: datetime | None
 
 
+@dataclass(frozen=True)
+class JourneyRecord:
+    id: str
+    key: str
+    name: str
+    status: str  # active | paused | archived
+    current_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: str
+    idempotency_key: str
+    run_id: str | None
+    contact_id: str
+    journey_id: str | None
+    node_id: str | None
+    channel: str
+    template: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    idempotency_key: str
+    contact_id: str
+    run_id: str | None
+    journey_id: str | None
+    node_id: str | None
+    queue: str
+    title: str
+    assignee: str | None
+    status: str
+    created_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    event_id: str
+    contact_id: str
+    type: str
+    occurred_at: datetime
+    received_at: datetime
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class StoredStep:
+    run_id: str
+    node_id: str
+    kind: str
+    edge: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+class JourneyRepository(Protocol):
+    def get(self, key_or_id: str) -> JourneyRecord | None: ...
+    def all(self) -> list[JourneyRecord]: ...
+    def add(self, record: JourneyRecord) -> None: ...
+    def save(self, record: JourneyRecord) -> None: ...
+    def add_version(self, journey_id: str, version: int, definition: dict[str, Any], source_text: str,
+                    at: datetime, by: str) -> None: ...
+    def version(self, journey_id: str, version: int) -> dict[str, Any] | None: ...
+    def source_text(self, journey_id: str, version: int) -> str | None: ...
+    def next_scans(self) -> dict[str, datetime]: ...
+    def set_next_scan(self, journey_id: str, at: datetime) -> None: ...
+    def insert_runs(self, runs: Sequence[Run], now: datetime) -> None: ...
+    def update_runs(self, runs: Sequence[Run], now: datetime) -> None: ...
+    def claim_due(self, now: datetime, limit: int) -> list[Run]: ...
+    def runs_of(self, contact_ids: Collection[str], journey_ids: Collection[str] | None = None,
+                statuses: Collection[RunStatus] | None = None) -> list[Run]: ...
+    def runs_by_journey(self, journey_id: str) -> list[Run]: ...
+    def messages_by_channel(self, journey_id: str) -> dict[str, int]: ...
+    def get_run(self, run_id: str) -> Run | None: ...
+    def count_runs(self, journey_id: str) -> dict[str, int]: ...
+    def waiting_at_nodes(self, journey_id: str) -> dict[str, int]: ...
+    def add_steps(self, rows: Sequence[tuple[Run, StepRecord]]) -> None: ...
+    def steps_of(self, run_ids: Collection[str]) -> list[StoredStep]: ...
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None: ...
+    def claim_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]: ...
+    def mark_outbox(self, ids: Sequence[str], status: str, now: datetime, error: str | None = None) -> None: ...
+    def messages_of(self, contact_ids: Collection[str]) -> list[OutboxMessage]: ...
+    def add_tasks(self, records: Sequence[TaskRecord]) -> None: ...
+    def add_inbox(self, rows: Sequence[InboxEvent]) -> None: ...
+    def claim_inbox(self, limit: int) -> list[InboxEvent]: ...
+    def delete_inbox(self, seqs: Sequence[int]) -> None: ...
+    def inbox_size(self) -> int: ...
+    def load_facts(self, contact_ids: Collection[str], event_types: Collection[str] | None,
+                   since: datetime | None) -> dict[str, ContactFacts]: ...
+    def matching_contacts(self, condition: Condition, ctx: EvalContext) -> list[str]: ...
+
+
 class ContactRepository(Protocol):
     def lookup(self, identities: Collection[Identity]) -> dict[Identity, str]: ...
     def load(self, ids: Collection[str]) -> dict[str, ContactState]: ...
@@ -88,6 +197,7 @@ class ContactRepository(Protocol):
 class EventRepository(Protocol):
     def existing_ids(self, ids: Collection[str]) -> set[str]: ...
     def insert(self, events: Sequence[tuple[EventInput, str]], received_at: datetime) -> None: ...
+    def properties_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
     def recent(self, contact_id: str, limit: int) -> list[StoredEvent]: ...
     def count_for(self, contact_id: str) -> int: ...
     def count(self) -> int: ...
@@ -133,6 +243,7 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     api_keys: ApiKeyRepository
     tag_rules: TagRuleRepository
+    journeys: JourneyRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -80,6 +80,7 @@ class Run:
     wake_at: datetime | None = None
     waiting_for: tuple[str, ...] = ()
     waiting_since: datetime | None = None
+    timeout_at: datetime | None = None  # when an event wait gives up; wake_at may come earlier (a recheck)
     step_no: int = 0
     attempts: int = 0
     error: str | None = None
@@ -256,7 +257,7 @@ class _Walk:
     def finish(self, status: RunStatus, node_id: str, kind: str, edge: str | None, **detail: Any) -> Advance:
         self.result.steps.append(StepRecord(node_id, kind, self.now, edge, detail))
         self.result.run = replace(self.run, status=status, node_id=node_id, wake_at=None, waiting_for=(),
-                                  waiting_since=None, attempts=0)
+                                  waiting_since=None, timeout_at=None, attempts=0)
         return self.result
 
     def ended_by_journey_rules(self) -> Advance | None:
@@ -293,7 +294,8 @@ class _Walk:
                 return self.finish("completed", run.node_id, "end", None)
             node = self.journey.nodes[target]
             run = self.run = replace(run, node_id=node.id, step_no=run.step_no + 1, status="active",
-                                     attempts=attempts, wake_at=None, waiting_for=(), waiting_since=None)
+                                     attempts=attempts, wake_at=None, waiting_for=(), waiting_since=None,
+                                     timeout_at=None)
             attempts = 0
             self.result.run = run
             try:
@@ -359,7 +361,7 @@ class _Walk:
             self.step(node, None, events=list(node.events),
                       timeout_at=wake_at.isoformat() if wake_at else None)
             self.result.run = replace(run, status="waiting", wake_at=wake_at, waiting_for=node.events,
-                                      waiting_since=self.now)
+                                      waiting_since=self.now, timeout_at=wake_at)
             return self.result
         elif isinstance(node, Branch):
             values = []
@@ -414,10 +416,10 @@ def advance(journey: JourneyDefinition, run: Run, facts: ContactFacts, wake: Wak
         if hit is not None:
             walk.step(node, "on_event", event=hit.type, occurred_at=hit.occurred_at.isoformat())
             return walk.walk(node.on_event)
-        if run.wake_at is not None and run.wake_at <= now:
+        if run.timeout_at is not None and run.timeout_at <= now:
             walk.step(node, "on_timeout")
             return walk.walk(node.on_timeout)
-        return Advance(run)
+        return Advance(replace(run, wake_at=run.timeout_at))  # a recheck found nothing: sleep until the timeout
     if isinstance(node, Wait):
         if run.wake_at is not None and run.wake_at <= now:
             walk.step(node, "next")

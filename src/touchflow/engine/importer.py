@@ -113,8 +113,9 @@ class _Batch:
     """Rows waiting to be sent; a flush stores them and writes the rejects in row order."""
 
     def __init__(self, ctx: ServiceContext, kind: Kind, source: str, report: ImportReport,
-                 rejects: _RejectWriter) -> None:
+                 rejects: _RejectWriter, route: bool = False) -> None:
         self.ctx, self.kind, self.source, self.report, self.rejects = ctx, kind, source, report, rejects
+        self.route = route
         self.entries: list[_Entry] = []
 
     def flush(self) -> None:
@@ -132,7 +133,7 @@ class _Batch:
             self.report.warning_reasons.update(short_reason(str(w)) for w in contact_report.warnings)
             problems = contact_report.rejected
         elif items:
-            event_report = record_events(self.ctx, self.source, items)
+            event_report = record_events(self.ctx, self.source, items, route=self.route)
             self.report.created += event_report.accepted
             self.report.duplicates += event_report.duplicates
             self.report.contacts_created += event_report.contacts_created
@@ -230,8 +231,11 @@ def _event_payload(values: Mapping[str, object], fields: _Fields) -> dict[str, o
 
 def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "events"], source: str,
                 mapping: Mapping[str, str] | None = None, rejects_path: Path | None = None,
-                progress: Callable[[int, int], None] | None = None, batch_size: int = 2000) -> ImportReport:
+                progress: Callable[[int, int], None] | None = None, batch_size: int = 2000,
+                route: bool = False) -> ImportReport:
     """Import one file; raises ``ReadError`` (file, format) or ``MappingError`` before storing anything.
+
+    Imported events are history: they reach journey triggers only with ``route=True``.
 
     Row numbers are those a spreadsheet shows: for CSV and .xlsx the header is row 1 and data starts
     at row 2; for JSON Lines they are line numbers.
@@ -249,7 +253,7 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
         if target.resolve() == path.resolve():
             raise ValueError(f"the reject file cannot be the input file: {target}")
         writer = _RejectWriter(target, rows.headers, as_json=rows.format == "jsonl")
-        batch = _Batch(ctx, kind, source, report, writer)
+        batch = _Batch(ctx, kind, source, report, writer, route)
         try:
             for number, values in rows:
                 report.read += 1

@@ -32,6 +32,7 @@ __all__ = [
     "get_contact_profile",
     "merge_contacts",
     "patch_contact",
+    "resolve_contact_id",
     "search_contacts",
     "suggest_duplicates",
 ]
@@ -52,7 +53,7 @@ class ContactProfile:
     merges: list[MergeRecord] = field(default_factory=list)
 
 
-def _resolve(uow: UnitOfWork, identifier: str) -> str:
+def resolve_contact_id(uow: UnitOfWork, identifier: str) -> str:
     """A contact id from ``kind:value`` or an id (a merged-away id resolves to the survivor)."""
     try:
         identity = parse_identifier(identifier)
@@ -71,12 +72,12 @@ def _resolve(uow: UnitOfWork, identifier: str) -> str:
 
 def find_contact_id(ctx: ServiceContext, identifier: str) -> str:
     with ctx.reader() as uow:
-        return _resolve(uow, identifier)
+        return resolve_contact_id(uow, identifier)
 
 
 def get_contact_profile(ctx: ServiceContext, identifier: str, recent: int = 10) -> ContactProfile:
     with ctx.reader() as uow:
-        contact_id = _resolve(uow, identifier)
+        contact_id = resolve_contact_id(uow, identifier)
         state = uow.contacts.load([contact_id])[contact_id]
         return ContactProfile(state, uow.contacts.identities_of(contact_id), uow.events.count_for(contact_id),
                               uow.events.recent(contact_id, recent), uow.contacts.merges_of(contact_id))
@@ -101,7 +102,7 @@ def patch_contact(ctx: ServiceContext, identifier: str, *, actor: str,
     """
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        contact_id = _resolve(uow, identifier)
+        contact_id = resolve_contact_id(uow, identifier)
         state = uow.contacts.load([contact_id])[contact_id]
         stamp = Stamp("manual", MANUAL_PRIORITY, now)
         changes: dict[str, object] = {}
@@ -161,7 +162,7 @@ def merge_contacts(ctx: ServiceContext, keep: str, other: str, *, actor: str, re
     """A person confirms that two contacts are one; the older survives. Returns the survivor's id."""
     now: datetime = ctx.clock.now()
     with ctx.uow() as uow:
-        first, second = _resolve(uow, keep), _resolve(uow, other)
+        first, second = resolve_contact_id(uow, keep), resolve_contact_id(uow, other)
         if first == second:
             return first
         states = uow.contacts.load([first, second])

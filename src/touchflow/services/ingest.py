@@ -14,7 +14,7 @@ from typing import TypeVar
 from touchflow.domain.contacts import Consent, ContactRecord
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.events import EventInput, JSONValue
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
 from touchflow.services.context import ServiceContext
@@ -125,7 +125,10 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
     return _in_transaction(ctx, work)
 
 
-def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem]) -> EventBatchReport:
+def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem], route: bool = True
+                  ) -> EventBatchReport:
+    """Store a batch of events. With ``route`` (the default for live traffic) they also enter the
+    event inbox that journey triggers read; history loaded from files usually should not."""
     now = ctx.clock.now()
 
     def work(uow: UnitOfWork) -> EventBatchReport:
@@ -152,7 +155,10 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
                 report.statuses[index] = "stored"
         records = [_observation(e, source) for _, e in fresh]
         resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
-        uow.events.insert([(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)], now)
+        written = [(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)]
+        uow.events.insert(written, now)
+        if route:
+            uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in written])
         report.accepted = len(fresh)
         report.contacts_created, report.merged = resolution.created, resolution.merged
         _keep_rejects(uow, "event", source.name, items, report.rejected, now)

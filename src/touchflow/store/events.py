@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -34,6 +35,14 @@ class SqlEventRepository:
         bulk_insert(self._c, events, ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties"),
                     [(e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties)
                      for e, contact_id in batch], ignore_conflicts=True)
+
+    def properties_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        id_list = sorted(set(ids))
+        for start in range(0, len(id_list), 500):
+            query = select(events.c.id, events.c.properties).where(events.c.id.in_(id_list[start:start + 500]))
+            found.update({event_id: props or {} for event_id, props in self._c.execute(query)})
+        return found
 
     def recent(self, contact_id: str, limit: int) -> list[StoredEvent]:
         rows = self._c.execute(select(events).where(events.c.contact_id == contact_id)

@@ -17,8 +17,26 @@ from sqlalchemy import (
 from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
-    "api_keys", "audit_log", "contact_consents", "contact_identities", "contact_merges", "contact_tags",
-    "contacts", "events", "metadata", "rejects", "sources", "tag_rules",
+    "api_keys",
+    "audit_log",
+    "contact_consents",
+    "contact_identities",
+    "contact_merges",
+    "contact_tags",
+    "contacts",
+    "event_inbox",
+    "events",
+    "journey_runs",
+    "journey_schedules",
+    "journey_versions",
+    "journeys",
+    "metadata",
+    "outbox",
+    "rejects",
+    "run_steps",
+    "sources",
+    "tag_rules",
+    "tasks",
 ]
 
 metadata = MetaData(naming_convention={
@@ -156,4 +174,123 @@ tag_rules = Table(
     Column("op", String(16), nullable=False),
     Column("value", JSONDoc, nullable=True),
     Column("tag", String(100), nullable=False),
+)
+
+
+# --- journeys (migration 0002) -------------------------------------------------------------------
+
+SERIAL = BigInteger().with_variant(Integer(), "sqlite")
+
+journeys = Table(
+    "journeys", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # active | paused | archived
+    Column("current_version", Integer, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+journey_versions = Table(
+    "journey_versions", metadata,
+    Column("journey_id", ID, ForeignKey("journeys.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", JSONDoc, nullable=False),
+    Column("source_text", Text, nullable=False),
+    Column("published_at", UTCDateTime(), nullable=False),
+    Column("published_by", String(100), nullable=False),
+)
+
+journey_runs = Table(
+    "journey_runs", metadata,
+    Column("id", ID, primary_key=True),
+    Column("journey_id", ID, ForeignKey("journeys.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("node_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("wake_at", UTCDateTime(), nullable=True),
+    Column("waiting_for", String(300), nullable=True),
+    Column("waiting_since", UTCDateTime(), nullable=True),
+    Column("timeout_at", UTCDateTime(), nullable=True),
+    Column("step_no", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Index(None, "status", "wake_at"),
+    Index(None, "contact_id", "journey_id"),
+    Index(None, "journey_id", "status"),
+)
+
+run_steps = Table(
+    "run_steps", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("run_id", ID, nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("journey_id", ID, nullable=False),
+    Column("node_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("edge", String(64), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("detail", JSONDoc, nullable=False),
+    Index(None, "run_id", "id"),
+    Index(None, "contact_id"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", ID, primary_key=True),
+    Column("idempotency_key", String(120), nullable=False, unique=True),
+    Column("run_id", ID, nullable=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("journey_id", ID, nullable=True),
+    Column("node_id", String(64), nullable=True),
+    Column("channel", String(32), nullable=False),
+    Column("template", String(200), nullable=True),
+    Column("payload", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | sent | failed | dead | skipped
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "contact_id"),
+)
+
+tasks = Table(
+    "tasks", metadata,
+    Column("id", ID, primary_key=True),
+    Column("idempotency_key", String(120), nullable=False, unique=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("journey_id", ID, nullable=True),
+    Column("node_id", String(64), nullable=True),
+    Column("queue", String(16), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("assignee", String(100), nullable=True),
+    Column("status", String(16), nullable=False),  # open | done
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Index(None, "status", "due_at"),
+    Index(None, "contact_id"),
+)
+
+event_inbox = Table(
+    "event_inbox", metadata,
+    Column("seq", SERIAL, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
+journey_schedules = Table(
+    "journey_schedules", metadata,
+    Column("journey_id", ID, ForeignKey("journeys.id"), primary_key=True),
+    Column("next_scan_at", UTCDateTime(), nullable=False),
 )

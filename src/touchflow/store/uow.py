@@ -13,6 +13,7 @@ from touchflow.domain.ports import (
     AuditRepository,
     ContactRepository,
     EventRepository,
+    JourneyRepository,
     RejectRepository,
     SourceRepository,
     TagRuleRepository,
@@ -20,6 +21,7 @@ from touchflow.domain.ports import (
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
+from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.registry import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -39,6 +41,7 @@ class SqlUnitOfWork:
     audit: AuditRepository
     api_keys: ApiKeyRepository
     tag_rules: TagRuleRepository
+    journeys: JourneyRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -58,6 +61,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(connection)
         self.api_keys = SqlApiKeyRepository(connection)
         self.tag_rules = SqlTagRuleRepository(connection)
+        self.journeys = SqlJourneyRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

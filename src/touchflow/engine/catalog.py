@@ -1,0 +1,75 @@
+"""Published journeys as the runtime sees them: parsed once per (journey, version) and cached."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from touchflow.domain.journey_parse import parse_journey
+from touchflow.domain.journeys import Branch, JourneyDefinition
+from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.predicates import Condition, needs_events
+from touchflow.domain.transitions import Run
+
+__all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs"]
+
+
+@dataclass
+class ActiveJourneys:
+    """The journeys taking entries now, indexed the ways the router needs them."""
+
+    by_id: dict[str, tuple[JourneyRecord, JourneyDefinition]] = field(default_factory=dict)
+    entry_by_type: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    by_key: dict[str, str] = field(default_factory=dict)
+
+
+class JourneyCatalog:
+    def __init__(self) -> None:
+        self._versions: dict[tuple[str, int], JourneyDefinition] = {}
+
+    def definition(self, uow: UnitOfWork, journey_id: str, version: int) -> JourneyDefinition:
+        key = (journey_id, version)
+        found = self._versions.get(key)
+        if found is None:
+            data = uow.journeys.version(journey_id, version)
+            if data is None:
+                raise LookupError(f"journey {journey_id} has no version {version}")
+            found = self._versions[key] = parse_journey(data)
+        return found
+
+    def for_runs(self, uow: UnitOfWork, runs: Iterable[Run]) -> dict[tuple[str, int], JourneyDefinition]:
+        return {(r.journey_id, r.version): self.definition(uow, r.journey_id, r.version) for r in runs}
+
+    def active(self, uow: UnitOfWork) -> ActiveJourneys:
+        result = ActiveJourneys()
+        for record in uow.journeys.all():
+            if record.status != "active" or record.current_version is None:
+                continue
+            definition = self.definition(uow, record.id, record.current_version)
+            result.by_id[record.id] = (record, definition)
+            result.by_key[record.key] = record.id
+            trigger = definition.trigger
+            if trigger.kind in ("event", "after_event") and trigger.event:
+                result.entry_by_type[trigger.event].append(record.id)
+        return result
+
+
+def conditions_of(definition: JourneyDefinition) -> list[Condition]:
+    found: list[Condition] = [definition.trigger.audience]
+    if definition.exit_when is not None:
+        found.append(definition.exit_when)
+    for node in definition.nodes.values():
+        if isinstance(node, Branch):
+            found.extend(c for c, _ in node.cases)
+    return found
+
+
+def event_needs(definitions: Iterable[JourneyDefinition]) -> frozenset[str]:
+    """The event types that the definitions' triggers, waits, goals, exits and conditions read."""
+    types: set[str] = {"message_opened", "message_clicked"}  # engagement waits and conditions
+    for definition in definitions:
+        types |= definition.event_types()
+        for condition in conditions_of(definition):
+            types |= needs_events(condition) or frozenset()
+    return frozenset(types)

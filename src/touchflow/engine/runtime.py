@@ -1,0 +1,193 @@
+"""The journey runtime: claim batches of due work, advance them with the pure core, write in bulk.
+
+Three kinds of work, each claimed in batches and done in one transaction per batch:
+
+* **events** from the inbox: enter contacts into journeys whose trigger matches, and wake their
+  runs that wait for that event type (or whose goal or exit rule it is);
+* **timers**: runs whose ``wake_at`` has come (waits, event-wait timeouts, retries, delayed starts);
+* **scans**: schedule, inactivity and date-attribute triggers, evaluated as SQL over all contacts.
+
+A crash loses nothing: a batch either commits whole (runs moved, outbox rows written, inbox rows
+deleted) or not at all and is claimed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from touchflow.domain.journeys import JourneyDefinition
+from touchflow.domain.predicates import EventFact, compare_value
+from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance
+from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.scans import run_scans
+from touchflow.engine.steps import StepBatch
+from touchflow.services.context import ServiceContext
+
+__all__ = ["JourneyRuntime", "TickReport"]
+
+log = logging.getLogger(__name__)
+ENROLMENT_EVENT = "enrolment_requested"
+
+
+@dataclass
+class TickReport:
+    events: int = 0
+    entered: int = 0
+    advanced: int = 0
+    timers: int = 0
+    scanned: int = 0
+    dispatched: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def work(self) -> int:
+        return self.events + self.timers + self.scanned + self.dispatched
+
+    def add(self, other: TickReport) -> None:
+        self.events += other.events
+        self.entered += other.entered
+        self.advanced += other.advanced
+        self.timers += other.timers
+        self.scanned += other.scanned
+        self.dispatched += other.dispatched
+        self.errors.extend(other.errors)
+
+
+class JourneyRuntime:
+    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None) -> None:
+        self.ctx = ctx
+        self.batch_size = batch_size
+        self.catalog = JourneyCatalog()
+        self.dispatcher = dispatcher
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def route_events(self) -> TickReport:
+        """One batch from the event inbox."""
+        now = self.ctx.clock.now()
+        report = TickReport()
+        with self.ctx.uow() as uow:
+            inbox = uow.journeys.claim_inbox(self.batch_size)
+            if not inbox:
+                return report
+            active = self.catalog.active(uow)
+            listening: dict[str, set[str]] = defaultdict(set)  # event type -> journeys whose runs it can move
+            for journey_id, (_, definition) in active.by_id.items():
+                for event_type in definition.event_types():
+                    listening[event_type].add(journey_id)
+            contact_ids = {e.contact_id for e in inbox}
+            live_runs = uow.journeys.runs_of(contact_ids, statuses=("active", "waiting"))
+            definitions = self.catalog.for_runs(uow, live_runs)
+            definitions.update({(jid, rec.current_version): d for jid, (rec, d) in active.by_id.items()
+                                if rec.current_version is not None})
+            facts = uow.journeys.load_facts(contact_ids, event_needs(definitions.values()), None)
+            properties = uow.events.properties_of([e.event_id for e in inbox])
+            entry_journeys = {jid for ids in active.entry_by_type.values() for jid in ids}
+            if any(e.type == ENROLMENT_EVENT for e in inbox):
+                entry_journeys |= set(active.by_id)
+            history: dict[tuple[str, str], list[tuple[datetime, RunStatus]]] = defaultdict(list)
+            for run in uow.journeys.runs_of(contact_ids, entry_journeys) if entry_journeys else []:
+                history[(run.contact_id, run.journey_id)].append((run.entered_at, run.status))
+            runs_by_contact: dict[str, list[Run]] = defaultdict(list)
+            for run in live_runs:
+                runs_by_contact[run.contact_id].append(run)
+            batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
+            for item in inbox:
+                fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}))
+                contact_facts = facts[item.contact_id]
+                moved: list[Run] = []
+                for run in runs_by_contact[item.contact_id]:
+                    if run.journey_id in listening.get(item.type, ()) and run.status in ("active", "waiting"):
+                        definition = definitions[(run.journey_id, run.version)]
+                        run = batch.record(advance(definition, run, contact_facts, EventArrived(fact), now), run)
+                    moved.append(run)
+                runs_by_contact[item.contact_id] = moved
+                targets = active.entry_by_type.get(item.type, [])
+                if item.type == ENROLMENT_EVENT:  # enrolment by API/CLI, into any active journey
+                    wanted = active.by_key.get(str(fact.properties.get("journey", "")))
+                    targets = [wanted] if wanted is not None else []
+                for journey_id in targets:
+                    record, definition = active.by_id[journey_id]
+                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact):
+                        continue
+                    start_at = (item.occurred_at + definition.trigger.delay
+                                if definition.trigger.kind == "after_event" else None)
+                    entered = batch.enter(record, definition, contact_facts, history[(item.contact_id, journey_id)],
+                                          start_at)
+                    if entered is not None:
+                        history[(item.contact_id, journey_id)].append((entered.entered_at, entered.status))
+                        runs_by_contact[item.contact_id].append(entered)
+            batch.flush()
+            uow.journeys.delete_inbox([e.seq for e in inbox])
+            uow.commit()
+        report.events, report.entered, report.advanced = len(inbox), batch.entered, batch.advanced
+        return report
+
+    # --- timers ----------------------------------------------------------------------------------
+
+    def run_due(self) -> TickReport:
+        """One batch of runs whose wake-up time has come."""
+        now = self.ctx.clock.now()
+        report = TickReport()
+        with self.ctx.uow() as uow:
+            runs = uow.journeys.claim_due(now, self.batch_size)
+            if not runs:
+                return report
+            definitions = self.catalog.for_runs(uow, runs)
+            facts = uow.journeys.load_facts({r.contact_id for r in runs}, event_needs(definitions.values()), None)
+            batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
+            for run in runs:
+                result = advance(definitions[(run.journey_id, run.version)], run, facts[run.contact_id], TimerDue(),
+                                 now)
+                if not result.changed and result.run.wake_at is not None and result.run.wake_at <= now:
+                    # Nothing could move it (e.g. a definition changed under it): park it instead of spinning.
+                    result.run = _parked(result.run, "woke but could not move")
+                batch.record(result, run)
+            batch.flush()
+            uow.commit()
+        report.timers, report.entered, report.advanced = len(runs), batch.entered, batch.advanced
+        return report
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        """Drain what is due now: events, timers, scans and (if wired) the outbox."""
+        total = TickReport()
+        for step in (self.route_events, self.run_due):
+            while True:
+                report = step()
+                total.add(report)
+                if report.events + report.timers < self.batch_size:
+                    break
+        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size)
+        if self.dispatcher is not None:
+            total.dispatched += self.dispatcher.dispatch_all()
+            # messages just sent may be waited for by runs (message_sent); route them in the same tick
+            while (report := self.route_events()).events:
+                total.add(report)
+        return total
+
+    def run_forever(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
+        """Work until ``stop`` is set; sleep briefly only when there was nothing to do."""
+        while not stop.is_set():
+            try:
+                report = self.tick()
+            except Exception:  # keep the worker alive; the batch rolled back and will be claimed again
+                log.exception("journey runtime tick failed")
+                stop.wait(1.0)
+                continue
+            if report.work == 0:
+                stop.wait(idle_sleep)
+
+
+def _trigger_matches(definition: JourneyDefinition, fact: EventFact) -> bool:
+    return all(compare_value(fact.properties.get(f.prop), f.op, f.value) for f in definition.trigger.properties)
+
+
+def _parked(run: Run, reason: str) -> Run:
+    return replace(run, status="failed", wake_at=None, error=reason)

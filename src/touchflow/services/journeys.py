@@ -1,0 +1,232 @@
+"""Journey use cases: publish a version, pause/resume/archive, enrol, and intervene on one run (J9).
+
+Each is one transaction with one audit row. Publishing parses, lints and stores an immutable
+version; runs already inside keep the version they entered with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import yaml
+
+from touchflow.domain.journey_lint import Finding, lint_journey
+from touchflow.domain.journey_parse import DefinitionError, parse_journey
+from touchflow.domain.journeys import JourneyDefinition, WaitEvent
+from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
+from touchflow.domain.transitions import Run
+from touchflow.services.contacts import resolve_contact_id
+from touchflow.services.context import ServiceContext
+from touchflow.services.ingest import RawItem, record_events
+
+__all__ = [
+    "JourneyError",
+    "JourneyStats",
+    "PublishResult",
+    "RunTrace",
+    "enrol_contact",
+    "journey_stats",
+    "list_journeys",
+    "load_definition",
+    "publish_journey",
+    "set_journey_status",
+    "set_run_status",
+    "trace_contact",
+    "validate_journey",
+]
+
+
+class JourneyError(ValueError):
+    """A journey operation that cannot be done, with the reason."""
+
+
+@dataclass
+class PublishResult:
+    journey: JourneyRecord
+    version: int
+    findings: list[Finding]
+    unchanged: bool = False
+
+
+def load_definition(text: str) -> tuple[dict[str, Any], JourneyDefinition]:
+    """YAML or JSON text to (data, definition); ``DefinitionError`` names the offending path."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DefinitionError("journey", f"not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DefinitionError("journey", "must be a mapping at the top level")
+    return data, parse_journey(data)
+
+
+def validate_journey(text: str, known_journeys: set[str] | None = None) -> tuple[JourneyDefinition, list[Finding]]:
+    _, definition = load_definition(text)
+    return definition, lint_journey(definition, known_journeys=known_journeys)
+
+
+def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishResult:
+    """Store a new immutable version and make it current; blocking lint findings stop it."""
+    data, definition = load_definition(text)
+    data = {**data, "start": definition.start}  # JSONB does not keep key order: pin the first node
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        known = {j.key for j in uow.journeys.all()} | {definition.key}
+        findings = lint_journey(definition, known_journeys=known)
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
+        record = uow.journeys.get(definition.key)
+        if record is None:
+            record = JourneyRecord(ctx.ids.new(now), definition.key, definition.name, "active", None, now, now)
+            uow.journeys.add(record)
+        elif record.status == "archived":
+            raise JourneyError(f"journey {definition.key} is archived; publish it under a new key")
+        elif record.current_version is not None and uow.journeys.version(record.id, record.current_version) == data:
+            return PublishResult(record, record.current_version, findings, unchanged=True)
+        version = (record.current_version or 0) + 1
+        uow.journeys.add_version(record.id, version, data, text, now, actor)
+        record = replace(record, name=definition.name, current_version=version, updated_at=now)
+        uow.journeys.save(record)
+        uow.audit.record(actor, "journey.publish", definition.key, {"version": version}, now)
+        uow.commit()
+    return PublishResult(record, version, findings)
+
+
+def list_journeys(ctx: ServiceContext) -> list[JourneyRecord]:
+    with ctx.reader() as uow:
+        return uow.journeys.all()
+
+
+def _journey(uow: UnitOfWork, key: str) -> JourneyRecord:
+    record = uow.journeys.get(key)
+    if record is None:
+        raise JourneyError(f"no journey {key!r}")
+    return record
+
+
+def set_journey_status(ctx: ServiceContext, key: str, status: str, *, actor: str, reason: str = "") -> JourneyRecord:
+    """pause (no entries; runs hold before their next step), resume, or archive (runs stop)."""
+    if status not in ("active", "paused", "archived"):
+        raise JourneyError(f"status must be active, paused or archived, not {status!r}")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        record = _journey(uow, key)
+        if record.status == "archived" and status != "archived":
+            raise JourneyError(f"journey {key} is archived and cannot be {status}")
+        runs: list[Run] = []
+        if status == "active" and record.status == "paused":
+            # Events that arrived during the pause are in the contact's history: look again now.
+            runs = [replace(r, wake_at=now) for r in _runs_in(uow, record.id, ("waiting",)) if r.waiting_for]
+        elif status == "archived":
+            runs = [replace(r, status="exited", wake_at=None, error=f"journey archived by {actor}")
+                    for r in _runs_in(uow, record.id, ("active", "waiting", "paused"))]
+        uow.journeys.update_runs(runs, now)
+        record = replace(record, status=status, updated_at=now)
+        uow.journeys.save(record)
+        uow.audit.record(actor, f"journey.{ {'active': 'resume', 'paused': 'pause', 'archived': 'archive'}[status]}",
+                         key, {"reason": reason, "runs_touched": len(runs)}, now)
+        uow.commit()
+        return record
+
+
+def _runs_in(uow: UnitOfWork, journey_id: str, statuses: tuple[str, ...]) -> list[Run]:
+    return [r for r in uow.journeys.runs_by_journey(journey_id) if r.status in statuses]
+
+
+@dataclass
+class JourneyStats:
+    journey: JourneyRecord
+    runs_by_status: dict[str, int]
+    at_nodes: dict[str, int]
+    definition: JourneyDefinition | None = None
+    messages_by_channel: dict[str, int] = field(default_factory=dict)
+
+
+def journey_stats(ctx: ServiceContext, key: str) -> JourneyStats:
+    with ctx.reader() as uow:
+        record = _journey(uow, key)
+        definition = None
+        if record.current_version is not None:
+            data = uow.journeys.version(record.id, record.current_version)
+            definition = parse_journey(data) if data is not None else None
+        return JourneyStats(record, uow.journeys.count_runs(record.id), uow.journeys.waiting_at_nodes(record.id),
+                            definition, uow.journeys.messages_by_channel(record.id))
+
+
+def enrol_contact(ctx: ServiceContext, key: str, identifier: str, *, actor: str) -> str:
+    """Ask the engine to enrol a contact (an ``enrolment_requested`` event; entry rules still apply)."""
+    with ctx.reader() as uow:
+        record = _journey(uow, key)
+        if record.status != "active":
+            raise JourneyError(f"journey {key} is {record.status}: it takes no entries")
+        contact_id = resolve_contact_id(uow, identifier)
+        identity = uow.contacts.identities_of(contact_id)[0].identity
+    now = ctx.clock.now()
+    report = record_events(ctx, "manual", [RawItem({
+        "id": f"enrol_{record.id}_{contact_id}_{int(now.timestamp()):x}"[:64], "type": "enrolment_requested",
+        identity.kind: identity.value, "occurred_at": now.isoformat(), "properties": {"journey": key, "by": actor}})])
+    if report.rejected:
+        raise JourneyError(str(report.rejected[0]))
+    return contact_id
+
+
+def set_run_status(ctx: ServiceContext, key: str, identifier: str, action: str, *, actor: str,
+                   reason: str = "") -> list[Run]:
+    """pause, resume, remove or retry one contact's run in a journey (J9), recorded in the audit log."""
+    if action not in ("pause", "resume", "remove", "retry"):
+        raise JourneyError(f"action must be pause, resume, remove or retry, not {action!r}")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        record = _journey(uow, key)
+        contact_id = resolve_contact_id(uow, identifier)
+        wanted = {"pause": ("active", "waiting"), "resume": ("paused",), "remove": ("active", "waiting", "paused"),
+                  "retry": ("failed",)}[action]
+        runs = [r for r in uow.journeys.runs_of([contact_id], [record.id]) if r.status in wanted]
+        if not runs:
+            raise JourneyError(f"{identifier} has no run in {key} that can be {action}d")
+        changed: list[Run] = []
+        for run in runs:
+            if action == "pause":
+                changed.append(replace(run, status="paused"))
+            elif action == "resume":
+                definition = parse_journey(uow.journeys.version(run.journey_id, run.version) or {})
+                node = definition.nodes.get(run.node_id)
+                if isinstance(node, WaitEvent) or run.waiting_for:
+                    changed.append(replace(run, status="waiting", wake_at=now))
+                elif run.wake_at is not None:
+                    changed.append(replace(run, status="waiting"))
+                else:
+                    changed.append(replace(run, status="active", wake_at=now))
+            elif action == "remove":
+                changed.append(replace(run, status="exited", wake_at=None, error=f"removed by {actor}: {reason}"))
+            else:
+                changed.append(replace(run, status="active", wake_at=now, attempts=0, error=None))
+        uow.journeys.update_runs(changed, now)
+        uow.audit.record(actor, f"run.{action}", f"{key}/{contact_id}",
+                         {"runs": [r.id for r in changed], "reason": reason}, now)
+        uow.commit()
+        return changed
+
+
+@dataclass
+class RunTrace:
+    run: Run
+    steps: list[StoredStep]
+    messages: list[dict[str, Any]]
+
+
+def trace_contact(ctx: ServiceContext, key: str, identifier: str) -> list[RunTrace]:
+    """Every run of a contact in a journey: each node with its time, the deciding values, each message."""
+    with ctx.reader() as uow:
+        record = _journey(uow, key)
+        contact_id = resolve_contact_id(uow, identifier)
+        runs = uow.journeys.runs_of([contact_id], [record.id])
+        steps = uow.journeys.steps_of([r.id for r in runs])
+        messages = uow.journeys.messages_of([contact_id])
+        traces = []
+        for run in runs:
+            traces.append(RunTrace(run, [s for s in steps if s.run_id == run.id], [
+                {"id": m.id, "node": m.node_id, "channel": m.channel, "template": m.template, "status": m.status,
+                 "created_at": m.created_at.isoformat()} for m in messages if m.run_id == run.id]))
+        return traces

@@ -1,0 +1,291 @@
+"""Journey storage: definitions and versions, runs, trace, outbox, tasks, the event inbox.
+
+Every method is set-based: the runtime claims and writes whole batches. On PostgreSQL claims use
+``FOR UPDATE SKIP LOCKED`` plus a transaction-scoped advisory lock per contact, so several workers
+share the work and two steps of one contact never run at the same time (ADR 0005).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from touchflow.domain.ports import InboxEvent, JourneyRecord, OutboxMessage, StoredStep, TaskRecord
+from touchflow.domain.predicates import Condition, ContactFacts, EvalContext, EventFact, evaluate, needs_events
+from touchflow.domain.transitions import Run, RunStatus, StepRecord
+from touchflow.store.bulk import bulk_insert
+from touchflow.store.compile import compile_condition
+from touchflow.store.tables import (
+    contact_tags,
+    contacts,
+    event_inbox,
+    events,
+    journey_runs,
+    journey_schedules,
+    journey_versions,
+    journeys,
+    outbox,
+    run_steps,
+    tasks,
+)
+
+__all__ = ["SqlJourneyRepository"]
+
+_RUN_COLUMNS = ("id", "journey_id", "version", "contact_id", "node_id", "status", "entered_at", "updated_at",
+                "wake_at", "waiting_for", "waiting_since", "timeout_at", "step_no", "attempts", "error")
+_CHUNK = 500
+
+
+def _run_from(row: Any) -> Run:
+    return Run(id=row.id, journey_id=row.journey_id, version=row.version, contact_id=row.contact_id,
+               node_id=row.node_id, status=row.status, entered_at=row.entered_at, wake_at=row.wake_at,
+               waiting_for=tuple(row.waiting_for.split(",")) if row.waiting_for else (),
+               waiting_since=row.waiting_since, timeout_at=row.timeout_at, step_no=row.step_no,
+               attempts=row.attempts, error=row.error)
+
+
+def _run_row(run: Run, now: datetime) -> tuple[Any, ...]:
+    return (run.id, run.journey_id, run.version, run.contact_id, run.node_id, run.status, run.entered_at, now,
+            run.wake_at, ",".join(run.waiting_for) or None, run.waiting_since, run.timeout_at, run.step_no,
+            run.attempts, run.error)
+
+
+def _journey_from(row: Any) -> JourneyRecord:
+    return JourneyRecord(row.id, row.key, row.name, row.status, row.current_version, row.created_at, row.updated_at)
+
+
+class SqlJourneyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+        self._pg = connection.dialect.name == "postgresql"
+
+    # --- definitions -----------------------------------------------------------------------------
+
+    def get(self, key_or_id: str) -> JourneyRecord | None:
+        row = self._c.execute(select(journeys).where((journeys.c.key == key_or_id) | (journeys.c.id == key_or_id))
+                              ).first()
+        return None if row is None else _journey_from(row)
+
+    def all(self) -> list[JourneyRecord]:
+        return [_journey_from(r) for r in self._c.execute(select(journeys).order_by(journeys.c.key))]
+
+    def add(self, record: JourneyRecord) -> None:
+        self._c.execute(insert(journeys).values(id=record.id, key=record.key, name=record.name,
+                                                status=record.status, current_version=record.current_version,
+                                                created_at=record.created_at, updated_at=record.updated_at))
+
+    def save(self, record: JourneyRecord) -> None:
+        self._c.execute(update(journeys).where(journeys.c.id == record.id).values(
+            name=record.name, status=record.status, current_version=record.current_version,
+            updated_at=record.updated_at))
+
+    def add_version(self, journey_id: str, version: int, definition: dict[str, Any], source_text: str,
+                    at: datetime, by: str) -> None:
+        self._c.execute(insert(journey_versions).values(journey_id=journey_id, version=version,
+                                                        definition=definition, source_text=source_text,
+                                                        published_at=at, published_by=by))
+
+    def version(self, journey_id: str, version: int) -> dict[str, Any] | None:
+        row = self._c.execute(select(journey_versions.c.definition).where(
+            journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).first()
+        return None if row is None else dict(row[0])
+
+    def source_text(self, journey_id: str, version: int) -> str | None:
+        row = self._c.execute(select(journey_versions.c.source_text).where(
+            journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).first()
+        return None if row is None else str(row[0])
+
+    def next_scans(self) -> dict[str, datetime]:
+        return {r.journey_id: r.next_scan_at for r in self._c.execute(select(journey_schedules))}
+
+    def set_next_scan(self, journey_id: str, at: datetime) -> None:
+        self._c.execute(delete(journey_schedules).where(journey_schedules.c.journey_id == journey_id))
+        self._c.execute(insert(journey_schedules).values(journey_id=journey_id, next_scan_at=at))
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def insert_runs(self, runs: Sequence[Run], now: datetime) -> None:
+        bulk_insert(self._c, journey_runs, _RUN_COLUMNS, [_run_row(r, now) for r in runs])
+
+    def update_runs(self, runs: Sequence[Run], now: datetime) -> None:
+        if not runs:
+            return
+        stmt = update(journey_runs).where(journey_runs.c.id == bindparam("b_id")).values(
+            node_id=bindparam("b_node"), status=bindparam("b_status"), updated_at=bindparam("b_now"),
+            wake_at=bindparam("b_wake"), waiting_for=bindparam("b_for"), waiting_since=bindparam("b_since"),
+            timeout_at=bindparam("b_timeout"),
+            step_no=bindparam("b_step"), attempts=bindparam("b_attempts"), error=bindparam("b_error"))
+        self._c.execute(stmt, [{"b_id": r.id, "b_node": r.node_id, "b_status": r.status, "b_now": now,
+                                "b_wake": r.wake_at, "b_for": ",".join(r.waiting_for) or None,
+                                "b_since": r.waiting_since, "b_timeout": r.timeout_at, "b_step": r.step_no,
+                                "b_attempts": r.attempts,
+                                "b_error": r.error} for r in runs])
+
+    def claim_due(self, now: datetime, limit: int) -> list[Run]:
+        """Runs whose wake-up time has come, in journeys that are not paused; locked for this transaction."""
+        live = select(journeys.c.id).where(journeys.c.status == "active")
+        query = (select(journey_runs)
+                 .where(journey_runs.c.status.in_(("active", "waiting")), journey_runs.c.wake_at <= now,
+                        journey_runs.c.journey_id.in_(live))
+                 .order_by(journey_runs.c.wake_at).limit(limit))
+        if self._pg:
+            query = query.where(func.pg_try_advisory_xact_lock(func.hashtextextended(journey_runs.c.contact_id, 0))
+                                ).with_for_update(skip_locked=True, of=journey_runs)
+        return [_run_from(r) for r in self._c.execute(query)]
+
+    def runs_of(self, contact_ids: Collection[str], journey_ids: Collection[str] | None = None,
+                statuses: Collection[RunStatus] | None = None) -> list[Run]:
+        found: list[Run] = []
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = select(journey_runs).where(journey_runs.c.contact_id.in_(ids[start:start + _CHUNK]))
+            if journey_ids is not None:
+                query = query.where(journey_runs.c.journey_id.in_(sorted(journey_ids)))
+            if statuses is not None:
+                query = query.where(journey_runs.c.status.in_(sorted(statuses)))
+            query = query.order_by(journey_runs.c.entered_at, journey_runs.c.id)
+            if self._pg and statuses is not None:
+                query = query.with_for_update(of=journey_runs)
+            found.extend(_run_from(r) for r in self._c.execute(query))
+        return found
+
+    def runs_by_journey(self, journey_id: str) -> list[Run]:
+        query = select(journey_runs).where(journey_runs.c.journey_id == journey_id).order_by(journey_runs.c.id)
+        return [_run_from(r) for r in self._c.execute(query)]
+
+    def messages_by_channel(self, journey_id: str) -> dict[str, int]:
+        rows = self._c.execute(select(outbox.c.channel, func.count()).where(outbox.c.journey_id == journey_id)
+                               .group_by(outbox.c.channel))
+        return {channel: int(n) for channel, n in rows}
+
+    def get_run(self, run_id: str) -> Run | None:
+        row = self._c.execute(select(journey_runs).where(journey_runs.c.id == run_id)).first()
+        return None if row is None else _run_from(row)
+
+    def count_runs(self, journey_id: str) -> dict[str, int]:
+        rows = self._c.execute(select(journey_runs.c.status, func.count()).where(
+            journey_runs.c.journey_id == journey_id).group_by(journey_runs.c.status))
+        return {status: int(n) for status, n in rows}
+
+    def waiting_at_nodes(self, journey_id: str) -> dict[str, int]:
+        rows = self._c.execute(select(journey_runs.c.node_id, func.count()).where(
+            journey_runs.c.journey_id == journey_id, journey_runs.c.status.in_(("waiting", "active", "paused")))
+            .group_by(journey_runs.c.node_id))
+        return {node: int(n) for node, n in rows}
+
+    # --- trace, outbox, tasks --------------------------------------------------------------------
+
+    def add_steps(self, rows: Sequence[tuple[Run, StepRecord]]) -> None:
+        bulk_insert(self._c, run_steps, ("run_id", "contact_id", "journey_id", "node_id", "kind", "edge", "at",
+                                         "detail"),
+                    [(run.id, run.contact_id, run.journey_id, s.node_id, s.kind, s.edge, s.at, dict(s.detail))
+                     for run, s in rows])
+
+    def steps_of(self, run_ids: Collection[str]) -> list[StoredStep]:
+        query = select(run_steps).where(run_steps.c.run_id.in_(sorted(run_ids))).order_by(run_steps.c.id)
+        return [StoredStep(r.run_id, r.node_id, r.kind, r.edge, r.at, r.detail) for r in self._c.execute(query)]
+
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        bulk_insert(self._c, outbox, ("id", "idempotency_key", "run_id", "contact_id", "journey_id", "node_id",
+                                      "channel", "template", "payload", "status", "attempts", "created_at",
+                                      "updated_at", "next_attempt_at", "last_error"),
+                    [(m.id, m.idempotency_key, m.run_id, m.contact_id, m.journey_id, m.node_id, m.channel,
+                      m.template, m.payload, m.status, m.attempts, m.created_at, m.created_at, m.next_attempt_at,
+                      None) for m in messages], ignore_conflicts=True)
+
+    def claim_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        query = (select(outbox).where(outbox.c.status == "queued", outbox.c.next_attempt_at <= now)
+                 .order_by(outbox.c.next_attempt_at).limit(limit))
+        if self._pg:
+            query = query.with_for_update(skip_locked=True)
+        return [OutboxMessage(r.id, r.idempotency_key, r.run_id, r.contact_id, r.journey_id, r.node_id, r.channel,
+                              r.template, r.payload, r.status, r.attempts, r.created_at, r.next_attempt_at)
+                for r in self._c.execute(query)]
+
+    def mark_outbox(self, ids: Sequence[str], status: str, now: datetime, error: str | None = None) -> None:
+        for start in range(0, len(ids), _CHUNK):
+            self._c.execute(update(outbox).where(outbox.c.id.in_(ids[start:start + _CHUNK])).values(
+                status=status, updated_at=now, attempts=outbox.c.attempts + 1, last_error=error))
+
+    def messages_of(self, contact_ids: Collection[str]) -> list[OutboxMessage]:
+        query = select(outbox).where(outbox.c.contact_id.in_(sorted(contact_ids))).order_by(outbox.c.created_at,
+                                                                                            outbox.c.id)
+        return [OutboxMessage(r.id, r.idempotency_key, r.run_id, r.contact_id, r.journey_id, r.node_id, r.channel,
+                              r.template, r.payload, r.status, r.attempts, r.created_at, r.next_attempt_at)
+                for r in self._c.execute(query)]
+
+    def add_tasks(self, records: Sequence[TaskRecord]) -> None:
+        bulk_insert(self._c, tasks, ("id", "idempotency_key", "contact_id", "run_id", "journey_id", "node_id",
+                                     "queue", "title", "assignee", "status", "created_at", "due_at"),
+                    [(t.id, t.idempotency_key, t.contact_id, t.run_id, t.journey_id, t.node_id, t.queue, t.title,
+                      t.assignee, t.status, t.created_at, t.due_at) for t in records], ignore_conflicts=True)
+
+    # --- the event inbox -------------------------------------------------------------------------
+
+    def add_inbox(self, rows: Sequence[InboxEvent]) -> None:
+        bulk_insert(self._c, event_inbox, ("event_id", "contact_id", "type", "occurred_at", "received_at"),
+                    [(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at) for r in rows])
+
+    def claim_inbox(self, limit: int) -> list[InboxEvent]:
+        query = select(event_inbox).order_by(event_inbox.c.seq).limit(limit)
+        if self._pg:
+            query = query.where(func.pg_try_advisory_xact_lock(func.hashtextextended(event_inbox.c.contact_id, 0))
+                                ).with_for_update(skip_locked=True)
+        return [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
+                for r in self._c.execute(query)]
+
+    def delete_inbox(self, seqs: Sequence[int]) -> None:
+        for start in range(0, len(seqs), _CHUNK):
+            self._c.execute(delete(event_inbox).where(event_inbox.c.seq.in_(seqs[start:start + _CHUNK])))
+
+    def inbox_size(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(event_inbox)).scalar_one())
+
+    # --- facts for conditions --------------------------------------------------------------------
+
+    def load_facts(self, contact_ids: Collection[str], event_types: Collection[str] | None,
+                   since: datetime | None) -> dict[str, ContactFacts]:
+        """Attributes, tags and the events (of the given types, since ``since``) of each contact."""
+        ids = sorted(set(contact_ids))
+        values: dict[str, dict[str, Any]] = {}
+        tag_sets: dict[str, set[str]] = defaultdict(set)
+        event_lists: dict[str, list[EventFact]] = defaultdict(list)
+        standard = [c for c in contacts.c if c.name not in ("id", "created_at", "updated_at", "merged_into",
+                                                            "custom", "lineage")]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            for row in self._c.execute(select(contacts.c.id, contacts.c.custom, *standard)
+                                       .where(contacts.c.id.in_(chunk))).mappings():
+                vals = {c.name: row[c.name] for c in standard if row[c.name] is not None}
+                vals.update({f"custom.{k}": v for k, v in (row["custom"] or {}).items()})
+                values[row["id"]] = vals
+            for contact_id, tag in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)
+                                                   .where(contact_tags.c.contact_id.in_(chunk))):
+                tag_sets[contact_id].add(tag)
+            if event_types is None or event_types:
+                query = select(events.c.contact_id, events.c.type, events.c.occurred_at, events.c.properties
+                               ).where(events.c.contact_id.in_(chunk))
+                if event_types is not None:
+                    query = query.where(events.c.type.in_(sorted(event_types)))
+                if since is not None:
+                    query = query.where(events.c.occurred_at >= since)
+                for contact_id, etype, at, props in self._c.execute(query.order_by(events.c.occurred_at)):
+                    event_lists[contact_id].append(EventFact(etype, at, props or {}))
+        return {cid: ContactFacts(cid, values.get(cid, {}), frozenset(tag_sets.get(cid, ())),
+                                  tuple(event_lists.get(cid, ()))) for cid in ids}
+
+    def matching_contacts(self, condition: Condition, ctx: EvalContext) -> list[str]:
+        """Live contacts for which ``condition`` holds: SQL first, then any Python-only residual."""
+        compiled = compile_condition(condition, ctx)
+        query = (select(contacts.c.id).where(contacts.c.merged_into.is_(None), compiled.where)
+                 .order_by(contacts.c.id))
+        ids = [r[0] for r in self._c.execute(query)]
+        if compiled.residual is None:
+            return ids
+        needed = needs_events(compiled.residual)
+        facts = self.load_facts(ids, needed or (), None)
+        return [cid for cid in ids if evaluate(compiled.residual, facts[cid], ctx)]
