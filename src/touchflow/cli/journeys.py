@@ -1,0 +1,228 @@
+"""``touchflow journey validate|publish|list|show|pause|resume|archive|enrol|trace|run`` and ``worker``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journey_schema import validate_against_schema
+from touchflow.engine.worker import Worker
+from touchflow.services.contacts import ContactNotFound
+from touchflow.services.journeys import (
+    JourneyError,
+    journey_stats,
+    list_journeys,
+    load_definition,
+    publish_journey,
+    set_journey_status,
+    set_run_status,
+    trace_contact,
+    validate_journey,
+)
+
+__all__ = ["journey_app", "register"]
+
+journey_app = typer.Typer(help="Journeys: define, publish, run, intervene, explain.", no_args_is_help=True)
+
+FileArg = Annotated[Path, typer.Argument(help="journey definition, YAML or JSON ('-' for standard input)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object")]
+ActorOpt = Annotated[str, typer.Option(help="who does this (recorded in the audit log)")]
+
+
+def _read(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+
+
+@journey_app.command("validate")
+def validate(file: FileArg, as_json: JsonOpt = False) -> None:
+    """Check a definition against the published JSON Schema, then its logic (J10 lint); exit 1 on errors."""
+    text = _read(file)
+    problems: list[dict[str, Any]] = []
+    try:
+        data, _ = load_definition(text)
+    except DefinitionError as exc:
+        data = None
+        problems.append({"severity": "error", "code": "invalid", "path": exc.path, "message": exc.reason})
+    if data is not None:
+        problems.extend({"severity": "error", "code": "schema", "path": p.path, "message": p.message}
+                        for p in validate_against_schema(data))
+        if not problems:
+            _, findings = validate_journey(text)
+            problems.extend({"severity": f.severity, "code": f.code, "path": f.path, "message": f.message}
+                            for f in findings)
+    errors = [p for p in problems if p["severity"] == "error"]
+    if as_json:
+        print_json({"valid": not errors, "findings": problems})
+    else:
+        for p in problems:
+            colour = "red" if p["severity"] == "error" else "yellow"
+            console.print(f"[{colour}]{p['severity']}[/{colour}] {p['path']}: {p['message']} ({p['code']})")
+        console.print("[green]valid[/green]" if not errors else f"[red]{len(errors)} error(s)[/red]")
+    if errors:
+        raise typer.Exit(1)
+
+
+@journey_app.command("publish")
+def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
+    """Publish a new immutable version; runs already inside keep theirs. Blocking findings stop it."""
+    with open_app() as application:
+        try:
+            result = publish_journey(application.services, _read(file), actor=actor)
+        except (DefinitionError, JourneyError) as exc:
+            fail(str(exc), code=1)
+    for f in result.findings:
+        console.print(f"[yellow]{f.severity}[/yellow] {f.path}: {f.message} ({f.code})")
+    verb = "unchanged at" if result.unchanged else "published as"
+    console.print(f"{result.journey.key} {verb} version {result.version} ({result.journey.status})")
+
+
+@journey_app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    with open_app() as application:
+        records = list_journeys(application.services)
+    if as_json:
+        print_json([{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version}
+                    for r in records])
+        return
+    table = Table("key", "name", "status", "version", "updated")
+    for r in records:
+        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), r.updated_at.isoformat())
+    console.print(table)
+
+
+@journey_app.command("show")
+def show(key: str, as_json: JsonOpt = False) -> None:
+    """A journey's status, runs by status, contacts at each node, messages per channel."""
+    with open_app() as application:
+        try:
+            stats = journey_stats(application.services, key)
+        except JourneyError as exc:
+            fail(str(exc), code=1)
+    data: dict[str, Any] = {"key": stats.journey.key, "name": stats.journey.name, "status": stats.journey.status,
+            "version": stats.journey.current_version, "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
+            "messages": stats.messages_by_channel}
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]{data['name']}[/bold] ({data['key']}) — {data['status']}, version {data['version']}")
+    console.print("runs: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.runs_by_status.items())) or "none"))
+    console.print("waiting at: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.at_nodes.items())) or "—"))
+    console.print("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.messages_by_channel.items()))
+                                  or "none"))
+
+
+def _status(key: str, status: str, actor: str, reason: str) -> None:
+    with open_app() as application:
+        try:
+            record = set_journey_status(application.services, key, status, actor=actor, reason=reason)
+        except JourneyError as exc:
+            fail(str(exc), code=1)
+    console.print(f"{record.key}: {record.status}")
+
+
+@journey_app.command("pause")
+def pause(key: str, reason: Annotated[str, typer.Option()] = "", actor: ActorOpt = "cli") -> None:
+    """No new entries; runs hold before their next step (J9)."""
+    _status(key, "paused", actor, reason)
+
+
+@journey_app.command("resume")
+def resume(key: str, reason: Annotated[str, typer.Option()] = "", actor: ActorOpt = "cli") -> None:
+    _status(key, "active", actor, reason)
+
+
+@journey_app.command("archive")
+def archive(key: str, reason: Annotated[str, typer.Option()] = "", actor: ActorOpt = "cli") -> None:
+    """Stop the journey for good: runs inside end as exited."""
+    _status(key, "archived", actor, reason)
+
+
+@journey_app.command("enrol")
+def enrol(key: str, identifier: str, actor: ActorOpt = "cli") -> None:
+    """Enrol one contact by hand (entry rules still apply); the worker takes it from there."""
+    from touchflow.services.journeys import enrol_contact
+
+    with open_app() as application:
+        try:
+            contact_id = enrol_contact(application.services, key, identifier, actor=actor)
+        except (JourneyError, ContactNotFound) as exc:
+            fail(str(exc), code=1)
+    console.print(f"enrolment of {contact_id} in {key} requested")
+
+
+@journey_app.command("run")
+def run(
+    key: str,
+    identifier: str,
+    action: Annotated[str, typer.Argument(help="pause, resume, remove or retry")],
+    reason: Annotated[str, typer.Option()] = "",
+    actor: ActorOpt = "cli",
+) -> None:
+    """Intervene on one contact's run (J9); recorded in the audit log."""
+    with open_app() as application:
+        try:
+            runs = set_run_status(application.services, key, identifier, action, actor=actor, reason=reason)
+        except (JourneyError, ContactNotFound) as exc:
+            fail(str(exc), code=1)
+    for r in runs:
+        console.print(f"run {r.id}: {r.status} at {r.node_id}")
+
+
+@journey_app.command("trace")
+def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
+    """One contact's path: every node with its time, the values that decided branches, every message."""
+    with open_app() as application:
+        try:
+            traces = trace_contact(application.services, key, identifier)
+        except (JourneyError, ContactNotFound) as exc:
+            fail(str(exc), code=1)
+    data: list[dict[str, Any]] = [{"run": t.run.id, "status": t.run.status, "node": t.run.node_id, "entered_at": t.run.entered_at.isoformat(),
+             "error": t.run.error,
+             "steps": [{"at": s.at.isoformat(), "node": s.node_id, "kind": s.kind, "edge": s.edge, "detail": s.detail}
+                       for s in t.steps], "messages": t.messages} for t in traces]
+    if as_json:
+        print_json(data)
+        return
+    if not data:
+        console.print(f"{identifier} has never entered {key}")
+    for t in data:
+        console.print(f"[bold]run {t['run']}[/bold] entered {t['entered_at']} — {t['status']} at {t['node']}"
+                      + (f" ({t['error']})" if t["error"] else ""))
+        table = Table("at", "node", "kind", "edge", "detail")
+        for s in t["steps"]:
+            table.add_row(s["at"], s["node"], s["kind"], s["edge"] or "", ", ".join(
+                f"{k}={v}" for k, v in s["detail"].items()))
+        console.print(table)
+        for m in t["messages"]:
+            console.print(f"  message {m['id']} via {m['channel']} ({m['template']}): {m['status']}")
+
+
+def worker(
+    batch_size: Annotated[int, typer.Option(min=1, max=10000)] = 1000,
+    idle_sleep: Annotated[float, typer.Option(help="seconds to sleep when there is nothing to do")] = 0.05,
+) -> None:
+    """Run a worker: event triggers, timers, scans and the outbox. SIGTERM stops it after the current batch."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with open_app() as application:
+        w = Worker(application.services, batch_size, idle_sleep)
+        w.install_signal_handlers()
+        console.print(f"worker running on {application.settings.database_url}")
+        w.run()
+    console.print("worker stopped")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(journey_app, name="journey")
+    app.command("worker")(worker)

@@ -1,0 +1,44 @@
+"""A worker process: the journey runtime and the dispatcher in a loop, stopped cleanly by SIGTERM.
+
+Run as many as you like against PostgreSQL; they share the work through row locks. On SQLite,
+run one (SQLite has one writer).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.context import ServiceContext
+
+__all__ = ["Worker"]
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05) -> None:
+        self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=Dispatcher(ctx, batch_size))
+        self.idle_sleep = idle_sleep
+        self.stop = threading.Event()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT finish the current batch, then stop (the batch commits or rolls back whole)."""
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: stopping after the current batch", signum)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def run(self) -> None:
+        self.runtime.run_forever(self.stop, self.idle_sleep)
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="touchflow-worker", daemon=True)
+        thread.start()
+        return thread
