@@ -32,7 +32,7 @@ from touchflow.domain.journeys import (
     node_edges,
 )
 from touchflow.domain.predicate_parse import parse_condition, parse_duration
-from touchflow.domain.predicates import Always, Condition, ConditionError, PropFilter
+from touchflow.domain.predicates import Always, Condition, ConditionError, Or, PropFilter
 
 __all__ = ["DefinitionError", "parse_journey"]
 
@@ -52,6 +52,10 @@ class DefinitionError(ValueError):
 def _mapping(data: object, path: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise DefinitionError(path, f"must be a mapping, got {type(data).__name__}")
+    bad = next((k for k in data if not isinstance(k, str)), None)
+    if bad is not None:
+        raise DefinitionError(f"{path}.{str(bad).lower()}",
+                              "a key must be text; quote it (YAML reads unquoted on/off/yes/no as true/false)")
     return data
 
 
@@ -151,7 +155,7 @@ def _retry(data: object, path: str) -> RetryPolicy:
         return RetryPolicy()
     raw = _mapping(data, path)
     attempts = raw.get("attempts", 3)
-    if not isinstance(attempts, int) or not 1 <= attempts <= 20:
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
         raise DefinitionError(f"{path}.attempts", "must be a whole number from 1 to 20")
     return RetryPolicy(attempts, _duration(raw, "backoff", path) or timedelta(minutes=5))
 
@@ -216,7 +220,8 @@ def _node(node_id: str, data: object, key: str, path: str) -> Node:
         if (duration is None) == (until is None):
             raise DefinitionError(path, "a wait needs exactly one of duration (e.g. 1d) or until (e.g. 09:00)")
         weekdays = raw.get("weekdays", [])
-        if not isinstance(weekdays, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
+        if not isinstance(weekdays, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays):
             raise DefinitionError(f"{path}.weekdays", "must be a list of 0 (Monday) to 6 (Sunday)")
         return Wait(node_id, _target(raw, "next", path), duration, until, tuple(weekdays))
     if kind == "wait_event":
@@ -296,7 +301,7 @@ def parse_journey(data: object) -> JourneyDefinition:
         goal_raw = _mapping(raw["goal"], "goal")
         goal = Goal(_text(goal_raw, "event", "goal") or "", _properties(goal_raw.get("properties"), "goal.properties"))
     exit_events: list[str] = []
-    exit_when: Condition | None = None
+    exit_conditions: list[Condition] = []
     exit_raw = raw.get("exit_when", [])
     if not isinstance(exit_raw, list):
         raise DefinitionError("exit_when", "must be a list (unsubscribed, complained, or {event: type})")
@@ -306,9 +311,11 @@ def parse_journey(data: object) -> JourneyDefinition:
         elif isinstance(item, Mapping) and set(item) == {"event"} and isinstance(item["event"], str):
             exit_events.append(item["event"])
         elif isinstance(item, Mapping):
-            exit_when = _condition(item, f"exit_when[{index}]")
+            exit_conditions.append(_condition(item, f"exit_when[{index}]"))
         else:
             raise DefinitionError(f"exit_when[{index}]", "use unsubscribed, complained, {event: type} or a condition")
+    exit_when = (None if not exit_conditions else exit_conditions[0] if len(exit_conditions) == 1
+                 else Or(tuple(exit_conditions)))
     return JourneyDefinition(
         key=key, name=_text(raw, "name", "journey", required=False) or key,
         trigger=_trigger(raw.get("trigger"), "trigger"), nodes=nodes, start=start,

@@ -165,8 +165,9 @@ class SqlJourneyRepository:
     def next_wake_at(self) -> datetime | None:
         """The earliest wake-up of any run in a live journey (the simulator jumps the clock to it)."""
         live = select(journeys.c.id).where(journeys.c.status == "active")
-        return self._c.execute(select(func.min(journey_runs.c.wake_at)).where(
+        found: datetime | None = self._c.execute(select(func.min(journey_runs.c.wake_at)).where(
             journey_runs.c.status.in_(("active", "waiting")), journey_runs.c.journey_id.in_(live))).scalar_one()
+        return found
 
     def get_run(self, run_id: str) -> Run | None:
         row = self._c.execute(select(journey_runs).where(journey_runs.c.id == run_id)).first()
