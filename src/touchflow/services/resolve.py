@@ -29,7 +29,9 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
     """Fold ``records`` into the contact store: one lookup, one load, bulk writes."""
     existing = uow.contacts.lookup({i for r in records for i in r.identities})
     components = group_records([r.identities for r in records], existing)
-    states = uow.contacts.load({cid for comp in components for cid in comp.existing})
+    # Fast path: an observation that only names one known contact (most events) changes no state.
+    states = uow.contacts.load({cid for comp in components if _needs_state(comp.existing, comp.records, records)
+                                for cid in comp.existing})
     contact_ids: list[str] = [""] * len(records)
     result = Resolution(contact_ids)
     inserts: list[ContactState] = []
@@ -37,6 +39,13 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
     links: list[IdentityLink] = []
     for comp in components:
         changed = False
+        if not _needs_state(comp.existing, comp.records, records):
+            contact_id = comp.existing[0]
+            for index in comp.records:
+                contact_ids[index] = contact_id
+            links.extend(IdentityLink(i, contact_id, source, now) for i in sorted(comp.identities)
+                         if i not in existing)
+            continue
         if comp.existing:
             live = [states[cid] for cid in comp.existing]
             state = pick_winner(live)
@@ -66,3 +75,9 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
     uow.contacts.update(updates, now)
     result.created, result.updated, result.merged = len(inserts), len(updates), len(result.merges)
     return result
+
+
+def _needs_state(existing: Sequence[str], indexes: Sequence[int], records: Sequence[ContactRecord]) -> bool:
+    if len(existing) != 1:
+        return True  # a new contact, or a merge
+    return any(records[i].values or records[i].tags or records[i].consents for i in indexes)

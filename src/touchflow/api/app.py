@@ -1,0 +1,124 @@
+"""The FastAPI application factory. Nothing happens at import: ``create_app(bootstrap())`` wires it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from touchflow import __version__
+from touchflow.api.auth import ApiKeyCache
+from touchflow.api.routes import ApiError, ApiState, contacts, events, json_response
+from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
+from touchflow.services.context import ServiceContext
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """Customer data hub: events and contacts in, unified profiles out.
+
+Every `/v1` endpoint needs an API key (`touchflow apikey create NAME`), sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`. Keys are checked against the database at most
+once every 30 seconds per server process, so a revoked key may keep working for up to 30 seconds.
+
+Errors are JSON: `{"detail": "<what is wrong>", "errors": [{"field": ..., "reason": ...}]}`.
+Batches answer per item: 200 when all items were taken, 207 when some were rejected (listed by index
+and reason, the others stored), 422 when none was.
+"""
+
+
+class Wired(Protocol):
+    """What the API needs of ``touchflow.bootstrap.Application`` (named structurally: no store import)."""
+
+    @property
+    def services(self) -> ServiceContext: ...
+
+
+_DOC_ONLY_MODELS: tuple[type[BaseModel], ...] = (EventBatchIn, EventIn, ContactIn)
+
+
+def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: int | None = None) -> FastAPI:
+    """The HTTP API over ``application``'s services.
+
+    ``api_key_ttl``: seconds a valid key is trusted without asking the database again (0: every request).
+    ``write_slots``: write transactions run at once per process (default 1). Ingest is CPU-bound Python
+    under the GIL, so more than one per process measured slower on PostgreSQL too (and SQLite has a
+    single writer); scale with worker processes instead.
+    """
+    app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION)
+    services = application.services
+    app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
+    app.state.api_keys = app.state.touchflow.api_keys
+    app.include_router(events.router)
+    app.include_router(contacts.router)
+    app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_busy)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in _DOC_ONLY_MODELS:  # request bodies parsed by hand, documented here
+                doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(doc.pop("$defs", {}))
+                components[model.__name__] = doc
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    setattr(app, "openapi", openapi)  # noqa: B010  (replace the generated schema with the completed one)
+    return app
+
+
+async def _health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_response({"detail": exc.detail, "errors": exc.errors}, exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return json_response({"detail": exc.detail, "errors": []}, exc.status_code,
+                         headers=dict(exc.headers) if exc.headers else None)
+
+
+_RETRYABLE_SQLSTATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
+
+
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    """Writers that still clashed after the service's retries: 503, safe to retry (ids make it idempotent)."""
+    assert isinstance(exc, DBAPIError)
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(exc, IntegrityError) or state in _RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig):
+        return json_response({"detail": "the database is busy with concurrent writes; retry the request "
+                                        "(events with the same ids are not stored twice)", "errors": []},
+                             503, headers={"Retry-After": "1"})
+    raise exc
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, str]] = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        where = loc[0] if loc else "body"
+        path = ".".join(loc[1:]) if where in ("body", "query", "path", "header") else ".".join(loc)
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            reason = "unknown field"
+        elif error.get("type") == "json_invalid":
+            reason = f"body is not valid JSON: {reason}"
+        errors.append({"field": path or where, "in": where, "reason": reason})
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "invalid request"
+    return json_response({"detail": detail, "errors": errors}, 422)
