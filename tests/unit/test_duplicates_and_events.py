@@ -70,3 +70,31 @@ def test_source_defaults_follow_the_name() -> None:
     assert default_source("crm").priority > default_source("website").priority
     assert default_source("crm_salesforce").kind == "crm"
     assert default_source("partner-feed").kind == "custom"
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ({"type": "x", "email": "a@b.cn", "occurred_at": {"at": 1}}, "occurred_at"),
+    ({"type": "x", "email": "a@b.cn", "occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at"),
+    ({"type": "x", "email": "a@b.cn", "occurred_at": "9999-12-31T23:59:59-14:00"}, "occurred_at"),
+    ({"type": "order_paid", "email": "a@b.cn", "properties": {"order_id": "1", "amount": "1e999"}},
+     "properties.amount"),
+    ({"type": "survey_response", "email": "a@b.cn", "properties": {"survey_id": "s", "score": "nan"}},
+     "properties.score"),
+    ({"type": "x", "email": {"nested": "a@b.cn"}}, "contact"),
+])
+def test_hostile_event_input_is_a_field_error_not_a_crash(raw: dict[str, object], field: str) -> None:
+    with pytest.raises(FieldError) as info:
+        event_input_from(raw, "api", NOW)
+    assert info.value.field == field
+
+
+def test_hostile_contact_input_becomes_warnings_and_nul_characters_are_dropped() -> None:
+    rec = contact_record_from({"email": "a@b.cn", "name": "x" * 250, "age": "1e999", "city": "上\x00海",
+                               "tags": "ok," + "t" * 101, "company": ["list"]}, "crm", 100, NOW)
+    assert {w.field for w in rec.warnings} == {"name", "age", "tags", "company"}
+    assert rec.values == {"city": "上海"}
+    assert rec.tags == {"ok"}
+    with pytest.raises(FieldError):
+        event_input_from({"type": "x", "email": "a" * 250 + "@b.cn"}, "api", NOW)
+    event = event_input_from({"type": "x", "email": "a@b.cn", "properties": {"t": "a\x00b"}}, "api", NOW)
+    assert event.properties == {"t": "ab"}

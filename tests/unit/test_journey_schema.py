@@ -27,7 +27,7 @@ from touchflow.domain.predicate_parse import parse_duration
 from touchflow.domain.predicates import ConditionError
 
 ROOT = Path(__file__).parents[2]
-EXAMPLES = sorted((ROOT / "examples" / "journeys").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "examples" / "journeys").glob("*.yaml") if not p.name.endswith(".scenario.yaml"))
 
 
 def rule_a() -> dict[str, Any]:

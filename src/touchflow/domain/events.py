@@ -7,6 +7,7 @@ each carries, and validation rejects a standard event that lacks a required one.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,8 +134,22 @@ def _matches(kind: str, value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _scrub(value: JSONValue, path: str) -> JSONValue:
+    """NUL characters out of text (PostgreSQL refuses them); non-finite numbers refused."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FieldError(path, "must be a finite number")
+    if isinstance(value, list):
+        return [_scrub(v, path) for v in value]
+    if isinstance(value, dict):
+        return {str(k).replace("\x00", ""): _scrub(v, f"{path}.{k}") for k, v in value.items()}
+    return value
+
+
 def validate_properties(event_type: str, properties: dict[str, JSONValue]) -> dict[str, JSONValue]:
     """Check a standard event's documented properties; custom types pass as they are."""
+    properties = {str(k).replace("\x00", ""): _scrub(v, f"properties.{k}") for k, v in properties.items()}
     spec = EVENT_CATALOGUE.get(event_type)
     if spec is None:
         return properties
@@ -151,6 +166,8 @@ def validate_properties(event_type: str, properties: dict[str, JSONValue]) -> di
                 except ValueError:
                     pass
                 else:
+                    if not math.isfinite(number):
+                        raise FieldError(f"properties.{prop.name}", f"must be a finite number, got {value!r}")
                     properties[prop.name] = int(number) if prop.kind == "integer" else number
                     continue
             raise FieldError(f"properties.{prop.name}", f"must be a {prop.kind}, got {value!r}")

@@ -36,13 +36,15 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―.()（）/_·]+")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\x00"))
 
 
 def clean_text(value: str) -> str:
     """NFKC (full-width to half-width), zero-width characters dropped, whitespace collapsed."""
     if not value.isascii():
         value = unicodedata.normalize("NFKC", value).translate(_ZERO_WIDTH)
+    elif "\x00" in value:
+        value = value.replace("\x00", "")
     return " ".join(value.split())
 
 
@@ -92,6 +94,8 @@ def normalise_email(value: str) -> str:
     text = clean_text(value).lower()
     if not text:
         raise FieldError("email", "empty")
+    if len(text) > 254:
+        raise FieldError("email", "longer than 254 characters")
     if _SIMPLE_EMAIL.fullmatch(text) and ".." not in text and not text.startswith("."):
         return text
     try:
@@ -120,7 +124,7 @@ def normalise_age(value: str | int | float) -> int:
     text = clean_text(str(value)).removesuffix("岁").strip()
     try:
         age = int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise FieldError("age", f"not a number: {value!r}") from None
     if not 0 < age < 120:
         raise FieldError("age", f"out of range 1-119: {age}")
@@ -153,11 +157,21 @@ def normalise_datetime(value: str | datetime | date, tz: str = DEFAULT_TIMEZONE)
         parsed = value
     elif isinstance(value, date):
         parsed = datetime.combine(value, time())
-    else:
+    elif isinstance(value, str):
         parsed = _parse_datetime_text(clean_text(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        parsed = _parse_datetime_text(str(int(value)))
+    else:
+        raise FieldError("date", f"must be text like 2026-03-01T09:00:00+08:00, got {type(value).__name__}")
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        result = parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise FieldError("date", f"out of range: {value!r}") from None
+    if not 1900 <= result.year <= 2200:
+        raise FieldError("date", f"year {result.year} is outside 1900-2200")
+    return result
 
 
 def _parse_datetime_text(text: str) -> datetime:
@@ -165,7 +179,10 @@ def _parse_datetime_text(text: str) -> datetime:
         raise FieldError("date", "empty")
     if text.isdigit() and len(text) in (10, 13):  # unix seconds or milliseconds
         seconds = int(text) / (1000 if len(text) == 13 else 1)
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise FieldError("date", f"timestamp out of range: {text}") from None
     candidate = text.replace("Z", "+00:00")
     for pattern in (_CN_DATE, _SLASH_DATE):
         match = pattern.fullmatch(text)

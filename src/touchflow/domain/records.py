@@ -42,6 +42,9 @@ _OBSERVED_KEYS = ("updated_at", "observed_at")
 
 def _add_identities(found: list[Identity], key: str, kind: str, value: object,
                     warnings: list[FieldError]) -> None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        warnings.append(FieldError(key, f"an identifier must be text, got {type(value).__name__}"))
+        return
     text = str(value)
     parts = _MULTI.split(text) if kind in ("email", "phone") and _MULTI.search(text) else (text,)
     for part in parts:
@@ -68,30 +71,38 @@ def _identities(raw: Mapping[str, object], warnings: list[FieldError]) -> list[I
 
 
 def standard_value(name: str, raw: object) -> Scalar:
-    text = raw if isinstance(raw, int | float) and not isinstance(raw, bool) else clean_text(str(raw))
+    """One standard attribute, normalised and checked against its column's width."""
     if name == "age":
-        return normalise_age(text)
-    assert isinstance(text, str) or name != "age"
-    text = str(text)
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise FieldError(name, f"must be a number, got {type(raw).__name__}")
+        return normalise_age(raw)
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise FieldError(name, f"must be text, got {type(raw).__name__}")
+    text = clean_text(str(raw))
+    value: str
     if name == "gender":
-        return normalise_gender(text)
-    if name in ("name", "company"):
-        return normalise_name(text)
-    if name == "industry":
-        return normalise_industry(text)[0]
-    if name == "timezone":
-        return normalise_timezone(text)
-    if name == "lifecycle_stage":
-        stage = _STAGE_ALIASES.get(text, text.lower())
-        if stage not in _STAGES:
+        value = normalise_gender(text)
+    elif name in ("name", "company"):
+        value = normalise_name(text)
+    elif name == "industry":
+        value = normalise_industry(text)[0]
+    elif name == "timezone":
+        value = normalise_timezone(text)
+    elif name == "lifecycle_stage":
+        value = _STAGE_ALIASES.get(text, text.lower())
+        if value not in _STAGES:
             raise FieldError(name, f"unknown stage {text!r} (one of {', '.join(sorted(_STAGES))})")
-        return stage
-    if len(text) > 300:
-        raise FieldError(name, "longer than 300 characters")
-    return text
+    else:
+        value = text
+    limit = _WIDTHS.get(name, 300)
+    if len(value) > limit:
+        raise FieldError(name, f"longer than {limit} characters")
+    return value
 
 
 _STANDARD = frozenset(STANDARD_FIELDS)
+_WIDTHS = {"name": 200, "gender": 16, "city": 100, "province": 100, "industry": 100, "company": 300,
+           "job_title": 200, "timezone": 64, "locale": 32, "lifecycle_stage": 32}
 
 
 def _blank(value: object) -> bool:
@@ -126,7 +137,11 @@ def contact_record_from(raw: Mapping[str, object], source: str, priority: int, n
             else:
                 warnings.append(FieldError(key, "custom attributes hold text, numbers or booleans"))
         elif key == "tags":
-            tags = frozenset(t for t in (clean_text(x) for x in _TAG_SPLIT.split(str(value))) if t)
+            found_tags = {t for t in (clean_text(x) for x in _TAG_SPLIT.split(str(value))) if t}
+            too_long = {t for t in found_tags if len(t) > 100}
+            if too_long:
+                warnings.append(FieldError("tags", "a tag is longer than 100 characters"))
+            tags = frozenset(found_tags - too_long)
         elif key in _OBSERVED_KEYS:
             observed_raw = observed_raw or value
         elif key.startswith("consent."):
@@ -180,7 +195,10 @@ def event_input_from(raw: Mapping[str, object], source: str, now: datetime) -> E
         raise FieldError("contact", "no usable identifier (email, phone, crm_id, anon, openid …)"
                          + (f": {detail}" if detail else ""))
     when_raw = raw.get("occurred_at") or raw.get("timestamp") or raw.get("time")
-    occurred = now if is_empty(when_raw) else normalise_datetime(when_raw)  # type: ignore[arg-type]
+    try:
+        occurred = now if is_empty(when_raw) else normalise_datetime(when_raw)  # type: ignore[arg-type]
+    except FieldError as exc:
+        raise FieldError("occurred_at", exc.reason) from None
     properties: dict[str, JSONValue]
     props = raw.get("properties")
     if props is None:

@@ -1,0 +1,457 @@
+"""Sandbox scenarios (J10): personas, their scripted and probabilistic behaviour, and expectations.
+
+A scenario is plain data, parsed from YAML/JSON by ``parse_scenario``; every error is a
+``ScenarioError`` whose ``path`` names the element (``personas[1].events[0].at``). The simulator
+(``touchflow.engine.simulator``) gives it its meaning; the format is documented in
+docs/subsystems/simulator.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from touchflow.domain.contacts import Scalar
+from touchflow.domain.errors import FieldError
+from touchflow.domain.events import JSONValue, validate_event_type, validate_properties
+
+__all__ = [
+    "CHECK_KINDS",
+    "DEFAULT_START",
+    "RUN_STATUSES",
+    "Behaviour",
+    "CheckKind",
+    "Expectation",
+    "MessageFilter",
+    "Persona",
+    "Reaction",
+    "Scenario",
+    "ScenarioError",
+    "ScriptedEvent",
+    "format_offset",
+    "parse_offset",
+    "parse_scenario",
+]
+
+CHINA = timezone(timedelta(hours=8))
+DEFAULT_START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA)
+RUN_STATUSES = ("active", "waiting", "paused", "completed", "converted", "exited", "failed")
+CheckKind = Literal["message", "no_message", "max_per_day", "reached", "status"]
+CHECK_KINDS: tuple[CheckKind, ...] = ("message", "no_message", "max_per_day", "reached", "status")
+MAX_CONTACTS = 100_000
+_OFFSET = re.compile(r"(-)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_PERSONA = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,39}")
+
+
+class ScenarioError(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedEvent:
+    at: timedelta  # from the scenario start; below zero: history, stored before the start and never routed
+    type: str
+    properties: Mapping[str, JSONValue] = field(default_factory=dict)
+    every: timedelta | None = None  # repeat …
+    until: timedelta | None = None  # … up to this offset (default: the end)
+
+    def offsets(self, end: timedelta) -> list[timedelta]:
+        if self.every is None:
+            return [self.at]
+        last = min(self.until if self.until is not None else end, end)
+        found, at = [], self.at
+        while at <= last:
+            found.append(at)
+            at += self.every
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Which messages a reaction or a check is about; an empty filter matches every message."""
+
+    channel: str | None = None
+    template: str | None = None
+    journey: str | None = None
+    node: str | None = None
+
+    def matches(self, channel: str | None, template: str | None, journey: str | None, node: str | None) -> bool:
+        return ((self.channel is None or self.channel == channel) and (self.template is None
+                or self.template == template) and (self.journey is None or self.journey == journey)
+                and (self.node is None or self.node == node))
+
+    def describe(self) -> str:
+        parts = [p for p in (self.journey, self.node, self.channel, self.template) if p]
+        return "/".join(parts) or "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A custom response to matching messages: ``survey_response`` to the survey, for example."""
+
+    event: str
+    to: MessageFilter = field(default_factory=MessageFilter)
+    properties: Mapping[str, JSONValue] = field(default_factory=dict)
+    probability: float = 1.0
+    after: timedelta | None = None  # default: the behaviour's delay
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """Probabilities per message received. ``click`` ≤ ``open``: a click always comes with an open."""
+
+    open: float = 0.0
+    click: float = 0.0
+    reply: float = 0.0
+    purchase: float = 0.0
+    unsubscribe: float = 0.0
+    delay: timedelta = timedelta(hours=2)  # message → open; click 5 min later; the rest 1 h after the open
+    amount: float = 1000.0  # of a purchase (CNY)
+    reactions: tuple[Reaction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    name: str
+    count: int = 1
+    attributes: Mapping[str, Scalar] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    events: tuple[ScriptedEvent, ...] = ()
+    behaviour: Behaviour = field(default_factory=Behaviour)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    name: str
+    kind: CheckKind
+    path: str  # where it was written, for errors the simulator finds (an unknown node)
+    persona: str | None = None  # None: every persona
+    messages: MessageFilter = field(default_factory=MessageFilter)
+    between: tuple[timedelta, timedelta] | None = None
+    share: float = 1.0  # message, reached, status: at least this share of the persona's contacts
+    max_per_day: int = 0
+    node: str | None = None
+    reached: bool = True
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    personas: tuple[Persona, ...]
+    expectations: tuple[Expectation, ...] = ()
+    seed: int = 1
+    start: datetime = DEFAULT_START
+    duration: timedelta = timedelta(days=30)
+    name: str = ""
+    description: str = ""
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.duration
+
+    def persona(self, name: str) -> Persona | None:
+        return next((p for p in self.personas if p.name == name), None)
+
+
+# --- offsets ------------------------------------------------------------------------------------
+
+
+def parse_offset(value: object, path: str, negative: bool = False) -> timedelta:
+    """``3d2h``, ``90m``, ``0d`` (or 0); ``-60d`` where ``negative`` is allowed."""
+    if value == 0 and not isinstance(value, bool):
+        return timedelta(0)
+    match = _OFFSET.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or not any(match.groups()[1:]):
+        raise ScenarioError(path, f"expected an offset such as 0d, 3d, 3d2h, 90m or 45s, got {value!r}")
+    sign, days, hours, minutes, seconds = match.groups()
+    result = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
+                       seconds=int(seconds or 0))
+    if sign:
+        if not negative:
+            raise ScenarioError(path, "must not be negative here")
+        result = -result
+    return result
+
+
+def format_offset(value: timedelta) -> str:
+    """The inverse of ``parse_offset``: ``3d2h``, ``-60d``, ``0d``."""
+    total = int(value.total_seconds())
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return sign + ("".join(parts) or "0d")
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def _mapping(data: object, path: str, allowed: Sequence[str] | None = None) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(path, f"must be a mapping, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise ScenarioError(f"{path}.{str(key).lower()}",
+                                "a key must be text; quote it (YAML reads unquoted on/off/yes/no as true/false)")
+        if allowed is not None and key not in allowed:
+            raise ScenarioError(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
+    return data
+
+
+def _list(data: object, path: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise ScenarioError(path, f"must be a list, got {type(data).__name__}")
+    return data
+
+
+def _text(data: Mapping[str, Any], key: str, path: str, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise ScenarioError(f"{path}.{key}", "required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ScenarioError(f"{path}.{key}", f"expected a text, got {value!r}")
+    return value.strip()
+
+
+def _number(data: Mapping[str, Any], key: str, path: str, default: float, low: float = 0.0,
+            high: float = math.inf) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        bound = f"between {low:g} and {high:g}" if high < math.inf else f"at least {low:g}"
+        raise ScenarioError(f"{path}.{key}", f"expected a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _integer(data: Mapping[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ScenarioError(f"{path}.{key}", f"expected a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _properties(data: object, event_type: str, path: str) -> dict[str, JSONValue]:
+    raw = _mapping({} if data is None else data, path)
+    try:
+        return validate_properties(event_type, dict(raw))
+    except FieldError as exc:
+        raise ScenarioError(f"{path.rpartition('.')[0]}.{exc.field}", exc.reason) from None
+
+
+def _event_type(data: Mapping[str, Any], key: str, path: str) -> str:
+    text = _text(data, key, path, required=True)
+    assert text is not None
+    try:
+        return validate_event_type(text)
+    except FieldError as exc:
+        raise ScenarioError(f"{path}.{key}", exc.reason) from None
+
+
+def _start(value: object, path: str) -> datetime:
+    if value is None:
+        return DEFAULT_START
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ScenarioError(path, f"expected an ISO date-time such as 2026-03-02T09:00+08:00, got {value!r}"
+                                ) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=CHINA)
+    if not isinstance(value, datetime):
+        raise ScenarioError(path, f"expected an ISO date-time, got {value!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=CHINA)  # China time unless stated
+
+
+def _event(data: object, path: str) -> ScriptedEvent:
+    raw = _mapping(data, path, ("at", "type", "properties", "every", "until"))
+    if "at" not in raw:
+        raise ScenarioError(f"{path}.at", "required (an offset from the start, e.g. 0d or 3d2h)")
+    event_type = _event_type(raw, "type", path)
+    every = parse_offset(raw["every"], f"{path}.every") if "every" in raw else None
+    if every is not None and every <= timedelta(0):
+        raise ScenarioError(f"{path}.every", "must be longer than zero")
+    until = parse_offset(raw["until"], f"{path}.until") if "until" in raw else None
+    if until is not None and every is None:
+        raise ScenarioError(f"{path}.until", "only with every")
+    return ScriptedEvent(parse_offset(raw["at"], f"{path}.at", negative=True), event_type,
+                         _properties(raw.get("properties"), event_type, f"{path}.properties"), every, until)
+
+
+def _filter(raw: Mapping[str, Any], path: str) -> MessageFilter:
+    return MessageFilter(_text(raw, "channel", path), _text(raw, "template", path), _text(raw, "journey", path),
+                         _text(raw, "node", path))
+
+
+def _reaction(data: object, path: str) -> Reaction:
+    raw = _mapping(data, path, ("event", "properties", "probability", "after", "channel", "template",
+                                "journey", "node"))
+    event_type = _event_type(raw, "event", path)
+    after = parse_offset(raw["after"], f"{path}.after") if "after" in raw else None
+    return Reaction(event_type, _filter(raw, path), _properties(raw.get("properties"), event_type,
+                                                                f"{path}.properties"),
+                    _number(raw, "probability", path, 1.0, 0.0, 1.0), after)
+
+
+def _behaviour(data: object, path: str) -> Behaviour:
+    raw = _mapping({} if data is None else data, path, ("open", "click", "reply", "purchase", "unsubscribe",
+                                                         "delay", "amount", "reactions"))
+    p = {k: _number(raw, k, path, 0.0, 0.0, 1.0) for k in ("open", "click", "reply", "purchase", "unsubscribe")}
+    if p["click"] > p["open"]:
+        raise ScenarioError(f"{path}.click", f"a click needs an open: click ({p['click']:g}) must not exceed "
+                            f"open ({p['open']:g})")
+    delay = parse_offset(raw["delay"], f"{path}.delay") if "delay" in raw else timedelta(hours=2)
+    reactions = tuple(_reaction(r, f"{path}.reactions[{i}]")
+                      for i, r in enumerate(_list(raw.get("reactions", []), f"{path}.reactions")))
+    return Behaviour(p["open"], p["click"], p["reply"], p["purchase"], p["unsubscribe"], delay,
+                     _number(raw, "amount", path, 1000.0), reactions)
+
+
+def _persona(data: object, path: str) -> Persona:
+    raw = _mapping(data, path, ("name", "count", "attributes", "tags", "events", "behaviour", "behavior",
+                                "description"))
+    name = _text(raw, "name", path, required=True)
+    assert name is not None
+    if not _PERSONA.fullmatch(name):
+        raise ScenarioError(f"{path}.name", f"letters, digits, _ or -, starting with a letter (≤ 40), got {name!r}")
+    attributes: dict[str, Scalar] = {}
+    for key, value in _mapping(raw.get("attributes", {}), f"{path}.attributes").items():
+        if isinstance(value, date):  # YAML reads 2024-05-01 as a date
+            value = value.isoformat()
+        if not isinstance(value, str | int | float | bool):
+            raise ScenarioError(f"{path}.attributes.{key}", f"expected a text, number or boolean, got {value!r}")
+        attributes[key] = value
+    tags = _list(raw.get("tags", []), f"{path}.tags")
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, str) or not tag.strip() or "," in tag:
+            raise ScenarioError(f"{path}.tags[{index}]", f"expected a tag without commas, got {tag!r}")
+    events = tuple(_event(e, f"{path}.events[{i}]")
+                   for i, e in enumerate(_list(raw.get("events", []), f"{path}.events")))
+    behaviour = _behaviour(raw.get("behaviour", raw.get("behavior")), f"{path}.behaviour")
+    return Persona(name, _integer(raw, "count", path, 1, 1, MAX_CONTACTS), attributes,
+                   tuple(t.strip() for t in tags), events, behaviour)
+
+
+_CHECK_KEYS = ("name", "persona", "channel", "template", "journey", "between", "share", "no_message",
+               "max_per_day", "node", "reached", "status")
+_KIND_KEYS: tuple[tuple[CheckKind, str], ...] = (("no_message", "no_message"), ("max_per_day", "max_per_day"),
+                                                 ("reached", "node"), ("status", "status"))
+
+
+def _kind(raw: Mapping[str, Any], path: str) -> CheckKind:
+    kinds = [kind for kind, key in _KIND_KEYS if key in raw]
+    if len(kinds) > 1:
+        raise ScenarioError(path, f"one check per entry: found {' and '.join(kinds)}")
+    if kinds:
+        return kinds[0]
+    if "channel" in raw or "template" in raw:
+        return "message"
+    raise ScenarioError(path, "say what to check: channel/template (a message), no_message, max_per_day, "
+                              "node (reached) or status")
+
+
+def _expectation(data: object, path: str, personas: Sequence[str]) -> Expectation:
+    raw = _mapping(data, path, _CHECK_KEYS)
+    kind = _kind(raw, path)
+    persona = _text(raw, "persona", path)
+    if persona is not None and persona not in personas:
+        raise ScenarioError(f"{path}.persona", f"no persona named {persona!r} (personas: {', '.join(personas)})")
+    if persona is None and kind != "max_per_day":
+        raise ScenarioError(f"{path}.persona", f"required for a {kind} check")
+    between = None
+    if "between" in raw:
+        pair = _list(raw["between"], f"{path}.between")
+        if len(pair) != 2:
+            raise ScenarioError(f"{path}.between", "expected [from, to], e.g. [3d, 3d1h]")
+        low, high = (parse_offset(v, f"{path}.between[{i}]") for i, v in enumerate(pair))
+        if high < low:
+            raise ScenarioError(f"{path}.between[1]", "must not be before between[0]")
+        between = (low, high)
+        if kind in ("max_per_day", "status"):
+            raise ScenarioError(f"{path}.between", f"not used by a {kind} check")
+    allows_share = kind in ("message", "status") or (kind == "reached" and raw.get("reached", True) is True)
+    if "share" in raw and not allows_share:
+        raise ScenarioError(f"{path}.share", f"not used by a {kind} check (it must hold for every contact)")
+    share = _number(raw, "share", path, 1.0, 0.0, 1.0)
+    messages = _filter({k: raw[k] for k in ("channel", "template", "journey") if k in raw}, path)
+    name = _text(raw, "name", path)
+    found = Expectation(name or "", kind, path, persona, messages, between, share)
+    if kind == "no_message":
+        if raw["no_message"] is not True:
+            raise ScenarioError(f"{path}.no_message", "expected true (narrow it with channel, template, between)")
+    elif kind == "max_per_day":
+        for key in ("journey", "template"):
+            if key in raw:
+                raise ScenarioError(f"{path}.{key}", "not used by a max_per_day check (channel is)")
+        found = replace(found, max_per_day=_integer(raw, "max_per_day", path, 0, 0, 1000))
+    elif kind == "reached":
+        reached = raw.get("reached", True)
+        if not isinstance(reached, bool):
+            raise ScenarioError(f"{path}.reached", f"expected true or false, got {reached!r}")
+        for key in ("channel", "template"):
+            if key in raw:
+                raise ScenarioError(f"{path}.{key}", "not used by a node check")
+        found = replace(found, node=_text(raw, "node", path, required=True), reached=reached)
+    elif kind == "status":
+        status = _text(raw, "status", path, required=True)
+        if status not in RUN_STATUSES:
+            raise ScenarioError(f"{path}.status", f"expected one of {', '.join(RUN_STATUSES)}, got {status!r}")
+        for key in ("channel", "template"):
+            if key in raw:
+                raise ScenarioError(f"{path}.{key}", "not used by a status check (journey is)")
+        found = replace(found, status=status)
+    return found if name else replace(found, name=_default_name(found))
+
+
+def _default_name(e: Expectation) -> str:
+    who = e.persona or "every persona"
+    window = f" between {format_offset(e.between[0])} and {format_offset(e.between[1])}" if e.between else ""
+    if e.kind == "message":
+        return f"{who} gets {e.messages.describe()}{window}"
+    if e.kind == "no_message":
+        return f"{who} gets no {e.messages.describe() if e.messages != MessageFilter() else 'message'}{window}"
+    if e.kind == "max_per_day":
+        return f"{who}: at most {e.max_per_day} message(s) a day"
+    if e.kind == "reached":
+        return f"{who} {'reaches' if e.reached else 'never reaches'} {e.node}{window}"
+    return f"{who} ends {e.status}" + (f" in {e.messages.journey}" if e.messages.journey else "")
+
+
+def parse_scenario(data: object) -> Scenario:
+    """YAML/JSON data → ``Scenario``; raises ``ScenarioError`` naming the offending path."""
+    raw = _mapping(data, "scenario", ("name", "description", "seed", "start", "duration", "personas", "expect"))
+    seed = raw.get("seed", 1)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ScenarioError("seed", f"expected a whole number, got {seed!r}")
+    duration = parse_offset(raw.get("duration", "30d"), "duration")
+    if not timedelta(0) < duration <= timedelta(days=3650):
+        raise ScenarioError("duration", "must be above zero and at most 3650d")
+    personas = tuple(_persona(p, f"personas[{i}]") for i, p in enumerate(_list(raw.get("personas"), "personas")))
+    if not personas:
+        raise ScenarioError("personas", "at least one persona is needed")
+    seen: dict[str, int] = {}
+    for index, persona in enumerate(personas):
+        if persona.name.lower() in seen:
+            raise ScenarioError(f"personas[{index}].name", f"{persona.name!r} is already personas"
+                                f"[{seen[persona.name.lower()]}] (names are compared ignoring case)")
+        seen[persona.name.lower()] = index
+    if sum(p.count for p in personas) > MAX_CONTACTS:
+        raise ScenarioError("personas", f"at most {MAX_CONTACTS} contacts in all")
+    names = [p.name for p in personas]
+    expectations = tuple(_expectation(e, f"expect[{i}]", names)
+                         for i, e in enumerate(_list(raw.get("expect", []), "expect")))
+    return Scenario(personas, expectations, seed, _start(raw.get("start"), "start"), duration,
+                    _text(raw, "name", "scenario") or "", _text(raw, "description", "scenario") or "")
