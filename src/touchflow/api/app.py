@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from touchflow import __version__
 from touchflow.api.auth import ApiKeyCache
-from touchflow.api.routes import ApiError, ApiState, contacts, events, json_response
+from touchflow.api.routes import ApiError, ApiState, contacts, events, journeys, json_response
 from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
 from touchflow.services.context import ServiceContext
 
@@ -56,6 +56,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.state.api_keys = app.state.touchflow.api_keys
     app.include_router(events.router)
     app.include_router(contacts.router)
+    app.include_router(journeys.router)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.engine import make_url
@@ -13,18 +15,48 @@ from touchflow.cli.common import console, fail
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["WRITE_SLOTS_ENV", "asgi_app", "register"]
+    from touchflow.services.context import ServiceContext
+
+__all__ = ["EMBEDDED_WORKER_ENV", "WRITE_SLOTS_ENV", "asgi_app", "register"]
 
 WRITE_SLOTS_ENV = "TOUCHFLOW_API_WRITE_SLOTS"
+EMBEDDED_WORKER_ENV = "TOUCHFLOW_EMBEDDED_WORKER"
 
 
 def asgi_app() -> FastAPI:
-    """Factory for uvicorn (``--factory``): each worker process wires its own application."""
+    """Factory for uvicorn (``--factory``): each worker process wires its own application.
+
+    With the embedded worker on, the journey runtime runs in a thread beside the API for the
+    lifetime of the server and stops after its current batch on shutdown.
+    """
     from touchflow.api import create_app
     from touchflow.bootstrap import bootstrap
 
     slots = os.environ.get(WRITE_SLOTS_ENV, "")
-    return create_app(bootstrap(), write_slots=int(slots) if slots.isdigit() and int(slots) > 0 else None)
+    application = bootstrap()
+    app = create_app(application, write_slots=int(slots) if slots.isdigit() and int(slots) > 0 else None)
+    if os.environ.get(EMBEDDED_WORKER_ENV, "1") == "1":
+        _embed_worker(app, application.services)
+    return app
+
+
+def _embed_worker(app: FastAPI, services: ServiceContext) -> None:
+    from touchflow.engine.worker import Worker
+
+    worker = Worker(services, idle_sleep=0.02)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(asgi: FastAPI) -> AsyncIterator[Any]:
+        thread = worker.start_in_thread()
+        try:
+            async with inner(asgi) as state:
+                yield state
+        finally:
+            worker.stop.set()
+            thread.join(timeout=30)
+
+    app.router.lifespan_context = lifespan
 
 
 def serve(
@@ -35,6 +67,8 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
     write_slots: Annotated[int | None, typer.Option(min=1, help="write transactions at once per worker "
                                                                "(default 1; scale with --workers)")] = None,
+    embedded_worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run the journey runtime in "
+                                                  "this process too (off when you run `touchflow worker`s)")] = True,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs). The database is TOUCHFLOW_DATABASE_URL; its schema is
     created or upgraded first."""
@@ -49,6 +83,7 @@ def serve(
     console.print(f"serving on http://{host}:{port} (docs: /docs), database {url}")
     if write_slots is not None:
         os.environ[WRITE_SLOTS_ENV] = str(write_slots)  # read by asgi_app in each worker
+    os.environ[EMBEDDED_WORKER_ENV] = "1" if embedded_worker else "0"
     try:
         uvicorn.run("touchflow.cli.serve:asgi_app", factory=True, host=host, port=port, workers=workers,
                     log_level=log_level, access_log=access_log)
