@@ -49,7 +49,7 @@ CREATE TABLE events (
     id VARCHAR(64) PRIMARY KEY, contact_id VARCHAR(40) NOT NULL, type VARCHAR(64) NOT NULL,
     occurred_at VARCHAR(32) NOT NULL, received_at VARCHAR(32) NOT NULL, source VARCHAR(100) NOT NULL,
     properties TEXT NOT NULL);
-CREATE INDEX ix_events_contact_id_occurred_at ON events (contact_id, occurred_at);
+CREATE INDEX ix_events_contact_id_type_occurred_at ON events (contact_id, type, occurred_at);
 CREATE INDEX ix_events_type_occurred_at ON events (type, occurred_at);
 """
 _NOW = "2026-01-01T00:00:00+00:00"  # a fixed "received at": the baseline does no clock work either

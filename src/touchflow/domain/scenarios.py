@@ -20,7 +20,6 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue, validate_event_type, validate_properties
 
 __all__ = [
-    "CHECK_KINDS",
     "DEFAULT_START",
     "RUN_STATUSES",
     "Behaviour",
@@ -41,7 +40,6 @@ CHINA = timezone(timedelta(hours=8))
 DEFAULT_START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA)
 RUN_STATUSES = ("active", "waiting", "paused", "completed", "converted", "exited", "failed")
 CheckKind = Literal["message", "no_message", "max_per_day", "reached", "status"]
-CHECK_KINDS: tuple[CheckKind, ...] = ("message", "no_message", "max_per_day", "reached", "status")
 MAX_CONTACTS = 100_000
 _OFFSET = re.compile(r"(-)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _PERSONA = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,39}")
@@ -159,9 +157,6 @@ class Scenario:
     def end(self) -> datetime:
         return self.start + self.duration
 
-    def persona(self, name: str) -> Persona | None:
-        return next((p for p in self.personas if p.name == name), None)
-
 
 # --- offsets ------------------------------------------------------------------------------------
 
@@ -201,12 +196,13 @@ def format_offset(value: timedelta) -> str:
 def _mapping(data: object, path: str, allowed: Sequence[str] | None = None) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ScenarioError(path, f"must be a mapping, got {type(data).__name__}")
+    prefix = "" if path == "scenario" else f"{path}."
     for key in data:
         if not isinstance(key, str):
-            raise ScenarioError(f"{path}.{str(key).lower()}",
+            raise ScenarioError(f"{prefix}{str(key).lower()}",
                                 "a key must be text; quote it (YAML reads unquoted on/off/yes/no as true/false)")
         if allowed is not None and key not in allowed:
-            raise ScenarioError(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
+            raise ScenarioError(f"{prefix}{key}", f"unknown key (expected one of: {', '.join(allowed)})")
     return data
 
 
@@ -347,6 +343,9 @@ def _persona(data: object, path: str) -> Persona:
 
 _CHECK_KEYS = ("name", "persona", "channel", "template", "journey", "between", "share", "no_message",
                "max_per_day", "node", "reached", "status")
+_NOT_USED: dict[CheckKind, tuple[str, ...]] = {"max_per_day": ("journey", "template", "between"),
+                                                "reached": ("channel", "template"),
+                                                "status": ("channel", "template", "between")}
 _KIND_KEYS: tuple[tuple[CheckKind, str], ...] = (("no_message", "no_message"), ("max_per_day", "max_per_day"),
                                                  ("reached", "node"), ("status", "status"))
 
@@ -380,38 +379,29 @@ def _expectation(data: object, path: str, personas: Sequence[str]) -> Expectatio
         if high < low:
             raise ScenarioError(f"{path}.between[1]", "must not be before between[0]")
         between = (low, high)
-        if kind in ("max_per_day", "status"):
-            raise ScenarioError(f"{path}.between", f"not used by a {kind} check")
     allows_share = kind in ("message", "status") or (kind == "reached" and raw.get("reached", True) is True)
     if "share" in raw and not allows_share:
         raise ScenarioError(f"{path}.share", f"not used by a {kind} check (it must hold for every contact)")
     share = _number(raw, "share", path, 1.0, 0.0, 1.0)
     messages = _filter({k: raw[k] for k in ("channel", "template", "journey") if k in raw}, path)
     name = _text(raw, "name", path)
+    for key in _NOT_USED.get(kind, ()):
+        if key in raw:
+            raise ScenarioError(f"{path}.{key}", f"not used by a {kind} check")
     found = Expectation(name or "", kind, path, persona, messages, between, share)
-    if kind == "no_message":
-        if raw["no_message"] is not True:
-            raise ScenarioError(f"{path}.no_message", "expected true (narrow it with channel, template, between)")
-    elif kind == "max_per_day":
-        for key in ("journey", "template"):
-            if key in raw:
-                raise ScenarioError(f"{path}.{key}", "not used by a max_per_day check (channel is)")
+    if kind == "no_message" and raw["no_message"] is not True:
+        raise ScenarioError(f"{path}.no_message", "expected true (narrow it with channel, template, between)")
+    if kind == "max_per_day":
         found = replace(found, max_per_day=_integer(raw, "max_per_day", path, 0, 0, 1000))
     elif kind == "reached":
         reached = raw.get("reached", True)
         if not isinstance(reached, bool):
             raise ScenarioError(f"{path}.reached", f"expected true or false, got {reached!r}")
-        for key in ("channel", "template"):
-            if key in raw:
-                raise ScenarioError(f"{path}.{key}", "not used by a node check")
         found = replace(found, node=_text(raw, "node", path, required=True), reached=reached)
     elif kind == "status":
         status = _text(raw, "status", path, required=True)
         if status not in RUN_STATUSES:
             raise ScenarioError(f"{path}.status", f"expected one of {', '.join(RUN_STATUSES)}, got {status!r}")
-        for key in ("channel", "template"):
-            if key in raw:
-                raise ScenarioError(f"{path}.{key}", "not used by a status check (journey is)")
         found = replace(found, status=status)
     return found if name else replace(found, name=_default_name(found))
 

@@ -2,7 +2,7 @@
 
 ``compile_condition`` turns a ``touchflow.domain.predicates`` tree into a SQLAlchemy Core
 expression to put in ``select(contacts.c.id).where(...)``. Tags and events are read through
-correlated ``EXISTS`` / scalar subqueries (``ix_events_contact_id_occurred_at`` serves them).
+correlated ``EXISTS`` / scalar subqueries (``ix_events_contact_id_type_occurred_at`` serves them).
 
 Agreement with ``predicates.evaluate`` is the contract (tests/integration/test_predicate_sql.py):
 

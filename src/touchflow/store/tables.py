@@ -120,7 +120,7 @@ events = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     Column("source", String(100), nullable=False),
     Column("properties", JSONDoc, nullable=False),
-    Index(None, "contact_id", "occurred_at"),
+    Index(None, "contact_id", "type", "occurred_at"),
     Index(None, "type", "occurred_at"),
 )
 

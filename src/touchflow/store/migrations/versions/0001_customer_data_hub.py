@@ -100,7 +100,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_events"),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name="fk_events_contact_id_contacts"),
     )
-    op.create_index("ix_events_contact_id_occurred_at", "events", ["contact_id", "occurred_at"])
+    op.create_index("ix_events_contact_id_type_occurred_at", "events", ["contact_id", "type", "occurred_at"])
     op.create_index("ix_events_type_occurred_at", "events", ["type", "occurred_at"])
 
     op.create_table(

@@ -1,0 +1,332 @@
+"""The sandbox (J10): the real engine on a throw-away SQLite database, in virtual time.
+
+``simulate(journey_texts, scenario)`` publishes the journeys into a fresh database in a temporary
+directory (never the user's), creates the scenario's persona contacts, and then jumps the clock
+from one instant to the next — the next scripted or simulated reaction, run wake-up or trigger
+scan — ingesting what is due and ticking the runtime. Messages are captured; each one sent may
+draw the persona's reactions (open, click, reply, purchase, custom events) from a seeded hash,
+so the same seed gives the same result. Afterwards the store is read back into per-persona
+timelines, per-node counts, and the scenario's checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from touchflow.bootstrap import bootstrap
+from touchflow.clock import VirtualClock
+from touchflow.config import Settings
+from touchflow.domain.ids import IdFactory
+from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journeys import JourneyDefinition
+from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.scenarios import Persona, Scenario, ScenarioError, parse_scenario
+from touchflow.domain.transitions import contact_field
+from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.runtime import JourneyRuntime, TickReport
+from touchflow.engine.scans import run_scans
+from touchflow.engine.sim_pacing import ScanPacer
+from touchflow.engine.sim_report import (
+    PersonaResult,
+    SimulationResult,
+    check_references,
+    collect,
+    evaluate_checks,
+    node_counts,
+)
+from touchflow.services.context import ServiceContext
+from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.journeys import JourneyError, load_definition, publish_journey
+
+__all__ = ["SimulationError", "SimulationResult", "load_scenario", "simulate"]
+
+SOURCE = "simulator"
+EMAIL_DOMAIN = "sim.touchflow.test"
+CLICK_AFTER_OPEN = timedelta(minutes=5)
+ACT_AFTER_OPEN = timedelta(hours=1)  # reply, purchase, unsubscribe
+_MAX_SAME_INSTANT = 50
+
+
+class SimulationError(ValueError):
+    """The journeys cannot be simulated as given (invalid, or a check names what does not exist)."""
+
+
+def load_scenario(text: str) -> Scenario:
+    """YAML or JSON text → ``Scenario``; ``ScenarioError`` names the offending path."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError("scenario", f"not valid YAML/JSON: {exc}") from None
+    return parse_scenario(data)
+
+
+class _SeededIds(IdFactory):
+    """Time-ordered ids without the random parts, so a seed replays the same contacts and runs."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self._sequence = 0
+        self._tail = f"{random.Random(seed).getrandbits(48):012x}"
+
+    def new(self, now: datetime) -> str:
+        self._sequence += 1
+        return f"{int(now.timestamp() * 1000):012x}{self._sequence & 0xFFFFFFFF:08x}{self._tail}"
+
+
+@dataclass
+class _Contact:
+    order: int
+    persona: Persona
+    email: str
+    id: str = ""
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=16).hexdigest()
+
+
+class _Sandbox:
+    def __init__(self, scenario: Scenario, ctx: ServiceContext, clock: VirtualClock, batch_size: int) -> None:
+        self.scenario = scenario
+        self.ctx = ctx
+        self.clock = clock
+        self.batch_size = batch_size
+        self.contacts: list[_Contact] = []
+        self.by_id: dict[str, _Contact] = {}
+        self.journey_keys: dict[str, str] = {}
+        # (when, contact order, rank, tie-break, item): popped in an order independent of push order
+        self.pending: list[tuple[datetime, int, int, str, dict[str, Any]]] = []
+        self.pacer = ScanPacer(ctx, {}, scenario.start)
+        self.events = self.messages = self.instants = 0
+
+    # --- setup -----------------------------------------------------------------------------------
+
+    def create_contacts(self) -> None:
+        for persona in self.scenario.personas:
+            for index in range(1, persona.count + 1):
+                email = f"{persona.name.lower()}-{index}@{EMAIL_DOMAIN}"
+                self.contacts.append(_Contact(len(self.contacts), persona, email))
+        for start in range(0, len(self.contacts), self.batch_size):
+            chunk = self.contacts[start:start + self.batch_size]
+            items = [RawItem({"email": c.email, **{contact_field(k): v for k, v in c.persona.attributes.items()},
+                              "tags": ",".join(c.persona.tags)}) for c in chunk]
+            report = upsert_contacts(self.ctx, SOURCE, items)
+            if report.rejected:
+                raise SimulationError(f"persona contact rejected: {report.rejected[0]}")
+            for contact, contact_id in zip(chunk, report.contact_ids, strict=True):
+                assert contact_id is not None
+                contact.id = contact_id
+                self.by_id[contact_id] = contact
+        history: list[tuple[datetime, int, int, str, dict[str, Any]]] = []
+        end = self.scenario.duration
+        for contact in self.contacts:
+            for number, scripted in enumerate(contact.persona.events):
+                for offset in scripted.offsets(end):
+                    item = self._item(contact, self.scenario.start + offset, scripted.type,
+                                      dict(scripted.properties), _digest(contact.email, "script", number, offset))
+                    entry = (self.scenario.start + offset, contact.order, 0, f"{number:04d}", item)
+                    if offset < timedelta(0):
+                        history.append(entry)
+                    else:
+                        heapq.heappush(self.pending, entry)
+        history.sort(key=lambda e: e[:4])
+        self._ingest([e[4] for e in history], route=False)  # the past: facts for conditions, no triggers
+
+    def _item(self, contact: _Contact, at: datetime, event_type: str, properties: dict[str, Any],
+              key: str) -> dict[str, Any]:
+        return {"id": f"sim_{key}", "type": event_type, "email": contact.email, "occurred_at": at.isoformat(),
+                "properties": properties}
+
+    def _ingest(self, items: list[dict[str, Any]], route: bool = True) -> None:
+        for start in range(0, len(items), self.batch_size):
+            report = record_events(self.ctx, SOURCE, [RawItem(i) for i in items[start:start + self.batch_size]],
+                                   route=route)
+            if report.rejected:
+                raise SimulationError(f"simulated event rejected: {report.rejected[0]}")
+            self.events += report.accepted
+        for item in items:
+            self.pacer.saw(item["type"], datetime.fromisoformat(item["occurred_at"]))
+
+    # --- behaviour -------------------------------------------------------------------------------
+
+    def on_sent(self, messages: Sequence[OutboxMessage], now: datetime) -> None:
+        """Draw the reactions of each persona contact to each message just sent."""
+        end = self.scenario.end
+        for message in messages:
+            self.messages += 1
+            self.pacer.saw("message_sent", now)
+            contact = self.by_id.get(message.contact_id)
+            if contact is None or message.channel == "webhook":
+                continue
+            behaviour = contact.persona.behaviour
+            journey = self.journey_keys.get(message.journey_id or "", message.journey_id or "")
+            key = (self.scenario.seed, contact.email, journey, message.node_id, int(now.timestamp()))
+            rng = random.Random(_digest(*key))
+            props = {"message_id": message.id, "channel": message.channel, "journey_id": message.journey_id,
+                     "node_id": message.node_id, "template": message.template}
+            opened = now + behaviour.delay
+            draw, reply, purchase, unsubscribe = rng.random(), rng.random(), rng.random(), rng.random()
+            planned: list[tuple[datetime, str, dict[str, Any]]] = []
+            if draw < behaviour.open:
+                planned.append((opened, "message_opened", props))
+            if draw < behaviour.click:
+                planned.append((opened + CLICK_AFTER_OPEN, "message_clicked", props))
+            if reply < behaviour.reply:
+                planned.append((opened + ACT_AFTER_OPEN, "message_replied", props))
+            if purchase < behaviour.purchase:
+                planned.append((opened + ACT_AFTER_OPEN, "order_paid", {
+                    **props, "order_id": f"sim-{_digest(*key)[:12]}", "amount": behaviour.amount}))
+            if unsubscribe < behaviour.unsubscribe:
+                planned.append((opened + ACT_AFTER_OPEN, "unsubscribe", {**props, "channel": message.channel}))
+            for reaction in behaviour.reactions:
+                chance = rng.random()
+                if chance < reaction.probability and reaction.to.matches(message.channel, message.template,
+                                                                         journey, message.node_id):
+                    planned.append((now + (reaction.after if reaction.after is not None else behaviour.delay),
+                                    reaction.event, {**props, **reaction.properties}))
+            for rank, (at, event_type, properties) in enumerate(planned, start=1):
+                if at <= end:
+                    tie = f"{journey}|{message.node_id}|{int(now.timestamp()):012d}"
+                    item = self._item(contact, at, event_type, properties, _digest(*key, rank, event_type))
+                    heapq.heappush(self.pending, (at, contact.order, rank, tie, item))
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def _tick(self, runtime: JourneyRuntime, instant: datetime) -> None:
+        """``JourneyRuntime.tick`` in its parts, so the scan pacer can look in before and after the scans."""
+        if not self.pacer.watched:
+            runtime.tick()
+            return
+        before = TickReport()
+        for step in (runtime.route_events, runtime.run_due):
+            while True:
+                report = step()
+                before.add(report)
+                if report.events + report.timers < runtime.batch_size:
+                    break
+        schedules = self.pacer.before_scans(instant, before)
+        run_scans(self.ctx, runtime.catalog, runtime.batch_size)
+        self.pacer.after_scans(instant, schedules)
+        after = TickReport()
+        if runtime.dispatcher is not None:
+            after.dispatched = runtime.dispatcher.dispatch_all()
+            while (report := runtime.route_events()).events:
+                after.add(report)
+        self.pacer.after_tick(instant, after)
+
+    def run(self, runtime: JourneyRuntime) -> None:
+        start, end = self.scenario.start, self.scenario.end
+        instant, repeats = start, 0
+        while True:
+            self.clock.set(instant)
+            due: list[dict[str, Any]] = []
+            while self.pending and self.pending[0][0] <= instant:
+                due.append(heapq.heappop(self.pending)[4])
+            self._ingest(due)
+            self._tick(runtime, instant)
+            self.instants += 1
+            if instant >= end:
+                return
+            with self.ctx.reader() as uow:
+                scans = uow.journeys.next_scans()
+                wake = uow.journeys.next_wake_at()
+            candidates = [end, *(at for at in scans.values() if at > instant)]
+            if wake is not None:
+                candidates.append(wake)
+            if self.pending:
+                candidates.append(self.pending[0][0])
+            following = min(candidates)
+            if following <= instant:  # work due now (e.g. reactions with no delay): same instant again
+                repeats += 1
+                if repeats > _MAX_SAME_INSTANT:
+                    raise SimulationError(f"the journeys do not settle at {instant.isoformat()} (a loop?)")
+                if not (self.pending and self.pending[0][0] <= instant):
+                    following = instant + timedelta(seconds=1)
+            else:
+                repeats = 0
+            instant = following
+
+
+def _publish(ctx: ServiceContext, texts: Sequence[str]) -> list[tuple[str, JourneyDefinition]]:
+    """Publish every journey; one that enrols into another may need the other first."""
+    definitions: list[tuple[str, JourneyDefinition]] = []
+    for index, text in enumerate(texts):
+        try:
+            _, definition = load_definition(text)
+        except DefinitionError as exc:
+            raise SimulationError(f"journey {index + 1}: {exc}") from None
+        if any(d.key == definition.key for _, d in definitions):
+            raise SimulationError(f"journey {definition.key} is given twice")
+        definitions.append((text, definition))
+    pending = list(definitions)
+    while pending:
+        failed: list[tuple[str, JourneyDefinition]] = []
+        error: JourneyError | None = None
+        for text, definition in pending:
+            try:
+                publish_journey(ctx, text, actor="simulator")
+            except JourneyError as exc:
+                failed.append((text, definition))
+                error = exc
+        if len(failed) == len(pending):
+            raise SimulationError(f"journey {failed[0][1].key}: {error}")
+        pending = failed
+    return definitions
+
+
+def simulate(journey_texts: Sequence[str], scenario: Scenario, *, database_dir: Path | None = None,
+             batch_size: int = 1000) -> SimulationResult:
+    """Run ``scenario`` through the journeys (YAML/JSON texts) and check its expectations.
+
+    The database is a fresh ``sim.db`` in a temporary directory, removed afterwards; with
+    ``database_dir`` it is created there instead and kept (the directory must not hold one yet).
+    """
+    began = time.perf_counter()
+    if not journey_texts:
+        raise SimulationError("no journey to simulate")
+    with tempfile.TemporaryDirectory(prefix="touchflow-sim-") as tmp:
+        directory = Path(tmp) if database_dir is None else database_dir
+        path = directory / "sim.db"
+        if path.exists():
+            raise SimulationError(f"{path} exists: the sandbox always starts from an empty database")
+        directory.mkdir(parents=True, exist_ok=True)
+        clock = VirtualClock(scenario.start)
+        app = bootstrap(Settings(f"sqlite:///{path.as_posix()}", batch_size=batch_size), clock=clock)
+        try:
+            app.services.ids = _SeededIds(scenario.seed)
+            app.init_database()
+            published = _publish(app.services, journey_texts)
+            definitions = [d for _, d in published]
+            check_references(scenario, definitions)
+            sandbox = _Sandbox(scenario, app.services, clock, batch_size)
+            with app.services.reader() as uow:
+                sandbox.journey_keys = {r.id: r.key for r in uow.journeys.all()}
+            by_key = {d.key: d for d in definitions}
+            sandbox.pacer = ScanPacer(app.services, {i: by_key[k] for i, k in sandbox.journey_keys.items()},
+                                       scenario.start)
+            sandbox.create_contacts()
+            dispatcher = Dispatcher(app.services, batch_size, on_sent=sandbox.on_sent)
+            sandbox.run(JourneyRuntime(app.services, batch_size, dispatcher=dispatcher))
+            observed = collect(app.services, scenario, {
+                c.id: (c.persona.name, c.order, c.email.partition("@")[0]) for c in sandbox.contacts},
+                sandbox.journey_keys)
+        finally:
+            app.close()
+    personas = [PersonaResult.of(p, observed) for p in scenario.personas]
+    checks = evaluate_checks(scenario, observed)
+    stats = {"contacts": len(sandbox.contacts), "events": sandbox.events, "messages": sandbox.messages,
+             "instants": sandbox.instants}
+    return SimulationResult(scenario, [d.key for d in definitions], personas, node_counts(definitions, observed),
+                            checks, stats, time.perf_counter() - began)
+
