@@ -42,6 +42,11 @@ def test_demo_imports_everything_and_a_second_run_creates_nothing(
     assert _number(store[1]) > 300
     assert "Rejected rows" in first and "no usable identifier" in first
     assert "Field completeness" in first and "Sources" in first
+    assert "Journeys: the last 90 days replayed in the sandbox" in first
+    for key in ("rule_a_whitepaper", "rule_b_post_purchase", "welcome", "dormant_reactivation"):
+        assert f"({key})" in first
+    journeys = first[first.index("Journeys: the last 90 days"):]
+    assert re.search(r"email [1-9]", journeys), journeys  # the replay sends messages
 
     second = _demo(runner, tmp_path)
     assert "This run: 0 new contacts, 0 new events, 0 merges" in second, second

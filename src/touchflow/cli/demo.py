@@ -14,9 +14,12 @@ from rich.table import Table
 from touchflow.bootstrap import bootstrap
 from touchflow.cli.common import console, fail
 from touchflow.config import Settings
+from touchflow.demo.journeys import examples_dir, simulate_company
 from touchflow.demo.sample_data import FILES, SampleFiles, write_sample_data
 from touchflow.demo.summary import PLAN, SOURCE_FIELDS, DemoResult, ImportStep, ProgressFn, run_demo
 from touchflow.domain.contacts import STANDARD_FIELDS
+from touchflow.services.context import ServiceContext
+from touchflow.services.journeys import publish_journey
 from touchflow.services.quality import SYNC_SUCCESS_TARGET
 
 __all__ = ["register"]
@@ -55,6 +58,8 @@ def demo(
     = None,
     contacts: ContactsOpt = 2000,
     seed: SeedOpt = 1,
+    journeys: Annotated[bool, typer.Option("--journeys/--no-journeys", help="publish the example journeys and "
+                                           "replay the last 90 days through them in the sandbox")] = True,
 ) -> None:
     """Generate sample data, import it all and show what unifying the data achieved.
 
@@ -72,9 +77,33 @@ def demo(
             result = run_demo(application.services, directory, contacts, seed, progress,
                               application.settings.batch_size)
         database = application.engine.url.render_as_string(hide_password=True)
+        _render(result, database, directory)
+        if journeys:
+            _journeys(application.services)
     finally:
         application.close()
-    _render(result, database, directory)
+
+
+def _journeys(services: ServiceContext) -> None:
+    """Publish the spec's journeys here, and show what 90 days of this company would do in them."""
+    directory = examples_dir()
+    if directory is None:
+        console.print("[yellow]note:[/yellow] examples/journeys not found; journeys skipped")
+        return
+    for path in sorted(directory.glob("*.yaml")):
+        if not path.name.endswith(".scenario.yaml"):
+            publish_journey(services, path.read_text(encoding="utf-8"), actor="demo")
+    with console.status("replaying the last 90 days through the journeys in the sandbox …"):
+        outcomes, seconds = simulate_company(services)
+    table = Table("journey", "entered", "converted", "messages by channel",
+                  title=f"Journeys: the last 90 days replayed in the sandbox ({seconds:.1f} s)")
+    for o in outcomes:
+        table.add_row(f"{o.name} ({o.key})", f"{o.entered:,}", f"{o.converted:,}",
+                      ", ".join(f"{c} {n:,}" for c, n in sorted(o.messages.items())) or "—")
+    console.print(table)
+    console.print("Opens, clicks, purchases and survey answers to these messages are drawn with seeded "
+                  "probabilities. The journeys are published in this database too: [bold]touchflow journey "
+                  "list[/bold]; run [bold]touchflow worker[/bold] to let them act on new events.")
 
 
 @contextmanager

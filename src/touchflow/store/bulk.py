@@ -31,7 +31,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _same(value: Any) -> Any:

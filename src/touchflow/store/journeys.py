@@ -267,7 +267,7 @@ class SqlJourneyRepository:
             chunk = ids[start:start + _CHUNK]
             for row in self._c.execute(select(contacts.c.id, contacts.c.custom, *standard)
                                        .where(contacts.c.id.in_(chunk))).mappings():
-                vals = {c.name: row[c.name] for c in standard if row[c.name] is not None}
+                vals = {str(c.name): row[c.name] for c in standard if row[c.name] is not None}
                 vals.update({f"custom.{k}": v for k, v in (row["custom"] or {}).items()})
                 values[row["id"]] = vals
             for contact_id, tag in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)
