@@ -137,13 +137,14 @@ def prepare(url: str, pool: int) -> str:
         application.close()
 
 
-def start_server(url: str, port: int, workers: int, logfile: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TOUCHFLOW_DATABASE_URL": url}
+def start_server(url: str, port: int, workers: int, logfile: Path, with_worker: bool = False
+                 ) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TOUCHFLOW_DATABASE_URL": url, "TOUCHFLOW_EMBEDDED_WORKER": "1" if with_worker else "0"}
     touchflow = shutil.which("touchflow", path=str(Path(sys.executable).parent)) or "touchflow"
     probe = subprocess.run([touchflow, "serve", "--help"], env=env, capture_output=True)
     if probe.returncode == 0:
         command = [touchflow, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                   "--log-level", "warning", "--no-access-log"]
+                   "--log-level", "warning", "--no-access-log", "--worker" if with_worker else "--no-worker"]
     else:  # `serve` not registered in the CLI yet: the same ASGI factory under uvicorn directly
         command = [sys.executable, "-m", "uvicorn", "touchflow.cli.serve:asgi_app", "--factory", "--host",
                    "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
@@ -266,6 +267,8 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, help="length of the in-process run (default: "
                                                                 "the HTTP run's, at most 20 s)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--with-worker", action="store_true",
+                        help="run serve's embedded journey worker too (it drains the event inbox as you ingest)")
     args = parser.parse_args()
     if not 1 <= args.batch <= 1000:
         parser.error("--batch must be 1..1000")
@@ -277,7 +280,7 @@ def main() -> None:
         key = prepare(url, args.pool)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(url, port, args.workers, workdir / "server.log")
+        server = start_server(url, port, args.workers, workdir / "server.log", args.with_worker)
         try:
             wait_healthy(base, server)
             log(f"loading for {args.seconds:.0f} s: batches of {args.batch}, concurrency {args.concurrency}, "

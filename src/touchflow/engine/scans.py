@@ -66,18 +66,19 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> 
             next_at = scheduled.get(journey_id)
             if next_at is None:
                 next_at = first_fire(definition.trigger, now) if definition.trigger.kind == "schedule" else now
-                uow.journeys.set_next_scan(journey_id, next_at)
+                uow.journeys.ensure_scan(journey_id, next_at)
             if next_at <= now:
                 due.append((record, definition))
         uow.commit()
     scanned = 0
     for record, definition in due:
-        scanned += _scan(ctx, catalog, record, definition, now, batch_size)
         trigger = definition.trigger
         step = trigger.every if trigger.kind == "schedule" and trigger.every else SCAN_INTERVAL
-        with ctx.uow() as uow:
-            uow.journeys.set_next_scan(record.id, now + step)
+        with ctx.uow() as uow:  # claim it: with several workers, one runs each due scan
+            claimed = uow.journeys.claim_scan(record.id, now, now + step)
             uow.commit()
+        if claimed:
+            scanned += _scan(ctx, catalog, record, definition, now, batch_size)
     return scanned
 
 

@@ -102,6 +102,18 @@ class SqlJourneyRepository:
     def next_scans(self) -> dict[str, datetime]:
         return {r.journey_id: r.next_scan_at for r in self._c.execute(select(journey_schedules))}
 
+    def claim_scan(self, journey_id: str, now: datetime, next_at: datetime) -> bool:
+        """Compare-and-set: move a due scan to ``next_at``; True for the one worker that did it."""
+        result = self._c.execute(update(journey_schedules).where(
+            journey_schedules.c.journey_id == journey_id, journey_schedules.c.next_scan_at <= now
+        ).values(next_scan_at=next_at))
+        return result.rowcount == 1
+
+    def ensure_scan(self, journey_id: str, at: datetime) -> None:
+        """Schedule a journey's first scan unless a concurrent worker already did."""
+        bulk_insert(self._c, journey_schedules, ("journey_id", "next_scan_at"), [(journey_id, at)],
+                    ignore_conflicts=True)
+
     def set_next_scan(self, journey_id: str, at: datetime) -> None:
         self._c.execute(delete(journey_schedules).where(journey_schedules.c.journey_id == journey_id))
         self._c.execute(insert(journey_schedules).values(journey_id=journey_id, next_scan_at=at))
