@@ -69,6 +69,14 @@ class Measured:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS. ``ru_maxrss`` survives exec (a spawned child would report its parent's
+    peak), so ``VmHWM`` from /proc is preferred where it exists."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journeys import Branch, JourneyDefinition
+from touchflow.domain.journeys import Branch, JourneyDefinition, WaitEvent
 from touchflow.domain.ports import JourneyRecord, UnitOfWork
 from touchflow.domain.predicates import Condition, needs_events
 from touchflow.domain.transitions import Run
@@ -66,10 +66,18 @@ def conditions_of(definition: JourneyDefinition) -> list[Condition]:
 
 
 def event_needs(definitions: Iterable[JourneyDefinition]) -> frozenset[str]:
-    """The event types that the definitions' triggers, waits, goals, exits and conditions read."""
-    types: set[str] = {"message_opened", "message_clicked"}  # engagement waits and conditions
+    """The event types the definitions read from a contact's history: waits, goals, exits, conditions.
+
+    The triggering event itself comes with the inbox row, so trigger types are not loaded here.
+    """
+    types: set[str] = set()
     for definition in definitions:
-        types |= definition.event_types()
+        types |= set(definition.exit_events)
+        if definition.goal is not None:
+            types.add(definition.goal.event)
+        for node in definition.nodes.values():
+            if isinstance(node, WaitEvent):
+                types.update(node.events)
         for condition in conditions_of(definition):
             types |= needs_events(condition) or frozenset()
     return frozenset(types)

@@ -138,16 +138,31 @@ class SqlJourneyRepository:
                                 "b_error": r.error} for r in runs])
 
     def claim_due(self, now: datetime, limit: int) -> list[Run]:
-        """Runs whose wake-up time has come, in journeys that are not paused; locked for this transaction."""
+        """Runs whose wake-up time has come, in journeys that are not paused; locked for this transaction.
+
+        On PostgreSQL the candidate rows are picked and row-locked first (SKIP LOCKED, LIMIT), and only
+        those take the per-contact advisory lock: taking it in the outer WHERE would lock every due row.
+        """
         live = select(journeys.c.id).where(journeys.c.status == "active")
-        query = (select(journey_runs)
-                 .where(journey_runs.c.status.in_(("active", "waiting")), journey_runs.c.wake_at <= now,
-                        journey_runs.c.journey_id.in_(live))
-                 .order_by(journey_runs.c.wake_at).limit(limit))
-        if self._pg:
-            query = query.where(func.pg_try_advisory_xact_lock(func.hashtextextended(journey_runs.c.contact_id, 0))
-                                ).with_for_update(skip_locked=True, of=journey_runs)
-        return [_run_from(r) for r in self._c.execute(query)]
+        found: list[Run] = []
+        for status in ("waiting", "active"):
+            if len(found) >= limit:
+                break
+            due = (select(journey_runs.c.id)
+                   .where(journey_runs.c.status == status, journey_runs.c.wake_at <= now,
+                          journey_runs.c.journey_id.in_(live))
+                   .order_by(journey_runs.c.wake_at).limit(limit - len(found)))
+            if self._pg:
+                claimed = due.with_for_update(skip_locked=True, of=journey_runs).cte("claimed").prefix_with(
+                    "MATERIALIZED")
+                query = (select(journey_runs).join(claimed, claimed.c.id == journey_runs.c.id)
+                         .where(func.pg_try_advisory_xact_lock(func.hashtextextended(journey_runs.c.contact_id, 0)))
+                         .order_by(journey_runs.c.wake_at))
+            else:
+                query = (select(journey_runs).where(journey_runs.c.id.in_(due.scalar_subquery()))
+                         .order_by(journey_runs.c.wake_at))
+            found.extend(_run_from(r) for r in self._c.execute(query))
+        return found
 
     def runs_of(self, contact_ids: Collection[str], journey_ids: Collection[str] | None = None,
                 statuses: Collection[RunStatus] | None = None) -> list[Run]:
