@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journeys import Branch, JourneyDefinition, WaitEvent
+from touchflow.domain.journeys import Branch, JourneyDefinition, Wait, WaitEvent
 from touchflow.domain.ports import JourneyRecord, UnitOfWork
-from touchflow.domain.predicates import Condition, needs_events
+from touchflow.domain.predicates import Always, Condition, needs_events
 from touchflow.domain.transitions import Run
 
-__all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs"]
+__all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
 
 
 @dataclass
@@ -81,3 +81,15 @@ def event_needs(definitions: Iterable[JourneyDefinition]) -> frozenset[str]:
         for condition in conditions_of(definition):
             types |= needs_events(condition) or frozenset()
     return frozenset(types)
+
+
+def needs_facts(definitions: Iterable[JourneyDefinition]) -> bool:
+    """Whether advancing runs of these journeys reads anything about the contact at all."""
+    for definition in definitions:
+        if event_needs([definition]):
+            return True
+        if any(not isinstance(c, Always) for c in conditions_of(definition)):
+            return True
+        if any(isinstance(n, Wait) and n.until is not None for n in definition.nodes.values()):
+            return True  # the contact's timezone
+    return False

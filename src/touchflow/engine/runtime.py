@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.predicates import EventFact, compare_value
+from touchflow.domain.predicates import ContactFacts, EventFact, compare_value
 from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance
-from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatch import Dispatcher
 from touchflow.engine.scans import run_scans
 from touchflow.engine.steps import StepBatch
@@ -139,7 +139,11 @@ class JourneyRuntime:
             if not runs:
                 return report
             definitions = self.catalog.for_runs(uow, runs)
-            facts = uow.journeys.load_facts({r.contact_id for r in runs}, event_needs(definitions.values()), None)
+            contact_ids = {r.contact_id for r in runs}
+            if needs_facts(definitions.values()):
+                facts = uow.journeys.load_facts(contact_ids, event_needs(definitions.values()), None)
+            else:  # e.g. wait → send → exit: nothing about the contact is read
+                facts = {cid: ContactFacts(cid) for cid in contact_ids}
             batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
             for run in runs:
                 result = advance(definitions[(run.journey_id, run.version)], run, facts[run.contact_id], TimerDue(),
