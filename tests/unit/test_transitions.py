@@ -135,3 +135,23 @@ def test_definition_errors_name_the_path() -> None:
         parse_journey(data)
     assert info.value.path == "nodes.send_digest.next"
     assert "nowhere" in info.value.reason
+
+
+def test_branch_trace_says_which_values_decided_it() -> None:
+    journey = parse_journey({
+        "key": "j", "trigger": {"manual": True},
+        "nodes": {
+            "check": {"kind": "branch", "cases": [
+                {"if": {"all": [{"event": "content_download", "count": ">= 2", "within": "30d"},
+                                {"attr": "industry", "eq": "制造业"}]}, "next": "hot"}], "else": "cold"},
+            "hot": {"kind": "exit"}, "cold": {"kind": "exit"},
+        },
+    })
+    download = EventFact("content_download", T0 - timedelta(days=3), {"content_id": "wp"})
+    result = advance(journey, new_run("check"), facts(download, industry="制造业"), Entered(), T0)
+    branch = result.steps[0]
+    assert branch.edge == "else" and branch.detail["conditions"] == [False]
+    (leaves,) = branch.detail["why"]
+    assert {"event": "content_download", "within": "30d", "op": "gte", "expected": 2, "actual": 1,
+            "result": False} in leaves
+    assert {"attr": "industry", "op": "eq", "expected": "制造业", "actual": "制造业", "result": True} in leaves

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.contacts import STANDARD_FIELDS
+from touchflow.domain.explain import explain
 from touchflow.domain.journeys import (
     Branch,
     Enrol,
@@ -374,9 +375,11 @@ class _Walk:
                     break
             if chosen is None:
                 if not node.has_else:
-                    return self.finish("completed", node.id, node.kind, "no case matched", conditions=values)
+                    return self.finish("completed", node.id, node.kind, "no case matched", conditions=values,
+                                       why=[explain(c, self.facts, self.ctx) for c, _ in node.cases])
                 chosen = ("else", node.otherwise)
-            self.step(node, chosen[0], conditions=values)
+            self.step(node, chosen[0], conditions=values,
+                      why=[explain(c, self.facts, self.ctx) for c, _ in node.cases[:len(values)]])
             return chosen[1]
         elif isinstance(node, Split):
             bucket = random_bucket(node.salt, run.contact_id) / 100  # 0 ≤ bucket < 100
