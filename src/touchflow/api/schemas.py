@@ -19,7 +19,6 @@ from pydantic import (
 )
 
 from touchflow.domain.contacts import ContactState
-from touchflow.services.contacts import ContactProfile
 
 __all__ = [
     "INT64",
@@ -35,7 +34,6 @@ __all__ = [
     "PatchIn",
     "SearchOut",
     "contact_payload",
-    "profile_json",
     "summary_json",
 ]
 
@@ -342,35 +340,6 @@ class SearchOut(BaseModel):
     items: list[ContactSummary]
     limit: int
     offset: int
-
-
-def state_json(state: ContactState) -> dict[str, Any]:
-    return {
-        "id": state.id,
-        "created_at": state.created_at,
-        "attributes": {k: v for k, v in state.values.items() if not k.startswith("custom.")},
-        "custom": {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")},
-        "lineage": {k: {"source": s.source, "at": s.at} for k, s in sorted(state.lineage.items())},
-        "tags": [{"tag": t, "set_by": by} for t, by in sorted(state.tags.items())],
-        "consent": {c: {"status": v.status, "source": v.source, "at": v.at}
-                    for c, v in sorted(state.consents.items())},
-        "lifecycle_stage": state.values.get("lifecycle_stage"),
-    }
-
-
-def profile_json(profile: ContactProfile) -> dict[str, Any]:
-    data = state_json(profile.state)
-    data["identities"] = [{"kind": i.identity.kind, "value": i.identity.value, "source": i.source,
-                           "since": i.at} for i in profile.identities]
-    data["event_count"] = profile.event_count
-    data["recent_events"] = [{"id": e.id, "type": e.type, "occurred_at": e.occurred_at,
-                              "received_at": e.received_at, "source": e.source, "properties": e.properties}
-                             for e in profile.recent_events]
-    data["merges"] = [{"merged": m.loser_id, "into": m.winner_id, "linked_by": m.linked_by, "source": m.source,
-                       "at": m.at, "conflicts": [{"field": c.field, "kept": c.kept, "kept_source": c.kept_source,
-                                                  "dropped": c.dropped, "dropped_source": c.dropped_source}
-                                                 for c in m.conflicts]} for m in profile.merges]
-    return data
 
 
 def summary_json(state: ContactState) -> dict[str, Any]:

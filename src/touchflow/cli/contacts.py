@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -10,43 +10,17 @@ from rich.table import Table
 from touchflow.cli.common import console, fail, open_app, print_json
 from touchflow.services.contacts import (
     ContactNotFound,
-    ContactProfile,
     get_contact_profile,
     merge_contacts,
     patch_contact,
+    profile_document,
     search_contacts,
     suggest_duplicates,
 )
 
-__all__ = ["profile_json", "register"]
+__all__ = ["register"]
 
 contact_app = typer.Typer(help="Look up and edit contacts.", no_args_is_help=True)
-
-
-def profile_json(profile: ContactProfile) -> dict[str, Any]:
-    """The wire shape of one contact, shared by ``contact show --json``."""
-    state = profile.state
-    standard = {k: v for k, v in state.values.items() if not k.startswith("custom.")}
-    return {
-        "id": state.id,
-        "created_at": state.created_at.isoformat(),
-        "identities": [{"kind": i.identity.kind, "value": i.identity.value, "source": i.source,
-                        "since": i.at.isoformat()} for i in profile.identities],
-        "attributes": standard,
-        "custom": {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")},
-        "lineage": {k: {"source": s.source, "at": s.at.isoformat()} for k, s in sorted(state.lineage.items())},
-        "tags": [{"tag": t, "set_by": by} for t, by in sorted(state.tags.items())],
-        "consent": {c: {"status": v.status, "source": v.source, "at": v.at.isoformat()}
-                    for c, v in sorted(state.consents.items())},
-        "lifecycle_stage": state.values.get("lifecycle_stage"),
-        "event_count": profile.event_count,
-        "recent_events": [{"id": e.id, "type": e.type, "occurred_at": e.occurred_at.isoformat(),
-                           "source": e.source, "properties": e.properties} for e in profile.recent_events],
-        "merges": [{"merged": m.loser_id, "linked_by": m.linked_by, "source": m.source, "at": m.at.isoformat(),
-                    "conflicts": [{"field": c.field, "kept": c.kept, "kept_source": c.kept_source,
-                                   "dropped": c.dropped, "dropped_source": c.dropped_source}
-                                  for c in m.conflicts]} for m in profile.merges],
-    }
 
 
 @contact_app.command("show")
@@ -60,7 +34,7 @@ def show(
             profile = get_contact_profile(application.services, identifier)
         except ContactNotFound as exc:
             fail(str(exc), code=1)
-    data = profile_json(profile)
+    data = profile_document(profile)
     if as_json:
         print_json(data)
         return
@@ -73,14 +47,14 @@ def show(
     attrs = Table("field", "value", "source", "set at", title="Attributes")
     for name, value in {**data["attributes"], **{f"custom.{k}": v for k, v in data["custom"].items()}}.items():
         stamp = data["lineage"].get(name, {})
-        attrs.add_row(name, str(value), stamp.get("source", ""), stamp.get("at", ""))
+        attrs.add_row(name, str(value), stamp.get("source", ""), str(stamp.get("at", "")))
     console.print(attrs)
     console.print("Tags: " + (", ".join(f"{t['tag']} ({t['set_by']})" for t in data["tags"]) or "—"))
     console.print("Consent: " + (", ".join(f"{c}={v['status']}" for c, v in data["consent"].items()) or "—"))
     if data["recent_events"]:
         events = Table("occurred", "type", "source", title="Recent events")
         for e in data["recent_events"]:
-            events.add_row(e["occurred_at"], e["type"], e["source"])
+            events.add_row(str(e["occurred_at"]), e["type"], e["source"])
         console.print(events)
     for merge in data["merges"]:
         console.print(f"merged {merge['merged']} at {merge['at']} via {merge['linked_by']} "

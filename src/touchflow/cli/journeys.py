@@ -188,11 +188,7 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
             traces = trace_contact(application.services, key, identifier)
         except (JourneyError, ContactNotFound) as exc:
             fail(str(exc), code=1)
-    data: list[dict[str, Any]] = [{
-        "run": t.run.id, "status": t.run.status, "node": t.run.node_id, "entered_at": t.run.entered_at.isoformat(),
-        "error": t.run.error,
-             "steps": [{"at": s.at.isoformat(), "node": s.node_id, "kind": s.kind, "edge": s.edge, "detail": s.detail}
-                       for s in t.steps], "messages": t.messages} for t in traces]
+    data = [t.document() for t in traces]
     if as_json:
         print_json(data)
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FieldError", "RecordRejected"]
+__all__ = ["FieldError", "PathError", "RecordRejected"]
 
 
 class FieldError(ValueError):
@@ -19,4 +19,13 @@ class RecordRejected(ValueError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+        self.reason = reason
+
+
+class PathError(ValueError):
+    """Marketer-written data (a condition, a journey, a scenario) is unusable; ``path`` names the element."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
         self.reason = reason

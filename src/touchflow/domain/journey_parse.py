@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any
 
+from touchflow.domain.errors import PathError
 from touchflow.domain.journeys import (
     CHANNELS,
     Branch,
@@ -42,11 +43,8 @@ _NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
 _TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
-class DefinitionError(ValueError):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
+class DefinitionError(PathError):
+    """A journey definition cannot be used; ``path`` names the offending element."""
 
 
 def _mapping(data: object, path: str) -> Mapping[str, Any]:

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from touchflow.domain.contacts import Scalar
+from touchflow.domain.errors import PathError
 
 __all__ = [
     "ATTR_OPS",
@@ -73,13 +74,8 @@ ENGAGEMENT_EVENTS: Mapping[str, str] = {"opened": "message_opened", "clicked": "
 Operand = Scalar | tuple[Scalar, ...] | None
 
 
-class ConditionError(ValueError):
+class ConditionError(PathError):
     """A condition cannot be used; ``path`` names the offending element (``nodes[3].if.all[1].within``)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 class MissingRunContext(ValueError):

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from touchflow.domain.contacts import Scalar
-from touchflow.domain.errors import FieldError
+from touchflow.domain.errors import FieldError, PathError
 from touchflow.domain.events import JSONValue, validate_event_type, validate_properties
 
 __all__ = [
@@ -45,11 +45,8 @@ _OFFSET = re.compile(r"(-)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _PERSONA = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,39}")
 
 
-class ScenarioError(ValueError):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
+class ScenarioError(PathError):
+    """A simulator scenario cannot be used; ``path`` names the offending element."""
 
 
 # --- the model ----------------------------------------------------------------------------------

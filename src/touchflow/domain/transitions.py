@@ -61,6 +61,7 @@ __all__ = [
     "contact_field",
     "fail_step",
     "may_enter",
+    "props_match",
 ]
 
 RunStatus = Literal["active", "waiting", "paused", "completed", "converted", "exited", "failed"]
@@ -203,14 +204,14 @@ def contact_field(name: str) -> str:
     return name if name in STANDARD_FIELDS or name.startswith("custom.") else f"custom.{name}"
 
 
-def _props_match(filters: Sequence[PropFilter], properties: Mapping[str, Any]) -> bool:
+def props_match(filters: Sequence[PropFilter], properties: Mapping[str, Any]) -> bool:
     return all(compare_value(properties.get(f.prop), f.op, f.value) for f in filters)
 
 
 def _happened(facts: ContactFacts, types: Sequence[str], filters: Sequence[PropFilter], since: datetime,
               now: datetime) -> EventFact | None:
     for event in facts.events:
-        if event.type in types and since <= event.occurred_at <= now and _props_match(filters, event.properties):
+        if event.type in types and since <= event.occurred_at <= now and props_match(filters, event.properties):
             return event
     return None
 
@@ -223,7 +224,7 @@ def _wait_matches(node: WaitEvent, run: Run, event: EventFact, now: datetime) ->
     if node.of_message is not None and (event.properties.get("node_id") != node.of_message
                                         or event.properties.get("journey_id") != run.journey_id):
         return False
-    return _props_match(node.properties, event.properties)
+    return props_match(node.properties, event.properties)
 
 
 def _next_time_of_day(node: Wait, tz_name: str, now: datetime) -> datetime:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.predicates import ContactFacts, EventFact, compare_value
-from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance
+from touchflow.domain.predicates import ContactFacts, EventFact
+from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance, props_match
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatch import Dispatcher
 from touchflow.engine.scans import run_scans
@@ -190,7 +190,7 @@ class JourneyRuntime:
 
 
 def _trigger_matches(definition: JourneyDefinition, fact: EventFact) -> bool:
-    return all(compare_value(fact.properties.get(f.prop), f.op, f.value) for f in definition.trigger.properties)
+    return props_match(definition.trigger.properties, fact.properties)
 
 
 def _parked(run: Run, reason: str) -> Run:

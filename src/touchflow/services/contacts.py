@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from touchflow.domain.contacts import (
     MANUAL_PRIORITY,
@@ -32,8 +33,10 @@ __all__ = [
     "get_contact_profile",
     "merge_contacts",
     "patch_contact",
+    "profile_document",
     "resolve_contact_id",
     "search_contacts",
+    "state_document",
     "suggest_duplicates",
 ]
 
@@ -177,3 +180,33 @@ def merge_contacts(ctx: ServiceContext, keep: str, other: str, *, actor: str, re
         uow.commit()
         return winner.id
 
+
+def state_document(state: ContactState) -> dict[str, Any]:
+    """A contact as plain data (datetimes stay datetimes; the caller's JSON encoder formats them)."""
+    return {
+        "id": state.id,
+        "created_at": state.created_at,
+        "attributes": {k: v for k, v in state.values.items() if not k.startswith("custom.")},
+        "custom": {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")},
+        "lineage": {k: {"source": s.source, "at": s.at} for k, s in sorted(state.lineage.items())},
+        "tags": [{"tag": t, "set_by": by} for t, by in sorted(state.tags.items())],
+        "consent": {c: {"status": v.status, "source": v.source, "at": v.at}
+                    for c, v in sorted(state.consents.items())},
+        "lifecycle_stage": state.values.get("lifecycle_stage"),
+    }
+
+
+def profile_document(profile: ContactProfile) -> dict[str, Any]:
+    """The whole profile as plain data: the one shape the API and `contact show --json` print."""
+    data = state_document(profile.state)
+    data["identities"] = [{"kind": i.identity.kind, "value": i.identity.value, "source": i.source,
+                           "since": i.at} for i in profile.identities]
+    data["event_count"] = profile.event_count
+    data["recent_events"] = [{"id": e.id, "type": e.type, "occurred_at": e.occurred_at,
+                              "received_at": e.received_at, "source": e.source, "properties": e.properties}
+                             for e in profile.recent_events]
+    data["merges"] = [{"merged": m.loser_id, "into": m.winner_id, "linked_by": m.linked_by, "source": m.source,
+                       "at": m.at, "conflicts": [{"field": c.field, "kept": c.kept, "kept_source": c.kept_source,
+                                                  "dropped": c.dropped, "dropped_source": c.dropped_source}
+                                                 for c in m.conflicts]} for m in profile.merges]
+    return data

@@ -215,6 +215,14 @@ class RunTrace:
     steps: list[StoredStep]
     messages: list[dict[str, Any]]
 
+    def document(self) -> dict[str, Any]:
+        """The trace as plain data: the one shape `journey trace --json` and the API print."""
+        run = self.run
+        return {"run": run.id, "status": run.status, "node": run.node_id, "entered_at": run.entered_at.isoformat(),
+                "error": run.error, "messages": self.messages,
+                "steps": [{"at": s.at.isoformat(), "node": s.node_id, "kind": s.kind, "edge": s.edge,
+                           "detail": s.detail} for s in self.steps]}
+
 
 def trace_contact(ctx: ServiceContext, key: str, identifier: str) -> list[RunTrace]:
     """Every run of a contact in a journey: each node with its time, the deciding values, each message."""

@@ -35,13 +35,18 @@ from touchflow.api.schemas import (
     PatchIn,
     SearchOut,
     contact_payload,
-    profile_json,
     summary_json,
 )
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.errors import FieldError
 from touchflow.domain.records import contact_record_from, standard_value
-from touchflow.services.contacts import ContactNotFound, get_contact_profile, patch_contact, search_contacts
+from touchflow.services.contacts import (
+    ContactNotFound,
+    get_contact_profile,
+    patch_contact,
+    profile_document,
+    search_contacts,
+)
 from touchflow.services.ingest import ContactBatchReport, ItemProblem, RawItem, upsert_contacts
 
 __all__ = ["router"]
@@ -177,7 +182,7 @@ def get_contact(request: Request, caller: Caller, identifier: Identifier,
         profile = get_contact_profile(api_state(request).services, identifier, recent)
     except ContactNotFound as exc:
         raise _not_found(exc) from None
-    return json_response(profile_json(profile))
+    return json_response(profile_document(profile))
 
 
 @router.patch("/contacts/{identifier:path}", summary="Edit tags and attributes by hand (D5)",
@@ -209,7 +214,7 @@ async def patch(request: Request, caller: Caller, identifier: Identifier, body: 
             except PARSE_CRASHES as exc:
                 raise _attribute_error(name, f"could not be read ({exc})") from None
         raise
-    return json_response(profile_json(profile))
+    return json_response(profile_document(profile))
 
 
 def _attribute_error(name: str, reason: str) -> ApiError:

@@ -157,8 +157,4 @@ def trace(request: Request, caller: Caller, key: Key, identifier: Identifier) ->
         traces = trace_contact(api_state(request).services, key, identifier)
     except (JourneyError, ContactNotFound) as exc:
         raise _error(exc) from None
-    return json_response([{
-        "run": t.run.id, "status": t.run.status, "node": t.run.node_id, "entered_at": t.run.entered_at.isoformat(),
-        "error": t.run.error, "messages": t.messages,
-        "steps": [{"at": s.at.isoformat(), "node": s.node_id, "kind": s.kind, "edge": s.edge, "detail": s.detail}
-                  for s in t.steps]} for t in traces])
+    return json_response([t.document() for t in traces])
