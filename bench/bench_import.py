@@ -22,7 +22,6 @@ import csv
 import json
 import multiprocessing
 import os
-import resource
 import shutil
 import sqlite3
 import sys
@@ -32,6 +31,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchlib import peak_rss_mb as _peak_rss_mb
 
 BATCH = 2000
 _CONTACTS_DDL = """
@@ -66,19 +67,6 @@ class Measured:
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. ``ru_maxrss`` survives exec (a spawned child would report its parent's
-    peak), so ``VmHWM`` from /proc is preferred where it exists."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def _batches(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:

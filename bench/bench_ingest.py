@@ -34,6 +34,7 @@ import httpx
 import orjson
 from sqlalchemy import create_engine, func, select
 
+from benchlib import percentile
 from touchflow.bootstrap import bootstrap
 from touchflow.config import Settings, normalise_database_url
 from touchflow.services.apikeys import create_api_key
@@ -102,13 +103,6 @@ class Run:
     failures: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     acked: set[str] = field(default_factory=set)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def free_port() -> int:

@@ -30,7 +30,6 @@ import itertools
 import multiprocessing
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import sys
@@ -41,6 +40,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+
+from benchlib import current_rss_mb as _current_rss_mb
+from benchlib import log as _log
+from benchlib import peak_rss_mb as _peak_rss_mb
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the herd falls due just before this instant
 SEED_CHUNK = 50_000
@@ -77,40 +80,6 @@ class Measured:
             return float("nan")
         ordered = sorted(self.batch_seconds)
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _proc_status_mb(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024  # kB
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident set size of this process image.
-
-    Linux's ``ru_maxrss`` survives ``exec``: a 'spawn' child would report its parent's peak if that
-    was higher (the parent seeded the database). ``VmHWM`` belongs to the current image only.
-    """
-    hwm = _proc_status_mb("VmHWM")
-    if hwm is not None:
-        return hwm
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
-
-
-def _current_rss_mb() -> float:
-    return _proc_status_mb("VmRSS") or _peak_rss_mb()
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# --- the database ---------------------------------------------------------------------------------
 
 
 def _sqlite_path(url: str) -> str:

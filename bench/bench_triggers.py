@@ -47,7 +47,10 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
-from bench_timers import Databases, _in_own_process, _log, _peak_rss_mb, _sqlite_path
+from bench_timers import Databases, _in_own_process, _sqlite_path
+from benchlib import log as _log
+from benchlib import peak_rss_mb as _peak_rss_mb
+from benchlib import percentile
 
 TYPES: tuple[tuple[str, str, str], ...] = (  # (event type, a required property, its value prefix)
     ("page_view", "url", "https://shop.example.cn/p/"),
@@ -135,13 +138,6 @@ class Measured:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else float("inf")
-
-
-def percentile(values: list[float] | tuple[float, ...], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # --- preparing ------------------------------------------------------------------------------------

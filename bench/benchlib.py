@@ -1,0 +1,48 @@
+"""What every benchmark needs: memory readings, percentiles, progress on stderr."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["current_rss_mb", "log", "peak_rss_mb", "percentile"]
+
+
+def _proc_status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process image.
+
+    Linux's ``ru_maxrss`` survives ``exec``: a 'spawn' child would report its parent's peak if that
+    was higher. ``VmHWM`` belongs to the current image only.
+    """
+    hwm = _proc_status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def current_rss_mb() -> float:
+    return _proc_status_mb("VmRSS") or peak_rss_mb()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
