@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -17,6 +20,10 @@ from sqlalchemy import (
 from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
+    "suppressions",
+    "onsite_messages",
+    "contact_freezes",
+    "channel_configs",
     "api_keys",
     "audit_log",
     "contact_consents",
@@ -256,8 +263,14 @@ outbox = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("last_error", Text, nullable=True),
+    Column("address", String(320), nullable=True),  # where it went: email, phone, openid, URL
+    Column("sent_at", UTCDateTime(), nullable=True),  # handed to the provider; counted by frequency caps
+    Column("provider_id", String(200), nullable=True),  # the provider's message id, for receipts
+    Column("reason", String(64), nullable=True),  # the guardrail that skipped/deferred it, or why it died
     Index(None, "status", "next_attempt_at"),
     Index(None, "contact_id"),
+    Index(None, "contact_id", "sent_at"),
+    Index(None, "provider_id"),
 )
 
 tasks = Table(
@@ -275,6 +288,7 @@ tasks = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("due_at", UTCDateTime(), nullable=False),
     Column("done_at", UTCDateTime(), nullable=True),
+    Column("breached_at", UTCDateTime(), nullable=True),  # when the SLA breach event was emitted
     Index(None, "status", "due_at"),
     Index(None, "contact_id"),
 )
@@ -293,4 +307,58 @@ journey_schedules = Table(
     "journey_schedules", metadata,
     Column("journey_id", ID, ForeignKey("journeys.id"), primary_key=True),
     Column("next_scan_at", UTCDateTime(), nullable=False),
+)
+
+# --- channels and guardrails (0003) -------------------------------------------------------------
+
+channel_configs = Table(
+    "channel_configs", metadata,
+    Column("name", String(64), primary_key=True),  # what journeys name: email, sms, wecom, ...
+    Column("kind", String(32), nullable=False),  # adapter: smtp, sms_http, sms_aliyun, sms_tencent, ...
+    Column("settings", JSONDoc, nullable=False),  # non-secret settings
+    Column("secret", Text, nullable=True),  # AES-GCM sealed JSON of credentials
+    Column("rate_per_s", Float, nullable=True),
+    Column("concurrency", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+suppressions = Table(
+    "suppressions", metadata,
+    Column("channel", String(32), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("reason", String(64), nullable=False),  # unsubscribed | hard_bounce | complaint | manual
+    Column("source", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("channel", "address"),
+)
+
+contact_freezes = Table(
+    "contact_freezes", metadata,
+    Column("id", ID, primary_key=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("frozen_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("event_id", String(64), nullable=True),
+    Column("task_id", ID, nullable=True),
+    Column("lifted_at", UTCDateTime(), nullable=True),
+    Column("lifted_by", String(100), nullable=True),
+    Column("lift_reason", Text, nullable=True),
+    Index(None, "contact_id", "lifted_at"),
+)
+
+onsite_messages = Table(
+    "onsite_messages", metadata,
+    Column("id", ID, primary_key=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("outbox_id", ID, nullable=False, unique=True),
+    Column("title", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("status", String(16), nullable=False),  # pending | shown | clicked | dismissed | expired
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("shown_at", UTCDateTime(), nullable=True),
+    Column("acted_at", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Index(None, "contact_id", "status"),
 )

@@ -1,0 +1,1 @@
+"""Channel adapters: one module per provider behind the ``Channel`` protocol in ``base``."""

@@ -1,0 +1,74 @@
+"""The one interface every channel adapter implements, and the outcome it reports.
+
+An adapter is thin: it turns rendered ``Outgoing`` messages into one provider call (or one SMTP
+transaction per message) and classifies what came back. Deciding *whether* to send (consent, caps,
+quiet hours, freezes) and *what* to send (rendering) happens before; retrying, fallback and dead
+letters after, in the dispatcher. Adapters are synchronous; the dispatcher runs calls to different
+providers concurrently on threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = ["Channel", "Delivery", "DeliveryStatus", "Outgoing", "PermanentError", "TransientError"]
+
+DeliveryStatus = Literal["sent", "retry", "failed"]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered message for one recipient.
+
+    ``idempotency_key`` is the same on every attempt of one message (outbox row); adapters pass it to
+    providers that accept one (header, request id, Message-ID) so a retry never sends twice.
+    """
+
+    message_id: str
+    idempotency_key: str
+    contact_id: str
+    to: str  # email address, E.164 phone, openid, WeCom user id / external_userid, URL for webhooks
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe for email
+    data: Mapping[str, Any] = field(default_factory=dict)  # provider template id + params, webhook body
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one ``Outgoing``: handed over (``sent``), try again later, or never (``failed``)."""
+
+    message_id: str
+    status: DeliveryStatus
+    provider_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from a 429 Retry-After or the provider's advice
+
+
+class TransientError(Exception):
+    """The provider may accept the same request later (5xx, timeout, 429, connection refused)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """The provider will never accept this request (bad address, rejected signature, 4xx other than 429)."""
+
+
+class Channel(Protocol):
+    """A configured provider. ``max_batch`` is how many messages one ``send`` call may carry."""
+
+    name: str
+    max_batch: int
+
+    def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
+        """Send ``messages``; one ``Delivery`` per message in the same order. Never raises for a message's
+        own failure (that is a ``Delivery``); may raise ``TransientError`` when the whole call failed."""
+        ...
+
+    def close(self) -> None: ...
