@@ -291,7 +291,7 @@ def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe) -
     began (its ``now``, the runs' ``entered_at``) and when it committed."""
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings
-    from touchflow.engine.dispatch import Dispatcher
+    from touchflow.engine.dispatcher import Dispatcher
     from touchflow.engine.runtime import JourneyRuntime, TickReport
 
     clock = RecordingClock()

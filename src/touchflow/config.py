@@ -16,6 +16,9 @@ DEFAULT_DATABASE_FILE = "touchflow.db"
 class Settings:
     database_url: str
     batch_size: int = 2000
+    send_lease_s: float = 120.0  # a message being sent is claimed again after this if its worker died
+    secret_key: str | None = None  # base64 of 32 bytes: seals channel credentials (AES-GCM)
+    public_url: str = "http://127.0.0.1:8000"  # where tracking links, pixels and unsubscribe pages point
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -24,7 +27,10 @@ class Settings:
         if not url:
             base = cwd or Path.cwd()
             url = f"sqlite:///{(base / DEFAULT_DATABASE_FILE).as_posix()}"
-        return cls(database_url=normalise_database_url(url))
+        return cls(database_url=normalise_database_url(url),
+                   send_lease_s=float(env.get("TOUCHFLOW_SEND_LEASE_S", "120")),
+                   secret_key=env.get("TOUCHFLOW_SECRET_KEY") or None,
+                   public_url=env.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"))
 
 
 def normalise_database_url(url: str) -> str:

@@ -32,8 +32,9 @@ from sqlalchemy import Engine, func, select
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
 from touchflow.config import Settings
-from touchflow.engine.dispatch import lifecycle_event_id
+from touchflow.engine.dispatcher import lifecycle_event_id
 from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.guarding import set_guardrail_policy
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
 from touchflow.store.tables import contact_identities, event_inbox, events, journey_runs, outbox, run_steps
@@ -80,7 +81,8 @@ class WorkerProcess:
     def __init__(self, database_url: str, log_path: Path) -> None:
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("wb")
-        env = {**os.environ, "TOUCHFLOW_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+        env = {**os.environ, "TOUCHFLOW_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+               "TOUCHFLOW_SEND_LEASE_S": "2"}  # a killed worker's sends are claimed again after 2 s
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "touchflow", "worker", "--idle-sleep", "0.01", "--batch-size", str(BATCH)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -121,6 +123,8 @@ def system_app(database_url: str) -> Iterator[Application]:
     """The application on the test database with the system clock (the workers' clock)."""
     application = bootstrap(Settings(database_url))
     application.init_database()
+    # Real time drives these workers: without this, SMS and WeCom would wait for the morning at night.
+    set_guardrail_policy(application.services, {"quiet_hours": {"channels": []}}, actor="test")
     publish_journey(application.services, JOURNEY, actor="test")
     yield application
     application.close()
@@ -130,6 +134,7 @@ def signups(app: Application, first: int, count: int, attempt: int = 1) -> None:
     """``count`` sign-ups from contacts ``first``…; ``attempt`` 2 is each contact's second sign-up."""
     record_events(app.services, "website", [RawItem({
         "id": f"signup-{n}-{attempt}", "type": "signup", "email": f"u{n}@reliability.test",
+        "phone": f"+86138{n:08d}", "wecom": f"wm-rel-{n}",  # an address on every channel the journey uses
         "properties": {"method": "email"}}) for n in range(first, first + count)])
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import (

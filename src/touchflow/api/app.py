@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from touchflow import __version__
 from touchflow.api.auth import ApiKeyCache
-from touchflow.api.routes import ApiError, ApiState, contacts, events, journeys, json_response
+from touchflow.api.routes import ApiError, ApiState, contacts, content, events, journeys, json_response
 from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
 from touchflow.services.context import ServiceContext
 
@@ -57,6 +57,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(events.router)
     app.include_router(contacts.router)
     app.include_router(journeys.router)
+    app.include_router(content.router)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from touchflow.cli import admin, contacts, demo, imports, journeys, serve, simulate
+from touchflow.cli import admin, assets, contacts, content, demo, imports, journeys, serve, simulate
 
 __all__ = ["app", "main"]
 
@@ -22,7 +22,7 @@ def _root() -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
 
 
-for module in (admin, imports, contacts, journeys, simulate, serve, demo):
+for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets):
     module.register(app)
 
 

@@ -13,7 +13,6 @@ from rich.table import Table
 from touchflow.cli.common import console, fail, open_app, print_json
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
-from touchflow.engine.worker import Worker
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,
@@ -213,7 +212,7 @@ def worker(
     """Run a worker: event triggers, timers, scans and the outbox. SIGTERM stops it after the current batch."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with open_app() as application:
-        w = Worker(application.services, batch_size, idle_sleep)
+        w = application.worker(batch_size, idle_sleep)
         w.install_signal_handlers()
         console.print(f"worker running on {application.settings.database_url}")
         w.run()

@@ -15,7 +15,7 @@ from touchflow.cli.common import console, fail
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from touchflow.services.context import ServiceContext
+    from touchflow.bootstrap import Application
 
 __all__ = ["EMBEDDED_WORKER_ENV", "WRITE_SLOTS_ENV", "asgi_app", "register"]
 
@@ -36,14 +36,12 @@ def asgi_app() -> FastAPI:
     application = bootstrap()
     app = create_app(application, write_slots=int(slots) if slots.isdigit() and int(slots) > 0 else None)
     if os.environ.get(EMBEDDED_WORKER_ENV, "1") == "1":
-        _embed_worker(app, application.services)
+        _embed_worker(app, application)
     return app
 
 
-def _embed_worker(app: FastAPI, services: ServiceContext) -> None:
-    from touchflow.engine.worker import Worker
-
-    worker = Worker(services, idle_sleep=0.02)
+def _embed_worker(app: FastAPI, application: Application) -> None:
+    worker = application.worker(idle_sleep=0.02)
     inner = app.router.lifespan_context
 
     @asynccontextmanager

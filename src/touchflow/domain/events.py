@@ -111,6 +111,16 @@ _STANDARD: tuple[EventType, ...] = (
     EventType("message_complained", "marked as spam / complained about the message", _MESSAGE_PROPS),
     EventType("message_skipped", "a guardrail stopped the message",
               (*_MESSAGE_PROPS, _p("guardrail", "string", "which guardrail", required=True)), interaction=False),
+    EventType("message_deferred", "a guardrail (quiet hours, frequency cap) moved the message later",
+              (*_MESSAGE_PROPS, _p("guardrail", "string", "which guardrail", required=True),
+               _p("until", "string", "when it will be tried again")), interaction=False),
+    EventType("contact_frozen", "a complaint froze every automated touch to the contact",
+              (_p("reason", "string", "why"),), interaction=False),
+    EventType("contact_unfrozen", "a person lifted the complaint freeze", (
+        _p("by", "string", "who", required=True), _p("reason", "string", "why", required=True)), interaction=False),
+    EventType("task_sla_breached", "a hand-off task passed its deadline without being done", (
+        _p("task_id", "string", "task", required=True), _p("queue", "string", "sales or service"),
+        _p("assignee", "string", "who had it")), interaction=False),
 )
 EVENT_CATALOGUE: dict[str, EventType] = {t.name: t for t in _STANDARD}
 

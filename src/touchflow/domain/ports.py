@@ -6,9 +6,10 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from touchflow.domain.contacts import ContactState, FieldConflict
+from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.identities import Identity
@@ -16,6 +17,9 @@ from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
+
+if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
+    from touchflow.domain.messaging_ports import GuardRepository, MessageRepository
 
 __all__ = [
     "ApiKeyRecord",
@@ -103,6 +107,11 @@ class OutboxMessage:
     attempts: int
     created_at: datetime
     next_attempt_at: datetime
+    address: str | None = None
+    sent_at: datetime | None = None
+    provider_id: str | None = None
+    reason: str | None = None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +256,9 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     tag_rules: TagRuleRepository
     journeys: JourneyRepository
+    messages: MessageRepository
+    guards: GuardRepository
+    content: ContentRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -23,7 +23,7 @@ from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.predicates import ContactFacts, EventFact
 from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance, props_match
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
-from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.scans import run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext

@@ -33,7 +33,7 @@ from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.ports import OutboxMessage
 from touchflow.domain.scenarios import Persona, Scenario, ScenarioError, parse_scenario
 from touchflow.domain.transitions import contact_field
-from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime, TickReport
 from touchflow.engine.scans import run_scans
 from touchflow.engine.sim_pacing import ScanPacer
@@ -119,7 +119,11 @@ class _Sandbox:
                 self.contacts.append(_Contact(len(self.contacts), persona, email))
         for start in range(0, len(self.contacts), self.batch_size):
             chunk = self.contacts[start:start + self.batch_size]
-            items = [RawItem({"email": c.email, **{contact_field(k): v for k, v in c.persona.attributes.items()},
+            # Every sandbox contact is reachable on every channel, so guardrails, not missing
+            # addresses, decide what it receives.
+            items = [RawItem({"email": c.email, "phone": f"+86139{c.order:08d}", "wecom": f"wm-sim-{c.order}",
+                              "openid": f"o-sim-{c.order}",
+                              **{contact_field(k): v for k, v in c.persona.attributes.items()},
                               "tags": ",".join(c.persona.tags)}) for c in chunk]
             report = upsert_contacts(self.ctx, SOURCE, items)
             if report.rejected:

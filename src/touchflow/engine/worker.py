@@ -11,7 +11,7 @@ import signal
 import threading
 from types import FrameType
 
-from touchflow.engine.dispatch import Dispatcher
+from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.context import ServiceContext
 
@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05) -> None:
-        self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=Dispatcher(ctx, batch_size))
+    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05,
+                 dispatcher: Dispatcher | None = None) -> None:
+        self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size))
         self.idle_sleep = idle_sleep
         self.stop = threading.Event()
 

@@ -18,6 +18,7 @@ from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
 from touchflow.services.context import ServiceContext
+from touchflow.services.guarding import apply_guard_events
 from touchflow.services.resolve import resolve_records
 
 __all__ = [
@@ -159,6 +160,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
         written = [(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)]
         uow.events.insert(written, now)
+        apply_guard_events(uow, ctx.ids, written, now)
         if route:
             uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in written])
         report.accepted = len(fresh)

@@ -20,17 +20,17 @@ from sqlalchemy import (
 from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
-    "suppressions",
-    "onsite_messages",
-    "contact_freezes",
-    "channel_configs",
     "api_keys",
+    "assets",
     "audit_log",
+    "channel_configs",
     "contact_consents",
+    "contact_freezes",
     "contact_identities",
     "contact_merges",
     "contact_tags",
     "contacts",
+    "content_reviews",
     "event_inbox",
     "events",
     "journey_runs",
@@ -38,12 +38,16 @@ __all__ = [
     "journey_versions",
     "journeys",
     "metadata",
+    "onsite_messages",
     "outbox",
     "rejects",
     "run_steps",
     "sources",
+    "suppressions",
     "tag_rules",
     "tasks",
+    "templates",
+    "workspace_settings",
 ]
 
 metadata = MetaData(naming_convention={
@@ -347,6 +351,14 @@ contact_freezes = Table(
     Index(None, "contact_id", "lifted_at"),
 )
 
+workspace_settings = Table(
+    "workspace_settings", metadata,
+    Column("key", String(64), primary_key=True),  # e.g. "guardrails"
+    Column("value", JSONDoc, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+
 onsite_messages = Table(
     "onsite_messages", metadata,
     Column("id", ID, primary_key=True),
@@ -361,4 +373,57 @@ onsite_messages = Table(
     Column("acted_at", UTCDateTime(), nullable=True),
     Column("expires_at", UTCDateTime(), nullable=True),
     Index(None, "contact_id", "status"),
+)
+
+# --- content library (0004) ---------------------------------------------------------------------
+
+from sqlalchemy import ForeignKeyConstraint, LargeBinary, UniqueConstraint  # noqa: E402  (append-only section)
+
+templates = Table(
+    "templates", metadata,
+    Column("name", String(120), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("channel", String(32), nullable=False),  # email | sms | wecom | wechat_mp | onsite | webhook
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("text_body", Text, nullable=True),
+    Column("layout", String(16), nullable=False),  # mjml | html | text
+    Column("tags", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),  # draft | pending_review | approved | rejected
+    Column("findings", JSONDoc, nullable=False),  # the compliance scan at save
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Index(None, "status"),
+)
+
+assets = Table(
+    "assets", metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # image | file
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("metadata", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    UniqueConstraint("name", "version"),
+)
+
+content_reviews = Table(
+    "content_reviews", metadata,
+    Column("id", ID, primary_key=True),
+    Column("template_name", String(120), nullable=False),
+    Column("template_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | rejected
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("reviewer", String(100), nullable=True),
+    Column("comment", Text, nullable=True),
+    ForeignKeyConstraint(["template_name", "template_version"], ["templates.name", "templates.version"]),
+    Index(None, "status"),
+    Index(None, "template_name", "template_version"),
 )

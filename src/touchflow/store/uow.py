@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from touchflow.domain.content_ports import ContentRepository
+from touchflow.domain.messaging_ports import GuardRepository, MessageRepository
 from touchflow.domain.ports import (
     ApiKeyRepository,
     AuditRepository,
@@ -19,9 +22,12 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.store.contacts import SqlContactRepository
+from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
+from touchflow.store.guards import SqlGuardRepository
 from touchflow.store.journeys import SqlJourneyRepository
+from touchflow.store.messages import SqlMessageRepository
 from touchflow.store.registry import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -42,11 +48,15 @@ class SqlUnitOfWork:
     api_keys: ApiKeyRepository
     tag_rules: TagRuleRepository
     journeys: JourneyRepository
+    messages: MessageRepository
+    guards: GuardRepository
+    content: ContentRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
         self._read_only = read_only
         self._connection: Connection | None = None
+        self._on_end: list[Callable[[], None]] = []  # released when the transaction ends (the send gate)
 
     def __enter__(self) -> Self:
         connection = self._engine.connect()
@@ -62,6 +72,9 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(connection)
         self.tag_rules = SqlTagRuleRepository(connection)
         self.journeys = SqlJourneyRepository(connection)
+        self.messages = SqlMessageRepository(connection)
+        self.guards = SqlGuardRepository(connection, self._on_end)
+        self.content = SqlContentRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -73,14 +86,21 @@ class SqlUnitOfWork:
         finally:
             self._connection.close()
             self._connection = None
+            self._end()
 
     def commit(self) -> None:
         assert self._connection is not None
         self._connection.commit()  # the next statement begins a new transaction (autobegin)
+        self._end()
 
     def rollback(self) -> None:
         assert self._connection is not None
         self._connection.rollback()
+        self._end()
+
+    def _end(self) -> None:
+        while self._on_end:
+            self._on_end.pop()()
 
     def is_conflict(self, exc: BaseException) -> bool:
         if isinstance(exc, IntegrityError):

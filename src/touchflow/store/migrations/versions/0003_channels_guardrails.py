@@ -67,6 +67,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_contact_freezes_contact_id_lifted_at", "contact_freezes", ["contact_id", "lifted_at"])
     op.create_table(
+        "workspace_settings",
+        sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("value", JSONDoc, nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(100), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_workspace_settings"),
+    )
+    op.create_table(
         "onsite_messages",
         sa.Column("id", ID, nullable=False),
         sa.Column("contact_id", ID, nullable=False),
@@ -87,7 +95,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("onsite_messages", "contact_freezes", "suppressions", "channel_configs"):
+    for table in ("onsite_messages", "workspace_settings", "contact_freezes", "suppressions", "channel_configs"):
         op.drop_table(table)
     op.drop_index("ix_outbox_provider_id", "outbox")
     op.drop_index("ix_outbox_contact_id_sent_at", "outbox")

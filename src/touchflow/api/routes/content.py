@@ -1,0 +1,209 @@
+"""``/v1/templates``, ``/v1/reviews``, ``/v1/assets``: the content library (C7) and its review queue (G5).
+
+Assets travel as base64 inside JSON (no multipart dependency; 5 MB per asset keeps that cheap).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from touchflow.api.auth import Caller
+from touchflow.api.routes import ApiError, api_state, json_response
+from touchflow.api.schemas import ErrorOut
+from touchflow.content.documents import asset_document, review_document, template_document
+from touchflow.content.templates import TemplateError
+from touchflow.services.contacts import ContactNotFound
+from touchflow.services.content import (
+    AssetTooLarge,
+    ContentConflict,
+    ContentError,
+    ContentNotFound,
+    decide_review,
+    get_asset,
+    get_template,
+    list_assets,
+    list_reviews,
+    list_templates,
+    preview_template,
+    save_asset,
+    save_template,
+    template_history,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["content"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "missing, unknown or revoked API key"},
+    404: {"model": ErrorOut, "description": "no such template, review, asset or contact"},
+    409: {"model": ErrorOut, "description": "the review is not pending, or the author tried to review"},
+    422: {"model": ErrorOut, "description": "the content is invalid (the reason names template and line)"},
+}
+Name = Annotated[str, Path(description="template key, as journeys name it")]
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(..., max_length=120, description="the key journeys use, e.g. welcome_email")
+    channel: str = Field("email", description="email, sms, wecom, wechat_mp, onsite, webhook")
+    subject: str = Field("", max_length=1000, description="Liquid allowed")
+    body: str = Field(..., max_length=256 * 1024, description="Liquid in MJML, HTML or text")
+    layout: str = Field("html", description="mjml, html or text")
+    text_body: str | None = Field(None, max_length=256 * 1024, description="hand-written text part (optional)")
+    tags: list[str] = Field(default_factory=list, max_length=20, description="medical/finance need review (G5)")
+    by: str | None = Field(None, max_length=100, description="the editor's name (default: apikey:<id>)")
+
+
+class PreviewIn(BaseModel):
+    contact: str = Field(..., max_length=300, description="a contact id, or email:…, phone:…, crm:…")
+    version: int | None = Field(None, ge=1, description="default: the newest version")
+
+
+class DecisionIn(BaseModel):
+    reviewer: str = Field(..., min_length=1, max_length=100, description="the person deciding (not the author)")
+    comment: str = Field("", max_length=2000, description="required when rejecting")
+
+
+class AssetIn(BaseModel):
+    name: str = Field(..., max_length=200)
+    content_base64: str = Field(..., description="the file, base64-encoded (at most 5 MB decoded)")
+    content_type: str | None = Field(None, max_length=100, description="default: guessed from the name")
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    by: str | None = Field(None, max_length=100)
+
+
+def _error(exc: Exception) -> ApiError:
+    if isinstance(exc, ContentNotFound | ContactNotFound):
+        return ApiError(404, str(exc))
+    if isinstance(exc, AssetTooLarge):
+        return ApiError(413, str(exc))
+    return ApiError(409 if isinstance(exc, ContentConflict) else 422, str(exc))
+
+
+@router.post("/templates", summary="Save a new template version (scanned for Advertising-Law terms)",
+             status_code=201, response_model=None, responses=_ERRORS)
+async def post_template(request: Request, caller: Caller, body: TemplateIn) -> Response:
+    """The answer's `status`: `approved`, `pending_review` (medical/finance: a reviewer decides) or `draft`
+    (blocking findings, listed in `findings` with offsets: fix and save again)."""
+    state = api_state(request)
+    try:
+        saved = await state.write(save_template, state.services, body.name, body.channel, body.subject, body.body,
+                                  body.layout, body.tags, body.by or f"apikey:{caller.id}", text_body=body.text_body)
+    except ContentError as exc:
+        raise _error(exc) from None
+    return json_response(template_document(saved), 201)
+
+
+@router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS)
+def get_templates(request: Request, caller: Caller,
+                  status: Annotated[str | None, Query(description="draft, pending_review, approved, rejected")]
+                  = None) -> Response:
+    del caller
+    found = list_templates(api_state(request).services, status)
+    return json_response({"items": [template_document(t) for t in found]})
+
+
+@router.get("/templates/{name}", summary="One template version with its body and history", response_model=None,
+            responses=_ERRORS)
+def get_one_template(request: Request, caller: Caller, name: Name,
+                     version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    del caller
+    services = api_state(request).services
+    try:
+        found = get_template(services, name, version)
+    except ContentNotFound as exc:
+        raise _error(exc) from None
+    data = template_document(found, with_body=True)
+    data["history"] = [{"version": t.version, "status": t.status, "created_at": t.created_at.isoformat(),
+                        "created_by": t.created_by} for t in template_history(services, name)]
+    return json_response(data)
+
+
+@router.post("/templates/{name}/preview", summary="Render a template for one contact (untracked)",
+             response_model=None, responses=_ERRORS)
+def post_preview(request: Request, caller: Caller, name: Name, body: PreviewIn) -> Response:
+    del caller
+    try:
+        shown = preview_template(api_state(request).services, name, body.contact, body.version)
+    except (ContentNotFound, ContactNotFound) as exc:
+        raise _error(exc) from None
+    except TemplateError as exc:
+        raise ApiError(422, str(exc)) from None
+    return json_response({"template": shown.template, "version": shown.version, "channel": shown.channel,
+                          "status": shown.status, "contact_id": shown.contact_id, "subject": shown.subject,
+                          "html": shown.html, "text": shown.text, "undefined": list(shown.undefined)})
+
+
+@router.get("/reviews", summary="The compliance review queue", response_model=None, responses=_ERRORS)
+def get_reviews(request: Request, caller: Caller,
+                status: Annotated[str, Query(description="pending, approved, rejected or all")] = "pending"
+                ) -> Response:
+    del caller
+    try:
+        found = list_reviews(api_state(request).services, None if status == "all" else status)
+    except ContentError as exc:
+        raise _error(exc) from None
+    return json_response({"items": [review_document(r) for r in found]})
+
+
+async def _decide(request: Request, review_id: str, approve: bool, body: DecisionIn) -> Response:
+    state = api_state(request)
+    try:
+        review = await state.write(decide_review, state.services, review_id, approve, body.reviewer, body.comment)
+    except (ContentNotFound, ContentError) as exc:
+        raise _error(exc) from None
+    return json_response(review_document(review))
+
+
+@router.post("/reviews/{review_id}/approve", summary="Approve: the version may be sent", response_model=None,
+             responses=_ERRORS)
+async def approve(request: Request, caller: Caller, review_id: str, body: DecisionIn) -> Response:
+    del caller
+    return await _decide(request, review_id, True, body)
+
+
+@router.post("/reviews/{review_id}/reject", summary="Reject, saying what must change", response_model=None,
+             responses=_ERRORS)
+async def reject(request: Request, caller: Caller, review_id: str, body: DecisionIn) -> Response:
+    del caller
+    return await _decide(request, review_id, False, body)
+
+
+@router.post("/assets", summary="Add an image or file to the asset library (base64 JSON)", status_code=201,
+             response_model=None, responses={**_ERRORS, 413: {"model": ErrorOut, "description": "over 5 MB"}})
+async def post_asset(request: Request, caller: Caller, body: AssetIn) -> Response:
+    state = api_state(request)
+    try:
+        data = base64.b64decode(body.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "content_base64: not valid base64",
+                       [{"field": "content_base64", "reason": "not valid base64"}]) from None
+    try:
+        record = await state.write(save_asset, state.services, body.name, data, content_type=body.content_type,
+                                   metadata=body.metadata, by=body.by or f"apikey:{caller.id}")
+    except ContentError as exc:
+        raise _error(exc) from None
+    return json_response(asset_document(record), 201)
+
+
+@router.get("/assets", summary="The newest version of every asset", response_model=None, responses=_ERRORS)
+def get_assets(request: Request, caller: Caller) -> Response:
+    del caller
+    return json_response({"items": [asset_document(a) for a in list_assets(api_state(request).services)]})
+
+
+@router.get("/assets/{name}/content", summary="An asset's bytes", response_model=None, responses=_ERRORS)
+async def get_asset_content(request: Request, caller: Caller, name: str,
+                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    del caller
+    try:
+        record, data = await run_in_threadpool(get_asset, api_state(request).services, name, version)
+    except ContentNotFound as exc:
+        raise _error(exc) from None
+    return Response(data, media_type=record.content_type, headers={"ETag": f'"{record.sha256}"'})

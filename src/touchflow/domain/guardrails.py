@@ -1,0 +1,270 @@
+"""Guardrails: may this message reach this contact now? Decisions only — no storage, no clock.
+
+The dispatcher loads ``GuardFacts`` for the contacts of a claimed batch and asks ``decide`` once per
+message, in order, passing what it has already allowed in the same batch (so 50 journeys reaching one
+contact in one batch still meet a cap of 1). The same function answers at every attempt of a message:
+guardrails are re-checked at dispatch, not only when the journey queued the message.
+
+Checks, in order (the first that stops a message names itself in the outcome):
+``complaint_freeze`` → ``no_address`` → ``suppressed`` → ``consent`` → ``quiet_hours`` (defer) →
+``fatigue`` → ``frequency_cap`` (skip or defer, by policy). Transactional messages pass quiet hours,
+fatigue and caps, never a freeze, a suppression or a denied consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "TOUCH_CHANNELS",
+    "Allow",
+    "Decision",
+    "Defer",
+    "EmailEngagement",
+    "FatiguePolicy",
+    "FrequencyCap",
+    "GuardFacts",
+    "GuardrailPolicy",
+    "Purpose",
+    "QuietHours",
+    "Skip",
+    "decide",
+    "fatigued_until",
+    "local_day_start",
+    "policy_document",
+    "policy_from_document",
+]
+
+# Channels that reach the contact and so count against caps; webhooks and tasks do not.
+TOUCH_CHANNELS = frozenset({"email", "sms", "wecom", "wechat_mp", "onsite"})
+Purpose = Literal["marketing", "transactional"]
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+    channels: frozenset[str] = frozenset({"sms", "wecom", "wechat_mp"})
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    per_day: int = 3  # every touch channel together, per calendar day in the contact's timezone
+    per_channel: Mapping[str, int] = field(default_factory=dict)
+    over_cap: Literal["skip", "defer"] = "skip"
+
+
+@dataclass(frozen=True)
+class FatiguePolicy:
+    streak: int = 3  # emails in a row opened without a click
+    pause: timedelta = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class GuardrailPolicy:
+    cap: FrequencyCap = field(default_factory=FrequencyCap)
+    quiet: QuietHours = field(default_factory=QuietHours)
+    fatigue: FatiguePolicy = field(default_factory=FatiguePolicy)
+    consent_required: frozenset[str] = frozenset()  # channels that need an explicit "granted"
+    default_timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class EmailEngagement:
+    """One marketing email the contact received, and whether it was opened and clicked."""
+
+    sent_at: datetime
+    opened_at: datetime | None
+    clicked: bool
+
+
+@dataclass(frozen=True)
+class GuardFacts:
+    contact_id: str
+    timezone: str | None = None
+    addresses: Mapping[str, str] = field(default_factory=dict)  # channel -> address
+    consents: Mapping[str, str] = field(default_factory=dict)  # channel -> "granted" | "denied"
+    suppressed: frozenset[str] = frozenset()  # channels whose address is on the suppression list
+    frozen: bool = False
+    touches: Sequence[tuple[str, datetime]] = ()  # (channel, sent_at) of recent touches, any order
+    emails: Sequence[EmailEngagement] = ()  # recent marketing emails, any order
+
+
+@dataclass(frozen=True)
+class Allow:
+    address: str
+    kind: Literal["allow"] = "allow"
+
+
+@dataclass(frozen=True)
+class Skip:
+    guardrail: str
+    detail: str
+    kind: Literal["skip"] = "skip"
+
+
+@dataclass(frozen=True)
+class Defer:
+    guardrail: str
+    until: datetime
+    detail: str
+    kind: Literal["defer"] = "defer"
+
+
+Decision = Allow | Skip | Defer
+
+
+def _zone(name: str | None, default: str) -> ZoneInfo:
+    for candidate in (name, default):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def local_day_start(now: datetime, zone: ZoneInfo) -> datetime:
+    """Midnight of ``now``'s calendar day in ``zone``, as UTC."""
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time(0), zone).astimezone(UTC)
+
+
+def _next_local(now: datetime, zone: ZoneInfo, at: time) -> datetime:
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), at, zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, zone)
+    return candidate.astimezone(UTC)
+
+
+def fatigued_until(emails: Sequence[EmailEngagement], policy: FatiguePolicy) -> datetime | None:
+    """When the fatigue pause ends, if the last ``streak`` emails were all opened and none clicked."""
+    if policy.streak <= 0 or len(emails) < policy.streak:
+        return None
+    last = sorted(emails, key=lambda e: e.sent_at)[-policy.streak:]
+    if any(e.opened_at is None or e.clicked for e in last):
+        return None
+    return max(e.opened_at for e in last if e.opened_at is not None) + policy.pause
+
+
+def decide(channel: str, purpose: Purpose, facts: GuardFacts, policy: GuardrailPolicy, now: datetime,
+           allowed_in_batch: Sequence[tuple[str, datetime]] = ()) -> Decision:
+    """The guardrail decision for one message to ``facts.contact_id`` on ``channel`` at ``now``."""
+    if facts.frozen:
+        return Skip("complaint_freeze", "the contact complained; automated touches are frozen until a person "
+                                        "lifts the freeze")
+    address = facts.addresses.get(channel)
+    if not address:
+        return Skip("no_address", f"the contact has no {channel} address")
+    if channel in facts.suppressed:
+        return Skip("suppressed", f"{channel} address {address} is on the suppression list")
+    consent = facts.consents.get(channel)
+    if consent == "denied":
+        return Skip("consent", f"the contact withdrew consent for {channel}")
+    if consent != "granted" and channel in policy.consent_required and purpose == "marketing":
+        return Skip("consent", f"{channel} needs explicit consent and the contact has not given it")
+    if purpose == "transactional" or channel not in TOUCH_CHANNELS:
+        return Allow(address)
+    zone = _zone(facts.timezone, policy.default_timezone)
+    if channel in policy.quiet.channels and policy.quiet.contains(now.astimezone(zone).timetz().replace(tzinfo=None)):
+        until = _next_local(now, zone, policy.quiet.end)
+        return Defer("quiet_hours", until, f"quiet hours {policy.quiet.start:%H:%M}–{policy.quiet.end:%H:%M} "
+                                           f"in {zone.key}; deferred to {until.astimezone(zone):%Y-%m-%d %H:%M}")
+    if channel == "email":
+        paused = fatigued_until(facts.emails, policy.fatigue)
+        if paused is not None and now < paused:
+            return Skip("fatigue", f"the last {policy.fatigue.streak} emails were opened without a click; "
+                                   f"marketing email paused until {paused.astimezone(zone):%Y-%m-%d}")
+    return _cap(channel, facts, policy, now, zone, allowed_in_batch, address)
+
+
+def _cap(channel: str, facts: GuardFacts, policy: GuardrailPolicy, now: datetime, zone: ZoneInfo,
+         allowed_in_batch: Sequence[tuple[str, datetime]], address: str) -> Decision:
+    day_start = local_day_start(now, zone)
+    today: list[str] = [c for c, at in (*facts.touches, *allowed_in_batch) if c in TOUCH_CHANNELS and at >= day_start]
+    limit = policy.cap.per_channel.get(channel)
+    over: str | None = None
+    if len(today) >= policy.cap.per_day:
+        over = f"{len(today)} touches today, cap {policy.cap.per_day} per day"
+    elif limit is not None and today.count(channel) >= limit:
+        over = f"{today.count(channel)} {channel} touches today, cap {limit} per day"
+    if over is None:
+        return Allow(address)
+    local_day: date = now.astimezone(zone).date()
+    if policy.cap.over_cap == "defer":
+        until = datetime.combine(local_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+        return Defer("frequency_cap", until, f"{over}; deferred to the next day")
+    return Skip("frequency_cap", over)
+
+
+def policy_document(policy: GuardrailPolicy) -> dict[str, object]:
+    return {
+        "cap": {"per_day": policy.cap.per_day, "per_channel": dict(policy.cap.per_channel),
+                "over_cap": policy.cap.over_cap},
+        "quiet_hours": {"start": policy.quiet.start.strftime("%H:%M"), "end": policy.quiet.end.strftime("%H:%M"),
+                        "channels": sorted(policy.quiet.channels)},
+        "fatigue": {"streak": policy.fatigue.streak, "pause_days": policy.fatigue.pause / timedelta(days=1)},
+        "consent_required": sorted(policy.consent_required),
+        "default_timezone": policy.default_timezone,
+    }
+
+
+def _time(value: object, path: str) -> time:
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {value!r} is not a time of day like 21:00") from exc
+
+
+def _int(value: object, path: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{path}: {value!r} must be a whole number ≥ {minimum}")
+    return value
+
+
+def policy_from_document(doc: Mapping[str, object]) -> GuardrailPolicy:
+    """Parse the stored/configured policy; errors name the field. Missing parts keep the defaults."""
+    base = GuardrailPolicy()
+    cap_doc = doc.get("cap") or {}
+    quiet_doc = doc.get("quiet_hours") or {}
+    fatigue_doc = doc.get("fatigue") or {}
+    if not isinstance(cap_doc, Mapping) or not isinstance(quiet_doc, Mapping) or not isinstance(fatigue_doc, Mapping):
+        raise ValueError("cap, quiet_hours and fatigue must be mappings")
+    per_channel = cap_doc.get("per_channel") or {}
+    if not isinstance(per_channel, Mapping):
+        raise ValueError("cap.per_channel must map a channel to a number")
+    over_cap = cap_doc.get("over_cap", base.cap.over_cap)
+    if over_cap not in ("skip", "defer"):
+        raise ValueError(f"cap.over_cap: {over_cap!r} must be skip or defer")
+    cap = FrequencyCap(_int(cap_doc.get("per_day", base.cap.per_day), "cap.per_day"),
+                       {str(k): _int(v, f"cap.per_channel.{k}") for k, v in per_channel.items()}, over_cap)
+    channels = quiet_doc.get("channels", sorted(base.quiet.channels))
+    if not isinstance(channels, list | tuple):
+        raise ValueError("quiet_hours.channels must be a list")
+    quiet = QuietHours(_time(quiet_doc.get("start", "21:00"), "quiet_hours.start"),
+                       _time(quiet_doc.get("end", "08:00"), "quiet_hours.end"), frozenset(str(c) for c in channels))
+    pause_days = fatigue_doc.get("pause_days", 14)
+    if isinstance(pause_days, bool) or not isinstance(pause_days, int | float) or pause_days < 0:
+        raise ValueError(f"fatigue.pause_days: {pause_days!r} must be a number of days ≥ 0")
+    fatigue = FatiguePolicy(_int(fatigue_doc.get("streak", 3), "fatigue.streak"), timedelta(days=float(pause_days)))
+    required = doc.get("consent_required", [])
+    if not isinstance(required, list | tuple):
+        raise ValueError("consent_required must be a list of channels")
+    zone = str(doc.get("default_timezone", base.default_timezone))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"default_timezone: {zone!r} is not a known time zone") from exc
+    return GuardrailPolicy(cap, quiet, fatigue, frozenset(str(c) for c in required), zone)

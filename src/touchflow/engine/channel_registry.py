@@ -1,0 +1,112 @@
+"""The configured channels of a worker, each with its rate limit and concurrency.
+
+Configuration is data (``channel_configs`` rows, secrets sealed with AES-GCM); ``build_channel`` turns
+one row into an adapter. ``onsite`` needs no adapter: the dispatcher writes the pop-up into the
+contact's on-site inbox in the same transaction that records the outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from touchflow.channels.base import Channel
+from touchflow.domain.messaging_ports import ChannelConfig
+
+__all__ = ["CHANNEL_KINDS", "ChannelRegistry", "ConfiguredChannel", "RateLimiter", "build_channel"]
+
+
+class RateLimiter:
+    """A token bucket on the monotonic clock: ``take(n)`` waits until ``n`` sends fit the rate."""
+
+    def __init__(self, per_second: float | None, burst: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.per_second = per_second
+        self.capacity = burst if burst is not None else max(per_second or 0.0, 1.0)
+        self._tokens = self.capacity
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+        self._sleep = sleep
+
+    def take(self, n: int) -> float:
+        """Block until ``n`` tokens are available; return the seconds waited."""
+        if not self.per_second:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.per_second)
+            self._last = now
+            self._tokens -= n
+            wait = max(0.0, -self._tokens / self.per_second)
+        if wait:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass
+class ConfiguredChannel:
+    channel: Channel
+    limiter: RateLimiter
+    slots: threading.Semaphore
+    kind: str = "capture"
+
+
+@dataclass
+class ChannelRegistry:
+    channels: dict[str, ConfiguredChannel] = field(default_factory=dict)
+
+    def add(self, name: str, channel: Channel, rate_per_s: float | None = None, concurrency: int = 4,
+            kind: str = "custom") -> None:
+        self.channels[name] = ConfiguredChannel(channel, RateLimiter(rate_per_s), threading.Semaphore(concurrency),
+                                                kind)
+
+    def get(self, name: str) -> ConfiguredChannel | None:
+        return self.channels.get(name)
+
+    def close(self) -> None:
+        for configured in self.channels.values():
+            configured.channel.close()
+
+    @classmethod
+    def capture_all(cls, names: Iterable[str] = ("email", "sms", "wecom", "wechat_mp", "webhook")
+                    ) -> ChannelRegistry:
+        """Every channel records and sends nothing: the sandbox and the demo."""
+        from touchflow.channels.capture import CaptureChannel
+
+        registry = cls()
+        for name in names:
+            registry.add(name, CaptureChannel(name), kind="capture")
+        return registry
+
+    @classmethod
+    def from_configs(cls, configs: Iterable[ChannelConfig], open_secret: Callable[[str, str], dict[str, Any]]
+                     ) -> ChannelRegistry:
+        registry = cls()
+        for config in configs:
+            if not config.enabled:
+                continue
+            secret = open_secret(config.secret, f"channel:{config.name}") if config.secret else {}
+            registry.add(config.name, build_channel(config.name, config.kind, config.settings, secret),
+                         config.rate_per_s, config.concurrency, config.kind)
+        return registry
+
+
+def _capture(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.capture import CaptureChannel
+
+    return CaptureChannel(name)
+
+
+CHANNEL_KINDS: dict[str, Callable[[str, Mapping[str, Any], Mapping[str, Any]], Channel]] = {
+    "capture": _capture,
+}
+
+
+def build_channel(name: str, kind: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    factory = CHANNEL_KINDS.get(kind)
+    if factory is None:
+        raise ValueError(f"channel {name}: unknown kind {kind!r} (known: {', '.join(sorted(CHANNEL_KINDS))})")
+    return factory(name, settings, secret)

@@ -1,0 +1,256 @@
+"""Outbox → channels: claim, re-check guardrails, render, send through the gate, record what happened.
+
+One batch goes through three steps:
+
+1. **decide** (one write transaction): claim due messages, load the guard facts of their contacts,
+   ask ``guardrails.decide`` for each in order; skipped and deferred messages are final for this
+   attempt and say which guardrail stopped them; allowed ones become ``sending`` with a lease.
+2. **send** (no write transaction): render, then per channel in chunks of the adapter's batch size —
+   hold the send gate shared, re-read freezes, call the provider, release. Channels run concurrently.
+3. **record** (one write transaction): sent, retry with backoff, fallback channel or dead letter
+   (``domain.delivery.after_attempt``), each with its lifecycle event for the contact.
+
+A crash between 1 and 3 leaves ``sending`` rows whose lease runs out; they are claimed again and sent
+with the same idempotency key, which providers that take one use to drop the repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from touchflow.channels.base import Delivery, Outgoing, TransientError
+from touchflow.domain.delivery import Attempt, Outcome, after_attempt
+from touchflow.domain.events import EventInput
+from touchflow.domain.guardrails import Allow, Defer, GuardrailPolicy, Purpose, Skip, decide
+from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
+from touchflow.domain.ports import InboxEvent, OutboxMessage, UnitOfWork
+from touchflow.engine.channel_registry import ChannelRegistry
+from touchflow.engine.compose import Composer, RenderFailure
+from touchflow.engine.guard_facts import load_guard_facts
+from touchflow.services.context import ServiceContext
+from touchflow.services.guarding import guardrail_policy
+
+__all__ = ["DispatchReport", "Dispatcher", "OnSent", "lifecycle_event_id"]
+
+log = logging.getLogger(__name__)
+OnSent = Callable[[Sequence[OutboxMessage], datetime], None]
+LEASE = timedelta(minutes=2)
+_POLICY_TTL = timedelta(seconds=30)
+
+
+def lifecycle_event_id(message_id: str, stage: str) -> str:
+    return f"m_{message_id}_{stage}"
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+    by_guardrail: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Dispatcher:
+    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, on_sent: OnSent | None = None,
+                 channels: ChannelRegistry | None = None, composer: Composer | None = None,
+                 policy: GuardrailPolicy | None = None, threads: int = 4, lease: timedelta = LEASE) -> None:
+        self.lease = lease
+        self.ctx = ctx
+        self.batch_size = batch_size
+        self.on_sent = on_sent
+        self.channels = channels if channels is not None else ChannelRegistry.capture_all()
+        self.composer = composer if composer is not None else Composer(ctx)
+        self._fixed_policy = policy
+        self._policy: tuple[datetime, GuardrailPolicy] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="touchflow-send")
+        self.report = DispatchReport()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def policy(self, uow: UnitOfWork, now: datetime) -> GuardrailPolicy:
+        if self._fixed_policy is not None:
+            return self._fixed_policy
+        if self._policy is None or now - self._policy[0] > _POLICY_TTL or now < self._policy[0]:
+            self._policy = (now, guardrail_policy(uow))
+        return self._policy[1]
+
+    # --- 1. decide -------------------------------------------------------------------------------
+
+    def _decide(self, now: datetime) -> tuple[int, list[OutboxMessage]]:
+        with self.ctx.uow() as uow:
+            claimed = uow.messages.claim(now, self.batch_size)
+            if not claimed:
+                return 0, []
+            policy = self.policy(uow, now)
+            facts = load_guard_facts(uow, claimed, now, {m.id for m in claimed})
+            allowed_so_far: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+            updates: list[MessageUpdate] = []
+            events: list[tuple[EventInput, str]] = []
+            to_send: list[OutboxMessage] = []
+            for m in sorted(claimed, key=lambda m: (m.created_at, m.id)):
+                purpose: Purpose = "transactional" if m.payload.get("purpose") == "transactional" else "marketing"
+                decision = decide(m.channel, purpose, facts[m.contact_id], policy, now, allowed_so_far[m.contact_id])
+                if isinstance(decision, Allow):
+                    allowed_so_far[m.contact_id].append((m.channel, now))
+                    update = MessageUpdate(m.id, "sending", now + self.lease, None, m.last_error, decision.address, now,
+                                           attempted=True)
+                    to_send.append(replace(m, status="sending", attempts=m.attempts + 1, address=decision.address,
+                                           sent_at=now))
+                elif isinstance(decision, Skip):
+                    update = MessageUpdate(m.id, "skipped", now, decision.guardrail, decision.detail)
+                    events.append(self._event(m, "skipped", now, guardrail=decision.guardrail,
+                                              detail=decision.detail))
+                    self.report.skipped += 1
+                    self.report.by_guardrail[decision.guardrail] += 1
+                else:
+                    assert isinstance(decision, Defer)
+                    update = MessageUpdate(m.id, "queued", decision.until, decision.guardrail, decision.detail)
+                    events.append(self._event(m, f"deferred_{int(decision.until.timestamp())}", now,
+                                              event_type="message_deferred", guardrail=decision.guardrail,
+                                              until=decision.until.isoformat(), detail=decision.detail))
+                    self.report.deferred += 1
+                    self.report.by_guardrail[decision.guardrail] += 1
+                updates.append(update)
+            uow.messages.apply(updates, now)
+            self._write_events(uow, events, now)
+            uow.commit()
+        self.report.claimed += len(claimed)
+        return len(claimed), to_send
+
+    def _event(self, m: OutboxMessage, stage: str, now: datetime, event_type: str | None = None,
+               **extra: Any) -> tuple[EventInput, str]:
+        props = {"message_id": m.id, "channel": m.channel, "journey_id": m.journey_id, "node_id": m.node_id,
+                 "template": m.template, **extra}
+        return (EventInput(lifecycle_event_id(m.id, stage), event_type or f"message_{stage}", (), now, "touchflow",
+                           props), m.contact_id)
+
+    @staticmethod
+    def _write_events(uow: UnitOfWork, events: list[tuple[EventInput, str]], now: datetime) -> None:
+        if events:
+            uow.events.insert(events, now)
+            uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in events])
+
+    # --- 2. send ---------------------------------------------------------------------------------
+
+    def _send_chunk(self, name: str, chunk: list[tuple[OutboxMessage, Outgoing]]) -> dict[str, Attempt]:
+        configured = self.channels.get(name)
+        assert configured is not None
+        answers: dict[str, Attempt] = {}
+        with configured.slots, self.ctx.reader() as gate:
+            gate.guards.hold_send_gate({m.contact_id for m, _ in chunk}, exclusive=False)
+            frozen = gate.guards.frozen_among({m.contact_id for m, _ in chunk})
+            sendable = [(m, o) for m, o in chunk if m.contact_id not in frozen]
+            for m, _ in chunk:
+                if m.contact_id in frozen:
+                    answers[m.id] = Attempt("frozen", error="frozen while queued")
+            if not sendable:
+                return answers
+            configured.limiter.take(len(sendable))
+            try:
+                deliveries = configured.channel.send([o for _, o in sendable])
+            except TransientError as exc:
+                deliveries = [Delivery(o.message_id, "retry", error=str(exc), retry_after=exc.retry_after)
+                              for _, o in sendable]
+            except Exception as exc:  # an adapter bug must not lose the batch: retry it, loudly
+                log.exception("channel %s failed on a batch of %d", name, len(sendable))
+                deliveries = [Delivery(o.message_id, "retry", error=f"{type(exc).__name__}: {exc}")
+                              for _, o in sendable]
+        for d in deliveries:
+            answers[d.message_id] = Attempt(d.status, d.provider_id, d.error, d.retry_after)
+        for m, _ in sendable:
+            answers.setdefault(m.id, Attempt("retry", error="the channel gave no answer for this message"))
+        return answers
+
+    def _send(self, to_send: list[OutboxMessage], now: datetime) -> tuple[dict[str, Attempt], list[OnsiteMessage]]:
+        answers: dict[str, Attempt] = {}
+        onsite: list[OnsiteMessage] = []
+        by_channel: dict[str, list[tuple[OutboxMessage, Outgoing]]] = defaultdict(list)
+        for m, rendered in zip(to_send, self.composer.compose(to_send, now), strict=True):
+            if isinstance(rendered, RenderFailure):
+                answers[m.id] = Attempt("failed", error=rendered.reason)
+            elif m.channel == "onsite":
+                onsite.append(OnsiteMessage(self.ctx.ids.new(now), m.contact_id, m.id,
+                                            (rendered.subject or "")[:300], rendered.text,
+                                            str(rendered.data.get("url")) if rendered.data.get("url") else None,
+                                            "pending", now))
+                answers[m.id] = Attempt("sent", provider_id=f"onsite:{m.id}")
+            elif self.channels.get(m.channel) is None:
+                answers[m.id] = Attempt("failed", error=f"channel {m.channel!r} is not configured")
+            else:
+                by_channel[m.channel].append((m, rendered))
+        futures = []
+        for name, items in by_channel.items():
+            size = max(1, self.channels.channels[name].channel.max_batch)
+            for start in range(0, len(items), size):
+                futures.append(self._pool.submit(self._send_chunk, name, items[start:start + size]))
+        for future in futures:
+            answers.update(future.result())
+        return answers, onsite
+
+    # --- 3. record -------------------------------------------------------------------------------
+
+    def _record(self, to_send: list[OutboxMessage], answers: dict[str, Attempt], onsite: list[OnsiteMessage],
+                now: datetime) -> list[OutboxMessage]:
+        outcomes: list[tuple[OutboxMessage, Outcome]] = []
+        for m in to_send:
+            outcomes.append((m, after_attempt(m, answers[m.id], now, self.ctx.ids.new(now))))
+        with self.ctx.uow() as uow:
+            uow.messages.apply([o.update for _, o in outcomes], now)
+            fallbacks = [o.fallback for _, o in outcomes if o.fallback is not None]
+            uow.messages.enqueue(fallbacks)
+            uow.messages.add_onsite(onsite)
+            events = []
+            for m, o in outcomes:
+                if o.event_type:
+                    stage = o.event_type.removeprefix("message_")
+                    if stage == "failed":
+                        stage = f"failed_{m.attempts}"
+                    events.append(self._event(m, stage, now, event_type=o.event_type,
+                                              **{k: v for k, v in o.event_properties.items()
+                                                 if k not in ("message_id", "channel", "journey_id", "node_id",
+                                                              "template")}))
+            self._write_events(uow, events, now)
+            uow.commit()
+        sent = [m for m, o in outcomes if o.update.status == "sent"]
+        for _, o in outcomes:
+            status = o.update.status
+            if status == "sent":
+                self.report.sent += 1
+            elif status == "queued":
+                self.report.retried += 1
+            elif status == "skipped":
+                self.report.skipped += 1
+                self.report.by_guardrail["complaint_freeze"] += 1
+            else:
+                self.report.failed += 1
+        return sent
+
+    def dispatch_batch(self) -> int:
+        """One batch; returns how many messages were claimed (0 when nothing was due)."""
+        now = self.ctx.clock.now()
+        claimed, to_send = self._decide(now)
+        if to_send:
+            answers, onsite = self._send(to_send, now)
+            done = self.ctx.clock.now()
+            sent = self._record(to_send, answers, onsite, done)
+            if self.on_sent is not None and sent:
+                self.on_sent(sent, done)
+        return claimed
+
+    def dispatch_all(self) -> int:
+        total = 0
+        while True:
+            claimed = self.dispatch_batch()
+            total += claimed
+            if claimed < self.batch_size:
+                return total

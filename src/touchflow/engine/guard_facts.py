@@ -1,0 +1,72 @@
+"""Load what the guardrails need for the contacts of one claimed batch: a fixed number of queries per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+from touchflow.domain.guardrails import EmailEngagement, GuardFacts
+from touchflow.domain.ports import OutboxMessage, UnitOfWork
+
+__all__ = ["ADDRESS_KIND", "address_for", "load_guard_facts"]
+
+ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid"}
+_TOUCH_LOOKBACK = timedelta(days=2)  # covers "today" in every time zone
+_FATIGUE_LOOKBACK = timedelta(days=60)
+
+
+def address_for(message: OutboxMessage, identities: dict[str, str]) -> str | None:
+    if message.channel == "webhook":
+        url = message.payload.get("url")
+        return str(url) if url else None
+    if message.channel == "onsite":
+        return message.contact_id
+    override = message.payload.get("to")
+    if isinstance(override, str) and override:
+        return override
+    kind = ADDRESS_KIND.get(message.channel)
+    if kind is None:  # a custom channel named like an identity kind (x_line, ...)
+        kind = message.channel
+    return identities.get(kind)
+
+
+def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: datetime,
+                     claimed: Collection[str]) -> dict[str, GuardFacts]:
+    contact_ids = {m.contact_id for m in messages}
+    states = uow.contacts.load(contact_ids)
+    identities = uow.guards.addresses(contact_ids)
+    frozen = uow.guards.frozen_among(contact_ids)
+    addresses: dict[str, dict[str, str]] = {c: {} for c in contact_ids}
+    for m in messages:
+        address = address_for(m, identities.get(m.contact_id, {}))
+        if address:
+            addresses[m.contact_id][m.channel] = address
+    pairs = {(channel, a) for per in addresses.values() for channel, a in per.items()}
+    suppressed = uow.guards.suppressed(pairs)
+    touches = uow.messages.touches_since(contact_ids, now - _TOUCH_LOOKBACK)
+    emails: dict[str, list[EmailEngagement]] = {}
+    email_contacts = {m.contact_id for m in messages if m.channel == "email"}
+    if email_contacts:
+        sent = uow.messages.emails_since(email_contacts, now - _FATIGUE_LOOKBACK)
+        engagement = uow.messages.engagement_since(email_contacts, now - _FATIGUE_LOOKBACK)
+        for contact_id, rows in sent.items():
+            emails[contact_id] = [EmailEngagement(at, *engagement.get(mid, (None, False)))
+                                  for mid, _, at in rows if mid not in claimed]
+    facts: dict[str, GuardFacts] = {}
+    for contact_id in contact_ids:
+        state = states.get(contact_id)
+        zone = state.values.get("timezone") if state is not None else None
+        consents = {c: v.status for c, v in state.consents.items()} if state is not None else {}
+        if "wechat" in consents and "wechat_mp" not in consents:
+            consents["wechat_mp"] = consents["wechat"]
+        facts[contact_id] = GuardFacts(
+            contact_id=contact_id,
+            timezone=str(zone) if zone else None,
+            addresses=addresses[contact_id],
+            consents=consents,
+            suppressed=frozenset(c for c, a in addresses[contact_id].items() if (c, a) in suppressed),
+            frozen=contact_id in frozen,
+            touches=[(channel, at) for mid, channel, at in touches.get(contact_id, []) if mid not in claimed],
+            emails=emails.get(contact_id, []),
+        )
+    return facts

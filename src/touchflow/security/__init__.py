@@ -1,0 +1,1 @@
+"""Security primitives: sealing secrets at rest (AES-GCM)."""

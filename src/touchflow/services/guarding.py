@@ -1,0 +1,149 @@
+"""Guardrail use cases: complaint freezes and who lifts them, suppressions, the workspace policy.
+
+``apply_guard_events`` runs inside the ingest transaction, so a complaint freezes its contact in the
+same commit that stores it. The freeze takes the send gate exclusively before it is written: it commits
+only when no send to that contact is in flight, and every send that starts later sees it (ADR 0007).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from touchflow.domain.events import EventInput
+from touchflow.domain.guardrails import GuardrailPolicy, policy_document, policy_from_document
+from touchflow.domain.ids import IdFactory
+from touchflow.domain.messaging_ports import Freeze, Suppression
+from touchflow.domain.ports import InboxEvent, TaskRecord, UnitOfWork
+from touchflow.services.contacts import resolve_contact_id
+from touchflow.services.context import ServiceContext
+
+__all__ = [
+    "ADDRESS_KIND",
+    "COMPLAINT_TASK_SLA",
+    "COMPLAINT_TYPES",
+    "apply_guard_events",
+    "freeze_contact",
+    "guardrail_policy",
+    "lift_freeze",
+    "set_guardrail_policy",
+    "suppress_address",
+    "unsuppress_address",
+]
+
+COMPLAINT_TYPES = frozenset({"complaint", "message_complained"})
+_UNSUBSCRIBE_TYPES = frozenset({"unsubscribe", "message_unsubscribed"})
+COMPLAINT_TASK_SLA = timedelta(hours=2)  # G3/J11: a person takes a complaint within 2 h
+ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid", "wechat": "openid"}
+POLICY_KEY = "guardrails"
+
+
+class NotFrozen(Exception):
+    pass
+
+
+def _freeze(uow: UnitOfWork, ids: IdFactory, contact_id: str, reason: str, event_id: str | None,
+            now: datetime) -> Freeze | None:
+    """Freeze one contact (if not frozen already) and open a customer-service task due in 2 h."""
+    if uow.guards.active_freeze(contact_id) is not None:
+        return None
+    task = TaskRecord(ids.new(now), f"complaint:{event_id or ids.new(now)}", contact_id, None, None, None,
+                      "service", f"投诉处理 complaint: {reason}"[:300], None, "open", now, now + COMPLAINT_TASK_SLA)
+    uow.journeys.add_tasks([task])
+    freeze = Freeze(ids.new(now), contact_id, now, reason, event_id, task.id)
+    uow.guards.freeze(freeze)
+    marker = EventInput(f"frz_{freeze.id}", "contact_frozen", (), now, "touchflow", {"reason": reason})
+    uow.events.insert([(marker, contact_id)], now)
+    uow.journeys.add_inbox([InboxEvent(marker.id, contact_id, marker.type, now, now)])
+    return freeze
+
+
+def apply_guard_events(uow: UnitOfWork, ids: IdFactory, written: Sequence[tuple[EventInput, str]],
+                       now: datetime) -> None:
+    """What stored events mean for guardrails: complaints freeze, unsubscribes and hard bounces suppress."""
+    complaints = [(e, c) for e, c in written if e.type in COMPLAINT_TYPES]
+    if complaints:
+        uow.guards.hold_send_gate({c for _, c in complaints}, exclusive=True)
+        for event, contact_id in complaints:
+            reason = str(event.properties.get("reason") or event.type)
+            _freeze(uow, ids, contact_id, reason, event.id, now)
+    suppress: list[Suppression] = []
+    wanted = [(e, c) for e, c in written if e.type in _UNSUBSCRIBE_TYPES or
+              (e.type == "message_bounced" and e.properties.get("hard") is True)]
+    if not wanted:
+        return
+    addresses = uow.guards.addresses({c for _, c in wanted})
+    for event, contact_id in wanted:
+        channel = str(event.properties.get("channel") or "email")
+        channels = list(ADDRESS_KIND) if channel == "all" else [channel]
+        reason = "hard_bounce" if event.type == "message_bounced" else "unsubscribed"
+        for name in channels:
+            kind = ADDRESS_KIND.get(name)
+            address = addresses.get(contact_id, {}).get(kind) if kind else None
+            if address:
+                suppress.append(Suppression(name, address, reason, event.source, now))
+    uow.guards.suppress(suppress)
+
+
+def freeze_contact(ctx: ServiceContext, contact_ref: str, reason: str, *, actor: str) -> Freeze | None:
+    """Freeze a contact by hand (a complaint by phone, say). None when already frozen."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        contact_id = resolve_contact_id(uow, contact_ref)
+        uow.guards.hold_send_gate({contact_id}, exclusive=True)
+        freeze = _freeze(uow, ctx.ids, contact_id, reason, None, now)
+        uow.audit.record(actor, "contact.freeze", contact_id, {"reason": reason, "done": freeze is not None}, now)
+        uow.commit()
+    return freeze
+
+
+def lift_freeze(ctx: ServiceContext, contact_ref: str, *, by: str, reason: str) -> Freeze:
+    """Only a person lifts a freeze, and says why; the reason is kept with the freeze and in the audit log."""
+    if not by.strip() or not reason.strip():
+        raise ValueError("lifting a freeze needs the person's name (by) and a reason")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        contact_id = resolve_contact_id(uow, contact_ref)
+        lifted = uow.guards.lift(contact_id, by.strip(), reason.strip(), now)
+        if lifted is None:
+            raise NotFrozen(f"contact {contact_ref} is not frozen")
+        marker = EventInput(f"unfrz_{lifted.id}", "contact_unfrozen", (), now, "touchflow",
+                            {"by": by.strip(), "reason": reason.strip()})
+        uow.events.insert([(marker, contact_id)], now)
+        uow.audit.record(by.strip(), "contact.unfreeze", contact_id, {"reason": reason.strip(),
+                                                                      "freeze": lifted.id}, now)
+        uow.commit()
+    return lifted
+
+
+def suppress_address(ctx: ServiceContext, channel: str, address: str, reason: str, *, actor: str) -> None:
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.guards.suppress([Suppression(channel, address, reason, actor, now)])
+        uow.audit.record(actor, "suppression.add", f"{channel}:{address}", {"reason": reason}, now)
+        uow.commit()
+
+
+def unsuppress_address(ctx: ServiceContext, channel: str, address: str, *, actor: str) -> bool:
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        removed = uow.guards.unsuppress(channel, address)
+        uow.audit.record(actor, "suppression.remove", f"{channel}:{address}", {"removed": removed}, now)
+        uow.commit()
+    return removed
+
+
+def guardrail_policy(uow: UnitOfWork) -> GuardrailPolicy:
+    stored = uow.guards.setting(POLICY_KEY)
+    return GuardrailPolicy() if stored is None else policy_from_document(stored)
+
+
+def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) -> GuardrailPolicy:
+    policy = policy_from_document(document)  # raises ValueError naming the field
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.guards.set_setting(POLICY_KEY, policy_document(policy), actor, now)
+        uow.audit.record(actor, "guardrails.set", POLICY_KEY, policy_document(policy), now)  # type: ignore[arg-type]
+        uow.commit()
+    return policy

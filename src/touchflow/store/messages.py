@@ -1,0 +1,159 @@
+"""Outbox delivery storage: claiming due messages, applying outcomes, counting touches, the on-site inbox.
+
+Claims follow the runtime's rule (ADR 0005): on PostgreSQL the due rows are picked with ``FOR UPDATE
+SKIP LOCKED`` and then take a transaction-scoped advisory lock per contact, so two dispatchers never
+decide guardrails for the same contact at the same time — the frequency cap counts what the other
+committed. A claimed row becomes ``sending`` with a lease (``next_attempt_at``); a dispatcher that dies
+mid-send leaves it to be claimed again when the lease runs out, with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, or_, select, update
+
+from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
+from touchflow.domain.ports import OutboxMessage
+from touchflow.store.bulk import bulk_insert
+from touchflow.store.tables import events, onsite_messages, outbox
+
+__all__ = ["SqlMessageRepository", "message_from"]
+
+_CHUNK = 500
+_TOUCHED = ("sending", "sent")
+
+
+def message_from(r: Any) -> OutboxMessage:
+    return OutboxMessage(r.id, r.idempotency_key, r.run_id, r.contact_id, r.journey_id, r.node_id, r.channel,
+                         r.template, r.payload, r.status, r.attempts, r.created_at, r.next_attempt_at,
+                         r.address, r.sent_at, r.provider_id, r.reason, r.last_error)
+
+
+def _onsite_from(r: Any) -> OnsiteMessage:
+    return OnsiteMessage(r.id, r.contact_id, r.outbox_id, r.title, r.body, r.url, r.status, r.created_at,
+                         r.expires_at)
+
+
+class SqlMessageRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+        self._pg = connection.dialect.name == "postgresql"
+
+    def claim(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        due = (select(outbox.c.id)
+               .where(or_(outbox.c.status == "queued", outbox.c.status == "sending"), outbox.c.next_attempt_at <= now)
+               .order_by(outbox.c.next_attempt_at).limit(limit))
+        if self._pg:
+            claimed = due.with_for_update(skip_locked=True, of=outbox).cte("claimed").prefix_with("MATERIALIZED")
+            query = (select(outbox).join(claimed, claimed.c.id == outbox.c.id)
+                     .where(func.pg_try_advisory_xact_lock(func.hashtextextended(outbox.c.contact_id, 0)))
+                     .order_by(outbox.c.next_attempt_at, outbox.c.id))
+        else:
+            query = select(outbox).where(outbox.c.id.in_(due.scalar_subquery())).order_by(outbox.c.next_attempt_at,
+                                                                                         outbox.c.id)
+        return [message_from(r) for r in self._c.execute(query)]
+
+    def apply(self, updates: Sequence[MessageUpdate], now: datetime) -> None:
+        if not updates:
+            return
+        statement = (update(outbox).where(outbox.c.id == bindparam("b_id")).values(
+            status=bindparam("b_status"), next_attempt_at=bindparam("b_next"), reason=bindparam("b_reason"),
+            last_error=bindparam("b_error"), address=func.coalesce(bindparam("b_address"), outbox.c.address),
+            sent_at=bindparam("b_sent_at"), provider_id=func.coalesce(bindparam("b_provider"), outbox.c.provider_id),
+            attempts=outbox.c.attempts + bindparam("b_attempted"), updated_at=now))
+        self._c.execute(statement, [
+            {"b_id": u.id, "b_status": u.status, "b_next": u.next_attempt_at, "b_reason": u.reason,
+             "b_error": u.last_error, "b_address": u.address, "b_sent_at": u.sent_at, "b_provider": u.provider_id,
+             "b_attempted": 1 if u.attempted else 0} for u in updates])
+
+    def get(self, message_id: str) -> OutboxMessage | None:
+        row = self._c.execute(select(outbox).where(outbox.c.id == message_id)).first()
+        return None if row is None else message_from(row)
+
+    def by_provider_id(self, provider_id: str) -> OutboxMessage | None:
+        row = self._c.execute(select(outbox).where(outbox.c.provider_id == provider_id).limit(1)).first()
+        return None if row is None else message_from(row)
+
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        bulk_insert(self._c, outbox, ("id", "idempotency_key", "run_id", "contact_id", "journey_id", "node_id",
+                                      "channel", "template", "payload", "status", "attempts", "created_at",
+                                      "updated_at", "next_attempt_at", "last_error", "address", "reason"),
+                    [(m.id, m.idempotency_key, m.run_id, m.contact_id, m.journey_id, m.node_id, m.channel,
+                      m.template, m.payload, m.status, m.attempts, m.created_at, m.created_at, m.next_attempt_at,
+                      m.last_error, m.address, m.reason) for m in messages], ignore_conflicts=True)
+
+    def _sent_since(self, contact_ids: Collection[str], since: datetime,
+                    channel: str | None) -> dict[str, list[tuple[str, str, datetime]]]:
+        found: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = (select(outbox.c.contact_id, outbox.c.id, outbox.c.channel, outbox.c.sent_at)
+                     .where(outbox.c.contact_id.in_(ids[start:start + _CHUNK]), outbox.c.sent_at >= since,
+                            outbox.c.status.in_(_TOUCHED)))
+            if channel is not None:
+                query = query.where(outbox.c.channel == channel)
+            for contact_id, message_id, message_channel, sent_at in self._c.execute(query):
+                found[contact_id].append((message_id, message_channel, sent_at))
+        return dict(found)
+
+    def touches_since(self, contact_ids: Collection[str], since: datetime
+                      ) -> dict[str, list[tuple[str, str, datetime]]]:
+        return self._sent_since(contact_ids, since, None)
+
+    def emails_since(self, contact_ids: Collection[str], since: datetime
+                     ) -> dict[str, list[tuple[str, str, datetime]]]:
+        return self._sent_since(contact_ids, since, "email")
+
+    def engagement_since(self, contact_ids: Collection[str], since: datetime
+                         ) -> dict[str, tuple[datetime | None, bool]]:
+        """Per message id: when it was first opened, and whether it was clicked (from message_* events)."""
+        seen: dict[str, tuple[datetime | None, bool]] = {}
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = (select(events.c.type, events.c.occurred_at, events.c.properties)
+                     .where(events.c.contact_id.in_(ids[start:start + _CHUNK]),
+                            events.c.type.in_(("message_opened", "message_clicked")), events.c.occurred_at >= since))
+            for event_type, at, properties in self._c.execute(query):
+                message_id = (properties or {}).get("message_id")
+                if not isinstance(message_id, str):
+                    continue
+                opened, clicked = seen.get(message_id, (None, False))
+                if event_type == "message_clicked":
+                    clicked = True
+                opened = at if opened is None or at < opened else opened  # a click implies an open
+                seen[message_id] = (opened, clicked)
+        return seen
+
+    def pending_of(self, contact_id: str) -> list[OutboxMessage]:
+        query = (select(outbox).where(outbox.c.contact_id == contact_id, outbox.c.status.in_(("queued", "sending")))
+                 .order_by(outbox.c.created_at, outbox.c.id))
+        return [message_from(r) for r in self._c.execute(query)]
+
+    # --- on-site inbox (官网弹窗) -------------------------------------------------------------------
+
+    def add_onsite(self, messages: Sequence[OnsiteMessage]) -> None:
+        bulk_insert(self._c, onsite_messages, ("id", "contact_id", "outbox_id", "title", "body", "url", "status",
+                                               "created_at", "expires_at"),
+                    [(m.id, m.contact_id, m.outbox_id, m.title, m.body, m.url, m.status, m.created_at, m.expires_at)
+                     for m in messages], ignore_conflicts=True)
+
+    def onsite_pending(self, contact_id: str, now: datetime, limit: int) -> list[OnsiteMessage]:
+        query = (select(onsite_messages)
+                 .where(onsite_messages.c.contact_id == contact_id, onsite_messages.c.status.in_(("pending", "shown")),
+                        or_(onsite_messages.c.expires_at.is_(None), onsite_messages.c.expires_at > now))
+                 .order_by(onsite_messages.c.created_at, onsite_messages.c.id).limit(limit))
+        return [_onsite_from(r) for r in self._c.execute(query)]
+
+    def onsite_get(self, message_id: str) -> OnsiteMessage | None:
+        row = self._c.execute(select(onsite_messages).where(onsite_messages.c.id == message_id)).first()
+        return None if row is None else _onsite_from(row)
+
+    def onsite_mark(self, message_id: str, status: str, at: datetime) -> bool:
+        values: dict[str, Any] = {"status": status}
+        values["shown_at" if status == "shown" else "acted_at"] = at
+        done = self._c.execute(update(onsite_messages).where(onsite_messages.c.id == message_id).values(**values))
+        return bool(done.rowcount)
