@@ -67,8 +67,10 @@ class Application:
         return ChannelRegistry.from_configs(configs, open_secret)
 
     def dispatcher(self, batch_size: int = 1000, on_sent: OnSent | None = None) -> Dispatcher:
-        return Dispatcher(self.services, batch_size, on_sent=on_sent, channels=self.channels(),
-                          composer=Composer(self.services, self.settings.public_url, self.token_secret()),
+        channels = self.channels()
+        return Dispatcher(self.services, batch_size, on_sent=on_sent, channels=channels,
+                          composer=Composer(self.services, self.settings.public_url, self.token_secret(),
+                                            channels.captures()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
     def token_secret(self) -> str:

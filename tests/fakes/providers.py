@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -84,6 +85,7 @@ class FakeProviders:
         self.token_lifetime_s = 7200
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.faults = FaultPlan()
+        self.arrivals: list[tuple[float, str, bytes]] = []  # (time.monotonic(), path, body) of every request
         self._rng = random.Random(0)
         self._lock = threading.Lock()
         self._state = _State()
@@ -195,6 +197,11 @@ class FakeProviders:
             return "invalid"
         return "ok" if found[1] else "expired"
 
+    def arrived(self, path: str, body: bytes) -> None:
+        """Every request as it arrives, before any fault: what a provider would see on the wire."""
+        with self._lock:
+            self.arrivals.append((time.monotonic(), path, body))
+
     def draw_fault(self, path: str) -> tuple[FaultPlan, str | None]:
         with self._lock:
             plan = self.faults
@@ -232,6 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
+        fake.arrived(split.path, body)
         plan, fault = fake.draw_fault(split.path)
         if plan.latency_s:
             fake.stall(plan.latency_s)

@@ -107,6 +107,11 @@ class MessageRepository(Protocol):
         """Per message id: first open (a click counts as one) and whether it was clicked."""
         ...
 
+    def recent_events(self, contact_ids: Collection[str], types: Collection[str], since: datetime
+                      ) -> dict[str, list[dict[str, Any]]]:
+        """Events of these types since ``since`` by contact (newest first), as plain data for templates."""
+        ...
+
     def pending_of(self, contact_id: str) -> list[OutboxMessage]:
         """Messages of one contact not yet handed over (queued, sending)."""
         ...

@@ -7,11 +7,14 @@ contact's on-site inbox in the same transaction that records the outcome.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from touchflow.channels.base import Channel
 from touchflow.domain.messaging_ports import ChannelConfig
@@ -66,6 +69,10 @@ class ChannelRegistry:
     def get(self, name: str) -> ConfiguredChannel | None:
         return self.channels.get(name)
 
+    def captures(self) -> set[str]:
+        """Channels that record and send nothing (a missing template is fine on them)."""
+        return {name for name, c in self.channels.items() if c.kind == "capture"}
+
     def close(self) -> None:
         for configured in self.channels.values():
             configured.channel.close()
@@ -94,14 +101,92 @@ class ChannelRegistry:
         return registry
 
 
+def _settings(cls: Any, name: str, values: Mapping[str, Any]) -> Any:
+    """Build an adapter's settings dataclass from stored settings + opened secrets; errors name the key."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"channel {name}: unknown setting(s) {', '.join(unknown)} for {cls.__name__} "
+                         f"(known: {', '.join(sorted(known))})")
+    prepared: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "timeout" and isinstance(value, int | float):
+            value = httpx.Timeout(float(value), connect=min(float(value), 5.0))
+        elif key == "allow_hosts":
+            value = frozenset(value)
+        elif key == "allow_networks":
+            value = tuple(value)
+        prepared[key] = value
+    try:
+        return cls(**prepared)
+    except TypeError as exc:
+        raise ValueError(f"channel {name}: {exc}") from exc
+
+
 def _capture(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
     from touchflow.channels.capture import CaptureChannel
 
     return CaptureChannel(name)
 
 
+def _smtp(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.smtp import SmtpChannel, SmtpSettings
+
+    return SmtpChannel(name, _settings(SmtpSettings, name, {**settings, **secret}))
+
+
+def _sms_http(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.sms import HttpSmsChannel, HttpSmsSettings
+
+    return HttpSmsChannel(_settings(HttpSmsSettings, name, {"name": name, **settings, **secret}))
+
+
+def _sms_aliyun(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.sms_aliyun import AliyunSmsChannel, AliyunSmsSettings
+
+    return AliyunSmsChannel(_settings(AliyunSmsSettings, name, {"name": name, **settings, **secret}))
+
+
+def _sms_tencent(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.sms_tencent import TencentSmsChannel, TencentSmsSettings
+
+    return TencentSmsChannel(_settings(TencentSmsSettings, name, {"name": name, **settings, **secret}))
+
+
+def _wecom_customer(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.wecom import WeComCustomerChannel, WeComSettings
+
+    return WeComCustomerChannel(_settings(WeComSettings, name, {**settings, **secret}), name=name)
+
+
+def _wecom_staff(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.wecom import WeComSettings, WeComStaffChannel
+
+    return WeComStaffChannel(_settings(WeComSettings, name, {**settings, **secret}), name=name)
+
+
+def _wechat_mp(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.wechat_mp import WechatMpChannel, WechatMpSettings
+
+    return WechatMpChannel(_settings(WechatMpSettings, name, {"name": name, **settings, **secret}))
+
+
+def _webhook(name: str, settings: Mapping[str, Any], secret: Mapping[str, Any]) -> Channel:
+    from touchflow.channels.webhook import WebhookChannel, WebhookSettings
+
+    return WebhookChannel(_settings(WebhookSettings, name, {"name": name, **settings, **secret}))
+
+
 CHANNEL_KINDS: dict[str, Callable[[str, Mapping[str, Any], Mapping[str, Any]], Channel]] = {
     "capture": _capture,
+    "smtp": _smtp,
+    "sms_http": _sms_http,
+    "sms_aliyun": _sms_aliyun,
+    "sms_tencent": _sms_tencent,
+    "wecom_customer": _wecom_customer,
+    "wecom_staff": _wecom_staff,
+    "wechat_mp": _wechat_mp,
+    "webhook": _webhook,
 }
 
 

@@ -1,22 +1,38 @@
 """Render claimed messages into ``Outgoing`` ones: the template from the asset library, the contact's data.
 
-Loads what a batch needs in one read transaction (templates by name, contact states, recent events
-only when a template asks for recommendations) and renders in Python. A message whose template is
-missing or does not render fails with the reason (and so goes to its fallback or the dead letters);
-on ``capture`` channels a missing template is fine — the sandbox records the template's name.
+Loads what a batch needs in one read transaction (the newest approved version of each template,
+contact states and identities, and recent events only when a template reads them) and renders in
+Python. A message whose template is missing, unapproved or does not render fails with the reason (so
+it goes to its fallback channel or the dead letters); on ``capture`` channels a missing template is
+fine — the sandbox records the template's name. Email gets tracked links, an open pixel and RFC 8058
+List-Unsubscribe headers; SMS gets the "回复TD退订" suffix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from touchflow.channels.base import Outgoing
+from touchflow.channels.sms import with_unsubscribe_suffix
+from touchflow.content.links import Tracking
+from touchflow.content.templates import TemplateError, contact_context
+from touchflow.content.tokens import TokenSigner
+from touchflow.domain.content_ports import TemplateVersion
 from touchflow.domain.ports import OutboxMessage
+from touchflow.services.content import render_template_version, template_for_send
+from touchflow.services.contacts import state_document
 from touchflow.services.context import ServiceContext
 
 __all__ = ["Composer", "RenderFailure"]
+
+# Template text that reads the contact's history: only then are recent events loaded.
+_READS_EVENTS = re.compile(r"recommendations|is_customer|is_new|high_value|total_spent|orders|last_order_at")
+_EVENT_WINDOW = timedelta(days=90)
+_EVENT_TYPES = ("product_viewed", "order_paid")
 
 
 @dataclass(frozen=True)
@@ -26,12 +42,23 @@ class RenderFailure:
 
 class Composer:
     def __init__(self, ctx: ServiceContext, public_url: str = "http://127.0.0.1:8000",
-                 link_secret: str = "touchflow-development-only") -> None:
+                 link_secret: str = "touchflow-development-only", capture_channels: Collection[str] = ()) -> None:
         self.ctx = ctx
         self.public_url = public_url
-        self.link_secret = link_secret
+        self.signer = TokenSigner(link_secret)
+        self.capture_channels = frozenset(capture_channels)  # a missing template is fine on these
 
     def compose(self, messages: Sequence[OutboxMessage], now: datetime) -> list[Outgoing | RenderFailure]:
+        names = {m.template for m in messages if m.template and m.channel != "webhook"}
+        with self.ctx.reader() as uow:
+            templates = {name: template_for_send(uow, name) for name in sorted(names)}
+            contact_ids = {m.contact_id for m in messages if m.channel != "webhook"}
+            states = uow.contacts.load(contact_ids)
+            identities = uow.guards.addresses(contact_ids)
+            wants_events = {m.contact_id for m in messages
+                            if (t := templates.get(m.template or "")) is not None and _READS_EVENTS.search(t.body)}
+            history = uow.messages.recent_events(wants_events, _EVENT_TYPES, now - _EVENT_WINDOW) \
+                if wants_events else {}
         out: list[Outgoing | RenderFailure] = []
         for m in messages:
             if m.channel == "webhook":
@@ -39,6 +66,38 @@ class Composer:
                 out.append(Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", "",
                                     data={"body": {**body, "contact_id": m.contact_id, "message_id": m.id}}))
                 continue
-            out.append(Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", m.template or "",
-                                subject=m.template))
+            template = templates.get(m.template or "")
+            if template is None:
+                out.append(self._untemplated(m))
+                continue
+            state = states.get(m.contact_id)
+            profile: dict[str, Any] = state_document(state) if state is not None else {"id": m.contact_id}
+            profile["identities"] = [{"kind": k, "value": v} for k, v in identities.get(m.contact_id, {}).items()]
+            out.append(self._render(m, template, contact_context(profile, history.get(m.contact_id, []), now)))
         return out
+
+    def _untemplated(self, m: OutboxMessage) -> Outgoing | RenderFailure:
+        if m.channel in self.capture_channels or m.channel == "onsite" and not m.template:
+            return Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", m.template or "",
+                            subject=m.template)
+        return RenderFailure(f"template {m.template!r} has no approved version in the asset library")
+
+    def _render(self, m: OutboxMessage, template: TemplateVersion, context: dict[str, Any]) -> Outgoing | RenderFailure:
+        tracking = Tracking(self.public_url, self.signer, m.id, m.contact_id) if m.channel == "email" else None
+        try:
+            rendered = render_template_version(template, context, tracking=tracking)
+        except TemplateError as exc:
+            return RenderFailure(f"{template.name}@{template.version} does not render: {exc}")
+        headers: dict[str, str] = {}
+        text = rendered.text
+        if tracking is not None:
+            headers = {"List-Unsubscribe": f"<{tracking.unsubscribe_url()}>",
+                       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        elif m.channel == "sms" and m.payload.get("purpose") != "transactional":
+            text = with_unsubscribe_suffix(text)
+        data: dict[str, Any] = {"template": template.name, "version": template.version}
+        url = m.payload.get("url")
+        if url:
+            data["url"] = url
+        return Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", text, subject=rendered.subject,
+                        html=rendered.html, headers=headers, data=data)

@@ -68,14 +68,16 @@ class Dispatcher:
         self.batch_size = batch_size
         self.on_sent = on_sent
         self.channels = channels if channels is not None else ChannelRegistry.capture_all()
-        self.composer = composer if composer is not None else Composer(ctx)
+        self.composer = composer if composer is not None else Composer(ctx, capture_channels=self.channels.captures())
         self._fixed_policy = policy
         self._policy: tuple[datetime, GuardrailPolicy] | None = None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="touchflow-send")
         self.report = DispatchReport()
 
     def close(self) -> None:
+        """Stop the send threads and close the channels' connections (the dispatcher owns them)."""
         self._pool.shutdown(wait=True)
+        self.channels.close()
 
     def policy(self, uow: UnitOfWork, now: datetime) -> GuardrailPolicy:
         if self._fixed_policy is not None:

@@ -128,6 +128,21 @@ class SqlMessageRepository:
                 seen[message_id] = (opened, clicked)
         return seen
 
+    def recent_events(self, contact_ids: Collection[str], types: Collection[str], since: datetime
+                      ) -> dict[str, list[dict[str, Any]]]:
+        """Events of these types since ``since`` by contact, newest first, as plain data for templates."""
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = (select(events.c.contact_id, events.c.type, events.c.occurred_at, events.c.properties)
+                     .where(events.c.contact_id.in_(ids[start:start + _CHUNK]), events.c.type.in_(sorted(types)),
+                            events.c.occurred_at >= since)
+                     .order_by(events.c.occurred_at.desc()))
+            for contact_id, event_type, at, properties in self._c.execute(query):
+                found[contact_id].append({"type": event_type, "occurred_at": at.isoformat(),
+                                          "properties": properties or {}})
+        return dict(found)
+
     def pending_of(self, contact_id: str) -> list[OutboxMessage]:
         query = (select(outbox).where(outbox.c.contact_id == contact_id, outbox.c.status.in_(("queued", "sending")))
                  .order_by(outbox.c.created_at, outbox.c.id))
