@@ -214,3 +214,33 @@ def test_complaint_race_nothing_is_sent_after_the_freeze_commits(app: Applicatio
         task = c.execute(select(tasks).where(tasks.c.id == freeze.task_id)).one()
     assert task.queue == "service" and task.due_at - task.created_at == timedelta(hours=2)
 
+
+
+FINANCE_JOURNEY = """
+key: wealth_offer
+name: 理财推荐
+trigger: {kind: event, event: signup}
+start: send
+nodes:
+  send: {kind: send, channel: email, template: wealth_offer, next: done}
+  done: {kind: exit}
+"""
+
+
+def test_publishing_is_stopped_by_blocking_findings_and_pending_review(app: Application) -> None:
+    import pytest
+
+    from touchflow.services.content import decide_review, list_reviews
+    from touchflow.services.journeys import JourneyError
+
+    save_template(app.services, "wealth_offer", "email", "稳赚不赔的理财", "<p>保本保息，零风险</p>", "html",
+                  by="editor")
+    with pytest.raises(JourneyError, match="blocking Advertising-Law findings"):
+        publish_journey(app.services, FINANCE_JOURNEY, actor="designer")
+    save_template(app.services, "wealth_offer", "email", "稳健理财", "<p>历史年化收益仅供参考，理财有风险。</p>", "html",
+                  tags=["finance"], by="editor")
+    with pytest.raises(JourneyError, match="waits for compliance review"):
+        publish_journey(app.services, FINANCE_JOURNEY, actor="designer")
+    (review,) = list_reviews(app.services)
+    decide_review(app.services, review.id, True, "compliance-officer")
+    assert publish_journey(app.services, FINANCE_JOURNEY, actor="designer").version == 1

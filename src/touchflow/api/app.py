@@ -13,8 +13,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from touchflow import __version__
+from touchflow.api import tracking
 from touchflow.api.auth import ApiKeyCache
-from touchflow.api.routes import ApiError, ApiState, contacts, content, events, journeys, json_response
+from touchflow.api.routes import (
+    ApiError,
+    ApiState,
+    callbacks,
+    contacts,
+    content,
+    events,
+    journeys,
+    json_response,
+    onsite,
+)
 from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
 from touchflow.services.context import ServiceContext
 
@@ -58,6 +69,9 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(contacts.router)
     app.include_router(journeys.router)
     app.include_router(content.router)
+    app.include_router(onsite.router)
+    app.include_router(callbacks.router)
+    tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

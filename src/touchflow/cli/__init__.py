@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from touchflow.cli import admin, assets, contacts, content, demo, imports, journeys, serve, simulate
+from touchflow.cli import (
+    admin,
+    assets,
+    channels,
+    contacts,
+    content,
+    demo,
+    guardrails,
+    imports,
+    journeys,
+    serve,
+    simulate,
+)
 
 __all__ = ["app", "main"]
 
@@ -22,7 +34,7 @@ def _root() -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
 
 
-for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets):
+for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails):
     module.register(app)
 
 

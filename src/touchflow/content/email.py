@@ -19,7 +19,7 @@ import css_inline
 import mjml
 
 from touchflow.content.links import Tracking, rewrite_links
-from touchflow.content.templates import ContentRenderer, TemplateError
+from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError
 
 __all__ = ["Layout", "RenderedEmail", "compose_email", "html_to_text"]
 
@@ -46,7 +46,7 @@ def compose_email(subject: str, body: str, *, layout: Layout, context: Mapping[s
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    values = dict(context)
+    values = PlainContext(context) if isinstance(context, PlainContext) else dict(context)
     if tracking is not None:
         values["unsubscribe_url"] = tracking.unsubscribe_url()
         values["preferences_url"] = tracking.preferences_url()

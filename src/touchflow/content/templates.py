@@ -30,7 +30,8 @@ from liquid.token import Token
 
 from touchflow.content.context import CONTEXT_NAMES, contact_context
 
-__all__ = ["ContentRenderer", "RenderResult", "TemplateError", "contact_context", "plain_data"]
+__all__ = ["ContentRenderer", "PlainContext", "RenderResult", "TemplateError", "contact_context", "plain_context",
+           "plain_data"]
 
 _UNDEFINED_SEEN: ContextVar[list[str] | None] = ContextVar("touchflow_undefined_seen", default=None)
 
@@ -111,7 +112,7 @@ class ContentRenderer:
         template = self._parse(source, name, html)
         with _collect_undefined() as seen:
             try:
-                text = template.render(**plain_data(context))
+                text = template.render(**plain_context(context))
             except ResourceLimitError as exc:
                 raise _error(name, exc, source, "template too heavy: ") from None
             except LiquidError as exc:
@@ -172,6 +173,17 @@ def _error(name: str, exc: LiquidError, source: str, prefix: str = "") -> Templa
     if line is None and "end of" in reason:  # an unclosed block is noticed at the last line
         line = source.count("\n") + 1
     return TemplateError(name, line, reason)
+
+
+class PlainContext(dict[str, Any]):
+    """A context already passed through ``plain_data``: rendering it again skips the conversion.
+
+    Adding plain values (strings, numbers) to a copy keeps it plain: ``PlainContext({**ctx, "x": "y"})``.
+    """
+
+
+def plain_context(context: Mapping[str, Any]) -> PlainContext:
+    return context if isinstance(context, PlainContext) else PlainContext(plain_data(context))
 
 
 def plain_data(value: Any, depth: int = 0) -> Any:

@@ -112,6 +112,10 @@ class MessageRepository(Protocol):
         """Events of these types since ``since`` by contact (newest first), as plain data for templates."""
         ...
 
+    def audience(self, contact_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Attributes, custom, stage, tags and consent per contact (the ``state_document`` shape, no lineage)."""
+        ...
+
     def pending_of(self, contact_id: str) -> list[OutboxMessage]:
         """Messages of one contact not yet handed over (queued, sending)."""
         ...

@@ -19,12 +19,12 @@ from typing import Any
 from touchflow.channels.base import Outgoing
 from touchflow.channels.sms import with_unsubscribe_suffix
 from touchflow.content.links import Tracking
-from touchflow.content.templates import TemplateError, contact_context
+from touchflow.content.templates import TemplateError, contact_context, plain_context
 from touchflow.content.tokens import TokenSigner
 from touchflow.domain.content_ports import TemplateVersion
 from touchflow.domain.ports import OutboxMessage
+from touchflow.engine.guard_facts import BatchContacts
 from touchflow.services.content import render_template_version, template_for_send
-from touchflow.services.contacts import state_document
 from touchflow.services.context import ServiceContext
 
 __all__ = ["Composer", "RenderFailure"]
@@ -48,13 +48,14 @@ class Composer:
         self.signer = TokenSigner(link_secret)
         self.capture_channels = frozenset(capture_channels)  # a missing template is fine on these
 
-    def compose(self, messages: Sequence[OutboxMessage], now: datetime) -> list[Outgoing | RenderFailure]:
+    def compose(self, messages: Sequence[OutboxMessage], now: datetime,
+                contacts: BatchContacts | None = None) -> list[Outgoing | RenderFailure]:
         names = {m.template for m in messages if m.template and m.channel != "webhook"}
         with self.ctx.reader() as uow:
             templates = {name: template_for_send(uow, name) for name in sorted(names)}
-            contact_ids = {m.contact_id for m in messages if m.channel != "webhook"}
-            states = uow.contacts.load(contact_ids)
-            identities = uow.guards.addresses(contact_ids)
+            if contacts is None:
+                contact_ids = {m.contact_id for m in messages if m.channel != "webhook"}
+                contacts = BatchContacts(uow.messages.audience(contact_ids), uow.guards.addresses(contact_ids))
             wants_events = {m.contact_id for m in messages
                             if (t := templates.get(m.template or "")) is not None and _READS_EVENTS.search(t.body)}
             history = uow.messages.recent_events(wants_events, _EVENT_TYPES, now - _EVENT_WINDOW) \
@@ -70,14 +71,15 @@ class Composer:
             if template is None:
                 out.append(self._untemplated(m))
                 continue
-            state = states.get(m.contact_id)
-            profile: dict[str, Any] = state_document(state) if state is not None else {"id": m.contact_id}
-            profile["identities"] = [{"kind": k, "value": v} for k, v in identities.get(m.contact_id, {}).items()]
-            out.append(self._render(m, template, contact_context(profile, history.get(m.contact_id, []), now)))
+            profile: dict[str, Any] = dict(contacts.profiles.get(m.contact_id) or {"id": m.contact_id})
+            profile["identities"] = [{"kind": k, "value": v}
+                                     for k, v in contacts.identities.get(m.contact_id, {}).items()]
+            context = plain_context(contact_context(profile, history.get(m.contact_id, []), now))
+            out.append(self._render(m, template, context))
         return out
 
     def _untemplated(self, m: OutboxMessage) -> Outgoing | RenderFailure:
-        if m.channel in self.capture_channels or m.channel == "onsite" and not m.template:
+        if m.channel in self.capture_channels or (m.channel == "onsite" and not m.template):
             return Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", m.template or "",
                             subject=m.template)
         return RenderFailure(f"template {m.template!r} has no approved version in the asset library")

@@ -32,7 +32,7 @@ from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import InboxEvent, OutboxMessage, UnitOfWork
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer, RenderFailure
-from touchflow.engine.guard_facts import load_guard_facts
+from touchflow.engine.guard_facts import BatchContacts, load_guard_facts
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 
@@ -88,13 +88,13 @@ class Dispatcher:
 
     # --- 1. decide -------------------------------------------------------------------------------
 
-    def _decide(self, now: datetime) -> tuple[int, list[OutboxMessage]]:
+    def _decide(self, now: datetime) -> tuple[int, list[OutboxMessage], BatchContacts]:
         with self.ctx.uow() as uow:
             claimed = uow.messages.claim(now, self.batch_size)
             if not claimed:
-                return 0, []
+                return 0, [], BatchContacts()
             policy = self.policy(uow, now)
-            facts = load_guard_facts(uow, claimed, now, {m.id for m in claimed})
+            facts, contacts = load_guard_facts(uow, claimed, now, {m.id for m in claimed})
             allowed_so_far: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
             updates: list[MessageUpdate] = []
             events: list[tuple[EventInput, str]] = []
@@ -127,7 +127,7 @@ class Dispatcher:
             self._write_events(uow, events, now)
             uow.commit()
         self.report.claimed += len(claimed)
-        return len(claimed), to_send
+        return len(claimed), to_send, contacts
 
     def _event(self, m: OutboxMessage, stage: str, now: datetime, event_type: str | None = None,
                **extra: Any) -> tuple[EventInput, str]:
@@ -173,11 +173,12 @@ class Dispatcher:
             answers.setdefault(m.id, Attempt("retry", error="the channel gave no answer for this message"))
         return answers
 
-    def _send(self, to_send: list[OutboxMessage], now: datetime) -> tuple[dict[str, Attempt], list[OnsiteMessage]]:
+    def _send(self, to_send: list[OutboxMessage], now: datetime,
+              contacts: BatchContacts) -> tuple[dict[str, Attempt], list[OnsiteMessage]]:
         answers: dict[str, Attempt] = {}
         onsite: list[OnsiteMessage] = []
         by_channel: dict[str, list[tuple[OutboxMessage, Outgoing]]] = defaultdict(list)
-        for m, rendered in zip(to_send, self.composer.compose(to_send, now), strict=True):
+        for m, rendered in zip(to_send, self.composer.compose(to_send, now, contacts), strict=True):
             if isinstance(rendered, RenderFailure):
                 answers[m.id] = Attempt("failed", error=rendered.reason)
             elif m.channel == "onsite":
@@ -240,9 +241,9 @@ class Dispatcher:
     def dispatch_batch(self) -> int:
         """One batch; returns how many messages were claimed (0 when nothing was due)."""
         now = self.ctx.clock.now()
-        claimed, to_send = self._decide(now)
+        claimed, to_send, contacts = self._decide(now)
         if to_send:
-            answers, onsite = self._send(to_send, now)
+            answers, onsite = self._send(to_send, now, contacts)
             done = self.ctx.clock.now()
             sent = self._record(to_send, answers, onsite, done)
             if self.on_sent is not None and sent:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from touchflow.domain.guardrails import EmailEngagement, GuardFacts
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
 
-__all__ = ["ADDRESS_KIND", "address_for", "load_guard_facts"]
+__all__ = ["ADDRESS_KIND", "BatchContacts", "address_for", "load_guard_facts"]
 
 ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid"}
 _TOUCH_LOOKBACK = timedelta(days=2)  # covers "today" in every time zone
@@ -30,10 +32,18 @@ def address_for(message: OutboxMessage, identities: dict[str, str]) -> str | Non
     return identities.get(kind)
 
 
+@dataclass
+class BatchContacts:
+    """The contacts of one claimed batch, loaded once: guardrails read them, then templates."""
+
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    identities: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
 def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: datetime,
-                     claimed: Collection[str]) -> dict[str, GuardFacts]:
+                     claimed: Collection[str]) -> tuple[dict[str, GuardFacts], BatchContacts]:
     contact_ids = {m.contact_id for m in messages}
-    states = uow.contacts.load(contact_ids)
+    profiles = uow.messages.audience(contact_ids)
     identities = uow.guards.addresses(contact_ids)
     frozen = uow.guards.frozen_among(contact_ids)
     addresses: dict[str, dict[str, str]] = {c: {} for c in contact_ids}
@@ -54,9 +64,9 @@ def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: da
                                   for mid, _, at in rows if mid not in claimed]
     facts: dict[str, GuardFacts] = {}
     for contact_id in contact_ids:
-        state = states.get(contact_id)
-        zone = state.values.get("timezone") if state is not None else None
-        consents = {c: v.status for c, v in state.consents.items()} if state is not None else {}
+        profile = profiles.get(contact_id) or {}
+        zone = (profile.get("attributes") or {}).get("timezone")
+        consents = dict(profile.get("consent") or {})
         if "wechat" in consents and "wechat_mp" not in consents:
             consents["wechat_mp"] = consents["wechat"]
         facts[contact_id] = GuardFacts(
@@ -69,4 +79,4 @@ def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: da
             touches=[(channel, at) for mid, channel, at in touches.get(contact_id, []) if mid not in claimed],
             emails=emails.get(contact_id, []),
         )
-    return facts
+    return facts, BatchContacts(profiles, identities)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 from touchflow.content.context import contact_context
 from touchflow.content.email import LAYOUTS, RenderedEmail, compose_email, mjml_to_html
 from touchflow.content.links import LinkProblem, Tracking, check_links, rewrite_links
-from touchflow.content.templates import ContentRenderer, TemplateError
+from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError
 from touchflow.domain.compliance import scan_text
 from touchflow.domain.content_ports import (
     CHANNELS,
@@ -311,7 +311,7 @@ def render_template_version(version: TemplateVersion, context: Mapping[str, Any]
         return compose_email(version.subject, version.body, layout=version.layout,  # type: ignore[arg-type]
                              context=context, renderer=renderer, tracking=tracking, text_body=version.text_body,
                              name=label)
-    values = dict(context)
+    values = PlainContext(context) if isinstance(context, PlainContext) else dict(context)
     if tracking is not None:
         values.update(unsubscribe_url=tracking.unsubscribe_url(), preferences_url=tracking.preferences_url())
     subject = " ".join(renderer.render(version.subject, values, name=f"{label}:subject").split())

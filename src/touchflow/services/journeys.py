@@ -13,10 +13,11 @@ import yaml
 
 from touchflow.domain.journey_lint import Finding, lint_journey
 from touchflow.domain.journey_parse import DefinitionError, parse_journey
-from touchflow.domain.journeys import JourneyDefinition, WaitEvent
+from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
 from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
 from touchflow.domain.transitions import Run
 from touchflow.services.contacts import resolve_contact_id
+from touchflow.services.content import check_journey_content
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events
 
@@ -72,7 +73,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
     now = ctx.clock.now()
     with ctx.uow() as uow:
         known = {j.key for j in uow.journeys.all()} | {definition.key}
-        findings = lint_journey(definition, known_journeys=known)
+        findings = lint_journey(definition, known_journeys=known) + _content_findings(uow, definition)
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
@@ -91,6 +92,21 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         uow.audit.record(actor, "journey.publish", definition.key, {"version": version}, now)
         uow.commit()
     return PublishResult(record, version, findings)
+
+
+def _content_findings(uow: UnitOfWork, definition: JourneyDefinition) -> list[Finding]:
+    """G4/G5 at publish: a template with blocking ad-law findings, or one waiting for (or refused in)
+    compliance review, stops publishing. A template not in the library yet is a warning: the sandbox and
+    ``capture`` channels need none, and a real channel dead-letters the message with the reason."""
+    sends = {n.template: n.id for n in definition.nodes.values() if isinstance(n, Send)}
+    findings: list[Finding] = []
+    for problem in check_journey_content(uow, sends):
+        path = f"nodes.{sends[problem.template]}.template"
+        if problem.code == "missing":
+            findings.append(Finding("template-not-in-library", "warning", path, problem.problem))
+        else:
+            findings.append(Finding(f"template-{problem.code}".replace("_", "-"), "error", path, problem.problem))
+    return findings
 
 
 def list_journeys(ctx: ServiceContext) -> list[JourneyRecord]:

@@ -303,17 +303,12 @@ def delivery_receipts(ctx: ServiceContext, receipts: Sequence[Receipt]) -> list[
             found.append(message.id if message is not None else None)
             if message is None:
                 continue
-            if receipt.status == "delivered":
-                event = _event(lifecycle_id(message.id, "delivered"), "message_delivered", now,
-                               _message_props(message, message.id), source="touchflow")
-            elif receipt.status == "bounced":
-                event = _event(lifecycle_id(message.id, "bounced"), "message_bounced", now,
-                               _message_props(message, message.id, extra={"hard": receipt.hard, "reason": receipt.error}),
-                               source="touchflow")
-            else:
-                event = _event(lifecycle_id(message.id, "undelivered"), "message_failed", now,
-                               _message_props(message, message.id, extra={"reason": receipt.error or "undelivered"}),
-                               source="touchflow")
+            stage, extra = {"delivered": ("delivered", {}),
+                            "bounced": ("bounced", {"hard": receipt.hard, "reason": receipt.error}),
+                            }.get(receipt.status, ("undelivered", {"reason": receipt.error or "undelivered"}))
+            event_type = {"delivered": "message_delivered", "bounced": "message_bounced"}.get(stage, "message_failed")
+            event = _event(lifecycle_id(message.id, stage), event_type, now,
+                           _message_props(message, message.id, extra=extra), source="touchflow")
             fresh = record_for_contact(uow, ctx, message.contact_id, [event], now)
             if fresh and receipt.status == "bounced" and receipt.hard:
                 _suppress_exact(uow, message.channel, message.address, "hard_bounce", "touchflow", now)

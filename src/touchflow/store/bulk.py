@@ -7,7 +7,7 @@ one precomputed function per column, then handed to the driver's ``executemany``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Connection, Table
 
 from touchflow.store.types import UTCDateTime
 
-__all__ = ["bulk_insert"]
+__all__ = ["bulk_insert", "bulk_update"]
 
 Converter = Callable[[Any], Any]
 
@@ -38,9 +38,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=64)
-def _plan(dialect: str, table: Table, columns: tuple[str, ...], ignore_conflicts: bool
-          ) -> tuple[str, tuple[Converter, ...]]:
+def _column_plan(dialect: str, table: Table, columns: tuple[str, ...]) -> tuple[list[str], list[Converter]]:
     converters: list[Converter] = []
     marks: list[str] = []
     for name in columns:
@@ -54,6 +52,13 @@ def _plan(dialect: str, table: Table, columns: tuple[str, ...], ignore_conflicts
         else:
             converters.append(_same)
             marks.append("?" if dialect == "sqlite" else "%s")
+    return marks, converters
+
+
+@lru_cache(maxsize=64)
+def _plan(dialect: str, table: Table, columns: tuple[str, ...], ignore_conflicts: bool
+          ) -> tuple[str, tuple[Converter, ...]]:
+    marks, converters = _column_plan(dialect, table, columns)
     cols = ", ".join(f'"{c}"' for c in columns)
     sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join(marks)})'
     if ignore_conflicts:
@@ -61,15 +66,16 @@ def _plan(dialect: str, table: Table, columns: tuple[str, ...], ignore_conflicts
     return sql, tuple(converters)
 
 
-def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                ignore_conflicts: bool = False) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order) in one driver-level executemany."""
-    if not rows:
-        return
-    dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise NotImplementedError(f"bulk_insert supports sqlite and postgresql, not {dialect}")
-    sql, converters = _plan(dialect, table, tuple(columns), ignore_conflicts)
+@lru_cache(maxsize=64)
+def _update_plan(dialect: str, table: Table, key: str, columns: tuple[str, ...],
+                 expressions: tuple[tuple[str, str], ...]) -> tuple[str, tuple[Converter, ...]]:
+    marks, converters = _column_plan(dialect, table, (*columns, key))
+    templates = dict(expressions)
+    sets = ", ".join(f'"{c}" = ' + templates.get(c, "{v}").format(v=m) for c, m in zip(columns, marks, strict=False))
+    return f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = {marks[-1]}', tuple(converters)
+
+
+def _execute(connection: Connection, sql: str, converters: Sequence[Converter], rows: Sequence[Sequence[Any]]) -> None:
     convert_at = [(i, c) for i, c in enumerate(converters) if c is not _same]
     if not convert_at:
         connection.exec_driver_sql(sql, [tuple(r) for r in rows])
@@ -90,3 +96,30 @@ def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], ro
                 values[i] = convert(value)
         params.append(tuple(values))
     connection.exec_driver_sql(sql, params)
+
+
+def _dialect(connection: Connection) -> str:
+    dialect = connection.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"bulk writes support sqlite and postgresql, not {dialect}")
+    return dialect
+
+
+def bulk_update(connection: Connection, table: Table, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                expressions: Mapping[str, str] | None = None) -> None:
+    """``UPDATE table SET col = value … WHERE key = value`` for each row (values in ``columns`` order, then the
+    key), in one driver-level executemany. ``expressions`` wrap a column's value, e.g. ``COALESCE({v}, "x")``."""
+    if not rows:
+        return
+    sql, converters = _update_plan(_dialect(connection), table, key, tuple(columns),
+                                   tuple(sorted((expressions or {}).items())))
+    _execute(connection, sql, converters, rows)
+
+
+def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                ignore_conflicts: bool = False) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) in one driver-level executemany."""
+    if not rows:
+        return
+    sql, converters = _plan(_dialect(connection), table, tuple(columns), ignore_conflicts)
+    _execute(connection, sql, converters, rows)

@@ -14,17 +14,22 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
+from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import OutboxMessage
-from touchflow.store.bulk import bulk_insert
-from touchflow.store.tables import events, onsite_messages, outbox
+from touchflow.store.bulk import bulk_insert, bulk_update
+from touchflow.store.tables import contact_consents, contact_tags, contacts, events, onsite_messages, outbox
 
 __all__ = ["SqlMessageRepository", "message_from"]
 
 _CHUNK = 500
 _TOUCHED = ("sending", "sent")
+_UPDATE_COLUMNS = ("status", "next_attempt_at", "reason", "last_error", "address", "sent_at", "provider_id",
+                   "attempts", "updated_at")
+_UPDATE_EXPRESSIONS = {"address": 'COALESCE({v}, "address")', "provider_id": 'COALESCE({v}, "provider_id")',
+                       "attempts": '"attempts" + {v}'}
 
 
 def message_from(r: Any) -> OutboxMessage:
@@ -58,17 +63,9 @@ class SqlMessageRepository:
         return [message_from(r) for r in self._c.execute(query)]
 
     def apply(self, updates: Sequence[MessageUpdate], now: datetime) -> None:
-        if not updates:
-            return
-        statement = (update(outbox).where(outbox.c.id == bindparam("b_id")).values(
-            status=bindparam("b_status"), next_attempt_at=bindparam("b_next"), reason=bindparam("b_reason"),
-            last_error=bindparam("b_error"), address=func.coalesce(bindparam("b_address"), outbox.c.address),
-            sent_at=bindparam("b_sent_at"), provider_id=func.coalesce(bindparam("b_provider"), outbox.c.provider_id),
-            attempts=outbox.c.attempts + bindparam("b_attempted"), updated_at=now))
-        self._c.execute(statement, [
-            {"b_id": u.id, "b_status": u.status, "b_next": u.next_attempt_at, "b_reason": u.reason,
-             "b_error": u.last_error, "b_address": u.address, "b_sent_at": u.sent_at, "b_provider": u.provider_id,
-             "b_attempted": 1 if u.attempted else 0} for u in updates])
+        bulk_update(self._c, outbox, "id", _UPDATE_COLUMNS,
+                    [(u.status, u.next_attempt_at, u.reason, u.last_error, u.address, u.sent_at, u.provider_id,
+                      1 if u.attempted else 0, now, u.id) for u in updates], _UPDATE_EXPRESSIONS)
 
     def get(self, message_id: str) -> OutboxMessage | None:
         row = self._c.execute(select(outbox).where(outbox.c.id == message_id)).first()
@@ -142,6 +139,30 @@ class SqlMessageRepository:
                 found[contact_id].append({"type": event_type, "occurred_at": at.isoformat(),
                                           "properties": properties or {}})
         return dict(found)
+
+    def audience(self, contact_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """What dispatch needs of each contact, lighter than a full load (no lineage): attributes, custom,
+        stage, tags and consent, in the shape of ``state_document`` (templates read it)."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = sorted(set(contact_ids))
+        columns = [contacts.c[name] for name in STANDARD_FIELDS]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            for row in self._c.execute(select(contacts.c.id, contacts.c.custom, *columns)
+                                       .where(contacts.c.id.in_(chunk))):
+                attributes = {name: row[2 + i] for i, name in enumerate(STANDARD_FIELDS) if row[2 + i] is not None}
+                found[row.id] = {"id": row.id, "attributes": attributes, "custom": dict(row.custom or {}),
+                                 "lifecycle_stage": attributes.get("lifecycle_stage"), "tags": [], "consent": {}}
+            for contact_id, tag in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)
+                                                   .where(contact_tags.c.contact_id.in_(chunk))):
+                if contact_id in found:
+                    found[contact_id]["tags"].append(tag)
+            for contact_id, channel, status in self._c.execute(
+                    select(contact_consents.c.contact_id, contact_consents.c.channel, contact_consents.c.status)
+                    .where(contact_consents.c.contact_id.in_(chunk))):
+                if contact_id in found:
+                    found[contact_id]["consent"][channel] = status
+        return found
 
     def pending_of(self, contact_id: str) -> list[OutboxMessage]:
         query = (select(outbox).where(outbox.c.contact_id == contact_id, outbox.c.status.in_(("queued", "sending")))
