@@ -37,7 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes
 
-from benchlib import log, peak_rss_mb, percentile  # noqa: E402
+from bench_timers import Databases
+from benchlib import log, peak_rss_mb, percentile
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # noon in Shanghai, 23:00 in New York
 CHUNK = 50_000
@@ -164,29 +165,36 @@ def _phase(name: str, url: str, provider: tuple[str, str], batch: int, dispatche
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
-    from sqlalchemy import func, select
-
-    from touchflow.store.tables import outbox
-
-    with app.engine.connect() as c:
-        statuses = dict(c.execute(select(outbox.c.status, func.count()).where(outbox.c.channel == "sms")
-                                  .group_by(outbox.c.status)).all())
-        reasons = dict(c.execute(select(outbox.c.reason, func.count()).where(outbox.c.channel == "sms")
-                                 .group_by(outbox.c.reason)).all())
+    finished = time.perf_counter()
     app.close()
-    out.put({"elapsed": elapsed, "statuses": statuses, "reasons": {str(k): v for k, v in reasons.items()},
-             "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "rss": peak_rss_mb()})
+    out.put({"started": started, "finished": finished, "latencies": latencies, "rss": peak_rss_mb()})
 
 
-def _run(name: str, url: str, provider: tuple[str, str], batch: int, dispatchers: int) -> dict[str, Any]:
+def _run(name: str, url: str, provider: tuple[str, str], batch: int, dispatchers: int,
+         processes: int) -> dict[str, Any]:
+    """``processes`` worker processes with ``dispatchers`` dispatch loops each, as a deployment would run."""
+    from sqlalchemy import create_engine, text
+
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_phase, args=(name, url, provider, batch, dispatchers, out))
-    proc.start()
-    result: dict[str, Any] = out.get()
-    proc.join()
-    return result
+    procs = [ctx.Process(target=_phase, args=(name, url, provider, batch, dispatchers, out))
+             for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    parts = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    latencies = [x for part in parts for x in part["latencies"]]
+    engine = create_engine(url)
+    with engine.connect() as c:
+        statuses = {str(k): int(v) for k, v in c.execute(text(
+            "SELECT status, count(*) FROM outbox WHERE channel = 'sms' GROUP BY status"))}
+        reasons = {str(k): int(v) for k, v in c.execute(text(
+            "SELECT coalesce(reason, '-'), count(*) FROM outbox WHERE channel = 'sms' GROUP BY reason"))}
+    engine.dispose()
+    return {"elapsed": max(p["finished"] for p in parts) - min(p["started"] for p in parts), "statuses": statuses,
+            "reasons": reasons, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+            "rss": max(p["rss"] for p in parts)}
 
 
 def main() -> None:
@@ -194,39 +202,42 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--database", default="sqlite")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--dispatchers", type=int, default=2)
+    parser.add_argument("--dispatchers", type=int, default=2, help="dispatch loops (threads) per process")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes (one per core)")
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-broadcast-"))
-    if args.database != "sqlite":
-        raise SystemExit("this benchmark runs on SQLite; PostgreSQL: see docs/benchmarks.md")
-    url = f"sqlite:///{workdir / 'touchflow.db'}"
+    databases = Databases(args.database, workdir, prefix="touchflow_bench_broadcast")
+    url = databases.url
     t = time.perf_counter()
     seed(url, args.recipients, random.Random(args.seed))
     log(f"seeded in {time.perf_counter() - t:.0f} s")
-    copy = workdir / "baseline.db"
-    shutil.copy(workdir / "touchflow.db", copy)
+    databases.copy()
     ctx = multiprocessing.get_context("spawn")
     ports, stop = ctx.Queue(), ctx.Event()
     server = ctx.Process(target=_provider, args=(ports, args.latency, stop))
     server.start()
     provider = ports.get()
     try:
-        base = _run("baseline", f"sqlite:///{copy}", provider, args.batch, args.dispatchers)
+        base = _run("baseline", databases.copy_url, provider, args.batch, args.dispatchers,
+                    args.processes)
         log(f"baseline: {args.recipients / base['elapsed']:,.0f} messages/s")
-        ours = _run("touchflow", url, provider, args.batch, args.dispatchers)
+        ours = _run("touchflow", url, provider, args.batch, args.dispatchers, args.processes)
     finally:
         stop.set()
         server.join()
+        databases.drop()
     decided = sum(ours["statuses"].values())
     sent = ours["statuses"].get("sent", 0)
-    print(f"recipients {args.recipients:,}  batch {args.batch}  dispatchers {args.dispatchers}  "
+    print(f"recipients {args.recipients:,}  batch {args.batch}  {args.processes} process(es) × "
+          f"{args.dispatchers} dispatcher(s)  {'SQLite' if databases.sqlite else 'PostgreSQL'}  "
           f"provider latency {args.latency * 1000:.0f} ms, ≤ 1,000 recipients per call")
     print(f"baseline : {args.recipients / base['elapsed']:>10,.0f} messages/s  p50 {base['p50'] * 1000:.0f} ms  "
-          f"p99 {base['p99'] * 1000:.0f} ms  peak RSS {base['rss']:.0f} MB")
+          f"p99 {base['p99'] * 1000:.0f} ms  peak RSS {base['rss']:.0f} MB per process")
     print(f"touchflow: {decided / ours['elapsed']:>10,.0f} decided/s  {sent / ours['elapsed']:,.0f} sent/s  "
-          f"p50 {ours['p50'] * 1000:.0f} ms  p99 {ours['p99'] * 1000:.0f} ms  peak RSS {ours['rss']:.0f} MB")
+          f"p50 {ours['p50'] * 1000:.0f} ms  p99 {ours['p99'] * 1000:.0f} ms  "
+          f"peak RSS {ours['rss']:.0f} MB per process")
     print(f"ratio to baseline (decided/s): {decided / ours['elapsed'] / (args.recipients / base['elapsed']):.2f}")
     print(f"outcomes: {dict(Counter(ours['statuses']))}  reasons: {ours['reasons']}")
     assert decided == args.recipients, f"{decided} of {args.recipients} messages decided"

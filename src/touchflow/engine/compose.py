@@ -18,8 +18,9 @@ from typing import Any
 
 from touchflow.channels.base import Outgoing
 from touchflow.channels.sms import with_unsubscribe_suffix
+from touchflow.content.email import RenderedEmail
 from touchflow.content.links import Tracking
-from touchflow.content.templates import TemplateError, contact_context, plain_context
+from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError, contact_context
 from touchflow.content.tokens import TokenSigner
 from touchflow.domain.content_ports import TemplateVersion
 from touchflow.domain.ports import OutboxMessage
@@ -40,12 +41,22 @@ class RenderFailure:
     reason: str
 
 
+def _plain(context: dict[str, Any]) -> PlainContext:
+    """``contact_context`` builds plain data (JSON values from the store) but for one datetime; converting
+    that one here spares walking the whole context again for every message."""
+    contact = context.get("contact")
+    if isinstance(contact, dict) and isinstance(contact.get("last_order_at"), datetime):
+        contact["last_order_at"] = contact["last_order_at"].isoformat()
+    return PlainContext(context)
+
+
 class Composer:
     def __init__(self, ctx: ServiceContext, public_url: str = "http://127.0.0.1:8000",
                  link_secret: str = "touchflow-development-only", capture_channels: Collection[str] = ()) -> None:
         self.ctx = ctx
         self.public_url = public_url
         self.signer = TokenSigner(link_secret)
+        self.renderer = ContentRenderer()
         self.capture_channels = frozenset(capture_channels)  # a missing template is fine on these
 
     def compose(self, messages: Sequence[OutboxMessage], now: datetime,
@@ -74,8 +85,7 @@ class Composer:
             profile: dict[str, Any] = dict(contacts.profiles.get(m.contact_id) or {"id": m.contact_id})
             profile["identities"] = [{"kind": k, "value": v}
                                      for k, v in contacts.identities.get(m.contact_id, {}).items()]
-            context = plain_context(contact_context(profile, history.get(m.contact_id, []), now))
-            out.append(self._render(m, template, context))
+            out.append(self._render(m, template, _plain(contact_context(profile, history.get(m.contact_id, []), now))))
         return out
 
     def _untemplated(self, m: OutboxMessage) -> Outgoing | RenderFailure:
@@ -87,7 +97,13 @@ class Composer:
     def _render(self, m: OutboxMessage, template: TemplateVersion, context: dict[str, Any]) -> Outgoing | RenderFailure:
         tracking = Tracking(self.public_url, self.signer, m.id, m.contact_id) if m.channel == "email" else None
         try:
-            rendered = render_template_version(template, context, tracking=tracking)
+            if tracking is None and m.channel != "email":  # SMS, WeCom, WeChat, pop-ups: the body is the message
+                text = self.renderer.render(template.body, context, name=f"{template.name}@{template.version}")
+                subject = template.subject if "{" not in template.subject else \
+                    self.renderer.render(template.subject, context, name=f"{template.name}:subject")
+                rendered = RenderedEmail(" ".join(subject.split()), None, text)
+            else:
+                rendered = render_template_version(template, context, tracking=tracking)
         except TemplateError as exc:
             return RenderFailure(f"{template.name}@{template.version} does not render: {exc}")
         headers: dict[str, str] = {}

@@ -1,0 +1,138 @@
+"""The website snippet in a real browser: a page on one origin loads the snippet from a live API server on
+another, the pop-up appears as text, and a click reaches the API. Needs Playwright and Chromium
+(``pip install playwright``; ``apt-get install chromium``: the Debian build at /usr/bin/chromium)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import sync_playwright
+from sqlalchemy import select
+
+from touchflow.api import create_app
+from touchflow.bootstrap import Application
+from touchflow.domain.ports import OutboxMessage
+from touchflow.engine.dispatcher import Dispatcher
+from touchflow.services.apikeys import create_api_key
+from touchflow.services.contacts import find_contact_id
+from touchflow.services.content import save_template
+from touchflow.services.ingest import RawItem, record_events
+from touchflow.store.tables import events, onsite_messages
+
+CHROMIUM = "/usr/bin/chromium"
+VISITOR = "browser-visitor-1"
+
+
+@pytest.fixture
+def api_url(app: Application) -> Iterator[str]:
+    """The API under uvicorn in a thread, on an ephemeral port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning", ws="none", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def site(api_url: str, app: Application) -> Iterator[str]:
+    """The customer's website on another origin: a page with the snippet, and the landing page it links to."""
+    key = create_api_key(app.services, "site:127.0.0.1", actor="test").secret
+
+    class Pages(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/landing"):
+                body = b"<!doctype html><title>landing</title><h1>Spring sale</h1>"
+            else:
+                body = (f'<!doctype html><html><head><title>shop</title></head><body><h1>Shop</h1>'
+                        f'<script>try{{localStorage.setItem("tf_vid","{VISITOR}")}}catch(e){{}}</script>'
+                        f'<script src="{api_url}/v1/onsite/snippet.js" data-api="{api_url}" '
+                        f'data-site-key="{key}" data-poll="1"></script></body></html>').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+def _queue_popup(app: Application, landing: str) -> None:
+    record_events(app.services, "website", [RawItem({"type": "page_view", "anon": VISITOR,
+                                                     "properties": {"url": "https://www.example.cn/"}})])
+    save_template(app.services, "spring_popup", "onsite", "春季特惠", "全场八折 <img src=x onerror=alert(1)>", "text",
+                  by="test")
+    contact = find_contact_id(app.services, f"anon:{VISITOR}")
+    now = app.services.clock.now()
+    with app.services.uow() as uow:
+        uow.messages.enqueue([OutboxMessage("popup-1", "test:popup-1", None, contact, None, "popup", "onsite",
+                                            "spring_popup", {"url": landing}, "queued", 0, now, now)])
+        uow.commit()
+    dispatcher = Dispatcher(app.services)
+    try:
+        dispatcher.dispatch_all()
+    finally:
+        dispatcher.close()
+
+
+def _wait_for(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    return check()
+
+
+def test_the_popup_appears_in_a_browser_and_its_click_is_recorded(app: Application, site: str) -> None:
+    _queue_popup(app, f"{site}/landing")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{site}/shop")
+            dialog = page.locator('[role="dialog"]')
+            dialog.wait_for(state="visible", timeout=10_000)
+            assert dialog.locator("h2").inner_text() == "春季特惠"
+            assert "<img src=x onerror=alert(1)>" in dialog.inner_text()  # shown as text, not run as HTML
+            assert page.locator('[role="dialog"] img').count() == 0
+            assert page.evaluate("window.touchflow.visitor()") == f"anon:{VISITOR}"
+            page.locator(".tf-popup-link").click()
+            page.wait_for_url(f"{site}/landing")
+        finally:
+            browser.close()
+
+    def clicked() -> list[Any]:
+        with app.engine.connect() as c:
+            return list(c.execute(select(events.c.type, events.c.properties).where(
+                events.c.type.in_(("message_opened", "message_clicked")))))
+
+    recorded = _wait_for(lambda: len(clicked()) == 2 and clicked())
+    assert sorted(t for t, _ in recorded) == ["message_clicked", "message_opened"]
+    assert {p["channel"] for _, p in recorded} == {"onsite"}
+    with app.engine.connect() as c:
+        assert c.execute(select(onsite_messages.c.status)).scalar_one() == "clicked"
