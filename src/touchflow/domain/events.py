@@ -118,6 +118,9 @@ _STANDARD: tuple[EventType, ...] = (
               (_p("reason", "string", "why"),), interaction=False),
     EventType("contact_unfrozen", "a person lifted the complaint freeze", (
         _p("by", "string", "who", required=True), _p("reason", "string", "why", required=True)), interaction=False),
+    EventType("task_completed", "a person handled a hand-off task", (
+        _p("task_id", "string", "task", required=True), _p("queue", "string", "sales or service"),
+        _p("by", "string", "who"), _p("within_sla", "boolean", "done before the deadline")), interaction=False),
     EventType("task_sla_breached", "a hand-off task passed its deadline without being done", (
         _p("task_id", "string", "task", required=True), _p("queue", "string", "sales or service"),
         _p("assignee", "string", "who had it")), interaction=False),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.ports import OutboxMessage, TaskRecord
 
 __all__ = [
     "ChannelConfig",
@@ -17,6 +17,7 @@ __all__ = [
     "MessageUpdate",
     "OnsiteMessage",
     "Suppression",
+    "TaskRepository",
 ]
 
 
@@ -155,4 +156,21 @@ class GuardRepository(Protocol):
         exclusively, so a freeze commits only once no send to that contact is in flight, and every
         send that starts after it sees the freeze.
         """
+        ...
+
+
+class TaskRepository(Protocol):
+    """Hand-offs to people (sales, customer service) with an SLA deadline (J11, G3)."""
+
+    def get(self, task_id: str) -> TaskRecord | None: ...
+    def find(self, queue: str | None, status: str | None, limit: int) -> list[TaskRecord]: ...
+
+    def overdue(self, now: datetime, limit: int) -> list[TaskRecord]:
+        """Open tasks past their deadline whose breach has not been reported yet; locked for this transaction."""
+        ...
+
+    def mark_breached(self, task_ids: Sequence[str], at: datetime) -> None: ...
+    def complete(self, task_id: str, at: datetime) -> bool: ...
+    def stats(self, since: datetime) -> list[tuple[str, str | None, int, int]]:
+        """(queue, assignee, tasks done, of them within their deadline) for tasks created since ``since``."""
         ...

@@ -19,7 +19,7 @@ from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
-    from touchflow.domain.messaging_ports import GuardRepository, MessageRepository
+    from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 
 __all__ = [
     "ApiKeyRecord",
@@ -128,6 +128,8 @@ class TaskRecord:
     status: str
     created_at: datetime
     due_at: datetime
+    done_at: datetime | None = None
+    breached_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ class UnitOfWork(Protocol):
     journeys: JourneyRepository
     messages: MessageRepository
     guards: GuardRepository
+    tasks: TaskRepository
     content: ContentRepository
 
     def __enter__(self) -> Self: ...

@@ -27,6 +27,7 @@ from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.scans import run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
+from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["JourneyRuntime", "TickReport"]
 
@@ -169,6 +170,7 @@ class JourneyRuntime:
                 if report.events + report.timers < self.batch_size:
                     break
         total.scanned += run_scans(self.ctx, self.catalog, self.batch_size)
+        total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick

@@ -47,6 +47,7 @@ from touchflow.engine.sim_report import (
 )
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.tasks import report_sla_breaches
 from touchflow.services.journeys import JourneyError, load_definition, publish_journey
 
 __all__ = ["SimulationError", "SimulationResult", "load_scenario", "simulate"]
@@ -221,6 +222,7 @@ class _Sandbox:
                     break
         schedules = self.pacer.before_scans(instant, before)
         run_scans(self.ctx, runtime.catalog, runtime.batch_size)
+        report_sla_breaches(self.ctx, runtime.batch_size)
         self.pacer.after_scans(instant, schedules)
         after = TickReport()
         if runtime.dispatcher is not None:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
-from touchflow.domain.messaging_ports import GuardRepository, MessageRepository
+from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.ports import (
     ApiKeyRepository,
     AuditRepository,
@@ -35,6 +35,7 @@ from touchflow.store.registry import (
     SqlSourceRepository,
     SqlTagRuleRepository,
 )
+from touchflow.store.tasks import SqlTaskRepository
 
 __all__ = ["SqlUnitOfWork"]
 
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     journeys: JourneyRepository
     messages: MessageRepository
     guards: GuardRepository
+    tasks: TaskRepository
     content: ContentRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
@@ -74,6 +76,7 @@ class SqlUnitOfWork:
         self.journeys = SqlJourneyRepository(connection)
         self.messages = SqlMessageRepository(connection)
         self.guards = SqlGuardRepository(connection, self._on_end)
+        self.tasks = SqlTaskRepository(connection)
         self.content = SqlContentRepository(connection)
         return self
 

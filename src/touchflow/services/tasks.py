@@ -1,0 +1,87 @@
+"""Hand-offs to people: list, complete, and report SLA breaches as events (J11, G3).
+
+A breach is reported once per task, as a ``task_sla_breached`` event of its contact, so a journey
+can escalate (e.g. WeCom the team lead) and the follow-up timeliness metric can count it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from touchflow.domain.events import EventInput
+from touchflow.domain.ports import InboxEvent, TaskRecord
+from touchflow.services.context import ServiceContext
+
+__all__ = ["TaskNotFound", "TimelinessRow", "complete_task", "follow_up_timeliness", "list_tasks",
+           "report_sla_breaches"]
+
+
+class TaskNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class TimelinessRow:
+    queue: str
+    assignee: str | None
+    done: int
+    within_sla: int
+
+    @property
+    def share(self) -> float | None:
+        return None if self.done == 0 else self.within_sla / self.done
+
+
+def list_tasks(ctx: ServiceContext, queue: str | None = None, status: str | None = "open",
+               limit: int = 100) -> list[TaskRecord]:
+    with ctx.reader() as uow:
+        return uow.tasks.find(queue, status, limit)
+
+
+def complete_task(ctx: ServiceContext, task_id: str, *, by: str, note: str = "") -> TaskRecord:
+    if not by.strip():
+        raise ValueError("by: name the person who handled the task")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        task = uow.tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id!r}")
+        if not uow.tasks.complete(task_id, now):
+            raise ValueError(f"task {task_id} is already {task.status}")
+        event = EventInput(f"task_{task_id}_done", "task_completed", (), now, "touchflow",
+                           {"task_id": task_id, "queue": task.queue, "by": by.strip(),
+                            "within_sla": now <= task.due_at})
+        uow.events.insert([(event, task.contact_id)], now)
+        uow.journeys.add_inbox([InboxEvent(event.id, task.contact_id, event.type, now, now)])
+        uow.audit.record(by.strip(), "task.complete", task_id, {"note": note, "within_sla": now <= task.due_at}, now)
+        uow.commit()
+        done = uow.tasks.get(task_id)
+    assert done is not None
+    return done
+
+
+def report_sla_breaches(ctx: ServiceContext, limit: int = 1000) -> int:
+    """Emit one ``task_sla_breached`` event for each open task past its deadline; returns how many."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        overdue = uow.tasks.overdue(now, limit)
+        if not overdue:
+            return 0
+        events = [(EventInput(f"task_{t.id}_breached", "task_sla_breached", (), now, "touchflow",
+                              {"task_id": t.id, "queue": t.queue, "assignee": t.assignee,
+                               "due_at": t.due_at.isoformat()}), t.contact_id) for t in overdue]
+        uow.events.insert(events, now)
+        uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in events])
+        uow.tasks.mark_breached([t.id for t in overdue], now)
+        uow.commit()
+    return len(overdue)
+
+
+def follow_up_timeliness(ctx: ServiceContext, days: int = 30) -> list[TimelinessRow]:
+    """Share of tasks handled within their SLA, per queue and person (target ≥ 90%, A6)."""
+    since = ctx.clock.now() - timedelta(days=days)
+    with ctx.reader() as uow:
+        return [TimelinessRow(*row) for row in uow.tasks.stats(since)]
+
+

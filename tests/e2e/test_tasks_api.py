@@ -1,0 +1,41 @@
+"""Tasks over HTTP: the complaint hand-off is listed, handled once, and counted for timeliness."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from touchflow.api import create_app
+from touchflow.bootstrap import Application
+from touchflow.services.apikeys import create_api_key
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def client(app: Application) -> Iterator[TestClient]:
+    key = create_api_key(app.services, "tests", actor="test").secret
+    with TestClient(create_app(app)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {key}"
+        yield test_client
+
+
+def test_complaint_task_listed_done_and_timeliness(client: TestClient) -> None:
+    sent = client.post("/v1/events", json={"events": [{"type": "complaint", "email": "angry@x.cn",
+                                                       "properties": {"reason": "短信骚扰"}}]})
+    assert sent.status_code == 200, sent.text
+    (task,) = client.get("/v1/tasks", params={"queue": "service"}).json()["items"]
+    assert task["status"] == "open" and "短信骚扰" in task["title"]
+    assert client.post(f"/v1/tasks/{task['id']}/done", json={"by": ""}).status_code == 422
+    done = client.post(f"/v1/tasks/{task['id']}/done", json={"by": "客服小李", "note": "called back"})
+    assert done.status_code == 200 and done.json()["status"] == "done"
+    assert client.post(f"/v1/tasks/{task['id']}/done", json={"by": "客服小李"}).status_code == 409
+    assert client.post("/v1/tasks/nope/done", json={"by": "x"}).status_code == 404
+    rows = client.get("/v1/tasks/timeliness").json()["items"]
+    assert rows == [{"queue": "service", "assignee": None, "done": 1, "within_sla": 1, "share": 1.0}]
+    assert client.get("/v1/tasks").json()["items"] == []
