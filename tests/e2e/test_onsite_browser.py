@@ -4,6 +4,7 @@ another, the pop-up appears as text, and a click reaches the API. Needs Playwrig
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -28,6 +29,12 @@ from touchflow.store.tables import events, onsite_messages
 
 CHROMIUM = "/usr/bin/chromium"
 VISITOR = "browser-visitor-1"
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("TOUCHFLOW_REQUIRE_BROWSER") == "1":  # .ci/run installs Chromium and sets this
+        raise RuntimeError(f"TOUCHFLOW_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+    pytest.skip(f"browser test skipped: no Chromium at {CHROMIUM} (apt-get install chromium; CI installs it)",
+                allow_module_level=True)
 
 
 @pytest.fixture

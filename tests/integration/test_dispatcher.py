@@ -237,8 +237,8 @@ def test_publishing_is_stopped_by_blocking_findings_and_pending_review(app: Appl
                   by="editor")
     with pytest.raises(JourneyError, match="blocking Advertising-Law findings"):
         publish_journey(app.services, FINANCE_JOURNEY, actor="designer")
-    save_template(app.services, "wealth_offer", "email", "稳健理财", "<p>历史年化收益仅供参考，理财有风险。</p>", "html",
-                  tags=["finance"], by="editor")
+    save_template(app.services, "wealth_offer", "email", "稳健理财", "<p>历史年化收益仅供参考，理财有风险。</p>",
+                  "html", tags=["finance"], by="editor")
     with pytest.raises(JourneyError, match="waits for compliance review"):
         publish_journey(app.services, FINANCE_JOURNEY, actor="designer")
     (review,) = list_reviews(app.services)

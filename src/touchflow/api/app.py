@@ -25,6 +25,7 @@ from touchflow.api.routes import (
     journeys,
     json_response,
     onsite,
+    tasks,
 )
 from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
 from touchflow.services.context import ServiceContext
@@ -71,6 +72,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(content.router)
     app.include_router(onsite.router)
     app.include_router(callbacks.router)
+    app.include_router(tasks.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)

@@ -89,6 +89,8 @@ async def require_api_key(
     record = await cache.authenticate(secret.strip())
     if record is None:
         raise HTTPException(401, "invalid or revoked API key", headers=_CHALLENGE)
+    if record.name.startswith("site:"):
+        raise HTTPException(403, "a site key (site:…) only works for /v1/onsite: it is public in web pages")
     return record
 
 

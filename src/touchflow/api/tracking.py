@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from touchflow.api.routes import api_state, read_body
@@ -178,7 +179,7 @@ async def preference_page(request: Request, token: str) -> Response:
     if payload is None or not isinstance(payload.get("c"), str):
         return _invalid_link()
     try:
-        found = preferences(api_state(request).services, payload["c"])
+        found = await run_in_threadpool(preferences, api_state(request).services, payload["c"])
     except BadTrackingPayload:
         return _invalid_link()
     return _page("订阅偏好 Preferences", _preference_form(found, saved=False))
@@ -194,7 +195,8 @@ async def preference_save(request: Request, token: str) -> Response:
     shown = {c for value in form.get("shown", []) for c in value.split(",") if c}
     state = api_state(request)
     try:
-        current = {p.channel: p.status for p in preferences(state.services, payload["c"])}
+        shown_now = await run_in_threadpool(preferences, state.services, payload["c"])
+        current = {p.channel: p.status for p in shown_now}
         choices = {c: ("granted" if c in ticked else "denied") for c in shown & set(current)
                    if (c in ticked) == (current[c] == "denied")}  # only what the contact changed
         found = await state.write(save_preferences, state.services, payload["c"], choices)

@@ -16,6 +16,7 @@ from touchflow.cli import (
     journeys,
     serve,
     simulate,
+    tasks,
 )
 
 __all__ = ["app", "main"]
@@ -34,7 +35,7 @@ def _root() -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
 
 
-for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails):
+for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks):
     module.register(app)
 
 

@@ -111,6 +111,12 @@ _STANDARD: tuple[EventType, ...] = (
     EventType("message_complained", "marked as spam / complained about the message", _MESSAGE_PROPS),
     EventType("message_skipped", "a guardrail stopped the message",
               (*_MESSAGE_PROPS, _p("guardrail", "string", "which guardrail", required=True)), interaction=False),
+    EventType("message_dismissed", "the contact closed a website pop-up without acting on it", _MESSAGE_PROPS),
+    EventType("sms_replied", "the contact replied to an SMS (上行)", (
+        _p("text", "string", "the reply"), _p("phone", "string", "from"),
+        _p("opt_out", "boolean", "the reply asked to unsubscribe (TD, 退订)"))),
+    EventType("visitor_identified", "an anonymous website visitor said who they are", (),
+              interaction=False),
     EventType("message_deferred", "a guardrail (quiet hours, frequency cap) moved the message later",
               (*_MESSAGE_PROPS, _p("guardrail", "string", "which guardrail", required=True),
                _p("until", "string", "when it will be tried again")), interaction=False),

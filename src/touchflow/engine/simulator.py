@@ -47,8 +47,8 @@ from touchflow.engine.sim_report import (
 )
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
-from touchflow.services.tasks import report_sla_breaches
 from touchflow.services.journeys import JourneyError, load_definition, publish_journey
+from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["SimulationError", "SimulationResult", "load_scenario", "simulate"]
 

@@ -252,5 +252,10 @@ def trace_contact(ctx: ServiceContext, key: str, identifier: str) -> list[RunTra
         for run in runs:
             traces.append(RunTrace(run, [s for s in steps if s.run_id == run.id], [
                 {"id": m.id, "node": m.node_id, "channel": m.channel, "template": m.template, "status": m.status,
-                 "created_at": m.created_at.isoformat()} for m in messages if m.run_id == run.id]))
+                 "created_at": m.created_at.isoformat(), "attempts": m.attempts,
+                 "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                 "reason": m.reason,  # the guardrail that skipped or deferred it, a fallback, or why it died
+                 "detail": m.last_error,
+                 "next_attempt_at": m.next_attempt_at.isoformat() if m.status == "queued" else None}
+                for m in messages if m.run_id == run.id]))
         return traces

@@ -19,6 +19,7 @@ from touchflow.domain.predicates import Condition, ContactFacts, EvalContext, Ev
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
+from touchflow.store.messages import message_from
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -236,26 +237,10 @@ class SqlJourneyRepository:
                       m.template, m.payload, m.status, m.attempts, m.created_at, m.created_at, m.next_attempt_at,
                       None) for m in messages], ignore_conflicts=True)
 
-    def claim_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        query = (select(outbox).where(outbox.c.status == "queued", outbox.c.next_attempt_at <= now)
-                 .order_by(outbox.c.next_attempt_at).limit(limit))
-        if self._pg:
-            query = query.with_for_update(skip_locked=True)
-        return [OutboxMessage(r.id, r.idempotency_key, r.run_id, r.contact_id, r.journey_id, r.node_id, r.channel,
-                              r.template, r.payload, r.status, r.attempts, r.created_at, r.next_attempt_at)
-                for r in self._c.execute(query)]
-
-    def mark_outbox(self, ids: Sequence[str], status: str, now: datetime, error: str | None = None) -> None:
-        for start in range(0, len(ids), _CHUNK):
-            self._c.execute(update(outbox).where(outbox.c.id.in_(ids[start:start + _CHUNK])).values(
-                status=status, updated_at=now, attempts=outbox.c.attempts + 1, last_error=error))
-
     def messages_of(self, contact_ids: Collection[str]) -> list[OutboxMessage]:
         query = select(outbox).where(outbox.c.contact_id.in_(sorted(contact_ids))).order_by(outbox.c.created_at,
                                                                                             outbox.c.id)
-        return [OutboxMessage(r.id, r.idempotency_key, r.run_id, r.contact_id, r.journey_id, r.node_id, r.channel,
-                              r.template, r.payload, r.status, r.attempts, r.created_at, r.next_attempt_at)
-                for r in self._c.execute(query)]
+        return [message_from(r) for r in self._c.execute(query)]
 
     def add_tasks(self, records: Sequence[TaskRecord]) -> None:
         bulk_insert(self._c, tasks, ("id", "idempotency_key", "contact_id", "run_id", "journey_id", "node_id",

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import ApiKeyCache
@@ -135,7 +136,7 @@ async def pending(request: Request, visitor: str = Query(..., description=_VISIT
         return problem
     if not _anon(visitor):
         return _problem(request, 422, "visitor: must be anon:<id>")
-    found = pending_popups(api_state(request).services, visitor, limit)
+    found = await run_in_threadpool(pending_popups, api_state(request).services, visitor, limit)
     return _answer(request, {"items": [{"id": p.id, "title": p.title, "body": p.body, "url": p.url,
                                         "status": p.status} for p in found]})
 
