@@ -54,3 +54,20 @@ def test_follow_up_timeliness_counts_tasks_done_within_the_sla(app: Application,
     complete_task(app.services, tasks[3].id, by="lead")
     (row,) = follow_up_timeliness(app.services)
     assert (row.queue, row.done, row.within_sla, row.share) == ("service", 4, 3, 0.75)
+
+
+def test_the_service_desk_hears_of_a_complaint_on_wecom_even_though_the_contact_is_frozen(app: Application) -> None:
+    from touchflow.engine.channel_registry import ChannelRegistry
+    from touchflow.engine.dispatcher import Dispatcher
+    from touchflow.services.tasks import set_handoff
+
+    with pytest.raises(ValueError, match="unknown queue"):
+        set_handoff(app.services, {"marketing": "x"}, actor="admin")
+    set_handoff(app.services, {"service": "lisi"}, actor="admin")
+    complain(app, 9)
+    channels = ChannelRegistry.capture_all()
+    dispatcher = Dispatcher(app.services, channels=channels)
+    dispatcher.dispatch_all()
+    dispatcher.close()
+    (notice,) = channels.channels["wecom_staff"].channel.sent  # type: ignore[attr-defined]
+    assert notice.to == "lisi" and "客服工单" in notice.text and "harassment" in notice.text

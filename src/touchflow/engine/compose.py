@@ -79,6 +79,10 @@ class Composer:
                                     data={"body": {**body, "contact_id": m.contact_id, "message_id": m.id}}))
                 continue
             template = templates.get(m.template or "")
+            if template is None and not m.template and isinstance(m.payload.get("text"), str):
+                out.append(Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", m.payload["text"],
+                                    data={"task_id": m.payload.get("task_id")}))  # a hand-off notice
+                continue
             if template is None:
                 out.append(self._untemplated(m))
                 continue

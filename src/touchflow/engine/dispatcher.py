@@ -27,7 +27,7 @@ from typing import Any
 from touchflow.channels.base import Delivery, Outgoing, TransientError
 from touchflow.domain.delivery import Attempt, Outcome, after_attempt
 from touchflow.domain.events import EventInput
-from touchflow.domain.guardrails import Allow, Defer, GuardrailPolicy, Purpose, Skip, decide
+from touchflow.domain.guardrails import Allow, Decision, Defer, GuardrailPolicy, Purpose, Skip, decide
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import InboxEvent, OutboxMessage, UnitOfWork
 from touchflow.engine.channel_registry import ChannelRegistry
@@ -101,9 +101,15 @@ class Dispatcher:
             to_send: list[OutboxMessage] = []
             for m in sorted(claimed, key=lambda m: (m.created_at, m.id)):
                 purpose: Purpose = "transactional" if m.payload.get("purpose") == "transactional" else "marketing"
-                decision = decide(m.channel, purpose, facts[m.contact_id], policy, now, allowed_so_far[m.contact_id])
+                if m.payload.get("audience") == "staff":  # a hand-off notice to a colleague, not a touch
+                    decision: Decision = Allow(str(m.payload.get("to") or "")) if m.payload.get("to") else \
+                        Skip("no_address", "the hand-off has no recipient")
+                else:
+                    decision = decide(m.channel, purpose, facts[m.contact_id], policy, now,
+                                      allowed_so_far[m.contact_id])
                 if isinstance(decision, Allow):
-                    allowed_so_far[m.contact_id].append((m.channel, now))
+                    if m.payload.get("audience") != "staff":
+                        allowed_so_far[m.contact_id].append((m.channel, now))
                     update = MessageUpdate(m.id, "sending", now + self.lease, None, m.last_error, decision.address, now,
                                            attempted=True)
                     to_send.append(replace(m, status="sending", attempts=m.attempts + 1, address=decision.address,
@@ -151,10 +157,10 @@ class Dispatcher:
         with configured.slots, self.ctx.reader() as gate:
             gate.guards.hold_send_gate({m.contact_id for m, _ in chunk}, exclusive=False)
             frozen = gate.guards.frozen_among({m.contact_id for m, _ in chunk})
-            sendable = [(m, o) for m, o in chunk if m.contact_id not in frozen]
-            for m, _ in chunk:
-                if m.contact_id in frozen:
-                    answers[m.id] = Attempt("frozen", error="frozen while queued")
+            stopped = {m.id for m, _ in chunk if m.contact_id in frozen and m.payload.get("audience") != "staff"}
+            sendable = [(m, o) for m, o in chunk if m.id not in stopped]
+            for message_id in stopped:
+                answers[message_id] = Attempt("frozen", error="frozen while queued")
             if not sendable:
                 return answers
             configured.limiter.take(len(sendable))

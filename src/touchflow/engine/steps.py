@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from touchflow.domain.contacts import Stamp
+from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.ports import JourneyRecord, OutboxMessage, TaskRecord, UnitOfWork
@@ -34,6 +35,7 @@ from touchflow.domain.transitions import (
     may_enter,
 )
 from touchflow.engine.catalog import JourneyCatalog
+from touchflow.services.tasks import handoff_notices
 
 __all__ = ["JOURNEY_PRIORITY", "StepBatch"]
 
@@ -122,8 +124,12 @@ class StepBatch:
         uow.journeys.insert_runs(list(self.new_runs.values()), now)
         uow.journeys.update_runs([r for r in self.changed_runs.values() if r.id not in self.new_runs], now)
         uow.journeys.add_steps(self.steps)
-        uow.journeys.enqueue(self.outbox)
+        uow.journeys.enqueue([*self.outbox, *handoff_notices(uow, self.tasks, self.ids, now)])
         uow.journeys.add_tasks(self.tasks)
+        if self.outbox:  # lifecycle: a message starts as an event of its contact (not routed: nothing waits on it)
+            uow.events.insert([(EventInput(f"m_{m.id}_queued", "message_queued", (), now, "touchflow", {
+                "message_id": m.id, "channel": m.channel, "journey_id": m.journey_id, "node_id": m.node_id,
+                "template": m.template}), m.contact_id) for m in self.outbox], now)
         self._update_contacts()
 
     def _enrol(self) -> None:

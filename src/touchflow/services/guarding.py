@@ -18,6 +18,7 @@ from touchflow.domain.messaging_ports import Freeze, Suppression
 from touchflow.domain.ports import InboxEvent, TaskRecord, UnitOfWork
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext
+from touchflow.services.tasks import handoff_notices
 
 __all__ = [
     "ADDRESS_KIND",
@@ -51,6 +52,7 @@ def _freeze(uow: UnitOfWork, ids: IdFactory, contact_id: str, reason: str, event
     task = TaskRecord(ids.new(now), f"complaint:{event_id or ids.new(now)}", contact_id, None, None, None,
                       "service", f"投诉处理 complaint: {reason}"[:300], None, "open", now, now + COMPLAINT_TASK_SLA)
     uow.journeys.add_tasks([task])
+    uow.journeys.enqueue(handoff_notices(uow, [task], ids, now))
     freeze = Freeze(ids.new(now), contact_id, now, reason, event_id, task.id)
     uow.guards.freeze(freeze)
     marker = EventInput(f"frz_{freeze.id}", "contact_frozen", (), now, "touchflow", {"reason": reason})

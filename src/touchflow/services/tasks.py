@@ -6,15 +6,19 @@ can escalate (e.g. WeCom the team lead) and the follow-up timeliness metric can 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from touchflow.domain.events import EventInput
-from touchflow.domain.ports import InboxEvent, TaskRecord
+from touchflow.domain.ids import IdFactory
+from touchflow.domain.ports import InboxEvent, OutboxMessage, TaskRecord, UnitOfWork
 from touchflow.services.context import ServiceContext
 
-__all__ = ["TaskNotFound", "TimelinessRow", "complete_task", "follow_up_timeliness", "list_tasks",
-           "report_sla_breaches"]
+__all__ = ["HANDOFF_KEY", "TaskNotFound", "TimelinessRow", "complete_task", "follow_up_timeliness",
+           "handoff_notices", "list_tasks", "report_sla_breaches", "set_handoff"]
+
+HANDOFF_KEY = "handoff"  # workspace setting: {"channel": "wecom_staff", "recipients": {"sales": "zhangsan"}}
 
 
 class TaskNotFound(LookupError):
@@ -31,6 +35,44 @@ class TimelinessRow:
     @property
     def share(self) -> float | None:
         return None if self.done == 0 else self.within_sla / self.done
+
+
+def handoff_notices(uow: UnitOfWork, tasks: Sequence[TaskRecord], ids: IdFactory,
+                    now: datetime) -> list[OutboxMessage]:
+    """A message to the person (or the queue's on-duty person) for each new task, on the staff channel
+    (WeCom by default). It is about the contact but not to them: the dispatcher applies no contact
+    guardrail to it (``audience: staff``), so a complaint freeze does not silence its own hand-off."""
+    if not tasks:
+        return []
+    setting = uow.guards.setting(HANDOFF_KEY) or {}
+    channel = str(setting.get("channel") or "wecom_staff")
+    recipients = setting.get("recipients") or {}
+    notices: list[OutboxMessage] = []
+    for task in tasks:
+        to = task.assignee or (recipients.get(task.queue) if isinstance(recipients, dict) else None)
+        if not to:
+            continue
+        kind = "销售线索" if task.queue == "sales" else "客服工单"
+        text = f"【{kind}】{task.title}（截止 {task.due_at:%m-%d %H:%M} UTC）"
+        notices.append(OutboxMessage(ids.new(now), f"task:{task.id}:notice"[:120], task.run_id, task.contact_id,
+                                     task.journey_id, task.node_id, channel, None,
+                                     {"audience": "staff", "to": str(to), "text": text, "task_id": task.id,
+                                      "purpose": "transactional", "retry": {"attempts": 5, "backoff_s": 60}},
+                                     "queued", 0, now, now))
+    return notices
+
+
+def set_handoff(ctx: ServiceContext, recipients: dict[str, str], *, channel: str = "wecom_staff",
+                actor: str) -> None:
+    """Who hears about new tasks without an assignee, per queue (a WeCom user id), and on which channel."""
+    unknown = sorted(set(recipients) - {"sales", "service"})
+    if unknown:
+        raise ValueError(f"recipients: unknown queue(s) {', '.join(unknown)} (sales, service)")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.guards.set_setting(HANDOFF_KEY, {"channel": channel, "recipients": dict(recipients)}, actor, now)
+        uow.audit.record(actor, "handoff.set", HANDOFF_KEY, {"channel": channel, "recipients": dict(recipients)}, now)
+        uow.commit()
 
 
 def list_tasks(ctx: ServiceContext, queue: str | None = None, status: str | None = "open",
