@@ -33,13 +33,14 @@ def run(env: dict[str, str], *args: str) -> tuple[int, str]:
 
 def test_channel_set_seals_the_secret_and_list_never_shows_it(app: Application, env: dict[str, str]) -> None:
     code, out = run(env, "channel", "set", "email", "--kind", "smtp", "--setting", "host=smtp.example.cn",
-                    "--setting", "port=465", "--setting", "username=news", "--secret", f"password={PASSWORD}",
-                    "--rate", "50", "--concurrency", "2")
+                    "--setting", "port=465", "--setting", "username=news", "--setting", "from_address=news@example.cn",
+                    "--secret", f"password={PASSWORD}", "--rate", "50", "--concurrency", "2")
     assert code == 0, out
     with app.engine.connect() as c:
         stored = c.execute(select(channel_configs)).one()
         audit = " ".join(str(r.details) for r in c.execute(select(audit_log)))
-    assert stored.kind == "smtp" and stored.settings == {"host": "smtp.example.cn", "port": 465, "username": "news"}
+    assert stored.kind == "smtp" and stored.settings == {"host": "smtp.example.cn", "port": 465, "username": "news",
+                                                         "from_address": "news@example.cn"}
     assert PASSWORD not in stored.secret and stored.secret.startswith("v1.")
     assert SecretBox(base64.urlsafe_b64decode(KEY)).open(stored.secret, "channel:email") == {"password": PASSWORD}
     assert PASSWORD not in audit
@@ -112,3 +113,11 @@ def test_suppression_list_add_remove(env: dict[str, str]) -> None:
     assert run(env, "suppression", "remove", "sms", "+86 138 0013 8000")[0] == 0
     assert run(env, "suppression", "remove", "sms", "+8613800138000")[0] == 1
     assert [s["channel"] for s in orjson.loads(run(env, "suppression", "list", "--json")[1])] == ["email"]
+
+
+def test_channel_set_refuses_a_setting_the_adapter_does_not_have(app: Application, env: dict[str, str]) -> None:
+    code, out = run(env, "channel", "set", "sms", "--kind", "sms_http", "--setting", "url=https://sms.example.cn",
+                    "--secret", "api_token=t")
+    assert code == 2 and "unknown setting(s) url" in out and "base_url" in out
+    with app.engine.connect() as c:
+        assert c.execute(select(channel_configs)).first() is None

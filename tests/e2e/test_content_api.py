@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import base64
 import warnings
-from collections.abc import Iterator
 
-import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
-from touchflow.api import create_app
-from touchflow.api.routes import content
 from touchflow.bootstrap import Application
-from touchflow.services.apikeys import create_api_key
 from touchflow.services.content import MAX_ASSET_BYTES
 from touchflow.services.ingest import RawItem, upsert_contacts
 
@@ -21,15 +16,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
-@pytest.fixture
-def client(app: Application) -> Iterator[TestClient]:
-    key = create_api_key(app.services, "tests", actor="test").secret
-    api = create_app(app)
-    if not any(getattr(r, "path", "") == "/v1/templates" for r in api.routes):
-        api.include_router(content.router)  # until api/app.py includes it
-    with TestClient(api) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {key}"
-        yield test_client
 
 
 def test_templates_reviews_preview_and_assets_over_http(app: Application, client: TestClient) -> None:

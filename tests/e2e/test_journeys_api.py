@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
-from touchflow.api import create_app
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.engine.runtime import JourneyRuntime
-from touchflow.services.apikeys import create_api_key
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -24,12 +20,6 @@ with warnings.catch_warnings():
 RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
 
 
-@pytest.fixture
-def client(app: Application) -> Iterator[TestClient]:
-    key = create_api_key(app.services, "tests", actor="test").secret
-    with TestClient(create_app(app)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {key}"
-        yield test_client
 
 
 def test_publish_run_trace_pause_and_intervene(app: Application, client: TestClient, clock: VirtualClock) -> None:

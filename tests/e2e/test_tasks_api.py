@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
-import pytest
 from starlette.exceptions import StarletteDeprecationWarning
-
-from touchflow.api import create_app
-from touchflow.bootstrap import Application
-from touchflow.services.apikeys import create_api_key
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
 
-@pytest.fixture
-def client(app: Application) -> Iterator[TestClient]:
-    key = create_api_key(app.services, "tests", actor="test").secret
-    with TestClient(create_app(app)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {key}"
-        yield test_client
 
 
 def test_complaint_task_listed_done_and_timeliness(client: TestClient) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from touchflow.cli.common import console, fail, open_app, print_json
 from touchflow.domain.errors import FieldError
+from touchflow.engine.channel_registry import build_channel
 from touchflow.security.crypto import SecretError
 from touchflow.services.channels import KNOWN_KINDS, list_channels, save_channel
 
@@ -51,6 +52,11 @@ def channel_set(
     """Create or replace a channel. Without --secret an existing secret is kept."""
     settings = _pairs(setting or [], "--setting", typed=True)
     secrets = _pairs(secret or [], "--secret", typed=False)
+    if secrets:  # a new configuration: build the adapter once, so a wrong setting name fails here, not in the worker
+        try:
+            build_channel(name, kind, settings, secrets).close()
+        except ValueError as exc:
+            fail(str(exc))
     with open_app() as application:
         try:
             sealed = application.secret_box().seal(secrets, f"channel:{name}") if secrets else None

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # Channels that reach the contact and so count against caps; webhooks and tasks do not.
-TOUCH_CHANNELS = frozenset({"email", "sms", "wecom", "wechat_mp", "onsite"})
+TOUCH_CHANNELS = frozenset({"email", "sms", "wecom", "wechat_mp", "wechat", "onsite", "capture"})
 Purpose = Literal["marketing", "transactional"]
 
 
@@ -48,7 +48,7 @@ Purpose = Literal["marketing", "transactional"]
 class QuietHours:
     start: time = time(21, 0)
     end: time = time(8, 0)
-    channels: frozenset[str] = frozenset({"sms", "wecom", "wechat_mp"})
+    channels: frozenset[str] = frozenset({"sms", "wecom", "wechat_mp", "wechat"})
 
     def contains(self, local: time) -> bool:
         if self.start == self.end:

@@ -78,7 +78,8 @@ class ChannelRegistry:
             configured.channel.close()
 
     @classmethod
-    def capture_all(cls, names: Iterable[str] = ("email", "sms", "wecom", "wechat_mp", "webhook", "wecom_staff")
+    def capture_all(cls, names: Iterable[str] = ("email", "sms", "wecom", "wechat_mp", "wechat", "webhook",
+                                                 "wecom_staff", "capture")
                     ) -> ChannelRegistry:
         """Every channel records and sends nothing: the sandbox and the demo."""
         from touchflow.channels.capture import CaptureChannel

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.channels.base import Delivery, Outgoing, TransientError
+from touchflow.channels.base import Delivery, Outgoing, PermanentError, TransientError
 from touchflow.domain.delivery import Attempt, Outcome, after_attempt
 from touchflow.domain.events import EventInput
 from touchflow.domain.guardrails import Allow, Decision, Defer, GuardrailPolicy, Purpose, Skip, decide
@@ -169,6 +169,8 @@ class Dispatcher:
             except TransientError as exc:
                 deliveries = [Delivery(o.message_id, "retry", error=str(exc), retry_after=exc.retry_after)
                               for _, o in sendable]
+            except PermanentError as exc:  # e.g. login refused: retrying the same call cannot help
+                deliveries = [Delivery(o.message_id, "failed", error=f"channel {name}: {exc}") for _, o in sendable]
             except Exception as exc:  # an adapter bug must not lose the batch: retry it, loudly
                 log.exception("channel %s failed on a batch of %d", name, len(sendable))
                 deliveries = [Delivery(o.message_id, "retry", error=f"{type(exc).__name__}: {exc}")

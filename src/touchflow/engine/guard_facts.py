@@ -12,7 +12,7 @@ from touchflow.domain.ports import OutboxMessage, UnitOfWork
 
 __all__ = ["ADDRESS_KIND", "BatchContacts", "address_for", "load_guard_facts"]
 
-ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid"}
+ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid", "wechat": "openid"}
 _TOUCH_LOOKBACK = timedelta(days=2)  # covers "today" in every time zone
 _FATIGUE_LOOKBACK = timedelta(days=60)
 
@@ -21,7 +21,7 @@ def address_for(message: OutboxMessage, identities: dict[str, str]) -> str | Non
     if message.channel == "webhook":
         url = message.payload.get("url")
         return str(url) if url else None
-    if message.channel == "onsite":
+    if message.channel in ("onsite", "capture"):  # the contact's own inbox; the sandbox's recorder
         return message.contact_id
     override = message.payload.get("to")
     if isinstance(override, str) and override:

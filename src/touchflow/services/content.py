@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -36,7 +36,7 @@ from touchflow.domain.content_ports import (
 from touchflow.domain.events import JSONValue
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.contacts import ContactProfile, profile_document, resolve_contact_id
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, in_transaction
 
 __all__ = [
     "MAX_ASSET_BYTES",
@@ -67,7 +67,6 @@ MAX_ASSET_BYTES = 5 * 1024 * 1024
 MAX_BODY_CHARS = 256 * 1024
 PREVIEW_BASE = "https://preview.touchflow.invalid"  # placeholder unsubscribe/preference links in previews
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,119}")
-_RETRIES = 3
 T = TypeVar("T")
 
 
@@ -113,20 +112,6 @@ def _renderer() -> ContentRenderer:
     return ContentRenderer()
 
 
-def _retrying(ctx: ServiceContext, work: Callable[[UnitOfWork], T]) -> T:
-    """One transaction; re-run when a concurrent writer took the same version number."""
-    for attempt in range(_RETRIES):
-        with ctx.uow() as uow:
-            try:
-                result = work(uow)
-                uow.commit()
-                return result
-            except Exception as exc:
-                if attempt == _RETRIES - 1 or not uow.is_conflict(exc):
-                    raise
-    raise AssertionError("unreachable")
-
-
 # --- templates -------------------------------------------------------------------------------------
 
 def save_template(ctx: ServiceContext, name: str, channel: str, subject: str, body: str, layout: str = "html",
@@ -153,7 +138,7 @@ def save_template(ctx: ServiceContext, name: str, channel: str, subject: str, bo
                           "blocking": [str(f["term"]) for f in version.blocking_findings]}, now)
         return version
 
-    return _retrying(ctx, work)
+    return in_transaction(ctx, work, retries=2)
 
 
 def _validate(name: str, channel: str, subject: str, body: str, layout: str, tags: Sequence[str],
@@ -402,7 +387,7 @@ def save_asset(ctx: ServiceContext, name: str, data: bytes, *, content_type: str
                          {"size": len(data), "sha256": digest, "content_type": kind_type}, now)
         return record
 
-    return _retrying(ctx, work)
+    return in_transaction(ctx, work, retries=2)
 
 
 def get_asset(ctx: ServiceContext, name: str, version: int | None = None) -> tuple[AssetRecord, bytes]:

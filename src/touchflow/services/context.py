@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from touchflow.clock import Clock
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.ports import UnitOfWork
 
-__all__ = ["ServiceContext"]
+__all__ = ["ServiceContext", "in_transaction"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -21,3 +24,19 @@ class ServiceContext:
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()
+
+
+def in_transaction(ctx: ServiceContext, work: Callable[[UnitOfWork], T], retries: int = 5) -> T:
+    """Run ``work`` in one transaction, again from the start if a concurrent writer clashed with it
+    (a unique key taken meanwhile, a serialization failure, a deadlock)."""
+    for attempt in range(retries + 1):
+        with ctx.uow() as uow:
+            try:
+                result = work(uow)
+                uow.commit()
+                return result
+            except Exception as exc:
+                if attempt < retries and uow.is_conflict(exc):
+                    continue
+                raise
+    raise AssertionError("unreachable")

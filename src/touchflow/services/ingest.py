@@ -6,7 +6,7 @@ and kept in the rejects table; valid items of the same batch are stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -17,7 +17,7 @@ from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.guarding import apply_guard_events
 from touchflow.services.resolve import resolve_records
 
@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_MAX_CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -75,21 +74,6 @@ class EventBatchReport:
     event_ids: list[str | None] = field(default_factory=list)
 
 
-def _in_transaction(ctx: ServiceContext, work: Callable[[UnitOfWork], T]) -> T:
-    """Run ``work`` in one transaction, again from the start if a concurrent writer clashed with it."""
-    for attempt in range(_MAX_CONFLICT_RETRIES + 1):
-        with ctx.uow() as uow:
-            try:
-                result = work(uow)
-                uow.commit()
-                return result
-            except Exception as exc:
-                if attempt < _MAX_CONFLICT_RETRIES and uow.is_conflict(exc):
-                    continue
-                raise
-    raise AssertionError("unreachable")
-
-
 def ensure_source(uow: UnitOfWork, name: str) -> Source:
     source = uow.sources.get(name)
     if source is None:
@@ -123,7 +107,7 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
         uow.sources.record_sync(source.name, len(items), len(records), len(report.rejected), now)
         return report
 
-    return _in_transaction(ctx, work)
+    return in_transaction(ctx, work)
 
 
 def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem], route: bool = True
@@ -170,7 +154,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
                                 len(report.rejected), now)
         return report
 
-    return _in_transaction(ctx, work)
+    return in_transaction(ctx, work)
 
 
 def _observation(event: EventInput, source: Source) -> ContactRecord:
