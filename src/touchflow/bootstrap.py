@@ -70,7 +70,7 @@ class Application:
         channels = self.channels()
         return Dispatcher(self.services, batch_size, on_sent=on_sent, channels=channels,
                           composer=Composer(self.services, self.settings.public_url, self.token_secret(),
-                                            channels.captures()),
+                                            channels.captures(), channels.provider_templates()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
     def token_secret(self) -> str:

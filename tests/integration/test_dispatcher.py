@@ -244,3 +244,32 @@ def test_publishing_is_stopped_by_blocking_findings_and_pending_review(app: Appl
     (review,) = list_reviews(app.services)
     decide_review(app.services, review.id, True, "compliance-officer")
     assert publish_journey(app.services, FINANCE_JOURNEY, actor="designer").version == 1
+
+
+def test_provider_templates_fill_the_wechat_template_fields(app: Application, fake_providers: FakeProviders,  # noqa: F811
+                                                           ) -> None:
+    from touchflow.channels.wechat_mp import WechatMpChannel, WechatMpSettings
+
+    fake = fake_providers
+    report = upsert_contacts(app.services, "crm", [RawItem({"openid": "o-fan-1", "name": "李雷"})])
+    (contact,) = [c for c in report.contact_ids if c]
+    save_template(app.services, "order_shipped", "wechat_mp", "发货通知", json.dumps({
+        "template_id": "TPL-SHIP-1", "url": "https://shop.example.cn/orders",
+        "fields": {"first": "{{ contact.name }}，您的订单已发货", "remark": "感谢支持"}}, ensure_ascii=False),
+        "text", by="editor")
+    now = app.services.clock.now()
+    with app.services.uow() as uow:
+        uow.messages.enqueue([OutboxMessage("m-wx-1", "k-wx-1", None, contact, None, "ship", "wechat_mp",
+                                            "order_shipped", {"purpose": "transactional"}, "queued", 0, now, now)])
+        uow.commit()
+    registry = ChannelRegistry()
+    registry.add("wechat_mp", WechatMpChannel(WechatMpSettings(fake.MP_APP, fake.MP_SECRET, base_url=f"{fake.url}/mp")),
+                 kind="wechat_mp")
+    dispatcher = Dispatcher(app.services, channels=registry)
+    dispatcher.dispatch_all()
+    dispatcher.close()
+    (row,) = outbox_rows(app)
+    assert row.status == "sent", (row.reason, row.last_error)
+    (sent,) = [r.json() for r in fake.requests("mp") if "template/send" in r.path]
+    assert sent["touser"] == "o-fan-1" and sent["template_id"] == "TPL-SHIP-1"
+    assert sent["data"]["first"]["value"] == "李雷，您的订单已发货"

@@ -19,7 +19,11 @@ import httpx
 from touchflow.channels.base import Channel
 from touchflow.domain.messaging_ports import ChannelConfig
 
-__all__ = ["CHANNEL_KINDS", "ChannelRegistry", "ConfiguredChannel", "RateLimiter", "build_channel"]
+__all__ = ["CHANNEL_KINDS", "PROVIDER_TEMPLATE_KINDS", "ChannelRegistry", "ConfiguredChannel", "RateLimiter",
+           "build_channel"]
+
+
+PROVIDER_TEMPLATE_KINDS = frozenset({"sms_aliyun", "sms_tencent", "wechat_mp"})
 
 
 class RateLimiter:
@@ -72,6 +76,10 @@ class ChannelRegistry:
     def captures(self) -> set[str]:
         """Channels that record and send nothing (a missing template is fine on them)."""
         return {name for name, c in self.channels.items() if c.kind == "capture"}
+
+    def provider_templates(self) -> set[str]:
+        """Channels whose adapter sends the provider's registered templates (fields, not free text)."""
+        return {name for name, c in self.channels.items() if c.kind in PROVIDER_TEMPLATE_KINDS}
 
     def close(self) -> None:
         for configured in self.channels.values():

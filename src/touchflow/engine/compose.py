@@ -10,8 +10,9 @@ List-Unsubscribe headers; SMS gets the "回复TD退订" suffix.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,16 @@ class RenderFailure:
     reason: str
 
 
+def _render_leaves(value: Any, render: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return render(value)
+    if isinstance(value, dict):
+        return {k: _render_leaves(v, render) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_leaves(v, render) for v in value]
+    return value
+
+
 def _plain(context: dict[str, Any]) -> PlainContext:
     """``contact_context`` builds plain data (JSON values from the store) but for one datetime; converting
     that one here spares walking the whole context again for every message."""
@@ -52,8 +63,12 @@ def _plain(context: dict[str, Any]) -> PlainContext:
 
 class Composer:
     def __init__(self, ctx: ServiceContext, public_url: str = "http://127.0.0.1:8000",
-                 link_secret: str = "touchflow-development-only", capture_channels: Collection[str] = ()) -> None:
+                 link_secret: str = "touchflow-development-only", capture_channels: Collection[str] = (),
+                 provider_template_channels: Collection[str] = ()) -> None:
         self.ctx = ctx
+        # Channels whose provider sends its own registered templates (Aliyun/Tencent SMS, WeChat official
+        # account): the library template's body is a JSON object of provider fields, each string rendered.
+        self.provider_template_channels = frozenset(provider_template_channels)
         self.public_url = public_url
         self.signer = TokenSigner(link_secret)
         self.renderer = ContentRenderer()
@@ -92,14 +107,36 @@ class Composer:
             out.append(self._render(m, template, _plain(contact_context(profile, history.get(m.contact_id, []), now))))
         return out
 
+    def _provider_fields(self, m: OutboxMessage, template: TemplateVersion,
+                         context: PlainContext) -> Outgoing | RenderFailure:
+        """E.g. ``{"template_code": "SMS_1", "template_param": {"name": "{{ contact.name }}"}}`` for Aliyun,
+        ``{"template_id": "…", "fields": {"first": "…"}, "url": "…"}`` for a WeChat template message."""
+        label = f"{template.name}@{template.version}"
+        try:
+            fields = json.loads(template.body)
+        except ValueError as exc:
+            return RenderFailure(f"{label}: channel {m.channel} sends provider templates; the body must be a JSON "
+                                 f"object of provider fields ({exc})")
+        if not isinstance(fields, dict):
+            return RenderFailure(f"{label}: the body must be a JSON object of provider fields")
+        try:
+            data = _render_leaves(fields, lambda text: self.renderer.render(text, context, name=label))
+        except TemplateError as exc:
+            return RenderFailure(f"{label} does not render: {exc}")
+        text = str(data.get("text") or template.subject)
+        return Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", text, subject=template.subject,
+                        data={**data, "template": template.name, "version": template.version})
+
     def _untemplated(self, m: OutboxMessage) -> Outgoing | RenderFailure:
         if m.channel in self.capture_channels or (m.channel == "onsite" and not m.template):
             return Outgoing(m.id, m.idempotency_key, m.contact_id, m.address or "", m.template or "",
                             subject=m.template)
         return RenderFailure(f"template {m.template!r} has no approved version in the asset library")
 
-    def _render(self, m: OutboxMessage, template: TemplateVersion, context: dict[str, Any]) -> Outgoing | RenderFailure:
+    def _render(self, m: OutboxMessage, template: TemplateVersion, context: PlainContext) -> Outgoing | RenderFailure:
         tracking = Tracking(self.public_url, self.signer, m.id, m.contact_id) if m.channel == "email" else None
+        if m.channel in self.provider_template_channels:
+            return self._provider_fields(m, template, context)
         try:
             if tracking is None and m.channel != "email":  # SMS, WeCom, WeChat, pop-ups: the body is the message
                 text = self.renderer.render(template.body, context, name=f"{template.name}@{template.version}")

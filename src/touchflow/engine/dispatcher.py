@@ -68,7 +68,9 @@ class Dispatcher:
         self.batch_size = batch_size
         self.on_sent = on_sent
         self.channels = channels if channels is not None else ChannelRegistry.capture_all()
-        self.composer = composer if composer is not None else Composer(ctx, capture_channels=self.channels.captures())
+        self.composer = composer if composer is not None else Composer(
+            ctx, capture_channels=self.channels.captures(),
+            provider_template_channels=self.channels.provider_templates())
         self._fixed_policy = policy
         self._policy: tuple[datetime, GuardrailPolicy] | None = None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="touchflow-send")
