@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.channels.base import Delivery, Outgoing, PermanentError, TransientError
-from touchflow.domain.delivery import Attempt, Outcome, after_attempt
+from touchflow.domain.delivery import Attempt, after_attempt
 from touchflow.domain.events import EventInput
 from touchflow.domain.guardrails import Allow, Decision, Defer, GuardrailPolicy, Purpose, Skip, decide
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
@@ -214,10 +214,15 @@ class Dispatcher:
 
     def _record(self, to_send: list[OutboxMessage], answers: dict[str, Attempt], onsite: list[OnsiteMessage],
                 now: datetime) -> list[OutboxMessage]:
-        outcomes: list[tuple[OutboxMessage, Outcome]] = []
-        for m in to_send:
-            outcomes.append((m, after_attempt(m, answers[m.id], now, self.ctx.ids.new(now))))
         with self.ctx.uow() as uow:
+            if onsite:  # a pop-up shows once this commits: the gate and a freeze check, as for a provider call
+                contact_ids = {p.contact_id for p in onsite}
+                uow.guards.hold_send_gate(contact_ids, exclusive=False)
+                frozen = uow.guards.frozen_among(contact_ids)
+                for popup in [p for p in onsite if p.contact_id in frozen]:
+                    answers[popup.outbox_id] = Attempt("frozen", error="frozen while queued")
+                onsite = [p for p in onsite if p.contact_id not in frozen]
+            outcomes = [(m, after_attempt(m, answers[m.id], now, self.ctx.ids.new(now))) for m in to_send]
             uow.messages.apply([o.update for _, o in outcomes], now)
             fallbacks = [o.fallback for _, o in outcomes if o.fallback is not None]
             uow.messages.enqueue(fallbacks)
