@@ -229,3 +229,19 @@ def test_a_yaml_key_that_is_not_text_is_reported() -> None:
     assert "quote it" in problems[0].message
     quoted = yaml.safe_load("key: s\ntrigger: {segment: vip, 'on': exit}\nnodes: {a: {kind: exit}}\n")
     assert validate_against_schema(quoted) == []
+
+
+def test_send_purpose_is_parsed_and_checked() -> None:
+    import pytest
+
+    from touchflow.domain.journey_parse import DefinitionError, parse_journey
+    from touchflow.domain.journeys import Send
+
+    base = {"key": "order_mail", "name": "order", "trigger": {"kind": "event", "event": "order_paid"},
+            "nodes": {"send": {"kind": "send", "channel": "email", "template": "receipt", "next": "done",
+                               "purpose": "transactional"}, "done": {"kind": "exit"}}}
+    send = parse_journey(base).nodes["send"]
+    assert isinstance(send, Send) and send.purpose == "transactional"
+    base["nodes"]["send"]["purpose"] = "urgent"  # type: ignore[index]
+    with pytest.raises(DefinitionError, match="purpose"):
+        parse_journey(base)

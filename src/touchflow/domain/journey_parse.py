@@ -187,9 +187,12 @@ def _node(node_id: str, data: object, key: str, path: str) -> Node:
     if kind == "send":
         fallback = tuple(_channel(c, f"{path}.fallback[{i}]") for i, c in
                          enumerate(_strings(raw.get("fallback"), f"{path}.fallback")))
+        purpose = raw.get("purpose", "marketing")
+        if purpose not in ("marketing", "transactional"):
+            raise DefinitionError(f"{path}.purpose", f"must be marketing or transactional, not {purpose!r}")
         return Send(node_id, _channel(raw.get("channel"), f"{path}.channel"),
                     _text(raw, "template", path) or "", _target(raw, "next", path), fallback,
-                    _retry(raw.get("retry"), f"{path}.retry"), on_error)
+                    _retry(raw.get("retry"), f"{path}.retry"), on_error, purpose)
     if kind == "update_contact":
         score = raw.get("score", 0)
         if not isinstance(score, int):

@@ -108,7 +108,11 @@ def _nodes() -> dict[str, Schema]:
         "send": _node("send", "Send a message from a template (J8: retry, fallback channels).", _action({
             "channel": channel, "template": _text("Template key."), "retry": retry,
             "fallback": {"anyOf": [channel, {"type": "array", "items": channel}],
-                         "description": "Channels tried in order when the send fails."}}), ("channel", "template")),
+                         "description": "Channels tried in order when the send fails."},
+            "purpose": {"enum": ["marketing", "transactional"], "default": "marketing",
+                        "description": "Transactional messages (order, password) skip caps, quiet hours and "
+                                       "fatigue; never consent, suppression or a complaint freeze."}}),
+            ("channel", "template")),
         "update_contact": _node("update_contact", "Set attributes, tags, stage or score.", _action({
             "set": {"type": "object", "description": "Attribute name → value."},
             "add_tags": text_list, "remove_tags": text_list, "stage": _text("Lifecycle stage."),

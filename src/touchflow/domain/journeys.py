@@ -81,6 +81,7 @@ class Send:
     fallback: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_error: str | None = None
+    purpose: Literal["marketing", "transactional"] = "marketing"  # transactional: no caps, quiet hours, fatigue
     kind: Literal["send"] = "send"
 
 

@@ -126,6 +126,7 @@ class SendMessage:
     fallback: tuple[str, ...]
     retry: RetryPolicy
     idempotency_key: str
+    purpose: str = "marketing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +326,7 @@ class _Walk:
         key = f"{run.id}:{run.step_no}"
         if isinstance(node, Send):
             self.result.effects.append(SendMessage(run.id, run.contact_id, run.journey_id, node.id, node.channel,
-                                                   node.template, node.fallback, node.retry, key))
+                                                   node.template, node.fallback, node.retry, key, node.purpose))
             self.step(node, "next", channel=node.channel, template=node.template, message_key=key)
             return node.next
         elif isinstance(node, UpdateContact):

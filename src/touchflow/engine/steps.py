@@ -75,8 +75,8 @@ class StepBatch:
                 self.outbox.append(OutboxMessage(
                     self.ids.new(self.now), effect.idempotency_key, effect.run_id, effect.contact_id,
                     effect.journey_id, effect.node_id, effect.channel, effect.template,
-                    {"fallback": list(effect.fallback), "retry": {"attempts": effect.retry.attempts,
-                                                                  "backoff_s": effect.retry.backoff.total_seconds()}},
+                    {"fallback": list(effect.fallback), "purpose": effect.purpose,
+                     "retry": {"attempts": effect.retry.attempts, "backoff_s": effect.retry.backoff.total_seconds()}},
                     "queued", 0, self.now, self.now))
             elif isinstance(effect, CallWebhook):
                 self.outbox.append(OutboxMessage(
