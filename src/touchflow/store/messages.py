@@ -90,16 +90,16 @@ class SqlMessageRepository:
 
     def _sent_since(self, contact_ids: Collection[str], since: datetime,
                     channel: str | None) -> dict[str, list[tuple[str, str, datetime]]]:
+        """Only contact and time go to SQL: with ``status IN (…)`` too, SQLite (no statistics) walks the
+        (status, next_attempt_at) index over every sent message instead of each contact's few rows."""
         found: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
         ids = sorted(set(contact_ids))
         for start in range(0, len(ids), _CHUNK):
-            query = (select(outbox.c.contact_id, outbox.c.id, outbox.c.channel, outbox.c.sent_at)
-                     .where(outbox.c.contact_id.in_(ids[start:start + _CHUNK]), outbox.c.sent_at >= since,
-                            outbox.c.status.in_(_TOUCHED)))
-            if channel is not None:
-                query = query.where(outbox.c.channel == channel)
-            for contact_id, message_id, message_channel, sent_at in self._c.execute(query):
-                found[contact_id].append((message_id, message_channel, sent_at))
+            query = (select(outbox.c.contact_id, outbox.c.id, outbox.c.channel, outbox.c.sent_at, outbox.c.status)
+                     .where(outbox.c.contact_id.in_(ids[start:start + _CHUNK]), outbox.c.sent_at >= since))
+            for contact_id, message_id, message_channel, sent_at, status in self._c.execute(query):
+                if status in _TOUCHED and (channel is None or message_channel == channel):
+                    found[contact_id].append((message_id, message_channel, sent_at))
         return dict(found)
 
     def touches_since(self, contact_ids: Collection[str], since: datetime
