@@ -7,6 +7,7 @@ ships next to the port. Thread-safe, because the dispatcher sends from several t
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 
 from touchflow.channels.base import Delivery, Outgoing
@@ -15,16 +16,18 @@ __all__ = ["CaptureChannel"]
 
 
 class CaptureChannel:
-    def __init__(self, name: str = "capture", max_batch: int = 1000) -> None:
+    def __init__(self, name: str = "capture", max_batch: int = 1000, keep: int = 100_000) -> None:
         self.name = name
         self.max_batch = max_batch
         self._lock = threading.Lock()
-        self._sent: list[Outgoing] = []
+        self._count = 0
+        self._sent: deque[Outgoing] = deque(maxlen=keep)  # a long-running server keeps only the newest
         self.closed = False
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
         with self._lock:
-            start = len(self._sent)
+            start = self._count
+            self._count += len(messages)
             self._sent.extend(messages)
         return [
             Delivery(m.message_id, "sent", provider_id=f"{self.name}-{start + i + 1}") for i, m in enumerate(messages)
