@@ -33,6 +33,7 @@ from touchflow.domain.predicates import (
     EventFact,
     EventSum,
     HasTag,
+    InSegment,
     MessageEngagement,
     MissingRunContext,
     Not,
@@ -42,7 +43,7 @@ from touchflow.domain.predicates import (
     evaluate,
 )
 from touchflow.store.compile import compile_condition
-from touchflow.store.tables import contact_tags, contacts, events
+from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 from touchflow.store.types import UTCDateTime
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -58,6 +59,7 @@ NAMES = ["Ann Lee", "李雷", "bob", "Abe", "韩梅梅"]
 TAGS = ["vip", "churn_risk", "newsletter"]
 PLANS = ["gold", "Gold", "silver", "5", ""]
 EVENT_TYPES = ["content_download", "order_paid", "page_view", "message_opened", "message_clicked"]
+SEGMENTS = ["loyal", "at_risk"]
 
 
 class Dataset:
@@ -151,8 +153,11 @@ def build_dataset(seed: int = 7, n_contacts: int = 40, n_events: int = 400) -> t
         event_rows.append({"id": f"e{n:04d}", "contact_id": cid, "type": event_type, "occurred_at": at,
                            "received_at": NOW, "source": "test", "properties": props})
         per_contact[cid].append(EventFact(event_type, at, props))
+    seg_rng = random.Random(seed + 1)  # its own stream, so the rest of the dataset stays as it was
+    segments_of = {cid: frozenset(s for s in SEGMENTS if seg_rng.random() < 0.4) for cid in ids}
     dataset = Dataset(
-        {cid: ContactFacts(cid, values_of[cid], frozenset(tags_of[cid]), tuple(per_contact[cid])) for cid in ids},
+        {cid: ContactFacts(cid, values_of[cid], frozenset(tags_of[cid]), tuple(per_contact[cid]), segments_of[cid])
+         for cid in ids},
         {cid: NOW - H * rng.randint(0, 24 * 40) for cid in ids},
     )
     return dataset, contact_rows, tag_rows, event_rows
@@ -165,6 +170,12 @@ def dataset(app: Application) -> Dataset:
         c.execute(insert(contacts), contact_rows)
         c.execute(insert(contact_tags), tag_rows)
         c.execute(insert(events), event_rows)
+        c.execute(insert(segments), [{"id": f"s_{key}", "key": key, "name": key, "kind": "static", "definition": {},
+                                      "version": 1, "status": "active", "refresh_every_s": 3600,
+                                      "created_at": NOW, "created_by": "test", "updated_at": NOW}
+                                     for key in SEGMENTS])
+        c.execute(insert(segment_members), [{"segment_id": f"s_{key}", "contact_id": cid, "since": NOW}
+                                            for cid, f in data.facts.items() for key in sorted(f.segments)])
     return data
 
 
@@ -214,6 +225,7 @@ _where = st.lists(_prop_filter, max_size=2).map(tuple)
 _leaves = st.one_of(
     _attr_cmp,
     st.builds(HasTag, st.sampled_from([*TAGS, "unknown"])),
+    st.builds(InSegment, st.sampled_from([*SEGMENTS, "unknown"])),
     st.builds(EventCount, st.sampled_from(EVENT_TYPES), st.sampled_from(COUNT_OPS), st.integers(0, 4), _windows,
               _where),
     st.builds(EventSum, st.sampled_from(["order_paid", "content_download", "page_view"]),
@@ -259,6 +271,7 @@ EXAMPLES = [
     {"attr": "custom.score", "exists": False},
     {"stage": ["intent", "customer"]},
     {"tag": "vip"},
+    {"in_segment": "loyal"},
     {"event": "content_download", "count": ">= 2", "within": "30d", "where": {"content_type": "whitepaper"}},
     {"no": "order_paid", "within": "90d"},
     {"sum": "order_paid.amount", "op": "gte", "value": 1000, "within": "365d"},

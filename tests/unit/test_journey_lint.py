@@ -154,10 +154,12 @@ def test_a_fallback_that_repeats_a_channel() -> None:
         ("fallback-repeats-channel", "warning", "nodes.a.fallback")]
 
 
-def test_a_segment_trigger_does_not_fire_yet() -> None:
+def test_a_segment_trigger_must_name_a_known_segment() -> None:
     definition = parse_journey({"key": "j", "trigger": {"segment": "vip"}, "nodes": {"a": {**SEND}}})
-    result = lint_journey(definition)
-    assert codes(result) == [("segment-trigger-inactive", "warning", "trigger.segment")]
+    assert lint_journey(definition) == []
+    assert lint_journey(definition, known_segments={"vip"}) == []
+    result = lint_journey(definition, known_segments={"loyal"})
+    assert codes(result) == [("unknown-segment", "error", "trigger.segment")]
     assert "'vip'" in result[0].message
 
 

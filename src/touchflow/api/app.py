@@ -24,7 +24,10 @@ from touchflow.api.routes import (
     events,
     journeys,
     json_response,
+    lifecycle,
     onsite,
+    personas,
+    segments,
     tasks,
 )
 from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
@@ -67,12 +70,15 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
     app.state.api_keys = app.state.touchflow.api_keys
     app.include_router(events.router)
+    app.include_router(lifecycle.router)  # before contacts: its {identifier:path} would take …/score
     app.include_router(contacts.router)
     app.include_router(journeys.router)
     app.include_router(content.router)
     app.include_router(onsite.router)
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
+    app.include_router(personas.router)
+    app.include_router(segments.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)

@@ -14,6 +14,9 @@ from touchflow.cli import (
     guardrails,
     imports,
     journeys,
+    lifecycle,
+    personas,
+    segments,
     serve,
     simulate,
     tasks,
@@ -35,7 +38,8 @@ def _root() -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
 
 
-for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks):
+for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
+               personas, segments, lifecycle):
     module.register(app)
 
 

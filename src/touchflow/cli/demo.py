@@ -94,13 +94,21 @@ def _journeys(services: ServiceContext) -> None:
         if not path.name.endswith(".scenario.yaml"):
             publish_journey(services, path.read_text(encoding="utf-8"), actor="demo")
     with console.status("replaying the last 90 days through the journeys in the sandbox …"):
-        outcomes, seconds = simulate_company(services)
+        outcomes, seconds, guarded = simulate_company(services)
     table = Table("journey", "entered", "converted", "messages by channel",
                   title=f"Journeys: the last 90 days replayed in the sandbox ({seconds:.1f} s)")
     for o in outcomes:
         table.add_row(f"{o.name} ({o.key})", f"{o.entered:,}", f"{o.converted:,}",
                       ", ".join(f"{c} {n:,}" for c, n in sorted(o.messages.items())) or "—")
     console.print(table)
+    parts = [f"{sum(guarded.get('sent', {}).values()):,} sent"]
+    for status, label in (("skipped", "skipped"), ("queued", "waiting")):
+        reasons = {r: n for r, n in guarded.get(status, {}).items() if r != "-"}
+        if reasons:
+            parts.append(f"{label}: " + ", ".join(f"{r.replace('_', ' ')} {n:,}" for r, n in
+                                                  sorted(reasons.items(), key=lambda x: -x[1])))
+    console.print("Guardrails in the replay (default policy: ≤ 3 touches a day, quiet hours 21:00–08:00): "
+                  + "; ".join(parts))
     console.print("Opens, clicks, purchases and survey answers to these messages are drawn with seeded "
                   "probabilities. The journeys are published in this database too: [bold]touchflow journey "
                   "list[/bold]; run [bold]touchflow worker[/bold] to let them act on new events.")

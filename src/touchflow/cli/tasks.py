@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from touchflow.cli.common import console, fail, open_app, print_json
-from touchflow.services.tasks import TaskNotFound, complete_task, follow_up_timeliness, list_tasks
+from touchflow.services.assignment import timeliness_report
+from touchflow.services.tasks import TaskNotFound, complete_task, list_tasks
 
 __all__ = ["register"]
 
@@ -50,18 +52,31 @@ def done(task_id: str, by: Annotated[str, typer.Option(help="who handled it")],
 @task_app.command("timeliness")
 def timeliness(days: Annotated[int, typer.Option(min=1, max=366)] = 30,
                json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Share of tasks handled within their SLA, per queue and person (target ≥ 90%)."""
+    """Share of tasks handled within their SLA per person and team (target ≥ 90%); open tasks past their
+    deadline count as late. Response time (created → done) p50/p90."""
     with open_app() as app:
-        rows = follow_up_timeliness(app.services, days)
+        rows = timeliness_report(app.services, days)
     if json_:
-        print_json([{"queue": r.queue, "assignee": r.assignee, "done": r.done, "within_sla": r.within_sla,
-                     "share": r.share} for r in rows])
+        print_json([{"scope": r.scope, "queue": r.queue, "assignee": r.assignee, "within_sla": r.within_sla,
+                     "done_late": r.done_late, "open_late": r.open_late, "pending": r.pending, "share": r.share,
+                     "meets_target": r.meets_target,
+                     "p50_response_s": None if r.p50_response is None else r.p50_response.total_seconds(),
+                     "p90_response_s": None if r.p90_response is None else r.p90_response.total_seconds()}
+                    for r in rows])
         return
-    table = Table("queue", "assignee", "done", "within SLA", "share")
+    table = Table("queue", "person", "in time", "late (done)", "late (open)", "pending", "share", "p50", "p90")
     for r in rows:
-        table.add_row(r.queue, r.assignee or "-", str(r.done), str(r.within_sla),
-                      "-" if r.share is None else f"{r.share:.0%}")
+        who = "[b]team[/b]" if r.scope == "team" else (r.assignee or "(unassigned)")
+        table.add_row(r.queue, who, str(r.within_sla), str(r.done_late), str(r.open_late), str(r.pending),
+                      "-" if r.share is None else f"{r.share:.0%}", _span(r.p50_response), _span(r.p90_response))
     console.print(table)
+
+
+def _span(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def register(app: typer.Typer) -> None:

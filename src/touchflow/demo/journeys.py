@@ -22,6 +22,7 @@ from touchflow.domain.events import JSONValue
 from touchflow.domain.scenarios import Behaviour, MessageFilter, Persona, Reaction, Scenario, ScriptedEvent
 from touchflow.engine.simulator import simulate
 from touchflow.services.context import ServiceContext
+from touchflow.services.guarding import message_outcomes
 from touchflow.services.journeys import journey_stats
 
 __all__ = ["JourneyOutcome", "examples_dir", "simulate_company"]
@@ -76,7 +77,8 @@ def _company_scenario(ctx: ServiceContext, days: int, seed: int) -> Scenario:
                     name=f"sample company, last {days} days")
 
 
-def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1) -> tuple[list[JourneyOutcome], float]:
+def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1
+                     ) -> tuple[list[JourneyOutcome], float, dict[str, dict[str, int]]]:
     """Publish the example journeys in a sandbox and replay the company's last ``days`` days through them."""
     directory = examples_dir()
     if directory is None:
@@ -94,7 +96,8 @@ def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1) -> tupl
                 outcomes.append(JourneyOutcome(key, stats.journey.name, sum(stats.runs_by_status.values()),
                                                stats.runs_by_status.get("converted", 0),
                                                stats.messages_by_channel))
+            guarded = message_outcomes(sandbox.services)
         finally:
             sandbox.close()
-    return outcomes, result.elapsed
+    return outcomes, result.elapsed, guarded
 

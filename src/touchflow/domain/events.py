@@ -130,6 +130,22 @@ _STANDARD: tuple[EventType, ...] = (
     EventType("task_sla_breached", "a hand-off task passed its deadline without being done", (
         _p("task_id", "string", "task", required=True), _p("queue", "string", "sales or service"),
         _p("assignee", "string", "who had it")), interaction=False),
+    EventType("stage_changed", "the contact moved to another lifecycle stage (S1)", (
+        _p("stage", "string", "new stage key", required=True), _p("from", "string", "previous stage key"),
+        _p("rule", "string", "the lifecycle rule that moved it")), interaction=False),
+    EventType("lead_mql", "the lead score first reached the MQL threshold", (
+        _p("score", "number", "score", required=True), _p("model_version", "integer", "scoring model"),
+        _p("threshold", "number", "the threshold reached")), interaction=False),
+    EventType("lead_sql", "the lead score first reached the SQL threshold", (
+        _p("score", "number", "score", required=True), _p("model_version", "integer", "scoring model"),
+        _p("threshold", "number", "the threshold reached")), interaction=False),
+    EventType("lead_feedback", "sales judged a lead good or bad (calibrates the lead score)", (
+        _p("verdict", "string", "good or bad", required=True), _p("by", "string", "who"),
+        _p("note", "string", "why")), interaction=False),
+    EventType("segment_entered", "the contact became a member of a segment",
+              (_p("segment", "string", "segment key", required=True),), interaction=False),
+    EventType("segment_left", "the contact stopped being a member of a segment",
+              (_p("segment", "string", "segment key", required=True),), interaction=False),
 )
 EVENT_CATALOGUE: dict[str, EventType] = {t.name: t for t in _STANDARD}
 

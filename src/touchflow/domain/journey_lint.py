@@ -50,7 +50,7 @@ LINT_CODES: Mapping[str, tuple[Severity, str]] = {
     "self-enrol": ("warning", "enrolling into the same journey does nothing while the run is active"),
     "send-via-webhook": ("error", "a send node on the webhook channel; use a webhook node"),
     "fallback-repeats-channel": ("warning", "the fallback list repeats the primary channel or itself"),
-    "segment-trigger-inactive": ("warning", "segment triggers arrive with the segments issue and do not fire yet"),
+    "unknown-segment": ("error", "the segment trigger names a segment that does not exist"),
     "not-a-message": ("error", "an opened/clicked condition names a node that is not a send node"),
     "message-not-before": ("warning", "the message node named by of_message, opened or clicked cannot have run "
                                       "before this node, so the engagement never matches"),
@@ -244,24 +244,25 @@ def _nodes(journey: JourneyDefinition, known_templates: Collection[str] | None,
                 yield _finding("split-percentages", f"{base}.paths", f"percentages add up to {total:g}, not 100")
 
 
-def _trigger(journey: JourneyDefinition) -> Iterator[Finding]:
+def _trigger(journey: JourneyDefinition, known_segments: Collection[str] | None) -> Iterator[Finding]:
     trigger = journey.trigger
-    if trigger.kind == "segment":
-        yield _finding("segment-trigger-inactive", "trigger.segment",
-                       f"segment {trigger.segment!r}: segment triggers do not fire yet (they arrive with segments)")
+    if trigger.kind == "segment" and known_segments is not None and trigger.segment not in known_segments:
+        yield _finding("unknown-segment", "trigger.segment", f"there is no segment {trigger.segment!r}")
     if trigger.kind == "event" and journey.goal is not None and journey.goal.event == trigger.event:
         yield _finding("goal-is-trigger", "goal.event",
                        f"{trigger.event!r} both starts the journey and is its goal: runs may convert at once")
 
 
 def lint_journey(journey: JourneyDefinition, *, known_templates: Collection[str] | None = None,
-                 known_journeys: Collection[str] | None = None) -> list[Finding]:
+                 known_journeys: Collection[str] | None = None,
+                 known_segments: Collection[str] | None = None) -> list[Finding]:
     """Every finding for ``journey``, errors first, then by path.
 
     ``known_templates`` / ``known_journeys``: when given, send templates and enrol targets must be
-    among them; when None those checks are skipped (no library to compare with).
+    among them; when None those checks are skipped (no library to compare with). ``known_segments``
+    likewise for a segment trigger's segment.
     """
     graph = _Graph(journey)
     findings = [*_structure(journey, graph), *_messages(journey, graph),
-                *_nodes(journey, known_templates, known_journeys), *_trigger(journey)]
+                *_nodes(journey, known_templates, known_journeys), *_trigger(journey, known_segments)]
     return sorted(findings, key=lambda f: (f.severity != "error", f.path, f.code))

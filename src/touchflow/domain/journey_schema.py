@@ -88,7 +88,7 @@ def _triggers() -> list[Schema]:
         _trigger("schedule", _object({"every": _ref("duration"), "at": _ref("time_of_day")}, ("every",)),
                  "Every contact in the audience, on a schedule."),
         _trigger("manual", {"const": True}, "Only by an explicit enrolment (API, enrol node, a person)."),
-        _trigger("segment", _text("Segment key."), "When a contact enters or leaves a segment (not active yet).",
+        _trigger("segment", _text("Segment key."), "When a contact enters or leaves a segment.",
                  {"on": {"enum": ["enter", "exit"], "default": "enter"}}),
     ]
 

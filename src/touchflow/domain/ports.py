@@ -13,13 +13,16 @@ from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.identities import Identity
+from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
+from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
     from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
+    from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 
 __all__ = [
     "ApiKeyRecord",
@@ -260,6 +263,10 @@ class UnitOfWork(Protocol):
     guards: GuardRepository
     tasks: TaskRepository
     content: ContentRepository
+    lifecycle: LifecycleRepository
+    segments: SegmentRepository
+    personas: PersonaRepository
+    assignment: AssignmentRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -30,6 +30,7 @@ from touchflow.domain.predicates import (
     EventCount,
     EventSum,
     HasTag,
+    InSegment,
     MessageEngagement,
     Not,
     Or,
@@ -50,7 +51,8 @@ _COUNT_WORDS: dict[str, CountOp] = {"at_least": "gte", "at_most": "lte", "exactl
                                     "fewer_than": "lt"}
 _SYMBOL_OF: dict[CountOp, str] = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _MAX_EXACT = 2**53
-_HEADS = ("all", "any", "not", "always", "attr", "tag", "stage", "event", "no", "sum", "opened", "clicked", "random")
+_HEADS = ("all", "any", "not", "always", "attr", "tag", "stage", "event", "no", "sum", "opened", "clicked", "random",
+          "in_segment")
 
 
 # --- durations ----------------------------------------------------------------------------------------
@@ -135,6 +137,9 @@ def _field(value: object, path: str) -> str:
 
 
 def _mapping(data: object, path: str) -> Mapping[str, object]:
+    if isinstance(data, Mapping) and any(isinstance(k, bool) for k in data):
+        raise ConditionError(path, "a key read as true/false: quote it ('no': order_paid); YAML reads unquoted "
+                                   "no/yes/on/off as true/false")
     if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
         raise ConditionError(path, f"expected a condition (a mapping such as 'tag: vip'), got {data!r}")
     return cast(Mapping[str, object], data)
@@ -234,6 +239,11 @@ def _attr(data: Mapping[str, object], path: str) -> Condition:
 def _tag(data: Mapping[str, object], path: str) -> Condition:
     _only(data, path, "tag", ())
     return HasTag(_text(data["tag"], f"{path}.tag", "a tag"))
+
+
+def _in_segment(data: Mapping[str, object], path: str) -> Condition:
+    _only(data, path, "in_segment", ())
+    return InSegment(_text(data["in_segment"], f"{path}.in_segment", "a segment key"))
 
 
 def _stage(data: Mapping[str, object], path: str) -> Condition:
@@ -351,7 +361,7 @@ def _random(data: Mapping[str, object], path: str) -> Condition:
 _PARSERS: dict[str, Callable[[Mapping[str, object], str], Condition]] = {
     "all": _all, "any": _any, "not": _not, "always": _always, "attr": _attr, "tag": _tag, "stage": _stage,
     "event": _event, "no": _no, "sum": _sum, "opened": _engagement("opened"), "clicked": _engagement("clicked"),
-    "random": _random,
+    "random": _random, "in_segment": _in_segment,
 }
 
 
@@ -387,6 +397,8 @@ def condition_to_data(cond: Condition) -> object:
             return {"attr": field, op: _plain(value)}
         case HasTag(tag=tag):
             return {"tag": tag}
+        case InSegment(segment=key):
+            return {"in_segment": key}
         case EventCount(event_type=t, op="eq", count=0, within=within, where=where):
             return _windowed({"no": t}, within, where)
         case EventCount(event_type=t, op=op, count=count, within=within, where=where):

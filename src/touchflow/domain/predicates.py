@@ -45,6 +45,7 @@ __all__ = [
     "EventFact",
     "EventSum",
     "HasTag",
+    "InSegment",
     "MessageEngagement",
     "MissingRunContext",
     "Not",
@@ -58,6 +59,7 @@ __all__ = [
     "max_window",
     "needs_events",
     "random_bucket",
+    "segments_used",
     "uses_run_context",
     "walk",
 ]
@@ -168,6 +170,13 @@ class RandomBucket:
 
 
 @dataclass(frozen=True, slots=True)
+class InSegment:
+    """The contact is a member of another segment, as its membership was last computed (nesting)."""
+
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Condition, ...]
 
@@ -187,7 +196,8 @@ class Always:
     pass
 
 
-Condition = AttrCompare | HasTag | EventCount | EventSum | MessageEngagement | RandomBucket | And | Or | Not | Always
+Condition = (AttrCompare | HasTag | EventCount | EventSum | MessageEngagement | RandomBucket | InSegment | And | Or
+             | Not | Always)
 
 
 # --- what a condition is evaluated on ---------------------------------------------------------------
@@ -215,6 +225,7 @@ class ContactFacts:
     values: Mapping[str, Scalar | None] = field(default_factory=dict)
     tags: Collection[str] = frozenset()
     events: Sequence[EventFact] = ()
+    segments: Collection[str] = frozenset()  # keys of the segments the contact is a member of
 
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -299,6 +310,8 @@ def evaluate(cond: Condition, facts: ContactFacts, ctx: EvalContext) -> bool:
             return compare_value(facts.values.get(name), op, value)
         case HasTag(tag=tag):
             return tag in facts.tags
+        case InSegment(segment=key):
+            return key in facts.segments
         case EventCount(event_type=t, op=op, count=count, within=within, where=where):
             n = sum(1 for _ in _matching(facts, t, within, where, ctx.now))
             return _count_matches(n, op, count)
@@ -364,6 +377,11 @@ def max_window(cond: Condition) -> timedelta | None:
                 return None
             widest = max(widest, node.within)
     return widest
+
+
+def segments_used(cond: Condition) -> frozenset[str]:
+    """The keys of the segments the condition reads memberships of (``in_segment``)."""
+    return frozenset(node.segment for node in walk(cond) if isinstance(node, InSegment))
 
 
 def uses_run_context(cond: Condition) -> bool:

@@ -10,9 +10,13 @@ from touchflow.domain.journey_parse import parse_journey
 from touchflow.domain.journeys import Branch, JourneyDefinition, Wait, WaitEvent
 from touchflow.domain.ports import JourneyRecord, UnitOfWork
 from touchflow.domain.predicates import Always, Condition, needs_events
+from touchflow.domain.segments import ENTERED, LEFT
 from touchflow.domain.transitions import Run
 
 __all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
+
+
+SEGMENT_EVENTS = {"enter": ENTERED, "exit": LEFT}  # a segment trigger is routed as its membership event
 
 
 @dataclass
@@ -52,6 +56,8 @@ class JourneyCatalog:
             trigger = definition.trigger
             if trigger.kind in ("event", "after_event") and trigger.event:
                 result.entry_by_type[trigger.event].append(record.id)
+            elif trigger.kind == "segment" and trigger.segment:
+                result.entry_by_type[SEGMENT_EVENTS[trigger.on]].append(record.id)
         return result
 
 

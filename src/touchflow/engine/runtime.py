@@ -27,6 +27,8 @@ from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.scans import run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
+from touchflow.services.lifecycle_pass import refresh_due
+from touchflow.services.segments import update_segments
 from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["JourneyRuntime", "TickReport"]
@@ -163,6 +165,8 @@ class JourneyRuntime:
     def tick(self) -> TickReport:
         """Drain what is due now: events, timers, scans and (if wired) the outbox."""
         total = TickReport()
+        total.scanned += refresh_due(self.ctx)  # scores, tiers, stages of touched contacts; daily: all
+        total.scanned += update_segments(self.ctx)  # first, so entries route in this tick
         for step in (self.route_events, self.run_due):
             while True:
                 report = step()
@@ -192,6 +196,8 @@ class JourneyRuntime:
 
 
 def _trigger_matches(definition: JourneyDefinition, fact: EventFact) -> bool:
+    if definition.trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
+        return fact.properties.get("segment") == definition.trigger.segment
     return props_match(definition.trigger.properties, fact.properties)
 
 

@@ -35,6 +35,7 @@ from touchflow.domain.transitions import (
     may_enter,
 )
 from touchflow.engine.catalog import JourneyCatalog
+from touchflow.services.assignment import assign_tasks
 from touchflow.services.tasks import handoff_notices
 
 __all__ = ["JOURNEY_PRIORITY", "StepBatch"]
@@ -124,6 +125,7 @@ class StepBatch:
         uow.journeys.insert_runs(list(self.new_runs.values()), now)
         uow.journeys.update_runs([r for r in self.changed_runs.values() if r.id not in self.new_runs], now)
         uow.journeys.add_steps(self.steps)
+        self.tasks = assign_tasks(uow, self.tasks, now)  # by the workspace's rules (J11)
         uow.journeys.enqueue([*self.outbox, *handoff_notices(uow, self.tasks, self.ids, now)])
         uow.journeys.add_tasks(self.tasks)
         if self.outbox:  # lifecycle: a message starts as an event of its contact (not routed: nothing waits on it)

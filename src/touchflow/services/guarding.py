@@ -16,6 +16,7 @@ from touchflow.domain.guardrails import GuardrailPolicy, policy_document, policy
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.messaging_ports import Freeze, Suppression
 from touchflow.domain.ports import InboxEvent, TaskRecord, UnitOfWork
+from touchflow.services.assignment import assign_tasks
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext
 from touchflow.services.tasks import handoff_notices
@@ -28,6 +29,7 @@ __all__ = [
     "freeze_contact",
     "guardrail_policy",
     "lift_freeze",
+    "message_outcomes",
     "set_guardrail_policy",
     "suppress_address",
     "unsuppress_address",
@@ -51,6 +53,7 @@ def _freeze(uow: UnitOfWork, ids: IdFactory, contact_id: str, reason: str, event
         return None
     task = TaskRecord(ids.new(now), f"complaint:{event_id or ids.new(now)}", contact_id, None, None, None,
                       "service", f"投诉处理 complaint: {reason}"[:300], None, "open", now, now + COMPLAINT_TASK_SLA)
+    (task,) = assign_tasks(uow, [task], now)  # service tasks too, when the rules cover that queue
     uow.journeys.add_tasks([task])
     uow.journeys.enqueue(handoff_notices(uow, [task], ids, now))
     freeze = Freeze(ids.new(now), contact_id, now, reason, event_id, task.id)
@@ -134,6 +137,15 @@ def unsuppress_address(ctx: ServiceContext, channel: str, address: str, *, actor
         uow.audit.record(actor, "suppression.remove", f"{channel}:{address}", {"removed": removed}, now)
         uow.commit()
     return removed
+
+
+def message_outcomes(ctx: ServiceContext) -> dict[str, dict[str, int]]:
+    """Messages by status, and within it by the guardrail or reason that decided (``-`` for none)."""
+    found: dict[str, dict[str, int]] = {}
+    with ctx.reader() as uow:
+        for status, reason, n in uow.messages.outcome_counts():
+            found.setdefault(status, {})[reason or "-"] = n
+    return found
 
 
 def guardrail_policy(uow: UnitOfWork) -> GuardrailPolicy:

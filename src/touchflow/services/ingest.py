@@ -20,6 +20,7 @@ from touchflow.domain.sources import Source, default_source
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.guarding import apply_guard_events
 from touchflow.services.resolve import resolve_records
+from touchflow.services.segments import mark_contacts_changed
 
 __all__ = [
     "ContactBatchReport",
@@ -103,6 +104,7 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
         for position, contact_id in zip(positions, resolution.contact_ids, strict=True):
             report.contact_ids[position] = contact_id
         report.created, report.updated, report.merged = resolution.created, resolution.updated, resolution.merged
+        mark_contacts_changed(uow, [cid for cid in resolution.contact_ids if cid], now)
         _keep_rejects(uow, "contact", source.name, items, report.rejected, now)
         uow.sources.record_sync(source.name, len(items), len(records), len(report.rejected), now)
         return report
@@ -145,6 +147,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         written = [(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)]
         uow.events.insert(written, now)
         apply_guard_events(uow, ctx.ids, written, now)
+        mark_contacts_changed(uow, {cid for _, cid in written}, now)
         if route:
             uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in written])
         report.accepted = len(fresh)

@@ -73,7 +73,9 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
     now = ctx.clock.now()
     with ctx.uow() as uow:
         known = {j.key for j in uow.journeys.all()} | {definition.key}
-        findings = lint_journey(definition, known_journeys=known) + _content_findings(uow, definition)
+        findings = (lint_journey(definition, known_journeys=known,
+                                 known_segments={s.key for s in uow.segments.all()})
+                    + _content_findings(uow, definition))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))

@@ -56,6 +56,7 @@ from touchflow.domain.predicates import (
     EventCount,
     EventSum,
     HasTag,
+    InSegment,
     MessageEngagement,
     MissingRunContext,
     Not,
@@ -64,7 +65,7 @@ from touchflow.domain.predicates import (
     RandomBucket,
     walk,
 )
-from touchflow.store.tables import contact_tags, contacts, events
+from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 
 __all__ = ["CompiledCondition", "compile_condition"]
 
@@ -385,6 +386,11 @@ class _Compiler:
                 found = select(contact_tags.c.tag).where(contact_tags.c.contact_id == contacts.c.id,
                                                          contact_tags.c.tag == tag)
                 return found.correlate_except(contact_tags).exists()
+            case InSegment(segment=key):
+                member = (select(segment_members.c.contact_id)
+                          .join(segments, segments.c.id == segment_members.c.segment_id)
+                          .where(segment_members.c.contact_id == contacts.c.id, segments.c.key == key))
+                return member.correlate_except(segment_members, segments).exists()
             case EventCount():
                 return _event_count(cond, self.ctx)
             case EventSum():

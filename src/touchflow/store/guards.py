@@ -15,7 +15,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from touchflow.domain.messaging_ports import ChannelConfig, Freeze, Suppression
 from touchflow.store.bulk import bulk_insert
@@ -129,11 +131,25 @@ class SqlGuardRepository:
         return None if value is None else dict(value)
 
     def set_setting(self, key: str, value: Mapping[str, Any], by: str, at: datetime) -> None:
-        done = self._c.execute(update(workspace_settings).where(workspace_settings.c.key == key)
-                               .values(value=dict(value), updated_at=at, updated_by=by))
-        if not done.rowcount:
-            self._c.execute(insert(workspace_settings).values(key=key, value=dict(value), updated_at=at,
-                                                              updated_by=by))
+        """Insert or replace in one statement (two workers writing a new key at once do not clash)."""
+        dialect_insert = pg_insert if self._pg else sqlite_insert
+        statement = dialect_insert(workspace_settings).values(key=key, value=dict(value), updated_at=at,
+                                                              updated_by=by)
+        self._c.execute(statement.on_conflict_do_update(
+            index_elements=[workspace_settings.c.key],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at,
+                  "updated_by": statement.excluded.updated_by}))
+
+    def lock_setting(self, key: str) -> dict[str, Any] | None:
+        """The setting, locked until this transaction ends (PostgreSQL: the row, created empty if missing;
+        SQLite's writer lock already serialises): for cursors and "who runs the daily pass" claims."""
+        if not self._pg:
+            return self.setting(key)
+        self._c.execute(pg_insert(workspace_settings).values(key=key, value={}, updated_at=func.now(),
+                                                             updated_by="touchflow").on_conflict_do_nothing())
+        value = self._c.execute(select(workspace_settings.c.value).where(workspace_settings.c.key == key)
+                                .with_for_update()).scalar()
+        return dict(value) if value else None
 
     def channel_configs(self) -> list[ChannelConfig]:
         return [ChannelConfig(r.name, r.kind, dict(r.settings), r.secret, r.rate_per_s, r.concurrency, r.enabled,

@@ -31,6 +31,8 @@ from touchflow.store.tables import (
     journeys,
     outbox,
     run_steps,
+    segment_members,
+    segments,
     tasks,
 )
 
@@ -278,6 +280,7 @@ class SqlJourneyRepository:
         values: dict[str, dict[str, Any]] = {}
         tag_sets: dict[str, set[str]] = defaultdict(set)
         event_lists: dict[str, list[EventFact]] = defaultdict(list)
+        segment_sets: dict[str, set[str]] = defaultdict(set)
         standard = [c for c in contacts.c if c.name not in ("id", "created_at", "updated_at", "merged_into",
                                                             "custom", "lineage")]
         for start in range(0, len(ids), _CHUNK):
@@ -290,6 +293,11 @@ class SqlJourneyRepository:
             for contact_id, tag in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)
                                                    .where(contact_tags.c.contact_id.in_(chunk))):
                 tag_sets[contact_id].add(tag)
+            for contact_id, key in self._c.execute(  # in_segment conditions evaluated in Python read these
+                    select(segment_members.c.contact_id, segments.c.key)
+                    .join(segments, segments.c.id == segment_members.c.segment_id)
+                    .where(segment_members.c.contact_id.in_(chunk))):
+                segment_sets[contact_id].add(key)
             if event_types is None or event_types:
                 query = select(events.c.contact_id, events.c.type, events.c.occurred_at, events.c.properties
                                ).where(events.c.contact_id.in_(chunk))
@@ -300,7 +308,8 @@ class SqlJourneyRepository:
                 for contact_id, etype, at, props in self._c.execute(query.order_by(events.c.occurred_at)):
                     event_lists[contact_id].append(EventFact(etype, at, props or {}))
         return {cid: ContactFacts(cid, values.get(cid, {}), frozenset(tag_sets.get(cid, ())),
-                                  tuple(event_lists.get(cid, ()))) for cid in ids}
+                                  tuple(event_lists.get(cid, ())), frozenset(segment_sets.get(cid, ())))
+                for cid in ids}
 
     def matching_contacts(self, condition: Condition, ctx: EvalContext) -> list[str]:
         """Live contacts for which ``condition`` holds: SQL first, then any Python-only residual."""

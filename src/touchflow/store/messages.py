@@ -169,6 +169,11 @@ class SqlMessageRepository:
                     found[contact_id]["consent"][channel] = status
         return found
 
+    def outcome_counts(self) -> list[tuple[str, str | None, int]]:
+        """(status, reason, messages): what became of every message, by the guardrail or failure that decided."""
+        query = select(outbox.c.status, outbox.c.reason, func.count()).group_by(outbox.c.status, outbox.c.reason)
+        return [(status, reason, int(n)) for status, reason, n in self._c.execute(query)]
+
     def pending_of(self, contact_id: str) -> list[OutboxMessage]:
         query = (select(outbox).where(outbox.c.contact_id == contact_id, outbox.c.status.in_(("queued", "sending")))
                  .order_by(outbox.c.created_at, outbox.c.id))

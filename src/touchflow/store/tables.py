@@ -22,6 +22,7 @@ from touchflow.store.types import JSONDoc, UTCDateTime
 __all__ = [
     "api_keys",
     "assets",
+    "assignment_cursors",
     "audit_log",
     "channel_configs",
     "contact_consents",
@@ -37,12 +38,22 @@ __all__ = [
     "journey_schedules",
     "journey_versions",
     "journeys",
+    "lead_scores",
     "metadata",
     "onsite_messages",
     "outbox",
+    "personas",
     "rejects",
     "run_steps",
+    "score_history",
+    "scoring_models",
+    "scoring_proposals",
+    "segment_dirty",
+    "segment_history",
+    "segment_members",
+    "segments",
     "sources",
+    "stage_history",
     "suppressions",
     "tag_rules",
     "tasks",
@@ -426,4 +437,132 @@ content_reviews = Table(
     ForeignKeyConstraint(["template_name", "template_version"], ["templates.name", "templates.version"]),
     Index(None, "status"),
     Index(None, "template_name", "template_version"),
+)
+
+# --- personas and assignment (0007_personas_assignment) ---
+
+personas = Table(
+    "personas", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("definition", JSONDoc, nullable=False),  # profile, condition or segment, journey map
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+
+assignment_cursors = Table(  # where each round-robin rule stands; one row, updated in the task's transaction
+    "assignment_cursors", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# --- segments (0005_segments) ---
+
+segments = Table(
+    "segments", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # dynamic | static
+    Column("definition", JSONDoc, nullable=False),  # {"condition": …, "description": …}
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # active | archived
+    Column("refresh_every_s", Integer, nullable=False),  # the safety-net full recompute
+    Column("next_refresh_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+segment_members = Table(
+    "segment_members", metadata,
+    Column("segment_id", ID, ForeignKey("segments.id"), nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("segment_id", "contact_id"),
+    Index(None, "contact_id"),
+)
+
+segment_history = Table(  # one row per stay: entered_at, and left_at once the contact left
+    "segment_history", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("segment_id", ID, ForeignKey("segments.id"), nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime(), nullable=True),
+    Index(None, "contact_id", "segment_id"),
+    Index(None, "segment_id", "left_at"),
+)
+
+segment_dirty = Table(  # contacts whose facts changed since their memberships were last evaluated
+    "segment_dirty", metadata,
+    Column("seq", SERIAL, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("batch", String(40), nullable=True),  # set when a worker claims the row, in its transaction
+    Index(None, "batch"),
+)
+
+# --- lifecycle, tiers and lead scoring (0006_lifecycle_scoring) -----------------------------------
+
+Index("ix_events_received_at", events.c.received_at)  # the touched-contacts cursor reads events by arrival
+
+stage_history = Table(  # every lifecycle move: by a rule of the machine, or noticed after a journey/person set it
+    "stage_history", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("from_stage", String(32), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("by", String(100), nullable=False),
+    Index(None, "contact_id", "id"),
+)
+
+scoring_models = Table(  # one row per saved version; the highest version is in force
+    "scoring_models", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+    Column("document", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+lead_scores = Table(  # each contact's current score, and when it first reached MQL and SQL (emitted once)
+    "lead_scores", metadata,
+    Column("contact_id", ID, primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("computed_at", UTCDateTime(), nullable=False),
+    Column("mql_at", UTCDateTime(), nullable=True),
+    Column("sql_at", UTCDateTime(), nullable=True),
+)
+
+score_history = Table(
+    "score_history", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index(None, "contact_id", "id"),
+)
+
+scoring_proposals = Table(  # what calibration proposed, and who accepted it (accepting saves a model version)
+    "scoring_proposals", metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_version", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # threshold | points
+    Column("target", String(100), nullable=False),
+    Column("current", Float, nullable=False),
+    Column("proposed", Float, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | accepted | superseded
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decided_by", String(100), nullable=True),
+    Column("accepted_version", Integer, nullable=True),
 )

@@ -10,7 +10,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
+from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
+from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
     ApiKeyRepository,
     AuditRepository,
@@ -21,13 +23,16 @@ from touchflow.domain.ports import (
     SourceRepository,
     TagRuleRepository,
 )
+from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
 from touchflow.store.guards import SqlGuardRepository
 from touchflow.store.journeys import SqlJourneyRepository
+from touchflow.store.lifecycle import SqlLifecycleRepository
 from touchflow.store.messages import SqlMessageRepository
+from touchflow.store.personas import SqlAssignmentRepository, SqlPersonaRepository
 from touchflow.store.registry import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -35,6 +40,7 @@ from touchflow.store.registry import (
     SqlSourceRepository,
     SqlTagRuleRepository,
 )
+from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
 
 __all__ = ["SqlUnitOfWork"]
@@ -53,6 +59,10 @@ class SqlUnitOfWork:
     guards: GuardRepository
     tasks: TaskRepository
     content: ContentRepository
+    lifecycle: LifecycleRepository
+    segments: SegmentRepository
+    personas: PersonaRepository
+    assignment: AssignmentRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -78,6 +88,10 @@ class SqlUnitOfWork:
         self.guards = SqlGuardRepository(connection, self._on_end)
         self.tasks = SqlTaskRepository(connection)
         self.content = SqlContentRepository(connection)
+        self.lifecycle = SqlLifecycleRepository(connection)
+        self.segments = SqlSegmentRepository(connection)
+        self.personas = SqlPersonaRepository(connection)
+        self.assignment = SqlAssignmentRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -12,7 +12,8 @@ from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.ports import TaskRecord
-from touchflow.services.tasks import TaskNotFound, complete_task, follow_up_timeliness, list_tasks
+from touchflow.services.assignment import timeliness_report
+from touchflow.services.tasks import TaskNotFound, complete_task, list_tasks
 
 __all__ = ["router", "task_document"]
 
@@ -51,10 +52,12 @@ def tasks(request: Request, caller: Caller,
             response_model=None)
 def timeliness(request: Request, caller: Caller, days: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
     del caller
-    rows = follow_up_timeliness(api_state(request).services, days)
+    rows = timeliness_report(api_state(request).services, days)
     return json_response({"days": days, "items": [
-        {"queue": r.queue, "assignee": r.assignee, "done": r.done, "within_sla": r.within_sla, "share": r.share}
-        for r in rows]})
+        {"scope": r.scope, "queue": r.queue, "assignee": r.assignee, "within_sla": r.within_sla,
+         "done_late": r.done_late, "open_late": r.open_late, "pending": r.pending, "share": r.share,
+         "p50_response_s": r.p50_response.total_seconds() if r.p50_response else None,
+         "p90_response_s": r.p90_response.total_seconds() if r.p90_response else None} for r in rows]})
 
 
 @router.post("/{task_id}/done", summary="Mark a task handled", response_model=None, responses=_ERRORS)

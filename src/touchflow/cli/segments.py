@@ -1,0 +1,173 @@
+"""``touchflow segment``: define, preview, refresh and list segments; static members by hand or from a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.domain.errors import PathError
+from touchflow.services.contacts import ContactNotFound
+from touchflow.services.segments import (
+    SegmentExists,
+    SegmentNotFound,
+    add_members,
+    contact_segment_history,
+    create_segment,
+    list_segments,
+    preview_segment,
+    refresh_segment,
+    remove_members,
+    segment_members,
+)
+
+__all__ = ["register"]
+
+segment_app = typer.Typer(help="Segments: dynamic (a condition) or static (listed members).", no_args_is_help=True)
+_FILE = Annotated[Path, typer.Argument(help="segment definition, YAML or JSON (key, name, kind, condition)")]
+
+
+def _definition(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        fail(f"{path}: {exc}")
+    if not isinstance(data, dict):
+        fail(f"{path}: expected a mapping with key, name, kind and condition")
+    return data
+
+
+def _identifiers(values: list[str], file: Path | None) -> list[str]:
+    found = list(values)
+    if file is not None:  # one identifier per line; a CSV's first column (a header line is skipped if unknown)
+        for line in file.read_text(encoding="utf-8-sig").splitlines():
+            first = line.split(",")[0].strip()
+            if first:
+                found.append(first)
+    return found
+
+
+@segment_app.command("create")
+def create(file: _FILE, replace: Annotated[bool, typer.Option(help="save a new version of an existing key")] = False,
+           actor: Annotated[str, typer.Option(help="who")] = "cli",
+           json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Save a segment and compute its members now (entering emits segment_entered)."""
+    with open_app() as app:
+        try:
+            summary = create_segment(app.services, _definition(file), actor=actor, replace=replace)
+        except (SegmentExists, PathError) as exc:
+            fail(str(exc))
+    if json_:
+        print_json({"key": summary.record.key, "version": summary.record.version, "members": summary.members})
+        return
+    console.print(f"segment {summary.record.key} v{summary.record.version}: {summary.members} members")
+
+
+@segment_app.command("preview")
+def preview(file: _FILE, sample: Annotated[int, typer.Option(min=0, max=100)] = 10,
+            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """How many contacts a definition selects now, and a sample — before saving it."""
+    with open_app() as app:
+        try:
+            found = preview_segment(app.services, _definition(file), sample)
+        except PathError as exc:
+            fail(str(exc))
+    if json_:
+        print_json({"count": found.count, "sample": found.sample})
+        return
+    console.print(f"{found.count} contacts")
+    for contact_id in found.sample:
+        console.print(f"  {contact_id}")
+
+
+@segment_app.command("members")
+def members(key: str, after: Annotated[str | None, typer.Option(help="continue after this contact id")] = None,
+            limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """A page of members, by contact id."""
+    with open_app() as app:
+        try:
+            page = segment_members(app.services, key, after, limit)
+        except SegmentNotFound as exc:
+            fail(str(exc))
+    if json_:
+        print_json([{"contact_id": cid, "since": since} for cid, since in page])
+        return
+    table = Table("contact", "member since (UTC)")
+    for cid, since in page:
+        table.add_row(cid, f"{since:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+@segment_app.command("refresh")
+def refresh(key: str, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Recompute a dynamic segment for everyone now."""
+    with open_app() as app:
+        try:
+            change = refresh_segment(app.services, key)
+        except (SegmentNotFound, PathError) as exc:
+            fail(str(exc))
+    if json_:
+        print_json({"entered": len(change.entered), "left": len(change.left)})
+        return
+    console.print(f"{key}: {len(change.entered)} entered, {len(change.left)} left")
+
+
+@segment_app.command("list")
+def list_(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every segment with its member count."""
+    with open_app() as app:
+        found = list_segments(app.services)
+    if json_:
+        print_json([{"key": s.record.key, "name": s.record.name, "kind": s.record.kind, "version": s.record.version,
+                     "members": s.members} for s in found])
+        return
+    table = Table("key", "name", "kind", "version", "members", "next refresh (UTC)")
+    for s in found:
+        nxt = s.record.next_refresh_at
+        table.add_row(s.record.key, s.record.name, s.record.kind, str(s.record.version), str(s.members),
+                      f"{nxt:%Y-%m-%d %H:%M}" if nxt else "-")
+    console.print(table)
+
+
+@segment_app.command("add")
+def add(key: str, identifiers: Annotated[list[str] | None, typer.Argument(help="email:…, phone:… or ids")] = None,
+        file: Annotated[Path | None, typer.Option(help="one identifier per line (or a CSV's first column)")] = None,
+        remove: Annotated[bool, typer.Option("--remove", help="take them out instead")] = False,
+        actor: Annotated[str, typer.Option(help="who")] = "cli") -> None:
+    """Add (or with --remove, remove) members of a static segment."""
+    wanted = _identifiers(identifiers or [], file)
+    with open_app() as app:
+        try:
+            change = (remove_members if remove else add_members)(app.services, key, wanted, actor=actor)
+        except (SegmentNotFound, PathError) as exc:
+            fail(str(exc))
+    console.print(f"{key}: {change.entered} entered, {change.left} left, {len(change.unknown)} unknown")
+    for identifier in change.unknown[:20]:
+        console.print(f"  no contact: {identifier}")
+
+
+@segment_app.command("history")
+def history(contact: str, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """A contact's stays in segments, oldest first."""
+    with open_app() as app:
+        try:
+            stays = contact_segment_history(app.services, contact)
+        except ContactNotFound as exc:
+            fail(str(exc))
+    if json_:
+        print_json([{"segment": s.segment_key, "entered_at": s.entered_at, "left_at": s.left_at} for s in stays])
+        return
+    table = Table("segment", "entered (UTC)", "left (UTC)")
+    for s in stays:
+        left = f"{s.left_at:%Y-%m-%d %H:%M}" if s.left_at else "-"
+        table.add_row(s.segment_key, f"{s.entered_at:%Y-%m-%d %H:%M}", left)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(segment_app, name="segment")

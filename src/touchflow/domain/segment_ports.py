@@ -1,0 +1,79 @@
+"""What segments need from the store, as Protocols. ``store/segments.py`` implements them on SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from touchflow.domain.predicates import Condition, EvalContext
+from touchflow.domain.segments import MembershipChange
+
+__all__ = ["MembershipStay", "SegmentRecord", "SegmentRepository"]
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    id: str
+    key: str
+    name: str
+    kind: str  # dynamic | static
+    definition: dict[str, Any]  # segment_to_data(...)
+    version: int
+    status: str  # active | archived
+    refresh_every: timedelta
+    next_refresh_at: datetime | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MembershipStay:
+    """One stay of a contact in a segment: when it entered and (once it left) when it left."""
+
+    segment_key: str
+    contact_id: str
+    entered_at: datetime
+    left_at: datetime | None
+
+
+class SegmentRepository(Protocol):
+    def get(self, key: str) -> SegmentRecord | None: ...
+    def all(self, status: str | None = "active") -> list[SegmentRecord]: ...
+    def save(self, record: SegmentRecord) -> None:
+        """Insert, or replace the row with the same id."""
+        ...
+    def lock(self) -> None:
+        """Serialise membership writers until the transaction ends (PostgreSQL; SQLite writers already are)."""
+        ...
+    def recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
+                  contact_ids: Collection[str] | None = None, dirty_batch: str | None = None) -> MembershipChange:
+        """Evaluate the condition (for everyone, for ``contact_ids``, or for the contacts of a claimed dirty
+        batch), apply the change to members and history, and return it. Only the change is loaded into
+        Python, never the whole member set."""
+        ...
+    def change_members(self, segment: SegmentRecord, add: Collection[str], remove: Collection[str],
+                       now: datetime) -> MembershipChange:
+        """A static segment's members by hand; returns who actually entered and left."""
+        ...
+    def matching(self, condition: Condition, ctx: EvalContext, sample: int) -> tuple[int, list[str]]:
+        """How many live contacts match, and the first ``sample`` of them by id (a preview, nothing written)."""
+        ...
+    def members(self, segment_id: str, after: str | None, limit: int) -> list[tuple[str, datetime]]: ...
+    def member_count(self, segment_id: str) -> int: ...
+    def segments_of(self, contact_id: str) -> list[str]: ...
+    def history_of(self, contact_id: str) -> list[MembershipStay]: ...
+    def mark_dirty(self, contact_ids: Collection[str], at: datetime) -> None:
+        """Queue contacts whose facts changed, when some dynamic segment could care."""
+        ...
+    def claim_dirty(self, batch: str, limit: int) -> int:
+        """Mark up to ``limit`` of the oldest unclaimed rows with ``batch``; how many were marked."""
+        ...
+    def release_dirty(self, batch: str) -> None:
+        """Delete the batch's rows (after its contacts were evaluated, in the same transaction)."""
+        ...
+    def dirty_size(self) -> int: ...
+    def due_for_refresh(self, now: datetime, limit: int) -> list[SegmentRecord]: ...
+    def set_next_refresh(self, segment_id: str, at: datetime | None) -> None: ...

@@ -1,0 +1,143 @@
+"""The worker's pass over contacts: scores, then tiers and lifecycle stages, written together (S1, S2, S5, D4).
+
+Two ways in:
+
+* **touched** — contacts with events received since the last pass. The cursor is a high-water mark on
+  ``events.received_at`` and how many events carried that stamp, kept as a workspace setting; each step
+  takes every event up to the newest stamp it read (one ingest batch shares one stamp), so a batch is
+  never split, and a later batch with the same stamp (a clock that did not move) is still seen.
+* **full** — every live contact, chunk by chunk, once a day (dormancy needs time to pass without events)
+  or on demand (``touchflow tiers refresh``, ``touchflow lifecycle refresh``).
+
+Per chunk, in one transaction: the score first (lifecycle rules may read ``custom.lead_score``), then
+tiers and stage moves; changed attributes are written with their lineage, each move is a history row
+and (except the first assignment of the initial stage) a ``stage_changed`` event in the inbox, so journeys
+can trigger on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from touchflow.domain.contacts import Stamp
+from touchflow.domain.events import EventInput
+from touchflow.domain.lifecycle_ports import StageChange
+from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.services.context import ServiceContext
+from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
+from touchflow.services.scoring import current_model, score_chunk
+from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
+
+__all__ = ["CURSOR_KEY", "DAILY_KEY", "PassReport", "refresh_all", "refresh_contacts", "refresh_due",
+           "refresh_touched"]
+
+CURSOR_KEY = "lifecycle.cursor"
+DAILY_KEY = "lifecycle.daily"
+DAILY = timedelta(days=1)
+COMPUTED_PRIORITY = 500  # like a journey's update: above imports, below a person's edit
+TOUCH_LIMIT = 5000
+FULL_CHUNK = 2000
+OWN_EVENTS = frozenset({"stage_changed"})  # our own output: not a reason to look at the contact again
+
+
+@dataclass
+class PassReport:
+    contacts: int = 0
+    stage_changes: int = 0
+    tier_changes: int = 0
+
+
+def refresh_contacts(uow: UnitOfWork, ctx: ServiceContext, ids: Sequence[str], now: datetime,
+                     span: bool = False) -> PassReport:
+    """Scores, tiers and stages of these contacts, written in ``uow`` (not committed)."""
+    model, tiers, lifecycle = current_model(uow), tier_config(uow), lifecycle_config(uow)
+    scores = score_chunk(uow, ctx.ids, model, ids, now, span=span)
+    tier_changes = tier_chunk(uow, tiers, ids, now, span)
+    moves = stage_chunk(uow, lifecycle, ids, scores, now, span)
+    final_stage = {m.contact_id: m.stage for m in moves if m.rule != "set_elsewhere"}
+    touched = set(tier_changes) | set(final_stage)
+    if touched:
+        states = uow.contacts.load(touched)
+        tier_stamp, stage_stamp = Stamp(TIERS_SOURCE, COMPUTED_PRIORITY, now), Stamp(LIFECYCLE_SOURCE,
+                                                                                      COMPUTED_PRIORITY, now)
+        for cid, state in states.items():
+            for name, value in tier_changes.get(cid, {}).items():
+                state.values[f"custom.{name}"] = value
+                state.lineage[f"custom.{name}"] = tier_stamp
+            if cid in final_stage:
+                state.values["lifecycle_stage"] = final_stage[cid]
+                state.lineage["lifecycle_stage"] = stage_stamp
+        uow.contacts.update(list(states.values()), now)
+        uow.lifecycle.publish_scores(sorted(touched), now)  # the state write above carried the old score
+    uow.lifecycle.add_stage_changes(moves)
+    _emit(uow, ctx, [m for m in moves if m.rule not in ("set_elsewhere", "initial")], now)
+    return PassReport(len(ids), sum(m.rule != "set_elsewhere" for m in moves), len(tier_changes))
+
+
+def _emit(uow: UnitOfWork, ctx: ServiceContext, moves: Sequence[StageChange], now: datetime) -> None:
+    if not moves:
+        return
+    events = [(EventInput(ctx.ids.new(now), "stage_changed", (), now, "touchflow",
+                          {"stage": m.stage, "from": m.from_stage, "rule": m.rule}), m.contact_id) for m in moves]
+    uow.events.insert(events, now)
+    uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in events])
+
+
+def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT) -> PassReport:
+    """One step of the touched-contacts pass; 0 contacts when nothing new arrived.
+
+    Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        stored = uow.guards.lock_setting(CURSOR_KEY) or {}  # one worker moves the cursor at a time
+        cursor = ((datetime.fromisoformat(stored["received_at"]), int(stored.get("seen", 0)))
+                  if stored.get("received_at") else None)
+        read = (current_model(uow).event_types() | tier_config(uow).event_types()
+                | lifecycle_config(uow).event_types())
+        ids, upper = uow.lifecycle.touched_since(cursor, limit, (NON_INTERACTION - read) | OWN_EVENTS)
+        if upper is None or upper == cursor:
+            return PassReport()
+        report = refresh_contacts(uow, ctx, ids, now) if ids else PassReport()
+        uow.guards.set_setting(CURSOR_KEY, {"received_at": upper[0].isoformat(), "seen": upper[1]}, "touchflow",
+                               now)
+        uow.commit()
+    return report
+
+
+def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
+    """Every live contact, chunk by chunk, one transaction per chunk."""
+    now = ctx.clock.now()
+    total, after = PassReport(), None
+    while True:
+        with ctx.uow() as uow:
+            ids = uow.lifecycle.live_ids(after, chunk)
+            if not ids:
+                break
+            report = refresh_contacts(uow, ctx, ids, now, span=True)
+            uow.commit()
+        total.contacts += report.contacts
+        total.stage_changes += report.stage_changes
+        total.tier_changes += report.tier_changes
+        after = ids[-1]
+    return total
+
+
+def refresh_due(ctx: ServiceContext) -> int:
+    """What the worker's tick calls: one touched step, and the daily full pass when it is due.
+    Returns the number of contacts looked at (0: nothing to do)."""
+    done = refresh_touched(ctx).contacts
+    now = ctx.clock.now()
+    with ctx.uow() as uow:  # claim the daily pass: with several workers, one runs it
+        stored = uow.guards.lock_setting(DAILY_KEY) or {}
+        next_at = datetime.fromisoformat(stored["next_at"]) if stored.get("next_at") else None
+        if next_at is None:
+            uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
+            uow.commit()
+            return done
+        if next_at > now:
+            return done
+        uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
+        uow.commit()
+    return done + refresh_all(ctx).contacts

@@ -1,0 +1,273 @@
+"""Segments as use cases: create, preview, refresh, list, members, static edits, a contact's history.
+
+Freshness (S-requirements, D4) has two paths, both here:
+
+* **incremental** — ingest marks the contacts it touched (``mark_contacts_changed``, in the ingest
+  transaction); ``update_segments`` (called by the worker on every tick) drains that queue in
+  batches and re-evaluates only those contacts, segment by segment in nesting order;
+* **scheduled** — every dynamic segment is fully recomputed every ``refresh_every`` (1 h by
+  default), which also catches what only time changes ("no purchase in 90 days" becomes true
+  on the 91st day without any new event).
+
+Entering and leaving write ``segment_entered`` / ``segment_left`` events (property ``segment``)
+into the event store and the journey inbox in the same transaction, so segment-triggered journeys
+react on the same tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.domain.predicates import Condition, EvalContext
+from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
+from touchflow.domain.segments import (
+    MembershipChange,
+    SegmentDefinition,
+    SegmentError,
+    evaluation_order,
+    membership_events,
+    parse_segment,
+    segment_to_data,
+)
+from touchflow.services.contacts import ContactNotFound, resolve_contact_id
+from touchflow.services.context import ServiceContext, in_transaction
+
+__all__ = [
+    "SegmentExists",
+    "SegmentNotFound",
+    "SegmentPreview",
+    "SegmentSummary",
+    "StaticChange",
+    "add_members",
+    "contact_segment_history",
+    "create_segment",
+    "list_segments",
+    "mark_contacts_changed",
+    "preview_segment",
+    "refresh_segment",
+    "remove_members",
+    "segment_members",
+    "update_segments",
+]
+
+
+class SegmentNotFound(LookupError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no segment {key!r}")
+        self.key = key
+
+
+class SegmentExists(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"segment {key!r} exists already; pass replace to save a new version")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    count: int
+    sample: list[str]
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    record: SegmentRecord
+    members: int
+
+
+@dataclass(frozen=True)
+class StaticChange:
+    entered: int
+    left: int
+    unknown: list[str]  # identifiers that match no contact
+
+
+def _definition(record: SegmentRecord) -> SegmentDefinition:
+    return parse_segment(record.definition, f"segment.{record.key}")
+
+
+def _emit(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime) -> None:
+    written = membership_events(key, change, now)
+    if written:
+        uow.events.insert(written, now)
+        uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in written])
+
+
+def _recompute(uow: UnitOfWork, record: SegmentRecord, condition: Condition, now: datetime,
+               contact_ids: Collection[str] | None = None) -> MembershipChange:
+    change = uow.segments.recompute(record, condition, EvalContext(now), contact_ids)
+    _emit(uow, record.key, change, now)
+    return change
+
+
+def _get(uow: UnitOfWork, key: str) -> SegmentRecord:
+    record = uow.segments.get(key)
+    if record is None or record.status != "active":
+        raise SegmentNotFound(key)
+    return record
+
+
+# --- use cases ----------------------------------------------------------------------------------------------
+
+
+def create_segment(ctx: ServiceContext, data: Mapping[str, object], *, actor: str,
+                   replace: bool = False) -> SegmentSummary:
+    """Save a segment (a new version with ``replace``) and compute its members now."""
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> SegmentSummary:
+        uow.segments.lock()
+        known = {s.key for s in uow.segments.all()}
+        definition = parse_segment(data, known=known)
+        existing = uow.segments.get(definition.key)
+        if existing is not None and existing.status == "active" and not replace:
+            raise SegmentExists(definition.key)
+        if existing is not None and existing.kind != definition.kind:
+            raise SegmentError("segment.kind", f"{definition.key!r} is {existing.kind}; a new version keeps the kind")
+        others = [_definition(s) for s in uow.segments.all() if s.key != definition.key]
+        evaluation_order([*others, definition])  # refuses a nesting cycle
+        record = SegmentRecord(
+            existing.id if existing is not None else ctx.ids.new(now), definition.key, definition.name,
+            definition.kind, segment_to_data(definition), (existing.version + 1) if existing is not None else 1,
+            "active", definition.refresh_every,
+            now + definition.refresh_every if definition.condition is not None else None,
+            existing.created_at if existing is not None else now, existing.created_by if existing else actor, now)
+        uow.segments.save(record)
+        if definition.condition is not None:
+            _recompute(uow, record, definition.condition, now)
+        uow.audit.record(actor, "segment.save", definition.key, {"version": record.version, "kind": record.kind}, now)
+        return SegmentSummary(record, uow.segments.member_count(record.id))
+
+    return in_transaction(ctx, work)
+
+
+def preview_segment(ctx: ServiceContext, data: Mapping[str, object], sample: int = 10) -> SegmentPreview:
+    """How many contacts a dynamic definition selects now, and a sample of them — nothing is saved."""
+    now = ctx.clock.now()
+    with ctx.reader() as uow:
+        definition = parse_segment(data, known={s.key for s in uow.segments.all()})
+        if definition.condition is None:
+            raise SegmentError("segment.kind", "a static segment has no condition to preview")
+        count, ids = uow.segments.matching(definition.condition, EvalContext(now), sample)
+    return SegmentPreview(count, ids)
+
+
+def list_segments(ctx: ServiceContext) -> list[SegmentSummary]:
+    with ctx.reader() as uow:
+        return [SegmentSummary(r, uow.segments.member_count(r.id)) for r in uow.segments.all()]
+
+
+def segment_members(ctx: ServiceContext, key: str, after: str | None = None,
+                    limit: int = 100) -> list[tuple[str, datetime]]:
+    """A page of members, ordered by contact id; pass the last id as ``after`` for the next page."""
+    with ctx.reader() as uow:
+        return uow.segments.members(_get(uow, key).id, after, limit)
+
+
+def refresh_segment(ctx: ServiceContext, key: str) -> MembershipChange:
+    """Recompute a dynamic segment for everyone now (what the schedule does every ``refresh_every``)."""
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> MembershipChange:
+        uow.segments.lock()
+        record = _get(uow, key)
+        definition = _definition(record)
+        if definition.condition is None:
+            raise SegmentError("segment.kind", f"{key!r} is static: its members change only by hand")
+        change = _recompute(uow, record, definition.condition, now)
+        uow.segments.set_next_refresh(record.id, now + record.refresh_every)
+        if not change.empty and any(key in _definition(s).nested for s in uow.segments.all()):
+            uow.segments.mark_dirty(change.entered | change.left, now)  # segments nesting this one follow
+        return change
+
+    return in_transaction(ctx, work)
+
+
+def _static_change(ctx: ServiceContext, key: str, identifiers: Sequence[str], *, actor: str,
+                   adding: bool) -> StaticChange:
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> StaticChange:
+        uow.segments.lock()
+        record = _get(uow, key)
+        if record.kind != "static":
+            raise SegmentError("segment.kind", f"{key!r} is dynamic: its condition decides who is in")
+        ids: set[str] = set()
+        unknown: list[str] = []
+        for identifier in identifiers:
+            try:
+                ids.add(resolve_contact_id(uow, identifier))
+            except ContactNotFound:
+                unknown.append(identifier)
+        change = uow.segments.change_members(record, ids if adding else (), () if adding else ids, now)
+        _emit(uow, key, change, now)
+        if not change.empty:
+            uow.segments.mark_dirty(change.entered | change.left, now)  # dynamic segments may nest this one
+        uow.audit.record(actor, "segment.add" if adding else "segment.remove", key,
+                         {"entered": len(change.entered), "left": len(change.left), "unknown": len(unknown)}, now)
+        return StaticChange(len(change.entered), len(change.left), unknown)
+
+    return in_transaction(ctx, work)
+
+
+def add_members(ctx: ServiceContext, key: str, identifiers: Sequence[str], *, actor: str) -> StaticChange:
+    """Hand-pick or import members of a static segment (``email:…``, ``phone:…``, ids)."""
+    return _static_change(ctx, key, identifiers, actor=actor, adding=True)
+
+
+def remove_members(ctx: ServiceContext, key: str, identifiers: Sequence[str], *, actor: str) -> StaticChange:
+    return _static_change(ctx, key, identifiers, actor=actor, adding=False)
+
+
+def contact_segment_history(ctx: ServiceContext, identifier: str) -> list[MembershipStay]:
+    """Every stay of the contact in every segment, oldest first (open stays have no ``left_at``)."""
+    with ctx.reader() as uow:
+        return uow.segments.history_of(resolve_contact_id(uow, identifier))
+
+
+# --- freshness ----------------------------------------------------------------------------------------------
+
+
+def mark_contacts_changed(uow: UnitOfWork, contact_ids: Collection[str], now: datetime) -> None:
+    """Called inside the ingest transaction: these contacts' memberships need a look."""
+    uow.segments.mark_dirty(contact_ids, now)
+
+
+def _drain_once(ctx: ServiceContext, limit: int) -> int:
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> int:
+        uow.segments.lock()
+        batch = ctx.ids.new(now)
+        claimed = uow.segments.claim_dirty(batch, limit)
+        if not claimed:
+            return 0
+        records = {r.key: r for r in uow.segments.all()}
+        for definition in evaluation_order(_definition(r) for r in records.values()):
+            if definition.condition is not None:
+                change = uow.segments.recompute(records[definition.key], definition.condition, EvalContext(now),
+                                                dirty_batch=batch)
+                _emit(uow, definition.key, change, now)
+        uow.segments.release_dirty(batch)
+        return claimed
+
+    return in_transaction(ctx, work)
+
+
+def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 1) -> int:
+    """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
+    segments whose scheduled refresh is due. Returns how much work it did (0 when idle)."""
+    work = 0
+    while (done := _drain_once(ctx, batch_size)) > 0:
+        work += done
+        if done < batch_size:
+            break
+    with ctx.reader() as uow:
+        due = [r.key for r in uow.segments.due_for_refresh(ctx.clock.now(), max_refreshes)]
+    for key in due:
+        refresh_segment(ctx, key)
+        work += 1
+    return work

@@ -1,0 +1,297 @@
+"""Segment definitions and memberships on SQL: set-based recompute, history, the dirty-contact queue.
+
+A recompute runs the compiled condition (``store/compile.py``) twice, each time as one statement:
+*who is in but not yet a member* over the candidates, and *which members no longer match* over the
+current members. Only that difference comes back to Python; the member set itself stays in SQL.
+
+Candidates are narrowed before the condition runs: a conjunct that needs a matching event, a tag
+or another segment's membership turns into ``contacts.id IN (…)`` over its index, so "≥ 2 downloads
+in 30 days" starts from last month's downloads instead of from every contact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from touchflow.domain.predicates import (
+    And,
+    Condition,
+    EvalContext,
+    EventCount,
+    EventSum,
+    HasTag,
+    InSegment,
+    evaluate,
+    needs_events,
+    segments_used,
+)
+from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
+from touchflow.domain.segments import MembershipChange
+from touchflow.store.bulk import bulk_insert
+from touchflow.store.compile import compile_condition
+from touchflow.store.tables import (
+    contact_tags,
+    contacts,
+    events,
+    segment_dirty,
+    segment_history,
+    segment_members,
+    segments,
+)
+
+__all__ = ["SqlSegmentRepository", "narrowing"]
+
+_CHUNK = 500
+_Scope = Sequence[str] | Select[str] | None  # which contacts to evaluate: ids, a subquery of ids, or everyone
+_LOCK_KEY = 0x5E6_0001  # one advisory lock for every membership writer
+
+
+def _record(r: Any) -> SegmentRecord:
+    return SegmentRecord(r.id, r.key, r.name, r.kind, dict(r.definition or {}), r.version, r.status,
+                         timedelta(seconds=r.refresh_every_s), r.next_refresh_at, r.created_at, r.created_by,
+                         r.updated_at)
+
+
+def _positive_event(cond: EventCount | EventSum) -> bool:
+    """Whether a contact must have at least one matching event for the leaf to hold."""
+    if isinstance(cond, EventSum):
+        # with no events the sum is 0: only a comparison that 0 fails needs one
+        return ((cond.op == "gt" and cond.value >= 0) or (cond.op == "gte" and cond.value > 0)
+                or (cond.op == "eq" and cond.value != 0))
+    return (cond.op == "gte" and cond.count >= 1) or (cond.op == "gt") or (cond.op == "eq" and cond.count >= 1)
+
+
+def narrowing(cond: Condition, ctx: EvalContext) -> list[ColumnElement[bool]]:
+    """``contacts.id IN (…)`` clauses implied by the top-level conjuncts: each is a superset of the
+    matches, so adding them changes nothing but the plan (the database drives from the index)."""
+    conjuncts = list(cond.items) if isinstance(cond, And) else [cond]
+    found: list[ColumnElement[bool]] = []
+    for item in conjuncts:
+        if isinstance(item, And):
+            found.extend(narrowing(item, ctx))
+        elif isinstance(item, EventCount | EventSum) and _positive_event(item):
+            query = select(events.c.contact_id).where(events.c.type == item.event_type,
+                                                      events.c.occurred_at <= ctx.now)
+            if item.within is not None:
+                query = query.where(events.c.occurred_at > ctx.now - item.within)
+            found.append(contacts.c.id.in_(query))
+        elif isinstance(item, HasTag):
+            found.append(contacts.c.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag == item.tag)))
+        elif isinstance(item, InSegment):
+            found.append(contacts.c.id.in_(
+                select(segment_members.c.contact_id).join(segments, segments.c.id == segment_members.c.segment_id)
+                .where(segments.c.key == item.segment)))
+    return found[:1]  # one driver is enough; more IN lists only add work
+
+
+class SqlSegmentRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+        self._pg = connection.dialect.name == "postgresql"
+
+    # --- definitions ----------------------------------------------------------------------------
+
+    def get(self, key: str) -> SegmentRecord | None:
+        row = self._c.execute(select(segments).where(segments.c.key == key)).first()
+        return None if row is None else _record(row)
+
+    def all(self, status: str | None = "active") -> list[SegmentRecord]:
+        query = select(segments).order_by(segments.c.key)
+        if status is not None:
+            query = query.where(segments.c.status == status)
+        return [_record(r) for r in self._c.execute(query)]
+
+    def save(self, record: SegmentRecord) -> None:
+        values = {"key": record.key, "name": record.name, "kind": record.kind, "definition": record.definition,
+                  "version": record.version, "status": record.status,
+                  "refresh_every_s": int(record.refresh_every.total_seconds()),
+                  "next_refresh_at": record.next_refresh_at, "created_at": record.created_at,
+                  "created_by": record.created_by, "updated_at": record.updated_at}
+        done = self._c.execute(update(segments).where(segments.c.id == record.id).values(**values))
+        if not done.rowcount:
+            self._c.execute(insert(segments).values(id=record.id, **values))
+
+    def lock(self) -> None:
+        if self._pg:
+            self._c.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+
+    # --- membership -----------------------------------------------------------------------------
+
+    def _candidates(self, condition: Condition, ctx: EvalContext, scope: _Scope
+                    ) -> tuple[Select[str], Condition | None]:
+        compiled = compile_condition(condition, ctx)
+        query = select(contacts.c.id).where(contacts.c.merged_into.is_(None), compiled.where)
+        # the scope drives when there is one (a batch of dirty contacts); otherwise the narrowest index
+        return query.where(*([contacts.c.id.in_(scope)] if scope is not None else narrowing(condition, ctx))), \
+            compiled.residual
+
+    def _residual(self, ids: list[str], residual: Condition, ctx: EvalContext) -> list[str]:
+        from touchflow.store.journeys import SqlJourneyRepository  # facts loading lives with the journeys
+
+        needed = needs_events(residual)
+        facts = SqlJourneyRepository(self._c).load_facts(ids, needed or (), None)
+        if segments_used(residual):
+            keys: dict[str, set[str]] = {}
+            for start in range(0, len(ids), _CHUNK):
+                for cid, key in self._c.execute(
+                        select(segment_members.c.contact_id, segments.c.key)
+                        .join(segments, segments.c.id == segment_members.c.segment_id)
+                        .where(segment_members.c.contact_id.in_(ids[start:start + _CHUNK]))):
+                    keys.setdefault(cid, set()).add(key)
+            facts = {cid: replace(f, segments=frozenset(keys.get(cid, ()))) for cid, f in facts.items()}
+        return [cid for cid in ids if evaluate(residual, facts[cid], ctx)]
+
+    def recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
+                  contact_ids: Collection[str] | None = None, dirty_batch: str | None = None) -> MembershipChange:
+        if dirty_batch is not None:
+            return self._recompute(segment, condition, ctx, select(segment_dirty.c.contact_id)
+                                   .where(segment_dirty.c.batch == dirty_batch))
+        if contact_ids is None:
+            return self._recompute(segment, condition, ctx, None)
+        entered: set[str] = set()
+        left: set[str] = set()
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            change = self._recompute(segment, condition, ctx, ids[start:start + _CHUNK])
+            entered |= change.entered
+            left |= change.left
+        return MembershipChange(frozenset(entered), frozenset(left))
+
+    def _recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
+                   ids: _Scope) -> MembershipChange:
+        sm = segment_members
+        member_of = and_(sm.c.segment_id == segment.id)
+        query, residual = self._candidates(condition, ctx, ids)
+        if residual is not None:  # a random split: finish the candidates in Python, then diff
+            now_in = set(self._residual([r[0] for r in self._c.execute(query)], residual, ctx))
+            current_q = select(sm.c.contact_id).where(member_of)
+            if ids is not None:
+                current_q = current_q.where(sm.c.contact_id.in_(ids))
+            current = {r[0] for r in self._c.execute(current_q)}
+            change = MembershipChange(frozenset(now_in - current), frozenset(current - now_in))
+        else:
+            is_member = exists(select(sm.c.contact_id).where(member_of, sm.c.contact_id == contacts.c.id))
+            entered = [r[0] for r in self._c.execute(query.where(~is_member))]
+            compiled = compile_condition(condition, ctx)
+            still = exists(select(contacts.c.id).where(contacts.c.id == sm.c.contact_id,
+                                                       contacts.c.merged_into.is_(None), compiled.where))
+            left_q = select(sm.c.contact_id).where(member_of, ~still)
+            if ids is not None:
+                left_q = left_q.where(sm.c.contact_id.in_(ids))
+            left = [r[0] for r in self._c.execute(left_q)]
+            change = MembershipChange(frozenset(entered), frozenset(left))
+        self._apply(segment.id, change, ctx.now)
+        return change
+
+    def _apply(self, segment_id: str, change: MembershipChange, now: datetime) -> None:
+        entered = sorted(change.entered)
+        if entered:
+            bulk_insert(self._c, segment_members, ("segment_id", "contact_id", "since"),
+                        [(segment_id, cid, now) for cid in entered])
+            bulk_insert(self._c, segment_history, ("segment_id", "contact_id", "entered_at"),
+                        [(segment_id, cid, now) for cid in entered])
+        left = sorted(change.left)
+        for start in range(0, len(left), _CHUNK):
+            chunk = left[start:start + _CHUNK]
+            self._c.execute(delete(segment_members).where(segment_members.c.segment_id == segment_id,
+                                                          segment_members.c.contact_id.in_(chunk)))
+            self._c.execute(update(segment_history).where(
+                segment_history.c.segment_id == segment_id, segment_history.c.contact_id.in_(chunk),
+                segment_history.c.left_at.is_(None)).values(left_at=now))
+
+    def change_members(self, segment: SegmentRecord, add: Collection[str], remove: Collection[str],
+                       now: datetime) -> MembershipChange:
+        wanted = set(add) - set(remove)
+        touched = sorted(wanted | set(remove))
+        current: set[str] = set()
+        for start in range(0, len(touched), _CHUNK):
+            current.update(r[0] for r in self._c.execute(select(segment_members.c.contact_id).where(
+                segment_members.c.segment_id == segment.id,
+                segment_members.c.contact_id.in_(touched[start:start + _CHUNK]))))
+        change = MembershipChange(frozenset(wanted - current), frozenset(set(remove) & current))
+        self._apply(segment.id, change, now)
+        return change
+
+    def matching(self, condition: Condition, ctx: EvalContext, sample: int) -> tuple[int, list[str]]:
+        query, residual = self._candidates(condition, ctx, None)
+        if residual is None:
+            count = int(self._c.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+            return count, [r[0] for r in self._c.execute(query.order_by(contacts.c.id).limit(sample))]
+        ids = sorted(self._residual([r[0] for r in self._c.execute(query)], residual, ctx))
+        return len(ids), ids[:sample]
+
+    def members(self, segment_id: str, after: str | None, limit: int) -> list[tuple[str, datetime]]:
+        query = (select(segment_members.c.contact_id, segment_members.c.since)
+                 .where(segment_members.c.segment_id == segment_id)
+                 .order_by(segment_members.c.contact_id).limit(limit))
+        if after is not None:
+            query = query.where(segment_members.c.contact_id > after)
+        return [(r[0], r[1]) for r in self._c.execute(query)]
+
+    def member_count(self, segment_id: str) -> int:
+        return int(self._c.execute(select(func.count()).select_from(segment_members)
+                                   .where(segment_members.c.segment_id == segment_id)).scalar_one())
+
+    def segments_of(self, contact_id: str) -> list[str]:
+        query = (select(segments.c.key).join(segment_members, segment_members.c.segment_id == segments.c.id)
+                 .where(segment_members.c.contact_id == contact_id).order_by(segments.c.key))
+        return [r[0] for r in self._c.execute(query)]
+
+    def history_of(self, contact_id: str) -> list[MembershipStay]:
+        query = (select(segments.c.key, segment_history.c.contact_id, segment_history.c.entered_at,
+                        segment_history.c.left_at)
+                 .join(segments, segments.c.id == segment_history.c.segment_id)
+                 .where(segment_history.c.contact_id == contact_id)
+                 .order_by(segment_history.c.entered_at, segment_history.c.id))
+        return [MembershipStay(*r) for r in self._c.execute(query)]
+
+    # --- freshness ------------------------------------------------------------------------------
+
+    def mark_dirty(self, contact_ids: Collection[str], at: datetime) -> None:
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return
+        wanted = self._c.execute(select(segments.c.id).where(segments.c.kind == "dynamic",
+                                                             segments.c.status == "active").limit(1)).first()
+        if wanted is not None:
+            bulk_insert(self._c, segment_dirty, ("contact_id", "at"), [(cid, at) for cid in ids])
+
+    def claim_dirty(self, batch: str, limit: int) -> int:
+        oldest = (select(segment_dirty.c.seq).where(segment_dirty.c.batch.is_(None))
+                  .order_by(segment_dirty.c.seq).limit(limit))
+        if self._pg:
+            oldest = oldest.with_for_update(skip_locked=True)
+        done = self._c.execute(update(segment_dirty).where(segment_dirty.c.seq.in_(oldest.scalar_subquery()))
+                               .values(batch=batch))
+        return int(done.rowcount)
+
+    def release_dirty(self, batch: str) -> None:
+        self._c.execute(delete(segment_dirty).where(segment_dirty.c.batch == batch))
+
+    def dirty_size(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(segment_dirty)).scalar_one())
+
+    def due_for_refresh(self, now: datetime, limit: int) -> list[SegmentRecord]:
+        query = (select(segments).where(segments.c.status == "active", segments.c.kind == "dynamic",
+                                        segments.c.next_refresh_at.is_not(None), segments.c.next_refresh_at <= now)
+                 .order_by(segments.c.next_refresh_at).limit(limit))
+        return [_record(r) for r in self._c.execute(query)]
+
+    def set_next_refresh(self, segment_id: str, at: datetime | None) -> None:
+        self._c.execute(update(segments).where(segments.c.id == segment_id).values(next_refresh_at=at))

@@ -1,0 +1,197 @@
+"""Segments on SQLite and PostgreSQL: dynamic from the condition language, static, nesting, preview equals
+refresh, incremental freshness within one worker tick, entered/left events, segment-triggered journeys,
+and the membership history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from touchflow.bootstrap import Application
+from touchflow.clock import VirtualClock
+from touchflow.domain.segments import SegmentError
+from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.contacts import find_contact_id
+from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.journeys import publish_journey
+from touchflow.services.segments import (
+    SegmentExists,
+    add_members,
+    contact_segment_history,
+    create_segment,
+    list_segments,
+    preview_segment,
+    refresh_segment,
+    remove_members,
+    segment_members,
+)
+from touchflow.store.tables import events, journey_runs, segment_dirty
+
+D = timedelta(days=1)
+HOT_LEADS = {
+    "key": "hot_leads", "name": "白皮书热度高、尚未购买", "kind": "dynamic",
+    "condition": {"all": [
+        {"event": "content_download", "count": ">= 2", "within": "30d"},
+        {"no": "order_paid", "within": "90d"},
+    ]},
+}
+
+
+def people(app: Application, *names: str, **attrs: str) -> None:
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"{n}@seg.test", **attrs}) for n in names])
+
+
+PROPS = {"content_download": {"content_id": "wp1"}, "order_paid": {"order_id": "o1", "amount": 100}}
+
+
+def happen(app: Application, who: str, event_type: str, days_ago: float, clock: VirtualClock, n: int = 1) -> None:
+    at = clock.now() - timedelta(days=days_ago)
+    report = record_events(app.services, "web", [
+        RawItem({"id": f"{who}-{event_type}-{at.isoformat()}-{i}", "type": event_type, "email": f"{who}@seg.test",
+                 "occurred_at": (at + timedelta(seconds=i)).isoformat(), "properties": PROPS[event_type]})
+        for i in range(n)])
+    assert report.accepted == n, report.rejected
+
+
+def cid(app: Application, who: str) -> str:
+    return find_contact_id(app.services, f"email:{who}@seg.test")
+
+
+def member_names(app: Application, key: str) -> set[str]:
+    ids = {c: n for n in ("ann", "bob", "cai", "dan", "eve") for c in [_maybe_id(app, n)] if c}
+    return {ids[c] for c, _ in segment_members(app.services, key)}
+
+
+def _maybe_id(app: Application, who: str) -> str | None:
+    try:
+        return cid(app, who)
+    except LookupError:
+        return None
+
+
+def membership_events(app: Application) -> list[tuple[str, str, str]]:
+    names = {cid(app, n): n for n in ("ann", "bob", "cai", "dan", "eve") if _maybe_id(app, n)}
+    with app.engine.connect() as c:
+        rows = c.execute(select(events.c.type, events.c.contact_id, events.c.properties)
+                         .where(events.c.type.in_(["segment_entered", "segment_left"])))
+        return sorted((t, names[c_id], p["segment"]) for t, c_id, p in rows)
+
+
+def seed_downloads(app: Application, clock: VirtualClock) -> None:
+    people(app, "ann", "bob", "cai", "dan")
+    happen(app, "ann", "content_download", 3, clock, n=2)  # in
+    happen(app, "bob", "content_download", 3, clock, n=2)  # paid last month: out
+    happen(app, "bob", "order_paid", 40, clock)
+    happen(app, "cai", "content_download", 45, clock, n=3)  # downloads too old: out
+    happen(app, "dan", "content_download", 1, clock)  # one download only: out
+
+
+def test_a_dynamic_segment_with_an_event_count_in_a_window_and_an_absence(app: Application,
+                                                                          clock: VirtualClock) -> None:
+    seed_downloads(app, clock)
+    preview = preview_segment(app.services, HOT_LEADS)
+    summary = create_segment(app.services, HOT_LEADS, actor="市场部")
+    assert summary.members == preview.count == 1 and preview.sample == [cid(app, "ann")]
+    assert member_names(app, "hot_leads") == {"ann"}
+    assert membership_events(app) == [("segment_entered", "ann", "hot_leads")]
+    change = refresh_segment(app.services, "hot_leads")  # nothing changed: nothing written
+    assert change.empty and membership_events(app) == [("segment_entered", "ann", "hot_leads")]
+    with pytest.raises(SegmentExists):
+        create_segment(app.services, HOT_LEADS, actor="市场部")
+    assert [s.record.key for s in list_segments(app.services)] == ["hot_leads"]
+
+
+def test_preview_count_equals_refresh_count_and_time_alone_moves_members(app: Application,
+                                                                         clock: VirtualClock) -> None:
+    seed_downloads(app, clock)
+    create_segment(app.services, HOT_LEADS, actor="t")
+    clock.advance(51 * D)  # bob's purchase is now 91 days old, but his downloads are 54 days old
+    happen(app, "bob", "content_download", 0, clock, n=2)
+    clock.advance(D)
+    assert preview_segment(app.services, HOT_LEADS).count == 1
+    change = refresh_segment(app.services, "hot_leads")
+    assert {cid(app, "bob")} == change.entered and {cid(app, "ann")} == change.left
+    assert len(list(segment_members(app.services, "hot_leads"))) == preview_segment(app.services, HOT_LEADS).count
+
+
+def test_new_events_update_membership_within_one_worker_tick(app: Application, clock: VirtualClock) -> None:
+    seed_downloads(app, clock)
+    create_segment(app.services, HOT_LEADS, actor="t")
+    happen(app, "dan", "content_download", 0, clock)  # dan's second download: enters
+    happen(app, "ann", "order_paid", 0, clock)  # ann buys: leaves
+    with app.engine.connect() as c:
+        assert len(c.execute(select(segment_dirty)).all()) >= 2
+    JourneyRuntime(app.services).tick()
+    assert member_names(app, "hot_leads") == {"dan"}
+    assert membership_events(app) == [("segment_entered", "ann", "hot_leads"), ("segment_entered", "dan", "hot_leads"),
+                                      ("segment_left", "ann", "hot_leads")]
+    with app.engine.connect() as c:
+        assert c.execute(select(segment_dirty)).all() == []
+    history = contact_segment_history(app.services, "email:ann@seg.test")
+    assert [(h.segment_key, h.entered_at is not None, h.left_at == clock.now()) for h in history] == [
+        ("hot_leads", True, True)]
+
+
+def test_attribute_changes_and_nesting_with_a_static_segment(app: Application, clock: VirtualClock) -> None:
+    people(app, "ann", "bob", city="上海")
+    people(app, "cai", city="北京")
+    create_segment(app.services, {"key": "vip_list", "name": "VIP 名单", "kind": "static"}, actor="t")
+    nested = {"key": "shanghai_vip", "name": "上海 VIP", "condition": {"all": [
+        {"attr": "city", "eq": "上海"}, {"in_segment": "vip_list"}]}}
+    create_segment(app.services, nested, actor="t")
+    assert member_names(app, "shanghai_vip") == set()
+    added = add_members(app.services, "vip_list", ["email:ann@seg.test", "email:cai@seg.test", "email:nobody@x.cn"],
+                        actor="销售")
+    assert (added.entered, added.unknown) == (2, ["email:nobody@x.cn"])
+    assert member_names(app, "vip_list") == {"ann", "cai"}
+    JourneyRuntime(app.services).tick()  # the static change marked them: the nested segment follows
+    assert member_names(app, "shanghai_vip") == {"ann"}
+    clock.advance(timedelta(minutes=5))
+    people(app, "cai", city="上海")  # an attribute change (newer, so it wins)
+    JourneyRuntime(app.services).tick()
+    assert member_names(app, "shanghai_vip") == {"ann", "cai"}
+    remove_members(app.services, "vip_list", ["email:ann@seg.test"], actor="销售")
+    JourneyRuntime(app.services).tick()
+    assert member_names(app, "shanghai_vip") == {"cai"}
+    assert preview_segment(app.services, nested).count == 1
+    stays = contact_segment_history(app.services, "email:ann@seg.test")
+    assert [(h.segment_key, h.left_at is None) for h in stays] == [
+        ("vip_list", False), ("shanghai_vip", False)]  # both stays closed, in the order they began
+
+
+def test_definitions_are_checked(app: Application) -> None:
+    with pytest.raises(SegmentError, match=r"segment.condition.all\[0\].within"):
+        preview_segment(app.services, {"key": "x", "name": "x", "condition": {"all": [{"no": "a", "within": "soon"}]}})
+    with pytest.raises(SegmentError, match="unknown segment"):
+        create_segment(app.services, {"key": "x", "name": "x", "condition": {"in_segment": "nope"}}, actor="t")
+    with pytest.raises(SegmentError, match="journey run"):
+        create_segment(app.services, {"key": "x", "name": "x", "condition": {"opened": "n1"}}, actor="t")
+
+
+JOURNEY = """
+key: welcome_hot_leads
+name: 热线索跟进
+trigger:
+  segment: hot_leads
+nodes:
+  hello:
+    kind: send
+    channel: email
+    template: hello
+"""
+
+
+def test_a_journey_with_a_segment_trigger_enters_the_contact_when_it_enters(app: Application,
+                                                                           clock: VirtualClock) -> None:
+    seed_downloads(app, clock)
+    create_segment(app.services, HOT_LEADS, actor="t")
+    JourneyRuntime(app.services).tick()  # ann entered (and was routed) before the journey existed: no run
+    publish_journey(app.services, JOURNEY, actor="t")
+    with app.engine.connect() as c:
+        assert c.execute(select(journey_runs.c.contact_id)).all() == []
+    happen(app, "dan", "content_download", 0, clock)
+    JourneyRuntime(app.services).tick()  # dirty → segment_entered → journey entry, one tick
+    with app.engine.connect() as c:
+        assert [r[0] for r in c.execute(select(journey_runs.c.contact_id))] == [cid(app, "dan")]
