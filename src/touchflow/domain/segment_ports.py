@@ -49,7 +49,8 @@ class SegmentRepository(Protocol):
         """Serialise membership writers until the transaction ends (PostgreSQL; SQLite writers already are)."""
         ...
     def recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
-                  contact_ids: Collection[str] | None = None, dirty_batch: str | None = None) -> MembershipChange:
+                  contact_ids: Collection[str] | None = None, dirty_batch: str | None = None,
+                  reasons: Collection[str] | None = None) -> MembershipChange:
         """Evaluate the condition (for everyone, for ``contact_ids``, or for the contacts of a claimed dirty
         batch), apply the change to members and history, and return it. Only the change is loaded into
         Python, never the whole member set."""
@@ -65,8 +66,9 @@ class SegmentRepository(Protocol):
     def member_count(self, segment_id: str) -> int: ...
     def segments_of(self, contact_id: str) -> list[str]: ...
     def history_of(self, contact_id: str) -> list[MembershipStay]: ...
-    def mark_dirty(self, contact_ids: Collection[str], at: datetime) -> None:
-        """Queue contacts whose facts changed, when some dynamic segment could care."""
+    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime) -> None:
+        """Queue (contact, reason) pairs whose facts changed, when some dynamic segment could care; the reason
+        is the event type, or ``*`` for attributes and tags."""
         ...
     def claim_dirty(self, batch: str, limit: int) -> int:
         """Mark up to ``limit`` of the oldest unclaimed rows with ``batch``; how many were marked."""

@@ -182,3 +182,4 @@ class StepBatch:
                 state.tags.pop(tag, None)
             apply_tag_rules(state, rules)
         self.uow.contacts.update(list(states.values()), self.now)
+        self.uow.segments.mark_dirty([(cid, "*") for cid in states], self.now)  # journeys change segment facts

@@ -132,6 +132,7 @@ def patch_contact(ctx: ServiceContext, identifier: str, *, actor: str,
         apply_tag_rules(state, uow.tag_rules.all())
         if changes:
             uow.contacts.update([state], now)
+            uow.segments.mark_dirty([(state.id, "*")], now)  # its segment memberships need a look
             uow.audit.record(actor, "contact.patch", contact_id,
                              {"changes": {k: _json(v) for k, v in changes.items()}, "reason": reason}, now)
         uow.commit()
@@ -176,6 +177,7 @@ def merge_contacts(ctx: ServiceContext, keep: str, other: str, *, actor: str, re
         uow.contacts.merge([MergeRecord(winner.id, loser.id, f"manual: {reason}"[:300], "manual", now,
                                         tuple(conflicts))])
         uow.contacts.update([winner], now)
+        uow.segments.mark_dirty([(winner.id, "*")], now)
         uow.audit.record(actor, "contact.merge", winner.id, {"merged": loser.id, "reason": reason}, now)
         uow.commit()
         return winner.id

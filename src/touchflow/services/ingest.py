@@ -147,7 +147,10 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         written = [(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)]
         uow.events.insert(written, now)
         apply_guard_events(uow, ctx.ids, written, now)
-        mark_contacts_changed(uow, {cid for _, cid in written}, now)
+        # New and merged contacts may enter attribute-only segments ("not tagged vip"): every segment looks.
+        reshaped = {m.winner_id for m in resolution.merges} | (
+            set(resolution.contact_ids) if resolution.created else set())
+        mark_contacts_changed(uow, reshaped, now, {(cid, e.type) for e, cid in written})
         if route:
             uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in written])
         report.accepted = len(fresh)

@@ -70,6 +70,7 @@ def refresh_contacts(uow: UnitOfWork, ctx: ServiceContext, ids: Sequence[str], n
                 state.values["lifecycle_stage"] = final_stage[cid]
                 state.lineage["lifecycle_stage"] = stage_stamp
         uow.contacts.update(list(states.values()), now)
+        uow.segments.mark_dirty([(cid, "*") for cid in states], now)  # stages and tiers feed segments
         uow.lifecycle.publish_scores(sorted(touched), now)  # the state write above carried the old score
     uow.lifecycle.add_stage_changes(moves)
     _emit(uow, ctx, [m for m in moves if m.rule not in ("set_elsewhere", "initial")], now)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from touchflow.domain.ports import InboxEvent, UnitOfWork
-from touchflow.domain.predicates import Condition, EvalContext
+from touchflow.domain.predicates import Condition, EvalContext, needs_events, segments_used
 from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
 from touchflow.domain.segments import (
     MembershipChange,
@@ -180,7 +180,7 @@ def refresh_segment(ctx: ServiceContext, key: str) -> MembershipChange:
         change = _recompute(uow, record, definition.condition, now)
         uow.segments.set_next_refresh(record.id, now + record.refresh_every)
         if not change.empty and any(key in _definition(s).nested for s in uow.segments.all()):
-            uow.segments.mark_dirty(change.entered | change.left, now)  # segments nesting this one follow
+            uow.segments.mark_dirty([(c, "*") for c in change.entered | change.left], now)  # nesting ones follow
         return change
 
     return in_transaction(ctx, work)
@@ -205,7 +205,7 @@ def _static_change(ctx: ServiceContext, key: str, identifiers: Sequence[str], *,
         change = uow.segments.change_members(record, ids if adding else (), () if adding else ids, now)
         _emit(uow, key, change, now)
         if not change.empty:
-            uow.segments.mark_dirty(change.entered | change.left, now)  # dynamic segments may nest this one
+            uow.segments.mark_dirty([(c, "*") for c in change.entered | change.left], now)  # nested in dynamic ones
         uow.audit.record(actor, "segment.add" if adding else "segment.remove", key,
                          {"entered": len(change.entered), "left": len(change.left), "unknown": len(unknown)}, now)
         return StaticChange(len(change.entered), len(change.left), unknown)
@@ -231,9 +231,20 @@ def contact_segment_history(ctx: ServiceContext, identifier: str) -> list[Member
 # --- freshness ----------------------------------------------------------------------------------------------
 
 
-def mark_contacts_changed(uow: UnitOfWork, contact_ids: Collection[str], now: datetime) -> None:
-    """Called inside the ingest transaction: these contacts' memberships need a look."""
-    uow.segments.mark_dirty(contact_ids, now)
+def mark_contacts_changed(uow: UnitOfWork, contact_ids: Collection[str], now: datetime,
+                          event_types: Collection[tuple[str, str]] = ()) -> None:
+    """Called in the transaction that changed them: these contacts' memberships need a look. ``contact_ids``
+    changed attributes or tags (every segment rechecks them); ``event_types`` are (contact, event type)
+    pairs (only segments that read that type recheck them)."""
+    uow.segments.mark_dirty([*((cid, "*") for cid in contact_ids), *event_types], now)
+
+
+def _reads(condition: Condition) -> frozenset[str] | None:
+    """The event types whose arrival can change this segment for a contact; None: any change can (it reads
+    other segments, whose members may have changed in this batch)."""
+    if segments_used(condition):
+        return None
+    return needs_events(condition) or frozenset()
 
 
 def _drain_once(ctx: ServiceContext, limit: int) -> int:
@@ -249,7 +260,7 @@ def _drain_once(ctx: ServiceContext, limit: int) -> int:
         for definition in evaluation_order(_definition(r) for r in records.values()):
             if definition.condition is not None:
                 change = uow.segments.recompute(records[definition.key], definition.condition, EvalContext(now),
-                                                dirty_batch=batch)
+                                                dirty_batch=batch, reasons=_reads(definition.condition))
                 _emit(uow, definition.key, change, now)
         uow.segments.release_dirty(batch)
         return claimed

@@ -158,10 +158,13 @@ class SqlSegmentRepository:
         return [cid for cid in ids if evaluate(residual, facts[cid], ctx)]
 
     def recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
-                  contact_ids: Collection[str] | None = None, dirty_batch: str | None = None) -> MembershipChange:
+                  contact_ids: Collection[str] | None = None, dirty_batch: str | None = None,
+                  reasons: Collection[str] | None = None) -> MembershipChange:
         if dirty_batch is not None:
-            return self._recompute(segment, condition, ctx, select(segment_dirty.c.contact_id)
-                                   .where(segment_dirty.c.batch == dirty_batch))
+            scope = select(segment_dirty.c.contact_id).where(segment_dirty.c.batch == dirty_batch)
+            if reasons is not None:  # only contacts touched by what this segment reads (and attribute changes)
+                scope = scope.where(segment_dirty.c.reason.in_(sorted({*reasons, "*"})))
+            return self._recompute(segment, condition, ctx, scope.distinct())
         if contact_ids is None:
             return self._recompute(segment, condition, ctx, None)
         entered: set[str] = set()
@@ -263,14 +266,14 @@ class SqlSegmentRepository:
 
     # --- freshness ------------------------------------------------------------------------------
 
-    def mark_dirty(self, contact_ids: Collection[str], at: datetime) -> None:
-        ids = sorted(set(contact_ids))
-        if not ids:
+    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime) -> None:
+        pairs = sorted(set(touched))
+        if not pairs:
             return
         wanted = self._c.execute(select(segments.c.id).where(segments.c.kind == "dynamic",
                                                              segments.c.status == "active").limit(1)).first()
         if wanted is not None:
-            bulk_insert(self._c, segment_dirty, ("contact_id", "at"), [(cid, at) for cid in ids])
+            bulk_insert(self._c, segment_dirty, ("contact_id", "reason", "at"), [(c, r, at) for c, r in pairs])
 
     def claim_dirty(self, batch: str, limit: int) -> int:
         oldest = (select(segment_dirty.c.seq).where(segment_dirty.c.batch.is_(None))

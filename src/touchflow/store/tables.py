@@ -502,6 +502,7 @@ segment_dirty = Table(  # contacts whose facts changed since their memberships w
     Column("contact_id", ID, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("batch", String(40), nullable=True),  # set when a worker claims the row, in its transaction
+    Column("reason", String(64), nullable=True),  # the event type that touched it; "*": attributes, tags
     Index(None, "batch"),
 )
 

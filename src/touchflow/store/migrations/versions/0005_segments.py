@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("contact_id", ID, nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("batch", sa.String(40), nullable=True),
+        sa.Column("reason", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("seq", name="pk_segment_dirty"),
     )
     op.create_index("ix_segment_dirty_batch", "segment_dirty", ["batch"])
