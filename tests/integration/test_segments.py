@@ -195,3 +195,31 @@ def test_a_journey_with_a_segment_trigger_enters_the_contact_when_it_enters(app:
     JourneyRuntime(app.services).tick()  # dirty → segment_entered → journey entry, one tick
     with app.engine.connect() as c:
         assert [r[0] for r in c.execute(select(journey_runs.c.contact_id))] == [cid(app, "dan")]
+
+
+def test_a_touched_contact_is_rechecked_only_by_segments_that_read_what_touched_it(app: Application,
+                                                                                   clock: VirtualClock) -> None:
+    create_segment(app.services, HOT_LEADS, actor="t")
+    create_segment(app.services, {"key": "not_vip", "name": "非 VIP", "kind": "dynamic",
+                                  "condition": {"not": {"tag": "vip"}}}, actor="t")
+    people(app, "ann")
+    JourneyRuntime(app.services).tick()
+    assert cid(app, "ann") in {c for c, _ in segment_members(app.services, "not_vip")}
+    # a page view touches ann: neither segment reads page views, so neither rechecks her …
+    record_events(app.services, "web", [RawItem({"type": "page_view", "email": "ann@seg.test",
+                                                 "properties": {"url": "https://x.cn/"}})])
+    with app.engine.connect() as c:
+        assert list(c.execute(select(segment_dirty.c.reason))) == [("page_view",)]
+    # … downloads are read by hot_leads; a new contact created by an event is checked by every segment
+    happen(app, "ann", "content_download", 1, clock, n=2)
+    record_events(app.services, "web", [RawItem({"type": "page_view", "email": "newbie@seg.test",
+                                                 "properties": {"url": "https://x.cn/"}})])
+    JourneyRuntime(app.services).tick()
+    assert cid(app, "ann") in {c for c, _ in segment_members(app.services, "hot_leads")}
+    assert cid(app, "newbie") in {c for c, _ in segment_members(app.services, "not_vip")}
+    # a person's edit is an attribute change: every segment looks
+    from touchflow.services.contacts import patch_contact
+
+    patch_contact(app.services, "email:ann@seg.test", actor="sales", add_tags=["vip"])
+    JourneyRuntime(app.services).tick()
+    assert cid(app, "ann") not in {c for c, _ in segment_members(app.services, "not_vip")}

@@ -48,6 +48,8 @@ from touchflow.engine.sim_report import (
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import JourneyError, load_definition, publish_journey
+from touchflow.services.lifecycle_pass import refresh_due
+from touchflow.services.segments import update_segments
 from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["SimulationError", "SimulationResult", "load_scenario", "simulate"]
@@ -214,6 +216,8 @@ class _Sandbox:
             runtime.tick()
             return
         before = TickReport()
+        refresh_due(self.ctx)  # as JourneyRuntime.tick: scores, tiers, stages, then segments, before routing
+        update_segments(self.ctx)
         for step in (runtime.route_events, runtime.run_due):
             while True:
                 report = step()
