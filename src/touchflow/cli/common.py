@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 import orjson
 import typer
+import yaml
 from rich.console import Console
 
 from touchflow.bootstrap import Application, bootstrap
 
-__all__ = ["console", "err_console", "fail", "open_app", "print_json"]
+__all__ = ["console", "err_console", "fail", "load_document", "open_app", "print_json"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,3 +40,18 @@ def print_json(value: object) -> None:
 def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
+
+
+def load_document(path: Path, what: str = "the document") -> dict[str, Any]:
+    """A YAML or JSON mapping from a file (``.json`` by its suffix, YAML otherwise); exit 2 naming the problem."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror or exc}")
+    try:
+        data = orjson.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        fail(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}")
+    if not isinstance(data, dict):
+        fail(f"{path}: {what} must be a mapping")
+    return data

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, load_document, open_app, print_json
 from touchflow.cli.contacts import contact_app
 from touchflow.domain.errors import FieldError
 from touchflow.domain.guardrails import policy_document
@@ -45,25 +44,13 @@ def guardrails_show(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     console.print(yaml.safe_dump(document, allow_unicode=True, sort_keys=False).rstrip())
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"{path}: {exc.strerror or exc}")
-    try:
-        data = orjson.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        fail(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}")
-    if not isinstance(data, dict):
-        fail(f"{path}: the policy must be a mapping (cap, quiet_hours, fatigue, consent_required, default_timezone)")
-    return data
 
 
 @guardrails_app.command("set")
 def guardrails_set(file: Annotated[Path, typer.Argument(help="policy as YAML or JSON (see `guardrails show`)")],
                    actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Replace the policy. A bad field is refused with its name; nothing changes then."""
-    document = _load(file)
+    document = load_document(file, "the policy (cap, quiet_hours, fatigue, consent_required, default_timezone)")
     with open_app() as application:
         try:
             policy = set_guardrail_policy(application.services, document, actor=actor)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, load_document, open_app, print_json
 from touchflow.domain.errors import PathError
 from touchflow.domain.scoring import model_document
 from touchflow.services.contacts import ContactNotFound
@@ -40,15 +39,6 @@ model_app = typer.Typer(help="The scoring model: show, set (a new version), resc
                         no_args_is_help=True)
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-        data = orjson.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
-    except (OSError, orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        fail(f"{path}: {exc}")
-    if not isinstance(data, dict):
-        fail(f"{path}: expected a mapping")
-    return data
 
 
 def _show(document: object, as_json: bool) -> None:
@@ -69,7 +59,7 @@ def lifecycle_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 @lifecycle_app.command("set")
 def lifecycle_set(file: Path, actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Replace the stages and rules (YAML/JSON, as `lifecycle show` prints them)."""
-    document = _load(file)
+    document = load_document(file)
     with open_app() as app:
         try:
             config = set_lifecycle_config(app.services, document, actor=actor)
@@ -114,7 +104,7 @@ def tiers_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 @tiers_app.command("set")
 def tiers_set(file: Path, actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Replace the thresholds (YAML/JSON, as `tiers show` prints them)."""
-    document = _load(file)
+    document = load_document(file)
     with open_app() as app:
         try:
             set_tier_config(app.services, document, actor=actor)
@@ -138,7 +128,7 @@ def model_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 def model_set(file: Path, actor: Annotated[str, typer.Option()] = "cli",
               note: Annotated[str, typer.Option()] = "") -> None:
     """Save a model as the next version (then `score model rescore`)."""
-    document = _load(file)
+    document = load_document(file)
     with open_app() as app:
         try:
             model = save_model(app.services, document, actor=actor, note=note)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, load_document, open_app, print_json
 from touchflow.domain.assignment import policy_to_document
 from touchflow.domain.journey_maps import journey_map_to_data
 from touchflow.domain.personas import persona_to_data
@@ -33,18 +32,6 @@ assignment_app = typer.Typer(help="Who takes new sales tasks: owner, territory, 
                              no_args_is_help=True)
 
 
-def _load(path: Path, what: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        fail(f"{path}: {exc.strerror or exc}")
-    try:
-        data = orjson.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        fail(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}")
-    if not isinstance(data, dict):
-        fail(f"{path}: {what} must be a mapping")
-    return data
 
 
 @persona_app.command("create")
@@ -52,7 +39,7 @@ def create(file: Annotated[Path, typer.Argument(help="the persona as YAML or JSO
                                                      "condition or segment, map)")],
            actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Create or replace a persona. Journeys its map links to must exist."""
-    document = _load(file, "a persona")
+    document = load_document(file, "a persona")
     with open_app() as app:
         try:
             saved = save_persona(app.services, document, actor=actor)
@@ -157,7 +144,7 @@ def assignment_show(json_: Annotated[bool, typer.Option("--json")] = False) -> N
 def assignment_set(file: Annotated[Path, typer.Argument(help="rules as YAML or JSON (queues, rules)")],
                    actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Replace the rules. A bad element is refused with its path; nothing changes then."""
-    document = _load(file, "the assignment rules")
+    document = load_document(file, "the assignment rules")
     with open_app() as app:
         try:
             policy = set_assignment_policy(app.services, document, actor=actor)
