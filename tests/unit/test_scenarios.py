@@ -209,3 +209,15 @@ def test_message_filter() -> None:
     assert not f.matches("email", "t", "rule_b", "n")
     assert MessageFilter().matches("sms", None, None, None)
     assert f.describe() == "rule_a/email" and MessageFilter().describe() == "any"
+
+
+def test_the_contact_pass_is_opt_in_and_checked() -> None:
+    import pytest
+
+    from touchflow.domain.scenarios import ScenarioError, parse_scenario
+
+    base = {"personas": [{"name": "a", "events": [{"at": "0d", "type": "signup"}]}]}
+    assert parse_scenario(base).contact_pass is False
+    assert parse_scenario({**base, "contact_pass": True}).contact_pass is True
+    with pytest.raises(ScenarioError, match="contact_pass"):
+        parse_scenario({**base, "contact_pass": "yes"})

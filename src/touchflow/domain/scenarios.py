@@ -149,6 +149,7 @@ class Scenario:
     duration: timedelta = timedelta(days=30)
     name: str = ""
     description: str = ""
+    contact_pass: bool = False  # run scores, tiers and lifecycle stages each tick (slower; for stage-based flows)
 
     @property
     def end(self) -> datetime:
@@ -419,7 +420,11 @@ def _default_name(e: Expectation) -> str:
 
 def parse_scenario(data: object) -> Scenario:
     """YAML/JSON data → ``Scenario``; raises ``ScenarioError`` naming the offending path."""
-    raw = _mapping(data, "scenario", ("name", "description", "seed", "start", "duration", "personas", "expect"))
+    raw = _mapping(data, "scenario", ("name", "description", "seed", "start", "duration", "personas", "expect",
+                                      "contact_pass"))
+    contact_pass = raw.get("contact_pass", False)
+    if not isinstance(contact_pass, bool):
+        raise ScenarioError("contact_pass", f"expected true or false, got {contact_pass!r}")
     seed = raw.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ScenarioError("seed", f"expected a whole number, got {seed!r}")
@@ -441,4 +446,4 @@ def parse_scenario(data: object) -> Scenario:
     expectations = tuple(_expectation(e, f"expect[{i}]", names)
                          for i, e in enumerate(_list(raw.get("expect", []), "expect")))
     return Scenario(personas, expectations, seed, _start(raw.get("start"), "start"), duration,
-                    _text(raw, "name", "scenario") or "", _text(raw, "description", "scenario") or "")
+                    _text(raw, "name", "scenario") or "", _text(raw, "description", "scenario") or "", contact_pass)

@@ -62,7 +62,9 @@ class TickReport:
 
 
 class JourneyRuntime:
-    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None,
+                 contact_pass: bool = True) -> None:
+        self.contact_pass = contact_pass  # scores, tiers, stages each tick (the sandbox may leave it out)
         self.ctx = ctx
         self.batch_size = batch_size
         self.catalog = JourneyCatalog()
@@ -165,7 +167,8 @@ class JourneyRuntime:
     def tick(self) -> TickReport:
         """Drain what is due now: events, timers, scans and (if wired) the outbox."""
         total = TickReport()
-        total.scanned += refresh_due(self.ctx)  # scores, tiers, stages of touched contacts; daily: all
+        if self.contact_pass:
+            total.scanned += refresh_due(self.ctx)  # scores, tiers, stages of touched contacts; daily: all
         total.scanned += update_segments(self.ctx)  # first, so entries route in this tick
         for step in (self.route_events, self.run_due):
             while True:

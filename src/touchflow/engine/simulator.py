@@ -216,7 +216,8 @@ class _Sandbox:
             runtime.tick()
             return
         before = TickReport()
-        refresh_due(self.ctx)  # as JourneyRuntime.tick: scores, tiers, stages, then segments, before routing
+        if self.scenario.contact_pass:  # opt-in: the daily pass over everyone dominates a long replay
+            refresh_due(self.ctx)  # as JourneyRuntime.tick: scores, tiers, stages, then segments, before routing
         update_segments(self.ctx)
         for step in (runtime.route_events, runtime.run_due):
             while True:
@@ -327,7 +328,8 @@ def simulate(journey_texts: Sequence[str], scenario: Scenario, *, database_dir: 
                                        scenario.start)
             sandbox.create_contacts()
             dispatcher = Dispatcher(app.services, batch_size, on_sent=sandbox.on_sent)
-            sandbox.run(JourneyRuntime(app.services, batch_size, dispatcher=dispatcher))
+            sandbox.run(JourneyRuntime(app.services, batch_size, dispatcher=dispatcher,
+                                       contact_pass=scenario.contact_pass))
             observed = collect(app.services, scenario, {
                 c.id: (c.persona.name, c.order, c.email.partition("@")[0]) for c in sandbox.contacts},
                 sandbox.journey_keys)
