@@ -20,6 +20,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "ADDRESS_KIND",
     "TOUCH_CHANNELS",
     "Allow",
     "Decision",
@@ -39,6 +40,8 @@ __all__ = [
     "policy_from_document",
 ]
 
+# The identity kind that is a channel's address (the on-site inbox and webhooks have their own).
+ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid", "wechat": "openid"}
 # Channels that reach the contact and so count against caps; webhooks and tasks do not.
 TOUCH_CHANNELS = frozenset({"email", "sms", "wecom", "wechat_mp", "wechat", "onsite", "capture"})
 Purpose = Literal["marketing", "transactional"]

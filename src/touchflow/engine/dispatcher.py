@@ -29,11 +29,11 @@ from touchflow.domain.delivery import Attempt, after_attempt
 from touchflow.domain.events import EventInput
 from touchflow.domain.guardrails import Allow, Decision, Defer, GuardrailPolicy, Purpose, Skip, decide
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
-from touchflow.domain.ports import InboxEvent, OutboxMessage, UnitOfWork
+from touchflow.domain.ports import OutboxMessage, UnitOfWork
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer, RenderFailure
 from touchflow.engine.guard_facts import BatchContacts, load_guard_facts
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.guarding import guardrail_policy
 
 __all__ = ["DispatchReport", "Dispatcher", "OnSent", "lifecycle_event_id"]
@@ -132,7 +132,7 @@ class Dispatcher:
                     self.report.by_guardrail[decision.guardrail] += 1
                 updates.append(update)
             uow.messages.apply(updates, now)
-            self._write_events(uow, events, now)
+            emit_events(uow, events, now)
             uow.commit()
         self.report.claimed += len(claimed)
         return len(claimed), to_send, contacts
@@ -143,12 +143,6 @@ class Dispatcher:
                  "template": m.template, **extra}
         return (EventInput(lifecycle_event_id(m.id, stage), event_type or f"message_{stage}", (), now, "touchflow",
                            props), m.contact_id)
-
-    @staticmethod
-    def _write_events(uow: UnitOfWork, events: list[tuple[EventInput, str]], now: datetime) -> None:
-        if events:
-            uow.events.insert(events, now)
-            uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in events])
 
     # --- 2. send ---------------------------------------------------------------------------------
 
@@ -237,7 +231,7 @@ class Dispatcher:
                                               **{k: v for k, v in o.event_properties.items()
                                                  if k not in ("message_id", "channel", "journey_id", "node_id",
                                                               "template")}))
-            self._write_events(uow, events, now)
+            emit_events(uow, events, now)
             uow.commit()
         sent = [m for m, o in outcomes if o.update.status == "sent"]
         for _, o in outcomes:

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.domain.guardrails import EmailEngagement, GuardFacts
+from touchflow.domain.guardrails import ADDRESS_KIND, EmailEngagement, GuardFacts
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
 
-__all__ = ["ADDRESS_KIND", "BatchContacts", "address_for", "load_guard_facts"]
+__all__ = ["BatchContacts", "address_for", "load_guard_facts"]
 
-ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid", "wechat": "openid"}
 _TOUCH_LOOKBACK = timedelta(days=2)  # covers "today" in every time zone
 _FATIGUE_LOOKBACK = timedelta(days=60)
 

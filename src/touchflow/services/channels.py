@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from touchflow.domain.errors import FieldError
-from touchflow.domain.guardrails import GuardrailPolicy
+from touchflow.domain.guardrails import ADDRESS_KIND, GuardrailPolicy
 from touchflow.domain.identities import make_identity
 from touchflow.domain.messaging_ports import ChannelConfig, Suppression
 from touchflow.services.context import ServiceContext
-from touchflow.services.guarding import ADDRESS_KIND, guardrail_policy
+from touchflow.services.guarding import guardrail_policy
 
 __all__ = [
     "KNOWN_KINDS",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from touchflow.clock import Clock
+from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.ports import InboxEvent, UnitOfWork
 
-__all__ = ["ServiceContext", "in_transaction"]
+__all__ = ["ServiceContext", "emit_events", "in_transaction"]
 
 T = TypeVar("T")
 
@@ -40,3 +42,11 @@ def in_transaction(ctx: ServiceContext, work: Callable[[UnitOfWork], T], retries
                     continue
                 raise
     raise AssertionError("unreachable")
+
+
+def emit_events(uow: UnitOfWork, events: Sequence[tuple[EventInput, str]], now: datetime) -> None:
+    """Store events of known contacts (the engine's own: lifecycle, stages, segments, tasks) and put them in
+    the journey inbox, in the caller's transaction, so journeys can wait on them and be triggered by them."""
+    if events:
+        uow.events.insert(events, now)
+        uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in events])

@@ -12,17 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.events import EventInput
-from touchflow.domain.guardrails import GuardrailPolicy, policy_document, policy_from_document
+from touchflow.domain.guardrails import ADDRESS_KIND, GuardrailPolicy, policy_document, policy_from_document
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.messaging_ports import Freeze, Suppression
-from touchflow.domain.ports import InboxEvent, TaskRecord, UnitOfWork
+from touchflow.domain.ports import TaskRecord, UnitOfWork
 from touchflow.services.assignment import assign_tasks
 from touchflow.services.contacts import resolve_contact_id
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.tasks import handoff_notices
 
 __all__ = [
-    "ADDRESS_KIND",
     "COMPLAINT_TASK_SLA",
     "COMPLAINT_TYPES",
     "apply_guard_events",
@@ -38,7 +37,6 @@ __all__ = [
 COMPLAINT_TYPES = frozenset({"complaint", "message_complained"})
 _UNSUBSCRIBE_TYPES = frozenset({"unsubscribe", "message_unsubscribed"})
 COMPLAINT_TASK_SLA = timedelta(hours=2)  # G3/J11: a person takes a complaint within 2 h
-ADDRESS_KIND = {"email": "email", "sms": "phone", "wecom": "wecom", "wechat_mp": "openid", "wechat": "openid"}
 POLICY_KEY = "guardrails"
 
 
@@ -59,8 +57,7 @@ def _freeze(uow: UnitOfWork, ids: IdFactory, contact_id: str, reason: str, event
     freeze = Freeze(ids.new(now), contact_id, now, reason, event_id, task.id)
     uow.guards.freeze(freeze)
     marker = EventInput(f"frz_{freeze.id}", "contact_frozen", (), now, "touchflow", {"reason": reason})
-    uow.events.insert([(marker, contact_id)], now)
-    uow.journeys.add_inbox([InboxEvent(marker.id, contact_id, marker.type, now, now)])
+    emit_events(uow, [(marker, contact_id)], now)
     return freeze
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from touchflow.domain.contacts import Stamp
 from touchflow.domain.events import EventInput
 from touchflow.domain.lifecycle_ports import StageChange
-from touchflow.domain.ports import InboxEvent, UnitOfWork
-from touchflow.services.context import ServiceContext
+from touchflow.domain.ports import UnitOfWork
+from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
 from touchflow.services.scoring import current_model, score_chunk
 from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
@@ -82,8 +83,18 @@ def _emit(uow: UnitOfWork, ctx: ServiceContext, moves: Sequence[StageChange], no
         return
     events = [(EventInput(ctx.ids.new(now), "stage_changed", (), now, "touchflow",
                           {"stage": m.stage, "from": m.from_stage, "rule": m.rule}), m.contact_id) for m in moves]
-    uow.events.insert(events, now)
-    uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in events])
+    emit_events(uow, events, now)
+
+
+def _touched(uow: UnitOfWork, stored: dict[str, Any], limit: int
+             ) -> tuple[list[str], tuple[datetime, int] | None, tuple[datetime, int] | None]:
+    """(contact ids, the new cursor, the stored cursor): contacts with events received since the cursor
+    that the model, tiers or stages read."""
+    cursor = ((datetime.fromisoformat(stored["received_at"]), int(stored.get("seen", 0)))
+              if stored.get("received_at") else None)
+    read = current_model(uow).event_types() | tier_config(uow).event_types() | lifecycle_config(uow).event_types()
+    ids, upper = uow.lifecycle.touched_since(cursor, limit, (NON_INTERACTION - read) | OWN_EVENTS)
+    return ids, upper, cursor
 
 
 def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT) -> PassReport:
@@ -91,13 +102,13 @@ def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT) -> PassReport
 
     Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches."""
     now = ctx.clock.now()
+    with ctx.reader() as probe:  # an idle worker looks without taking the write lock
+        _, upper, cursor = _touched(probe, probe.guards.setting(CURSOR_KEY) or {}, 1)
+        if upper is None or upper == cursor:
+            return PassReport()
     with ctx.uow() as uow:
         stored = uow.guards.lock_setting(CURSOR_KEY) or {}  # one worker moves the cursor at a time
-        cursor = ((datetime.fromisoformat(stored["received_at"]), int(stored.get("seen", 0)))
-                  if stored.get("received_at") else None)
-        read = (current_model(uow).event_types() | tier_config(uow).event_types()
-                | lifecycle_config(uow).event_types())
-        ids, upper = uow.lifecycle.touched_since(cursor, limit, (NON_INTERACTION - read) | OWN_EVENTS)
+        ids, upper, cursor = _touched(uow, stored, limit)
         if upper is None or upper == cursor:
             return PassReport()
         report = refresh_contacts(uow, ctx, ids, now) if ids else PassReport()
@@ -130,6 +141,10 @@ def refresh_due(ctx: ServiceContext) -> int:
     Returns the number of contacts looked at (0: nothing to do)."""
     done = refresh_touched(ctx).contacts
     now = ctx.clock.now()
+    with ctx.reader() as probe:  # not due: no write transaction on an idle tick
+        planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")
+        if planned and datetime.fromisoformat(planned) > now:
+            return done
     with ctx.uow() as uow:  # claim the daily pass: with several workers, one runs it
         stored = uow.guards.lock_setting(DAILY_KEY) or {}
         next_at = datetime.fromisoformat(stored["next_at"]) if stored.get("next_at") else None

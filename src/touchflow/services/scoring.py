@@ -17,7 +17,7 @@ from touchflow.domain.calibration import CalibrationReport, Observation, calibra
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.lifecycle_ports import ModelVersion, ScoreSnapshot, StoredProposal, StoredScore, TimedEvent
-from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import ContactFacts, EventFact, needs_events
 from touchflow.domain.scoring import (
     DEFAULT_MODEL,
@@ -30,7 +30,7 @@ from touchflow.domain.scoring import (
     with_changes,
 )
 from touchflow.services.contacts import resolve_contact_id
-from touchflow.services.context import ServiceContext, in_transaction
+from touchflow.services.context import ServiceContext, emit_events, in_transaction
 
 __all__ = [
     "ContactScore",
@@ -119,9 +119,7 @@ def score_chunk(uow: UnitOfWork, ids_factory: IdFactory, model: ScoringModel, id
     uow.lifecycle.save_scores(changed)
     uow.lifecycle.add_score_history(history)
     uow.lifecycle.publish_scores([s.contact_id for s in changed], now)
-    if emitted:
-        uow.events.insert(emitted, now)
-        uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in emitted])
+    emit_events(uow, emitted, now)
     del ids_factory
     return scores
 
@@ -188,8 +186,7 @@ def record_feedback(ctx: ServiceContext, contact_ref: str, verdict: str, *, by: 
         cid = resolve_contact_id(uow, contact_ref)
         event = EventInput(ctx.ids.new(now), "lead_feedback", (), now, "touchflow",
                            {"verdict": verdict, "by": by.strip(), "note": note})
-        uow.events.insert([(event, cid)], now)
-        uow.journeys.add_inbox([InboxEvent(event.id, cid, event.type, now, now)])
+        emit_events(uow, [(event, cid)], now)
         uow.audit.record(by.strip(), "lead.feedback", cid, {"verdict": verdict, "note": note}, now)
         uow.commit()
     return event.id

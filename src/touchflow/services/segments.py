@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import Condition, EvalContext, needs_events, segments_used
 from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
 from touchflow.domain.segments import (
@@ -33,7 +33,7 @@ from touchflow.domain.segments import (
     segment_to_data,
 )
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
-from touchflow.services.context import ServiceContext, in_transaction
+from touchflow.services.context import ServiceContext, emit_events, in_transaction
 
 __all__ = [
     "SegmentExists",
@@ -90,10 +90,7 @@ def _definition(record: SegmentRecord) -> SegmentDefinition:
 
 
 def _emit(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime) -> None:
-    written = membership_events(key, change, now)
-    if written:
-        uow.events.insert(written, now)
-        uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in written])
+    emit_events(uow, membership_events(key, change, now), now)
 
 
 def _recompute(uow: UnitOfWork, record: SegmentRecord, condition: Condition, now: datetime,
@@ -272,7 +269,9 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
     """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
     segments whose scheduled refresh is due. Returns how much work it did (0 when idle)."""
     work = 0
-    while (done := _drain_once(ctx, batch_size)) > 0:
+    with ctx.reader() as probe:  # an idle worker looks without taking the write lock
+        queued = probe.segments.dirty_size()
+    while queued and (done := _drain_once(ctx, batch_size)) > 0:
         work += done
         if done < batch_size:
             break

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.ports import InboxEvent, OutboxMessage, TaskRecord, UnitOfWork
-from touchflow.services.context import ServiceContext
+from touchflow.domain.ports import OutboxMessage, TaskRecord, UnitOfWork
+from touchflow.services.context import ServiceContext, emit_events
 
 __all__ = ["HANDOFF_KEY", "TaskNotFound", "TimelinessRow", "complete_task", "follow_up_timeliness",
            "handoff_notices", "list_tasks", "report_sla_breaches", "set_handoff"]
@@ -94,8 +94,7 @@ def complete_task(ctx: ServiceContext, task_id: str, *, by: str, note: str = "")
         event = EventInput(f"task_{task_id}_done", "task_completed", (), now, "touchflow",
                            {"task_id": task_id, "queue": task.queue, "by": by.strip(),
                             "within_sla": now <= task.due_at})
-        uow.events.insert([(event, task.contact_id)], now)
-        uow.journeys.add_inbox([InboxEvent(event.id, task.contact_id, event.type, now, now)])
+        emit_events(uow, [(event, task.contact_id)], now)
         uow.audit.record(by.strip(), "task.complete", task_id, {"note": note, "within_sla": now <= task.due_at}, now)
         uow.commit()
         done = uow.tasks.get(task_id)
@@ -113,8 +112,7 @@ def report_sla_breaches(ctx: ServiceContext, limit: int = 1000) -> int:
         events = [(EventInput(f"task_{t.id}_breached", "task_sla_breached", (), now, "touchflow",
                               {"task_id": t.id, "queue": t.queue, "assignee": t.assignee,
                                "due_at": t.due_at.isoformat()}), t.contact_id) for t in overdue]
-        uow.events.insert(events, now)
-        uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, now, now) for e, cid in events])
+        emit_events(uow, events, now)
         uow.tasks.mark_breached([t.id for t in overdue], now)
         uow.commit()
     return len(overdue)

@@ -22,11 +22,12 @@ from urllib.parse import urlsplit
 from touchflow.domain.contacts import Consent
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.guardrails import ADDRESS_KIND
 from touchflow.domain.identities import make_identity
 from touchflow.domain.messaging_ports import Suppression
-from touchflow.domain.ports import InboxEvent, OutboxMessage, UnitOfWork
-from touchflow.services.context import ServiceContext
-from touchflow.services.guarding import ADDRESS_KIND, apply_guard_events
+from touchflow.domain.ports import OutboxMessage, UnitOfWork
+from touchflow.services.context import ServiceContext, emit_events
+from touchflow.services.guarding import apply_guard_events
 
 __all__ = [
     "ALL_CHANNELS",
@@ -142,8 +143,7 @@ def record_for_contact(uow: UnitOfWork, ctx: ServiceContext, contact_id: str, ev
     if not fresh:
         return []
     written = [(e, survivor) for e in fresh]
-    uow.events.insert(written, now)
-    uow.journeys.add_inbox([InboxEvent(e.id, survivor, e.type, e.occurred_at, now) for e in fresh])
+    emit_events(uow, written, now)
     apply_guard_events(uow, ctx.ids, [(e, c) for e, c in written if e.type != "message_bounced"], now)
     return fresh
 
