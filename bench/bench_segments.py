@@ -2,6 +2,10 @@
 
     python bench/bench_segments.py [--contacts 100000] [--events 1000000] [--database sqlite|URL]
                                    [--incremental 100000] [--rate 1000] [--seconds 10] [--seed 1] [--keep]
+                                   [--save-seeded FILE | --seeded FILE]
+
+``--save-seeded`` keeps a copy of the freshly seeded SQLite file; ``--seeded`` starts from such a copy
+(sizes and seed must match what it was made with) so that repeated runs at 1M/10M skip the seeding.
 
 1. A fresh database with ``--contacts`` contacts (city, industry, stage, age, a custom level, tags) and
    ``--events`` events over the last year (page views, downloads, orders with amounts, opens, forms),
@@ -316,12 +320,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="sqlite", help="'sqlite' (a fresh file) or a PostgreSQL URL")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--save-seeded", type=Path, help="copy the freshly seeded SQLite file here")
+    parser.add_argument("--seeded", type=Path, help="start from a copy of this seeded SQLite file")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-bench-segments-"))
     databases = Databases(args.database, workdir, prefix="touchflow_bench_segments")
     try:
-        log(f"seeding {args.contacts:,} contacts, {args.events:,} events …")
-        seeding = seed(databases.url, args.contacts, args.events, args.seed)
+        if args.seeded is not None and databases.sqlite:
+            log(f"copying the seeded database {args.seeded} …")
+            started = time.perf_counter()
+            shutil.copyfile(args.seeded, workdir / "touchflow.db")
+            seeding = time.perf_counter() - started
+        else:
+            log(f"seeding {args.contacts:,} contacts, {args.events:,} events …")
+            seeding = seed(databases.url, args.contacts, args.events, args.seed)
+            if args.save_seeded is not None and databases.sqlite:
+                shutil.copyfile(workdir / "touchflow.db", args.save_seeded)
         log("measuring …")
         lines = run(databases.url, args)
     finally:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from touchflow.domain.predicates import Condition, EvalContext
-from touchflow.domain.segments import MembershipChange
+from touchflow.domain.segments import Direction, MembershipChange
 
 __all__ = ["MembershipStay", "SegmentRecord", "SegmentRepository"]
 
@@ -50,10 +50,12 @@ class SegmentRepository(Protocol):
         ...
     def recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
                   contact_ids: Collection[str] | None = None, dirty_batch: str | None = None,
-                  reasons: Collection[str] | None = None) -> MembershipChange:
+                  reactions: Mapping[str, Collection[Direction]] | None = None) -> MembershipChange:
         """Evaluate the condition (for everyone, for ``contact_ids``, or for the contacts of a claimed dirty
         batch), apply the change to members and history, and return it. Only the change is loaded into
-        Python, never the whole member set."""
+        Python, never the whole member set. With ``reactions`` (``domain.segments.reactions``) a dirty batch
+        checks non-members only for reasons that can let them enter, members only for those that can push
+        them out."""
         ...
     def change_members(self, segment: SegmentRecord, add: Collection[str], remove: Collection[str],
                        now: datetime) -> MembershipChange:
@@ -66,9 +68,10 @@ class SegmentRepository(Protocol):
     def member_count(self, segment_id: str) -> int: ...
     def segments_of(self, contact_id: str) -> list[str]: ...
     def history_of(self, contact_id: str) -> list[MembershipStay]: ...
-    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime) -> None:
+    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:
         """Queue (contact, reason) pairs whose facts changed, when some dynamic segment could care; the reason
-        is the event type, or ``*`` for attributes and tags."""
+        is the event type, ``*`` for attributes and tags, or ``+key``/``-key`` for entering/leaving a segment.
+        With ``batch`` the rows join that claimed batch (the segments nesting one recheck its changes now)."""
         ...
     def claim_dirty(self, batch: str, limit: int) -> int:
         """Mark up to ``limit`` of the oldest unclaimed rows with ``batch``; how many were marked."""

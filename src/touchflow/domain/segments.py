@@ -18,12 +18,27 @@ from typing import Literal, cast
 from touchflow.domain.errors import PathError
 from touchflow.domain.events import EventInput
 from touchflow.domain.predicate_parse import condition_to_data, format_duration, parse_condition, parse_duration
-from touchflow.domain.predicates import Condition, ConditionError, RandomBucket, segments_used, uses_run_context, walk
+from touchflow.domain.predicates import (
+    And,
+    Condition,
+    ConditionError,
+    EventCount,
+    InSegment,
+    Not,
+    Or,
+    RandomBucket,
+    needs_events,
+    segments_used,
+    uses_run_context,
+    walk,
+)
 
 __all__ = [
+    "ANY_CHANGE",
     "DEFAULT_REFRESH",
     "ENTERED",
     "LEFT",
+    "Direction",
     "MembershipChange",
     "SegmentDefinition",
     "SegmentError",
@@ -32,10 +47,14 @@ __all__ = [
     "membership_diff",
     "membership_events",
     "parse_segment",
+    "reactions",
+    "segment_reason",
     "segment_to_data",
 ]
 
 SegmentKind = Literal["dynamic", "static"]
+Direction = Literal["enter", "leave"]
+ANY_CHANGE = "*"  # the dirty reason for attribute, tag and stage changes: any segment may move either way
 ENTERED = "segment_entered"
 LEFT = "segment_left"
 DEFAULT_REFRESH = timedelta(hours=1)
@@ -187,3 +206,58 @@ def membership_events(segment_key: str, change: MembershipChange, now: datetime)
             found.append((EventInput(_event_id(segment_key, contact_id, kind, now), kind, (), now, "touchflow",
                                      {"segment": segment_key}), contact_id))
     return found
+
+
+# --- which way a change can move a contact --------------------------------------------------------------------
+
+_BOTH: frozenset[Direction] = frozenset(("enter", "leave"))
+
+
+def segment_reason(key: str, entered: bool) -> str:
+    """The dirty reason for "this contact entered (``+key``) or left (``-key``) segment ``key``": the segments
+    nesting ``key`` recheck it. Event type names cannot start with + or -, so the two never collide."""
+    return f"{'+' if entered else '-'}{key}"
+
+
+def _more_is_truer(leaf: EventCount) -> bool | None:
+    """One more matching event makes the leaf truer (True), falser (False), or either (None)."""
+    if leaf.op in ("gt", "gte"):
+        return True
+    if leaf.op in ("lt", "lte") or (leaf.op == "eq" and leaf.count == 0):  # "no …" is "exactly 0"
+        return False
+    if leaf.op == "ne" and leaf.count == 0:
+        return True
+    return None
+
+
+def reactions(condition: Condition) -> dict[str, frozenset[Direction]]:
+    """For each dirty reason this condition reads, whether that change can make a contact *enter* the
+    segment, *leave* it, or both; reasons it does not read are absent (they cannot move anyone).
+
+    A new event only ever adds to a count, so "≥ 2 downloads" can only let non-members in and "no
+    purchase" can only push members out: the incremental pass then evaluates non-members or members
+    alone, not both. Sums (amounts can be negative) and other aggregates move either way. Time passing
+    moves windows in both directions too; that is the scheduled full recompute's job, not this one's.
+    """
+    found: dict[str, set[Direction]] = {ANY_CHANGE: set(_BOTH)}
+
+    def add(reason: str, directions: frozenset[Direction]) -> None:
+        found.setdefault(reason, set()).update(directions)
+
+    def visit(cond: Condition, positive: bool) -> None:
+        if isinstance(cond, And | Or):
+            for item in cond.items:
+                visit(item, positive)
+        elif isinstance(cond, Not):
+            visit(cond.item, not positive)
+        elif isinstance(cond, InSegment):
+            add(segment_reason(cond.segment, True), frozenset(("enter" if positive else "leave",)))
+            add(segment_reason(cond.segment, False), frozenset(("leave" if positive else "enter",)))
+        elif isinstance(cond, EventCount) and (truer := _more_is_truer(cond)) is not None:
+            add(cond.event_type, frozenset(("enter" if truer == positive else "leave",)))
+        else:
+            for event_type in needs_events(cond) or ():
+                add(event_type, _BOTH)
+
+    visit(condition, True)
+    return {reason: frozenset(directions) for reason, directions in found.items()}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import Condition, EvalContext, needs_events, segments_used
+from touchflow.domain.predicates import Condition, EvalContext
 from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
 from touchflow.domain.segments import (
     MembershipChange,
@@ -30,6 +30,8 @@ from touchflow.domain.segments import (
     evaluation_order,
     membership_events,
     parse_segment,
+    reactions,
+    segment_reason,
     segment_to_data,
 )
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
@@ -176,8 +178,7 @@ def refresh_segment(ctx: ServiceContext, key: str) -> MembershipChange:
             raise SegmentError("segment.kind", f"{key!r} is static: its members change only by hand")
         change = _recompute(uow, record, definition.condition, now)
         uow.segments.set_next_refresh(record.id, now + record.refresh_every)
-        if not change.empty and any(key in _definition(s).nested for s in uow.segments.all()):
-            uow.segments.mark_dirty([(c, "*") for c in change.entered | change.left], now)  # nesting ones follow
+        _mark_nesting(uow, key, change, now)  # the segments nesting this one follow on the next drain
         return change
 
     return in_transaction(ctx, work)
@@ -201,8 +202,7 @@ def _static_change(ctx: ServiceContext, key: str, identifiers: Sequence[str], *,
                 unknown.append(identifier)
         change = uow.segments.change_members(record, ids if adding else (), () if adding else ids, now)
         _emit(uow, key, change, now)
-        if not change.empty:
-            uow.segments.mark_dirty([(c, "*") for c in change.entered | change.left], now)  # nested in dynamic ones
+        _mark_nesting(uow, key, change, now)
         uow.audit.record(actor, "segment.add" if adding else "segment.remove", key,
                          {"entered": len(change.entered), "left": len(change.left), "unknown": len(unknown)}, now)
         return StaticChange(len(change.entered), len(change.left), unknown)
@@ -236,12 +236,16 @@ def mark_contacts_changed(uow: UnitOfWork, contact_ids: Collection[str], now: da
     uow.segments.mark_dirty([*((cid, "*") for cid in contact_ids), *event_types], now)
 
 
-def _reads(condition: Condition) -> frozenset[str] | None:
-    """The event types whose arrival can change this segment for a contact; None: any change can (it reads
-    other segments, whose members may have changed in this batch)."""
-    if segments_used(condition):
-        return None
-    return needs_events(condition) or frozenset()
+def _queue_change(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime, batch: str | None) -> None:
+    """Queue the contacts that entered or left ``key`` (reasons ``+key`` / ``-key``) for the segments nesting
+    it; with ``batch`` they join the batch being drained, so those segments see them on this pass."""
+    uow.segments.mark_dirty([*((c, segment_reason(key, True)) for c in change.entered),
+                             *((c, segment_reason(key, False)) for c in change.left)], now, batch)
+
+
+def _mark_nesting(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime) -> None:
+    if not change.empty and any(key in _definition(s).nested for s in uow.segments.all()):
+        _queue_change(uow, key, change, now, None)
 
 
 def _drain_once(ctx: ServiceContext, limit: int) -> int:
@@ -254,11 +258,16 @@ def _drain_once(ctx: ServiceContext, limit: int) -> int:
         if not claimed:
             return 0
         records = {r.key: r for r in uow.segments.all()}
-        for definition in evaluation_order(_definition(r) for r in records.values()):
-            if definition.condition is not None:
-                change = uow.segments.recompute(records[definition.key], definition.condition, EvalContext(now),
-                                                dirty_batch=batch, reasons=_reads(definition.condition))
-                _emit(uow, definition.key, change, now)
+        definitions = evaluation_order(_definition(r) for r in records.values())
+        nested = {inner for d in definitions for inner in d.nested}
+        for definition in definitions:  # nested segments first, so the segments reading them see this batch
+            if definition.condition is None:
+                continue
+            change = uow.segments.recompute(records[definition.key], definition.condition, EvalContext(now),
+                                            dirty_batch=batch, reactions=reactions(definition.condition))
+            _emit(uow, definition.key, change, now)
+            if definition.key in nested and not change.empty:
+                _queue_change(uow, definition.key, change, now, batch)
         uow.segments.release_dirty(batch)
         return claimed
 

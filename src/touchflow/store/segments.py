@@ -11,13 +11,14 @@ in 30 days" starts from last month's downloads instead of from every contact.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Select,
     and_,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    union,
     update,
 )
 
@@ -42,7 +44,7 @@ from touchflow.domain.predicates import (
     segments_used,
 )
 from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
-from touchflow.domain.segments import MembershipChange
+from touchflow.domain.segments import Direction, MembershipChange
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.tables import (
@@ -58,7 +60,8 @@ from touchflow.store.tables import (
 __all__ = ["SqlSegmentRepository", "narrowing"]
 
 _CHUNK = 500
-_Scope = Sequence[str] | Select[str] | None  # which contacts to evaluate: ids, a subquery of ids, or everyone
+# which contacts to evaluate: ids, a subquery of ids (or a union of two), or everyone
+_Scope = Sequence[str] | Select[str] | CompoundSelect[str] | None
 _LOCK_KEY = 0x5E6_0001  # one advisory lock for every membership writer
 
 
@@ -159,44 +162,58 @@ class SqlSegmentRepository:
 
     def recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
                   contact_ids: Collection[str] | None = None, dirty_batch: str | None = None,
-                  reasons: Collection[str] | None = None) -> MembershipChange:
+                  reactions: Mapping[str, Collection[Direction]] | None = None) -> MembershipChange:
         if dirty_batch is not None:
-            scope = select(segment_dirty.c.contact_id).where(segment_dirty.c.batch == dirty_batch)
-            if reasons is not None:  # only contacts touched by what this segment reads (and attribute changes)
-                scope = scope.where(segment_dirty.c.reason.in_(sorted({*reasons, "*"})))
-            return self._recompute(segment, condition, ctx, scope.distinct())
+            def scope(direction: Direction) -> Select[str]:
+                query = select(segment_dirty.c.contact_id).where(segment_dirty.c.batch == dirty_batch)
+                if reactions is not None:  # only contacts touched by what can move them this way
+                    query = query.where(segment_dirty.c.reason.in_(
+                        sorted(r for r, d in reactions.items() if direction in d)))
+                return query.distinct()
+
+            return self._recompute(segment, condition, ctx, scope("enter"), scope("leave"))
         if contact_ids is None:
-            return self._recompute(segment, condition, ctx, None)
+            return self._recompute(segment, condition, ctx, None, None)
         entered: set[str] = set()
         left: set[str] = set()
         ids = sorted(set(contact_ids))
         for start in range(0, len(ids), _CHUNK):
-            change = self._recompute(segment, condition, ctx, ids[start:start + _CHUNK])
+            chunk = ids[start:start + _CHUNK]
+            change = self._recompute(segment, condition, ctx, chunk, chunk)
             entered |= change.entered
             left |= change.left
         return MembershipChange(frozenset(entered), frozenset(left))
 
     def _recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
-                   ids: _Scope) -> MembershipChange:
+                   enter_scope: _Scope, leave_scope: _Scope) -> MembershipChange:
+        """Non-members in ``enter_scope`` that now match enter; members in ``leave_scope`` that no longer
+        match leave (a scope of None: everyone)."""
         sm = segment_members
         member_of = and_(sm.c.segment_id == segment.id)
-        query, residual = self._candidates(condition, ctx, ids)
-        if residual is not None:  # a random split: finish the candidates in Python, then diff
+        compiled = compile_condition(condition, ctx)
+        if compiled.residual is not None:  # a random split: finish the candidates in Python, then diff
+            scope: _Scope = None  # both ways at once: every contact of either scope
+            if isinstance(enter_scope, Select) and isinstance(leave_scope, Select):
+                scope = union(enter_scope, leave_scope)
+            elif enter_scope is not None and leave_scope is not None:
+                scope = sorted({*cast(Sequence[str], enter_scope), *cast(Sequence[str], leave_scope)})
+            query, residual = self._candidates(condition, ctx, scope)
+            assert residual is not None
             now_in = set(self._residual([r[0] for r in self._c.execute(query)], residual, ctx))
             current_q = select(sm.c.contact_id).where(member_of)
-            if ids is not None:
-                current_q = current_q.where(sm.c.contact_id.in_(ids))
+            if scope is not None:
+                current_q = current_q.where(sm.c.contact_id.in_(scope))
             current = {r[0] for r in self._c.execute(current_q)}
             change = MembershipChange(frozenset(now_in - current), frozenset(current - now_in))
         else:
+            query, _ = self._candidates(condition, ctx, enter_scope)
             is_member = exists(select(sm.c.contact_id).where(member_of, sm.c.contact_id == contacts.c.id))
             entered = [r[0] for r in self._c.execute(query.where(~is_member))]
-            compiled = compile_condition(condition, ctx)
             still = exists(select(contacts.c.id).where(contacts.c.id == sm.c.contact_id,
                                                        contacts.c.merged_into.is_(None), compiled.where))
             left_q = select(sm.c.contact_id).where(member_of, ~still)
-            if ids is not None:
-                left_q = left_q.where(sm.c.contact_id.in_(ids))
+            if leave_scope is not None:
+                left_q = left_q.where(sm.c.contact_id.in_(leave_scope))
             left = [r[0] for r in self._c.execute(left_q)]
             change = MembershipChange(frozenset(entered), frozenset(left))
         self._apply(segment.id, change, ctx.now)
@@ -266,14 +283,15 @@ class SqlSegmentRepository:
 
     # --- freshness ------------------------------------------------------------------------------
 
-    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime) -> None:
+    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:
         pairs = sorted(set(touched))
         if not pairs:
             return
         wanted = self._c.execute(select(segments.c.id).where(segments.c.kind == "dynamic",
                                                              segments.c.status == "active").limit(1)).first()
         if wanted is not None:
-            bulk_insert(self._c, segment_dirty, ("contact_id", "reason", "at"), [(c, r, at) for c, r in pairs])
+            bulk_insert(self._c, segment_dirty, ("contact_id", "reason", "at", "batch"),
+                        [(c, r, at, batch) for c, r in pairs])
 
     def claim_dirty(self, batch: str, limit: int) -> int:
         oldest = (select(segment_dirty.c.seq).where(segment_dirty.c.batch.is_(None))
