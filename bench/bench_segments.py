@@ -13,8 +13,8 @@
 2. **Initial build**: 20 dynamic segments of mixed kinds (attributes, tags, counts and sums in windows,
    absence, RFM, nesting) created through ``services.segments.create_segment``: members computed and
    a ``segment_entered`` event (with its inbox row) written for each.
-3. **Full recompute**: one hour later every segment is recomputed (``refresh_segment``): the
-   scheduled safety net, where few memberships change.
+3. **Full recompute**: one hour later every segment is recomputed in one pass (``refresh_segments``,
+   what the worker's schedule does): the safety net, where few memberships change.
 4. **The hot segment** "≥ 2 downloads in 30 days and no purchase in 90 days" alone: its refresh and
    its compiled count (``preview``) next to a hand-written SQL query through the driver over the same
    indexed ``events`` table, in the same run.
@@ -143,6 +143,9 @@ def seed(url: str, n_contacts: int, n_events: int, seed_value: int) -> float:
     try:
         app.init_database()
         tags = ((_cid(i), t, "bench") for i in range(n_contacts) for t in TAGS if rnd.random() < 0.15)
+        with app.engine.begin() as c:  # build the events indexes once after loading, not row by row
+            for index in events.indexes:
+                index.drop(c)
         for table, columns, rows in (
                 (contacts, ("id", "created_at", "updated_at", "city", "industry", "lifecycle_stage", "age", "custom",
                             "lineage"), _contacts(n_contacts, rnd)),
@@ -156,10 +159,24 @@ def seed(url: str, n_contacts: int, n_events: int, seed_value: int) -> float:
                 done += len(chunk)
             log(f"  seeded {done:,} {table.name}")
         with app.engine.begin() as c:
+            for index in events.indexes:
+                index.create(c)
             c.exec_driver_sql("ANALYZE")
     finally:
         app.close()
     return time.perf_counter() - started
+
+
+def _upgrade(url: str) -> None:
+    from touchflow.bootstrap import bootstrap
+    from touchflow.clock import VirtualClock
+    from touchflow.config import Settings
+
+    app = bootstrap(Settings(url), clock=VirtualClock(T0))
+    try:
+        app.init_database()
+    finally:
+        app.close()
 
 
 def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
@@ -173,7 +190,13 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
     from touchflow.services.ingest import RawItem, record_events
-    from touchflow.services.segments import create_segment, preview_segment, refresh_segment, update_segments
+    from touchflow.services.segments import (
+        create_segment,
+        preview_segment,
+        refresh_segment,
+        refresh_segments,
+        update_segments,
+    )
 
     out: list[str] = []
     clock = VirtualClock(T0)
@@ -189,19 +212,14 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
         total_build = sum(s for _, s, _ in build)
         members = sum(m for _, _, m in build)
         out.append(f"| initial build (20 segments, {members:,} memberships + entered events) | {total_build:.2f} s |")
-        # 3. full recompute, one hour later
+        # 3. full recompute, one hour later: the scheduled pass over every segment
         clock.advance(timedelta(hours=1))
-        refresh: list[tuple[str, float, int]] = []
-        for key, _ in SEGMENTS:
-            seconds, change = _timed(refresh_segment, app.services, key)
-            refresh.append((key, seconds, len(change.entered) + len(change.left)))
-        total = sum(s for _, s, _ in refresh)
-        moved = sum(m for _, _, m in refresh)
-        out.append(f"| full recompute of 20 segments (1 h later, {moved:,} changes) | {total:.2f} s |")
-        slowest = sorted(refresh, key=lambda r: -r[1])[:3]
-        out.append(f"| slowest three | {', '.join(f'{k} {s:.2f} s' for k, s, _ in slowest)} |")
+        total, changes = _timed(refresh_segments, app.services)
+        moved = sum(len(c.entered) + len(c.left) for c in changes.values())
+        out.append(f"| full recompute of 20 segments, one pass (1 h later, {moved:,} changes) | {total:.2f} s |")
+        clock.advance(timedelta(minutes=1))
+        hot_refresh, _ = _timed(refresh_segment, app.services, "hot_leads")
         # 4. the hot segment vs a hand-written query
-        hot_refresh = next(s for k, s, _ in refresh if k == "hot_leads")
         hot_build = next(s for k, s, _ in build if k == "hot_leads")
         preview_s, preview = _timed(preview_segment, app.services, {"key": "hot", "name": "hot", "condition": HOT}, 0)
         now = clock.now()
@@ -330,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"copying the seeded database {args.seeded} …")
             started = time.perf_counter()
             shutil.copyfile(args.seeded, workdir / "touchflow.db")
+            _upgrade(databases.url)  # a copy made before a schema change gets it (an index build at 10M: ~1 min)
             seeding = time.perf_counter() - started
         else:
             log(f"seeding {args.contacts:,} contacts, {args.events:,} events …")

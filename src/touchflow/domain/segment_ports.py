@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -68,6 +68,12 @@ class SegmentRepository(Protocol):
     def member_count(self, segment_id: str) -> int: ...
     def segments_of(self, contact_id: str) -> list[str]: ...
     def history_of(self, contact_id: str) -> list[MembershipStay]: ...
+    def recompute_everyone(self, items: Sequence[tuple[SegmentRecord, Condition]],
+                           ctx: EvalContext) -> list[MembershipChange]:
+        """Full recomputes of several segments in one pass, in the order given (inner segments first), sharing
+        what they read; applied like ``recompute``."""
+        ...
+
     def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:
         """Queue (contact, reason) pairs whose facts changed, when some dynamic segment could care; the reason
         is the event type, ``*`` for attributes and tags, or ``+key``/``-key`` for entering/leaving a segment.

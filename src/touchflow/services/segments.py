@@ -50,6 +50,7 @@ __all__ = [
     "mark_contacts_changed",
     "preview_segment",
     "refresh_segment",
+    "refresh_segments",
     "remove_members",
     "segment_members",
     "update_segments",
@@ -168,18 +169,42 @@ def segment_members(ctx: ServiceContext, key: str, after: str | None = None,
 
 def refresh_segment(ctx: ServiceContext, key: str) -> MembershipChange:
     """Recompute a dynamic segment for everyone now (what the schedule does every ``refresh_every``)."""
+    record = _get_dynamic(ctx, key)
+    return refresh_segments(ctx, [record.key])[record.key]
+
+
+def _get_dynamic(ctx: ServiceContext, key: str) -> SegmentRecord:
+    with ctx.reader() as uow:
+        record = _get(uow, key)
+    if record.kind != "dynamic":
+        raise SegmentError("segment.kind", f"{key!r} is static: its members change only by hand")
+    return record
+
+
+def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -> dict[str, MembershipChange]:
+    """Recompute several dynamic segments (all of them by default) for everyone, in one pass and one
+    transaction: inner segments first, leaves the segments share read once (``store/segment_sets.py``)."""
     now = ctx.clock.now()
 
-    def work(uow: UnitOfWork) -> MembershipChange:
+    def work(uow: UnitOfWork) -> dict[str, MembershipChange]:
         uow.segments.lock()
-        record = _get(uow, key)
-        definition = _definition(record)
-        if definition.condition is None:
+        records = {r.key: r for r in uow.segments.all()}
+        definitions = evaluation_order(_definition(r) for r in records.values())
+        wanted = [d for d in definitions if d.condition is not None and (keys is None or d.key in keys)]
+        for key in sorted(set(keys or ()) - {d.key for d in wanted}):
+            if key not in records:
+                raise SegmentNotFound(key)
             raise SegmentError("segment.kind", f"{key!r} is static: its members change only by hand")
-        change = _recompute(uow, record, definition.condition, now)
-        uow.segments.set_next_refresh(record.id, now + record.refresh_every)
-        _mark_nesting(uow, key, change, now)  # the segments nesting this one follow on the next drain
-        return change
+        changes = uow.segments.recompute_everyone(
+            [(records[d.key], d.condition) for d in wanted if d.condition is not None], EvalContext(now))
+        in_pass = {d.key for d in wanted}
+        outside = [d for d in definitions if d.key not in in_pass]
+        for definition, change in zip(wanted, changes, strict=True):
+            _emit(uow, definition.key, change, now)
+            uow.segments.set_next_refresh(records[definition.key].id, now + records[definition.key].refresh_every)
+            if not change.empty and any(definition.key in d.nested for d in outside):
+                _queue_change(uow, definition.key, change, now, None)  # nesting segments outside the pass follow
+        return {d.key: c for d, c in zip(wanted, changes, strict=True)}
 
     return in_transaction(ctx, work)
 
@@ -274,9 +299,9 @@ def _drain_once(ctx: ServiceContext, limit: int) -> int:
     return in_transaction(ctx, work)
 
 
-def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 1) -> int:
+def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20) -> int:
     """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
-    segments whose scheduled refresh is due. Returns how much work it did (0 when idle)."""
+    segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle)."""
     work = 0
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
@@ -286,7 +311,6 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
             break
     with ctx.reader() as uow:
         due = [r.key for r in uow.segments.due_for_refresh(ctx.clock.now(), max_refreshes)]
-    for key in due:
-        refresh_segment(ctx, key)
-        work += 1
+    if due:
+        work += len(refresh_segments(ctx, due))
     return work

@@ -47,6 +47,7 @@ from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
 from touchflow.domain.segments import Direction, MembershipChange
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
+from touchflow.store.segment_sets import SetEvaluator
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -173,6 +174,8 @@ class SqlSegmentRepository:
 
             return self._recompute(segment, condition, ctx, scope("enter"), scope("leave"))
         if contact_ids is None:
+            if SetEvaluator.supports(condition):
+                return self.recompute_everyone([(segment, condition)], ctx)[0]
             return self._recompute(segment, condition, ctx, None, None)
         entered: set[str] = set()
         left: set[str] = set()
@@ -183,6 +186,28 @@ class SqlSegmentRepository:
             entered |= change.entered
             left |= change.left
         return MembershipChange(frozenset(entered), frozenset(left))
+
+    def recompute_everyone(self, items: Sequence[tuple[SegmentRecord, Condition]],
+                           ctx: EvalContext) -> list[MembershipChange]:
+        """Full recomputes in the given order (inner segments first), set-wise where the condition allows:
+        leaves shared between the segments are queried once, and a nesting segment reads the members its
+        inner segment got in this pass."""
+        evaluator = SetEvaluator(self._c, ctx)
+        evaluator.plan(c for _, c in items if SetEvaluator.supports(c))
+        nested = {key for _, c in items for key in segments_used(c)}
+        changes: list[MembershipChange] = []
+        for segment, condition in items:
+            if not SetEvaluator.supports(condition):
+                changes.append(self._recompute(segment, condition, ctx, None, None))
+                continue
+            now_in = evaluator.members(condition)
+            current = evaluator.current(segment.id)
+            change = MembershipChange(frozenset(now_in - current), frozenset(current - now_in))
+            self._apply(segment.id, change, ctx.now)
+            if segment.key in nested:
+                evaluator.remember(segment.key, now_in)
+            changes.append(change)
+        return changes
 
     def _recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
                    enter_scope: _Scope, leave_scope: _Scope) -> MembershipChange:
@@ -249,6 +274,9 @@ class SqlSegmentRepository:
         return change
 
     def matching(self, condition: Condition, ctx: EvalContext, sample: int) -> tuple[int, list[str]]:
+        if SetEvaluator.supports(condition):
+            found = SetEvaluator(self._c, ctx).members(condition)
+            return len(found), sorted(found)[:sample]
         query, residual = self._candidates(condition, ctx, None)
         if residual is None:
             count = int(self._c.execute(select(func.count()).select_from(query.subquery())).scalar_one())

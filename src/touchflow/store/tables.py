@@ -143,7 +143,7 @@ events = Table(
     Column("source", String(100), nullable=False),
     Column("properties", JSONDoc, nullable=False),
     Index(None, "contact_id", "type", "occurred_at"),
-    Index(None, "type", "occurred_at"),
+    Index(None, "type", "occurred_at", "contact_id"),  # covering: set-wise segment leaves read only the index
 )
 
 sources = Table(
@@ -502,7 +502,8 @@ segment_dirty = Table(  # contacts whose facts changed since their memberships w
     Column("contact_id", ID, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("batch", String(40), nullable=True),  # set when a worker claims the row, in its transaction
-    Column("reason", String(64), nullable=True),  # the event type that touched it; "*": attributes, tags
+    Column("reason", String(80), nullable=True),  # the event type that touched it; "*": attributes, tags;
+    # "+key" / "-key": entered / left segment key (the segments nesting it recheck)
     Index(None, "batch"),
 )
 

@@ -1,0 +1,152 @@
+"""Full recomputes, set-wise: each leaf of a segment's condition is one indexed query for *who* it holds for.
+
+``SqlSegmentRepository.recompute`` for everyone used to ask, per contact, "does the condition hold?"
+(an anti-join in each direction). Here a leaf such as "≥ 2 downloads in 30 days" is one ``GROUP BY``
+over the (type, occurred_at, contact_id) index, "has tag vip" one read of the tag index, an attribute
+one scan of ``contacts``; ``domain.contact_sets`` combines them, and the result is diffed with the
+current members in Python. Leaves are cached for the pass, so twenty segments that read "orders in
+365 days" run that query once, and a nested segment reads the members its inner segment just got.
+
+Leaves that hold when a contact has no events ("no purchase in 90 days", "fewer than 3 visits") are
+queried as their complement — the contacts with events for whom the leaf fails — so the set stays small.
+Conditions with a random bucket (no SQL form) or message engagement (needs a journey run) are not
+evaluated here; ``supports`` says so and the caller takes the row-by-row path.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Set
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, func, not_, select
+
+from touchflow.domain.contact_sets import ContactSet, evaluate_sets
+from touchflow.domain.predicates import (
+    Always,
+    And,
+    Condition,
+    EvalContext,
+    EventCount,
+    EventSum,
+    HasTag,
+    InSegment,
+    MessageEngagement,
+    Not,
+    Or,
+    RandomBucket,
+    walk,
+)
+from touchflow.store.compile import compile_condition, event_clauses, event_sum_test
+from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
+
+__all__ = ["SetEvaluator"]
+
+_OPS: Mapping[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+}
+_EXISTS = {("gte", 1), ("gt", 0), ("ne", 0)}  # "at least one": no count needed
+_ABSENT = {("eq", 0), ("lt", 1), ("lte", 0)}  # "none"
+
+
+class SetEvaluator:
+    """One pass of full recomputes at ``ctx.now`` over one connection; leaves and fresh memberships cached."""
+
+    def __init__(self, connection: Connection, ctx: EvalContext) -> None:
+        self._c = connection
+        self._ctx = ctx
+        self._leaves: dict[Condition, ContactSet] = {}
+        self._uses: Counter[Condition] = Counter()  # planned reads left per leaf: a set is dropped after its last
+        self._fresh: dict[str, Set[str]] = {}
+        self._universe: Set[str] | None = None
+        self._gone: Set[str] | None = None
+
+    @staticmethod
+    def supports(condition: Condition) -> bool:
+        return not any(isinstance(node, RandomBucket | MessageEngagement) for node in walk(condition))
+
+    def plan(self, conditions: Iterable[Condition]) -> None:
+        """Say which conditions the pass will evaluate, so a leaf read by several is queried once and its set
+        freed after its last use (at a million contacts a set is tens of megabytes)."""
+        for condition in conditions:
+            self._uses.update(node for node in walk(condition) if not isinstance(node, And | Or | Not | Always))
+
+    def members(self, condition: Condition) -> set[str]:
+        """Every live contact the condition holds for now."""
+        return evaluate_sets(condition, self._leaf).within(self.universe, self.gone())
+
+    def remember(self, key: str, members: Set[str]) -> None:
+        """``key``'s members as just computed in this pass: segments nesting it read these."""
+        self._fresh[key] = members
+
+    def current(self, segment_id: str) -> set[str]:
+        return self._ids(select(segment_members.c.contact_id).where(segment_members.c.segment_id == segment_id))
+
+    def universe(self) -> Set[str]:
+        if self._universe is None:
+            self._universe = self._ids(select(contacts.c.id).where(contacts.c.merged_into.is_(None)))
+        return self._universe
+
+    def gone(self) -> Set[str]:
+        if self._gone is None:
+            self._gone = self._ids(select(contacts.c.id).where(contacts.c.merged_into.is_not(None)))
+        return self._gone
+
+    # --- leaves ---------------------------------------------------------------------------------------
+
+    def _ids(self, query: Select[Any]) -> set[str]:
+        """Ids straight from the driver's cursor: text needs no type processing, and at a million rows
+        SQLAlchemy's row objects would cost more than the query."""
+        result = self._c.execute(query)
+        try:
+            return {row[0] for row in result.cursor.fetchall()}
+        finally:
+            result.close()
+
+    def _leaf(self, cond: Condition) -> ContactSet:
+        found = self._leaves.get(cond)
+        if found is None:
+            found = self._query_leaf(cond)
+        self._uses[cond] -= 1
+        if self._uses[cond] > 0:
+            self._leaves[cond] = found
+        else:
+            self._leaves.pop(cond, None)
+        return found
+
+    def _query_leaf(self, cond: Condition) -> ContactSet:
+        if isinstance(cond, HasTag):
+            return ContactSet(self._ids(select(contact_tags.c.contact_id).where(contact_tags.c.tag == cond.tag)))
+        if isinstance(cond, InSegment):
+            fresh = self._fresh.get(cond.segment)
+            if fresh is not None:
+                return ContactSet(fresh)
+            return ContactSet(self._ids(
+                select(segment_members.c.contact_id).join(segments, segments.c.id == segment_members.c.segment_id)
+                .where(segments.c.key == cond.segment)))
+        if isinstance(cond, EventCount):
+            return self._counted(cond)
+        if isinstance(cond, EventSum):
+            return self._summed(cond)
+        # attributes, first/last and anything else: the row-by-row expression, once over every contact
+        return ContactSet(self._ids(select(contacts.c.id).where(compile_condition(cond, self._ctx).where)))
+
+    def _grouped(self, cond: EventCount | EventSum, test: ColumnElement[bool], holds_at_zero: bool) -> ContactSet:
+        """Contacts with matching events for whom ``test`` holds — or, when the leaf holds for a contact
+        with no events, the complement of those for whom it fails."""
+        query = (select(events.c.contact_id)
+                 .where(*event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where))
+                 .group_by(events.c.contact_id).having(not_(test) if holds_at_zero else test))
+        return ContactSet(self._ids(query), holds_at_zero)
+
+    def _counted(self, cond: EventCount) -> ContactSet:
+        if (cond.op, cond.count) in _EXISTS | _ABSENT:
+            query = (select(events.c.contact_id).distinct()
+                     .where(*event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where)))
+            return ContactSet(self._ids(query), (cond.op, cond.count) in _ABSENT)
+        return self._grouped(cond, _OPS[cond.op](func.count(), cond.count), bool(_OPS[cond.op](0, cond.count)))
+
+    def _summed(self, cond: EventSum) -> ContactSet:
+        test = event_sum_test(events, cond.prop, cond.op, cond.value)
+        return self._grouped(cond, test, bool(_OPS[cond.op](0, cond.value)))
