@@ -31,6 +31,7 @@ from touchflow.domain.predicates import (
     EvalContext,
     EventCount,
     EventFact,
+    EventFirstLast,
     EventSum,
     HasTag,
     InSegment,
@@ -40,9 +41,11 @@ from touchflow.domain.predicates import (
     Or,
     PropFilter,
     RandomBucket,
+    TimeBound,
     evaluate,
 )
 from touchflow.store.compile import compile_condition
+from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 from touchflow.store.types import UTCDateTime
 
@@ -152,7 +155,13 @@ def build_dataset(seed: int = 7, n_contacts: int = 40, n_events: int = 400) -> t
         at, props = _when(rng), _props(rng, event_type)
         event_rows.append({"id": f"e{n:04d}", "contact_id": cid, "type": event_type, "occurred_at": at,
                            "received_at": NOW, "source": "test", "properties": props})
-        per_contact[cid].append(EventFact(event_type, at, props))
+        per_contact[cid].append(EventFact(event_type, at, props, f"e{n:04d}"))
+    tie_rng = random.Random(seed + 2)  # ties for first/last: same contact, type and instant, other values
+    for n, row in enumerate(tie_rng.sample(event_rows, n_events // 8)):
+        # ids that sort before or after the original's, in code-point order ("E" < "e" < "f")
+        event_id, props = f"{tie_rng.choice('Ef')}{n:04d}", _props(tie_rng, row["type"])
+        event_rows.append({**row, "id": event_id, "properties": props})
+        per_contact[row["contact_id"]].append(EventFact(row["type"], row["occurred_at"], props, event_id))
     seg_rng = random.Random(seed + 1)  # its own stream, so the rest of the dataset stays as it was
     segments_of = {cid: frozenset(s for s in SEGMENTS if seg_rng.random() < 0.4) for cid in ids}
     dataset = Dataset(
@@ -222,6 +231,22 @@ _prop_filter = st.one_of(
               st.lists(_prop_value, min_size=1, max_size=3).map(tuple)),
 )
 _where = st.lists(_prop_filter, max_size=2).map(tuple)
+
+
+def _time_bound(which: str, event_type: str, side: str, ago: timedelta, within: timedelta | None,
+                where: tuple[PropFilter, ...]) -> EventFirstLast:
+    if side == "before" and within is not None and ago >= within:
+        within = None  # "before 30d within 7d" can never hold; the AST refuses it
+    return EventFirstLast(which, event_type, TimeBound(side, ago), within, where)  # type: ignore[arg-type]
+
+
+_which = st.sampled_from(["first", "last"])
+_first_last = st.one_of(
+    st.builds(EventFirstLast, _which, st.sampled_from(["order_paid", "content_download", "page_view"]), _prop_filter,
+              _windows, _where),
+    st.builds(_time_bound, _which, st.sampled_from(EVENT_TYPES), st.sampled_from(["before", "after"]),
+              st.sampled_from([H, D, 36 * H, 3 * D, 7 * D, 30 * D, 90 * D]), _windows, _where),
+)
 _leaves = st.one_of(
     _attr_cmp,
     st.builds(HasTag, st.sampled_from([*TAGS, "unknown"])),
@@ -231,6 +256,7 @@ _leaves = st.one_of(
     st.builds(EventSum, st.sampled_from(["order_paid", "content_download", "page_view"]),
               st.sampled_from(["amount", "pages"]), st.sampled_from(COUNT_OPS),
               st.sampled_from([0, 1, 50, 120, 199.5, 300, 1000, 2500.5, 5000]), _windows, _where),
+    _first_last,
     st.builds(MessageEngagement, st.sampled_from(["n1", "n2", "n3"]), st.sampled_from(["opened", "clicked"]),
               _windows),
     st.builds(RandomBucket, st.sampled_from(["exp1", "exp2"]), st.sampled_from([0.0, 25.0, 50.0, 100.0])),
@@ -257,6 +283,16 @@ def test_every_leaf_and_its_negation_agree(app: Application, dataset: Dataset, c
     assert select_sql(app, Not(cond), dataset) == select_python(Not(cond), dataset)
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cond=_first_last)
+def test_first_and_last_agree_with_ties_missing_values_and_mixed_kinds(app: Application, dataset: Dataset,
+                                                                       cond: Condition) -> None:
+    # The dataset repeats some events at the same instant with other values (and ids on both sides of the
+    # original's), leaves properties out, and stores "300" next to 300 and true next to 1.
+    assert select_sql(app, cond, dataset) == select_python(cond, dataset)
+    assert select_sql(app, Not(cond), dataset) == select_python(Not(cond), dataset)
+
+
 # --- hand-picked conditions: the dataset is not trivial for them, and the YAML forms compile -------------------
 
 EXAMPLES = [
@@ -275,6 +311,12 @@ EXAMPLES = [
     {"event": "content_download", "count": ">= 2", "within": "30d", "where": {"content_type": "whitepaper"}},
     {"no": "order_paid", "within": "90d"},
     {"sum": "order_paid.amount", "op": "gte", "value": 1000, "within": "365d"},
+    {"first": "page_view.url", "eq": "/pricing"},
+    {"last": "content_download.content_type", "ne": "whitepaper", "within": "30d"},
+    {"last": "order_paid.amount", "gte": 1000, "within": "365d", "where": {"currency": ["CNY", "USD"]}},
+    {"last": "order_paid", "before": "30d"},
+    {"last": "page_view", "after": "3d"},
+    {"first": "content_download", "after": "60d"},
     {"opened": "n1"},
     {"clicked": "n2", "within": "3d"},
     {"all": [{"tag": "vip"}, {"random": {"salt": "exp1", "below": 50}}]},
@@ -298,6 +340,32 @@ def test_random_bucket_goes_to_the_residual_and_the_rest_stays_in_sql(app: Appli
         candidates = {r[0] for r in c.execute(select(contacts.c.id).where(compiled.where))}
     assert candidates == select_python(And((HasTag("vip"), AttrCompare("city", "exists"))), dataset)
     assert compile_condition(HasTag("vip"), CTX).residual is None
+
+
+def test_ties_break_by_event_id_in_sql_and_on_loaded_facts(app: Application) -> None:
+    # inserted e2, E9, e10 at one instant; by code point E9 < e10 < e2, so neither insertion nor numeric order
+    row = {f: None for f in STANDARD_FIELDS} | {"id": "c1", "created_at": NOW, "updated_at": NOW, "custom": {},
+                                                "lineage": {}, "merged_into": None}
+    at = NOW - D
+    with app.engine.begin() as c:
+        c.execute(insert(contacts), [row])
+        c.execute(insert(events), [{"id": event_id, "contact_id": "c1", "type": "order_paid", "occurred_at": at,
+                                    "received_at": NOW, "source": "test", "properties": {"amount": amount}}
+                                   for event_id, amount in (("e2", 2), ("E9", 9), ("e10", 10))])
+        facts = SqlJourneyRepository(c).load_facts(["c1"], None, None)
+    assert sorted(e.event_id or "" for e in facts["c1"].events) == ["E9", "e10", "e2"]
+    data = Dataset(facts, {})
+    for which, amount in (("first", 9), ("last", 2)):
+        cond = parse_condition({which: "order_paid.amount", "eq": amount})
+        assert select_sql(app, cond, data) == select_python(cond, data) == {"c1"}
+
+
+def test_postgresql_orders_ids_by_code_point() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    where = compile_condition(parse_condition({"last": "order_paid.amount", "gt": 0}), CTX).where
+    sql = str(select(contacts.c.id).where(where).compile(dialect=postgresql.dialect()))
+    assert 'ORDER BY events_1.occurred_at DESC, (events_1.id) COLLATE "C" DESC' in sql
 
 
 def test_engagement_needs_a_run(app: Application) -> None:

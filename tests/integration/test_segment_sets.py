@@ -7,7 +7,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from sqlalchemy import update
 
-from tests.integration.test_predicate_sql import CTX, Dataset, conditions, dataset, select_python  # noqa: F401
+from tests.integration.test_predicate_sql import CTX, Dataset, conditions, select_python
+from tests.integration.test_predicate_sql import dataset as dataset  # the fixture, re-exported for pytest
 from touchflow.bootstrap import Application
 from touchflow.domain.predicates import Condition, EventCount, HasTag, Not
 from touchflow.store.segment_sets import SetEvaluator
@@ -53,4 +54,4 @@ def test_leaves_shared_by_several_conditions_are_queried_once_and_then_freed(app
         assert evaluator.members(first) == select_python(first, dataset)
         assert evaluator.members(second) == select_python(second, dataset)
     assert sum("order_paid" in q or "events" in q for q in queries) == 1
-    assert evaluator._leaves == {}  # noqa: SLF001 - the set is dropped after its last planned use
+    assert evaluator._leaves == {}  # the set is dropped after its last planned use

@@ -30,6 +30,7 @@ from touchflow.domain.predicates import (
     EvalContext,
     EventCount,
     EventFact,
+    EventFirstLast,
     EventSum,
     HasTag,
     MessageEngagement,
@@ -38,6 +39,7 @@ from touchflow.domain.predicates import (
     Or,
     PropFilter,
     RandomBucket,
+    TimeBound,
     evaluate,
     max_window,
     needs_events,
@@ -87,6 +89,20 @@ FORMS: list[tuple[object, Condition]] = [
     ({"sum": "order_paid.amount", "op": "gte", "value": 5000, "within": "365d"},
      EventSum("order_paid", "amount", "gte", 5000, 365 * D)),
     ({"sum": "shop.order_paid.amount", "gt": 0.5}, EventSum("shop.order_paid", "amount", "gt", 0.5)),
+    ({"first": "page_view.utm_source", "eq": "wechat"},
+     EventFirstLast("first", "page_view", PropFilter("utm_source", "eq", "wechat"))),
+    ({"last": "order_paid.amount", "gte": 1000, "within": "365d", "where": {"currency": "CNY"}},
+     EventFirstLast("last", "order_paid", PropFilter("amount", "gte", 1000), 365 * D,
+                    (PropFilter("currency", "eq", "CNY"),))),
+    ({"last": "shop.order_paid.channel", "op": "in", "value": ["app", "web"]},
+     EventFirstLast("last", "shop.order_paid", PropFilter("channel", "in", ("app", "web")))),
+    ({"first": "signup.plan", "ne": True}, EventFirstLast("first", "signup", PropFilter("plan", "ne", True))),
+    ({"last": "order_paid", "before": "90d"}, EventFirstLast("last", "order_paid", TimeBound("before", 90 * D))),
+    ({"last": "shop.order_paid", "after": "30d", "within": "365d", "where": {"amount": {"gt": 0}}},
+     EventFirstLast("last", "shop.order_paid", TimeBound("after", 30 * D), 365 * D, (PropFilter("amount", "gt", 0),))),
+    ({"first": "signup", "after": "7d"}, EventFirstLast("first", "signup", TimeBound("after", 7 * D))),
+    ({"first": "signup", "before": "1d", "within": "1d1s"},
+     EventFirstLast("first", "signup", TimeBound("before", D), D + timedelta(seconds=1))),
     ({"opened": "send_digest"}, MessageEngagement("send_digest", "opened")),
     ({"clicked": "send_digest", "within": "3d"}, MessageEngagement("send_digest", "clicked", 3 * D)),
     ({"random": {"salt": "exp1", "below": 50}}, RandomBucket("exp1", 50.0)),
@@ -141,6 +157,20 @@ ERRORS: list[tuple[object, str, str]] = [
     ({"sum": "amount", "gte": 1}, "nodes[3].if.sum", "<event type>.<property>"),
     ({"sum": "order_paid.amount", "gte": "lots"}, "nodes[3].if.gte", "expected a number"),
     ({"sum": "order_paid.amount", "contains": 1}, "nodes[3].if.contains", "not allowed"),
+    ({"last": "order_paid"}, "nodes[3].if", "needs a property comparison"),
+    ({"last": "order_paid", "before": "90d", "after": "1d"}, "nodes[3].if", "not both"),
+    ({"last": "order_paid.amount", "gte": 1, "before": "9d"}, "nodes[3].if.gte", "not both"),
+    ({"last": "order_paid", "before": "soon"}, "nodes[3].if.before", "duration"),
+    ({"last": "order_paid", "before": "90d", "within": "90d"}, "nodes[3].if.before", "never true"),
+    ({"first": "signup", "after": "1d", "count": ">= 1"}, "nodes[3].if.count", "not allowed in a 'first' condition"),
+    ({"first": "Sign Up", "after": "1d"}, "nodes[3].if.first", "snake_case"),
+    ({"first": "amount", "eq": 1}, "nodes[3].if.first", "<event type>.<property>"),
+    ({"first": "page_view.url", "contains": "x"}, "nodes[3].if.contains", "not allowed in a 'first' condition"),
+    ({"first": "page_view.url", "eq": "a", "ne": "b"}, "nodes[3].if", "exactly one operator"),
+    ({"last": "order_paid.amount", "in": []}, "nodes[3].if.in", "non-empty list"),
+    ({"last": "order_paid.amount", "gte": [1]}, "nodes[3].if.gte", "a text, a number"),
+    ({"last": ["order_paid"], "before": "1d"}, "nodes[3].if.last", "an event type"),
+    ({"first": "signup", "after": "1d", "last": "signup"}, "nodes[3].if", "has 'first' and 'last'"),
     ({"opened": "n1", "where": {"x": 1}}, "nodes[3].if.where", "not allowed"),
     ({"opened": ""}, "nodes[3].if.opened", "message node"),
     ({"random": {"salt": "x", "below": 150}}, "nodes[3].if.random.below", "0 to 100"),
@@ -158,6 +188,12 @@ def test_errors_name_the_offending_element(data: object, path: str, reason: str)
     assert info.value.path == path
     assert reason in info.value.reason
     assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_first_last_error_names_the_head_under_the_callers_path() -> None:
+    with pytest.raises(ConditionError) as info:
+        parse_condition({"all": [{"tag": "a"}, {"last": "Order Paid", "before": "90d"}]}, "segment.condition")
+    assert str(info.value).startswith("segment.condition.all[1].last: ")
 
 
 def test_property_filters_parse_on_their_own() -> None:
@@ -234,6 +270,13 @@ _leaves = st.one_of(
               st.integers(0, 3), _windows, _where),
     st.builds(EventSum, st.just("order_paid"), st.just("amount"), st.sampled_from(COUNT_OPS),
               st.one_of(st.integers(0, 100), st.just(12.5)), _windows, _where),
+    st.builds(EventFirstLast, st.sampled_from(["first", "last"]), st.sampled_from(["signup", "shop.order_paid"]),
+              _prop_filter, _windows, _where),
+    st.builds(EventFirstLast, st.sampled_from(["first", "last"]), st.just("signup"),
+              st.builds(TimeBound, st.just("after"), st.sampled_from([D, timedelta(hours=36)])), _windows, _where),
+    st.builds(EventFirstLast, st.sampled_from(["first", "last"]), st.just("order_paid"),
+              st.builds(TimeBound, st.just("before"), st.sampled_from([timedelta(seconds=1), D])),
+              st.sampled_from([None, 30 * D]), _where),
     st.builds(MessageEngagement, _names, st.sampled_from(["opened", "clicked"]), _windows),
     st.builds(RandomBucket, _names, st.sampled_from([0.0, 12.5, 100.0])),
     st.just(Always()),
@@ -259,6 +302,14 @@ def test_the_ast_refuses_malformed_nodes() -> None:
         PropFilter("amount", "gt", (1, 2))
     with pytest.raises(ValueError, match="unknown operator"):
         PropFilter("amount", "like", 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="first or last"):
+        EventFirstLast("middle", "signup", TimeBound("after", D))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive duration"):
+        TimeBound("after", timedelta(0))
+    with pytest.raises(ValueError, match="positive duration"):
+        TimeBound("around", D)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="never true"):
+        EventFirstLast("last", "order_paid", TimeBound("before", 30 * D), 30 * D)
 
 
 # --- the evaluator: attributes -----------------------------------------------------------------------------
@@ -440,8 +491,11 @@ def test_needs_events_and_max_window() -> None:
         {"event": "page_view", "within": "7d"},
         {"not": {"sum": "order_paid.amount", "gte": 1, "within": "30d"}},
         {"any": [{"opened": "n1", "within": "3d"}, {"tag": "x"}]},
+        {"first": "signup.utm_source", "eq": "wechat", "within": "45d"},
+        {"not": {"last": "shop.order_paid", "before": "40d"}},
     ]})
-    assert needs_events(cond) == frozenset({"page_view", "order_paid", "message_opened"})
-    assert max_window(cond) == 30 * D
+    assert needs_events(cond) == frozenset({"page_view", "order_paid", "message_opened", "signup", "shop.order_paid"})
+    assert max_window(cond) is None  # the last order "before 40d" reads all history up to now
+    assert max_window(And((cond.items[0], cond.items[3]))) == 45 * D
     assert max_window(Or((cond, EventCount("signup", "gte", 1)))) is None
     assert max_window(MessageEngagement("n", "clicked")) is None

@@ -12,7 +12,8 @@ def ways(data: object) -> dict[str, set[str]]:
 
 
 def test_more_events_only_let_contacts_in_for_at_least_and_only_push_them_out_for_absence() -> None:
-    hot = {"all": [{"event": "content_download", "count": ">= 2", "within": "30d"}, {"no": "order_paid", "within": "90d"}]}
+    hot = {"all": [{"event": "content_download", "count": ">= 2", "within": "30d"},
+                   {"no": "order_paid", "within": "90d"}]}
     assert ways(hot) == {ANY_CHANGE: {"enter", "leave"}, "content_download": {"enter"}, "order_paid": {"leave"}}
 
 

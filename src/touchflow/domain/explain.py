@@ -16,12 +16,15 @@ from touchflow.domain.predicates import (
     ContactFacts,
     EvalContext,
     EventCount,
+    EventFirstLast,
     EventSum,
     HasTag,
     MessageEngagement,
     RandomBucket,
+    TimeBound,
     compare_value,
     evaluate,
+    first_or_last_event,
     in_window,
     random_bucket,
     walk,
@@ -49,6 +52,18 @@ def _count(facts: ContactFacts, leaf: EventCount | EventSum, ctx: EvalContext) -
     return n, total
 
 
+def _first_last(facts: ContactFacts, leaf: EventFirstLast, ctx: EvalContext) -> dict[str, Any]:
+    """The picked event's value (or its time, ISO 8601); None when no event matched."""
+    picked = first_or_last_event(facts, leaf, ctx.now)
+    if isinstance(leaf.test, TimeBound):
+        return {leaf.which: leaf.event_type, "within": _window(leaf.within), leaf.test.side: _window(leaf.test.ago),
+                "actual": None if picked is None else picked.occurred_at.isoformat()}
+    test = leaf.test
+    actual = None if picked is None else picked.properties.get(test.prop)
+    return {leaf.which: f"{leaf.event_type}.{test.prop}", "within": _window(leaf.within), "op": test.op,
+            "expected": _plain(test.value), "actual": _plain(actual)}
+
+
 def explain(cond: Condition, facts: ContactFacts, ctx: EvalContext) -> list[dict[str, Any]]:
     """One entry per leaf of ``cond``: what was asked, what the contact had, and the leaf's result."""
     found: list[dict[str, Any]] = []
@@ -65,6 +80,8 @@ def explain(cond: Condition, facts: ContactFacts, ctx: EvalContext) -> list[dict
         elif isinstance(leaf, EventSum):
             entry = {"sum": f"{leaf.event_type}.{leaf.prop}", "within": _window(leaf.within), "op": leaf.op,
                      "expected": leaf.value, "actual": _count(facts, leaf, ctx)[1]}
+        elif isinstance(leaf, EventFirstLast):
+            entry = _first_last(facts, leaf, ctx)
         elif isinstance(leaf, MessageEngagement):
             entry = {"engagement": f"{leaf.action} {leaf.node_id}", "within": _window(leaf.within)}
         elif isinstance(leaf, RandomBucket):

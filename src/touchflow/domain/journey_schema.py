@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from touchflow.domain.journeys import CHANNELS
+from touchflow.domain.predicate_parse import CONDITION_HEADS
 
 __all__ = ["SchemaProblem", "journey_json_schema", "schema_json", "validate_against_schema"]
 
@@ -32,8 +33,6 @@ DURATION_PATTERN = r"^\s*(?=[^1-9]*[1-9])(?:\d+\s*d)?\s*(?:\d+\s*h)?\s*(?:\d+\s*
 TIME_PATTERN = r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$"
 EVENT_PATTERN = r"^[a-z][a-z0-9_.]{0,63}$"
 NODE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
-CONDITION_HEADS = ("all", "any", "not", "always", "attr", "tag", "stage", "event", "no", "sum", "opened",
-                   "clicked", "random")
 _EXTENSION: Schema = {"^x-": {}}
 
 
@@ -164,9 +163,16 @@ def _condition() -> Schema:
             "event": {**text, "description": "Event type; with count ('>= 2'), within, where."},
             "no": {**text, "description": "No event of this type (within, where)."},
             "sum": {**text, "description": "<event>.<property>, with one comparison key."},
+            "first": {**text, "description": "The earliest matching event: <event>.<property> with one comparison "
+                                             "key, or <event> with before/after."},
+            "last": {**text, "description": "The latest matching event: <event>.<property> with one comparison "
+                                            "key, or <event> with before/after."},
+            "before": {**_ref("duration"), "description": "first/last: it occurred at least this long ago."},
+            "after": {**_ref("duration"), "description": "first/last: it occurred less than this long ago."},
             "opened": {**text, "description": "A send node of this journey whose message was opened."},
             "clicked": {**text, "description": "A send node of this journey whose message was clicked."},
             "random": {"type": "object", "properties": {"salt": text, "below": {"type": "number"}}},
+            "in_segment": {**text, "description": "Key of a segment the contact is a member of."},
             "count": {**text, "description": "A comparison such as '>= 2' or '= 0'."},
             "within": _ref("duration"), "where": {"type": ["object", "array"]},
         },

@@ -1,4 +1,4 @@
-"""Conditions from plain YAML/JSON data, and back; durations such as ``90d`` or ``1d12h``.
+"""Conditions from plain YAML/JSON data (and back, through ``predicate_data``); durations such as ``90d``.
 
 Every error is a ``ConditionError`` whose ``path`` names the offending element, starting from the
 caller's path (``nodes[3].if``) — so ``nodes[3].if.all[1].within: …`` tells a marketer exactly
@@ -11,11 +11,13 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import cast
+from typing import Literal, cast
 
 from touchflow.domain.contacts import STANDARD_FIELDS, Scalar
+from touchflow.domain.durations import format_duration, parse_duration
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import validate_event_type
+from touchflow.domain.predicate_data import condition_to_data
 from touchflow.domain.predicates import (
     ATTR_OPS,
     COUNT_OPS,
@@ -28,6 +30,7 @@ from touchflow.domain.predicates import (
     ConditionError,
     CountOp,
     EventCount,
+    EventFirstLast,
     EventSum,
     HasTag,
     InSegment,
@@ -37,11 +40,12 @@ from touchflow.domain.predicates import (
     PropFilter,
     PropOp,
     RandomBucket,
+    TimeBound,
 )
 
-__all__ = ["condition_to_data", "format_duration", "parse_condition", "parse_duration", "parse_prop_filters"]
+__all__ = ["CONDITION_HEADS", "condition_to_data", "format_duration", "parse_condition", "parse_duration",
+           "parse_prop_filters"]
 
-_DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*")
 _NAME = re.compile(r"[^\"\\\x00-\x1f]{1,100}")  # safe as a JSON key in SQLite paths and PostgreSQL ->
 _PROP = re.compile(r"[^.\"\\\x00-\x1f]{1,100}")  # no dot: ``sum: order_paid.amount`` splits on the last one
 _COUNT = re.compile(r"\s*(>=|<=|!=|==|=|>|<|≥|≤)\s*(\d+)\s*")
@@ -49,38 +53,9 @@ _COUNT_SYMBOLS: dict[str, CountOp] = {">=": "gte", "≥": "gte", "<=": "lte", "�
                                       "=": "eq", ">": "gt", "<": "lt"}
 _COUNT_WORDS: dict[str, CountOp] = {"at_least": "gte", "at_most": "lte", "exactly": "eq", "more_than": "gt",
                                     "fewer_than": "lt"}
-_SYMBOL_OF: dict[CountOp, str] = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _MAX_EXACT = 2**53
-_HEADS = ("all", "any", "not", "always", "attr", "tag", "stage", "event", "no", "sum", "opened", "clicked", "random",
-          "in_segment")
-
-
-# --- durations ----------------------------------------------------------------------------------------
-
-
-def parse_duration(text: object, path: str) -> timedelta:
-    """``90d``, ``24h``, ``30m``, ``45s`` or combinations in that order (``1d12h``); must be positive."""
-    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
-    if match is None or not any(match.groups()):
-        raise ConditionError(path, f"expected a duration such as 90d, 24h, 30m, 45s or 1d12h, got {text!r}")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if result <= timedelta(0):
-        raise ConditionError(path, "must be longer than zero")
-    return result
-
-
-def format_duration(value: timedelta) -> str:
-    """The shortest text ``parse_duration`` reads back as ``value`` (whole seconds only)."""
-    total = int(value.total_seconds())
-    if total <= 0 or timedelta(seconds=total) != value:
-        raise ValueError(f"not a positive whole number of seconds: {value}")
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+CONDITION_HEADS = ("all", "any", "not", "always", "attr", "tag", "stage", "event", "no", "sum", "first", "last",
+                   "opened", "clicked", "random", "in_segment")
 
 
 # --- small checks ------------------------------------------------------------------------------------
@@ -189,10 +164,10 @@ def parse_condition(data: object, path: str = "condition") -> Condition:
     if isinstance(data, list):
         return And(_items(data, path))
     body = _mapping(data, path)
-    heads = [k for k in _HEADS if k in body]
+    heads = [k for k in CONDITION_HEADS if k in body]
     if len(heads) != 1:
         what = f"has {' and '.join(repr(h) for h in heads)}" if heads else "names no condition"
-        raise ConditionError(path, f"{what}; a condition has exactly one of {', '.join(_HEADS)}")
+        raise ConditionError(path, f"{what}; a condition has exactly one of {', '.join(CONDITION_HEADS)}")
     return _PARSERS[heads[0]](body, path)
 
 
@@ -326,15 +301,51 @@ def _no(data: Mapping[str, object], path: str) -> Condition:
     return EventCount(event_type, "eq", 0, _within(data, path), _where(data, path))
 
 
-def _sum(data: Mapping[str, object], path: str) -> Condition:
-    target = _text(data["sum"], f"{path}.sum", "an event type and property such as order_paid.amount")
+def _event_prop(target: str, path: str) -> tuple[str, str]:
+    """``order_paid.amount`` -> (``order_paid``, ``amount``): the property follows the last dot."""
     event_type, dot, prop = target.rpartition(".")
     if not dot or not _PROP.fullmatch(prop):
-        raise ConditionError(f"{path}.sum", f"expected <event type>.<property> (order_paid.amount), got {target!r}")
-    event_type = _event_type(event_type, f"{path}.sum")
+        raise ConditionError(path, f"expected <event type>.<property> (order_paid.amount), got {target!r}")
+    return _event_type(event_type, path), prop
+
+
+def _sum(data: Mapping[str, object], path: str) -> Condition:
+    target = _text(data["sum"], f"{path}.sum", "an event type and property such as order_paid.amount")
+    event_type, prop = _event_prop(target, f"{path}.sum")
     _only(data, path, "sum", (*COUNT_OPS, "op", "value", "within", "where"))
     op, raw, at = _op_value(data, path, COUNT_OPS, "sum")
     return EventSum(event_type, prop, cast(CountOp, op), _number(raw, at), _within(data, path), _where(data, path))
+
+
+def _first_last(head: Literal["first", "last"]) -> Callable[[Mapping[str, object], str], Condition]:
+    """``first``/``last``: a property of that event compared (``last: order_paid.amount, gte: 1000``), or
+    when it occurred (``last: order_paid, before: 90d``)."""
+    def parse(data: Mapping[str, object], path: str) -> Condition:
+        target = _text(data[head], f"{path}.{head}", "an event type, or <event type>.<property>")
+        _only(data, path, head, (*PROP_OPS, "op", "value", "before", "after", "within", "where"))
+        sides = [k for k in ("before", "after") if k in data]
+        compared = [k for k in data if k in (*PROP_OPS, "op", "value")]
+        if sides and compared:
+            raise ConditionError(f"{path}.{compared[0]}", f"give a time bound ({sides[0]}) or a property comparison, "
+                                                          "not both")
+        if len(sides) > 1:
+            raise ConditionError(path, "give one of before, after, not both")
+        if not sides and not compared:
+            raise ConditionError(path, f"a '{head}' condition needs a property comparison ({head}: "
+                                       f"order_paid.amount, gte: 100) or a time bound (before: 90d, after: 30d)")
+        within, where = _within(data, path), _where(data, path)
+        if sides:
+            side: Literal["before", "after"] = "before" if sides[0] == "before" else "after"
+            ago = parse_duration(data[side], f"{path}.{side}")
+            if side == "before" and within is not None and ago >= within:
+                raise ConditionError(f"{path}.before", f"never true: the {head} event within {format_duration(within)}"
+                                                       f" cannot be {format_duration(ago)} old; widen within")
+            return EventFirstLast(head, _event_type(target, f"{path}.{head}"), TimeBound(side, ago), within, where)
+        event_type, prop = _event_prop(target, f"{path}.{head}")
+        op, raw, at = _op_value(data, path, PROP_OPS, head)
+        value = _scalars(raw, at) if op == "in" else _scalar(raw, at)
+        return EventFirstLast(head, event_type, PropFilter(prop, cast(PropOp, op), value), within, where)
+    return parse
 
 
 def _engagement(action: str) -> Callable[[Mapping[str, object], str], Condition]:
@@ -360,61 +371,6 @@ def _random(data: Mapping[str, object], path: str) -> Condition:
 
 _PARSERS: dict[str, Callable[[Mapping[str, object], str], Condition]] = {
     "all": _all, "any": _any, "not": _not, "always": _always, "attr": _attr, "tag": _tag, "stage": _stage,
-    "event": _event, "no": _no, "sum": _sum, "opened": _engagement("opened"), "clicked": _engagement("clicked"),
-    "random": _random, "in_segment": _in_segment,
+    "event": _event, "no": _no, "sum": _sum, "first": _first_last("first"), "last": _first_last("last"),
+    "opened": _engagement("opened"), "clicked": _engagement("clicked"), "random": _random, "in_segment": _in_segment,
 }
-
-
-# --- back to data ----------------------------------------------------------------------------------------
-
-
-def _plain(value: Scalar | tuple[Scalar, ...] | None) -> object:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _where_data(where: tuple[PropFilter, ...]) -> object:
-    def one(f: PropFilter) -> object:
-        return f.value if f.op == "eq" else _plain(f.value) if f.op == "in" else {f.op: f.value}
-    if len({f.prop for f in where}) == len(where):
-        return {f.prop: one(f) for f in where}
-    return [{f.prop: {f.op: _plain(f.value)}} for f in where]  # a list keeps repeated properties in order
-
-
-def _windowed(data: dict[str, object], within: timedelta | None, where: tuple[PropFilter, ...] = ()) -> object:
-    if within is not None:
-        data["within"] = format_duration(within)
-    if where:
-        data["where"] = _where_data(where)
-    return data
-
-
-def condition_to_data(cond: Condition) -> object:
-    """The YAML/JSON data ``parse_condition`` reads back as an equal condition."""
-    match cond:
-        case AttrCompare(field=field, op="exists" | "not_exists" as op):
-            return {"attr": field, "exists": op == "exists"}
-        case AttrCompare(field=field, op=op, value=value):
-            return {"attr": field, op: _plain(value)}
-        case HasTag(tag=tag):
-            return {"tag": tag}
-        case InSegment(segment=key):
-            return {"in_segment": key}
-        case EventCount(event_type=t, op="eq", count=0, within=within, where=where):
-            return _windowed({"no": t}, within, where)
-        case EventCount(event_type=t, op=op, count=count, within=within, where=where):
-            return _windowed({"event": t, "count": f"{_SYMBOL_OF[op]} {count}"}, within, where)
-        case EventSum(event_type=t, prop=prop, op=op, value=value, within=within, where=where):
-            return _windowed({"sum": f"{t}.{prop}", op: value}, within, where)
-        case MessageEngagement(node_id=node_id, action=action, within=within):
-            return _windowed({action: node_id}, within)
-        case RandomBucket(salt=salt, below_percent=below):
-            return {"random": {"salt": salt, "below": below}}
-        case And(items=items):
-            return {"all": [condition_to_data(c) for c in items]}
-        case Or(items=items):
-            return {"any": [condition_to_data(c) for c in items]}
-        case Not(item=item):
-            return {"not": condition_to_data(item)}
-        case Always():
-            return {"always": True}
-    raise TypeError(f"not a condition: {cond!r}")

@@ -13,6 +13,8 @@ Semantics that both paths share (docs/subsystems/conditions.md is the reference)
   with text (code-point order), true/false with true/false. ``eq`` across kinds is false.
 * An event window ``within`` covers ``now - within < occurred_at <= now``; events after ``now``
   never count, which keeps the virtual-clock simulator honest.
+* ``first`` / ``last`` pick one matching event; ties on ``occurred_at`` break by event id (first: the
+  smallest, last: the largest, in code-point order), so Python and SQL pick the same event.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "EvalContext",
     "EventCount",
     "EventFact",
+    "EventFirstLast",
     "EventSum",
     "HasTag",
     "InSegment",
@@ -53,8 +56,10 @@ __all__ = [
     "PropFilter",
     "PropOp",
     "RandomBucket",
+    "TimeBound",
     "compare_value",
     "evaluate",
+    "first_or_last_event",
     "in_window",
     "max_window",
     "needs_events",
@@ -153,6 +158,39 @@ class EventSum:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeBound:
+    """When the picked event occurred: ``before`` = at or before ``now - ago``, ``after`` = later than that."""
+
+    side: Literal["before", "after"]
+    ago: timedelta
+
+    def __post_init__(self) -> None:
+        if self.side not in ("before", "after") or self.ago <= timedelta(0):
+            raise ValueError(f"a time bound is before/after a positive duration, got {self.side} {self.ago}")
+
+
+@dataclass(frozen=True, slots=True)
+class EventFirstLast:
+    """The first or last matching event in the window, tested on one property or on when it occurred.
+
+    With no matching event the property is missing (only ``ne`` holds) and a time bound is false.
+    """
+
+    which: Literal["first", "last"]
+    event_type: str
+    test: PropFilter | TimeBound
+    within: timedelta | None = None
+    where: tuple[PropFilter, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.which not in ("first", "last"):
+            raise ValueError(f"which is first or last, got {self.which!r}")
+        if isinstance(self.test, TimeBound) and self.test.side == "before" and self.within is not None \
+                and self.test.ago >= self.within:
+            raise ValueError("never true: an event in the window cannot be that long ago")
+
+
+@dataclass(frozen=True, slots=True)
 class MessageEngagement:
     """The contact opened/clicked the message sent by ``node_id`` of the current journey run."""
 
@@ -196,8 +234,8 @@ class Always:
     pass
 
 
-Condition = (AttrCompare | HasTag | EventCount | EventSum | MessageEngagement | RandomBucket | InSegment | And | Or
-             | Not | Always)
+Condition = (AttrCompare | HasTag | EventCount | EventSum | EventFirstLast | MessageEngagement | RandomBucket
+             | InSegment | And | Or | Not | Always)
 
 
 # --- what a condition is evaluated on ---------------------------------------------------------------
@@ -212,9 +250,13 @@ class EvalContext:
 
 @dataclass(frozen=True, slots=True)
 class EventFact:
+    """``event_id`` breaks ties between events at one instant for first/last (the store's loader fills it);
+    without ids, ties break by position in ``ContactFacts.events``."""
+
     type: str
     occurred_at: datetime
     properties: Mapping[str, object] = field(default_factory=dict)
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +340,16 @@ def _matching(facts: ContactFacts, event_type: str, within: timedelta | None,
             yield event
 
 
+def first_or_last_event(facts: ContactFacts, cond: EventFirstLast, now: datetime) -> EventFact | None:
+    """The event ``cond`` picks: the earliest or latest matching one in its window, ties by event id."""
+    picked: tuple[tuple[datetime, str, int], EventFact] | None = None
+    for position, event in enumerate(_matching(facts, cond.event_type, cond.within, cond.where, now)):
+        key = (event.occurred_at, event.event_id or "", position)
+        if picked is None or (key < picked[0] if cond.which == "first" else key > picked[0]):
+            picked = (key, event)
+    return None if picked is None else picked[1]
+
+
 def random_bucket(salt: str, contact_id: str) -> int:
     """The contact's bucket in 0..9999 for this salt."""
     return int(hashlib.sha256(f"{salt}:{contact_id}".encode()).hexdigest()[:8], 16) % 10000
@@ -323,6 +375,11 @@ def evaluate(cond: Condition, facts: ContactFacts, ctx: EvalContext) -> bool:
                     assert isinstance(amount, int | float)
                     total += amount
             return _count_matches(total, op, value)
+        case EventFirstLast(test=test):
+            picked = first_or_last_event(facts, cond, ctx.now)
+            if isinstance(test, TimeBound):
+                return picked is not None and (picked.occurred_at <= ctx.now - test.ago) == (test.side == "before")
+            return compare_value(None if picked is None else picked.properties.get(test.prop), test.op, test.value)
         case MessageEngagement(node_id=node_id, action=action, within=within):
             if ctx.journey_id is None or ctx.run_entered_at is None:
                 raise MissingRunContext(f"{action}: {node_id} needs a journey run (journey id and entry time)")
@@ -361,7 +418,7 @@ def needs_events(cond: Condition) -> frozenset[str] | None:
     """The event types the condition reads, so the engine loads only those; None when it reads none."""
     types: set[str] = set()
     for node in walk(cond):
-        if isinstance(node, EventCount | EventSum):
+        if isinstance(node, EventCount | EventSum | EventFirstLast):
             types.add(node.event_type)
         elif isinstance(node, MessageEngagement):
             types.add(ENGAGEMENT_EVENTS[node.action])
@@ -372,7 +429,7 @@ def max_window(cond: Condition) -> timedelta | None:
     """How far back before ``now`` the condition reads events: None means all history, 0 means none."""
     widest = timedelta(0)
     for node in walk(cond):
-        if isinstance(node, EventCount | EventSum | MessageEngagement):
+        if isinstance(node, EventCount | EventSum | EventFirstLast | MessageEngagement):
             if node.within is None:
                 return None
             widest = max(widest, node.within)

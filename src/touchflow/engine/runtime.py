@@ -103,7 +103,7 @@ class JourneyRuntime:
                 runs_by_contact[run.contact_id].append(run)
             batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
             for item in inbox:
-                fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}))
+                fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
                 contact_facts = facts[item.contact_id]
                 moved: list[Run] = []
                 for run in runs_by_contact[item.contact_id]:

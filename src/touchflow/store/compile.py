@@ -18,11 +18,10 @@ Agreement with ``predicates.evaluate`` is the contract (tests/integration/test_p
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +30,6 @@ from sqlalchemy import (
     FromClause,
     String,
     and_,
-    case,
     false,
     func,
     literal,
@@ -40,9 +38,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from touchflow.domain.contacts import STANDARD_FIELDS, Scalar
 from touchflow.domain.predicates import (
@@ -54,6 +49,7 @@ from touchflow.domain.predicates import (
     CountOp,
     EvalContext,
     EventCount,
+    EventFirstLast,
     EventSum,
     HasTag,
     InSegment,
@@ -63,11 +59,14 @@ from touchflow.domain.predicates import (
     Or,
     PropFilter,
     RandomBucket,
+    TimeBound,
+    compare_value,
     walk,
 )
+from touchflow.store.sql_functions import CodePointOrder, JsonKind, JsonNumber, JsonText, TextPosition
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 
-__all__ = ["CompiledCondition", "compile_condition"]
+__all__ = ["CompiledCondition", "compile_condition", "event_clauses", "event_sum_test"]
 
 _NUMBER_COLUMNS = frozenset({"age"})
 _SQL_OPS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
@@ -86,141 +85,6 @@ class CompiledCondition:
 
     where: ColumnElement[bool]
     residual: Condition | None
-
-
-# --- dialect-specific pieces --------------------------------------------------------------------------
-# Each takes its JSON key as a PostgreSQL key and as SQLite JSON path(s), all bound parameters, so the
-# statement cache never mixes two keys up.
-
-
-class _JsonPart(FunctionElement[Any]):
-    inherit_cache = True
-
-    def __init__(self, doc: ColumnElement[Any], key: str) -> None:
-        paths = [f'$."{key}"']
-        escaped = json.dumps(key)[1:-1]
-        if escaped != key:
-            # SQLite (3.40) matches path keys against the raw JSON text, and Python's json module writes
-            # non-ASCII keys as \uXXXX escapes while orjson does not: look the key up in both spellings.
-            paths.append(f'$."{escaped}"')
-        super().__init__(doc, literal(key, String), *(literal(p, String) for p in paths))
-
-
-class _JsonKind(_JsonPart):
-    """'number', 'string', 'true', 'false', 'null', 'object', 'array' or 'missing'; never NULL."""
-
-    type = String()
-    name = "json_kind"
-    inherit_cache = True
-
-
-class _JsonText(_JsonPart):
-    """The value when it is a JSON string, else NULL."""
-
-    type = String()
-    name = "json_text"
-    inherit_cache = True
-
-
-class _JsonNumber(_JsonPart):
-    """The value when it is a JSON number, else NULL."""
-
-    type = Float()
-    name = "json_number"
-    inherit_cache = True
-
-
-class _CodePointOrder(FunctionElement[str]):
-    """Text ordered by code point, like Python's ``str`` comparison."""
-
-    type = String()
-    name = "code_point_order"
-    inherit_cache = True
-
-
-class _Position(FunctionElement[int]):
-    """1-based position of a needle in a text, 0 when absent: case-sensitive, unlike SQLite's LIKE."""
-
-    name = "text_position"
-    inherit_cache = True
-
-
-def _parts(element: FunctionElement[Any]) -> list[ColumnElement[Any]]:
-    return list(element.clauses)
-
-
-def _sqlite_type(element: FunctionElement[Any]) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """(json_type, json_extract) of the key, over every spelling of it."""
-    doc, _key, *paths = _parts(element)
-    if len(paths) == 1:
-        return func.json_type(doc, paths[0]), func.json_extract(doc, paths[0])
-    return (func.coalesce(*(func.json_type(doc, p) for p in paths)),
-            func.coalesce(*(func.json_extract(doc, p) for p in paths)))
-
-
-def _pg_type(element: FunctionElement[Any]) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
-    doc, key, *_paths = _parts(element)
-    return func.jsonb_typeof(doc.op("->")(key)), doc, key
-
-
-@compiles(_JsonKind, "sqlite")
-def _kind_sqlite(element: _JsonKind, compiler: SQLCompiler, **kw: Any) -> str:
-    kind, _ = _sqlite_type(element)
-    expr = func.coalesce(case((kind.in_(["integer", "real"]), "number"), (kind == "text", "string"), else_=kind),
-                         "missing")
-    return compiler.process(expr, **kw)
-
-
-@compiles(_JsonKind, "postgresql")
-def _kind_pg(element: _JsonKind, compiler: SQLCompiler, **kw: Any) -> str:
-    kind, doc, key = _pg_type(element)
-    expr = func.coalesce(case((kind == "boolean", doc.op("->>")(key)), else_=kind), "missing")
-    return compiler.process(expr, **kw)
-
-
-@compiles(_JsonText, "sqlite")
-def _text_sqlite(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
-    kind, value = _sqlite_type(element)
-    return compiler.process(case((kind == "text", value)), **kw)
-
-
-@compiles(_JsonText, "postgresql")
-def _text_pg(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
-    kind, doc, key = _pg_type(element)
-    return compiler.process(case((kind == "string", doc.op("->>")(key))), **kw)
-
-
-@compiles(_JsonNumber, "sqlite")
-def _number_sqlite(element: _JsonNumber, compiler: SQLCompiler, **kw: Any) -> str:
-    kind, value = _sqlite_type(element)
-    return compiler.process(case((kind.in_(["integer", "real"]), value)), **kw)
-
-
-@compiles(_JsonNumber, "postgresql")
-def _number_pg(element: _JsonNumber, compiler: SQLCompiler, **kw: Any) -> str:
-    # CASE keeps the cast from ever seeing text, which would raise instead of not matching.
-    kind, doc, key = _pg_type(element)
-    return compiler.process(case((kind == "number", doc.op("->>")(key).cast(Float(precision=53)))), **kw)
-
-
-@compiles(_CodePointOrder, "sqlite")
-def _order_sqlite(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(_parts(element)[0], **kw)  # BINARY collation: byte order of UTF-8 = code points
-
-
-@compiles(_CodePointOrder, "postgresql")
-def _order_pg(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'({compiler.process(_parts(element)[0], **kw)}) COLLATE "C"'
-
-
-@compiles(_Position, "sqlite")
-def _position_sqlite(element: _Position, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.instr(*_parts(element)), **kw)
-
-
-@compiles(_Position, "postgresql")
-def _position_pg(element: _Position, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.strpos(*_parts(element)), **kw)
 
 
 # --- values --------------------------------------------------------------------------------------------
@@ -245,7 +109,7 @@ def _attribute(name: str) -> _Value:
 
 
 def _json_value(doc: ColumnElement[Any], key: str) -> _Value:
-    return _Value(_JsonText(doc, key), _JsonNumber(doc, key), _JsonKind(doc, key))
+    return _Value(JsonText(doc, key), JsonNumber(doc, key), JsonKind(doc, key))
 
 
 def _lit(value: str | int | float) -> ColumnElement[Any]:
@@ -276,7 +140,7 @@ def _order(value: _Value, op: str, expected: Scalar) -> ColumnElement[bool]:
     if isinstance(expected, str):
         if value.text is None:
             return false()
-        return and_(value.text.is_not(None), _SQL_OPS[op](_CodePointOrder(value.text), _lit(expected)))
+        return and_(value.text.is_not(None), _SQL_OPS[op](CodePointOrder(value.text), _lit(expected)))
     if value.number is None:
         return false()
     return and_(value.number.is_not(None), _SQL_OPS[op](value.number, _lit(expected)))
@@ -299,7 +163,7 @@ def _compare(value: _Value, op: str, expected: Scalar | tuple[Scalar, ...] | Non
     if op == "contains":
         if not isinstance(expected, str) or value.text is None:
             return false()
-        return and_(value.text.is_not(None), _Position(value.text, _lit(expected)) > 0)
+        return and_(value.text.is_not(None), TextPosition(value.text, _lit(expected)) > 0)
     return _order(value, op, expected)
 
 
@@ -314,14 +178,11 @@ def _any(items: list[ColumnElement[bool]]) -> ColumnElement[bool]:
 # --- events ------------------------------------------------------------------------------------------------
 
 
-def _matching_events(event_type: str, ctx: EvalContext, cond: EventCount | EventSum | MessageEngagement,
+def _matching_events(event_type: str, ctx: EvalContext,
+                     cond: EventCount | EventSum | EventFirstLast | MessageEngagement,
                      where: tuple[PropFilter, ...] = ()) -> tuple[FromClause, list[ColumnElement[bool]]]:
     ev = events.alias()
-    clauses = [ev.c.contact_id == contacts.c.id, ev.c.type == event_type, ev.c.occurred_at <= ctx.now]
-    if cond.within is not None:
-        clauses.append(ev.c.occurred_at > ctx.now - cond.within)
-    clauses.extend(_compare(_json_value(ev.c.properties, f.prop), f.op, f.value) for f in where)
-    return ev, clauses
+    return ev, [ev.c.contact_id == contacts.c.id, *event_clauses(ev, event_type, ctx, cond.within, where)]
 
 
 def _exists(ev: FromClause, clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -341,10 +202,33 @@ def _event_count(cond: EventCount, ctx: EvalContext) -> ColumnElement[bool]:
 
 def _event_sum(cond: EventSum, ctx: EvalContext) -> ColumnElement[bool]:
     ev, clauses = _matching_events(cond.event_type, ctx, cond, cond.where)
-    amount = _JsonNumber(ev.c.properties, cond.prop)
+    amount = JsonNumber(ev.c.properties, cond.prop)
     total = select(func.sum(amount)).where(*clauses).correlate_except(ev).scalar_subquery()
     op: CountOp = cond.op
     return _SQL_OPS[op](func.coalesce(total, _lit(0)), _lit(cond.value))
+
+
+def _event_first_last(cond: EventFirstLast, ctx: EvalContext) -> ColumnElement[bool]:
+    """The test on the event ``cond`` picks, as one correlated scalar subquery; with no matching event the
+    subquery is NULL and ``coalesce`` gives the answer for a missing value (false, or true for ``ne``).
+
+    The time form only needs min/max(occurred_at), which the (contact_id, type, occurred_at) index
+    serves from one end; the property form reads that end of the index too, ties ordered by id in
+    code-point order (as Python compares ids).
+    """
+    ev, clauses = _matching_events(cond.event_type, ctx, cond, cond.where)
+    test = cond.test
+    if isinstance(test, TimeBound):
+        at = (func.min if cond.which == "first" else func.max)(ev.c.occurred_at)
+        bound = ctx.now - test.ago
+        held = select(at <= bound if test.side == "before" else at > bound).where(*clauses)
+        return func.coalesce(held.correlate_except(ev).scalar_subquery(), false())
+    order = [ev.c.occurred_at, CodePointOrder(ev.c.id)]
+    tested = _compare(_json_value(ev.c.properties, test.prop), test.op, test.value)
+    held = (select(tested).where(*clauses).order_by(*(order if cond.which == "first" else [o.desc() for o in order]))
+            .limit(1))
+    missing = compare_value(None, test.op, test.value)
+    return func.coalesce(held.correlate_except(ev).scalar_subquery(), true() if missing else false())
 
 
 def _engagement(cond: MessageEngagement, ctx: EvalContext,
@@ -395,6 +279,8 @@ class _Compiler:
                 return _event_count(cond, self.ctx)
             case EventSum():
                 return _event_sum(cond, self.ctx)
+            case EventFirstLast():
+                return _event_first_last(cond, self.ctx)
             case MessageEngagement():
                 return _engagement(cond, self.ctx, self.entered_column)
             case RandomBucket():
@@ -436,3 +322,22 @@ def compile_condition(cond: Condition, ctx: EvalContext, *,
     if not residual:
         return CompiledCondition(where, None)
     return CompiledCondition(where, residual[0] if len(residual) == 1 else And(tuple(residual)))
+
+
+# --- set-wise pieces (store/segment_sets.py evaluates leaves for everyone at once) ----------------------
+
+
+def event_clauses(ev: FromClause, event_type: str, ctx: EvalContext, within: timedelta | None,
+                  where: tuple[PropFilter, ...]) -> list[ColumnElement[bool]]:
+    """A window leaf's filters over ``events`` (or an alias of it), not tied to one contact."""
+    clauses = [ev.c.type == event_type, ev.c.occurred_at <= ctx.now]
+    if within is not None:
+        clauses.append(ev.c.occurred_at > ctx.now - within)
+    clauses.extend(_compare(_json_value(ev.c.properties, f.prop), f.op, f.value) for f in where)
+    return clauses
+
+
+def event_sum_test(ev: FromClause, prop: str, op: CountOp, value: int | float) -> ColumnElement[bool]:
+    """``sum(prop) <op> value`` as an aggregate over ``ev`` grouped by contact (0 when no value is numeric)."""
+    total = func.coalesce(func.sum(JsonNumber(ev.c.properties, prop)), _lit(0))
+    return _SQL_OPS[op](total, _lit(value))

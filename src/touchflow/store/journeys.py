@@ -299,14 +299,14 @@ class SqlJourneyRepository:
                     .where(segment_members.c.contact_id.in_(chunk))):
                 segment_sets[contact_id].add(key)
             if event_types is None or event_types:
-                query = select(events.c.contact_id, events.c.type, events.c.occurred_at, events.c.properties
-                               ).where(events.c.contact_id.in_(chunk))
+                query = select(events.c.contact_id, events.c.type, events.c.occurred_at, events.c.properties,
+                               events.c.id).where(events.c.contact_id.in_(chunk))
                 if event_types is not None:
                     query = query.where(events.c.type.in_(sorted(event_types)))
                 if since is not None:
                     query = query.where(events.c.occurred_at >= since)
-                for contact_id, etype, at, props in self._c.execute(query.order_by(events.c.occurred_at)):
-                    event_lists[contact_id].append(EventFact(etype, at, props or {}))
+                for contact_id, etype, at, props, event_id in self._c.execute(query.order_by(events.c.occurred_at)):
+                    event_lists[contact_id].append(EventFact(etype, at, props or {}, event_id))  # id: first/last ties
         return {cid: ContactFacts(cid, values.get(cid, {}), frozenset(tag_sets.get(cid, ())),
                                   tuple(event_lists.get(cid, ())), frozenset(segment_sets.get(cid, ())))
                 for cid in ids}
