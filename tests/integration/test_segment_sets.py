@@ -5,6 +5,7 @@ merged-away contacts never belong, also when the answer is kept as a complement.
 from __future__ import annotations
 
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from tests.integration.test_predicate_sql import CTX, Dataset, conditions, select_python
@@ -26,6 +27,45 @@ def test_set_wise_evaluation_selects_what_the_python_evaluator_selects(app: Appl
                                                                       cond: Condition) -> None:
     assume(SetEvaluator.supports(cond))
     assert select_sets(app, cond) == select_python(cond, dataset)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(conds=st.lists(conditions, min_size=2, max_size=4))
+def test_a_planned_pass_sharing_leaves_and_scans_selects_what_the_python_evaluator_selects(
+        app: Application, dataset: Dataset, conds: list[Condition]) -> None:
+    """Planned together, leaves read twice are cached, window leaves over one event type come from one
+    grouped scan (counts and sums per window), and small parts of ``all`` restrict what follows."""
+    assume(all(SetEvaluator.supports(c) for c in conds))
+    with app.engine.connect() as c:
+        evaluator = SetEvaluator(c, CTX)
+        evaluator.plan([*conds, *conds])
+        for cond in [*conds, *conds]:
+            assert evaluator.members(cond) == select_python(cond, dataset)
+
+
+def test_one_grouped_scan_answers_every_window_count_and_sum_over_one_event_type(app: Application,
+                                                                                dataset: Dataset) -> None:
+    from datetime import timedelta
+
+    from touchflow.domain.predicates import EventSum
+
+    day = timedelta(days=1)
+    leaves: list[Condition] = [
+        EventCount("order_paid", "gte", 1, 3 * day), EventCount("order_paid", "gte", 2, 30 * day),
+        EventCount("order_paid", "lt", 3), EventCount("order_paid", "eq", 0, 7 * day),
+        EventSum("order_paid", "amount", "gte", 300, 30 * day), EventSum("order_paid", "amount", "lt", 1000),
+        EventSum("order_paid", "amount", "eq", 0, 3 * day)]
+    assert any(select_python(leaf, dataset) not in (set(), set(dataset.facts)) for leaf in leaves)
+    with app.engine.connect() as c:
+        queries: list[str] = []
+        from sqlalchemy import event
+
+        event.listen(c, "before_cursor_execute", lambda *args: queries.append(args[2]))
+        evaluator = SetEvaluator(c, CTX)
+        evaluator.plan(leaves)
+        for leaf in leaves:
+            assert evaluator.members(leaf) == select_python(leaf, dataset), leaf
+    assert sum("FROM events" in q for q in queries) == 1  # one scan for all seven
 
 
 def test_a_merged_away_contact_never_belongs(app: Application, dataset: Dataset) -> None:

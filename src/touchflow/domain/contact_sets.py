@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from touchflow.domain.predicates import Always, And, Condition, Not, Or
 
-__all__ = ["ContactSet", "evaluate_sets"]
+__all__ = ["ContactSet", "Leaf", "evaluate_sets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,26 +62,35 @@ class ContactSet:
 EVERYONE = ContactSet(frozenset(), True)
 
 
-def evaluate_sets(cond: Condition, leaf: Callable[[Condition], ContactSet]) -> ContactSet:
+Leaf = Callable[[Condition, Set[str] | None], ContactSet]
+
+
+def evaluate_sets(cond: Condition, leaf: Leaf, among: Set[str] | None = None) -> ContactSet:
     """The contacts ``cond`` holds for, from the contacts each leaf holds for (``leaf`` answers every node
-    that is not ``all``/``any``/``not``/``always``)."""
+    that is not ``all``/``any``/``not``/``always``).
+
+    ``among``: only these contacts matter — the answer must be right for them and may be anything
+    elsewhere. Inside ``all``, once a part is a small list, the parts after it are asked only about those
+    contacts: "≥ 2 downloads in 30 days and no purchase in 90 days" looks up the purchases of the few
+    downloaders instead of listing every buyer.
+    """
     if isinstance(cond, And):
         result = EVERYONE
         for item in sorted(cond.items, key=_cheap_first):
-            result = result & evaluate_sets(item, leaf)
+            result = result & evaluate_sets(item, leaf, among if result.complement else result.ids)
             if not result.complement and not result.ids:
                 break  # nothing left to intersect
         return result
     if isinstance(cond, Or):
         result = ContactSet(frozenset())
         for item in cond.items:
-            result = result | evaluate_sets(item, leaf)
+            result = result | evaluate_sets(item, leaf, among)
         return result
     if isinstance(cond, Not):
-        return ~evaluate_sets(cond.item, leaf)
+        return ~evaluate_sets(cond.item, leaf, among)
     if isinstance(cond, Always):
         return EVERYONE
-    return leaf(cond)
+    return leaf(cond, among)
 
 
 def _cheap_first(cond: Condition) -> int:

@@ -15,9 +15,8 @@ evaluated here; ``supports`` says so and the caller takes the row-by-row path.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, not_, select
@@ -39,15 +38,17 @@ from touchflow.domain.predicates import (
     walk,
 )
 from touchflow.store.compile import compile_condition, event_clauses, event_sum_test
+from touchflow.store.event_groups import OPS, EventGroup, GroupKey, group_key
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 
 __all__ = ["SetEvaluator"]
 
-_OPS: Mapping[str, Callable[[Any, Any], Any]] = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
-}
 _EXISTS = {("gte", 1), ("gt", 0), ("ne", 0)}  # "at least one": no count needed
 _ABSENT = {("eq", 0), ("lt", 1), ("lte", 0)}  # "none"
+
+
+_RESTRICT_AT_MOST = 20_000  # a leaf asked about this few contacts looks them up instead of listing everyone
+_CHUNK = 5_000
 
 
 class SetEvaluator:
@@ -58,6 +59,7 @@ class SetEvaluator:
         self._ctx = ctx
         self._leaves: dict[Condition, ContactSet] = {}
         self._uses: Counter[Condition] = Counter()  # planned reads left per leaf: a set is dropped after its last
+        self._groups: dict[GroupKey, EventGroup] = {}
         self._fresh: dict[str, Set[str]] = {}
         self._universe: Set[str] | None = None
         self._gone: Set[str] | None = None
@@ -68,9 +70,15 @@ class SetEvaluator:
 
     def plan(self, conditions: Iterable[Condition]) -> None:
         """Say which conditions the pass will evaluate, so a leaf read by several is queried once and its set
-        freed after its last use (at a million contacts a set is tens of megabytes)."""
+        freed after its last use (at a million contacts a set is tens of megabytes), and window leaves over
+        one event type share one scan."""
         for condition in conditions:
-            self._uses.update(node for node in walk(condition) if not isinstance(node, And | Or | Not | Always))
+            leaves = [node for node in walk(condition) if not isinstance(node, And | Or | Not | Always)]
+            self._uses.update(leaves)
+            for leaf in leaves:
+                if isinstance(leaf, EventCount | EventSum):
+                    key = group_key(leaf)
+                    self._groups.setdefault(key, EventGroup(key, set())).leaves.add(leaf)
 
     def members(self, condition: Condition) -> set[str]:
         """Every live contact the condition holds for now."""
@@ -104,49 +112,78 @@ class SetEvaluator:
         finally:
             result.close()
 
-    def _leaf(self, cond: Condition) -> ContactSet:
-        found = self._leaves.get(cond)
-        if found is None:
-            found = self._query_leaf(cond)
+    def _leaf(self, cond: Condition, among: Set[str] | None) -> ContactSet:
         self._uses[cond] -= 1
-        if self._uses[cond] > 0:
-            self._leaves[cond] = found
-        else:
+        found = self._leaves.get(cond)
+        if found is None and among is not None and len(among) <= _RESTRICT_AT_MOST and not self._shared(cond):
+            found = self._restricted(cond, sorted(among))
+        elif found is None:
+            found = self._query_leaf(cond)
+            if self._uses[cond] > 0:
+                self._leaves[cond] = found
+        if self._uses[cond] <= 0:
             self._leaves.pop(cond, None)
         return found
 
-    def _query_leaf(self, cond: Condition) -> ContactSet:
+    def _shared(self, cond: Condition) -> bool:
+        """Whether answering for everyone pays off: another condition of the pass reads the same scan."""
+        if self._uses[cond] > 0:
+            return True
+        group = self._groups.get(group_key(cond)) if isinstance(cond, EventCount | EventSum) else None
+        return group is not None and (group.rows is not None or any(self._uses[leaf] > 0 for leaf in group.leaves))
+
+    def _query_leaf(self, cond: Condition, ids: Sequence[str] | None = None) -> ContactSet:
+        """The leaf for everyone, or — with ``ids`` — right at least for those contacts."""
         if isinstance(cond, HasTag):
-            return ContactSet(self._ids(select(contact_tags.c.contact_id).where(contact_tags.c.tag == cond.tag)))
+            query = select(contact_tags.c.contact_id).where(contact_tags.c.tag == cond.tag)
+            return ContactSet(self._ids(query if ids is None else query.where(contact_tags.c.contact_id.in_(ids))))
         if isinstance(cond, InSegment):
             fresh = self._fresh.get(cond.segment)
             if fresh is not None:
                 return ContactSet(fresh)
-            return ContactSet(self._ids(
-                select(segment_members.c.contact_id).join(segments, segments.c.id == segment_members.c.segment_id)
-                .where(segments.c.key == cond.segment)))
-        if isinstance(cond, EventCount):
-            return self._counted(cond)
-        if isinstance(cond, EventSum):
-            return self._summed(cond)
+            query = (select(segment_members.c.contact_id)
+                     .join(segments, segments.c.id == segment_members.c.segment_id)
+                     .where(segments.c.key == cond.segment))
+            return ContactSet(self._ids(query if ids is None else query.where(segment_members.c.contact_id.in_(ids))))
+        if isinstance(cond, EventCount | EventSum):
+            group = self._groups.get(group_key(cond))
+            if ids is None and group is not None and len(group.leaves) > 1:
+                return self._from_group(group, cond)
+            return self._counted(cond, ids) if isinstance(cond, EventCount) else self._summed(cond, ids)
         # attributes, first/last and anything else: the row-by-row expression, once over every contact
-        return ContactSet(self._ids(select(contacts.c.id).where(compile_condition(cond, self._ctx).where)))
+        query = select(contacts.c.id).where(compile_condition(cond, self._ctx).where)
+        return ContactSet(self._ids(query if ids is None else query.where(contacts.c.id.in_(ids))))
 
-    def _grouped(self, cond: EventCount | EventSum, test: ColumnElement[bool], holds_at_zero: bool) -> ContactSet:
+    def _restricted(self, cond: Condition, ids: list[str]) -> ContactSet:
+        parts = [self._query_leaf(cond, ids[start:start + _CHUNK]) for start in range(0, len(ids), _CHUNK)]
+        complement = parts[0].complement  # the same leaf answers the same way for every chunk
+        return ContactSet(set().union(*(p.ids for p in parts)), complement)
+
+    def _from_group(self, group: EventGroup, leaf: EventCount | EventSum) -> ContactSet:
+        if group.rows is None:
+            group.load(self._c, self._ctx)
+        found = group.leaf_set(leaf)
+        if not any(self._uses[other] > 0 for other in group.leaves):
+            group.rows = None  # the last leaf of the scan has been read
+        return found
+
+    def _events(self, cond: EventCount | EventSum, ids: Sequence[str] | None) -> Select[Any]:
+        query = select(events.c.contact_id).where(
+            *event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where))
+        return query if ids is None else query.where(events.c.contact_id.in_(ids))
+
+    def _grouped(self, cond: EventCount | EventSum, test: ColumnElement[bool], holds_at_zero: bool,
+                 ids: Sequence[str] | None) -> ContactSet:
         """Contacts with matching events for whom ``test`` holds — or, when the leaf holds for a contact
         with no events, the complement of those for whom it fails."""
-        query = (select(events.c.contact_id)
-                 .where(*event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where))
-                 .group_by(events.c.contact_id).having(not_(test) if holds_at_zero else test))
+        query = self._events(cond, ids).group_by(events.c.contact_id).having(not_(test) if holds_at_zero else test)
         return ContactSet(self._ids(query), holds_at_zero)
 
-    def _counted(self, cond: EventCount) -> ContactSet:
+    def _counted(self, cond: EventCount, ids: Sequence[str] | None) -> ContactSet:
         if (cond.op, cond.count) in _EXISTS | _ABSENT:
-            query = (select(events.c.contact_id).distinct()
-                     .where(*event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where)))
-            return ContactSet(self._ids(query), (cond.op, cond.count) in _ABSENT)
-        return self._grouped(cond, _OPS[cond.op](func.count(), cond.count), bool(_OPS[cond.op](0, cond.count)))
+            return ContactSet(self._ids(self._events(cond, ids).distinct()), (cond.op, cond.count) in _ABSENT)
+        return self._grouped(cond, OPS[cond.op](func.count(), cond.count), bool(OPS[cond.op](0, cond.count)), ids)
 
-    def _summed(self, cond: EventSum) -> ContactSet:
+    def _summed(self, cond: EventSum, ids: Sequence[str] | None) -> ContactSet:
         test = event_sum_test(events, cond.prop, cond.op, cond.value)
-        return self._grouped(cond, test, bool(_OPS[cond.op](0, cond.value)))
+        return self._grouped(cond, test, bool(OPS[cond.op](0, cond.value)), ids)
