@@ -191,8 +191,10 @@ def membership_diff(before: Collection[str], after: Collection[str]) -> Membersh
 
 
 def _event_id(segment_key: str, contact_id: str, kind: str, now: datetime) -> str:
+    """Time first (milliseconds, hex), then a digest: a drain's events land together at the end of the event
+    id index instead of on a random page each — at ten million events that is most of the write's cost."""
     digest = hashlib.sha256(f"{segment_key}\0{contact_id}\0{kind}\0{now.isoformat()}".encode()).hexdigest()
-    return f"seg_{digest[:40]}"
+    return f"seg_{int(now.timestamp() * 1000):012x}_{digest[:32]}"
 
 
 def membership_events(segment_key: str, change: MembershipChange, now: datetime) -> list[tuple[EventInput, str]]:
