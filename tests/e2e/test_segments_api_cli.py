@@ -77,3 +77,5 @@ def test_segments_on_the_command_line(app: Application, tmp_path: Path) -> None:
     code, out = run(app, "segment", "create", str(definition), "--replace")
     assert code != 0 and "segment.condition.within" in out, out
     assert run(app, "segment", "refresh", "nope")[0] != 0
+    code, out = run(app, "segment", "refresh", "--json")  # no key: every dynamic segment, one pass
+    assert code == 0 and json.loads(out) == {"shanghai": {"entered": 0, "left": 0}}, out

@@ -20,7 +20,7 @@ from touchflow.services.segments import (
     create_segment,
     list_segments,
     preview_segment,
-    refresh_segment,
+    refresh_segments,
     remove_members,
     segment_members,
 )
@@ -104,17 +104,20 @@ def members(key: str, after: Annotated[str | None, typer.Option(help="continue a
 
 
 @segment_app.command("refresh")
-def refresh(key: str, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Recompute a dynamic segment for everyone now."""
+def refresh(keys: Annotated[list[str] | None, typer.Argument(help="segment keys; none: every dynamic segment")] = None,
+            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Recompute dynamic segments for everyone now, in one pass (shared reads, inner segments first)."""
     with open_app() as app:
         try:
-            change = refresh_segment(app.services, key)
+            changes = refresh_segments(app.services, keys or None)
         except (SegmentNotFound, PathError) as exc:
             fail(str(exc))
     if json_:
-        print_json({"entered": len(change.entered), "left": len(change.left)})
+        summary = {k: {"entered": len(c.entered), "left": len(c.left)} for k, c in changes.items()}
+        print_json(summary[keys[0]] if keys and len(keys) == 1 else summary)
         return
-    console.print(f"{key}: {len(change.entered)} entered, {len(change.left)} left")
+    for key, change in changes.items():
+        console.print(f"{key}: {len(change.entered)} entered, {len(change.left)} left")
 
 
 @segment_app.command("list")
