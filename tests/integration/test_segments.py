@@ -27,7 +27,7 @@ from touchflow.services.segments import (
     remove_members,
     segment_members,
 )
-from touchflow.store.tables import events, journey_runs, segment_dirty
+from touchflow.store.tables import events, journey_runs, segment_dirty, segment_history
 
 D = timedelta(days=1)
 HOT_LEADS = {
@@ -269,3 +269,25 @@ def test_incremental_drains_agree_with_a_full_evaluation_at_the_same_instant(app
         for key, condition in RANDOM_SEGMENTS:
             expected = preview_segment(app.services, {"key": key, "name": key, "condition": condition}, 100)
             assert {c for c, _ in segment_members(app.services, key, limit=100)} == set(expected.sample), (round_, key)
+
+
+def test_a_merge_ends_the_losers_stays_and_passes_hand_picked_memberships_to_the_survivor(
+        app: Application, clock: VirtualClock) -> None:
+    from touchflow.services.contacts import merge_contacts
+
+    people(app, "ann", "bob", city="上海")
+    create_segment(app.services, {"key": "shanghai", "name": "上海", "condition": {"attr": "city", "eq": "上海"}},
+                   actor="t")
+    create_segment(app.services, {"key": "vip_list", "name": "VIP", "kind": "static"}, actor="t")
+    add_members(app.services, "vip_list", ["email:bob@seg.test"], actor="销售")
+    ann, bob = cid(app, "ann"), cid(app, "bob")
+    clock.advance(timedelta(minutes=1))
+    survivor = merge_contacts(app.services, "email:ann@seg.test", "email:bob@seg.test", actor="销售", reason="同一人")
+    loser = bob if survivor == ann else ann
+    assert {c for c, _ in segment_members(app.services, "shanghai")} == {survivor}  # at once, not next hour
+    assert {c for c, _ in segment_members(app.services, "vip_list")} == {survivor}
+    with app.engine.connect() as c:
+        open_stays = c.execute(select(segment_history.c.contact_id).where(segment_history.c.left_at.is_(None))).all()
+    assert loser not in {r[0] for r in open_stays}
+    JourneyRuntime(app.services).tick()  # the survivor is rechecked; nothing changes for it
+    assert {c for c, _ in segment_members(app.services, "shanghai")} == {survivor}

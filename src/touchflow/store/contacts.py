@@ -23,6 +23,9 @@ from touchflow.store.tables import (
     contact_tags,
     contacts,
     events,
+    segment_history,
+    segment_members,
+    segments,
 )
 
 __all__ = ["SqlContactRepository"]
@@ -141,6 +144,7 @@ class SqlContactRepository:
                             .values(contact_id=m.winner_id))
             self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id == m.loser_id))
             self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id == m.loser_id))
+            self._end_memberships(m)
             self._c.execute(update(contacts).where(or_(contacts.c.id == m.loser_id,
                                                        contacts.c.merged_into == m.loser_id))
                             .values(merged_into=m.winner_id, updated_at=m.at))
@@ -148,6 +152,21 @@ class SqlContactRepository:
             self._c.execute(insert(contact_merges), [
                 {"at": m.at, "winner_id": m.winner_id, "loser_id": m.loser_id, "linked_by": m.linked_by,
                  "source": m.source, "conflicts": [asdict(c) for c in m.conflicts]} for m in merges])
+
+    def _end_memberships(self, m: MergeRecord) -> None:
+        """The loser's segment stays end at the merge (no events: nobody entered or left anything); a static
+        segment's hand-picked membership passes to the winner. Dynamic ones follow the winner's next check."""
+        sm, sh = segment_members, segment_history
+        static = select(segments.c.id).where(segments.c.kind == "static")
+        kept = {r[0] for r in self._c.execute(select(sm.c.segment_id).where(sm.c.contact_id == m.winner_id))}
+        moving = sorted({r[0] for r in self._c.execute(
+            select(sm.c.segment_id).where(sm.c.contact_id == m.loser_id, sm.c.segment_id.in_(static)))} - kept)
+        self._c.execute(delete(sm).where(sm.c.contact_id == m.loser_id))
+        self._c.execute(update(sh).where(sh.c.contact_id == m.loser_id, sh.c.left_at.is_(None)).values(left_at=m.at))
+        if moving:
+            self._c.execute(insert(sm), [{"segment_id": s, "contact_id": m.winner_id, "since": m.at} for s in moving])
+            self._c.execute(insert(sh), [{"segment_id": s, "contact_id": m.winner_id, "entered_at": m.at}
+                                         for s in moving])
 
     def resolve_id(self, contact_id: str) -> str | None:
         row = self._c.execute(select(contacts.c.id, contacts.c.merged_into)
