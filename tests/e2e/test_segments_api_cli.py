@@ -49,6 +49,19 @@ def test_segments_over_http(app: Application, client: TestClient) -> None:
                                                                                            "shanghai": 3}
     history = client.get("/v1/segments/history/email:s4@api.test").json()["items"]
     assert [(h["segment"], h["left_at"]) for h in history] == [("picked", None)]
+    # archiving: refused while another segment reads it, then the stays end and the segment leaves the list
+    nesting = {"key": "picked_shanghai", "name": "手选上海", "condition": {"all": [
+        {"in_segment": "picked"}, {"attr": "city", "eq": "上海"}]}}
+    assert client.post("/v1/segments", json=nesting).status_code == 201
+    refused = client.delete("/v1/segments/picked")
+    assert refused.status_code == 409 and "segment picked_shanghai" in refused.text, refused.text
+    assert client.delete("/v1/segments/picked_shanghai").json()["archived"] == "picked_shanghai"
+    assert client.delete("/v1/segments/picked").json() == {"archived": "picked", "stays_ended": 1}
+    assert client.delete("/v1/segments/picked").status_code == 404
+    assert [s["key"] for s in client.get("/v1/segments").json()["items"]] == ["shanghai"]
+    history = client.get("/v1/segments/history/email:s4@api.test").json()["items"]
+    assert [(h["segment"], h["left_at"] is not None) for h in history] == [("picked", True)]
+    assert client.post("/v1/segments", json={"key": "picked", "name": "手选", "kind": "static"}).status_code == 201
 
 
 def run(app: Application, *args: str) -> tuple[int, str]:

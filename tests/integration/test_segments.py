@@ -291,3 +291,12 @@ def test_a_merge_ends_the_losers_stays_and_passes_hand_picked_memberships_to_the
     assert loser not in {r[0] for r in open_stays}
     JourneyRuntime(app.services).tick()  # the survivor is rechecked; nothing changes for it
     assert {c for c, _ in segment_members(app.services, "shanghai")} == {survivor}
+
+
+def test_a_segment_a_live_journey_reads_cannot_be_archived(app: Application, clock: VirtualClock) -> None:
+    from touchflow.services.segments import SegmentInUse, archive_segment
+
+    create_segment(app.services, HOT_LEADS, actor="t")
+    publish_journey(app.services, JOURNEY, actor="t")
+    with pytest.raises(SegmentInUse, match="journey welcome_hot_leads"):
+        archive_segment(app.services, "hot_leads", actor="t")

@@ -14,8 +14,10 @@ from touchflow.domain.errors import PathError
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.segments import (
     SegmentExists,
+    SegmentInUse,
     SegmentNotFound,
     add_members,
+    archive_segment,
     contact_segment_history,
     create_segment,
     list_segments,
@@ -118,6 +120,17 @@ def refresh(keys: Annotated[list[str] | None, typer.Argument(help="segment keys;
         return
     for key, change in changes.items():
         console.print(f"{key}: {len(change.entered)} entered, {len(change.left)} left")
+
+
+@segment_app.command("archive")
+def archive(key: str, actor: Annotated[str, typer.Option("--actor", help="who archives it (audit)")] = "cli") -> None:
+    """Retire a segment (refused while an active segment or journey reads it); saving it again revives it."""
+    with open_app() as app:
+        try:
+            ended = archive_segment(app.services, key, actor=actor)
+        except (SegmentNotFound, SegmentInUse) as exc:
+            fail(str(exc))
+    console.print(f"{key}: archived, {ended} stays ended")
 
 
 @segment_app.command("list")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any, Literal
 
-from touchflow.domain.predicates import Always, Condition, PropFilter
+from touchflow.domain.predicates import Always, Condition, PropFilter, segments_used
 
 __all__ = [
     "CHANNELS",
@@ -229,6 +229,13 @@ class JourneyDefinition:
     exit_events: tuple[str, ...] = ()
     exit_when: Condition | None = None
     description: str = ""
+
+    def segments_read(self) -> frozenset[str]:
+        """The segments this journey depends on: its segment trigger and ``in_segment`` in its conditions."""
+        found = {self.trigger.segment} if self.trigger.kind == "segment" and self.trigger.segment else set()
+        conditions = [self.trigger.audience, *([self.exit_when] if self.exit_when is not None else [])]
+        conditions.extend(c for node in self.nodes.values() if isinstance(node, Branch) for c, _ in node.cases)
+        return frozenset(found | {key for c in conditions for key in segments_used(c)})
 
     def event_types(self) -> frozenset[str]:
         """Every event type that can move a run of this journey: triggers, waits, goal, exits."""

@@ -74,6 +74,10 @@ class SegmentRepository(Protocol):
         what they read; applied like ``recompute``."""
         ...
 
+    def end_all(self, segment_id: str, now: datetime) -> int:
+        """Remove every member and end every open stay (archiving); how many stays ended."""
+        ...
+
     def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:
         """Queue (contact, reason) pairs whose facts changed, when some dynamic segment could care; the reason
         is the event type, ``*`` for attributes and tags, or ``+key``/``-key`` for entering/leaving a segment.

@@ -16,10 +16,12 @@ react on the same tick.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from touchflow.domain.journey_parse import parse_journey
 from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import Condition, EvalContext
 from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
@@ -39,11 +41,13 @@ from touchflow.services.context import ServiceContext, emit_events, in_transacti
 
 __all__ = [
     "SegmentExists",
+    "SegmentInUse",
     "SegmentNotFound",
     "SegmentPreview",
     "SegmentSummary",
     "StaticChange",
     "add_members",
+    "archive_segment",
     "contact_segment_history",
     "create_segment",
     "list_segments",
@@ -61,6 +65,13 @@ class SegmentNotFound(LookupError):
     def __init__(self, key: str) -> None:
         super().__init__(f"no segment {key!r}")
         self.key = key
+
+
+class SegmentInUse(ValueError):
+    def __init__(self, key: str, users: Sequence[str]) -> None:
+        super().__init__(f"segment {key!r} is used by {', '.join(users)}; change those first")
+        self.key = key
+        self.users = list(users)
 
 
 class SegmentExists(ValueError):
@@ -205,6 +216,31 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
             if not change.empty and any(definition.key in d.nested for d in outside):
                 _queue_change(uow, definition.key, change, now, None)  # nesting segments outside the pass follow
         return {d.key: c for d, c in zip(wanted, changes, strict=True)}
+
+    return in_transaction(ctx, work)
+
+
+def archive_segment(ctx: ServiceContext, key: str, *, actor: str) -> int:
+    """Retire a segment: its members' stays end now (no events — nobody entered or left anything), it no
+    longer refreshes or lists. Refused while an active segment nests it or an active journey reads it.
+    Saving a definition under the key again brings it back as a new version. Returns the stays ended."""
+    now = ctx.clock.now()
+
+    def work(uow: UnitOfWork) -> int:
+        uow.segments.lock()
+        record = _get(uow, key)
+        users = [f"segment {s.key}" for s in uow.segments.all() if s.key != key and key in _definition(s).nested]
+        for journey in uow.journeys.all():
+            data = (uow.journeys.version(journey.id, journey.current_version)
+                    if journey.status == "active" and journey.current_version is not None else None)
+            if data is not None and key in parse_journey(data).segments_read():
+                users.append(f"journey {journey.key}")
+        if users:
+            raise SegmentInUse(key, users)
+        ended = uow.segments.end_all(record.id, now)
+        uow.segments.save(dataclasses.replace(record, status="archived", next_refresh_at=None, updated_at=now))
+        uow.audit.record(actor, "segment.archive", key, {"stays_ended": ended}, now)
+        return ended
 
     return in_transaction(ctx, work)
 

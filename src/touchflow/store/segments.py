@@ -273,6 +273,12 @@ class SqlSegmentRepository:
         self._apply(segment.id, change, now)
         return change
 
+    def end_all(self, segment_id: str, now: datetime) -> int:
+        self._c.execute(delete(segment_members).where(segment_members.c.segment_id == segment_id))
+        ended = self._c.execute(update(segment_history).where(
+            segment_history.c.segment_id == segment_id, segment_history.c.left_at.is_(None)).values(left_at=now))
+        return int(ended.rowcount)
+
     def matching(self, condition: Condition, ctx: EvalContext, sample: int) -> tuple[int, list[str]]:
         if SetEvaluator.supports(condition):
             found = SetEvaluator(self._c, ctx).members(condition)

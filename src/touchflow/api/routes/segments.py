@@ -15,9 +15,11 @@ from touchflow.domain.errors import PathError
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.segments import (
     SegmentExists,
+    SegmentInUse,
     SegmentNotFound,
     SegmentSummary,
     add_members,
+    archive_segment,
     contact_segment_history,
     create_segment,
     list_segments,
@@ -132,6 +134,19 @@ async def refresh(request: Request, caller: Caller, key: Annotated[str, _KEY]) -
     except PathError as exc:
         raise _invalid(exc) from None
     return json_response({"entered": len(change.entered), "left": len(change.left)})
+
+
+@router.delete("/{key}", summary="Archive a segment (409 while an active segment or journey reads it)",
+               response_model=None, responses=_ERRORS)
+async def archive(request: Request, caller: Caller, key: Annotated[str, _KEY]) -> Response:
+    state = api_state(request)
+    try:
+        ended = await state.write(archive_segment, state.services, key, actor=f"apikey:{caller.id}")
+    except SegmentNotFound as exc:
+        raise ApiError(404, str(exc), [{"field": "key", "reason": "no such segment"}]) from None
+    except SegmentInUse as exc:
+        raise ApiError(409, str(exc), [{"field": "key", "reason": f"used by {u}"} for u in exc.users]) from None
+    return json_response({"archived": key, "stays_ended": ended})
 
 
 @router.post("/{key}/members", summary="Add or remove members of a static segment", response_model=None,
