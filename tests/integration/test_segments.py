@@ -300,3 +300,33 @@ def test_a_segment_a_live_journey_reads_cannot_be_archived(app: Application, clo
     publish_journey(app.services, JOURNEY, actor="t")
     with pytest.raises(SegmentInUse, match="journey welcome_hot_leads"):
         archive_segment(app.services, "hot_leads", actor="t")
+
+
+ORDER_SEGMENTS = [
+    ("buyers_90d", {"event": "order_paid", "within": "90d"}),
+    ("repeat_buyers", {"event": "order_paid", "count": ">= 2", "within": "365d"}),
+    ("spent_150", {"sum": "order_paid.amount", "gte": 150, "within": "365d"}),
+    ("lapsed", {"all": [{"event": "order_paid", "within": "365d"}, {"no": "order_paid", "within": "30d"}]}),
+    ("readers_not_buyers", {"all": [{"event": "content_download", "within": "30d"}, {"no": "order_paid"}]}),
+]
+
+
+def test_a_pass_over_segments_sharing_event_scans_equals_each_ones_preview(app: Application,
+                                                                           clock: VirtualClock) -> None:
+    """refresh_segments plans the pass: order leaves of five segments come from one scan (started on a
+    second connection while the pass runs), and each segment still gets exactly what its preview says."""
+    from touchflow.services.segments import refresh_segments
+
+    seed_downloads(app, clock)
+    for who, days in (("ann", 10), ("ann", 200), ("bob", 41), ("cai", 5), ("cai", 6), ("dan", 400)):
+        happen(app, who, "order_paid", days, clock)
+    for key, condition in ORDER_SEGMENTS:
+        create_segment(app.services, {"key": key, "name": key, "condition": condition}, actor="t")
+    clock.advance(timedelta(days=25))  # windows move: a pass has something to change
+    changes = refresh_segments(app.services)
+    assert set(changes) == {k for k, _ in ORDER_SEGMENTS}
+    for key, condition in ORDER_SEGMENTS:
+        expected = preview_segment(app.services, {"key": key, "name": key, "condition": condition}, 100)
+        assert {c for c, _ in segment_members(app.services, key)} == set(expected.sample), key
+    assert member_names(app, "lapsed") == {"ann", "bob", "cai"}  # cai's orders are 30+ days old now
+    assert member_names(app, "repeat_buyers") == {"ann", "bob", "cai"}

@@ -7,17 +7,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, String, and_, bindparam, func, insert, null, select, text, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from touchflow.domain.lifecycle_ports import (
+    EventRow,
     ModelVersion,
     ScoreSnapshot,
+    ScoreState,
+    ScoreWrite,
     StageChange,
     StoredProposal,
     StoredScore,
-    TimedEvent,
 )
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.tables import (
@@ -35,6 +36,17 @@ __all__ = ["SqlLifecycleRepository"]
 _CHUNK = 500
 SCORE_SOURCE = "touchflow:scoring"
 SCORE_PRIORITY = 500
+_NOT_ATTRIBUTES = ("id", "created_at", "updated_at", "merged_into", "custom", "lineage")  # as load_facts
+# occurred_at as integer microseconds since the Unix epoch. SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC):
+# julianday of the whole seconds is exact to the millisecond, so rounding recovers the seconds exactly, and the
+# fraction (padded, in case fewer digits were written) adds the microseconds
+_SQLITE_MICROS = ("CAST(round((julianday(substr(occurred_at, 1, 19)) - 2440587.5) * 86400) AS INTEGER) * 1000000 "
+                  "+ CAST(substr(occurred_at || '000000', 21, 6) AS INTEGER)")
+_UPSERT_SCORE = ("ON CONFLICT (contact_id) DO UPDATE SET score = excluded.score, "  # the first MQL / SQL time stays
+                 "model_version = excluded.model_version, computed_at = excluded.computed_at, "
+                 "mql_at = COALESCE(lead_scores.mql_at, excluded.mql_at), "
+                 "sql_at = COALESCE(lead_scores.sql_at, excluded.sql_at)")
+_PG_MICROS = "CAST(EXTRACT(EPOCH FROM occurred_at) * 1000000 AS BIGINT)"  # numeric on PostgreSQL 14+: exact
 
 
 def _chunks(items: Sequence[str], span: bool) -> Iterator[Sequence[str]]:
@@ -43,6 +55,19 @@ def _chunks(items: Sequence[str], span: bool) -> Iterator[Sequence[str]]:
         return
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _sqlite_time(at: datetime) -> str:
+    """How ``UTCDateTime`` stores a time on SQLite (compared as text)."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _contact_of(row: EventRow) -> str:
+    return row[0]
 
 
 def _of(column: Any, chunk: Sequence[str], span: bool) -> ColumnElement[bool]:
@@ -86,10 +111,20 @@ class SqlLifecycleRepository:
                                    .where(events.c.received_at == stamp, kinds)).scalar_one())
 
     def live_ids(self, after_id: str | None, limit: int) -> list[str]:
-        query = select(contacts.c.id).where(contacts.c.merged_into.is_(None)).order_by(contacts.c.id).limit(limit)
+        # ``+merged_into``: walk the primary key; SQLite's planner otherwise takes the merged_into index and
+        # sorts every live contact for each chunk (quadratic over a full pass). The driver's cursor: no Row objects
+        mark = "%s" if self._pg else "?"
+        sql = f"SELECT id FROM contacts WHERE {'' if self._pg else '+'}merged_into IS NULL"
+        params: list[Any] = []
         if after_id is not None:
-            query = query.where(contacts.c.id > after_id)
-        return list(self._c.execute(query).scalars())
+            sql += f" AND id > {mark}"
+            params.append(after_id)
+        cursor = self._c.connection.cursor()
+        try:
+            cursor.execute(f"{sql} ORDER BY id LIMIT {mark}", [*params, limit])
+            return [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
     # --- facts ------------------------------------------------------------------------------------
 
@@ -120,30 +155,109 @@ class SqlLifecycleRepository:
             found.update({cid: int(n) for cid, n in self._c.execute(query)})
         return found
 
-    def events_of(self, ids: Sequence[str], types: Collection[str], with_properties: Collection[str],
-                  since: datetime | None, now: datetime, span: bool = False) -> dict[str, list[TimedEvent]]:
-        """The hot path of rescoring: rows fetched at once and times parsed here, below Core's per-value
-        processing (SQLite hands back text; PostgreSQL aware datetimes)."""
-        found: dict[str, list[TimedEvent]] = {}
+    def event_rows(self, ids: Sequence[str], types: Collection[str], with_properties: Collection[str],
+                   since: datetime | None, now: datetime, span: bool = False) -> list[EventRow]:
+        """Rescoring's hot path: plain tuples from the driver's cursor, times as integer microseconds computed in
+        SQL, ``ORDER BY contact_id, type, occurred_at`` (on SQLite the order of the (contact_id, type,
+        occurred_at) index, which covers the query when no properties are read)."""
+        found: list[EventRow] = []
         plain = sorted(set(types) - set(with_properties))
         rich = sorted(set(types) & set(with_properties))
-        raw_at = type_coerce(events.c.occurred_at, String)
-        raw_props = type_coerce(events.c.properties, String)
-        for chunk in _chunks(ids, span):
-            for kinds, props in ((plain, False), (rich, True)):
-                if not kinds:
+        chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
+        cursor = self._c.connection.cursor()
+        try:
+            for chunk in chunks:
+                if not chunk:
                     continue
-                query = select(events.c.contact_id, events.c.type, raw_at, raw_props if props else null())
-                # ``type || ''``: read by contact, not by type: SQLite's planner otherwise may take the
-                # (type, occurred_at) index and walk every event of those types for each chunk
-                query = query.where(_of(events.c.contact_id, chunk, span), (events.c.type + "").in_(kinds),
-                                    events.c.occurred_at <= now)
-                if since is not None:
-                    query = query.where(events.c.occurred_at > since)
-                for cid, kind, at, doc in self._c.execute(query).all():
-                    when = at if isinstance(at, datetime) else datetime.fromisoformat(at).replace(tzinfo=UTC)
-                    loaded = (doc if isinstance(doc, dict) else orjson.loads(doc)) if doc is not None else None
-                    found.setdefault(cid, []).append((kind, when, loaded))
+                parts: list[Sequence[EventRow]] = []
+                for kinds, props in ((plain, False), (rich, True)):
+                    if kinds:
+                        sql, params = self._event_query(chunk, span, kinds, props, since, now)
+                        cursor.execute(sql, params)
+                        rows = cursor.fetchall()
+                        if props:
+                            rows = [(cid, kind, at, doc if isinstance(doc, dict) else orjson.loads(doc))
+                                    for cid, kind, at, doc in rows]
+                        parts.append(rows)
+                if len(parts) == 2 and parts[0] and parts[1]:
+                    parts = [sorted([*parts[0], *parts[1]], key=_contact_of)]  # stable: each type stays in time order
+                for rows in parts:
+                    found.extend(rows)
+        finally:
+            cursor.close()
+        return found
+
+    def _event_query(self, chunk: Sequence[str], span: bool, kinds: Sequence[str], props: bool,
+                     since: datetime | None, now: datetime) -> tuple[str, list[Any]]:
+        if self._pg:
+            who = "contact_id >= %s AND contact_id <= %s" if span else "contact_id = ANY(%s)"
+            params: list[Any] = [chunk[0], chunk[-1]] if span else [list(chunk)]
+            sql = (f"SELECT contact_id, type, {_PG_MICROS}, {'properties' if props else 'NULL'} FROM events "
+                   f"WHERE {who} AND type = ANY(%s) AND occurred_at <= %s")
+            params += [list(kinds), now]
+            if since is not None:
+                sql += " AND occurred_at > %s"
+                params.append(since)
+        else:
+            # ``+type``, ``+occurred_at``: read by contact; SQLite's planner otherwise may take the (type,
+            # occurred_at) index and walk every event of those types for each chunk
+            who = "contact_id >= ? AND contact_id <= ?" if span else f"contact_id IN ({_marks(len(chunk))})"
+            params = [chunk[0], chunk[-1]] if span else list(chunk)
+            sql = (f"SELECT contact_id, type, {_SQLITE_MICROS}, {'properties' if props else 'NULL'} FROM events "
+                   f"WHERE {who} AND +type IN ({_marks(len(kinds))}) AND +occurred_at <= ?")
+            params += [*kinds, _sqlite_time(now)]
+            if since is not None:
+                sql += " AND +occurred_at > ?"
+                params.append(_sqlite_time(since))
+        return sql + " ORDER BY contact_id, type, occurred_at", params
+
+    def attribute_values(self, ids: Sequence[str], fields: Sequence[str], with_tags: bool,
+                         span: bool = False) -> dict[str, tuple[tuple[Any, ...], frozenset[str]]]:
+        """Each contact's values of ``fields`` (in that order; a column or ``custom.x`` as ``load_facts`` names
+        them, None when missing) and, when asked, its tags: what a scoring model's attribute rules read."""
+        found: dict[str, tuple[tuple[Any, ...], frozenset[str]]] = {}
+        if not fields and not with_tags:
+            return found
+        columns = [f if f in contacts.c and f not in _NOT_ATTRIBUTES else None for f in fields]
+        custom = [f[len("custom."):] if f.startswith("custom.") else None for f in fields]
+        plain = all(c is not None for c in columns)  # only columns: the row is the values
+        selected = ", ".join(['"id"', *(f'"{c}"' for c in columns if c is not None),
+                              *(['"custom"'] if any(custom) else [])])
+        mark = "%s" if self._pg else "?"
+        no_tags: frozenset[str] = frozenset()
+        chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
+        cursor = self._c.connection.cursor()
+        try:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                params: list[Any]
+                if span:
+                    who, params = f"{{c}} >= {mark} AND {{c}} <= {mark}", [chunk[0], chunk[-1]]
+                elif self._pg:
+                    who, params = "{c} = ANY(%s)", [list(chunk)]
+                else:
+                    who, params = f"{{c}} IN ({_marks(len(chunk))})", list(chunk)
+                tags: dict[str, set[str]] = {}
+                if with_tags:
+                    cursor.execute(f"SELECT contact_id, tag FROM contact_tags WHERE {who.format(c='contact_id')}",
+                                   params)
+                    for cid, tag in cursor.fetchall():
+                        tags.setdefault(cid, set()).add(tag)
+                cursor.execute(f"SELECT {selected} FROM contacts WHERE {who.format(c='id')}", params)
+                for row in cursor.fetchall():
+                    cid = row[0]
+                    held = frozenset(tags[cid]) if cid in tags else no_tags
+                    if plain:
+                        found[cid] = (row[1:], held)
+                        continue
+                    doc = row[-1] if any(custom) else None
+                    doc = (doc if isinstance(doc, dict) else orjson.loads(doc)) if doc is not None else {}
+                    by_column = iter(row[1:])
+                    found[cid] = (tuple(next(by_column) if column is not None else doc.get(key) if key else None
+                                        for column, key in zip(columns, custom, strict=True)), held)
+        finally:
+            cursor.close()
         return found
 
     # --- stages -----------------------------------------------------------------------------------
@@ -178,22 +292,86 @@ class SqlLifecycleRepository:
                                                   r.sql_at)
         return found
 
-    def save_scores(self, rows: Sequence[StoredScore]) -> None:
+    def score_states(self, ids: Sequence[str], span: bool = False) -> dict[str, ScoreState]:
+        found: dict[str, ScoreState] = {}
+        chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
+        mark = "%s" if self._pg else "?"
+        cursor = self._c.connection.cursor()
+        try:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                params: list[Any]
+                if span:
+                    who, params = f"contact_id >= {mark} AND contact_id <= {mark}", [chunk[0], chunk[-1]]
+                elif self._pg:
+                    who, params = "contact_id = ANY(%s)", [list(chunk)]
+                else:
+                    who, params = f"contact_id IN ({_marks(len(chunk))})", list(chunk)
+                cursor.execute("SELECT contact_id, score, model_version, mql_at IS NOT NULL, sql_at IS NOT NULL "
+                               f"FROM lead_scores WHERE {who}", params)
+                found.update({cid: (score, version, bool(mql), bool(sql))
+                              for cid, score, version, mql, sql in cursor.fetchall()})
+        finally:
+            cursor.close()
+        return found
+
+    def write_scores(self, rows: Sequence[ScoreWrite], model_version: int, at: datetime) -> None:
+        """Set-based from one staged batch (a temporary table on SQLite, arrays on PostgreSQL): three statements
+        instead of three executemany runs, each with a statement per row."""
         if not rows:
             return
-        dialect = postgresql if self._pg else sqlite
-        stmt = dialect.insert(lead_scores)
-        stmt = stmt.on_conflict_do_update(index_elements=[lead_scores.c.contact_id], set_={
-            "score": stmt.excluded.score, "model_version": stmt.excluded.model_version,
-            "computed_at": stmt.excluded.computed_at,
-            "mql_at": func.coalesce(lead_scores.c.mql_at, stmt.excluded.mql_at),
-            "sql_at": func.coalesce(lead_scores.c.sql_at, stmt.excluded.sql_at)})
-        self._c.execute(stmt, [{"contact_id": r.contact_id, "score": r.score, "model_version": r.model_version,
-                                "computed_at": r.computed_at, "mql_at": r.mql_at, "sql_at": r.sql_at} for r in rows])
+        if self._pg:
+            self._write_scores_pg(rows, model_version, at)
+            return
+        stamp = _sqlite_time(at)
+        cursor = self._c.connection.cursor()
+        try:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS scoring_batch (contact_id TEXT PRIMARY KEY, "
+                           "score REAL NOT NULL, history INTEGER NOT NULL, mql INTEGER NOT NULL, sql INTEGER NOT NULL)")
+            cursor.execute("DELETE FROM temp.scoring_batch")
+            cursor.executemany("INSERT INTO temp.scoring_batch VALUES (?, ?, ?, ?, ?)", rows)
+            cursor.execute(  # WHERE true: an upsert's SELECT needs one, or ON CONFLICT would parse as a join
+                "INSERT INTO lead_scores (contact_id, score, model_version, computed_at, mql_at, sql_at) "
+                "SELECT contact_id, score, ?, ?, CASE WHEN mql THEN ? END, CASE WHEN sql THEN ? END "
+                f"FROM temp.scoring_batch WHERE true {_UPSERT_SCORE}", (model_version, stamp, stamp, stamp))
+            cursor.execute("INSERT INTO score_history (contact_id, score, model_version, at) "
+                           "SELECT contact_id, score, ?, ? FROM temp.scoring_batch WHERE history ORDER BY contact_id",
+                           (model_version, stamp))
+            cursor.execute(
+                "UPDATE contacts SET custom = json_set(custom, '$.lead_score', n.score), "
+                "lineage = json_set(lineage, '$.\"custom.lead_score\"', json_array(?, ?, ?)) "
+                "FROM temp.scoring_batch AS n WHERE contacts.id = n.contact_id "
+                "AND json_extract(contacts.custom, '$.lead_score') IS NOT n.score",
+                (SCORE_SOURCE, SCORE_PRIORITY, at.isoformat()))
+            cursor.execute("DELETE FROM temp.scoring_batch")
+        finally:
+            cursor.close()
 
-    def add_score_history(self, rows: Sequence[tuple[str, ScoreSnapshot]]) -> None:
-        bulk_insert(self._c, score_history, ("contact_id", "score", "model_version", "at"),
-                    [(cid, s.score, s.model_version, s.at) for cid, s in rows])
+    def _write_scores_pg(self, rows: Sequence[ScoreWrite], model_version: int, at: datetime) -> None:
+        ids, scores, history, mql, sql = (list(column) for column in zip(*rows, strict=True))
+        cursor = self._c.connection.cursor()
+        try:
+            cursor.execute(
+                "INSERT INTO lead_scores (contact_id, score, model_version, computed_at, mql_at, sql_at) "
+                "SELECT n.id, n.score, %s, %s, CASE WHEN n.mql THEN CAST(%s AS timestamptz) END, "
+                "CASE WHEN n.sql THEN CAST(%s AS timestamptz) END "
+                "FROM unnest(CAST(%s AS text[]), CAST(%s AS float8[]), CAST(%s AS boolean[]), CAST(%s AS boolean[])) "
+                f"AS n(id, score, mql, sql) {_UPSERT_SCORE}",
+                (model_version, at, at, at, ids, scores, [bool(v) for v in mql], [bool(v) for v in sql]))
+            cursor.execute(
+                "INSERT INTO score_history (contact_id, score, model_version, at) SELECT n.id, n.score, %s, %s "
+                "FROM unnest(CAST(%s AS text[]), CAST(%s AS float8[]), CAST(%s AS boolean[])) AS n(id, score, history) "
+                "WHERE n.history ORDER BY n.id", (model_version, at, ids, scores, [bool(v) for v in history]))
+            cursor.execute(
+                "UPDATE contacts AS c SET custom = jsonb_set(c.custom, '{lead_score}', to_jsonb(n.score)), "
+                "lineage = jsonb_set(c.lineage, '{custom.lead_score}', "
+                "jsonb_build_array(CAST(%s AS text), CAST(%s AS integer), CAST(%s AS text))) "
+                "FROM unnest(CAST(%s AS text[]), CAST(%s AS float8[])) AS n(id, score) WHERE c.id = n.id "
+                "AND (c.custom -> 'lead_score') IS DISTINCT FROM to_jsonb(n.score)",
+                (SCORE_SOURCE, SCORE_PRIORITY, at.isoformat(), ids, scores))
+        finally:
+            cursor.close()
 
     def score_history(self, contact_id: str, limit: int) -> list[ScoreSnapshot]:
         h = score_history

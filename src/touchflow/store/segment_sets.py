@@ -38,7 +38,7 @@ from touchflow.domain.predicates import (
     walk,
 )
 from touchflow.store.compile import compile_condition, event_clauses, event_sum_test
-from touchflow.store.event_groups import OPS, EventGroup, GroupKey, group_key
+from touchflow.store.event_groups import OPS, EventGroup, GroupKey, group_key, single
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 
 __all__ = ["SetEvaluator"]
@@ -130,7 +130,7 @@ class SetEvaluator:
         if self._uses[cond] > 0:
             return True
         group = self._groups.get(group_key(cond)) if isinstance(cond, EventCount | EventSum) else None
-        return group is not None and (group.rows is not None or any(self._uses[leaf] > 0 for leaf in group.leaves))
+        return group is not None and (group.ids is not None or any(self._uses[leaf] > 0 for leaf in group.leaves))
 
     def _query_leaf(self, cond: Condition, ids: Sequence[str] | None = None) -> ContactSet:
         """The leaf for everyone, or — with ``ids`` — right at least for those contacts."""
@@ -146,9 +146,8 @@ class SetEvaluator:
                      .where(segments.c.key == cond.segment))
             return ContactSet(self._ids(query if ids is None else query.where(segment_members.c.contact_id.in_(ids))))
         if isinstance(cond, EventCount | EventSum):
-            group = self._groups.get(group_key(cond))
-            if ids is None and group is not None and len(group.leaves) > 1:
-                return self._from_group(group, cond)
+            if ids is None:  # for everyone: one time-ordered scan, counted in Python (event_groups.py)
+                return self._from_group(self._groups.get(group_key(cond)) or single(cond), cond)
             return self._counted(cond, ids) if isinstance(cond, EventCount) else self._summed(cond, ids)
         # attributes, first/last and anything else: the row-by-row expression, once over every contact
         query = select(contacts.c.id).where(compile_condition(cond, self._ctx).where)
@@ -160,11 +159,11 @@ class SetEvaluator:
         return ContactSet(set().union(*(p.ids for p in parts)), complement)
 
     def _from_group(self, group: EventGroup, leaf: EventCount | EventSum) -> ContactSet:
-        if group.rows is None:
+        if group.ids is None:
             group.load(self._c, self._ctx)
         found = group.leaf_set(leaf)
         if not any(self._uses[other] > 0 for other in group.leaves):
-            group.rows = None  # the last leaf of the scan has been read
+            group.release()  # the last leaf of the scan has been read
         return found
 
     def _events(self, cond: EventCount | EventSum, ids: Sequence[str] | None) -> Select[Any]:
