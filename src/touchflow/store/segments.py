@@ -256,7 +256,7 @@ class SqlSegmentRepository:
             chunk = left[start:start + _CHUNK]
             self._c.execute(delete(segment_members).where(segment_members.c.segment_id == segment_id,
                                                           segment_members.c.contact_id.in_(chunk)))
-            self._c.execute(update(segment_history).where(
+            self._c.execute(update(segment_history).where(  # found through (contact_id, segment_id, left_at)
                 segment_history.c.segment_id == segment_id, segment_history.c.contact_id.in_(chunk),
                 segment_history.c.left_at.is_(None)).values(left_at=now))
 

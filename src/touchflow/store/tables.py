@@ -492,7 +492,9 @@ segment_history = Table(  # one row per stay: entered_at, and left_at once the c
     Column("contact_id", ID, nullable=False),
     Column("entered_at", UTCDateTime(), nullable=False),
     Column("left_at", UTCDateTime(), nullable=True),
-    Index(None, "contact_id", "segment_id"),
+    # with left_at: closing stays "segment = ? AND contact IN (…) AND left_at IS NULL" uses this index, not the
+    # next one (which would walk every open stay of the segment)
+    Index(None, "contact_id", "segment_id", "left_at"),
     Index(None, "segment_id", "left_at"),
 )
 
