@@ -1,10 +1,14 @@
-"""The pure parts: the stage machine, tiers, scores (caps, decay, negative points) and calibration."""
+"""The pure parts: the stage machine, tiers, scores (caps, decay, negative points), the batch scorer against the
+reference, and calibration."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from touchflow.domain.calibration import Observation, calibrate
 from touchflow.domain.errors import PathError
@@ -16,8 +20,30 @@ from touchflow.domain.lifecycle import (
     next_stage,
     parse_lifecycle,
 )
-from touchflow.domain.predicates import ContactFacts, EventFact
-from touchflow.domain.scoring import DEFAULT_MODEL, crossings, model_document, parse_model, score_contact
+from touchflow.domain.predicates import (
+    AttrCompare,
+    Condition,
+    ContactFacts,
+    EventCount,
+    EventFact,
+    HasTag,
+    InSegment,
+    Not,
+    PropFilter,
+)
+from touchflow.domain.scoring import (
+    DEFAULT_MODEL,
+    AttributeRule,
+    EventRule,
+    ScoreResult,
+    ScoringModel,
+    crossings,
+    model_document,
+    parse_model,
+    score_contact,
+    score_events,
+)
+from touchflow.domain.scoring_batch import ScoreBatch, from_micros, micros
 from touchflow.domain.tiers import DEFAULT_TIERS, TierFacts, compute_tiers, parse_tiers, tiers_document
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
@@ -143,3 +169,123 @@ def test_calibration_proposes_a_threshold_and_sales_feedback_counts() -> None:
     flipped = [Observation(o.contact_id, o.score, o.converted, "bad" if o.contact_id.startswith("h") else None,
                            o.parts) for o in observations]
     assert calibrate(model, flipped).positives == 6  # sales' "bad" outweighs the order book
+
+
+# --- the batch scorer against the reference ------------------------------------------------------------
+
+TYPES = ("page_view", "download", "unsubscribe", "other")  # "other": no rule scores it
+ATTRIBUTE_WHENS: tuple[Condition, ...] = (
+    AttrCompare("industry", "eq", "制造业"), AttrCompare("custom.flag", "eq", True), AttrCompare("age", "gte", 30),
+    HasTag("vip"), Not(AttrCompare("custom.flag", "exists")), InSegment("loyal"),
+    EventCount("download", "gte", 2, timedelta(days=30)))  # the last one reads events: no memo
+
+
+@st.composite
+def models(draw: st.DrawFn) -> ScoringModel:
+    points = st.sampled_from([1.0, 2.0, 0.5, 0.3, 0.1, 7.25, 10.0, -3.0, -0.7, -20.0])
+    rules = []
+    for i in range(draw(st.integers(1, 5))):
+        cap = draw(st.none() | st.sampled_from([0.5, 1.0, 2.9, 4.0, 30.0]))
+        per = draw(st.none() | st.sampled_from([timedelta(hours=1), timedelta(days=1), timedelta(days=7)])) \
+            if cap is not None else None
+        where = draw(st.sampled_from([(), (PropFilter("url", "eq", "/pricing"),), (PropFilter("n", "gte", 2),)]))
+        name = f"r{i}" if not draw(st.booleans()) or i == 0 else "r0"  # duplicate names add up in the reference
+        rules.append(EventRule(name, draw(st.sampled_from(TYPES[:3])), draw(points), where, cap, per))
+    attributes = tuple(AttributeRule(f"a{i}", when, draw(points))
+                       for i, when in enumerate(draw(st.lists(st.sampled_from(ATTRIBUTE_WHENS), max_size=3))))
+    half_life = draw(st.none() | st.sampled_from([timedelta(hours=5), timedelta(days=30), timedelta(days=90)]))
+    lookback = draw(st.none() | st.sampled_from([timedelta(days=10), timedelta(days=365)]))
+    floor = draw(st.sampled_from([None, 0.0, -5.0]))
+    return ScoringModel("m", tuple(rules), attributes, half_life, lookback, (), floor)
+
+
+DAY_US = 86_400_000_000
+properties: st.SearchStrategy[dict[str, object]] = st.sampled_from([{}, {"url": "/pricing"}, {"url": "/x"}, {"n": 3}])
+
+
+@st.composite
+def contacts_(draw: st.DrawFn) -> list[ContactFacts]:
+    rnd = draw(st.randoms(use_true_random=True))  # ages spread evenly over the range, to the microsecond
+    midnight = DAY_US // 2  # NOW is Monday noon: period boundaries (hour, day, week) at and around midnight
+    edges = [0, -1, 1, 10 * DAY_US, 365 * DAY_US, midnight, midnight + 1, midnight - 1, 7 * DAY_US + midnight + 1]
+    found = []
+    for i in range(draw(st.integers(1, 6))):
+        events = []
+        for _ in range(draw(st.integers(0, 14))):
+            ago = rnd.choice(edges) if rnd.random() < 0.1 else rnd.randint(-2 * DAY_US, 400 * DAY_US)
+            events.append((draw(st.sampled_from(TYPES)), ago, draw(properties)))
+        tie = draw(st.booleans())
+        if events and tie:  # another event of one type at one instant
+            kind, ago, _ = events[0]
+            events.append((kind, ago, draw(properties)))
+        values = {k: v for k, v in (("industry", draw(st.sampled_from([None, "制造业", "retail"]))),
+                                    ("age", draw(st.sampled_from([None, 25, 40]))),
+                                    ("custom.flag", draw(st.sampled_from([None, True, 1, 1.0, "yes"]))))
+                  if v is not None}
+        found.append(ContactFacts(f"c{i}", values, frozenset(draw(st.sampled_from([(), ("vip",)]))),
+                                  tuple(EventFact(t, NOW - timedelta(microseconds=ago), p) for t, ago, p in events)))
+    return found
+
+
+def batch_results(model: ScoringModel, people: list[ContactFacts]
+                  ) -> dict[str, tuple[dict[int, float], ScoreResult, float]]:
+    """What ``services.scoring`` does with the store's rows: sorted by contact, type and time, properties only
+    for the types a filter reads; scores from a second batch, so both fill their own attribute memo."""
+    batch = ScoreBatch(model, NOW)
+    rich = model.filtered_types()
+    rows = sorted(((c.contact_id, e.type, micros(e.occurred_at), e.properties if e.type in rich else None)
+                   for c in people for e in c.events), key=lambda r: r[:3])
+    totals = batch.event_points(rows)
+    ids = [c.contact_id for c in people]
+    attributes = {c.contact_id: (tuple(c.values.get(f) for f in batch.attribute_fields), frozenset(c.tags))
+                  for c in people}
+    events = {c.contact_id: c.events for c in people}
+    results = batch.results(ids, totals, attributes, events)
+    scores = ScoreBatch(model, NOW).scores(ids, totals, attributes, events)
+    return {cid: (totals.get(cid, {}), result, score) for cid, result, score in zip(ids, results, scores, strict=True)}
+
+
+@settings(max_examples=400, deadline=None)
+@given(model=models(), people=contacts_())
+def test_the_batch_scorer_gives_the_reference_scores_to_the_last_bit(model: ScoringModel,
+                                                                     people: list[ContactFacts]) -> None:
+    found = batch_results(model, people)
+    for contact in people:
+        expected = score_contact(model, contact, NOW)
+        totals, result, score = found[contact.contact_id]
+        assert totals == score_events(model, ((e.type, e.occurred_at, e.properties) for e in contact.events), NOW)
+        assert result == expected and score == expected.score
+        assert [math.copysign(1, v) for v in result.parts.values()] == \
+            [math.copysign(1, v) for v in expected.parts.values()]  # even the sign of a zero
+
+
+def test_the_attribute_memo_tells_true_from_one_and_reads_tags() -> None:
+    model = parse_model({"events": [], "attributes": [
+        {"name": "flag", "when": {"attr": "custom.flag", "eq": True}, "points": 3},
+        {"name": "vip", "when": {"tag": "vip"}, "points": 4}]})
+    batch = ScoreBatch(model, NOW)
+    assert batch.attribute_fields == ("custom.flag",) and batch.reads_tags
+    assert batch.attribute_parts("c1", (True,), frozenset()) == (("flag", 3.0),)
+    assert batch.attribute_parts("c2", (1,), frozenset()) == ()  # 1 == True in Python, not in the language
+    assert batch.attribute_parts("c3", (1.0,), frozenset({"vip"})) == (("vip", 4.0),)
+    assert batch.attribute_parts("c4", ([1],), frozenset()) == ()  # not hashable: evaluated, not remembered
+
+
+def test_event_rows_must_come_grouped_by_contact() -> None:
+    batch = ScoreBatch(parse_model(DEFAULT_MODEL), NOW)
+    at = micros(NOW - timedelta(days=1))
+    assert batch.event_points([("a", "signup", at, None), ("b", "signup", at, None)]) == {
+        "a": {3: 10 * 0.5 ** (1 / 90)}, "b": {3: 10 * 0.5 ** (1 / 90)}}
+    with pytest.raises(ValueError, match="not grouped by contact"):
+        batch.event_points([("a", "signup", at, None), ("b", "signup", at, None), ("a", "consult", at, None)])
+    assert from_micros(micros(NOW)) == NOW and micros(datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == -1
+
+
+def test_cap_periods_split_at_the_exact_microsecond() -> None:
+    model = parse_model({"events": [{"name": "views", "event": "page_view", "points": 1, "cap": 1, "per": "1d"}]})
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+    for times, expected in (([midnight - timedelta(microseconds=1), midnight], 2.0),
+                            ([midnight - timedelta(microseconds=2), midnight - timedelta(microseconds=1)], 1.0)):
+        contact = ContactFacts("c1", {}, frozenset(), tuple(EventFact("page_view", at) for at in times))
+        (totals, result, score), = batch_results(model, [contact]).values()
+        assert totals == {0: expected} and result == score_contact(model, contact, NOW) and score == expected

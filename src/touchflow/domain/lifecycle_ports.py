@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["LifecycleRepository", "ModelVersion", "ScoreSnapshot", "StageChange", "StoredProposal", "StoredScore",
-           "TimedEvent"]
+__all__ = ["EventRow", "LifecycleReader", "LifecycleRepository", "ModelVersion", "ScoreSnapshot", "ScoreState",
+           "ScoreWrite", "StageChange", "StoredProposal", "StoredScore"]
 
-TimedEvent = tuple[str, datetime, Mapping[str, Any] | None]  # (type, occurred_at, properties if loaded)
+# (contact_id, type, occurred_at in integer microseconds since the Unix epoch, properties if loaded)
+EventRow = tuple[str, str, int, Mapping[str, Any] | None]
+# (score, model_version, reached MQL, reached SQL): what rescoring compares a new score with
+ScoreState = tuple[float, int, bool, bool]
+# (contact_id, score, add a history row, reached MQL now, reached SQL now): one row of rescoring's writes
+ScoreWrite = tuple[str, float, bool, bool, bool]
 
 
 @dataclass(frozen=True)
@@ -74,22 +80,38 @@ class LifecycleRepository(Protocol):
         in a bounded step, and the new mark."""
         ...
     def live_ids(self, after_id: str | None, limit: int) -> list[str]: ...
+    def live_count(self) -> int: ...
+    def reader(self) -> LifecycleReader | None:
+        """How a worker process reads what scoring reads, on its own connection (None: this database cannot be
+        opened twice, e.g. SQLite in memory)."""
+        ...
     # --- facts (``span``: the ids are a dense, sorted range of all contacts: read by range, not by list)
     def created_at(self, ids: Collection[str]) -> dict[str, datetime]: ...
     def last_interactions(self, ids: Sequence[str], ignore_types: Collection[str], now: datetime,
                           span: bool = False) -> dict[str, datetime]: ...
     def interaction_counts(self, ids: Sequence[str], ignore_types: Collection[str], since: datetime,
                            now: datetime, span: bool = False) -> dict[str, int]: ...
-    def events_of(self, ids: Sequence[str], types: Collection[str], with_properties: Collection[str],
-                  since: datetime | None, now: datetime, span: bool = False) -> dict[str, list[TimedEvent]]: ...
+    def event_rows(self, ids: Sequence[str], types: Collection[str], with_properties: Collection[str],
+                   since: datetime | None, now: datetime, span: bool = False) -> list[EventRow]:
+        """Events of these types with ``since < occurred_at <= now``, ordered by contact, type and time;
+        properties only for the types in ``with_properties``."""
+        ...
+    def attribute_values(self, ids: Sequence[str], fields: Sequence[str], with_tags: bool,
+                         span: bool = False) -> dict[str, tuple[tuple[Any, ...], frozenset[str]]]:
+        """Each contact's values of ``fields`` (in that order, None when missing) and, if asked, its tags."""
+        ...
     # --- stages
     def last_stage_changes(self, ids: Collection[str]) -> dict[str, StageChange]: ...
     def add_stage_changes(self, rows: Sequence[StageChange]) -> None: ...
     def stage_history(self, contact_id: str, limit: int) -> list[StageChange]: ...
     # --- scores
     def scores(self, ids: Collection[str]) -> dict[str, StoredScore]: ...
-    def save_scores(self, rows: Sequence[StoredScore]) -> None: ...
-    def add_score_history(self, rows: Sequence[tuple[str, ScoreSnapshot]]) -> None: ...
+    def score_states(self, ids: Sequence[str], span: bool = False) -> dict[str, ScoreState]: ...
+    def write_scores(self, rows: Sequence[ScoreWrite], model_version: int, at: datetime) -> None:
+        """Upsert each row's score (computed by one model version at ``at``; ``mql_at`` / ``sql_at`` set to ``at``
+        where the row says the level was reached now, kept once set), add a ``score_history`` row where it says
+        so, and copy the score to ``custom.lead_score`` where it differs."""
+        ...
     def score_history(self, contact_id: str, limit: int) -> list[ScoreSnapshot]: ...
     def publish_scores(self, ids: Sequence[str], at: datetime) -> None:
         """Copy each contact's score into its ``custom.lead_score`` attribute (for segments and conditions)."""
@@ -105,3 +127,10 @@ class LifecycleRepository(Protocol):
     def decide_proposal(self, proposal_id: str, status: str, by: str, at: datetime,
                         accepted_version: int | None) -> bool: ...
     def supersede_open_proposals(self, at: datetime) -> None: ...
+
+
+class LifecycleReader(Protocol):
+    """Picklable. In a worker process, ``open`` gives a repository on a read-only transaction of that process's
+    own connection (one per process, kept between calls)."""
+
+    def open(self) -> AbstractContextManager[LifecycleRepository]: ...

@@ -2,13 +2,23 @@
 and history, sales feedback, the calibration report and accepting its proposals (S5).
 
 ``score_chunk`` is the one place scores are computed and written, for the worker's passes and for rescoring:
-load the chunk's events in one query, score each contact with the pure ``domain.scoring.score_contact``,
-write only what changed (score, history row, ``custom.lead_score``) and emit ``lead_mql`` / ``lead_sql`` once.
+load the chunk's events in one query (times as integer microseconds, in contact order), score them in one pass
+with the pure ``domain.scoring_batch.ScoreBatch`` (equal to ``domain.scoring.score_with``, the reference), write
+only what changed (score, history row, ``custom.lead_score``: set-based, from one staged batch) and emit
+``lead_mql`` / ``lead_sql`` once. ``rescore_all`` over many contacts splits the two halves: worker processes
+load and score the next chunks while the caller writes.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,19 +26,26 @@ from typing import Any
 from touchflow.domain.calibration import CalibrationReport, Observation, calibrate
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.lifecycle_ports import ModelVersion, ScoreSnapshot, StoredProposal, StoredScore, TimedEvent
+from touchflow.domain.lifecycle_ports import (
+    LifecycleReader,
+    LifecycleRepository,
+    ModelVersion,
+    ScoreSnapshot,
+    ScoreWrite,
+    StoredProposal,
+    StoredScore,
+)
 from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import ContactFacts, EventFact, needs_events
+from touchflow.domain.predicates import EventFact, needs_events
 from touchflow.domain.scoring import (
     DEFAULT_MODEL,
-    ScoreResult,
     ScoringModel,
     crossings,
     model_document,
     parse_model,
-    score_with,
     with_changes,
 )
+from touchflow.domain.scoring_batch import AttributeValues, ScoreBatch, from_micros
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
 
@@ -48,7 +65,11 @@ __all__ = [
     "score_of",
 ]
 
+_log = logging.getLogger(__name__)
+
 RESCORE_CHUNK = 2000
+RESCORE_WORKERS = 2  # processes that read and score while the caller writes (the machines have 2 cores)
+PARALLEL_FROM = 50_000  # live contacts: below, starting the workers (~0.5 s) costs more than they save
 
 
 class ProposalNotFound(LookupError):
@@ -70,57 +91,64 @@ def current_model(uow: UnitOfWork) -> ScoringModel:
     return parse_model(DEFAULT_MODEL) if latest is None else parse_model(latest.document, latest.version)
 
 
-def _loaded(uow: UnitOfWork, model: ScoringModel, ids: Sequence[str], now: datetime,
-            span: bool) -> tuple[dict[str, list[TimedEvent]], dict[str, ContactFacts]]:
-    """The chunk's scored events (one query) and, when attribute rules need them, attributes and tags."""
+def _inputs(store: LifecycleRepository, batch: ScoreBatch, ids: Sequence[str], span: bool
+            ) -> tuple[dict[str, dict[int, float]], AttributeValues, dict[str, list[EventFact]]]:
+    """The chunk's event points per rule (one query, one pass) and what its attribute rules read."""
+    model, now = batch.model, batch.now
     since = None if model.lookback is None else now - model.lookback
-    loaded = uow.lifecycle.events_of(ids, model.event_types(), model.filtered_types(), since, now, span)
-    attributes = uow.journeys.load_facts(ids, (), None) if model.attributes else {}
+    rows = store.event_rows(ids, model.event_types(), model.filtered_types(), since, now, span)
+    totals = batch.event_points(rows)
+    events: dict[str, list[EventFact]] = {}
+    if not model.attributes:
+        return totals, {}, events
     attribute_events = {t for r in model.attributes for t in (needs_events(r.when) or ())}
-    facts: dict[str, ContactFacts] = {}
-    for cid in ids:
-        base = attributes.get(cid)
-        events = [EventFact(t, at, props or {}) for t, at, props in loaded.get(cid, ()) if t in attribute_events]
-        facts[cid] = ContactFacts(cid, base.values if base else {}, base.tags if base else frozenset(), events)
-    return loaded, facts
+    if attribute_events:
+        for cid, event_type, at, props in rows:
+            if event_type in attribute_events:
+                events.setdefault(cid, []).append(EventFact(event_type, from_micros(at), props or {}))
+    return totals, store.attribute_values(ids, batch.attribute_fields, batch.reads_tags, span), events
 
 
-def _score(model: ScoringModel, loaded: dict[str, list[TimedEvent]], facts: dict[str, ContactFacts], cid: str,
-           now: datetime) -> ScoreResult:
-    return score_with(model, loaded.get(cid, ()), facts[cid], now)
+_REACHED: dict[tuple[bool, bool], dict[str, object]] = {
+    (mql, sql): {"mql": True if mql else None, "sql": True if sql else None} for mql in (False, True)
+    for sql in (False, True)}
 
 
 def score_chunk(uow: UnitOfWork, ids_factory: IdFactory, model: ScoringModel, ids: Sequence[str], now: datetime,
                 *, span: bool = False) -> dict[str, float]:
     """Score these contacts and write what changed; returns every contact's score."""
-    loaded, facts = _loaded(uow, model, ids, now, span)
-    stored = uow.lifecycle.scores(ids)
+    if len(set(ids)) != len(ids):
+        ids = list(dict.fromkeys(ids))  # one write per contact: the staged batch is keyed by contact
+    batch = ScoreBatch(model, now)
+    del ids_factory
+    return _write_chunk(uow, model, ids, batch.scores(ids, *_inputs(uow.lifecycle, batch, ids, span)), now, span)
+
+
+def _write_chunk(uow: UnitOfWork, model: ScoringModel, ids: Sequence[str], new_scores: Sequence[float],
+                 now: datetime, span: bool) -> dict[str, float]:
+    """Write the scores that changed or reached a level (upsert, history row, ``custom.lead_score``) and emit
+    ``lead_mql`` / ``lead_sql`` once; returns every contact's score."""
+    stored = uow.lifecycle.score_states(ids, span)
+    version = model.version
+    lowest = min((value for _, value in model.thresholds), default=math.inf)
     scores: dict[str, float] = {}
-    changed: list[StoredScore] = []
-    history: list[tuple[str, ScoreSnapshot]] = []
+    writes: list[ScoreWrite] = []
     emitted: list[tuple[EventInput, str]] = []
-    for cid in ids:
-        result = _score(model, loaded, facts, cid, now)
-        scores[cid] = result.score
+    for cid, score in zip(ids, new_scores, strict=True):
+        scores[cid] = score
         before = stored.get(cid)
-        reached: dict[str, object] = {"mql": before.mql_at, "sql": before.sql_at} if before else {}
-        levels = crossings(model, result.score, reached)
-        if before is not None and before.score == result.score and before.model_version == model.version \
-                and not levels:
+        levels = crossings(model, score, {} if before is None else _REACHED[before[2], before[3]]) \
+            if score >= lowest else []
+        same = before is not None and before[0] == score and before[1] == version
+        if same and not levels:
             continue
-        marks = {level: now for level in levels}
-        changed.append(StoredScore(cid, result.score, model.version, now, marks.get("mql"), marks.get("sql")))
-        if before is None or before.score != result.score or before.model_version != model.version:
-            history.append((cid, ScoreSnapshot(result.score, model.version, now)))
+        writes.append((cid, score, not same, "mql" in levels, "sql" in levels))
         for level in levels:
             emitted.append((EventInput(f"{level}_{cid}", f"lead_{level}", (), now, "touchflow",
-                                       {"score": result.score, "model_version": model.version,
+                                       {"score": score, "model_version": version,
                                         "threshold": model.threshold(level)}), cid))
-    uow.lifecycle.save_scores(changed)
-    uow.lifecycle.add_score_history(history)
-    uow.lifecycle.publish_scores([s.contact_id for s in changed], now)
+    uow.lifecycle.write_scores(writes, version, now)
     emit_events(uow, emitted, now)
-    del ids_factory
     return scores
 
 
@@ -141,11 +169,30 @@ def save_model(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str, 
     return in_transaction(ctx, work)
 
 
-def rescore_all(ctx: ServiceContext, chunk: int = RESCORE_CHUNK) -> int:
-    """Score every live contact with the model in force, chunk by chunk (one transaction each)."""
+def rescore_all(ctx: ServiceContext, chunk: int = RESCORE_CHUNK, workers: int | None = None) -> int:
+    """Score every live contact with the model in force, chunk by chunk (one transaction each).
+
+    With ``workers`` processes, they read and score the next chunks while this one writes; the scores are the
+    same. By default: up to ``RESCORE_WORKERS`` (one per CPU) from ``PARALLEL_FROM`` live contacts."""
     now = ctx.clock.now()
+    automatic = workers is None
     with ctx.reader() as uow:
         model = current_model(uow)
+        reader = uow.lifecycle.reader()
+        if reader is None or multiprocessing.current_process().daemon:  # a daemon process may not start others
+            workers = 0
+        elif workers is None:
+            cpus = os.cpu_count() or 1
+            workers = min(RESCORE_WORKERS, cpus) if cpus > 1 and uow.lifecycle.live_count() >= PARALLEL_FROM else 0
+    if workers > 0 and reader is not None:
+        try:
+            return _rescore_in_workers(ctx, model, now, chunk, workers, reader)
+        except BrokenProcessPool:
+            if not automatic:
+                raise
+            # e.g. a script without ``if __name__ == "__main__"``, which a spawned worker runs again: rescore here
+            # (the chunks already written come out unchanged, so nothing is written twice)
+            _log.warning("rescoring workers could not run; rescoring in this process", exc_info=True)
     done, after = 0, None
     while True:
         with ctx.uow() as uow:
@@ -159,14 +206,66 @@ def rescore_all(ctx: ServiceContext, chunk: int = RESCORE_CHUNK) -> int:
     return done
 
 
+def _rescore_in_workers(ctx: ServiceContext, model: ScoringModel, now: datetime, chunk: int, workers: int,
+                        reader: LifecycleReader) -> int:
+    """Chunks go to the workers a few ahead (ids read here, in order); their scores are written here, in order,
+    a transaction per chunk, exactly as ``score_chunk`` writes them. Scoring reads events and attributes, which
+    writing does not change (a contact's ``custom.lead_score`` is written only with its own chunk). The ids are
+    read a few chunks before they are written: a contact merged away in between still gets its score row."""
+    pending: deque[tuple[list[str], Future[list[float]]]] = deque()
+    after: str | None = None
+    done = 0
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of this one's connections
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker,
+                             initargs=(reader, model_document(model), model.version, now)) as pool:
+
+        def send_next() -> None:
+            nonlocal after
+            with ctx.reader() as uow:
+                ids = uow.lifecycle.live_ids(after, chunk)
+            if ids:
+                after = ids[-1]
+                pending.append((ids, pool.submit(_score_in_worker, ids)))
+
+        try:
+            for _ in range(2 * workers + 1):
+                send_next()
+            while pending:
+                ids, scored = pending.popleft()
+                new_scores = scored.result()
+                send_next()
+                with ctx.uow() as uow:
+                    _write_chunk(uow, model, ids, new_scores, now, span=True)
+                    uow.commit()
+                done += len(ids)
+        except BaseException:
+            for _, scored in pending:
+                scored.cancel()
+            raise
+    return done
+
+
+_WORKER: list[tuple[LifecycleReader, ScoreBatch]] = []  # in a worker process: its reader and the compiled model
+
+
+def _start_worker(reader: LifecycleReader, document: dict[str, Any], version: int, now: datetime) -> None:
+    _WORKER[:] = [(reader, ScoreBatch(parse_model(document, version), now))]
+
+
+def _score_in_worker(ids: list[str]) -> list[float]:
+    (reader, batch), = _WORKER
+    with reader.open() as store:
+        return batch.scores(ids, *_inputs(store, batch, ids, True))
+
+
 def score_of(ctx: ServiceContext, contact_ref: str) -> ContactScore:
     """The contact's score now, with each rule's part (computed, not stored), and the stored row."""
     now = ctx.clock.now()
     with ctx.reader() as uow:
         cid = resolve_contact_id(uow, contact_ref)
-        model = current_model(uow)
-        loaded, facts = _loaded(uow, model, [cid], now, False)
-        result = _score(model, loaded, facts, cid, now)
+        batch = ScoreBatch(current_model(uow), now)
+        (result,) = batch.results([cid], *_inputs(uow.lifecycle, batch, [cid], False))
+        model = batch.model
         return ContactScore(cid, result.score, model.version, result.parts, uow.lifecycle.scores([cid]).get(cid))
 
 
@@ -201,13 +300,13 @@ def calibration_report(ctx: ServiceContext, horizon_days: int = 30, *, save: boo
     observations: list[Observation] = []
     with ctx.reader() as uow:
         model = current_model(uow)
+        batch = ScoreBatch(model, as_of)
         after = None
         while ids := uow.lifecycle.live_ids(after, chunk):
-            loaded, facts = _loaded(uow, model, ids, as_of, True)
+            results = batch.results(ids, *_inputs(uow.lifecycle, batch, ids, True))
             converted = uow.lifecycle.converted(ids, as_of, now, True)
             feedback = uow.lifecycle.feedback(ids, now, True)
-            for cid in ids:
-                result = _score(model, loaded, facts, cid, as_of)
+            for cid, result in zip(ids, results, strict=True):
                 observations.append(Observation(cid, result.score, cid in converted, feedback.get(cid),
                                                 result.parts))
             after = ids[-1]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from touchflow.domain.lifecycle_ports import (
@@ -21,6 +23,7 @@ from touchflow.domain.lifecycle_ports import (
     StoredScore,
 )
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.db import READ_ONLY, make_engine
 from touchflow.store.tables import (
     contacts,
     events,
@@ -31,7 +34,7 @@ from touchflow.store.tables import (
     stage_history,
 )
 
-__all__ = ["SqlLifecycleRepository"]
+__all__ = ["SqlLifecycleReader", "SqlLifecycleRepository"]
 
 _CHUNK = 500
 SCORE_SOURCE = "touchflow:scoring"
@@ -125,6 +128,16 @@ class SqlLifecycleRepository:
             return [row[0] for row in cursor.fetchall()]
         finally:
             cursor.close()
+
+    def live_count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(contacts)
+                                   .where(contacts.c.merged_into.is_(None))).scalar_one())
+
+    def reader(self) -> SqlLifecycleReader | None:
+        url = self._c.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        return SqlLifecycleReader(url.render_as_string(hide_password=False))
 
     # --- facts ------------------------------------------------------------------------------------
 
@@ -462,3 +475,23 @@ class SqlLifecycleRepository:
     def supersede_open_proposals(self, at: datetime) -> None:
         self._c.execute(update(scoring_proposals).where(scoring_proposals.c.status == "open")
                         .values(status="superseded", decided_at=at))
+
+
+_ENGINES: dict[str, Engine] = {}  # in a worker process: its own engine per database, made on first use
+
+
+@dataclass(frozen=True)
+class SqlLifecycleReader:
+    """Scoring's reads from a worker process (``services.scoring`` scores chunks there while it writes)."""
+
+    url: str
+
+    @contextmanager
+    def open(self) -> Iterator[SqlLifecycleRepository]:
+        engine = _ENGINES.get(self.url)
+        if engine is None:
+            engine = _ENGINES[self.url] = make_engine(self.url)
+        with engine.connect() as connection:
+            reading = connection.execution_options(**{READ_ONLY: True})  # SQLite: BEGIN, not BEGIN IMMEDIATE
+            with reading.begin():
+                yield SqlLifecycleRepository(reading)
