@@ -64,6 +64,17 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def _who(chunk: Sequence[str], span: bool, pg: bool) -> tuple[str, list[Any]]:
+    """Which contacts a chunk means, as a ``{c}`` template and driver parameters: the range from the first id
+    to the last (``span``: every live id in between), or exactly these ids."""
+    mark = "%s" if pg else "?"
+    if span:
+        return f"{{c}} >= {mark} AND {{c}} <= {mark}", [chunk[0], chunk[-1]]
+    if pg:
+        return "{c} = ANY(%s)", [list(chunk)]
+    return f"{{c}} IN ({_marks(len(chunk))})", list(chunk)
+
+
 def _sqlite_time(at: datetime) -> str:
     """How ``UTCDateTime`` stores a time on SQLite (compared as text)."""
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -236,7 +247,6 @@ class SqlLifecycleRepository:
         plain = all(c is not None for c in columns)  # only columns: the row is the values
         selected = ", ".join(['"id"', *(f'"{c}"' for c in columns if c is not None),
                               *(['"custom"'] if any(custom) else [])])
-        mark = "%s" if self._pg else "?"
         no_tags: frozenset[str] = frozenset()
         chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
         cursor = self._c.connection.cursor()
@@ -244,13 +254,7 @@ class SqlLifecycleRepository:
             for chunk in chunks:
                 if not chunk:
                     continue
-                params: list[Any]
-                if span:
-                    who, params = f"{{c}} >= {mark} AND {{c}} <= {mark}", [chunk[0], chunk[-1]]
-                elif self._pg:
-                    who, params = "{c} = ANY(%s)", [list(chunk)]
-                else:
-                    who, params = f"{{c}} IN ({_marks(len(chunk))})", list(chunk)
+                who, params = _who(chunk, span, self._pg)
                 tags: dict[str, set[str]] = {}
                 if with_tags:
                     cursor.execute(f"SELECT contact_id, tag FROM contact_tags WHERE {who.format(c='contact_id')}",
@@ -308,19 +312,13 @@ class SqlLifecycleRepository:
     def score_states(self, ids: Sequence[str], span: bool = False) -> dict[str, ScoreState]:
         found: dict[str, ScoreState] = {}
         chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
-        mark = "%s" if self._pg else "?"
         cursor = self._c.connection.cursor()
         try:
             for chunk in chunks:
                 if not chunk:
                     continue
-                params: list[Any]
-                if span:
-                    who, params = f"contact_id >= {mark} AND contact_id <= {mark}", [chunk[0], chunk[-1]]
-                elif self._pg:
-                    who, params = "contact_id = ANY(%s)", [list(chunk)]
-                else:
-                    who, params = f"contact_id IN ({_marks(len(chunk))})", list(chunk)
+                template, params = _who(chunk, span, self._pg)
+                who = template.format(c="contact_id")
                 cursor.execute("SELECT contact_id, score, model_version, mql_at IS NOT NULL, sql_at IS NOT NULL "
                                f"FROM lead_scores WHERE {who}", params)
                 found.update({cid: (score, version, bool(mql), bool(sql))
