@@ -64,6 +64,13 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def _selections(ids: Sequence[str], span: bool, pg: bool) -> Iterator[tuple[str, list[Any]]]:
+    """The chunks of ``ids`` as ``_who`` selections (``span``: the ids are a sorted range of live contacts)."""
+    for chunk in _chunks(ids, True) if span else _chunks(sorted(set(ids)), False):
+        if chunk:
+            yield _who(chunk, span, pg)
+
+
 def _who(chunk: Sequence[str], span: bool, pg: bool) -> tuple[str, list[Any]]:
     """Which contacts a chunk means, as a ``{c}`` template and driver parameters: the range from the first id
     to the last (``span``: every live id in between), or exactly these ids."""
@@ -248,13 +255,9 @@ class SqlLifecycleRepository:
         selected = ", ".join(['"id"', *(f'"{c}"' for c in columns if c is not None),
                               *(['"custom"'] if any(custom) else [])])
         no_tags: frozenset[str] = frozenset()
-        chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
         cursor = self._c.connection.cursor()
         try:
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                who, params = _who(chunk, span, self._pg)
+            for who, params in _selections(ids, span, self._pg):
                 tags: dict[str, set[str]] = {}
                 if with_tags:
                     cursor.execute(f"SELECT contact_id, tag FROM contact_tags WHERE {who.format(c='contact_id')}",
@@ -311,16 +314,11 @@ class SqlLifecycleRepository:
 
     def score_states(self, ids: Sequence[str], span: bool = False) -> dict[str, ScoreState]:
         found: dict[str, ScoreState] = {}
-        chunks = _chunks(ids, True) if span else _chunks(sorted(set(ids)), False)
         cursor = self._c.connection.cursor()
         try:
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                template, params = _who(chunk, span, self._pg)
-                who = template.format(c="contact_id")
+            for who, params in _selections(ids, span, self._pg):
                 cursor.execute("SELECT contact_id, score, model_version, mql_at IS NOT NULL, sql_at IS NOT NULL "
-                               f"FROM lead_scores WHERE {who}", params)
+                               f"FROM lead_scores WHERE {who.format(c='contact_id')}", params)
                 found.update({cid: (score, version, bool(mql), bool(sql))
                               for cid, score, version, mql, sql in cursor.fetchall()})
         finally:
