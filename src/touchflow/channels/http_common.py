@@ -8,7 +8,7 @@ connection errors are worth retrying; 429 is worth retrying after the provider's
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "json_object",
     "make_client",
     "parse_retry_after",
+    "send_in_batches",
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
@@ -123,3 +124,19 @@ def chunks_without_repeats(messages: Sequence[Outgoing], size: int) -> list[list
         out.append(chunk)
         pending = rest
     return out
+
+
+def send_in_batches(messages: Sequence[Outgoing], key: Callable[[Outgoing], Hashable],
+                    batches: Callable[[list[Outgoing]], Iterable[list[Outgoing]]],
+                    call: Callable[[list[Outgoing]], Iterable[Delivery]]) -> list[Delivery]:
+    """Group the messages one provider call can carry together (same template, same sender and text …),
+    split each group with ``batches``, make one ``call`` per batch, and answer in the messages' order."""
+    groups: dict[Hashable, list[Outgoing]] = {}
+    for m in messages:
+        groups.setdefault(key(m), []).append(m)
+    results: dict[str, Delivery] = {}
+    for group in groups.values():
+        for batch in batches(group):
+            for d in call(batch):
+                results[d.message_id] = d
+    return [results[m.message_id] for m in messages]

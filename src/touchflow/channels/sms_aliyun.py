@@ -38,6 +38,7 @@ from touchflow.channels.http_common import (
     delivery_for_status,
     json_object,
     make_client,
+    send_in_batches,
 )
 
 __all__ = ["AliyunSmsChannel", "AliyunSmsSettings", "canonical_query", "percent_encode", "rpc_signature"]
@@ -116,14 +117,8 @@ class AliyunSmsChannel:
         self._client = make_client(transport, settings.timeout)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        results: dict[str, Delivery] = {}
-        groups: dict[str, list[Outgoing]] = {}
-        for m in messages:
-            groups.setdefault(str(m.data.get("template_code", "")), []).append(m)
-        for batch in (b for g in groups.values() for b in chunks_without_repeats(g, SEND_BATCH_LIMIT)):
-            for d in self._send_group(batch):
-                results[d.message_id] = d
-        return [results[m.message_id] for m in messages]
+        return send_in_batches(messages, lambda m: str(m.data.get("template_code", "")),
+                               lambda group: chunks_without_repeats(group, SEND_BATCH_LIMIT), self._send_group)
 
     def close(self) -> None:
         self._client.close()

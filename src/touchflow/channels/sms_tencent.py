@@ -33,6 +33,7 @@ from touchflow.channels.http_common import (
     delivery_for_status,
     json_object,
     make_client,
+    send_in_batches,
 )
 
 __all__ = ["TencentSmsChannel", "TencentSmsSettings", "tc3_authorization"]
@@ -113,16 +114,11 @@ class TencentSmsChannel:
         self._client = make_client(transport, settings.timeout)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        groups: dict[tuple[str, tuple[str, ...]], list[Outgoing]] = {}
-        for m in messages:
-            key = (str(m.data.get("template_id", "")), tuple(str(p) for p in m.data.get("template_params", ())))
-            groups.setdefault(key, []).append(m)
-        results: dict[str, Delivery] = {}
-        for group in groups.values():
-            for batch in chunks_without_repeats(group, NUMBERS_PER_CALL):
-                for d in self._call(batch):
-                    results[d.message_id] = d
-        return [results[m.message_id] for m in messages]
+        def template(m: Outgoing) -> tuple[str, tuple[str, ...]]:  # one call carries one template and its values
+            return str(m.data.get("template_id", "")), tuple(str(p) for p in m.data.get("template_params", ()))
+
+        return send_in_batches(messages, template, lambda group: chunks_without_repeats(group, NUMBERS_PER_CALL),
+                               self._call)
 
     def close(self) -> None:
         self._client.close()

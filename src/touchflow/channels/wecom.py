@@ -26,7 +26,7 @@ import httpx
 
 from touchflow.channels.access_token import TokenedApi, WeixinCall
 from touchflow.channels.base import Delivery, Outgoing
-from touchflow.channels.http_common import DEFAULT_TIMEOUT, all_with, make_client
+from touchflow.channels.http_common import DEFAULT_TIMEOUT, all_with, make_client, send_in_batches
 
 __all__ = ["WeComCustomerChannel", "WeComSettings", "WeComStaffChannel", "wecom_outcome"]
 
@@ -140,16 +140,13 @@ class WeComCustomerChannel:
         self.api = _api(settings, self._client, monotonic)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        groups: dict[tuple[str, str], list[Outgoing]] = {}
-        for m in messages:
-            sender = str(m.data.get("sender") or self.settings.default_sender or "")
-            groups.setdefault((sender, m.text), []).append(m)
-        results: dict[str, Delivery] = {}
-        for (sender, text), group in groups.items():
-            for start in range(0, len(group), self._limit):
-                for d in self._send_group(sender, text, group[start : start + self._limit]):
-                    results[d.message_id] = d
-        return [results[m.message_id] for m in messages]
+        def sender(m: Outgoing) -> str:
+            return str(m.data.get("sender") or self.settings.default_sender or "")
+
+        return send_in_batches(
+            messages, lambda m: (sender(m), m.text),
+            lambda group: [group[start:start + self._limit] for start in range(0, len(group), self._limit)],
+            lambda batch: self._send_group(sender(batch[0]), batch[0].text, batch))
 
     def close(self) -> None:
         self._client.close()

@@ -25,7 +25,7 @@ from touchflow.domain.assignment import (
 from touchflow.domain.followup import TimelinessLine, timeliness
 from touchflow.domain.ports import TaskRecord, UnitOfWork
 from touchflow.domain.predicates import ContactFacts
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, save_setting
 
 __all__ = [
     "ASSIGNMENT_KEY",
@@ -87,12 +87,7 @@ def current_assignment(ctx: ServiceContext) -> AssignmentView:
 def set_assignment_policy(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) -> AssignmentPolicy:
     """Replace the rules (validated first; errors name the element); audited."""
     policy = policy_from_document(document)
-    stored = policy_to_document(policy)
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        uow.guards.set_setting(ASSIGNMENT_KEY, stored, actor, now)
-        uow.audit.record(actor, "assignment.set", ASSIGNMENT_KEY, stored, now)
-        uow.commit()
+    save_setting(ctx, ASSIGNMENT_KEY, policy_to_document(policy), actor=actor, action="assignment.set")
     return policy
 
 

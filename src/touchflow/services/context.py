@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from touchflow.clock import Clock
 from touchflow.domain.events import EventInput
@@ -42,6 +42,16 @@ def in_transaction(ctx: ServiceContext, work: Callable[[UnitOfWork], T], retries
                     continue
                 raise
     raise AssertionError("unreachable")
+
+
+def save_setting(ctx: ServiceContext, key: str, document: Mapping[str, Any], *, actor: str, action: str) -> None:
+    """Store a validated workspace setting (guardrail policy, lifecycle stages, tier thresholds, assignment rules)
+    and its audit row, in one transaction."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.guards.set_setting(key, document, actor, now)
+        uow.audit.record(actor, action, key, dict(document), now)
+        uow.commit()
 
 
 def emit_events(uow: UnitOfWork, events: Sequence[tuple[EventInput, str]], now: datetime) -> None:

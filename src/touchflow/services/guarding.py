@@ -18,7 +18,7 @@ from touchflow.domain.messaging_ports import Freeze, Suppression
 from touchflow.domain.ports import TaskRecord, UnitOfWork
 from touchflow.services.assignment import assign_tasks
 from touchflow.services.contacts import resolve_contact_id
-from touchflow.services.context import ServiceContext, emit_events
+from touchflow.services.context import ServiceContext, emit_events, save_setting
 from touchflow.services.tasks import handoff_notices
 
 __all__ = [
@@ -152,9 +152,5 @@ def guardrail_policy(uow: UnitOfWork) -> GuardrailPolicy:
 
 def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) -> GuardrailPolicy:
     policy = policy_from_document(document)  # raises ValueError naming the field
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        uow.guards.set_setting(POLICY_KEY, policy_document(policy), actor, now)
-        uow.audit.record(actor, "guardrails.set", POLICY_KEY, policy_document(policy), now)  # type: ignore[arg-type]
-        uow.commit()
+    save_setting(ctx, POLICY_KEY, policy_document(policy), actor=actor, action="guardrails.set")
     return policy

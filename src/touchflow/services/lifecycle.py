@@ -24,7 +24,7 @@ from touchflow.domain.lifecycle import (
 from touchflow.domain.lifecycle_ports import StageChange
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.contacts import resolve_contact_id
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, save_setting
 from touchflow.services.tiers import NON_INTERACTION
 
 __all__ = [
@@ -49,11 +49,7 @@ def lifecycle_config(uow: UnitOfWork) -> LifecycleConfig:
 def set_lifecycle_config(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) -> LifecycleConfig:
     """Change the stages and rules (audited); contacts follow at the next pass (``touchflow lifecycle refresh``)."""
     config = parse_lifecycle(document)  # raises PathError naming the element
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        uow.guards.set_setting(LIFECYCLE_KEY, lifecycle_document(config), actor, now)
-        uow.audit.record(actor, "lifecycle.set", LIFECYCLE_KEY, lifecycle_document(config), now)
-        uow.commit()
+    save_setting(ctx, LIFECYCLE_KEY, lifecycle_document(config), actor=actor, action="lifecycle.set")
     return config
 
 

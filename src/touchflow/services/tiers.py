@@ -23,7 +23,7 @@ from touchflow.domain.tiers import (
     tiers_document,
 )
 from touchflow.services.contacts import resolve_contact_id
-from touchflow.services.context import ServiceContext
+from touchflow.services.context import ServiceContext, save_setting
 
 __all__ = [
     "NON_INTERACTION",
@@ -49,11 +49,7 @@ def tier_config(uow: UnitOfWork) -> TierConfig:
 def set_tier_config(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) -> TierConfig:
     """Change the thresholds (audited); contacts follow at the next pass (``touchflow tiers refresh``)."""
     config = parse_tiers(document)  # raises PathError naming the element
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        uow.guards.set_setting(TIERS_KEY, tiers_document(config), actor, now)
-        uow.audit.record(actor, "tiers.set", TIERS_KEY, tiers_document(config), now)
-        uow.commit()
+    save_setting(ctx, TIERS_KEY, tiers_document(config), actor=actor, action="tiers.set")
     return config
 
 
