@@ -180,16 +180,7 @@ def segment_members(ctx: ServiceContext, key: str, after: str | None = None,
 
 def refresh_segment(ctx: ServiceContext, key: str) -> MembershipChange:
     """Recompute a dynamic segment for everyone now (what the schedule does every ``refresh_every``)."""
-    record = _get_dynamic(ctx, key)
-    return refresh_segments(ctx, [record.key])[record.key]
-
-
-def _get_dynamic(ctx: ServiceContext, key: str) -> SegmentRecord:
-    with ctx.reader() as uow:
-        record = _get(uow, key)
-    if record.kind != "dynamic":
-        raise SegmentError("segment.kind", f"{key!r} is static: its members change only by hand")
-    return record
+    return refresh_segments(ctx, [key])[key]
 
 
 def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -> dict[str, MembershipChange]:
@@ -202,10 +193,12 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
         records = {r.key: r for r in uow.segments.all()}
         definitions = evaluation_order(_definition(r) for r in records.values())
         wanted = [d for d in definitions if d.condition is not None and (keys is None or d.key in keys)]
-        for key in sorted(set(keys or ()) - {d.key for d in wanted}):
-            if key not in records:
-                raise SegmentNotFound(key)
-            raise SegmentError("segment.kind", f"{key!r} is static: its members change only by hand")
+        unknown = sorted(set(keys or ()) - records.keys())
+        if unknown:
+            raise SegmentNotFound(unknown[0])
+        static = sorted(set(keys or ()) - {d.key for d in wanted})
+        if static:
+            raise SegmentError("segment.kind", f"{static[0]!r} is static: its members change only by hand")
         changes = uow.segments.recompute_everyone(
             [(records[d.key], d.condition) for d in wanted if d.condition is not None], EvalContext(now))
         in_pass = {d.key for d in wanted}
