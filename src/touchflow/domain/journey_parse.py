@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import time, timedelta
 from typing import Any
 
@@ -118,6 +119,18 @@ def _target(data: Mapping[str, Any], key: str, path: str) -> str | None:
 
 
 def _trigger(data: object, path: str) -> Trigger:
+    trigger = _trigger_kind(data, path)
+    raw = _mapping(data, path)
+    if "late_entry" in raw:
+        if trigger.kind in ("manual", "schedule"):
+            raise DefinitionError(f"{path}.late_entry", f"a {trigger.kind} trigger enters on time: no late_entry")
+        late = _duration(raw, "late_entry", path)
+        assert late is not None
+        return replace(trigger, late_entry=late)
+    return trigger
+
+
+def _trigger_kind(data: object, path: str) -> Trigger:
     raw = _mapping(data, path)
     audience = _condition(raw["audience"], f"{path}.audience") if "audience" in raw else Always()
     props = _properties(raw.get("properties"), f"{path}.properties")

@@ -76,19 +76,23 @@ def _trigger(key: str, value: Schema, description: str, others: Mapping[str, Sch
 
 
 def _triggers() -> list[Schema]:
-    props = {"properties": _ref("properties")}
+    late = {"late_entry": {**_ref("duration"), "description": (
+        "How late an entry may still start (default 1d): an event that arrives, or a contact that qualifies, "
+        "longer ago than this is history (an import of last month, a contact dormant for a year) and enters "
+        "nothing.")}}
+    props = {"properties": _ref("properties"), **late}
     return [
         _trigger("event", _ref("event_type"), "When an event happens (J2 behaviour/event triggers).", props),
         _trigger("after_event", _ref("event_type"), "A delay after an event (30 days after order_paid).",
                  {**props, "delay": _ref("duration")}, ("delay",)),
         _trigger("after_attribute", _text("A date attribute of the contact."),
-                 "A delay after a date attribute (a subscription start).", {"delay": _ref("duration")}),
-        _trigger("inactive_for", _ref("duration"), "No interaction for this long (90 days: dormant)."),
+                 "A delay after a date attribute (a subscription start).", {"delay": _ref("duration"), **late}),
+        _trigger("inactive_for", _ref("duration"), "No interaction for this long (90 days: dormant).", late),
         _trigger("schedule", _object({"every": _ref("duration"), "at": _ref("time_of_day")}, ("every",)),
                  "Every contact in the audience, on a schedule."),
         _trigger("manual", {"const": True}, "Only by an explicit enrolment (API, enrol node, a person)."),
         _trigger("segment", _text("Segment key."), "When a contact enters or leaves a segment.",
-                 {"on": {"enum": ["enter", "exit"], "default": "enter"}}),
+                 {"on": {"enum": ["enter", "exit"], "default": "enter"}, **late}),
     ]
 
 

@@ -40,6 +40,9 @@ CHANNELS = ("email", "sms", "wecom", "wechat", "webhook", "onsite", "capture")
 TriggerKind = Literal["event", "after_event", "after_attribute", "inactivity", "schedule", "manual", "segment"]
 
 
+DEFAULT_LATE_ENTRY = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """How contacts enter. One dataclass with a ``kind`` keeps storage and the builder simple."""
@@ -55,6 +58,9 @@ class Trigger:
     at: time | None = None  # schedule: time of day (Asia/Shanghai unless the contact says otherwise)
     segment: str | None = None  # segment (hook: segments arrive with issue 5)
     on: Literal["enter", "exit"] = "enter"
+    # How late an entry may still start: an imported event from last month, or a contact dormant for a
+    # year, is history, not a reason to send today (everything but manual and schedule triggers).
+    late_entry: timedelta = DEFAULT_LATE_ENTRY
 
 
 @dataclass(frozen=True, slots=True)

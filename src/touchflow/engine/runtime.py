@@ -17,7 +17,7 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.predicates import ContactFacts, EventFact
@@ -118,7 +118,7 @@ class JourneyRuntime:
                     targets = [wanted] if wanted is not None else []
                 for journey_id in targets:
                     record, definition = active.by_id[journey_id]
-                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact):
+                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact, now):
                         continue
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
@@ -198,10 +198,14 @@ class JourneyRuntime:
                 stop.wait(idle_sleep)
 
 
-def _trigger_matches(definition: JourneyDefinition, fact: EventFact) -> bool:
-    if definition.trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
-        return fact.properties.get("segment") == definition.trigger.segment
-    return props_match(definition.trigger.properties, fact.properties)
+def _trigger_matches(definition: JourneyDefinition, fact: EventFact, now: datetime) -> bool:
+    trigger = definition.trigger
+    due = fact.occurred_at + (trigger.delay if trigger.kind == "after_event" else timedelta(0))
+    if now - due > trigger.late_entry:  # history (an import of last month's events), not a reason to send now
+        return False
+    if trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
+        return fact.properties.get("segment") == trigger.segment
+    return props_match(trigger.properties, fact.properties)
 
 
 def _parked(run: Run, reason: str) -> Run:
