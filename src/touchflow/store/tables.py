@@ -241,6 +241,8 @@ journey_runs = Table(
     Column("step_no", Integer, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text, nullable=True),
+    Column("entry_key", String(300), nullable=True),  # 0009: one run per order/appointment (entry.key)
+    Column("entry_data", JSONDoc, nullable=True),  # 0009: the triggering event's properties waits read
     Index(None, "status", "wake_at"),
     Index(None, "contact_id", "journey_id"),
     Index(None, "journey_id", "status"),
