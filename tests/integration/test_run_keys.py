@@ -147,3 +147,14 @@ def test_the_sandbox_runs_per_booking_and_waits_for_the_date_in_the_event() -> N
     result = simulate([definition], scenario)
     assert [f"{c.name}: {c.detail}" for c in result.checks if not c.passed] == []
     assert result.passed
+
+
+def test_trace_names_the_key_of_each_run(app: Application) -> None:
+    from touchflow.services.journeys import trace_contact
+
+    publish_journey(app.services, journey("order_followup", {"event": "order_paid"}, {
+        "wait_2d": {"kind": "wait", "duration": "2d", "next": "thanks"}, "thanks": SEND},
+        entry={"key": "properties.order_id"}), actor="t")
+    emit(app, "order_paid", "buyer@x.cn", order_id="A-7", amount=10)
+    JourneyRuntime(app.services).tick()
+    assert [t.document()["key"] for t in trace_contact(app.services, "order_followup", "email:buyer@x.cn")] == ["A-7"]

@@ -194,7 +194,8 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
     if not data:
         console.print(f"{identifier} has never entered {key}")
     for t in data:
-        console.print(f"[bold]run {t['run']}[/bold] entered {t['entered_at']} — {t['status']} at {t['node']}"
+        console.print(f"[bold]run {t['run']}[/bold]" + (f" for {t['key']}" if t["key"] else "")
+                      + f" entered {t['entered_at']} — {t['status']} at {t['node']}"
                       + (f" ({t['error']})" if t["error"] else ""))
         table = Table("at", "node", "kind", "edge", "detail")
         for s in t["steps"]:

@@ -237,7 +237,7 @@ class RunTrace:
         """The trace as plain data: the one shape `journey trace --json` and the API print."""
         run = self.run
         return {"run": run.id, "status": run.status, "node": run.node_id, "entered_at": run.entered_at.isoformat(),
-                "error": run.error, "messages": self.messages,
+                "error": run.error, "key": run.entry_key, "messages": self.messages,
                 "steps": [{"at": s.at.isoformat(), "node": s.node_id, "kind": s.kind, "edge": s.edge,
                            "detail": s.detail} for s in self.steps]}
 
