@@ -62,16 +62,19 @@ def read_identify_token(secret: str, token: str, visitor: str, now: int) -> str:
     if len(token) > MAX_TOKEN_CHARS:
         raise IdentifyTokenError("malformed", f"token longer than {MAX_TOKEN_CHARS} characters")
     parts = token.strip().split(".")
-    if len(parts) != 3 or not all(parts) or not token.isascii():
+    if len(parts) != 3 or not parts[0] or not parts[1] or not token.isascii():
         raise IdentifyTokenError("malformed", "token must be a JWT: three base64url parts joined by dots")
     try:
         header = json.loads(_unb64(parts[0]))
-        signature = _unb64(parts[2])
     except (ValueError, UnicodeError) as exc:
-        raise IdentifyTokenError("malformed", "token is not base64url JSON") from exc
+        raise IdentifyTokenError("malformed", "token header is not base64url JSON") from exc
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise IdentifyTokenError("algorithm", "token must be signed with HS256 (HMAC-SHA256) and say so in its "
                                               "header")
+    try:
+        signature = _unb64(parts[2])
+    except ValueError:
+        signature = b""
     if not hmac.compare_digest(signature, _sign(secret, f"{parts[0]}.{parts[1]}")):
         raise IdentifyTokenError("signature", "token signature does not match this site's identify secret")
     try:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from touchflow.api.auth import ApiKeyCache
 from touchflow.api.rate_limit import RateLimit, TokenBuckets, retry_after
 from touchflow.api.routes import json_response
+from touchflow.security.crypto import SecretError
 from touchflow.services.apikeys import SITE_KEY_PREFIX
 from touchflow.services.context import ServiceContext
 from touchflow.services.sites import Site, secret_context, site_of_key
@@ -147,8 +148,12 @@ class OnsiteGate:
         return Admitted(site, headers)
 
     def identify_secret(self, site: Site) -> str | None:
-        """The site's identify secret, opened with the server's sealing key; None when this server cannot."""
+        """The site's identify secret, opened with the server's sealing key; None when this server cannot (no key,
+        or not the key it was sealed with)."""
         if self._open is None or site.sealed_secret is None:
             return None
-        value = self._open(site.sealed_secret, secret_context(site.key_id)).get("identify_secret")
+        try:
+            value = self._open(site.sealed_secret, secret_context(site.key_id)).get("identify_secret")
+        except SecretError:
+            return None
         return value if isinstance(value, str) else None

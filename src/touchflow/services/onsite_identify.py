@@ -72,11 +72,10 @@ def link_visitor(ctx: ServiceContext, site: Site, anon_id: str, token: str, iden
 
     def work(uow: UnitOfWork) -> bool:
         source = ensure_source(uow, SOURCE)
-        current = uow.contacts.lookup([anon]).get(anon)
-        if current is not None:
-            others = sorted(str(link.identity) for link in uow.contacts.identities_of(current)
-                            if link.identity.kind != "anon" and link.identity != known)
-            if others:
+        found = uow.contacts.lookup([anon, known])
+        current = found.get(anon)
+        if current is not None and current != found.get(known):
+            if any(link.identity.kind != "anon" for link in uow.contacts.identities_of(current)):
                 raise VisitorLinkedElsewhere("this visitor id is already linked to another person; call "
                                              "touchflow.reset() when a person logs out, so the next one gets a "
                                              "fresh visitor id")

@@ -217,7 +217,8 @@ async def _link(request: Request, gate: OnsiteGate, admitted: Admitted, anon_id:
                        "must be a string")
     secret = gate.identify_secret(admitted.site)
     if secret is None:
-        return problem(503, "this server cannot open the site's identify secret (TOUCHFLOW_SECRET_KEY unset)",
+        return problem(503, "this server cannot open the site's identify secret: TOUCHFLOW_SECRET_KEY is unset or "
+                                "is not the key the site was created with",
                        admitted.headers)
     state = api_state(request)
     try:
