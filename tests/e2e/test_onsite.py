@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from starlette.exceptions import StarletteDeprecationWarning
 
+from tests.e2e.onsite_support import ORIGIN, make_site, with_secret_key
 from touchflow.api import create_app
 from touchflow.api.routes.onsite import SNIPPET
 from touchflow.bootstrap import Application
@@ -25,7 +26,6 @@ from touchflow.services.contacts import find_contact_id
 from touchflow.services.content import save_template
 from touchflow.services.ingest import RawItem, record_events
 from touchflow.store.tables import events, onsite_messages
-from tests.e2e.onsite_support import ORIGIN, make_site, with_secret_key
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

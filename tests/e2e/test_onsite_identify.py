@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import select
 from starlette.exceptions import StarletteDeprecationWarning
 
+from tests.e2e.onsite_support import ORIGIN, make_site, mint, with_secret_key
+from tests.e2e.test_onsite import queue_popups, visitor
 from touchflow.api import create_app
 from touchflow.api.onsite_gate import OnsiteLimits
 from touchflow.api.rate_limit import RateLimit
@@ -25,8 +27,6 @@ from touchflow.services.contacts import find_contact_id, get_contact_profile, pr
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.sites import IssuedSite, revoke_site
 from touchflow.store.tables import audit_log, contact_identities, events, onsite_messages
-from tests.e2e.onsite_support import ORIGIN, make_site, mint, with_secret_key
-from tests.e2e.test_onsite import queue_popups, visitor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -158,7 +158,8 @@ def test_expired_forged_and_misdirected_tokens_are_refused_naming_the_reason(
         "malformed": (422, "not-a-token"),
         "identifier": (422, mint(keyed, site, "anon:v-1", "anon:v-2")),
     }
-    tampered = f"{header}.{_b64({'vid': 'anon:v-1', 'sub': 'email:bob@example.cn', 'exp': now + 60})}.{good.split('.')[2]}"
+    forged_claims = _b64({"vid": "anon:v-1", "sub": "email:bob@example.cn", "exp": now + 60})
+    tampered = f"{header}.{forged_claims}.{good.split('.')[2]}"
     cases["signature-tampered"] = (403, tampered)
     cases["signature-other-site"] = (403, mint(keyed, other_site, "anon:v-1", "email:ann@example.cn"))
     for label, (status, token) in cases.items():

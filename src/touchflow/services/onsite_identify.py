@@ -74,11 +74,11 @@ def link_visitor(ctx: ServiceContext, site: Site, anon_id: str, token: str, iden
         source = ensure_source(uow, SOURCE)
         found = uow.contacts.lookup([anon, known])
         current = found.get(anon)
-        if current is not None and current != found.get(known):
-            if any(link.identity.kind != "anon" for link in uow.contacts.identities_of(current)):
-                raise VisitorLinkedElsewhere("this visitor id is already linked to another person; call "
-                                             "touchflow.reset() when a person logs out, so the next one gets a "
-                                             "fresh visitor id")
+        if current is not None and current != found.get(known) and any(
+                link.identity.kind != "anon" for link in uow.contacts.identities_of(current)):
+            raise VisitorLinkedElsewhere("this visitor id is already linked to another person; call "
+                                         "touchflow.reset() when a person logs out, so the next one gets a "
+                                         "fresh visitor id")
         if uow.events.existing_ids([event.id]):
             return False
         resolution = resolve_records(uow, [ContactRecord((anon, known), source.name, source.priority, now)],
