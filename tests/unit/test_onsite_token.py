@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +54,15 @@ def test_every_way_to_get_it_wrong_names_its_reason() -> None:
                                             hashlib.sha256).digest()).rstrip(b"=").decode()
     assert refused(f"{bool_exp[0]}.{body}.{sig}") == "malformed"
     assert refused(make_identify_token(SECRET, "anon:v1", "", NOW + 300)) == "identifier"
+
+
+def test_the_example_in_the_docs_makes_tokens_touchflow_accepts() -> None:
+    """docs/subsystems/tracking.md shows a site backend how to sign without Touchflow installed."""
+    doc = (Path(__file__).parents[2] / "docs" / "subsystems" / "tracking.md").read_text(encoding="utf-8")
+    code = doc.split("```python\n", 1)[1].split("\n# in the login handler", 1)[0]
+    scope: dict[str, object] = {}
+    exec(code, scope)  # our own documentation
+    make = scope["identify_token"]
+    assert callable(make)
+    token = make(SECRET, "anon:v1", "email:安@example.cn")
+    assert read_identify_token(SECRET, str(token), "anon:v1", int(time.time())) == "email:安@example.cn"
