@@ -19,6 +19,7 @@ from touchflow.cli import (
     segments,
     serve,
     simulate,
+    sites,
     tasks,
 )
 
@@ -39,7 +40,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle):
+               personas, segments, lifecycle, sites):
     module.register(app)
 
 

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.domain.errors import FieldError
 from touchflow.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 from touchflow.services.sources import list_sources, register_source
 
@@ -29,7 +30,10 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
                   actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Create a key; it is printed once and stored only as a hash."""
     with open_app() as application:
-        issued = create_api_key(application.services, name, actor=actor)
+        try:
+            issued = create_api_key(application.services, name, actor=actor)
+        except FieldError as exc:
+            fail(str(exc))
     console.print(f"key id {issued.id} ({issued.name}) — store it now, it is not shown again:")
     print(issued.secret)
 
