@@ -69,6 +69,7 @@ def test_one_key_cannot_approve_its_own_copy_by_typing_another_name(app: Applica
                                                "body": "稳健理财，年化收益 4.2%，详询客户经理", "tags": ["finance"]})
     assert saved.status_code == 201 and saved.json()["status"] == "pending_review"
     assert saved.json()["created_by"].startswith("apikey:")
+    assert saved.json()["review_reasons"] == ["tag finance", "finance copy: 年化收益"]
     [review] = client.get("/v1/reviews").json()["items"]
     disguised = client.post(f"/v1/reviews/{review['id']}/approve", json={"reviewer": "carol", "comment": "ok"})
     assert disguised.status_code == 422 and disguised.json()["errors"] == [

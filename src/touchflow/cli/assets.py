@@ -73,6 +73,8 @@ def save(
         print_json(template_document(saved))
         return
     console.print(f"saved {saved.name} version {saved.version}: [bold]{saved.status}[/bold]")
+    if saved.status == "pending_review":
+        console.print(f"  a second person must review it: {escape('; '.join(saved.review_reasons))}")
     for finding in saved.findings:
         console.print(f"  {finding['severity']}: {finding['matched']!r} ({finding['term']}, {finding['article']}) "
                       f"in {finding['part']}")
