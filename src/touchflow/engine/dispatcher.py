@@ -167,9 +167,13 @@ class Dispatcher:
                               for _, o in sendable]
             except PermanentError as exc:  # e.g. login refused: retrying the same call cannot help
                 deliveries = [Delivery(o.message_id, "failed", error=f"channel {name}: {exc}") for _, o in sendable]
-            except Exception as exc:  # an adapter bug must not lose the batch: retry it, loudly
+            except Exception as exc:
+                # An adapter bug after some messages may have left: retrying would send those again, so every
+                # message of the chunk fails (its fallback or a dead letter), naming the error. Adapters
+                # contain per-message errors themselves (channels.base.contain), so this is the last resort.
                 log.exception("channel %s failed on a batch of %d", name, len(sendable))
-                deliveries = [Delivery(o.message_id, "retry", error=f"{type(exc).__name__}: {exc}")
+                deliveries = [Delivery(o.message_id, "failed",
+                                       error=f"channel {name}: unexpected {type(exc).__name__}: {exc}"[:500])
                               for _, o in sendable]
         for d in deliveries:
             answers[d.message_id] = Attempt(d.status, d.provider_id, d.error, d.retry_after)
