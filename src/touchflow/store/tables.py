@@ -129,6 +129,9 @@ contact_merges = Table(
     Column("linked_by", String(300), nullable=False),
     Column("source", String(100), nullable=False),
     Column("conflicts", JSONDoc, nullable=False),
+    Column("undo", JSONDoc, nullable=True),  # 0010: what moved, so a person can unmerge
+    Column("undone_at", UTCDateTime(), nullable=True),
+    Column("undone_by", String(200), nullable=True),
     Index(None, "winner_id"),
     Index(None, "loser_id"),
 )
@@ -142,6 +145,7 @@ events = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     Column("source", String(100), nullable=False),
     Column("properties", JSONDoc, nullable=False),
+    Column("identity", String(300), nullable=True),  # 0010: the identifier it arrived with (kind:value)
     Index(None, "contact_id", "type", "occurred_at"),
     Index(None, "type", "occurred_at", "contact_id"),  # covering: set-wise segment leaves read only the index
 )
