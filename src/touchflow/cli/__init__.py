@@ -16,6 +16,7 @@ from touchflow.cli import (
     journeys,
     lifecycle,
     personas,
+    secrets,
     segments,
     serve,
     simulate,
@@ -39,7 +40,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle):
+               personas, segments, lifecycle, secrets):
     module.register(app)
 
 
