@@ -27,7 +27,7 @@ from touchflow.cli import app as cli
 from touchflow.clock import VirtualClock
 from touchflow.config import Settings
 from touchflow.content.tokens import TokenSigner
-from touchflow.security.crypto import SecretError
+from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.keystore import link_secret
 from touchflow.services.channels import save_channel
 from touchflow.store.tables import audit_log, channel_configs
@@ -171,10 +171,13 @@ def test_rotation_keeps_old_links_for_the_grace_period_only(app: Application, cl
 
 
 def test_secret_rotate_command(app: Application, database_url: str) -> None:
+    foreign = SecretBox(os.urandom(32)).seal({"api_token": "x"}, "channel:lost")  # sealed with a key long gone
+    save_channel(app.services, "lost", "sms_http", {}, foreign, None, 1, True, actor="test")
     code, out = run(database_url, "secret", "rotate", "--grace", "7d", "--json")
     assert code == 0, out
     rotated = orjson.loads(out)
     assert len(rotated["retiring"]) == 1
+    assert (rotated["resealed_channels"], rotated["unopened_channels"]) == ([], ["lost"])
     status = orjson.loads(run(database_url, "secret", "status", "--json")[1])
     assert [k["current"] for k in status["keys"]] == [True, False] and status["keys"][0]["id"] == rotated["new_key"]
     assert all("key" not in k for k in status["keys"])  # ids and dates, never the key

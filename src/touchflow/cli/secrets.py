@@ -67,6 +67,7 @@ def secret_rotate(
         except SecretError as exc:
             fail(str(exc))
     data = {"source": rotation.source, "new_key": rotation.new_key, "resealed_channels": list(rotation.resealed),
+            "unopened_channels": list(rotation.unopened),
             "retiring": {k: v.isoformat() if v else None for k, v in rotation.retiring.items()}}
     if as_json:
         print_json(data)
@@ -75,6 +76,9 @@ def secret_rotate(
                   f"{len(rotation.resealed)} channel credential(s) re-sealed")
     for key_id, until in rotation.retiring.items():
         console.print(f"  old key {key_id} accepted until {until.isoformat() if until else 'removed by hand'}")
+    for name in rotation.unopened:
+        console.print(f"[yellow]warning:[/yellow] channel {name}: its credentials open with no key of the ring; "
+                      f"set them again (touchflow channel set {name} … --secret-file …)")
     console.print("restart `touchflow worker` processes so new links are signed with the new key")
 
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import stat
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -192,7 +193,11 @@ class KeySource:
             self.load()  # raises, saying what to set
             return False
         key = AESGCM.generate_key(bit_length=256)
-        self.write(KeyRing((RingKey(_key_id(key), key, now),), str(self.path)), exclusive=True)
+        try:
+            self.write(KeyRing((RingKey(_key_id(key), key, now),), str(self.path)), exclusive=True)
+        except FileExistsError:  # another init made it meanwhile: theirs is the key
+            self.load()
+            return False
         return True
 
     def write(self, ring: KeyRing, *, exclusive: bool = False) -> None:
@@ -200,18 +205,28 @@ class KeySource:
         if self.path is None or self.env_text is not None:
             raise SecretError(f"the key comes from {ENV_KEY}: change it there (new key first: "
                               f"{ENV_KEY}=<new>,<old>) and restart; or move it to a key file to rotate it here")
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._write(self.path, format_ring(ring), exclusive)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise SecretError(f"cannot write the key file {self.path}: {exc.strerror or exc} (choose another place "
+                              f"with {ENV_KEY_FILE} or TOUCHFLOW_CONFIG_DIR)") from None
+
+    @staticmethod
+    def _write(path: Path, text: str, exclusive: bool) -> None:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(format_ring(ring))
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             if exclusive:
-                os.link(temp, self.path)  # fails if another process made one meanwhile
+                os.link(temp, path)  # fails if another process made one meanwhile
             else:
-                os.replace(temp, self.path)
+                os.replace(temp, path)
         finally:
             temp.unlink(missing_ok=True)
 

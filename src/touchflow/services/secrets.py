@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from touchflow.domain.events import JSONValue
-from touchflow.security.crypto import SecretBox
+from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.context import ServiceContext
 
 __all__ = ["Rotation", "record_key_created", "reseal_after_rotation"]
@@ -20,6 +20,7 @@ class Rotation:
     retiring: Mapping[str, datetime | None]  # older key id → when it stops being accepted
     resealed: tuple[str, ...]  # channels whose credentials were sealed again with the new key
     source: str
+    unopened: tuple[str, ...] = ()  # channels whose credentials opened with no key of the ring: set them again
 
 
 def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *, actor: str, new_key: str,
@@ -31,18 +32,26 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
     """
     now = ctx.clock.now()
     resealed: list[JSONValue] = []
+    unopened: list[JSONValue] = []
     with ctx.uow() as uow:
         for config in uow.guards.channel_configs():
             if not config.secret:
                 continue
             context = f"channel:{config.name}"
-            uow.guards.save_channel_config(replace(config, secret=new.seal(old.open(config.secret, context), context)))
+            try:
+                plain = old.open(config.secret, context)
+            except SecretError:  # sealed with a key already gone: it did not open before the rotation either
+                unopened.append(config.name)
+                continue
+            uow.guards.save_channel_config(replace(config, secret=new.seal(plain, context)))
             resealed.append(config.name)
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
+            "unopened_channels": unopened,
             "retiring": {k: v.isoformat() if v else None for k, v in retiring.items()}}, now)
         uow.commit()
-    return Rotation(new_key, dict(retiring), tuple(str(r) for r in resealed), source)
+    return Rotation(new_key, dict(retiring), tuple(str(r) for r in resealed), source,
+                    tuple(str(u) for u in unopened))
 
 
 def record_key_created(ctx: ServiceContext, *, actor: str, source: str, key_id: str) -> None:
