@@ -77,6 +77,9 @@ def test_init_makes_a_0600_key_file_on_every_database_and_links_are_signed_with_
     key = base64.urlsafe_b64decode(ring["keys"][0]["key"])
     assert len(key) == 32
     assert orjson.loads(run(database_url, "init", "--json")[1])["secret_key_created"] is False  # idempotent
+    with bare.engine.connect() as c:
+        made = c.execute(select(audit_log).where(audit_log.c.action == "secret.create")).one()
+    assert made.subject == str(key_file) and ring["keys"][0]["key"] not in str(made.details)
 
     sender = Sender(bare)
     contact = person(bare, "wang.fang@example.cn")
