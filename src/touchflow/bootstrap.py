@@ -15,7 +15,7 @@ from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher, OnSent
 from touchflow.engine.worker import Worker
 from touchflow.security.crypto import SecretBox
-from touchflow.security.keystore import KeyRing, KeySource, key_source, link_secret
+from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, key_source, link_secret
 from touchflow.services.context import ServiceContext
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
@@ -45,8 +45,10 @@ class Application:
 
     def key_source(self) -> KeySource:
         """Where this database's secret key ring lives (``security.keystore``: env, key file, config dir)."""
-        return key_source(self.settings.database_url, env_key=self.settings.secret_key,
-                          key_file=self.settings.secret_key_file, config_dir=self.settings.config_dir)
+        url = self.engine.url
+        return key_source(DatabaseIdentity(url.get_backend_name(), url.host, url.port, url.database),
+                          env_key=self.settings.secret_key, key_file=self.settings.secret_key_file,
+                          config_dir=self.settings.config_dir)
 
     def key_ring(self) -> KeyRing:
         """The key ring, re-read when its file changes (a rotation in another process); ``NoSecretKey``

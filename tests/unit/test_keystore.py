@@ -9,9 +9,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from touchflow.security.crypto import SecretBox, SecretError
-from touchflow.security.keystore import KeySource, NoSecretKey, format_ring, key_source, link_secret, parse_ring
+from touchflow.security.keystore import (
+    DatabaseIdentity,
+    KeySource,
+    NoSecretKey,
+    format_ring,
+    key_source,
+    link_secret,
+    parse_ring,
+)
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -60,7 +69,9 @@ def test_key_files_are_refused_when_missing_open_to_others_or_malformed(tmp_path
 def test_each_database_has_its_own_key_file() -> None:
     def where(url: str, **options: str | None) -> Path | None:
         settings: dict[str, str | None] = {"env_key": None, "key_file": None, "config_dir": "/cfg", **options}
-        return key_source(url, env_key=settings["env_key"], key_file=settings["key_file"],
+        parsed = make_url(url)
+        db = DatabaseIdentity(parsed.get_backend_name(), parsed.host, parsed.port, parsed.database)
+        return key_source(db, env_key=settings["env_key"], key_file=settings["key_file"],
                           config_dir=settings["config_dir"]).path
 
     assert where("sqlite:////data/tf.db") == Path("/data/tf.db.key")

@@ -29,11 +29,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.engine import make_url
 
 from touchflow.security.crypto import SecretBox, SecretError, key_from_text
 
-__all__ = ["ENV_KEY", "ENV_KEY_FILE", "KeyRing", "KeySource", "NoSecretKey", "RingKey", "key_source", "link_secret"]
+__all__ = ["ENV_KEY", "ENV_KEY_FILE", "DatabaseIdentity", "KeyRing", "KeySource", "NoSecretKey", "RingKey",
+           "key_source", "link_secret"]
 
 ENV_KEY = "TOUCHFLOW_SECRET_KEY"
 ENV_KEY_FILE = "TOUCHFLOW_SECRET_KEY_FILE"
@@ -234,21 +234,30 @@ class KeySource:
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def key_source(database_url: str, *, env_key: str | None, key_file: str | None,
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    """What names a database for its key file (never the user or password: one key per database, not per login)."""
+
+    backend: str  # sqlite, postgresql …
+    host: str | None
+    port: int | None
+    database: str | None  # a file path for SQLite
+
+
+def key_source(db: DatabaseIdentity, *, env_key: str | None, key_file: str | None,
                config_dir: str | None) -> KeySource:
-    """The key source of the database at ``database_url`` (see the module docstring for the order)."""
+    """The key source of database ``db`` (see the module docstring for the order)."""
     if env_key:
         return KeySource(env_text=env_key)
     if key_file:
         return KeySource(path=Path(key_file).expanduser(), why=ENV_KEY_FILE)
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-            return KeySource(path=Path(f"{url.database}.key"), why="beside the SQLite database")
+    if db.backend == "sqlite":
+        if db.database and db.database != ":memory:" and not db.database.startswith("file:"):
+            return KeySource(path=Path(f"{db.database}.key"), why="beside the SQLite database")
         return KeySource()
     if not config_dir:
         return KeySource()
-    identity = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    identity = f"{db.backend}://{db.host or ''}:{db.port or ''}/{db.database or ''}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    name = f"{_SAFE.sub('_', url.database or 'default')}-{digest}.key"
+    name = f"{_SAFE.sub('_', db.database or 'default')}-{digest}.key"
     return KeySource(path=Path(config_dir).expanduser() / "keys" / name, why="TOUCHFLOW_CONFIG_DIR")
