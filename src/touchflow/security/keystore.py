@@ -24,8 +24,9 @@ import os
 import re
 import secrets
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -59,12 +60,16 @@ def _key_id(key: bytes) -> str:
 @dataclass(frozen=True)
 class RingKey:
     id: str
-    key: bytes
+    key: bytes = field(repr=False)
     created_at: datetime | None = None
     retires_at: datetime | None = None  # None: no end (the current key, or an old key given by hand)
 
     def usable_at(self, now: datetime) -> bool:
         return self.retires_at is None or now < self.retires_at
+
+    @cached_property
+    def link_secret(self) -> str:
+        return link_secret(self.key)
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class KeyRing:
 
     def link_secrets(self, now: datetime) -> tuple[str, ...]:
         """Link-signing secrets, the current one first (it signs; all of them verify)."""
-        return tuple(link_secret(k.key) for k in self.usable(now))
+        return tuple(k.link_secret for k in self.usable(now))
 
     def rotated(self, now: datetime, grace: timedelta, new_key: bytes | None = None) -> KeyRing:
         """A new current key; the old keys retire at ``now + grace`` (sooner if they already were due), and
