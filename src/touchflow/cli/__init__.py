@@ -16,6 +16,7 @@ from touchflow.cli import (
     journeys,
     lifecycle,
     personas,
+    secrets,
     segments,
     serve,
     simulate,
@@ -40,7 +41,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites):
+               personas, segments, lifecycle, sites, secrets):
     module.register(app)
 
 

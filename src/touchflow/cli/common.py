@@ -18,7 +18,8 @@ from rich.console import Console
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.domain.actors import Actor
 
-__all__ = ["console", "err_console", "fail", "load_document", "local_actor", "open_app", "print_json"]
+__all__ = ["console", "err_console", "fail", "load_document", "local_actor", "open_app", "print_json",
+           "require_secret_key"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -43,6 +44,16 @@ def print_json(value: object) -> None:
 def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
+
+
+def require_secret_key(application: Application) -> None:
+    """Exit 2 unless the database has a usable secret key (``serve`` and ``worker`` sign and check links)."""
+    from touchflow.security.crypto import SecretError
+
+    try:
+        application.key_ring()
+    except SecretError as exc:
+        fail(f"refusing to start: {exc}")
 
 
 def load_document(path: Path, what: str = "the document") -> dict[str, Any]:
