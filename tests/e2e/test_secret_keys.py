@@ -188,3 +188,18 @@ def test_secret_rotate_command(app: Application, database_url: str) -> None:
     env_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
     code, out = run(database_url, "secret", "rotate", TOUCHFLOW_SECRET_KEY=env_key)
     assert code == 2 and "TOUCHFLOW_SECRET_KEY" in out
+
+
+def test_rotation_reseals_the_websites_identify_secrets(app: Application, clock: VirtualClock) -> None:
+    """A site made before a rotation still verifies its backend's identify tokens after the grace ends."""
+    from touchflow.services.sites import create_site, list_sites, secret_context
+
+    issued = create_site(app.services, "www.example.cn", ["https://www.example.cn"], app.secret_box().seal,
+                         actor="test")
+    rotation = app.rotate_secret_key(timedelta(days=1), actor="ops:li")
+    assert rotation.resealed == ("site:www.example.cn",)
+    clock.advance(timedelta(days=2))
+    site = next(s for s in list_sites(app.services) if s.name == "www.example.cn")
+    assert site.sealed_secret is not None
+    opened = app.secret_box().open(site.sealed_secret, secret_context(site.key_id))
+    assert opened == {"identify_secret": issued.identify_secret}

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from touchflow.domain.events import JSONValue
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.context import ServiceContext
+from touchflow.services.sites import secret_context, setting_key, site_secrets
 
 __all__ = ["Rotation", "record_key_created", "reseal_after_rotation"]
 
@@ -25,7 +26,8 @@ class Rotation:
 
 def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *, actor: str, new_key: str,
                           grace: timedelta, source: str, retiring: Mapping[str, datetime | None]) -> Rotation:
-    """Re-seal every channel secret with the new key and audit the rotation, in one transaction.
+    """Re-seal every channel secret and every site's identify secret with the new key and audit the rotation,
+    in one transaction.
 
     ``old`` opens with any key of the ring before the rotation, so a secret sealed with a key still in
     its grace period is carried over; after this, no stored credential needs a retiring key.
@@ -45,6 +47,16 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
                 continue
             uow.guards.save_channel_config(replace(config, secret=new.seal(plain, context)))
             resealed.append(config.name)
+        for key_id, doc in site_secrets(uow):  # the websites' identify secrets (services/sites.py)
+            context = secret_context(key_id)
+            try:
+                plain = old.open(doc["identify_secret"], context)
+            except SecretError:
+                unopened.append(f"site:{doc.get('name', key_id)}")
+                continue
+            uow.guards.set_setting(setting_key(key_id), {**doc, "identify_secret": new.seal(plain, context)},
+                                   actor, now)
+            resealed.append(f"site:{doc.get('name', key_id)}")
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
             "unopened_channels": unopened,

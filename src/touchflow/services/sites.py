@@ -23,7 +23,7 @@ from touchflow.services.apikeys import SITE_KEY_PREFIX, new_key
 from touchflow.services.context import ServiceContext
 
 __all__ = ["IssuedSite", "Site", "create_site", "list_sites", "normalise_origin", "revoke_site", "secret_context",
-           "site_of_key"]
+           "setting_key", "site_of_key", "site_secrets"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 _SECRET_PREFIX = "tfid_"
@@ -96,6 +96,20 @@ def normalise_origin(text: str) -> str:
 def _site(key_id: str, doc: dict[str, Any], created_at: datetime, revoked_at: datetime | None) -> Site:
     return Site(key_id, str(doc.get("name", "")), tuple(str(o) for o in doc.get("origins", ())),
                 doc.get("identify_secret") if revoked_at is None else None, created_at, revoked_at)
+
+
+def setting_key(key_id: str) -> str:
+    return _setting_key(key_id)
+
+
+def site_secrets(uow: UnitOfWork) -> list[tuple[str, dict[str, Any]]]:
+    """Every live site's settings document that holds a sealed identify secret (for key rotation)."""
+    found = []
+    for key_id, _, _, revoked in _live_site_keys(uow):
+        doc = uow.guards.setting(_setting_key(key_id))
+        if revoked is None and doc and doc.get("identify_secret"):
+            found.append((key_id, dict(doc)))
+    return found
 
 
 def _live_site_keys(uow: UnitOfWork) -> list[tuple[str, str, datetime, datetime | None]]:
