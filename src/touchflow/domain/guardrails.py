@@ -85,11 +85,13 @@ class GuardrailPolicy:
 
 @dataclass(frozen=True)
 class EmailEngagement:
-    """One marketing email the contact received, and whether it was opened and clicked."""
+    """One email the contact received, and whether it was opened and clicked. Only marketing emails
+    count towards fatigue: an order confirmation opened without a click says nothing about interest."""
 
     sent_at: datetime
     opened_at: datetime | None
     clicked: bool
+    purpose: Purpose = "marketing"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class GuardFacts:
     suppressed: frozenset[str] = frozenset()  # channels whose address is on the suppression list
     frozen: bool = False
     touches: Sequence[tuple[str, datetime]] = ()  # (channel, sent_at) of recent touches, any order
-    emails: Sequence[EmailEngagement] = ()  # recent marketing emails, any order
+    emails: Sequence[EmailEngagement] = ()  # recent emails, any order (transactional ones are ignored)
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,11 @@ def _next_local(now: datetime, zone: ZoneInfo, at: time) -> datetime:
 
 
 def fatigued_until(emails: Sequence[EmailEngagement], policy: FatiguePolicy) -> datetime | None:
-    """When the fatigue pause ends, if the last ``streak`` emails were all opened and none clicked."""
-    if policy.streak <= 0 or len(emails) < policy.streak:
+    """When the fatigue pause ends, if the last ``streak`` marketing emails were all opened and none clicked."""
+    marketing = [e for e in emails if e.purpose == "marketing"]
+    if policy.streak <= 0 or len(marketing) < policy.streak:
         return None
-    last = sorted(emails, key=lambda e: e.sent_at)[-policy.streak:]
+    last = sorted(marketing, key=lambda e: e.sent_at)[-policy.streak:]
     if any(e.opened_at is None or e.clicked for e in last):
         return None
     return max(e.opened_at for e in last if e.opened_at is not None) + policy.pause

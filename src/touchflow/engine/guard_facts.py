@@ -59,8 +59,10 @@ def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: da
         sent = uow.messages.emails_since(email_contacts, now - _FATIGUE_LOOKBACK)
         engagement = uow.messages.engagement_since(email_contacts, now - _FATIGUE_LOOKBACK)
         for contact_id, rows in sent.items():
-            emails[contact_id] = [EmailEngagement(at, *engagement.get(mid, (None, False)))
-                                  for mid, _, at in rows if mid not in claimed]
+            emails[contact_id] = [EmailEngagement(at, *engagement.get(mid, (None, False)),
+                                                  purpose="transactional" if purpose == "transactional"
+                                                  else "marketing")
+                                  for mid, purpose, at in rows if mid not in claimed]
     facts: dict[str, GuardFacts] = {}
     for contact_id in contact_ids:
         profile = profiles.get(contact_id) or {}
