@@ -13,6 +13,7 @@ from rich.table import Table
 from touchflow.cli.common import console, fail, open_app, print_json
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
+from touchflow.domain.message_counts import message_summary
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,
@@ -103,7 +104,7 @@ def list_(as_json: JsonOpt = False) -> None:
 
 @journey_app.command("show")
 def show(key: str, as_json: JsonOpt = False) -> None:
-    """A journey's status, runs by status, contacts at each node, messages per channel."""
+    """A journey's status, runs by status, contacts at each node, messages by channel and what became of them."""
     with open_app() as application:
         try:
             stats = journey_stats(application.services, key)
@@ -111,15 +112,17 @@ def show(key: str, as_json: JsonOpt = False) -> None:
             fail(str(exc), code=1)
     data: dict[str, Any] = {"key": stats.journey.key, "name": stats.journey.name, "status": stats.journey.status,
             "version": stats.journey.current_version, "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
-            "messages": stats.messages_by_channel}
+            "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status}
     if as_json:
         print_json(data)
         return
     console.print(f"[bold]{data['name']}[/bold] ({data['key']}) — {data['status']}, version {data['version']}")
     console.print("runs: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.runs_by_status.items())) or "none"))
     console.print("waiting at: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.at_nodes.items())) or "—"))
-    console.print("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.messages_by_channel.items()))
-                                  or "none"))
+    if not stats.messages_by_status:
+        console.print("messages: none")
+    for channel, entry in stats.messages_by_status.items():
+        console.print(f"{channel}: {message_summary(entry)}")
 
 
 def _status(key: str, status: str, actor: str, reason: str) -> None:
