@@ -103,3 +103,30 @@ def test_contact_show_says_it_is_frozen_and_why(app: Application, ids: list[str]
     assert frozen["reason"] == "电话投诉：短信骚扰" and frozen["task_id"]
     code, out = run(app, "contact", "show", ids[1])
     assert "FROZEN" not in out
+
+
+def test_every_list_command_has_json_and_csv(app: Application, ids: list[str], tmp_path: Path) -> None:
+    freeze_contact(app.services, ids[2], "投诉", actor="test")  # a service task exists
+    definition = tmp_path / "sh.yaml"
+    definition.write_text("key: sh\nname: 上海\ncondition: {attr: city, eq: 上海}\n", encoding="utf-8")
+    assert run(app, "segment", "create", str(definition))[0] == 0
+    assert run(app, "suppression", "add", "sms", "13800138000")[0] == 0
+    commands = [["contact", "search"], ["contact", "duplicates"], ["segment", "list"], ["segment", "members", "sh"],
+                ["segment", "preview", str(definition)], ["segment", "history", ids[0]], ["journey", "list"],
+                ["suppression", "list"], ["task", "list"], ["task", "timeliness"], ["channel", "list"],
+                ["apikey", "list"], ["source", "list"], ["persona", "list"], ["lifecycle", "history", ids[0]],
+                ["template", "list"], ["template", "review", "list"], ["asset", "list"]]
+    for argv in commands:
+        code, out = run(app, *argv, "--csv")
+        assert code == 0, (argv, out)
+        header = next(csv.reader(io.StringIO(out)))
+        assert header and all(h and " " not in h for h in header), (argv, header)
+        code, out = run(app, *argv, "--json")
+        assert code == 0, (argv, out)
+        orjson.loads(out)
+        assert run(app, *argv, "--json", "--csv")[0] == 2, argv
+    code, out = run(app, "task", "list", "--csv")
+    [task] = list(csv.DictReader(io.StringIO(out)))
+    assert task["contact_id"] == ids[2] and task["contact_phone"] == "137****1111"
+    assert task["contact_name"].startswith("'=")  # neutralised
+    assert task["due_at"].endswith("+08:00")

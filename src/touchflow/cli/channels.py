@@ -9,7 +9,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import CsvOpt, console, emit_rows, fail, open_app
 from touchflow.domain.errors import FieldError
 from touchflow.engine.channel_registry import build_channel
 from touchflow.security.crypto import SecretError
@@ -69,7 +69,7 @@ def channel_set(
 
 
 @channel_app.command("list")
-def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False, as_csv: CsvOpt = False) -> None:
     """Configured channels. Secrets are never shown, only whether one is set."""
     with open_app() as application:
         found = list_channels(application.services)
@@ -77,8 +77,8 @@ def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         {"name": c.name, "kind": c.kind, "settings": dict(c.settings), "secret": "set" if c.has_secret else None,
          "rate_per_s": c.rate_per_s, "concurrency": c.concurrency, "enabled": c.enabled, "updated_at": c.updated_at}
         for c in found]
-    if as_json:
-        print_json(rows)
+    if emit_rows(rows, ["name", "kind", "settings", "secret", "rate_per_s", "concurrency", "enabled", "updated_at"],
+                 as_json=as_json, as_csv=as_csv):
         return
     if not rows:
         console.print("no channels configured: every channel is capture (records, sends nothing)")

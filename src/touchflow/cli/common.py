@@ -21,7 +21,7 @@ from touchflow.domain.csv_cells import write_rows
 from touchflow.services.channels import current_guardrail_policy
 
 __all__ = ["CsvOpt", "console", "emit_rows", "err_console", "fail", "id_column", "load_document", "local_time",
-           "open_app", "print_json", "who", "workspace_zone"]
+           "one_format", "open_app", "print_json", "who", "workspace_zone"]
 
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on standard output (formula cells neutralised)")]
 
@@ -99,12 +99,16 @@ def _cell(value: object, zone: ZoneInfo) -> object:
     return value
 
 
+def one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        fail("--json and --csv: choose one (只能选一种格式)")
+
+
 def emit_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool, as_csv: bool,
               zone: ZoneInfo | None = None) -> bool:
     """Print ``rows`` as JSON or CSV when asked (True), else leave the table to the caller (False).
     CSV times are local to ``zone`` with their offset; JSON times are ISO 8601 with theirs."""
-    if as_json and as_csv:
-        fail("--json and --csv: choose one")
+    one_format(as_json, as_csv)
     if as_json:
         print_json([dict(r) for r in rows])
         return True

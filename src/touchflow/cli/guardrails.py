@@ -4,13 +4,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, err_console, fail, load_document, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    err_console,
+    fail,
+    load_document,
+    local_time,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.cli.contacts import contact_app
 from touchflow.domain.errors import FieldError
 from touchflow.domain.guardrails import policy_document
@@ -76,17 +87,18 @@ def guardrails_set(file: Annotated[Path, typer.Argument(help="policy fields as Y
 @suppression_app.command("list")
 def suppression_list(channel: Annotated[str | None, typer.Option(help="email, sms, …")] = None,
                      limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-                     as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                     as_json: Annotated[bool, typer.Option("--json")] = False, as_csv: CsvOpt = False) -> None:
+    """The suppression list, newest first (addresses in full: this list is for the people who keep it)."""
     with open_app() as application:
         rows = list_suppressions(application.services, channel, limit)
-    data = [{"channel": s.channel, "address": s.address, "reason": s.reason, "source": s.source,
-             "at": s.at.isoformat()} for s in rows]
-    if as_json:
-        print_json(data)
+        zone = workspace_zone(application)
+    data: list[dict[str, Any]] = [{"channel": s.channel, "address": s.address, "reason": s.reason,
+                                   "source": s.source, "at": s.at} for s in rows]
+    if emit_rows(data, ["channel", "address", "reason", "source", "at"], as_json=as_json, as_csv=as_csv, zone=zone):
         return
-    table = Table("channel", "address", "reason", "source", "at")
+    table = Table("channel", "address", "reason", "source", f"at ({zone.key})")
     for row in data:
-        table.add_row(*(str(row[k]) for k in ("channel", "address", "reason", "source", "at")))
+        table.add_row(*(str(row[k]) for k in ("channel", "address", "reason", "source")), local_time(row["at"], zone))
     console.print(table)
 
 

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    local_time,
+    one_format,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
 from touchflow.domain.message_counts import message_summary
@@ -89,16 +99,22 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
 
 
 @journey_app.command("list")
-def list_(as_json: JsonOpt = False) -> None:
+def list_(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     with open_app() as application:
         records = list_journeys(application.services)
+        zone = workspace_zone(application)
+    one_format(as_json, as_csv)
     if as_json:
         print_json([{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version}
                     for r in records])
         return
-    table = Table("key", "name", "status", "version", "updated")
+    rows = [{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version,
+             "updated_at": r.updated_at} for r in records]
+    if emit_rows(rows, ["key", "name", "status", "version", "updated_at"], as_json=False, as_csv=as_csv, zone=zone):
+        return
+    table = Table("key", "name", "status", "version", f"updated ({zone.key})")
     for r in records:
-        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), r.updated_at.isoformat())
+        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), local_time(r.updated_at, zone))
     console.print(table)
 
 

@@ -16,6 +16,7 @@ from touchflow.cli.common import (
     fail,
     id_column,
     local_time,
+    one_format,
     open_app,
     print_json,
     who,
@@ -106,7 +107,8 @@ def preview(file: _FILE, sample: Annotated[int, typer.Option(min=0, max=100)] = 
             fail(str(exc))
         labels = contact_labels(app.services, found.sample)
     rows: list[dict[str, Any]] = [dict(labels[cid].document()) for cid in found.sample]
-    if json_ and not csv_:
+    one_format(json_, csv_)
+    if json_:
         print_json({"count": found.count, "sample": rows})
         return
     if emit_rows(rows, _LABEL_COLUMNS, as_json=json_, as_csv=csv_):
@@ -119,6 +121,7 @@ def members(key: str, after: Annotated[str | None, typer.Option(help="continue a
             limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
             json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
     """A page of members (ordered by contact id: pass the last one as --after for the next page)."""
+    one_format(json_, csv_)
     with open_app() as app:
         try:
             page = segment_members(app.services, key, after, limit)
@@ -174,7 +177,8 @@ def list_(json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt =
     rows: list[dict[str, Any]] = [
         {"key": s.record.key, "name": s.record.name, "kind": s.record.kind, "version": s.record.version,
          "members": s.members, "next_refresh": s.record.next_refresh_at} for s in found]
-    if json_ and not csv_:  # the JSON list predates next_refresh
+    one_format(json_, csv_)
+    if json_:  # the JSON list predates next_refresh
         print_json([{k: v for k, v in r.items() if k != "next_refresh"} for r in rows])
         return
     if emit_rows(rows, ["key", "name", "kind", "version", "members", "next_refresh"], as_json=False, as_csv=csv_,
