@@ -9,8 +9,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from touchflow.cli.common import CsvOpt, console, emit_rows, fail, local_time, open_app, print_json, workspace_zone
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    err_console,
+    fail,
+    local_time,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.content.documents import asset_document, review_document, template_document
+from touchflow.domain.channel_names import alias_warning
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
     ContentError,
@@ -50,7 +61,7 @@ def _read(path: Path) -> str:
 def save(
     name: Annotated[str, typer.Argument(help="the key journeys use, e.g. welcome_email")],
     file: Annotated[Path, typer.Option("--file", help="the body: .mjml, .html or .txt (Liquid inside)")],
-    channel: Annotated[str, typer.Option(help="email, sms, wecom, wechat_mp, onsite, webhook")] = "email",
+    channel: Annotated[str, typer.Option(help="email, sms, wecom, wechat, onsite, webhook")] = "email",
     subject: Annotated[str, typer.Option(help="subject line (Liquid allowed)")] = "",
     layout: Annotated[str | None, typer.Option(help="mjml, html or text (default: from the file name)")] = None,
     text_file: Annotated[Path | None, typer.Option("--text-file", help="a hand-written text part")] = None,
@@ -60,6 +71,8 @@ def save(
 ) -> None:
     """Save a new version; it is scanned for Advertising-Law terms and queued for review when it must be."""
     chosen = layout or {".mjml": "mjml", ".html": "html", ".htm": "html"}.get(file.suffix.lower(), "text")
+    if warning := alias_warning(channel, "--channel"):
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
     with open_app() as application:
         try:
             saved = save_template(application.services, name, channel, subject, _read(file), chosen, tag or [], by,

@@ -9,7 +9,8 @@ import orjson
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import CsvOpt, console, emit_rows, fail, open_app
+from touchflow.cli.common import CsvOpt, console, emit_rows, err_console, fail, open_app
+from touchflow.domain.channel_names import alias_warning, canonical_channel
 from touchflow.domain.errors import FieldError
 from touchflow.engine.channel_registry import build_channel
 from touchflow.security.crypto import SecretError
@@ -39,7 +40,7 @@ def _pairs(values: list[str], option: str, typed: bool) -> dict[str, Any]:
 
 @channel_app.command("set")
 def channel_set(
-    name: Annotated[str, typer.Argument(help="the channel journeys name: email, sms, wecom, wechat_mp …")],
+    name: Annotated[str, typer.Argument(help="the channel journeys name: email, sms, wecom, wechat …")],
     kind: Annotated[str, typer.Option(help=f"adapter: {', '.join(sorted(KNOWN_KINDS))}")],
     setting: Annotated[list[str] | None, typer.Option(help="key=value, repeatable (not secret)")] = None,
     secret: Annotated[list[str] | None, typer.Option(help="key=value, repeatable; sealed before it is stored")]
@@ -50,6 +51,9 @@ def channel_set(
     actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Create or replace a channel. Without --secret an existing secret is kept."""
+    if warning := alias_warning(name, "name"):
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+        name = canonical_channel(name)
     settings = _pairs(setting or [], "--setting", typed=True)
     secrets = _pairs(secret or [], "--secret", typed=False)
     if secrets:  # a new configuration: build the adapter once, so a wrong setting name fails here, not in the worker

@@ -24,6 +24,7 @@ from touchflow.content.context import contact_context
 from touchflow.content.email import LAYOUTS, RenderedEmail, compose_email, mjml_to_html
 from touchflow.content.links import LinkProblem, Tracking, check_links, rewrite_links
 from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.compliance import scan_text
 from touchflow.domain.content_ports import (
     CHANNELS,
@@ -116,8 +117,10 @@ def _renderer() -> ContentRenderer:
 
 def save_template(ctx: ServiceContext, name: str, channel: str, subject: str, body: str, layout: str = "html",
                   tags: Sequence[str] = (), by: str = "system", *, text_body: str | None = None) -> TemplateVersion:
-    """A new version of ``name`` (1, 2, …), scanned for Advertising-Law terms; see the module doc for status."""
+    """A new version of ``name`` (1, 2, …), scanned for Advertising-Law terms; see the module doc for status.
+    ``wechat_mp`` is saved as ``wechat`` (one name per channel; callers show ``alias_warning``)."""
     now = ctx.clock.now()
+    channel = canonical_channel(channel)
     name, tags_clean = _validate(name, channel, subject, body, layout, tags, text_body, now)
     findings: list[dict[str, Any]] = []
     for part, text in (("subject", subject), ("body", body), ("text_body", text_body or "")):

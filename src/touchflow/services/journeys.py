@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from touchflow.domain.journey_lint import Finding, lint_journey
+from touchflow.domain.journey_lint import Finding, alias_findings, lint_journey
 from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
 from touchflow.domain.message_counts import message_breakdown
@@ -63,8 +63,8 @@ def load_definition(text: str) -> tuple[dict[str, Any], JourneyDefinition]:
 
 
 def validate_journey(text: str, known_journeys: set[str] | None = None) -> tuple[JourneyDefinition, list[Finding]]:
-    _, definition = load_definition(text)
-    return definition, lint_journey(definition, known_journeys=known_journeys)
+    data, definition = load_definition(text)
+    return definition, lint_journey(definition, known_journeys=known_journeys) + alias_findings(data)
 
 
 def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishResult:
@@ -76,7 +76,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         known = {j.key for j in uow.journeys.all()} | {definition.key}
         findings = (lint_journey(definition, known_journeys=known,
                                  known_segments={s.key for s in uow.segments.all()})
-                    + _content_findings(uow, definition))
+                    + _content_findings(uow, definition) + alias_findings(data))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))

@@ -51,7 +51,7 @@ Name = Annotated[str, Path(description="template key, as journeys name it")]
 
 class TemplateIn(BaseModel):
     name: str = Field(..., max_length=120, description="the key journeys use, e.g. welcome_email")
-    channel: str = Field("email", description="email, sms, wecom, wechat_mp, onsite, webhook")
+    channel: str = Field("email", description="email, sms, wecom, wechat (wechat_mp: its old name), onsite, webhook")
     subject: str = Field("", max_length=1000, description="Liquid allowed")
     body: str = Field(..., max_length=256 * 1024, description="Liquid in MJML, HTML or text")
     layout: str = Field("html", description="mjml, html or text")
