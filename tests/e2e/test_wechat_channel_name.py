@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from pathlib import Path
 
 import orjson
@@ -21,6 +22,11 @@ from touchflow.services.channels import save_channel
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
 from touchflow.store.tables import channel_configs, outbox, templates
+
+with warnings.catch_warnings():
+    from starlette.exceptions import StarletteDeprecationWarning
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
 
 KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
 JOURNEY = """
@@ -95,3 +101,13 @@ def test_data_stored_under_the_old_name_still_applies(app: Application) -> None:
     with app.engine.connect() as c:
         done = {r.address or r.reason: r.status for r in c.execute(select(outbox))}
     assert done == {"oWx0001": "sent", "suppressed": "skipped"}, done
+
+
+def test_the_api_saves_a_wechat_mp_template_as_wechat_and_says_so(client: TestClient) -> None:
+    saved = client.post("/v1/templates", json={"name": "wx_api", "channel": "wechat_mp", "subject": "",
+                                               "body": "欢迎关注！", "layout": "text"})
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["channel"] == "wechat" and "wechat_mp" in saved.json()["warnings"][0]
+    plain = client.post("/v1/templates", json={"name": "wx_api2", "channel": "wechat", "subject": "",
+                                               "body": "欢迎关注！", "layout": "text"})
+    assert plain.status_code == 201 and "warnings" not in plain.json()

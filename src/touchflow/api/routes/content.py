@@ -19,6 +19,7 @@ from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
+from touchflow.domain.channel_names import alias_warning
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
     AssetTooLarge,
@@ -97,7 +98,8 @@ async def post_template(request: Request, caller: Caller, body: TemplateIn) -> R
                                   body.layout, body.tags, body.by or f"apikey:{caller.id}", text_body=body.text_body)
     except ContentError as exc:
         raise _error(exc) from None
-    return json_response(template_document(saved), 201)
+    warning = alias_warning(body.channel, "channel")  # wechat_mp: saved as wechat (ADR 0016)
+    return json_response({**template_document(saved), **({"warnings": [warning]} if warning else {})}, 201)
 
 
 @router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS)
