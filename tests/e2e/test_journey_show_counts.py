@@ -67,3 +67,7 @@ def test_skipped_messages_are_shown_as_skipped_not_as_messages(app: Application,
     assert "email: 5 messages: sent 3 (delivered 1), skipped 2 (complaint_freeze 2)" in result.output
     shown = client.get("/v1/journeys/welcome_counts").json()
     assert shown["messages_by_status"] == expected
+    result = CliRunner().invoke(cli, ["journey", "trace", "welcome_counts", f"email:{emails[0]}"],
+                                env={"TOUCHFLOW_DATABASE_URL": app.settings.database_url})
+    assert result.exit_code == 0, result.output
+    assert "+08:00" in result.output and "Asia/Shanghai" in result.output  # times with their zone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -206,18 +207,23 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
             traces = trace_contact(application.services, key, identifier)
         except (JourneyError, ContactNotFound) as exc:
             fail(str(exc), code=1)
+        zone = workspace_zone(application)
     data = [t.document() for t in traces]
     if as_json:
         print_json(data)
         return
     if not data:
         console.print(f"{identifier} has never entered {key}")
+
+    def when(iso: str) -> str:
+        return local_time(datetime.fromisoformat(iso), zone)
+
     for t in data:
-        console.print(f"[bold]run {t['run']}[/bold] entered {t['entered_at']} — {t['status']} at {t['node']}"
+        console.print(f"[bold]run {t['run']}[/bold] entered {when(t['entered_at'])} — {t['status']} at {t['node']}"
                       + (f" ({t['error']})" if t["error"] else ""))
-        table = Table("at", "node", "kind", "edge", "detail")
+        table = Table(f"at ({zone.key})", "node", "kind", "edge", "detail")
         for s in t["steps"]:
-            table.add_row(s["at"], s["node"], s["kind"], s["edge"] or "", ", ".join(
+            table.add_row(when(s["at"]), s["node"], s["kind"], s["edge"] or "", ", ".join(
                 f"{k}={v}" for k, v in s["detail"].items()))
         console.print(table)
         for m in t["messages"]:
