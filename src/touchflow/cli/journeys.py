@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json, require_secret_key
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    local_time,
+    one_format,
+    open_app,
+    print_json,
+    require_secret_key,
+    workspace_zone,
+)
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
+from touchflow.domain.message_counts import message_summary
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,
@@ -88,22 +101,28 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
 
 
 @journey_app.command("list")
-def list_(as_json: JsonOpt = False) -> None:
+def list_(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     with open_app() as application:
         records = list_journeys(application.services)
+        zone = workspace_zone(application)
+    one_format(as_json, as_csv)
     if as_json:
         print_json([{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version}
                     for r in records])
         return
-    table = Table("key", "name", "status", "version", "updated")
+    rows = [{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version,
+             "updated_at": r.updated_at} for r in records]
+    if emit_rows(rows, ["key", "name", "status", "version", "updated_at"], as_json=False, as_csv=as_csv, zone=zone):
+        return
+    table = Table("key", "name", "status", "version", f"updated ({zone.key})")
     for r in records:
-        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), r.updated_at.isoformat())
+        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), local_time(r.updated_at, zone))
     console.print(table)
 
 
 @journey_app.command("show")
 def show(key: str, as_json: JsonOpt = False) -> None:
-    """A journey's status, runs by status, contacts at each node, messages per channel."""
+    """A journey's status, runs by status, contacts at each node, messages by channel and what became of them."""
     with open_app() as application:
         try:
             stats = journey_stats(application.services, key)
@@ -111,15 +130,17 @@ def show(key: str, as_json: JsonOpt = False) -> None:
             fail(str(exc), code=1)
     data: dict[str, Any] = {"key": stats.journey.key, "name": stats.journey.name, "status": stats.journey.status,
             "version": stats.journey.current_version, "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
-            "messages": stats.messages_by_channel}
+            "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status}
     if as_json:
         print_json(data)
         return
     console.print(f"[bold]{data['name']}[/bold] ({data['key']}) — {data['status']}, version {data['version']}")
     console.print("runs: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.runs_by_status.items())) or "none"))
     console.print("waiting at: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.at_nodes.items())) or "—"))
-    console.print("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.messages_by_channel.items()))
-                                  or "none"))
+    if not stats.messages_by_status:
+        console.print("messages: none")
+    for channel, entry in stats.messages_by_status.items():
+        console.print(f"{channel}: {message_summary(entry)}")
 
 
 def _status(key: str, status: str, actor: str, reason: str) -> None:
@@ -187,19 +208,24 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
             traces = trace_contact(application.services, key, identifier)
         except (JourneyError, ContactNotFound) as exc:
             fail(str(exc), code=1)
+        zone = workspace_zone(application)
     data = [t.document() for t in traces]
     if as_json:
         print_json(data)
         return
     if not data:
         console.print(f"{identifier} has never entered {key}")
+
+    def when(iso: str) -> str:
+        return local_time(datetime.fromisoformat(iso), zone)
+
     for t in data:
         console.print(f"[bold]run {t['run']}[/bold]" + (f" for {t['key']}" if t["key"] else "")
-                      + f" entered {t['entered_at']} — {t['status']} at {t['node']}"
+                      + f" entered {when(t['entered_at'])} — {t['status']} at {t['node']}"
                       + (f" ({t['error']})" if t["error"] else ""))
-        table = Table("at", "node", "kind", "edge", "detail")
+        table = Table(f"at ({zone.key})", "node", "kind", "edge", "detail")
         for s in t["steps"]:
-            table.add_row(s["at"], s["node"], s["kind"], s["edge"] or "", ", ".join(
+            table.add_row(when(s["at"]), s["node"], s["kind"], s["edge"] or "", ", ".join(
                 f"{k}={v}" for k, v in s["detail"].items()))
         console.print(table)
         for m in t["messages"]:

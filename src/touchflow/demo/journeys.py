@@ -95,7 +95,7 @@ def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1
                 stats = journey_stats(sandbox.services, key)
                 outcomes.append(JourneyOutcome(key, stats.journey.name, sum(stats.runs_by_status.values()),
                                                stats.runs_by_status.get("converted", 0),
-                                               stats.messages_by_channel))
+                                               stats.sent_by_channel))
             guarded = message_outcomes(sandbox.services)
         finally:
             sandbox.close()

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from touchflow.domain.channel_names import alias_warning
 from touchflow.domain.journeys import (
     Branch,
     Enrol,
@@ -32,7 +33,7 @@ from touchflow.domain.journeys import (
 from touchflow.domain.predicates import Condition, MessageEngagement, walk
 from touchflow.domain.webhook_urls import AllowList, url_problem
 
-__all__ = ["LINT_CODES", "Finding", "Severity", "has_errors", "lint_journey"]
+__all__ = ["LINT_CODES", "Finding", "Severity", "alias_findings", "has_errors", "lint_journey"]
 
 Severity = Literal["error", "warning"]
 
@@ -61,6 +62,7 @@ LINT_CODES: Mapping[str, tuple[Severity, str]] = {
     "of-message-event": ("warning", "of_message on a wait for events that carry no message (only message_* do)"),
     "engagement-outside-run": ("error", "opened/clicked in the trigger audience: there is no run to read yet"),
     "goal-is-trigger": ("warning", "the goal is the trigger event: runs may convert the moment they enter"),
+    "channel-alias": ("warning", "an old channel name (wechat_mp): it is read as the channel's one name (wechat)"),
 }
 
 
@@ -277,3 +279,23 @@ def lint_journey(journey: JourneyDefinition, *, known_templates: Collection[str]
     findings = [*_structure(journey, graph), *_messages(journey, graph),
                 *_nodes(journey, known_templates, known_journeys, webhook_allow), *_trigger(journey, known_segments)]
     return sorted(findings, key=lambda f: (f.severity != "error", f.path, f.code))
+
+
+def alias_findings(data: Mapping[str, object]) -> list[Finding]:
+    """Warnings for old channel names in a definition as written (the parsed one already has the new name)."""
+    nodes = data.get("nodes")
+    found: list[Finding] = []
+    if not isinstance(nodes, Mapping):
+        return found
+    for node_id, node in nodes.items():
+        if not isinstance(node, Mapping) or node.get("kind") != "send":
+            continue
+        fallback = node.get("fallback")
+        named = [("channel", node.get("channel")),
+                 *((f"fallback[{i}]", c) for i, c in enumerate(fallback if isinstance(fallback, list) else
+                                                               [fallback] if fallback else []))]
+        for where, channel in named:
+            warning = alias_warning(channel, f"nodes.{node_id}.{where}") if isinstance(channel, str) else None
+            if warning:
+                found.append(_finding("channel-alias", f"nodes.{node_id}.{where}", warning.split(": ", 1)[1]))
+    return found

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import time, timedelta
 from typing import Any
 
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.errors import PathError
 from touchflow.domain.journeys import (
     CHANNELS,
@@ -200,6 +201,9 @@ def _retry(data: object, path: str) -> RetryPolicy:
 
 
 def _channel(value: object, path: str) -> str:
+    """A channel's one name; ``wechat_mp`` reads as ``wechat`` (``journey_lint.alias_findings`` warns)."""
+    if isinstance(value, str):
+        value = canonical_channel(value)
     if value not in CHANNELS:
         raise DefinitionError(path, f"unknown channel {value!r} (one of {', '.join(CHANNELS)})")
     return str(value)

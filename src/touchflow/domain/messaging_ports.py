@@ -100,7 +100,7 @@ class MessageRepository(Protocol):
 
     def emails_since(self, contact_ids: Collection[str], since: datetime
                      ) -> dict[str, list[tuple[str, str, datetime]]]:
-        """The same, for email only."""
+        """(message id, purpose: marketing | transactional, sent_at) of emails handed over since ``since``."""
         ...
 
     def engagement_since(self, contact_ids: Collection[str], since: datetime

@@ -11,9 +11,10 @@ from typing import Any
 
 import yaml
 
-from touchflow.domain.journey_lint import Finding, lint_journey
+from touchflow.domain.journey_lint import Finding, alias_findings, lint_journey
 from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
+from touchflow.domain.message_counts import message_breakdown
 from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
 from touchflow.domain.transitions import Run
 from touchflow.domain.webhook_urls import AllowList
@@ -63,8 +64,8 @@ def load_definition(text: str) -> tuple[dict[str, Any], JourneyDefinition]:
 
 
 def validate_journey(text: str, known_journeys: set[str] | None = None) -> tuple[JourneyDefinition, list[Finding]]:
-    _, definition = load_definition(text)
-    return definition, lint_journey(definition, known_journeys=known_journeys)
+    data, definition = load_definition(text)
+    return definition, lint_journey(definition, known_journeys=known_journeys) + alias_findings(data)
 
 
 def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishResult:
@@ -77,7 +78,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         findings = (lint_journey(definition, known_journeys=known,
                                  known_segments={s.key for s in uow.segments.all()},
                                  webhook_allow=_webhook_allow_list(uow))
-                    + _content_findings(uow, definition))
+                    + _content_findings(uow, definition) + alias_findings(data))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
@@ -173,7 +174,13 @@ class JourneyStats:
     runs_by_status: dict[str, int]
     at_nodes: dict[str, int]
     definition: JourneyDefinition | None = None
-    messages_by_channel: dict[str, int] = field(default_factory=dict)
+    messages_by_channel: dict[str, int] = field(default_factory=dict)  # every message the journey queued
+    messages_by_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # domain.message_counts
+
+    @property
+    def sent_by_channel(self) -> dict[str, int]:
+        """Messages handed to a provider, by channel (skipped, deferred and failed ones are not)."""
+        return {c: e["sent"] for c, e in self.messages_by_status.items() if e["sent"]}
 
 
 def journey_stats(ctx: ServiceContext, key: str) -> JourneyStats:
@@ -184,7 +191,9 @@ def journey_stats(ctx: ServiceContext, key: str) -> JourneyStats:
             data = uow.journeys.version(record.id, record.current_version)
             definition = parse_journey(data) if data is not None else None
         return JourneyStats(record, uow.journeys.count_runs(record.id), uow.journeys.waiting_at_nodes(record.id),
-                            definition, uow.journeys.messages_by_channel(record.id))
+                            definition, uow.journeys.messages_by_channel(record.id),
+                            message_breakdown(uow.journeys.message_statuses(record.id),
+                                              uow.journeys.delivered_by_channel(record.id)))
 
 
 def enrol_contact(ctx: ServiceContext, key: str, identifier: str, *, actor: str) -> str:

@@ -20,6 +20,7 @@ from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.messages import message_from
+from touchflow.store.sql_functions import JsonText
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -197,6 +198,23 @@ class SqlJourneyRepository:
         rows = self._c.execute(select(outbox.c.channel, func.count()).where(outbox.c.journey_id == journey_id)
                                .group_by(outbox.c.channel))
         return {channel: int(n) for channel, n in rows}
+
+    def message_statuses(self, journey_id: str) -> list[tuple[str, str, str | None, int]]:
+        """(channel, status, reason, messages) of the journey's outbox rows."""
+        rows = self._c.execute(select(outbox.c.channel, outbox.c.status, outbox.c.reason, func.count())
+                               .where(outbox.c.journey_id == journey_id)
+                               .group_by(outbox.c.channel, outbox.c.status, outbox.c.reason))
+        return [(channel, status, reason, int(n)) for channel, status, reason, n in rows]
+
+    def delivered_by_channel(self, journey_id: str) -> dict[str, int]:
+        """Messages of the journey a provider reported delivered (``message_delivered`` events), by channel."""
+        found: dict[str, int] = defaultdict(int)  # counted here: PostgreSQL cannot group by a bound JSON key
+        for channel in self._c.execute(select(JsonText(events.c.properties, "channel")).where(
+                events.c.type == "message_delivered",
+                JsonText(events.c.properties, "journey_id") == journey_id)).scalars():
+            if channel:
+                found[str(channel)] += 1
+        return dict(found)
 
     def next_wake_at(self) -> datetime | None:
         """The earliest wake-up of any run in a live journey (the simulator jumps the clock to it)."""

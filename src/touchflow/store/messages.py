@@ -108,7 +108,18 @@ class SqlMessageRepository:
 
     def emails_since(self, contact_ids: Collection[str], since: datetime
                      ) -> dict[str, list[tuple[str, str, datetime]]]:
-        return self._sent_since(contact_ids, since, "email")
+        """(message id, purpose, sent_at) of emails handed over since ``since``; purpose from the payload."""
+        found: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = (select(outbox.c.contact_id, outbox.c.id, outbox.c.channel, outbox.c.sent_at, outbox.c.status,
+                            outbox.c.payload)
+                     .where(outbox.c.contact_id.in_(ids[start:start + _CHUNK]), outbox.c.sent_at >= since))
+            for contact_id, message_id, channel, sent_at, status, payload in self._c.execute(query):
+                if status in _TOUCHED and channel == "email":
+                    purpose = "transactional" if (payload or {}).get("purpose") == "transactional" else "marketing"
+                    found[contact_id].append((message_id, purpose, sent_at))
+        return dict(found)
 
     def engagement_since(self, contact_ids: Collection[str], since: datetime
                          ) -> dict[str, tuple[datetime | None, bool]]:

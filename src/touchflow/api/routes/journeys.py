@@ -94,7 +94,7 @@ def show(request: Request, caller: Caller, key: Key) -> Response:
     except JourneyError as exc:
         raise _error(exc) from None
     return json_response({**_journey_json(stats.journey), "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
-                          "messages": stats.messages_by_channel})
+                          "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status})
 
 
 async def _set_status(request: Request, caller: Any, key: str, status: str, body: ReasonIn) -> Response:
