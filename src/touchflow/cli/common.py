@@ -14,6 +14,7 @@ import yaml
 from rich.console import Console
 
 from touchflow.bootstrap import Application, bootstrap
+from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 
 __all__ = ["console", "err_console", "fail", "load_document", "open_app", "print_json"]
 
@@ -49,7 +50,9 @@ def load_document(path: Path, what: str = "the document") -> dict[str, Any]:
     except OSError as exc:
         fail(f"{path}: {exc.strerror or exc}")
     try:
-        data = orjson.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = orjson.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
+    except YamlTooLarge as exc:
+        fail(f"{path}: {exc}")
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         fail(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}")
     if not isinstance(data, dict):
