@@ -18,6 +18,7 @@ from typing import IO, Literal, cast
 
 import orjson
 
+from touchflow.domain.csv_cells import neutralise
 from touchflow.domain.events import JSONValue
 from touchflow.engine.readers import (
     Kind,
@@ -85,7 +86,9 @@ class _RejectWriter:
     def write(self, row: int, reason: str, original: Mapping[str, object], raw: str | None) -> None:
         if self._writer is None:
             self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._fh).writerow
+            writer = csv.writer(self._fh).writerow
+            # People open this file in Excel/WPS: a cell like "=HYPERLINK(...)" must stay text (csv_cells).
+            self._writer = lambda cells: writer([neutralise(c) for c in cells])
             columns = ["original"] if self._as_json else self._headers
             self._writer(["row_number", "reason", *columns])
         if self._as_json:
@@ -94,7 +97,7 @@ class _RejectWriter:
             return
         known = set(self._headers)
         cells = [original.get(h) for h in self._headers] + [v for k, v in original.items() if k not in known]
-        self._writer([row, reason, *("" if c is None else c for c in cells)])
+        self._writer([row, reason, *cells])
 
     def close(self) -> None:
         if self._fh is not None:
