@@ -33,6 +33,7 @@ from touchflow.services.ingest import ItemProblem, RawItem, record_events, upser
 
 __all__ = ["ImportReport", "default_rejects_path", "import_file", "short_reason"]
 
+_ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
 _COMBINED = ("phone", "email")  # several columns may each hold one; the domain splits on ";"
 _PROPERTY = "properties."
 
@@ -120,10 +121,12 @@ class _Batch:
         self.ctx, self.kind, self.source, self.report, self.rejects = ctx, kind, source, report, rejects
         self.route = route
         self.entries: list[_Entry] = []
+        self.flushed = 0
 
     def flush(self) -> None:
         if not self.entries:
             return
+        self.flushed += 1
         sent = [e for e in self.entries if e.item is not None]
         items = [e.item for e in sent if e.item is not None]
         problems: list[ItemProblem] = []
@@ -154,6 +157,15 @@ class _Batch:
                 raw = entry.values.raw if isinstance(entry.values, MalformedRow) else None
                 self.rejects.write(entry.row, entry.reason, entry.values, raw)
         self.entries = []
+        if self.flushed in _ANALYZE_AFTER:
+            self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """A first import into an empty database grows the contact tables from nothing: refresh their planner
+        statistics after batches 1, 4, 16, 64 … so later batches are planned for their real size (ADR 0013)."""
+        with self.ctx.uow() as uow:
+            uow.contacts.refresh_statistics()
+            uow.commit()
 
     def _keep_malformed(self, entries: list[_Entry]) -> None:
         """Rows the services never saw are kept in the rejects table too, like theirs."""
