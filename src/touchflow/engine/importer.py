@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from touchflow.engine.readers import (
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem, record_events, upsert_contacts
 
-__all__ = ["ImportReport", "default_rejects_path", "import_file", "short_reason"]
+__all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "short_reason"]
 
 _ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
 _COMBINED = ("phone", "email")  # several columns may each hold one; the domain splits on ";"
@@ -52,6 +53,18 @@ class ImportReport:
     contacts_created: int = 0
     field_filled: dict[str, int] = field(default_factory=dict)
     warning_reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+def file_digest(path: Path) -> str | None:
+    """What makes "the same file": its bytes. Between two rows of one file, the later row wins (ADR 0013)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None  # open_rows reports it
+    return digest.hexdigest()[:16]
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -168,13 +181,18 @@ class _Batch:
             uow.commit()
 
     def _keep_malformed(self, entries: list[_Entry]) -> None:
-        """Rows the services never saw are kept in the rejects table too, like theirs."""
+        """Rows the services never saw are kept in the rejects table too, like theirs (once: not again when the
+        file is imported again)."""
         now = self.ctx.clock.now()
+        kind = self.kind.removesuffix("s")
         with self.ctx.uow() as uow:
+            kept = {(row, reason, orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)) for row, reason, payload
+                    in uow.rejects.existing(kind, self.source, [e.row for e in entries])}
             for entry in entries:
                 raw = entry.values.raw if isinstance(entry.values, MalformedRow) else None
                 payload: JSONValue = raw if raw is not None else _jsonable(entry.values)
-                uow.rejects.add(self.kind.removesuffix("s"), self.source, entry.row, payload, entry.reason, now)
+                if (entry.row, entry.reason, orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)) not in kept:
+                    uow.rejects.add(kind, self.source, entry.row, payload, entry.reason, now)
             uow.commit()
 
 
@@ -262,6 +280,7 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
     path = Path(path)
     report = ImportReport(0, 0, 0, 0, 0, 0, None)
     build = _contact_payload if kind == "contacts" else _event_payload
+    digest = file_digest(path) if kind == "contacts" else None
     with open_rows(path) as rows:
         fields = _Fields(rows.headers, kind, mapping)
         target = Path(rejects_path) if rejects_path is not None else default_rejects_path(path)
@@ -279,7 +298,7 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
                     for name in payload:
                         report.field_filled[name] = report.field_filled.get(name, 0) + 1
                     original = cast(JSONValue, values)  # text cells, or JSON as parsed
-                    batch.entries.append(_Entry(number, values, RawItem(payload, number, original)))
+                    batch.entries.append(_Entry(number, values, RawItem(payload, number, original, digest)))
                 if len(batch.entries) >= batch_size:
                     batch.flush()
                     if progress is not None:

@@ -57,12 +57,15 @@ def _lineage_doc(lineage: dict[str, Stamp]) -> dict[str, list[Any]]:
         entry = done.get(id(stamp))
         if entry is None:
             entry = done[id(stamp)] = [stamp.source, stamp.priority, stamp.at.isoformat()]
+            if stamp.file is not None:
+                entry += [stamp.file, stamp.row]
         doc[name] = entry
     return doc
 
 
 def _lineage_from(doc: dict[str, list[Any]]) -> dict[str, Stamp]:
-    return {name: Stamp(v[0], int(v[1]), datetime.fromisoformat(v[2])) for name, v in doc.items()}
+    return {name: Stamp(v[0], int(v[1]), datetime.fromisoformat(v[2]), *((str(v[3]), int(v[4])) if len(v) > 4 else ()))
+            for name, v in doc.items()}
 
 
 def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
