@@ -211,9 +211,12 @@ def test_cli_json_output(runner_env: dict[str, str], tmp_path: Path) -> None:
                                 env=runner_env)
     assert result.exit_code == 0, result.output
     data = orjson.loads(result.stdout)
-    assert set(data) == {"read", "created", "updated", "merged", "rejected", "warnings", "rejects_file"}
+    assert set(data) == {"read", "created", "updated", "merged", "rejected", "warnings", "rejects_file",
+                         "warnings_file", "warning_reasons"}
     assert (data["read"], data["created"], data["rejected"], data["warnings"]) == (4, 2, 2, 1)
     assert data["rejects_file"] == str(tmp_path / "crm.rejects.csv")
+    assert data["warnings_file"] == str(tmp_path / "crm.warnings.csv")
+    assert data["warning_reasons"] == {"age: not a number": 1}
 
     events = _events_file(tmp_path / "events.jsonl")
     result = CliRunner().invoke(cli, ["import", "events", str(events), "--source", "web", "--json"],
@@ -381,8 +384,13 @@ def test_an_unknown_industry_is_a_warning(app: Application, tmp_path: Path) -> N
     path = _write_csv(tmp_path / "crm.csv", [["email", "industry"], ["y@example.com", "养殖"],
                                              ["x@example.com", "互联网"]])
     report = import_file(app.services, path, "contacts", "crm")
-    assert (report.created, report.warnings) == (2, 1)
+    assert (report.created, report.warnings, report.rejected) == (2, 1, 0)
     assert report.warning_reasons == {"industry: not a standard industry": 1}
+    assert report.rejects_file is None and report.warnings_file == tmp_path / "crm.warnings.csv"
+    rows = list(csv.reader(report.warnings_file.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0] == ["row_number", "reason", "email", "industry"]
+    assert rows[1][:2] == ["2", rows[1][1]] and rows[1][2:] == ["y@example.com", "养殖"]
+    assert rows[1][1].startswith("industry: not a standard industry: '养殖'") and len(rows) == 2
     y = _contact(app, "email", "y@example.com")
     assert y is not None and "industry" not in y.values  # not stored as if it were a standard industry
     x = _contact(app, "email", "x@example.com")

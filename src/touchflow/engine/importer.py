@@ -32,7 +32,7 @@ from touchflow.engine.readers import (
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem, record_events, upsert_contacts
 
-__all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "short_reason"]
+__all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "short_reason", "warnings_path"]
 
 _ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
 _COMBINED = ("phone", "email")  # several columns may each hold one; the domain splits on ";"
@@ -53,6 +53,7 @@ class ImportReport:
     contacts_created: int = 0
     field_filled: dict[str, int] = field(default_factory=dict)
     warning_reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+    warnings_file: Path | None = None  # rows stored with a field left out, and why
 
 
 def file_digest(path: Path) -> str | None:
@@ -71,6 +72,13 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejects.csv")
 
 
+def warnings_path(rejects: Path) -> Path:
+    """Next to the reject file: ``crm.rejects.csv`` → ``crm.warnings.csv``."""
+    name = rejects.name
+    stem = name[:-len(".rejects.csv")] if name.endswith(".rejects.csv") else rejects.stem
+    return rejects.with_name(f"{stem}.warnings.csv")
+
+
 _VALUE_START = re.compile(r"""\s*(?::\s*(?=['"\d-])|,?\s*got\b|['"])""")
 
 
@@ -84,7 +92,7 @@ def short_reason(reason: str) -> str:
 
 
 class _RejectWriter:
-    """The reject CSV (UTF-8 with BOM, for Excel), opened on the first reject only."""
+    """The reject (or warnings) CSV (UTF-8 with BOM, for Excel), opened on the first row only."""
 
     def __init__(self, path: Path, headers: list[str], as_json: bool) -> None:
         self.path = path
@@ -130,8 +138,9 @@ class _Batch:
     """Rows waiting to be sent; a flush stores them and writes the rejects in row order."""
 
     def __init__(self, ctx: ServiceContext, kind: Kind, source: str, report: ImportReport,
-                 rejects: _RejectWriter, route: bool = False) -> None:
+                 rejects: _RejectWriter, warned: _RejectWriter, route: bool = False) -> None:
         self.ctx, self.kind, self.source, self.report, self.rejects = ctx, kind, source, report, rejects
+        self.warned = warned
         self.route = route
         self.entries: list[_Entry] = []
         self.flushed = 0
@@ -151,6 +160,12 @@ class _Batch:
             self.report.warnings += len(contact_report.warnings)
             self.report.warning_reasons.update(short_reason(str(w)) for w in contact_report.warnings)
             problems = contact_report.rejected
+            by_row: dict[int, list[str]] = collections.defaultdict(list)
+            for warning in contact_report.warnings:
+                by_row[warning.index].append(str(warning))
+            for index, reasons in sorted(by_row.items()):
+                entry = sent[index]
+                self.warned.write(entry.row, "; ".join(reasons), entry.values, None)
         elif items:
             event_report = record_events(self.ctx, self.source, items, route=self.route)
             self.report.created += event_report.accepted
@@ -287,7 +302,8 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
         if target.resolve() == path.resolve():
             raise ValueError(f"the reject file cannot be the input file: {target}")
         writer = _RejectWriter(target, rows.headers, as_json=rows.format == "jsonl")
-        batch = _Batch(ctx, kind, source, report, writer, route)
+        warned = _RejectWriter(warnings_path(target), rows.headers, as_json=rows.format == "jsonl")
+        batch = _Batch(ctx, kind, source, report, writer, warned, route)
         try:
             for number, values in rows:
                 report.read += 1
@@ -306,7 +322,9 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
             batch.flush()
         finally:
             writer.close()
+            warned.close()
         report.rejects_file = writer.path if writer.used else None
+        report.warnings_file = warned.path if warned.used else None
         if progress is not None:
             progress(rows.total_bytes, rows.total_bytes)
     return report
