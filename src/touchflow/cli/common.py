@@ -21,6 +21,7 @@ from rich.table import Table
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.domain.actors import Actor
 from touchflow.domain.csv_cells import write_rows
+from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.services.channels import current_guardrail_policy
 
 __all__ = ["CsvOpt", "console", "emit_rows", "err_console", "fail", "id_column", "load_document", "local_actor",
@@ -70,7 +71,9 @@ def load_document(path: Path, what: str = "the document") -> dict[str, Any]:
     except OSError as exc:
         fail(f"{path}: {exc.strerror or exc}")
     try:
-        data = orjson.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = orjson.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
+    except YamlTooLarge as exc:
+        fail(f"{path}: {exc}")
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         fail(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}")
     if not isinstance(data, dict):

@@ -26,6 +26,7 @@ from touchflow.cli.common import (
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
 from touchflow.domain.message_counts import message_summary
+from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,
@@ -64,6 +65,8 @@ def validate(file: FileArg, as_json: JsonOpt = False) -> None:
     problems: list[dict[str, Any]] = []
     try:
         data, _ = load_definition(text)
+    except YamlTooLarge as exc:
+        fail(f"{file}: {exc}")
     except DefinitionError as exc:
         data = None
         problems.append({"severity": "error", "code": "invalid", "path": exc.path, "message": exc.reason})
@@ -92,6 +95,8 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
     with open_app() as application:
         try:
             result = publish_journey(application.services, _read(file), actor=actor)
+        except YamlTooLarge as exc:
+            fail(f"{file}: {exc}")
         except (DefinitionError, JourneyError) as exc:
             fail(str(exc), code=1)
     for f in result.findings:

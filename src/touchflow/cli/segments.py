@@ -23,6 +23,7 @@ from touchflow.cli.common import (
     workspace_zone,
 )
 from touchflow.domain.errors import PathError
+from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.services.contacts import ContactNotFound, contact_labels
 from touchflow.services.segments import (
     SegmentExists,
@@ -47,8 +48,8 @@ _FILE = Annotated[Path, typer.Argument(help="segment definition, YAML or JSON (k
 
 def _definition(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = load_yaml(path.read_text(encoding="utf-8-sig"))
+    except (OSError, yaml.YAMLError, YamlTooLarge) as exc:
         fail(f"{path}: {exc}")
     if not isinstance(data, dict):
         fail(f"{path}: expected a mapping with key, name, kind and condition")

@@ -11,6 +11,7 @@ from rich.table import Table
 from touchflow.cli.common import console, fail, print_json
 from touchflow.cli.journeys import journey_app
 from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.domain.scenarios import ScenarioError
 from touchflow.engine.simulator import SimulationError, SimulationResult, load_scenario
 from touchflow.engine.simulator import simulate as run_simulation
@@ -44,6 +45,8 @@ def simulate(
         result = run_simulation(texts, parsed, database_dir=keep_db)
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}")
+    except YamlTooLarge as exc:
+        fail(f"a journey or the scenario: {exc}")
     except (SimulationError, DefinitionError, JourneyError) as exc:
         fail(str(exc))
     if as_json:

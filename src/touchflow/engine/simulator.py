@@ -31,6 +31,7 @@ from touchflow.domain.ids import IdFactory
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.safe_yaml import load_yaml
 from touchflow.domain.scenarios import Persona, Scenario, ScenarioError, parse_scenario
 from touchflow.domain.transitions import contact_field
 from touchflow.engine.dispatcher import Dispatcher
@@ -68,7 +69,7 @@ class SimulationError(ValueError):
 def load_scenario(text: str) -> Scenario:
     """YAML or JSON text → ``Scenario``; ``ScenarioError`` names the offending path."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # YamlTooLarge goes to the caller
     except yaml.YAMLError as exc:
         raise ScenarioError("scenario", f"not valid YAML/JSON: {exc}") from None
     return parse_scenario(data)

@@ -16,6 +16,7 @@ from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
 from touchflow.domain.message_counts import message_breakdown
 from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
+from touchflow.domain.safe_yaml import load_yaml
 from touchflow.domain.transitions import Run
 from touchflow.domain.webhook_urls import AllowList
 from touchflow.services.contacts import resolve_contact_id
@@ -55,7 +56,7 @@ class PublishResult:
 def load_definition(text: str) -> tuple[dict[str, Any], JourneyDefinition]:
     """YAML or JSON text to (data, definition); ``DefinitionError`` names the offending path."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # YamlTooLarge (over a size/alias/node/depth limit) goes to the caller
     except yaml.YAMLError as exc:
         raise DefinitionError("journey", f"not valid YAML/JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -14,6 +14,7 @@ from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
 from touchflow.domain.personas import CoverageReport, persona_to_data
+from touchflow.domain.safe_yaml import load_yaml
 from touchflow.services.personas import (
     PersonaNotFound,
     SavedPersona,
@@ -63,7 +64,7 @@ async def create(request: Request, caller: Caller) -> Response:
     raw = await read_body(request)
     try:
         document = (orjson.loads(raw) if "json" in request.headers.get("content-type", "")
-                    else yaml.safe_load(raw.decode("utf-8-sig")))
+                    else load_yaml(raw))
     except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body: not valid JSON or YAML: {exc}") from None
     try:
