@@ -229,9 +229,10 @@ def _reaction(data: object, path: str) -> Reaction:
         if key in given:
             raise ScenarioError(f"{path}.properties.{key}", "set by the sandbox: a reaction is about the message "
                                 "it reacts to (narrow which messages with channel, template, journey, node)")
-    # validated as sent: with the identity of the message reacted to (required by message_clicked …)
-    checked = _properties({**given, **dict.fromkeys(MESSAGE_IDENTITY, "sandbox")}, event_type, f"{path}.properties")
-    properties = {k: v for k, v in checked.items() if k not in MESSAGE_IDENTITY}
+    # validated as sent: with the message reacted to filled in (message_clicked requires its id …)
+    implicit = dict.fromkeys((*MESSAGE_IDENTITY, "channel", "template"), "sandbox")
+    checked = _properties({**implicit, **given}, event_type, f"{path}.properties")
+    properties = {k: v for k, v in checked.items() if k in given}
     return Reaction(event_type, _filter(raw, path), properties, _number(raw, "probability", path, 1.0, 0.0, 1.0),
                     after)
 

@@ -36,6 +36,8 @@ __all__ = [
 STATUS_EVENTS = {"message_queued": "queued", "message_deferred": "deferred", "message_sent": "sent",
                  "message_skipped": "skipped", "message_failed": "failed", "message_bounced": "bounced",
                  "message_delivered": "delivered"}
+_STATUS_ORDER = {"queued": 0, "deferred": 1, "skipped": 1, "sent": 2, "failed": 2, "dead": 2, "delivered": 3,
+                 "bounced": 4}  # within one instant (events of one instant come back in no set order)
 _CHUNK = 500
 SortKey = tuple[datetime, int, int] | tuple[datetime, int, int, int]
 
@@ -201,7 +203,7 @@ def collect(ctx: ServiceContext, scenario: Scenario, contacts: Mapping[str, tupl
                         start, event.occurred_at, "webhook" if channel == "webhook" else "message", journey,
                         _str(props.get("node_id")), channel=channel, template=props.get("template"), status=status)))
                 for message_id, found in changes.items():
-                    found.sort(key=lambda c: (c[0], c[1]))
+                    found.sort(key=lambda c: (c[0], _STATUS_ORDER[c[2]], c[1]))
                     if len(found) > 1 and found[0][2] == "queued" and found[1][0] == found[0][0]:
                         found = found[1:]  # queued and decided at once: show the decision
                     where = place.get(message_id, len(steps))

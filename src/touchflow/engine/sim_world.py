@@ -117,9 +117,9 @@ def apply_action(ctx: ServiceContext, action: ScenarioAction, contacts: dict[str
             complete_task(ctx, task.id, by=ACTOR, note=f"scenario {action.path}")
             done += 1
         return ActionDone(action, done)
-    for _, _, email in chosen.values():
+    for contact_id in chosen:
         try:
-            lift_freeze(ctx, email, by=ACTOR, reason=f"scenario {action.path}")
+            lift_freeze(ctx, contact_id, by=ACTOR, reason=f"scenario {action.path}")
         except NotFrozen:
             continue
         done += 1
