@@ -255,6 +255,25 @@ def test_inactivity_scans_run_on_the_workers_hourly_grid() -> None:
     assert lapsing.runs["short_dormancy"] == {"completed": entered}
 
 
+def test_paced_scans_give_exactly_what_hourly_scans_give() -> None:
+    """The sandbox skips inactivity scans that provably enter nobody; running every hourly scan (as a
+    worker does) gives the same output, in many more instants."""
+    scenario = parse_scenario({"seed": 4, "duration": "6d", "personas": [
+        {"name": "lapsing", "count": 3, "events": [{"at": "-1d", "type": "page_view", "properties": {"url": "/"}},
+                                                   {"at": "2d5h", "type": "page_view", "properties": {"url": "/"}}],
+         "behaviour": {"open": 0.5, "delay": "3h"}},
+        {"name": "regular", "count": 2, "events": [
+            {"at": "-2d", "type": "page_view", "properties": {"url": "/"}, "every": "19h"}]}]})
+    texts = [SHORT_DORMANCY, journey("welcome"), journey("dormant_reactivation")]
+    paced = simulate(texts, scenario)
+    hourly = simulate(texts, scenario, pace_scans=False)
+    assert paced.stats["instants"] * 2 < hourly.stats["instants"]
+    first, second = paced.to_json(), hourly.to_json()
+    del first["summary"]["instants"], second["summary"]["instants"]
+    assert first == second
+    assert paced.personas[0].runs["short_dormancy"]
+
+
 def test_a_bigger_population() -> None:
     """500 personas over 60 days across every example journey (time it in bench, not here)."""
     download = WHITEPAPER

@@ -24,7 +24,7 @@ from touchflow.domain.predicates import ContactFacts, EventFact
 from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance, props_match
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.scans import SCAN_KINDS, run_scans
+from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
@@ -63,8 +63,10 @@ class TickReport:
 
 class JourneyRuntime:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None,
-                 contact_pass: bool = True) -> None:
+                 contact_pass: bool = True, pace_scans: bool = False) -> None:
         self.contact_pass = contact_pass  # scores, tiers, stages each tick (the sandbox may leave it out)
+        # the sandbox skips inactivity scans that provably enter nobody (see ScanPacing); a worker does not
+        self.pacing = ScanPacing() if pace_scans else None
         self.ctx = ctx
         self.batch_size = batch_size
         self.catalog = JourneyCatalog()
@@ -176,7 +178,7 @@ class JourneyRuntime:
                 total.add(report)
                 if report.events + report.timers < self.batch_size:
                     break
-        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size)
+        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
@@ -202,8 +204,12 @@ class JourneyRuntime:
                 found.append(at)
             scheduled = uow.journeys.next_scans()
             for journey_id, (_, definition) in self.catalog.active(uow).by_id.items():
-                if definition.trigger.kind in SCAN_KINDS:  # not scheduled yet: the next tick schedules it
-                    found.append(scheduled.get(journey_id, now))
+                if definition.trigger.kind not in SCAN_KINDS:
+                    continue
+                at = scheduled.get(journey_id, now)  # not scheduled yet: the next tick schedules it
+                if self.pacing is not None and journey_id in scheduled:
+                    at = self.pacing.plan(uow, journey_id, definition, at, now)
+                found.append(at)
         if (at := segments_due_at(self.ctx)) is not None:
             found.append(at)
         if self.contact_pass:

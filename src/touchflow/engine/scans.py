@@ -12,18 +12,30 @@ from zoneinfo import ZoneInfo
 
 from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.journeys import JourneyDefinition, Trigger
-from touchflow.domain.ports import JourneyRecord
-from touchflow.domain.predicates import And, AttrCompare, Condition, EvalContext, EventCount, Not, Or
+from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.predicates import (
+    Always,
+    And,
+    AttrCompare,
+    Condition,
+    EvalContext,
+    EventCount,
+    EventSum,
+    Not,
+    Or,
+    walk,
+)
 from touchflow.domain.transitions import RunStatus
 from touchflow.engine.catalog import JourneyCatalog, event_needs
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 
-__all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "first_fire", "run_scans", "scan_condition"]
+__all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "first_fire", "run_scans", "scan_condition"]
 
 SCAN_INTERVAL = timedelta(hours=1)
 SCAN_KINDS = ("schedule", "inactivity", "after_attribute")
 SCHEDULE_TZ = ZoneInfo("Asia/Shanghai")
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=SCHEDULE_TZ)
 INTERACTION_TYPES: tuple[str, ...] = tuple(
     t.name for t in EVENT_CATALOGUE.values() if t.interaction and t.name not in ("unsubscribe", "complaint"))
 
@@ -53,7 +65,59 @@ def scan_condition(trigger: Trigger, now: datetime) -> Condition:
     return trigger.audience
 
 
-def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> int:
+class ScanPacing:
+    """Skips the hourly inactivity scans that provably enter nobody — for the sandbox, where virtual time
+    makes idle scans its main cost (a worker scans every hour; this is off there).
+
+    A scan that entered nobody is repeated by the next one exactly, unless something it reads changed
+    in between: an event stored, a contact's data, a run of the journey — or time carried a stored
+    event into or out of one of the condition's windows, or ended a cooldown. ``plan`` reads those
+    from the store and moves the journey's next scan to the first hour of its grid (the last scan
+    plus whole hours) at which one of them can matter, so entries happen at exactly the times hourly
+    scans give (a test runs scenarios both ways). Only conditions of event counts and sums are paced.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[str, datetime] = {}  # journey id -> when it was last scanned (by this runtime)
+
+    @staticmethod
+    def reads(definition: JourneyDefinition) -> tuple[frozenset[str], frozenset[timedelta]] | None:
+        """(event types, windows) an inactivity scan reads; None when it reads more (attributes, tags …)."""
+        if definition.trigger.kind != "inactivity":
+            return None
+        types: set[str] = set()
+        windows: set[timedelta] = set()
+        for node in walk(scan_condition(definition.trigger, _ANY_TIME)):  # inactivity: the same at any time
+            if isinstance(node, EventCount | EventSum):
+                types.add(node.event_type)
+                if node.within is not None:
+                    windows.add(node.within)
+            elif not isinstance(node, And | Or | Not | Always):
+                return None
+        return frozenset(types), frozenset(windows)
+
+    def plan(self, uow: UnitOfWork, journey_id: str, definition: JourneyDefinition, scheduled: datetime,
+             now: datetime) -> datetime:
+        """When the journey's next scan is worth running (``scheduled`` when it cannot be paced)."""
+        last = self.last.get(journey_id)
+        reads = self.reads(definition)
+        if last is None or reads is None:
+            return scheduled
+        if uow.journeys.scan_inputs_changed(journey_id, last):
+            return min(scheduled, _grid(last, now))
+        crossing = uow.journeys.next_window_crossing(journey_id, last, reads[0], reads[1],
+                                                     definition.entry.cooldown)
+        return _grid(last, crossing if crossing is not None else last + timedelta(days=3650))
+
+
+def _grid(anchor: datetime, target: datetime) -> datetime:
+    """The first ``anchor + k × SCAN_INTERVAL`` (k ≥ 1) that is not before ``target``."""
+    steps = max(1, -((anchor - target) // SCAN_INTERVAL))
+    return anchor + steps * SCAN_INTERVAL
+
+
+def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pacing: ScanPacing | None = None
+              ) -> int:
     """Run every scan that is due; returns the number of contacts evaluated for entry."""
     now = ctx.clock.now()
     due: list[tuple[JourneyRecord, JourneyDefinition]] = []
@@ -67,6 +131,9 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> 
             if next_at is None:
                 next_at = first_fire(definition.trigger, now) if definition.trigger.kind == "schedule" else now
                 uow.journeys.ensure_scan(journey_id, next_at)
+            elif pacing is not None and (paced := pacing.plan(uow, journey_id, definition, next_at, now)) != next_at:
+                uow.journeys.set_next_scan(journey_id, paced)
+                next_at = paced
             if next_at <= now:
                 due.append((record, definition))
         uow.commit()
@@ -79,6 +146,8 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> 
             uow.commit()
         if claimed:
             scanned += _scan(ctx, catalog, record, definition, now, batch_size)
+            if pacing is not None:
+                pacing.last[record.id] = now
     return scanned
 
 

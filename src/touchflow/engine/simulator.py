@@ -288,12 +288,13 @@ def _publish(ctx: ServiceContext, texts: Sequence[str]) -> list[tuple[str, Journ
 
 
 def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: OpenStore,
-             database_dir: Path | None = None, batch_size: int = 1000) -> SimulationResult:
+             database_dir: Path | None = None, batch_size: int = 1000, pace_scans: bool = True) -> SimulationResult:
     """Run ``scenario`` through the journeys (YAML/JSON texts) and check its expectations.
 
     ``open_store`` wires the store on the sandbox file (``touchflow.bootstrap.open_sandbox``: the engine
     does not compose itself). The database is a fresh ``sim.db`` in a temporary directory, removed
     afterwards; with ``database_dir`` it is created there instead and kept (it must not hold one yet).
+    ``pace_scans=False`` runs every hourly inactivity scan (as a worker does; the result is the same).
     """
     began = time.perf_counter()
     if not journey_texts:
@@ -322,7 +323,7 @@ def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: Op
             dispatcher = Dispatcher(app.services, batch_size, on_sent=sandbox.on_sent,
                                     channels=sandbox_channels(scenario.world, sandbox.who))
             sandbox.run(JourneyRuntime(app.services, batch_size, dispatcher=dispatcher,
-                                       contact_pass=scenario.contact_pass))
+                                       contact_pass=scenario.contact_pass, pace_scans=pace_scans))
             with app.services.reader() as uow:  # a version published by an action may add a journey
                 sandbox.journey_keys = {r.id: r.key for r in uow.journeys.all()}
                 policy = guardrail_policy(uow)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -270,6 +270,36 @@ class SqlJourneyRepository:
 
     def inbox_size(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(event_inbox)).scalar_one())
+
+    # --- what a scan reads, for the sandbox's scan pacing -----------------------------------------
+
+    def scan_inputs_changed(self, journey_id: str, since: datetime) -> bool:
+        """Anything stored since ``since`` that a scan of the journey could read: an event, a contact's
+        data, a run of the journey entered or moved."""
+        probes = (select(events.c.id).where(events.c.received_at >= since),
+                  select(contacts.c.id).where(contacts.c.updated_at >= since),
+                  select(journey_runs.c.id).where(journey_runs.c.journey_id == journey_id,
+                                                  journey_runs.c.updated_at >= since),
+                  select(journey_runs.c.id).where(journey_runs.c.journey_id == journey_id,
+                                                  journey_runs.c.entered_at >= since))
+        return any(self._c.execute(probe.limit(1)).first() is not None for probe in probes)
+
+    def next_window_crossing(self, journey_id: str, after: datetime, event_types: Collection[str],
+                             windows: Collection[timedelta], cooldown: timedelta | None) -> datetime | None:
+        """The first moment after ``after`` at which time alone changes what a scan sees: a stored event
+        of ``event_types`` comes into view (window 0) or leaves a window, or a run's cooldown ends."""
+        found: list[datetime] = []
+        for window in {timedelta(0), *windows}:
+            first = self._c.execute(select(func.min(events.c.occurred_at)).where(
+                events.c.type.in_(list(event_types)), events.c.occurred_at > after - window)).scalar_one()
+            if first is not None:
+                found.append(first + window)
+        if cooldown is not None:
+            entered = self._c.execute(select(func.min(journey_runs.c.entered_at)).where(
+                journey_runs.c.journey_id == journey_id, journey_runs.c.entered_at > after - cooldown)).scalar_one()
+            if entered is not None:
+                found.append(entered + cooldown)
+        return min(found, default=None)
 
     # --- facts for conditions --------------------------------------------------------------------
 
