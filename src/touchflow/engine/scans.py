@@ -7,6 +7,8 @@ entry rules apply per contact. A scan runs when its journey's ``next_scan_at`` h
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,36 +67,38 @@ def scan_condition(trigger: Trigger, now: datetime) -> Condition:
     return trigger.audience
 
 
+@dataclass(frozen=True)
+class ScanReads:
+    """What an inactivity scan reads: event types by window (0: an event's arrival counts at once)."""
+
+    windows: Mapping[timedelta, frozenset[str]]
+    arrivals: frozenset[str]  # read types that are not interactions
+    inactive_for: timedelta
+
+
 class ScanPacing:
     """Skips the hourly inactivity scans that provably enter nobody — for the sandbox, where virtual time
     makes idle scans its main cost (a worker scans every hour; this is off there).
 
-    A scan that entered nobody is repeated by the next one exactly, unless something it reads changed
-    in between: an event stored, a contact's data, a run of the journey — or time carried a stored
-    event into or out of one of the condition's windows, or ended a cooldown. ``plan`` reads those
-    from the store and moves the journey's next scan to the first hour of its grid (the last scan
-    plus whole hours) at which one of them can matter, so entries happen at exactly the times hourly
-    scans give (a test runs scenarios both ways). Only conditions of event counts and sums are paced.
+    A scan that entered nobody is repeated exactly by the next one unless, in between, something it
+    reads changed: an event of a type it reads that is not an interaction (an interaction makes its
+    contact active, so it can only matter once it leaves a window — unless it is already that old),
+    a merge, a run of the journey that ended — or time carried a stored event into or out of one of the
+    condition's windows, or ended a cooldown. ``plan`` reads those from the store and moves the
+    journey's next scan to the first hour of its grid (the last scan plus whole hours) at which one of
+    them can matter, so entries happen at exactly the times hourly scans give (a test runs scenarios
+    both ways). Only conditions of event counts and sums are paced.
     """
 
     def __init__(self) -> None:
         self.last: dict[str, datetime] = {}  # journey id -> when it was last scanned (by this runtime)
+        self._reads: dict[int, ScanReads | None] = {}
 
-    @staticmethod
-    def reads(definition: JourneyDefinition) -> tuple[frozenset[str], frozenset[timedelta]] | None:
-        """(event types, windows) an inactivity scan reads; None when it reads more (attributes, tags …)."""
-        if definition.trigger.kind != "inactivity":
-            return None
-        types: set[str] = set()
-        windows: set[timedelta] = set()
-        for node in walk(scan_condition(definition.trigger, _ANY_TIME)):  # inactivity: the same at any time
-            if isinstance(node, EventCount | EventSum):
-                types.add(node.event_type)
-                if node.within is not None:
-                    windows.add(node.within)
-            elif not isinstance(node, And | Or | Not | Always):
-                return None
-        return frozenset(types), frozenset(windows)
+    def reads(self, definition: JourneyDefinition) -> ScanReads | None:
+        """What an inactivity scan reads; None when it reads more (attributes, tags, segments …)."""
+        if id(definition) not in self._reads:
+            self._reads[id(definition)] = _reads(definition)
+        return self._reads[id(definition)]
 
     def plan(self, uow: UnitOfWork, journey_id: str, definition: JourneyDefinition, scheduled: datetime,
              now: datetime) -> datetime:
@@ -103,11 +107,31 @@ class ScanPacing:
         reads = self.reads(definition)
         if last is None or reads is None:
             return scheduled
-        if uow.journeys.scan_inputs_changed(journey_id, last):
+        interactions = frozenset(t for ts in reads.windows.values() for t in ts) - reads.arrivals
+        if uow.journeys.scan_inputs_changed(journey_id, last, reads.arrivals, interactions,
+                                           now - reads.inactive_for):
             return min(scheduled, _grid(last, now))
-        crossing = uow.journeys.next_window_crossing(journey_id, last, reads[0], reads[1],
-                                                     definition.entry.cooldown)
+        crossing = uow.journeys.next_window_crossing(journey_id, last, reads.windows, definition.entry.cooldown)
         return _grid(last, crossing if crossing is not None else last + timedelta(days=3650))
+
+
+def _reads(definition: JourneyDefinition) -> ScanReads | None:
+    trigger = definition.trigger
+    if trigger.kind != "inactivity" or trigger.inactive_for is None:
+        return None
+    windows: dict[timedelta, set[str]] = defaultdict(set)
+    read: set[str] = set()
+    for node in walk(scan_condition(trigger, _ANY_TIME)):  # an inactivity condition is the same at any time
+        if isinstance(node, EventCount | EventSum):
+            read.add(node.event_type)
+            if node.within is not None:
+                windows[node.within].add(node.event_type)
+        elif not isinstance(node, And | Or | Not | Always):
+            return None
+    arrivals = frozenset(read - set(INTERACTION_TYPES))
+    if arrivals:
+        windows[timedelta(0)] |= arrivals
+    return ScanReads({w: frozenset(t) for w, t in windows.items()}, arrivals, trigger.inactive_for)
 
 
 def _grid(anchor: datetime, target: datetime) -> datetime:

@@ -8,7 +8,7 @@ share the work and two steps of one contact never run at the same time (ADR 0005
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -273,25 +273,32 @@ class SqlJourneyRepository:
 
     # --- what a scan reads, for the sandbox's scan pacing -----------------------------------------
 
-    def scan_inputs_changed(self, journey_id: str, since: datetime) -> bool:
-        """Anything stored since ``since`` that a scan of the journey could read: an event, a contact's
-        data, a run of the journey entered or moved."""
-        probes = (select(events.c.id).where(events.c.received_at >= since),
-                  select(contacts.c.id).where(contacts.c.updated_at >= since),
+    def scan_inputs_changed(self, journey_id: str, since: datetime, arrivals: Collection[str],
+                            interactions: Collection[str], stale_before: datetime) -> bool:
+        """Whether something stored since ``since`` can let a contact into an inactivity journey now: an
+        event of an ``arrivals`` type, an interaction that happened before ``stale_before`` (one after it
+        keeps its contact active until it crosses a window), a merge of two contacts, or a run of the
+        journey that ended (ending frees its contact for another entry)."""
+        probes = [select(contacts.c.id).where(contacts.c.updated_at >= since, contacts.c.merged_into.is_not(None)),
                   select(journey_runs.c.id).where(journey_runs.c.journey_id == journey_id,
-                                                  journey_runs.c.updated_at >= since),
-                  select(journey_runs.c.id).where(journey_runs.c.journey_id == journey_id,
-                                                  journey_runs.c.entered_at >= since))
+                                                  journey_runs.c.updated_at >= since,
+                                                  journey_runs.c.status.not_in(("active", "waiting", "paused")))]
+        if arrivals:
+            probes.append(select(events.c.id).where(events.c.received_at >= since, events.c.type.in_(list(arrivals))))
+        if interactions:
+            probes.append(select(events.c.id).where(events.c.received_at >= since,
+                                                    events.c.type.in_(list(interactions)),
+                                                    events.c.occurred_at <= stale_before))
         return any(self._c.execute(probe.limit(1)).first() is not None for probe in probes)
 
-    def next_window_crossing(self, journey_id: str, after: datetime, event_types: Collection[str],
-                             windows: Collection[timedelta], cooldown: timedelta | None) -> datetime | None:
-        """The first moment after ``after`` at which time alone changes what a scan sees: a stored event
-        of ``event_types`` comes into view (window 0) or leaves a window, or a run's cooldown ends."""
+    def next_window_crossing(self, journey_id: str, after: datetime, windows: Mapping[timedelta, Collection[str]],
+                             cooldown: timedelta | None) -> datetime | None:
+        """The first moment after ``after`` at which time alone changes what a scan sees: a stored event of
+        one of the types a window reads comes into it (window 0) or leaves it, or a run's cooldown ends."""
         found: list[datetime] = []
-        for window in {timedelta(0), *windows}:
+        for window, types in windows.items():
             first = self._c.execute(select(func.min(events.c.occurred_at)).where(
-                events.c.type.in_(list(event_types)), events.c.occurred_at > after - window)).scalar_one()
+                events.c.type.in_(list(types)), events.c.occurred_at > after - window)).scalar_one()
             if first is not None:
                 found.append(first + window)
         if cooldown is not None:
