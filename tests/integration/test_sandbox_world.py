@@ -151,3 +151,13 @@ def test_scenario_segments_and_completing_a_task() -> None:
     events = {p.name: [e["event"] for e in p.timeline if e["kind"] == "event"] for p in result.personas}
     assert "task_completed" in events["vip"] and "task_sla_breached" not in events["vip"]
     assert "task_sla_breached" in events["plain"]
+
+
+def test_an_action_on_a_journey_that_is_not_simulated_is_an_error_at_its_path() -> None:
+    journey = (PAIRS / "pause.yaml").read_text(encoding="utf-8")
+    base = {"personas": [{"name": "a"}]}
+    with pytest.raises(ScenarioError, match=r"actions\[0\]\.pause: no journey 'paused_flwo'"):
+        run(journey, {**base, "actions": [{"at": "1d", "pause": "paused_flwo"}]})
+    with pytest.raises(ScenarioError, match=r"actions\[0\]\.publish\.key: .*'other' is not one"):
+        run(journey, {**base, "actions": [{"at": "1d", "publish": {
+            "key": "other", "trigger": {"event": "signup"}, "nodes": {"done": {"kind": "exit"}}}}]})

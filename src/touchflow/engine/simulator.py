@@ -234,7 +234,11 @@ class _Sandbox:
         while True:
             self.clock.set(instant)
             while self.actions and start + self.actions[0].at <= instant:
-                self.done.append(apply_action(self.ctx, self.actions.pop(0), contacts))
+                action = self.actions.pop(0)
+                try:
+                    self.done.append(apply_action(self.ctx, action, contacts))
+                except JourneyError as exc:  # e.g. the new version does not publish
+                    raise ScenarioError(f"{action.path}.{action.kind}", str(exc)) from None
             due: list[dict[str, Any]] = []
             while self.pending and self.pending[0][0] <= instant:
                 due.append(heapq.heappop(self.pending)[4])
@@ -316,6 +320,7 @@ def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: Op
             definitions = [d for _, d in published]
             later = _later_versions(scenario)
             check_references(scenario, [*definitions, *later])
+            _check_actions(scenario, [d.key for d in definitions])
             sandbox = _Sandbox(scenario, app.services, clock, batch_size)
             with app.services.reader() as uow:
                 sandbox.journey_keys = {r.id: r.key for r in uow.journeys.all()}
@@ -342,6 +347,17 @@ def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: Op
     actions = [done.to_json(format_offset(done.action.at)) for done in sandbox.done]
     return SimulationResult(scenario, keys, personas, node_counts([*definitions, *later], observed), checks, stats,
                             time.perf_counter() - began, actions)
+
+
+def _check_actions(scenario: Scenario, keys: list[str]) -> None:
+    """An action on a journey none of the given ones is (a typo) is an error at its path, before the run."""
+    for action in scenario.world.actions:
+        if action.kind in ("pause", "resume") and action.target not in keys:
+            raise ScenarioError(f"{action.path}.{action.kind}", f"no journey {action.target!r} is simulated "
+                                f"({', '.join(keys)})")
+        if action.kind == "publish" and action.target not in keys:
+            raise ScenarioError(f"{action.path}.publish.key", f"publishes a new version of a simulated journey; "
+                                f"{action.target!r} is not one ({', '.join(keys)})")
 
 
 def _later_versions(scenario: Scenario) -> list[JourneyDefinition]:
