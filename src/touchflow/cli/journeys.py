@@ -224,6 +224,9 @@ def worker(
             try:
                 report, ticks = w.run_once()
                 due = w.runtime.next_due()
+            except Exception as exc:  # the batch rolled back and will be claimed again by the next run
+                logging.getLogger(__name__).exception("worker --once failed")
+                fail(f"the tick failed and was rolled back: {type(exc).__name__}: {exc}", code=1)
             finally:
                 w.close()
             data = {"ticks": ticks, "events": report.events, "entered": report.entered, "advanced": report.advanced,
