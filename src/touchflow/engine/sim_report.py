@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.guardrails import GuardrailPolicy, contact_zone
+from touchflow.domain.guardrails import TOUCH_CHANNELS, GuardrailPolicy, contact_zone
 from touchflow.domain.journeys import JourneyDefinition, Send
 from touchflow.domain.scenarios import Expectation, MessageFilter, Persona, Scenario, ScenarioError, format_offset
 from touchflow.services.context import ServiceContext
@@ -337,7 +337,7 @@ def _check(scenario: Scenario, e: Expectation, everyone: list[Observed]) -> Chec
         for c in group:
             days: dict[str, Counter[str]] = defaultdict(Counter)
             for m in c.messages:
-                if m.channel != "webhook" and (e.messages.channel is None or m.channel == e.messages.channel):
+                if m.channel in TOUCH_CHANNELS and (e.messages.channel is None or m.channel == e.messages.channel):
                     days[m.at.astimezone(c.zone).date().isoformat()][m.channel] += 1
             for day, channels in sorted(days.items()):
                 total = sum(channels.values())
