@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +23,7 @@ from touchflow.store import schema
 from touchflow.store.db import make_engine
 from touchflow.store.uow import SqlUnitOfWork
 
-__all__ = ["Application", "bootstrap"]
+__all__ = ["Application", "bootstrap", "open_sandbox"]
 
 
 @dataclass
@@ -124,3 +125,8 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         clock=clock or SystemClock(),
     )
     return Application(settings, engine, services)
+
+
+def open_sandbox(path: Path, clock: Clock, batch_size: int = 1000) -> Application:
+    """The sandbox's own store: a new SQLite file on a virtual clock (``engine.simulator`` takes this)."""
+    return bootstrap(Settings(f"sqlite:///{path.as_posix()}", batch_size=batch_size), clock=clock)

@@ -241,12 +241,38 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
 def worker(
     batch_size: Annotated[int, typer.Option(min=1, max=10000)] = 1000,
     idle_sleep: Annotated[float, typer.Option(help="seconds to sleep when there is nothing to do")] = 0.05,
+    once: Annotated[bool, typer.Option("--once", help="do everything due now, then exit (for scripts and cron)")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --once: print what was done as JSON")] = False,
 ) -> None:
     """Run a worker: event triggers, timers, scans and the outbox. SIGTERM stops it after the current batch."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if as_json and not once:
+        fail("--json needs --once (a running worker logs instead)")
+    if not once:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with open_app() as application:
         require_secret_key(application)
         w = application.worker(batch_size, idle_sleep)
+        if once:
+            try:
+                report, ticks = w.run_once()
+                due = w.runtime.next_due()
+            except Exception as exc:  # the batch rolled back and will be claimed again by the next run
+                logging.getLogger(__name__).exception("worker --once failed")
+                fail(f"the tick failed and was rolled back: {type(exc).__name__}: {exc}", code=1)
+            finally:
+                w.close()
+            data = {"ticks": ticks, "events": report.events, "entered": report.entered, "advanced": report.advanced,
+                    "timers": report.timers, "scanned": report.scanned, "dispatched": report.dispatched,
+                    "errors": report.errors, "next_due_at": due.isoformat() if due is not None else None}
+            if as_json:
+                print_json(data)
+            else:
+                console.print(f"worker --once: {report.events} event(s) routed, {report.timers} timer(s), "
+                              f"{report.entered} entered, {report.dispatched} message(s) dispatched, "
+                              f"{report.scanned} scanned in {ticks} tick(s); next due: "
+                              f"{data['next_due_at'] or 'nothing'}")
+            return
         w.install_signal_handlers()
         console.print(f"worker running on {application.settings.database_url}")
         w.run()

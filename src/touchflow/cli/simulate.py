@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from touchflow.bootstrap import open_sandbox
 from touchflow.cli.common import console, fail, print_json
 from touchflow.cli.journeys import journey_app
 from touchflow.domain.journey_parse import DefinitionError
@@ -42,7 +43,7 @@ def simulate(
     texts = [_read(path, "journey") for path in journeys]
     try:
         parsed = load_scenario(_read(scenario, "scenario"))
-        result = run_simulation(texts, parsed, database_dir=keep_db)
+        result = run_simulation(texts, parsed, open_store=open_sandbox, database_dir=keep_db)
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}")
     except YamlTooLarge as exc:

@@ -37,6 +37,7 @@ __all__ = [
     "Purpose",
     "QuietHours",
     "Skip",
+    "contact_zone",
     "decide",
     "fatigued_until",
     "local_day_start",
@@ -133,6 +134,11 @@ class Defer:
 
 
 Decision = Allow | Skip | Defer
+
+
+def contact_zone(name: str | None, default: str) -> ZoneInfo:
+    """The zone a contact's days and quiet hours are counted in: theirs, else the workspace default."""
+    return _zone(name, default)
 
 
 def _zone(name: str | None, default: str) -> ZoneInfo:

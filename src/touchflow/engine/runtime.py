@@ -25,11 +25,11 @@ from touchflow.domain.predicates import ContactFacts, EventFact
 from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance, props_match
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.scans import run_scans
+from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
-from touchflow.services.lifecycle_pass import refresh_due
-from touchflow.services.segments import update_segments
+from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["JourneyRuntime", "TickReport"]
@@ -64,8 +64,10 @@ class TickReport:
 
 class JourneyRuntime:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None,
-                 contact_pass: bool = True) -> None:
+                 contact_pass: bool = True, pace_scans: bool = False) -> None:
         self.contact_pass = contact_pass  # scores, tiers, stages each tick (the sandbox may leave it out)
+        # the sandbox skips inactivity scans that provably enter nobody (see ScanPacing); a worker does not
+        self.pacing = ScanPacing() if pace_scans else None
         self.ctx = ctx
         self.batch_size = batch_size
         self.catalog = JourneyCatalog()
@@ -182,7 +184,7 @@ class JourneyRuntime:
                 total.add(report)
                 if report.events + report.timers < self.batch_size:
                     break
-        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size)
+        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
@@ -190,6 +192,35 @@ class JourneyRuntime:
             while (report := self.route_events()).events:
                 total.add(report)
         return total
+
+    def next_due(self) -> datetime | None:
+        """The earliest time ``tick`` has work: now while events or changed contacts wait, else the first
+        run wake-up, outbox attempt (deferred send, retry, lease), task deadline, trigger scan, segment
+        refresh or (with the contact pass) daily pass. None: nothing will ever be due without new input.
+
+        The sandbox moves its virtual clock to this time, so it acts exactly when a worker would.
+        """
+        now = self.ctx.clock.now()
+        found: list[datetime] = []
+        with self.ctx.reader() as uow:
+            if uow.journeys.inbox_size():
+                return now
+            found.extend(at for at in (uow.journeys.next_wake_at(), uow.tasks.next_deadline()) if at is not None)
+            if self.dispatcher is not None and (at := uow.messages.next_attempt_at()) is not None:
+                found.append(at)
+            scheduled = uow.journeys.next_scans()
+            for journey_id, (_, definition) in self.catalog.active(uow).by_id.items():
+                if definition.trigger.kind not in SCAN_KINDS:
+                    continue
+                at = scheduled.get(journey_id, now)  # not scheduled yet: the next tick schedules it
+                if self.pacing is not None and journey_id in scheduled:
+                    at = self.pacing.plan(uow, journey_id, definition, at, now)
+                found.append(at)
+        if (at := segments_due_at(self.ctx)) is not None:
+            found.append(at)
+        if self.contact_pass:
+            found.append(contact_pass_due_at(self.ctx))
+        return min(found, default=None)
 
     def run_forever(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
         """Work until ``stop`` is set; sleep briefly only when there was nothing to do."""

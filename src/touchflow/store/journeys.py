@@ -8,8 +8,8 @@ share the work and two steps of one contact never run at the same time (ADR 0005
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -289,6 +289,43 @@ class SqlJourneyRepository:
 
     def inbox_size(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(event_inbox)).scalar_one())
+
+    # --- what a scan reads, for the sandbox's scan pacing -----------------------------------------
+
+    def scan_inputs_changed(self, journey_id: str, since: datetime, arrivals: Collection[str],
+                            interactions: Collection[str], stale_before: datetime) -> bool:
+        """Whether something stored since ``since`` can let a contact into an inactivity journey now: an
+        event of an ``arrivals`` type, an interaction that happened before ``stale_before`` (one after it
+        keeps its contact active until it crosses a window), a merge of two contacts, or a run of the
+        journey that ended (ending frees its contact for another entry)."""
+        probes = [select(contacts.c.id).where(contacts.c.updated_at >= since, contacts.c.merged_into.is_not(None)),
+                  select(journey_runs.c.id).where(journey_runs.c.journey_id == journey_id,
+                                                  journey_runs.c.updated_at >= since,
+                                                  journey_runs.c.status.not_in(("active", "waiting", "paused")))]
+        if arrivals:
+            probes.append(select(events.c.id).where(events.c.received_at >= since, events.c.type.in_(list(arrivals))))
+        if interactions:
+            probes.append(select(events.c.id).where(events.c.received_at >= since,
+                                                    events.c.type.in_(list(interactions)),
+                                                    events.c.occurred_at <= stale_before))
+        return any(self._c.execute(probe.limit(1)).first() is not None for probe in probes)
+
+    def next_window_crossing(self, journey_id: str, after: datetime, windows: Mapping[timedelta, Collection[str]],
+                             cooldown: timedelta | None) -> datetime | None:
+        """The first moment after ``after`` at which time alone changes what a scan sees: a stored event of
+        one of the types a window reads comes into it (window 0) or leaves it, or a run's cooldown ends."""
+        found: list[datetime] = []
+        for window, types in windows.items():
+            first = self._c.execute(select(func.min(events.c.occurred_at)).where(
+                events.c.type.in_(list(types)), events.c.occurred_at > after - window)).scalar_one()
+            if first is not None:
+                found.append(first + window)
+        if cooldown is not None:
+            entered = self._c.execute(select(func.min(journey_runs.c.entered_at)).where(
+                journey_runs.c.journey_id == journey_id, journey_runs.c.entered_at > after - cooldown)).scalar_one()
+            if entered is not None:
+                found.append(entered + cooldown)
+        return min(found, default=None)
 
     # --- facts for conditions --------------------------------------------------------------------
 

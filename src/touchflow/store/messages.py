@@ -67,6 +67,15 @@ class SqlMessageRepository:
                                                                                 outbox.c.id)))
         return found
 
+    def next_attempt_at(self) -> datetime | None:
+        found: list[datetime] = []
+        for status in ("sending", "queued"):  # one equality each: the (status, next_attempt_at) index
+            at = self._c.execute(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == status)
+                                 ).scalar_one()
+            if at is not None:
+                found.append(at)
+        return min(found, default=None)
+
     def apply(self, updates: Sequence[MessageUpdate], now: datetime) -> None:
         bulk_update(self._c, outbox, "id", _UPDATE_COLUMNS,
                     [(u.status, u.next_attempt_at, u.reason, u.last_error, u.address, u.sent_at, u.provider_id,
