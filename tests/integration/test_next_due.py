@@ -52,8 +52,14 @@ def test_next_due_is_the_deferred_send_and_the_task_deadline(app: Application, c
 
 
 def test_worker_once_does_what_is_due_and_says_so(app: Application) -> None:
+    from touchflow.clock import SystemClock
+
     publish_journey(app.services, SMS_AT_SIGNUP.replace("channel: sms", "channel: email"), actor="test")
-    signup(app, "once@example.cn")
+    # The command runs on the real clock: the signup happens now (an event of months ago would be history that
+    # enters nothing: late_entry, ADR 0019).
+    upsert_contacts(app.services, "test", [RawItem({"email": "once@example.cn", "phone": "+8613900000001"})])
+    record_events(app.services, "test", [RawItem({"type": "signup", "email": "once@example.cn",
+                                                  "occurred_at": SystemClock().now().isoformat()})])
     env = {"TOUCHFLOW_DATABASE_URL": app.settings.database_url}
     result = CliRunner().invoke(cli, ["worker", "--once", "--json"], env=env)
     assert result.exit_code == 0, result.output
