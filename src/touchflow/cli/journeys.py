@@ -202,7 +202,8 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
                 f"{k}={v}" for k, v in s["detail"].items()))
         console.print(table)
         for m in t["messages"]:
-            why = f" — {m['reason']}: {m['detail']}" if m.get("reason") else ""
+            why = f" — {m['note']} ({m['detail']})" if m.get("note") else \
+                f" — {m['reason']}: {m['detail']}" if m.get("reason") else ""
             console.print(f"  message {m['id']} via {m['channel']} ({m['template']}): {m['status']}{why}")
 
 

@@ -82,6 +82,8 @@ class Send:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_error: str | None = None
     purpose: Literal["marketing", "transactional"] = "marketing"  # transactional: no caps, quiet hours, fatigue
+    # a hard bounce reported this long after the send still tries the fallback chain; later, the run has moved on
+    fallback_window: timedelta = timedelta(hours=24)
     kind: Literal["send"] = "send"
 
 

@@ -127,6 +127,7 @@ class SendMessage:
     retry: RetryPolicy
     idempotency_key: str
     purpose: str = "marketing"
+    fallback_window: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +327,8 @@ class _Walk:
         key = f"{run.id}:{run.step_no}"
         if isinstance(node, Send):
             self.result.effects.append(SendMessage(run.id, run.contact_id, run.journey_id, node.id, node.channel,
-                                                   node.template, node.fallback, node.retry, key, node.purpose))
+                                                   node.template, node.fallback, node.retry, key, node.purpose,
+                                                   node.fallback_window))
             self.step(node, "next", channel=node.channel, template=node.template, message_key=key)
             return node.next
         elif isinstance(node, UpdateContact):

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from touchflow.domain.delivery import fallback_note
 from touchflow.domain.journey_lint import Finding, lint_journey
 from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
@@ -258,6 +259,8 @@ def trace_contact(ctx: ServiceContext, key: str, identifier: str) -> list[RunTra
                  "sent_at": m.sent_at.isoformat() if m.sent_at else None,
                  "reason": m.reason,  # the guardrail that skipped or deferred it, a fallback, or why it died
                  "detail": m.last_error,
+                 "note": fallback_note(m.channel, m.reason, m.last_error),  # "email: no address → fell back to sms"
+                 "fallback_of": m.payload.get("fallback_of"),
                  "next_attempt_at": m.next_attempt_at.isoformat() if m.status == "queued" else None}
                 for m in messages if m.run_id == run.id]))
         return traces
