@@ -90,6 +90,7 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start:start + batch_size]
         with ctx.uow() as uow:
+            uow.journeys.lock_contacts(chunk)  # as the inbox claim does: a hand enrolment cannot enter twice
             history: dict[str, list[tuple[datetime, RunStatus]]] = defaultdict(list)
             for run in uow.journeys.runs_of(chunk, [record.id]):
                 history[run.contact_id].append((run.entered_at, run.status))
