@@ -78,7 +78,7 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
     """Publish a new immutable version; runs already inside keep theirs. Blocking findings stop it."""
     with open_app() as application:
         try:
-            result = publish_journey(application.services, _read(file), actor=actor)
+            result = publish_journey(application.services, _read(file), actor=actor, templates_required=True)
         except (DefinitionError, JourneyError) as exc:
             fail(str(exc), code=1)
     for f in result.findings:

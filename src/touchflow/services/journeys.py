@@ -67,8 +67,12 @@ def validate_journey(text: str, known_journeys: set[str] | None = None) -> tuple
     return definition, lint_journey(definition, known_journeys=known_journeys)
 
 
-def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishResult:
-    """Store a new immutable version and make it current; blocking lint findings stop it."""
+def publish_journey(ctx: ServiceContext, text: str, *, actor: str, templates_required: bool = False) -> PublishResult:
+    """Store a new immutable version and make it current; blocking lint findings stop it.
+
+    ``templates_required`` (what ``journey publish`` and ``POST /v1/journeys`` ask for): a ``send`` naming a
+    template that is not in the asset library stops it too. The sandbox, which rehearses the flow in a
+    database of its own with no templates, and the demo leave it off: a missing template is a warning."""
     data, definition = load_definition(text)
     data = {**data, "start": definition.start}  # JSONB does not keep key order: pin the first node
     now = ctx.clock.now()
@@ -76,7 +80,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         known = {j.key for j in uow.journeys.all()} | {definition.key}
         findings = (lint_journey(definition, known_journeys=known,
                                  known_segments={s.key for s in uow.segments.all()})
-                    + _content_findings(uow, definition))
+                    + _content_findings(uow, definition, templates_required))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
@@ -97,16 +101,17 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
     return PublishResult(record, version, findings)
 
 
-def _content_findings(uow: UnitOfWork, definition: JourneyDefinition) -> list[Finding]:
+def _content_findings(uow: UnitOfWork, definition: JourneyDefinition, templates_required: bool) -> list[Finding]:
     """G4/G5 at publish: a template with blocking ad-law findings, or one waiting for (or refused in)
-    compliance review, stops publishing. A template not in the library yet is a warning: the sandbox and
-    ``capture`` channels need none, and a real channel dead-letters the message with the reason."""
+    compliance review, stops publishing; so does one that does not exist (a run would go on as if it had
+    been sent). In a sandbox (``templates_required=False``) a missing one is a warning."""
     sends = {n.template: n.id for n in definition.nodes.values() if isinstance(n, Send)}
     findings: list[Finding] = []
     for problem in check_journey_content(uow, sends):
         path = f"nodes.{sends[problem.template]}.template"
         if problem.code == "missing":
-            findings.append(Finding("template-not-in-library", "warning", path, problem.problem))
+            findings.append(Finding("template-not-in-library", "error" if templates_required else "warning", path,
+                                    problem.problem))
         else:
             findings.append(Finding(f"template-{problem.code}".replace("_", "-"), "error", path, problem.problem))
     return findings
