@@ -225,3 +225,16 @@ def test_journey_trace_says_why_it_fell_back(app: Application) -> None:
     (queued,) = [r for r in rows(app) if r.channel == "email"]
     assert queued.payload["fallback_window_s"] == 12 * 3600
     assert Counter(r.status for r in rows(app)) == {"failed": 1, "sent": 1}
+
+
+def test_a_mangled_message_is_a_dead_letter_and_the_others_go_out(app: Application) -> None:
+    good = contact(app, email="ok@fallback.test", phone="+8613712345678")
+    ids = [queue(app, good, "email", {}, "run1:3"), queue(app, good, "sms", {}, "run2:3")]
+    with app.engine.begin() as c:  # a row written by an older version, or by hand
+        c.execute(outbox.update().where(outbox.c.id == ids[0]).values(payload=["not", "a", "mapping"]))
+    registry = ChannelRegistry.capture_all(("email", "sms"))
+    drain(app, registry)
+    by_id = {r.id: r for r in rows(app)}
+    assert by_id[ids[0]].status == "dead" and by_id[ids[0]].reason == "engine_error"
+    assert "AttributeError" in by_id[ids[0]].last_error
+    assert by_id[ids[1]].status == "sent" and len(sent_on(registry, "sms")) == 1

@@ -111,7 +111,8 @@ def fallback_message(message: OutboxMessage, now: datetime, new_id: str) -> Outb
     """The same message on the next channel of the step's fallback chain, or None when the chain is empty.
 
     Its idempotency key is derived (``<key>|fb:<channel>``) and unique, so a replay enqueues nothing twice."""
-    chain = [str(c) for c in message.payload.get("fallback") or []]
+    listed = message.payload.get("fallback") or []
+    chain = [listed] if isinstance(listed, str) else [str(c) for c in listed]
     if not chain:
         return None
     channel, rest = chain[0], chain[1:]

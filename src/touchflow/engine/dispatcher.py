@@ -27,7 +27,7 @@ from typing import Any
 from touchflow.channels.base import Delivery, Outgoing, PermanentError, TransientError
 from touchflow.domain.delivery import Attempt, after_attempt, cannot_deliver
 from touchflow.domain.events import EventInput
-from touchflow.domain.guardrails import Allow, Decision, Defer, GuardrailPolicy, Purpose, Skip, decide
+from touchflow.domain.guardrails import Allow, Decision, Defer, GuardFacts, GuardrailPolicy, Purpose, Skip, decide
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
 from touchflow.engine.channel_registry import ChannelRegistry
@@ -104,13 +104,18 @@ class Dispatcher:
             to_send: list[OutboxMessage] = []
             fallbacks: list[OutboxMessage] = []
             for m in sorted(claimed, key=lambda m: (m.created_at, m.id)):
-                purpose: Purpose = "transactional" if m.payload.get("purpose") == "transactional" else "marketing"
-                if m.payload.get("audience") == "staff":  # a hand-off notice to a colleague, not a touch
-                    decision: Decision = Allow(str(m.payload.get("to") or "")) if m.payload.get("to") else \
-                        Skip("no_address", "the hand-off has no recipient")
-                else:
-                    decision = decide(m.channel, purpose, facts[m.contact_id], policy, now,
-                                      allowed_so_far[m.contact_id])
+                try:
+                    decision = self._decision(m, facts, policy, now, allowed_so_far[m.contact_id])
+                    handed = cannot_deliver(m, decision.guardrail, decision.detail, now, self.ctx.ids.new(now)) \
+                        if isinstance(decision, Skip) else None
+                except Exception as exc:  # one bad row (a mangled payload) must not stop the outbox: a dead letter
+                    log.exception("deciding message %s failed", m.id)
+                    error = f"{type(exc).__name__}: {exc}"[:1000]
+                    updates.append(MessageUpdate(m.id, "dead", now, "engine_error", error))
+                    events.append(self._event(m, f"failed_{m.attempts}", now, event_type="message_failed",
+                                              reason=f"engine_error: {error}"[:500], dead=True))
+                    self.report.failed += 1
+                    continue
                 if isinstance(decision, Allow):
                     if m.payload.get("audience") != "staff":
                         allowed_so_far[m.contact_id].append((m.channel, now))
@@ -118,10 +123,8 @@ class Dispatcher:
                                            attempted=True)
                     to_send.append(replace(m, status="sending", attempts=m.attempts + 1, address=decision.address,
                                            sent_at=now))
-                elif isinstance(decision, Skip) and (handed := cannot_deliver(
-                        m, decision.guardrail, decision.detail, now, self.ctx.ids.new(now))) is not None:
+                elif isinstance(decision, Skip) and handed is not None and handed.fallback is not None:
                     # the channel cannot reach this contact at all: the step's fallback chain, at once
-                    assert handed.fallback is not None
                     update = handed.update
                     fallbacks.append(handed.fallback)
                     events.append(self._event(m, f"failed_{m.attempts}", now, event_type=handed.event_type,
@@ -151,6 +154,15 @@ class Dispatcher:
         self.report.claimed += len(claimed)
         self._fell_back = len(fallbacks)
         return len(claimed), to_send, contacts
+
+    @staticmethod
+    def _decision(m: OutboxMessage, facts: dict[str, GuardFacts], policy: GuardrailPolicy, now: datetime,
+                  allowed: list[tuple[str, datetime]]) -> Decision:
+        if m.payload.get("audience") == "staff":  # a hand-off notice to a colleague, not a touch
+            return Allow(str(m.payload.get("to"))) if m.payload.get("to") else \
+                Skip("no_address", "the hand-off has no recipient")
+        purpose: Purpose = "transactional" if m.payload.get("purpose") == "transactional" else "marketing"
+        return decide(m.channel, purpose, facts[m.contact_id], policy, now, allowed)
 
     def _event(self, m: OutboxMessage, stage: str, now: datetime, event_type: str | None = None,
                **extra: Any) -> tuple[EventInput, str]:
