@@ -34,7 +34,7 @@ from touchflow.domain.transitions import (
 )
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.quarantine import bisect, quarantine_note
+from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
 from touchflow.engine.scans import run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
@@ -80,6 +80,8 @@ class JourneyRuntime:
         self.batch_size = batch_size
         self.catalog = JourneyCatalog()
         self.dispatcher = dispatcher
+        self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
+        self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -90,13 +92,17 @@ class JourneyRuntime:
     def _route_alone(self, error: BaseException) -> TickReport:
         """The first inbox event fails alone: route it with each run and entry on its own, parking the
         ones that raise; if even that fails, take the event out of the inbox with an audit row."""
+        self._claimed_events = []
         try:
             return self._route(1, isolate=True)
         except Exception as exc:
+            if is_transient(exc):
+                raise
             error = exc
+        failed = set(self._claimed_events)
         now = self.ctx.clock.now()
-        with self.ctx.uow() as uow:
-            inbox = uow.journeys.claim_inbox(1)
+        with self.ctx.uow() as uow:  # only the event that failed (another worker may have taken it meanwhile)
+            inbox = [e for e in uow.journeys.claim_inbox(1) if e.event_id in failed]
             for item in inbox:
                 uow.audit.record("worker", "journey.event_quarantined", item.event_id,
                                  {"contact_id": item.contact_id, "type": item.type, "error": quarantine_note(error)},
@@ -111,6 +117,7 @@ class JourneyRuntime:
         report = TickReport()
         with self.ctx.uow() as uow:
             inbox = uow.journeys.claim_inbox(limit)
+            self._claimed_events = [e.event_id for e in inbox]
             if not inbox:
                 return report
             active = self.catalog.active(uow)
@@ -194,9 +201,10 @@ class JourneyRuntime:
         return bisect(self._run_due, self.batch_size, self._park_due, "due runs")
 
     def _park_due(self, error: BaseException) -> TickReport:
+        failed = set(self._claimed_runs)  # the run that failed alone (another worker may have taken it meanwhile)
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            runs = uow.journeys.claim_due(now, 1)
+            runs = [r for r in uow.journeys.claim_due(now, 1) if r.id in failed]
             for run in runs:
                 self._park(uow, run, error, now)
             uow.commit()
@@ -217,6 +225,7 @@ class JourneyRuntime:
         report = TickReport()
         with self.ctx.uow() as uow:
             runs = uow.journeys.claim_due(now, limit)
+            self._claimed_runs = [r.id for r in runs]
             if not runs:
                 return report
             definitions = self.catalog.for_runs(uow, runs)
