@@ -112,3 +112,27 @@ def test_an_entry_whose_stored_audience_raises_is_parked_and_the_others_enter(ap
     assert all("MissingRunContext" in r.error for r in bad)
     (trace,) = trace_contact(app.services, "vip_only", "email:u3@q.test")
     assert trace.run.status == "failed" and trace.steps[0].detail["quarantined"] is True
+
+
+SCHEDULED = """
+key: {key}
+name: {key}
+trigger: {{schedule: {{every: 1d}}}}
+start: tag
+nodes:
+  tag: {{kind: update_contact, add_tags: [{key}], next: done}}
+  done: {{kind: exit}}
+"""
+
+
+def test_a_scan_whose_stored_audience_raises_does_not_stop_the_others_or_the_tick(app: Application) -> None:
+    signups(app, ["s1@q.test", "s2@q.test"])
+    for key in ("a_broken", "b_fine"):
+        publish_journey(app.services, SCHEDULED.format(key=key), actor="test")
+    corrupt(app, "a_broken", 1, lambda d: d["trigger"].update(audience={"opened": "tag"}))
+    report = JourneyRuntime(app.services).tick()  # before: the exception ended the tick (and the dispatch in it)
+    assert report.scanned >= 2
+    assert len(runs(app, "b_fine")) == 2 and runs(app, "a_broken") == []
+    with app.engine.connect() as c:
+        (failed,) = c.execute(select(audit_log).where(audit_log.c.action == "journey.scan_failed")).all()
+    assert failed.subject == "a_broken" and "quarantined" in failed.details["error"]

@@ -6,6 +6,7 @@ entry rules apply per contact. A scan runs when its journey's ``next_scan_at`` h
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,11 +17,13 @@ from touchflow.domain.ports import JourneyRecord
 from touchflow.domain.predicates import And, AttrCompare, Condition, EvalContext, EventCount, Not, Or
 from touchflow.domain.transitions import RunStatus
 from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.engine.quarantine import is_transient, quarantine_note
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 
 __all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "first_fire", "run_scans", "scan_condition"]
 
+log = logging.getLogger(__name__)
 SCAN_INTERVAL = timedelta(hours=1)
 SCAN_KINDS = ("schedule", "inactivity", "after_attribute")
 SCHEDULE_TZ = ZoneInfo("Asia/Shanghai")
@@ -77,8 +80,17 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> 
         with ctx.uow() as uow:  # claim it: with several workers, one runs each due scan
             claimed = uow.journeys.claim_scan(record.id, now, now + step)
             uow.commit()
-        if claimed:
+        if not claimed:
+            continue
+        try:
             scanned += _scan(ctx, catalog, record, definition, now, batch_size)
+        except Exception as exc:  # one journey's bad audience must not stop the others, nor the rest of the tick
+            if is_transient(exc):
+                raise
+            log.exception("scan of journey %s failed; it is tried again at its next scan", record.key)
+            with ctx.uow() as uow:
+                uow.audit.record("worker", "journey.scan_failed", record.key, {"error": quarantine_note(exc)}, now)
+                uow.commit()
     return scanned
 
 
