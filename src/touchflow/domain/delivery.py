@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.journeys import DEFAULT_FALLBACK_WINDOW
 from touchflow.domain.messaging_ports import MessageUpdate
 from touchflow.domain.ports import OutboxMessage
 
@@ -36,7 +37,6 @@ _MAX_BACKOFF = timedelta(hours=6)
 # Skips that mean "this channel cannot reach this contact at all": the step's fallback chain is tried.
 # Every other guardrail ("not now", "not to this person") is final: a fallback would dodge it.
 UNDELIVERABLE = frozenset({"no_address", "suppressed", "invalid_address"})
-DEFAULT_FALLBACK_WINDOW = timedelta(hours=24)  # a hard bounce reported later than this falls back no more
 _WHY = {"no_address": "no address", "suppressed": "address suppressed", "invalid_address": "invalid address",
         "hard_bounce": "hard bounce", "provider_rejected": "rejected by the provider",
         "retries_exhausted": "retries exhausted"}

@@ -14,6 +14,7 @@ from typing import Any
 from touchflow.domain.errors import PathError
 from touchflow.domain.journeys import (
     CHANNELS,
+    DEFAULT_FALLBACK_WINDOW,
     Branch,
     Enrol,
     EntryRules,
@@ -196,7 +197,7 @@ def _node(node_id: str, data: object, key: str, path: str) -> Node:
         return Send(node_id, _channel(raw.get("channel"), f"{path}.channel"),
                     _text(raw, "template", path) or "", _target(raw, "next", path), fallback,
                     _retry(raw.get("retry"), f"{path}.retry"), on_error, purpose,
-                    timedelta(hours=24) if window is None else window)
+                    DEFAULT_FALLBACK_WINDOW if window is None else window)
     if kind == "update_contact":
         score = raw.get("score", 0)
         if not isinstance(score, int):

@@ -14,6 +14,7 @@ from touchflow.domain.predicates import Always, Condition, PropFilter, segments_
 
 __all__ = [
     "CHANNELS",
+    "DEFAULT_FALLBACK_WINDOW",
     "Branch",
     "Enrol",
     "EntryRules",
@@ -63,6 +64,9 @@ class EntryRules:
     cooldown: timedelta | None = None  # re-entry allowed this long after the last entry
 
 
+DEFAULT_FALLBACK_WINDOW = timedelta(hours=24)  # a send's hard bounce reported later than this falls back no more
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     attempts: int = 3
@@ -83,7 +87,7 @@ class Send:
     on_error: str | None = None
     purpose: Literal["marketing", "transactional"] = "marketing"  # transactional: no caps, quiet hours, fatigue
     # a hard bounce reported this long after the send still tries the fallback chain; later, the run has moved on
-    fallback_window: timedelta = timedelta(hours=24)
+    fallback_window: timedelta = DEFAULT_FALLBACK_WINDOW
     kind: Literal["send"] = "send"
 
 

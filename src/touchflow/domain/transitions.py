@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.explain import explain
 from touchflow.domain.journeys import (
+    DEFAULT_FALLBACK_WINDOW,
     Branch,
     Enrol,
     Exit,
@@ -127,7 +128,7 @@ class SendMessage:
     retry: RetryPolicy
     idempotency_key: str
     purpose: str = "marketing"
-    fallback_window: timedelta = timedelta(hours=24)
+    fallback_window: timedelta = DEFAULT_FALLBACK_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
