@@ -108,8 +108,9 @@ class Application:
     def dispatcher(self, batch_size: int = 1000, on_sent: OnSent | None = None) -> Dispatcher:
         channels = self.channels()
         return Dispatcher(self.services, batch_size, on_sent=on_sent, channels=channels,
+                          # no capture_channels: the worker never records a message as sent without its template
                           composer=Composer(self.services, self.settings.public_url, self.token_secret(),
-                                            channels.captures(), channels.provider_templates()),
+                                            (), channels.provider_templates()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:

@@ -94,7 +94,7 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
     """Publish a new immutable version; runs already inside keep theirs. Blocking findings stop it."""
     with open_app() as application:
         try:
-            result = publish_journey(application.services, _read(file), actor=actor)
+            result = publish_journey(application.services, _read(file), actor=actor, templates_required=True)
         except YamlTooLarge as exc:
             fail(f"{file}: {exc}")
         except (DefinitionError, JourneyError) as exc:
@@ -234,7 +234,8 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
                 f"{k}={v}" for k, v in s["detail"].items()))
         console.print(table)
         for m in t["messages"]:
-            why = f" — {m['reason']}: {m['detail']}" if m.get("reason") else ""
+            why = f" — {m['note']} ({m['detail']})" if m.get("note") else \
+                f" — {m['reason']}: {m['detail']}" if m.get("reason") else ""
             console.print(f"  message {m['id']} via {m['channel']} ({m['template']}): {m['status']}{why}")
 
 

@@ -6,7 +6,7 @@ contact in one batch still meet a cap of 1). The same function answers at every 
 guardrails are re-checked at dispatch, not only when the journey queued the message.
 
 Checks, in order (the first that stops a message names itself in the outcome):
-``complaint_freeze`` → ``no_address`` → ``suppressed`` → ``consent`` → ``quiet_hours`` (defer) →
+``complaint_freeze`` → ``no_address`` → ``invalid_address`` → ``suppressed`` → ``consent`` → ``quiet_hours`` (defer) →
 ``fatigue`` → ``frequency_cap`` (skip or defer, by policy). Transactional messages pass quiet hours,
 fatigue and caps, never a freeze, a suppression or a denied consent.
 """
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from touchflow.domain.channel_names import alias_warning, canonical_channel
 from touchflow.domain.errors import FieldError
+from touchflow.domain.normalize import normalise_email, normalise_phone
 
 __all__ = [
     "ADDRESS_KIND",
@@ -185,6 +186,8 @@ def decide(channel: str, purpose: Purpose, facts: GuardFacts, policy: GuardrailP
     address = facts.addresses.get(channel)
     if not address:
         return Skip("no_address", f"the contact has no {channel} address")
+    if not _valid_address(channel, address):
+        return Skip("invalid_address", f"{channel} address {address!r} is not a valid address")
     if channel in facts.suppressed:
         return Skip("suppressed", f"{channel} address {address} is on the suppression list")
     consent = facts.consents.get(channel)
@@ -206,6 +209,19 @@ def decide(channel: str, purpose: Purpose, facts: GuardFacts, policy: GuardrailP
             return Skip("fatigue", f"the last {policy.fatigue.streak} emails were opened without a click; "
                                    f"marketing email paused until {paused.astimezone(zone):%Y-%m-%d}")
     return _cap(channel, facts, policy, now, zone, allowed_in_batch, address)
+
+
+def _valid_address(channel: str, address: str) -> bool:
+    """Email and SMS addresses are checked again at send time: rows stored before validation, or a
+    payload's ``to``, may hold something no provider can deliver to."""
+    check = {"email": normalise_email, "sms": normalise_phone}.get(channel)
+    if check is None:
+        return True
+    try:
+        check(address)
+    except FieldError:
+        return False
+    return True
 
 
 def _cap(channel: str, facts: GuardFacts, policy: GuardrailPolicy, now: datetime, zone: ZoneInfo,

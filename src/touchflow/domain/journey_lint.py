@@ -18,6 +18,7 @@ from typing import Literal
 
 from touchflow.domain.channel_names import alias_warning
 from touchflow.domain.journeys import (
+    DEFAULT_FALLBACK_WINDOW,
     Branch,
     Enrol,
     Exit,
@@ -55,6 +56,7 @@ LINT_CODES: Mapping[str, tuple[Severity, str]] = {
     "unsafe-webhook-url": ("error", "the webhook URL is not a plain http(s) URL, or it points into our own network "
                                     "(loopback, private, link-local/cloud metadata …) in any spelling"),
     "fallback-repeats-channel": ("warning", "the fallback list repeats the primary channel or itself"),
+    "fallback-window-without-fallback": ("warning", "fallback_window is set but there is no fallback channel"),
     "unknown-segment": ("error", "the segment trigger names a segment that does not exist"),
     "not-a-message": ("error", "an opened/clicked condition names a node that is not a send node"),
     "message-not-before": ("warning", "the message node named by of_message, opened or clicked cannot have run "
@@ -229,6 +231,9 @@ def _nodes(journey: JourneyDefinition, known_templates: Collection[str] | None,
             if node.channel in node.fallback or len(set(node.fallback)) != len(node.fallback):
                 yield _finding("fallback-repeats-channel", f"{base}.fallback",
                                f"fallback {list(node.fallback)} repeats a channel (primary: {node.channel})")
+            if not node.fallback and node.fallback_window != DEFAULT_FALLBACK_WINDOW:
+                yield _finding("fallback-window-without-fallback", f"{base}.fallback_window",
+                               "a hard bounce has no channel to fall back to; add fallback: [...] or drop the window")
             if known_templates is not None and node.template not in known_templates:
                 yield _finding("missing-template", f"{base}.template",
                                f"no template named {node.template!r} in the template library")

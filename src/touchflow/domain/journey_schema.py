@@ -113,7 +113,14 @@ def _nodes() -> dict[str, Schema]:
         "send": _node("send", "Send a message from a template (J8: retry, fallback channels).", _action({
             "channel": channel, "template": _text("Template key."), "retry": retry,
             "fallback": {"anyOf": [channel, {"type": "array", "items": channel}],
-                         "description": "Channels tried in order when the send fails."},
+                         "description": "Channels tried in order, in the same step, when the channel cannot "
+                                        "deliver to the contact: the send fails, or there is no address, it is "
+                                        "suppressed or invalid, or a hard bounce comes within fallback_window. "
+                                        "Never when a guardrail (cap, quiet hours, consent, fatigue, freeze) "
+                                        "says not now."},
+            "fallback_window": {**_ref("duration"), "default": "24h",
+                                "description": "How long after the send a hard bounce still tries the "
+                                               "fallback (0 to 30d)."},
             "purpose": {"enum": ["marketing", "transactional"], "default": "marketing",
                         "description": "Transactional messages (order, password) skip caps, quiet hours and "
                                        "fatigue; never consent, suppression or a complaint freeze."}}),

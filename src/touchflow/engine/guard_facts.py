@@ -24,12 +24,13 @@ def _names(channel: str) -> set[str]:
 
 
 def address_for(message: OutboxMessage, identities: dict[str, str]) -> str | None:
+    payload = message.payload if isinstance(message.payload, dict) else {}  # a mangled row fails in decide, alone
     if message.channel == "webhook":
-        url = message.payload.get("url")
+        url = payload.get("url")
         return str(url) if url else None
     if message.channel in ("onsite", "capture"):  # the contact's own inbox; the sandbox's recorder
         return message.contact_id
-    override = message.payload.get("to")
+    override = payload.get("to")
     if isinstance(override, str) and override:
         return override
     kind = ADDRESS_KIND.get(message.channel)

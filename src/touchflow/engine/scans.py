@@ -6,6 +6,7 @@ entry rules apply per contact. A scan runs when its journey's ``next_scan_at`` h
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ from touchflow.domain.predicates import (
 )
 from touchflow.domain.transitions import RunStatus
 from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.engine.quarantine import is_transient, quarantine_note
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 
 __all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "first_fire", "run_scans", "scan_condition"]
 
+log = logging.getLogger(__name__)
 SCAN_INTERVAL = timedelta(hours=1)
 SCAN_KINDS = ("schedule", "inactivity", "after_attribute")
 SCHEDULE_TZ = ZoneInfo("Asia/Shanghai")
@@ -172,10 +175,19 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pac
         with ctx.uow() as uow:  # claim it: with several workers, one runs each due scan
             claimed = uow.journeys.claim_scan(record.id, now, now + step)
             uow.commit()
-        if claimed:
+        if not claimed:
+            continue
+        try:
             scanned += _scan(ctx, catalog, record, definition, now, batch_size)
             if pacing is not None:
                 pacing.last[record.id] = now
+        except Exception as exc:  # one journey's bad audience must not stop the others, nor the rest of the tick
+            if is_transient(exc):
+                raise
+            log.exception("scan of journey %s failed; it is tried again at its next scan", record.key)
+            with ctx.uow() as uow:
+                uow.audit.record("worker", "journey.scan_failed", record.key, {"error": quarantine_note(exc)}, now)
+                uow.commit()
     return scanned
 
 
@@ -187,6 +199,7 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start:start + batch_size]
         with ctx.uow() as uow:
+            uow.journeys.lock_contacts(chunk)  # as the inbox claim does: a hand enrolment cannot enter twice
             history: dict[str, list[tuple[datetime, RunStatus]]] = defaultdict(list)
             for run in uow.journeys.runs_of(chunk, [record.id]):
                 history[run.contact_id].append((run.entered_at, run.status))

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from touchflow.domain.delivery import fallback_note
 from touchflow.domain.journey_lint import Finding, alias_findings, lint_journey
 from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
@@ -69,8 +70,12 @@ def validate_journey(text: str, known_journeys: set[str] | None = None) -> tuple
     return definition, lint_journey(definition, known_journeys=known_journeys) + alias_findings(data)
 
 
-def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishResult:
-    """Store a new immutable version and make it current; blocking lint findings stop it."""
+def publish_journey(ctx: ServiceContext, text: str, *, actor: str, templates_required: bool = False) -> PublishResult:
+    """Store a new immutable version and make it current; blocking lint findings stop it.
+
+    ``templates_required`` (what ``journey publish`` and ``POST /v1/journeys`` ask for): a ``send`` naming a
+    template that is not in the asset library stops it too. The sandbox, which rehearses the flow in a
+    database of its own with no templates, and the demo leave it off: a missing template is a warning."""
     data, definition = load_definition(text)
     data = {**data, "start": definition.start}  # JSONB does not keep key order: pin the first node
     now = ctx.clock.now()
@@ -79,7 +84,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         findings = (lint_journey(definition, known_journeys=known,
                                  known_segments={s.key for s in uow.segments.all()},
                                  webhook_allow=_webhook_allow_list(uow))
-                    + _content_findings(uow, definition) + alias_findings(data))
+                    + _content_findings(uow, definition, templates_required) + alias_findings(data))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
@@ -113,16 +118,17 @@ def _webhook_allow_list(uow: UnitOfWork) -> AllowList:
     return AllowList.of(strings("allow_hosts"), strings("allow_networks"))
 
 
-def _content_findings(uow: UnitOfWork, definition: JourneyDefinition) -> list[Finding]:
+def _content_findings(uow: UnitOfWork, definition: JourneyDefinition, templates_required: bool) -> list[Finding]:
     """G4/G5 at publish: a template with blocking ad-law findings, or one waiting for (or refused in)
-    compliance review, stops publishing. A template not in the library yet is a warning: the sandbox and
-    ``capture`` channels need none, and a real channel dead-letters the message with the reason."""
+    compliance review, stops publishing; so does one that does not exist (a run would go on as if it had
+    been sent). In a sandbox (``templates_required=False``) a missing one is a warning."""
     sends = {n.template: n.id for n in definition.nodes.values() if isinstance(n, Send)}
     findings: list[Finding] = []
     for problem in check_journey_content(uow, sends):
         path = f"nodes.{sends[problem.template]}.template"
         if problem.code == "missing":
-            findings.append(Finding("template-not-in-library", "warning", path, problem.problem))
+            findings.append(Finding("template-not-in-library", "error" if templates_required else "warning", path,
+                                    problem.problem))
         else:
             findings.append(Finding(f"template-{problem.code}".replace("_", "-"), "error", path, problem.problem))
     return findings
@@ -283,6 +289,8 @@ def trace_contact(ctx: ServiceContext, key: str, identifier: str) -> list[RunTra
                  "sent_at": m.sent_at.isoformat() if m.sent_at else None,
                  "reason": m.reason,  # the guardrail that skipped or deferred it, a fallback, or why it died
                  "detail": m.last_error,
+                 "note": fallback_note(m.channel, m.reason, m.last_error),  # "email: no address → fell back to sms"
+                 "fallback_of": m.payload.get("fallback_of"),
                  "next_attempt_at": m.next_attempt_at.isoformat() if m.status == "queued" else None}
                 for m in messages if m.run_id == run.id]))
         return traces

@@ -25,6 +25,7 @@ from touchflow.store.tables import (
     contact_tags,
     contacts,
     events,
+    onsite_messages,
     segment_history,
     segment_members,
     segments,
@@ -173,7 +174,7 @@ class SqlContactRepository:
                     [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
 
     def merge(self, merges: Sequence[MergeRecord]) -> None:
-        """Move every identity, event, tag and consent of each loser to its winner; keep a tombstone and
+        """Move every identity, event, tag, consent and pop-up of each loser to its winner; keep a tombstone and
         what moved (``MergeUndo``), so a person can unmerge."""
         undos: list[dict[str, Any]] = []
         for m in merges:
@@ -182,6 +183,8 @@ class SqlContactRepository:
                             .values(contact_id=m.winner_id))
             self._c.execute(update(events).where(events.c.contact_id == m.loser_id)
                             .values(contact_id=m.winner_id))
+            self._c.execute(update(onsite_messages).where(onsite_messages.c.contact_id == m.loser_id)
+                            .values(contact_id=m.winner_id))  # the survivor's browser shows what was queued
             self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id == m.loser_id))
             self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id == m.loser_id))
             undo["static_segments"] = self._end_memberships(m)

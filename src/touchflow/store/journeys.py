@@ -283,6 +283,15 @@ class SqlJourneyRepository:
         return [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
                 for r in self._c.execute(query)]
 
+    def lock_contacts(self, contact_ids: Collection[str]) -> None:
+        if not self._pg or not contact_ids:
+            return  # SQLite: one writer at a time, and every entry is decided inside a write transaction
+        # The claims' key (hashtextextended(contact_id, 0)); taken in ascending order so two scans never wait
+        # on each other in a cycle (the claims only try, they never wait).
+        self._c.exec_driver_sql(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT hashtextextended(x, 0) AS k "
+            "FROM unnest(%s::text[]) AS x ORDER BY 1) AS keys", (sorted(set(contact_ids)),))
+
     def delete_inbox(self, seqs: Sequence[int]) -> None:
         for start in range(0, len(seqs), _CHUNK):
             self._c.execute(delete(event_inbox).where(event_inbox.c.seq.in_(seqs[start:start + _CHUNK])))

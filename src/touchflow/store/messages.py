@@ -202,10 +202,17 @@ class SqlMessageRepository:
     # --- on-site inbox (官网弹窗) -------------------------------------------------------------------
 
     def add_onsite(self, messages: Sequence[OnsiteMessage]) -> None:
+        """A pop-up for a contact merged away since its message was queued goes to the survivor."""
+        survivors: dict[str, str] = {}
+        ids = sorted({m.contact_id for m in messages})
+        for start in range(0, len(ids), _CHUNK):
+            survivors.update({r.id: r.merged_into for r in self._c.execute(
+                select(contacts.c.id, contacts.c.merged_into).where(contacts.c.id.in_(ids[start:start + _CHUNK]),
+                                                                    contacts.c.merged_into.is_not(None)))})
         bulk_insert(self._c, onsite_messages, ("id", "contact_id", "outbox_id", "title", "body", "url", "status",
                                                "created_at", "expires_at"),
-                    [(m.id, m.contact_id, m.outbox_id, m.title, m.body, m.url, m.status, m.created_at, m.expires_at)
-                     for m in messages], ignore_conflicts=True)
+                    [(m.id, survivors.get(m.contact_id, m.contact_id), m.outbox_id, m.title, m.body, m.url,
+                      m.status, m.created_at, m.expires_at) for m in messages], ignore_conflicts=True)
 
     def onsite_pending(self, contact_id: str, now: datetime, limit: int) -> list[OnsiteMessage]:
         query = (select(onsite_messages)

@@ -76,7 +76,8 @@ async def publish(request: Request, caller: Caller) -> Response:
     state = api_state(request)
     text = (await read_body(request)).decode("utf-8", errors="replace")
     try:
-        result = await state.write(publish_journey, state.services, text, actor=f"apikey:{caller.id}")
+        result = await state.write(publish_journey, state.services, text, actor=f"apikey:{caller.id}",
+                                   templates_required=True)
     except (DefinitionError, JourneyError) as exc:
         raise _error(exc) from None
     return json_response({**_journey_json(result.journey), "unchanged": result.unchanged,
