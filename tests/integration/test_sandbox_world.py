@@ -15,9 +15,6 @@ from touchflow.engine.simulator import simulate as run_simulation
 
 PAIRS = Path(__file__).parents[1] / "fixtures" / "sandbox"
 NAMES = sorted(p.name.removesuffix(".scenario.yaml") for p in PAIRS.glob("*.scenario.yaml"))
-NEEDS_BOUNCE_FALLBACK = pytest.mark.xfail(
-    strict=True, reason="fallback on a hard bounce is the dispatcher's (another branch); remove this mark once "
-                        "it is merged")
 
 
 def simulate(texts: list[str], scenario: Scenario) -> SimulationResult:
@@ -38,8 +35,7 @@ def test_every_behaviour_has_its_pair() -> None:
                      "pause", "quiet_hours", "versioning"]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_BOUNCE_FALLBACK) if n == "fallback_hard_bounce"
-                                  else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_journey_and_scenario_pairs_pass(name: str) -> None:
     journey = (PAIRS / f"{name}.yaml").read_text(encoding="utf-8")
     result = simulate([journey], load_scenario((PAIRS / f"{name}.scenario.yaml").read_text(encoding="utf-8")))

@@ -47,6 +47,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import JourneyError, load_definition, publish_journey
+from touchflow.services.tracking import email_report
 
 __all__ = ["OpenStore", "SandboxStore", "SimulationError", "SimulationResult", "load_scenario", "simulate"]
 
@@ -102,6 +103,19 @@ class _Contact:
     persona: Persona
     email: str
     id: str = ""
+
+
+@dataclass(frozen=True)
+class _SandboxBounce:
+    """A returned-mail report made by a scenario reaction (the shape ``services.tracking.email_report`` reads)."""
+
+    hard: bool
+    message_id: str | None
+    status: str | None
+    kind: str = "bounce"
+    recipient: str = ""
+    provider_message_id: str | None = None
+    diagnostic: str | None = "sandbox reaction"
 
 
 def _digest(*parts: object) -> str:
@@ -178,6 +192,17 @@ class _Sandbox:
                 raise SimulationError(f"simulated event rejected: {report.rejected[0]}")
             self.events += report.accepted
 
+    def _returned_mail(self, item: dict[str, Any]) -> bool:
+        """An email bounce reaction arrives as the worker would see it, as returned mail for that message
+        (suppression and the step's fallback follow), not as a bare event; True when handled so."""
+        props = item.get("properties") or {}
+        if item.get("type") != "message_bounced" or props.get("channel") != "email" or not props.get("message_id"):
+            return False
+        hard = bool(props.get("hard"))
+        email_report(self.ctx, _SandboxBounce(hard=hard, message_id=str(props["message_id"]),
+                                              status="5.1.1" if hard else "4.2.2"))
+        return True
+
     # --- behaviour -------------------------------------------------------------------------------
 
     def on_sent(self, messages: Sequence[OutboxMessage], now: datetime) -> None:
@@ -243,7 +268,7 @@ class _Sandbox:
             due: list[dict[str, Any]] = []
             while self.pending and self.pending[0][0] <= instant:
                 due.append(heapq.heappop(self.pending)[4])
-            self._ingest(due)
+            self._ingest([item for item in due if not self._returned_mail(item)])
             runtime.tick()
             self.instants += 1
             if instant >= end:
