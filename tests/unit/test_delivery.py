@@ -75,3 +75,15 @@ def test_only_an_undeliverable_channel_falls_back_at_decide_time() -> None:
         assert outcome.fallback.idempotency_key == "run:3|fb:sms" and outcome.fallback.payload["fallback"] == ["wecom"]
         note = fallback_note("email", outcome.update.reason, outcome.update.last_error)
         assert note is not None and note.startswith("email: ") and note.endswith(" → fell back to sms")
+
+
+def test_a_fallback_to_the_same_channel_is_no_fallback() -> None:
+    """``fallback: [wechat_mp]`` on a ``wechat`` step (an alias of itself) would only repeat the same refusal."""
+    from touchflow.domain.delivery import fallback_message
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    same = replace(message(fallback=("wechat_mp",)), channel="wechat")
+    assert fallback_message(same, now, "m2") is None
+    onward = replace(message(fallback=("wechat_mp", "sms")), channel="wechat")
+    follow = fallback_message(onward, now, "m2")
+    assert follow is not None and follow.channel == "sms"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.journeys import DEFAULT_FALLBACK_WINDOW
 from touchflow.domain.messaging_ports import MessageUpdate
 from touchflow.domain.ports import OutboxMessage
@@ -112,7 +113,9 @@ def fallback_message(message: OutboxMessage, now: datetime, new_id: str) -> Outb
 
     Its idempotency key is derived (``<key>|fb:<channel>``) and unique, so a replay enqueues nothing twice."""
     listed = message.payload.get("fallback") or []
-    chain = [listed] if isinstance(listed, str) else [str(c) for c in listed]
+    own = canonical_channel(message.channel)  # the same channel again (wechat after wechat_mp) is no fallback
+    chain = [c for c in ([listed] if isinstance(listed, str) else [str(c) for c in listed])
+             if canonical_channel(c) != own]
     if not chain:
         return None
     channel, rest = chain[0], chain[1:]

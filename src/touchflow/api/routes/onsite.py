@@ -109,9 +109,13 @@ def _answer(admitted: Admitted, data: object, status: int = 200) -> Response:
     return json_response(data, status, headers={**admitted.headers, "Cache-Control": "no-store"})
 
 
-def _anon_problem(admitted: Admitted, visitor: str) -> Response | None:
+async def _admit_visitor(request: Request, key: str | None, visitor: str, cost: float = 1.0) -> Admitted | Response:
+    """The site key, the rate limits and CORS (``OnsiteGate.admit``), then the visitor id's shape."""
+    admitted = await _gate(request).admit(request, key, cost=cost)
+    if not isinstance(admitted, Admitted):
+        return admitted
     if visitor.startswith("anon:") and 5 < len(visitor) <= 205:
-        return None
+        return admitted
     return problem(422, "visitor: must be anon:<id> (at most 200 characters)", admitted.headers, "visitor",
                    reason="must be anon:<id>")
 
@@ -140,12 +144,9 @@ async def preflight(request: Request, path: str, key: str | None = Query(None)) 
 async def pending(request: Request, visitor: str = Query(..., description=_VISITOR_DOC),
                   key: str | None = Query(None, description="the site key"),
                   limit: int = Query(3, ge=1, le=20)) -> Response:
-    admitted = await _gate(request).admit(request, key)
+    admitted = await _admit_visitor(request, key, visitor)
     if not isinstance(admitted, Admitted):
         return admitted
-    bad = _anon_problem(admitted, visitor)
-    if bad is not None:
-        return bad
     found = await run_in_threadpool(pending_popups, api_state(request).services, visitor, limit)
     return _answer(admitted, {"items": [{"id": p.id, "title": p.title, "body": p.body, "url": p.url,
                                          "status": p.status} for p in found]})
@@ -155,12 +156,9 @@ async def pending(request: Request, visitor: str = Query(..., description=_VISIT
 async def popup_action(request: Request, popup_id: str, action: str,
                        visitor: str = Query(..., description=_VISITOR_DOC),
                        key: str | None = Query(None, description="the site key")) -> Response:
-    admitted = await _gate(request).admit(request, key)
+    admitted = await _admit_visitor(request, key, visitor)
     if not isinstance(admitted, Admitted):
         return admitted
-    bad = _anon_problem(admitted, visitor)
-    if bad is not None:
-        return bad
     state = api_state(request)
     try:
         done = await state.write(report_popup, state.services, popup_id, action, visitor=visitor)
@@ -182,12 +180,9 @@ async def identify(request: Request, visitor: str = Query(..., description=_VISI
     visitor to the person the token names (200 ``linked``); ``{"email": "…"}`` or ``{"phone": "…"}`` without a
     token is recorded as an unverified claim on the anonymous visitor (202 ``claimed``) and links nothing."""
     gate = _gate(request)
-    admitted = await gate.admit(request, key, cost=gate.limits.identify_cost)
+    admitted = await _admit_visitor(request, key, visitor, cost=gate.limits.identify_cost)
     if not isinstance(admitted, Admitted):
         return admitted
-    bad = _anon_problem(admitted, visitor)
-    if bad is not None:
-        return bad
     try:
         body: Any = orjson.loads(await read_body(request, 16 * 1024) or b"{}")
     except orjson.JSONDecodeError:
