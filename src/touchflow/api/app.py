@@ -15,6 +15,8 @@ from starlette.responses import Response
 from touchflow import __version__
 from touchflow.api import tracking
 from touchflow.api.auth import ApiKeyCache
+from touchflow.api.docs import complete_document, install_docs
+from touchflow.api.headers import wrap_outermost
 from touchflow.api.routes import (
     ApiError,
     ApiState,
@@ -41,7 +43,8 @@ Every `/v1` endpoint needs an API key (`touchflow apikey create NAME`), sent as
 `Authorization: Bearer <key>` or `X-API-Key: <key>`. Keys are checked against the database at most
 once every 30 seconds per server process, so a revoked key may keep working for up to 30 seconds.
 
-Errors are JSON: `{"detail": "<what is wrong>", "errors": [{"field": ..., "reason": ...}]}`.
+Errors are JSON: `{"detail": "<what is wrong>", "errors": [{"field": ..., "in": ..., "reason": ...}]}`
+(`in` — path, query, header or body — where the request's shape is at fault).
 Batches answer per item: 200 when all items were taken, 207 when some were rejected (listed by index
 and reason, the others stored), 422 when none was.
 """
@@ -65,7 +68,10 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     under the GIL, so more than one per process measured slower on PostgreSQL too (and SQLite has a
     single writer); scale with worker processes instead.
     """
-    app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION)
+    app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION, docs_url=None,
+                  redoc_url=None)
+    setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
+    install_docs(app)
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
     app.state.api_keys = app.state.touchflow.api_keys
@@ -95,7 +101,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
                 doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(doc.pop("$defs", {}))
                 components[model.__name__] = doc
-            app.openapi_schema = schema
+            app.openapi_schema = complete_document(schema)
         return app.openapi_schema
 
     setattr(app, "openapi", openapi)  # noqa: B010  (replace the generated schema with the completed one)

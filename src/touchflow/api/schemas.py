@@ -65,6 +65,8 @@ AttributeValue = Annotated[Scalar | None, AfterValidator(_storable)]
 
 class Problem(BaseModel):
     field: str | None = Field(description="the offending field (dotted path), if one")
+    in_: Literal["path", "query", "header", "cookie", "body"] | None = Field(
+        None, alias="in", description="where the field is, when the request's shape is at fault")
     reason: str
 
 
