@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from schemathesis import checks
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -29,6 +30,27 @@ from touchflow.config import Settings
 from touchflow.services.apikeys import create_api_key
 
 MAX_EXAMPLES = 8  # per operation and phase; ~60 operations x 2 phases stays under two minutes
+
+# positive_data_acceptance expects every schema-valid request to succeed. These operations check rules
+# no JSON Schema states, so a schema-valid request may rightly get a 4xx; every other check still runs.
+BEYOND_THE_SCHEMA = {
+    "POST /v1/events": "each event needs a usable identity (a real email, phone …) and a known type shape",
+    "POST /v1/contacts": "identities are parsed (email, phone numbers) and a contact needs one usable",
+    "POST /v1/journeys": "a definition must pass the journey linter (reachable nodes, known templates …)",
+    "POST /v1/templates": "templates are compiled and checked by channel (an email needs a subject)",
+    "POST /v1/reviews/{review_id}/reject": "a rejection must say what to change (comment)",
+    "POST /v1/personas": "a persona document is parsed and checked as a whole",
+    "POST /v1/segments": "a condition must be well-formed in the condition language",
+    "POST /v1/segments/preview": "a condition must be well-formed in the condition language",
+    "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
+    "POST /v1/callbacks/sms/receipt": "provider payload shapes are recognised, not described",
+    "POST /v1/callbacks/email/report": "the body must be a real bounce or complaint report",
+    "GET /t/c/{token}": "the token must carry a valid signature",
+    "GET /t/u/{token}": "the token must carry a valid signature",
+    "POST /t/u/{token}": "the token must carry a valid signature",
+    "GET /t/p/{token}": "the token must carry a valid signature",
+    "POST /t/p/{token}": "the token must carry a valid signature",
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +75,7 @@ def test_every_operation_answers_as_documented(wired: tuple[Any, str]) -> None:
             continue
         operation = result.ok()
         operations += 1
+        excluded = [checks.positive_data_acceptance] if operation.label in BEYOND_THE_SCHEMA else []
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
@@ -60,7 +83,7 @@ def test_every_operation_answers_as_documented(wired: tuple[Any, str]) -> None:
                       phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False,
                       suppress_health_check=list(HealthCheck))
             def answers_as_documented(case: Case) -> None:
-                case.call_and_validate(headers={"Authorization": f"Bearer {key}"})
+                case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, excluded_checks=excluded)
 
             try:
                 answers_as_documented()

@@ -95,7 +95,7 @@ def complete_document(schema: dict[str, Any]) -> dict[str, Any]:
             codes: list[str] = []
             if operation.get("parameters") or operation.get("requestBody"):
                 codes.append("422")
-            if operation.get("requestBody"):
+            if operation.get("requestBody") or method in _WRITES:  # a POST may carry a body it reads by hand
                 codes += ["400", "413"]
             if _needs_key(path, operation):
                 codes += ["401", "403"]

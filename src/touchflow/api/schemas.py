@@ -104,7 +104,7 @@ class EventIn(ContactRef):
 class EventBatchIn(BaseModel):
     """``{"events": [...]}``, or the bare JSON list of events; at most 1,000 per request."""
 
-    events: list[EventIn] = Field(max_length=MAX_BATCH)
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ItemRejection(BaseModel):
@@ -235,6 +235,9 @@ class ContactBatchOut(BaseModel):
     results: list[ContactResult]
 
 
+Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")]
+
+
 class PatchIn(BaseModel):
     """An edit by hand (D5): its values outrank every source, and it is audited."""
 
@@ -242,8 +245,8 @@ class PatchIn(BaseModel):
 
     attributes: dict[str, AttributeValue] = Field(
         default_factory=dict, description="standard or custom attributes; null clears one")
-    add_tags: list[str] = Field(default_factory=list, max_length=100)
-    remove_tags: list[str] = Field(default_factory=list, max_length=100)
+    add_tags: list[Tag] = Field(default_factory=list, max_length=100)
+    remove_tags: list[Tag] = Field(default_factory=list, max_length=100)
     reason: str = Field("", max_length=1000)
 
     @field_validator("add_tags", "remove_tags")

@@ -62,7 +62,7 @@ _BODY_DOC: dict[str, Any] = {
         "required": True,
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/ContactIn"},
-            {"type": "array", "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/ContactIn"}},
+            {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/ContactIn"}},
         ]}}},
     },
 }

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -70,10 +72,15 @@ class DecisionIn(BaseModel):
     comment: str = Field("", max_length=2000, description="required when rejecting")
 
 
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+_MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?: *;[ -~]*)?$"
+
+
 class AssetIn(BaseModel):
-    name: str = Field(..., max_length=200)
-    content_base64: str = Field(..., description="the file, base64-encoded (at most 5 MB decoded)")
-    content_type: str | None = Field(None, max_length=100, description="default: guessed from the name")
+    name: str = Field(..., max_length=200, pattern=r"\S")
+    content_base64: str = Field(..., pattern=_BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
+    content_type: str | None = Field(None, max_length=100, pattern=_MEDIA_TYPE,
+                                     description="default: guessed from the name")
     metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     by: str | None = Field(None, max_length=100)
 
@@ -102,8 +109,8 @@ async def post_template(request: Request, caller: Caller, body: TemplateIn) -> R
 
 @router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS)
 def get_templates(request: Request, caller: Caller,
-                  status: Annotated[str | None, Query(description="draft, pending_review, approved, rejected")]
-                  = None) -> Response:
+                  status: Annotated[Literal["draft", "pending_review", "approved", "rejected"] | None,
+                                    Query(description="only templates in this status")] = None) -> Response:
     del caller
     found = list_templates(api_state(request).services, status)
     return json_response({"items": [template_document(t) for t in found]})
@@ -142,7 +149,7 @@ def post_preview(request: Request, caller: Caller, name: Name, body: PreviewIn) 
 
 @router.get("/reviews", summary="The compliance review queue", response_model=None, responses=_ERRORS)
 def get_reviews(request: Request, caller: Caller,
-                status: Annotated[str, Query(description="pending, approved, rejected or all")] = "pending"
+                status: Annotated[Literal["pending", "approved", "rejected", "all"], Query()] = "pending"
                 ) -> Response:
     del caller
     try:
@@ -198,7 +205,11 @@ def get_assets(request: Request, caller: Caller) -> Response:
     return json_response({"items": [asset_document(a) for a in list_assets(api_state(request).services)]})
 
 
-@router.get("/assets/{name}/content", summary="An asset's bytes", response_model=None, responses=_ERRORS)
+@router.get("/assets/{name}/content", summary="An asset's bytes (raster images inline, anything else as a download)",
+            response_model=None, responses={**_ERRORS, 200: {
+                "description": "the bytes, with the type they were saved with",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                            "*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 async def get_asset_content(request: Request, caller: Caller, name: str,
                             version: Annotated[int | None, Query(ge=1)] = None) -> Response:
     del caller
@@ -206,4 +217,24 @@ async def get_asset_content(request: Request, caller: Caller, name: str,
         record, data = await run_in_threadpool(get_asset, api_state(request).services, name, version)
     except ContentNotFound as exc:
         raise _error(exc) from None
-    return Response(data, media_type=record.content_type, headers={"ETag": f'"{record.sha256}"'})
+    return asset_response(record.name, record.content_type, record.sha256, data)
+
+
+# Shown in place: raster images only. SVG is an image that runs script, so it downloads like any file.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"})
+
+
+def asset_response(name: str, content_type: str, sha256: str, data: bytes) -> Response:
+    """An asset's bytes that a browser cannot run as a page of this origin (stored XSS).
+
+    Anything but a raster image is sent as an attachment under a sandboxing CSP; with ``nosniff`` (on every
+    answer) the browser also keeps to the type sent.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if not re.fullmatch(_MEDIA_TYPE, content_type) or "\n" in content_type:
+        content_type = media = "application/octet-stream"
+    headers = {"ETag": f'"{sha256}"', "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if media not in INLINE_TYPES:
+        fallback = re.sub(r'[^A-Za-z0-9._ -]', "_", name.rsplit("/", 1)[-1]) or "asset"
+        headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(data, media_type=content_type, headers=headers)
