@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+from schemathesis import GenerationMode, checks
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.generation.case import Case
+from schemathesis.schemas import APIOperation
 
 from touchflow.api import create_app
 from touchflow.bootstrap import bootstrap
@@ -64,6 +64,26 @@ def wired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]
     application.close()
 
 
+def fuzz(operation: APIOperation, mode: GenerationMode, key: str) -> str | None:
+    """Run one operation in one generation mode; the failure report, or None."""
+    excluded = [checks.positive_data_acceptance] if operation.label in BEYOND_THE_SCHEMA else []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False,
+              suppress_health_check=list(HealthCheck))
+    def answers_as_documented(case: Case) -> None:
+        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, excluded_checks=excluded)
+
+    try:
+        answers_as_documented()
+    except Unsatisfiable:  # nothing in this operation can be made invalid (no parameters, no body)
+        return None
+    except (Exception, FailureGroup) as exc:
+        return f"{operation.label} ({mode.value}): {exc}"
+    return None
+
+
 def test_every_operation_answers_as_documented(wired: tuple[Any, str]) -> None:
     app, key = wired
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -73,23 +93,10 @@ def test_every_operation_answers_as_documented(wired: tuple[Any, str]) -> None:
         if isinstance(result, Err):  # an operation the document describes in a way no client can use
             failures.append(f"invalid schema: {result.err()}")
             continue
-        operation = result.ok()
         operations += 1
-        excluded = [checks.positive_data_acceptance] if operation.label in BEYOND_THE_SCHEMA else []
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
-                      phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False,
-                      suppress_health_check=list(HealthCheck))
-            def answers_as_documented(case: Case) -> None:
-                case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, excluded_checks=excluded)
-
-            try:
-                answers_as_documented()
-            except Unsatisfiable:  # nothing in this operation can be made invalid (no parameters, no body)
-                continue
-            except (Exception, FailureGroup) as exc:  # collect every operation's failure, then report them all
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
+            found = fuzz(result.ok(), mode, key)
+            if found is not None:
+                failures.append(found)
     assert operations > 40
     assert not failures, f"{len(failures)} failing operation(s):\n\n" + "\n\n".join(failures)

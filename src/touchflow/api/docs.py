@@ -31,10 +31,10 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 def install_docs(app: FastAPI) -> None:
     """``/docs`` and its assets; the app must be built with ``docs_url=None, redoc_url=None``."""
-    page = get_swagger_ui_html(
+    page = bytes(get_swagger_ui_html(
         openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} — docs",
         swagger_js_url=f"{ASSETS_PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS_PREFIX}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS_PREFIX}/favicon-32x32.png").body
+        swagger_favicon_url=f"{ASSETS_PREFIX}/favicon-32x32.png").body)
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
                       for s in _INLINE_SCRIPT.findall(page.decode()))
     policy = (f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "

@@ -19,8 +19,10 @@ from pydantic import (
 )
 
 from touchflow.domain.contacts import ContactState
+from touchflow.domain.limits import INT64_MAX, INT64_MIN
 
 __all__ = [
+    "INT32_MAX",
     "INT64",
     "MAX_BATCH",
     "ContactBatchOut",
@@ -31,8 +33,11 @@ __all__ = [
     "ErrorOut",
     "EventBatchIn",
     "EventBatchOut",
+    "Int64",
+    "Offset",
     "PatchIn",
     "SearchOut",
+    "Version",
     "contact_payload",
     "summary_json",
 ]
@@ -46,7 +51,14 @@ FIELD_LIMITS: dict[str, int] = {
     "job_title": 200, "timezone": 64, "locale": 32, "lifecycle_stage": 32,
 }
 TAG_LIMIT = 100
-INT64 = range(-(2**63), 2**63)  # what JSON parsers and the database agree on
+INT64 = range(INT64_MIN, INT64_MAX + 1)  # what JSON parsers and the database agree on
+INT32_MAX = 2**31 - 1  # PostgreSQL's integer column: versions and row counts are stored as one
+
+# Every integer the API reads has one of these types (or its own tighter ge/le), so a number beyond
+# what the database stores is a 422 naming the field, never an OverflowError from the driver.
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Version = Annotated[int, Field(ge=1, le=INT32_MAX, description="a version number (1, 2, …)")]
+Offset = Annotated[int, Field(ge=0, le=INT32_MAX, description="how many items to skip")]
 
 
 _NUL = "text must not contain NUL (\\u0000) characters"
@@ -139,8 +151,8 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     email: Identifier | None = None
-    phone: Identifier | int | None = None
-    crm_id: Identifier | int | None = None
+    phone: Identifier | Int64 | None = None
+    crm_id: Identifier | Int64 | None = None
     anon: Identifier | None = Field(None, description="anonymous website visitor id")
     anonymous_id: Identifier | None = Field(None, description="same as anon")
     openid: Identifier | None = None
@@ -150,7 +162,7 @@ class ContactIn(BaseModel):
                                               description="more identities by kind, including custom x_* kinds")
     name: str | None = None
     gender: str | None = None
-    age: int | str | None = None
+    age: Int64 | Annotated[str, StringConstraints(max_length=32)] | None = None
     city: str | None = None
     province: str | None = None
     industry: str | None = None
@@ -344,7 +356,7 @@ class ContactSummary(BaseModel):
 class SearchOut(BaseModel):
     items: list[ContactSummary]
     limit: int
-    offset: int
+    offset: Offset
 
 
 def summary_json(state: ContactState) -> dict[str, Any]:

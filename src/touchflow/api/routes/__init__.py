@@ -192,11 +192,19 @@ def _parses(parse: Callable[[Mapping[str, object]], object], payload: Mapping[st
 
 
 def has_nul(value: object) -> bool:
-    """True when some text in a JSON value holds U+0000, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+    """True when some text in a JSON value holds U+0000, which PostgreSQL cannot store.
+
+    Iterative: a body may nest a thousand levels deep before its depth is refused.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False

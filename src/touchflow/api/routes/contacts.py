@@ -32,6 +32,7 @@ from touchflow.api.schemas import (
     ContactOut,
     ContactUpsertOut,
     ErrorOut,
+    Offset,
     PatchIn,
     SearchOut,
     contact_payload,
@@ -62,7 +63,8 @@ _BODY_DOC: dict[str, Any] = {
         "required": True,
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/ContactIn"},
-            {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/ContactIn"}},
+            {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+             "items": {"$ref": "#/components/schemas/ContactIn"}},
         ]}}},
     },
 }
@@ -230,7 +232,7 @@ def search(
                                                               "company")] = None,
     tag: Annotated[str | None, Query(max_length=100, description="only contacts with this tag")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> Response:
     del caller
     states = search_contacts(api_state(request).services, q or None, tag or None, limit, offset)

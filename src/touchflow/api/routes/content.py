@@ -12,13 +12,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response
-from touchflow.api.schemas import ErrorOut
+from touchflow.api.schemas import ErrorOut, Int64, Version
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
 from touchflow.services.contacts import ContactNotFound
@@ -64,7 +64,7 @@ class TemplateIn(BaseModel):
 
 class PreviewIn(BaseModel):
     contact: str = Field(..., max_length=300, description="a contact id, or email:…, phone:…, crm:…")
-    version: int | None = Field(None, ge=1, description="default: the newest version")
+    version: Version | None = Field(None, description="default: the newest version")
 
 
 class DecisionIn(BaseModel):
@@ -77,11 +77,15 @@ _MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-
 
 
 class AssetIn(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     name: str = Field(..., max_length=200, pattern=r"\S")
     content_base64: str = Field(..., pattern=_BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
     content_type: str | None = Field(None, max_length=100, pattern=_MEDIA_TYPE,
                                      description="default: guessed from the name")
-    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    metadata: dict[Annotated[str, StringConstraints(max_length=100)],
+                   Annotated[str, StringConstraints(max_length=2000)] | Int64 | float | bool | None] = Field(
+        default_factory=dict, max_length=50, description="at most 50 entries of text, numbers or booleans")
     by: str | None = Field(None, max_length=100)
 
 
@@ -119,7 +123,7 @@ def get_templates(request: Request, caller: Caller,
 @router.get("/templates/{name}", summary="One template version with its body and history", response_model=None,
             responses=_ERRORS)
 def get_one_template(request: Request, caller: Caller, name: Name,
-                     version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                     version: Annotated[Version | None, Query()] = None) -> Response:
     del caller
     services = api_state(request).services
     try:
@@ -211,7 +215,7 @@ def get_assets(request: Request, caller: Caller) -> Response:
                 "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                             "*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 async def get_asset_content(request: Request, caller: Caller, name: str,
-                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                            version: Annotated[Version | None, Query()] = None) -> Response:
     del caller
     try:
         record, data = await run_in_threadpool(get_asset, api_state(request).services, name, version)
