@@ -36,6 +36,7 @@ MAX_EXAMPLES = 8  # per operation and phase; ~60 operations x 2 phases stays und
 BEYOND_THE_SCHEMA = {
     "POST /v1/events": "each event needs a usable identity (a real email, phone …) and a known type shape",
     "POST /v1/contacts": "identities are parsed (email, phone numbers) and a contact needs one usable",
+    "PATCH /v1/contacts/{identifier}": "standard attributes are parsed (age, gender, lengths per column)",
     "POST /v1/journeys": "a definition must pass the journey linter (reachable nodes, known templates …)",
     "POST /v1/templates": "templates are compiled and checked by channel (an email needs a subject)",
     "POST /v1/reviews/{review_id}/reject": "a rejection must say what to change (comment)",

@@ -73,6 +73,9 @@ def _storable(value: Scalar | None) -> Scalar | None:
 
 
 AttributeValue = Annotated[Scalar | None, AfterValidator(_storable)]
+_VISIBLE = r"^[^\x00]*[^\s\x00][^\x00]*$"  # not blank, no NUL
+Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=_VISIBLE)]
+AttributeName = Annotated[str, StringConstraints(max_length=64, pattern=_VISIBLE)]
 
 
 class Problem(BaseModel):
@@ -172,8 +175,8 @@ class ContactIn(BaseModel):
     locale: str | None = None
     lifecycle_stage: str | None = None
     tags: list[str] | str | None = Field(None, description="a list, or one comma-separated string")
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict,
-                                                  description="custom attributes, stored as custom.<name>")
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict, max_length=200, description="custom attributes, stored as custom.<name>")
     consent: dict[str, Literal["granted", "denied"] | bool] = Field(
         default_factory=dict, description="channel (email, sms, wecom, wechat …) → granted/denied")
     observed_at: str | None = Field(None, description="when the source observed these values; default now")
@@ -247,7 +250,6 @@ class ContactBatchOut(BaseModel):
     results: list[ContactResult]
 
 
-Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")]
 
 
 class PatchIn(BaseModel):
@@ -255,8 +257,8 @@ class PatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    attributes: dict[str, AttributeValue] = Field(
-        default_factory=dict, description="standard or custom attributes; null clears one")
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict, max_length=200, description="standard or custom attributes; null clears one")
     add_tags: list[Tag] = Field(default_factory=list, max_length=100)
     remove_tags: list[Tag] = Field(default_factory=list, max_length=100)
     reason: str = Field("", max_length=1000)

@@ -1,7 +1,7 @@
 """Reads for lifecycle stages and lead scores: a contact's score and stage history, the configuration.
 
-Included before the contacts router: its ``/v1/contacts/{identifier:path}`` would otherwise take
-``…/score`` and ``…/stages`` as part of the identifier.
+Included before the contacts router, whose ``/v1/contacts/{identifier:contact}`` takes identifiers holding
+``/`` but never one ending in ``/score`` or ``/stages`` (so another method there is a 405, not an edit).
 """
 
 from __future__ import annotations
