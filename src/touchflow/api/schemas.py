@@ -154,8 +154,8 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     email: Identifier | None = None
-    phone: Identifier | Int64 | None = None
-    crm_id: Identifier | Int64 | None = None
+    phone: Identifier | int | None = None
+    crm_id: Identifier | int | None = None
     anon: Identifier | None = Field(None, description="anonymous website visitor id")
     anonymous_id: Identifier | None = Field(None, description="same as anon")
     openid: Identifier | None = None
@@ -165,7 +165,7 @@ class ContactIn(BaseModel):
                                               description="more identities by kind, including custom x_* kinds")
     name: str | None = None
     gender: str | None = None
-    age: Int64 | Annotated[str, StringConstraints(max_length=32)] | None = None
+    age: int | str | None = None
     city: str | None = None
     province: str | None = None
     industry: str | None = None
@@ -187,6 +187,16 @@ class ContactIn(BaseModel):
         limit = FIELD_LIMITS[info.field_name]
         if value is not None and len(value) > limit:
             raise ValueError(f"longer than {limit} characters")
+        return value
+
+    @field_validator("phone", "crm_id", "age", mode="before")
+    @classmethod
+    def _int64(cls, value: object) -> object:
+        """One reason for a number too wide (orjson reads one beyond 64 bits as a float)."""
+        if isinstance(value, float) and value.is_integer() and not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError("integer out of the 64-bit range")
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            raise ValueError("integer out of the 64-bit range")
         return value
 
     @field_validator("tags")

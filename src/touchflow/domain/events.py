@@ -188,7 +188,7 @@ def validate_properties(event_type: str, properties: dict[str, JSONValue]) -> di
 
     Every event: nothing nested deeper than ``MAX_JSON_DEPTH`` levels, no integer beyond 64 bits.
     """
-    problem = json_problem(properties, "properties", depth=0)
+    problem = json_problem(properties, "properties")
     if problem is not None:
         raise FieldError(*problem)
     properties = {str(k).replace("\x00", ""): _scrub(v, f"properties.{k}") for k, v in properties.items()}

@@ -7,7 +7,7 @@ integers are 64-bit), so it is refused where it comes in, naming the field, inst
 
 from __future__ import annotations
 
-__all__ = ["INT64_MAX", "INT64_MIN", "MAX_JSON_DEPTH", "fits_int64", "json_problem"]
+__all__ = ["INT64_MAX", "INT64_MIN", "MAX_JSON_DEPTH", "clip_json", "fits_int64", "json_problem"]
 
 MAX_JSON_DEPTH = 32
 INT64_MIN = -(2**63)
@@ -36,3 +36,19 @@ def json_problem(value: object, path: str, depth: int = 1) -> tuple[str, str] | 
         elif isinstance(item, int) and not isinstance(item, bool) and not fits_int64(item):
             return where, "integer out of the 64-bit range"
     return None
+
+
+def clip_json(value: object, depth: int = 0) -> object:
+    """``value`` made storable: parts nested past the limit become a note, wide integers become text.
+
+    For keeping a refused item (the rejects table) without failing on what made it refused.
+    """
+    if isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
+        return f"(nested deeper than {MAX_JSON_DEPTH} levels: not kept)"
+    if isinstance(value, dict):
+        return {str(k): clip_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip_json(v, depth + 1) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+        return str(value)
+    return value

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response
-from touchflow.api.schemas import ErrorOut, Int64, Version
+from touchflow.api.schemas import AttributeValue, ErrorOut, Version
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
 from touchflow.services.contacts import ContactNotFound
@@ -83,8 +83,7 @@ class AssetIn(BaseModel):
     content_base64: str = Field(..., pattern=_BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
     content_type: str | None = Field(None, max_length=100, pattern=_MEDIA_TYPE,
                                      description="default: guessed from the name")
-    metadata: dict[Annotated[str, StringConstraints(max_length=100)],
-                   Annotated[str, StringConstraints(max_length=2000)] | Int64 | float | bool | None] = Field(
+    metadata: dict[Annotated[str, StringConstraints(max_length=100)], AttributeValue] = Field(
         default_factory=dict, max_length=50, description="at most 50 entries of text, numbers or booleans")
     by: str | None = Field(None, max_length=100)
 
