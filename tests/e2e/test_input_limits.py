@@ -7,6 +7,7 @@ import base64
 import csv
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,18 @@ def test_other_methods_on_a_contact_sub_resource_are_405(client: TestClient) -> 
     assert client.post("/v1/contacts", json={"crm_id": "CN/0002"}).status_code == 200
     assert client.get("/v1/contacts/crm:CN%2F0002").status_code == 200
     assert client.patch("/v1/contacts/crm:CN%2F0002", json={"add_tags": ["vip"]}).status_code == 200
+
+
+def test_bodies_parsed_into_models_have_the_size_limit_too(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it streams
+        yield b'{"name": "big", "body": "'
+        for _ in range(17):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    for url in ("/v1/templates", "/v1/segments/preview", "/v1/assets", "/v1/tasks/t-1/done"):
+        streamed = client.post(url, content=chunks(), headers={"Content-Type": "application/json"})
+        assert streamed.status_code == 413 and "MiB" in streamed.json()["detail"], (url, streamed.text[:200])
+    declared = client.post("/v1/templates", content=b"{" + b" " * (17 * 1024 * 1024) + b"}",
+                           headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413

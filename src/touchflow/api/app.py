@@ -16,8 +16,9 @@ from touchflow import __version__
 from touchflow.api import tracking
 from touchflow.api.auth import ApiKeyCache
 from touchflow.api.docs import complete_document, install_docs
-from touchflow.api.headers import wrap_outermost
+from touchflow.api.middleware import BodyLimit, wrap_outermost
 from touchflow.api.routes import (
+    MAX_BODY_BYTES,
     ApiError,
     ApiState,
     callbacks,
@@ -71,6 +72,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION, docs_url=None,
                   redoc_url=None)
     setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install_docs(app)
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)

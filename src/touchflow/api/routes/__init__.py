@@ -22,6 +22,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "PARSE_CRASHES",
     "ApiError",
     "ApiState",
