@@ -230,3 +230,11 @@ def test_bodies_parsed_into_models_have_the_size_limit_too(client: TestClient) -
     declared = client.post("/v1/templates", content=b"{" + b" " * (17 * 1024 * 1024) + b"}",
                            headers={"Content-Type": "application/json"})
     assert declared.status_code == 413
+
+
+def test_journey_definitions_nested_too_deep_are_a_422(client: TestClient) -> None:
+    deep_yaml = "key: j\nname: n\nx:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(1200))
+    deep_json = '{"key": "j", "name": "n", "x": ' + '{"a":' * 600 + "1" + "}" * 600 + "}"
+    for body, media in ((deep_yaml, "application/yaml"), (deep_json, "application/json")):
+        response = client.post("/v1/journeys", content=body.encode(), headers={"Content-Type": media})
+        assert field_of(response) == "body", media

@@ -82,6 +82,9 @@ async def publish(request: Request, caller: Caller) -> Response:
         result = await state.write(publish_journey, state.services, text, actor=f"apikey:{caller.id}")
     except (DefinitionError, JourneyError) as exc:
         raise _error(exc) from None
+    except RecursionError:  # PyYAML reads nested nodes recursively; a definition is never this deep
+        raise ApiError(422, "body: nested too deep to be a journey definition",
+                       [{"field": "body", "reason": "nested too deep"}]) from None
     return json_response({**_journey_json(result.journey), "unchanged": result.unchanged,
                           "findings": [{"code": f.code, "severity": f.severity, "path": f.path,
                                         "message": f.message} for f in result.findings]},
