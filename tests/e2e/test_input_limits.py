@@ -208,6 +208,10 @@ def test_other_methods_on_a_contact_sub_resource_are_405(client: TestClient) -> 
             response = client.request(method, url, json={})
             assert response.status_code == 405, (method, url, response.text)
             assert response.headers["allow"] == "GET"
+    for method, url, allowed in (("DELETE", "/v1/journeys", "GET, POST"), ("PUT", "/v1/segments", "GET, POST"),
+                                 ("DELETE", "/t/u/token", "GET, POST"), ("PUT", "/v1/contacts/email:a", "GET, PATCH")):
+        response = client.request(method, url)
+        assert response.status_code == 405 and response.headers["allow"] == allowed, (url, response.headers)
     assert client.post("/v1/contacts", json={"crm_id": "CN/0001/score"}).status_code == 200
     assert client.get("/v1/contacts/crm:CN%2F0001%2Fscore").status_code == 404  # …/score: the lifecycle route
     assert client.get("/v1/contacts/crm:CN%2F0001%2Fscore/score").status_code == 200

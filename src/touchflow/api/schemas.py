@@ -14,7 +14,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -148,14 +150,39 @@ class EventBatchOut(BaseModel):
 Identifier = Annotated[str, StringConstraints(max_length=255)]
 
 
+def _text_or_number(value: object) -> str | int:
+    """An identifier or number given as text or a whole number; one readable reason when it is neither.
+
+    (A plain ``str | int`` union would read "000…" too long for text as the number 0, take ``true`` as 1,
+    and name its members in the error: ``crm_id.constrained-str``.)
+    """
+    if isinstance(value, float) and value.is_integer():
+        if abs(value) >= 2**53:  # past 2**53 a JSON number has lost digits (orjson reads >64 bits as floats)
+            raise ValueError("integer out of the 64-bit range, or too large to be exact: send it as text")
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in INT64:
+            raise ValueError("integer out of the 64-bit range")
+        return value
+    if isinstance(value, str):
+        if len(value) > 255:
+            raise ValueError("longer than 255 characters")
+        return value
+    raise ValueError("must be text or a whole number")
+
+
+TextOrNumber = Annotated[str | int, PlainValidator(_text_or_number), WithJsonSchema({"anyOf": [
+    {"type": "string", "maxLength": 255}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}]})]
+
+
 class ContactIn(BaseModel):
     """One contact, matched and merged by any of its identities."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     email: Identifier | None = None
-    phone: Identifier | int | None = None
-    crm_id: Identifier | int | None = None
+    phone: TextOrNumber | None = None
+    crm_id: TextOrNumber | None = None
     anon: Identifier | None = Field(None, description="anonymous website visitor id")
     anonymous_id: Identifier | None = Field(None, description="same as anon")
     openid: Identifier | None = None
@@ -165,7 +192,7 @@ class ContactIn(BaseModel):
                                               description="more identities by kind, including custom x_* kinds")
     name: str | None = None
     gender: str | None = None
-    age: int | str | None = None
+    age: TextOrNumber | None = None
     city: str | None = None
     province: str | None = None
     industry: str | None = None
@@ -187,16 +214,6 @@ class ContactIn(BaseModel):
         limit = FIELD_LIMITS[info.field_name]
         if value is not None and len(value) > limit:
             raise ValueError(f"longer than {limit} characters")
-        return value
-
-    @field_validator("phone", "crm_id", "age", mode="before")
-    @classmethod
-    def _int64(cls, value: object) -> object:
-        """One reason for a number too wide (orjson reads one beyond 64 bits as a float)."""
-        if isinstance(value, float) and value.is_integer() and not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError("integer out of the 64-bit range")
-        if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
-            raise ValueError("integer out of the 64-bit range")
         return value
 
     @field_validator("tags")
