@@ -116,10 +116,12 @@ def log(message: str) -> None:
 
 
 def prepare(url: str, pool: int) -> str:
-    """Migrate, seed the known contacts, and return a fresh API key."""
-    application = bootstrap(Settings(url))
+    """Migrate, make the secret key (as `touchflow init`: the server refuses to start without one), seed the
+    known contacts, and return a fresh API key."""
+    application = bootstrap(Settings.from_env({**os.environ, "TOUCHFLOW_DATABASE_URL": url}))
     try:
         application.init_database()
+        application.create_secret_key()
         for start in range(0, pool, 1000):
             items: list[dict[str, Any]] = [
                 {"email": f"user{k}@example.com", "crm_id": f"C{k}", "name": f"客户{k}",

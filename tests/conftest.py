@@ -48,6 +48,18 @@ def postgres_url() -> Iterator[str]:
     engine.dispose()
 
 
+CONFIG_DIR = "touchflow-config"
+
+
+@pytest.fixture(autouse=True)
+def _own_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key files of non-SQLite databases go to the test's own directory, never the real ~/.config; a key in
+    the developer's environment never leaks into a test."""
+    monkeypatch.setenv("TOUCHFLOW_CONFIG_DIR", str(tmp_path / CONFIG_DIR))
+    monkeypatch.delenv("TOUCHFLOW_SECRET_KEY", raising=False)
+    monkeypatch.delenv("TOUCHFLOW_SECRET_KEY_FILE", raising=False)
+
+
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
@@ -67,8 +79,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app(database_url: str, clock: VirtualClock) -> Iterator[Application]:
-    application = bootstrap(Settings(database_url), clock=clock)
+def app(database_url: str, clock: VirtualClock, tmp_path: Path) -> Iterator[Application]:
+    """What ``touchflow init`` makes: the schema and the database's secret key (a key file, mode 0600)."""
+    application = bootstrap(Settings(database_url, config_dir=str(tmp_path / CONFIG_DIR)), clock=clock)
     application.init_database()
+    application.create_secret_key()
     yield application
     application.close()

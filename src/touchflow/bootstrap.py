@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,8 +14,10 @@ from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher, OnSent
 from touchflow.engine.worker import Worker
-from touchflow.security.crypto import SecretBox, SecretError, key_from_text, load_or_create_key_file
+from touchflow.security.crypto import SecretBox
+from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, key_source, link_secret
 from touchflow.services.context import ServiceContext
+from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
 from touchflow.store.db import make_engine
 from touchflow.store.uow import SqlUnitOfWork
@@ -30,6 +30,7 @@ class Application:
     settings: Settings
     engine: Engine
     services: ServiceContext
+    _ring: tuple[object, KeyRing] | None = field(default=None, init=False, repr=False)
 
     def init_database(self) -> str | None:
         """Create or upgrade the schema (idempotent); returns the revision."""
@@ -42,14 +43,51 @@ class Application:
     def close(self) -> None:
         self.engine.dispose()
 
+    def key_source(self) -> KeySource:
+        """Where this database's secret key ring lives (``security.keystore``: env, key file, config dir)."""
+        url = self.engine.url
+        return key_source(DatabaseIdentity(url.get_backend_name(), url.host, url.port, url.database),
+                          env_key=self.settings.secret_key, key_file=self.settings.secret_key_file,
+                          config_dir=self.settings.config_dir)
+
+    def key_ring(self) -> KeyRing:
+        """The key ring, re-read when its file changes (a rotation in another process); ``NoSecretKey``
+        when there is none — nothing makes one implicitly, ``touchflow init`` does."""
+        source = self.key_source()
+        stamp = source.stamp()
+        if stamp is not None and self._ring is not None and self._ring[0] == stamp:
+            return self._ring[1]
+        ring = source.load()
+        self._ring = (stamp, ring)
+        return ring
+
+    def create_secret_key(self) -> tuple[str, bool]:
+        """(where the key is, whether it was made now): what ``touchflow init`` calls."""
+        source = self.key_source()
+        return source.describe(), source.create(self.services.clock.now())
+
     def secret_box(self) -> SecretBox:
-        """The key from TOUCHFLOW_SECRET_KEY, or (SQLite) a key file beside the database, made on first use."""
-        if self.settings.secret_key:
-            return SecretBox(key_from_text(self.settings.secret_key))
-        database = self.engine.url.database
-        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
-            return SecretBox(load_or_create_key_file(Path(f"{database}.key")))
-        raise SecretError("set TOUCHFLOW_SECRET_KEY (base64 of 32 random bytes) to store channel credentials")
+        """Seals with the current key, opens with any key of the ring still in its grace period."""
+        return self.key_ring().box(self.services.clock.now())
+
+    def token_secret(self) -> str:
+        """Signs tracking and unsubscribe links: derived from the current sealing key, so one secret to keep."""
+        return link_secret(self.key_ring().current.key)
+
+    def link_secrets(self, now: datetime) -> tuple[str, ...]:
+        """Every secret a link may be signed with at ``now``, the current one first."""
+        return self.key_ring().link_secrets(now)
+
+    def rotate_secret_key(self, grace: timedelta, *, actor: str) -> Rotation:
+        """A new current key; older keys stay usable for ``grace``; channel credentials are re-sealed."""
+        now = self.services.clock.now()
+        source = self.key_source()
+        before = source.load()
+        after = before.rotated(now, grace)
+        source.write(after)
+        return reseal_after_rotation(self.services, before.box(now), after.box(now), actor=actor,
+                                     new_key=after.current.id, grace=grace, source=source.describe(),
+                                     retiring={k.id: k.retires_at for k in after.keys[1:]})
 
     def channels(self) -> ChannelRegistry:
         """The configured channels; with none configured, every channel is ``capture`` (sends nothing)."""
@@ -72,18 +110,6 @@ class Application:
                           composer=Composer(self.services, self.settings.public_url, self.token_secret(),
                                             channels.captures(), channels.provider_templates()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
-
-    def token_secret(self) -> str:
-        """Signs tracking and unsubscribe links: derived from the sealing key, so one secret to keep."""
-        box_key = self.settings.secret_key
-        if box_key is None:
-            try:
-                self.secret_box()
-            except SecretError:
-                return "touchflow-development-only"
-            database = self.engine.url.database
-            box_key = Path(f"{database}.key").read_text(encoding="ascii")
-        return hashlib.sha256(f"touchflow-links:{box_key}".encode()).hexdigest()
 
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
         return Worker(self.services, batch_size, idle_sleep, dispatcher=self.dispatcher(batch_size))

@@ -31,10 +31,13 @@ def run(env: dict[str, str], *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_channel_set_seals_the_secret_and_list_never_shows_it(app: Application, env: dict[str, str]) -> None:
+def test_channel_set_seals_the_secret_and_list_never_shows_it(app: Application, env: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    secret_file = tmp_path / "smtp.secret"
+    secret_file.write_text(f"# the SMTP password\npassword={PASSWORD}\n", encoding="utf-8")
     code, out = run(env, "channel", "set", "email", "--kind", "smtp", "--setting", "host=smtp.example.cn",
                     "--setting", "port=465", "--setting", "username=news", "--setting", "from_address=news@example.cn",
-                    "--secret", f"password={PASSWORD}", "--rate", "50", "--concurrency", "2")
+                    "--secret-file", str(secret_file), "--rate", "50", "--concurrency", "2")
     assert code == 0, out
     with app.engine.connect() as c:
         stored = c.execute(select(channel_configs)).one()
@@ -46,7 +49,7 @@ def test_channel_set_seals_the_secret_and_list_never_shows_it(app: Application, 
     assert PASSWORD not in audit
 
     code, out = run(env, "channel", "set", "email", "--kind", "smtp", "--setting", "host=smtp2.example.cn",
-                    "--disable")  # no --secret: the sealed one is kept
+                    "--disable")  # no --secret-file: the sealed one is kept
     assert code == 0, out
     for args in (("channel", "list"), ("channel", "list", "--json")):
         code, out = run(env, *args)
@@ -115,9 +118,42 @@ def test_suppression_list_add_remove(env: dict[str, str]) -> None:
     assert [s["channel"] for s in orjson.loads(run(env, "suppression", "list", "--json")[1])] == ["email"]
 
 
+def test_channel_secrets_come_from_stdin_or_a_json_file_never_the_command_line(
+        app: Application, env: dict[str, str], tmp_path: Path) -> None:
+    code, out = run(env, "channel", "set", "sms", "--kind", "sms_http", "--setting", "base_url=https://sms.example.cn",
+                    "--secret", "api_token=on-the-command-line")
+    assert code == 2 and "--secret-file" in out and "stdin" in out and "on-the-command-line" not in out
+    with app.engine.connect() as c:
+        assert c.execute(select(channel_configs)).first() is None  # nothing stored
+
+    result = CliRunner().invoke(cli, ["channel", "set", "sms", "--kind", "sms_http", "--setting",
+                                      "base_url=https://sms.example.cn", "--secret-file", "-"],
+                                env=env, input='{"api_token": "from-stdin"}')
+    assert result.exit_code == 0, result.output
+    with app.engine.connect() as c:
+        sealed = c.execute(select(channel_configs.c.secret)).scalar_one()
+    assert SecretBox(base64.urlsafe_b64decode(KEY)).open(sealed, "channel:sms") == {"api_token": "from-stdin"}
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"api_token": ', encoding="utf-8")
+    code, out = run(env, "channel", "set", "sms", "--kind", "sms_http", "--secret-file", str(bad))
+    assert code == 2 and "not valid JSON" in " ".join(out.split())
+    code, out = run(env, "channel", "set", "sms", "--kind", "sms_http", "--secret-file", str(tmp_path / "absent"))
+    assert code == 2 and "No such file" in " ".join(out.split())
+
+    result = CliRunner().invoke(cli, ["channel", "set", "sms", "--kind", "sms_http", "--setting",
+                                      "base_url=https://sms.example.cn", "--ask-secret", "api_token"],
+                                env=env, input="typed-hidden\n")
+    assert result.exit_code == 0 and "typed-hidden" not in result.output, result.output
+    with app.engine.connect() as c:
+        sealed = c.execute(select(channel_configs.c.secret)).scalar_one()
+    assert SecretBox(base64.urlsafe_b64decode(KEY)).open(sealed, "channel:sms") == {"api_token": "typed-hidden"}
+
+
 def test_channel_set_refuses_a_setting_the_adapter_does_not_have(app: Application, env: dict[str, str]) -> None:
-    code, out = run(env, "channel", "set", "sms", "--kind", "sms_http", "--setting", "url=https://sms.example.cn",
-                    "--secret", "api_token=t")
+    result = CliRunner().invoke(cli, ["channel", "set", "sms", "--kind", "sms_http", "--setting",
+                                      "url=https://sms.example.cn", "--secret-file", "-"], env=env, input="api_token=t")
+    code, out = result.exit_code, result.output
     assert code == 2 and "unknown setting(s) url" in out and "base_url" in out
     with app.engine.connect() as c:
         assert c.execute(select(channel_configs)).first() is None

@@ -9,26 +9,30 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import uvicorn
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
+from tests.e2e.onsite_support import make_site, mint, with_secret_key
 from touchflow.api import create_app
 from touchflow.bootstrap import Application
 from touchflow.domain.ports import OutboxMessage
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.services.apikeys import create_api_key
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.content import save_template
-from touchflow.services.ingest import RawItem, record_events
+from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.sites import IssuedSite
 from touchflow.store.tables import events, onsite_messages
 
 CHROMIUM = "/usr/bin/chromium"
 VISITOR = "browser-visitor-1"
+KNOWN = "email:known@example.cn"
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("TOUCHFLOW_REQUIRE_BROWSER") == "1":  # .ci/run installs Chromium and sets this
@@ -55,20 +59,31 @@ def api_url(app: Application) -> Iterator[str]:
     sock.close()
 
 
+@dataclass
+class Site:
+    url: str
+    issued: IssuedSite
+
+
 @pytest.fixture
-def site(api_url: str, app: Application) -> Iterator[str]:
-    """The customer's website on another origin: a page with the snippet, and the landing page it links to."""
-    key = create_api_key(app.services, "site:127.0.0.1", actor="test").secret
+def site(api_url: str, app: Application) -> Iterator[Site]:
+    """The customer's website on another origin: a page with the snippet, the landing page it links to, and
+    the site's backend that issues identify tokens (here: for whoever asks, as if they had just logged in)."""
+    with_secret_key(app)
+    issued: list[IssuedSite] = []
 
     class Pages(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/landing"):
                 body = b"<!doctype html><title>landing</title><h1>Spring sale</h1>"
+            elif self.path.startswith("/token?visitor="):
+                vid = unquote(self.path.split("=", 1)[1])
+                body = mint(app, issued[0], vid, KNOWN).encode()
             else:
                 body = (f'<!doctype html><html><head><title>shop</title></head><body><h1>Shop</h1>'
                         f'<script>try{{localStorage.setItem("tf_vid","{VISITOR}")}}catch(e){{}}</script>'
                         f'<script src="{api_url}/v1/onsite/snippet.js" data-api="{api_url}" '
-                        f'data-site-key="{key}" data-poll="1"></script></body></html>').encode()
+                        f'data-site-key="{issued[0].site_key}" data-poll="1"></script></body></html>').encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -79,20 +94,22 @@ def site(api_url: str, app: Application) -> Iterator[str]:
             del format, args
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    issued.append(make_site(app, "shop", [origin]))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield Site(origin, issued[0])
     server.shutdown()
     server.server_close()
     thread.join(10)
 
 
-def _queue_popup(app: Application, landing: str) -> None:
+def _queue_popup(app: Application, landing: str, contact: str | None = None, title: str = "春季特惠") -> None:
     record_events(app.services, "website", [RawItem({"type": "page_view", "anon": VISITOR,
                                                      "properties": {"url": "https://www.example.cn/"}})])
-    save_template(app.services, "spring_popup", "onsite", "春季特惠", "全场八折 <img src=x onerror=alert(1)>", "text",
+    save_template(app.services, "spring_popup", "onsite", title, "全场八折 <img src=x onerror=alert(1)>", "text",
                   by="test")
-    contact = find_contact_id(app.services, f"anon:{VISITOR}")
+    contact = contact or find_contact_id(app.services, f"anon:{VISITOR}")
     now = app.services.clock.now()
     with app.services.uow() as uow:
         uow.messages.enqueue([OutboxMessage("popup-1", "test:popup-1", None, contact, None, "popup", "onsite",
@@ -115,13 +132,13 @@ def _wait_for(check: Any, timeout: float = 10.0) -> Any:
     return check()
 
 
-def test_the_popup_appears_in_a_browser_and_its_click_is_recorded(app: Application, site: str) -> None:
-    _queue_popup(app, f"{site}/landing")
+def test_the_popup_appears_in_a_browser_and_its_click_is_recorded(app: Application, site: Site) -> None:
+    _queue_popup(app, f"{site.url}/landing")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = browser.new_page()
-            page.goto(f"{site}/shop")
+            page.goto(f"{site.url}/shop")
             dialog = page.locator('[role="dialog"]')
             dialog.wait_for(state="visible", timeout=10_000)
             assert dialog.locator("h2").inner_text() == "春季特惠"
@@ -129,7 +146,7 @@ def test_the_popup_appears_in_a_browser_and_its_click_is_recorded(app: Applicati
             assert page.locator('[role="dialog"] img').count() == 0
             assert page.evaluate("window.touchflow.visitor()") == f"anon:{VISITOR}"
             page.locator(".tf-popup-link").click()
-            page.wait_for_url(f"{site}/landing")
+            page.wait_for_url(f"{site.url}/landing")
         finally:
             browser.close()
 
@@ -143,3 +160,34 @@ def test_the_popup_appears_in_a_browser_and_its_click_is_recorded(app: Applicati
     assert {p["channel"] for _, p in recorded} == {"onsite"}
     with app.engine.connect() as c:
         assert c.execute(select(onsite_messages.c.status)).scalar_one() == "clicked"
+
+
+def test_after_login_the_site_backends_token_links_the_browser_to_the_person(app: Application, site: Site) -> None:
+    known = upsert_contacts(app.services, "crm", [RawItem({"email": "known@example.cn"})]).contact_ids[0]
+    assert known is not None
+    _queue_popup(app, f"{site.url}/landing", contact=known, title="老客户专享")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{site.url}/shop")
+            page.wait_for_function("window.touchflow !== undefined")
+            claimed = page.evaluate("""fetch(document.querySelector("script[data-site-key]").dataset.api +
+                "/v1/onsite/identify?key=" + encodeURIComponent(document.querySelector("script[data-site-key]")
+                .dataset.siteKey) + "&visitor=" + encodeURIComponent(window.touchflow.visitor()),
+                {method: "POST", headers: {"Content-Type": "text/plain"},
+                 body: JSON.stringify({email: "known@example.cn"})}).then(r => r.status)""")
+            assert claimed == 202  # CORS lets the site's own origin read the answer; a claim links nothing
+            page.wait_for_timeout(1500)
+            assert page.locator('[role="dialog"]').count() == 0
+            linked = page.evaluate("""fetch("/token?visitor=" + encodeURIComponent(window.touchflow.visitor()))
+                .then(r => r.text()).then(t => window.touchflow.identify(t))""")
+            assert linked is True
+            dialog = page.locator('[role="dialog"]')
+            dialog.wait_for(state="visible", timeout=10_000)
+            assert dialog.locator("h2").inner_text() == "老客户专享"
+            page.evaluate("window.touchflow.reset()")  # logout: the next person on this browser starts fresh
+            assert page.evaluate("window.touchflow.visitor()") != f"anon:{VISITOR}"
+        finally:
+            browser.close()
+    assert find_contact_id(app.services, f"anon:{VISITOR}") == known

@@ -74,9 +74,10 @@ SHARED_PATHS = {
 @pytest.fixture(scope="module")
 def wired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     database = tmp_path_factory.mktemp("fuzz") / "touchflow.db"
-    application = bootstrap(Settings(f"sqlite:///{Path(database).as_posix()}"),
+    application = bootstrap(Settings(f"sqlite:///{Path(database).as_posix()}", config_dir=str(database.parent)),
                             clock=VirtualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)))
     application.init_database()  # the Alembic migrations, as a deployment runs them
+    application.create_secret_key()  # as `touchflow init` does: tracking links are checked with it
     key = create_api_key(application.services, "fuzz", actor="test").secret
     yield create_app(application), key
     application.close()

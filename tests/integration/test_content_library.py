@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 import typer
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from touchflow.bootstrap import Application
 from touchflow.cli import assets as assets_cli
 from touchflow.clock import VirtualClock
+from touchflow.domain.actors import Actor
 from touchflow.services.content import (
     MAX_ASSET_BYTES,
     ContentError,
@@ -32,6 +36,7 @@ from touchflow.services.content import (
     template_history,
 )
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.store.tables import audit_log
 
 WELCOME = ("<p>{{ contact.name }}，欢迎！</p>{% if contact.high_value %}<p>VIP 专享</p>{% endif %}"
            "{% for p in recommendations %}<a href=\"{{ p.url }}\">{{ p.name }}</a>{% endfor %}")
@@ -103,6 +108,29 @@ def test_finance_content_waits_for_a_second_person(app: Application) -> None:
         assert check_journey_content(uow, ["fund"]) == []
     assert chosen is not None and chosen.version == v2.version and v3.status == "pending_review"
     assert {r.status for r in list_reviews(ctx, None)} == {"approved", "rejected", "pending"}
+
+
+@pytest.mark.parametrize(("subject", "body", "because"), [
+    ("稳健理财", "<p>年化收益 4.2%，投资有风险</p>", "finance copy: 年化收益"),
+    ("健康讲座", "<p>专家讲解慢性胃炎的治疗方法</p>", "medical copy: 治疗"),
+    ("会员日", "<p>提高免疫力的好时节</p>", "medical copy: 提高免疫力"),
+])
+def test_untagged_medical_or_financial_copy_waits_for_review(app: Application, subject: str, body: str,
+                                                            because: str) -> None:
+    saved = save_template(app.services, "untagged", "email", subject, body, "html", [], Actor.os_user("amy"))
+    assert saved.status == "pending_review" and saved.tags == ()
+    assert because in saved.review_reasons
+    [review] = list_reviews(app.services)
+    assert review.template_name == "untagged" and review.requested_by == "os:amy"
+    with app.services.reader() as uow:
+        assert template_for_send(uow, "untagged") is None
+    with pytest.raises(ContentError, match="second person"):
+        decide_review(app.services, review.id, True, Actor.os_user("amy"), "typed another name? still amy")
+    with app.engine.connect() as c:
+        details = c.execute(select(audit_log.c.details).where(audit_log.c.action == "template.save")).scalar_one()
+    assert because in details["review_because"]
+    plain = save_template(app.services, "plain", "email", "春季上新", "<p>新品到店</p>", "html", [], "amy")
+    assert plain.status == "approved" and plain.review_reasons == []
 
 
 def test_a_reviewer_may_accept_a_draft_whose_finding_is_a_false_positive(app: Application) -> None:
@@ -200,18 +228,24 @@ def test_cli_template_flow(app: Application, cli: typer.Typer, tmp_path: Path) -
                     "<a href=\"https://loan.example.com\">申请</a></mj-text></mj-column></mj-section></mj-body></mjml>",
                     encoding="utf-8")
     result = runner.invoke(cli, ["template", "save", "loan", "--file", str(body), "--subject", "贷款",
-                                 "--tag", "finance", "--by", "amy", "--json"], env=env)
+                                 "--tag", "finance", "--json"], env=env)
     assert result.exit_code == 0, result.output
     saved = orjson.loads(result.stdout)
     assert (saved["version"], saved["layout"], saved["status"]) == (1, "mjml", "pending_review")
+    me = f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+    assert saved["created_by"] == me
 
     result = runner.invoke(cli, ["template", "review", "list", "--json"], env=env)
     [review] = orjson.loads(result.stdout)
-    result = runner.invoke(cli, ["template", "review", "approve", review["id"], "--by", "amy"], env=env)
-    assert result.exit_code == 2 and "second person" in result.output
-    result = runner.invoke(cli, ["template", "review", "approve", review["id"], "--by", "carol", "--json"], env=env)
-    assert result.exit_code == 0, result.output
-    assert orjson.loads(result.stdout)["status"] == "approved"
+    # The same OS account cannot approve, whatever it types or claims in the environment.
+    result = runner.invoke(cli, ["template", "review", "approve", review["id"], "--by", "carol"], env=env)
+    assert result.exit_code == 2 and "--by" in result.output
+    for spoof in ({}, {"USER": "carol", "LOGNAME": "carol", "USERNAME": "carol"}):
+        result = runner.invoke(cli, ["template", "review", "approve", review["id"]], env={**env, **spoof})
+        assert result.exit_code == 2 and "second person" in result.output, result.output
+    assert list_reviews(app.services)[0].status == "pending"
+    approved = decide_review(app.services, review["id"], True, Actor.api_key("k2", "compliance-desk"), "ok")
+    assert approved.status == "approved" and approved.reviewer == "apikey:k2 (compliance-desk)"
 
     result = runner.invoke(cli, ["template", "list", "--json"], env=env)
     assert [(t["name"], t["status"]) for t in orjson.loads(result.stdout)] == [("loan", "approved")]

@@ -121,8 +121,9 @@ class WorkerProcess:
 @pytest.fixture
 def system_app(database_url: str) -> Iterator[Application]:
     """The application on the test database with the system clock (the workers' clock)."""
-    application = bootstrap(Settings(database_url))
+    application = bootstrap(Settings(database_url, config_dir=os.environ["TOUCHFLOW_CONFIG_DIR"]))
     application.init_database()
+    application.create_secret_key()  # what `touchflow init` does: the workers refuse to start without a key
     # Real time drives these workers: without this, SMS and WeCom would wait for the morning at night.
     set_guardrail_policy(application.services, {"quiet_hours": {"channels": []}}, actor="test")
     publish_journey(application.services, JOURNEY, actor="test")

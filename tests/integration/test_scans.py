@@ -56,7 +56,7 @@ def test_inactivity_enters_only_contacts_quiet_for_the_whole_window(app: Applica
                   route=False)
     runtime.tick()
     assert sent(app) == []
-    clock.advance(timedelta(days=31))
+    clock.advance(timedelta(days=30, hours=2))  # old@ went quiet 90 days ago two hours ago
     runtime.tick()
     with app.engine.connect() as c:
         from touchflow.store.tables import contact_identities
@@ -89,12 +89,45 @@ def test_schedule_enters_the_audience_at_the_time_of_day(app: Application, clock
 
 def test_date_attribute_trigger(app: Application, clock: VirtualClock) -> None:
     publish_journey(app.services, journey("anniversary", {"after_attribute": "custom.contract_start",
-                                                          "delay": "30d"}), actor="t")
+                                                          "delay": "30d", "late_entry": "30d"}), actor="t")
     upsert_contacts(app.services, "crm", [RawItem({"email": "a@x.cn", "custom.contract_start": "2026-01-20"}),
-                                          RawItem({"email": "b@x.cn", "custom.contract_start": "2026-02-15"})])
+                                          RawItem({"email": "b@x.cn", "custom.contract_start": "2026-02-15"}),
+                                          RawItem({"email": "c@x.cn", "custom.contract_start": "2025-06-01"})])
     runtime = JourneyRuntime(app.services)
-    runtime.tick()  # 2026-03-02: a's date + 30 d has passed, b's has not
+    runtime.tick()  # 2026-03-02: a's date + 30 d has passed (11 days ago), b's has not; c's is long past
     assert len(sent(app)) == 1
     clock.advance(timedelta(days=20))
     runtime.tick()
     assert len(sent(app)) == 2
+
+
+def test_history_enters_nothing_late_entry_says_how_late_is_too_late(app: Application, clock: VirtualClock) -> None:
+    """Issue 11 item 14: importing last month's events, or publishing a dormancy journey over a year of
+    quiet contacts, must not start thousands of runs at once; what happened within late_entry still does."""
+    publish_journey(app.services, journey("signup_hello", {"event": "signup"}), actor="t")
+    publish_journey(app.services, journey("survey", {"after_event": "order_paid", "delay": "30d"}), actor="t")
+    publish_journey(app.services, journey("dormant", {"inactive_for": "90d"}), actor="t")
+    publish_journey(app.services, journey("dormant_catch_up", {"inactive_for": "90d", "late_entry": "365d"}),
+                    actor="t")
+    now = clock.now()
+
+    def event(kind: str, email: str, ago: timedelta, **props: object) -> RawItem:
+        return RawItem({"type": kind, "email": email, "occurred_at": (now - ago).isoformat(), "properties": props})
+
+    record_events(app.services, "import", [
+        event("signup", "stale@x.cn", timedelta(days=10)), event("signup", "fresh@x.cn", timedelta(hours=3)),
+        event("order_paid", "buyer@x.cn", timedelta(days=10), order_id="o1", amount=1),   # survey due in 20 days
+        event("order_paid", "old_buyer@x.cn", timedelta(days=40), order_id="o2", amount=1),  # was due 10 days ago
+        event("page_view", "asleep@x.cn", timedelta(days=300), url="/"),  # quiet since 210 days
+    ])
+    runtime = JourneyRuntime(app.services)
+    runtime.tick()
+    clock.advance(timedelta(days=20, hours=1))
+    runtime.tick()
+    with app.engine.connect() as c:
+        from touchflow.store.tables import contact_identities
+
+        emails = dict(c.execute(select(contact_identities.c.contact_id, contact_identities.c.value)).all())
+    entered = sorted((emails[cid], template) for cid, template in sent(app))
+    assert entered == [("asleep@x.cn", "dormant_catch_up_mail"), ("buyer@x.cn", "survey_mail"),
+                       ("fresh@x.cn", "signup_hello_mail")]

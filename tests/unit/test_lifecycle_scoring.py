@@ -87,9 +87,21 @@ def test_each_default_transition() -> None:
 def test_moves_chain_until_the_contact_settles() -> None:
     day = timedelta(days=1)
     contact = facts(("signup", day), ("order_paid", day))
+    created = NOW - timedelta(days=400)
     assert advance_stage(CONFIG, None, life(contact, day), NOW) == [
-        (None, "new_visitor", "initial"), ("new_visitor", "prospect", "signup"),
-        ("prospect", "customer", "order_paid")]
+        (None, "new_visitor", "initial", created), ("new_visitor", "prospect", "signup", NOW - day),
+        ("prospect", "customer", "order_paid", NOW - day)]
+
+
+def test_a_move_is_dated_when_its_qualifying_event_happened_not_when_the_pass_ran() -> None:
+    """Issue 11 item 14: a pass that runs weeks later still records the day the contact qualified."""
+    downloads = facts(("content_download", timedelta(days=40)), ("content_download", timedelta(days=12)),
+                      ("content_download", timedelta(days=3)))
+    moves = advance_stage(CONFIG, "prospect", life(downloads, timedelta(days=3)), NOW)
+    assert [(m[1], m[3]) for m in moves] == [("intent", NOW - timedelta(days=12))]  # 2 downloads within 30 days
+    asleep = advance_stage(CONFIG, "customer", life(facts(("order_paid", timedelta(days=200))),
+                                                   timedelta(days=200)), NOW)
+    assert [(m[1], m[2], m[3]) for m in asleep] == [("dormant", "dormancy", NOW - timedelta(days=110))]
 
 
 def test_configuration_errors_name_the_element_and_documents_round_trip() -> None:

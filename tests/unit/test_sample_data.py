@@ -183,3 +183,28 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         write_sample_data(tmp_path, contacts=0)
     with pytest.raises(ValueError):
         write_sample_data(tmp_path, contacts=10, events=-1)
+
+
+def test_data_is_dated_up_to_the_day_it_is_made_for(tmp_path: Path) -> None:
+    """Issue 11 item 14: the files end just before ``as_of`` (the CLI passes today), whatever year it is;
+    one seed and one date give the same bytes, another date moves every event with it."""
+    from datetime import date, datetime, timedelta
+
+    december = write_sample_data(tmp_path / "dec", contacts=300, seed=3, as_of=date(2026, 12, 6))
+    again = write_sample_data(tmp_path / "dec2", contacts=300, seed=3, as_of=date(2026, 12, 6))
+    june = write_sample_data(tmp_path / "jun", contacts=300, seed=3, as_of=date(2027, 6, 1))
+    assert all(again.path(n).read_bytes() == december.path(n).read_bytes() for n in FILES)
+    times = [datetime.fromisoformat(str(e["occurred_at"])) for e in _events(december)
+             if str(e["occurred_at"]).startswith("20")]
+    end = datetime.fromisoformat("2026-12-06T00:00:00+08:00")
+    assert max(times) <= end and max(times) >= end - timedelta(days=14)  # recent activity exists
+    assert min(times) >= end - timedelta(days=200)
+    june_times = [str(e["occurred_at"]) for e in _events(june) if str(e["occurred_at"]).startswith("20")]
+    assert max(june_times) < "2027-06-01" and max(june_times) > "2027-05"
+
+
+def test_consultations_say_whether_they_converted(sample: SampleFiles) -> None:
+    """The intent journey enrols "consulted, not ordered" (converted: false): the sample must have some."""
+    consults = [e for e in _events(sample) if e["type"] == "consult"]
+    converted = Counter(dict(e["properties"]).get("converted") for e in consults)  # type: ignore[call-overload]
+    assert converted[False] > 10 and converted[True] > 0 and None not in converted

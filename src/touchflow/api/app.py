@@ -18,6 +18,7 @@ from touchflow.api import tracking
 from touchflow.api.auth import ApiKeyCache
 from touchflow.api.docs import complete_document, install_docs
 from touchflow.api.middleware import BodyLimit, wrap_outermost
+from touchflow.api.onsite_gate import OnsiteLimits
 from touchflow.api.routes import (
     MAX_BODY_BYTES,
     ApiError,
@@ -62,13 +63,15 @@ class Wired(Protocol):
 _DOC_ONLY_MODELS: tuple[type[BaseModel], ...] = (EventBatchIn, EventIn, ContactIn)
 
 
-def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: int | None = None) -> FastAPI:
+def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: int | None = None,
+               onsite_limits: OnsiteLimits | None = None) -> FastAPI:
     """The HTTP API over ``application``'s services.
 
     ``api_key_ttl``: seconds a valid key is trusted without asking the database again (0: every request).
     ``write_slots``: write transactions run at once per process (default 1). Ingest is CPU-bound Python
     under the GIL, so more than one per process measured slower on PostgreSQL too (and SQLite has a
     single writer); scale with worker processes instead.
+    ``onsite_limits``: rate limits of the public pop-up endpoints (per process; defaults in ``OnsiteLimits``).
     """
     app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION, docs_url=None,
                   redoc_url=None)
@@ -83,7 +86,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(contacts.router)
     app.include_router(journeys.router)
     app.include_router(content.router)
-    app.include_router(onsite.router)
+    onsite.install(app, application, onsite_limits)
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
     app.include_router(personas.router)

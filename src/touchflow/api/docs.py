@@ -93,7 +93,7 @@ def complete_document(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses: dict[str, Any] = operation.setdefault("responses", {})
             codes: list[str] = []
-            if operation.get("parameters") or operation.get("requestBody"):
+            if operation.get("parameters") or operation.get("requestBody") or method in _WRITES:
                 codes.append("422")
             if operation.get("requestBody") or method in _WRITES:  # a POST may carry a body it reads by hand
                 codes += ["400", "413"]

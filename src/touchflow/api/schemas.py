@@ -356,6 +356,8 @@ class MergeOut(BaseModel):
     source: str
     at: str
     conflicts: list[dict[str, Any]]
+    undone_at: str | None = None  # unmerged by a person: then this contact is its own again
+    undone_by: str | None = None
 
 
 class ContactOut(BaseModel):

@@ -18,6 +18,7 @@ import base64
 import html
 import logging
 import re
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
@@ -27,6 +28,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from touchflow.api.routes import api_state, read_body
 from touchflow.content.tokens import InvalidToken, Purpose, TokenSigner
+from touchflow.security.crypto import SecretError
 from touchflow.services.tracking import (
     BadTrackingPayload,
     ChannelPreference,
@@ -59,23 +61,45 @@ _MULTIPART_FIELD = re.compile(rb'name="([^"]+)"\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r
 
 @runtime_checkable
 class LinkSigning(Protocol):
-    def token_secret(self) -> str: ...
+    def link_secrets(self, now: datetime) -> tuple[str, ...]: ...
+
+
+class _Signers:
+    """A ``TokenSigner`` for the secrets usable now: the key ring is asked on every read, so a rotation in
+    another process and the end of a grace period take effect without a restart."""
+
+    def __init__(self, keys: LinkSigning) -> None:
+        self._keys = keys
+        self._signer: tuple[tuple[str, ...], TokenSigner] | None = None
+
+    def at(self, now: datetime) -> TokenSigner:
+        secrets = self._keys.link_secrets(now)
+        cached = self._signer
+        if cached is not None and cached[0] == secrets:
+            return cached[1]
+        signer = TokenSigner(secrets[0], old_keys=secrets[1:])
+        self._signer = (secrets, signer)
+        return signer
 
 
 def install(app: FastAPI, application: object) -> None:
-    """Mount the router; tokens are checked with ``application.token_secret()`` (the dispatcher signs
-    with the same), or the development key when the application has none."""
-    secret = application.token_secret() if isinstance(application, LinkSigning) else "touchflow-development-only"
-    app.state.link_signer = TokenSigner(secret)
+    """Mount the router; tokens are checked with ``application.link_secrets(now)`` (the key ring the
+    dispatcher signs with). There is no fallback key: without one, no link verifies."""
+    if not isinstance(application, LinkSigning):
+        raise TypeError("the application must provide link_secrets(now) to verify tracking links")
+    app.state.link_signers = _Signers(application)
     app.include_router(router)
 
 
 def _read(request: Request, token: str, purpose: Purpose) -> dict[str, Any] | None:
-    signer = request.app.state.link_signer
-    assert isinstance(signer, TokenSigner)
+    signers = request.app.state.link_signers
+    assert isinstance(signers, _Signers)
     try:
-        return signer.read_token(token, purpose)
+        return signers.at(api_state(request).services.clock.now()).read_token(token, purpose)
     except InvalidToken:
+        return None
+    except SecretError:
+        log.exception("no secret key to verify links with (run `touchflow init`)")
         return None
 
 

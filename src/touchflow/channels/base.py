@@ -9,11 +9,15 @@ providers concurrently on threads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["Channel", "Delivery", "DeliveryStatus", "Outgoing", "PermanentError", "TransientError"]
+__all__ = ["Channel", "Delivery", "DeliveryStatus", "Outgoing", "PermanentError", "TransientError", "contain",
+           "each_message"]
+
+log = logging.getLogger(__name__)
 
 DeliveryStatus = Literal["sent", "retry", "failed"]
 
@@ -67,8 +71,37 @@ class Channel(Protocol):
     max_batch: int
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        """Send ``messages``; one ``Delivery`` per message in the same order. Never raises for a message's
-        own failure (that is a ``Delivery``); may raise ``TransientError`` when the whole call failed."""
+        """Send ``messages``; one ``Delivery`` per message in the same order. Never raises once anything was
+        handed over: a message's own failure, even an unexpected exception, is its ``Delivery`` (``contain``,
+        ``each_message``). May raise ``TransientError`` / ``PermanentError`` when nothing was sent."""
         ...
 
     def close(self) -> None: ...
+
+
+def contain(channel: str, batch: Sequence[Outgoing], call: Callable[[], Iterable[Delivery]]) -> list[Delivery]:
+    """Run one provider ``call`` carrying ``batch``; whatever it raises becomes the outcome of ``batch`` only.
+
+    Answers of earlier calls in the same ``send`` stand, so a bad message (a malformed URL, a value the
+    client library chokes on) never makes the dispatcher retry, and so re-send, messages already handed
+    over. ``TransientError`` means this call handed nothing over: ``retry``. Anything else: ``failed``, the
+    error named (the message may or may not have left; sending it again could duplicate it)."""
+    try:
+        return list(call())
+    except TransientError as exc:
+        return [Delivery(m.message_id, "retry", error=str(exc), retry_after=exc.retry_after) for m in batch]
+    except PermanentError as exc:
+        return [Delivery(m.message_id, "failed", error=str(exc)) for m in batch]
+    except Exception as exc:
+        log.exception("channel %s: unexpected error on a call of %d message(s)", channel, len(batch))
+        error = f"unexpected error in channel {channel}: {type(exc).__name__}: {exc}"[:500]
+        return [Delivery(m.message_id, "failed", error=error) for m in batch]
+
+
+def each_message(channel: str, messages: Sequence[Outgoing], send_one: Callable[[Outgoing], Delivery]
+                 ) -> list[Delivery]:
+    """One provider call per message, each contained (``contain``): one message's exception is its own."""
+    def one(message: Outgoing) -> Delivery:
+        return contain(channel, [message], lambda: [send_one(message)])[0]
+
+    return [one(m) for m in messages]

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from touchflow.channels.base import Delivery, Outgoing
+from touchflow.channels.base import Delivery, Outgoing, contain
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -126,17 +126,19 @@ def chunks_without_repeats(messages: Sequence[Outgoing], size: int) -> list[list
     return out
 
 
-def send_in_batches(messages: Sequence[Outgoing], key: Callable[[Outgoing], Hashable],
+def send_in_batches(channel: str, messages: Sequence[Outgoing], key: Callable[[Outgoing], Hashable],
                     batches: Callable[[list[Outgoing]], Iterable[list[Outgoing]]],
                     call: Callable[[list[Outgoing]], Iterable[Delivery]]) -> list[Delivery]:
     """Group the messages one provider call can carry together (same template, same sender and text …),
-    split each group with ``batches``, make one ``call`` per batch, and answer in the messages' order."""
+    split each group with ``batches``, make one ``call`` per batch, and answer in the messages' order.
+    Each call is contained (``base.contain``): what one call raises is the outcome of its batch only."""
     groups: dict[Hashable, list[Outgoing]] = {}
     for m in messages:
         groups.setdefault(key(m), []).append(m)
     results: dict[str, Delivery] = {}
     for group in groups.values():
         for batch in batches(group):
-            for d in call(batch):
+            for d in contain(channel, batch, lambda: call(batch)):  # noqa: B023 (called at once)
                 results[d.message_id] = d
-    return [results[m.message_id] for m in messages]
+    return [results.get(m.message_id) or Delivery(m.message_id, "retry", error="the provider gave no answer")
+            for m in messages]

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from touchflow.channels.base import Delivery, Outgoing
+from touchflow.channels.base import Delivery, Outgoing, contain
 from touchflow.channels.http_common import (
     DEFAULT_TIMEOUT,
     all_with,
@@ -103,7 +103,8 @@ class HttpSmsChannel:
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
         out: list[Delivery] = []
         for start in range(0, len(messages), self.max_batch):
-            out.extend(self._send_batch(messages[start : start + self.max_batch]))
+            batch = messages[start : start + self.max_batch]
+            out.extend(contain(self.name, batch, lambda: self._send_batch(batch)))  # noqa: B023 (called at once)
         return out
 
     def close(self) -> None:

@@ -117,7 +117,7 @@ class AliyunSmsChannel:
         self._client = make_client(transport, settings.timeout)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        return send_in_batches(messages, lambda m: str(m.data.get("template_code", "")),
+        return send_in_batches(self.name, messages, lambda m: str(m.data.get("template_code", "")),
                                lambda group: chunks_without_repeats(group, SEND_BATCH_LIMIT), self._send_group)
 
     def close(self) -> None:

@@ -117,8 +117,8 @@ class TencentSmsChannel:
         def template(m: Outgoing) -> tuple[str, tuple[str, ...]]:  # one call carries one template and its values
             return str(m.data.get("template_id", "")), tuple(str(p) for p in m.data.get("template_params", ()))
 
-        return send_in_batches(messages, template, lambda group: chunks_without_repeats(group, NUMBERS_PER_CALL),
-                               self._call)
+        return send_in_batches(self.name, messages, template,
+                               lambda group: chunks_without_repeats(group, NUMBERS_PER_CALL), self._call)
 
     def close(self) -> None:
         self._client.close()

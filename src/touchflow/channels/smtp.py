@@ -9,6 +9,7 @@ untrusted certificate, no STARTTLS): docs/subsystems/channels-email.md says why.
 from __future__ import annotations
 
 import base64
+import logging
 import smtplib
 import ssl
 import threading
@@ -29,6 +30,7 @@ __all__ = ["HARD_BOUNCE_PREFIX", "SmtpChannel", "SmtpSecurity", "SmtpSettings", 
 
 SmtpSecurity = Literal["none", "starttls", "tls"]
 HARD_BOUNCE_PREFIX = "hard bounce: "
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,6 +269,10 @@ class SmtpChannel:
             except ValueError as exc:
                 results[index] = Delivery(message.message_id, "failed", error=f"invalid message: {exc}")
                 continue
+            except Exception as exc:  # a bug on one message fails that message, not the call
+                log.exception("channel %s: unexpected error building message %s", self.name, message.message_id)
+                results[index] = Delivery(message.message_id, "failed", error=_unexpected(self.name, exc))
+                continue
             work.append(_Prepared(index, message, envelope_to, payload, message_id, utf8))
         if work:
             first = self._pool.acquire()  # raises for the whole call: nothing has been handed over yet
@@ -303,7 +309,7 @@ class SmtpChannel:
                 if connection is None:
                     try:
                         connection = self._pool.acquire()
-                    except (TransientError, PermanentError) as exc:
+                    except Exception as exc:  # nothing of this message was handed over
                         results[item.index] = Delivery(item.message.message_id, "retry", error=str(exc))
                         return  # the other workers carry on; what nobody took is reported as retry
                 results[item.index], connection = self._deliver(connection, item)
@@ -317,7 +323,7 @@ class SmtpChannel:
             self._pool.release(connection)
             try:
                 connection = self._pool.acquire()
-            except (TransientError, PermanentError):
+            except Exception:  # the first answer stands
                 return delivery, None
             delivery, _ = self._transaction(connection, item)
         if not connection.open or connection.sent >= self.settings.max_messages_per_connection:
@@ -345,8 +351,16 @@ class SmtpChannel:
             timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
             error = "SMTP timeout" if timed_out else f"SMTP connection lost: {exc}"
             return Delivery(message_id, "retry", error=error), reused and not timed_out
+        except Exception as exc:  # the message may be half sent: fail it (never resend), drop the connection
+            log.exception("channel %s: unexpected error sending message %s", self.name, message_id)
+            connection.smtp.close()
+            return Delivery(message_id, "failed", error=_unexpected(self.name, exc)), False
         connection.sent += 1
         return Delivery(message_id, "sent", provider_id=item.message_id), False
+
+
+def _unexpected(channel: str, exc: Exception) -> str:
+    return f"unexpected error in channel {channel}: {type(exc).__name__}: {exc}"[:500]
 
 
 def _refused(message_id: str, code: int, text: bytes | str, *, at_recipient: bool) -> Delivery:

@@ -3,14 +3,14 @@
 Each POST carries ``X-Touchflow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` and
 ``X-Touchflow-Idempotency-Key``; receivers check it with ``verify_signature``.
 
-A webhook URL comes from a marketer, so it must not reach our own network: loopback, RFC 1918 and
-unique-local, link-local (including the cloud metadata address 169.254.169.254), CGNAT, unspecified,
-multicast and reserved addresses are refused, also when written as IPv4-mapped, NAT64 or 6to4 IPv6,
-unless the host or network is allow-listed. The check happens when the socket is opened: the guarded
-transport resolves the host itself, checks every address, and connects to a checked address, so a DNS
-answer that changes between check and connect (rebinding) cannot redirect us. TLS still verifies and
-sends SNI for the URL's hostname because httpcore passes it separately from the connect address.
-Redirects are not followed.
+A webhook URL comes from a marketer, so it must not reach our own network. The rules (which URLs, which
+addresses) are pure and live in ``domain.webhook_urls``; publishing a journey applies them to the URL as
+written, and this channel applies them again: the URL's form before the request (an odd spelling such as
+``0177.0.0.1`` fails that message with the reason), every resolved address when the socket is opened. The
+connect-time check is what stops a name that resolves inward: the guarded transport resolves the host
+itself, checks every address, and connects to a checked address, so a DNS answer that changes between
+check and connect (rebinding) cannot redirect us. TLS still verifies and sends SNI for the URL's hostname
+because httpcore passes it separately from the connect address. Redirects are not followed.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from touchflow.channels.base import Delivery, Outgoing
+from touchflow.channels.base import Delivery, Outgoing, each_message
 from touchflow.channels.http_common import delivery_for_exception, delivery_for_status, make_client
+from touchflow.domain.webhook_urls import AllowList, address_problem, host_address, refusal_rule, url_form_problem
 
 __all__ = [
     "AddressGuard",
@@ -43,38 +44,7 @@ __all__ = [
     "verify_signature",
 ]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
-
-_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("unspecified", ("0.0.0.0/8", "::/128")),
-    ("loopback", ("127.0.0.0/8", "::1/128")),
-    ("private (RFC 1918 / unique local)", ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")),
-    ("link-local (incl. cloud metadata)", ("169.254.0.0/16", "fe80::/10", "fec0::/10")),
-    ("shared address space (CGNAT, RFC 6598)", ("100.64.0.0/10",)),
-    ("IETF protocol assignments", ("192.0.0.0/24",)),
-    ("benchmarking", ("198.18.0.0/15",)),
-    ("multicast", ("224.0.0.0/4", "ff00::/8")),
-    ("reserved", ("240.0.0.0/4", "100::/64")),
-)
-_NETWORKS = tuple((rule, ipaddress.ip_network(net)) for rule, nets in _RULES for net in nets)
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_COMPATIBLE = ipaddress.IPv6Network("::/96")
-
-
-def refusal_rule(address: IPAddress) -> str | None:
-    """Why ``address`` must not be reached, or ``None`` when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded: ipaddress.IPv4Address | None = address.ipv4_mapped or address.sixtofour
-        if embedded is None and (address in _NAT64 or (address in _COMPATIBLE and int(address) > 1)):
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            inner = refusal_rule(embedded)
-            return f"{inner} (embedded in IPv6 {address})" if inner else None
-    for rule, network in _NETWORKS:
-        if address.version == network.version and address in network:
-            return rule
-    return None
 
 
 class AddressRefused(httpcore.ConnectError):
@@ -101,23 +71,21 @@ class AddressGuard:
     def vet(self, host: str, port: int) -> list[str]:
         """The addresses to connect to, every one checked; raises ``AddressRefused`` otherwise."""
         name = host.strip("[]").lower()
-        try:
-            addresses = [str(ipaddress.ip_address(name))]
-        except ValueError:
+        literal = host_address(name)  # also 0177.0.0.1 or 2130706433: never handed to a resolver to interpret
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
             try:
                 addresses = self.resolver(name, port)
             except OSError as exc:
                 raise httpcore.ConnectError(f"cannot resolve {name}: {exc}") from exc
         if not addresses:
             raise httpcore.ConnectError(f"{name} has no address")
-        if name in self.allow_hosts:
+        allow = AllowList.of(self.allow_hosts, self.allow_networks)
+        if allow.allows_host(name):
             return addresses
-        allowed = [ipaddress.ip_network(n, strict=False) for n in self.allow_networks]
         for text in addresses:
-            ip = ipaddress.ip_address(text.split("%")[0])
-            if any(ip.version == n.version and ip in n for n in allowed):
-                continue
-            rule = refusal_rule(ip)
+            rule = address_problem(ipaddress.ip_address(text.split("%")[0]), allow)
             if rule is not None:
                 raise AddressRefused(name, text, rule)
         return addresses
@@ -224,15 +192,17 @@ class WebhookChannel:
         self._client = make_client(chosen, settings.timeout)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        return [self._send_one(m) for m in messages]
+        return each_message(self.name, messages, self._send_one)
 
     def close(self) -> None:
         self._client.close()
 
     def _send_one(self, m: Outgoing) -> Delivery:
+        problem = url_form_problem(m.to)
+        if problem is not None:  # rows queued before publishing checked URLs, or a hand-made outbox row
+            return Delivery(m.message_id, "failed", error=f"webhook URL {m.to[:200]!r}: {problem}")
         url = urlsplit(m.to)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            return Delivery(m.message_id, "failed", error=f"not an http(s) URL: {m.to!r}")
+        assert url.hostname is not None
         body = json.dumps(m.data.get("body", {}), ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from touchflow.channels.access_token import TokenedApi
-from touchflow.channels.base import Delivery, Outgoing
+from touchflow.channels.base import Delivery, Outgoing, each_message
 from touchflow.channels.http_common import DEFAULT_TIMEOUT, make_client
 from touchflow.channels.wecom import wecom_outcome
 
@@ -74,7 +74,7 @@ class WechatMpChannel:
         )
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        return [self._send_one(m) for m in messages]
+        return each_message(self.name, messages, self._send_one)
 
     def close(self) -> None:
         self._client.close()

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from touchflow.channels.access_token import TokenedApi, WeixinCall
-from touchflow.channels.base import Delivery, Outgoing
+from touchflow.channels.base import Delivery, Outgoing, each_message
 from touchflow.channels.http_common import DEFAULT_TIMEOUT, all_with, make_client, send_in_batches
 
 __all__ = ["WeComCustomerChannel", "WeComSettings", "WeComStaffChannel", "wecom_outcome"]
@@ -91,7 +91,7 @@ class WeComStaffChannel:
         self.api = _api(settings, self._client, monotonic)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        return [self._send_one(m) for m in messages]
+        return each_message(self.name, messages, self._send_one)
 
     def close(self) -> None:
         self._client.close()
@@ -144,7 +144,7 @@ class WeComCustomerChannel:
             return str(m.data.get("sender") or self.settings.default_sender or "")
 
         return send_in_batches(
-            messages, lambda m: (sender(m), m.text),
+            self.name, messages, lambda m: (sender(m), m.text),
             lambda group: [group[start:start + self._limit] for start in range(0, len(group), self._limit)],
             lambda batch: self._send_group(sender(batch[0]), batch[0].text, batch))
 

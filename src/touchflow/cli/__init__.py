@@ -16,9 +16,11 @@ from touchflow.cli import (
     journeys,
     lifecycle,
     personas,
+    secrets,
     segments,
     serve,
     simulate,
+    sites,
     tasks,
 )
 
@@ -39,7 +41,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle):
+               personas, segments, lifecycle, sites, secrets):
     module.register(app)
 
 

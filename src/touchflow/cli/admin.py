@@ -6,9 +6,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.domain.errors import FieldError
+from touchflow.security.crypto import SecretError
 from touchflow.services.apikeys import create_api_key, list_api_keys, revoke_api_key
+from touchflow.services.secrets import record_key_created
 from touchflow.services.sources import list_sources, register_source
 
 __all__ = ["register"]
@@ -17,11 +21,29 @@ apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True
 source_app = typer.Typer(help="The registry of data sources.", no_args_is_help=True)
 
 
-def init() -> None:
-    """Create or upgrade the database (idempotent)."""
+def init(as_json: Annotated[bool, typer.Option("--json")] = False,
+         actor: Annotated[str, typer.Option()] = "cli") -> None:
+    """Create or upgrade the database, and make its secret key if it has none (idempotent).
+
+    The key seals channel credentials and signs tracking links: TOUCHFLOW_SECRET_KEY if set, else a key
+    file (mode 0600) — <database>.key beside a SQLite file, else one in TOUCHFLOW_CONFIG_DIR (~/.config/touchflow).
+    """
     with open_app() as application:
         revision = application.init_database()
-        console.print(f"database ready at revision [bold]{revision}[/bold]: {application.settings.database_url}")
+        try:
+            where, made = application.create_secret_key()
+        except SecretError as exc:
+            fail(str(exc))
+        if made:
+            record_key_created(application.services, actor=actor, source=where,
+                               key_id=application.key_ring().current.id)
+        url = make_url(application.settings.database_url).render_as_string(hide_password=True)
+    if as_json:
+        print_json({"revision": revision, "database": url, "secret_key": where, "secret_key_created": made})
+        return
+    console.print(f"database ready at revision [bold]{revision}[/bold]: {url}")
+    console.print(f"secret key {'created at' if made else 'in'} {where}"
+                  + (" — back it up with the database: sealed credentials do not open without it" if made else ""))
 
 
 @apikey_app.command("create")
@@ -29,7 +51,10 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
                   actor: Annotated[str, typer.Option()] = "cli") -> None:
     """Create a key; it is printed once and stored only as a hash."""
     with open_app() as application:
-        issued = create_api_key(application.services, name, actor=actor)
+        try:
+            issued = create_api_key(application.services, name, actor=actor)
+        except FieldError as exc:
+            fail(str(exc))
     console.print(f"key id {issued.id} ({issued.name}) — store it now, it is not shown again:")
     print(issued.secret)
 

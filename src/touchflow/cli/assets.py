@@ -1,4 +1,8 @@
-"""``touchflow template save|list|show|history|preview|links|review`` and ``touchflow asset add|list``."""
+"""``touchflow template save|list|show|history|preview|links|review`` and ``touchflow asset add|list``.
+
+Who saved, asked for review or decided is the operating-system account running the command (``os:<login>``),
+never a name typed on the command line: the four-eyes review compares it with the version's author.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, local_actor, open_app, print_json
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
@@ -55,21 +59,22 @@ def save(
     layout: Annotated[str | None, typer.Option(help="mjml, html or text (default: from the file name)")] = None,
     text_file: Annotated[Path | None, typer.Option("--text-file", help="a hand-written text part")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="repeatable; medical/finance need review")] = None,
-    by: Annotated[str, typer.Option(help="who is saving (audit log)")] = "cli",
     as_json: Json = False,
 ) -> None:
     """Save a new version; it is scanned for Advertising-Law terms and queued for review when it must be."""
     chosen = layout or {".mjml": "mjml", ".html": "html", ".htm": "html"}.get(file.suffix.lower(), "text")
     with open_app() as application:
         try:
-            saved = save_template(application.services, name, channel, subject, _read(file), chosen, tag or [], by,
-                                  text_body=_read(text_file) if text_file else None)
+            saved = save_template(application.services, name, channel, subject, _read(file), chosen, tag or [],
+                                  local_actor(), text_body=_read(text_file) if text_file else None)
         except ContentError as exc:
             fail(str(exc))
     if as_json:
         print_json(template_document(saved))
         return
     console.print(f"saved {saved.name} version {saved.version}: [bold]{saved.status}[/bold]")
+    if saved.status == "pending_review":
+        console.print(f"  a second person must review it: {escape('; '.join(saved.review_reasons))}")
     for finding in saved.findings:
         console.print(f"  {finding['severity']}: {finding['matched']!r} ({finding['term']}, {finding['article']}) "
                       f"in {finding['part']}")
@@ -183,12 +188,11 @@ def review_list(status: Annotated[str, typer.Option(help="pending, approved, rej
 
 
 @review_app.command("request")
-def review_request(name: str, version: Annotated[int | None, typer.Option()] = None,
-                   by: Annotated[str, typer.Option()] = "cli") -> None:
+def review_request(name: str, version: Annotated[int | None, typer.Option()] = None) -> None:
     """Ask for review of a draft (e.g. a finding you believe is a false positive) or a rejected version."""
     with open_app() as application:
         try:
-            review = request_review(application.services, name, version, by=by)
+            review = request_review(application.services, name, version, by=local_actor())
         except ContentNotFound as exc:
             fail(str(exc), code=1)
         except ContentError as exc:
@@ -196,10 +200,10 @@ def review_request(name: str, version: Annotated[int | None, typer.Option()] = N
     console.print(f"review {review.id}: {review.template_name}@{review.template_version} is pending")
 
 
-def _decide(review_id: str, approve: bool, by: str, comment: str, as_json: bool) -> None:
+def _decide(review_id: str, approve: bool, comment: str, as_json: bool) -> None:
     with open_app() as application:
         try:
-            review = decide_review(application.services, review_id, approve, by, comment)
+            review = decide_review(application.services, review_id, approve, local_actor(), comment)
         except ContentNotFound as exc:
             fail(str(exc), code=1)
         except ContentError as exc:
@@ -211,21 +215,22 @@ def _decide(review_id: str, approve: bool, by: str, comment: str, as_json: bool)
 
 
 @review_app.command("approve")
-def review_approve(review_id: str, by: Annotated[str, typer.Option(help="the reviewer (not the author)")],
-                   comment: Annotated[str, typer.Option()] = "", as_json: Json = False) -> None:
-    _decide(review_id, True, by, comment, as_json)
+def review_approve(review_id: str, comment: Annotated[str, typer.Option()] = "", as_json: Json = False) -> None:
+    """Approve as the account running this command, which must not be the version's author."""
+    _decide(review_id, True, comment, as_json)
 
 
 @review_app.command("reject")
-def review_reject(review_id: str, by: Annotated[str, typer.Option(help="the reviewer (not the author)")],
-                  comment: Annotated[str, typer.Option(help="what must change")], as_json: Json = False) -> None:
-    _decide(review_id, False, by, comment, as_json)
+def review_reject(review_id: str, comment: Annotated[str, typer.Option(help="what must change")],
+                  as_json: Json = False) -> None:
+    """Reject as the account running this command, saying what must change."""
+    _decide(review_id, False, comment, as_json)
 
 
 @asset_app.command("add")
 def asset_add(file: Path, name: Annotated[str | None, typer.Option(help="default: the file name")] = None,
               content_type: Annotated[str | None, typer.Option("--type", help="default: from the name")] = None,
-              by: Annotated[str, typer.Option()] = "cli", as_json: Json = False) -> None:
+              as_json: Json = False) -> None:
     """Add an image or file (≤ 5 MB); a changed file becomes a new version."""
     try:
         data = file.read_bytes()
@@ -233,7 +238,8 @@ def asset_add(file: Path, name: Annotated[str | None, typer.Option(help="default
         fail(f"{file}: {exc}")
     with open_app() as application:
         try:
-            record = save_asset(application.services, name or file.name, data, content_type=content_type, by=by)
+            record = save_asset(application.services, name or file.name, data, content_type=content_type,
+                                by=local_actor())
         except ContentError as exc:
             fail(str(exc))
     if as_json:

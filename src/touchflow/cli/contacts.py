@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, local_actor, open_app, print_json
 from touchflow.services.contacts import (
     ContactNotFound,
     get_contact_profile,
@@ -17,6 +17,7 @@ from touchflow.services.contacts import (
     search_contacts,
     suggest_duplicates,
 )
+from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
 __all__ = ["register"]
 
@@ -57,8 +58,13 @@ def show(
             events.add_row(str(e["occurred_at"]), e["type"], e["source"])
         console.print(events)
     for merge in data["merges"]:
-        console.print(f"merged {merge['merged']} at {merge['at']} via {merge['linked_by']} "
-                      f"({len(merge['conflicts'])} field conflicts)")
+        undone = (f" — unmerged at {merge['undone_at']} by {merge['undone_by']}" if merge["undone_at"] else
+                  f" (undo: touchflow contact unmerge {merge['merged']} --reason …)")
+        if merge["merged"] == data["id"]:
+            console.print(f"was merged into {merge['into']} at {merge['at']} via {merge['linked_by']}{undone}")
+        else:
+            console.print(f"merged {merge['merged']} at {merge['at']} via {merge['linked_by']} "
+                          f"({len(merge['conflicts'])} field conflicts){undone}")
 
 
 @contact_app.command("search")
@@ -114,6 +120,32 @@ def merge(
         except ContactNotFound as exc:
             fail(str(exc), code=1)
     console.print(f"merged into {survivor}")
+
+
+@contact_app.command("unmerge")
+def unmerge(
+    merged_id: Annotated[str, typer.Argument(help="the merged-away contact's id (the survivor's `contact show` "
+                                                  "lists its merges)")],
+    reason: Annotated[str, typer.Option(help="why the merge was wrong (kept in the audit log)")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Undo a wrong merge: the merged-away contact gets back its identities, events, tags, consents and the
+    values that came from it; both are rescored; journeys stay with the survivor. You act as your OS account."""
+    actor = local_actor()
+    with open_app() as application:
+        try:
+            result = unmerge_contact(application.services, merged_id, actor=actor, reason=reason)
+        except NothingToUnmerge as exc:
+            fail(str(exc), code=1)
+        except ValueError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json({"survivor": result.survivor, "restored": result.restored, "identities": result.identities,
+                    "events": result.events, "returned": result.returned})
+        return
+    console.print(f"{result.restored} is its own contact again: {result.identities} identities and "
+                  f"{result.events} events went back from {result.survivor}"
+                  + (f"; values back: {', '.join(result.returned)}" if result.returned else ""))
 
 
 @contact_app.command("tag")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
@@ -13,6 +15,7 @@ from rich.table import Table
 
 from touchflow.bootstrap import bootstrap
 from touchflow.cli.common import console, fail
+from touchflow.clock import SystemClock
 from touchflow.config import Settings
 from touchflow.demo.journeys import examples_dir, simulate_company
 from touchflow.demo.sample_data import FILES, SampleFiles, write_sample_data
@@ -34,6 +37,9 @@ def sample_data(
     seed: SeedOpt = 1,
     events: Annotated[int | None, typer.Option("--events", min=0, help="Web events (default: 3 per contact).")]
     = None,
+    as_of: Annotated[datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"],
+                                                   help="Date the data runs up to (default: today, China time).")]
+    = None,
 ) -> None:
     """Write sample data for a fictional company (CRM, web shop, web site), messy like real exports.
 
@@ -45,7 +51,9 @@ def sample_data(
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"not a directory: {out_dir}")
     try:
-        files = write_sample_data(out_dir, contacts=contacts, seed=seed, events=events)
+        today = (as_of.date() if as_of is not None
+                 else SystemClock().now().astimezone(ZoneInfo("Asia/Shanghai")).date())
+        files = write_sample_data(out_dir, contacts=contacts, seed=seed, events=events, as_of=today)
     except OSError as exc:
         fail(f"cannot write to {out_dir}: {exc.strerror or exc}")
     _render_files(files)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, open_app, print_json, require_secret_key
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
 from touchflow.services.contacts import ContactNotFound
@@ -194,7 +194,8 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
     if not data:
         console.print(f"{identifier} has never entered {key}")
     for t in data:
-        console.print(f"[bold]run {t['run']}[/bold] entered {t['entered_at']} — {t['status']} at {t['node']}"
+        console.print(f"[bold]run {t['run']}[/bold]" + (f" for {t['key']}" if t["key"] else "")
+                      + f" entered {t['entered_at']} — {t['status']} at {t['node']}"
                       + (f" ({t['error']})" if t["error"] else ""))
         table = Table("at", "node", "kind", "edge", "detail")
         for s in t["steps"]:
@@ -213,6 +214,7 @@ def worker(
     """Run a worker: event triggers, timers, scans and the outbox. SIGTERM stops it after the current batch."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with open_app() as application:
+        require_secret_key(application)
         w = application.worker(batch_size, idle_sleep)
         w.install_signal_handlers()
         console.print(f"worker running on {application.settings.database_url}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from sqlalchemy.engine import make_url
 
-from touchflow.cli.common import console, fail
+from touchflow.cli.common import console, fail, require_secret_key
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,6 +34,7 @@ def asgi_app() -> FastAPI:
 
     slots = os.environ.get(WRITE_SLOTS_ENV, "")
     application = bootstrap()
+    application.key_ring()  # no key, no server: links could be neither signed nor checked (NoSecretKey says how)
     app = create_app(application, write_slots=int(slots) if slots.isdigit() and int(slots) > 0 else None)
     if os.environ.get(EMBEDDED_WORKER_ENV, "1") == "1":
         _embed_worker(app, application)
@@ -72,10 +73,12 @@ def serve(
     created or upgraded first."""
     import uvicorn
 
+    from touchflow.api.access_log import log_config
     from touchflow.cli.common import open_app
 
     with open_app() as application:  # migrate once, before workers start
         url = make_url(application.settings.database_url).render_as_string(hide_password=True)
+        require_secret_key(application)
     if workers > 1 and url.startswith("sqlite"):
         console.print("[yellow]note:[/yellow] SQLite has one writer; extra workers help reads, not ingest")
     console.print(f"serving on http://{host}:{port} (docs: /docs), database {url}")
@@ -84,7 +87,7 @@ def serve(
     os.environ[EMBEDDED_WORKER_ENV] = "1" if embedded_worker else "0"
     try:
         uvicorn.run("touchflow.cli.serve:asgi_app", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, access_log=access_log)
+                    log_level=log_level, access_log=access_log, log_config=log_config())
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
 

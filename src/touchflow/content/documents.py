@@ -13,6 +13,7 @@ def template_document(t: TemplateVersion, *, with_body: bool = False) -> dict[st
     data: dict[str, Any] = {
         "name": t.name, "version": t.version, "channel": t.channel, "layout": t.layout, "status": t.status,
         "subject": t.subject, "tags": list(t.tags), "findings": list(t.findings),
+        "review_reasons": t.review_reasons,
         "created_at": t.created_at.isoformat(), "created_by": t.created_by}
     if with_body:
         data.update(body=t.body, text_body=t.text_body)

@@ -19,12 +19,12 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-__all__ = ["BASE_DATE", "CRM_HEADERS", "FILES", "SampleFiles", "write_sample_data"]
+__all__ = ["BASE_DATE", "CRM_HEADERS", "FILES", "SampleFiles", "base_of", "write_sample_data"]
 
 T = TypeVar("T")
 
@@ -33,7 +33,12 @@ class _RowWriter(Protocol):
     def writerow(self, row: Sequence[str], /) -> Any: ...
 
 
-BASE_DATE = datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+BASE_DATE = datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))  # the default "today" of the files
+
+
+def base_of(as_of: date | None) -> datetime:
+    """Midnight (China time) of the day the data is dated up to: events happen before it."""
+    return BASE_DATE if as_of is None else datetime.combine(as_of, time(), tzinfo=ZoneInfo("Asia/Shanghai"))
 CRM_HEADERS = ("客户编号", "姓名", "手机号", "邮箱", "公司", "行业", "职位", "城市", "省份", "性别", "更新时间")
 SHOP_CUSTOMER_HEADERS = ("name", "mobile", "email", "city", "age", "tags")
 SHOP_ORDER_HEADERS = ("id", "type", "occurred_at", "order_id", "phone", "email", "amount", "currency",
@@ -141,8 +146,13 @@ class SampleFiles:
 
 
 def write_sample_data(out_dir: Path, contacts: int = 2000, seed: int = 1,
-                      events: int | None = None) -> SampleFiles:
-    """Write the four files into ``out_dir``: ``contacts`` CRM rows, ``events`` web events (default 3×)."""
+                      events: int | None = None, as_of: date | None = None) -> SampleFiles:
+    """Write the four files into ``out_dir``: ``contacts`` CRM rows, ``events`` web events (default 3×).
+
+    Everything happens in the ~18 months before ``as_of`` (default 2026-01-01; the CLI passes today), so
+    stages, dormancy and journeys mean something on the day the demo runs. One seed and one date always
+    give the same bytes.
+    """
     if contacts < 1 or (events is not None and events < 0):
         raise ValueError("contacts must be at least 1 and events not negative")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,15 +162,15 @@ def write_sample_data(out_dir: Path, contacts: int = 2000, seed: int = 1,
           open(result.path("web_events"), "w", encoding="utf-8", newline="\n") as web,
           open(result.path("shop_orders"), "w", encoding="utf-8", newline="") as orders):
         gen = _Generator(random.Random(seed), seed, result, contacts, 3 * contacts if events is None else events,
-                         web)
+                         web, base_of(as_of))
         gen.run(csv.writer(crm), csv.writer(shop), csv.writer(orders))
     return result
 
 
 class _Generator:
     def __init__(self, rng: random.Random, seed: int, result: SampleFiles, contacts: int, events: int,
-                 web: IO[str]) -> None:
-        self.rng, self.r, self.seed, self.result = rng, rng.random, seed, result
+                 web: IO[str], base: datetime) -> None:
+        self.rng, self.r, self.seed, self.result, self.base = rng, rng.random, seed, result, base
         self.contacts, self.events_left, self.web = contacts, events, web
         self.companies = min(max(contacts // 8, 30), _COMPANY_KINDS)
         self.crm_seq = 100000
@@ -200,7 +210,7 @@ class _Generator:
         while self.events_left > 0:  # anonymous visitors who never sign up
             anonymous = self._anonymous_id(index)
             index += 1
-            when = BASE_DATE - timedelta(days=1 + int(self.r() * 120), seconds=int(self.r() * 86400))
+            when = self.base - timedelta(days=1 + int(self.r() * 120), seconds=int(self.r() * 86400))
             for _ in range(min(self.events_left, 1 + int(self.r() * 4))):
                 when += timedelta(seconds=int(20 + self.r() * 1800))
                 self._page_view(anonymous, when, self.r() < 0.6)
@@ -252,7 +262,7 @@ class _Generator:
         city, province = ("", "") if r() < 0.12 else (p.city, "" if r() < 0.1 else p.province)
         gender, job = "" if r() < 0.3 else p.gender, "" if r() < 0.1 else p.job
         industry = "" if r() < 0.08 else p.industry
-        updated = _crm_date(rng, BASE_DATE - timedelta(days=1 + int(r() * 400), seconds=int(r() * 86400)))
+        updated = _crm_date(rng, self.base - timedelta(days=1 + int(r() * 400), seconds=int(r() * 86400)))
         if p.showcase:
             name, phone, email, city, province = "张 三", "+86 138-0013-8000", " ZhangSan@JingGong-SuZhou.com ", "", ""
         if p.split_in_crm:  # two sales reps each typed in half of what they knew
@@ -315,7 +325,7 @@ class _Generator:
         r = self.r
         self.order_seq += 1
         order_id = f"SO{self.order_seq:09d}"
-        when = BASE_DATE - timedelta(days=int(r() * 180), seconds=int(r() * 86400))
+        when = self.base - timedelta(days=int(r() * 180), seconds=int(r() * 86400))
         occurred = when.isoformat(timespec="seconds") if r() < 0.7 else when.strftime("%Y-%m-%d %H:%M:%S")
         products = [self.pick(PRODUCTS) for _ in range(1 + int(r() * 2))]
         amount = f"{sum(int(x[2]) for x in products):.2f}"
@@ -369,7 +379,7 @@ class _Generator:
         count = max(1, round(self.rng.expovariate(1 / self.mean_events)), 6 * p.showcase)
         count = min(self.events_left, 80, count)
         identify_at = max(1, count // 2) if count >= 2 and (p.showcase or r() < 0.55) else count
-        when = BASE_DATE - timedelta(days=20 + int(r() * 120), seconds=int(r() * 86400))
+        when = self.base - timedelta(days=20 + int(r() * 120), seconds=int(r() * 86400))
         for n in range(count):
             when += timedelta(seconds=int(60 + r() * 18000))
             if n == identify_at and r() < 0.8:
@@ -415,7 +425,8 @@ class _Generator:
             self._event({"type": "consult", "occurred_at": "上周三" if bad else at,  # a date nobody can read
                          "phone": _phone_text(self.rng, p.phone),
                          "properties": {"channel": self.pick(("phone", "chat", "wecom")),
-                                        "topic": self.pick(TOPICS[p.b2b])}})
+                                        "topic": self.pick(TOPICS[p.b2b]),
+                                        "converted": self.r() < 0.2}})  # the CRM's "consulted, not ordered"
         else:
             self._page_view(p.anonymous_id, when, p.b2b)
 

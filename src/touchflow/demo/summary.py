@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from touchflow.demo.sample_data import SampleFiles, write_sample_data
 from touchflow.domain.duplicates import DuplicateSuggestion
@@ -95,9 +96,13 @@ ProgressFn = Callable[[ImportStep, int, int], None]
 
 def run_demo(ctx: ServiceContext, directory: Path, contacts: int = 2000, seed: int = 1,
              progress: ProgressFn | None = None, batch_size: int = 2000) -> DemoResult:
-    """Write the sample data under ``directory/sample-data`` and import it; the database must exist."""
+    """Write the sample data under ``directory/sample-data`` and import it; the database must exist.
+
+    The data is dated up to today (the context's clock, in China time), so the demo means something on any day.
+    """
     started = time.perf_counter()
-    sample = write_sample_data(directory / SAMPLE_DIR, contacts=contacts, seed=seed)
+    today = ctx.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    sample = write_sample_data(directory / SAMPLE_DIR, contacts=contacts, seed=seed, as_of=today)
     imports: list[DemoImport] = []
     reasons: collections.Counter[tuple[str, str]] = collections.Counter()
     for step in PLAN:

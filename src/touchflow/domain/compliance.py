@@ -25,6 +25,7 @@ import zhconv
 from touchflow.domain.errors import PathError
 
 __all__ = [
+    "REVIEW_CATEGORIES",
     "ComplianceScanner",
     "Finding",
     "Severity",
@@ -356,3 +357,15 @@ def _default_scanner() -> ComplianceScanner:
 
 def blocking(findings: Sequence[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == "block"]
+
+
+# Categories whose words make copy medical or financial (G5: a person reviews it before it may be sent),
+# whether or not the author tagged it. Medical: claims about illness, treatment, health food and cosmetics
+# with a medical effect (广告法第十六至十八条); financial: returns and guarantees (第二十五条).
+REVIEW_CATEGORIES: Mapping[str, str] = {
+    "medical_claims": "medical",
+    "health_food_claims": "medical",
+    "cosmetics_claims": "medical",
+    "finance": "finance",
+    "false_promises": "finance",
+}

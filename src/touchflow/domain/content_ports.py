@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from touchflow.domain.compliance import REVIEW_CATEGORIES
+
 __all__ = [
     "CHANNELS",
     "REVIEW_TAGS",
@@ -41,7 +43,20 @@ class TemplateVersion:
 
     @property
     def needs_review(self) -> bool:
-        return bool(REVIEW_TAGS & {t.lower() for t in self.tags})
+        return bool(self.review_reasons)
+
+    @property
+    def review_reasons(self) -> list[str]:
+        """Why a person must review this version (G5): a medical/finance tag, or copy the compliance scan
+        classifies as medical or financial (年化收益, 治疗 …) even when nobody tagged it."""
+        reasons = [f"tag {t}" for t in self.tags if t.lower() in REVIEW_TAGS]
+        for f in self.findings:
+            topic = REVIEW_CATEGORIES.get(str(f.get("category")))
+            if topic is not None:
+                reason = f"{topic} copy: {f.get('term')}"
+                if reason not in reasons:
+                    reasons.append(reason)
+        return reasons
 
     @property
     def blocking_findings(self) -> list[dict[str, Any]]:

@@ -118,6 +118,10 @@ _STANDARD: tuple[EventType, ...] = (
         _p("opt_out", "boolean", "the reply asked to unsubscribe (TD, 退订)"))),
     EventType("visitor_identified", "an anonymous website visitor said who they are", (),
               interaction=False),
+    EventType("identify_claimed", "a website visitor claimed an identity without the site's signed token "
+              "(recorded on the anonymous visitor; never links or merges)",
+              (_p("claimed", "string", "the identifier claimed, e.g. email:…"), _p("site", "string", "which site")),
+              interaction=False),
     EventType("message_deferred", "a guardrail (quiet hours, frequency cap) moved the message later",
               (*_MESSAGE_PROPS, _p("guardrail", "string", "which guardrail", required=True),
                _p("until", "string", "when it will be tried again")), interaction=False),

@@ -26,9 +26,11 @@ from touchflow.domain.journeys import (
     Split,
     Wait,
     WaitEvent,
+    Webhook,
     node_edges,
 )
 from touchflow.domain.predicates import Condition, MessageEngagement, walk
+from touchflow.domain.webhook_urls import AllowList, url_problem
 
 __all__ = ["LINT_CODES", "Finding", "Severity", "has_errors", "lint_journey"]
 
@@ -49,6 +51,8 @@ LINT_CODES: Mapping[str, tuple[Severity, str]] = {
     "unknown-journey": ("error", "the enrol node names a journey that does not exist"),
     "self-enrol": ("warning", "enrolling into the same journey does nothing while the run is active"),
     "send-via-webhook": ("error", "a send node on the webhook channel; use a webhook node"),
+    "unsafe-webhook-url": ("error", "the webhook URL is not a plain http(s) URL, or it points into our own network "
+                                    "(loopback, private, link-local/cloud metadata …) in any spelling"),
     "fallback-repeats-channel": ("warning", "the fallback list repeats the primary channel or itself"),
     "unknown-segment": ("error", "the segment trigger names a segment that does not exist"),
     "not-a-message": ("error", "an opened/clicked condition names a node that is not a send node"),
@@ -207,10 +211,15 @@ def _messages(journey: JourneyDefinition, graph: _Graph) -> Iterator[Finding]:
 
 
 def _nodes(journey: JourneyDefinition, known_templates: Collection[str] | None,
-           known_journeys: Collection[str] | None) -> Iterator[Finding]:
+           known_journeys: Collection[str] | None, webhook_allow: AllowList) -> Iterator[Finding]:
     for node in journey.nodes.values():
         base = f"nodes.{node.id}"
-        if isinstance(node, Send):
+        if isinstance(node, Webhook):
+            problem = url_problem(node.url, webhook_allow)
+            if problem is not None:
+                yield _finding("unsafe-webhook-url", f"{base}.url", f"webhook {node.id!r} may not call "
+                                                                    f"{node.url[:200]!r}: {problem}")
+        elif isinstance(node, Send):
             if node.channel == "webhook" or "webhook" in node.fallback:
                 where = "channel" if node.channel == "webhook" else "fallback"
                 yield _finding("send-via-webhook", f"{base}.{where}",
@@ -255,14 +264,16 @@ def _trigger(journey: JourneyDefinition, known_segments: Collection[str] | None)
 
 def lint_journey(journey: JourneyDefinition, *, known_templates: Collection[str] | None = None,
                  known_journeys: Collection[str] | None = None,
-                 known_segments: Collection[str] | None = None) -> list[Finding]:
+                 known_segments: Collection[str] | None = None,
+                 webhook_allow: AllowList = AllowList()) -> list[Finding]:
     """Every finding for ``journey``, errors first, then by path.
 
     ``known_templates`` / ``known_journeys``: when given, send templates and enrol targets must be
     among them; when None those checks are skipped (no library to compare with). ``known_segments``
-    likewise for a segment trigger's segment.
+    likewise for a segment trigger's segment. ``webhook_allow``: the webhook channel's allow-list (hosts,
+    networks), the only internal targets a webhook URL may name.
     """
     graph = _Graph(journey)
     findings = [*_structure(journey, graph), *_messages(journey, graph),
-                *_nodes(journey, known_templates, known_journeys), *_trigger(journey, known_segments)]
+                *_nodes(journey, known_templates, known_journeys, webhook_allow), *_trigger(journey, known_segments)]
     return sorted(findings, key=lambda f: (f.severity != "error", f.path, f.code))

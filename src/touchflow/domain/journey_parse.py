@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import time, timedelta
 from typing import Any
 
 from touchflow.domain.errors import PathError
 from touchflow.domain.journeys import (
     CHANNELS,
+    EVENT_PROPERTY,
     Branch,
+    DateRef,
     Enrol,
     EntryRules,
     Exit,
@@ -117,7 +120,45 @@ def _target(data: Mapping[str, Any], key: str, path: str) -> str | None:
     return value
 
 
+def _entry_key(entry: Mapping[str, Any], trigger: Trigger) -> str | None:
+    key = _text(entry, "key", "entry", required=False)
+    if key is None:
+        return None
+    if not key.startswith(EVENT_PROPERTY) or not key.removeprefix(EVENT_PROPERTY):
+        raise DefinitionError("entry.key", "must name a property of the triggering event: properties.<name>")
+    if trigger.kind not in ("event", "after_event"):
+        raise DefinitionError("entry.key", "needs an event or after_event trigger (the event carries the key)")
+    return key.removeprefix(EVENT_PROPERTY)
+
+
+def _date_ref(data: object, path: str) -> DateRef:
+    raw = _mapping(data, path)
+    source = _text(raw, "date", path)
+    assert source is not None
+    if source.startswith(EVENT_PROPERTY) and not source.removeprefix(EVENT_PROPERTY):
+        raise DefinitionError(f"{path}.date", "name the property: properties.<name>")
+    before, after = _duration(raw, "before", path), _duration(raw, "after", path)
+    if before is not None and after is not None:
+        raise DefinitionError(path, "before or after, not both")
+    unknown = sorted(set(raw) - {"date", "before", "after"})
+    if unknown:
+        raise DefinitionError(f"{path}.{unknown[0]}", "unknown key (date, before, after)")
+    return DateRef(source, -before if before is not None else (after or timedelta(0)))
+
+
 def _trigger(data: object, path: str) -> Trigger:
+    trigger = _trigger_kind(data, path)
+    raw = _mapping(data, path)
+    if "late_entry" in raw:
+        if trigger.kind in ("manual", "schedule"):
+            raise DefinitionError(f"{path}.late_entry", f"a {trigger.kind} trigger enters on time: no late_entry")
+        late = _duration(raw, "late_entry", path)
+        assert late is not None
+        return replace(trigger, late_entry=late)
+    return trigger
+
+
+def _trigger_kind(data: object, path: str) -> Trigger:
     raw = _mapping(data, path)
     audience = _condition(raw["audience"], f"{path}.audience") if "audience" in raw else Always()
     props = _properties(raw.get("properties"), f"{path}.properties")
@@ -218,8 +259,14 @@ def _node(node_id: str, data: object, key: str, path: str) -> Node:
     if kind == "wait":
         duration = _duration(raw, "duration", path)
         until = _time_of_day(raw["until"], f"{path}.until") if "until" in raw else None
-        if (duration is None) == (until is None):
-            raise DefinitionError(path, "a wait needs exactly one of duration (e.g. 1d) or until (e.g. 09:00)")
+        until_date = _date_ref(raw["until_date"], f"{path}.until_date") if "until_date" in raw else None
+        if sum(x is not None for x in (duration, until, until_date)) != 1:
+            raise DefinitionError(path, "a wait needs exactly one of duration (e.g. 1d), until (e.g. 09:00) or "
+                                        "until_date (e.g. {date: properties.appointment_at, before: 1d})")
+        if until_date is not None:
+            if raw.get("weekdays"):
+                raise DefinitionError(f"{path}.weekdays", "only with until (a time of day)")
+            return Wait(node_id, _target(raw, "next", path), until_date=until_date)
         weekdays = raw.get("weekdays", [])
         if not isinstance(weekdays, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays):
@@ -317,10 +364,16 @@ def parse_journey(data: object) -> JourneyDefinition:
             raise DefinitionError(f"exit_when[{index}]", "use unsubscribed, complained, {event: type} or a condition")
     exit_when = (None if not exit_conditions else exit_conditions[0] if len(exit_conditions) == 1
                  else Or(tuple(exit_conditions)))
+    trigger = _trigger(raw.get("trigger"), "trigger")
+    for node in nodes.values():
+        if (isinstance(node, Wait) and node.until_date is not None and node.until_date.event_property
+                and trigger.kind not in ("event", "after_event")):
+            raise DefinitionError(f"nodes.{node.id}.until_date.date",
+                                  "properties.… needs an event or after_event trigger (the event carries the date)")
     return JourneyDefinition(
         key=key, name=_text(raw, "name", "journey", required=False) or key,
-        trigger=_trigger(raw.get("trigger"), "trigger"), nodes=nodes, start=start,
-        entry=EntryRules(max_entries, _duration(entry_raw, "cooldown", "entry")),
+        trigger=trigger, nodes=nodes, start=start,
+        entry=EntryRules(max_entries, _duration(entry_raw, "cooldown", "entry"), _entry_key(entry_raw, trigger)),
         goal=goal, exit_events=tuple(exit_events), exit_when=exit_when,
         description=str(raw.get("description", "")),
     )

@@ -76,19 +76,23 @@ def _trigger(key: str, value: Schema, description: str, others: Mapping[str, Sch
 
 
 def _triggers() -> list[Schema]:
-    props = {"properties": _ref("properties")}
+    late = {"late_entry": {**_ref("duration"), "description": (
+        "How late an entry may still start (default 1d): an event that arrives, or a contact that qualifies, "
+        "longer ago than this is history (an import of last month, a contact dormant for a year) and enters "
+        "nothing.")}}
+    props = {"properties": _ref("properties"), **late}
     return [
         _trigger("event", _ref("event_type"), "When an event happens (J2 behaviour/event triggers).", props),
         _trigger("after_event", _ref("event_type"), "A delay after an event (30 days after order_paid).",
                  {**props, "delay": _ref("duration")}, ("delay",)),
         _trigger("after_attribute", _text("A date attribute of the contact."),
-                 "A delay after a date attribute (a subscription start).", {"delay": _ref("duration")}),
-        _trigger("inactive_for", _ref("duration"), "No interaction for this long (90 days: dormant)."),
+                 "A delay after a date attribute (a subscription start).", {"delay": _ref("duration"), **late}),
+        _trigger("inactive_for", _ref("duration"), "No interaction for this long (90 days: dormant).", late),
         _trigger("schedule", _object({"every": _ref("duration"), "at": _ref("time_of_day")}, ("every",)),
                  "Every contact in the audience, on a schedule."),
         _trigger("manual", {"const": True}, "Only by an explicit enrolment (API, enrol node, a person)."),
         _trigger("segment", _text("Segment key."), "When a contact enters or leaves a segment.",
-                 {"on": {"enum": ["enter", "exit"], "default": "enter"}}),
+                 {"on": {"enum": ["enter", "exit"], "default": "enter"}, **late}),
     ]
 
 
@@ -124,12 +128,20 @@ def _nodes() -> dict[str, Schema]:
             "retry": retry}), ("url",)),
         "enrol": _node("enrol", "Enrol the contact into another journey.", _action({
             "journey": _text("Key of the journey.")}), ("journey",)),
-        "wait": _node("wait", "Wait a duration, or until a time of day (optionally on weekdays).", {
+        "wait": _node("wait", "Wait a duration, until a time of day (optionally on weekdays), or until a date "
+                              "from the data.", {
             "duration": _ref("duration"), "until": _ref("time_of_day"), "next": _ref("target"),
             "weekdays": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6},
-                         "description": "0 = Monday … 6 = Sunday; empty = any day."}},
-            oneOf=[{"required": ["duration"]}, {"required": ["until"]}],
-            errorMessage="a wait needs exactly one of duration (e.g. 1d) or until (e.g. '09:00')"),
+                         "description": "0 = Monday … 6 = Sunday; empty = any day."},
+            "until_date": _object({
+                "date": _text("properties.<name> of the triggering event, or a contact attribute "
+                              "(custom.coupon_expires_at); ISO date or date-time, a date alone is midnight in "
+                              "the contact's time zone."),
+                "before": _ref("duration"), "after": _ref("duration")}, ("date",),
+                "Until a moment taken from the data, moved earlier (before) or later (after); a moment already "
+                "past continues at once, a missing or unreadable one ends the run (exited, with the reason).")},
+            oneOf=[{"required": ["duration"]}, {"required": ["until"]}, {"required": ["until_date"]}],
+            errorMessage="a wait needs exactly one of duration (e.g. 1d), until (e.g. '09:00') or until_date"),
         "wait_event": _node("wait_event", "Wait for an event (on_event) or a timeout (on_timeout).", {
             "events": event_list, "event": event_list, "timeout": _ref("duration"),
             "on_event": _ref("target"), "on_timeout": _ref("target"), "properties": _ref("properties"),
@@ -199,7 +211,11 @@ def journey_json_schema() -> dict[str, Any]:
             "trigger": {"oneOf": _triggers(), "errorMessage": "needs one of: event, after_event, after_attribute, "
                                                                "inactive_for, schedule, manual: true, segment"},
             "entry": _object({"max_entries": {"type": "integer", "minimum": 1, "default": 1},
-                              "cooldown": _ref("duration")}, description="Re-entry rules."),
+                              "cooldown": _ref("duration"),
+                              "key": {"type": "string", "pattern": r"^properties\.\S+$", "description": (
+                                  "One run per value of this property of the triggering event (an order, an "
+                                  "appointment); max_entries and cooldown then count runs of that value.")}},
+                             description="Re-entry rules."),
             "goal": _object({"event": _ref("event_type"), "properties": _ref("properties")}, ("event",),
                             "The conversion event: a run that sees it ends as converted."),
             "exit_when": {"type": "array", "items": exit_item},

@@ -14,7 +14,9 @@ from touchflow.domain.predicates import Always, Condition, PropFilter, segments_
 
 __all__ = [
     "CHANNELS",
+    "EVENT_PROPERTY",
     "Branch",
+    "DateRef",
     "Enrol",
     "EntryRules",
     "Exit",
@@ -40,6 +42,9 @@ CHANNELS = ("email", "sms", "wecom", "wechat", "webhook", "onsite", "capture")
 TriggerKind = Literal["event", "after_event", "after_attribute", "inactivity", "schedule", "manual", "segment"]
 
 
+DEFAULT_LATE_ENTRY = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """How contacts enter. One dataclass with a ``kind`` keeps storage and the builder simple."""
@@ -55,12 +60,34 @@ class Trigger:
     at: time | None = None  # schedule: time of day (Asia/Shanghai unless the contact says otherwise)
     segment: str | None = None  # segment (hook: segments arrive with issue 5)
     on: Literal["enter", "exit"] = "enter"
+    # How late an entry may still start: an imported event from last month, or a contact dormant for a
+    # year, is history, not a reason to send today (everything but manual and schedule triggers).
+    late_entry: timedelta = DEFAULT_LATE_ENTRY
 
 
 @dataclass(frozen=True, slots=True)
 class EntryRules:
     max_entries: int = 1
     cooldown: timedelta | None = None  # re-entry allowed this long after the last entry
+    # One run per value of this trigger-event property (an order, an appointment) instead of one per
+    # contact: the rules above then count runs of that value.
+    key: str | None = None
+
+
+EVENT_PROPERTY = "properties."  # a date or key read from the event that started the run
+
+
+@dataclass(frozen=True, slots=True)
+class DateRef:
+    """A moment taken from the data: ``properties.appointment_at`` of the triggering event, or a contact
+    attribute (``custom.coupon_expires_at``), moved by ``offset`` (negative: before)."""
+
+    source: str
+    offset: timedelta = timedelta(0)
+
+    @property
+    def event_property(self) -> str | None:
+        return self.source.removeprefix(EVENT_PROPERTY) if self.source.startswith(EVENT_PROPERTY) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +166,7 @@ class Wait:
     duration: timedelta | None = None
     until: time | None = None
     weekdays: tuple[int, ...] = ()  # 0 = Monday; empty = any day
+    until_date: DateRef | None = None  # "1 day before the appointment", "2 days before the coupon expires"
     kind: Literal["wait"] = "wait"
 
 
@@ -236,6 +264,14 @@ class JourneyDefinition:
         conditions = [self.trigger.audience, *([self.exit_when] if self.exit_when is not None else [])]
         conditions.extend(c for node in self.nodes.values() if isinstance(node, Branch) for c, _ in node.cases)
         return frozenset(found | {key for c in conditions for key in segments_used(c)})
+
+    def entry_properties(self) -> frozenset[str]:
+        """Properties of the triggering event a run keeps for later: its entry key and the dates waits read."""
+        names = {self.entry.key} if self.entry.key else set()
+        for node in self.nodes.values():
+            if isinstance(node, Wait) and node.until_date is not None and node.until_date.event_property:
+                names.add(node.until_date.event_property)
+        return frozenset(names)
 
     def event_types(self) -> frozenset[str]:
         """Every event type that can move a run of this journey: triggers, waits, goal, exits."""

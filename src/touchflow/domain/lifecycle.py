@@ -87,15 +87,23 @@ class LifecycleFacts:
 def next_stage(config: LifecycleConfig, current: str | None, facts: LifecycleFacts,
                now: datetime) -> tuple[str, str] | None:
     """The one move the contact makes now, as ``(stage, rule name)``, or None when it stays."""
+    move = _next_move(config, current, facts, now)
+    return None if move is None else (move[0], move[1])
+
+
+def _next_move(config: LifecycleConfig, current: str | None, facts: LifecycleFacts,
+               now: datetime) -> tuple[str, str, datetime] | None:
+    """``next_stage`` with the moment the move became due: the qualifying event, not the pass that noticed it."""
     if current is None or current == "":
-        return config.initial, "initial"
+        return config.initial, "initial", min(facts.created_at, now)
     if current == config.dormant_stage:
         since = facts.dormant_since
-        if facts.last_interaction_at is not None and since is not None and since <= facts.last_interaction_at <= now:
+        seen = facts.last_interaction_at
+        if seen is not None and since is not None and since <= seen <= now:
             back = facts.previous_stage if config.return_to == "previous" else config.return_to
             if back is None or back == config.dormant_stage or back not in config.stage_keys():
                 back = config.return_fallback
-            return back, "returned"
+            return back, "returned", seen
         return None
     if current not in config.stage_keys():
         return None  # a stage set by hand or by an import that the configuration does not know: left alone
@@ -104,30 +112,52 @@ def next_stage(config: LifecycleConfig, current: str | None, facts: LifecycleFac
         if rule.to == current or (rule.sources and current not in rule.sources):
             continue
         if evaluate(rule.when, facts.contact, ctx):
-            return rule.to, rule.name
+            return rule.to, rule.name, _qualified_at(rule.when, facts.contact, now)
     if not config.dormant_from or current in config.dormant_from:
         anchor = facts.last_interaction_at or facts.created_at
         if now - anchor >= config.dormant_after:
-            return config.dormant_stage, "dormancy"
+            return config.dormant_stage, "dormancy", anchor + config.dormant_after
     return None
 
 
+_QUALIFY_LOOKBACK = 200  # events replayed to find when a rule first held; older history: the oldest of these
+
+
+def _qualified_at(when: Condition, contact: ContactFacts, now: datetime) -> datetime:
+    """The first event time at which ``when`` held with only the events known by then (windows measured from
+    that time); ``now`` when no event explains it (an attribute alone, e.g. a score set by hand)."""
+    past = sorted((e for e in contact.events if e.occurred_at <= now), key=lambda e: e.occurred_at)
+    past = past[-_QUALIFY_LOOKBACK:]
+    for i, event in enumerate(past):
+        if i + 1 < len(past) and past[i + 1].occurred_at == event.occurred_at:
+            continue  # events of one instant are judged together
+        known = ContactFacts(contact.contact_id, contact.values, contact.tags, past[:i + 1], contact.segments)
+        if evaluate(when, known, EvalContext(now=event.occurred_at)):
+            return event.occurred_at
+    return now
+
+
 def advance_stage(config: LifecycleConfig, current: str | None, facts: LifecycleFacts,
-                  now: datetime) -> list[tuple[str | None, str, str]]:
-    """Every move until the contact settles: ``[(from, to, rule), …]`` (empty when it stays)."""
-    moves: list[tuple[str | None, str, str]] = []
+                  now: datetime) -> list[tuple[str | None, str, str, datetime]]:
+    """Every move until the contact settles: ``[(from, to, rule, at), …]`` (empty when it stays).
+
+    ``at`` is when the move became due (never before the previous move, never after ``now``)."""
+    moves: list[tuple[str | None, str, str, datetime]] = []
     stage = current
     dormant_since, previous = facts.dormant_since, facts.previous_stage
+    floor: datetime | None = None
     for _ in range(MAX_MOVES):
         step_facts = LifecycleFacts(facts.contact, facts.created_at, facts.last_interaction_at, dormant_since,
                                     previous)
-        move = next_stage(config, stage, step_facts, now)
+        move = _next_move(config, stage, step_facts, now)
         if move is None or move[0] == stage:
             break
-        to, rule = move
+        to, rule, at = move
+        at = min(max(at, floor) if floor is not None else at, now)
+        floor = at
         if to == config.dormant_stage:
-            dormant_since, previous = now, stage
-        moves.append((stage, to, rule))
+            dormant_since, previous = at, stage
+        moves.append((stage, to, rule, at))
         stage = to
     return moves
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -19,6 +19,7 @@ from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
+from touchflow.domain.unmerge import MergeUndo
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
     from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
@@ -62,6 +63,21 @@ class MergeRecord:
     source: str
     at: datetime
     conflicts: tuple[FieldConflict, ...] = ()
+    undone_at: datetime | None = None  # unmerged by a person (see ``unmerge``)
+    undone_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MergeToUndo:
+    id: int
+    record: MergeRecord
+    undo: Mapping[str, Any] | None  # ``MergeUndo.document()``; None for merges made before it was kept
+
+
+@dataclass(frozen=True)
+class UnmergeCounts:
+    identities: int
+    events: int
 
 
 @dataclass(frozen=True)
@@ -203,6 +219,11 @@ class ContactRepository(Protocol):
     def resolve_id(self, contact_id: str) -> str | None: ...
     def identities_of(self, contact_id: str) -> list[IdentityLink]: ...
     def merges_of(self, contact_id: str) -> list[MergeRecord]: ...
+
+    def merge_to_undo(self, loser_id: str) -> MergeToUndo | None: ...
+
+    def unmerge(self, merge_id: int, survivor_id: str, loser: ContactState, undo: MergeUndo, merged_at: datetime,
+                by: str, now: datetime) -> UnmergeCounts: ...
     def search(self, text: str | None, tag: str | None, limit: int, offset: int) -> list[str]: ...
     def duplicate_candidates(self) -> Iterator[DuplicateCandidate]: ...
     def count(self) -> int: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.explain import explain
 from touchflow.domain.journeys import (
     Branch,
+    DateRef,
     Enrol,
     Exit,
     JourneyDefinition,
@@ -59,6 +60,7 @@ __all__ = [
     "Wake",
     "advance",
     "contact_field",
+    "date_from_data",
     "fail_step",
     "may_enter",
     "props_match",
@@ -86,6 +88,8 @@ class Run:
     step_no: int = 0
     attempts: int = 0
     error: str | None = None
+    entry_key: str | None = None  # the value of the journey's entry.key this run is for (an order id)
+    entry_data: Mapping[str, Any] | None = None  # the triggering event's properties that waits read later
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +232,26 @@ def _wait_matches(node: WaitEvent, run: Run, event: EventFact, now: datetime) ->
     return props_match(node.properties, event.properties)
 
 
+def date_from_data(ref: DateRef, entry_data: Mapping[str, Any], values: Mapping[str, Any],
+                   tz_name: str) -> datetime | str:
+    """The moment ``ref`` names, or why there is none. A date alone is midnight in the contact's zone."""
+    prop = ref.event_property
+    raw = entry_data.get(prop) if prop is not None else values.get(contact_field(ref.source))
+    if raw is None or raw == "":
+        return f"no {ref.source}"
+    try:
+        moment = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return f"{ref.source} is not a date: {str(raw)[:40]!r}"
+    if moment.tzinfo is None:
+        try:
+            zone = ZoneInfo(tz_name)
+        except (KeyError, ValueError):
+            zone = ZoneInfo(DEFAULT_TZ)
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC) + ref.offset
+
+
 def _next_time_of_day(node: Wait, tz_name: str, now: datetime) -> datetime:
     assert node.until is not None
     try:
@@ -352,10 +376,19 @@ class _Walk:
             self.step(node, "next", journey=node.journey)
             return node.next
         elif isinstance(node, Wait):
-            if node.duration is not None:
+            zone = str(self.facts.values.get("timezone") or DEFAULT_TZ)
+            if node.until_date is not None:
+                moment = date_from_data(node.until_date, run.entry_data or {}, self.facts.values, zone)
+                if isinstance(moment, str):  # no date to wait for: a reminder without its date would mislead
+                    return self.finish("exited", node.id, node.kind, "exited", reason=moment)
+                if moment <= self.now:
+                    self.step(node, "next", until=moment.isoformat(), passed=True)
+                    return node.next
+                wake = moment
+            elif node.duration is not None:
                 wake = self.now + node.duration
             else:
-                wake = _next_time_of_day(node, str(self.facts.values.get("timezone") or DEFAULT_TZ), self.now)
+                wake = _next_time_of_day(node, zone, self.now)
             self.step(node, None, until=wake.isoformat())
             self.result.run = replace(run, status="waiting", wake_at=wake)
             return self.result

@@ -62,8 +62,7 @@ def _plain(context: dict[str, Any]) -> PlainContext:
 
 
 class Composer:
-    def __init__(self, ctx: ServiceContext, public_url: str = "http://127.0.0.1:8000",
-                 link_secret: str = "touchflow-development-only", capture_channels: Collection[str] = (),
+    def __init__(self, ctx: ServiceContext, public_url: str, link_secret: str, capture_channels: Collection[str] = (),
                  provider_template_channels: Collection[str] = ()) -> None:
         self.ctx = ctx
         # Channels whose provider sends its own registered templates (Aliyun/Tencent SMS, WeChat official

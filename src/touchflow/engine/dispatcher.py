@@ -17,6 +17,7 @@ with the same idempotency key, which providers that take one use to drop the rep
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,8 +69,10 @@ class Dispatcher:
         self.batch_size = batch_size
         self.on_sent = on_sent
         self.channels = channels if channels is not None else ChannelRegistry.capture_all()
+        # Without a composer, links are signed with a throwaway key nobody can verify (the simulator's sandbox,
+        # tests that follow no link); ``Application.dispatcher`` passes one signing with the database's key.
         self.composer = composer if composer is not None else Composer(
-            ctx, capture_channels=self.channels.captures(),
+            ctx, "http://127.0.0.1:8000", secrets.token_urlsafe(32), capture_channels=self.channels.captures(),
             provider_template_channels=self.channels.provider_templates())
         self._fixed_policy = policy
         self._policy: tuple[datetime, GuardrailPolicy] | None = None
@@ -167,9 +170,13 @@ class Dispatcher:
                               for _, o in sendable]
             except PermanentError as exc:  # e.g. login refused: retrying the same call cannot help
                 deliveries = [Delivery(o.message_id, "failed", error=f"channel {name}: {exc}") for _, o in sendable]
-            except Exception as exc:  # an adapter bug must not lose the batch: retry it, loudly
+            except Exception as exc:
+                # An adapter bug after some messages may have left: retrying would send those again, so every
+                # message of the chunk fails (its fallback or a dead letter), naming the error. Adapters
+                # contain per-message errors themselves (channels.base.contain), so this is the last resort.
                 log.exception("channel %s failed on a batch of %d", name, len(sendable))
-                deliveries = [Delivery(o.message_id, "retry", error=f"{type(exc).__name__}: {exc}")
+                deliveries = [Delivery(o.message_id, "failed",
+                                       error=f"channel {name}: unexpected {type(exc).__name__}: {exc}"[:500])
                               for _, o in sendable]
         for d in deliveries:
             answers[d.message_id] = Attempt(d.status, d.provider_id, d.error, d.retry_after)

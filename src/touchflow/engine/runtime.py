@@ -17,7 +17,8 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.predicates import ContactFacts, EventFact
@@ -95,9 +96,10 @@ class JourneyRuntime:
             entry_journeys = {jid for ids in active.entry_by_type.values() for jid in ids}
             if any(e.type == ENROLMENT_EVENT for e in inbox):
                 entry_journeys |= set(active.by_id)
-            history: dict[tuple[str, str], list[tuple[datetime, RunStatus]]] = defaultdict(list)
+            # Entry rules count runs per contact, journey and entry key (one run per order with entry.key).
+            history: dict[tuple[str, str, str | None], list[tuple[datetime, RunStatus]]] = defaultdict(list)
             for run in uow.journeys.runs_of(contact_ids, entry_journeys) if entry_journeys else []:
-                history[(run.contact_id, run.journey_id)].append((run.entered_at, run.status))
+                history[(run.contact_id, run.journey_id, run.entry_key)].append((run.entered_at, run.status))
             runs_by_contact: dict[str, list[Run]] = defaultdict(list)
             for run in live_runs:
                 runs_by_contact[run.contact_id].append(run)
@@ -118,14 +120,18 @@ class JourneyRuntime:
                     targets = [wanted] if wanted is not None else []
                 for journey_id in targets:
                     record, definition = active.by_id[journey_id]
-                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact):
+                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact, now):
                         continue
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
-                    entered = batch.enter(record, definition, contact_facts, history[(item.contact_id, journey_id)],
-                                          start_at)
+                    entry_key, entry_data = _entry_of(definition, fact) if item.type != ENROLMENT_EVENT else (None, {})
+                    if definition.entry.key and item.type != ENROLMENT_EVENT and entry_key is None:
+                        continue  # keyed journey, event without the key: nothing to run for
+                    runs_so_far = history[(item.contact_id, journey_id, entry_key)]
+                    entered = batch.enter(record, definition, contact_facts, runs_so_far, start_at,
+                                          entry_key=entry_key, entry_data=entry_data)
                     if entered is not None:
-                        history[(item.contact_id, journey_id)].append((entered.entered_at, entered.status))
+                        runs_so_far.append((entered.entered_at, entered.status))
                         runs_by_contact[item.contact_id].append(entered)
             batch.flush()
             uow.journeys.delete_inbox([e.seq for e in inbox])
@@ -198,10 +204,24 @@ class JourneyRuntime:
                 stop.wait(idle_sleep)
 
 
-def _trigger_matches(definition: JourneyDefinition, fact: EventFact) -> bool:
-    if definition.trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
-        return fact.properties.get("segment") == definition.trigger.segment
-    return props_match(definition.trigger.properties, fact.properties)
+def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | None, dict[str, Any]]:
+    """The run's entry key (text, or None when the event lacks it) and the event properties it keeps."""
+    data = {name: fact.properties[name] for name in definition.entry_properties() if name in fact.properties}
+    if definition.entry.key is None:
+        return None, data
+    raw = fact.properties.get(definition.entry.key)
+    key = None if raw is None or isinstance(raw, (dict, list)) or str(raw).strip() == "" else str(raw).strip()[:300]
+    return key, data
+
+
+def _trigger_matches(definition: JourneyDefinition, fact: EventFact, now: datetime) -> bool:
+    trigger = definition.trigger
+    due = fact.occurred_at + (trigger.delay if trigger.kind == "after_event" else timedelta(0))
+    if now - due > trigger.late_entry:  # history (an import of last month's events), not a reason to send now
+        return False
+    if trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
+        return fact.properties.get("segment") == trigger.segment
+    return props_match(trigger.properties, fact.properties)
 
 
 def _parked(run: Run, reason: str) -> Run:

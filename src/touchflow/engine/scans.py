@@ -42,14 +42,18 @@ def first_fire(trigger: Trigger, now: datetime) -> datetime:
 def scan_condition(trigger: Trigger, now: datetime) -> Condition:
     if trigger.kind == "inactivity":
         assert trigger.inactive_for is not None
+        # Quiet for the whole window, but not for longer than the window plus late_entry: a contact who went
+        # quiet a year ago is not news today (nor is one who never interacted at all).
         recent = Or(tuple(EventCount(t, "gte", 1, trigger.inactive_for) for t in INTERACTION_TYPES))
-        ever = Or(tuple(EventCount(t, "gte", 1, None) for t in INTERACTION_TYPES))
-        return And((trigger.audience, ever, Not(recent)))
+        lately = Or(tuple(EventCount(t, "gte", 1, trigger.inactive_for + trigger.late_entry)
+                          for t in INTERACTION_TYPES))
+        return And((trigger.audience, lately, Not(recent)))
     if trigger.kind == "after_attribute":
         assert trigger.attribute is not None
         cutoff = (now - trigger.delay).astimezone(SCHEDULE_TZ).date().isoformat()
+        earliest = (now - trigger.delay - trigger.late_entry).astimezone(SCHEDULE_TZ).date().isoformat()
         return And((trigger.audience, AttrCompare(trigger.attribute, "exists", None),
-                    AttrCompare(trigger.attribute, "lte", cutoff)))
+                    AttrCompare(trigger.attribute, "lte", cutoff), AttrCompare(trigger.attribute, "gte", earliest)))
     return trigger.audience
 
 

@@ -8,6 +8,7 @@ tasks, contact updates and enrolments into other journeys.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -97,15 +98,18 @@ class StepBatch:
         return run
 
     def enter(self, record: JourneyRecord, definition: JourneyDefinition, facts: ContactFacts,
-              previous: list[tuple[datetime, RunStatus]], start_at: datetime | None = None) -> Run | None:
-        """Apply entry rules and the audience; create the run and take its first steps (or schedule them)."""
+              previous: list[tuple[datetime, RunStatus]], start_at: datetime | None = None, *,
+              entry_key: str | None = None, entry_data: Mapping[str, Any] | None = None) -> Run | None:
+        """Apply entry rules and the audience; create the run and take its first steps (or schedule them).
+
+        ``previous``: this contact's runs of the journey (for ``entry_key``: of that key)."""
         if not may_enter(definition, previous, self.now):
             return None
         if not evaluate(definition.trigger.audience, facts, EvalContext(now=self.now)):
             return None
         assert record.current_version is not None
         run = Run(self.ids.new(self.now), record.id, record.current_version, facts.contact_id, definition.start,
-                  "active", self.now)
+                  "active", self.now, entry_key=entry_key, entry_data=dict(entry_data) if entry_data else None)
         self.entered += 1
         if start_at is not None and start_at > self.now:  # "30 days after order_paid": start later
             run = replace(run, wake_at=start_at)

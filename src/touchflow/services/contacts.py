@@ -210,5 +210,6 @@ def profile_document(profile: ContactProfile) -> dict[str, Any]:
     data["merges"] = [{"merged": m.loser_id, "into": m.winner_id, "linked_by": m.linked_by, "source": m.source,
                        "at": m.at, "conflicts": [{"field": c.field, "kept": c.kept, "kept_source": c.kept_source,
                                                   "dropped": c.dropped, "dropped_source": c.dropped_source}
-                                                 for c in m.conflicts]} for m in profile.merges]
+                                                 for c in m.conflicts],
+                       "undone_at": m.undone_at, "undone_by": m.undone_by} for m in profile.merges]
     return data

@@ -4,9 +4,11 @@ what a journey may send, previews for one contact, link checks, and the asset li
 Status of a saved version:
 - blocking Advertising-Law findings (G4) → ``draft``: stored with its findings so the editor can fix it
   (or ask a reviewer to accept a false positive with ``request_review``); never sent;
-- tagged medical or finance (G5) → ``pending_review``, with a review in the queue;
+- tagged medical or finance, or medical/financial copy by the compliance scan (G5) → ``pending_review``,
+  with a review in the queue;
 - otherwise → ``approved`` at once.
-A reviewer (not the author) approves or rejects; a journey sends the newest *approved* version.
+A reviewer (not the author) approves or rejects; a journey sends the newest *approved* version. Author and
+reviewer are authenticated ``Actor``s (the API key, the OS account), never names the caller typed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from touchflow.content.context import contact_context
 from touchflow.content.email import LAYOUTS, RenderedEmail, compose_email, mjml_to_html
 from touchflow.content.links import LinkProblem, Tracking, check_links, rewrite_links
 from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError
+from touchflow.domain.actors import Actor
 from touchflow.domain.compliance import scan_text
 from touchflow.domain.content_ports import (
     CHANNELS,
@@ -115,8 +118,11 @@ def _renderer() -> ContentRenderer:
 # --- templates -------------------------------------------------------------------------------------
 
 def save_template(ctx: ServiceContext, name: str, channel: str, subject: str, body: str, layout: str = "html",
-                  tags: Sequence[str] = (), by: str = "system", *, text_body: str | None = None) -> TemplateVersion:
-    """A new version of ``name`` (1, 2, …), scanned for Advertising-Law terms; see the module doc for status."""
+                  tags: Sequence[str] = (), by: Actor | str = "system", *,
+                  text_body: str | None = None) -> TemplateVersion:
+    """A new version of ``name`` (1, 2, …), scanned for Advertising-Law terms; see the module doc for status.
+    ``by``: the authenticated author, whom the four-eyes review compares with the reviewer."""
+    author = Actor.of(by)
     now = ctx.clock.now()
     name, tags_clean = _validate(name, channel, subject, body, layout, tags, text_body, now)
     findings: list[dict[str, Any]] = []
@@ -126,15 +132,17 @@ def save_template(ctx: ServiceContext, name: str, channel: str, subject: str, bo
     def work(uow: UnitOfWork) -> TemplateVersion:
         latest = uow.content.template(name)
         draft = TemplateVersion(name, (latest.version + 1) if latest else 1, channel, subject, body, layout,
-                                "approved", now, by, text_body, tags_clean, tuple(findings))
+                                "approved", now, author.label, text_body, tags_clean, tuple(findings))
         status: TemplateStatus = ("draft" if draft.blocking_findings else
                                   "pending_review" if draft.needs_review else "approved")
         version = replace(draft, status=status)
         uow.content.add_template(version)
         if status == "pending_review":
-            uow.content.add_review(ReviewRecord(ctx.ids.new(now), name, version.version, "pending", now, by))
-        uow.audit.record(by, "template.save", f"{name}@{version.version}",
+            uow.content.add_review(ReviewRecord(ctx.ids.new(now), name, version.version, "pending", now,
+                                                author.label))
+        uow.audit.record(author.label, "template.save", f"{name}@{version.version}",
                          {"channel": channel, "status": status, "tags": list(tags_clean),
+                          "review_because": list(version.review_reasons),
                           "blocking": [str(f["term"]) for f in version.blocking_findings]}, now)
         return version
 
@@ -203,8 +211,9 @@ def template_for_send(uow: UnitOfWork, name: str) -> TemplateVersion | None:
 
 # --- review queue (G5) -----------------------------------------------------------------------------
 
-def request_review(ctx: ServiceContext, name: str, version: int | None = None, *, by: str) -> ReviewRecord:
+def request_review(ctx: ServiceContext, name: str, version: int | None = None, *, by: Actor | str) -> ReviewRecord:
     """Put a draft or rejected version in front of a reviewer (e.g. a finding the editor thinks is wrong)."""
+    requester = Actor.of(by)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         found = uow.content.template(name, version)
@@ -215,10 +224,11 @@ def request_review(ctx: ServiceContext, name: str, version: int | None = None, *
         pending = [r for r in uow.content.reviews("pending", name) if r.template_version == found.version]
         if pending:
             return pending[0]
-        review = ReviewRecord(ctx.ids.new(now), name, found.version, "pending", now, by)
+        review = ReviewRecord(ctx.ids.new(now), name, found.version, "pending", now, requester.label)
         uow.content.add_review(review)
         uow.content.set_template_status(name, found.version, "pending_review")
-        uow.audit.record(by, "template.review_request", f"{name}@{found.version}", {"review": review.id}, now)
+        uow.audit.record(requester.label, "template.review_request", f"{name}@{found.version}",
+                         {"review": review.id}, now)
         uow.commit()
         return review
 
@@ -230,12 +240,14 @@ def list_reviews(ctx: ServiceContext, status: str | None = "pending") -> list[Re
         return uow.content.reviews(cast(ReviewStatus | None, status), None)
 
 
-def decide_review(ctx: ServiceContext, review_id: str, approve: bool, reviewer: str,
+def decide_review(ctx: ServiceContext, review_id: str, approve: bool, reviewer: Actor | str,
                   comment: str = "") -> ReviewRecord:
-    """A compliance reviewer's decision. The author may not review their own version; a rejection says why."""
-    reviewer = reviewer.strip()
-    if not reviewer:
-        raise ContentError("reviewer: name the person deciding")
+    """A compliance reviewer's decision. ``reviewer`` is the authenticated caller, and may not be the version's
+    author (compared by identity: the same API key or OS account under any name is the same person); a
+    rejection says why."""
+    actor = Actor.of(reviewer.strip() if isinstance(reviewer, str) else reviewer)
+    if not actor.id:
+        raise ContentError("reviewer: who is deciding is not known")
     if not approve and not comment.strip():
         raise ContentError("comment: a rejection must say what to change")
     now = ctx.clock.now()
@@ -247,14 +259,17 @@ def decide_review(ctx: ServiceContext, review_id: str, approve: bool, reviewer: 
             raise ContentConflict(f"review {review_id} was already {review.status} by {review.reviewer}")
         version = uow.content.template(review.template_name, review.template_version)
         assert version is not None  # foreign key
-        if version.created_by == reviewer:
-            raise ContentConflict(f"{reviewer} wrote {version.name}@{version.version}; a second person must review it")
+        if actor.same_as(version.created_by):
+            raise ContentConflict(f"{actor.label} wrote {version.name}@{version.version}; a second person must "
+                                  "review it (the reviewer is who is signed in, not a name given)")
         status: ReviewStatus = "approved" if approve else "rejected"
-        if not uow.content.decide_review(review_id, status, reviewer, comment.strip() or None, now):
+        if not uow.content.decide_review(review_id, status, actor.label, comment.strip() or None, now):
             raise ContentConflict(f"review {review_id} was decided by someone else just now")
         uow.content.set_template_status(version.name, version.version, "approved" if approve else "rejected")
-        uow.audit.record(reviewer, f"template.review_{'approve' if approve else 'reject'}",
-                         f"{version.name}@{version.version}", {"review": review_id, "comment": comment}, now)
+        uow.audit.record(actor.label, f"template.review_{'approve' if approve else 'reject'}",
+                         f"{version.name}@{version.version}",
+                         {"review": review_id, "comment": comment, "author": version.created_by,
+                          "reviewer": actor.label}, now)
         uow.commit()
         decided = uow.content.review(review_id)
     assert decided is not None
@@ -361,8 +376,9 @@ def _without_liquid(source: str) -> str:
 # --- assets (素材库) ---------------------------------------------------------------------------------
 
 def save_asset(ctx: ServiceContext, name: str, data: bytes, *, content_type: str | None = None,
-               metadata: Mapping[str, JSONValue] | None = None, by: str = "system") -> AssetRecord:
+               metadata: Mapping[str, JSONValue] | None = None, by: Actor | str = "system") -> AssetRecord:
     """A new version of an image or file; the same bytes as the newest version add nothing."""
+    saver = Actor.of(by).label
     name = name.strip()
     if not name or len(name) > 200:
         raise ContentError("name: 1-200 characters")
@@ -381,9 +397,9 @@ def save_asset(ctx: ServiceContext, name: str, data: bytes, *, content_type: str
             return latest
         record = AssetRecord(ctx.ids.new(now), name, (latest.version + 1) if latest else 1,
                              "image" if kind_type.startswith("image/") else "file", kind_type, len(data), digest,
-                             now, by, dict(metadata or {}))
+                             now, saver, dict(metadata or {}))
         uow.content.add_asset(record, data)
-        uow.audit.record(by, "asset.save", f"{name}@{record.version}",
+        uow.audit.record(saver, "asset.save", f"{name}@{record.version}",
                          {"size": len(data), "sha256": digest, "content_type": kind_type}, now)
         return record
 

@@ -16,6 +16,7 @@ from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
 from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
 from touchflow.domain.transitions import Run
+from touchflow.domain.webhook_urls import AllowList
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.content import check_journey_content
 from touchflow.services.context import ServiceContext
@@ -74,7 +75,8 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
     with ctx.uow() as uow:
         known = {j.key for j in uow.journeys.all()} | {definition.key}
         findings = (lint_journey(definition, known_journeys=known,
-                                 known_segments={s.key for s in uow.segments.all()})
+                                 known_segments={s.key for s in uow.segments.all()},
+                                 webhook_allow=_webhook_allow_list(uow))
                     + _content_findings(uow, definition))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
@@ -94,6 +96,19 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         uow.audit.record(actor, "journey.publish", definition.key, {"version": version}, now)
         uow.commit()
     return PublishResult(record, version, findings)
+
+
+def _webhook_allow_list(uow: UnitOfWork) -> AllowList:
+    """The ``webhook`` channel's allow-list (``allow_hosts``, ``allow_networks`` settings): the internal
+    targets its operator opened, so publishing and sending judge a URL alike."""
+    config = next((c for c in uow.guards.channel_configs() if c.name == "webhook" and c.kind == "webhook"), None)
+    if config is None:
+        return AllowList()
+    def strings(key: str) -> list[str]:
+        value = config.settings.get(key) or ()
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    return AllowList.of(strings("allow_hosts"), strings("allow_networks"))
 
 
 def _content_findings(uow: UnitOfWork, definition: JourneyDefinition) -> list[Finding]:
@@ -237,7 +252,7 @@ class RunTrace:
         """The trace as plain data: the one shape `journey trace --json` and the API print."""
         run = self.run
         return {"run": run.id, "status": run.status, "node": run.node_id, "entered_at": run.entered_at.isoformat(),
-                "error": run.error, "messages": self.messages,
+                "error": run.error, "key": run.entry_key, "messages": self.messages,
                 "steps": [{"at": s.at.isoformat(), "node": s.node_id, "kind": s.kind, "edge": s.edge,
                            "detail": s.detail} for s in self.steps]}
 

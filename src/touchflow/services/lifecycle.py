@@ -79,8 +79,10 @@ def stage_chunk(uow: UnitOfWork, config: LifecycleConfig, ids: Sequence[str], sc
         lifecycle_facts = LifecycleFacts(contact, created[cid], last_seen.get(cid),
                                          last.at if dormant and last else None,
                                          last.from_stage if dormant and last else None)
-        for from_stage, to, rule in advance_stage(config, current, lifecycle_facts, now):
-            rows.append(StageChange(cid, to, from_stage, now, rule, LIFECYCLE_SOURCE))
+        floor = last.at if last is not None else None
+        for from_stage, to, rule, at in advance_stage(config, current, lifecycle_facts, now):
+            rows.append(StageChange(cid, to, from_stage, max(at, floor) if floor is not None else at, rule,
+                                    LIFECYCLE_SOURCE))
     return rows
 
 

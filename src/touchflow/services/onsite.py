@@ -15,17 +15,15 @@ from typing import Literal
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, JSONValue
-from touchflow.domain.identities import make_identity, parse_identifier
+from touchflow.domain.identities import parse_identifier
 from touchflow.domain.messaging_ports import OnsiteMessage
 from touchflow.services.context import ServiceContext
-from touchflow.services.ingest import RawItem, record_events
 from touchflow.services.tracking import lifecycle_id, record_for_contact
 
 __all__ = [
     "POPUP_ACTIONS",
     "PopupNotFound",
     "PopupReport",
-    "identify_visitor",
     "pending_popups",
     "report_popup",
 ]
@@ -103,21 +101,3 @@ def report_popup(ctx: ServiceContext, popup_id: str, action: str, *, visitor: st
     assert updated is not None
     return PopupReport(updated, True)
 
-
-def identify_visitor(ctx: ServiceContext, anon_id: str, identifier: str) -> str:
-    """The anonymous visitor is a known person (they logged in, or filled in a form): one event carrying
-    both identities, so identity resolution merges the two contacts. Returns the contact id."""
-    anon = make_identity("anon", anon_id)
-    known = parse_identifier(identifier)
-    if known is None:
-        raise FieldError("identifier", "must look like email:… or phone:…")
-    if known.kind == "anon":
-        raise FieldError("identifier", "must name the person (email:…, phone:…), not another anonymous id")
-    report = record_events(ctx, SOURCE, [RawItem({"type": "visitor_identified", "anon": anon.value,
-                                                  known.kind: known.value})])
-    if report.rejected:
-        raise FieldError(report.rejected[0].field or "identifier", report.rejected[0].reason)
-    with ctx.reader() as uow:
-        contact_id = uow.contacts.lookup([anon]).get(anon)
-    assert contact_id is not None
-    return contact_id

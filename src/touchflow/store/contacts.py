@@ -14,7 +14,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactState, FieldConflict, Scalar, Stamp
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.identities import Identity
-from touchflow.domain.ports import IdentityLink, MergeRecord
+from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
+from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.tables import (
     contact_consents,
@@ -136,24 +137,94 @@ class SqlContactRepository:
                     [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
 
     def merge(self, merges: Sequence[MergeRecord]) -> None:
-        """Move every identity, event, tag and consent of each loser to its winner; keep a tombstone."""
+        """Move every identity, event, tag and consent of each loser to its winner; keep a tombstone and
+        what moved (``MergeUndo``), so a person can unmerge."""
+        undos: list[dict[str, Any]] = []
         for m in merges:
+            undo = self._undo_of(m)
             self._c.execute(update(contact_identities).where(contact_identities.c.contact_id == m.loser_id)
                             .values(contact_id=m.winner_id))
             self._c.execute(update(events).where(events.c.contact_id == m.loser_id)
                             .values(contact_id=m.winner_id))
             self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id == m.loser_id))
             self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id == m.loser_id))
-            self._end_memberships(m)
+            undo["static_segments"] = self._end_memberships(m)
             self._c.execute(update(contacts).where(or_(contacts.c.id == m.loser_id,
                                                        contacts.c.merged_into == m.loser_id))
                             .values(merged_into=m.winner_id, updated_at=m.at))
+            undos.append(undo)
         if merges:
             self._c.execute(insert(contact_merges), [
                 {"at": m.at, "winner_id": m.winner_id, "loser_id": m.loser_id, "linked_by": m.linked_by,
-                 "source": m.source, "conflicts": [asdict(c) for c in m.conflicts]} for m in merges])
+                 "source": m.source, "conflicts": [asdict(c) for c in m.conflicts], "undo": undo}
+                for m, undo in zip(merges, undos, strict=True)])
 
-    def _end_memberships(self, m: MergeRecord) -> None:
+    def _undo_of(self, m: MergeRecord) -> dict[str, Any]:
+        """What the merge is about to move, as ``MergeUndo.document()``."""
+        loser = self.load([m.loser_id]).get(m.loser_id)
+        before = self.load([m.winner_id]).get(m.winner_id) or ContactState(m.winner_id, m.at)
+        ids = list(self._c.execute(select(events.c.id).where(events.c.contact_id == m.loser_id)
+                                   .limit(EVENTS_KEPT + 1)).scalars())
+        return MergeUndo(
+            identities=tuple(i.identity for i in self.identities_of(m.loser_id)),
+            events=tuple(ids[:EVENTS_KEPT]), events_complete=len(ids) <= EVENTS_KEPT,
+            tags=dict(loser.tags) if loser else {},
+            consents=tuple(loser.consents.values()) if loser else (),
+            repointed=tuple(self._c.execute(select(contacts.c.id).where(contacts.c.merged_into == m.loser_id))
+                            .scalars()),
+            static_segments=(), survivor_before=before).document()
+
+    def merge_to_undo(self, loser_id: str) -> MergeToUndo | None:
+        """The latest merge that took ``loser_id`` away and is not undone yet."""
+        t = contact_merges
+        row = self._c.execute(select(t).where(t.c.loser_id == loser_id, t.c.undone_at.is_(None))
+                              .order_by(t.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        record = MergeRecord(row.winner_id, row.loser_id, row.linked_by, row.source, row.at,
+                             tuple(FieldConflict(**c) for c in row.conflicts))
+        return MergeToUndo(row.id, record, row.undo)
+
+    def unmerge(self, merge_id: int, survivor_id: str, loser: ContactState, undo: MergeUndo, merged_at: datetime,
+                by: str, now: datetime) -> UnmergeCounts:
+        """Give the loser back what was its own: identities, events (those moved at the merge, and later
+        ones that arrived with one of its identifiers), contacts merged into it before, static memberships."""
+        keys = [(i.kind, i.value) for i in undo.identities]
+        ci = contact_identities
+        moved_identities = 0
+        for kind, value in keys:
+            moved_identities += self._c.execute(update(ci).where(
+                ci.c.kind == kind, ci.c.value == value, ci.c.contact_id == survivor_id)
+                .values(contact_id=loser.id)).rowcount
+        moved_events = 0
+        for chunk in _chunks(list(undo.events)):
+            moved_events += self._c.execute(update(events).where(events.c.contact_id == survivor_id,
+                                                                 events.c.id.in_(chunk))
+                                            .values(contact_id=loser.id)).rowcount
+        labels = sorted({str(i) for i in undo.identities})
+        for chunk in _chunks(labels):  # arrived after the merge (or beyond the listed ids) with its identifier
+            late = [events.c.received_at >= merged_at] if undo.events_complete else []
+            moved_events += self._c.execute(update(events).where(
+                events.c.contact_id == survivor_id, events.c.identity.in_(chunk), *late)
+                .values(contact_id=loser.id)).rowcount
+        self._c.execute(update(contacts).where(contacts.c.id == loser.id).values(merged_into=None, updated_at=now))
+        if undo.repointed:
+            self._c.execute(update(contacts).where(contacts.c.id.in_(undo.repointed),
+                                                   contacts.c.merged_into == survivor_id)
+                            .values(merged_into=loser.id, updated_at=now))
+        self._write_children([loser], replace=True)
+        sm, sh = segment_members, segment_history
+        for segment_id in undo.static_segments:  # the membership passed on at the merge goes back
+            self._c.execute(delete(sm).where(sm.c.segment_id == segment_id, sm.c.contact_id == survivor_id))
+            self._c.execute(update(sh).where(sh.c.segment_id == segment_id, sh.c.contact_id == survivor_id,
+                                             sh.c.left_at.is_(None)).values(left_at=now))
+            self._c.execute(insert(sm).values(segment_id=segment_id, contact_id=loser.id, since=now))
+            self._c.execute(insert(sh).values(segment_id=segment_id, contact_id=loser.id, entered_at=now))
+        self._c.execute(update(contact_merges).where(contact_merges.c.id == merge_id)
+                        .values(undone_at=now, undone_by=by[:200]))
+        return UnmergeCounts(moved_identities, moved_events)
+
+    def _end_memberships(self, m: MergeRecord) -> list[str]:
         """The loser's segment stays end at the merge (no events: nobody entered or left anything); a static
         segment's hand-picked membership passes to the winner. Dynamic ones follow the winner's next check."""
         sm, sh = segment_members, segment_history
@@ -167,6 +238,7 @@ class SqlContactRepository:
             self._c.execute(insert(sm), [{"segment_id": s, "contact_id": m.winner_id, "since": m.at} for s in moving])
             self._c.execute(insert(sh), [{"segment_id": s, "contact_id": m.winner_id, "entered_at": m.at}
                                          for s in moving])
+        return moving
 
     def resolve_id(self, contact_id: str) -> str | None:
         row = self._c.execute(select(contacts.c.id, contacts.c.merged_into)
@@ -181,10 +253,12 @@ class SqlContactRepository:
         return [IdentityLink(Identity(r.kind, r.value), r.contact_id, r.source, r.created_at) for r in rows]
 
     def merges_of(self, contact_id: str) -> list[MergeRecord]:
+        """Merges into this contact, and unmerged ones that took it away (both profiles show an unmerge)."""
         t = contact_merges
-        rows = self._c.execute(select(t).where(t.c.winner_id == contact_id).order_by(t.c.id))
+        rows = self._c.execute(select(t).where(or_(t.c.winner_id == contact_id, and_(
+            t.c.loser_id == contact_id, t.c.undone_at.is_not(None)))).order_by(t.c.id))
         return [MergeRecord(r.winner_id, r.loser_id, r.linked_by, r.source, r.at,
-                            tuple(FieldConflict(**c) for c in r.conflicts)) for r in rows]
+                            tuple(FieldConflict(**c) for c in r.conflicts), r.undone_at, r.undone_by) for r in rows]
 
     def search(self, text: str | None, tag: str | None, limit: int, offset: int) -> list[str]:
         query = select(contacts.c.id).where(contacts.c.merged_into.is_(None))

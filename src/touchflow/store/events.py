@@ -32,8 +32,10 @@ class SqlEventRepository:
         if not batch:
             return
         # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch.
-        bulk_insert(self._c, events, ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties"),
-                    [(e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties)
+        bulk_insert(self._c, events, ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties",
+                                      "identity"),
+                    [(e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
+                      str(e.identities[0])[:300] if e.identities else None)
                      for e, contact_id in batch], ignore_conflicts=True)
 
     def properties_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:

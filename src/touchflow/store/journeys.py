@@ -39,7 +39,8 @@ from touchflow.store.tables import (
 __all__ = ["SqlJourneyRepository"]
 
 _RUN_COLUMNS = ("id", "journey_id", "version", "contact_id", "node_id", "status", "entered_at", "updated_at",
-                "wake_at", "waiting_for", "waiting_since", "timeout_at", "step_no", "attempts", "error")
+                "wake_at", "waiting_for", "waiting_since", "timeout_at", "step_no", "attempts", "error",
+                "entry_key", "entry_data")
 _CHUNK = 500
 
 
@@ -48,13 +49,13 @@ def _run_from(row: Any) -> Run:
                node_id=row.node_id, status=row.status, entered_at=row.entered_at, wake_at=row.wake_at,
                waiting_for=tuple(row.waiting_for.split(",")) if row.waiting_for else (),
                waiting_since=row.waiting_since, timeout_at=row.timeout_at, step_no=row.step_no,
-               attempts=row.attempts, error=row.error)
+               attempts=row.attempts, error=row.error, entry_key=row.entry_key, entry_data=row.entry_data)
 
 
 def _run_row(run: Run, now: datetime) -> tuple[Any, ...]:
     return (run.id, run.journey_id, run.version, run.contact_id, run.node_id, run.status, run.entered_at, now,
             run.wake_at, ",".join(run.waiting_for) or None, run.waiting_since, run.timeout_at, run.step_no,
-            run.attempts, run.error)
+            run.attempts, run.error, run.entry_key, dict(run.entry_data) if run.entry_data else None)
 
 
 def _journey_from(row: Any) -> JourneyRecord:

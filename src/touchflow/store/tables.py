@@ -129,6 +129,9 @@ contact_merges = Table(
     Column("linked_by", String(300), nullable=False),
     Column("source", String(100), nullable=False),
     Column("conflicts", JSONDoc, nullable=False),
+    Column("undo", JSONDoc, nullable=True),  # 0010: what moved, so a person can unmerge
+    Column("undone_at", UTCDateTime(), nullable=True),
+    Column("undone_by", String(200), nullable=True),
     Index(None, "winner_id"),
     Index(None, "loser_id"),
 )
@@ -142,6 +145,7 @@ events = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     Column("source", String(100), nullable=False),
     Column("properties", JSONDoc, nullable=False),
+    Column("identity", String(300), nullable=True),  # 0010: the identifier it arrived with (kind:value)
     Index(None, "contact_id", "type", "occurred_at"),
     Index(None, "type", "occurred_at", "contact_id"),  # covering: set-wise segment leaves read only the index
 )
@@ -241,6 +245,8 @@ journey_runs = Table(
     Column("step_no", Integer, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text, nullable=True),
+    Column("entry_key", String(300), nullable=True),  # 0009: one run per order/appointment (entry.key)
+    Column("entry_data", JSONDoc, nullable=True),  # 0009: the triggering event's properties waits read
     Index(None, "status", "wake_at"),
     Index(None, "contact_id", "journey_id"),
     Index(None, "journey_id", "status"),

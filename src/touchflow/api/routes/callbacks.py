@@ -1,7 +1,13 @@
 """``/v1/callbacks``: what providers push back — SMS replies (上行), delivery receipts, returned mail.
 
-API-key auth like every ``/v1`` route; providers that can only be given a URL (Aliyun, Tencent) may carry
-the key as ``?key=…`` instead of a header — give each provider its own key, so one can be revoked alone.
+Two ways in (ADR 0012):
+
+* ``/v1/callbacks/{channel}/…?token=tfcb_…`` — for providers that can only be given a URL (Aliyun,
+  Tencent): the token of ``touchflow channel callback-url CHANNEL`` authorises that channel's callbacks and
+  nothing else (another channel's token, an API key, a revoked token: 401). ``X-Callback-Token`` works too.
+* ``/v1/callbacks/…`` — an API key in a header, like every ``/v1`` route. An API key in the URL (``?key=``)
+  is refused: URLs are written to access logs, and a key there could do everything.
+
 Public site keys (``site:…``) are refused. Bodies, besides the neutral shape:
 
 * inbound SMS — neutral ``{"from", "text", "received_at"?, "id"?}`` (or a list); Aliyun's SmsUp push
@@ -15,11 +21,13 @@ Public site keys (``site:…``) are refused. Bodies, besides the neutral shape:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import ApiKeyCache
@@ -29,6 +37,7 @@ from touchflow.channels.sms import is_unsubscribe_reply
 from touchflow.domain.errors import FieldError
 from touchflow.domain.normalize import normalise_datetime
 from touchflow.domain.ports import ApiKeyRecord
+from touchflow.services.callback_tokens import channel_of_callback_token
 from touchflow.services.tracking import BadTrackingPayload, Receipt, delivery_receipts, email_report, inbound_sms
 
 __all__ = ["router"]
@@ -36,27 +45,59 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/callbacks", tags=["callbacks"])
 _MAIL_MAX = 10 * 1024 * 1024
 _SMS_MAX = 1024 * 1024
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-async def provider_key(request: Request, key: Annotated[str | None, Query(description="the API key, for providers "
-                                                                          "that cannot send a header")] = None
-                       ) -> ApiKeyRecord:
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+async def provider_key(request: Request) -> ApiKeyRecord:
+    """An API key from a header; one in the query string is refused (it would be logged with the URL)."""
+    if any(name.lower() in ("key", "api_key", "apikey", "token") for name in request.query_params):
+        raise HTTPException(401, "a credential in the URL is refused on /v1/callbacks/… (URLs are logged): send the "
+                                 "API key in a header, or give the provider the URL of `touchflow channel "
+                                 "callback-url CHANNEL` (/v1/callbacks/CHANNEL/…?token=…)", headers=_CHALLENGE)
     auth = request.headers.get("authorization", "")
-    secret = (auth[7:] if auth.lower().startswith("bearer ") else "") or request.headers.get("x-api-key") or key
+    secret = (auth[7:] if auth.lower().startswith("bearer ") else "") or request.headers.get("x-api-key")
     if not secret or not secret.strip():
-        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>', 'X-API-Key: <key>' or "
-                                 "?key=<key>", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>', or use "
+                                 "a channel's callback URL (touchflow channel callback-url CHANNEL)",
+                            headers=_CHALLENGE)
     cache = request.app.state.api_keys
     assert isinstance(cache, ApiKeyCache)
     record = await cache.authenticate(secret.strip())
     if record is None:
-        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "invalid or revoked API key", headers=_CHALLENGE)
     if record.name.startswith("site:"):
         raise HTTPException(403, "a site key is public (it sits in web pages): use a provider's own key")
     return record
 
 
-Caller = Annotated[ApiKeyRecord, Depends(provider_key)]
+async def channel_token(request: Request, channel: str,
+                        token: Annotated[str | None, Query(description="the channel's callback token (tfcb_…)")]
+                        = None) -> str:
+    """The channel whose callback token came with the request; 401 for any other credential."""
+    given = token or request.headers.get("x-callback-token") or ""
+    if not given.strip():
+        raise HTTPException(401, f"missing callback token: use the URL of `touchflow channel callback-url {channel}`")
+    found = await run_in_threadpool(channel_of_callback_token, api_state(request).services, given.strip())
+    if found != channel:  # unknown, revoked, an API key, or another channel's token: all the same answer
+        raise HTTPException(401, f"invalid or revoked callback token for channel {channel!r}")
+    return channel
+
+
+_BY_KEY = [Depends(provider_key)]
+_BY_TOKEN = [Depends(channel_token)]
+
+
+def _post(path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """Mount ``path`` twice: under an API key in a header, and under a channel's callback token."""
+    def mount(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(path, endpoint, methods=["POST"], dependencies=_BY_KEY, response_model=None, **options)
+        router.add_api_route("/{channel}" + path, endpoint, methods=["POST"], dependencies=_BY_TOKEN,
+                             response_model=None, **{**options, "summary": f"{options['summary']} (callback token)"})
+        return endpoint
+    return mount
 
 
 def _json(body: bytes) -> Any:
@@ -108,10 +149,8 @@ def _ack(shape: str, data: object) -> Response:
     return json_response(data)
 
 
-@router.post("/sms/inbound", summary="SMS replies (上行); a TD reply unsubscribes the sender from SMS",
-             response_model=None)
-async def sms_inbound(request: Request, caller: Caller) -> Response:
-    del caller
+@_post("/sms/inbound", summary="SMS replies (上行); a TD reply unsubscribes the sender from SMS")
+async def sms_inbound(request: Request) -> Response:
     items = _items(_json(await read_body(request, _SMS_MAX)))
     parsed = [_inbound(item) for item in items]
     state = api_state(request)
@@ -144,10 +183,8 @@ def _receipt(item: dict[str, Any]) -> tuple[Receipt, str]:
                    item.get("hard") is True), "neutral"
 
 
-@router.post("/sms/receipt", summary="Delivery receipts (provider-neutral, Aliyun or Tencent shape)",
-             response_model=None)
-async def sms_receipt(request: Request, caller: Caller) -> Response:
-    del caller
+@_post("/sms/receipt", summary="Delivery receipts (provider-neutral, Aliyun or Tencent shape)")
+async def sms_receipt(request: Request) -> Response:
     parsed = [_receipt(item) for item in _items(_json(await read_body(request, _SMS_MAX)))]
     state = api_state(request)
     found = await state.write(delivery_receipts, state.services, [r for r, _ in parsed])
@@ -155,12 +192,10 @@ async def sms_receipt(request: Request, caller: Caller) -> Response:
                                          for (r, _), m in zip(parsed, found, strict=True)]})
 
 
-@router.post("/email/report", summary="A returned bounce (DSN) or complaint (ARF), as raw mail",
-             status_code=202, response_model=None)
-async def mail_report(request: Request, caller: Caller) -> Response:
+@_post("/email/report", summary="A returned bounce (DSN) or complaint (ARF), as raw mail", status_code=202)
+async def mail_report(request: Request) -> Response:
     """202 with what was recognised (and whether it matched a message or contact); 422 when the body is not
     a bounce or complaint report (an auto-reply, a delivery success notice)."""
-    del caller
     raw = await read_body(request, _MAIL_MAX)
     report = parse_report(raw)
     if report is None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
@@ -39,6 +39,7 @@ from touchflow.api.schemas import (
     contact_payload,
     summary_json,
 )
+from touchflow.domain.actors import Actor
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.errors import FieldError
 from touchflow.domain.records import contact_record_from, standard_value
@@ -50,6 +51,7 @@ from touchflow.services.contacts import (
     search_contacts,
 )
 from touchflow.services.ingest import ContactBatchReport, ItemProblem, RawItem, upsert_contacts
+from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
 __all__ = ["router"]
 
@@ -75,9 +77,9 @@ Identifier = Annotated[str, Path(description="a contact id, or email:…, phone:
 
 class ContactPath(Convertor[str]):
     """An identifier that may hold ``/`` (Starlette decodes %2F before routing) but does not end in a
-    sub-resource of the lifecycle router, so ``PATCH …/score`` is a 405 there, not an edit of "0/score"."""
+    contact's sub-resource, so ``PATCH …/score`` is a 405 there, not an edit of contact "0/score"."""
 
-    regex = r"(?:(?!/(?:score|stages)$).)+"
+    regex = r"(?:(?!/(?:score|stages|unmerge)$).)+"
 
     def convert(self, value: str) -> str:
         return value
@@ -234,6 +236,36 @@ async def patch(request: Request, caller: Caller, identifier: Identifier, body: 
                 raise _attribute_error(name, f"could not be read ({exc})") from None
         raise
     return json_response(profile_document(profile))
+
+
+class UnmergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., min_length=1, max_length=500, description="why the merge was wrong (audited)")
+
+
+_CONFLICT: _Responses = {409: {"model": ErrorOut, "description": "the contact is not merged away, or its merge "
+                                                                "predates unmerging"}}
+
+
+@router.post("/contacts/{contact_id}/unmerge", summary="Undo a merge that was wrong", response_model=None,
+             responses={200: {"description": "who got what back"}, **_AUTH, **_CONFLICT, **_INVALID})
+async def unmerge(request: Request, caller: Caller,
+                  contact_id: Annotated[str, Path(max_length=64, description="the merged-away contact's id, "
+                                                                             "as the survivor's merges list it")],
+                  body: UnmergeIn) -> Response:
+    """The merged-away contact gets back its identities, events, tags, consents, static memberships and the
+    attribute values that came from it; both are rescored and re-segmented; journeys stay with the survivor.
+    Recorded in the audit log as the calling API key."""
+    state = api_state(request)
+    try:
+        result = await state.write(unmerge_contact, state.services, contact_id,
+                                   actor=Actor.api_key(caller.id, caller.name), reason=body.reason)
+    except NothingToUnmerge as exc:
+        raise ApiError(409, str(exc), [{"field": "contact_id", "reason": str(exc)}]) from None
+    except ValueError as exc:
+        raise ApiError(422, str(exc), [{"field": "reason", "reason": str(exc)}]) from None
+    return json_response({"survivor": result.survivor, "restored": result.restored,
+                          "identities": result.identities, "events": result.events, "returned": result.returned})
 
 
 def _attribute_error(name: str, reason: str) -> ApiError:

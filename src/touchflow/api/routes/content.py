@@ -1,6 +1,9 @@
 """``/v1/templates``, ``/v1/reviews``, ``/v1/assets``: the content library (C7) and its review queue (G5).
 
-Assets travel as base64 inside JSON (no multipart dependency; 5 MB per asset keeps that cheap).
+Assets travel as base64 inside JSON (no multipart dependency; 5 MB per asset keeps that cheap). Who saved,
+asked for review or decided is the API key that called (``apikey:<id> (<key name>)``); a body that names a
+person (``by``, ``reviewer``) is refused as an unknown field, so one key cannot approve its own copy by typing
+another name.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import AttributeValue, ErrorOut, Version
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
+from touchflow.domain.actors import Actor
+from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
     AssetTooLarge,
@@ -45,30 +50,37 @@ router = APIRouter(prefix="/v1", tags=["content"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing, unknown or revoked API key"},
     404: {"model": ErrorOut, "description": "no such template, review, asset or contact"},
-    409: {"model": ErrorOut, "description": "the review is not pending, or the author tried to review"},
+    409: {"model": ErrorOut, "description": "the review is not pending, or the key that saved it tried to review"},
     422: {"model": ErrorOut, "description": "the content is invalid (the reason names template and line)"},
 }
 Name = Annotated[str, Path(description="template key, as journeys name it")]
 
 
 class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(..., max_length=120, description="the key journeys use, e.g. welcome_email")
     channel: str = Field("email", description="email, sms, wecom, wechat_mp, onsite, webhook")
     subject: str = Field("", max_length=1000, description="Liquid allowed")
     body: str = Field(..., max_length=256 * 1024, description="Liquid in MJML, HTML or text")
     layout: str = Field("html", description="mjml, html or text")
     text_body: str | None = Field(None, max_length=256 * 1024, description="hand-written text part (optional)")
-    tags: list[str] = Field(default_factory=list, max_length=20, description="medical/finance need review (G5)")
-    by: str | None = Field(None, max_length=100, description="the editor's name (default: apikey:<id>)")
+    tags: list[str] = Field(default_factory=list, max_length=20, description="medical/finance need review (G5); "
+                            "copy the compliance scan finds medical or financial needs it anyway")
 
 
 class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     contact: str = Field(..., max_length=300, description="a contact id, or email:…, phone:…, crm:…")
     version: Version | None = Field(None, description="default: the newest version")
 
 
 class DecisionIn(BaseModel):
-    reviewer: str = Field(..., min_length=1, max_length=100, description="the person deciding (not the author)")
+    """The reviewer is the calling API key, which must not be the one that saved the version."""
+
+    model_config = ConfigDict(extra="forbid")
+
     comment: str = Field("", max_length=2000, description="required when rejecting")
 
 
@@ -77,7 +89,7 @@ _MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-
 
 
 class AssetIn(BaseModel):
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(..., max_length=200, pattern=r"\S")
     content_base64: str = Field(..., pattern=_BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
@@ -85,7 +97,10 @@ class AssetIn(BaseModel):
                                      description="default: guessed from the name")
     metadata: dict[Annotated[str, StringConstraints(max_length=100)], AttributeValue] = Field(
         default_factory=dict, max_length=50, description="at most 50 entries of text, numbers or booleans")
-    by: str | None = Field(None, max_length=100)
+
+
+def _actor(caller: ApiKeyRecord) -> Actor:
+    return Actor.api_key(caller.id, caller.name)
 
 
 def _error(exc: Exception) -> ApiError:
@@ -104,7 +119,7 @@ async def post_template(request: Request, caller: Caller, body: TemplateIn) -> R
     state = api_state(request)
     try:
         saved = await state.write(save_template, state.services, body.name, body.channel, body.subject, body.body,
-                                  body.layout, body.tags, body.by or f"apikey:{caller.id}", text_body=body.text_body)
+                                  body.layout, body.tags, _actor(caller), text_body=body.text_body)
     except ContentError as exc:
         raise _error(exc) from None
     return json_response(template_document(saved), 201)
@@ -162,10 +177,11 @@ def get_reviews(request: Request, caller: Caller,
     return json_response({"items": [review_document(r) for r in found]})
 
 
-async def _decide(request: Request, review_id: str, approve: bool, body: DecisionIn) -> Response:
+async def _decide(request: Request, caller: ApiKeyRecord, review_id: str, approve: bool,
+                  body: DecisionIn) -> Response:
     state = api_state(request)
     try:
-        review = await state.write(decide_review, state.services, review_id, approve, body.reviewer, body.comment)
+        review = await state.write(decide_review, state.services, review_id, approve, _actor(caller), body.comment)
     except (ContentNotFound, ContentError) as exc:
         raise _error(exc) from None
     return json_response(review_document(review))
@@ -173,16 +189,14 @@ async def _decide(request: Request, review_id: str, approve: bool, body: Decisio
 
 @router.post("/reviews/{review_id}/approve", summary="Approve: the version may be sent", response_model=None,
              responses=_ERRORS)
-async def approve(request: Request, caller: Caller, review_id: str, body: DecisionIn) -> Response:
-    del caller
-    return await _decide(request, review_id, True, body)
+async def approve(request: Request, caller: Caller, review_id: str, body: DecisionIn | None = None) -> Response:
+    return await _decide(request, caller, review_id, True, body or DecisionIn(comment=""))
 
 
 @router.post("/reviews/{review_id}/reject", summary="Reject, saying what must change", response_model=None,
              responses=_ERRORS)
 async def reject(request: Request, caller: Caller, review_id: str, body: DecisionIn) -> Response:
-    del caller
-    return await _decide(request, review_id, False, body)
+    return await _decide(request, caller, review_id, False, body)
 
 
 @router.post("/assets", summary="Add an image or file to the asset library (base64 JSON)", status_code=201,
@@ -196,7 +210,7 @@ async def post_asset(request: Request, caller: Caller, body: AssetIn) -> Respons
                        [{"field": "content_base64", "reason": "not valid base64"}]) from None
     try:
         record = await state.write(save_asset, state.services, body.name, data, content_type=body.content_type,
-                                   metadata=body.metadata, by=body.by or f"apikey:{caller.id}")
+                                   metadata=body.metadata, by=_actor(caller))
     except ContentError as exc:
         raise _error(exc) from None
     return json_response(asset_document(record), 201)

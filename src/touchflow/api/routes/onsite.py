@@ -1,15 +1,17 @@
 """``/v1/onsite``: the website snippet (官网弹窗) and the endpoints it calls from visitors' browsers.
 
-Add to every page::
+Add to every page of a site made with ``touchflow site create www.example.cn --origin https://www.example.cn``::
 
     <script src="https://touchflow.example.cn/v1/onsite/snippet.js" data-api="https://touchflow.example.cn"
             data-site-key="tf_…" async></script>
 
-The site key sits in page source for anyone to read, so these endpoints take only keys named ``site:…``
-(``touchflow apikey create site:www.example.cn``), in ``?key=`` or ``X-API-Key``, and a visitor may only ask
-for its own anonymous id's pop-ups. Browsers call them cross-origin: answers carry CORS headers for
-``app.state.onsite_origins`` (default ``*``). Requests are "simple" (GET, or POST with text/plain), so no
-preflight is needed; OPTIONS is answered anyway.
+The site key sits in page source for anyone to read. With it a caller may create and enrich *anonymous*
+visitors (``anon:<id>``) and see and act on their own pop-ups, nothing more; linking a visitor to a person
+needs an identify token signed by the site's backend (``touchflow.onsite_token``), else the identifier is
+kept only as an unverified claim. No answer carries a contact id. Checks (``api/onsite_gate.py``): rate limits
+per IP and per site (429 with ``Retry-After``), the key, and the browser's ``Origin`` against the site's
+origins; CORS answers name only those. Requests are "simple" (GET, or POST with text/plain), so no preflight
+is needed; OPTIONS is answered anyway.
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import ApiKeyCache
-from touchflow.api.routes import api_state, json_response, read_body
+from touchflow.api.onsite_gate import Admitted, OnsiteGate, OnsiteLimits, SecretSealing, problem
+from touchflow.api.routes import ApiState, api_state, json_response, read_body
 from touchflow.domain.errors import FieldError
-from touchflow.services.onsite import PopupNotFound, identify_visitor, pending_popups, report_popup
+from touchflow.services.onsite import PopupNotFound, pending_popups, report_popup
+from touchflow.services.onsite_identify import (
+    IdentifyTokenError,
+    VisitorLinkedElsewhere,
+    claim_identity,
+    link_visitor,
+)
 
-__all__ = ["SITE_KEY_PREFIX", "SNIPPET", "router"]
+__all__ = ["SNIPPET", "install", "router"]
 
 router = APIRouter(prefix="/v1/onsite", tags=["onsite"])
-SITE_KEY_PREFIX = "site:"
 _VISITOR_DOC = "the visitor: anon:<id from the snippet>"
 
 # Dependency-free; renders text with textContent only (never as HTML), so a pop-up cannot inject script.
@@ -39,7 +47,7 @@ var key=s.getAttribute("data-site-key")||"",api=(s.getAttribute("data-api")||"")
 var every=(+s.getAttribute("data-poll")||30)*1000,base=api+"/v1/onsite",vid,shown={},open=false;
 function rid(){return window.crypto&&crypto.randomUUID?crypto.randomUUID():
 Date.now().toString(36)+Math.random().toString(36).slice(2)}
-try{vid=localStorage.getItem("tf_vid");if(!vid){vid=rid();localStorage.setItem("tf_vid",vid)}}catch(e){vid=vid||rid()}
+try{vid=localStorage.getItem("tf_vid")}catch(e){}if(!vid){vid=rid();save()}
 function q(){return "?key="+encodeURIComponent(key)+"&visitor="+encodeURIComponent("anon:"+vid)}
 function post(path,body){return fetch(base+path+q(),{method:"POST",headers:{"Content-Type":"text/plain"},
 body:body?JSON.stringify(body):"",keepalive:true}).catch(function(){})}
@@ -68,119 +76,158 @@ x.focus();document.addEventListener("keydown",esc);act(p,"impression")}
 function poll(){if(open)return Promise.resolve();
 return fetch(base+"/pending"+q()).then(function(r){return r.ok?r.json():{items:[]}}).then(function(d){
 var p=(d.items||[]).filter(function(i){return !shown[i.id]})[0];if(p)show(p)}).catch(function(){})}
+function save(){try{localStorage.setItem("tf_vid",vid)}catch(e){}}
 window.touchflow={visitor:function(){return "anon:"+vid},poll:poll,
-identify:function(email){return post("/identify",{email:email}).then(poll)}};
+identify:function(token){return post("/identify",{token:token}).then(function(r){
+return poll().then(function(){return !!(r&&r.ok)})})},
+reset:function(){vid=rid();shown={};save()}};
 if(document.body)poll();else document.addEventListener("DOMContentLoaded",poll);
 setInterval(poll,every)})();
 """
 
 
-def _origin_headers(request: Request) -> dict[str, str]:
-    allowed: list[str] = list(getattr(request.app.state, "onsite_origins", None) or ["*"])
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Methods": "GET, POST, OPTIONS", "Access-Control-Max-Age": "600",
-               "Access-Control-Allow-Headers": "Content-Type, X-API-Key", "Vary": "Origin"}
-    if "*" in allowed:
-        headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in allowed:
-        headers["Access-Control-Allow-Origin"] = origin
-    return headers
+def install(app: FastAPI, application: object, limits: OnsiteLimits | None = None) -> None:
+    """Mount the router with its gate. Identify secrets open with ``application.secret_box()`` when it has one."""
+    state = app.state.touchflow
+    assert isinstance(state, ApiState) and isinstance(state.api_keys, ApiKeyCache)
+    open_secret = None
+    if isinstance(application, SecretSealing):
+        def open_secret(sealed: str, context: str) -> dict[str, Any]:
+            opened: dict[str, Any] = application.secret_box().open(sealed, context)
+            return opened
+    app.state.onsite = OnsiteGate(state.services, state.api_keys, limits or OnsiteLimits(), open_secret)
+    app.include_router(router)
 
 
-def _answer(request: Request, data: object, status: int = 200) -> Response:
-    return json_response(data, status, headers={**_origin_headers(request), "Cache-Control": "no-store"})
+def _gate(request: Request) -> OnsiteGate:
+    gate = request.app.state.onsite
+    assert isinstance(gate, OnsiteGate)
+    return gate
 
 
-def _problem(request: Request, status: int, detail: str) -> Response:
-    return _answer(request, {"detail": detail, "errors": []}, status)
+def _answer(admitted: Admitted, data: object, status: int = 200) -> Response:
+    return json_response(data, status, headers={**admitted.headers, "Cache-Control": "no-store"})
 
 
-async def _site_key_problem(request: Request, key: str | None) -> Response | None:
-    secret = (key or request.headers.get("x-api-key") or "").strip()
-    if not secret:
-        return _problem(request, 401, "missing site key: pass ?key=<key> (create one with "
-                                      "`touchflow apikey create site:<your domain>`)")
-    cache = request.app.state.api_keys
-    assert isinstance(cache, ApiKeyCache)
-    record = await cache.authenticate(secret)
-    if record is None:
-        return _problem(request, 401, "invalid or revoked site key")
-    if not record.name.startswith(SITE_KEY_PREFIX):
-        return _problem(request, 403, "this key is not a site key: web pages are public, so the snippet takes "
-                                      "only keys named site:… (`touchflow apikey create site:<your domain>`)")
-    return None
-
-
-def _anon(visitor: str) -> bool:
-    return visitor.startswith("anon:") and 5 < len(visitor) <= 205
+def _anon_problem(admitted: Admitted, visitor: str) -> Response | None:
+    if visitor.startswith("anon:") and 5 < len(visitor) <= 205:
+        return None
+    return problem(422, "visitor: must be anon:<id> (at most 200 characters)", admitted.headers, "visitor",
+                   reason="must be anon:<id>")
 
 
 @router.get("/snippet.js", summary="The website snippet (no key; < 4 KB)", response_class=Response)
 async def snippet(request: Request) -> Response:
+    refused = _gate(request).limit_ip(request)
+    if refused is not None:
+        return refused
     return Response(SNIPPET, media_type="application/javascript; charset=utf-8",
-                    headers={**_origin_headers(request), "Cache-Control": "public, max-age=300"})
+                    headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.options("/{path:path}", include_in_schema=False)
-async def preflight(request: Request, path: str) -> Response:
+async def preflight(request: Request, path: str, key: str | None = Query(None)) -> Response:
     del path
-    return Response(status_code=204, headers=_origin_headers(request))
+    gate = _gate(request)
+    refused = gate.limit_ip(request)
+    if refused is not None:
+        return refused
+    secret = (key or "").strip()
+    return Response(status_code=204, headers=gate.cors(request, await gate.site_for(secret)))
 
 
 @router.get("/pending", summary="Pop-ups waiting for this visitor", response_class=Response)
 async def pending(request: Request, visitor: str = Query(..., description=_VISITOR_DOC),
                   key: str | None = Query(None, description="the site key"),
                   limit: int = Query(3, ge=1, le=20)) -> Response:
-    problem = await _site_key_problem(request, key)
-    if problem is not None:
-        return problem
-    if not _anon(visitor):
-        return _problem(request, 422, "visitor: must be anon:<id>")
+    admitted = await _gate(request).admit(request, key)
+    if not isinstance(admitted, Admitted):
+        return admitted
+    bad = _anon_problem(admitted, visitor)
+    if bad is not None:
+        return bad
     found = await run_in_threadpool(pending_popups, api_state(request).services, visitor, limit)
-    return _answer(request, {"items": [{"id": p.id, "title": p.title, "body": p.body, "url": p.url,
-                                        "status": p.status} for p in found]})
+    return _answer(admitted, {"items": [{"id": p.id, "title": p.title, "body": p.body, "url": p.url,
+                                         "status": p.status} for p in found]})
 
 
 @router.post("/popups/{popup_id}/{action}", summary="Report impression, click or dismiss", response_class=Response)
 async def popup_action(request: Request, popup_id: str, action: str,
                        visitor: str = Query(..., description=_VISITOR_DOC),
                        key: str | None = Query(None, description="the site key")) -> Response:
-    problem = await _site_key_problem(request, key)
-    if problem is not None:
-        return problem
-    if not _anon(visitor):
-        return _problem(request, 422, "visitor: must be anon:<id>")
+    admitted = await _gate(request).admit(request, key)
+    if not isinstance(admitted, Admitted):
+        return admitted
+    bad = _anon_problem(admitted, visitor)
+    if bad is not None:
+        return bad
     state = api_state(request)
     try:
         done = await state.write(report_popup, state.services, popup_id, action, visitor=visitor)
     except FieldError as exc:
-        return _problem(request, 422, str(exc))
+        return problem(422, str(exc), admitted.headers, exc.field, "path", exc.reason)
     except PopupNotFound as exc:
-        return _problem(request, 404, str(exc))
-    return _answer(request, {"id": done.popup.id, "status": done.popup.status, "changed": done.changed})
+        return problem(404, str(exc), admitted.headers)
+    return _answer(admitted, {"id": done.popup.id, "status": done.popup.status, "changed": done.changed})
 
 
-@router.post("/identify", summary="Link this anonymous visitor to a person (call after they log in)",
+_TOKEN_STATUS = {"malformed": 422, "identifier": 422}
+
+
+@router.post("/identify", summary="Link this visitor to a person (with the site's token) or record a claim",
              response_class=Response)
 async def identify(request: Request, visitor: str = Query(..., description=_VISITOR_DOC),
                    key: str | None = Query(None, description="the site key")) -> Response:
-    """Body (any content type, JSON): ``{"email": "…"}`` or ``{"phone": "…"}``."""
-    problem = await _site_key_problem(request, key)
-    if problem is not None:
-        return problem
-    if not _anon(visitor):
-        return _problem(request, 422, "visitor: must be anon:<id>")
+    """Body (JSON, any content type): ``{"token": "<identify token from the site's backend>"}`` links the
+    visitor to the person the token names (200 ``linked``); ``{"email": "…"}`` or ``{"phone": "…"}`` without a
+    token is recorded as an unverified claim on the anonymous visitor (202 ``claimed``) and links nothing."""
+    gate = _gate(request)
+    admitted = await gate.admit(request, key, cost=gate.limits.identify_cost)
+    if not isinstance(admitted, Admitted):
+        return admitted
+    bad = _anon_problem(admitted, visitor)
+    if bad is not None:
+        return bad
     try:
         body: Any = orjson.loads(await read_body(request, 16 * 1024) or b"{}")
     except orjson.JSONDecodeError:
-        return _problem(request, 400, "body is not valid JSON")
-    kind = next((k for k in ("email", "phone") if isinstance(body, dict) and isinstance(body.get(k), str)), None)
+        return problem(400, "body is not valid JSON", admitted.headers, "body", "body", "not valid JSON")
+    if not isinstance(body, dict):
+        body = {}
+    state = api_state(request)
+    anon_id = visitor[len("anon:"):]
+    token = body.get("token")
+    if token is not None:
+        return await _link(request, gate, admitted, anon_id, token)
+    kind = next((k for k in ("email", "phone") if isinstance(body.get(k), str)), None)
     if kind is None:
-        return _problem(request, 422, 'body must be {"email": "…"} or {"phone": "…"}')
+        return problem(422, 'body must be {"token": "…"} (from the site backend) or {"email": "…"} / '
+                            '{"phone": "…"} (recorded as an unverified claim)', admitted.headers, "body", "body",
+                       "token, email or phone required")
+    try:
+        await state.write(claim_identity, state.services, admitted.site, anon_id, f"{kind}:{body[kind]}")
+    except FieldError as exc:
+        return problem(422, f"{kind}: {exc.reason}", admitted.headers, kind, "body", exc.reason)
+    return _answer(admitted, {"status": "claimed", "verified": False}, 202)
+
+
+async def _link(request: Request, gate: OnsiteGate, admitted: Admitted, anon_id: str, token: object) -> Response:
+    if not isinstance(token, str) or not token.strip():
+        return problem(422, "token: must be the string the site backend issued", admitted.headers, "token", "body",
+                       "must be a string")
+    secret = gate.identify_secret(admitted.site)
+    if secret is None:
+        return problem(503, "this server cannot open the site's identify secret: TOUCHFLOW_SECRET_KEY is unset or "
+                                "is not the key the site was created with",
+                       admitted.headers)
     state = api_state(request)
     try:
-        contact_id = await state.write(identify_visitor, state.services, visitor[len("anon:"):],
-                                       f"{kind}:{body[kind]}")
+        changed = await state.write(link_visitor, state.services, admitted.site, anon_id, token.strip(), secret)
+    except IdentifyTokenError as exc:
+        return problem(_TOKEN_STATUS.get(exc.reason, 403), f"token refused ({exc.reason}): {exc.detail}",
+                       admitted.headers, "token", "body", exc.reason)
+    except VisitorLinkedElsewhere as exc:
+        return problem(409, str(exc), admitted.headers, "visitor", "query", "linked to another person")
     except FieldError as exc:
-        return _problem(request, 422, str(exc))
-    return _answer(request, {"contact_id": contact_id})
+        return problem(422, str(exc), admitted.headers, exc.field, "query", exc.reason)
+    return _answer(admitted, {"status": "linked", "verified": True, "changed": changed})
