@@ -174,7 +174,11 @@ def test_assets_other_than_raster_images_download(client: TestClient, name: str,
 def test_content_types_that_could_split_headers_are_refused(client: TestClient) -> None:
     for content_type in ("text/html\r\nSet-Cookie: a=b", "text/html\nX: y", "nonsense", "text/html; \x00"):
         body = {"name": "x.txt", "content_base64": "eA==", "content_type": content_type}
-        assert field_of(client.post("/v1/assets", json=body)) == "content_type"
+        refused = client.post("/v1/assets", json=body)
+        assert field_of(refused) == "content_type"
+        assert refused.json()["errors"][0]["reason"].startswith("not a media type such as image/png")
+    blank_tag = client.patch("/v1/contacts/email:a@example.cn", json={"add_tags": ["  "]})
+    assert field_of(blank_tag) == "add_tags.0" and "visible character" in blank_tag.json()["detail"]
 
 
 def test_every_answer_says_nosniff_even_a_crash(app: Application, client: TestClient) -> None:

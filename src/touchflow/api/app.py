@@ -35,7 +35,7 @@ from touchflow.api.routes import (
     segments,
     tasks,
 )
-from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
+from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn, readable_reason
 from touchflow.services.context import ServiceContext
 
 __all__ = ["create_app"]
@@ -162,7 +162,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         loc = [str(p) for p in error.get("loc", ())]
         where = loc[0] if loc else "body"
         path = ".".join(loc[1:]) if where in ("body", "query", "path", "header") else ".".join(loc)
-        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        reason = readable_reason(error)
         if error.get("type") == "extra_forbidden":
             reason = "unknown field"
         elif error.get("type") == "json_invalid":

@@ -7,6 +7,7 @@ does not sink the others.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,9 +25,12 @@ from touchflow.domain.contacts import ContactState
 from touchflow.domain.limits import INT64_MAX, INT64_MIN
 
 __all__ = [
+    "BASE64",
     "INT32_MAX",
     "INT64",
     "MAX_BATCH",
+    "MEDIA_TYPE",
+    "VISIBLE",
     "ContactBatchOut",
     "ContactIn",
     "ContactOut",
@@ -41,6 +45,7 @@ __all__ = [
     "SearchOut",
     "Version",
     "contact_payload",
+    "readable_reason",
     "summary_json",
 ]
 
@@ -75,9 +80,22 @@ def _storable(value: Scalar | None) -> Scalar | None:
 
 
 AttributeValue = Annotated[Scalar | None, AfterValidator(_storable)]
-_VISIBLE = r"^[^\x00]*[^\s\x00][^\x00]*$"  # not blank, no NUL
-Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=_VISIBLE)]
-AttributeName = Annotated[str, StringConstraints(max_length=64, pattern=_VISIBLE)]
+VISIBLE = r"^[^\x00]*[^\s\x00][^\x00]*$"  # not blank, no NUL
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?: *;[ -~]*)?$"
+_PATTERN_REASONS = {VISIBLE: "must hold a visible character and no NUL (\\u0000)", BASE64: "not valid base64",
+                    MEDIA_TYPE: "not a media type such as image/png or text/plain; charset=utf-8"}
+
+
+def readable_reason(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message as a person reads it (a pattern says what it means, not its regex)."""
+    if error.get("type") == "string_pattern_mismatch":
+        known = _PATTERN_REASONS.get(str((error.get("ctx") or {}).get("pattern")))
+        if known is not None:
+            return known
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=VISIBLE)]
+AttributeName = Annotated[str, StringConstraints(max_length=64, pattern=VISIBLE)]
 
 
 class Problem(BaseModel):

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import ApiKeyCache
-from touchflow.api.schemas import INT64
+from touchflow.api.schemas import INT64, readable_reason
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.sources import default_source
 from touchflow.services.context import ServiceContext
@@ -125,7 +125,7 @@ def validation_problems(exc: ValidationError, prefix: tuple[str | int, ...] = ()
     out: list[dict[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = (*prefix, *error["loc"])
-        reason = str(error["msg"]).removeprefix("Value error, ")
+        reason = readable_reason(error)
         if error["type"] == "extra_forbidden":
             reason = "unknown field (identities and standard attributes are top-level keys; put anything " \
                      "else under 'attributes')"

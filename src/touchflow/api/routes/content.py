@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response
-from touchflow.api.schemas import AttributeValue, ErrorOut, Version
+from touchflow.api.schemas import BASE64, MEDIA_TYPE, VISIBLE, AttributeValue, ErrorOut, Version
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
 from touchflow.domain.actors import Actor
@@ -84,16 +84,12 @@ class DecisionIn(BaseModel):
     comment: str = Field("", max_length=2000, description="required when rejecting")
 
 
-_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
-_MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?: *;[ -~]*)?$"
-
-
 class AssetIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str = Field(..., max_length=200, pattern=r"\S")
-    content_base64: str = Field(..., pattern=_BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
-    content_type: str | None = Field(None, max_length=100, pattern=_MEDIA_TYPE,
+    name: str = Field(..., max_length=200, pattern=VISIBLE)
+    content_base64: str = Field(..., pattern=BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
+    content_type: str | None = Field(None, max_length=100, pattern=MEDIA_TYPE,
                                      description="default: guessed from the name")
     metadata: dict[Annotated[str, StringConstraints(max_length=100)], AttributeValue] = Field(
         default_factory=dict, max_length=50, description="at most 50 entries of text, numbers or booleans")
@@ -248,7 +244,7 @@ def asset_response(name: str, content_type: str, sha256: str, data: bytes) -> Re
     answer) the browser also keeps to the type sent.
     """
     media = content_type.split(";")[0].strip().lower()
-    if not re.fullmatch(_MEDIA_TYPE, content_type) or "\n" in content_type:
+    if not re.fullmatch(MEDIA_TYPE, content_type) or "\n" in content_type:
         content_type = media = "application/octet-stream"
     headers = {"ETag": f'"{sha256}"', "Content-Security-Policy": "default-src 'none'; sandbox"}
     if media not in INLINE_TYPES:
