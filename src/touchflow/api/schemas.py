@@ -79,7 +79,9 @@ def _storable(value: Scalar | None) -> Scalar | None:
     return value
 
 
-AttributeValue = Annotated[Scalar | None, AfterValidator(_storable)]
+AttributeValue = Annotated[Scalar | None, AfterValidator(_storable), WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": "^[^\\x00]*$"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+    {"type": "number"}, {"type": "boolean"}, {"type": "null"}]})]  # what _storable checks, said in the document
 VISIBLE = r"^[^\x00]*[^\s\x00][^\x00]*$"  # not blank, no NUL
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
 MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?: *;[ -~]*)?$"
@@ -96,6 +98,16 @@ def readable_reason(error: Mapping[str, Any]) -> str:
     return str(error.get("msg", "invalid")).removeprefix("Value error, ")
 Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=VISIBLE)]
 AttributeName = Annotated[str, StringConstraints(max_length=64, pattern=VISIBLE)]
+
+
+def names_by_pattern(schema: dict[str, Any]) -> None:
+    """pydantic documents a pattern on dict keys as ``patternProperties``, which lets any other name through;
+    say it as ``propertyNames`` so the document refuses what the server refuses."""
+    patterns = schema.pop("patternProperties", None)
+    if patterns:
+        [(pattern, values)] = patterns.items()
+        schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        schema["additionalProperties"] = values
 
 
 class Problem(BaseModel):
@@ -221,7 +233,8 @@ class ContactIn(BaseModel):
     lifecycle_stage: str | None = None
     tags: list[str] | str | None = Field(None, description="a list, or one comma-separated string")
     attributes: dict[AttributeName, AttributeValue] = Field(
-        default_factory=dict, max_length=200, description="custom attributes, stored as custom.<name>")
+        default_factory=dict, max_length=200, description="custom attributes, stored as custom.<name>",
+        json_schema_extra=names_by_pattern)
     consent: dict[str, Literal["granted", "denied"] | bool] = Field(
         default_factory=dict, description="channel (email, sms, wecom, wechat …) → granted/denied")
     observed_at: str | None = Field(None, description="when the source observed these values; default now")
@@ -303,7 +316,8 @@ class PatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     attributes: dict[AttributeName, AttributeValue] = Field(
-        default_factory=dict, max_length=200, description="standard or custom attributes; null clears one")
+        default_factory=dict, max_length=200, description="standard or custom attributes; null clears one",
+        json_schema_extra=names_by_pattern)
     add_tags: list[Tag] = Field(default_factory=list, max_length=100)
     remove_tags: list[Tag] = Field(default_factory=list, max_length=100)
     reason: str = Field("", max_length=1000)
