@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +23,7 @@ from touchflow.store import schema
 from touchflow.store.db import make_engine
 from touchflow.store.uow import SqlUnitOfWork
 
-__all__ = ["Application", "bootstrap"]
+__all__ = ["Application", "bootstrap", "open_sandbox"]
 
 
 @dataclass
@@ -107,8 +108,9 @@ class Application:
     def dispatcher(self, batch_size: int = 1000, on_sent: OnSent | None = None) -> Dispatcher:
         channels = self.channels()
         return Dispatcher(self.services, batch_size, on_sent=on_sent, channels=channels,
+                          # no capture_channels: the worker never records a message as sent without its template
                           composer=Composer(self.services, self.settings.public_url, self.token_secret(),
-                                            channels.captures(), channels.provider_templates()),
+                                            (), channels.provider_templates()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
@@ -124,3 +126,8 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         clock=clock or SystemClock(),
     )
     return Application(settings, engine, services)
+
+
+def open_sandbox(path: Path, clock: Clock, batch_size: int = 1000) -> Application:
+    """The sandbox's own store: a new SQLite file on a virtual clock (``engine.simulator`` takes this)."""
+    return bootstrap(Settings(f"sqlite:///{path.as_posix()}", batch_size=batch_size), clock=clock)

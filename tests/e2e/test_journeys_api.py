@@ -12,6 +12,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.content import save_template
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -23,6 +24,11 @@ RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepap
 
 
 def test_publish_run_trace_pause_and_intervene(app: Application, client: TestClient, clock: VirtualClock) -> None:
+    refused = client.post("/v1/journeys", content=RULE_A, headers={"Content-Type": "application/yaml"})
+    assert refused.status_code == 409 and "template 'whitepaper_digest' does not exist" in refused.json()["detail"]
+    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom")):
+        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，这是您关注的白皮书精选。", "text",
+                      by="editor")
     published = client.post("/v1/journeys", content=RULE_A, headers={"Content-Type": "application/yaml"})
     assert published.status_code == 201, published.text
     assert published.json()["version"] == 1

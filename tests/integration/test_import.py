@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import itertools
 import shutil
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -211,9 +211,12 @@ def test_cli_json_output(runner_env: dict[str, str], tmp_path: Path) -> None:
                                 env=runner_env)
     assert result.exit_code == 0, result.output
     data = orjson.loads(result.stdout)
-    assert set(data) == {"read", "created", "updated", "merged", "rejected", "warnings", "rejects_file"}
+    assert set(data) == {"read", "created", "updated", "merged", "rejected", "warnings", "rejects_file",
+                         "warnings_file", "warning_reasons"}
     assert (data["read"], data["created"], data["rejected"], data["warnings"]) == (4, 2, 2, 1)
     assert data["rejects_file"] == str(tmp_path / "crm.rejects.csv")
+    assert data["warnings_file"] == str(tmp_path / "crm.warnings.csv")
+    assert data["warning_reasons"] == {"age: not a number": 1}
 
     events = _events_file(tmp_path / "events.jsonl")
     result = CliRunner().invoke(cli, ["import", "events", str(events), "--source", "web", "--json"],
@@ -257,26 +260,61 @@ def test_cli_bad_files_exit_non_zero(runner_env: dict[str, str], tmp_path: Path)
         assert message in result.stderr and "Traceback" not in result.output
 
 
-# --- order independence --------------------------------------------------------------------------
+# --- file order, and re-imports that change nothing ------------------------------------------------
+# Rows of one file that disagree at the same instant (no updated_at of their own): the later row in the file
+# wins (ADR 0013), whatever the batch boundaries. Rows with their own time are ordered by it, the value breaking
+# a tie, so they give the same contacts in any order. Importing the same file again changes nothing at all.
 
 PERMUTED_ROWS: list[list[str]] = [
     ["A", "13800138000", "a@example.com", "", "甲公司", "30", ""],
     ["A 2", "", "a@example.com", "C1", "乙公司", "", "2026-01-05"],
     ["B", "13900139000", "", "C1", "", "", "2026-01-03"],
     ["D", "13700137000", "d@example.com", "", "丁公司", "abc", ""],
-    ["D", "", "d@example.com", "", "戊公司", "41", ""],
+    ["D", "", "d@example.com", "", "戊公司", "41", ""],  # disagrees with the row above: file order decides
     ["E", "13600136000", "", "C2", "", "", ""],
+    ["E 2", "13600136000", "", "", "己公司", "", ""],  # disagrees on the name: file order decides
+    ["F", "13500135000", "", "", "庚公司", "", "2026-01-02"],
+    ["F 2", "13500135000", "", "", "辛公司", "", "2026-01-02"],  # the same instant, both dated: the value decides
     ["no id", "", "", "", "x", "", ""],
 ]
 PERMUTED_HEADER = ["name", "phone", "email", "crm_id", "company", "age", "updated_at"]
+Snapshot = list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]]
 
 
-def _snapshot(app: Application) -> list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]]:
+def _snapshot(app: Application) -> Snapshot:
     with app.services.reader() as uow:
         ids = uow.contacts.search(None, None, 1000, 0)
         states = uow.contacts.load(ids)
         return sorted((tuple(sorted(str(link.identity) for link in uow.contacts.identities_of(i))),
                        tuple(sorted((k, str(v)) for k, v in states[i].values.items()))) for i in ids)
+
+
+def _expected(rows: Sequence[list[str]]) -> Snapshot:
+    """What the policy says for this order: the later D and E rows win their conflicts, the rest never varies."""
+    last_d = [r for r in rows if r[0] == "D"][-1]
+    last_e = [r for r in rows if r[0].startswith("E")][-1]
+    return sorted([
+        (("crm:C1", "email:a@example.com", "phone:+8613800138000", "phone:+8613900139000"),
+         (("age", "30"), ("company", "甲公司"), ("name", "A"))),  # undated A is newer than dated A 2 and B
+        (("email:d@example.com", "phone:+8613700137000"), (("age", "41"), ("company", last_d[4]), ("name", "D"))),
+        (("crm:C2", "phone:+8613600136000"), (("company", "己公司"), ("name", last_e[0]))),
+        (("phone:+8613500135000",), (("company", "辛公司"), ("name", "F 2"))),
+    ])
+
+
+def _stored(app: Application) -> tuple[object, ...]:
+    """Everything a re-import could move: rows with their timestamps and lineage, rejects, source counters."""
+    from sqlalchemy import func, select
+
+    from touchflow.store.tables import contact_identities, contacts, rejects, sources
+
+    with app.engine.connect() as c:
+        return (c.execute(select(contacts).order_by(contacts.c.id)).all(),
+                c.execute(select(contact_identities).order_by(contact_identities.c.kind,
+                                                              contact_identities.c.value)).all(),
+                c.execute(select(func.count()).select_from(rejects)).scalar_one(),
+                c.execute(select(sources.c.received, sources.c.accepted, sources.c.rejected)
+                          .where(sources.c.name == "crm")).one())
 
 
 @pytest.fixture(scope="module")
@@ -291,38 +329,69 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _counter = itertools.count()
 
 
-def _fresh_app(template: Path, tmp_dir: Path) -> Application:
+def _fresh_app(template: Path, tmp_dir: Path) -> tuple[Application, VirtualClock]:
     path = tmp_dir / f"copy-{next(_counter)}.db"
     shutil.copyfile(template, path)
-    return bootstrap(Settings(f"sqlite:///{path.as_posix()}"),
-                     clock=VirtualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)))
+    clock = VirtualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    return bootstrap(Settings(f"sqlite:///{path.as_posix()}"), clock=clock), clock
 
 
-def _import_rows(application: Application, rows: Sequence[list[str]], tmp_dir: Path, batch_size: int) -> None:
-    path = _write_csv(tmp_dir / f"rows-{next(_counter)}.csv", [PERMUTED_HEADER, *rows])
-    report = import_file(application.services, path, "contacts", "crm", batch_size=batch_size)
-    assert report.rejected == 1
-
-
-@pytest.fixture(scope="module")
-def baseline(template_db: Path) -> Iterator[list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]]]:
-    application = _fresh_app(template_db, template_db.parent)
-    try:
-        _import_rows(application, PERMUTED_ROWS, template_db.parent, 2000)
-        yield _snapshot(application)
-    finally:
-        application.close()
+def _rows_file(rows: Sequence[list[str]], tmp_dir: Path) -> Path:
+    return _write_csv(tmp_dir / f"rows-{next(_counter)}.csv", [PERMUTED_HEADER, *rows])
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.permutations(PERMUTED_ROWS), batch_size=st.integers(min_value=1, max_value=8))
-def test_any_row_order_gives_the_same_contacts(
-        rows: list[list[str]], batch_size: int, template_db: Path, tmp_path: Path,
-        baseline: list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]]) -> None:
-    application = _fresh_app(template_db, tmp_path)
+@given(rows=st.permutations(PERMUTED_ROWS), batch_size=st.integers(min_value=1, max_value=8),
+       again_batch_size=st.integers(min_value=1, max_value=8))
+def test_file_order_decides_and_a_reimport_changes_nothing(
+        rows: list[list[str]], batch_size: int, again_batch_size: int, template_db: Path, tmp_path: Path) -> None:
+    application, clock = _fresh_app(template_db, tmp_path)
     try:
-        _import_rows(application, rows, tmp_path, batch_size)
-        assert _snapshot(application) == baseline
+        path = _rows_file(rows, tmp_path)
+        first = import_file(application.services, path, "contacts", "crm", batch_size=batch_size)
+        assert first.rejected == 1
+        assert _snapshot(application) == _expected(rows)
+        before = _stored(application)
+        received, accepted, rejected = before[3]  # type: ignore[misc]
+        # a row that brings nothing new (a dated row older than what is stored) is not counted as received
+        assert (before[2], rejected, received) == (1, 1, accepted + 1) and 4 <= accepted <= 9
+        clock.advance(timedelta(days=1))  # a later ingest time: undated rows are "newer" than what they set
+        again = import_file(application.services, path, "contacts", "crm", batch_size=again_batch_size)
+        assert (again.created, again.updated, again.merged, again.rejected) == (0, 0, 0, 1)
+        assert _stored(application) == before  # no value, timestamp, lineage, reject or counter moved
     finally:
         application.close()
-    assert len(baseline) == 3  # A+B+A2 (via a@ and C1), D, E
+
+
+def test_reimport_of_conflicting_rows_reports_no_update(app: Application, clock: VirtualClock,
+                                                         tmp_path: Path) -> None:
+    """The reported bug: two rows for one contact disagreeing on a field; each re-import said ``updated: 1``."""
+    path = _write_csv(tmp_path / "crm.csv", [["email", "company", "industry"],
+                                             ["z@example.com", "Zeta", "养殖"],
+                                             ["z@example.com", "Alpha", "制造"]])
+    first = import_file(app.services, path, "contacts", "crm")
+    assert (first.created, first.updated) == (1, 0)
+    zed = _contact(app, "email", "z@example.com")
+    assert zed is not None and zed.values["company"] == "Alpha" and zed.values["industry"] == "制造业"
+    for _ in range(2):
+        clock.advance(timedelta(hours=1))
+        again = import_file(app.services, path, "contacts", "crm")
+        assert (again.created, again.updated, again.merged) == (0, 0, 0)
+        assert _contact(app, "email", "z@example.com") == zed
+
+
+def test_an_unknown_industry_is_a_warning(app: Application, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "crm.csv", [["email", "industry"], ["y@example.com", "养殖"],
+                                             ["x@example.com", "互联网"]])
+    report = import_file(app.services, path, "contacts", "crm")
+    assert (report.created, report.warnings, report.rejected) == (2, 1, 0)
+    assert report.warning_reasons == {"industry: not a standard industry": 1}
+    assert report.rejects_file is None and report.warnings_file == tmp_path / "crm.warnings.csv"
+    rows = list(csv.reader(report.warnings_file.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0] == ["row_number", "reason", "email", "industry"]
+    assert rows[1][:2] == ["2", rows[1][1]] and rows[1][2:] == ["y@example.com", "养殖"]
+    assert rows[1][1].startswith("industry: not a standard industry: '养殖'") and len(rows) == 2
+    y = _contact(app, "email", "y@example.com")
+    assert y is not None and "industry" not in y.values  # not stored as if it were a standard industry
+    x = _contact(app, "email", "x@example.com")
+    assert x is not None and x.values["industry"] == "信息技术"

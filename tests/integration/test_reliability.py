@@ -34,6 +34,7 @@ from touchflow.clock import VirtualClock
 from touchflow.config import Settings
 from touchflow.engine.dispatcher import lifecycle_event_id
 from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.content import save_template
 from touchflow.services.guarding import set_guardrail_policy
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
@@ -126,7 +127,10 @@ def system_app(database_url: str) -> Iterator[Application]:
     application.create_secret_key()  # what `touchflow init` does: the workers refuse to start without a key
     # Real time drives these workers: without this, SMS and WeCom would wait for the morning at night.
     set_guardrail_policy(application.services, {"quiet_hours": {"channels": []}}, actor="test")
-    publish_journey(application.services, JOURNEY, actor="test")
+    for name, channel in (("rel_email", "email"), ("rel_sms", "sms"), ("rel_wecom", "wecom")):
+        # the worker sends nothing without its template (a missing one is a dead letter)
+        save_template(application.services, name, channel, "可靠性", "{{ contact.email }}，您好。", "text", by="test")
+    publish_journey(application.services, JOURNEY, actor="test", templates_required=True)
     yield application
     application.close()
 

@@ -126,6 +126,7 @@ def test_definition_errors_name_the_place(document: dict[str, Any], where: str) 
 
 def test_the_sandbox_runs_per_booking_and_waits_for_the_date_in_the_event() -> None:
     """The same journey in ``journey simulate``: two bookings of one person, two reminders, each a day before."""
+    from touchflow.bootstrap import open_sandbox
     from touchflow.domain.scenarios import parse_scenario
     from touchflow.engine.simulator import simulate
 
@@ -144,7 +145,7 @@ def test_the_sandbox_runs_per_booking_and_waits_for_the_date_in_the_event() -> N
                                     "template": "appointment_reminder", "between": ["2d1h", "2d1h1m"]},
                                    {"name": "second reminder a day before", "persona": "patient",
                                     "template": "appointment_reminder", "between": ["6d6h30m", "6d6h31m"]}]})
-    result = simulate([definition], scenario)
+    result = simulate([definition], scenario, open_store=open_sandbox)
     assert [f"{c.name}: {c.detail}" for c in result.checks if not c.passed] == []
     assert result.passed
 

@@ -118,3 +118,41 @@ def test_identifiers_parse_and_normalise() -> None:
     assert parse_identifier("EMAIL:A@X.CN") == EMAIL
     assert parse_identifier("01a2b3") is None
     assert make_identity("x_loyalty", " 42 ") == Identity("x_loyalty", "42")
+
+
+def _file_row(row: int, at: datetime, file: str = "f1", **values: str | int) -> ContactRecord:
+    return ContactRecord((EMAIL,), "crm", 100, at, dict(values), file=file, row=row)
+
+
+def test_within_one_file_the_later_row_wins_whatever_the_ingest_time_or_order() -> None:
+    rows = [_file_row(2, T0, company="Zeta"), _file_row(3, T0, company="Alpha"), _file_row(5, T0, company="Mid")]
+    for order in itertools.permutations(rows):
+        state = ContactState("c1", T0)
+        for r in order:
+            apply_record(state, r)
+        assert state.values["company"] == "Mid" and state.lineage["company"].row == 5
+        # the same file again, a day later: every row is re-offered and nothing moves
+        later = [_file_row(r.row, T0 + timedelta(days=1), **r.values) for r in order]
+        assert not any(apply_record(state, r) for r in later)
+        assert state.lineage["company"].at == T0
+
+
+def test_another_file_or_a_dated_row_is_ranked_by_time_as_before() -> None:
+    state = ContactState("c1", T0)
+    apply_record(state, _file_row(9, T0, company="Old file"))
+    assert apply_record(state, _file_row(2, T0 + timedelta(days=1), file="f2", company="New file"))
+    assert not apply_record(state, record("crm", 100, T0, company="Dated, older"))
+    assert state.values["company"] == "New file"
+
+
+def test_the_unmerge_record_keeps_file_stamps_whole() -> None:
+    """A survivor's value from an undated file row keeps its file and row through the unmerge record."""
+    from datetime import UTC, datetime
+
+    from touchflow.domain.contacts import ContactState, Stamp
+    from touchflow.domain.unmerge import MergeUndo
+
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    before = ContactState("w", at, {"city": "杭州"}, {"city": Stamp("crm", 50, at, "abc123", 7)})
+    undo = MergeUndo((), (), True, {}, (), (), (), before)
+    assert MergeUndo.from_document(undo.document(), "w", at).survivor_before.lineage == before.lineage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from touchflow.domain.delivery import Attempt, after_attempt, backoff_delay
@@ -56,3 +57,21 @@ def test_a_permanent_failure_without_fallback_is_dead_with_its_reason() -> None:
 def test_stopped_at_the_gate_is_a_complaint_freeze_skip() -> None:
     outcome = after_attempt(message(1), Attempt("frozen"), NOW, "x")
     assert outcome.update.status == "skipped" and outcome.update.reason == "complaint_freeze"
+
+
+def test_only_an_undeliverable_channel_falls_back_at_decide_time() -> None:
+    from touchflow.domain.delivery import UNDELIVERABLE, cannot_deliver, fallback_note
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    message = OutboxMessage("m1", "run:3", "run", "c1", "j1", "send", "email", "t", {"fallback": ["sms", "wecom"]},
+                            "queued", 0, now, now)
+    for guardrail in ("frequency_cap", "quiet_hours", "consent", "fatigue", "complaint_freeze"):
+        assert cannot_deliver(message, guardrail, "not now", now, "m2") is None
+    assert cannot_deliver(replace(message, payload={}), "no_address", "none", now, "m2") is None
+    for guardrail in UNDELIVERABLE:
+        outcome = cannot_deliver(message, guardrail, "why", now, "m2")
+        assert outcome is not None and outcome.fallback is not None
+        assert outcome.update.status == "failed" and outcome.update.reason == "fallback:sms"
+        assert outcome.fallback.idempotency_key == "run:3|fb:sms" and outcome.fallback.payload["fallback"] == ["wecom"]
+        note = fallback_note("email", outcome.update.reason, outcome.update.last_error)
+        assert note is not None and note.startswith("email: ") and note.endswith(" → fell back to sms")

@@ -154,6 +154,12 @@ def test_a_fallback_that_repeats_a_channel() -> None:
         ("fallback-repeats-channel", "warning", "nodes.a.fallback")]
 
 
+def test_a_fallback_window_needs_a_fallback() -> None:
+    assert codes(lint_journey(journey({"a": {**SEND, "fallback_window": "2h", "next": "end"}}))) == [
+        ("fallback-window-without-fallback", "warning", "nodes.a.fallback_window")]
+    assert lint_journey(journey({"a": {**SEND, "fallback": ["sms"], "fallback_window": "2h", "next": "end"}})) == []
+
+
 def test_a_segment_trigger_must_name_a_known_segment() -> None:
     definition = parse_journey({"key": "j", "trigger": {"segment": "vip"}, "nodes": {"a": {**SEND}}})
     assert lint_journey(definition) == []

@@ -221,3 +221,69 @@ def test_the_contact_pass_is_opt_in_and_checked() -> None:
     assert parse_scenario({**base, "contact_pass": True}).contact_pass is True
     with pytest.raises(ScenarioError, match="contact_pass"):
         parse_scenario({**base, "contact_pass": "yes"})
+
+
+# --- the world: guardrails, channels, segments, actions -----------------------------------------------------
+
+
+def test_world_parses_guardrails_channels_segments_and_actions() -> None:
+    scenario = parse_scenario(minimal(
+        guardrails={"cap": {"per_day": 1}, "quiet_hours": {"start": "22:00", "end": "07:30", "channels": ["sms"]}},
+        channels={"email": [{"persona": "intent_A", "fail": "permanent", "error": "550"},
+                            {"contact": "intent_a-1", "fail": "transient", "times": 2}]},
+        segments=[{"key": "vip", "name": "VIP", "kind": "dynamic", "condition": {"tag": "vip"}}],
+        actions=[{"at": "2d", "resume": "welcome"}, {"at": "1d", "pause": "welcome"},
+                 {"at": "3d", "complete_task": "intent_A", "queue": "sales"},
+                 {"at": "3d", "unfreeze": "intent_A", "contact": "intent_a-1"},
+                 {"at": "4d", "publish": {"key": "welcome", "trigger": {"event": "signup"},
+                                          "nodes": {"done": {"kind": "exit"}}}}]))
+    world = scenario.world
+    assert world.guardrails is not None and world.guardrails["cap"] == {"per_day": 1, "per_channel": {},
+                                                                         "over_cap": "skip"}
+    assert [(r.channel, r.fail, r.persona, r.contact, r.times) for r in world.channels] == [
+        ("email", "permanent", "intent_A", None, None), ("email", "transient", None, "intent_a-1", 2)]
+    assert world.channels[1].selects("intent_A", "intent_a-1", "intent_a-1@sim.touchflow.test")
+    assert not world.channels[1].selects("intent_A", "intent_a-2", "intent_a-2@sim.touchflow.test")
+    assert [s["key"] for s in world.segments] == ["vip"]
+    assert [(a.at.days, a.kind, a.target) for a in world.actions] == [
+        (1, "pause", "welcome"), (2, "resume", "welcome"), (3, "complete_task", "intent_A"),
+        (3, "unfreeze", "intent_A"), (4, "publish", "welcome")]
+
+
+@pytest.mark.parametrize(("extra", "path", "reason"), [
+    ({"guardrails": {"cap": {"per_day": -1}}}, "guardrails.cap.per_day", "whole number"),
+    ({"guardrails": {"quiet": {}}}, "guardrails.quiet", "unknown key"),
+    ({"guardrails": {"default_timezone": "Mars/Olympus"}}, "guardrails.default_timezone", "not a known time zone"),
+    ({"channels": {"fax": []}}, "channels.fax", "unknown channel"),
+    ({"channels": {"sms": [{"fail": "sometimes"}]}}, r"channels.sms\[0\].fail", "permanent or transient"),
+    ({"channels": {"sms": [{"fail": "permanent", "persona": "nobody"}]}}, r"channels.sms\[0\].persona",
+     "no persona named"),
+    ({"channels": {"sms": [{"fail": "permanent", "times": 2}]}}, r"channels.sms\[0\].times", "only for a transient"),
+    ({"channels": {"sms": [{"fail": "transient", "contact": "someone-1"}]}}, r"channels.sms\[0\].contact",
+     "persona contact"),
+    ({"segments": [{"key": "vip", "name": "VIP", "kind": "dynamic", "condition": {"attr": "nope", "eq": 1}}]},
+     r"segments\[0\].condition.attr", "unknown field"),
+    ({"actions": [{"at": "1d"}]}, r"actions\[0\]", "one action per entry"),
+    ({"actions": [{"pause": "welcome"}]}, r"actions\[0\].at", "required"),
+    ({"actions": [{"at": "40d", "pause": "welcome"}]}, r"actions\[0\].at", "after the end"),
+    ({"actions": [{"at": "1d", "pause": "welcome", "resume": "welcome"}]}, r"actions\[0\]", "found pause and resume"),
+    ({"actions": [{"at": "1d", "complete_task": "ghost"}]}, r"actions\[0\].complete_task", "persona name"),
+    ({"actions": [{"at": "1d", "pause": "welcome", "queue": "sales"}]}, r"actions\[0\].queue", "not used by pause"),
+    ({"actions": [{"at": "1d", "publish": {"key": "w", "trigger": {"event": "signup"}, "nodes": {}}}]},
+     r"actions\[0\].publish.nodes", "at least one node"),
+])
+def test_world_errors_name_the_path(extra: dict[str, Any], path: str, reason: str) -> None:
+    with pytest.raises(ScenarioError, match=rf"^{path}: .*{reason}"):
+        parse_scenario(minimal(**extra))
+
+
+def test_reactions_name_no_message_but_are_validated_as_sent() -> None:
+    behaviour = {"reactions": [{"event": "message_bounced", "properties": {"hard": True}}]}
+    reaction = parse_scenario({"personas": [{"name": "a", "behaviour": behaviour}]}).personas[0].behaviour.reactions[0]
+    assert dict(reaction.properties) == {"hard": True}  # message_id, channel … come from the message
+    with pytest.raises(ScenarioError, match=r"reactions\[0\]\.properties\.hard: must be a boolean"):
+        parse_scenario({"personas": [{"name": "a", "behaviour": {"reactions": [
+            {"event": "message_bounced", "properties": {"hard": "very"}}]}}]})
+    with pytest.raises(ScenarioError, match=r"reactions\[0\]\.properties\.node_id: set by the sandbox"):
+        parse_scenario({"personas": [{"name": "a", "behaviour": {"reactions": [
+            {"event": "message_opened", "properties": {"node_id": "elsewhere"}}]}}]})

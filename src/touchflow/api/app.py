@@ -36,6 +36,7 @@ from touchflow.api.routes import (
     tasks,
 )
 from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn, readable_reason
+from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.services.context import ServiceContext
 
 __all__ = ["create_app"]
@@ -94,6 +95,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(YamlTooLarge, _yaml_too_large)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_busy)
@@ -121,6 +123,13 @@ async def _health() -> dict[str, str]:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return json_response({"detail": exc.detail, "errors": exc.errors}, exc.status_code)
+
+
+async def _yaml_too_large(request: Request, exc: Exception) -> Response:
+    """A YAML body over a limit of the one loader (domain/safe_yaml.py): 413 for its size, 422 otherwise."""
+    assert isinstance(exc, YamlTooLarge)
+    errors = [{"field": "body", "in": "body", "reason": str(exc)}]
+    return json_response({"detail": f"body: {exc}", "errors": errors}, 413 if exc.limit == "size" else 422)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

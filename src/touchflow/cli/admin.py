@@ -8,7 +8,17 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    id_column,
+    local_time,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.domain.errors import FieldError
 from touchflow.security.crypto import SecretError
 from touchflow.services.apikeys import create_api_key, list_api_keys, revoke_api_key
@@ -60,13 +70,21 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
 
 
 @apikey_app.command("list")
-def apikey_list() -> None:
+def apikey_list(as_json: Annotated[bool, typer.Option("--json")] = False, as_csv: CsvOpt = False) -> None:
+    """API keys (never their secret), times in the workspace's zone."""
     with open_app() as application:
         keys = list_api_keys(application.services)
-    table = Table("id", "name", "created", "revoked")
+        zone = workspace_zone(application)
+    rows = [{"id": k.id, "name": k.name, "created_at": k.created_at, "revoked_at": k.revoked_at} for k in keys]
+    if emit_rows(rows, ["id", "name", "created_at", "revoked_at"], as_json=as_json, as_csv=as_csv, zone=zone):
+        return
+    table = Table(title=f"times in {zone.key}")
+    id_column(table, "id")
+    for header in ("name", "created", "revoked"):
+        table.add_column(header, overflow="fold")
     for key in keys:
-        table.add_row(key.id, key.name, key.created_at.isoformat(),
-                      key.revoked_at.isoformat() if key.revoked_at else "")
+        table.add_row(key.id, key.name, local_time(key.created_at, zone),
+                      local_time(key.revoked_at, zone) if key.revoked_at else "")
     console.print(table)
 
 
@@ -97,22 +115,22 @@ def source_add(
 
 
 @source_app.command("list")
-def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def source_list(as_json: Annotated[bool, typer.Option("--json")] = False, as_csv: CsvOpt = False) -> None:
     """Sources with their record counts and sync success rate (A6: ≥ 95%)."""
     with open_app() as application:
         sources = list_sources(application.services)
+        zone = workspace_zone(application)
     rows = [{"name": s.name, "kind": s.kind, "priority": s.priority, "sync_mode": s.sync_mode,
              "received": s.received, "accepted": s.accepted, "rejected": s.rejected,
-             "success_rate": s.success_rate,
-             "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None} for s in sources]
-    if as_json:
-        print_json(rows)
+             "success_rate": s.success_rate, "last_sync_at": s.last_sync_at} for s in sources]
+    if emit_rows(rows, list(rows[0]) if rows else ["name"], as_json=as_json, as_csv=as_csv, zone=zone):
         return
-    table = Table("source", "kind", "priority", "sync", "received", "accepted", "rejected", "success", "last sync")
+    table = Table("source", "kind", "priority", "sync", "received", "accepted", "rejected", "success",
+                  f"last sync ({zone.key})")
     for s in sources:
         rate = "—" if s.success_rate is None else f"{s.success_rate:.1%}"
         table.add_row(s.name, s.kind, str(s.priority), s.sync_mode, str(s.received), str(s.accepted),
-                      str(s.rejected), rate, s.last_sync_at.isoformat() if s.last_sync_at else "never")
+                      str(s.rejected), rate, local_time(s.last_sync_at, zone) if s.last_sync_at else "never")
     console.print(table)
 
 

@@ -13,8 +13,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, local_actor, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    err_console,
+    fail,
+    local_actor,
+    local_time,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.content.documents import asset_document, review_document, template_document
+from touchflow.domain.channel_names import alias_warning
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
     ContentError,
@@ -54,7 +66,7 @@ def _read(path: Path) -> str:
 def save(
     name: Annotated[str, typer.Argument(help="the key journeys use, e.g. welcome_email")],
     file: Annotated[Path, typer.Option("--file", help="the body: .mjml, .html or .txt (Liquid inside)")],
-    channel: Annotated[str, typer.Option(help="email, sms, wecom, wechat_mp, onsite, webhook")] = "email",
+    channel: Annotated[str, typer.Option(help="email, sms, wecom, wechat, onsite, webhook")] = "email",
     subject: Annotated[str, typer.Option(help="subject line (Liquid allowed)")] = "",
     layout: Annotated[str | None, typer.Option(help="mjml, html or text (default: from the file name)")] = None,
     text_file: Annotated[Path | None, typer.Option("--text-file", help="a hand-written text part")] = None,
@@ -63,6 +75,8 @@ def save(
 ) -> None:
     """Save a new version; it is scanned for Advertising-Law terms and queued for review when it must be."""
     chosen = layout or {".mjml": "mjml", ".html": "html", ".htm": "html"}.get(file.suffix.lower(), "text")
+    if warning := alias_warning(channel, "--channel"):
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
     with open_app() as application:
         try:
             saved = save_template(application.services, name, channel, subject, _read(file), chosen, tag or [],
@@ -84,17 +98,18 @@ def save(
 
 @template_app.command("list")
 def list_cmd(status: Annotated[str | None, typer.Option(help="only this status")] = None,
-             as_json: Json = False) -> None:
+             as_json: Json = False, as_csv: CsvOpt = False) -> None:
     """The newest version of every template."""
     with open_app() as application:
         found = list_templates(application.services, status)
-    if as_json:
-        print_json([template_document(t) for t in found])
+        zone = workspace_zone(application)
+    docs = [template_document(t) for t in found]
+    if emit_rows(docs, list(docs[0]) if docs else ["name"], as_json=as_json, as_csv=as_csv, zone=zone):
         return
-    table = Table("name", "version", "channel", "status", "tags", "findings", "saved")
+    table = Table("name", "version", "channel", "status", "tags", "findings", f"saved ({zone.key})")
     for t in found:
         table.add_row(t.name, str(t.version), t.channel, t.status, ", ".join(t.tags), str(len(t.findings)),
-                      f"{t.created_at:%Y-%m-%d %H:%M} by {t.created_by}")
+                      f"{local_time(t.created_at, zone)} by {t.created_by}")
     console.print(table)
 
 
@@ -114,16 +129,17 @@ def show(name: str, version: Annotated[int | None, typer.Option()] = None, as_js
 
 
 @template_app.command("history")
-def history(name: str, as_json: Json = False) -> None:
+def history(name: str, as_json: Json = False, as_csv: CsvOpt = False) -> None:
     with open_app() as application:
         versions = template_history(application.services, name)
+        zone = workspace_zone(application)
     if not versions:
         fail(f"no template {name!r}", code=1)
-    if as_json:
-        print_json([template_document(t) for t in versions])
+    docs = [template_document(t) for t in versions]
+    if emit_rows(docs, list(docs[0]), as_json=as_json, as_csv=as_csv, zone=zone):
         return
     for t in versions:
-        console.print(f"v{t.version}  {t.status:<15} {t.created_at:%Y-%m-%d %H:%M} {t.created_by}  "
+        console.print(f"v{t.version}  {t.status:<15} {local_time(t.created_at, zone)} {t.created_by}  "
                       f"{len(t.findings)} findings")
 
 
@@ -171,19 +187,23 @@ def links(name: str, allow: Annotated[list[str], typer.Option("--allow", help="a
 
 @review_app.command("list")
 def review_list(status: Annotated[str, typer.Option(help="pending, approved, rejected or all")] = "pending",
-                as_json: Json = False) -> None:
+                as_json: Json = False, as_csv: CsvOpt = False) -> None:
     with open_app() as application:
         try:
             found = list_reviews(application.services, None if status == "all" else status)
         except ContentError as exc:
             fail(str(exc))
-    if as_json:
-        print_json([review_document(r) for r in found])
+        zone = workspace_zone(application)
+    docs = [review_document(r) for r in found]
+    if emit_rows(docs, list(docs[0]) if docs else ["id"], as_json=as_json, as_csv=as_csv, zone=zone):
         return
-    table = Table("id", "template", "status", "requested", "reviewer", "comment")
+    table = Table(title=f"times in {zone.key}")
+    table.add_column("id", no_wrap=True, min_width=32)
+    for header in ("template", "status", "requested", "reviewer", "comment"):
+        table.add_column(header, overflow="fold")
     for r in found:
         table.add_row(r.id, f"{r.template_name}@{r.template_version}", r.status,
-                      f"{r.requested_at:%Y-%m-%d %H:%M} by {r.requested_by}", r.reviewer or "", r.comment or "")
+                      f"{local_time(r.requested_at, zone)} by {r.requested_by}", r.reviewer or "", r.comment or "")
     console.print(table)
 
 
@@ -250,16 +270,17 @@ def asset_add(file: Path, name: Annotated[str | None, typer.Option(help="default
 
 
 @asset_app.command("list")
-def asset_list(as_json: Json = False) -> None:
+def asset_list(as_json: Json = False, as_csv: CsvOpt = False) -> None:
     with open_app() as application:
         found = list_assets(application.services)
-    if as_json:
-        print_json([asset_document(a) for a in found])
+        zone = workspace_zone(application)
+    docs = [asset_document(a) for a in found]
+    if emit_rows(docs, list(docs[0]) if docs else ["name"], as_json=as_json, as_csv=as_csv, zone=zone):
         return
-    table = Table("name", "version", "kind", "type", "bytes", "saved")
+    table = Table("name", "version", "kind", "type", "bytes", f"saved ({zone.key})")
     for a in found:
         table.add_row(a.name, str(a.version), a.kind, a.content_type, f"{a.size:,}",
-                      f"{a.created_at:%Y-%m-%d %H:%M} by {a.created_by}")
+                      f"{local_time(a.created_at, zone)} by {a.created_by}")
     console.print(table)
 
 

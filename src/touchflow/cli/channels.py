@@ -12,7 +12,8 @@ import orjson
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import CsvOpt, console, emit_rows, err_console, fail, open_app, print_json
+from touchflow.domain.channel_names import alias_warning, canonical_channel
 from touchflow.domain.errors import FieldError
 from touchflow.engine.channel_registry import build_channel
 from touchflow.security.crypto import SecretError
@@ -80,7 +81,7 @@ def _read_secrets(secret: list[str] | None, secret_file: str | None, ask: list[s
 
 @channel_app.command("set")
 def channel_set(
-    name: Annotated[str, typer.Argument(help="the channel journeys name: email, sms, wecom, wechat_mp …")],
+    name: Annotated[str, typer.Argument(help="the channel journeys name: email, sms, wecom, wechat …")],
     kind: Annotated[str, typer.Option(help=f"adapter: {', '.join(sorted(KNOWN_KINDS))}")],
     setting: Annotated[list[str] | None, typer.Option(help="key=value, repeatable (not secret)")] = None,
     secret_file: Annotated[str | None, typer.Option(help="credentials: a JSON object or key=value lines; - reads "
@@ -94,6 +95,9 @@ def channel_set(
     actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Create or replace a channel. Without --secret-file or --ask-secret an existing secret is kept."""
+    if warning := alias_warning(name, "name"):
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+        name = canonical_channel(name)
     secrets = _read_secrets(secret, secret_file, ask_secret)
     settings = _pairs(setting or [], "--setting", typed=True)
     if secrets:  # a new configuration: build the adapter once, so a wrong setting name fails here, not in the worker
@@ -113,7 +117,7 @@ def channel_set(
 
 
 @channel_app.command("list")
-def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False, as_csv: CsvOpt = False) -> None:
     """Configured channels. Secrets are never shown, only whether one is set."""
     with open_app() as application:
         found = list_channels(application.services)
@@ -121,8 +125,8 @@ def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         {"name": c.name, "kind": c.kind, "settings": dict(c.settings), "secret": "set" if c.has_secret else None,
          "rate_per_s": c.rate_per_s, "concurrency": c.concurrency, "enabled": c.enabled, "updated_at": c.updated_at}
         for c in found]
-    if as_json:
-        print_json(rows)
+    if emit_rows(rows, ["name", "kind", "settings", "secret", "rate_per_s", "concurrency", "enabled", "updated_at"],
+                 as_json=as_json, as_csv=as_csv):
         return
     if not rows:
         console.print("no channels configured: every channel is capture (records, sends nothing)")

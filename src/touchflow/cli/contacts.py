@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, local_actor, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    id_column,
+    local_actor,
+    local_time,
+    open_app,
+    print_json,
+    who,
+    workspace_zone,
+)
 from touchflow.services.contacts import (
     ContactNotFound,
+    contact_labels,
     get_contact_profile,
     merge_contacts,
     patch_contact,
@@ -29,41 +43,53 @@ def show(
     identifier: Annotated[str, typer.Argument(help="email:…, phone:…, crm:…, anon:…, openid:… or a contact id")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Everything known about one contact: identities, attributes with sources, tags, consent, events, merges."""
+    """Everything known about one contact: identities, attributes with sources, tags, consent, a complaint
+    freeze and its reason, events, merges. Times are in the workspace's zone."""
     with open_app() as application:
         try:
             profile = get_contact_profile(application.services, identifier)
         except ContactNotFound as exc:
             fail(str(exc), code=1)
+        zone = workspace_zone(application)
     data = profile_document(profile)
     if as_json:
         print_json(data)
         return
     console.print(f"[bold]Contact {data['id']}[/bold]  stage: {data['lifecycle_stage'] or '—'}  "
                   f"events: {data['event_count']}")
+    frozen = data["frozen"]
+    if frozen:
+        console.print(f"[red]FROZEN 已冻结[/red] since {local_time(frozen['frozen_at'], zone)}: {frozen['reason']} "
+                      f"(service task {frozen['task_id'] or '—'}; lift with `touchflow contact unfreeze`)")
+    for lifted in (f for f in data["freezes"] if f["lifted_at"] is not None):
+        console.print(f"freeze of {local_time(lifted['frozen_at'], zone)} ({lifted['reason']}) lifted "
+                      f"{local_time(lifted['lifted_at'], zone)} by {lifted['lifted_by']}: {lifted['lift_reason']}")
     table = Table("identity", "source", title="Identities")
     for ident in data["identities"]:
         table.add_row(f"{ident['kind']}:{ident['value']}", ident["source"])
     console.print(table)
-    attrs = Table("field", "value", "source", "set at", title="Attributes")
+    attrs = Table("field", "value", "source", f"set at ({zone.key})", title="Attributes")
     for name, value in {**data["attributes"], **{f"custom.{k}": v for k, v in data["custom"].items()}}.items():
         stamp = data["lineage"].get(name, {})
-        attrs.add_row(name, str(value), stamp.get("source", ""), str(stamp.get("at", "")))
+        at = stamp.get("at")
+        attrs.add_row(name, str(value), stamp.get("source", ""), local_time(at, zone) if isinstance(at, datetime)
+                      else str(at or ""))
     console.print(attrs)
     console.print("Tags: " + (", ".join(f"{t['tag']} ({t['set_by']})" for t in data["tags"]) or "—"))
     console.print("Consent: " + (", ".join(f"{c}={v['status']}" for c, v in data["consent"].items()) or "—"))
     if data["recent_events"]:
-        events = Table("occurred", "type", "source", title="Recent events")
+        events = Table(f"occurred ({zone.key})", "type", "source", title="Recent events")
         for e in data["recent_events"]:
-            events.add_row(str(e["occurred_at"]), e["type"], e["source"])
+            events.add_row(local_time(e["occurred_at"], zone), e["type"], e["source"])
         console.print(events)
     for merge in data["merges"]:
-        undone = (f" — unmerged at {merge['undone_at']} by {merge['undone_by']}" if merge["undone_at"] else
-                  f" (undo: touchflow contact unmerge {merge['merged']} --reason …)")
+        undone = (f" — unmerged at {local_time(merge['undone_at'], zone)} by {merge['undone_by']}"
+                  if merge["undone_at"] else f" (undo: touchflow contact unmerge {merge['merged']} --reason …)")
+        at = local_time(merge["at"], zone)
         if merge["merged"] == data["id"]:
-            console.print(f"was merged into {merge['into']} at {merge['at']} via {merge['linked_by']}{undone}")
+            console.print(f"was merged into {merge['into']} at {at} via {merge['linked_by']}{undone}")
         else:
-            console.print(f"merged {merge['merged']} at {merge['at']} via {merge['linked_by']} "
+            console.print(f"merged {merge['merged']} at {local_time(merge['at'], zone)} via {merge['linked_by']} "
                           f"({len(merge['conflicts'])} field conflicts){undone}")
 
 
@@ -73,18 +99,26 @@ def search(
     tag: Annotated[str | None, typer.Option(help="only contacts with this tag")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """Find contacts by identifier, name, company or tag."""
     with open_app() as application:
         states = search_contacts(application.services, text, tag, limit)
-    if as_json:
-        print_json([{"id": s.id, "name": s.values.get("name"), "company": s.values.get("company"),
-                     "city": s.values.get("city"), "tags": sorted(s.tags)} for s in states])
+        labels = contact_labels(application.services, [s.id for s in states])
+        zone = workspace_zone(application)
+    rows: list[dict[str, Any]] = [{**labels[s.id].document(), "company": s.values.get("company"),
+                                   "city": s.values.get("city"), "tags": sorted(s.tags)} for s in states]
+    if emit_rows(rows, ["contact_id", "name", "phone", "email", "company", "city", "tags"], as_json=as_json,
+                 as_csv=as_csv, zone=zone):
         return
-    table = Table("id", "name", "company", "city", "tags")
-    for s in states:
-        table.add_row(s.id, *(str(s.values.get(f, "")) for f in ("name", "company", "city")),
-                      ", ".join(sorted(s.tags)))
+    table = Table(title=f"{len(rows)} contacts")
+    id_column(table)
+    table.add_column("name / company", overflow="fold", max_width=14)
+    table.add_column("phone / email", overflow="fold", min_width=15)
+    table.add_column("tags", overflow="fold")
+    for r in rows:
+        place = " · ".join(str(r[k]) for k in ("company", "city") if r[k])
+        table.add_row(r["contact_id"], f"{r['name'] or '—'}\n{place}".rstrip(), who(r), ", ".join(r["tags"]))
     console.print(table)
 
 
@@ -93,16 +127,32 @@ def duplicates(
     limit: Annotated[int, typer.Option(min=1)] = 50,
     threshold: Annotated[float, typer.Option(min=50, max=100, help="similarity % for name and company")] = 88.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """Likely duplicates for a person to confirm with `contact merge` (never merged automatically)."""
     with open_app() as application:
         found = suggest_duplicates(application.services, limit, threshold)
-    if as_json:
-        print_json([{"first": s.first, "second": s.second, "score": s.score, "reason": s.reason} for s in found])
-        return
-    table = Table("first", "second", "score", "why", title=f"{len(found)} suggested duplicates")
+        labels = contact_labels(application.services, [c for s in found for c in (s.first, s.second)])
+        zone = workspace_zone(application)
+    rows: list[dict[str, Any]] = []
     for s in found:
-        table.add_row(s.first, s.second, f"{s.score:.1f}", s.reason)
+        first, second = labels[s.first], labels[s.second]
+        rows.append({"first": s.first, "first_name": first.name, "first_phone": first.phone,
+                     "first_email": first.email, "second": s.second, "second_name": second.name,
+                     "second_phone": second.phone, "second_email": second.email, "score": s.score,
+                     "reason": s.reason})
+    if emit_rows(rows, list(rows[0]) if rows else ["first", "first_name", "first_phone", "first_email", "second",
+                                                    "second_name", "second_phone", "second_email", "score",
+                                                    "reason"], as_json=as_json, as_csv=as_csv, zone=zone):
+        return
+    table = Table(title=f"{len(found)} suggested duplicates (merge with: touchflow contact merge ID ID)")
+    id_column(table, "contact ids")
+    table.add_column("who", overflow="fold", min_width=15)
+    for header in ("score", "why"):
+        table.add_column(header, overflow="fold")
+    for r in rows:
+        names = [f"{r[f'{side}_name'] or '—'}\n{who(r, f'{side}_')}" for side in ("first", "second")]
+        table.add_row(f"{r['first']}\n\n\n{r['second']}", "\n".join(names), f"{r['score']:.1f}", r["reason"])
     console.print(table)
 
 

@@ -20,6 +20,7 @@ from touchflow.domain.compliance import (
     default_terms,
     load_terms,
 )
+from touchflow.domain.safe_yaml import YamlTooLarge
 
 __all__ = ["check_content", "register"]
 
@@ -52,7 +53,7 @@ def _terms(path: Path | None) -> TermList:
         return default_terms()
     try:
         return load_terms(_read(path))
-    except TermListError as exc:
+    except (TermListError, YamlTooLarge) as exc:
         fail(f"term list {path}: {exc}")
 
 

@@ -103,7 +103,7 @@ def _journeys(services: ServiceContext) -> None:
             publish_journey(services, path.read_text(encoding="utf-8"), actor="demo")
     with console.status("replaying the last 90 days through the journeys in the sandbox …"):
         outcomes, seconds, guarded = simulate_company(services)
-    table = Table("journey", "entered", "converted", "messages by channel",
+    table = Table("journey", "entered", "converted", "messages sent by channel",
                   title=f"Journeys: the last 90 days replayed in the sandbox ({seconds:.1f} s)")
     for o in outcomes:
         table.add_row(f"{o.name} ({o.key})", f"{o.entered:,}", f"{o.converted:,}",

@@ -4,13 +4,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, load_document, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    err_console,
+    fail,
+    load_document,
+    local_time,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.cli.contacts import contact_app
 from touchflow.domain.errors import FieldError
 from touchflow.domain.guardrails import policy_document
@@ -44,36 +55,50 @@ def guardrails_show(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     console.print(yaml.safe_dump(document, allow_unicode=True, sort_keys=False).rstrip())
 
 
-
-
 @guardrails_app.command("set")
-def guardrails_set(file: Annotated[Path, typer.Argument(help="policy as YAML or JSON (see `guardrails show`)")],
-                   actor: Annotated[str, typer.Option()] = "cli") -> None:
-    """Replace the policy. A bad field is refused with its name; nothing changes then."""
+def guardrails_set(file: Annotated[Path, typer.Argument(help="policy fields as YAML or JSON (see `guardrails show`)")],
+                   replace: Annotated[bool, typer.Option("--replace", help="replace the whole policy: fields the "
+                                                         "file does not name go back to the defaults")] = False,
+                   actor: Annotated[str, typer.Option()] = "cli",
+                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Change the fields the file names; the others keep their value. An unknown or bad field is refused
+    with its name (and the likely meant one); nothing changes then."""
     document = load_document(file, "the policy (cap, quiet_hours, fatigue, consent_required, default_timezone)")
     with open_app() as application:
         try:
-            policy = set_guardrail_policy(application.services, document, actor=actor)
+            change = set_guardrail_policy(application.services, document, actor=actor, replace=replace)
         except ValueError as exc:
             fail(str(exc))
+    for warning in change.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    if as_json:
+        print_json({"policy": policy_document(change.policy), "warnings": change.warnings,
+                    "changed": {k: {"before": b, "after": a} for k, (b, a) in change.changed.items()}})
+        return
+    if not change.changed:
+        console.print("guardrails unchanged (策略未变)")
+    for path, (before, after) in change.changed.items():
+        console.print(f"{path}: {before!r} → {after!r}")
+    policy = change.policy
     console.print(f"guardrails set: at most {policy.cap.per_day} touches a day, quiet hours "
-                  f"{policy.quiet.start:%H:%M}–{policy.quiet.end:%H:%M}")
+                  f"{policy.quiet.start:%H:%M}–{policy.quiet.end:%H:%M} ({policy.default_timezone})")
 
 
 @suppression_app.command("list")
 def suppression_list(channel: Annotated[str | None, typer.Option(help="email, sms, …")] = None,
                      limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-                     as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                     as_json: Annotated[bool, typer.Option("--json")] = False, as_csv: CsvOpt = False) -> None:
+    """The suppression list, newest first (addresses in full: this list is for the people who keep it)."""
     with open_app() as application:
         rows = list_suppressions(application.services, channel, limit)
-    data = [{"channel": s.channel, "address": s.address, "reason": s.reason, "source": s.source,
-             "at": s.at.isoformat()} for s in rows]
-    if as_json:
-        print_json(data)
+        zone = workspace_zone(application)
+    data: list[dict[str, Any]] = [{"channel": s.channel, "address": s.address, "reason": s.reason,
+                                   "source": s.source, "at": s.at} for s in rows]
+    if emit_rows(data, ["channel", "address", "reason", "source", "at"], as_json=as_json, as_csv=as_csv, zone=zone):
         return
-    table = Table("channel", "address", "reason", "source", "at")
+    table = Table("channel", "address", "reason", "source", f"at ({zone.key})")
     for row in data:
-        table.add_row(*(str(row[k]) for k in ("channel", "address", "reason", "source", "at")))
+        table.add_row(*(str(row[k]) for k in ("channel", "address", "reason", "source")), local_time(row["at"], zone))
     console.print(table)
 
 

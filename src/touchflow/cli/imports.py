@@ -63,6 +63,9 @@ def _summary(kind: str, report: ImportReport) -> dict[str, object]:
         "rejected": report.rejected, "warnings": report.warnings if kind == "contacts" else 0,
         "rejects_file": str(report.rejects_file) if report.rejects_file else None,
     }
+    if kind == "contacts":
+        data["warnings_file"] = str(report.warnings_file) if report.warnings_file else None
+        data["warning_reasons"] = dict(report.warning_reasons.most_common())
     if kind == "events":
         data["duplicates"] = report.duplicates
         data["contacts_created"] = report.contacts_created
@@ -88,6 +91,8 @@ def _render(kind: str, report: ImportReport) -> None:
     console.print(table)
     if report.rejects_file is not None:
         console.print(f"rejected rows (with row number and reason): [bold]{report.rejects_file}[/bold]")
+    if report.warnings_file is not None:
+        console.print(f"rows stored with a field left out (row number and reason): [bold]{report.warnings_file}[/bold]")
     for title, counter in (("Top reject reasons", report.reject_reasons),
                            ("Top warnings (rows stored)", report.warning_reasons)):
         if counter:

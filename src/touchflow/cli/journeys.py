@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json, require_secret_key
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    local_time,
+    one_format,
+    open_app,
+    print_json,
+    require_secret_key,
+    workspace_zone,
+)
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
+from touchflow.domain.message_counts import message_summary
+from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,
@@ -51,6 +65,8 @@ def validate(file: FileArg, as_json: JsonOpt = False) -> None:
     problems: list[dict[str, Any]] = []
     try:
         data, _ = load_definition(text)
+    except YamlTooLarge as exc:
+        fail(f"{file}: {exc}")
     except DefinitionError as exc:
         data = None
         problems.append({"severity": "error", "code": "invalid", "path": exc.path, "message": exc.reason})
@@ -78,7 +94,9 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
     """Publish a new immutable version; runs already inside keep theirs. Blocking findings stop it."""
     with open_app() as application:
         try:
-            result = publish_journey(application.services, _read(file), actor=actor)
+            result = publish_journey(application.services, _read(file), actor=actor, templates_required=True)
+        except YamlTooLarge as exc:
+            fail(f"{file}: {exc}")
         except (DefinitionError, JourneyError) as exc:
             fail(str(exc), code=1)
     for f in result.findings:
@@ -88,22 +106,28 @@ def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
 
 
 @journey_app.command("list")
-def list_(as_json: JsonOpt = False) -> None:
+def list_(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     with open_app() as application:
         records = list_journeys(application.services)
+        zone = workspace_zone(application)
+    one_format(as_json, as_csv)
     if as_json:
         print_json([{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version}
                     for r in records])
         return
-    table = Table("key", "name", "status", "version", "updated")
+    rows = [{"key": r.key, "name": r.name, "status": r.status, "version": r.current_version,
+             "updated_at": r.updated_at} for r in records]
+    if emit_rows(rows, ["key", "name", "status", "version", "updated_at"], as_json=False, as_csv=as_csv, zone=zone):
+        return
+    table = Table("key", "name", "status", "version", f"updated ({zone.key})")
     for r in records:
-        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), r.updated_at.isoformat())
+        table.add_row(r.key, r.name, r.status, str(r.current_version or "—"), local_time(r.updated_at, zone))
     console.print(table)
 
 
 @journey_app.command("show")
 def show(key: str, as_json: JsonOpt = False) -> None:
-    """A journey's status, runs by status, contacts at each node, messages per channel."""
+    """A journey's status, runs by status, contacts at each node, messages by channel and what became of them."""
     with open_app() as application:
         try:
             stats = journey_stats(application.services, key)
@@ -111,15 +135,17 @@ def show(key: str, as_json: JsonOpt = False) -> None:
             fail(str(exc), code=1)
     data: dict[str, Any] = {"key": stats.journey.key, "name": stats.journey.name, "status": stats.journey.status,
             "version": stats.journey.current_version, "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
-            "messages": stats.messages_by_channel}
+            "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status}
     if as_json:
         print_json(data)
         return
     console.print(f"[bold]{data['name']}[/bold] ({data['key']}) — {data['status']}, version {data['version']}")
     console.print("runs: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.runs_by_status.items())) or "none"))
     console.print("waiting at: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.at_nodes.items())) or "—"))
-    console.print("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.messages_by_channel.items()))
-                                  or "none"))
+    if not stats.messages_by_status:
+        console.print("messages: none")
+    for channel, entry in stats.messages_by_status.items():
+        console.print(f"{channel}: {message_summary(entry)}")
 
 
 def _status(key: str, status: str, actor: str, reason: str) -> None:
@@ -187,35 +213,67 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
             traces = trace_contact(application.services, key, identifier)
         except (JourneyError, ContactNotFound) as exc:
             fail(str(exc), code=1)
+        zone = workspace_zone(application)
     data = [t.document() for t in traces]
     if as_json:
         print_json(data)
         return
     if not data:
         console.print(f"{identifier} has never entered {key}")
+
+    def when(iso: str) -> str:
+        return local_time(datetime.fromisoformat(iso), zone)
+
     for t in data:
         console.print(f"[bold]run {t['run']}[/bold]" + (f" for {t['key']}" if t["key"] else "")
-                      + f" entered {t['entered_at']} — {t['status']} at {t['node']}"
+                      + f" entered {when(t['entered_at'])} — {t['status']} at {t['node']}"
                       + (f" ({t['error']})" if t["error"] else ""))
-        table = Table("at", "node", "kind", "edge", "detail")
+        table = Table(f"at ({zone.key})", "node", "kind", "edge", "detail")
         for s in t["steps"]:
-            table.add_row(s["at"], s["node"], s["kind"], s["edge"] or "", ", ".join(
+            table.add_row(when(s["at"]), s["node"], s["kind"], s["edge"] or "", ", ".join(
                 f"{k}={v}" for k, v in s["detail"].items()))
         console.print(table)
         for m in t["messages"]:
-            why = f" — {m['reason']}: {m['detail']}" if m.get("reason") else ""
+            why = f" — {m['note']} ({m['detail']})" if m.get("note") else \
+                f" — {m['reason']}: {m['detail']}" if m.get("reason") else ""
             console.print(f"  message {m['id']} via {m['channel']} ({m['template']}): {m['status']}{why}")
 
 
 def worker(
     batch_size: Annotated[int, typer.Option(min=1, max=10000)] = 1000,
     idle_sleep: Annotated[float, typer.Option(help="seconds to sleep when there is nothing to do")] = 0.05,
+    once: Annotated[bool, typer.Option("--once", help="do everything due now, then exit (for scripts and cron)")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --once: print what was done as JSON")] = False,
 ) -> None:
     """Run a worker: event triggers, timers, scans and the outbox. SIGTERM stops it after the current batch."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if as_json and not once:
+        fail("--json needs --once (a running worker logs instead)")
+    if not once:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with open_app() as application:
         require_secret_key(application)
         w = application.worker(batch_size, idle_sleep)
+        if once:
+            try:
+                report, ticks = w.run_once()
+                due = w.runtime.next_due()
+            except Exception as exc:  # the batch rolled back and will be claimed again by the next run
+                logging.getLogger(__name__).exception("worker --once failed")
+                fail(f"the tick failed and was rolled back: {type(exc).__name__}: {exc}", code=1)
+            finally:
+                w.close()
+            data = {"ticks": ticks, "events": report.events, "entered": report.entered, "advanced": report.advanced,
+                    "timers": report.timers, "scanned": report.scanned, "dispatched": report.dispatched,
+                    "errors": report.errors, "next_due_at": due.isoformat() if due is not None else None}
+            if as_json:
+                print_json(data)
+            else:
+                console.print(f"worker --once: {report.events} event(s) routed, {report.timers} timer(s), "
+                              f"{report.entered} entered, {report.dispatched} message(s) dispatched, "
+                              f"{report.scanned} scanned in {ticks} tick(s); next due: "
+                              f"{data['next_due_at'] or 'nothing'}")
+            return
         w.install_signal_handlers()
         console.print(f"worker running on {application.settings.database_url}")
         w.run()

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, load_document, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    load_document,
+    local_time,
+    one_format,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.domain.errors import PathError
 from touchflow.domain.scoring import model_document
 from touchflow.services.contacts import ContactNotFound
@@ -69,20 +80,27 @@ def lifecycle_set(file: Path, actor: Annotated[str, typer.Option()] = "cli") -> 
 
 
 @lifecycle_app.command("history")
-def lifecycle_history(ref: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def lifecycle_history(ref: str, as_json: Annotated[bool, typer.Option("--json")] = False,
+                      as_csv: CsvOpt = False) -> None:
     """A contact's stage history, oldest first."""
     with open_app() as app:
         try:
             cid, rows = stage_history(app.services, ref)
         except ContactNotFound:
             fail(f"no contact {ref!r}")
-    data = [{"at": r.at.isoformat(), "from": r.from_stage, "stage": r.stage, "rule": r.rule, "by": r.by} for r in rows]
+        zone = workspace_zone(app)
+    one_format(as_json, as_csv)
     if as_json:
-        print_json({"contact_id": cid, "history": data})
+        print_json({"contact_id": cid, "history": [{"at": r.at.isoformat(), "from": r.from_stage, "stage": r.stage,
+                                                    "rule": r.rule, "by": r.by} for r in rows]})
         return
-    table = Table("at", "from", "to", "rule", "by", title=f"contact {cid}")
+    data: list[dict[str, Any]] = [{"contact_id": cid, "at": r.at, "from": r.from_stage, "stage": r.stage,
+                                   "rule": r.rule, "by": r.by} for r in rows]
+    if emit_rows(data, ["contact_id", "at", "from", "stage", "rule", "by"], as_json=False, as_csv=as_csv, zone=zone):
+        return
+    table = Table(f"at ({zone.key})", "from", "to", "rule", "by", title=f"contact {cid}")
     for row in data:
-        table.add_row(row["at"], row["from"] or "-", row["stage"], row["rule"], row["by"])
+        table.add_row(local_time(row["at"], zone), row["from"] or "-", row["stage"], row["rule"], row["by"])
     console.print(table)
 
 

@@ -10,7 +10,17 @@ import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, load_document, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    load_document,
+    local_time,
+    open_app,
+    print_json,
+    workspace_zone,
+)
 from touchflow.domain.assignment import policy_to_document
 from touchflow.domain.journey_maps import journey_map_to_data
 from touchflow.domain.personas import persona_to_data
@@ -51,19 +61,21 @@ def create(file: Annotated[Path, typer.Argument(help="the persona as YAML or JSO
 
 
 @persona_app.command("list")
-def list_(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
     with open_app() as app:
         found = list_personas(app.services)
-    if json_:
-        print_json([{"key": s.persona.key, "name": s.persona.name, "segment": s.persona.segment,
-                     "stages": len(s.persona.journey_map.stages), "updated_at": s.updated_at.isoformat(),
-                     "updated_by": s.updated_by} for s in found])
+        zone = workspace_zone(app)
+    rows = [{"key": s.persona.key, "name": s.persona.name, "segment": s.persona.segment,
+             "stages": len(s.persona.journey_map.stages), "updated_at": s.updated_at,
+             "updated_by": s.updated_by} for s in found]
+    if emit_rows(rows, ["key", "name", "segment", "stages", "updated_at", "updated_by"], as_json=json_, as_csv=csv_,
+                 zone=zone):
         return
-    table = Table("key", "name", "defined by", "stages", "updated")
+    table = Table("key", "name", "defined by", "stages", f"updated ({zone.key})")
     for s in found:
         defined = f"segment {s.persona.segment}" if s.persona.segment else "condition"
         table.add_row(s.persona.key, s.persona.name, defined, str(len(s.persona.journey_map.stages)),
-                      f"{s.updated_at:%Y-%m-%d %H:%M} by {s.updated_by}")
+                      f"{local_time(s.updated_at, zone)} by {s.updated_by}")
     console.print(table)
 
 

@@ -9,9 +9,22 @@ import typer
 import yaml
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    id_column,
+    local_time,
+    one_format,
+    open_app,
+    print_json,
+    who,
+    workspace_zone,
+)
 from touchflow.domain.errors import PathError
-from touchflow.services.contacts import ContactNotFound
+from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
+from touchflow.services.contacts import ContactNotFound, contact_labels
 from touchflow.services.segments import (
     SegmentExists,
     SegmentInUse,
@@ -35,8 +48,8 @@ _FILE = Annotated[Path, typer.Argument(help="segment definition, YAML or JSON (k
 
 def _definition(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = load_yaml(path.read_text(encoding="utf-8-sig"))
+    except (OSError, yaml.YAMLError, YamlTooLarge) as exc:
         fail(f"{path}: {exc}")
     if not isinstance(data, dict):
         fail(f"{path}: expected a mapping with key, name, kind and condition")
@@ -69,39 +82,62 @@ def create(file: _FILE, replace: Annotated[bool, typer.Option(help="save a new v
     console.print(f"segment {summary.record.key} v{summary.record.version}: {summary.members} members")
 
 
+_LABEL_COLUMNS = ["contact_id", "name", "phone", "email"]
+
+
+def _label_table(title: str, rows: list[dict[str, Any]], extra: list[str]) -> Table:
+    table = Table(title=title)
+    id_column(table)
+    table.add_column("name", overflow="fold", max_width=10)
+    table.add_column("phone / email", overflow="fold", min_width=15)
+    for header in extra:
+        table.add_column(header, overflow="fold")
+    for r in rows:
+        table.add_row(r["contact_id"], r["name"] or "—", who(r), *(r[f"_{h}"] for h in extra))
+    return table
+
+
 @segment_app.command("preview")
 def preview(file: _FILE, sample: Annotated[int, typer.Option(min=0, max=100)] = 10,
-            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+            json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
     """How many contacts a definition selects now, and a sample — before saving it."""
     with open_app() as app:
         try:
             found = preview_segment(app.services, _definition(file), sample)
         except PathError as exc:
             fail(str(exc))
+        labels = contact_labels(app.services, found.sample)
+    rows: list[dict[str, Any]] = [dict(labels[cid].document()) for cid in found.sample]
+    one_format(json_, csv_)
     if json_:
-        print_json({"count": found.count, "sample": found.sample})
+        print_json({"count": found.count, "sample": rows})
         return
-    console.print(f"{found.count} contacts")
-    for contact_id in found.sample:
-        console.print(f"  {contact_id}")
+    if emit_rows(rows, _LABEL_COLUMNS, as_json=json_, as_csv=csv_):
+        return
+    console.print(_label_table(f"{found.count} contacts (a sample of {len(rows)})", rows, []))
 
 
 @segment_app.command("members")
 def members(key: str, after: Annotated[str | None, typer.Option(help="continue after this contact id")] = None,
             limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """A page of members, by contact id."""
+            json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
+    """A page of members (ordered by contact id: pass the last one as --after for the next page)."""
+    one_format(json_, csv_)
     with open_app() as app:
         try:
             page = segment_members(app.services, key, after, limit)
         except SegmentNotFound as exc:
             fail(str(exc))
-    if json_:
-        print_json([{"contact_id": cid, "since": since} for cid, since in page])
+        labels = contact_labels(app.services, [cid for cid, _ in page])
+        zone = workspace_zone(app)
+    rows: list[dict[str, Any]] = [{**labels[cid].document(), "since": since, "_member since": local_time(since, zone)}
+            for cid, since in page]
+    if emit_rows(rows, [*_LABEL_COLUMNS, "since"], as_json=False, as_csv=csv_, zone=zone):
         return
-    table = Table("contact", "member since (UTC)")
-    for cid, since in page:
-        table.add_row(cid, f"{since:%Y-%m-%d %H:%M}")
+    if json_:
+        print_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+        return
+    table = _label_table(f"{key}: {len(rows)} members (times in {zone.key})", rows, ["member since"])
     console.print(table)
 
 
@@ -134,19 +170,25 @@ def archive(key: str, actor: Annotated[str, typer.Option("--actor", help="who ar
 
 
 @segment_app.command("list")
-def list_(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
     """Every segment with its member count."""
     with open_app() as app:
         found = list_segments(app.services)
-    if json_:
-        print_json([{"key": s.record.key, "name": s.record.name, "kind": s.record.kind, "version": s.record.version,
-                     "members": s.members} for s in found])
+        zone = workspace_zone(app)
+    rows: list[dict[str, Any]] = [
+        {"key": s.record.key, "name": s.record.name, "kind": s.record.kind, "version": s.record.version,
+         "members": s.members, "next_refresh": s.record.next_refresh_at} for s in found]
+    one_format(json_, csv_)
+    if json_:  # the JSON list predates next_refresh
+        print_json([{k: v for k, v in r.items() if k != "next_refresh"} for r in rows])
         return
-    table = Table("key", "name", "kind", "version", "members", "next refresh (UTC)")
-    for s in found:
-        nxt = s.record.next_refresh_at
-        table.add_row(s.record.key, s.record.name, s.record.kind, str(s.record.version), str(s.members),
-                      f"{nxt:%Y-%m-%d %H:%M}" if nxt else "-")
+    if emit_rows(rows, ["key", "name", "kind", "version", "members", "next_refresh"], as_json=False, as_csv=csv_,
+                 zone=zone):
+        return
+    table = Table("key", "name", "kind", "version", "members", f"next refresh ({zone.key})")
+    for r in rows:
+        table.add_row(r["key"], r["name"], r["kind"], str(r["version"]), str(r["members"]),
+                      local_time(r["next_refresh"], zone))
     console.print(table)
 
 
@@ -168,20 +210,21 @@ def add(key: str, identifiers: Annotated[list[str] | None, typer.Argument(help="
 
 
 @segment_app.command("history")
-def history(contact: str, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def history(contact: str, json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
     """A contact's stays in segments, oldest first."""
     with open_app() as app:
         try:
             stays = contact_segment_history(app.services, contact)
         except ContactNotFound as exc:
             fail(str(exc))
-    if json_:
-        print_json([{"segment": s.segment_key, "entered_at": s.entered_at, "left_at": s.left_at} for s in stays])
+        zone = workspace_zone(app)
+    rows: list[dict[str, Any]] = [{"segment": s.segment_key, "entered_at": s.entered_at, "left_at": s.left_at}
+                                  for s in stays]
+    if emit_rows(rows, ["segment", "entered_at", "left_at"], as_json=json_, as_csv=csv_, zone=zone):
         return
-    table = Table("segment", "entered (UTC)", "left (UTC)")
-    for s in stays:
-        left = f"{s.left_at:%Y-%m-%d %H:%M}" if s.left_at else "-"
-        table.add_row(s.segment_key, f"{s.entered_at:%Y-%m-%d %H:%M}", left)
+    table = Table("segment", f"entered ({zone.key})", f"left ({zone.key})")
+    for r in rows:
+        table.add_row(r["segment"], local_time(r["entered_at"], zone), local_time(r["left_at"], zone))
     console.print(table)
 
 

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from touchflow.bootstrap import open_sandbox
 from touchflow.cli.common import console, fail, print_json
 from touchflow.cli.journeys import journey_app
 from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.domain.scenarios import ScenarioError
 from touchflow.engine.simulator import SimulationError, SimulationResult, load_scenario
 from touchflow.engine.simulator import simulate as run_simulation
@@ -41,9 +43,11 @@ def simulate(
     texts = [_read(path, "journey") for path in journeys]
     try:
         parsed = load_scenario(_read(scenario, "scenario"))
-        result = run_simulation(texts, parsed, database_dir=keep_db)
+        result = run_simulation(texts, parsed, open_store=open_sandbox, database_dir=keep_db)
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}")
+    except YamlTooLarge as exc:
+        fail(f"a journey or the scenario: {exc}")
     except (SimulationError, DefinitionError, JourneyError) as exc:
         fail(str(exc))
     if as_json:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import cast
 
 import touchflow
-from touchflow.bootstrap import bootstrap
+from touchflow.bootstrap import bootstrap, open_sandbox
 from touchflow.config import Settings
 from touchflow.domain.events import JSONValue
 from touchflow.domain.scenarios import Behaviour, MessageFilter, Persona, Reaction, Scenario, ScriptedEvent
@@ -87,7 +87,7 @@ def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1
              if not p.name.endswith(".scenario.yaml")]
     scenario = _company_scenario(ctx, days, seed)
     with tempfile.TemporaryDirectory(prefix="touchflow-demo-journeys-") as tmp:
-        result = simulate(texts, scenario, database_dir=Path(tmp))
+        result = simulate(texts, scenario, open_store=open_sandbox, database_dir=Path(tmp))
         sandbox = bootstrap(Settings(f"sqlite:///{(Path(tmp) / 'sim.db').as_posix()}"))
         try:
             outcomes = []
@@ -95,7 +95,7 @@ def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1
                 stats = journey_stats(sandbox.services, key)
                 outcomes.append(JourneyOutcome(key, stats.journey.name, sum(stats.runs_by_status.values()),
                                                stats.runs_by_status.get("converted", 0),
-                                               stats.messages_by_channel))
+                                               stats.sent_by_channel))
             guarded = message_outcomes(sandbox.services)
         finally:
             sandbox.close()

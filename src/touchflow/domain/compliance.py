@@ -23,6 +23,7 @@ import yaml
 import zhconv
 
 from touchflow.domain.errors import PathError
+from touchflow.domain.safe_yaml import load_yaml
 
 __all__ = [
     "REVIEW_CATEGORIES",
@@ -238,7 +239,7 @@ def load_terms(text: str) -> TermList:
     """A term list from YAML (or JSON): ``{version, categories: {name: {article, note}}, terms: [...]}``, or a
     bare list of entries. A category's article and note are the defaults of its entries."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise TermListError("(document)", f"not valid YAML or JSON: {exc}") from exc
     if isinstance(data, list):

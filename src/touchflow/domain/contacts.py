@@ -3,6 +3,10 @@
 Field-conflict policy (ADR 0003): for each field the value with the highest
 ``(source priority, observed time, value)`` wins; empty values never overwrite. The value itself
 is the last tie-break so the outcome does not depend on the order records arrive in.
+
+Rows of one file without their own time (ADR 0013) carry the file's digest and their row number: between
+two rows of the same file the later row wins, whatever the time of ingest, so importing the file again
+(a later ingest time) re-offers its rows and changes nothing, whatever its internal conflicts.
 """
 
 from __future__ import annotations
@@ -52,9 +56,21 @@ class Stamp:
     source: str
     priority: int
     at: datetime
+    file: str | None = None  # digest of the imported file, for rows without their own time
+    row: int = 0  # that file's row number
 
     def rank(self, value: Scalar) -> tuple[int, datetime, str]:
         return (self.priority, self.at, f"{type(value).__name__}:{value}")
+
+    def same_file(self, other: Stamp) -> bool:
+        return (self.file is not None and self.file == other.file and self.source == other.source
+                and self.priority == other.priority)
+
+    def outranks(self, value: Scalar, old: Stamp, current: Scalar) -> bool:
+        """True when ``value`` stamped so replaces ``current``: within one file its order decides."""
+        if self.same_file(old):
+            return self.row > old.row
+        return self.rank(value) > old.rank(current)
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,8 @@ class ContactRecord:
     tags: frozenset[str] = frozenset()
     consents: tuple[Consent, ...] = ()
     warnings: tuple[FieldError, ...] = ()
+    file: str | None = None  # a file row without its own time: the file's digest and the row (Stamp)
+    row: int = 0
 
 
 @dataclass
@@ -103,7 +121,7 @@ class ContactState:
         if current is not None and current == value:
             return False
         old = self.lineage.get(name)
-        if current is not None and old is not None and old.rank(current) >= stamp.rank(value):
+        if current is not None and old is not None and not stamp.outranks(value, old, current):
             return False
         self.values[name] = value
         self.lineage[name] = stamp
@@ -119,7 +137,7 @@ class ContactState:
 
 def apply_record(state: ContactState, record: ContactRecord) -> bool:
     """Fold one observation into a contact; True when anything changed."""
-    stamp = Stamp(record.source, record.priority, record.observed_at)
+    stamp = Stamp(record.source, record.priority, record.observed_at, record.file, record.row)
     changed = False
     for name, value in record.values.items():
         changed |= state.offer(name, value, stamp)

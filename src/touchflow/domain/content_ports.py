@@ -21,7 +21,7 @@ __all__ = [
 
 TemplateStatus = Literal["draft", "pending_review", "approved", "rejected"]
 ReviewStatus = Literal["pending", "approved", "rejected"]
-CHANNELS: tuple[str, ...] = ("email", "sms", "wecom", "wechat_mp", "onsite", "webhook")
+CHANNELS: tuple[str, ...] = ("email", "sms", "wecom", "wechat", "onsite", "webhook")  # wechat_mp: an alias
 # Tags that put a template in front of a person before it may be sent (G5: 医疗 and 金融 content).
 REVIEW_TAGS: frozenset[str] = frozenset({"medical", "finance", "医疗", "医药", "金融", "理财"})
 

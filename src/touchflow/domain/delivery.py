@@ -14,12 +14,32 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.journeys import DEFAULT_FALLBACK_WINDOW
 from touchflow.domain.messaging_ports import MessageUpdate
 from touchflow.domain.ports import OutboxMessage
 
-__all__ = ["Attempt", "Outcome", "after_attempt", "backoff_delay", "retry_settings"]
+__all__ = [
+    "DEFAULT_FALLBACK_WINDOW",
+    "UNDELIVERABLE",
+    "Attempt",
+    "Outcome",
+    "after_attempt",
+    "after_hard_bounce",
+    "backoff_delay",
+    "cannot_deliver",
+    "fallback_message",
+    "fallback_note",
+    "fallback_window",
+    "retry_settings",
+]
 
 _MAX_BACKOFF = timedelta(hours=6)
+# Skips that mean "this channel cannot reach this contact at all": the step's fallback chain is tried.
+# Every other guardrail ("not now", "not to this person") is final: a fallback would dodge it.
+UNDELIVERABLE = frozenset({"no_address", "suppressed", "invalid_address"})
+_WHY = {"no_address": "no address", "suppressed": "address suppressed", "invalid_address": "invalid address",
+        "hard_bounce": "hard bounce", "provider_rejected": "rejected by the provider",
+        "retries_exhausted": "retries exhausted"}
 
 
 @dataclass(frozen=True)
@@ -78,15 +98,69 @@ def after_attempt(message: OutboxMessage, answer: Attempt, now: datetime, new_id
             delay = max(delay, timedelta(seconds=answer.retry_after))
         return Outcome(MessageUpdate(message.id, "queued", now + delay, "retrying", error), "", {})
     reason = "retries_exhausted" if answer.status == "retry" else "provider_rejected"
-    fallback = [str(c) for c in message.payload.get("fallback") or []]
-    if fallback:
-        channel, rest = fallback[0], fallback[1:]
-        follow = replace(message, id=new_id, idempotency_key=f"{message.idempotency_key}|fb:{channel}"[:120],
-                         channel=channel, payload={**message.payload, "fallback": rest, "fallback_of": message.id},
-                         status="queued", attempts=0, created_at=now, next_attempt_at=now, address=None,
-                         sent_at=None, provider_id=None, reason=None, last_error=None)
-        return Outcome(MessageUpdate(message.id, "failed", now, f"fallback:{channel}", error),
-                       "message_failed", {**props, "reason": f"{reason}: {error}"[:500], "fallback": channel},
+    follow = fallback_message(message, now, new_id)
+    if follow is not None:
+        return Outcome(MessageUpdate(message.id, "failed", now, f"fallback:{follow.channel}", f"{reason}: {error}"),
+                       "message_failed", {**props, "reason": f"{reason}: {error}"[:500], "fallback": follow.channel},
                        follow)
     return Outcome(MessageUpdate(message.id, "dead", now, reason, error),
                    "message_failed", {**props, "reason": f"{reason}: {error}"[:500], "dead": True})
+
+
+def fallback_message(message: OutboxMessage, now: datetime, new_id: str) -> OutboxMessage | None:
+    """The same message on the next channel of the step's fallback chain, or None when the chain is empty.
+
+    Its idempotency key is derived (``<key>|fb:<channel>``) and unique, so a replay enqueues nothing twice."""
+    listed = message.payload.get("fallback") or []
+    chain = [listed] if isinstance(listed, str) else [str(c) for c in listed]
+    if not chain:
+        return None
+    channel, rest = chain[0], chain[1:]
+    return replace(message, id=new_id, idempotency_key=f"{message.idempotency_key}|fb:{channel}"[:120],
+                   channel=channel, payload={**message.payload, "fallback": rest, "fallback_of": message.id},
+                   status="queued", attempts=0, created_at=now, next_attempt_at=now, address=None,
+                   sent_at=None, provider_id=None, reason=None, last_error=None)
+
+
+def cannot_deliver(message: OutboxMessage, guardrail: str, detail: str, now: datetime,
+                   new_id: str) -> Outcome | None:
+    """The decision skipped ``message`` because its channel cannot reach the contact at all: hand it to the
+    fallback chain in the same step. None when the skip is a guardrail's "not now" or there is no chain."""
+    if guardrail not in UNDELIVERABLE:
+        return None
+    follow = fallback_message(message, now, new_id)
+    if follow is None:
+        return None
+    why = f"{guardrail}: {detail}"
+    return Outcome(MessageUpdate(message.id, "failed", now, f"fallback:{follow.channel}", why),
+                   "message_failed", {**_props(message), "reason": why[:500], "fallback": follow.channel}, follow)
+
+
+def fallback_window(message: OutboxMessage) -> timedelta:
+    seconds = message.payload.get("fallback_window_s")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+        return timedelta(seconds=seconds)
+    return DEFAULT_FALLBACK_WINDOW
+
+
+def after_hard_bounce(message: OutboxMessage, error: str | None, now: datetime, new_id: str) -> Outcome | None:
+    """A sent message bounced hard: within the step's fallback window the next channel is tried; the row
+    becomes ``failed`` (handed to the fallback) and keeps when and where it was sent. None: nothing to do
+    (not sent, no chain, or reported after the window)."""
+    if message.status != "sent" or message.sent_at is None or now - message.sent_at > fallback_window(message):
+        return None
+    follow = fallback_message(message, now, new_id)
+    if follow is None:
+        return None
+    why = f"hard_bounce: {error or 'the address does not exist'}"
+    return Outcome(MessageUpdate(message.id, "failed", now, f"fallback:{follow.channel}", why, message.address,
+                                 message.sent_at, message.provider_id),
+                   "message_failed", {**_props(message), "reason": why[:500], "fallback": follow.channel}, follow)
+
+
+def fallback_note(channel: str, reason: str | None, detail: str | None) -> str | None:
+    """``email: no address → fell back to sms`` for a row handed to its fallback; None for any other row."""
+    if not reason or not reason.startswith("fallback:"):
+        return None
+    cause = (detail or "").partition(":")[0].strip()
+    return f"{channel}: {_WHY.get(cause, 'failed')} → fell back to {reason.removeprefix('fallback:')}"

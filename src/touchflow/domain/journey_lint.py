@@ -16,7 +16,9 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from touchflow.domain.channel_names import alias_warning
 from touchflow.domain.journeys import (
+    DEFAULT_FALLBACK_WINDOW,
     Branch,
     Enrol,
     Exit,
@@ -32,7 +34,7 @@ from touchflow.domain.journeys import (
 from touchflow.domain.predicates import Condition, MessageEngagement, walk
 from touchflow.domain.webhook_urls import AllowList, url_problem
 
-__all__ = ["LINT_CODES", "Finding", "Severity", "has_errors", "lint_journey"]
+__all__ = ["LINT_CODES", "Finding", "Severity", "alias_findings", "has_errors", "lint_journey"]
 
 Severity = Literal["error", "warning"]
 
@@ -54,6 +56,7 @@ LINT_CODES: Mapping[str, tuple[Severity, str]] = {
     "unsafe-webhook-url": ("error", "the webhook URL is not a plain http(s) URL, or it points into our own network "
                                     "(loopback, private, link-local/cloud metadata …) in any spelling"),
     "fallback-repeats-channel": ("warning", "the fallback list repeats the primary channel or itself"),
+    "fallback-window-without-fallback": ("warning", "fallback_window is set but there is no fallback channel"),
     "unknown-segment": ("error", "the segment trigger names a segment that does not exist"),
     "not-a-message": ("error", "an opened/clicked condition names a node that is not a send node"),
     "message-not-before": ("warning", "the message node named by of_message, opened or clicked cannot have run "
@@ -61,6 +64,7 @@ LINT_CODES: Mapping[str, tuple[Severity, str]] = {
     "of-message-event": ("warning", "of_message on a wait for events that carry no message (only message_* do)"),
     "engagement-outside-run": ("error", "opened/clicked in the trigger audience: there is no run to read yet"),
     "goal-is-trigger": ("warning", "the goal is the trigger event: runs may convert the moment they enter"),
+    "channel-alias": ("warning", "an old channel name (wechat_mp): it is read as the channel's one name (wechat)"),
 }
 
 
@@ -227,6 +231,9 @@ def _nodes(journey: JourneyDefinition, known_templates: Collection[str] | None,
             if node.channel in node.fallback or len(set(node.fallback)) != len(node.fallback):
                 yield _finding("fallback-repeats-channel", f"{base}.fallback",
                                f"fallback {list(node.fallback)} repeats a channel (primary: {node.channel})")
+            if not node.fallback and node.fallback_window != DEFAULT_FALLBACK_WINDOW:
+                yield _finding("fallback-window-without-fallback", f"{base}.fallback_window",
+                               "a hard bounce has no channel to fall back to; add fallback: [...] or drop the window")
             if known_templates is not None and node.template not in known_templates:
                 yield _finding("missing-template", f"{base}.template",
                                f"no template named {node.template!r} in the template library")
@@ -277,3 +284,23 @@ def lint_journey(journey: JourneyDefinition, *, known_templates: Collection[str]
     findings = [*_structure(journey, graph), *_messages(journey, graph),
                 *_nodes(journey, known_templates, known_journeys, webhook_allow), *_trigger(journey, known_segments)]
     return sorted(findings, key=lambda f: (f.severity != "error", f.path, f.code))
+
+
+def alias_findings(data: Mapping[str, object]) -> list[Finding]:
+    """Warnings for old channel names in a definition as written (the parsed one already has the new name)."""
+    nodes = data.get("nodes")
+    found: list[Finding] = []
+    if not isinstance(nodes, Mapping):
+        return found
+    for node_id, node in nodes.items():
+        if not isinstance(node, Mapping) or node.get("kind") != "send":
+            continue
+        fallback = node.get("fallback")
+        named = [("channel", node.get("channel")),
+                 *((f"fallback[{i}]", c) for i, c in enumerate(fallback if isinstance(fallback, list) else
+                                                               [fallback] if fallback else []))]
+        for where, channel in named:
+            warning = alias_warning(channel, f"nodes.{node_id}.{where}") if isinstance(channel, str) else None
+            if warning:
+                found.append(_finding("channel-alias", f"nodes.{node_id}.{where}", warning.split(": ", 1)[1]))
+    return found

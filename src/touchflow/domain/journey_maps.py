@@ -7,7 +7,6 @@ trigger should say; the renderers are pure so the CLI and the API export the sam
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from touchflow.domain.csv_cells import write_rows
 from touchflow.domain.errors import PathError
 from touchflow.domain.predicate_parse import condition_to_data, parse_condition
 from touchflow.domain.predicates import Condition
@@ -175,10 +175,8 @@ def render_markdown(title: str, journey_map: JourneyMap, profile: Sequence[tuple
 
 
 def render_csv(journey_map: JourneyMap) -> str:
-    """The map as CSV (RFC 4180, CRLF rows), one row per stage, lists joined with ``; ``."""
+    """The map as CSV (RFC 4180, CRLF rows), one row per stage, lists joined with ``; ``; a cell a spreadsheet
+    would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) is neutralised (domain/csv_cells.py)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for s in journey_map.stages:
-        writer.writerow(_row(s))
+    write_rows(out, [CSV_HEADER, *(_row(s) for s in journey_map.stages)])
     return out.getvalue()

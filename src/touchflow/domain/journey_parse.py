@@ -12,9 +12,11 @@ from dataclasses import replace
 from datetime import time, timedelta
 from typing import Any
 
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.errors import PathError
 from touchflow.domain.journeys import (
     CHANNELS,
+    DEFAULT_FALLBACK_WINDOW,
     EVENT_PROPERTY,
     Branch,
     DateRef,
@@ -200,6 +202,9 @@ def _retry(data: object, path: str) -> RetryPolicy:
 
 
 def _channel(value: object, path: str) -> str:
+    """A channel's one name; ``wechat_mp`` reads as ``wechat`` (``journey_lint.alias_findings`` warns)."""
+    if isinstance(value, str):
+        value = canonical_channel(value)
     if value not in CHANNELS:
         raise DefinitionError(path, f"unknown channel {value!r} (one of {', '.join(CHANNELS)})")
     return str(value)
@@ -231,9 +236,13 @@ def _node(node_id: str, data: object, key: str, path: str) -> Node:
         purpose = raw.get("purpose", "marketing")
         if purpose not in ("marketing", "transactional"):
             raise DefinitionError(f"{path}.purpose", f"must be marketing or transactional, not {purpose!r}")
+        window = _duration(raw, "fallback_window", path)
+        if window is not None and not timedelta(0) <= window <= timedelta(days=30):
+            raise DefinitionError(f"{path}.fallback_window", "must be from 0 to 30d (e.g. 24h)")
         return Send(node_id, _channel(raw.get("channel"), f"{path}.channel"),
                     _text(raw, "template", path) or "", _target(raw, "next", path), fallback,
-                    _retry(raw.get("retry"), f"{path}.retry"), on_error, purpose)
+                    _retry(raw.get("retry"), f"{path}.retry"), on_error, purpose,
+                    DEFAULT_FALLBACK_WINDOW if window is None else window)
     if kind == "update_contact":
         score = raw.get("score", 0)
         if not isinstance(score, int):

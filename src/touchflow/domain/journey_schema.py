@@ -22,6 +22,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from touchflow.domain.channel_names import CHANNEL_ALIASES
 from touchflow.domain.journeys import CHANNELS
 from touchflow.domain.predicate_parse import CONDITION_HEADS
 
@@ -103,7 +104,8 @@ def _action(extra: Mapping[str, Schema]) -> Schema:
 def _nodes() -> dict[str, Schema]:
     retry = _object({"attempts": {"type": "integer", "minimum": 1, "maximum": 20, "default": 3},
                      "backoff": _ref("duration")}, description="Retries of a failed send or call; backoff doubles.")
-    channel: Schema = {"type": "string", "enum": list(CHANNELS)}
+    channel: Schema = {"type": "string", "enum": [*CHANNELS, *CHANNEL_ALIASES],
+                       "description": "wechat_mp is the old name of wechat (accepted, with a warning)"}
     text_list: Schema = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     event_list: Schema = {"anyOf": [_ref("event_type"), {"type": "array", "items": _ref("event_type"),
                                                             "minItems": 1}]}
@@ -111,7 +113,14 @@ def _nodes() -> dict[str, Schema]:
         "send": _node("send", "Send a message from a template (J8: retry, fallback channels).", _action({
             "channel": channel, "template": _text("Template key."), "retry": retry,
             "fallback": {"anyOf": [channel, {"type": "array", "items": channel}],
-                         "description": "Channels tried in order when the send fails."},
+                         "description": "Channels tried in order, in the same step, when the channel cannot "
+                                        "deliver to the contact: the send fails, or there is no address, it is "
+                                        "suppressed or invalid, or a hard bounce comes within fallback_window. "
+                                        "Never when a guardrail (cap, quiet hours, consent, fatigue, freeze) "
+                                        "says not now."},
+            "fallback_window": {**_ref("duration"), "default": "24h",
+                                "description": "How long after the send a hard bounce still tries the "
+                                               "fallback (0 to 30d)."},
             "purpose": {"enum": ["marketing", "transactional"], "default": "marketing",
                         "description": "Transactional messages (order, password) skip caps, quiet hours and "
                                        "fatigue; never consent, suppression or a complaint freeze."}}),

@@ -14,6 +14,7 @@ from touchflow.domain.predicates import Always, Condition, PropFilter, segments_
 
 __all__ = [
     "CHANNELS",
+    "DEFAULT_FALLBACK_WINDOW",
     "EVENT_PROPERTY",
     "Branch",
     "DateRef",
@@ -90,6 +91,9 @@ class DateRef:
         return self.source.removeprefix(EVENT_PROPERTY) if self.source.startswith(EVENT_PROPERTY) else None
 
 
+DEFAULT_FALLBACK_WINDOW = timedelta(hours=24)  # a send's hard bounce reported later than this falls back no more
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     attempts: int = 3
@@ -109,6 +113,8 @@ class Send:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_error: str | None = None
     purpose: Literal["marketing", "transactional"] = "marketing"  # transactional: no caps, quiet hours, fatigue
+    # a hard bounce reported this long after the send still tries the fallback chain; later, the run has moved on
+    fallback_window: timedelta = DEFAULT_FALLBACK_WINDOW
     kind: Literal["send"] = "send"
 
 

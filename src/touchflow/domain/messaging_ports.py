@@ -88,6 +88,10 @@ class MessageRepository(Protocol):
         """Queued messages that are due, and ``sending`` ones whose lease ran out; locked for this transaction."""
         ...
 
+    def next_attempt_at(self) -> datetime | None:
+        """The earliest time ``claim`` will find a message (a deferred send, a retry, a lease that runs out)."""
+        ...
+
     def apply(self, updates: Sequence[MessageUpdate], now: datetime) -> None: ...
     def get(self, message_id: str) -> OutboxMessage | None: ...
     def by_provider_id(self, provider_id: str) -> OutboxMessage | None: ...
@@ -100,7 +104,7 @@ class MessageRepository(Protocol):
 
     def emails_since(self, contact_ids: Collection[str], since: datetime
                      ) -> dict[str, list[tuple[str, str, datetime]]]:
-        """The same, for email only."""
+        """(message id, purpose: marketing | transactional, sent_at) of emails handed over since ``since``."""
         ...
 
     def engagement_since(self, contact_ids: Collection[str], since: datetime
@@ -174,6 +178,10 @@ class TaskRepository(Protocol):
 
     def overdue(self, now: datetime, limit: int) -> list[TaskRecord]:
         """Open tasks past their deadline whose breach has not been reported yet; locked for this transaction."""
+        ...
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest deadline of an open task whose breach is not reported yet (when ``overdue`` finds it)."""
         ...
 
     def mark_breached(self, task_ids: Sequence[str], at: datetime) -> None: ...

@@ -17,6 +17,7 @@ from touchflow.domain.events import EventInput, JSONValue, derive_event_id, vali
 from touchflow.domain.identities import IDENTITY_KINDS, Identity, make_identity
 from touchflow.domain.limits import fits_int64
 from touchflow.domain.normalize import (
+    STANDARD_INDUSTRIES,
     clean_text,
     normalise_age,
     normalise_datetime,
@@ -86,7 +87,9 @@ def standard_value(name: str, raw: object) -> Scalar:
     elif name in ("name", "company"):
         value = normalise_name(text)
     elif name == "industry":
-        value = normalise_industry(text)[0]
+        value, standard = normalise_industry(text)
+        if not standard:  # one data standard (D1): an unknown industry is reported, not stored as if it were one
+            raise FieldError(name, f"not a standard industry: {text!r} (one of {', '.join(STANDARD_INDUSTRIES)})")
     elif name == "timezone":
         value = normalise_timezone(text)
     elif name == "lifecycle_stage":
@@ -110,8 +113,12 @@ def _blank(value: object) -> bool:
     return value is None or (type(value) is str and (not value or value.isspace()))
 
 
-def contact_record_from(raw: Mapping[str, object], source: str, priority: int, now: datetime) -> ContactRecord:
+def contact_record_from(raw: Mapping[str, object], source: str, priority: int, now: datetime,
+                        file_row: tuple[str, int] | None = None) -> ContactRecord:
     """A contact observation from canonical keys; raises ``RecordRejected`` with no usable identifier.
+
+    ``file_row`` (a file's digest and the row number) marks a file row: when it gives no time of its own,
+    its values are stamped with their place in the file, so the file's order decides (ADR 0013).
 
     One pass over the keys that are present: this runs for every row of every import.
     """
@@ -154,9 +161,11 @@ def contact_record_from(raw: Mapping[str, object], source: str, priority: int, n
         raise RecordRejected("no usable identifier (email, phone, crm_id, openid, unionid, wecom, anon)"
                              + (f": {detail}" if detail else ""))
     observed = now
+    place = file_row
     if observed_raw is not None:
         try:
             observed = normalise_datetime(observed_raw)  # type: ignore[arg-type]
+            place = None  # its own time orders it, the same on every import
         except FieldError as exc:
             warnings.append(FieldError("updated_at", exc.reason))
     consents: list[Consent] = []
@@ -167,7 +176,7 @@ def contact_record_from(raw: Mapping[str, object], source: str, priority: int, n
         else:
             consents.append(Consent(key[len("consent."):], status, source, observed))
     return ContactRecord(tuple(identities), source, priority, observed, values, tags, tuple(consents),
-                         tuple(warnings))
+                         tuple(warnings), *(place or ()))
 
 
 def _consent_status(value: str) -> Literal["granted", "denied"] | None:

@@ -8,7 +8,6 @@ docs/subsystems/simulator.md.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,8 +15,19 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from touchflow.domain.contacts import Scalar
-from touchflow.domain.errors import FieldError, PathError
+from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue, validate_event_type, validate_properties
+from touchflow.domain.scenario_fields import (
+    ScenarioError,
+    format_offset,
+    parse_offset,
+)
+from touchflow.domain.scenario_fields import read_integer as _integer
+from touchflow.domain.scenario_fields import read_list as _list
+from touchflow.domain.scenario_fields import read_mapping as _mapping
+from touchflow.domain.scenario_fields import read_number as _number
+from touchflow.domain.scenario_fields import read_text as _text
+from touchflow.domain.scenario_world import World, parse_world
 
 __all__ = [
     "DEFAULT_START",
@@ -41,12 +51,7 @@ DEFAULT_START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA)
 RUN_STATUSES = ("active", "waiting", "paused", "completed", "converted", "exited", "failed")
 CheckKind = Literal["message", "no_message", "max_per_day", "reached", "status"]
 MAX_CONTACTS = 100_000
-_OFFSET = re.compile(r"(-)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _PERSONA = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,39}")
-
-
-class ScenarioError(PathError):
-    """A simulator scenario cannot be used; ``path`` names the offending element."""
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -150,91 +155,11 @@ class Scenario:
     name: str = ""
     description: str = ""
     contact_pass: bool = False  # run scores, tiers and lifecycle stages each tick (slower; for stage-based flows)
+    world: World = field(default_factory=World)  # guardrails, provider behaviour, segments, timed actions
 
     @property
     def end(self) -> datetime:
         return self.start + self.duration
-
-
-# --- offsets ------------------------------------------------------------------------------------
-
-
-def parse_offset(value: object, path: str, negative: bool = False) -> timedelta:
-    """``3d2h``, ``90m``, ``0d`` (or 0); ``-60d`` where ``negative`` is allowed."""
-    if value == 0 and not isinstance(value, bool):
-        return timedelta(0)
-    match = _OFFSET.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None or not any(match.groups()[1:]):
-        raise ScenarioError(path, f"expected an offset such as 0d, 3d, 3d2h, 90m or 45s, got {value!r}")
-    sign, days, hours, minutes, seconds = match.groups()
-    result = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
-                       seconds=int(seconds or 0))
-    if sign:
-        if not negative:
-            raise ScenarioError(path, "must not be negative here")
-        result = -result
-    return result
-
-
-def format_offset(value: timedelta) -> str:
-    """The inverse of ``parse_offset``: ``3d2h``, ``-60d``, ``0d``."""
-    total = int(value.total_seconds())
-    sign, total = ("-", -total) if total < 0 else ("", total)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return sign + ("".join(parts) or "0d")
-
-
-# --- parsing ------------------------------------------------------------------------------------
-
-
-def _mapping(data: object, path: str, allowed: Sequence[str] | None = None) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ScenarioError(path, f"must be a mapping, got {type(data).__name__}")
-    prefix = "" if path == "scenario" else f"{path}."
-    for key in data:
-        if not isinstance(key, str):
-            raise ScenarioError(f"{prefix}{str(key).lower()}",
-                                "a key must be text; quote it (YAML reads unquoted on/off/yes/no as true/false)")
-        if allowed is not None and key not in allowed:
-            raise ScenarioError(f"{prefix}{key}", f"unknown key (expected one of: {', '.join(allowed)})")
-    return data
-
-
-def _list(data: object, path: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise ScenarioError(path, f"must be a list, got {type(data).__name__}")
-    return data
-
-
-def _text(data: Mapping[str, Any], key: str, path: str, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise ScenarioError(f"{path}.{key}", "required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ScenarioError(f"{path}.{key}", f"expected a text, got {value!r}")
-    return value.strip()
-
-
-def _number(data: Mapping[str, Any], key: str, path: str, default: float, low: float = 0.0,
-            high: float = math.inf) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        bound = f"between {low:g} and {high:g}" if high < math.inf else f"at least {low:g}"
-        raise ScenarioError(f"{path}.{key}", f"expected a number {bound}, got {value!r}")
-    return float(value)
-
-
-def _integer(data: Mapping[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ScenarioError(f"{path}.{key}", f"expected a whole number from {low} to {high}, got {value!r}")
-    return value
 
 
 def _properties(data: object, event_type: str, path: str) -> dict[str, JSONValue]:
@@ -290,14 +215,26 @@ def _filter(raw: Mapping[str, Any], path: str) -> MessageFilter:
                          _text(raw, "node", path))
 
 
+# What a reaction is about is the message it reacts to: the sandbox sets these from that message.
+MESSAGE_IDENTITY = ("message_id", "journey_id", "node_id")
+
+
 def _reaction(data: object, path: str) -> Reaction:
     raw = _mapping(data, path, ("event", "properties", "probability", "after", "channel", "template",
                                 "journey", "node"))
     event_type = _event_type(raw, "event", path)
     after = parse_offset(raw["after"], f"{path}.after") if "after" in raw else None
-    return Reaction(event_type, _filter(raw, path), _properties(raw.get("properties"), event_type,
-                                                                f"{path}.properties"),
-                    _number(raw, "probability", path, 1.0, 0.0, 1.0), after)
+    given = _mapping({} if raw.get("properties") is None else raw["properties"], f"{path}.properties")
+    for key in MESSAGE_IDENTITY:
+        if key in given:
+            raise ScenarioError(f"{path}.properties.{key}", "set by the sandbox: a reaction is about the message "
+                                "it reacts to (narrow which messages with channel, template, journey, node)")
+    # validated as sent: with the message reacted to filled in (message_clicked requires its id …)
+    implicit = dict.fromkeys((*MESSAGE_IDENTITY, "channel", "template"), "sandbox")
+    checked = _properties({**implicit, **given}, event_type, f"{path}.properties")
+    properties = {k: v for k, v in checked.items() if k in given}
+    return Reaction(event_type, _filter(raw, path), properties, _number(raw, "probability", path, 1.0, 0.0, 1.0),
+                    after)
 
 
 def _behaviour(data: object, path: str) -> Behaviour:
@@ -421,7 +358,7 @@ def _default_name(e: Expectation) -> str:
 def parse_scenario(data: object) -> Scenario:
     """YAML/JSON data → ``Scenario``; raises ``ScenarioError`` naming the offending path."""
     raw = _mapping(data, "scenario", ("name", "description", "seed", "start", "duration", "personas", "expect",
-                                      "contact_pass"))
+                                      "contact_pass", "guardrails", "channels", "segments", "actions"))
     contact_pass = raw.get("contact_pass", False)
     if not isinstance(contact_pass, bool):
         raise ScenarioError("contact_pass", f"expected true or false, got {contact_pass!r}")
@@ -446,4 +383,5 @@ def parse_scenario(data: object) -> Scenario:
     expectations = tuple(_expectation(e, f"expect[{i}]", names)
                          for i, e in enumerate(_list(raw.get("expect", []), "expect")))
     return Scenario(personas, expectations, seed, _start(raw.get("start"), "start"), duration,
-                    _text(raw, "name", "scenario") or "", _text(raw, "description", "scenario") or "", contact_pass)
+                    _text(raw, "name", "scenario") or "", _text(raw, "description", "scenario") or "", contact_pass,
+                    parse_world(raw, names, duration))

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.explain import explain
 from touchflow.domain.journeys import (
+    DEFAULT_FALLBACK_WINDOW,
     Branch,
     DateRef,
     Enrol,
@@ -131,6 +132,7 @@ class SendMessage:
     retry: RetryPolicy
     idempotency_key: str
     purpose: str = "marketing"
+    fallback_window: timedelta = DEFAULT_FALLBACK_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +352,8 @@ class _Walk:
         key = f"{run.id}:{run.step_no}"
         if isinstance(node, Send):
             self.result.effects.append(SendMessage(run.id, run.contact_id, run.journey_id, node.id, node.channel,
-                                                   node.template, node.fallback, node.retry, key, node.purpose))
+                                                   node.template, node.fallback, node.retry, key, node.purpose,
+                                                   node.fallback_window))
             self.step(node, "next", channel=node.channel, template=node.template, message_key=key)
             return node.next
         elif isinstance(node, UpdateContact):

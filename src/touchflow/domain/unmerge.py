@@ -45,8 +45,8 @@ class MergeUndo:
             "static_segments": list(self.static_segments),
             "survivor_before": {
                 "values": dict(before.values),
-                "lineage": {k: {"source": s.source, "priority": s.priority, "at": s.at.isoformat()}
-                            for k, s in before.lineage.items()},
+                "lineage": {k: {"source": s.source, "priority": s.priority, "at": s.at.isoformat(),
+                                "file": s.file, "row": s.row} for k, s in before.lineage.items()},
                 "tags": dict(before.tags), "consents": [_consent_doc(c) for c in before.consents.values()]},
         }
 
@@ -55,8 +55,8 @@ class MergeUndo:
         before = doc.get("survivor_before") or {}
         state = ContactState(
             id=survivor_id, created_at=created_at, values=dict(before.get("values") or {}),
-            lineage={k: Stamp(v["source"], int(v["priority"]), datetime.fromisoformat(v["at"]))
-                     for k, v in (before.get("lineage") or {}).items()},
+            lineage={k: Stamp(v["source"], int(v["priority"]), datetime.fromisoformat(v["at"]), v.get("file"),
+                              int(v.get("row") or 0)) for k, v in (before.get("lineage") or {}).items()},
             tags=dict(before.get("tags") or {}),
             consents={c.channel: c for c in (_consent(d) for d in before.get("consents") or [])})
         return cls(tuple(Identity(k, v) for k, v in doc.get("identities") or []), tuple(doc.get("events") or []),

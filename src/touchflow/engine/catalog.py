@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from touchflow.domain.transitions import Run
 __all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
 
 
+log = logging.getLogger(__name__)
 SEGMENT_EVENTS = {"enter": ENTERED, "exit": LEFT}  # a segment trigger is routed as its membership event
 
 
@@ -31,6 +33,7 @@ class ActiveJourneys:
 class JourneyCatalog:
     def __init__(self) -> None:
         self._versions: dict[tuple[str, int], JourneyDefinition] = {}
+        self._broken: set[tuple[str, int]] = set()  # current versions that do not load, logged once
 
     def definition(self, uow: UnitOfWork, journey_id: str, version: int) -> JourneyDefinition:
         key = (journey_id, version)
@@ -50,7 +53,14 @@ class JourneyCatalog:
         for record in uow.journeys.all():
             if record.status != "active" or record.current_version is None:
                 continue
-            definition = self.definition(uow, record.id, record.current_version)
+            try:
+                definition = self.definition(uow, record.id, record.current_version)
+            except Exception:  # a stored version that no longer loads takes no entries; it must not stop the rest
+                if (record.id, record.current_version) not in self._broken:
+                    self._broken.add((record.id, record.current_version))
+                    log.exception("journey %s version %s does not load: it takes no entries", record.key,
+                                  record.current_version)
+                continue
             result.by_id[record.id] = (record, definition)
             result.by_key[record.key] = record.id
             trigger = definition.trigger

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from touchflow.channels.base import Channel
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.messaging_ports import ChannelConfig
 
 __all__ = ["CHANNEL_KINDS", "PROVIDER_TEMPLATE_KINDS", "ChannelRegistry", "ConfiguredChannel", "RateLimiter",
@@ -71,7 +72,8 @@ class ChannelRegistry:
                                                 kind)
 
     def get(self, name: str) -> ConfiguredChannel | None:
-        return self.channels.get(name)
+        """The adapter for a channel name; a message queued as ``wechat_mp`` finds the ``wechat`` channel."""
+        return self.channels.get(name) or self.channels.get(canonical_channel(name))
 
     def captures(self) -> set[str]:
         """Channels that record and send nothing (a missing template is fine on them)."""
@@ -82,7 +84,7 @@ class ChannelRegistry:
         return {name for name, c in self.channels.items() if c.kind in PROVIDER_TEMPLATE_KINDS}
 
     def close(self) -> None:
-        for configured in self.channels.values():
+        for configured in {id(c): c for c in self.channels.values()}.values():  # an alias shares its adapter
             configured.channel.close()
 
     @classmethod
@@ -107,6 +109,8 @@ class ChannelRegistry:
             secret = open_secret(config.secret, f"channel:{config.name}") if config.secret else {}
             registry.add(config.name, build_channel(config.name, config.kind, config.settings, secret),
                          config.rate_per_s, config.concurrency, config.kind)
+            # A configuration saved as wechat_mp before the rename carries the wechat channel too.
+            registry.channels.setdefault(canonical_channel(config.name), registry.channels[config.name])
         return registry
 
 

@@ -3,8 +3,9 @@
 Loads what a batch needs in one read transaction (the newest approved version of each template,
 contact states and identities, and recent events only when a template reads them) and renders in
 Python. A message whose template is missing, unapproved or does not render fails with the reason (so
-it goes to its fallback channel or the dead letters); on ``capture`` channels a missing template is
-fine — the sandbox records the template's name. Email gets tracked links, an open pixel and RFC 8058
+it goes to its fallback channel or the dead letters); on the ``capture_channels`` given (the sandbox) a
+missing template is fine — it records the template's name. The worker gives none (bootstrap), so it never
+records a message as sent whose template does not exist. Email gets tracked links, an open pixel and RFC 8058
 List-Unsubscribe headers; SMS gets the "回复TD退订" suffix.
 """
 

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.channels.base import Delivery, Outgoing, PermanentError, TransientError
-from touchflow.domain.delivery import Attempt, after_attempt
+from touchflow.domain.delivery import Attempt, after_attempt, cannot_deliver
 from touchflow.domain.events import EventInput
-from touchflow.domain.guardrails import Allow, Decision, Defer, GuardrailPolicy, Purpose, Skip, decide
+from touchflow.domain.guardrails import Allow, Decision, Defer, GuardFacts, GuardrailPolicy, Purpose, Skip, decide
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
 from touchflow.engine.channel_registry import ChannelRegistry
@@ -78,6 +78,7 @@ class Dispatcher:
         self._policy: tuple[datetime, GuardrailPolicy] | None = None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="touchflow-send")
         self.report = DispatchReport()
+        self._fell_back = 0  # fallback rows the last decide step queued (due now: dispatch_all goes on)
 
     def close(self) -> None:
         """Stop the send threads and close the channels' connections (the dispatcher owns them)."""
@@ -104,14 +105,20 @@ class Dispatcher:
             updates: list[MessageUpdate] = []
             events: list[tuple[EventInput, str]] = []
             to_send: list[OutboxMessage] = []
+            fallbacks: list[OutboxMessage] = []
             for m in sorted(claimed, key=lambda m: (m.created_at, m.id)):
-                purpose: Purpose = "transactional" if m.payload.get("purpose") == "transactional" else "marketing"
-                if m.payload.get("audience") == "staff":  # a hand-off notice to a colleague, not a touch
-                    decision: Decision = Allow(str(m.payload.get("to") or "")) if m.payload.get("to") else \
-                        Skip("no_address", "the hand-off has no recipient")
-                else:
-                    decision = decide(m.channel, purpose, facts[m.contact_id], policy, now,
-                                      allowed_so_far[m.contact_id])
+                try:
+                    decision = self._decision(m, facts, policy, now, allowed_so_far[m.contact_id])
+                    handed = cannot_deliver(m, decision.guardrail, decision.detail, now, self.ctx.ids.new(now)) \
+                        if isinstance(decision, Skip) else None
+                except Exception as exc:  # one bad row (a mangled payload) must not stop the outbox: a dead letter
+                    log.exception("deciding message %s failed", m.id)
+                    error = f"{type(exc).__name__}: {exc}"[:1000]
+                    updates.append(MessageUpdate(m.id, "dead", now, "engine_error", error))
+                    events.append(self._event(m, f"failed_{m.attempts}", now, event_type="message_failed",
+                                              reason=f"engine_error: {error}"[:500], dead=True))
+                    self.report.failed += 1
+                    continue
                 if isinstance(decision, Allow):
                     if m.payload.get("audience") != "staff":
                         allowed_so_far[m.contact_id].append((m.channel, now))
@@ -119,6 +126,15 @@ class Dispatcher:
                                            attempted=True)
                     to_send.append(replace(m, status="sending", attempts=m.attempts + 1, address=decision.address,
                                            sent_at=now))
+                elif isinstance(decision, Skip) and handed is not None and handed.fallback is not None:
+                    # the channel cannot reach this contact at all: the step's fallback chain, at once
+                    update = handed.update
+                    fallbacks.append(handed.fallback)
+                    events.append(self._event(m, f"failed_{m.attempts}", now, event_type=handed.event_type,
+                                              reason=handed.event_properties["reason"],
+                                              fallback=handed.fallback.channel))
+                    self.report.failed += 1
+                    self.report.by_guardrail[decision.guardrail] += 1
                 elif isinstance(decision, Skip):
                     update = MessageUpdate(m.id, "skipped", now, decision.guardrail, decision.detail)
                     events.append(self._event(m, "skipped", now, guardrail=decision.guardrail,
@@ -135,10 +151,21 @@ class Dispatcher:
                     self.report.by_guardrail[decision.guardrail] += 1
                 updates.append(update)
             uow.messages.apply(updates, now)
+            uow.messages.enqueue(fallbacks)
             emit_events(uow, events, now)
             uow.commit()
         self.report.claimed += len(claimed)
+        self._fell_back = len(fallbacks)
         return len(claimed), to_send, contacts
+
+    @staticmethod
+    def _decision(m: OutboxMessage, facts: dict[str, GuardFacts], policy: GuardrailPolicy, now: datetime,
+                  allowed: list[tuple[str, datetime]]) -> Decision:
+        if m.payload.get("audience") == "staff":  # a hand-off notice to a colleague, not a touch
+            return Allow(str(m.payload.get("to"))) if m.payload.get("to") else \
+                Skip("no_address", "the hand-off has no recipient")
+        purpose: Purpose = "transactional" if m.payload.get("purpose") == "transactional" else "marketing"
+        return decide(m.channel, purpose, facts[m.contact_id], policy, now, allowed)
 
     def _event(self, m: OutboxMessage, stage: str, now: datetime, event_type: str | None = None,
                **extra: Any) -> tuple[EventInput, str]:
@@ -269,7 +296,8 @@ class Dispatcher:
     def dispatch_all(self) -> int:
         total = 0
         while True:
+            self._fell_back = 0
             claimed = self.dispatch_batch()
             total += claimed
-            if claimed < self.batch_size:
+            if claimed < self.batch_size and not self._fell_back:
                 return total

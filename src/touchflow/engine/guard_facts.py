@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.channel_names import CHANNEL_ALIASES, canonical_channel
 from touchflow.domain.guardrails import ADDRESS_KIND, EmailEngagement, GuardFacts
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
 
@@ -16,13 +17,20 @@ _TOUCH_LOOKBACK = timedelta(days=2)  # covers "today" in every time zone
 _FATIGUE_LOOKBACK = timedelta(days=60)
 
 
+def _names(channel: str) -> set[str]:
+    """Every name a channel's suppressions may be stored under (wechat and its old name wechat_mp)."""
+    canonical = canonical_channel(channel)
+    return {channel, canonical, *(old for old, new in CHANNEL_ALIASES.items() if new == canonical)}
+
+
 def address_for(message: OutboxMessage, identities: dict[str, str]) -> str | None:
+    payload = message.payload if isinstance(message.payload, dict) else {}  # a mangled row fails in decide, alone
     if message.channel == "webhook":
-        url = message.payload.get("url")
+        url = payload.get("url")
         return str(url) if url else None
     if message.channel in ("onsite", "capture"):  # the contact's own inbox; the sandbox's recorder
         return message.contact_id
-    override = message.payload.get("to")
+    override = payload.get("to")
     if isinstance(override, str) and override:
         return override
     kind = ADDRESS_KIND.get(message.channel)
@@ -50,7 +58,7 @@ def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: da
         address = address_for(m, identities.get(m.contact_id, {}))
         if address:
             addresses[m.contact_id][m.channel] = address
-    pairs = {(channel, a) for per in addresses.values() for channel, a in per.items()}
+    pairs = {(name, a) for per in addresses.values() for channel, a in per.items() for name in _names(channel)}
     suppressed = uow.guards.suppressed(pairs)
     touches = uow.messages.touches_since(contact_ids, now - _TOUCH_LOOKBACK)
     emails: dict[str, list[EmailEngagement]] = {}
@@ -59,8 +67,10 @@ def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: da
         sent = uow.messages.emails_since(email_contacts, now - _FATIGUE_LOOKBACK)
         engagement = uow.messages.engagement_since(email_contacts, now - _FATIGUE_LOOKBACK)
         for contact_id, rows in sent.items():
-            emails[contact_id] = [EmailEngagement(at, *engagement.get(mid, (None, False)))
-                                  for mid, _, at in rows if mid not in claimed]
+            emails[contact_id] = [EmailEngagement(at, *engagement.get(mid, (None, False)),
+                                                  purpose="transactional" if purpose == "transactional"
+                                                  else "marketing")
+                                  for mid, purpose, at in rows if mid not in claimed]
     facts: dict[str, GuardFacts] = {}
     for contact_id in contact_ids:
         profile = profiles.get(contact_id) or {}
@@ -73,7 +83,8 @@ def load_guard_facts(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: da
             timezone=str(zone) if zone else None,
             addresses=addresses[contact_id],
             consents=consents,
-            suppressed=frozenset(c for c, a in addresses[contact_id].items() if (c, a) in suppressed),
+            suppressed=frozenset(c for c, a in addresses[contact_id].items()
+                                 if any((name, a) in suppressed for name in _names(c))),
             frozen=contact_id in frozen,
             touches=[(channel, at) for mid, channel, at in touches.get(contact_id, []) if mid not in claimed],
             emails=emails.get(contact_id, []),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import IO, Literal, cast
 
 import orjson
 
+from touchflow.domain.csv_cells import neutralise
 from touchflow.domain.events import JSONValue
 from touchflow.domain.limits import clip_json
 from touchflow.engine.readers import (
@@ -31,8 +33,9 @@ from touchflow.engine.readers import (
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem, record_events, upsert_contacts
 
-__all__ = ["ImportReport", "default_rejects_path", "import_file", "short_reason"]
+__all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "short_reason", "warnings_path"]
 
+_ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
 _COMBINED = ("phone", "email")  # several columns may each hold one; the domain splits on ";"
 _PROPERTY = "properties."
 
@@ -51,10 +54,30 @@ class ImportReport:
     contacts_created: int = 0
     field_filled: dict[str, int] = field(default_factory=dict)
     warning_reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+    warnings_file: Path | None = None  # rows stored with a field left out, and why
+
+
+def file_digest(path: Path) -> str | None:
+    """What makes "the same file": its bytes. Between two rows of one file, the later row wins (ADR 0013)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None  # open_rows reports it
+    return digest.hexdigest()[:16]
 
 
 def default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejects.csv")
+
+
+def warnings_path(rejects: Path) -> Path:
+    """Next to the reject file: ``crm.rejects.csv`` → ``crm.warnings.csv``."""
+    name = rejects.name
+    stem = name[:-len(".rejects.csv")] if name.endswith(".rejects.csv") else rejects.stem
+    return rejects.with_name(f"{stem}.warnings.csv")
 
 
 _VALUE_START = re.compile(r"""\s*(?::\s*(?=['"\d-])|,?\s*got\b|['"])""")
@@ -70,7 +93,7 @@ def short_reason(reason: str) -> str:
 
 
 class _RejectWriter:
-    """The reject CSV (UTF-8 with BOM, for Excel), opened on the first reject only."""
+    """The reject (or warnings) CSV (UTF-8 with BOM, for Excel), opened on the first row only."""
 
     def __init__(self, path: Path, headers: list[str], as_json: bool) -> None:
         self.path = path
@@ -86,7 +109,9 @@ class _RejectWriter:
     def write(self, row: int, reason: str, original: Mapping[str, object], raw: str | None) -> None:
         if self._writer is None:
             self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._fh).writerow
+            writer = csv.writer(self._fh).writerow
+            # People open this file in Excel/WPS: a cell like "=HYPERLINK(...)" must stay text (csv_cells).
+            self._writer = lambda cells: writer([neutralise(c) for c in cells])
             columns = ["original"] if self._as_json else self._headers
             self._writer(["row_number", "reason", *columns])
         if self._as_json:
@@ -95,7 +120,7 @@ class _RejectWriter:
             return
         known = set(self._headers)
         cells = [original.get(h) for h in self._headers] + [v for k, v in original.items() if k not in known]
-        self._writer([row, reason, *("" if c is None else c for c in cells)])
+        self._writer([row, reason, *cells])
 
     def close(self) -> None:
         if self._fh is not None:
@@ -114,14 +139,17 @@ class _Batch:
     """Rows waiting to be sent; a flush stores them and writes the rejects in row order."""
 
     def __init__(self, ctx: ServiceContext, kind: Kind, source: str, report: ImportReport,
-                 rejects: _RejectWriter, route: bool = False) -> None:
+                 rejects: _RejectWriter, warned: _RejectWriter, route: bool = False) -> None:
         self.ctx, self.kind, self.source, self.report, self.rejects = ctx, kind, source, report, rejects
+        self.warned = warned
         self.route = route
         self.entries: list[_Entry] = []
+        self.flushed = 0
 
     def flush(self) -> None:
         if not self.entries:
             return
+        self.flushed += 1
         sent = [e for e in self.entries if e.item is not None]
         items = [e.item for e in sent if e.item is not None]
         problems: list[ItemProblem] = []
@@ -133,6 +161,12 @@ class _Batch:
             self.report.warnings += len(contact_report.warnings)
             self.report.warning_reasons.update(short_reason(str(w)) for w in contact_report.warnings)
             problems = contact_report.rejected
+            by_row: dict[int, list[str]] = collections.defaultdict(list)
+            for warning in contact_report.warnings:
+                by_row[warning.index].append(str(warning))
+            for index, reasons in sorted(by_row.items()):
+                entry = sent[index]
+                self.warned.write(entry.row, "; ".join(reasons), entry.values, None)
         elif items:
             event_report = record_events(self.ctx, self.source, items, route=self.route)
             self.report.created += event_report.accepted
@@ -152,15 +186,29 @@ class _Batch:
                 raw = entry.values.raw if isinstance(entry.values, MalformedRow) else None
                 self.rejects.write(entry.row, entry.reason, entry.values, raw)
         self.entries = []
+        if self.flushed in _ANALYZE_AFTER:
+            self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """A first import into an empty database grows the contact tables from nothing: refresh their planner
+        statistics after batches 1, 4, 16, 64 … so later batches are planned for their real size (ADR 0013)."""
+        with self.ctx.uow() as uow:
+            uow.contacts.refresh_statistics()
+            uow.commit()
 
     def _keep_malformed(self, entries: list[_Entry]) -> None:
-        """Rows the services never saw are kept in the rejects table too, like theirs."""
+        """Rows the services never saw are kept in the rejects table too, like theirs (once: not again when the
+        file is imported again)."""
         now = self.ctx.clock.now()
+        kind = self.kind.removesuffix("s")
         with self.ctx.uow() as uow:
+            kept = {(row, reason, orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)) for row, reason, payload
+                    in uow.rejects.existing(kind, self.source, [e.row for e in entries])}
             for entry in entries:
                 raw = entry.values.raw if isinstance(entry.values, MalformedRow) else None
                 payload: JSONValue = raw if raw is not None else _jsonable(entry.values)
-                uow.rejects.add(self.kind.removesuffix("s"), self.source, entry.row, payload, entry.reason, now)
+                if (entry.row, entry.reason, orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)) not in kept:
+                    uow.rejects.add(kind, self.source, entry.row, payload, entry.reason, now)
             uow.commit()
 
 
@@ -248,13 +296,15 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
     path = Path(path)
     report = ImportReport(0, 0, 0, 0, 0, 0, None)
     build = _contact_payload if kind == "contacts" else _event_payload
+    digest = file_digest(path) if kind == "contacts" else None
     with open_rows(path) as rows:
         fields = _Fields(rows.headers, kind, mapping)
         target = Path(rejects_path) if rejects_path is not None else default_rejects_path(path)
         if target.resolve() == path.resolve():
             raise ValueError(f"the reject file cannot be the input file: {target}")
         writer = _RejectWriter(target, rows.headers, as_json=rows.format == "jsonl")
-        batch = _Batch(ctx, kind, source, report, writer, route)
+        warned = _RejectWriter(warnings_path(target), rows.headers, as_json=rows.format == "jsonl")
+        batch = _Batch(ctx, kind, source, report, writer, warned, route)
         try:
             for number, values in rows:
                 report.read += 1
@@ -265,7 +315,7 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
                     for name in payload:
                         report.field_filled[name] = report.field_filled.get(name, 0) + 1
                     original = cast(JSONValue, values)  # text cells, or JSON as parsed
-                    batch.entries.append(_Entry(number, values, RawItem(payload, number, original)))
+                    batch.entries.append(_Entry(number, values, RawItem(payload, number, original, digest)))
                 if len(batch.entries) >= batch_size:
                     batch.flush()
                     if progress is not None:
@@ -273,7 +323,9 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
             batch.flush()
         finally:
             writer.close()
+            warned.close()
         report.rejects_file = writer.path if writer.used else None
+        report.warnings_file = warned.path if warned.used else None
         if progress is not None:
             progress(rows.total_bytes, rows.total_bytes)
     return report

@@ -21,15 +21,26 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.journeys import JourneyDefinition
+from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import ContactFacts, EventFact
-from touchflow.domain.transitions import EventArrived, Run, RunStatus, TimerDue, advance, props_match
+from touchflow.domain.transitions import (
+    Advance,
+    EventArrived,
+    Run,
+    RunStatus,
+    StepRecord,
+    TimerDue,
+    advance,
+    props_match,
+)
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.scans import run_scans
+from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
+from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
-from touchflow.services.lifecycle_pass import refresh_due
-from touchflow.services.segments import update_segments
+from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["JourneyRuntime", "TickReport"]
@@ -64,21 +75,52 @@ class TickReport:
 
 class JourneyRuntime:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None,
-                 contact_pass: bool = True) -> None:
+                 contact_pass: bool = True, pace_scans: bool = False) -> None:
         self.contact_pass = contact_pass  # scores, tiers, stages each tick (the sandbox may leave it out)
+        # the sandbox skips inactivity scans that provably enter nobody (see ScanPacing); a worker does not
+        self.pacing = ScanPacing() if pace_scans else None
         self.ctx = ctx
         self.batch_size = batch_size
         self.catalog = JourneyCatalog()
         self.dispatcher = dispatcher
+        self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
+        self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
 
     # --- events ----------------------------------------------------------------------------------
 
     def route_events(self) -> TickReport:
-        """One batch from the event inbox."""
+        """One batch from the event inbox; a poison batch is bisected to the bad event (engine/quarantine)."""
+        return bisect(self._route, self.batch_size, self._route_alone, "inbox events")
+
+    def _route_alone(self, error: BaseException) -> TickReport:
+        """The first inbox event fails alone: route it with each run and entry on its own, parking the
+        ones that raise; if even that fails, take the event out of the inbox with an audit row."""
+        self._claimed_events = []
+        try:
+            return self._route(1, isolate=True)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            error = exc
+        failed = set(self._claimed_events)
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:  # only the event that failed (another worker may have taken it meanwhile)
+            inbox = [e for e in uow.journeys.claim_inbox(1) if e.event_id in failed]
+            for item in inbox:
+                uow.audit.record("worker", "journey.event_quarantined", item.event_id,
+                                 {"contact_id": item.contact_id, "type": item.type, "error": quarantine_note(error)},
+                                 now)
+            uow.journeys.delete_inbox([e.seq for e in inbox])
+            uow.commit()
+        log.error("inbox event %s dropped from routing: %s", [e.event_id for e in inbox], quarantine_note(error))
+        return TickReport(events=len(inbox), errors=[quarantine_note(error)])
+
+    def _route(self, limit: int, isolate: bool = False) -> TickReport:
         now = self.ctx.clock.now()
         report = TickReport()
         with self.ctx.uow() as uow:
-            inbox = uow.journeys.claim_inbox(self.batch_size)
+            inbox = uow.journeys.claim_inbox(limit)
+            self._claimed_events = [e.event_id for e in inbox]
             if not inbox:
                 return report
             active = self.catalog.active(uow)
@@ -88,7 +130,16 @@ class JourneyRuntime:
                     listening[event_type].add(journey_id)
             contact_ids = {e.contact_id for e in inbox}
             live_runs = uow.journeys.runs_of(contact_ids, statuses=("active", "waiting"))
-            definitions = self.catalog.for_runs(uow, live_runs)
+            if isolate:  # a run whose version cannot be loaded is parked below
+                definitions = {}
+                for run in live_runs:
+                    try:
+                        definitions.update(self.catalog.for_runs(uow, [run]))
+                    except Exception as exc:
+                        self._park(uow, run, exc, now)
+                live_runs = [r for r in live_runs if (r.journey_id, r.version) in definitions]
+            else:
+                definitions = self.catalog.for_runs(uow, live_runs)
             definitions.update({(jid, rec.current_version): d for jid, (rec, d) in active.by_id.items()
                                 if rec.current_version is not None})
             facts = uow.journeys.load_facts(contact_ids, event_needs(definitions.values()), None)
@@ -111,7 +162,13 @@ class JourneyRuntime:
                 for run in runs_by_contact[item.contact_id]:
                     if run.journey_id in listening.get(item.type, ()) and run.status in ("active", "waiting"):
                         definition = definitions[(run.journey_id, run.version)]
-                        run = batch.record(advance(definition, run, contact_facts, EventArrived(fact), now), run)
+                        try:
+                            result = advance(definition, run, contact_facts, EventArrived(fact), now)
+                        except Exception as exc:
+                            if not isolate:
+                                raise
+                            result = _quarantined(run, exc, now)
+                        run = batch.record(result, run)
                     moved.append(run)
                 runs_by_contact[item.contact_id] = moved
                 targets = active.entry_by_type.get(item.type, [])
@@ -128,8 +185,14 @@ class JourneyRuntime:
                     if definition.entry.key and item.type != ENROLMENT_EVENT and entry_key is None:
                         continue  # keyed journey, event without the key: nothing to run for
                     runs_so_far = history[(item.contact_id, journey_id, entry_key)]
-                    entered = batch.enter(record, definition, contact_facts, runs_so_far, start_at,
-                                          entry_key=entry_key, entry_data=entry_data)
+                    try:
+                        entered = batch.enter(record, definition, contact_facts, runs_so_far, start_at,
+                                              entry_key=entry_key, entry_data=entry_data)
+                    except Exception as exc:
+                        if not isolate:
+                            raise
+                        entered = _failed_entry(batch, record.id, record.current_version or 0, definition.start,
+                                                item.contact_id, exc, now, self.ctx.ids.new(now))
                     if entered is not None:
                         runs_so_far.append((entered.entered_at, entered.status))
                         runs_by_contact[item.contact_id].append(entered)
@@ -142,11 +205,35 @@ class JourneyRuntime:
     # --- timers ----------------------------------------------------------------------------------
 
     def run_due(self) -> TickReport:
-        """One batch of runs whose wake-up time has come."""
+        """One batch of runs whose wake-up time has come; a poison batch is bisected to the bad run."""
+        return bisect(self._run_due, self.batch_size, self._park_due, "due runs")
+
+    def _park_due(self, error: BaseException) -> TickReport:
+        failed = set(self._claimed_runs)  # the run that failed alone (another worker may have taken it meanwhile)
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            runs = [r for r in uow.journeys.claim_due(now, 1) if r.id in failed]
+            for run in runs:
+                self._park(uow, run, error, now)
+            uow.commit()
+        return TickReport(timers=len(runs), errors=[quarantine_note(error)])
+
+    def _park(self, uow: UnitOfWork, run: Run, error: BaseException, now: datetime) -> None:
+        """A run that makes its batch fail is parked ``failed`` with the error, for a person to look at
+        (``journey run retry`` once the cause is fixed)."""
+        parked = _quarantined(run, error, now)
+        uow.journeys.update_runs([parked.run], now)
+        uow.journeys.add_steps([(parked.run, step) for step in parked.steps])
+        uow.audit.record("worker", "run.quarantined", run.id, {"journey_id": run.journey_id,
+                                                               "contact_id": run.contact_id,
+                                                               "error": parked.run.error}, now)
+
+    def _run_due(self, limit: int) -> TickReport:
         now = self.ctx.clock.now()
         report = TickReport()
         with self.ctx.uow() as uow:
-            runs = uow.journeys.claim_due(now, self.batch_size)
+            runs = uow.journeys.claim_due(now, limit)
+            self._claimed_runs = [r.id for r in runs]
             if not runs:
                 return report
             definitions = self.catalog.for_runs(uow, runs)
@@ -182,7 +269,7 @@ class JourneyRuntime:
                 total.add(report)
                 if report.events + report.timers < self.batch_size:
                     break
-        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size)
+        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
@@ -190,6 +277,35 @@ class JourneyRuntime:
             while (report := self.route_events()).events:
                 total.add(report)
         return total
+
+    def next_due(self) -> datetime | None:
+        """The earliest time ``tick`` has work: now while events or changed contacts wait, else the first
+        run wake-up, outbox attempt (deferred send, retry, lease), task deadline, trigger scan, segment
+        refresh or (with the contact pass) daily pass. None: nothing will ever be due without new input.
+
+        The sandbox moves its virtual clock to this time, so it acts exactly when a worker would.
+        """
+        now = self.ctx.clock.now()
+        found: list[datetime] = []
+        with self.ctx.reader() as uow:
+            if uow.journeys.inbox_size():
+                return now
+            found.extend(at for at in (uow.journeys.next_wake_at(), uow.tasks.next_deadline()) if at is not None)
+            if self.dispatcher is not None and (at := uow.messages.next_attempt_at()) is not None:
+                found.append(at)
+            scheduled = uow.journeys.next_scans()
+            for journey_id, (_, definition) in self.catalog.active(uow).by_id.items():
+                if definition.trigger.kind not in SCAN_KINDS:
+                    continue
+                at = scheduled.get(journey_id, now)  # not scheduled yet: the next tick schedules it
+                if self.pacing is not None and journey_id in scheduled:
+                    at = self.pacing.plan(uow, journey_id, definition, at, now)
+                found.append(at)
+        if (at := segments_due_at(self.ctx)) is not None:
+            found.append(at)
+        if self.contact_pass:
+            found.append(contact_pass_due_at(self.ctx))
+        return min(found, default=None)
 
     def run_forever(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
         """Work until ``stop`` is set; sleep briefly only when there was nothing to do."""
@@ -226,3 +342,20 @@ def _trigger_matches(definition: JourneyDefinition, fact: EventFact, now: dateti
 
 def _parked(run: Run, reason: str) -> Run:
     return replace(run, status="failed", wake_at=None, error=reason)
+
+
+def _quarantined(run: Run, error: BaseException, now: datetime) -> Advance:
+    note = quarantine_note(error)
+    result = Advance(_parked(run, note))
+    result.steps.append(StepRecord(run.node_id, "error", now, "failed", {"error": note, "quarantined": True}))
+    return result
+
+
+def _failed_entry(batch: StepBatch, journey_id: str, version: int, start: str, contact_id: str,
+                  error: BaseException, now: datetime, run_id: str) -> Run:
+    """Entering raised (e.g. an audience that cannot be evaluated): the entry is kept as a failed run, so
+    the contact is not entered again and again, and ``journey trace`` shows why."""
+    run = Run(run_id, journey_id, version, contact_id, start, "failed", now, error=quarantine_note(error))
+    batch.new_runs[run.id] = run
+    batch.steps.append((run, StepRecord(start, "entry", now, "failed", {"error": run.error, "quarantined": True})))
+    return run

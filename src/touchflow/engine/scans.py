@@ -6,24 +6,41 @@ entry rules apply per contact. A scan runs when its journey's ``next_scan_at`` h
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.journeys import JourneyDefinition, Trigger
-from touchflow.domain.ports import JourneyRecord
-from touchflow.domain.predicates import And, AttrCompare, Condition, EvalContext, EventCount, Not, Or
+from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.predicates import (
+    Always,
+    And,
+    AttrCompare,
+    Condition,
+    EvalContext,
+    EventCount,
+    EventSum,
+    Not,
+    Or,
+    walk,
+)
 from touchflow.domain.transitions import RunStatus
 from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.engine.quarantine import is_transient, quarantine_note
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 
-__all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "first_fire", "run_scans", "scan_condition"]
+__all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "first_fire", "run_scans", "scan_condition"]
 
+log = logging.getLogger(__name__)
 SCAN_INTERVAL = timedelta(hours=1)
 SCAN_KINDS = ("schedule", "inactivity", "after_attribute")
 SCHEDULE_TZ = ZoneInfo("Asia/Shanghai")
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=SCHEDULE_TZ)
 INTERACTION_TYPES: tuple[str, ...] = tuple(
     t.name for t in EVENT_CATALOGUE.values() if t.interaction and t.name not in ("unsubscribe", "complaint"))
 
@@ -57,7 +74,81 @@ def scan_condition(trigger: Trigger, now: datetime) -> Condition:
     return trigger.audience
 
 
-def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> int:
+@dataclass(frozen=True)
+class ScanReads:
+    """What an inactivity scan reads: event types by window (0: an event's arrival counts at once)."""
+
+    windows: Mapping[timedelta, frozenset[str]]
+    arrivals: frozenset[str]  # read types that are not interactions
+    inactive_for: timedelta
+
+
+class ScanPacing:
+    """Skips the hourly inactivity scans that provably enter nobody — for the sandbox, where virtual time
+    makes idle scans its main cost (a worker scans every hour; this is off there).
+
+    A scan that entered nobody is repeated exactly by the next one unless, in between, something it
+    reads changed: an event of a type it reads that is not an interaction (an interaction makes its
+    contact active, so it can only matter once it leaves a window — unless it is already that old),
+    a merge, a run of the journey that ended — or time carried a stored event into or out of one of the
+    condition's windows, or ended a cooldown. ``plan`` reads those from the store and moves the
+    journey's next scan to the first hour of its grid (the last scan plus whole hours) at which one of
+    them can matter, so entries happen at exactly the times hourly scans give (a test runs scenarios
+    both ways). Only conditions of event counts and sums are paced.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[str, datetime] = {}  # journey id -> when it was last scanned (by this runtime)
+        self._reads: dict[int, ScanReads | None] = {}
+
+    def reads(self, definition: JourneyDefinition) -> ScanReads | None:
+        """What an inactivity scan reads; None when it reads more (attributes, tags, segments …)."""
+        if id(definition) not in self._reads:
+            self._reads[id(definition)] = _reads(definition)
+        return self._reads[id(definition)]
+
+    def plan(self, uow: UnitOfWork, journey_id: str, definition: JourneyDefinition, scheduled: datetime,
+             now: datetime) -> datetime:
+        """When the journey's next scan is worth running (``scheduled`` when it cannot be paced)."""
+        last = self.last.get(journey_id)
+        reads = self.reads(definition)
+        if last is None or reads is None:
+            return scheduled
+        interactions = frozenset(t for ts in reads.windows.values() for t in ts) - reads.arrivals
+        if uow.journeys.scan_inputs_changed(journey_id, last, reads.arrivals, interactions,
+                                           now - reads.inactive_for):
+            return min(scheduled, _grid(last, now))
+        crossing = uow.journeys.next_window_crossing(journey_id, last, reads.windows, definition.entry.cooldown)
+        return _grid(last, crossing if crossing is not None else last + timedelta(days=3650))
+
+
+def _reads(definition: JourneyDefinition) -> ScanReads | None:
+    trigger = definition.trigger
+    if trigger.kind != "inactivity" or trigger.inactive_for is None:
+        return None
+    windows: dict[timedelta, set[str]] = defaultdict(set)
+    read: set[str] = set()
+    for node in walk(scan_condition(trigger, _ANY_TIME)):  # an inactivity condition is the same at any time
+        if isinstance(node, EventCount | EventSum):
+            read.add(node.event_type)
+            if node.within is not None:
+                windows[node.within].add(node.event_type)
+        elif not isinstance(node, And | Or | Not | Always):
+            return None
+    arrivals = frozenset(read - set(INTERACTION_TYPES))
+    if arrivals:
+        windows[timedelta(0)] |= arrivals
+    return ScanReads({w: frozenset(t) for w, t in windows.items()}, arrivals, trigger.inactive_for)
+
+
+def _grid(anchor: datetime, target: datetime) -> datetime:
+    """The first ``anchor + k × SCAN_INTERVAL`` (k ≥ 1) that is not before ``target``."""
+    steps = max(1, -((anchor - target) // SCAN_INTERVAL))
+    return anchor + steps * SCAN_INTERVAL
+
+
+def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pacing: ScanPacing | None = None
+              ) -> int:
     """Run every scan that is due; returns the number of contacts evaluated for entry."""
     now = ctx.clock.now()
     due: list[tuple[JourneyRecord, JourneyDefinition]] = []
@@ -71,6 +162,9 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> 
             if next_at is None:
                 next_at = first_fire(definition.trigger, now) if definition.trigger.kind == "schedule" else now
                 uow.journeys.ensure_scan(journey_id, next_at)
+            elif pacing is not None and (paced := pacing.plan(uow, journey_id, definition, next_at, now)) != next_at:
+                uow.journeys.set_next_scan(journey_id, paced)
+                next_at = paced
             if next_at <= now:
                 due.append((record, definition))
         uow.commit()
@@ -81,8 +175,19 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int) -> 
         with ctx.uow() as uow:  # claim it: with several workers, one runs each due scan
             claimed = uow.journeys.claim_scan(record.id, now, now + step)
             uow.commit()
-        if claimed:
+        if not claimed:
+            continue
+        try:
             scanned += _scan(ctx, catalog, record, definition, now, batch_size)
+            if pacing is not None:
+                pacing.last[record.id] = now
+        except Exception as exc:  # one journey's bad audience must not stop the others, nor the rest of the tick
+            if is_transient(exc):
+                raise
+            log.exception("scan of journey %s failed; it is tried again at its next scan", record.key)
+            with ctx.uow() as uow:
+                uow.audit.record("worker", "journey.scan_failed", record.key, {"error": quarantine_note(exc)}, now)
+                uow.commit()
     return scanned
 
 
@@ -94,6 +199,7 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start:start + batch_size]
         with ctx.uow() as uow:
+            uow.journeys.lock_contacts(chunk)  # as the inbox claim does: a hand enrolment cannot enter twice
             history: dict[str, list[tuple[datetime, RunStatus]]] = defaultdict(list)
             for run in uow.journeys.runs_of(chunk, [record.id]):
                 history[run.contact_id].append((run.entered_at, run.status))

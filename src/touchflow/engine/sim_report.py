@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from touchflow.domain.guardrails import TOUCH_CHANNELS, GuardrailPolicy, contact_zone
 from touchflow.domain.journeys import JourneyDefinition, Send
 from touchflow.domain.scenarios import Expectation, MessageFilter, Persona, Scenario, ScenarioError, format_offset
 from touchflow.services.context import ServiceContext
@@ -31,12 +32,14 @@ __all__ = [
     "node_counts",
 ]
 
-# Message lifecycle events the engine writes itself; the timeline shows them as the message entry.
-SYSTEM_EVENTS = frozenset({"message_queued", "message_sent", "message_delivered", "message_failed",
-                           "message_bounced", "message_skipped"})
-DAY_TZ = ZoneInfo("Asia/Shanghai")  # "a day" for max_per_day: a calendar day in China time
+# A message's status changes, as lifecycle events: the timeline shows each as a message entry at its time.
+STATUS_EVENTS = {"message_queued": "queued", "message_deferred": "deferred", "message_sent": "sent",
+                 "message_skipped": "skipped", "message_failed": "failed", "message_bounced": "bounced",
+                 "message_delivered": "delivered"}
+_STATUS_ORDER = {"queued": 0, "deferred": 1, "skipped": 1, "sent": 2, "failed": 2, "dead": 2, "delivered": 3,
+                 "bounced": 4}  # within one instant (events of one instant come back in no set order)
 _CHUNK = 500
-SortKey = tuple[datetime, int, int]
+SortKey = tuple[datetime, int, int] | tuple[datetime, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class Observed:
     messages: list[Message] = field(default_factory=list)
     reached: list[tuple[str, str, datetime]] = field(default_factory=list)  # journey, node, when
     runs: list[tuple[str, str]] = field(default_factory=list)  # journey, final status
-    sent_at: dict[str, datetime] = field(default_factory=dict)  # message id → when it was sent
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))  # as the guardrails count days
 
 
 @dataclass
@@ -114,6 +117,7 @@ class SimulationResult:
     checks: list[CheckResult]
     stats: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0  # wall-clock seconds; not part of ``to_json`` (the output is deterministic)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # the scenario's actions, as done
 
     @property
     def passed(self) -> bool:
@@ -126,6 +130,7 @@ class SimulationResult:
                          "end": s.end.isoformat(), "journeys": self.journeys},
             "personas": [p.to_json() for p in self.personas],
             "nodes": self.nodes,
+            "actions": self.actions,
             "checks": [{"name": c.name, "kind": c.kind, "passed": c.passed, "detail": c.detail} for c in self.checks],
             "summary": {**self.stats, "checks_passed": sum(c.passed for c in self.checks),
                         "checks_failed": sum(not c.passed for c in self.checks), "passed": self.passed},
@@ -144,9 +149,10 @@ def _entry(start: datetime, at: datetime, kind: str, journey: str | None = None,
 
 
 def collect(ctx: ServiceContext, scenario: Scenario, contacts: Mapping[str, tuple[str, int, str]],
-            journey_keys: Mapping[str, str]) -> Collected:
+            journey_keys: Mapping[str, str], policy: GuardrailPolicy | None = None) -> Collected:
     """Read back each contact (id → persona, order, label): events, runs, steps and messages."""
     start = scenario.start
+    default_zone = (policy or GuardrailPolicy()).default_timezone
     result = Collected([])
     ids = sorted(contacts)
     with ctx.reader() as uow:
@@ -156,24 +162,53 @@ def collect(ctx: ServiceContext, scenario: Scenario, contacts: Mapping[str, tupl
             runs = uow.journeys.runs_of(chunk)
             run_ids = [r.id for r in runs]
             steps = [s for i in range(0, len(run_ids), _CHUNK) for s in uow.journeys.steps_of(run_ids[i:i + _CHUNK])]
-            outbox = {m.idempotency_key: m for m in uow.journeys.messages_of(chunk)}
+            outbox = uow.journeys.messages_of(chunk)
+            by_key = {m.idempotency_key: m for m in outbox}
             run_of = {r.id: r for r in runs}
+            # where a message's entries sit among the same instant's steps: at its send step (a fallback
+            # at the step of the message it replaces)
+            place: dict[str, int] = {}
+            for seq, step in enumerate(steps):
+                message = by_key.get(str(step.detail.get("message_key"))) if step.kind in ("send", "webhook") \
+                    else None
+                if message is not None:
+                    place[message.id] = seq
+            for m in sorted(outbox, key=lambda m: m.created_at):
+                origin = m.payload.get("fallback_of")
+                if m.id not in place and origin is not None and str(origin) in place:
+                    place[m.id] = place[str(origin)]
             observed: dict[str, Observed] = {}
             for contact_id in chunk:
                 persona, order, label = contacts[contact_id]
                 contact = observed[contact_id] = Observed(persona, order, label)
-                sent_at = contact.sent_at
+                zone = facts[contact_id].values.get("timezone")
+                contact.zone = contact_zone(str(zone) if zone else None, default_zone)
+                changes: dict[str, list[tuple[datetime, int, str, tuple[tuple[str, Any], ...]]]] = defaultdict(list)
                 for seq, event in enumerate(facts[contact_id].events):
                     props = event.properties
                     journey = journey_keys.get(str(props.get("journey_id")))
-                    if event.type == "message_sent":
-                        sent_at[str(props.get("message_id"))] = event.occurred_at
-                        contact.messages.append(Message(event.occurred_at, journey, _str(props.get("node_id")),
-                                                        str(props.get("channel")), _str(props.get("template"))))
-                    elif event.type not in SYSTEM_EVENTS:
+                    status = STATUS_EVENTS.get(event.type)
+                    if status is None:
                         contact.timeline.append(((event.occurred_at, 0, seq), _entry(
                             start, event.occurred_at, "event", journey, _str(props.get("node_id")),
                             channel=props.get("channel"), template=props.get("template"), event=event.type)))
+                        continue
+                    if event.type == "message_sent":
+                        contact.messages.append(Message(event.occurred_at, journey, _str(props.get("node_id")),
+                                                        str(props.get("channel")), _str(props.get("template"))))
+                    if status == "failed" and props.get("dead") is True:
+                        status = "dead"
+                    channel = props.get("channel")
+                    changes[str(props.get("message_id"))].append((event.occurred_at, seq, status, _entry(
+                        start, event.occurred_at, "webhook" if channel == "webhook" else "message", journey,
+                        _str(props.get("node_id")), channel=channel, template=props.get("template"), status=status)))
+                for message_id, found in changes.items():
+                    found.sort(key=lambda c: (c[0], _STATUS_ORDER[c[2]], c[1]))
+                    if len(found) > 1 and found[0][2] == "queued" and found[1][0] == found[0][0]:
+                        found = found[1:]  # queued and decided at once: show the decision
+                    where = place.get(message_id, len(steps))
+                    for number, (at, _, _, entry) in enumerate(found):
+                        contact.timeline.append(((at, 1, where, number), entry))
             for run in runs:
                 journey = journey_keys.get(run.journey_id, run.journey_id)
                 observed[run.contact_id].runs.append((journey, run.status))
@@ -188,16 +223,10 @@ def collect(ctx: ServiceContext, scenario: Scenario, contacts: Mapping[str, tupl
                     result.left[(journey, step.node_id)][edge] += 1
                 if step.kind != "entry":
                     contact.reached.append((journey, step.node_id, step.at))
-                message = outbox.get(str(step.detail.get("message_key"))) if step.kind in ("send", "webhook") \
-                    else None
-                if message is not None:
-                    at = contact.sent_at.get(message.id, step.at)
-                    entry = _entry(start, at, "message" if step.kind == "send" else "webhook", journey, step.node_id,
-                                   channel=message.channel, template=message.template, status=message.status)
-                    contact.timeline.append(((at, 1, seq), entry))
-                else:
-                    contact.timeline.append(((step.at, 1, seq), _entry(start, step.at, step.kind, journey,
-                                                                       step.node_id, step.edge)))
+                if step.kind in ("send", "webhook") and by_key.get(str(step.detail.get("message_key"))):
+                    continue  # shown by its status changes
+                contact.timeline.append(((step.at, 1, seq, 0), _entry(start, step.at, step.kind, journey,
+                                                                      step.node_id, step.edge)))
             result.contacts.extend(observed.values())
     result.contacts.sort(key=lambda c: c.order)
     for contact in result.contacts:
@@ -213,8 +242,12 @@ def _str(value: object) -> str | None:
 def node_counts(definitions: Sequence[JourneyDefinition], collected: Collected) -> list[dict[str, Any]]:
     """Per node of every journey: runs that entered it, left it by each edge, and are still there."""
     rows = []
-    for definition in definitions:
+    seen: set[tuple[str, str]] = set()
+    for definition in definitions:  # a later version of a journey adds the nodes the first lacked
         for node_id, node in definition.nodes.items():
+            if (definition.key, node_id) in seen:
+                continue
+            seen.add((definition.key, node_id))
             left = collected.left.get((definition.key, node_id), Counter())
             waiting = collected.waiting[(definition.key, node_id)]
             rows.append({"journey": definition.key, "node": node_id, "kind": node.kind,
@@ -304,14 +337,14 @@ def _check(scenario: Scenario, e: Expectation, everyone: list[Observed]) -> Chec
         for c in group:
             days: dict[str, Counter[str]] = defaultdict(Counter)
             for m in c.messages:
-                if m.channel != "webhook" and (e.messages.channel is None or m.channel == e.messages.channel):
-                    days[m.at.astimezone(DAY_TZ).date().isoformat()][m.channel] += 1
+                if m.channel in TOUCH_CHANNELS and (e.messages.channel is None or m.channel == e.messages.channel):
+                    days[m.at.astimezone(c.zone).date().isoformat()][m.channel] += 1
             for day, channels in sorted(days.items()):
                 total = sum(channels.values())
                 worst = max(worst, (total, c.label, day, channels), key=lambda w: w[0])
             over += any(sum(ch.values()) > e.max_per_day for ch in days.values())
         count, label, day, channels = worst
-        detail = f"the most in one day (China time) was {count}"
+        detail = f"the most in one calendar day (in the contact's time zone) was {count}"
         if count:
             detail += f": {label} on {day} (" + ", ".join(f"{k} {v}" for k, v in sorted(channels.items())) + ")"
         if over:

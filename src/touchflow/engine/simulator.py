@@ -16,27 +16,24 @@ import heapq
 import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from touchflow.bootstrap import bootstrap
-from touchflow.clock import VirtualClock
-from touchflow.config import Settings
+from touchflow.clock import Clock, VirtualClock
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.ports import OutboxMessage
-from touchflow.domain.scenarios import Persona, Scenario, ScenarioError, parse_scenario
+from touchflow.domain.safe_yaml import load_yaml
+from touchflow.domain.scenarios import Persona, Scenario, ScenarioError, format_offset, parse_scenario
 from touchflow.domain.transitions import contact_field
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.runtime import JourneyRuntime, TickReport
-from touchflow.engine.scans import run_scans
-from touchflow.engine.sim_pacing import ScanPacer
+from touchflow.engine.runtime import JourneyRuntime
 from touchflow.engine.sim_report import (
     PersonaResult,
     SimulationResult,
@@ -45,20 +42,33 @@ from touchflow.engine.sim_report import (
     evaluate_checks,
     node_counts,
 )
+from touchflow.engine.sim_world import ActionDone, apply_action, prepare_world, sandbox_channels
 from touchflow.services.context import ServiceContext
+from touchflow.services.guarding import guardrail_policy
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import JourneyError, load_definition, publish_journey
-from touchflow.services.lifecycle_pass import refresh_due
-from touchflow.services.segments import update_segments
-from touchflow.services.tasks import report_sla_breaches
+from touchflow.services.tracking import email_report
 
-__all__ = ["SimulationError", "SimulationResult", "load_scenario", "simulate"]
+__all__ = ["OpenStore", "SandboxStore", "SimulationError", "SimulationResult", "load_scenario", "simulate"]
 
 SOURCE = "simulator"
 EMAIL_DOMAIN = "sim.touchflow.test"
 CLICK_AFTER_OPEN = timedelta(minutes=5)
 ACT_AFTER_OPEN = timedelta(hours=1)  # reply, purchase, unsubscribe
 _MAX_SAME_INSTANT = 50
+
+
+class SandboxStore(Protocol):
+    """A wired store on the sandbox's own database (the composition root builds it: ``bootstrap.open_sandbox``)."""
+
+    services: ServiceContext
+
+    def init_database(self) -> str | None: ...
+    def close(self) -> None: ...
+
+
+# (path of the SQLite file to create, the virtual clock, batch size) -> the store on it
+OpenStore = Callable[[Path, Clock, int], SandboxStore]
 
 
 class SimulationError(ValueError):
@@ -68,7 +78,7 @@ class SimulationError(ValueError):
 def load_scenario(text: str) -> Scenario:
     """YAML or JSON text → ``Scenario``; ``ScenarioError`` names the offending path."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # YamlTooLarge goes to the caller
     except yaml.YAMLError as exc:
         raise ScenarioError("scenario", f"not valid YAML/JSON: {exc}") from None
     return parse_scenario(data)
@@ -95,6 +105,19 @@ class _Contact:
     id: str = ""
 
 
+@dataclass(frozen=True)
+class _SandboxBounce:
+    """A returned-mail report made by a scenario reaction (the shape ``services.tracking.email_report`` reads)."""
+
+    hard: bool
+    message_id: str | None
+    status: str | None
+    kind: str = "bounce"
+    recipient: str = ""
+    provider_message_id: str | None = None
+    diagnostic: str | None = "sandbox reaction"
+
+
 def _digest(*parts: object) -> str:
     return hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=16).hexdigest()
 
@@ -110,8 +133,14 @@ class _Sandbox:
         self.journey_keys: dict[str, str] = {}
         # (when, contact order, rank, tie-break, item): popped in an order independent of push order
         self.pending: list[tuple[datetime, int, int, str, dict[str, Any]]] = []
-        self.pacer = ScanPacer(ctx, {}, scenario.start)
+        self.actions = list(scenario.world.actions)  # in time order
+        self.done: list[ActionDone] = []
         self.events = self.messages = self.instants = 0
+
+    def who(self, contact_id: str) -> tuple[str, str, str] | None:
+        """(persona, label, e-mail) of a persona contact."""
+        contact = self.by_id.get(contact_id)
+        return None if contact is None else (contact.persona.name, contact.email.partition("@")[0], contact.email)
 
     # --- setup -----------------------------------------------------------------------------------
 
@@ -162,8 +191,17 @@ class _Sandbox:
             if report.rejected:
                 raise SimulationError(f"simulated event rejected: {report.rejected[0]}")
             self.events += report.accepted
-        for item in items:
-            self.pacer.saw(item["type"], datetime.fromisoformat(item["occurred_at"]))
+
+    def _returned_mail(self, item: dict[str, Any]) -> bool:
+        """An email bounce reaction arrives as the worker would see it, as returned mail for that message
+        (suppression and the step's fallback follow), not as a bare event; True when handled so."""
+        props = item.get("properties") or {}
+        if item.get("type") != "message_bounced" or props.get("channel") != "email" or not props.get("message_id"):
+            return False
+        hard = bool(props.get("hard"))
+        email_report(self.ctx, _SandboxBounce(hard=hard, message_id=str(props["message_id"]),
+                                              status="5.1.1" if hard else "4.2.2"))
+        return True
 
     # --- behaviour -------------------------------------------------------------------------------
 
@@ -172,7 +210,6 @@ class _Sandbox:
         end = self.scenario.end
         for message in messages:
             self.messages += 1
-            self.pacer.saw("message_sent", now)
             contact = self.by_id.get(message.contact_id)
             if contact is None or message.channel == "webhook":
                 continue
@@ -200,8 +237,10 @@ class _Sandbox:
                 chance = rng.random()
                 if chance < reaction.probability and reaction.to.matches(message.channel, message.template,
                                                                          journey, message.node_id):
+                    # the message's identity wins: a reaction is about the message it reacts to
                     planned.append((now + (reaction.after if reaction.after is not None else behaviour.delay),
-                                    reaction.event, {**props, **reaction.properties}))
+                                    reaction.event, {**props, **reaction.properties, **{
+                                        k: props[k] for k in ("message_id", "journey_id", "node_id")}}))
             for rank, (at, event_type, properties) in enumerate(planned, start=1):
                 if at <= end:
                     tie = f"{journey}|{message.node_id}|{int(now.timestamp()):012d}"
@@ -210,60 +249,42 @@ class _Sandbox:
 
     # --- the loop --------------------------------------------------------------------------------
 
-    def _tick(self, runtime: JourneyRuntime, instant: datetime) -> None:
-        """``JourneyRuntime.tick`` in its parts, so the scan pacer can look in before and after the scans."""
-        if not self.pacer.watched:
-            runtime.tick()
-            return
-        before = TickReport()
-        if self.scenario.contact_pass:  # opt-in: the daily pass over everyone dominates a long replay
-            refresh_due(self.ctx)  # as JourneyRuntime.tick: scores, tiers, stages, then segments, before routing
-        update_segments(self.ctx)
-        for step in (runtime.route_events, runtime.run_due):
-            while True:
-                report = step()
-                before.add(report)
-                if report.events + report.timers < runtime.batch_size:
-                    break
-        schedules = self.pacer.before_scans(instant, before)
-        run_scans(self.ctx, runtime.catalog, runtime.batch_size)
-        report_sla_breaches(self.ctx, runtime.batch_size)
-        self.pacer.after_scans(instant, schedules)
-        after = TickReport()
-        if runtime.dispatcher is not None:
-            after.dispatched = runtime.dispatcher.dispatch_all()
-            while (report := runtime.route_events()).events:
-                after.add(report)
-        self.pacer.after_tick(instant, after)
-
     def run(self, runtime: JourneyRuntime) -> None:
+        """From instant to instant: the person's actions due, the events due, one engine tick — the same
+        ``JourneyRuntime.tick`` the worker runs — then on to the earliest of the next scripted or drawn
+        event, the next action and ``runtime.next_due()`` (wake-ups, deferred sends and retries, task
+        deadlines, scans, segment refreshes): the clock stops wherever a worker would act."""
         start, end = self.scenario.start, self.scenario.end
+        contacts = {c.id: (c.persona.name, c.email.partition("@")[0], c.email) for c in self.contacts}
         instant, repeats = start, 0
         while True:
             self.clock.set(instant)
+            while self.actions and start + self.actions[0].at <= instant:
+                action = self.actions.pop(0)
+                try:
+                    self.done.append(apply_action(self.ctx, action, contacts))
+                except JourneyError as exc:  # e.g. the new version does not publish
+                    raise ScenarioError(f"{action.path}.{action.kind}", str(exc)) from None
             due: list[dict[str, Any]] = []
             while self.pending and self.pending[0][0] <= instant:
                 due.append(heapq.heappop(self.pending)[4])
-            self._ingest(due)
-            self._tick(runtime, instant)
+            self._ingest([item for item in due if not self._returned_mail(item)])
+            runtime.tick()
             self.instants += 1
             if instant >= end:
                 return
-            with self.ctx.reader() as uow:
-                scans = uow.journeys.next_scans()
-                wake = uow.journeys.next_wake_at()
-            candidates = [end, *(at for at in scans.values() if at > instant)]
-            if wake is not None:
-                candidates.append(wake)
+            candidates = [end]
+            if (engine_due := runtime.next_due()) is not None:
+                candidates.append(engine_due)
             if self.pending:
                 candidates.append(self.pending[0][0])
-            following = min(candidates)
-            if following <= instant:  # work due now (e.g. reactions with no delay): same instant again
+            if self.actions:
+                candidates.append(start + self.actions[0].at)
+            following = max(min(candidates), instant)
+            if following == instant:  # work the tick left due now (what it just did made more): again
                 repeats += 1
                 if repeats > _MAX_SAME_INSTANT:
                     raise SimulationError(f"the journeys do not settle at {instant.isoformat()} (a loop?)")
-                if not (self.pending and self.pending[0][0] <= instant):
-                    following = instant + timedelta(seconds=1)
             else:
                 repeats = 0
             instant = following
@@ -296,12 +317,14 @@ def _publish(ctx: ServiceContext, texts: Sequence[str]) -> list[tuple[str, Journ
     return definitions
 
 
-def simulate(journey_texts: Sequence[str], scenario: Scenario, *, database_dir: Path | None = None,
-             batch_size: int = 1000) -> SimulationResult:
+def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: OpenStore,
+             database_dir: Path | None = None, batch_size: int = 1000, pace_scans: bool = True) -> SimulationResult:
     """Run ``scenario`` through the journeys (YAML/JSON texts) and check its expectations.
 
-    The database is a fresh ``sim.db`` in a temporary directory, removed afterwards; with
-    ``database_dir`` it is created there instead and kept (the directory must not hold one yet).
+    ``open_store`` wires the store on the sandbox file (``touchflow.bootstrap.open_sandbox``: the engine
+    does not compose itself). The database is a fresh ``sim.db`` in a temporary directory, removed
+    afterwards; with ``database_dir`` it is created there instead and kept (it must not hold one yet).
+    ``pace_scans=False`` runs every hourly inactivity scan (as a worker does; the result is the same).
     """
     began = time.perf_counter()
     if not journey_texts:
@@ -313,32 +336,62 @@ def simulate(journey_texts: Sequence[str], scenario: Scenario, *, database_dir: 
             raise SimulationError(f"{path} exists: the sandbox always starts from an empty database")
         directory.mkdir(parents=True, exist_ok=True)
         clock = VirtualClock(scenario.start)
-        app = bootstrap(Settings(f"sqlite:///{path.as_posix()}", batch_size=batch_size), clock=clock)
+        app = open_store(path, clock, batch_size)
+        dispatcher: Dispatcher | None = None
         try:
             app.services.ids = _SeededIds(scenario.seed)
             app.init_database()
+            prepare_world(app.services, scenario.world)
             published = _publish(app.services, journey_texts)
             definitions = [d for _, d in published]
-            check_references(scenario, definitions)
+            later = _later_versions(scenario)
+            check_references(scenario, [*definitions, *later])
+            _check_actions(scenario, [d.key for d in definitions])
             sandbox = _Sandbox(scenario, app.services, clock, batch_size)
             with app.services.reader() as uow:
                 sandbox.journey_keys = {r.id: r.key for r in uow.journeys.all()}
-            by_key = {d.key: d for d in definitions}
-            sandbox.pacer = ScanPacer(app.services, {i: by_key[k] for i, k in sandbox.journey_keys.items()},
-                                       scenario.start)
             sandbox.create_contacts()
-            dispatcher = Dispatcher(app.services, batch_size, on_sent=sandbox.on_sent)
+            dispatcher = Dispatcher(app.services, batch_size, on_sent=sandbox.on_sent,
+                                    channels=sandbox_channels(scenario.world, sandbox.who))
             sandbox.run(JourneyRuntime(app.services, batch_size, dispatcher=dispatcher,
-                                       contact_pass=scenario.contact_pass))
+                                       contact_pass=scenario.contact_pass, pace_scans=pace_scans))
+            with app.services.reader() as uow:  # a version published by an action may add a journey
+                sandbox.journey_keys = {r.id: r.key for r in uow.journeys.all()}
+                policy = guardrail_policy(uow)
             observed = collect(app.services, scenario, {
                 c.id: (c.persona.name, c.order, c.email.partition("@")[0]) for c in sandbox.contacts},
-                sandbox.journey_keys)
+                sandbox.journey_keys, policy)
         finally:
+            if dispatcher is not None:
+                dispatcher.close()
             app.close()
     personas = [PersonaResult.of(p, observed) for p in scenario.personas]
     checks = evaluate_checks(scenario, observed)
     stats = {"contacts": len(sandbox.contacts), "events": sandbox.events, "messages": sandbox.messages,
              "instants": sandbox.instants}
-    return SimulationResult(scenario, [d.key for d in definitions], personas, node_counts(definitions, observed),
-                            checks, stats, time.perf_counter() - began)
+    keys = [d.key for d in definitions]
+    actions = [done.to_json(format_offset(done.action.at)) for done in sandbox.done]
+    return SimulationResult(scenario, keys, personas, node_counts([*definitions, *later], observed), checks, stats,
+                            time.perf_counter() - began, actions)
 
+
+def _check_actions(scenario: Scenario, keys: list[str]) -> None:
+    """An action on a journey none of the given ones is (a typo) is an error at its path, before the run."""
+    for action in scenario.world.actions:
+        if action.kind in ("pause", "resume") and action.target not in keys:
+            raise ScenarioError(f"{action.path}.{action.kind}", f"no journey {action.target!r} is simulated "
+                                f"({', '.join(keys)})")
+        if action.kind == "publish" and action.target not in keys:
+            raise ScenarioError(f"{action.path}.publish.key", f"publishes a new version of a simulated journey; "
+                                f"{action.target!r} is not one ({', '.join(keys)})")
+
+
+def _later_versions(scenario: Scenario) -> list[JourneyDefinition]:
+    """The versions the scenario's actions publish (already validated by the parser)."""
+    found = []
+    for path, data in scenario.world.published():
+        try:
+            found.append(parse_journey(data))
+        except DefinitionError as exc:  # pragma: no cover - parse_scenario checked it
+            raise ScenarioError(f"{path}.publish", exc.reason) from None
+    return found

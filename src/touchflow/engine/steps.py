@@ -78,6 +78,7 @@ class StepBatch:
                     self.ids.new(self.now), effect.idempotency_key, effect.run_id, effect.contact_id,
                     effect.journey_id, effect.node_id, effect.channel, effect.template,
                     {"fallback": list(effect.fallback), "purpose": effect.purpose,
+                     "fallback_window_s": effect.fallback_window.total_seconds(),
                      "retry": {"attempts": effect.retry.attempts, "backoff_s": effect.retry.backoff.total_seconds()}},
                     "queued", 0, self.now, self.now))
             elif isinstance(effect, CallWebhook):

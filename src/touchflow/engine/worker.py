@@ -12,7 +12,7 @@ import threading
 from types import FrameType
 
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.runtime import JourneyRuntime
+from touchflow.engine.runtime import JourneyRuntime, TickReport
 from touchflow.services.context import ServiceContext
 
 __all__ = ["Worker"]
@@ -36,8 +36,26 @@ class Worker:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
+    def run_once(self, max_ticks: int = 100) -> tuple[TickReport, int]:
+        """Everything due now, then return (for scripts and cron): ticks until nothing is due at this
+        moment any more. Returns the work done and the number of ticks."""
+        total, ticks = TickReport(), 0
+        while ticks < max_ticks:
+            report = self.runtime.tick()
+            total.add(report)
+            ticks += 1
+            due = self.runtime.next_due()
+            if report.work == 0 or due is None or due > self.runtime.ctx.clock.now():
+                break
+        return total, ticks
+
     def run(self) -> None:
         self.runtime.run_forever(self.stop, self.idle_sleep)
+
+    def close(self) -> None:
+        """Release the dispatcher's send threads and channel connections."""
+        if self.runtime.dispatcher is not None:
+            self.runtime.dispatcher.close()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="touchflow-worker", daemon=True)

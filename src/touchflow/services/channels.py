@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.errors import FieldError
 from touchflow.domain.guardrails import ADDRESS_KIND, GuardrailPolicy
 from touchflow.domain.identities import make_identity
@@ -61,6 +62,7 @@ def save_channel(ctx: ServiceContext, name: str, kind: str, settings: Mapping[st
     ``sealed_secret`` None with ``keep_secret`` keeps the stored one, so changing a rate does not need the
     password again. A setting whose name looks like a credential is refused: it belongs in the secret.
     """
+    name = canonical_channel(name)  # wechat_mp is saved as wechat (the CLI warns)
     if not _NAME.fullmatch(name):
         raise FieldError("name", f"{name!r}: lower-case letters, digits and _, starting with a letter")
     if kind not in known_kinds:

@@ -21,14 +21,18 @@ from touchflow.domain.duplicates import suggest_duplicates as _suggest
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 from touchflow.domain.identities import parse_identifier
+from touchflow.domain.masking import mask_email, mask_phone
+from touchflow.domain.messaging_ports import Freeze
 from touchflow.domain.ports import IdentityLink, MergeRecord, StoredEvent, UnitOfWork
 from touchflow.domain.records import standard_value
 from touchflow.domain.tagging import apply_tag_rules
 from touchflow.services.context import ServiceContext
 
 __all__ = [
+    "ContactLabel",
     "ContactNotFound",
     "ContactProfile",
+    "contact_labels",
     "find_contact_id",
     "get_contact_profile",
     "merge_contacts",
@@ -54,6 +58,20 @@ class ContactProfile:
     event_count: int
     recent_events: list[StoredEvent]
     merges: list[MergeRecord] = field(default_factory=list)
+    freezes: list[Freeze] = field(default_factory=list)  # complaint freezes, oldest first; lifted ones too
+
+
+@dataclass(frozen=True)
+class ContactLabel:
+    """How a list shows a contact to a person: the id to copy, a name, masked phone and email."""
+
+    id: str
+    name: str | None
+    phone: str | None  # masked: 138****1234
+    email: str | None  # masked: z***@example.cn
+
+    def document(self) -> dict[str, str | None]:
+        return {"contact_id": self.id, "name": self.name, "phone": self.phone, "email": self.email}
 
 
 def resolve_contact_id(uow: UnitOfWork, identifier: str) -> str:
@@ -83,7 +101,25 @@ def get_contact_profile(ctx: ServiceContext, identifier: str, recent: int = 10) 
         contact_id = resolve_contact_id(uow, identifier)
         state = uow.contacts.load([contact_id])[contact_id]
         return ContactProfile(state, uow.contacts.identities_of(contact_id), uow.events.count_for(contact_id),
-                              uow.events.recent(contact_id, recent), uow.contacts.merges_of(contact_id))
+                              uow.events.recent(contact_id, recent), uow.contacts.merges_of(contact_id),
+                              uow.guards.freezes_of(contact_id))
+
+
+def contact_labels(ctx: ServiceContext, contact_ids: Sequence[str]) -> dict[str, ContactLabel]:
+    """Name and masked phone/email of each contact, in two reads for the whole page."""
+    wanted = list(dict.fromkeys(contact_ids))
+    with ctx.reader() as uow:
+        states = uow.contacts.load(wanted)
+        addresses = uow.guards.addresses(wanted)
+    labels: dict[str, ContactLabel] = {}
+    for contact_id in wanted:
+        state = states.get(contact_id)
+        name = state.values.get("name") if state is not None else None
+        found = addresses.get(contact_id, {})
+        phone, email = found.get("phone"), found.get("email")
+        labels[contact_id] = ContactLabel(contact_id, str(name) if name is not None else None,
+                                          mask_phone(phone) if phone else None, mask_email(email) if email else None)
+    return labels
 
 
 def search_contacts(ctx: ServiceContext, text: str | None = None, tag: str | None = None, limit: int = 50,
@@ -212,4 +248,9 @@ def profile_document(profile: ContactProfile) -> dict[str, Any]:
                                                   "dropped": c.dropped, "dropped_source": c.dropped_source}
                                                  for c in m.conflicts],
                        "undone_at": m.undone_at, "undone_by": m.undone_by} for m in profile.merges]
+    data["freezes"] = [{"frozen_at": f.frozen_at, "reason": f.reason, "task_id": f.task_id, "event_id": f.event_id,
+                        "lifted_at": f.lifted_at, "lifted_by": f.lifted_by, "lift_reason": f.lift_reason}
+                       for f in profile.freezes]
+    active = [f for f in data["freezes"] if f["lifted_at"] is None]
+    data["frozen"] = active[-1] if active else None
     return data

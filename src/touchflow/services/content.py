@@ -27,6 +27,7 @@ from touchflow.content.email import LAYOUTS, RenderedEmail, compose_email, mjml_
 from touchflow.content.links import LinkProblem, Tracking, check_links, rewrite_links
 from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError
 from touchflow.domain.actors import Actor
+from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.compliance import scan_text
 from touchflow.domain.content_ports import (
     CHANNELS,
@@ -121,9 +122,11 @@ def save_template(ctx: ServiceContext, name: str, channel: str, subject: str, bo
                   tags: Sequence[str] = (), by: Actor | str = "system", *,
                   text_body: str | None = None) -> TemplateVersion:
     """A new version of ``name`` (1, 2, …), scanned for Advertising-Law terms; see the module doc for status.
-    ``by``: the authenticated author, whom the four-eyes review compares with the reviewer."""
+    ``by``: the authenticated author, whom the four-eyes review compares with the reviewer. ``wechat_mp`` is
+    saved as ``wechat`` (one name per channel; callers show ``alias_warning``)."""
     author = Actor.of(by)
     now = ctx.clock.now()
+    channel = canonical_channel(channel)
     name, tags_clean = _validate(name, channel, subject, body, layout, tags, text_body, now)
     findings: list[dict[str, Any]] = []
     for part, text in (("subject", subject), ("body", body), ("text_body", text_body or "")):

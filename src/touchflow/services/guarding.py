@@ -8,22 +8,30 @@ only when no send to that contact is in flight, and every send that starts later
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.events import EventInput
-from touchflow.domain.guardrails import ADDRESS_KIND, GuardrailPolicy, policy_document, policy_from_document
+from touchflow.domain.guardrails import (
+    ADDRESS_KIND,
+    GuardrailPolicy,
+    merge_policy_document,
+    policy_document,
+    policy_from_document,
+)
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.messaging_ports import Freeze, Suppression
 from touchflow.domain.ports import TaskRecord, UnitOfWork
 from touchflow.services.assignment import assign_tasks
 from touchflow.services.contacts import resolve_contact_id
-from touchflow.services.context import ServiceContext, emit_events, save_setting
+from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.tasks import handoff_notices
 
 __all__ = [
     "COMPLAINT_TASK_SLA",
     "COMPLAINT_TYPES",
+    "PolicyChange",
     "apply_guard_events",
     "freeze_contact",
     "guardrail_policy",
@@ -150,7 +158,37 @@ def guardrail_policy(uow: UnitOfWork) -> GuardrailPolicy:
     return GuardrailPolicy() if stored is None else policy_from_document(stored)
 
 
-def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) -> GuardrailPolicy:
-    policy = policy_from_document(document)  # raises ValueError naming the field
-    save_setting(ctx, POLICY_KEY, policy_document(policy), actor=actor, action="guardrails.set")
-    return policy
+@dataclass(frozen=True)
+class PolicyChange:
+    policy: GuardrailPolicy  # the policy in force now
+    changed: dict[str, tuple[object, object]]  # field path -> (before, after)
+    warnings: list[str]  # e.g. a channel alias that was renamed
+
+
+def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in document.items():
+        if isinstance(value, Mapping) and key != "per_channel":
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str,
+                         replace: bool = False) -> PolicyChange:
+    """Change the fields ``document`` names and keep the rest (``replace``: the rest are the defaults).
+    An unknown or bad field raises ``FieldError``/``ValueError`` naming it, and nothing changes."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        stored = uow.guards.lock_setting(POLICY_KEY) or {}
+        before = policy_document(policy_from_document(stored))
+        after, warnings = merge_policy_document(stored, document, replace=replace)
+        after = policy_document(policy_from_document(after))
+        old, new = _flat(before), _flat(after)
+        changed = {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
+        uow.guards.set_setting(POLICY_KEY, after, actor, now)
+        details: dict[str, Any] = {"policy": after, "replace": replace, "changed": sorted(changed)}
+        uow.audit.record(actor, "guardrails.set", POLICY_KEY, details, now)
+        uow.commit()
+    return PolicyChange(policy_from_document(after), changed, warnings)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+import orjson
+
 from touchflow.domain.contacts import Consent, ContactRecord
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.events import EventInput, JSONValue
@@ -41,6 +43,7 @@ class RawItem:
     payload: Mapping[str, object]  # canonical keys (after header mapping)
     row: int | None = None  # row number in a file, if any
     original: JSONValue = None  # what arrived, kept with a reject
+    file: str | None = None  # digest of the file it came from: its order decides between its rows (ADR 0013)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
         positions: list[int] = []
         for index, item in enumerate(items):
             try:
-                record = contact_record_from(item.payload, source.name, source.priority, now)
+                place = (item.file, item.row or 0) if item.file is not None else None
+                record = contact_record_from(item.payload, source.name, source.priority, now, place)
             except RecordRejected as exc:
                 report.rejected.append(ItemProblem(index, item.row, None, exc.reason))
                 continue
@@ -106,8 +110,9 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
             report.contact_ids[position] = contact_id
         report.created, report.updated, report.merged = resolution.created, resolution.updated, resolution.merged
         mark_contacts_changed(uow, [cid for cid in resolution.contact_ids if cid], now)
-        _keep_rejects(uow, "contact", source.name, items, report.rejected, now)
-        uow.sources.record_sync(source.name, len(items), len(records), len(report.rejected), now)
+        new_rejects = _keep_rejects(uow, "contact", source.name, items, report.rejected, now)
+        accepted = len(records) - resolution.unchanged  # a re-import counts nothing twice (ADR 0013)
+        uow.sources.record_sync(source.name, accepted + new_rejects, accepted, new_rejects, now)
         return report
 
     return in_transaction(ctx, work)
@@ -156,9 +161,9 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
             uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in written])
         report.accepted = len(fresh)
         report.contacts_created, report.merged = resolution.created, resolution.merged
-        _keep_rejects(uow, "event", source.name, items, report.rejected, now)
-        uow.sources.record_sync(source.name, len(items), len(items) - len(report.rejected),
-                                len(report.rejected), now)
+        new_rejects = _keep_rejects(uow, "event", source.name, items, report.rejected, now)
+        # Events already stored, and rejects already kept, were counted when they first came (ADR 0013).
+        uow.sources.record_sync(source.name, len(fresh) + new_rejects, len(fresh), new_rejects, now)
         return report
 
     return in_transaction(ctx, work)
@@ -175,15 +180,30 @@ def _observation(event: EventInput, source: Source) -> ContactRecord:
 
 
 def _keep_rejects(uow: UnitOfWork, kind: str, source: str, items: Sequence[RawItem],
-                  problems: Sequence[ItemProblem], now: datetime) -> None:
+                  problems: Sequence[ItemProblem], now: datetime) -> int:
+    """Keep each reject once: a file row rejected before for the same reason is not stored again. Returns how
+    many were new."""
+    if not problems:
+        return 0
+    kept = {(row, reason, _key(payload)) for row, reason, payload in
+            uow.rejects.existing(kind, source, sorted({p.row for p in problems if p.row is not None}))}
+    new = 0
     for problem in problems:
         item = items[problem.index]
         payload = item.original if item.original is not None else {k: _jsonable(v) for k, v in
                                                                     item.payload.items()}
         if json_problem(payload, "item", depth=0) is not None:  # what made it refused cannot be stored either
             payload = clip_json(payload)  # type: ignore[assignment]
+        if problem.row is not None and (problem.row, str(problem), _key(payload)) in kept:
+            continue
         uow.rejects.add(kind, source, problem.row if problem.row is not None else problem.index, payload,
                         str(problem), now)
+        new += 1
+    return new
+
+
+def _key(payload: JSONValue) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
 
 
 def _jsonable(value: object) -> JSONValue:

@@ -11,10 +11,13 @@ from typing import Any
 
 import yaml
 
-from touchflow.domain.journey_lint import Finding, lint_journey
+from touchflow.domain.delivery import fallback_note
+from touchflow.domain.journey_lint import Finding, alias_findings, lint_journey
 from touchflow.domain.journey_parse import DefinitionError, parse_journey
 from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
+from touchflow.domain.message_counts import message_breakdown
 from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
+from touchflow.domain.safe_yaml import load_yaml
 from touchflow.domain.transitions import Run
 from touchflow.domain.webhook_urls import AllowList
 from touchflow.services.contacts import resolve_contact_id
@@ -54,7 +57,7 @@ class PublishResult:
 def load_definition(text: str) -> tuple[dict[str, Any], JourneyDefinition]:
     """YAML or JSON text to (data, definition); ``DefinitionError`` names the offending path."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # YamlTooLarge (over a size/alias/node/depth limit) goes to the caller
     except yaml.YAMLError as exc:
         raise DefinitionError("journey", f"not valid YAML/JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -63,12 +66,16 @@ def load_definition(text: str) -> tuple[dict[str, Any], JourneyDefinition]:
 
 
 def validate_journey(text: str, known_journeys: set[str] | None = None) -> tuple[JourneyDefinition, list[Finding]]:
-    _, definition = load_definition(text)
-    return definition, lint_journey(definition, known_journeys=known_journeys)
+    data, definition = load_definition(text)
+    return definition, lint_journey(definition, known_journeys=known_journeys) + alias_findings(data)
 
 
-def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishResult:
-    """Store a new immutable version and make it current; blocking lint findings stop it."""
+def publish_journey(ctx: ServiceContext, text: str, *, actor: str, templates_required: bool = False) -> PublishResult:
+    """Store a new immutable version and make it current; blocking lint findings stop it.
+
+    ``templates_required`` (what ``journey publish`` and ``POST /v1/journeys`` ask for): a ``send`` naming a
+    template that is not in the asset library stops it too. The sandbox, which rehearses the flow in a
+    database of its own with no templates, and the demo leave it off: a missing template is a warning."""
     data, definition = load_definition(text)
     data = {**data, "start": definition.start}  # JSONB does not keep key order: pin the first node
     now = ctx.clock.now()
@@ -77,7 +84,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str) -> PublishRes
         findings = (lint_journey(definition, known_journeys=known,
                                  known_segments={s.key for s in uow.segments.all()},
                                  webhook_allow=_webhook_allow_list(uow))
-                    + _content_findings(uow, definition))
+                    + _content_findings(uow, definition, templates_required) + alias_findings(data))
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
@@ -111,16 +118,17 @@ def _webhook_allow_list(uow: UnitOfWork) -> AllowList:
     return AllowList.of(strings("allow_hosts"), strings("allow_networks"))
 
 
-def _content_findings(uow: UnitOfWork, definition: JourneyDefinition) -> list[Finding]:
+def _content_findings(uow: UnitOfWork, definition: JourneyDefinition, templates_required: bool) -> list[Finding]:
     """G4/G5 at publish: a template with blocking ad-law findings, or one waiting for (or refused in)
-    compliance review, stops publishing. A template not in the library yet is a warning: the sandbox and
-    ``capture`` channels need none, and a real channel dead-letters the message with the reason."""
+    compliance review, stops publishing; so does one that does not exist (a run would go on as if it had
+    been sent). In a sandbox (``templates_required=False``) a missing one is a warning."""
     sends = {n.template: n.id for n in definition.nodes.values() if isinstance(n, Send)}
     findings: list[Finding] = []
     for problem in check_journey_content(uow, sends):
         path = f"nodes.{sends[problem.template]}.template"
         if problem.code == "missing":
-            findings.append(Finding("template-not-in-library", "warning", path, problem.problem))
+            findings.append(Finding("template-not-in-library", "error" if templates_required else "warning", path,
+                                    problem.problem))
         else:
             findings.append(Finding(f"template-{problem.code}".replace("_", "-"), "error", path, problem.problem))
     return findings
@@ -173,7 +181,13 @@ class JourneyStats:
     runs_by_status: dict[str, int]
     at_nodes: dict[str, int]
     definition: JourneyDefinition | None = None
-    messages_by_channel: dict[str, int] = field(default_factory=dict)
+    messages_by_channel: dict[str, int] = field(default_factory=dict)  # every message the journey queued
+    messages_by_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # domain.message_counts
+
+    @property
+    def sent_by_channel(self) -> dict[str, int]:
+        """Messages handed to a provider, by channel (skipped, deferred and failed ones are not)."""
+        return {c: e["sent"] for c, e in self.messages_by_status.items() if e["sent"]}
 
 
 def journey_stats(ctx: ServiceContext, key: str) -> JourneyStats:
@@ -184,7 +198,9 @@ def journey_stats(ctx: ServiceContext, key: str) -> JourneyStats:
             data = uow.journeys.version(record.id, record.current_version)
             definition = parse_journey(data) if data is not None else None
         return JourneyStats(record, uow.journeys.count_runs(record.id), uow.journeys.waiting_at_nodes(record.id),
-                            definition, uow.journeys.messages_by_channel(record.id))
+                            definition, uow.journeys.messages_by_channel(record.id),
+                            message_breakdown(uow.journeys.message_statuses(record.id),
+                                              uow.journeys.delivered_by_channel(record.id)))
 
 
 def enrol_contact(ctx: ServiceContext, key: str, identifier: str, *, actor: str) -> str:
@@ -273,6 +289,8 @@ def trace_contact(ctx: ServiceContext, key: str, identifier: str) -> list[RunTra
                  "sent_at": m.sent_at.isoformat() if m.sent_at else None,
                  "reason": m.reason,  # the guardrail that skipped or deferred it, a fallback, or why it died
                  "detail": m.last_error,
+                 "note": fallback_note(m.channel, m.reason, m.last_error),  # "email: no address → fell back to sms"
+                 "fallback_of": m.payload.get("fallback_of"),
                  "next_attempt_at": m.next_attempt_at.isoformat() if m.status == "queued" else None}
                 for m in messages if m.run_id == run.id]))
         return traces

@@ -31,8 +31,8 @@ from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, sta
 from touchflow.services.scoring import current_model, score_chunk
 from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
 
-__all__ = ["CURSOR_KEY", "DAILY_KEY", "PassReport", "refresh_all", "refresh_contacts", "refresh_due",
-           "refresh_touched"]
+__all__ = ["CURSOR_KEY", "DAILY_KEY", "PassReport", "contact_pass_due_at", "refresh_all", "refresh_contacts",
+           "refresh_due", "refresh_touched"]
 
 CURSOR_KEY = "lifecycle.cursor"
 DAILY_KEY = "lifecycle.daily"
@@ -157,3 +157,14 @@ def refresh_due(ctx: ServiceContext) -> int:
         uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
         uow.commit()
     return done + refresh_all(ctx).contacts
+
+
+def contact_pass_due_at(ctx: ServiceContext) -> datetime:
+    """When ``refresh_due`` next has work: now while touched contacts wait, else the daily pass."""
+    now = ctx.clock.now()
+    with ctx.reader() as probe:
+        _, upper, cursor = _touched(probe, probe.guards.setting(CURSOR_KEY) or {}, 1)
+        if upper is not None and upper != cursor:
+            return now
+        planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")
+    return datetime.fromisoformat(planned) if planned else now

@@ -22,6 +22,7 @@ class Resolution:
     updated: int = 0
     merged: int = 0
     merges: list[MergeRecord] = field(default_factory=list)
+    unchanged: int = 0  # records that changed nothing (a repeat: not counted again by the source, ADR 0013)
 
 
 def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Sequence[TagRule],
@@ -43,8 +44,10 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
             contact_id = comp.existing[0]
             for index in comp.records:
                 contact_ids[index] = contact_id
-            links.extend(IdentityLink(i, contact_id, source, now) for i in sorted(comp.identities)
-                         if i not in existing)
+            fresh_links = [IdentityLink(i, contact_id, source, now) for i in sorted(comp.identities)
+                           if i not in existing]
+            links.extend(fresh_links)
+            result.unchanged += 0 if fresh_links else len(comp.records)
             continue
         if comp.existing:
             live = [states[cid] for cid in comp.existing]
@@ -69,6 +72,8 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
             inserts.append(state)
         elif changed or fresh:
             updates.append(state)
+        else:
+            result.unchanged += len(comp.records)
     uow.contacts.insert(inserts, now)
     uow.contacts.merge(result.merges)
     uow.contacts.add_identities(links)

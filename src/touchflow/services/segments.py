@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from touchflow.domain.journey_parse import parse_journey
 from touchflow.domain.ports import UnitOfWork
@@ -57,6 +57,7 @@ __all__ = [
     "refresh_segments",
     "remove_members",
     "segment_members",
+    "segments_due_at",
     "update_segments",
 ]
 
@@ -343,3 +344,13 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
     if due:
         work += len(refresh_segments(ctx, due))
     return work
+
+
+def segments_due_at(ctx: ServiceContext) -> datetime | None:
+    """When ``update_segments`` next has work: now while changed contacts wait, else the next scheduled refresh."""
+    now = ctx.clock.now()
+    with ctx.reader() as uow:
+        if uow.segments.dirty_size():
+            return now
+        due = uow.segments.due_for_refresh(now + timedelta(days=36500), 1)
+    return due[0].next_refresh_at if due else None

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from touchflow.domain.contacts import Consent
+from touchflow.domain.delivery import after_hard_bounce
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.guardrails import ADDRESS_KIND
@@ -312,6 +313,7 @@ def delivery_receipts(ctx: ServiceContext, receipts: Sequence[Receipt]) -> list[
             fresh = record_for_contact(uow, ctx, message.contact_id, [event], now)
             if fresh and receipt.status == "bounced" and receipt.hard:
                 _suppress_exact(uow, message.channel, message.address, "hard_bounce", "touchflow", now)
+                _fall_back_after_bounce(uow, ctx, message, receipt.error, now)
         uow.commit()
     return found
 
@@ -319,6 +321,19 @@ def delivery_receipts(ctx: ServiceContext, receipts: Sequence[Receipt]) -> list[
 def delivery_receipt(ctx: ServiceContext, provider_id: str, status: ReceiptStatus, error: str | None = None,
                      *, hard: bool = False) -> str | None:
     return delivery_receipts(ctx, [Receipt(provider_id, status, error, hard)])[0]
+
+
+def _fall_back_after_bounce(uow: UnitOfWork, ctx: ServiceContext, message: OutboxMessage, error: str | None,
+                            now: datetime) -> None:
+    """A hard bounce within the step's fallback window hands the message to its fallback chain (J8)."""
+    outcome = after_hard_bounce(message, error, now, ctx.ids.new(now))
+    if outcome is None or outcome.fallback is None:
+        return
+    survivor = uow.contacts.resolve_id(message.contact_id) or message.contact_id
+    uow.messages.apply([outcome.update], now)
+    uow.messages.enqueue([replace(outcome.fallback, contact_id=survivor)])
+    emit_events(uow, [(_event(lifecycle_id(message.id, "failed_bounce"), outcome.event_type, now,
+                              dict(outcome.event_properties), source="touchflow"), survivor)], now)
 
 
 def _find_reported(uow: UnitOfWork, report: MailReport) -> tuple[OutboxMessage | None, str | None, str]:
@@ -370,6 +385,8 @@ def email_report(ctx: ServiceContext, report: MailReport) -> ReportOutcome | Non
         if fresh and not complaint and report.hard:
             address = report.recipient or (message.address if message is not None else None)
             _suppress_exact(uow, "email", address, "hard_bounce", "touchflow", now)
+            if message is not None:
+                _fall_back_after_bounce(uow, ctx, message, report.diagnostic or report.status, now)
         uow.commit()
     return ReportOutcome(contact_id, message.id if message else None, event.type, bool(fresh), found_by)
 

@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,14 +25,25 @@ from touchflow.store.tables import (
     contact_tags,
     contacts,
     events,
+    onsite_messages,
     segment_history,
     segment_members,
     segments,
 )
 
-__all__ = ["SqlContactRepository"]
+__all__ = ["IDENTITY_LOOKUP_SQL", "STATISTICS_TABLES", "SqlContactRepository"]
 
 _CHUNK = 500  # keeps IN lists well under every driver's parameter limit
+
+# PostgreSQL: one probe of the (kind, value) primary key per value. ``kind = $1 AND value = ANY($2)`` is not
+# enough: with no statistics the planner takes ``kind`` as selective and scans every identity of that kind,
+# filtering on ``value``. Equality on every column of a unique key is one row whatever the statistics say, so
+# this plan is the same on an empty, a fresh or a large table, prepared or not (ADR 0013).
+IDENTITY_LOOKUP_SQL = ("SELECT v.value, (SELECT c.contact_id FROM contact_identities c "
+                       "WHERE c.kind = %s AND c.value = v.value) FROM unnest(%s::text[]) AS v(value)")
+_PG_CHUNK = 5000
+# What an import grows: ANALYZE them while it runs (ADR 0013).
+STATISTICS_TABLES = ("contact_identities", "contacts", "contact_tags", "contact_consents")
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -47,12 +59,15 @@ def _lineage_doc(lineage: dict[str, Stamp]) -> dict[str, list[Any]]:
         entry = done.get(id(stamp))
         if entry is None:
             entry = done[id(stamp)] = [stamp.source, stamp.priority, stamp.at.isoformat()]
+            if stamp.file is not None:
+                entry += [stamp.file, stamp.row]
         doc[name] = entry
     return doc
 
 
 def _lineage_from(doc: dict[str, list[Any]]) -> dict[str, Stamp]:
-    return {name: Stamp(v[0], int(v[1]), datetime.fromisoformat(v[2])) for name, v in doc.items()}
+    return {name: Stamp(v[0], int(v[1]), datetime.fromisoformat(v[2]), *((str(v[3]), int(v[4])) if len(v) > 4 else ()))
+            for name, v in doc.items()}
 
 
 def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
@@ -73,6 +88,8 @@ class SqlContactRepository:
         for identity in set(identities):
             by_kind[identity.kind].append(identity.value)
         found: dict[Identity, str] = {}
+        if self._c.dialect.name == "postgresql":
+            return self._lookup_unprepared(by_kind)
         t = contact_identities
         for kind, values in by_kind.items():
             for chunk in _chunks(values):
@@ -81,6 +98,26 @@ class SqlContactRepository:
                 for value, contact_id in rows:
                     found[Identity(kind, value)] = contact_id
         return found
+
+    def _lookup_unprepared(self, by_kind: dict[str, list[str]]) -> dict[Identity, str]:
+        """Unprepared as well: psycopg prepares a query after five runs and PostgreSQL may then keep a generic
+        plan made while the table was empty (before: the key's ``kind`` only, then a filter on ``value``,
+        1.8 s a lookup at 52k identities). The statement above no longer needs it; this keeps it so."""
+        driver = cast(psycopg.Connection[Any], self._c.connection.dbapi_connection)
+        found: dict[Identity, str] = {}
+        with driver.cursor() as cursor:
+            for kind, values in by_kind.items():
+                for chunk in _chunks(values, _PG_CHUNK):
+                    cursor.execute(IDENTITY_LOOKUP_SQL, (kind, list(chunk)), prepare=False)
+                    for value, contact_id in cursor.fetchall():
+                        if contact_id is not None:
+                            found[Identity(kind, value)] = contact_id
+        return found
+
+    def refresh_statistics(self) -> None:
+        """PostgreSQL: ANALYZE the contact tables, so that plans made during a large first import see its size."""
+        if self._c.dialect.name == "postgresql":
+            self._c.exec_driver_sql(f"ANALYZE {', '.join(STATISTICS_TABLES)}")
 
     def load(self, ids: Collection[str]) -> dict[str, ContactState]:
         states: dict[str, ContactState] = {}
@@ -137,7 +174,7 @@ class SqlContactRepository:
                     [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
 
     def merge(self, merges: Sequence[MergeRecord]) -> None:
-        """Move every identity, event, tag and consent of each loser to its winner; keep a tombstone and
+        """Move every identity, event, tag, consent and pop-up of each loser to its winner; keep a tombstone and
         what moved (``MergeUndo``), so a person can unmerge."""
         undos: list[dict[str, Any]] = []
         for m in merges:
@@ -146,6 +183,8 @@ class SqlContactRepository:
                             .values(contact_id=m.winner_id))
             self._c.execute(update(events).where(events.c.contact_id == m.loser_id)
                             .values(contact_id=m.winner_id))
+            self._c.execute(update(onsite_messages).where(onsite_messages.c.contact_id == m.loser_id)
+                            .values(contact_id=m.winner_id))  # the survivor's browser shows what was queued
             self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id == m.loser_id))
             self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id == m.loser_id))
             undo["static_segments"] = self._end_memberships(m)

@@ -8,8 +8,8 @@ share the work and two steps of one contact never run at the same time (ADR 0005
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -20,6 +20,7 @@ from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.messages import message_from
+from touchflow.store.sql_functions import JsonText
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -198,6 +199,23 @@ class SqlJourneyRepository:
                                .group_by(outbox.c.channel))
         return {channel: int(n) for channel, n in rows}
 
+    def message_statuses(self, journey_id: str) -> list[tuple[str, str, str | None, int]]:
+        """(channel, status, reason, messages) of the journey's outbox rows."""
+        rows = self._c.execute(select(outbox.c.channel, outbox.c.status, outbox.c.reason, func.count())
+                               .where(outbox.c.journey_id == journey_id)
+                               .group_by(outbox.c.channel, outbox.c.status, outbox.c.reason))
+        return [(channel, status, reason, int(n)) for channel, status, reason, n in rows]
+
+    def delivered_by_channel(self, journey_id: str) -> dict[str, int]:
+        """Messages of the journey a provider reported delivered (``message_delivered`` events), by channel."""
+        found: dict[str, int] = defaultdict(int)  # counted here: PostgreSQL cannot group by a bound JSON key
+        for channel in self._c.execute(select(JsonText(events.c.properties, "channel")).where(
+                events.c.type == "message_delivered",
+                JsonText(events.c.properties, "journey_id") == journey_id)).scalars():
+            if channel:
+                found[str(channel)] += 1
+        return dict(found)
+
     def next_wake_at(self) -> datetime | None:
         """The earliest wake-up of any run in a live journey (the simulator jumps the clock to it)."""
         live = select(journeys.c.id).where(journeys.c.status == "active")
@@ -265,12 +283,58 @@ class SqlJourneyRepository:
         return [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
                 for r in self._c.execute(query)]
 
+    def lock_contacts(self, contact_ids: Collection[str]) -> None:
+        if not self._pg or not contact_ids:
+            return  # SQLite: one writer at a time, and every entry is decided inside a write transaction
+        # The claims' key (hashtextextended(contact_id, 0)); taken in ascending order so two scans never wait
+        # on each other in a cycle (the claims only try, they never wait).
+        self._c.exec_driver_sql(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT hashtextextended(x, 0) AS k "
+            "FROM unnest(%s::text[]) AS x ORDER BY 1) AS keys", (sorted(set(contact_ids)),))
+
     def delete_inbox(self, seqs: Sequence[int]) -> None:
         for start in range(0, len(seqs), _CHUNK):
             self._c.execute(delete(event_inbox).where(event_inbox.c.seq.in_(seqs[start:start + _CHUNK])))
 
     def inbox_size(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(event_inbox)).scalar_one())
+
+    # --- what a scan reads, for the sandbox's scan pacing -----------------------------------------
+
+    def scan_inputs_changed(self, journey_id: str, since: datetime, arrivals: Collection[str],
+                            interactions: Collection[str], stale_before: datetime) -> bool:
+        """Whether something stored since ``since`` can let a contact into an inactivity journey now: an
+        event of an ``arrivals`` type, an interaction that happened before ``stale_before`` (one after it
+        keeps its contact active until it crosses a window), a merge of two contacts, or a run of the
+        journey that ended (ending frees its contact for another entry)."""
+        probes = [select(contacts.c.id).where(contacts.c.updated_at >= since, contacts.c.merged_into.is_not(None)),
+                  select(journey_runs.c.id).where(journey_runs.c.journey_id == journey_id,
+                                                  journey_runs.c.updated_at >= since,
+                                                  journey_runs.c.status.not_in(("active", "waiting", "paused")))]
+        if arrivals:
+            probes.append(select(events.c.id).where(events.c.received_at >= since, events.c.type.in_(list(arrivals))))
+        if interactions:
+            probes.append(select(events.c.id).where(events.c.received_at >= since,
+                                                    events.c.type.in_(list(interactions)),
+                                                    events.c.occurred_at <= stale_before))
+        return any(self._c.execute(probe.limit(1)).first() is not None for probe in probes)
+
+    def next_window_crossing(self, journey_id: str, after: datetime, windows: Mapping[timedelta, Collection[str]],
+                             cooldown: timedelta | None) -> datetime | None:
+        """The first moment after ``after`` at which time alone changes what a scan sees: a stored event of
+        one of the types a window reads comes into it (window 0) or leaves it, or a run's cooldown ends."""
+        found: list[datetime] = []
+        for window, types in windows.items():
+            first = self._c.execute(select(func.min(events.c.occurred_at)).where(
+                events.c.type.in_(list(types)), events.c.occurred_at > after - window)).scalar_one()
+            if first is not None:
+                found.append(first + window)
+        if cooldown is not None:
+            entered = self._c.execute(select(func.min(journey_runs.c.entered_at)).where(
+                journey_runs.c.journey_id == journey_id, journey_runs.c.entered_at > after - cooldown)).scalar_one()
+            if entered is not None:
+                found.append(entered + cooldown)
+        return min(found, default=None)
 
     # --- facts for conditions --------------------------------------------------------------------
 

@@ -67,6 +67,15 @@ class SqlMessageRepository:
                                                                                 outbox.c.id)))
         return found
 
+    def next_attempt_at(self) -> datetime | None:
+        found: list[datetime] = []
+        for status in ("sending", "queued"):  # one equality each: the (status, next_attempt_at) index
+            at = self._c.execute(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == status)
+                                 ).scalar_one()
+            if at is not None:
+                found.append(at)
+        return min(found, default=None)
+
     def apply(self, updates: Sequence[MessageUpdate], now: datetime) -> None:
         bulk_update(self._c, outbox, "id", _UPDATE_COLUMNS,
                     [(u.status, u.next_attempt_at, u.reason, u.last_error, u.address, u.sent_at, u.provider_id,
@@ -108,7 +117,18 @@ class SqlMessageRepository:
 
     def emails_since(self, contact_ids: Collection[str], since: datetime
                      ) -> dict[str, list[tuple[str, str, datetime]]]:
-        return self._sent_since(contact_ids, since, "email")
+        """(message id, purpose, sent_at) of emails handed over since ``since``; purpose from the payload."""
+        found: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = (select(outbox.c.contact_id, outbox.c.id, outbox.c.channel, outbox.c.sent_at, outbox.c.status,
+                            outbox.c.payload)
+                     .where(outbox.c.contact_id.in_(ids[start:start + _CHUNK]), outbox.c.sent_at >= since))
+            for contact_id, message_id, channel, sent_at, status, payload in self._c.execute(query):
+                if status in _TOUCHED and channel == "email":
+                    purpose = "transactional" if (payload or {}).get("purpose") == "transactional" else "marketing"
+                    found[contact_id].append((message_id, purpose, sent_at))
+        return dict(found)
 
     def engagement_since(self, contact_ids: Collection[str], since: datetime
                          ) -> dict[str, tuple[datetime | None, bool]]:
@@ -182,10 +202,17 @@ class SqlMessageRepository:
     # --- on-site inbox (官网弹窗) -------------------------------------------------------------------
 
     def add_onsite(self, messages: Sequence[OnsiteMessage]) -> None:
+        """A pop-up for a contact merged away since its message was queued goes to the survivor."""
+        survivors: dict[str, str] = {}
+        ids = sorted({m.contact_id for m in messages})
+        for start in range(0, len(ids), _CHUNK):
+            survivors.update({r.id: r.merged_into for r in self._c.execute(
+                select(contacts.c.id, contacts.c.merged_into).where(contacts.c.id.in_(ids[start:start + _CHUNK]),
+                                                                    contacts.c.merged_into.is_not(None)))})
         bulk_insert(self._c, onsite_messages, ("id", "contact_id", "outbox_id", "title", "body", "url", "status",
                                                "created_at", "expires_at"),
-                    [(m.id, m.contact_id, m.outbox_id, m.title, m.body, m.url, m.status, m.created_at, m.expires_at)
-                     for m in messages], ignore_conflicts=True)
+                    [(m.id, survivors.get(m.contact_id, m.contact_id), m.outbox_id, m.title, m.body, m.url,
+                      m.status, m.created_at, m.expires_at) for m in messages], ignore_conflicts=True)
 
     def onsite_pending(self, contact_id: str, now: datetime, limit: int) -> list[OnsiteMessage]:
         query = (select(onsite_messages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -55,6 +56,16 @@ class SqlRejectRepository:
             at: datetime) -> None:
         self._c.execute(insert(rejects).values(kind=kind, source=source, row_number=row, payload=payload,
                                                reason=reason, at=at))
+
+    def existing(self, kind: str, source: str, rows: Sequence[int]) -> list[tuple[int, str, JSONValue]]:
+        """Rejects already kept for these rows of this source: (row, reason, payload)."""
+        found: list[tuple[int, str, JSONValue]] = []
+        t = rejects
+        for start in range(0, len(rows), 500):
+            query = select(t.c.row_number, t.c.reason, t.c.payload).where(
+                t.c.kind == kind, t.c.source == source, t.c.row_number.in_(rows[start:start + 500]))
+            found.extend((int(r.row_number), str(r.reason), r.payload) for r in self._c.execute(query))
+        return found
 
     def summary(self) -> dict[str, int]:
         rows = self._c.execute(select(rejects.c.reason, func.count()).group_by(rejects.c.reason))

@@ -43,6 +43,11 @@ class SqlTaskRepository:
             query = query.with_for_update(skip_locked=True)
         return [_task_from(r) for r in self._c.execute(query)]
 
+    def next_deadline(self) -> datetime | None:
+        found: datetime | None = self._c.execute(select(func.min(tasks.c.due_at)).where(
+            tasks.c.status == "open", tasks.c.breached_at.is_(None))).scalar_one()
+        return found
+
     def mark_breached(self, task_ids: Sequence[str], at: datetime) -> None:
         if task_ids:
             self._c.execute(update(tasks).where(tasks.c.id.in_(list(task_ids))).values(breached_at=at))

@@ -25,6 +25,7 @@ from touchflow.api.schemas import BASE64, MEDIA_TYPE, VISIBLE, AttributeValue, E
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
 from touchflow.domain.actors import Actor
+from touchflow.domain.channel_names import alias_warning
 from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
@@ -60,7 +61,7 @@ class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., max_length=120, description="the key journeys use, e.g. welcome_email")
-    channel: str = Field("email", description="email, sms, wecom, wechat_mp, onsite, webhook")
+    channel: str = Field("email", description="email, sms, wecom, wechat (wechat_mp: its old name), onsite, webhook")
     subject: str = Field("", max_length=1000, description="Liquid allowed")
     body: str = Field(..., max_length=256 * 1024, description="Liquid in MJML, HTML or text")
     layout: str = Field("html", description="mjml, html or text")
@@ -118,7 +119,8 @@ async def post_template(request: Request, caller: Caller, body: TemplateIn) -> R
                                   body.layout, body.tags, _actor(caller), text_body=body.text_body)
     except ContentError as exc:
         raise _error(exc) from None
-    return json_response(template_document(saved), 201)
+    warning = alias_warning(body.channel, "channel")  # wechat_mp: saved as wechat (ADR 0016)
+    return json_response({**template_document(saved), **({"warnings": [warning]} if warning else {})}, 201)
 
 
 @router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS)

@@ -79,12 +79,10 @@ async def publish(request: Request, caller: Caller) -> Response:
     state = api_state(request)
     text = (await read_body(request)).decode("utf-8", errors="replace")
     try:
-        result = await state.write(publish_journey, state.services, text, actor=f"apikey:{caller.id}")
+        result = await state.write(publish_journey, state.services, text, actor=f"apikey:{caller.id}",
+                                   templates_required=True)
     except (DefinitionError, JourneyError) as exc:
         raise _error(exc) from None
-    except RecursionError:  # PyYAML reads nested nodes recursively; a definition is never this deep
-        raise ApiError(422, "body: nested too deep to be a journey definition",
-                       [{"field": "body", "reason": "nested too deep"}]) from None
     return json_response({**_journey_json(result.journey), "unchanged": result.unchanged,
                           "findings": [{"code": f.code, "severity": f.severity, "path": f.path,
                                         "message": f.message} for f in result.findings]},
@@ -100,7 +98,7 @@ def show(request: Request, caller: Caller, key: Key) -> Response:
     except JourneyError as exc:
         raise _error(exc) from None
     return json_response({**_journey_json(stats.journey), "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
-                          "messages": stats.messages_by_channel})
+                          "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status})
 
 
 async def _set_status(request: Request, caller: Any, key: str, status: str, body: ReasonIn) -> Response:

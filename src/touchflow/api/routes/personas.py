@@ -13,8 +13,9 @@ from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
-from touchflow.domain.limits import MAX_JSON_DEPTH, json_problem
+from touchflow.domain.limits import json_problem
 from touchflow.domain.personas import CoverageReport, persona_to_data
+from touchflow.domain.safe_yaml import load_yaml
 from touchflow.services.personas import (
     PersonaNotFound,
     SavedPersona,
@@ -64,12 +65,9 @@ async def create(request: Request, caller: Caller) -> Response:
     raw = await read_body(request)
     try:
         document = (orjson.loads(raw) if "json" in request.headers.get("content-type", "")
-                    else yaml.safe_load(raw.decode("utf-8-sig")))
+                    else load_yaml(raw))
     except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body: not valid JSON or YAML: {exc}") from None
-    except RecursionError:  # PyYAML composes nested nodes recursively
-        raise ApiError(422, f"body: nested deeper than {MAX_JSON_DEPTH} levels",
-                       [{"field": "body", "reason": "nested too deep"}]) from None
     problem = json_problem(document, "persona")
     if problem is not None:
         raise ApiError(422, f"{problem[0]}: {problem[1]}", [{"field": problem[0], "reason": problem[1]}])
