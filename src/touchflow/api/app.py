@@ -11,12 +11,16 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from touchflow import __version__
 from touchflow.api import tracking
 from touchflow.api.auth import ApiKeyCache
+from touchflow.api.docs import complete_document, install_docs
+from touchflow.api.middleware import BodyLimit, wrap_outermost
 from touchflow.api.onsite_gate import OnsiteLimits
 from touchflow.api.routes import (
+    MAX_BODY_BYTES,
     ApiError,
     ApiState,
     callbacks,
@@ -31,7 +35,7 @@ from touchflow.api.routes import (
     segments,
     tasks,
 )
-from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn
+from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn, readable_reason
 from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.services.context import ServiceContext
 
@@ -43,7 +47,8 @@ Every `/v1` endpoint needs an API key (`touchflow apikey create NAME`), sent as
 `Authorization: Bearer <key>` or `X-API-Key: <key>`. Keys are checked against the database at most
 once every 30 seconds per server process, so a revoked key may keep working for up to 30 seconds.
 
-Errors are JSON: `{"detail": "<what is wrong>", "errors": [{"field": ..., "reason": ...}]}`.
+Errors are JSON: `{"detail": "<what is wrong>", "errors": [{"field": ..., "in": ..., "reason": ...}]}`
+(`in` — path, query, header or body — where the request's shape is at fault).
 Batches answer per item: 200 when all items were taken, 207 when some were rejected (listed by index
 and reason, the others stored), 422 when none was.
 """
@@ -69,7 +74,11 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     single writer); scale with worker processes instead.
     ``onsite_limits``: rate limits of the public pop-up endpoints (per process; defaults in ``OnsiteLimits``).
     """
-    app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION)
+    app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION, docs_url=None,
+                  redoc_url=None)
+    setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    install_docs(app)
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
     app.state.api_keys = app.state.touchflow.api_keys
@@ -100,7 +109,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
                 doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(doc.pop("$defs", {}))
                 components[model.__name__] = doc
-            app.openapi_schema = schema
+            app.openapi_schema = complete_document(schema)
         return app.openapi_schema
 
     setattr(app, "openapi", openapi)  # noqa: B010  (replace the generated schema with the completed one)
@@ -125,8 +134,20 @@ async def _yaml_too_large(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return json_response({"detail": exc.detail, "errors": []}, exc.status_code,
-                         headers=dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:  # Starlette names only the first route on the path; a path may have several
+        headers["Allow"] = ", ".join(_methods_on(request))
+    return json_response({"detail": exc.detail, "errors": []}, exc.status_code, headers=headers or None)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _methods_on(request: Request) -> list[str]:
+    """The methods some route takes on this path (asked of the router, which nests included routers)."""
+    routes = request.app.router.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
 
 
 _RETRYABLE_SQLSTATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
@@ -150,7 +171,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         loc = [str(p) for p in error.get("loc", ())]
         where = loc[0] if loc else "body"
         path = ".".join(loc[1:]) if where in ("body", "query", "path", "header") else ".".join(loc)
-        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        reason = readable_reason(error)
         if error.get("type") == "extra_forbidden":
             reason = "unknown field"
         elif error.get("type") == "json_invalid":

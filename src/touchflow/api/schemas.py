@@ -7,6 +7,7 @@ does not sink the others.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,15 +15,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
 from touchflow.domain.contacts import ContactState
+from touchflow.domain.limits import INT64_MAX, INT64_MIN
 
 __all__ = [
+    "BASE64",
+    "INT32_MAX",
     "INT64",
     "MAX_BATCH",
+    "MEDIA_TYPE",
+    "VISIBLE",
     "ContactBatchOut",
     "ContactIn",
     "ContactOut",
@@ -31,9 +39,13 @@ __all__ = [
     "ErrorOut",
     "EventBatchIn",
     "EventBatchOut",
+    "Int64",
+    "Offset",
     "PatchIn",
     "SearchOut",
+    "Version",
     "contact_payload",
+    "readable_reason",
     "summary_json",
 ]
 
@@ -46,7 +58,14 @@ FIELD_LIMITS: dict[str, int] = {
     "job_title": 200, "timezone": 64, "locale": 32, "lifecycle_stage": 32,
 }
 TAG_LIMIT = 100
-INT64 = range(-(2**63), 2**63)  # what JSON parsers and the database agree on
+INT64 = range(INT64_MIN, INT64_MAX + 1)  # what JSON parsers and the database agree on
+INT32_MAX = 2**31 - 1  # PostgreSQL's integer column: versions and row counts are stored as one
+
+# Every integer the API reads has one of these types (or its own tighter ge/le), so a number beyond
+# what the database stores is a 422 naming the field, never an OverflowError from the driver.
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Version = Annotated[int, Field(ge=1, le=INT32_MAX, description="a version number (1, 2, …)")]
+Offset = Annotated[int, Field(ge=0, le=INT32_MAX, description="how many items to skip")]
 
 
 _NUL = "text must not contain NUL (\\u0000) characters"
@@ -60,11 +79,41 @@ def _storable(value: Scalar | None) -> Scalar | None:
     return value
 
 
-AttributeValue = Annotated[Scalar | None, AfterValidator(_storable)]
+AttributeValue = Annotated[Scalar | None, AfterValidator(_storable), WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": "^[^\\x00]*$"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+    {"type": "number"}, {"type": "boolean"}, {"type": "null"}]})]  # what _storable checks, said in the document
+VISIBLE = r"^[^\x00]*[^\s\x00][^\x00]*$"  # not blank, no NUL
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?: *;[ -~]*)?$"
+_PATTERN_REASONS = {VISIBLE: "must hold a visible character and no NUL (\\u0000)", BASE64: "not valid base64",
+                    MEDIA_TYPE: "not a media type such as image/png or text/plain; charset=utf-8"}
+
+
+def readable_reason(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message as a person reads it (a pattern says what it means, not its regex)."""
+    if error.get("type") == "string_pattern_mismatch":
+        known = _PATTERN_REASONS.get(str((error.get("ctx") or {}).get("pattern")))
+        if known is not None:
+            return known
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+Tag = Annotated[str, StringConstraints(max_length=TAG_LIMIT, pattern=VISIBLE)]
+AttributeName = Annotated[str, StringConstraints(max_length=64, pattern=VISIBLE)]
+
+
+def names_by_pattern(schema: dict[str, Any]) -> None:
+    """pydantic documents a pattern on dict keys as ``patternProperties``, which lets any other name through;
+    say it as ``propertyNames`` so the document refuses what the server refuses."""
+    patterns = schema.pop("patternProperties", None)
+    if patterns:
+        [(pattern, values)] = patterns.items()
+        schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        schema["additionalProperties"] = values
 
 
 class Problem(BaseModel):
     field: str | None = Field(description="the offending field (dotted path), if one")
+    in_: Literal["path", "query", "header", "cookie", "body"] | None = Field(
+        None, alias="in", description="where the field is, when the request's shape is at fault")
     reason: str
 
 
@@ -102,7 +151,7 @@ class EventIn(ContactRef):
 class EventBatchIn(BaseModel):
     """``{"events": [...]}``, or the bare JSON list of events; at most 1,000 per request."""
 
-    events: list[EventIn] = Field(max_length=MAX_BATCH)
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ItemRejection(BaseModel):
@@ -131,14 +180,39 @@ class EventBatchOut(BaseModel):
 Identifier = Annotated[str, StringConstraints(max_length=255)]
 
 
+def _text_or_number(value: object) -> str | int:
+    """An identifier or number given as text or a whole number; one readable reason when it is neither.
+
+    (A plain ``str | int`` union would read "000…" too long for text as the number 0, take ``true`` as 1,
+    and name its members in the error: ``crm_id.constrained-str``.)
+    """
+    if isinstance(value, float) and value.is_integer():
+        if abs(value) >= 2**53:  # past 2**53 a JSON number has lost digits (orjson reads >64 bits as floats)
+            raise ValueError("integer out of the 64-bit range, or too large to be exact: send it as text")
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in INT64:
+            raise ValueError("integer out of the 64-bit range")
+        return value
+    if isinstance(value, str):
+        if len(value) > 255:
+            raise ValueError("longer than 255 characters")
+        return value
+    raise ValueError("must be text or a whole number")
+
+
+TextOrNumber = Annotated[str | int, PlainValidator(_text_or_number), WithJsonSchema({"anyOf": [
+    {"type": "string", "maxLength": 255}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}]})]
+
+
 class ContactIn(BaseModel):
     """One contact, matched and merged by any of its identities."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     email: Identifier | None = None
-    phone: Identifier | int | None = None
-    crm_id: Identifier | int | None = None
+    phone: TextOrNumber | None = None
+    crm_id: TextOrNumber | None = None
     anon: Identifier | None = Field(None, description="anonymous website visitor id")
     anonymous_id: Identifier | None = Field(None, description="same as anon")
     openid: Identifier | None = None
@@ -148,7 +222,7 @@ class ContactIn(BaseModel):
                                               description="more identities by kind, including custom x_* kinds")
     name: str | None = None
     gender: str | None = None
-    age: int | str | None = None
+    age: TextOrNumber | None = None
     city: str | None = None
     province: str | None = None
     industry: str | None = None
@@ -158,8 +232,9 @@ class ContactIn(BaseModel):
     locale: str | None = None
     lifecycle_stage: str | None = None
     tags: list[str] | str | None = Field(None, description="a list, or one comma-separated string")
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict,
-                                                  description="custom attributes, stored as custom.<name>")
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict, max_length=200, description="custom attributes, stored as custom.<name>",
+        json_schema_extra=names_by_pattern)
     consent: dict[str, Literal["granted", "denied"] | bool] = Field(
         default_factory=dict, description="channel (email, sms, wecom, wechat …) → granted/denied")
     observed_at: str | None = Field(None, description="when the source observed these values; default now")
@@ -233,15 +308,18 @@ class ContactBatchOut(BaseModel):
     results: list[ContactResult]
 
 
+
+
 class PatchIn(BaseModel):
     """An edit by hand (D5): its values outrank every source, and it is audited."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    attributes: dict[str, AttributeValue] = Field(
-        default_factory=dict, description="standard or custom attributes; null clears one")
-    add_tags: list[str] = Field(default_factory=list, max_length=100)
-    remove_tags: list[str] = Field(default_factory=list, max_length=100)
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict, max_length=200, description="standard or custom attributes; null clears one",
+        json_schema_extra=names_by_pattern)
+    add_tags: list[Tag] = Field(default_factory=list, max_length=100)
+    remove_tags: list[Tag] = Field(default_factory=list, max_length=100)
     reason: str = Field("", max_length=1000)
 
     @field_validator("add_tags", "remove_tags")
@@ -341,7 +419,7 @@ class ContactSummary(BaseModel):
 class SearchOut(BaseModel):
     items: list[ContactSummary]
     limit: int
-    offset: int
+    offset: Offset
 
 
 def summary_json(state: ContactState) -> dict[str, Any]:

@@ -48,8 +48,13 @@ PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAA
 _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0, private", "Pragma": "no-cache",
              "Expires": "0"}
 _PAGE_HEADERS = {**_NO_CACHE, "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
+                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                            "base-uri 'none'; frame-ancestors 'none'"}
 _FORM_MAX = 64 * 1024
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_BAD_LINK: dict[int | str, dict[str, Any]] = {400: {"description": "the link is invalid or damaged (a page)",
+                                                    "content": _HTML}}
+_PAGE: dict[int | str, dict[str, Any]] = {200: {"description": "a page", "content": _HTML}, **_BAD_LINK}
 _CHANNEL_NAMES = {"email": "邮件 Email", "sms": "短信 SMS", "wecom": "企业微信 WeCom", "wechat_mp": "公众号 WeChat"}
 _MULTIPART_FIELD = re.compile(rb'name="([^"]+)"\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]*)')
 
@@ -124,7 +129,8 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
-@router.get("/o/{token}", summary="Open pixel (records the first open)", response_class=Response)
+@router.get("/o/{token}", summary="Open pixel (records the first open)", response_class=Response,
+            responses={200: {"description": "a 1×1 GIF, whatever the token", "content": {"image/gif": {}}}})
 async def open_pixel(request: Request, token: str) -> Response:
     payload = _read(request, token, "open")
     if payload is not None:
@@ -137,7 +143,9 @@ async def open_pixel(request: Request, token: str) -> Response:
     return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
-@router.get("/c/{token}", summary="Click redirect (records the click)", response_class=Response)
+@router.get("/c/{token}", summary="Click redirect (records the click)", response_class=Response,
+            responses={302: {"description": "to the link's target", "headers": {"Location": {
+                "description": "the target (http or https)", "schema": {"type": "string"}}}}, **_BAD_LINK})
 async def click(request: Request, token: str) -> Response:
     payload = _read(request, token, "click")
     if payload is None:
@@ -153,7 +161,7 @@ async def click(request: Request, token: str) -> Response:
     return RedirectResponse(target, status_code=302, headers=_NO_CACHE)
 
 
-@router.get("/u/{token}", summary="Unsubscribe confirmation page", response_class=HTMLResponse)
+@router.get("/u/{token}", summary="Unsubscribe confirmation page", response_class=HTMLResponse, responses=_PAGE)
 async def unsubscribe_page(request: Request, token: str) -> Response:
     if _read(request, token, "unsubscribe") is None:
         return _invalid_link()
@@ -165,7 +173,8 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
 
 
 @router.post("/u/{token}", summary="Unsubscribe (RFC 8058 one-click, or the confirmation form)",
-             response_class=Response)
+             response_class=Response, responses={200: {"description": "a page, or `unsubscribed` (one-click)",
+                                                       "content": {**_HTML, "text/plain": {}}}, **_BAD_LINK})
 async def unsubscribe_post(request: Request, token: str) -> Response:
     payload = _read(request, token, "unsubscribe")
     if payload is None:
@@ -197,7 +206,8 @@ def _preference_form(found: list[ChannelPreference], saved: bool) -> str:
             '<button type="submit">保存 Save</button></form>')
 
 
-@router.get("/p/{token}", summary="Preference page (consent per channel)", response_class=HTMLResponse)
+@router.get("/p/{token}", summary="Preference page (consent per channel)", response_class=HTMLResponse,
+            responses=_PAGE)
 async def preference_page(request: Request, token: str) -> Response:
     payload = _read(request, token, "preferences")
     if payload is None or not isinstance(payload.get("c"), str):
@@ -209,7 +219,7 @@ async def preference_page(request: Request, token: str) -> Response:
     return _page("订阅偏好 Preferences", _preference_form(found, saved=False))
 
 
-@router.post("/p/{token}", summary="Save preferences", response_class=HTMLResponse)
+@router.post("/p/{token}", summary="Save preferences", response_class=HTMLResponse, responses=_PAGE)
 async def preference_save(request: Request, token: str) -> Response:
     payload = _read(request, token, "preferences")
     if payload is None or not isinstance(payload.get("c"), str):

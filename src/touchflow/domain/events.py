@@ -17,6 +17,7 @@ import orjson
 from touchflow.domain.contacts import Scalar
 from touchflow.domain.errors import FieldError
 from touchflow.domain.identities import Identity
+from touchflow.domain.limits import json_problem
 
 __all__ = [
     "EVENT_CATALOGUE",
@@ -187,7 +188,13 @@ def _scrub(value: JSONValue, path: str) -> JSONValue:
 
 
 def validate_properties(event_type: str, properties: dict[str, JSONValue]) -> dict[str, JSONValue]:
-    """Check a standard event's documented properties; custom types pass as they are."""
+    """Check a standard event's documented properties; custom types pass as they are.
+
+    Every event: nothing nested deeper than ``MAX_JSON_DEPTH`` levels, no integer beyond 64 bits.
+    """
+    problem = json_problem(properties, "properties")
+    if problem is not None:
+        raise FieldError(*problem)
     properties = {str(k).replace("\x00", ""): _scrub(v, f"properties.{k}") for k, v in properties.items()}
     spec = EVENT_CATALOGUE.get(event_type)
     if spec is None:

@@ -15,6 +15,7 @@ from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactRecord, S
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.events import EventInput, JSONValue, derive_event_id, validate_event_type, validate_properties
 from touchflow.domain.identities import IDENTITY_KINDS, Identity, make_identity
+from touchflow.domain.limits import fits_int64
 from touchflow.domain.normalize import (
     STANDARD_INDUSTRIES,
     clean_text,
@@ -139,7 +140,9 @@ def contact_record_from(raw: Mapping[str, object], source: str, priority: int, n
             except FieldError as exc:
                 warnings.append(exc)
         elif key.startswith("custom."):
-            if isinstance(value, str | int | float | bool):
+            if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+                warnings.append(FieldError(key, "integer out of the 64-bit range"))
+            elif isinstance(value, str | int | float | bool):
                 values[key] = clean_text(value) if isinstance(value, str) else value
             else:
                 warnings.append(FieldError(key, "custom attributes hold text, numbers or booleans"))

@@ -21,6 +21,7 @@ import orjson
 
 from touchflow.domain.csv_cells import neutralise
 from touchflow.domain.events import JSONValue
+from touchflow.domain.limits import clip_json
 from touchflow.engine.readers import (
     Kind,
     MalformedRow,
@@ -114,7 +115,7 @@ class _RejectWriter:
             columns = ["original"] if self._as_json else self._headers
             self._writer(["row_number", "reason", *columns])
         if self._as_json:
-            text = raw if raw is not None else orjson.dumps(original, default=str).decode()
+            text = raw if raw is not None else _dumps(original)
             self._writer([row, reason, text])
             return
         known = set(self._headers)
@@ -328,3 +329,10 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
         if progress is not None:
             progress(rows.total_bytes, rows.total_bytes)
     return report
+
+
+def _dumps(original: Mapping[str, object]) -> str:
+    try:
+        return orjson.dumps(original, default=str).decode()
+    except TypeError:  # nested past orjson's limit or a wide integer: what made the row a reject
+        return orjson.dumps(clip_json(original), default=str).decode()

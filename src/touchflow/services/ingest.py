@@ -16,6 +16,7 @@ import orjson
 from touchflow.domain.contacts import Consent, ContactRecord
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.limits import clip_json, json_problem
 from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
@@ -191,6 +192,8 @@ def _keep_rejects(uow: UnitOfWork, kind: str, source: str, items: Sequence[RawIt
         item = items[problem.index]
         payload = item.original if item.original is not None else {k: _jsonable(v) for k, v in
                                                                     item.payload.items()}
+        if json_problem(payload, "item", depth=0) is not None:  # what made it refused cannot be stored either
+            payload = clip_json(payload)  # type: ignore[assignment]
         if problem.row is not None and (problem.row, str(problem), _key(payload)) in kept:
             continue
         uow.rejects.add(kind, source, problem.row if problem.row is not None else problem.index, payload,

@@ -302,10 +302,10 @@ class SqlContactRepository:
     def search(self, text: str | None, tag: str | None, limit: int, offset: int) -> list[str]:
         query = select(contacts.c.id).where(contacts.c.merged_into.is_(None))
         if text:
-            pattern = f"%{text}%"
             by_identity = select(contact_identities.c.contact_id).where(contact_identities.c.value == text)
-            clauses: list[ColumnElement[bool]] = [
-                contacts.c.id.in_(by_identity), contacts.c.name.like(pattern), contacts.c.company.like(pattern)]
+            clauses: list[ColumnElement[bool]] = [  # autoescape: % and _ in the text match themselves
+                contacts.c.id.in_(by_identity), contacts.c.name.contains(text, autoescape=True),
+                contacts.c.company.contains(text, autoescape=True)]
             query = query.where(or_(*clauses))
         if tag:
             query = query.where(contacts.c.id.in_(select(contact_tags.c.contact_id)

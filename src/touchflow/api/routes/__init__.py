@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import ApiKeyCache
-from touchflow.api.schemas import INT64
+from touchflow.api.schemas import INT64, readable_reason
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.sources import default_source
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "PARSE_CRASHES",
     "ApiError",
     "ApiState",
@@ -124,7 +125,7 @@ def validation_problems(exc: ValidationError, prefix: tuple[str | int, ...] = ()
     out: list[dict[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = (*prefix, *error["loc"])
-        reason = str(error["msg"]).removeprefix("Value error, ")
+        reason = readable_reason(error)
         if error["type"] == "extra_forbidden":
             reason = "unknown field (identities and standard attributes are top-level keys; put anything " \
                      "else under 'attributes')"
@@ -192,11 +193,19 @@ def _parses(parse: Callable[[Mapping[str, object]], object], payload: Mapping[st
 
 
 def has_nul(value: object) -> bool:
-    """True when some text in a JSON value holds U+0000, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+    """True when some text in a JSON value holds U+0000, which PostgreSQL cannot store.
+
+    Iterative: a body may nest a thousand levels deep before its depth is refused.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False

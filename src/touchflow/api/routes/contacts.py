@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from touchflow.api.auth import Caller
@@ -32,6 +33,7 @@ from touchflow.api.schemas import (
     ContactOut,
     ContactUpsertOut,
     ErrorOut,
+    Offset,
     PatchIn,
     SearchOut,
     contact_payload,
@@ -64,12 +66,29 @@ _BODY_DOC: dict[str, Any] = {
         "required": True,
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/ContactIn"},
-            {"type": "array", "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/ContactIn"}},
+            {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+             "items": {"$ref": "#/components/schemas/ContactIn"}},
         ]}}},
     },
 }
 Identifier = Annotated[str, Path(description="a contact id, or email:…, phone:…, crm:…, anon:…, openid:… "
                                              "(URL-encoded); a merged-away id resolves to the survivor")]
+
+
+class ContactPath(Convertor[str]):
+    """An identifier that may hold ``/`` (Starlette decodes %2F before routing) but does not end in a
+    contact's sub-resource, so ``PATCH …/score`` is a 405 there, not an edit of contact "0/score"."""
+
+    regex = r"(?:(?!/(?:score|stages|unmerge)$).)+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("contact", ContactPath())
 
 
 def _not_found(exc: ContactNotFound) -> ApiError:
@@ -175,7 +194,7 @@ async def post_contacts(request: Request, caller: Caller, source: SourceQuery = 
     return json_response(body, 207)
 
 
-@router.get("/contacts/{identifier:path}", summary="Everything known about one contact",
+@router.get("/contacts/{identifier:contact}", summary="Everything known about one contact",
             response_model=None, responses={200: {"model": ContactOut}, **_AUTH, **_NOT_FOUND})
 def get_contact(request: Request, caller: Caller, identifier: Identifier,
                 recent: Annotated[int, Query(ge=0, le=100, description="how many recent events")] = 10) -> Response:
@@ -187,7 +206,7 @@ def get_contact(request: Request, caller: Caller, identifier: Identifier,
     return json_response(profile_document(profile))
 
 
-@router.patch("/contacts/{identifier:path}", summary="Edit tags and attributes by hand (D5)",
+@router.patch("/contacts/{identifier:contact}", summary="Edit tags and attributes by hand (D5)",
               response_model=None, responses={200: {"model": ContactOut}, **_AUTH, **_NOT_FOUND, **_INVALID})
 async def patch(request: Request, caller: Caller, identifier: Identifier, body: PatchIn) -> Response:
     """Values set here outrank every data source (a later CRM import does not overwrite them); `null`
@@ -262,7 +281,7 @@ def search(
                                                               "company")] = None,
     tag: Annotated[str | None, Query(max_length=100, description="only contacts with this tag")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> Response:
     del caller
     states = search_contacts(api_state(request).services, q or None, tag or None, limit, offset)

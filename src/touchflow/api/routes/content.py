@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response
-from touchflow.api.schemas import ErrorOut
+from touchflow.api.schemas import BASE64, MEDIA_TYPE, VISIBLE, AttributeValue, ErrorOut, Version
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
 from touchflow.domain.actors import Actor
@@ -72,7 +74,7 @@ class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact: str = Field(..., max_length=300, description="a contact id, or email:…, phone:…, crm:…")
-    version: int | None = Field(None, ge=1, description="default: the newest version")
+    version: Version | None = Field(None, description="default: the newest version")
 
 
 class DecisionIn(BaseModel):
@@ -84,12 +86,14 @@ class DecisionIn(BaseModel):
 
 
 class AssetIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str = Field(..., max_length=200)
-    content_base64: str = Field(..., description="the file, base64-encoded (at most 5 MB decoded)")
-    content_type: str | None = Field(None, max_length=100, description="default: guessed from the name")
-    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    name: str = Field(..., max_length=200, pattern=VISIBLE)
+    content_base64: str = Field(..., pattern=BASE64, description="the file, base64-encoded (at most 5 MB decoded)")
+    content_type: str | None = Field(None, max_length=100, pattern=MEDIA_TYPE,
+                                     description="default: guessed from the name")
+    metadata: dict[Annotated[str, StringConstraints(max_length=100)], AttributeValue] = Field(
+        default_factory=dict, max_length=50, description="at most 50 entries of text, numbers or booleans")
 
 
 def _actor(caller: ApiKeyRecord) -> Actor:
@@ -121,8 +125,8 @@ async def post_template(request: Request, caller: Caller, body: TemplateIn) -> R
 
 @router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS)
 def get_templates(request: Request, caller: Caller,
-                  status: Annotated[str | None, Query(description="draft, pending_review, approved, rejected")]
-                  = None) -> Response:
+                  status: Annotated[Literal["draft", "pending_review", "approved", "rejected"] | None,
+                                    Query(description="only templates in this status")] = None) -> Response:
     del caller
     found = list_templates(api_state(request).services, status)
     return json_response({"items": [template_document(t) for t in found]})
@@ -131,7 +135,7 @@ def get_templates(request: Request, caller: Caller,
 @router.get("/templates/{name}", summary="One template version with its body and history", response_model=None,
             responses=_ERRORS)
 def get_one_template(request: Request, caller: Caller, name: Name,
-                     version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                     version: Annotated[Version | None, Query()] = None) -> Response:
     del caller
     services = api_state(request).services
     try:
@@ -161,7 +165,7 @@ def post_preview(request: Request, caller: Caller, name: Name, body: PreviewIn) 
 
 @router.get("/reviews", summary="The compliance review queue", response_model=None, responses=_ERRORS)
 def get_reviews(request: Request, caller: Caller,
-                status: Annotated[str, Query(description="pending, approved, rejected or all")] = "pending"
+                status: Annotated[Literal["pending", "approved", "rejected", "all"], Query()] = "pending"
                 ) -> Response:
     del caller
     try:
@@ -216,12 +220,36 @@ def get_assets(request: Request, caller: Caller) -> Response:
     return json_response({"items": [asset_document(a) for a in list_assets(api_state(request).services)]})
 
 
-@router.get("/assets/{name}/content", summary="An asset's bytes", response_model=None, responses=_ERRORS)
+@router.get("/assets/{name}/content", summary="An asset's bytes (raster images inline, anything else as a download)",
+            response_model=None, responses={**_ERRORS, 200: {
+                "description": "the bytes, with the type they were saved with",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                            "*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 async def get_asset_content(request: Request, caller: Caller, name: str,
-                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                            version: Annotated[Version | None, Query()] = None) -> Response:
     del caller
     try:
         record, data = await run_in_threadpool(get_asset, api_state(request).services, name, version)
     except ContentNotFound as exc:
         raise _error(exc) from None
-    return Response(data, media_type=record.content_type, headers={"ETag": f'"{record.sha256}"'})
+    return asset_response(record.name, record.content_type, record.sha256, data)
+
+
+# Shown in place: raster images only. SVG is an image that runs script, so it downloads like any file.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"})
+
+
+def asset_response(name: str, content_type: str, sha256: str, data: bytes) -> Response:
+    """An asset's bytes that a browser cannot run as a page of this origin (stored XSS).
+
+    Anything but a raster image is sent as an attachment under a sandboxing CSP; with ``nosniff`` (on every
+    answer) the browser also keeps to the type sent.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if not re.fullmatch(MEDIA_TYPE, content_type) or "\n" in content_type:
+        content_type = media = "application/octet-stream"
+    headers = {"ETag": f'"{sha256}"', "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if media not in INLINE_TYPES:
+        fallback = re.sub(r'[^A-Za-z0-9._ -]', "_", name.rsplit("/", 1)[-1]) or "asset"
+        headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(data, media_type=content_type, headers=headers)

@@ -42,14 +42,14 @@ _BODY_DOC: dict[str, Any] = {
         "required": True,
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/EventBatchIn"},
-            {"type": "array", "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/EventIn"}},
+            {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/EventIn"}},
         ]}}},
     },
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing, unknown or revoked API key"},
     413: {"model": ErrorOut, "description": f"more than {MAX_BATCH} events, or a body over 16 MiB"},
-    422: {"model": EventBatchOut, "description": "every event was rejected (see `rejected`), or the body "
+    422: {"model": EventBatchOut | ErrorOut, "description": "every event was rejected (see `rejected`), or the body "
                                                  "is not a batch of events (then an ErrorOut)"},
 }
 

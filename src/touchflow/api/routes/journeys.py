@@ -70,7 +70,10 @@ def journeys(request: Request, caller: Caller) -> Response:
 @router.post("", summary="Publish a journey version (YAML or JSON body)", response_model=None, responses=_ERRORS,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/yaml": {"schema": {"type": "string"}},
-                 "application/json": {"schema": {"$ref": "https://touchflow.dev/journey.schema.json"}}}}})
+                 "application/json": {"schema": {
+                     "type": "object", "description": "a journey definition, as specified by the JSON Schema "
+                                                      "https://touchflow.dev/journey.schema.json "
+                                                      "(docs/journey.schema.json)"}}}}})
 async def publish(request: Request, caller: Caller) -> Response:
     """Lint errors block publishing; runs already inside keep the version they entered with."""
     state = api_state(request)

@@ -1,7 +1,7 @@
 """Reads for lifecycle stages and lead scores: a contact's score and stage history, the configuration.
 
-Included before the contacts router: its ``/v1/contacts/{identifier:path}`` would otherwise take
-``…/score`` and ``…/stages`` as part of the identifier.
+Included before the contacts router, whose ``/v1/contacts/{identifier:contact}`` takes identifiers holding
+``/`` but never one ending in ``/score`` or ``/stages`` (so another method there is a 405, not an edit).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _not_found(identifier: str) -> ApiError:
     return ApiError(404, f"no contact matches {identifier!r}", [{"field": "id", "reason": "no such contact"}])
 
 
-@router.get("/contacts/{identifier}/score", summary="A contact's lead score now, its parts and history",
+@router.get("/contacts/{identifier:path}/score", summary="A contact's lead score now, its parts and history",
             response_model=None, responses=_ERRORS)
 def contact_score(request: Request, caller: Caller, identifier: Identifier,
                   history: Annotated[int, Query(ge=0, le=500)] = 20) -> Response:
@@ -53,7 +53,7 @@ def contact_score(request: Request, caller: Caller, identifier: Identifier,
         "history": [{"score": h.score, "model_version": h.model_version, "at": h.at.isoformat()} for h in past]})
 
 
-@router.get("/contacts/{identifier}/stages", summary="A contact's lifecycle stage history, oldest first",
+@router.get("/contacts/{identifier:path}/stages", summary="A contact's lifecycle stage history, oldest first",
             response_model=None, responses=_ERRORS)
 def contact_stages(request: Request, caller: Caller, identifier: Identifier) -> Response:
     del caller

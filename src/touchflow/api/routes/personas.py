@@ -13,6 +13,7 @@ from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
+from touchflow.domain.limits import json_problem
 from touchflow.domain.personas import CoverageReport, persona_to_data
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.services.personas import (
@@ -67,6 +68,9 @@ async def create(request: Request, caller: Caller) -> Response:
                     else load_yaml(raw))
     except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body: not valid JSON or YAML: {exc}") from None
+    problem = json_problem(document, "persona")
+    if problem is not None:
+        raise ApiError(422, f"{problem[0]}: {problem[1]}", [{"field": problem[0], "reason": problem[1]}])
     try:
         saved = await state.write(save_persona, state.services, document, actor=f"apikey:{caller.id}")
     except PathError as exc:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
 from touchflow.api.auth import Caller
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
+from touchflow.domain.limits import json_problem
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.segments import (
     SegmentExists,
@@ -47,7 +48,16 @@ class SegmentIn(BaseModel):
     kind: str = Field(default="dynamic", description="dynamic (a condition) or static (listed members)")
     condition: Any = Field(default=None, description="the condition language (docs/subsystems/conditions.md)")
     description: str = Field(default="", max_length=2000)
-    refresh_every: str | None = Field(default=None, description="full recompute period, e.g. 1h (default)")
+    refresh_every: str | None = Field(default=None, max_length=20,
+                                      description="full recompute period, e.g. 1h (default)")
+
+    @field_validator("condition")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = json_problem(value, "condition")
+        if problem is not None:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
+        return value
 
     def data(self) -> dict[str, object]:
         found: dict[str, object] = {"key": self.key, "name": self.name, "kind": self.kind}
