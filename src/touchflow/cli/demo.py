@@ -17,7 +17,7 @@ from touchflow.bootstrap import bootstrap
 from touchflow.cli.common import console, fail
 from touchflow.clock import SystemClock
 from touchflow.config import Settings
-from touchflow.demo.journeys import examples_dir, simulate_company
+from touchflow.demo.journeys import examples_dir, save_example_templates, simulate_company
 from touchflow.demo.sample_data import FILES, SampleFiles, write_sample_data
 from touchflow.demo.summary import PLAN, SOURCE_FIELDS, DemoResult, ImportStep, ProgressFn, run_demo
 from touchflow.domain.contacts import STANDARD_FIELDS
@@ -98,9 +98,10 @@ def _journeys(services: ServiceContext) -> None:
     if directory is None:
         console.print("[yellow]note:[/yellow] examples/journeys not found; journeys skipped")
         return
+    save_example_templates(services)  # the journeys' copy, so a worker started after the demo renders it
     for path in sorted(directory.glob("*.yaml")):
         if not path.name.endswith(".scenario.yaml"):
-            publish_journey(services, path.read_text(encoding="utf-8"), actor="demo")
+            publish_journey(services, path.read_text(encoding="utf-8"), actor="demo", templates_required=True)
     with console.status("replaying the last 90 days through the journeys in the sandbox …"):
         outcomes, seconds, guarded = simulate_company(services)
     table = Table("journey", "entered", "converted", "messages sent by channel",

@@ -19,13 +19,15 @@ import touchflow
 from touchflow.bootstrap import bootstrap, open_sandbox
 from touchflow.config import Settings
 from touchflow.domain.events import JSONValue
+from touchflow.domain.safe_yaml import load_yaml
 from touchflow.domain.scenarios import Behaviour, MessageFilter, Persona, Reaction, Scenario, ScriptedEvent
 from touchflow.engine.simulator import simulate
+from touchflow.services.content import save_template, template_history
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import message_outcomes
 from touchflow.services.journeys import journey_stats
 
-__all__ = ["JourneyOutcome", "examples_dir", "simulate_company"]
+__all__ = ["JourneyOutcome", "examples_dir", "save_example_templates", "simulate_company"]
 
 # Types worth replaying: what triggers, waits, goals and conditions of the example journeys read.
 _REPLAYED = ("content_download", "signup", "consult", "quote_opened", "order_paid", "form_submit", "page_view",
@@ -53,6 +55,25 @@ def examples_dir() -> Path | None:
     """``examples/journeys`` of the source tree (the demo runs from a checkout: `pip install -e .`)."""
     found = Path(touchflow.__file__).resolve().parents[2] / "examples" / "journeys"
     return found if found.is_dir() else None
+
+
+def save_example_templates(ctx: ServiceContext) -> list[str]:
+    """Save ``examples/templates/templates.yaml`` into the asset library (a version only where the copy changed),
+    so the example journeys publish with every template in place; returns the names saved now."""
+    directory = examples_dir()
+    source = None if directory is None else directory.parent / "templates" / "templates.yaml"
+    if source is None or not source.is_file():
+        return []
+    saved = []
+    for item in load_yaml(source.read_text(encoding="utf-8"))["templates"]:
+        history = template_history(ctx, item["name"])
+        latest = history[-1] if history else None
+        if latest is not None and (latest.channel, latest.subject, latest.body) == (
+                item["channel"], item["subject"], item["body"]):
+            continue
+        save_template(ctx, item["name"], item["channel"], item["subject"], item["body"], "text", by="demo")
+        saved.append(item["name"])
+    return saved
 
 
 def _company_scenario(ctx: ServiceContext, days: int, seed: int) -> Scenario:
