@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.pacing import Pacer
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
@@ -85,12 +87,18 @@ class JourneyRuntime:
         self.dispatcher = dispatcher
         self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
         self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
+        # each kind of work learns how much fits in one short write transaction (services/pacing.py)
+        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size)
+        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size)
+        self._segment_pacer = Pacer(start=200, high=50_000)
+        self._contact_pacer = Pacer()
 
     # --- events ----------------------------------------------------------------------------------
 
-    def route_events(self) -> TickReport:
-        """One batch from the event inbox; a poison batch is bisected to the bad event (engine/quarantine)."""
-        return bisect(self._route, self.batch_size, self._route_alone, "inbox events")
+    def route_events(self, limit: int | None = None) -> TickReport:
+        """One batch (``batch_size`` events unless ``limit`` says fewer) from the event inbox; a poison batch is
+        bisected to the bad event (engine/quarantine)."""
+        return bisect(self._route, limit or self.batch_size, self._route_alone, "inbox events")
 
     def _route_alone(self, error: BaseException) -> TickReport:
         """The first inbox event fails alone: route it with each run and entry on its own, parking the
@@ -204,9 +212,9 @@ class JourneyRuntime:
 
     # --- timers ----------------------------------------------------------------------------------
 
-    def run_due(self) -> TickReport:
+    def run_due(self, limit: int | None = None) -> TickReport:
         """One batch of runs whose wake-up time has come; a poison batch is bisected to the bad run."""
-        return bisect(self._run_due, self.batch_size, self._park_due, "due runs")
+        return bisect(self._run_due, limit or self.batch_size, self._park_due, "due runs")
 
     def _park_due(self, error: BaseException) -> TickReport:
         failed = set(self._claimed_runs)  # the run that failed alone (another worker may have taken it meanwhile)
@@ -261,13 +269,17 @@ class JourneyRuntime:
         """Drain what is due now: events, timers, scans and (if wired) the outbox."""
         total = TickReport()
         if self.contact_pass:
-            total.scanned += refresh_due(self.ctx)  # scores, tiers, stages of touched contacts; daily: all
-        total.scanned += update_segments(self.ctx)  # first, so entries route in this tick
-        for step in (self.route_events, self.run_due):
-            while True:
-                report = step()
+            total.scanned += refresh_due(self.ctx, self._contact_pacer)  # scores, tiers, stages of touched contacts; daily: all
+        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer)  # first: entries route this tick
+        for step, pacer in ((self.route_events, self._route_pacer), (self.run_due, self._due_pacer)):
+            while True:  # batches sized to the write budget (ADR 0021): ingest never waits long behind one
+                size = pacer.size
+                started = time.perf_counter()
+                report = step(size)
+                done = report.events + report.timers
+                pacer.took(done, time.perf_counter() - started)
                 total.add(report)
-                if report.events + report.timers < self.batch_size:
+                if done < size:
                     break
         total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.events += report_sla_breaches(self.ctx, self.batch_size)

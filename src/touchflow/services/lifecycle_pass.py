@@ -17,6 +17,7 @@ can trigger on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from touchflow.domain.lifecycle_ports import StageChange
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
+from touchflow.services.pacing import Pacer
 from touchflow.services.scoring import current_model, score_chunk
 from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
 
@@ -97,49 +99,65 @@ def _touched(uow: UnitOfWork, stored: dict[str, Any], limit: int
     return ids, upper, cursor
 
 
-def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT) -> PassReport:
+def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer | None = None) -> PassReport:
     """One step of the touched-contacts pass; 0 contacts when nothing new arrived.
 
-    Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches."""
+    Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches.
+    The touched contacts are found in a read snapshot, then recomputed in short write transactions sized by
+    ``pacer`` (ADR 0021); the cursor moves once all of them are done. A crash in between redoes the step:
+    recomputing a contact that is up to date changes nothing, so nothing is written twice."""
     now = ctx.clock.now()
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
-        _, upper, cursor = _touched(probe, probe.guards.setting(CURSOR_KEY) or {}, 1)
+        stored = probe.guards.setting(CURSOR_KEY) or {}
+        ids, upper, cursor = _touched(probe, stored, limit)
         if upper is None or upper == cursor:
             return PassReport()
+    pacer = pacer or Pacer()
+    report = PassReport()
+    for chunk in pacer.chunks(ids):
+        with ctx.uow() as uow:
+            if (uow.guards.lock_setting(CURSOR_KEY) or {}) != stored:
+                return report  # another worker moved the cursor past these contacts meanwhile
+            _add(report, refresh_contacts(uow, ctx, chunk, now))
+            uow.commit()
     with ctx.uow() as uow:
-        stored = uow.guards.lock_setting(CURSOR_KEY) or {}  # one worker moves the cursor at a time
-        ids, upper, cursor = _touched(uow, stored, limit)
-        if upper is None or upper == cursor:
-            return PassReport()
-        report = refresh_contacts(uow, ctx, ids, now) if ids else PassReport()
-        uow.guards.set_setting(CURSOR_KEY, {"received_at": upper[0].isoformat(), "seen": upper[1]}, "touchflow",
-                               now)
-        uow.commit()
+        if (uow.guards.lock_setting(CURSOR_KEY) or {}) == stored:
+            uow.guards.set_setting(CURSOR_KEY, {"received_at": upper[0].isoformat(), "seen": upper[1]},
+                                   "touchflow", now)
+            uow.commit()
     return report
 
 
 def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
-    """Every live contact, chunk by chunk, one transaction per chunk."""
+    """Every live contact, chunk by chunk, one short transaction per chunk (at most ``chunk`` contacts,
+    fewer when they take longer than the write budget)."""
     now = ctx.clock.now()
     total, after = PassReport(), None
+    pacer = Pacer(start=min(100, chunk), high=chunk)
     while True:
+        started = time.perf_counter()
         with ctx.uow() as uow:
-            ids = uow.lifecycle.live_ids(after, chunk)
+            ids = uow.lifecycle.live_ids(after, pacer.size)
             if not ids:
                 break
             report = refresh_contacts(uow, ctx, ids, now, span=True)
             uow.commit()
-        total.contacts += report.contacts
-        total.stage_changes += report.stage_changes
-        total.tier_changes += report.tier_changes
+        pacer.took(len(ids), time.perf_counter() - started)
+        _add(total, report)
         after = ids[-1]
     return total
 
 
-def refresh_due(ctx: ServiceContext) -> int:
+def _add(total: PassReport, part: PassReport) -> None:
+    total.contacts += part.contacts
+    total.stage_changes += part.stage_changes
+    total.tier_changes += part.tier_changes
+
+
+def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None) -> int:
     """What the worker's tick calls: one touched step, and the daily full pass when it is due.
     Returns the number of contacts looked at (0: nothing to do)."""
-    done = refresh_touched(ctx).contacts
+    done = refresh_touched(ctx, pacer=pacer).contacts
     now = ctx.clock.now()
     with ctx.reader() as probe:  # not due: no write transaction on an idle tick
         planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")

@@ -17,6 +17,7 @@ react on the same tick.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from touchflow.domain.segments import (
 )
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
+from touchflow.services.pacing import Pacer
 
 __all__ = [
     "SegmentExists",
@@ -329,15 +331,24 @@ def _drain_once(ctx: ServiceContext, limit: int) -> int:
     return in_transaction(ctx, work)
 
 
-def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20) -> int:
+def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20,
+                    pacer: Pacer | None = None) -> int:
     """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
-    segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle)."""
+    segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle).
+
+    The queue drains in short transactions of at most ``batch_size`` rows, fewer when a chunk takes longer
+    than the write budget (ADR 0021)."""
     work = 0
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
-    while queued and (done := _drain_once(ctx, batch_size)) > 0:
+    pacer = pacer or Pacer(start=min(200, batch_size), high=batch_size)
+    while queued:
+        size = pacer.size
+        started = time.perf_counter()
+        done = _drain_once(ctx, size)
+        pacer.took(done, time.perf_counter() - started)
         work += done
-        if done < batch_size:
+        if done < size:
             break
     with ctx.reader() as uow:
         due = [r.key for r in uow.segments.due_for_refresh(ctx.clock.now(), max_refreshes)]
