@@ -49,6 +49,7 @@ __all__ = ["JourneyRuntime", "TickReport"]
 
 log = logging.getLogger(__name__)
 ENROLMENT_EVENT = "enrolment_requested"
+PASS_SHARE = 0.1  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
 
 
 @dataclass
@@ -88,10 +89,11 @@ class JourneyRuntime:
         self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
         self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
         # each kind of work learns how much fits in one short write transaction (services/pacing.py)
-        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size)
-        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size)
-        self._segment_pacer = Pacer(start=200, high=50_000)
-        self._contact_pacer = Pacer()
+        rest = ctx.single_writer
+        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
+        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
+        self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
+        self._contact_pacer = Pacer(rest=rest)
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -268,11 +270,17 @@ class JourneyRuntime:
     def tick(self) -> TickReport:
         """Drain what is due now: events, timers, scans and (if wired) the outbox."""
         total = TickReport()
-        if self.contact_pass:
-            total.scanned += refresh_due(self.ctx, self._contact_pacer)  # scores, tiers, stages of touched contacts; daily: all
-        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer)  # first: entries route this tick
+        if self.contact_pass:  # scores, tiers, stages of touched contacts (a backlog: a share per tick); daily: all
+            total.scanned += refresh_due(self.ctx, self._contact_pacer, time.perf_counter() + PASS_SHARE)
+        # before routing, so entries route in this tick; a backlog drains a share per tick
+        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer,
+                                         deadline=time.perf_counter() + PASS_SHARE)
         for step, pacer in ((self.route_events, self._route_pacer), (self.run_due, self._due_pacer)):
+            first = True
             while True:  # batches sized to the write budget (ADR 0021): ingest never waits long behind one
+                if not first:
+                    pacer.pause()
+                first = False
                 size = pacer.size
                 started = time.perf_counter()
                 report = step(size)

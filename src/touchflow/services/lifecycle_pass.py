@@ -91,39 +91,52 @@ def _emit(uow: UnitOfWork, ctx: ServiceContext, moves: Sequence[StageChange], no
 def _touched(uow: UnitOfWork, stored: dict[str, Any], limit: int
              ) -> tuple[list[str], tuple[datetime, int] | None, tuple[datetime, int] | None]:
     """(contact ids, the new cursor, the stored cursor): contacts with events received since the cursor
-    that the model, tiers or stages read."""
+    that the model, tiers or stages read. A step left unfinished (``upto``/``after`` in the cursor: see
+    ``refresh_touched``) goes on where it stopped."""
     cursor = ((datetime.fromisoformat(stored["received_at"]), int(stored.get("seen", 0)))
               if stored.get("received_at") else None)
     read = current_model(uow).event_types() | tier_config(uow).event_types() | lifecycle_config(uow).event_types()
-    ids, upper = uow.lifecycle.touched_since(cursor, limit, (NON_INTERACTION - read) | OWN_EVENTS)
+    ignore = (NON_INTERACTION - read) | OWN_EVENTS
+    if stored.get("upto"):
+        upto = (datetime.fromisoformat(stored["upto"]), int(stored["upto_seen"]))
+        ids, _ = uow.lifecycle.touched_since(cursor, limit, ignore, upto=upto[0])
+        return [cid for cid in ids if cid > stored["after"]], upto, cursor
+    ids, upper = uow.lifecycle.touched_since(cursor, limit, ignore)
     return ids, upper, cursor
 
 
-def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer | None = None) -> PassReport:
+def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer | None = None,
+                    deadline: float | None = None) -> PassReport:
     """One step of the touched-contacts pass; 0 contacts when nothing new arrived.
 
     Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches.
     The touched contacts are found in a read snapshot, then recomputed in short write transactions sized by
-    ``pacer`` (ADR 0021); the cursor moves once all of them are done. A crash in between redoes the step:
-    recomputing a contact that is up to date changes nothing, so nothing is written twice."""
+    ``pacer`` (ADR 0021). Each chunk records its progress in the cursor, in its own transaction, so a step
+    stopped at ``deadline`` (a ``time.perf_counter()`` value: the worker's tick has other work) or by a crash
+    goes on with the next contact; the cursor moves past the step with its last chunk."""
     now = ctx.clock.now()
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         stored = probe.guards.setting(CURSOR_KEY) or {}
         ids, upper, cursor = _touched(probe, stored, limit)
-        if upper is None or upper == cursor:
+        if upper is None or (upper == cursor and not stored.get("upto")):
             return PassReport()
-    pacer = pacer or Pacer()
+    pacer = pacer or Pacer(rest=ctx.single_writer)
     report = PassReport()
-    for chunk in pacer.chunks(ids):
+    expected = stored
+    kept = {k: v for k, v in stored.items() if k in ("received_at", "seen")}
+    for n, chunk in enumerate(pacer.chunks(ids) if ids else [[]]):
+        if n and deadline is not None and time.perf_counter() >= deadline:
+            return report  # the progress is in the cursor: the next tick goes on from there
         with ctx.uow() as uow:
-            if (uow.guards.lock_setting(CURSOR_KEY) or {}) != stored:
-                return report  # another worker moved the cursor past these contacts meanwhile
-            _add(report, refresh_contacts(uow, ctx, chunk, now))
-            uow.commit()
-    with ctx.uow() as uow:
-        if (uow.guards.lock_setting(CURSOR_KEY) or {}) == stored:
-            uow.guards.set_setting(CURSOR_KEY, {"received_at": upper[0].isoformat(), "seen": upper[1]},
-                                   "touchflow", now)
+            if (uow.guards.lock_setting(CURSOR_KEY) or {}) != expected:
+                return report  # another worker moved the cursor meanwhile: it does these contacts
+            if chunk:
+                _add(report, refresh_contacts(uow, ctx, chunk, now))
+            if not chunk or chunk[-1] == ids[-1]:  # the step is done: the cursor moves past it
+                expected = {"received_at": upper[0].isoformat(), "seen": upper[1]}
+            else:
+                expected = {**kept, "upto": upper[0].isoformat(), "upto_seen": upper[1], "after": chunk[-1]}
+            uow.guards.set_setting(CURSOR_KEY, expected, "touchflow", now)
             uow.commit()
     return report
 
@@ -133,8 +146,10 @@ def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
     fewer when they take longer than the write budget)."""
     now = ctx.clock.now()
     total, after = PassReport(), None
-    pacer = Pacer(start=min(100, chunk), high=chunk)
+    pacer = Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer)
     while True:
+        if after is not None:
+            pacer.pause()
         started = time.perf_counter()
         with ctx.uow() as uow:
             ids = uow.lifecycle.live_ids(after, pacer.size)
@@ -154,10 +169,10 @@ def _add(total: PassReport, part: PassReport) -> None:
     total.tier_changes += part.tier_changes
 
 
-def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None) -> int:
-    """What the worker's tick calls: one touched step, and the daily full pass when it is due.
-    Returns the number of contacts looked at (0: nothing to do)."""
-    done = refresh_touched(ctx, pacer=pacer).contacts
+def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None, deadline: float | None = None) -> int:
+    """What the worker's tick calls: one touched step (or its part until ``deadline``), and the daily full
+    pass when it is due. Returns the number of contacts looked at (0: nothing to do)."""
+    done = refresh_touched(ctx, pacer=pacer, deadline=deadline).contacts
     now = ctx.clock.now()
     with ctx.reader() as probe:  # not due: no write transaction on an idle tick
         planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")

@@ -129,7 +129,7 @@ def watch_write_holds() -> Iterator[list[WriteHold]]:
 
 def _count_written(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
     hold = connection.info.get(_HOLD)
-    if hold is not None and cursor.rowcount > 0 and not statement.lstrip()[:6].upper() == "SELECT":
+    if hold is not None and cursor.rowcount > 0 and statement.lstrip()[:6].upper() != "SELECT":
         hold[1] += cursor.rowcount
 
 
