@@ -49,7 +49,7 @@ __all__ = ["JourneyRuntime", "TickReport"]
 
 log = logging.getLogger(__name__)
 ENROLMENT_EVENT = "enrolment_requested"
-PASS_SHARE = 0.1  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
+PASS_SHARE = 0.05  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
 
 
 @dataclass
