@@ -13,7 +13,7 @@ from typing import TypeVar
 
 __all__ = ["WRITE_BUDGET", "Pacer"]
 
-WRITE_BUDGET = 0.02  # seconds of work per write transaction: well under the ~50 ms ingest may wait
+WRITE_BUDGET = 0.015  # seconds of work per write transaction: well under the ~50 ms ingest may wait
 T = TypeVar("T")
 
 
