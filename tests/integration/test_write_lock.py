@@ -14,14 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
 from touchflow.config import Settings
+from touchflow.domain.segments import MembershipChange
 from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.contacts import find_contact_id
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.lifecycle_pass import CURSOR_KEY, refresh_touched
+from touchflow.services.pacing import Pacer
 from touchflow.services.segments import create_segment, segment_members
 from touchflow.store.db import watch_write_holds
+from touchflow.store.tables import events
 
 BACKLOG = 5000
 # The budget per write transaction is 20 ms; a shared test machine stretches that, so the bound is generous.
@@ -118,3 +124,44 @@ def test_ingest_goes_on_while_the_worker_works_off_a_backlog(sqlite_app: Applica
     # one pass in one transaction blocked calls for seconds; short transactions keep the wait near the budget
     assert calls[int(0.9 * (len(calls) - 1))] < 0.25, calls[-10:]
     assert calls[-1] < 1.0, calls[-10:]
+
+
+def test_a_refresh_written_after_its_snapshot_leaves_what_changed_meanwhile_to_the_drain(app: Application) -> None:
+    """The hourly refresh evaluates in a snapshot and writes later, re-checked: a membership that changed since
+    stays as it is, and a contact whose facts changed since (a newer ``segment_dirty`` row) is not touched."""
+    create_segment(app.services, SEGMENTS[1], actor="t")  # shanghai
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"{n}@lock.test", "city": "北京"}) for n in "abc"])
+    JourneyRuntime(app.services).tick()
+    ids = {n: find_contact_id(app.services, f"email:{n}@lock.test") for n in "abc"}
+    with app.services.uow() as uow:
+        record = uow.segments.get("shanghai")
+        assert record is not None
+        mark = uow.segments.dirty_mark()
+        uow.segments.change_members(record, [ids["b"]], (), app.services.clock.now())  # b got in meanwhile
+        uow.segments.mark_dirty([(ids["c"], "*")], app.services.clock.now())  # c's facts changed meanwhile
+        planned = MembershipChange(frozenset(ids.values()), frozenset())  # the snapshot: all three enter
+        applied = uow.segments.apply_checked(record.id, planned, app.services.clock.now(), mark)
+        uow.commit()
+    assert applied == MembershipChange(frozenset({ids["a"]}), frozenset())
+    assert {c for c, _ in segment_members(app.services, "shanghai")} == {ids["a"], ids["b"]}
+
+
+def test_a_touched_step_stopped_by_the_tick_goes_on_where_it_stopped(app: Application) -> None:
+    """The contact pass gives up the tick after its share; its progress is in the cursor, so the next call goes
+    on with the next contact, and the result is that of one uninterrupted step (no stage move twice)."""
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"s{i}@lock.test"}) for i in range(30)])
+    record_events(app.services, "web", [RawItem({"id": f"s{i}", "type": "signup", "email": f"s{i}@lock.test"})
+                                        for i in range(30)])
+    pacer = Pacer(start=7, low=7, high=7)
+    done = [refresh_touched(app.services, pacer=pacer, deadline=0.0).contacts]  # past the deadline: one chunk
+    with app.services.reader() as uow:
+        cursor = uow.guards.setting(CURSOR_KEY) or {}
+    assert done == [7] and "after" in cursor  # progress recorded inside the step
+    while (step := refresh_touched(app.services, pacer=pacer, deadline=0.0).contacts):
+        done.append(step)
+    assert sum(done) == 30 and len(done) == 5
+    with app.services.reader() as uow:
+        assert "after" not in (uow.guards.setting(CURSOR_KEY) or {})  # the cursor moved past the step
+    with app.engine.connect() as c:
+        moved = list(c.execute(select(events.c.contact_id).where(events.c.type == "stage_changed")))
+    assert len(moved) == 30 and len(set(moved)) == 30  # each contact's move once (signup: prospect)
