@@ -30,7 +30,7 @@ from touchflow.store.db import watch_write_holds
 from touchflow.store.tables import events
 
 BACKLOG = 5000
-# The budget per write transaction is 20 ms; a shared test machine stretches that, so the bound is generous.
+# The budget per write transaction is 15 ms; a shared test machine stretches that, so the bound is generous.
 # The passes as they were (one transaction for the touched contacts, one for the drain) held it for seconds.
 LONGEST = 0.5
 
