@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.predicates import ContactFacts, EventFact
 from touchflow.domain.transitions import (
     Advance,
@@ -125,11 +125,46 @@ class JourneyRuntime:
         log.error("inbox event %s dropped from routing: %s", [e.event_id for e in inbox], quarantine_note(error))
         return TickReport(events=len(inbox), errors=[quarantine_note(error)])
 
+    def _prefetch(self, limit: int, now: datetime) -> _Prefetched | None:
+        """On SQLite, read what routing the inbox's head needs in a read snapshot, before the write lock:
+        the contacts' facts, the events' properties and which triggers match (ADR 0021). The write
+        transaction uses them only if it claims the same events and needs the same event types; everything
+        that decides entries (live runs, entry history) is read again under the lock."""
+        try:
+            with self.ctx.reader() as uow:
+                inbox = uow.journeys.claim_inbox(limit)  # SQLite: a plain read
+                if not inbox:
+                    return None
+                active = self.catalog.active(uow)
+                contact_ids = {e.contact_id for e in inbox}
+                # the current versions' needs: runs on an older version that needs other types are rare,
+                # and then the write transaction reads the facts again
+                needs = event_needs(d for _, d in active.by_id.values())
+                facts = uow.journeys.load_facts(contact_ids, needs, None)
+                properties = uow.events.properties_of([e.event_id for e in inbox])
+            matches: dict[tuple[str, str, int | None], bool] = {}
+            for item in inbox:
+                fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
+                for journey_id in active.entry_by_type.get(item.type, []) if item.type != ENROLMENT_EVENT else ():
+                    record, definition = active.by_id[journey_id]
+                    matches[(item.event_id, journey_id, record.current_version)] = _trigger_matches(definition,
+                                                                                                    fact, now)
+        except Exception:  # e.g. a version that no longer parses: the write transaction deals with it
+            log.debug("routing prefetch failed; reading under the lock", exc_info=True)
+            return None
+        return _Prefetched(inbox, needs, facts, properties, matches)
+
     def _route(self, limit: int, isolate: bool = False) -> TickReport:
         now = self.ctx.clock.now()
         report = TickReport()
+        pre = self._prefetch(limit, now) if self.ctx.single_writer and not isolate else None
         with self.ctx.uow() as uow:
-            inbox = uow.journeys.claim_inbox(limit)
+            # the events read ahead, if still the inbox's head (more may have arrived: they wait for the next batch)
+            if pre is not None and uow.journeys.inbox_head(len(pre.inbox)) == [e.seq for e in pre.inbox]:
+                inbox = pre.inbox
+            else:
+                pre = None
+                inbox = uow.journeys.claim_inbox(limit)
             self._claimed_events = [e.event_id for e in inbox]
             if not inbox:
                 return report
@@ -152,8 +187,13 @@ class JourneyRuntime:
                 definitions = self.catalog.for_runs(uow, live_runs)
             definitions.update({(jid, rec.current_version): d for jid, (rec, d) in active.by_id.items()
                                 if rec.current_version is not None})
-            facts = uow.journeys.load_facts(contact_ids, event_needs(definitions.values()), None)
-            properties = uow.events.properties_of([e.event_id for e in inbox])
+            needs = event_needs(definitions.values())
+            if pre is not None and pre.needs == needs:
+                facts, properties, matches = pre.facts, pre.properties, pre.matches
+            else:
+                facts = uow.journeys.load_facts(contact_ids, needs, None)
+                properties = uow.events.properties_of([e.event_id for e in inbox])
+                matches = {}
             entry_journeys = {jid for ids in active.entry_by_type.values() for jid in ids}
             if any(e.type == ENROLMENT_EVENT for e in inbox):
                 entry_journeys |= set(active.by_id)
@@ -187,8 +227,10 @@ class JourneyRuntime:
                     targets = [wanted] if wanted is not None else []
                 for journey_id in targets:
                     record, definition = active.by_id[journey_id]
-                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact, now):
-                        continue
+                    if item.type != ENROLMENT_EVENT:
+                        matched = matches.get((item.event_id, journey_id, record.current_version))
+                        if not (_trigger_matches(definition, fact, now) if matched is None else matched):
+                            continue
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
                     entry_key, entry_data = _entry_of(definition, fact) if item.type != ENROLMENT_EVENT else (None, {})
@@ -338,6 +380,15 @@ class JourneyRuntime:
                 continue
             if report.work == 0:
                 stop.wait(idle_sleep)
+
+
+@dataclass
+class _Prefetched:
+    inbox: list[InboxEvent]
+    needs: frozenset[str]
+    facts: dict[str, ContactFacts]
+    properties: dict[str, dict[str, Any]]
+    matches: dict[tuple[str, str, int | None], bool]  # (event, journey, version) -> the trigger matches
 
 
 def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | None, dict[str, Any]]:
