@@ -23,11 +23,14 @@ from touchflow.domain.segments import MembershipChange
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.journeys import publish_journey
 from touchflow.services.lifecycle_pass import CURSOR_KEY, refresh_touched
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import create_segment, segment_members
 from touchflow.store.db import watch_write_holds
-from touchflow.store.tables import events
+from touchflow.store.tables import events, journey_runs
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "journeys"
 
 BACKLOG = 5000
 # The budget per write transaction is 15 ms; a shared test machine stretches that, so the bound is generous.
@@ -165,3 +168,28 @@ def test_a_touched_step_stopped_by_the_tick_goes_on_where_it_stopped(app: Applic
     with app.engine.connect() as c:
         moved = list(c.execute(select(events.c.contact_id).where(events.c.type == "stage_changed")))
     assert len(moved) == 30 and len(set(moved)) == 30  # each contact's move once (signup: prospect)
+
+
+def test_events_read_ahead_but_routed_meanwhile_are_not_routed_twice(sqlite_app: Application) -> None:
+    """Routing on SQLite reads the inbox's head in a snapshot before taking the write lock. If those events were
+    routed meanwhile (another worker), the write transaction sees the head changed and claims afresh."""
+    app = sqlite_app
+    publish_journey(app.services, (EXAMPLES / "rule_a_whitepaper.yaml").read_text(encoding="utf-8"), actor="t")
+    record_events(app.services, "website", [RawItem({
+        "type": "content_download", "email": f"r{i}@lock.test", "occurred_at": app.services.clock.now().isoformat(),
+        "properties": {"content_id": "wp-1", "content_type": "whitepaper"}}) for i in range(5)])
+    other = JourneyRuntime(app.services)
+    raced: list[int] = []
+
+    class Racing(JourneyRuntime):
+        def _prefetch(self, limit: int, now: Any) -> Any:
+            read = super()._prefetch(limit, now)
+            if not raced:  # between the snapshot and the write lock, another worker routes the same events
+                raced.append(other.route_events().events)
+            return read
+
+    report = Racing(app.services).route_events()
+    assert raced == [5] and report.events == 0  # nothing left to route: the head it read ahead was gone
+    with app.engine.connect() as c:
+        runs = c.execute(select(journey_runs.c.contact_id)).scalars().all()
+    assert len(runs) == 5 and len(set(runs)) == 5  # each contact entered once
