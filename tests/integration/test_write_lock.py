@@ -24,7 +24,13 @@ from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
-from touchflow.services.lifecycle_pass import CURSOR_KEY, refresh_touched
+from touchflow.services.lifecycle_pass import (
+    CURSOR_KEY,
+    DAILY_KEY,
+    contact_pass_due_at,
+    refresh_due,
+    refresh_touched,
+)
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import create_segment, segment_members
 from touchflow.store.db import watch_write_holds
@@ -193,3 +199,22 @@ def test_events_read_ahead_but_routed_meanwhile_are_not_routed_twice(sqlite_app:
     with app.engine.connect() as c:
         runs = c.execute(select(journey_runs.c.contact_id)).scalars().all()
     assert len(runs) == 5 and len(set(runs)) == 5  # each contact entered once
+
+
+def test_the_daily_pass_is_spread_over_ticks_and_goes_on_where_it_stopped(app: Application,
+                                                                           clock: VirtualClock) -> None:
+    """The daily full pass gives up the tick after its share too (a pass over every contact in one tick kept
+    routing waiting for it); its progress is in the daily setting, chunk by chunk."""
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"d{i}@lock.test"}) for i in range(30)])
+    pacer = Pacer(start=7, low=7, high=7)
+    while refresh_due(app.services, pacer, deadline=0.0):  # whatever was touched; the first call plans the pass
+        pass
+    clock.advance(timedelta(days=1, minutes=1))
+    done = []
+    while step := refresh_due(app.services, pacer, deadline=0.0):
+        done.append(step)
+        with app.services.reader() as uow:
+            daily = uow.guards.setting(DAILY_KEY) or {}
+        assert ("after" in daily) == (sum(done) < 30), (done, daily)  # under way until the last chunk
+    assert done == [7, 7, 7, 7, 2]
+    assert contact_pass_due_at(app.services) == clock.now() + timedelta(days=1)  # tomorrow again

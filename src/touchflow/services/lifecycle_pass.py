@@ -170,26 +170,58 @@ def _add(total: PassReport, part: PassReport) -> None:
 
 
 def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None, deadline: float | None = None) -> int:
-    """What the worker's tick calls: one touched step (or its part until ``deadline``), and the daily full
-    pass when it is due. Returns the number of contacts looked at (0: nothing to do)."""
+    """What the worker's tick calls: one touched step and, when due, the daily full pass — each until
+    ``deadline`` (``time.perf_counter()``) once it has done a chunk; the rest goes on next tick. Returns the
+    number of contacts looked at (0: nothing to do)."""
     done = refresh_touched(ctx, pacer=pacer, deadline=deadline).contacts
     now = ctx.clock.now()
     with ctx.reader() as probe:  # not due: no write transaction on an idle tick
-        planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")
-        if planned and datetime.fromisoformat(planned) > now:
+        stored = probe.guards.setting(DAILY_KEY) or {}
+        planned = stored.get("next_at")
+        if "after" not in stored and planned and datetime.fromisoformat(planned) > now:
             return done
     with ctx.uow() as uow:  # claim the daily pass: with several workers, one runs it
         stored = uow.guards.lock_setting(DAILY_KEY) or {}
-        next_at = datetime.fromisoformat(stored["next_at"]) if stored.get("next_at") else None
-        if next_at is None:
-            uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
+        if "after" not in stored:  # not under way
+            next_at = datetime.fromisoformat(stored["next_at"]) if stored.get("next_at") else None
+            if next_at is None:
+                uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
+                uow.commit()
+                return done
+            if next_at > now:
+                return done
+            stored = {"next_at": (now + DAILY).isoformat(), "after": None}
+            uow.guards.set_setting(DAILY_KEY, stored, "touchflow", now)
             uow.commit()
-            return done
-        if next_at > now:
-            return done
-        uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
-        uow.commit()
-    return done + refresh_all(ctx).contacts
+    return done + _daily_step(ctx, stored, pacer or Pacer(rest=ctx.single_writer), deadline)
+
+
+def _daily_step(ctx: ServiceContext, expected: dict[str, Any], pacer: Pacer, deadline: float | None) -> int:
+    """The daily pass under way, chunk by chunk from the contact after ``expected["after"]``; each chunk
+    records how far it got in the same transaction, so a stop (the tick's share, a crash) goes on from there."""
+    now = ctx.clock.now()
+    contacts = 0
+    while True:
+        if contacts:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return contacts
+            pacer.pause()
+        size = pacer.size
+        started = time.perf_counter()
+        with ctx.uow() as uow:
+            if (uow.guards.lock_setting(DAILY_KEY) or {}) != expected:
+                return contacts  # another worker goes on with it
+            ids = uow.lifecycle.live_ids(expected["after"], size)
+            if ids:
+                refresh_contacts(uow, ctx, ids, now, span=True)
+            expected = ({"next_at": expected["next_at"], "after": ids[-1]} if len(ids) == size
+                        else {"next_at": expected["next_at"]})
+            uow.guards.set_setting(DAILY_KEY, expected, "touchflow", now)
+            uow.commit()
+        pacer.took(len(ids), time.perf_counter() - started)
+        contacts += len(ids)
+        if "after" not in expected:
+            return contacts
 
 
 def contact_pass_due_at(ctx: ServiceContext) -> datetime:
@@ -199,5 +231,8 @@ def contact_pass_due_at(ctx: ServiceContext) -> datetime:
         _, upper, cursor = _touched(probe, probe.guards.setting(CURSOR_KEY) or {}, 1)
         if upper is not None and upper != cursor:
             return now
-        planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")
+        daily = probe.guards.setting(DAILY_KEY) or {}
+        if "after" in daily:  # the daily pass is under way
+            return now
+        planned = daily.get("next_at")
     return datetime.fromisoformat(planned) if planned else now
