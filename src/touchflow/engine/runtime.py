@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -324,21 +325,30 @@ class JourneyRuntime:
                     pacer.pause()
                 first = False
                 size = pacer.size
-                started = time.perf_counter()
-                report = step(size)
-                done = report.events + report.timers
-                pacer.took(done, time.perf_counter() - started)
+                report = self._paced(step, pacer)
                 total.add(report)
-                if done < size:
+                if report.events + report.timers < size:
                     break
         total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick
-            while (report := self.route_events()).events:
+            while True:
+                size = self._route_pacer.size
+                report = self._paced(self.route_events, self._route_pacer)
                 total.add(report)
+                if report.events < size:
+                    break
+                self._route_pacer.pause()
         return total
+
+    def _paced(self, step: Callable[[int | None], TickReport], pacer: Pacer) -> TickReport:
+        """One batch of ``pacer.size``, timed for the pacer."""
+        started = time.perf_counter()
+        report = step(pacer.size)
+        pacer.took(report.events + report.timers, time.perf_counter() - started)
+        return report
 
     def next_due(self) -> datetime | None:
         """The earliest time ``tick`` has work: now while events or changed contacts wait, else the first
