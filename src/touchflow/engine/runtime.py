@@ -19,11 +19,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import ContactFacts, EventFact
 from touchflow.domain.transitions import (
     Advance,
@@ -33,11 +33,11 @@ from touchflow.domain.transitions import (
     StepRecord,
     TimerDue,
     advance,
-    props_match,
 )
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
+from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, read_ahead, trigger_matches
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
@@ -49,7 +49,6 @@ from touchflow.services.tasks import report_sla_breaches
 __all__ = ["JourneyRuntime", "TickReport"]
 
 log = logging.getLogger(__name__)
-ENROLMENT_EVENT = "enrolment_requested"
 PASS_SHARE = 0.05  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
 
 
@@ -126,34 +125,9 @@ class JourneyRuntime:
         log.error("inbox event %s dropped from routing: %s", [e.event_id for e in inbox], quarantine_note(error))
         return TickReport(events=len(inbox), errors=[quarantine_note(error)])
 
-    def _prefetch(self, limit: int, now: datetime) -> _Prefetched | None:
-        """On SQLite, read what routing the inbox's head needs in a read snapshot, before the write lock:
-        the contacts' facts, the events' properties and which triggers match (ADR 0021). The write
-        transaction uses them only if it claims the same events and needs the same event types; everything
-        that decides entries (live runs, entry history) is read again under the lock."""
-        try:
-            with self.ctx.reader() as uow:
-                inbox = uow.journeys.claim_inbox(limit)  # SQLite: a plain read
-                if not inbox:
-                    return None
-                active = self.catalog.active(uow)
-                contact_ids = {e.contact_id for e in inbox}
-                # the current versions' needs: runs on an older version that needs other types are rare,
-                # and then the write transaction reads the facts again
-                needs = event_needs(d for _, d in active.by_id.values())
-                facts = uow.journeys.load_facts(contact_ids, needs, None)
-                properties = uow.events.properties_of([e.event_id for e in inbox])
-            matches: dict[tuple[str, str, int | None], bool] = {}
-            for item in inbox:
-                fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
-                for journey_id in active.entry_by_type.get(item.type, []) if item.type != ENROLMENT_EVENT else ():
-                    record, definition = active.by_id[journey_id]
-                    matches[(item.event_id, journey_id, record.current_version)] = _trigger_matches(definition,
-                                                                                                    fact, now)
-        except Exception:  # e.g. a version that no longer parses: the write transaction deals with it
-            log.debug("routing prefetch failed; reading under the lock", exc_info=True)
-            return None
-        return _Prefetched(inbox, needs, facts, properties, matches)
+    def _prefetch(self, limit: int, now: datetime) -> ReadAhead | None:
+        """SQLite: the batch's reads, before the write lock (engine/read_ahead.py)."""
+        return read_ahead(self.ctx, self.catalog, limit, now)
 
     def _route(self, limit: int, isolate: bool = False) -> TickReport:
         now = self.ctx.clock.now()
@@ -230,7 +204,7 @@ class JourneyRuntime:
                     record, definition = active.by_id[journey_id]
                     if item.type != ENROLMENT_EVENT:
                         matched = matches.get((item.event_id, journey_id, record.current_version))
-                        if not (_trigger_matches(definition, fact, now) if matched is None else matched):
+                        if not (trigger_matches(definition, fact, now) if matched is None else matched):
                             continue
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
@@ -392,15 +366,6 @@ class JourneyRuntime:
                 stop.wait(idle_sleep)
 
 
-@dataclass
-class _Prefetched:
-    inbox: list[InboxEvent]
-    needs: frozenset[str]
-    facts: dict[str, ContactFacts]
-    properties: dict[str, dict[str, Any]]
-    matches: dict[tuple[str, str, int | None], bool]  # (event, journey, version) -> the trigger matches
-
-
 def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | None, dict[str, Any]]:
     """The run's entry key (text, or None when the event lacks it) and the event properties it keeps."""
     data = {name: fact.properties[name] for name in definition.entry_properties() if name in fact.properties}
@@ -409,16 +374,6 @@ def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | Non
     raw = fact.properties.get(definition.entry.key)
     key = None if raw is None or isinstance(raw, (dict, list)) or str(raw).strip() == "" else str(raw).strip()[:300]
     return key, data
-
-
-def _trigger_matches(definition: JourneyDefinition, fact: EventFact, now: datetime) -> bool:
-    trigger = definition.trigger
-    due = fact.occurred_at + (trigger.delay if trigger.kind == "after_event" else timedelta(0))
-    if now - due > trigger.late_entry:  # history (an import of last month's events), not a reason to send now
-        return False
-    if trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
-        return fact.properties.get("segment") == trigger.segment
-    return props_match(trigger.properties, fact.properties)
 
 
 def _parked(run: Run, reason: str) -> Run:
