@@ -299,8 +299,8 @@ def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe) -
     committed: list[tuple[datetime, datetime, int, int]] = []
 
     class TimedRuntime(JourneyRuntime):
-        def route_events(self) -> TickReport:
-            report = super().route_events()
+        def route_events(self, limit: int | None = None) -> TickReport:
+            report = super().route_events(limit)
             if report.events:
                 committed.append((clock.last, datetime.now(UTC), report.events, report.entered))
             return report

@@ -124,10 +124,13 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         uow=lambda: SqlUnitOfWork(engine),
         read_uow=lambda: SqlUnitOfWork(engine, read_only=True),
         clock=clock or SystemClock(),
+        single_writer=engine.dialect.name == "sqlite",
     )
     return Application(settings, engine, services)
 
 
 def open_sandbox(path: Path, clock: Clock, batch_size: int = 1000) -> Application:
     """The sandbox's own store: a new SQLite file on a virtual clock (``engine.simulator`` takes this)."""
-    return bootstrap(Settings(f"sqlite:///{path.as_posix()}", batch_size=batch_size), clock=clock)
+    application = bootstrap(Settings(f"sqlite:///{path.as_posix()}", batch_size=batch_size), clock=clock)
+    application.services.single_writer = False  # nobody else writes there: no gaps to leave
+    return application

@@ -74,10 +74,10 @@ class StoredProposal:
 
 class LifecycleRepository(Protocol):
     # --- which contacts to look at
-    def touched_since(self, after: tuple[datetime, int] | None, limit: int,
-                      ignore_types: Collection[str]) -> tuple[list[str], tuple[datetime, int] | None]:
+    def touched_since(self, after: tuple[datetime, int] | None, limit: int, ignore_types: Collection[str],
+                      upto: datetime | None = None) -> tuple[list[str], tuple[datetime, int] | None]:
         """Contacts with events received since the mark ``(received_at, events seen with that stamp)``,
-        in a bounded step, and the new mark."""
+        in a bounded step (up to ``upto`` when given), and the new mark."""
         ...
     def live_ids(self, after_id: str | None, limit: int) -> list[str]: ...
     def live_count(self) -> int: ...

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from touchflow.engine.compose import Composer, RenderFailure
 from touchflow.engine.guard_facts import BatchContacts, load_guard_facts
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.guarding import guardrail_policy
+from touchflow.services.pacing import Pacer
 
 __all__ = ["DispatchReport", "Dispatcher", "OnSent", "lifecycle_event_id"]
 
@@ -79,6 +81,9 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="touchflow-send")
         self.report = DispatchReport()
         self._fell_back = 0  # fallback rows the last decide step queued (due now: dispatch_all goes on)
+        # dispatch_all's decide steps: sized to the write budget, gaps between them on SQLite (ADR 0021)
+        self._pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer)
+        self._limit = batch_size
 
     def close(self) -> None:
         """Stop the send threads and close the channels' connections (the dispatcher owns them)."""
@@ -96,7 +101,7 @@ class Dispatcher:
 
     def _decide(self, now: datetime) -> tuple[int, list[OutboxMessage], BatchContacts]:
         with self.ctx.uow() as uow:
-            claimed = uow.messages.claim(now, self.batch_size)
+            claimed = uow.messages.claim(now, self._limit)
             if not claimed:
                 return 0, [], BatchContacts()
             policy = self.policy(uow, now)
@@ -281,10 +286,14 @@ class Dispatcher:
                 self.report.failed += 1
         return sent
 
-    def dispatch_batch(self) -> int:
-        """One batch; returns how many messages were claimed (0 when nothing was due)."""
+    def dispatch_batch(self, limit: int | None = None) -> int:
+        """One batch (``batch_size`` messages unless ``limit`` says fewer); returns how many messages were
+        claimed (0 when nothing was due)."""
         now = self.ctx.clock.now()
+        self._limit = limit or self.batch_size
+        started = time.perf_counter()
         claimed, to_send, contacts = self._decide(now)
+        self._pacer.took(claimed, time.perf_counter() - started)
         if to_send:
             answers, onsite = self._send(to_send, now, contacts)
             done = self.ctx.clock.now()
@@ -296,8 +305,11 @@ class Dispatcher:
     def dispatch_all(self) -> int:
         total = 0
         while True:
+            if total:
+                self._pacer.pause()
             self._fell_back = 0
-            claimed = self.dispatch_batch()
+            size = self._pacer.size
+            claimed = self.dispatch_batch(size)
             total += claimed
-            if claimed < self.batch_size and not self._fell_back:
+            if claimed < size and not self._fell_back:
                 return total

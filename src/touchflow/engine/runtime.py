@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from touchflow.domain.journeys import JourneyDefinition
@@ -31,22 +33,23 @@ from touchflow.domain.transitions import (
     StepRecord,
     TimerDue,
     advance,
-    props_match,
 )
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
+from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, read_ahead, trigger_matches
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.pacing import Pacer
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
 __all__ = ["JourneyRuntime", "TickReport"]
 
 log = logging.getLogger(__name__)
-ENROLMENT_EVENT = "enrolment_requested"
+PASS_SHARE = 0.05  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
 
 
 @dataclass
@@ -85,12 +88,19 @@ class JourneyRuntime:
         self.dispatcher = dispatcher
         self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
         self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
+        # each kind of work learns how much fits in one short write transaction (services/pacing.py)
+        rest = ctx.single_writer
+        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
+        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
+        self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
+        self._contact_pacer = Pacer(rest=rest)
 
     # --- events ----------------------------------------------------------------------------------
 
-    def route_events(self) -> TickReport:
-        """One batch from the event inbox; a poison batch is bisected to the bad event (engine/quarantine)."""
-        return bisect(self._route, self.batch_size, self._route_alone, "inbox events")
+    def route_events(self, limit: int | None = None) -> TickReport:
+        """One batch (``batch_size`` events unless ``limit`` says fewer) from the event inbox; a poison batch is
+        bisected to the bad event (engine/quarantine)."""
+        return bisect(self._route, limit or self.batch_size, self._route_alone, "inbox events")
 
     def _route_alone(self, error: BaseException) -> TickReport:
         """The first inbox event fails alone: route it with each run and entry on its own, parking the
@@ -115,11 +125,21 @@ class JourneyRuntime:
         log.error("inbox event %s dropped from routing: %s", [e.event_id for e in inbox], quarantine_note(error))
         return TickReport(events=len(inbox), errors=[quarantine_note(error)])
 
+    def _prefetch(self, limit: int, now: datetime) -> ReadAhead | None:
+        """SQLite: the batch's reads, before the write lock (engine/read_ahead.py)."""
+        return read_ahead(self.ctx, self.catalog, limit, now)
+
     def _route(self, limit: int, isolate: bool = False) -> TickReport:
         now = self.ctx.clock.now()
         report = TickReport()
+        pre = self._prefetch(limit, now) if self.ctx.single_writer and not isolate else None
         with self.ctx.uow() as uow:
-            inbox = uow.journeys.claim_inbox(limit)
+            # the events read ahead, if still the inbox's head (more may have arrived: they wait for the next batch)
+            if pre is not None and uow.journeys.inbox_head(len(pre.inbox)) == [e.seq for e in pre.inbox]:
+                inbox = pre.inbox
+            else:
+                pre = None
+                inbox = uow.journeys.claim_inbox(limit)
             self._claimed_events = [e.event_id for e in inbox]
             if not inbox:
                 return report
@@ -142,8 +162,13 @@ class JourneyRuntime:
                 definitions = self.catalog.for_runs(uow, live_runs)
             definitions.update({(jid, rec.current_version): d for jid, (rec, d) in active.by_id.items()
                                 if rec.current_version is not None})
-            facts = uow.journeys.load_facts(contact_ids, event_needs(definitions.values()), None)
-            properties = uow.events.properties_of([e.event_id for e in inbox])
+            needs = event_needs(definitions.values())
+            if pre is not None and pre.needs == needs:
+                facts, properties, matches = pre.facts, pre.properties, pre.matches
+            else:
+                facts = uow.journeys.load_facts(contact_ids, needs, None)
+                properties = uow.events.properties_of([e.event_id for e in inbox])
+                matches = {}
             entry_journeys = {jid for ids in active.entry_by_type.values() for jid in ids}
             if any(e.type == ENROLMENT_EVENT for e in inbox):
                 entry_journeys |= set(active.by_id)
@@ -177,8 +202,10 @@ class JourneyRuntime:
                     targets = [wanted] if wanted is not None else []
                 for journey_id in targets:
                     record, definition = active.by_id[journey_id]
-                    if item.type != ENROLMENT_EVENT and not _trigger_matches(definition, fact, now):
-                        continue
+                    if item.type != ENROLMENT_EVENT:
+                        matched = matches.get((item.event_id, journey_id, record.current_version))
+                        if not (trigger_matches(definition, fact, now) if matched is None else matched):
+                            continue
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
                     entry_key, entry_data = _entry_of(definition, fact) if item.type != ENROLMENT_EVENT else (None, {})
@@ -204,9 +231,9 @@ class JourneyRuntime:
 
     # --- timers ----------------------------------------------------------------------------------
 
-    def run_due(self) -> TickReport:
+    def run_due(self, limit: int | None = None) -> TickReport:
         """One batch of runs whose wake-up time has come; a poison batch is bisected to the bad run."""
-        return bisect(self._run_due, self.batch_size, self._park_due, "due runs")
+        return bisect(self._run_due, limit or self.batch_size, self._park_due, "due runs")
 
     def _park_due(self, error: BaseException) -> TickReport:
         failed = set(self._claimed_runs)  # the run that failed alone (another worker may have taken it meanwhile)
@@ -260,23 +287,42 @@ class JourneyRuntime:
     def tick(self) -> TickReport:
         """Drain what is due now: events, timers, scans and (if wired) the outbox."""
         total = TickReport()
-        if self.contact_pass:
-            total.scanned += refresh_due(self.ctx)  # scores, tiers, stages of touched contacts; daily: all
-        total.scanned += update_segments(self.ctx)  # first, so entries route in this tick
-        for step in (self.route_events, self.run_due):
-            while True:
-                report = step()
+        if self.contact_pass:  # scores, tiers, stages of touched contacts (a backlog: a share per tick); daily: all
+            total.scanned += refresh_due(self.ctx, self._contact_pacer, time.perf_counter() + PASS_SHARE)
+        # before routing, so entries route in this tick; a backlog drains a share per tick
+        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer,
+                                         deadline=time.perf_counter() + PASS_SHARE)
+        for step, pacer in ((self.route_events, self._route_pacer), (self.run_due, self._due_pacer)):
+            first = True
+            while True:  # batches sized to the write budget (ADR 0021): ingest never waits long behind one
+                if not first:
+                    pacer.pause()
+                first = False
+                size = pacer.size
+                report = self._paced(step, pacer)
                 total.add(report)
-                if report.events + report.timers < self.batch_size:
+                if report.events + report.timers < size:
                     break
         total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick
-            while (report := self.route_events()).events:
+            while True:
+                size = self._route_pacer.size
+                report = self._paced(self.route_events, self._route_pacer)
                 total.add(report)
+                if report.events < size:
+                    break
+                self._route_pacer.pause()
         return total
+
+    def _paced(self, step: Callable[[int | None], TickReport], pacer: Pacer) -> TickReport:
+        """One batch of ``pacer.size``, timed for the pacer."""
+        started = time.perf_counter()
+        report = step(pacer.size)
+        pacer.took(report.events + report.timers, time.perf_counter() - started)
+        return report
 
     def next_due(self) -> datetime | None:
         """The earliest time ``tick`` has work: now while events or changed contacts wait, else the first
@@ -328,16 +374,6 @@ def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | Non
     raw = fact.properties.get(definition.entry.key)
     key = None if raw is None or isinstance(raw, (dict, list)) or str(raw).strip() == "" else str(raw).strip()[:300]
     return key, data
-
-
-def _trigger_matches(definition: JourneyDefinition, fact: EventFact, now: datetime) -> bool:
-    trigger = definition.trigger
-    due = fact.occurred_at + (trigger.delay if trigger.kind == "after_event" else timedelta(0))
-    if now - due > trigger.late_entry:  # history (an import of last month's events), not a reason to send now
-        return False
-    if trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
-        return fact.properties.get("segment") == trigger.segment
-    return props_match(trigger.properties, fact.properties)
 
 
 def _parked(run: Run, reason: str) -> Run:

@@ -33,6 +33,7 @@ from touchflow.engine.catalog import JourneyCatalog, event_needs
 from touchflow.engine.quarantine import is_transient, quarantine_note
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
+from touchflow.services.pacing import Pacer
 
 __all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "first_fire", "run_scans", "scan_condition"]
 
@@ -196,8 +197,9 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
     condition = scan_condition(definition.trigger, now)
     with ctx.reader() as uow:
         candidates = uow.journeys.matching_contacts(condition, EvalContext(now=now))
-    for start in range(0, len(candidates), batch_size):
-        chunk = candidates[start:start + batch_size]
+    # entries in short write transactions, at most batch_size contacts each (ADR 0021)
+    pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer)
+    for chunk in pacer.chunks(candidates):
         with ctx.uow() as uow:
             uow.journeys.lock_contacts(chunk)  # as the inbox claim does: a hand enrolment cannot enter twice
             history: dict[str, list[tuple[datetime, RunStatus]]] = defaultdict(list)

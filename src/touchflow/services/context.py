@@ -23,6 +23,9 @@ class ServiceContext:
     clock: Clock
     read_uow: Callable[[], UnitOfWork] | None = None  # a read-only transaction where the store has one
     ids: IdFactory = field(default_factory=IdFactory)
+    # one write lock for the whole store (SQLite) shared with other processes: background passes leave gaps
+    # between their write transactions so that ingest is not starved (services/pacing.py, ADR 0021)
+    single_writer: bool = False
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()

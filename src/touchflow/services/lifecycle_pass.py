@@ -17,6 +17,7 @@ can trigger on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from touchflow.domain.lifecycle_ports import StageChange
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
+from touchflow.services.pacing import Pacer
 from touchflow.services.scoring import current_model, score_chunk
 from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
 
@@ -89,74 +91,137 @@ def _emit(uow: UnitOfWork, ctx: ServiceContext, moves: Sequence[StageChange], no
 def _touched(uow: UnitOfWork, stored: dict[str, Any], limit: int
              ) -> tuple[list[str], tuple[datetime, int] | None, tuple[datetime, int] | None]:
     """(contact ids, the new cursor, the stored cursor): contacts with events received since the cursor
-    that the model, tiers or stages read."""
+    that the model, tiers or stages read. A step left unfinished (``upto``/``after`` in the cursor: see
+    ``refresh_touched``) goes on where it stopped."""
     cursor = ((datetime.fromisoformat(stored["received_at"]), int(stored.get("seen", 0)))
               if stored.get("received_at") else None)
     read = current_model(uow).event_types() | tier_config(uow).event_types() | lifecycle_config(uow).event_types()
-    ids, upper = uow.lifecycle.touched_since(cursor, limit, (NON_INTERACTION - read) | OWN_EVENTS)
+    ignore = (NON_INTERACTION - read) | OWN_EVENTS
+    if stored.get("upto"):
+        upto = (datetime.fromisoformat(stored["upto"]), int(stored["upto_seen"]))
+        ids, _ = uow.lifecycle.touched_since(cursor, limit, ignore, upto=upto[0])
+        return [cid for cid in ids if cid > stored["after"]], upto, cursor
+    ids, upper = uow.lifecycle.touched_since(cursor, limit, ignore)
     return ids, upper, cursor
 
 
-def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT) -> PassReport:
+def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer | None = None,
+                    deadline: float | None = None) -> PassReport:
     """One step of the touched-contacts pass; 0 contacts when nothing new arrived.
 
-    Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches."""
+    Events that nothing here reads (sends, skips, our own ``stage_changed``) do not count as touches.
+    The touched contacts are found in a read snapshot, then recomputed in short write transactions sized by
+    ``pacer`` (ADR 0021). Each chunk records its progress in the cursor, in its own transaction, so a step
+    stopped at ``deadline`` (a ``time.perf_counter()`` value: the worker's tick has other work) or by a crash
+    goes on with the next contact; the cursor moves past the step with its last chunk."""
     now = ctx.clock.now()
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
-        _, upper, cursor = _touched(probe, probe.guards.setting(CURSOR_KEY) or {}, 1)
-        if upper is None or upper == cursor:
+        stored = probe.guards.setting(CURSOR_KEY) or {}
+        ids, upper, cursor = _touched(probe, stored, limit)
+        if upper is None or (upper == cursor and not stored.get("upto")):
             return PassReport()
-    with ctx.uow() as uow:
-        stored = uow.guards.lock_setting(CURSOR_KEY) or {}  # one worker moves the cursor at a time
-        ids, upper, cursor = _touched(uow, stored, limit)
-        if upper is None or upper == cursor:
-            return PassReport()
-        report = refresh_contacts(uow, ctx, ids, now) if ids else PassReport()
-        uow.guards.set_setting(CURSOR_KEY, {"received_at": upper[0].isoformat(), "seen": upper[1]}, "touchflow",
-                               now)
-        uow.commit()
+    pacer = pacer or Pacer(rest=ctx.single_writer)
+    report = PassReport()
+    expected = stored
+    kept = {k: v for k, v in stored.items() if k in ("received_at", "seen")}
+    for n, chunk in enumerate(pacer.chunks(ids) if ids else [[]]):
+        if n and deadline is not None and time.perf_counter() >= deadline:
+            return report  # the progress is in the cursor: the next tick goes on from there
+        with ctx.uow() as uow:
+            if (uow.guards.lock_setting(CURSOR_KEY) or {}) != expected:
+                return report  # another worker moved the cursor meanwhile: it does these contacts
+            if chunk:
+                _add(report, refresh_contacts(uow, ctx, chunk, now))
+            if not chunk or chunk[-1] == ids[-1]:  # the step is done: the cursor moves past it
+                expected = {"received_at": upper[0].isoformat(), "seen": upper[1]}
+            else:
+                expected = {**kept, "upto": upper[0].isoformat(), "upto_seen": upper[1], "after": chunk[-1]}
+            uow.guards.set_setting(CURSOR_KEY, expected, "touchflow", now)
+            uow.commit()
     return report
 
 
 def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
-    """Every live contact, chunk by chunk, one transaction per chunk."""
+    """Every live contact, chunk by chunk, one short transaction per chunk (at most ``chunk`` contacts,
+    fewer when they take longer than the write budget)."""
     now = ctx.clock.now()
     total, after = PassReport(), None
+    pacer = Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer)
     while True:
+        if after is not None:
+            pacer.pause()
+        started = time.perf_counter()
         with ctx.uow() as uow:
-            ids = uow.lifecycle.live_ids(after, chunk)
+            ids = uow.lifecycle.live_ids(after, pacer.size)
             if not ids:
                 break
             report = refresh_contacts(uow, ctx, ids, now, span=True)
             uow.commit()
-        total.contacts += report.contacts
-        total.stage_changes += report.stage_changes
-        total.tier_changes += report.tier_changes
+        pacer.took(len(ids), time.perf_counter() - started)
+        _add(total, report)
         after = ids[-1]
     return total
 
 
-def refresh_due(ctx: ServiceContext) -> int:
-    """What the worker's tick calls: one touched step, and the daily full pass when it is due.
-    Returns the number of contacts looked at (0: nothing to do)."""
-    done = refresh_touched(ctx).contacts
+def _add(total: PassReport, part: PassReport) -> None:
+    total.contacts += part.contacts
+    total.stage_changes += part.stage_changes
+    total.tier_changes += part.tier_changes
+
+
+def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None, deadline: float | None = None) -> int:
+    """What the worker's tick calls: one touched step and, when due, the daily full pass — each until
+    ``deadline`` (``time.perf_counter()``) once it has done a chunk; the rest goes on next tick. Returns the
+    number of contacts looked at (0: nothing to do)."""
+    done = refresh_touched(ctx, pacer=pacer, deadline=deadline).contacts
     now = ctx.clock.now()
     with ctx.reader() as probe:  # not due: no write transaction on an idle tick
-        planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")
-        if planned and datetime.fromisoformat(planned) > now:
+        stored = probe.guards.setting(DAILY_KEY) or {}
+        planned = stored.get("next_at")
+        if "after" not in stored and planned and datetime.fromisoformat(planned) > now:
             return done
     with ctx.uow() as uow:  # claim the daily pass: with several workers, one runs it
         stored = uow.guards.lock_setting(DAILY_KEY) or {}
-        next_at = datetime.fromisoformat(stored["next_at"]) if stored.get("next_at") else None
-        if next_at is None:
-            uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
+        if "after" not in stored:  # not under way
+            next_at = datetime.fromisoformat(stored["next_at"]) if stored.get("next_at") else None
+            if next_at is None:
+                uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
+                uow.commit()
+                return done
+            if next_at > now:
+                return done
+            stored = {"next_at": (now + DAILY).isoformat(), "after": None}
+            uow.guards.set_setting(DAILY_KEY, stored, "touchflow", now)
             uow.commit()
-            return done
-        if next_at > now:
-            return done
-        uow.guards.set_setting(DAILY_KEY, {"next_at": (now + DAILY).isoformat()}, "touchflow", now)
-        uow.commit()
-    return done + refresh_all(ctx).contacts
+    return done + _daily_step(ctx, stored, pacer or Pacer(rest=ctx.single_writer), deadline)
+
+
+def _daily_step(ctx: ServiceContext, expected: dict[str, Any], pacer: Pacer, deadline: float | None) -> int:
+    """The daily pass under way, chunk by chunk from the contact after ``expected["after"]``; each chunk
+    records how far it got in the same transaction, so a stop (the tick's share, a crash) goes on from there."""
+    now = ctx.clock.now()
+    contacts = 0
+    while True:
+        if contacts:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return contacts
+            pacer.pause()
+        size = pacer.size
+        started = time.perf_counter()
+        with ctx.uow() as uow:
+            if (uow.guards.lock_setting(DAILY_KEY) or {}) != expected:
+                return contacts  # another worker goes on with it
+            ids = uow.lifecycle.live_ids(expected["after"], size)
+            if ids:
+                refresh_contacts(uow, ctx, ids, now, span=True)
+            expected = ({"next_at": expected["next_at"], "after": ids[-1]} if len(ids) == size
+                        else {"next_at": expected["next_at"]})
+            uow.guards.set_setting(DAILY_KEY, expected, "touchflow", now)
+            uow.commit()
+        pacer.took(len(ids), time.perf_counter() - started)
+        contacts += len(ids)
+        if "after" not in expected:
+            return contacts
 
 
 def contact_pass_due_at(ctx: ServiceContext) -> datetime:
@@ -166,5 +231,8 @@ def contact_pass_due_at(ctx: ServiceContext) -> datetime:
         _, upper, cursor = _touched(probe, probe.guards.setting(CURSOR_KEY) or {}, 1)
         if upper is not None and upper != cursor:
             return now
-        planned = (probe.guards.setting(DAILY_KEY) or {}).get("next_at")
+        daily = probe.guards.setting(DAILY_KEY) or {}
+        if "after" in daily:  # the daily pass is under way
+            return now
+        planned = daily.get("next_at")
     return datetime.fromisoformat(planned) if planned else now

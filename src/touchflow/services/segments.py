@@ -17,6 +17,7 @@ react on the same tick.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from touchflow.domain.segments import (
 )
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
+from touchflow.services.pacing import Pacer
 
 __all__ = [
     "SegmentExists",
@@ -185,12 +187,14 @@ def refresh_segment(ctx: ServiceContext, key: str) -> MembershipChange:
 
 
 def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -> dict[str, MembershipChange]:
-    """Recompute several dynamic segments (all of them by default) for everyone, in one pass and one
-    transaction: inner segments first, leaves the segments share read once (``store/segment_sets.py``)."""
-    now = ctx.clock.now()
+    """Recompute several dynamic segments (all of them by default) for everyone, in one pass: inner segments
+    first, leaves the segments share read once (``store/segment_sets.py``).
 
-    def work(uow: UnitOfWork) -> dict[str, MembershipChange]:
-        uow.segments.lock()
+    The pass reads in a snapshot, without the write lock; the changes are then written in short transactions
+    (ADR 0021), each re-checked: a contact whose membership or facts changed since the snapshot is left to
+    the drain. Returns what was written."""
+    now = ctx.clock.now()
+    with ctx.reader() as uow:
         records = {r.key: r for r in uow.segments.all()}
         definitions = evaluation_order(_definition(r) for r in records.values())
         wanted = [d for d in definitions if d.condition is not None and (keys is None or d.key in keys)]
@@ -200,18 +204,42 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
         static = sorted(set(keys or ()) - {d.key for d in wanted})
         if static:
             raise SegmentError("segment.kind", f"{static[0]!r} is static: its members change only by hand")
-        changes = uow.segments.recompute_everyone(
-            [(records[d.key], d.condition) for d in wanted if d.condition is not None], EvalContext(now))
-        in_pass = {d.key for d in wanted}
-        outside = [d for d in definitions if d.key not in in_pass]
-        for definition, change in zip(wanted, changes, strict=True):
-            _emit(uow, definition.key, change, now)
+        mark = uow.segments.dirty_mark()
+        planned = uow.segments.recompute_everyone(
+            [(records[d.key], d.condition) for d in wanted if d.condition is not None], EvalContext(now),
+            apply=False)
+    pacer = Pacer(start=500, high=20_000, rest=ctx.single_writer)
+    applied: dict[str, MembershipChange] = {}
+    for definition, change in zip(wanted, planned, strict=True):
+        record = records[definition.key]
+        entered: set[str] = set()
+        left: set[str] = set()
+        for chunk in pacer.chunks(sorted(change.entered | change.left)):
+            part = MembershipChange(change.entered.intersection(chunk), change.left.intersection(chunk))
+
+            def write(uow: UnitOfWork, part: MembershipChange = part, record: SegmentRecord = record
+                      ) -> MembershipChange:
+                uow.segments.lock()
+                done = uow.segments.apply_checked(record.id, part, now, mark)
+                _emit(uow, record.key, done, now)
+                return done
+
+            done = in_transaction(ctx, write)
+            entered |= done.entered
+            left |= done.left
+        applied[definition.key] = MembershipChange(frozenset(entered), frozenset(left))
+    in_pass = {d.key for d in wanted}
+    outside = [d for d in definitions if d.key not in in_pass]
+
+    def finish(uow: UnitOfWork) -> None:
+        for definition in wanted:
+            change = applied[definition.key]
             uow.segments.set_next_refresh(records[definition.key].id, now + records[definition.key].refresh_every)
             if not change.empty and any(definition.key in d.nested for d in outside):
                 _queue_change(uow, definition.key, change, now, None)  # nesting segments outside the pass follow
-        return {d.key: c for d, c in zip(wanted, changes, strict=True)}
 
-    return in_transaction(ctx, work)
+    in_transaction(ctx, finish)
+    return applied
 
 
 def archive_segment(ctx: ServiceContext, key: str, *, actor: str) -> int:
@@ -329,15 +357,29 @@ def _drain_once(ctx: ServiceContext, limit: int) -> int:
     return in_transaction(ctx, work)
 
 
-def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20) -> int:
+def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20,
+                    pacer: Pacer | None = None, deadline: float | None = None) -> int:
     """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
-    segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle)."""
+    segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle).
+
+    The queue drains in short transactions of at most ``batch_size`` rows, fewer when a chunk takes longer
+    than the write budget (ADR 0021); past ``deadline`` (``time.perf_counter()``) the rest waits in the
+    queue for the next tick."""
     work = 0
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
-    while queued and (done := _drain_once(ctx, batch_size)) > 0:
+    pacer = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer)
+    while queued:
+        if work:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return work
+            pacer.pause()
+        size = pacer.size
+        started = time.perf_counter()
+        done = _drain_once(ctx, size)
+        pacer.took(done, time.perf_counter() - started)
         work += done
-        if done < batch_size:
+        if done < size:
             break
     with ctx.reader() as uow:
         due = [r.key for r in uow.segments.due_for_refresh(ctx.clock.now(), max_refreshes)]

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +17,10 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["READ_ONLY", "make_engine"]
+__all__ = ["LONG_HOLD", "READ_ONLY", "WriteHold", "make_engine", "watch_write_holds"]
+
+log = logging.getLogger(__name__)
+LONG_HOLD = 0.05  # a write transaction holding SQLite's only write lock longer than this stalls ingest
 
 
 def _json_dumps(value: Any) -> str:
@@ -30,6 +39,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             event.listen(engine, "connect", lambda *_: _owner_only(Path(database)))
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "after_cursor_execute", _count_written)
+        event.listen(engine, "commit", lambda c: _end_hold(c, True))
+        event.listen(engine, "rollback", lambda c: _end_hold(c, False))
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
@@ -80,3 +92,54 @@ def _sqlite_begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info[_HOLD] = [time.perf_counter(), 0]
+
+
+# --- how long writers hold SQLite's write lock ----------------------------------------------------------------
+# SQLite has one write lock for the whole database: every write transaction (BEGIN IMMEDIATE → COMMIT) makes
+# ingest and the API wait. The worker's passes are cut so that none holds it long (docs/decisions/0021); this
+# measures each hold — logged at debug when past LONG_HOLD, and given to watchers (tests, benchmarks).
+
+_HOLD = "touchflow_write_hold"
+
+
+@dataclass(frozen=True)
+class WriteHold:
+    seconds: float  # from BEGIN IMMEDIATE to the commit or rollback being issued
+    rows: int  # rows inserted, updated or deleted, as the driver counts them
+    committed: bool
+
+
+_watchers: list[Callable[[WriteHold], None]] = []
+_watchers_lock = threading.Lock()
+
+
+@contextmanager
+def watch_write_holds() -> Iterator[list[WriteHold]]:
+    """Every SQLite write transaction that ends inside the block, in every engine of this process."""
+    found: list[WriteHold] = []
+    with _watchers_lock:
+        _watchers.append(found.append)
+    try:
+        yield found
+    finally:
+        with _watchers_lock:
+            _watchers.remove(found.append)
+
+
+def _count_written(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+    hold = connection.info.get(_HOLD)
+    if hold is not None and cursor.rowcount > 0 and statement.lstrip()[:6].upper() != "SELECT":
+        hold[1] += cursor.rowcount
+
+
+def _end_hold(connection: Any, committed: bool) -> None:
+    hold = connection.info.pop(_HOLD, None)
+    if hold is None:
+        return
+    done = WriteHold(time.perf_counter() - hold[0], hold[1], committed)
+    if done.seconds > LONG_HOLD:
+        log.debug("write lock held %.0f ms (%d rows written, %s)", 1000 * done.seconds, done.rows,
+                  "committed" if committed else "rolled back")
+    for watcher in list(_watchers):
+        watcher(done)

@@ -283,6 +283,9 @@ class SqlJourneyRepository:
         return [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
                 for r in self._c.execute(query)]
 
+    def inbox_head(self, limit: int) -> list[int]:
+        return list(self._c.execute(select(event_inbox.c.seq).order_by(event_inbox.c.seq).limit(limit)).scalars())
+
     def lock_contacts(self, contact_ids: Collection[str]) -> None:
         if not self._pg or not contact_ids:
             return  # SQLite: one writer at a time, and every entry is decided inside a write transaction

@@ -108,8 +108,8 @@ class SqlLifecycleRepository:
 
     # --- which contacts --------------------------------------------------------------------------
 
-    def touched_since(self, after: tuple[datetime, int] | None, limit: int,
-                      ignore_types: Collection[str]) -> tuple[list[str], tuple[datetime, int] | None]:
+    def touched_since(self, after: tuple[datetime, int] | None, limit: int, ignore_types: Collection[str],
+                      upto: datetime | None = None) -> tuple[list[str], tuple[datetime, int] | None]:
         kinds = events.c.type.not_in(sorted(ignore_types))
         where: list[ColumnElement[bool]] = [kinds]
         if after is not None:
@@ -117,11 +117,14 @@ class SqlLifecycleRepository:
             at_stamp = self._count_at(stamp, kinds)
             # more events now carry the last stamp than we saw (a clock that did not move): look again
             where.append(events.c.received_at >= stamp if at_stamp > seen else events.c.received_at > stamp)
-        marks = list(self._c.execute(select(events.c.received_at).where(*where)
-                                     .order_by(events.c.received_at).limit(limit)).scalars())
-        if not marks:
-            return [], after
-        upper = marks[-1]  # every event stamped up to it, even past the limit: one batch shares one stamp
+        if upto is not None:  # a step begun earlier, with its upper mark fixed
+            upper = upto
+        else:
+            marks = list(self._c.execute(select(events.c.received_at).where(*where)
+                                         .order_by(events.c.received_at).limit(limit)).scalars())
+            if not marks:
+                return [], after
+            upper = marks[-1]  # every event stamped up to it, even past the limit: one batch shares one stamp
         live = select(contacts.c.id).where(contacts.c.id == events.c.contact_id, contacts.c.merged_into.is_(None))
         ids = self._c.execute(select(events.c.contact_id).distinct()
                               .where(*where, events.c.received_at <= upper, live.exists())).scalars()

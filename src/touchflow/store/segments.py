@@ -188,29 +188,30 @@ class SqlSegmentRepository:
         return MembershipChange(frozenset(entered), frozenset(left))
 
     def recompute_everyone(self, items: Sequence[tuple[SegmentRecord, Condition]],
-                           ctx: EvalContext) -> list[MembershipChange]:
+                           ctx: EvalContext, apply: bool = True) -> list[MembershipChange]:
         """Full recomputes in the given order (inner segments first), set-wise where the condition allows:
         leaves shared between the segments are queried once, and a nesting segment reads the members its
-        inner segment got in this pass."""
+        inner segment got in this pass. Without ``apply`` only the changes are returned (a read snapshot)."""
         evaluator = SetEvaluator(self._c, ctx)
         evaluator.plan(c for _, c in items if SetEvaluator.supports(c))
         nested = {key for _, c in items for key in segments_used(c)}
         changes: list[MembershipChange] = []
         for segment, condition in items:
             if not SetEvaluator.supports(condition):
-                changes.append(self._recompute(segment, condition, ctx, None, None))
+                changes.append(self._recompute(segment, condition, ctx, None, None, apply))
                 continue
             now_in = evaluator.members(condition)
             current = evaluator.current(segment.id)
             change = MembershipChange(frozenset(now_in - current), frozenset(current - now_in))
-            self._apply(segment.id, change, ctx.now)
+            if apply:
+                self._apply(segment.id, change, ctx.now)
             if segment.key in nested:
                 evaluator.remember(segment.key, now_in)
             changes.append(change)
         return changes
 
     def _recompute(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext,
-                   enter_scope: _Scope, leave_scope: _Scope) -> MembershipChange:
+                   enter_scope: _Scope, leave_scope: _Scope, apply: bool = True) -> MembershipChange:
         """Non-members in ``enter_scope`` that now match enter; members in ``leave_scope`` that no longer
         match leave (a scope of None: everyone)."""
         sm = segment_members
@@ -241,8 +242,28 @@ class SqlSegmentRepository:
                 left_q = left_q.where(sm.c.contact_id.in_(leave_scope))
             left = [r[0] for r in self._c.execute(left_q)]
             change = MembershipChange(frozenset(entered), frozenset(left))
-        self._apply(segment.id, change, ctx.now)
+        if apply:
+            self._apply(segment.id, change, ctx.now)
         return change
+
+    def apply_checked(self, segment_id: str, change: MembershipChange, now: datetime,
+                      dirtied_after: int) -> MembershipChange:
+        """Apply a change computed in an earlier snapshot, re-checked now: a contact enters only if still not a
+        member, leaves only if still one, and neither when its facts changed since (a ``segment_dirty`` row
+        past ``dirtied_after``: the drain decides it on fresh facts). Returns what was applied."""
+        ids = sorted(change.entered | change.left)
+        members: set[str] = set()
+        dirtied: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            members.update(self._c.execute(select(segment_members.c.contact_id).where(
+                segment_members.c.segment_id == segment_id, segment_members.c.contact_id.in_(chunk))).scalars())
+            dirtied.update(self._c.execute(select(segment_dirty.c.contact_id).where(
+                segment_dirty.c.seq > dirtied_after, segment_dirty.c.contact_id.in_(chunk))).scalars())
+        checked = MembershipChange(frozenset(change.entered - members - dirtied),
+                                   frozenset((change.left & members) - dirtied))
+        self._apply(segment_id, checked, now)
+        return checked
 
     def _apply(self, segment_id: str, change: MembershipChange, now: datetime) -> None:
         entered = sorted(change.entered)
@@ -338,6 +359,9 @@ class SqlSegmentRepository:
 
     def release_dirty(self, batch: str) -> None:
         self._c.execute(delete(segment_dirty).where(segment_dirty.c.batch == batch))
+
+    def dirty_mark(self) -> int:
+        return int(self._c.execute(select(func.coalesce(func.max(segment_dirty.c.seq), 0))).scalar_one())
 
     def dirty_size(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(segment_dirty)).scalar_one())

@@ -1,0 +1,73 @@
+"""Routing reads ahead: what a batch of inbox events needs, read in a snapshot before the write lock.
+
+On SQLite (one write lock for the whole database) a routing batch first reads, without the lock, the inbox's
+head, the contacts' facts, the events' properties and which triggers match — about two thirds of a batch's
+time. The write transaction uses them only if the inbox head is still those events and the event types needed
+are the same; what decides entries and moves runs (live runs, entry history) is read under the lock
+(docs/decisions/0021-short-write-transactions.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from touchflow.domain.journeys import JourneyDefinition
+from touchflow.domain.ports import InboxEvent
+from touchflow.domain.predicates import ContactFacts, EventFact
+from touchflow.domain.transitions import props_match
+from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.services.context import ServiceContext
+
+__all__ = ["ENROLMENT_EVENT", "ReadAhead", "read_ahead", "trigger_matches"]
+
+log = logging.getLogger(__name__)
+ENROLMENT_EVENT = "enrolment_requested"
+
+
+@dataclass
+class ReadAhead:
+    inbox: list[InboxEvent]
+    needs: frozenset[str]
+    facts: dict[str, ContactFacts]
+    properties: dict[str, dict[str, Any]]
+    matches: dict[tuple[str, str, int | None], bool]  # (event, journey, version) -> the trigger matches
+
+
+def read_ahead(ctx: ServiceContext, catalog: JourneyCatalog, limit: int, now: datetime) -> ReadAhead | None:
+    """The inbox's head and what routing it needs, from a read snapshot; None when the inbox is empty or
+    something could not be read (the write transaction then reads everything itself, as before)."""
+    try:
+        with ctx.reader() as uow:
+            inbox = uow.journeys.claim_inbox(limit)  # SQLite: a plain read
+            if not inbox:
+                return None
+            active = catalog.active(uow)
+            contact_ids = {e.contact_id for e in inbox}
+            # the current versions' needs: runs on an older version that needs other types are rare,
+            # and then the write transaction reads the facts again
+            needs = event_needs(d for _, d in active.by_id.values())
+            facts = uow.journeys.load_facts(contact_ids, needs, None)
+            properties = uow.events.properties_of([e.event_id for e in inbox])
+        matches: dict[tuple[str, str, int | None], bool] = {}
+        for item in inbox:
+            fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
+            for journey_id in active.entry_by_type.get(item.type, []) if item.type != ENROLMENT_EVENT else ():
+                record, definition = active.by_id[journey_id]
+                matches[(item.event_id, journey_id, record.current_version)] = trigger_matches(definition, fact, now)
+    except Exception:  # e.g. a version that no longer parses: the write transaction deals with it
+        log.debug("routing read-ahead failed; reading under the lock", exc_info=True)
+        return None
+    return ReadAhead(inbox, needs, facts, properties, matches)
+
+
+def trigger_matches(definition: JourneyDefinition, fact: EventFact, now: datetime) -> bool:
+    trigger = definition.trigger
+    due = fact.occurred_at + (trigger.delay if trigger.kind == "after_event" else timedelta(0))
+    if now - due > trigger.late_entry:  # history (an import of last month's events), not a reason to send now
+        return False
+    if trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
+        return fact.properties.get("segment") == trigger.segment
+    return props_match(trigger.properties, fact.properties)

@@ -1,0 +1,57 @@
+"""Chunks of background work sized by time, so no write transaction holds SQLite's write lock long.
+
+SQLite has one write lock for the whole database: while the worker's pass holds it, ingest and the API
+wait. Each pass therefore works in chunks, one short transaction each, and a ``Pacer`` picks the next
+chunk's size from how long the last one took (docs/decisions/0021-short-write-transactions.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
+__all__ = ["WRITE_BUDGET", "Pacer"]
+
+WRITE_BUDGET = 0.015  # seconds of work per write transaction: well under the ~50 ms ingest may wait
+T = TypeVar("T")
+
+
+class Pacer:
+    """The size of the next chunk: as many items as fit in ``budget`` seconds at the last chunk's pace,
+    between ``low`` and ``high``, and at most double the last size (one slow start does not swing it).
+
+    With ``rest`` (SQLite shared with ingest), ``pause`` between two chunks waits as long as the last chunk
+    took. SQLite's lock is not fair: a writer that finds it taken polls with growing sleeps (up to 100 ms),
+    and a worker that takes the lock again at once, chunk after chunk, starved ingest for seconds although
+    no transaction was long. Half the time free lets a waiting writer in within a poll or two."""
+
+    def __init__(self, start: int = 100, low: int = 10, high: int = 5000, budget: float = WRITE_BUDGET,
+                 rest: bool = False) -> None:
+        self.size = start
+        self.low, self.high, self.budget, self.rest = low, high, budget, rest
+        self.last = 0.0
+
+    def took(self, items: int, seconds: float) -> None:
+        self.last = seconds
+        if items <= 0:
+            return
+        fits = int(self.budget * items / max(seconds, 1e-6))
+        self.size = max(self.low, min(self.high, 2 * self.size, fits))
+
+    def pause(self) -> None:
+        """Between two chunks of a backlog: leave the write lock free for a while (with ``rest``)."""
+        if self.rest and self.last > 0:
+            time.sleep(min(self.last, 4 * self.budget))
+
+    def chunks(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
+        """``items`` in consecutive chunks, each sized by the time the caller spent on the one before."""
+        start = 0
+        while start < len(items):
+            if start:
+                self.pause()
+            chunk = items[start:start + self.size]
+            started = time.perf_counter()
+            yield chunk
+            self.took(len(chunk), time.perf_counter() - started)
+            start += len(chunk)
