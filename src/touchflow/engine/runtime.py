@@ -303,7 +303,9 @@ class JourneyRuntime:
                 total.add(report)
                 if report.events + report.timers < size:
                     break
-        total.scanned += run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
+        scans = run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
+        total.scanned += scans.evaluated
+        total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()

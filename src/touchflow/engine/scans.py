@@ -35,7 +35,8 @@ from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
 from touchflow.services.pacing import Pacer
 
-__all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "first_fire", "run_scans", "scan_condition"]
+__all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "ScanReport", "first_fire", "run_scans",
+           "scan_condition"]
 
 log = logging.getLogger(__name__)
 SCAN_INTERVAL = timedelta(hours=1)
@@ -149,8 +150,8 @@ def _grid(anchor: datetime, target: datetime) -> datetime:
 
 
 def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pacing: ScanPacing | None = None
-              ) -> int:
-    """Run every scan that is due; returns the number of contacts evaluated for entry."""
+              ) -> ScanReport:
+    """Run every scan that is due; returns the contacts evaluated for entry and those that entered."""
     now = ctx.clock.now()
     due: list[tuple[JourneyRecord, JourneyDefinition]] = []
     with ctx.uow() as uow:
@@ -169,7 +170,7 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pac
             if next_at <= now:
                 due.append((record, definition))
         uow.commit()
-    scanned = 0
+    report = ScanReport()
     for record, definition in due:
         trigger = definition.trigger
         step = trigger.every if trigger.kind == "schedule" and trigger.every else SCAN_INTERVAL
@@ -179,7 +180,8 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pac
         if not claimed:
             continue
         try:
-            scanned += _scan(ctx, catalog, record, definition, now, batch_size)
+            evaluated, entered = _scan(ctx, catalog, record, definition, now, batch_size)
+            report = ScanReport(report.evaluated + evaluated, report.entered + entered)
             if pacing is not None:
                 pacing.last[record.id] = now
         except Exception as exc:  # one journey's bad audience must not stop the others, nor the rest of the tick
@@ -189,16 +191,23 @@ def run_scans(ctx: ServiceContext, catalog: JourneyCatalog, batch_size: int, pac
             with ctx.uow() as uow:
                 uow.audit.record("worker", "journey.scan_failed", record.key, {"error": quarantine_note(exc)}, now)
                 uow.commit()
-    return scanned
+    return report
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    evaluated: int = 0  # contacts the scans' conditions matched
+    entered: int = 0  # of those, the ones the entry rules and audiences let in
 
 
 def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, definition: JourneyDefinition,
-          now: datetime, batch_size: int) -> int:
+          now: datetime, batch_size: int) -> tuple[int, int]:
     condition = scan_condition(definition.trigger, now)
     with ctx.reader() as uow:
         candidates = uow.journeys.matching_contacts(condition, EvalContext(now=now))
     # entries in short write transactions, at most batch_size contacts each (ADR 0021)
     pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer)
+    entered = 0
     for chunk in pacer.chunks(candidates):
         with ctx.uow() as uow:
             uow.journeys.lock_contacts(chunk)  # as the inbox claim does: a hand enrolment cannot enter twice
@@ -211,4 +220,5 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
                 batch.enter(record, definition, facts[contact_id], history[contact_id])
             batch.flush()
             uow.commit()
-    return len(candidates)
+            entered += batch.entered
+    return len(candidates), entered
