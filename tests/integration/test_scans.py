@@ -136,9 +136,9 @@ def test_history_enters_nothing_late_entry_says_how_late_is_too_late(app: Applic
 def test_a_ticks_report_counts_the_contacts_scans_entered(app: Application, clock: VirtualClock) -> None:
     """`worker --once` and the tick's report say how many entered, scans included (not only "scanned")."""
     publish_journey(app.services, journey("dormant", {"inactive_for": "90d"}), actor="t")
-    record_events(app.services, "web", [RawItem({"type": "page_view", "email": e, "properties": {"url": "/"},
-                                                 "occurred_at": clock.now().isoformat()}) for e in ("a@x.cn", "b@x.cn")],
-                  route=False)
+    views = [RawItem({"type": "page_view", "email": e, "properties": {"url": "/"},
+                      "occurred_at": clock.now().isoformat()}) for e in ("a@x.cn", "b@x.cn")]
+    record_events(app.services, "web", views, route=False)
     clock.advance(timedelta(days=90, hours=1))
     runtime = JourneyRuntime(app.services)
     total = 0
