@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
-from touchflow.api import create_app
+from tests.e2e.live_server import live_api
 from touchflow.bootstrap import Application
 
 with warnings.catch_warnings():
@@ -104,19 +100,8 @@ def test_every_ref_resolves_inside_the_document(client: TestClient) -> None:
 
 @pytest.fixture
 def docs_url(app: Application) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning", ws="none", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_api(app) as url:
+        yield url
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM) and os.environ.get("TOUCHFLOW_REQUIRE_BROWSER") != "1",

@@ -5,7 +5,6 @@ another, the pop-up appears as text, and a click reaches the API. Needs Playwrig
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +14,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-import uvicorn
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
+from tests.e2e.live_server import live_api
 from tests.e2e.onsite_support import make_site, mint, with_secret_key
-from touchflow.api import create_app
 from touchflow.bootstrap import Application
 from touchflow.domain.ports import OutboxMessage
 from touchflow.engine.dispatcher import Dispatcher
@@ -44,19 +42,8 @@ if not os.path.exists(CHROMIUM):
 @pytest.fixture
 def api_url(app: Application) -> Iterator[str]:
     """The API under uvicorn in a thread, on an ephemeral port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning", ws="none", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_api(app) as url:
+        yield url
 
 
 @dataclass
