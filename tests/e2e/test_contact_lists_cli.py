@@ -33,7 +33,7 @@ def ids(app: Application) -> list[str]:
     report = upsert_contacts(app.services, "crm", [RawItem({"name": n, "phone": p, "email": e, "company": c,
                                                             "city": "上海"}) for n, p, e, c in PEOPLE])
     found = [c for c in report.contact_ids if c is not None]
-    assert len(found) == 3 and len({i[:18] for i in found}) == 1  # ids of one batch share a long prefix
+    assert len(found) == 3  # ids of one batch share a long time prefix: a cut id would be useless
     return found
 
 
