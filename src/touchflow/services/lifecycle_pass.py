@@ -146,20 +146,19 @@ def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
     fewer when they take longer than the write budget)."""
     now = ctx.clock.now()
     total, after = PassReport(), None
-    pacer = Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer)
-    while True:
-        if after is not None:
-            pacer.pause()
-        started = time.perf_counter()
+
+    def step(size: int) -> tuple[int, bool]:
+        nonlocal after
         with ctx.uow() as uow:
-            ids = uow.lifecycle.live_ids(after, pacer.size)
+            ids = uow.lifecycle.live_ids(after, size)
             if not ids:
-                break
-            report = refresh_contacts(uow, ctx, ids, now, span=True)
+                return 0, False
+            _add(total, refresh_contacts(uow, ctx, ids, now, span=True))
             uow.commit()
-        pacer.took(len(ids), time.perf_counter() - started)
-        _add(total, report)
         after = ids[-1]
+        return len(ids), True
+
+    Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer).drive(step)
     return total
 
 
@@ -200,17 +199,12 @@ def _daily_step(ctx: ServiceContext, expected: dict[str, Any], pacer: Pacer, dea
     """The daily pass under way, chunk by chunk from the contact after ``expected["after"]``; each chunk
     records how far it got in the same transaction, so a stop (the tick's share, a crash) goes on from there."""
     now = ctx.clock.now()
-    contacts = 0
-    while True:
-        if contacts:
-            if deadline is not None and time.perf_counter() >= deadline:
-                return contacts
-            pacer.pause()
-        size = pacer.size
-        started = time.perf_counter()
+
+    def chunk(size: int) -> tuple[int, bool]:
+        nonlocal expected
         with ctx.uow() as uow:
             if (uow.guards.lock_setting(DAILY_KEY) or {}) != expected:
-                return contacts  # another worker goes on with it
+                return 0, False  # another worker goes on with it
             ids = uow.lifecycle.live_ids(expected["after"], size)
             if ids:
                 refresh_contacts(uow, ctx, ids, now, span=True)
@@ -218,10 +212,9 @@ def _daily_step(ctx: ServiceContext, expected: dict[str, Any], pacer: Pacer, dea
                         else {"next_at": expected["next_at"]})
             uow.guards.set_setting(DAILY_KEY, expected, "touchflow", now)
             uow.commit()
-        pacer.took(len(ids), time.perf_counter() - started)
-        contacts += len(ids)
-        if "after" not in expected:
-            return contacts
+        return len(ids), "after" in expected
+
+    return pacer.drive(chunk, deadline)[0]
 
 
 def contact_pass_due_at(ctx: ServiceContext) -> datetime:

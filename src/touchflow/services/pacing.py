@@ -8,7 +8,7 @@ chunk's size from how long the last one took (docs/decisions/0021-short-write-tr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 __all__ = ["WRITE_BUDGET", "Pacer"]
@@ -43,6 +43,23 @@ class Pacer:
         """Between two chunks of a backlog: leave the write lock free for a while (with ``rest``)."""
         if self.rest and self.last > 0:
             time.sleep(min(self.last, 4 * self.budget))
+
+    def drive(self, step: Callable[[int], tuple[int, bool]], deadline: float | None = None) -> tuple[int, bool]:
+        """Run ``step(size)`` chunk after chunk, pausing between them, until it reports nothing more to do or
+        ``deadline`` (``time.perf_counter()``) has passed between two chunks. ``step`` returns the items it did
+        and whether more remain; ``drive`` returns the items done and whether the work finished."""
+        total = 0
+        while True:
+            if total:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return total, False
+                self.pause()
+            started = time.perf_counter()
+            done, more = step(self.size)
+            self.took(done, time.perf_counter() - started)
+            total += done
+            if not more:
+                return total, True
 
     def chunks(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
         """``items`` in consecutive chunks, each sized by the time the caller spent on the one before."""

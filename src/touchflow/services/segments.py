@@ -17,7 +17,6 @@ react on the same tick.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -369,18 +368,14 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
     pacer = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer)
-    while queued:
-        if work:
-            if deadline is not None and time.perf_counter() >= deadline:
-                return work
-            pacer.pause()
-        size = pacer.size
-        started = time.perf_counter()
-        done = _drain_once(ctx, size)
-        pacer.took(done, time.perf_counter() - started)
-        work += done
-        if done < size:
-            break
+    if queued:
+        def drain(size: int) -> tuple[int, bool]:
+            done = _drain_once(ctx, size)
+            return done, done >= size
+
+        work, finished = pacer.drive(drain, deadline)
+        if not finished:
+            return work
     with ctx.reader() as uow:
         due = [r.key for r in uow.segments.due_for_refresh(ctx.clock.now(), max_refreshes)]
     if due:
