@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.governance.privacy import is_opted_out
+
 __all__ = ["CONTEXT_NAMES", "ContextSettings", "contact_context", "recommend_products"]
 
 # Top-level names a template may read; ``ContentRenderer.check`` flags anything else.
@@ -59,6 +61,14 @@ def contact_context(profile: Mapping[str, Any], recent_events: Sequence[Mapping[
         "is_new": not is_customer,
         "high_value": str(value_tier or "").strip().upper() == "VIP" or (total >= settings.high_value_amount > 0),
     }
+    if is_opted_out({"personalisation": custom.get("personalisation")}):
+        # PIPL Art. 24: no profiling-based content. Every personal block falls back to its generic version
+        # (``{% if contact.high_value %}`` takes its else, no recommendations, no segment-specific copy);
+        # the name in a greeting is not profiling and stays.
+        contact.update(high_value=False, is_customer=False, is_new=False, value_tier=None, activity_tier=None,
+                       buying_stage=None, personalised=False)
+        return {"contact": contact, "segments": [], "recommendations": [], "now": now.isoformat()}
+    contact["personalised"] = True
     return {
         "contact": contact,
         "segments": list(segments),

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.explain import explain
+from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.journeys import (
     DEFAULT_FALLBACK_WINDOW,
     Branch,
@@ -406,7 +407,7 @@ class _Walk:
             values = []
             chosen: tuple[str, str | None] | None = None
             for index, (condition, case_target) in enumerate(node.cases):
-                outcome = evaluate(condition, self.facts, self.ctx)
+                outcome = evaluate(targeting(condition), self.facts, self.ctx)  # PIPL Art. 24 opt-out
                 values.append(outcome)
                 if outcome:
                     chosen = (f"case[{index}]", case_target)

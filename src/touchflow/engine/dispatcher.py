@@ -29,6 +29,7 @@ from typing import Any
 from touchflow.channels.base import Delivery, Outgoing, PermanentError, TransientError
 from touchflow.domain.delivery import Attempt, after_attempt, cannot_deliver
 from touchflow.domain.events import EventInput
+from touchflow.domain.governance.incidents import KILL_SWITCH_KEY, kill_switch_on
 from touchflow.domain.guardrails import Allow, Decision, Defer, GuardFacts, GuardrailPolicy, Purpose, Skip, decide
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
@@ -59,6 +60,7 @@ class DispatchReport:
     deferred: int = 0
     retried: int = 0
     failed: int = 0
+    halted: int = 0  # batches not claimed because the incident kill switch was on
     by_guardrail: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -101,6 +103,10 @@ class Dispatcher:
 
     def _decide(self, now: datetime) -> tuple[int, list[OutboxMessage], BatchContacts]:
         with self.ctx.uow() as uow:
+            # P7 kill switch: read before every claim, so a batch claimed already may finish and nothing after it
+            if kill_switch_on(uow.guards.setting(KILL_SWITCH_KEY)):
+                self.report.halted += 1
+                return 0, [], BatchContacts()
             claimed = uow.messages.claim(now, self._limit)
             if not claimed:
                 return 0, [], BatchContacts()

@@ -15,6 +15,7 @@ from typing import Any
 
 from touchflow.domain.contacts import Stamp
 from touchflow.domain.events import EventInput
+from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.journeys import JourneyDefinition
 from touchflow.domain.ports import JourneyRecord, OutboxMessage, TaskRecord, UnitOfWork
@@ -106,7 +107,7 @@ class StepBatch:
         ``previous``: this contact's runs of the journey (for ``entry_key``: of that key)."""
         if not may_enter(definition, previous, self.now):
             return None
-        if not evaluate(definition.trigger.audience, facts, EvalContext(now=self.now)):
+        if not evaluate(targeting(definition.trigger.audience), facts, EvalContext(now=self.now)):
             return None
         assert record.current_version is not None
         run = Run(self.ids.new(self.now), record.id, record.current_version, facts.contact_id, definition.start,

@@ -22,6 +22,7 @@ from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.guarding import apply_guard_events
+from touchflow.services.privacy_index import erased_records
 from touchflow.services.resolve import resolve_records
 from touchflow.services.segments import mark_contacts_changed
 
@@ -105,6 +106,13 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
             report.warnings.extend(ItemProblem(index, item.row, w.field, w.reason) for w in record.warnings)
             records.append(record)
             positions.append(index)
+        erased = erased_records(ctx, uow, records)  # PIPL: an erased person is not imported back
+        if erased:
+            for at, reason in sorted(erased.items()):
+                report.rejected.append(ItemProblem(positions[at], items[positions[at]].row, None, reason))
+            records = [r for at, r in enumerate(records) if at not in erased]
+            positions = [p for at, p in enumerate(positions) if at not in erased]
+            report.rejected.sort(key=lambda p: p.index)
         resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
         for position, contact_id in zip(positions, resolution.contact_ids, strict=True):
             report.contact_ids[position] = contact_id
@@ -149,6 +157,15 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
                 fresh.append((index, event))
                 report.statuses[index] = "stored"
         records = [_observation(e, source) for _, e in fresh]
+        erased = erased_records(ctx, uow, records)  # PIPL: events of an erased person are refused
+        if erased:
+            for at, reason in sorted(erased.items()):
+                index = fresh[at][0]
+                report.statuses[index] = "rejected"
+                report.rejected.append(ItemProblem(index, items[index].row, None, reason))
+            fresh = [f for at, f in enumerate(fresh) if at not in erased]
+            records = [r for at, r in enumerate(records) if at not in erased]
+            report.rejected.sort(key=lambda p: p.index)
         resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
         written = [(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)]
         uow.events.insert(written, now)

@@ -21,6 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.journey_parse import parse_journey
 from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import Condition, EvalContext
@@ -150,7 +151,7 @@ def create_segment(ctx: ServiceContext, data: Mapping[str, object], *, actor: st
             existing.created_at if existing is not None else now, existing.created_by if existing else actor, now)
         uow.segments.save(record)
         if definition.condition is not None:
-            _recompute(uow, record, definition.condition, now)
+            _recompute(uow, record, targeting(definition.condition), now)
         uow.audit.record(actor, "segment.save", definition.key, {"version": record.version, "kind": record.kind}, now)
         return SegmentSummary(record, uow.segments.member_count(record.id))
 
@@ -164,7 +165,7 @@ def preview_segment(ctx: ServiceContext, data: Mapping[str, object], sample: int
         definition = parse_segment(data, known={s.key for s in uow.segments.all()})
         if definition.condition is None:
             raise SegmentError("segment.kind", "a static segment has no condition to preview")
-        count, ids = uow.segments.matching(definition.condition, EvalContext(now), sample)
+        count, ids = uow.segments.matching(targeting(definition.condition), EvalContext(now), sample)
     return SegmentPreview(count, ids)
 
 
@@ -205,7 +206,7 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
             raise SegmentError("segment.kind", f"{static[0]!r} is static: its members change only by hand")
         mark = uow.segments.dirty_mark()
         planned = uow.segments.recompute_everyone(
-            [(records[d.key], d.condition) for d in wanted if d.condition is not None], EvalContext(now),
+            [(records[d.key], targeting(d.condition)) for d in wanted if d.condition is not None], EvalContext(now),
             apply=False)
     pacer = Pacer(start=500, high=20_000, rest=ctx.single_writer)
     applied: dict[str, MembershipChange] = {}
@@ -345,8 +346,9 @@ def _drain_once(ctx: ServiceContext, limit: int) -> int:
         for definition in definitions:  # nested segments first, so the segments reading them see this batch
             if definition.condition is None:
                 continue
-            change = uow.segments.recompute(records[definition.key], definition.condition, EvalContext(now),
-                                            dirty_batch=batch, reactions=reactions(definition.condition))
+            condition = targeting(definition.condition)  # scores: opted-out contacts excluded (PIPL Art. 24)
+            change = uow.segments.recompute(records[definition.key], condition, EvalContext(now),
+                                            dirty_batch=batch, reactions=reactions(condition))
             _emit(uow, definition.key, change, now)
             if definition.key in nested and not change.empty:
                 _queue_change(uow, definition.key, change, now, batch)

@@ -18,6 +18,7 @@ from touchflow.domain.identities import Identity
 from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.privacy import record_consent_ledger
 from touchflow.store.tables import (
     contact_consents,
     contact_identities,
@@ -166,8 +167,9 @@ class SqlContactRepository:
                 self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id.in_(chunk)))
         bulk_insert(self._c, contact_tags, ("contact_id", "tag", "set_by"),
                     [(s.id, t, by) for s in states for t, by in s.tags.items()])
-        bulk_insert(self._c, contact_consents, ("contact_id", "channel", "status", "source", "at"),
-                    [(s.id, c.channel, c.status, c.source, c.at) for s in states for c in s.consents.values()])
+        consents = [(s.id, c.channel, c.status, c.source, c.at) for s in states for c in s.consents.values()]
+        bulk_insert(self._c, contact_consents, ("contact_id", "channel", "status", "source", "at"), consents)
+        record_consent_ledger(self._c, consents)  # the append-only history (PIPL): store/privacy.py
 
     def add_identities(self, links: Sequence[IdentityLink]) -> None:
         bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at"),

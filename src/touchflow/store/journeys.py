@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.ports import InboxEvent, JourneyRecord, OutboxMessage, StoredStep, TaskRecord
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext, EventFact, evaluate, needs_events
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
@@ -381,7 +382,7 @@ class SqlJourneyRepository:
 
     def matching_contacts(self, condition: Condition, ctx: EvalContext) -> list[str]:
         """Live contacts for which ``condition`` holds: SQL first, then any Python-only residual."""
-        compiled = compile_condition(condition, ctx)
+        compiled = compile_condition(targeting(condition), ctx)  # scores: opted-out contacts excluded
         query = (select(contacts.c.id).where(contacts.c.merged_into.is_(None), compiled.where)
                  .order_by(contacts.c.id))
         ids = [r[0] for r in self._c.execute(query)]

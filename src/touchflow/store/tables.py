@@ -25,6 +25,7 @@ __all__ = [
     "assignment_cursors",
     "audit_log",
     "channel_configs",
+    "consent_ledger",
     "contact_consents",
     "contact_freezes",
     "contact_identities",
@@ -32,8 +33,11 @@ __all__ = [
     "contact_tags",
     "contacts",
     "content_reviews",
+    "erasure_tombstones",
     "event_inbox",
     "events",
+    "incident_steps",
+    "incidents",
     "journey_runs",
     "journey_schedules",
     "journey_versions",
@@ -575,4 +579,53 @@ scoring_proposals = Table(  # what calibration proposed, and who accepted it (ac
     Column("decided_at", UTCDateTime(), nullable=True),
     Column("decided_by", String(100), nullable=True),
     Column("accepted_version", Integer, nullable=True),
+)
+
+
+# --- privacy requests and incidents (0016) ------------------------------------------------------
+
+consent_ledger = Table(  # append-only: every consent a contact's record took, with who/what stated it
+    "consent_ledger", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("contact_id", ID, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # granted | denied
+    Column("source", String(100), nullable=False),  # the source, "manual", "tracking", a request id
+    Column("at", UTCDateTime(), nullable=False),  # when the person stated it
+    Column("recorded_at", UTCDateTime(), nullable=True),
+    Index(None, "contact_id", "channel", "status", "source", "at", unique=True),
+)
+
+erasure_tombstones = Table(  # a blind index (HMAC) of an erased identifier: a re-import cannot resurrect it
+    "erasure_tombstones", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("erased_at", UTCDateTime(), nullable=False),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", ID, primary_key=True),
+    Column("summary", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("drill", Boolean, nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("opened_by", String(100), nullable=False),
+    Column("window_start", UTCDateTime(), nullable=False),  # the time the breach may have begun
+    Column("segment", String(64), nullable=True),
+    Column("details", JSONDoc, nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("closed_by", String(100), nullable=True),
+    Index(None, "status"),
+)
+
+incident_steps = Table(  # the three clocks (isolate 1 h, report 4 h, notify 24 h) and when each was done
+    "incident_steps", metadata,
+    Column("incident_id", ID, ForeignKey("incidents.id"), primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("done_by", String(100), nullable=True),
+    Column("note", Text, nullable=True),
 )

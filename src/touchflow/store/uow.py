@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
+from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
@@ -29,10 +30,12 @@ from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
 from touchflow.store.guards import SqlGuardRepository
+from touchflow.store.incidents import SqlIncidentRepository
 from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.lifecycle import SqlLifecycleRepository
 from touchflow.store.messages import SqlMessageRepository
 from touchflow.store.personas import SqlAssignmentRepository, SqlPersonaRepository
+from touchflow.store.privacy import SqlPrivacyRepository
 from touchflow.store.registry import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -63,6 +66,8 @@ class SqlUnitOfWork:
     segments: SegmentRepository
     personas: PersonaRepository
     assignment: AssignmentRepository
+    privacy: PrivacyRepository
+    incidents: IncidentRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -92,6 +97,8 @@ class SqlUnitOfWork:
         self.segments = SqlSegmentRepository(connection)
         self.personas = SqlPersonaRepository(connection)
         self.assignment = SqlAssignmentRepository(connection)
+        self.privacy = SqlPrivacyRepository(connection)
+        self.incidents = SqlIncidentRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1,0 +1,174 @@
+"""PIPL requests: a person's data as one document (access, Art. 45), erasure after a second person's approval
+(Art. 47), the consent ledger, and the opt-out of personalised marketing (Art. 24).
+
+Erasure keeps what aggregates count — the contact row (a random id, no attributes), its events (type, time,
+journey, amounts) and its messages (channel, status, no address) — and removes what names the person. Its
+identifiers survive only as HMAC tombstones (``services/privacy_index.py``) that make ingest refuse them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from touchflow.domain.actors import Actor
+from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.privacy import ERASED_NAME, OPT_OUT_FIELD, OPTED_OUT, is_opted_out
+from touchflow.domain.governance.privacy_ports import ConsentEntry, ErasureCounts
+from touchflow.services.contacts import (
+    ContactNotFound,
+    get_contact_profile,
+    patch_contact,
+    profile_document,
+    resolve_contact_id,
+)
+from touchflow.services.context import ServiceContext, in_transaction
+from touchflow.services.incident_state import ExportsFrozen, exports_frozen
+from touchflow.services.privacy_index import blind_key, digests_of
+
+__all__ = [
+    "ERASE_KIND",
+    "ApprovalsUnavailable",
+    "Erasure",
+    "consent_document",
+    "consent_history",
+    "erase_person",
+    "export_person",
+    "register_privacy_kinds",
+    "request_erasure",
+    "set_personalisation",
+]
+
+ERASE_KIND = "privacy_erase"
+
+
+class ApprovalsUnavailable(RuntimeError):
+    """The approvals service (``services/approvals.py``) is not part of this build yet."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: str
+    request_id: str
+    tombstones: int
+    counts: ErasureCounts
+
+
+def consent_document(entries: list[ConsentEntry]) -> list[dict[str, Any]]:
+    return [{"channel": e.channel, "status": e.status, "source": e.source, "at": e.at, "recorded_at": e.recorded_at}
+            for e in entries]
+
+
+def consent_history(ctx: ServiceContext, identifier: str) -> list[ConsentEntry]:
+    """Every consent statement of the contact (and of the contacts merged into it), oldest first."""
+    with ctx.reader() as uow:
+        contact_id = resolve_contact_id(uow, identifier)
+        return uow.privacy.consent_history([contact_id, *uow.privacy.merged_into(contact_id)])
+
+
+def export_person(ctx: ServiceContext, identifier: str, *, actor: Actor) -> dict[str, Any]:
+    """Everything held about one person (PIPL Art. 45): the profile (identities, attributes and their sources,
+    tags, merges, freezes), the consent ledger, every event, message, task, journey run and score. Audited;
+    refused while an incident freezes exports."""
+    if exports_frozen(ctx):
+        raise ExportsFrozen()
+    profile = profile_document(get_contact_profile(ctx, identifier, recent=0))
+    contact_id = str(profile["id"])
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        ids = [contact_id, *uow.privacy.merged_into(contact_id)]
+        data = uow.privacy.person_data(ids)
+        consents = uow.privacy.consent_history(ids)
+        uow.audit.record(actor.label, "privacy.export", contact_id,
+                         {"events": len(data.events), "messages": len(data.messages)}, now)
+        uow.commit()
+    profile.pop("recent_events", None)
+    return {"contact": profile, "personalisation": OPTED_OUT if is_opted_out(
+                {"personalisation": (profile.get("custom") or {}).get("personalisation")}) else "allowed",
+            "consent_history": consent_document(consents), "events": data.events, "messages": data.messages,
+            "tasks": data.tasks, "journeys": data.journeys, "scores": data.scores, "exported_at": now,
+            "merged_ids": ids[1:]}
+
+
+def erase_person(ctx: ServiceContext, contact_id: str, *, actor: Actor | str, request_id: str) -> Erasure:
+    """The executor of an approved ``privacy_erase`` request: one transaction, one audit row."""
+    who = Actor.of(actor)
+    now = ctx.clock.now()
+
+    def work(uow: Any) -> Erasure:
+        try:
+            survivor = resolve_contact_id(uow, contact_id)
+        except ContactNotFound:
+            raise
+        ids = [survivor, *uow.privacy.merged_into(survivor)]
+        identities = [link.identity for cid in ids for link in uow.contacts.identities_of(cid)]
+        key = blind_key(ctx, uow, create=True)
+        assert key is not None
+        digests = digests_of(key, identities)
+        uow.privacy.add_tombstones(digests, request_id, now)
+        counts = uow.privacy.erase(ids, {"erased": request_id}, now)
+        uow.segments.mark_dirty([(cid, "*") for cid in ids], now)
+        uow.audit.record(who.label, "privacy.erase", survivor, {
+            "request": request_id, "identities": counts.identities, "events_anonymised": counts.events,
+            "messages": counts.messages, "tasks": counts.tasks, "runs_ended": counts.runs,
+            "merged_ids": ids[1:], "name": ERASED_NAME}, now)
+        return Erasure(survivor, request_id, len(digests), counts)
+
+    return in_transaction(ctx, work)
+
+
+def set_personalisation(ctx: ServiceContext, identifier: str, *, opted_out: bool, actor: Actor) -> bool:
+    """PIPL Art. 24: the person refuses (or accepts again) marketing based on profiling. Stored as the attribute
+    ``personalisation`` (a manual value outranks every source); returns whether the contact is now opted out."""
+    state = patch_contact(ctx, identifier, actor=actor.label,
+                          attributes={OPT_OUT_FIELD: OPTED_OUT if opted_out else None},
+                          reason="PIPL Art. 24 opt-out of personalised marketing" if opted_out
+                          else "personalised marketing accepted again")
+    return is_opted_out(state.values)
+
+
+# --- approvals (services/approvals.py, from the approvals branch) -------------------------------
+
+
+def _approvals() -> Any:
+    try:
+        return importlib.import_module("touchflow.services.approvals")
+    except ImportError as exc:
+        raise ApprovalsUnavailable("erasure needs the approvals service (services/approvals.py)") from exc
+
+
+def _field(request: Any, name: str, default: Any = None) -> Any:
+    return request.get(name, default) if isinstance(request, dict) else getattr(request, name, default)
+
+
+def _execute_erase(ctx: ServiceContext, request: Any) -> dict[str, Any]:
+    payload = _field(request, "payload") or {}
+    approver = _field(request, "decided_by") or _field(request, "approver") or "approver"
+    done = erase_person(ctx, str(payload["contact_id"]), actor=Actor.of(approver), request_id=str(_field(request,
+                                                                                                         "id")))
+    return {"contact_id": done.contact_id, "tombstones": done.tombstones, "events": done.counts.events}
+
+
+def register_privacy_kinds() -> bool:
+    """Register ``privacy_erase`` with the approvals service (bootstrap calls this); False without it."""
+    try:
+        approvals = _approvals()
+    except ApprovalsUnavailable:
+        return False
+    approvals.register_kind(ERASE_KIND, permission="privacy.manage", label_zh="个人信息删除（PIPL）",
+                            label_en="Erase a person's data (PIPL)", execute=_execute_erase)
+    return True
+
+
+def request_erasure(ctx: ServiceContext, identifier: str, *, actor: Actor, reason: str) -> Any:
+    """Ask for an erasure; a second person (not ``actor``) approves it with ``privacy.manage``, then
+    ``erase_person`` runs. Returns the approval request."""
+    if not reason.strip():
+        raise FieldError("reason", "an erasure needs a reason (the request it answers)")
+    with ctx.reader() as uow:
+        contact_id = resolve_contact_id(uow, identifier)
+    approvals = _approvals()
+    register_privacy_kinds()
+    return approvals.request_approval(ctx, actor, ERASE_KIND, contact_id, {"contact_id": contact_id},
+                                      reason=reason.strip())
