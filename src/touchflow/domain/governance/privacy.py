@@ -53,7 +53,8 @@ def anonymised_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
     """An event's properties without what could name the person: numbers and the descriptive keys stay."""
     kept: dict[str, Any] = {}
     for key, value in properties.items():
-        if (key in _KEPT_PROPERTIES and not isinstance(value, dict | list)) or (isinstance(value, bool | int | float) and not isinstance(value, str)):
+        descriptive = key in _KEPT_PROPERTIES and not isinstance(value, dict | list)
+        if descriptive or isinstance(value, bool | int | float):
             kept[key] = value
     return kept
 
