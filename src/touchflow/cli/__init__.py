@@ -13,9 +13,11 @@ from touchflow.cli import (
     demo,
     guardrails,
     imports,
+    incidents,
     journeys,
     lifecycle,
     personas,
+    privacy,
     secrets,
     segments,
     serve,
@@ -41,7 +43,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets):
+               personas, segments, lifecycle, sites, secrets, privacy, incidents):
     module.register(app)
 
 

@@ -31,6 +31,7 @@ from touchflow.services.contacts import (
     search_contacts,
     suggest_duplicates,
 )
+from touchflow.services.privacy import consent_document, consent_history
 from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
 __all__ = ["register"]
@@ -48,10 +49,12 @@ def show(
     with open_app() as application:
         try:
             profile = get_contact_profile(application.services, identifier)
+            ledger = consent_history(application.services, profile.state.id)
         except ContactNotFound as exc:
             fail(str(exc), code=1)
         zone = workspace_zone(application)
     data = profile_document(profile)
+    data["consent_history"] = consent_document(ledger)  # every grant and withdrawal (PIPL), oldest first
     if as_json:
         print_json(data)
         return
@@ -77,6 +80,8 @@ def show(
     console.print(attrs)
     console.print("Tags: " + (", ".join(f"{t['tag']} ({t['set_by']})" for t in data["tags"]) or "—"))
     console.print("Consent: " + (", ".join(f"{c}={v['status']}" for c, v in data["consent"].items()) or "—"))
+    for entry in data["consent_history"]:
+        console.print(f"  {local_time(entry['at'], zone)}  {entry['channel']} {entry['status']} ({entry['source']})")
     if data["recent_events"]:
         events = Table(f"occurred ({zone.key})", "type", "source", title="Recent events")
         for e in data["recent_events"]:

@@ -38,6 +38,7 @@ __all__ = [
     "list_incidents",
     "mark_step_done",
     "open_incident",
+    "record_drill",
     "register_incident_kinds",
     "resume_sending",
     "send_notifications",
@@ -261,6 +262,17 @@ def send_notifications(ctx: ServiceContext, incident_id: str, channels: Sequence
         return len(messages)
 
     return in_transaction(ctx, work)
+
+
+def record_drill(ctx: ServiceContext, *, actor: Actor, document: dict[str, Any]) -> None:
+    """The real workspace's record of a drill run in a sandbox (P7: monthly drills, each step timed)."""
+    now = ctx.clock.now()
+    steps: list[JSONValue] = [{"step": s["step"], "ok": s["ok"], "seconds": s["seconds"], "detail": s["detail"]}
+                              for s in document.get("steps", [])]
+    with ctx.uow() as uow:
+        uow.audit.record(actor.label, "incident.drill", "incident:drill", {"ok": bool(document.get("ok")),
+                                                                             "steps": steps}, now)
+        uow.commit()
 
 
 def _approvals() -> Any:
