@@ -22,6 +22,7 @@ from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.unmerge import MergeUndo
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
+    from touchflow.domain.governance.ports import ApprovalRepository
     from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
     from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 
@@ -303,6 +304,7 @@ class UnitOfWork(Protocol):
     segments: SegmentRepository
     personas: PersonaRepository
     assignment: AssignmentRepository
+    approvals: ApprovalRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
