@@ -55,6 +55,7 @@ __all__ = [
 
 Executor = Callable[[ServiceContext, ApprovalRequest], dict[str, Any]]
 Validator = Callable[[ServiceContext, Mapping[str, Any]], dict[str, Any]]
+Hold = Callable[[UnitOfWork], str | None]  # why requests of a kind may not be approved now, or None
 
 # Modules whose import registers approval kinds; loaded on first use of the registry.
 KIND_MODULES: list[str] = ["touchflow.services.approval_kinds"]
@@ -74,6 +75,7 @@ class ApprovalKind:
     label_en: str
     execute: Executor
     validate: Validator | None = None  # normalises the payload at request time; raises FieldError
+    hold: Hold | None = None  # e.g. exports while the incident kill switch is on: approval waits, stays pending
 
 
 _KINDS: dict[str, ApprovalKind] = {}
@@ -82,13 +84,13 @@ _lock = threading.Lock()
 
 
 def register_kind(kind: str, *, permission: str, label_zh: str, label_en: str, execute: Executor,
-                  validate: Validator | None = None) -> ApprovalKind:
+                  validate: Validator | None = None, hold: Hold | None = None) -> ApprovalKind:
     """Register (or replace: tests register fakes) what approving a ``kind`` request does."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
     if not kind or len(kind) > 40:
         raise ValueError(f"a kind name is 1 to 40 characters, got {kind!r}")
-    entry = ApprovalKind(kind, permission, label_zh, label_en, execute, validate)
+    entry = ApprovalKind(kind, permission, label_zh, label_en, execute, validate, hold)
     _KINDS[kind] = entry
     return entry
 
@@ -168,6 +170,9 @@ def _decide(ctx: ServiceContext, principal: Principal, request_id: str, *, appro
                        {"code": refused.code, "requested_by": request.requested_by_label}, ctx)
                 uow.commit()
             raise
+        why = entry.hold(uow) if approve and entry.hold else None
+        if why:
+            raise ApprovalRefused("held", why)
         uow.approvals.save(decided)
         _audit(uow, principal.actor.label, "approval.approve" if approve else "approval.reject", decided,
                {"note": decided.note, "requested_by": decided.requested_by_label}, ctx)

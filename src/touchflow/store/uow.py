@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
-from touchflow.domain.governance.ports import ApprovalRepository
+from touchflow.domain.governance.ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
@@ -26,6 +26,7 @@ from touchflow.domain.ports import (
 )
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.store.approvals import SqlApprovalRepository
+from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
     personas: PersonaRepository
     assignment: AssignmentRepository
     approvals: ApprovalRepository
+    contact_deletion: ContactDeletion
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -96,6 +98,7 @@ class SqlUnitOfWork:
         self.personas = SqlPersonaRepository(connection)
         self.assignment = SqlAssignmentRepository(connection)
         self.approvals = SqlApprovalRepository(connection)
+        self.contact_deletion = SqlContactDeletion(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

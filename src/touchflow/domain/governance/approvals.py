@@ -41,7 +41,8 @@ _SUBJECT_MAX = 300
 
 
 class ApprovalRefused(Exception):
-    """A decision the rules refuse. ``code``: self_approval | permission | decided | expired."""
+    """A decision the rules refuse. ``code``: self_approval | permission | decided | expired | held (the kind
+    is on hold, e.g. exports during an incident: decide later)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

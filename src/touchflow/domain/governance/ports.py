@@ -9,7 +9,7 @@ from typing import Protocol
 
 from touchflow.domain.governance.approvals import ApprovalRequest
 
-__all__ = ["ApprovalArtifact", "ApprovalRepository"]
+__all__ = ["ApprovalArtifact", "ApprovalRepository", "ContactDeletion"]
 
 
 @dataclass(frozen=True)
@@ -52,4 +52,10 @@ class ApprovalRepository(Protocol):
     def purge_artifact(self, request_id: str, at: datetime) -> None: ...
     def artifacts_due(self, now: datetime) -> list[str]:
         """Requests whose artifact still holds ciphertext past its ``expires_at``."""
+        ...
+
+
+class ContactDeletion(Protocol):
+    def delete_contacts(self, contact_ids: Collection[str]) -> dict[str, int]:
+        """Delete the contacts and every row naming them (their merged-away records too); rows per table."""
         ...
