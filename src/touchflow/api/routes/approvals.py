@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.responses import Response
 
 from touchflow.api.permissions import Acting, permit
@@ -29,6 +29,7 @@ from touchflow.services.approvals import (
     list_requests,
     reject,
 )
+from touchflow.services.export_files import EXPORT_FIELDS
 from touchflow.services.exports import EXPORT_KIND, download_export, request_export
 
 __all__ = ["approval_document", "router"]
@@ -45,6 +46,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 RequestId = Annotated[str, Path(max_length=64, pattern=r"^[0-9a-f]{1,64}$")]
 _REFUSED_STATUS = {"self_approval": 403, "permission": 403}
+FieldName = Annotated[str, StringConstraints(pattern=rf"^({'|'.join(EXPORT_FIELDS)}|custom\.[A-Za-z0-9_\-]{{1,64}})$")]
+Said = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"\S")]
 
 
 class ExportIn(BaseModel):
@@ -54,15 +57,21 @@ class ExportIn(BaseModel):
     segment: str | None = Field(None, max_length=64, description="the segment key (source=segment)")
     tag: str | None = Field(None, max_length=100, description="only contacts with this tag")
     format: Literal["csv", "xlsx", "json"] = "csv"
-    fields: list[str] | None = Field(None, max_length=60, description="default: id, name, email, phone, company, "
-                                     "city, lifecycle_stage, tags; custom.<name> for custom attributes")
-    reason: str = Field(..., min_length=1, max_length=1000, description="why: the approver decides on it")
+    fields: list[FieldName] | None = Field(None, min_length=1, max_length=60, description=(
+        "default: id, name, email, phone, company, city, lifecycle_stage, tags; custom.<name> for custom attributes"))
+    reason: Said = Field(..., description="why: the approver decides on it")
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field("", max_length=1000, description="required to reject: say why")
+    note: str = Field("", max_length=1000, description="what the approver wants on record")
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Said = Field(..., description="why the request is rejected")
 
 
 def approval_document(r: ApprovalRequest) -> dict[str, Any]:
@@ -122,7 +131,8 @@ def get_approval(request: Request, who: Acting, request_id: RequestId) -> Respon
         raise ApiError(404, str(exc)) from exc
 
 
-async def _decide(request: Request, who: Acting, request_id: str, body: DecisionIn, approving: bool) -> Response:
+async def _decide(request: Request, who: Acting, request_id: str, body: DecisionIn | RejectIn,
+                  approving: bool) -> Response:
     state = api_state(request)
     try:
         if approving:
@@ -147,7 +157,7 @@ async def post_approve(request: Request, who: Acting, request_id: RequestId, bod
 
 @router.post("/approvals/{request_id}/reject", summary="Reject another person's request, saying why",
              response_model=None, responses=_ERRORS, **permit("approvals.decide"))
-async def post_reject(request: Request, who: Acting, request_id: RequestId, body: DecisionIn) -> Response:
+async def post_reject(request: Request, who: Acting, request_id: RequestId, body: RejectIn) -> Response:
     return await _decide(request, who, request_id, body, False)
 
 
