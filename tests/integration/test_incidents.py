@@ -14,16 +14,19 @@ from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.apikeys import create_api_key
+from touchflow.services.approvals import ApprovalRefused, approve
 from touchflow.services.content import save_template
 from touchflow.services.incident_state import ExportsFrozen, exports_frozen
 from touchflow.services.incidents import (
     affected_contacts,
     close_incident,
+    draft_notifications,
     get_incident,
     incident_timeline,
     list_incidents,
@@ -139,3 +142,18 @@ def test_affected_people_and_notices_queued(app: Application, clock: VirtualCloc
     with app.engine.connect() as c:
         rows = list(c.execute(select(outbox.c.channel, outbox.c.payload)))
     assert len(rows) == 2 and all("安全事件" in r.payload["text"] for r in rows)
+
+
+def test_notices_go_out_only_after_a_second_person_approves(app: Application) -> None:
+    upsert_contacts(app.services, "crm", [RawItem({"email": "n1@aff.test", "phone": "+8613700000009"})])
+    view = open_incident(app.services, actor=RESPONDER, summary="短信平台账号泄露")
+    request = draft_notifications(app.services, view.incident.id, actor=RESPONDER, channels=("sms",))
+    assert "短信平台账号泄露" in request.payload["drafts"]["sms"] and request.payload["affected"] == 1
+    with app.engine.connect() as c:
+        assert c.execute(select(outbox.c.id)).first() is None  # drafted, not queued
+    with pytest.raises(ApprovalRefused):
+        approve(app.services, Principal.local_admin(RESPONDER), request.id)
+    done = approve(app.services, Principal.local_admin(Actor("os:ciso")), request.id)
+    assert done.state == "executed" and done.result == {"queued": 1}
+    actions = [row["action"] for row in incident_timeline(app.services, view.incident.id)]
+    assert actions[-2:] == ["incident.notify.drafted", "incident.notify.queued"]

@@ -9,20 +9,29 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
+from touchflow.domain.governance.principals import Principal
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.importer import import_file
 from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.approvals import ApprovalRefused, approve
 from touchflow.services.contacts import ContactNotFound, find_contact_id, get_contact_profile, patch_contact
 from touchflow.services.content import preview_template, save_template
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import journey_stats, publish_journey
-from touchflow.services.privacy import consent_history, erase_person, export_person, set_personalisation
+from touchflow.services.privacy import (
+    consent_history,
+    erase_person,
+    export_person,
+    request_erasure,
+    set_personalisation,
+)
 from touchflow.services.segments import create_segment, preview_segment, refresh_segment, segment_members
 from touchflow.services.segments import update_segments as drain_segments
 from touchflow.services.tracking import set_consents
@@ -177,3 +186,23 @@ def test_opt_out_excluded_from_score_based_segments(app: Application) -> None:
     set_personalisation(app.services, "email:b@score.test", opted_out=False, actor=OFFICER)
     drain_segments(app.services)
     assert len(segment_members(app.services, "hot")) == 2
+
+
+def test_erasure_needs_a_second_person(app: Application, tmp_path: Path) -> None:
+    _, contact_id = _person_with_history(app, tmp_path)
+    request = request_erasure(app.services, "email:li.na@pipl.test", actor=OFFICER, reason="工单 #881")
+    assert request.kind == "privacy_erase" and request.state == "pending"
+    with pytest.raises(ApprovalRefused):  # the requester cannot approve their own erasure
+        approve(app.services, Principal.local_admin(OFFICER), request.id)
+    viewer = Principal(Actor("os:viewer"), "custom", frozenset({"approvals.decide"}))
+    with pytest.raises(ApprovalRefused):  # deciding needs privacy.manage too
+        approve(app.services, viewer, request.id)
+    assert find_contact_id(app.services, "email:li.na@pipl.test") == contact_id  # nothing happened yet
+    done = approve(app.services, Principal.local_admin(Actor("os:second")), request.id)
+    assert done.state == "executed" and done.result["tombstones"] == 2
+    with pytest.raises(ContactNotFound):
+        find_contact_id(app.services, "email:li.na@pipl.test")
+    with app.engine.connect() as c:
+        erased = c.execute(select(audit_log.c.actor, audit_log.c.details).where(
+            audit_log.c.action == "privacy.erase")).one()
+    assert erased.actor == "os:second" and erased.details["request"] == request.id

@@ -27,7 +27,6 @@ from touchflow.services.incidents import (
     open_incident,
     resume_sending,
 )
-from touchflow.services.privacy import ApprovalsUnavailable
 
 __all__ = ["register"]
 
@@ -185,13 +184,14 @@ def notify(incident_id: str,
         try:
             request = draft_notifications(app.services, incident_id, actor=local_actor(),
                                           channels=tuple(channel or ("sms", "email")))
-        except (IncidentNotFound, FieldError, ApprovalsUnavailable) as exc:
+        except (IncidentNotFound, FieldError) as exc:
             _fail_on(exc)
-    request_id = request.get("id") if isinstance(request, dict) else getattr(request, "id", None)
     if json_:
-        print_json({"request_id": request_id, "kind": "incident_notify"})
+        print_json({"request_id": request.id, "kind": request.kind, "state": request.state,
+                    "drafts": request.payload.get("drafts"), "affected": request.payload.get("affected")})
         return
-    console.print(f"notices drafted: approval request {request_id}")
+    console.print(f"notices drafted for {request.payload.get('affected')} people: approval request {request.id} "
+                  f"(a second person with incidents.manage approves)")
 
 
 @incident_app.command("timeline")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -14,7 +14,7 @@ from touchflow.cli.common import console, fail, local_actor, open_app, print_jso
 from touchflow.domain.errors import FieldError
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.incident_state import ExportsFrozen
-from touchflow.services.privacy import ApprovalsUnavailable, export_person, request_erasure, set_personalisation
+from touchflow.services.privacy import export_person, request_erasure, set_personalisation
 
 __all__ = ["register"]
 
@@ -68,17 +68,12 @@ def erase(ref: Annotated[str, typer.Argument(help="email:…, phone:…, crm:…
             fail(str(exc), code=1)
         except FieldError as exc:
             fail(f"{exc.field}: {exc.reason}")
-        except ApprovalsUnavailable as exc:
-            fail(str(exc))
-    request_id = _field(request, "id")
     if json_:
-        print_json({"request_id": request_id, "kind": "privacy_erase", "status": _field(request, "status")})
+        print_json({"request_id": request.id, "kind": request.kind, "state": request.state,
+                    "expires_at": request.expires_at})
         return
-    console.print(f"erasure requested: {request_id} — a second person approves it (privacy.manage)")
-
-
-def _field(request: Any, name: str) -> Any:
-    return request.get(name) if isinstance(request, dict) else getattr(request, name, None)
+    console.print(f"erasure requested: {request.id} — a second person approves it (privacy.manage), "
+                  f"POST /v1/approvals/{request.id}/approve")
 
 
 @privacy_app.command("opt-out")

@@ -9,7 +9,6 @@ saying a drill ran, by whom, and how long each step took.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,20 +20,22 @@ from typing import Any, TypeVar
 from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.domain.governance.incidents import STEPS
+from touchflow.domain.governance.principals import Principal
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.engine.simulator import OpenStore
+from touchflow.services.approvals import approve
 from touchflow.services.content import save_template
 from touchflow.services.context import ServiceContext
 from touchflow.services.incidents import (
     affected_contacts,
     close_incident,
+    draft_notifications,
     mark_step_done,
     open_incident,
     record_drill,
     resume_sending,
-    send_notifications,
 )
 from touchflow.services.ingest import RawItem, record_events
 from touchflow.services.journeys import publish_journey
@@ -84,19 +85,12 @@ def _timed(report: DrillReport, name: str, work: Callable[[], tuple[bool, str, T
 
 
 def _approve_notices(sandbox: ServiceContext, incident_id: str, actor: Actor) -> tuple[bool, str, int]:
-    """Through the approvals service when this build has it (request by ``actor``, approval by a second
-    principal); otherwise the notices are queued directly and the step says so."""
-    try:
-        approvals: Any = importlib.import_module("touchflow.services.approvals")
-    except ImportError:
-        queued = send_notifications(sandbox, incident_id, ["sms", "email"], actor=APPROVER, request_id="drill")
-        return True, f"{queued} notices queued (approvals service not in this build: no four-eyes step)", queued
-    from touchflow.services.incidents import draft_notifications
-
+    """Requested by ``actor``, approved by a second principal (four eyes, as in a real incident)."""
     request = draft_notifications(sandbox, incident_id, actor=actor, channels=("sms", "email"))
-    request_id = request.get("id") if isinstance(request, dict) else getattr(request, "id", None)
-    approvals.approve(sandbox, APPROVER, request_id)
-    return True, f"request {request_id} approved by {APPROVER.id}", 0
+    done = approve(sandbox, Principal.local_admin(APPROVER), request.id, note="drill")
+    queued = int(done.result.get("queued", 0)) if done.state == "executed" else 0
+    return done.state == "executed" and queued > 0, f"request {request.id} {done.state} by {APPROVER.id}: " \
+        f"{queued} notices queued", queued
 
 
 def run_drill(real: ServiceContext, *, actor: Actor, open_store: OpenStore, people: int = 200,

@@ -27,7 +27,8 @@ class ServiceContext:
     # one write lock for the whole store (SQLite) shared with other processes: background passes leave gaps
     # between their write transactions so that ingest is not starved (services/pacing.py, ADR 0021)
     single_writer: bool = False
-    # opens the database's key ring (bootstrap wires Application.secret_box): the privacy blind index needs it
+    # the database's key ring as a box (bootstrap wires ``Application.secret_box``): services that keep
+    # ciphertext (approved exports, secrets waiting for pickup) seal their data keys with it
     secret_box: Callable[[], SecretBox] | None = None
 
     def reader(self) -> UnitOfWork:

@@ -4,7 +4,6 @@ timeline (every step is an audit row with subject ``incident:<id>``), resume and
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from touchflow.domain.governance.incidents import (
 )
 from touchflow.domain.governance.privacy_ports import IncidentRecord, IncidentStepRecord
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
+from touchflow.services.approvals import ApprovalRequest, request_approval
 from touchflow.services.context import ServiceContext, in_transaction
 
 __all__ = [
@@ -33,13 +33,13 @@ __all__ = [
     "affected_contacts",
     "close_incident",
     "draft_notifications",
+    "execute_notify",
     "get_incident",
     "incident_timeline",
     "list_incidents",
     "mark_step_done",
     "open_incident",
     "record_drill",
-    "register_incident_kinds",
     "resume_sending",
     "send_notifications",
 ]
@@ -219,7 +219,7 @@ def notice_text(channel: str, record: IncidentRecord, zone_offset: timedelta = t
 
 
 def draft_notifications(ctx: ServiceContext, incident_id: str, *, actor: Actor,
-                        channels: Sequence[str] = ("sms", "email")) -> Any:
+                        channels: Sequence[str] = ("sms", "email")) -> ApprovalRequest:
     """Ask for approval to notify everyone affected; the request carries each channel's text and the count."""
     unknown = sorted(set(channels) - set(NOTICE_TEMPLATES))
     if unknown or not channels:
@@ -228,9 +228,7 @@ def draft_notifications(ctx: ServiceContext, incident_id: str, *, actor: Actor,
         record = _get(uow, incident_id)
     affected = affected_contacts(ctx, record.id)
     drafts = {c: notice_text(c, record) for c in channels}
-    approvals = _approvals()
-    register_incident_kinds()
-    request = approvals.request_approval(ctx, actor, NOTIFY_KIND, subject(record.id),
+    request = request_approval(ctx, actor, NOTIFY_KIND, subject(record.id),
                                          {"incident_id": record.id, "channels": list(channels),
                                           "affected": len(affected), "drafts": drafts},
                                          reason=f"notify {len(affected)} affected people of incident {record.id}")
@@ -275,32 +273,9 @@ def record_drill(ctx: ServiceContext, *, actor: Actor, document: dict[str, Any])
         uow.commit()
 
 
-def _approvals() -> Any:
-    from touchflow.services.privacy import ApprovalsUnavailable
-
-    try:
-        return importlib.import_module("touchflow.services.approvals")
-    except ImportError as exc:
-        raise ApprovalsUnavailable("notices need the approvals service (services/approvals.py)") from exc
-
-
-def _execute_notify(ctx: ServiceContext, request: Any) -> dict[str, Any]:
-    def get(name: str) -> Any:
-        return request.get(name) if isinstance(request, dict) else getattr(request, name, None)
-
-    payload = get("payload") or {}
-    approver = get("decided_by") or get("approver") or "approver"
-    queued = send_notifications(ctx, str(payload["incident_id"]), list(payload["channels"]), actor=str(approver),
-                                request_id=str(get("id")))
+def execute_notify(ctx: ServiceContext, request: ApprovalRequest) -> dict[str, Any]:
+    """What approving an ``incident_notify`` request runs: the notices queued (idempotent)."""
+    approver = Actor(request.decided_by or "approver")  # recorded as its id (the label carries the id too)
+    queued = send_notifications(ctx, str(request.payload["incident_id"]), list(request.payload["channels"]),
+                                actor=approver, request_id=request.id)
     return {"queued": queued}
-
-
-def register_incident_kinds() -> bool:
-    """Register ``incident_notify`` with the approvals service (bootstrap calls this); False without it."""
-    try:
-        approvals = _approvals()
-    except Exception:
-        return False
-    approvals.register_kind(NOTIFY_KIND, permission="incidents.manage", label_zh="安全事件通知受影响用户",
-                            label_en="Notify people affected by an incident", execute=_execute_notify)
-    return True

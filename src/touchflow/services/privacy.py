@@ -8,7 +8,6 @@ identifiers survive only as HMAC tombstones (``services/privacy_index.py``) that
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.privacy import ERASED_NAME, OPT_OUT_FIELD, OPTED_OUT, is_opted_out
 from touchflow.domain.governance.privacy_ports import ConsentEntry, ErasureCounts
+from touchflow.services.approvals import ApprovalRequest, request_approval
 from touchflow.services.contacts import (
     ContactNotFound,
     get_contact_profile,
@@ -29,22 +29,17 @@ from touchflow.services.privacy_index import blind_key, digests_of
 
 __all__ = [
     "ERASE_KIND",
-    "ApprovalsUnavailable",
     "Erasure",
     "consent_document",
     "consent_history",
     "erase_person",
+    "execute_erase",
     "export_person",
-    "register_privacy_kinds",
     "request_erasure",
     "set_personalisation",
 ]
 
 ERASE_KIND = "privacy_erase"
-
-
-class ApprovalsUnavailable(RuntimeError):
-    """The approvals service (``services/approvals.py``) is not part of this build yet."""
 
 
 @dataclass(frozen=True)
@@ -128,47 +123,21 @@ def set_personalisation(ctx: ServiceContext, identifier: str, *, opted_out: bool
     return is_opted_out(state.values)
 
 
-# --- approvals (services/approvals.py, from the approvals branch) -------------------------------
+# --- approvals: the kind is registered in services/privacy_kinds.py (listed in approvals.KIND_MODULES) -------
 
 
-def _approvals() -> Any:
-    try:
-        return importlib.import_module("touchflow.services.approvals")
-    except ImportError as exc:
-        raise ApprovalsUnavailable("erasure needs the approvals service (services/approvals.py)") from exc
+def execute_erase(ctx: ServiceContext, request: ApprovalRequest) -> dict[str, Any]:
+    """What approving a ``privacy_erase`` request runs (after the decision committed; safe to run again)."""
+    approver = Actor(request.decided_by or "approver")  # recorded as its id (the label carries the id too)
+    done = erase_person(ctx, str(request.payload["contact_id"]), actor=approver, request_id=request.id)
+    return {"contact_id": done.contact_id, "tombstones": done.tombstones, "events_anonymised": done.counts.events}
 
 
-def _field(request: Any, name: str, default: Any = None) -> Any:
-    return request.get(name, default) if isinstance(request, dict) else getattr(request, name, default)
-
-
-def _execute_erase(ctx: ServiceContext, request: Any) -> dict[str, Any]:
-    payload = _field(request, "payload") or {}
-    approver = _field(request, "decided_by") or _field(request, "approver") or "approver"
-    done = erase_person(ctx, str(payload["contact_id"]), actor=Actor.of(approver), request_id=str(_field(request,
-                                                                                                         "id")))
-    return {"contact_id": done.contact_id, "tombstones": done.tombstones, "events": done.counts.events}
-
-
-def register_privacy_kinds() -> bool:
-    """Register ``privacy_erase`` with the approvals service (bootstrap calls this); False without it."""
-    try:
-        approvals = _approvals()
-    except ApprovalsUnavailable:
-        return False
-    approvals.register_kind(ERASE_KIND, permission="privacy.manage", label_zh="个人信息删除（PIPL）",
-                            label_en="Erase a person's data (PIPL)", execute=_execute_erase)
-    return True
-
-
-def request_erasure(ctx: ServiceContext, identifier: str, *, actor: Actor, reason: str) -> Any:
-    """Ask for an erasure; a second person (not ``actor``) approves it with ``privacy.manage``, then
-    ``erase_person`` runs. Returns the approval request."""
+def request_erasure(ctx: ServiceContext, identifier: str, *, actor: Actor, reason: str) -> ApprovalRequest:
+    """Ask for an erasure; a second person (not ``actor``) with ``privacy.manage`` approves it, then
+    ``erase_person`` runs. Returns the pending approval request."""
     if not reason.strip():
         raise FieldError("reason", "an erasure needs a reason (the request it answers)")
     with ctx.reader() as uow:
         contact_id = resolve_contact_id(uow, identifier)
-    approvals = _approvals()
-    register_privacy_kinds()
-    return approvals.request_approval(ctx, actor, ERASE_KIND, contact_id, {"contact_id": contact_id},
-                                      reason=reason.strip())
+    return request_approval(ctx, actor, ERASE_KIND, contact_id, {"contact_id": contact_id}, reason=reason.strip())

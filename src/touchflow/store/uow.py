@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
+from touchflow.domain.governance.ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
@@ -25,6 +26,8 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.store.approvals import SqlApprovalRepository
+from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
@@ -68,6 +71,8 @@ class SqlUnitOfWork:
     assignment: AssignmentRepository
     privacy: PrivacyRepository
     incidents: IncidentRepository
+    approvals: ApprovalRepository
+    contact_deletion: ContactDeletion
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -99,6 +104,8 @@ class SqlUnitOfWork:
         self.assignment = SqlAssignmentRepository(connection)
         self.privacy = SqlPrivacyRepository(connection)
         self.incidents = SqlIncidentRepository(connection)
+        self.approvals = SqlApprovalRepository(connection)
+        self.contact_deletion = SqlContactDeletion(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
