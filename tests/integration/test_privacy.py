@@ -138,7 +138,8 @@ def test_erased_person_stays_erased_when_the_same_file_is_imported_again(app: Ap
     assert report.rejected == 1 and report.rejects_file is not None
     assert "erased under PIPL request req-42" in report.rejects_file.read_text(encoding="utf-8-sig")
     with app.engine.connect() as c:
-        assert "erased under PIPL request req-42" in c.execute(select(rejects.c.reason)).scalars().all()
+        kept = c.execute(select(rejects.c.reason, rejects.c.payload)).all()
+        assert [p for r, p in kept if r == "erased under PIPL request req-42"] == [None]  # no PII kept again
     events_report = record_events(app.services, "web", [RawItem({"id": "s9", "type": "signup",
                                                                  "phone": "13800000001"})])
     assert events_report.accepted == 0 and "req-42" in events_report.rejected[0].reason
@@ -186,6 +187,10 @@ def test_opt_out_excluded_from_score_based_segments(app: Application) -> None:
     set_personalisation(app.services, "email:b@score.test", opted_out=False, actor=OFFICER)
     drain_segments(app.services)
     assert len(segment_members(app.services, "hot")) == 2
+    record_events(app.services, "app", [RawItem({"id": "oo1", "type": "personalisation_opted_out",
+                                                 "email": "a@score.test"})])  # stated in the app
+    drain_segments(app.services)
+    assert {c for c, _ in segment_members(app.services, "hot")} == {b}
 
 
 def test_erasure_needs_a_second_person(app: Application, tmp_path: Path) -> None:
@@ -206,3 +211,16 @@ def test_erasure_needs_a_second_person(app: Application, tmp_path: Path) -> None
         erased = c.execute(select(audit_log.c.actor, audit_log.c.details).where(
             audit_log.c.action == "privacy.erase")).one()
     assert erased.actor == "os:second" and erased.details["request"] == request.id
+
+
+def test_tombstones_still_match_after_the_key_ring_rotates_past_its_grace(app: Application,
+                                                                         clock: VirtualClock) -> None:
+    upsert_contacts(app.services, "crm", [RawItem({"email": "rot@pipl.test"})])
+    erase_person(app.services, find_contact_id(app.services, "email:rot@pipl.test"), actor=OFFICER,
+                 request_id="req-7")
+    for _ in range(2):  # the key that sealed the blind-index key is gone after the second rotation
+        rotation = app.rotate_secret_key(timedelta(days=1), actor="ops")
+        assert "privacy.blind_index" in rotation.resealed
+        clock.advance(timedelta(days=2))
+    report = upsert_contacts(app.services, "crm", [RawItem({"email": "ROT@pipl.test"})])
+    assert report.contact_ids == [None] and report.rejected[0].reason == "erased under PIPL request req-7"

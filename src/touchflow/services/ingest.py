@@ -16,13 +16,14 @@ import orjson
 from touchflow.domain.contacts import Consent, ContactRecord
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.governance.privacy import OPT_OUT_EVENTS, OPT_OUT_FIELD, OPTED_OUT
 from touchflow.domain.limits import clip_json, json_problem
 from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.guarding import apply_guard_events
-from touchflow.services.privacy_index import erased_records
+from touchflow.services.privacy_index import ERASED_PREFIX, erased_records
 from touchflow.services.resolve import resolve_records
 from touchflow.services.segments import mark_contacts_changed
 
@@ -172,7 +173,8 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         apply_guard_events(uow, ctx.ids, written, now)
         # New and merged contacts may enter attribute-only segments ("not tagged vip"): every segment looks.
         reshaped = {m.winner_id for m in resolution.merges} | (
-            set(resolution.contact_ids) if resolution.created else set())
+            set(resolution.contact_ids) if resolution.created else set()) | {
+            cid for e, cid in written if e.type in OPT_OUT_EVENTS}  # an attribute changed: every segment looks
         mark_contacts_changed(uow, reshaped, now, {(cid, e.type) for e, cid in written})
         if route:
             uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in written])
@@ -189,6 +191,9 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
 def _observation(event: EventInput, source: Source) -> ContactRecord:
     """What an event tells about its contact: identities, and for an unsubscribe, withdrawn consent."""
     consents: tuple[Consent, ...] = ()
+    if event.type in OPT_OUT_EVENTS:  # PIPL Art. 24 stated by the person on a site or in an app
+        return ContactRecord(event.identities, source.name, source.priority, event.occurred_at,
+                             values={OPT_OUT_FIELD: OPTED_OUT if event.type == OPT_OUT_EVENTS[0] else "allowed"})
     if event.type == "unsubscribe":
         channel = str(event.properties.get("channel", "all"))
         channels = ("email", "sms", "wecom", "wechat") if channel == "all" else (channel,)
@@ -211,6 +216,8 @@ def _keep_rejects(uow: UnitOfWork, kind: str, source: str, items: Sequence[RawIt
                                                                     item.payload.items()}
         if json_problem(payload, "item", depth=0) is not None:  # what made it refused cannot be stored either
             payload = clip_json(payload)  # type: ignore[assignment]
+        if problem.reason.startswith(ERASED_PREFIX):  # an erased person's identifiers are not kept again here
+            payload = None
         if problem.row is not None and (problem.row, str(problem), _key(payload)) in kept:
             continue
         uow.rejects.add(kind, source, problem.row if problem.row is not None else problem.index, payload,

@@ -18,10 +18,11 @@ from touchflow.domain.ports import UnitOfWork
 from touchflow.security.crypto import SecretBox
 from touchflow.services.context import ServiceContext
 
-__all__ = ["BLIND_INDEX_CONTEXT", "BLIND_INDEX_KEY", "blind_key", "digests_of", "erased_records"]
+__all__ = ["BLIND_INDEX_CONTEXT", "BLIND_INDEX_KEY", "ERASED_PREFIX", "blind_key", "digests_of", "erased_records"]
 
 BLIND_INDEX_KEY = "privacy.blind_index"
 BLIND_INDEX_CONTEXT = "privacy:blind_index"
+ERASED_PREFIX = erased_reason("")
 
 
 class NoBlindIndexKey(RuntimeError):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from touchflow.domain.events import JSONValue
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.context import ServiceContext
+from touchflow.services.privacy_index import BLIND_INDEX_CONTEXT, BLIND_INDEX_KEY
 from touchflow.services.sites import secret_context, setting_key, site_secrets
 
 __all__ = ["Rotation", "record_key_created", "reseal_after_rotation"]
@@ -57,6 +58,15 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
             uow.guards.set_setting(setting_key(key_id), {**doc, "identify_secret": new.seal(plain, context)},
                                    actor, now)
             resealed.append(f"site:{doc.get('name', key_id)}")
+        blind = uow.guards.setting(BLIND_INDEX_KEY)  # the erasure tombstones' HMAC key (services/privacy_index.py)
+        if blind and blind.get("sealed"):
+            try:
+                plain = old.open(str(blind["sealed"]), BLIND_INDEX_CONTEXT)
+            except SecretError:
+                unopened.append(BLIND_INDEX_KEY)
+            else:
+                uow.guards.set_setting(BLIND_INDEX_KEY, {"sealed": new.seal(plain, BLIND_INDEX_CONTEXT)}, actor, now)
+                resealed.append(BLIND_INDEX_KEY)
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
             "unopened_channels": unopened,

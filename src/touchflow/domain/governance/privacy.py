@@ -13,6 +13,7 @@ from touchflow.domain.predicates import And, AttrCompare, Condition, Not, walk
 __all__ = [
     "ERASED_NAME",
     "OPTED_OUT",
+    "OPT_OUT_EVENTS",
     "OPT_OUT_FIELD",
     "PROFILING_FIELDS",
     "anonymised_properties",
@@ -25,6 +26,8 @@ __all__ = [
 
 OPT_OUT_FIELD = "custom.personalisation"  # an attribute, so a source or an import can state it too
 OPTED_OUT = "opted_out"
+# events that state the choice (the first opts out, the second opts back in)
+OPT_OUT_EVENTS = ("personalisation_opted_out", "personalisation_opted_in")
 ERASED_NAME = "erased"
 # Attributes computed from a person's behaviour to predict or rank them (scores, predicted stages): targeting on
 # them is "automated decision-making" in PIPL Art. 24 terms. ``custom.predicted_*`` is reserved for models.
