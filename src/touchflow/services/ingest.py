@@ -212,7 +212,7 @@ def _keep_rejects(uow: UnitOfWork, kind: str, source: str, items: Sequence[RawIt
     new = 0
     for problem in problems:
         item = items[problem.index]
-        payload = item.original if item.original is not None else {k: _jsonable(v) for k, v in
+        payload: JSONValue = item.original if item.original is not None else {k: _jsonable(v) for k, v in
                                                                     item.payload.items()}
         if json_problem(payload, "item", depth=0) is not None:  # what made it refused cannot be stored either
             payload = clip_json(payload)  # type: ignore[assignment]
