@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 
 from touchflow.domain.contacts import ContactRecord
-from touchflow.domain.governance.privacy import blind_index, erased_reason
+from touchflow.domain.governance.privacy import blind_indexer, erased_reason
 from touchflow.domain.identities import Identity
 from touchflow.domain.ports import UnitOfWork
 from touchflow.security.crypto import SecretBox
@@ -51,7 +51,8 @@ def blind_key(ctx: ServiceContext, uow: UnitOfWork, *, create: bool) -> bytes | 
 
 def digests_of(key: bytes, identities: Sequence[Identity]) -> list[tuple[str, str]]:
     """(digest, kind) of each identifier, normalised as stored (``Identity`` values are)."""
-    return [(blind_index(key, i.kind, i.value), i.kind) for i in identities]
+    index = blind_indexer(key)
+    return [(index(i.kind, i.value), i.kind) for i in identities]
 
 
 def erased_records(ctx: ServiceContext, uow: UnitOfWork, records: Sequence[ContactRecord]) -> dict[int, str]:
@@ -62,7 +63,8 @@ def erased_records(ctx: ServiceContext, uow: UnitOfWork, records: Sequence[Conta
     key = blind_key(ctx, uow, create=False)
     if key is None:
         raise NoBlindIndexKey("erasure tombstones exist but their blind-index key is missing")
-    per_record = [digests_of(key, list(r.identities)) for r in records]
+    index = blind_indexer(key)
+    per_record = [[(index(i.kind, i.value), i.kind) for i in r.identities] for r in records]
     found = uow.privacy.tombstoned({d for digests in per_record for d, _ in digests})
     if not found:
         return {}

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -113,11 +113,11 @@ class SqlPrivacyRepository:
     def tombstoned(self, digests: Collection[str]) -> dict[str, str]:
         wanted = sorted(set(digests))
         found: dict[str, str] = {}
+        query = select(erasure_tombstones.c.digest, erasure_tombstones.c.request_id).where(
+            erasure_tombstones.c.digest.in_(bindparam("digests", expanding=True)))  # no per-value coercion
         for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
             found.update({r.digest: r.request_id for r in self._c.execute(
-                select(erasure_tombstones.c.digest, erasure_tombstones.c.request_id)
-                .where(erasure_tombstones.c.digest.in_(chunk)))})
+                query, {"digests": wanted[start:start + _CHUNK]})})
         return found
 
     def add_tombstones(self, entries: Sequence[tuple[str, str]], request_id: str, at: datetime) -> None:
