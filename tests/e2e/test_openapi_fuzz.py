@@ -55,6 +55,7 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/segments": "a condition must be well-formed in the condition language",
     "POST /v1/segments/preview": "a condition must be well-formed in the condition language",
     "POST /v1/exports": "a segment export names an existing segment",
+    "POST /v1/incidents": "since is an ISO 8601 time with a zone (checked by datetime.fromisoformat)",
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/sms/receipt": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/email/report": "the body must be a real bounce or complaint report",

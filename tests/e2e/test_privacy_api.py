@@ -51,7 +51,9 @@ def test_opt_out_and_incident_over_http(app: Application, client: TestClient) ->
     assert client.post("/v1/incidents", json={"summary": "x", "since": "2026-03-01T00:00:00"}).status_code == 422
     assert client.get("/v1/incidents/zzz").status_code == 422
     assert client.get("/v1/incidents/abc").status_code == 404
-    assert client.post("/v1/incidents/resume").json() == {"resumed": True, "incident": incident_id}
+    assert client.post("/v1/incidents", json={"summary": "x", "since": 0}).status_code == 422
+    assert client.get("/v1/kill-switch").json() == {"on": True}
+    assert client.delete("/v1/kill-switch").json() == {"resumed": True, "incident": incident_id}
     timeline = client.get(f"/v1/incidents/{incident_id}/timeline").json()["items"]
     assert timeline[0]["action"] == "incident.open" and timeline[-1]["action"] == "incident.resume"
     assert [i["id"] for i in client.get("/v1/incidents", params={"status": "open"}).json()["items"]] == [incident_id]

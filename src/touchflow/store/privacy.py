@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.governance.privacy import anonymised_properties
 from touchflow.domain.governance.privacy_ports import ConsentEntry, ErasureCounts, PersonData
+from touchflow.store.bulk import bulk_insert
 from touchflow.store.tables import (
     consent_ledger,
     contact_consents,
@@ -51,9 +52,9 @@ def record_consent_ledger(connection: Connection, entries: Sequence[tuple[str, s
                           at: datetime | None = None) -> None:
     """Append (contact, channel, status, source, at) statements the ledger has not seen yet: called wherever
     ``contact_consents`` is written, so the ledger holds every statement, not only the one in force."""
-    _insert_ignoring(connection, consent_ledger, [
-        {"contact_id": c, "channel": ch, "status": st, "source": so[:100], "at": when, "recorded_at": at}
-        for c, ch, st, so, when in dict.fromkeys(entries)])
+    bulk_insert(connection, consent_ledger, ("contact_id", "channel", "status", "source", "at", "recorded_at"),
+                [(c, ch, st, so[:100], when, at) for c, ch, st, so, when in dict.fromkeys(entries)],
+                ignore_conflicts=True)  # the statement is already there: an update that did not change it
 
 
 class SqlPrivacyRepository:

@@ -19,7 +19,7 @@ from touchflow.api.routes.approvals import approval_document
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
 from touchflow.services.contacts import ContactNotFound
-from touchflow.services.incident_state import ExportsFrozen
+from touchflow.services.incident_state import ExportsFrozen, kill_switch_active
 from touchflow.services.incidents import (
     IncidentNotFound,
     affected_contacts,
@@ -68,7 +68,8 @@ class IncidentIn(BaseModel):
 
     summary: Said = Field(..., description="what happened")
     revoke_access: bool = Field(False, description="revoke every API key and session")
-    since: datetime | None = Field(None, description="when the breach may have begun (with a zone)")
+    since: str | None = Field(None, max_length=40, description="when the breach may have begun: ISO 8601 with a "
+                                                             "zone, e.g. 2026-03-02T08:00:00+08:00")
     segment: str | None = Field(None, max_length=64, description="a segment whose members count as affected")
 
 
@@ -86,6 +87,17 @@ class NotifyIn(BaseModel):
 
 def _field(exc: FieldError) -> ApiError:
     return ApiError(422, str(exc), [{"field": exc.field, "in": "body", "reason": exc.reason}])
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError(422, "since: ISO 8601 with a zone", [{"field": "since", "in": "body",
+                                                              "reason": "ISO 8601 with a zone, e.g. …+08:00"}])
+    return moment
 
 
 def _missing(exc: LookupError) -> ApiError:
@@ -136,12 +148,11 @@ async def put_personalisation(request: Request, who: Acting, body: Personalisati
 @router.post("/incidents", summary="Open an incident: kill switch on, clocks start", response_model=None,
              status_code=201, responses=_ERRORS, **permit("incidents.manage"))
 async def post_incident(request: Request, who: Acting, body: IncidentIn) -> Response:
-    if body.since is not None and body.since.tzinfo is None:
-        raise ApiError(422, "since: give a zone", [{"field": "since", "in": "body", "reason": "needs a zone"}])
+    since = _moment(body.since) if body.since is not None else None
     state = api_state(request)
     try:
         view = await state.write(open_incident, state.services, actor=who.actor, summary=body.summary,
-                                 revoke_access=body.revoke_access, since=body.since, segment=body.segment)
+                                 revoke_access=body.revoke_access, since=since, segment=body.segment)
     except FieldError as exc:
         raise _field(exc) from exc
     return json_response(view.document(), 201)
@@ -191,9 +202,15 @@ async def post_close(request: Request, who: Acting, incident_id: IncidentId) -> 
     return json_response(view.document())
 
 
-@router.post("/incidents/resume", summary="Lift the kill switch: sending and exports resume", response_model=None,
-             responses=_ERRORS, **permit("incidents.manage"))
-async def post_resume(request: Request, who: Acting) -> Response:
+@router.get("/kill-switch", summary="Whether the incident kill switch is on (no sending, no exports)",
+            response_model=None, responses=_ERRORS, **permit("incidents.manage"))
+def get_kill_switch(request: Request, who: Acting) -> Response:
+    return json_response({"on": kill_switch_active(api_state(request).services)})
+
+
+@router.delete("/kill-switch", summary="Lift the kill switch: sending and exports resume", response_model=None,
+               responses=_ERRORS, **permit("incidents.manage"))
+async def delete_kill_switch(request: Request, who: Acting) -> Response:
     state = api_state(request)
     incident_id = await state.write(resume_sending, state.services, actor=who.actor)
     return json_response({"resumed": incident_id is not None, "incident": incident_id})
