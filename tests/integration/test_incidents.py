@@ -22,6 +22,7 @@ from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.apikeys import create_api_key
 from touchflow.services.approvals import ApprovalRefused, approve
 from touchflow.services.content import save_template
+from touchflow.services.exports import exports_frozen as approved_exports_frozen
 from touchflow.services.incident_state import ExportsFrozen, exports_frozen
 from touchflow.services.incidents import (
     affected_contacts,
@@ -91,10 +92,11 @@ def test_exports_refused_while_the_kill_switch_is_on(app: Application) -> None:
     upsert_contacts(app.services, "crm", [RawItem({"email": "frozen@export.test", "name": "王五"})])
     assert not exports_frozen(app.services)
     incident = open_incident(app.services, actor=RESPONDER, summary="suspicious login").incident
-    assert exports_frozen(app.services)
+    assert exports_frozen(app.services) and approved_exports_frozen(app.services)  # the approvals' exports too
     with pytest.raises(ExportsFrozen):
         export_person(app.services, "email:frozen@export.test", actor=RESPONDER)
     resume_sending(app.services, actor=RESPONDER)
+    assert not approved_exports_frozen(app.services)
     assert export_person(app.services, "email:frozen@export.test", actor=RESPONDER)["contact"]["identities"]
     actions = [row["action"] for row in incident_timeline(app.services, incident.id)]
     assert actions == ["incident.open", "incident.kill_switch", "incident.resume"]
