@@ -37,7 +37,7 @@ def test_export_requested_approved_by_another_key_and_downloaded_by_the_requeste
     bad = client.post("/v1/exports", json={"format": "pdf", "reason": "r"})
     assert bad.status_code == 422
     unknown = client.post("/v1/exports", json={"fields": ["secret"], "reason": "r"})
-    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "fields"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"].startswith("fields")
     assert client.post("/v1/exports", json={"reason": "r", "by": "carol"}).status_code == 422  # no typed identity
 
     asked = client.post("/v1/exports", json={"fields": ["name", "email"], "reason": "客户回访"})
