@@ -18,12 +18,13 @@ from touchflow.domain.actors import Actor
 from touchflow.domain.governance.approvals import ApprovalRequest
 from touchflow.domain.governance.ports import ApprovalArtifact
 from touchflow.domain.ports import UnitOfWork
-from touchflow.security.crypto import SecretBox
-from touchflow.security.envelope import open_blob, seal_blob
+from touchflow.security.crypto import SecretBox, SecretError
+from touchflow.security.envelope import open_blob, reseal_key, seal_blob
 from touchflow.services.approvals import ApprovalNotFound
 from touchflow.services.context import ServiceContext
 
-__all__ = ["ARTIFACT_TTL", "Pickup", "PickupRefused", "artifact_of", "pick_up", "purge_artifacts", "store_artifact"]
+__all__ = ["ARTIFACT_TTL", "Pickup", "PickupRefused", "artifact_of", "pick_up", "purge_artifacts", "reseal_artifacts",
+           "store_artifact"]
 
 ARTIFACT_TTL = timedelta(hours=24)
 
@@ -122,3 +123,19 @@ def purge_artifacts(ctx: ServiceContext) -> list[str]:
             uow.audit.record("system", "approval.purge", f"approval:{request_id}", {}, now)
         uow.commit()
     return due
+
+
+def reseal_artifacts(uow: UnitOfWork, old: SecretBox, new: SecretBox) -> tuple[list[str], list[str]]:
+    """Re-seal the data keys of live artifacts with the new current key (in the rotation's transaction), so a
+    rotation with a grace shorter than 24 h does not lock a requester out. (resealed, unopened) contexts."""
+    resealed: list[str] = []
+    unopened: list[str] = []
+    for request_id, sealed in uow.approvals.sealed_keys():
+        context = _context(request_id)
+        try:
+            uow.approvals.set_sealed_key(request_id, reseal_key(old, new, sealed, context))
+        except SecretError:
+            unopened.append(context)
+            continue
+        resealed.append(context)
+    return resealed, unopened
