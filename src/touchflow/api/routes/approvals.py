@@ -161,6 +161,19 @@ async def post_reject(request: Request, who: Acting, request_id: RequestId, body
     return await _decide(request, who, request_id, body, False)
 
 
+@router.get("/exports/{request_id}", summary="Your export request: its state and, once produced, the file's name",
+            response_model=None, responses=_ERRORS, **permit("contacts.export"))
+def get_export(request: Request, who: Acting, request_id: RequestId) -> Response:
+    """Only the requester sees it here (others: 404); approvers list requests under ``/v1/approvals``."""
+    try:
+        found = get_request(api_state(request).services, request_id)
+    except ApprovalNotFound as exc:
+        raise ApiError(404, str(exc)) from exc
+    if found.kind != EXPORT_KIND or found.requested_by != who.actor.id:
+        raise ApiError(404, f"no approval request {request_id!r}")
+    return json_response(approval_document(found))
+
+
 @router.get("/exports/{request_id}/download", summary="Download an approved export (its requester only, 24 h)",
             response_model=None, responses={**_ERRORS, 200: {"description": "the file (CSV, XLSX or JSON)"}},
             **permit("contacts.export"))
