@@ -227,3 +227,23 @@ def test_a_key_rotation_reseals_waiting_exports(app: Application, clock: Virtual
     assert f"approval:{request.id}" in rotation.resealed
     clock.advance(timedelta(seconds=1))
     assert download_export(app.services, ALICE, request.id).data == before
+
+
+def test_the_workers_tick_purges_files_and_expires_requests(app: Application, clock: VirtualClock) -> None:
+    from touchflow.engine.runtime import JourneyRuntime
+
+    people(app)
+    produced = request_export(app.services, ALICE, reason="r")
+    approve(app.services, BOB, produced.id)
+    waiting = request_export(app.services, ALICE, reason="r")
+    runtime = JourneyRuntime(app.services)
+    runtime.tick()
+    with app.engine.connect() as c:
+        assert c.execute(select(approval_artifacts.c.ciphertext)).scalar_one() is not None
+    clock.advance(timedelta(days=7))
+    runtime.tick()
+    with app.engine.connect() as c:
+        assert c.execute(select(approval_artifacts.c.ciphertext)).scalar_one() is None
+    with app.services.reader() as uow:
+        stored = uow.approvals.get(waiting.id)
+    assert stored is not None and stored.state == "expired"
