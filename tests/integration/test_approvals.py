@@ -5,6 +5,7 @@ kind's permission, a request is decided once and lapses after 7 days, every step
 from __future__ import annotations
 
 import sys
+import threading
 import types
 from datetime import timedelta
 from typing import Any
@@ -169,3 +170,23 @@ def test_role_admin_fails_clearly_without_the_accounts_service(app: Application,
     request = request_approval(app.services, ALICE, "role_admin", "user:li", {"user_id": "u1"}, reason="r")
     done = approve(app.services, admin(BOB), request.id)
     assert done.state == "failed" and "set_role" in done.result["error"]
+
+
+def test_two_approvers_at_once_run_the_operation_once(app: Application) -> None:
+    request = request_approval(app.services, ALICE, "test_fake", "a", {"n": 1}, reason="r")
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def decide_as(name: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(approve(app.services, admin(Actor.api_key(f"k-{name}", name)), request.id).state)
+        except ApprovalRefused as refused:
+            outcomes.append(refused.code)
+
+    threads = [threading.Thread(target=decide_as, args=(n,)) for n in ("bob", "carol")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["decided", "executed"] and [request.id] == RAN
