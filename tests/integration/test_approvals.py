@@ -4,6 +4,9 @@ kind's permission, a request is decided once and lapses after 7 days, every step
 
 from __future__ import annotations
 
+import sys
+import threading
+import types
 from datetime import timedelta
 from typing import Any
 
@@ -136,3 +139,54 @@ def test_request_checks_its_input(app: Application) -> None:
         request_approval(app.services, ALICE, "no_such_kind", "a", {}, reason="r")
     with pytest.raises(FieldError, match="state"):
         list_requests(app.services, state="maybe")
+
+
+def test_role_admin_runs_the_accounts_service_after_approval(app: Application,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``role_admin`` calls ``services.accounts.set_role`` (the accounts area; a stand-in here)."""
+    calls: list[tuple[str, str, str]] = []
+
+    def set_role(ctx: ServiceContext, user: str, role: str, *, actor: Actor) -> str:
+        calls.append((user, role, actor.id))
+        return f"{user} is {role}"
+
+    monkeypatch.setitem(sys.modules, "touchflow.services.accounts", types.SimpleNamespace(set_role=set_role))
+    with pytest.raises(FieldError, match="only a change to admin"):
+        request_approval(app.services, ALICE, "role_admin", "user:li", {"user_email": "li@x.cn", "role": "editor"},
+                         reason="r")
+    request = request_approval(app.services, ALICE, "role_admin", "user:li", {"user_email": "li@x.cn"},
+                               reason="新管理员")
+    users_only = Principal(BOB, "custom", frozenset({"approvals.decide", "contacts.export"}))
+    with pytest.raises(ApprovalRefused, match=r"users\.manage"):
+        approve(app.services, users_only, request.id)
+    assert calls == []
+    done = approve(app.services, admin(BOB), request.id)
+    assert done.state == "executed" and calls == [("li@x.cn", "admin", BOB.id)]
+
+
+def test_role_admin_fails_clearly_without_the_accounts_service(app: Application,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "touchflow.services.accounts", types.SimpleNamespace())
+    request = request_approval(app.services, ALICE, "role_admin", "user:li", {"user_id": "u1"}, reason="r")
+    done = approve(app.services, admin(BOB), request.id)
+    assert done.state == "failed" and "set_role" in done.result["error"]
+
+
+def test_two_approvers_at_once_run_the_operation_once(app: Application) -> None:
+    request = request_approval(app.services, ALICE, "test_fake", "a", {"n": 1}, reason="r")
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def decide_as(name: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(approve(app.services, admin(Actor.api_key(f"k-{name}", name)), request.id).state)
+        except ApprovalRefused as refused:
+            outcomes.append(refused.code)
+
+    threads = [threading.Thread(target=decide_as, args=(n,)) for n in ("bob", "carol")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["decided", "executed"] and [request.id] == RAN

@@ -215,3 +215,35 @@ def test_an_api_key_with_the_export_scope_exists_only_after_approval(app: Applic
     with app.engine.connect() as c:
         artifact = c.execute(select(approval_artifacts)).one()
     assert artifact.ciphertext is None and artifact.sealed_key is None
+
+
+def test_a_key_rotation_reseals_waiting_exports(app: Application, clock: VirtualClock) -> None:
+    """With no grace the old key stops opening at once: the export's data key was re-sealed with the new one."""
+    people(app)
+    request = request_export(app.services, ALICE, reason="r")
+    approve(app.services, BOB, request.id)
+    before = download_export(app.services, ALICE, request.id).data
+    rotation = app.rotate_secret_key(timedelta(0), actor="ops")
+    assert f"approval:{request.id}" in rotation.resealed
+    clock.advance(timedelta(seconds=1))
+    assert download_export(app.services, ALICE, request.id).data == before
+
+
+def test_the_workers_tick_purges_files_and_expires_requests(app: Application, clock: VirtualClock) -> None:
+    from touchflow.engine.runtime import JourneyRuntime
+
+    people(app)
+    produced = request_export(app.services, ALICE, reason="r")
+    approve(app.services, BOB, produced.id)
+    waiting = request_export(app.services, ALICE, reason="r")
+    runtime = JourneyRuntime(app.services)
+    runtime.tick()
+    with app.engine.connect() as c:
+        assert c.execute(select(approval_artifacts.c.ciphertext)).scalar_one() is not None
+    clock.advance(timedelta(days=7))
+    runtime.tick()
+    with app.engine.connect() as c:
+        assert c.execute(select(approval_artifacts.c.ciphertext)).scalar_one() is None
+    with app.services.reader() as uow:
+        stored = uow.approvals.get(waiting.id)
+    assert stored is not None and stored.state == "expired"

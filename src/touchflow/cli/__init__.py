@@ -6,11 +6,13 @@ import typer
 
 from touchflow.cli import (
     admin,
+    approvals,
     assets,
     channels,
     contacts,
     content,
     demo,
+    exports,
     guardrails,
     imports,
     incidents,
@@ -43,7 +45,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, privacy, incidents):
+               personas, segments, lifecycle, sites, secrets, approvals, exports, privacy, incidents):
     module.register(app)
 
 

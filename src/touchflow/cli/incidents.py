@@ -190,8 +190,8 @@ def notify(incident_id: str,
         print_json({"request_id": request.id, "kind": request.kind, "state": request.state,
                     "drafts": request.payload.get("drafts"), "affected": request.payload.get("affected")})
         return
-    console.print(f"notices drafted for {request.payload.get('affected')} people: approval request {request.id} "
-                  f"(a second person with incidents.manage approves)")
+    console.print(f"notices drafted for {request.payload.get('affected')} people: another person with "
+                  f"incidents.manage approves them: touchflow approval approve {request.id}")
 
 
 @incident_app.command("timeline")

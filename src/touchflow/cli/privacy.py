@@ -72,8 +72,8 @@ def erase(ref: Annotated[str, typer.Argument(help="email:…, phone:…, crm:…
         print_json({"request_id": request.id, "kind": request.kind, "state": request.state,
                     "expires_at": request.expires_at})
         return
-    console.print(f"erasure requested: {request.id} — a second person approves it (privacy.manage), "
-                  f"POST /v1/approvals/{request.id}/approve")
+    console.print(f"erasure requested: {request.id} — another person with privacy.manage approves it: "
+                  f"touchflow approval approve {request.id}")
 
 
 @privacy_app.command("opt-out")

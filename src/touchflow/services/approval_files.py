@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.governance.approvals import ApprovalRequest
 from touchflow.domain.governance.ports import ApprovalArtifact
 from touchflow.domain.ports import UnitOfWork
-from touchflow.security.crypto import SecretBox
-from touchflow.security.envelope import open_blob, seal_blob
-from touchflow.services.approvals import ApprovalNotFound
+from touchflow.security.crypto import SecretBox, SecretError
+from touchflow.security.envelope import open_blob, reseal_key, seal_blob
+from touchflow.services.approvals import ApprovalNotFound, expire_requests
 from touchflow.services.context import ServiceContext
 
-__all__ = ["ARTIFACT_TTL", "Pickup", "PickupRefused", "artifact_of", "pick_up", "purge_artifacts", "store_artifact"]
+__all__ = ["ARTIFACT_TTL", "ApprovalSweeper", "Pickup", "PickupRefused", "artifact_of", "pick_up", "purge_artifacts",
+           "reseal_artifacts", "store_artifact"]
 
 ARTIFACT_TTL = timedelta(hours=24)
 
@@ -122,3 +123,43 @@ def purge_artifacts(ctx: ServiceContext) -> list[str]:
             uow.audit.record("system", "approval.purge", f"approval:{request_id}", {}, now)
         uow.commit()
     return due
+
+
+def reseal_artifacts(uow: UnitOfWork, old: SecretBox, new: SecretBox) -> tuple[list[str], list[str]]:
+    """Re-seal the data keys of live artifacts with the new current key (in the rotation's transaction), so a
+    rotation with a grace shorter than 24 h does not lock a requester out. (resealed, unopened) contexts."""
+    resealed: list[str] = []
+    unopened: list[str] = []
+    for request_id, sealed in uow.approvals.sealed_keys():
+        context = _context(request_id)
+        try:
+            uow.approvals.set_sealed_key(request_id, reseal_key(old, new, sealed, context))
+        except SecretError:
+            unopened.append(context)
+            continue
+        resealed.append(context)
+    return resealed, unopened
+
+
+class ApprovalSweeper:
+    """What the worker's tick calls: at most every ``every``, expire lapsed requests and purge files past their
+    24 h. A read first, so an idle workspace costs no write transaction. (Downloads are refused by time anyway:
+    the purge is about what stays at rest.)"""
+
+    def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(minutes=10)) -> None:
+        self.ctx = ctx
+        self.every = every
+        self._next: datetime | None = None
+
+    def __call__(self) -> int:
+        now = self.ctx.clock.now()
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + self.every
+        with self.ctx.reader() as uow:
+            files = bool(uow.approvals.artifacts_due(now))
+            lapsed = any(r.expires_at <= now for r in uow.approvals.find(states=("pending",), kind=None, limit=1000))
+        done = len(purge_artifacts(self.ctx)) if files else 0
+        if lapsed:
+            done += len(expire_requests(self.ctx))
+        return done

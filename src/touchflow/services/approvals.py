@@ -48,6 +48,7 @@ __all__ = [
     "kind_of",
     "kinds",
     "list_requests",
+    "record_approval",
     "register_kind",
     "reject",
     "request_approval",
@@ -142,8 +143,14 @@ def request_approval(ctx: ServiceContext, actor: Actor, kind: str, subject: str,
 def approve(ctx: ServiceContext, principal: Principal, request_id: str, *, note: str = "") -> ApprovalRequest:
     """Approve (refused for the requester, a decider without the permissions, a decided or expired request),
     then run the kind's executor and record its outcome. Returns the request as executed or failed."""
-    request = _decide(ctx, principal, request_id, approve=True, note=note)
+    request = record_approval(ctx, principal, request_id, note=note)
     return execute_approved(ctx, request.id, by=principal.actor)
+
+
+def record_approval(ctx: ServiceContext, principal: Principal, request_id: str, *, note: str = "") -> ApprovalRequest:
+    """The decision alone (state ``approved``), for an entry point that runs ``execute_approved`` outside its
+    write queue: an export reads for seconds, and other writers need not wait for it."""
+    return _decide(ctx, principal, request_id, approve=True, note=note)
 
 
 def reject(ctx: ServiceContext, principal: Principal, request_id: str, *, note: str) -> ApprovalRequest:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from touchflow.domain.events import JSONValue
 from touchflow.security.crypto import SecretBox, SecretError
+from touchflow.services.approval_files import reseal_artifacts
 from touchflow.services.context import ServiceContext
 from touchflow.services.privacy_index import BLIND_INDEX_CONTEXT, BLIND_INDEX_KEY
 from touchflow.services.sites import secret_context, setting_key, site_secrets
@@ -67,6 +68,9 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
             else:
                 uow.guards.set_setting(BLIND_INDEX_KEY, {"sealed": new.seal(plain, BLIND_INDEX_CONTEXT)}, actor, now)
                 resealed.append(BLIND_INDEX_KEY)
+        sealed_files, unopened_files = reseal_artifacts(uow, old, new)  # approved exports, keys awaiting pickup
+        resealed.extend(sealed_files)
+        unopened.extend(unopened_files)
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
             "unopened_channels": unopened,

@@ -95,3 +95,11 @@ class SqlApprovalRepository:
     def artifacts_due(self, now: datetime) -> list[str]:
         query = select(_A.c.request_id).where(_A.c.purged_at.is_(None), _A.c.expires_at <= now)
         return [str(r) for r in self._c.execute(query).scalars()]
+
+    def sealed_keys(self) -> list[tuple[str, str]]:
+        query = select(_A.c.request_id, _A.c.sealed_key).where(_A.c.sealed_key.is_not(None))
+        return [(str(r.request_id), str(r.sealed_key)) for r in self._c.execute(query)]
+
+    def set_sealed_key(self, request_id: str, sealed_key: str) -> None:
+        self._c.execute(update(_A).where(_A.c.request_id == request_id, _A.c.sealed_key.is_not(None))
+                        .values(sealed_key=sealed_key))

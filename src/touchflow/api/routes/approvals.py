@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.api.permissions import Acting, permit
@@ -23,10 +24,11 @@ from touchflow.services.approvals import (
     ApprovalNotFound,
     ApprovalRefused,
     ApprovalRequest,
-    approve,
+    execute_approved,
     get_request,
     kinds,
     list_requests,
+    record_approval,
     reject,
 )
 from touchflow.services.export_files import EXPORT_FIELDS
@@ -135,8 +137,9 @@ async def _decide(request: Request, who: Acting, request_id: str, body: Decision
                   approving: bool) -> Response:
     state = api_state(request)
     try:
-        if approving:
-            decided = await state.write(approve, state.services, who, request_id, note=body.note)
+        if approving:  # the decision in the write queue; the operation (an export reads for seconds) after it
+            approved = await state.write(record_approval, state.services, who, request_id, note=body.note)
+            decided = await run_in_threadpool(execute_approved, state.services, approved.id, by=who.actor)
         else:
             decided = await state.write(reject, state.services, who, request_id, note=body.note)
     except ApprovalNotFound as exc:
@@ -159,6 +162,19 @@ async def post_approve(request: Request, who: Acting, request_id: RequestId, bod
              response_model=None, responses=_ERRORS, **permit("approvals.decide"))
 async def post_reject(request: Request, who: Acting, request_id: RequestId, body: RejectIn) -> Response:
     return await _decide(request, who, request_id, body, False)
+
+
+@router.get("/exports/{request_id}", summary="Your export request: its state and, once produced, the file's name",
+            response_model=None, responses=_ERRORS, **permit("contacts.export"))
+def get_export(request: Request, who: Acting, request_id: RequestId) -> Response:
+    """Only the requester sees it here (others: 404); approvers list requests under ``/v1/approvals``."""
+    try:
+        found = get_request(api_state(request).services, request_id)
+    except ApprovalNotFound as exc:
+        raise ApiError(404, str(exc)) from exc
+    if found.kind != EXPORT_KIND or found.requested_by != who.actor.id:
+        raise ApiError(404, f"no approval request {request_id!r}")
+    return json_response(approval_document(found))
 
 
 @router.get("/exports/{request_id}/download", summary="Download an approved export (its requester only, 24 h)",

@@ -53,6 +53,10 @@ class ApprovalRepository(Protocol):
     def artifacts_due(self, now: datetime) -> list[str]:
         """Requests whose artifact still holds ciphertext past its ``expires_at``."""
         ...
+    def sealed_keys(self) -> list[tuple[str, str]]:
+        """(request id, sealed data key) of every artifact not purged (a key rotation re-seals them)."""
+        ...
+    def set_sealed_key(self, request_id: str, sealed_key: str) -> None: ...
 
 
 class ContactDeletion(Protocol):
