@@ -22,6 +22,7 @@ from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.onsite_token import IdentifyTokenError, read_identify_token
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.ingest import RawItem, ensure_source, record_events
+from touchflow.services.privacy_index import erased_records
 from touchflow.services.resolve import resolve_records
 from touchflow.services.segments import mark_contacts_changed
 from touchflow.services.sites import Site
@@ -81,8 +82,10 @@ def link_visitor(ctx: ServiceContext, site: Site, anon_id: str, token: str, iden
                                          "fresh visitor id")
         if uow.events.existing_ids([event.id]):
             return False
-        resolution = resolve_records(uow, [ContactRecord((anon, known), source.name, source.priority, now)],
-                                     uow.tag_rules.all(), ctx.ids, source.name, now)
+        record = ContactRecord((anon, known), source.name, source.priority, now)
+        if erased_records(ctx, uow, [record]):  # an erased person is not linked back (and the site is not told)
+            return False
+        resolution = resolve_records(uow, [record], uow.tag_rules.all(), ctx.ids, source.name, now)
         contact_id = resolution.contact_ids[0]
         uow.events.insert([(event, contact_id)], now)
         reshaped = {m.winner_id for m in resolution.merges} | ({contact_id} if resolution.created else set())
