@@ -224,3 +224,38 @@ def test_tombstones_still_match_after_the_key_ring_rotates_past_its_grace(app: A
         clock.advance(timedelta(days=2))
     report = upsert_contacts(app.services, "crm", [RawItem({"email": "ROT@pipl.test"})])
     assert report.contact_ids == [None] and report.rejected[0].reason == "erased under PIPL request req-7"
+
+
+SCORED = """
+key: scored
+name: scored offer
+trigger: {kind: event, event: visit}
+start: pick
+nodes:
+  pick:
+    kind: branch
+    cases:
+      - if: {attr: custom.predicted_ltv, gte: 5000}
+        next: vip
+    else: generic
+  vip: {kind: send, channel: email, template: vip_offer, next: done}
+  generic: {kind: send, channel: email, template: news, next: done}
+  done: {kind: exit}
+"""
+
+
+def test_opt_out_takes_the_generic_branch_of_a_score_branch(app: Application) -> None:
+    for name in ("vip_offer", "news"):
+        save_template(app.services, name, "email", name, "{{ contact.email }}", "text", by="test")
+    publish_journey(app.services, SCORED, actor="test")
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"{n}@branch.test"}) for n in ("in", "out")])
+    for n in ("in", "out"):
+        patch_contact(app.services, f"email:{n}@branch.test", actor="test", attributes={"predicted_ltv": 8000})
+    set_personalisation(app.services, "email:out@branch.test", opted_out=True, actor=OFFICER)
+    record_events(app.services, "web", [RawItem({"id": f"v-{n}", "type": "visit", "email": f"{n}@branch.test"})
+                                        for n in ("in", "out")])
+    JourneyRuntime(app.services).tick()
+    with app.engine.connect() as c:
+        sent = dict(c.execute(select(outbox.c.contact_id, outbox.c.template)).all())
+    assert sent == {find_contact_id(app.services, "email:in@branch.test"): "vip_offer",
+                    find_contact_id(app.services, "email:out@branch.test"): "news"}
