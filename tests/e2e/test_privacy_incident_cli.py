@@ -57,6 +57,8 @@ def test_incident_cli_open_status_step_resume_timeline(app: Application) -> None
     assert code == 2 and "step" in text
     code, text = run(app, "incident", "open", "--summary", " ")
     assert code == 2 and "summary" in text
+    assert run(app, "incident", "open", "--summary", "x", "--since", "2026-03-02T08:00")[0] == 2  # no zone
+    assert run(app, "incident", "open", "--summary", "x", "--since", "yesterday")[0] == 2
     assert run(app, "incident", "resume", "--json")[1].count("true") == 1
     code, text = run(app, "incident", "timeline", opened["id"], "--json")
     assert [r["action"] for r in orjson.loads(text)] == [

@@ -59,21 +59,30 @@ def _fail_on(exc: Exception) -> None:
     fail(str(exc))
 
 
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--since: {text!r} is not an ISO 8601 time (e.g. 2026-03-02T08:00+08:00)")
+    if moment.tzinfo is None:
+        fail("--since: give a zone, e.g. 2026-03-02T08:00+08:00")
+    return moment
+
+
 @incident_app.command("open")
 def open_(summary: Annotated[str, typer.Option(help="what happened, one line")],
           revoke_access: Annotated[bool, typer.Option("--revoke-access", help="revoke every API key and session")]
           = False,
-          since: Annotated[datetime | None, typer.Option(help="when the breach may have begun (ISO, with zone)")]
-          = None,
+          since: Annotated[str | None, typer.Option(help="when the breach may have begun: ISO 8601 with a zone, "
+                                                          "e.g. 2026-03-02T08:00+08:00")] = None,
           segment: Annotated[str | None, typer.Option(help="a segment whose members count as affected")] = None,
           json_: JsonOpt = False) -> None:
     """Open an incident: all sending stops at once and exports freeze (kill switch); the clocks start."""
-    if since is not None and since.tzinfo is None:
-        fail("--since: give a zone, e.g. 2026-03-02T08:00+08:00")
+    began = _moment(since) if since is not None else None
     with open_app() as app:
         try:
             view = open_incident(app.services, actor=local_actor(), summary=summary, revoke_access=revoke_access,
-                                 since=since, segment=segment)
+                                 since=began, segment=segment)
         except FieldError as exc:
             _fail_on(exc)
         zone = workspace_zone(app)
