@@ -13,11 +13,12 @@ from typing import Any
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
+from touchflow.domain.events import JSONValue
 from touchflow.domain.governance.privacy import ERASED_NAME, OPT_OUT_FIELD, OPTED_OUT, is_opted_out
 from touchflow.domain.governance.privacy_ports import ConsentEntry, ErasureCounts
+from touchflow.domain.ports import UnitOfWork
 from touchflow.services.approvals import ApprovalRequest, request_approval
 from touchflow.services.contacts import (
-    ContactNotFound,
     get_contact_profile,
     patch_contact,
     profile_document,
@@ -91,11 +92,8 @@ def erase_person(ctx: ServiceContext, contact_id: str, *, actor: Actor | str, re
     who = Actor.of(actor)
     now = ctx.clock.now()
 
-    def work(uow: Any) -> Erasure:
-        try:
-            survivor = resolve_contact_id(uow, contact_id)
-        except ContactNotFound:
-            raise
+    def work(uow: UnitOfWork) -> Erasure:
+        survivor = resolve_contact_id(uow, contact_id)  # ContactNotFound: the request fails, nothing changes
         ids = [survivor, *uow.privacy.merged_into(survivor)]
         identities = [link.identity for cid in ids for link in uow.contacts.identities_of(cid)]
         key = blind_key(ctx, uow, create=True)
@@ -107,7 +105,7 @@ def erase_person(ctx: ServiceContext, contact_id: str, *, actor: Actor | str, re
         uow.audit.record(who.label, "privacy.erase", survivor, {
             "request": request_id, "identities": counts.identities, "events_anonymised": counts.events,
             "messages": counts.messages, "tasks": counts.tasks, "runs_ended": counts.runs,
-            "merged_ids": ids[1:], "name": ERASED_NAME}, now)
+            "merged_ids": list[JSONValue](ids[1:]), "name": ERASED_NAME}, now)
         return Erasure(survivor, request_id, len(digests), counts)
 
     return in_transaction(ctx, work)
