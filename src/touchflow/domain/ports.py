@@ -12,6 +12,7 @@ from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
@@ -303,6 +304,7 @@ class UnitOfWork(Protocol):
     segments: SegmentRepository
     personas: PersonaRepository
     assignment: AssignmentRepository
+    accounts: AccountRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

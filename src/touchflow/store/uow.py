@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
+from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
@@ -24,6 +25,7 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
@@ -63,6 +65,7 @@ class SqlUnitOfWork:
     segments: SegmentRepository
     personas: PersonaRepository
     assignment: AssignmentRepository
+    accounts: AccountRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -92,6 +95,7 @@ class SqlUnitOfWork:
         self.segments = SqlSegmentRepository(connection)
         self.personas = SqlPersonaRepository(connection)
         self.assignment = SqlAssignmentRepository(connection)
+        self.accounts = SqlAccountRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -96,7 +96,8 @@ class Throttle:
     memory: timedelta = timedelta(days=7)
 
     def lock_for(self, level: int) -> timedelta:
-        return min(self.base_lock * (2 ** min(level, 20)), self.cap)
+        longer: timedelta = self.base_lock * (2 ** min(level, 20))
+        return min(longer, self.cap)
 
 
 ACCOUNT_THROTTLE = Throttle(5, timedelta(minutes=15), timedelta(minutes=15), timedelta(hours=24))
