@@ -22,6 +22,7 @@ from touchflow.cli import (
     simulate,
     sites,
     tasks,
+    users,
 )
 
 __all__ = ["app", "main"]
@@ -41,7 +42,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets):
+               personas, segments, lifecycle, sites, secrets, users):
     module.register(app)
 
 

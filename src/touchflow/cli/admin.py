@@ -8,19 +8,23 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from touchflow.bootstrap import Application
 from touchflow.cli.common import (
     CsvOpt,
     console,
     emit_rows,
     fail,
     id_column,
+    local_actor,
     local_time,
     open_app,
     print_json,
     workspace_zone,
 )
+from touchflow.cli.users import read_password
 from touchflow.domain.errors import FieldError
 from touchflow.security.crypto import SecretError
+from touchflow.services.accounts import admin_count, create_user
 from touchflow.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 from touchflow.services.secrets import record_key_created
 from touchflow.services.sources import list_sources, register_source
@@ -32,11 +36,18 @@ source_app = typer.Typer(help="The registry of data sources.", no_args_is_help=T
 
 
 def init(as_json: Annotated[bool, typer.Option("--json")] = False,
-         actor: Annotated[str, typer.Option()] = "cli") -> None:
+         actor: Annotated[str, typer.Option()] = "cli",
+         admin_email: Annotated[str | None, typer.Option(
+             "--admin-email", help="make the first administrator (when there is none) with this login")] = None,
+         admin_name: Annotated[str | None, typer.Option("--admin-name", help="their display name")] = None,
+         admin_password_file: Annotated[str | None, typer.Option(
+             "--admin-password-file", help="their password: this file's first line ('-': standard input); "
+                                           "else asked at a prompt")] = None) -> None:
     """Create or upgrade the database, and make its secret key if it has none (idempotent).
 
     The key seals channel credentials and signs tracking links: TOUCHFLOW_SECRET_KEY if set, else a key
     file (mode 0600) — <database>.key beside a SQLite file, else one in TOUCHFLOW_CONFIG_DIR (~/.config/touchflow).
+    With --admin-email, also the first administrator account (its first login sets up TOTP).
     """
     with open_app() as application:
         revision = application.init_database()
@@ -47,13 +58,42 @@ def init(as_json: Annotated[bool, typer.Option("--json")] = False,
         if made:
             record_key_created(application.services, actor=actor, source=where,
                                key_id=application.key_ring().current.id)
+        admin = first_admin(application, admin_email, admin_name, admin_password_file)
         url = make_url(application.settings.database_url).render_as_string(hide_password=True)
     if as_json:
-        print_json({"revision": revision, "database": url, "secret_key": where, "secret_key_created": made})
+        print_json({"revision": revision, "database": url, "secret_key": where, "secret_key_created": made,
+                    "admin": admin})
         return
     console.print(f"database ready at revision [bold]{revision}[/bold]: {url}")
     console.print(f"secret key {'created at' if made else 'in'} {where}"
                   + (" — back it up with the database: sealed credentials do not open without it" if made else ""))
+    if admin["created"]:
+        console.print(f"administrator {admin['email']} created; their first login sets up TOTP")
+    elif admin["hint"]:
+        console.print(str(admin["hint"]))
+
+
+_ADMIN_HINT = ("no administrator yet: create one with `touchflow user create EMAIL --name NAME --admin` "
+               "(password at the prompt, or --password-file PATH)")
+
+
+def first_admin(application: Application, email: str | None, name: str | None,
+                password_file: str | None) -> dict[str, object]:
+    """The first administrator, when there is none and ``--admin-email`` was given; otherwise a hint."""
+    services = application.services
+    if admin_count(services) > 0:
+        return {"created": False, "email": None, "hint": None}
+    if email is None:
+        return {"created": False, "email": None, "hint": _ADMIN_HINT}
+    password = read_password(password_file, option="--admin-password-file")
+    if password is None:
+        return {"created": False, "email": None,
+                "hint": "no terminal to ask for the administrator's password: " + _ADMIN_HINT}
+    try:
+        user = create_user(services, email, name or email.partition("@")[0], "admin", password, actor=local_actor())
+    except FieldError as exc:
+        fail(f"--admin-{exc}")
+    return {"created": True, "email": user.email, "hint": None}
 
 
 @apikey_app.command("create")

@@ -25,7 +25,7 @@ from touchflow.services.context import ServiceContext
 
 __all__ = ["CSRF_HEADER", "SESSION_COOKIE", "AuthenticatedSession", "CsrfRefused", "NoSession",
            "authenticate_session", "csrf_matches", "live_session", "logout", "logout_everywhere", "open_session",
-           "principal_of", "token_id", "user_actor"]
+           "principal_of", "session_account", "token_id", "user_actor"]
 
 SESSION_COOKIE = "touchflow_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -134,3 +134,13 @@ def logout_everywhere(ctx: ServiceContext, token: str, csrf: str | None) -> int:
         uow.audit.record(user_actor(user).label, "auth.logout_all", f"user:{user.id}", {"sessions": ended}, now)
         uow.commit()
     return ended
+
+
+def session_account(ctx: ServiceContext, token: str) -> tuple[AuthenticatedSession, UserRecord] | None:
+    """``authenticate_session`` and the account behind it (``GET /v1/auth/me``)."""
+    found = authenticate_session(ctx, token)
+    if found is None or found.principal.user_id is None:
+        return None
+    with ctx.reader() as uow:
+        user = uow.accounts.user(found.principal.user_id)
+    return None if user is None else (found, user)
