@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tests.e2e.accounts_support import PASSWORD
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli
+from touchflow.security.passwords import verify_password
 from touchflow.services.accounts import list_users
 from touchflow.store.tables import audit_log, users
 
@@ -73,13 +74,21 @@ def test_list_disable_reset_set_role_logout_all(app: Application, tmp_path: Path
     reset = run(app, "user", "reset-2fa", "li.na@example.cn", "--json")
     assert reset.exit_code == 0 and orjson.loads(reset.stdout)["two_factor"] == "pending"
     assert run(app, "user", "logout-all", "li.na@example.cn", "--json").exit_code == 0
+    new_password = run(app, "user", "set-password", "li.na@example.cn", "--password-file", "-", "--json",
+                       stdin="another good one 77\n")
+    assert new_password.exit_code == 0, new_password.output
+    assert run(app, "user", "set-password", "li.na@example.cn", "--password-file", "-",
+               stdin="li.na@example.cn-2026\n").exit_code == 2  # contains the email
     disabled = run(app, "user", "disable", "li.na@example.cn", "--json")
     assert disabled.exit_code == 0 and orjson.loads(disabled.stdout)["disabled"] is True
     assert run(app, "user", "disable", "nobody@example.cn").exit_code == 1
     with app.engine.connect() as c:
+        assert verify_password(c.execute(select(users.c.password_hash).where(
+            users.c.email == "li.na@example.cn")).scalar_one(), "another good one 77").ok
         done = [r.action for r in c.execute(select(audit_log.c.action).order_by(audit_log.c.id))]
     assert [a for a in done if a.startswith("user.")] == [
-        "user.create", "user.create", "user.set_role", "user.2fa_reset", "user.logout_all", "user.disable"]
+        "user.create", "user.create", "user.set_role", "user.2fa_reset", "user.logout_all", "user.set_password",
+        "user.disable"]
 
 
 def test_init_makes_the_first_administrator_once(app: Application, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``touchflow user create|list|disable|reset-2fa|set-role|logout-all``: accounts, as the local administrator.
+"""``touchflow user create|list|disable|reset-2fa|set-role|set-password|logout-all``: accounts, by the
+local administrator.
 
 A password never comes from the command line (shell history, ``ps``): it is typed at a prompt (twice), or read
 from ``--password-file PATH`` (``-``: standard input, first line).
@@ -25,6 +26,7 @@ from touchflow.services.accounts import (
     list_users,
     logout_user_everywhere,
     reset_2fa,
+    set_password,
     set_role,
 )
 
@@ -170,6 +172,25 @@ def user_set_role(email: str, role_name: Annotated[str, typer.Argument(metavar="
         print_json(_document(user))
         return
     console.print(f"{user.email}: role {user.role}; sessions ended")
+
+
+@user_app.command("set-password")
+def user_set_password(email: str, password_file: PasswordFile = None, as_json: JsonOpt = False) -> None:
+    """Set a new password (a forgotten one); the account's sessions end. Its TOTP stays as it was."""
+    password = read_password(password_file)
+    if password is None:
+        fail("password: no terminal to ask on; give --password-file PATH (or - for standard input)")
+    with open_app() as application:
+        try:
+            user = set_password(application.services, email, password, actor=local_actor())
+        except UserNotFound as exc:
+            fail(str(exc), code=1)
+        except FieldError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(_document(user))
+        return
+    console.print(f"{user.email}: new password set; sessions ended")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,7 +23,8 @@ from touchflow.security.passwords import hash_password
 from touchflow.services.context import ServiceContext
 
 __all__ = ["AccountExists", "UserNotFound", "UserSummary", "admin_count", "create_user", "disable_user",
-           "list_users", "logout_user_everywhere", "reseal_totp_secrets", "reset_2fa", "set_role"]
+           "list_users", "logout_user_everywhere", "reseal_totp_secrets", "reset_2fa", "set_password",
+           "set_role"]
 
 _NAME_MAX = 200
 
@@ -141,6 +142,19 @@ def set_role(ctx: ServiceContext, email: str, role_name: str, *, actor: Actor) -
         return replace(user, role=role_name), {"from": user.role, "to": role_name}
 
     return _change(ctx, email, actor, "user.set_role", change)
+
+
+def set_password(ctx: ServiceContext, email: str, password: str, *, actor: Actor) -> UserRecord:
+    """A new password set by an administrator (a forgotten one); the account's sessions end. TOTP stays."""
+    address = normalise_email(email)
+    with ctx.reader() as uow:
+        found = uow.accounts.user_by_email(address)
+    if found is None:
+        raise UserNotFound(f"no account with email {address}")
+    check_password(password, email=address, name=found.display_name)
+    new_hash = hash_password(password)  # outside the write transaction: argon2 takes a while on purpose
+    return _change(ctx, email, actor, "user.set_password", lambda uow, user: (replace(user, password_hash=new_hash),
+                                                                               {}))
 
 
 def logout_user_everywhere(ctx: ServiceContext, email: str, *, actor: Actor) -> UserRecord:

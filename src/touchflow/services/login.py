@@ -190,6 +190,8 @@ def verify_second_factor(ctx: ServiceContext, box: SecretBox, token: str, code: 
             _fail(uow, user.email, ip, user, now, "second_factor", reason, user_agent)
             uow.commit()
             raise LoginRefused("wrong or already used code")
+        if not uow.accounts.revoke_session(record.id, now):  # a concurrent request finished this login first
+            raise NoSession("this login step was already completed: log in again")
         actor = user_actor(user).label
         if record.stage == "needs_enrolment":
             user = replace(user, totp_enrolled_at=now, totp_last_step=step)
@@ -200,7 +202,6 @@ def verify_second_factor(ctx: ServiceContext, box: SecretBox, token: str, code: 
         current = uow.accounts.user(user.id) or user  # totp_last_step as just claimed
         user = replace(current, totp_enrolled_at=user.totp_enrolled_at, last_login_at=now)
         uow.accounts.save_user(user)
-        uow.accounts.revoke_session(record.id, now)
         uow.accounts.add_attempt(LoginAttempt(now, user.email, ip, True, user.id))
         new_token, active = open_session(uow, user, "active", now, ip=ip, user_agent=user_agent)
         uow.audit.record(actor, "auth.login", f"user:{user.id}",
