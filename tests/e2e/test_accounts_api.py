@@ -135,6 +135,12 @@ def test_repeated_failures_lock_the_account_with_back_off(
     assert password_step(web, EMAIL).status_code == 200
     done = actions(app)
     assert done.count("auth.lockout") == 2 and done.count("auth.login_failed") == 9
+    with app.engine.connect() as c:
+        rows = c.execute(select(audit_log).where(audit_log.c.action.in_(("auth.lockout", "auth.login_failed"))))
+        recorded = [(r.actor, r.details) for r in rows]
+    assert {actor for actor, _ in recorded} == {"anonymous"} and all(d["email"] == EMAIL for _, d in recorded)
+    everything = str(recorded) + str(actions(app))
+    assert "wrong password 123" not in everything and PASSWORD not in everything and first.secret not in everything
 
 
 def test_wrong_second_factor_codes_count_towards_the_lock(

@@ -101,8 +101,9 @@ def authenticate_session(ctx: ServiceContext, token: str) -> AuthenticatedSessio
     return AuthenticatedSession(principal_of(user, record.id), record.csrf_token)
 
 
-def csrf_matches(record: SessionRecord, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(record.csrf_token.encode(), (presented or "").encode())
+def csrf_matches(expected: str, presented: str | None) -> bool:
+    """Whether a request echoed the session's CSRF token (``AuthenticatedSession.csrf_token``); constant time."""
+    return bool(presented) and hmac.compare_digest(expected.encode(), (presented or "").encode("utf-8", "replace"))
 
 
 def _active_with_csrf(uow: UnitOfWork, token: str, csrf: str | None,
@@ -110,7 +111,7 @@ def _active_with_csrf(uow: UnitOfWork, token: str, csrf: str | None,
     found = live_session(uow, token, now, ("active",))
     if found is None:
         raise NoSession("no active session: log in first")
-    if not csrf_matches(found[0], csrf):
+    if not csrf_matches(found[0].csrf_token, csrf):
         raise CsrfRefused("the X-CSRF-Token header is missing or does not match this session")
     return found
 
