@@ -286,3 +286,23 @@ def test_hostile_input_gets_a_clear_4xx(app: Application, web: TestClient) -> No
     assert web.post("/v1/auth/logout").status_code == 401
     assert web.get("/v1/auth/me", headers=cookie("a" * 500)).status_code == 422
     assert web.get("/v1/auth/me", headers=cookie("not-a-session")).status_code == 401
+
+
+def test_the_idle_timer_is_written_at_most_once_a_minute(
+        app: Application, web: TestClient, clock: VirtualClock) -> None:
+    from touchflow.store.tables import sessions
+
+    make_user(app)
+    first = first_login(web, clock)
+
+    def last_seen() -> object:
+        with app.engine.connect() as c:
+            return c.execute(select(sessions.c.last_seen_at).where(sessions.c.revoked_at.is_(None))).scalar_one()
+
+    start = last_seen()
+    clock.advance(timedelta(seconds=50))
+    assert authenticate_session(app.services, first.token) is not None
+    assert last_seen() == start  # not a write on every request
+    clock.advance(timedelta(seconds=20))
+    assert authenticate_session(app.services, first.token) is not None
+    assert last_seen() == clock.now()
