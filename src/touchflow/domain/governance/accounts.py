@@ -14,8 +14,11 @@ from touchflow.domain.errors import FieldError
 __all__ = [
     "ACCOUNT_THROTTLE",
     "IP_THROTTLE",
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "SESSION_POLICY",
+    "STAGES",
+    "TOTP_DRIFT",
     "TOTP_PERIOD",
     "SessionPolicy",
     "Stage",
