@@ -126,7 +126,9 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         clock=clock or SystemClock(),
         single_writer=engine.dialect.name == "sqlite",
     )
-    return Application(settings, engine, services)
+    application = Application(settings, engine, services)
+    services.secret_box = application.secret_box
+    return application
 
 
 def open_sandbox(path: Path, clock: Clock, batch_size: int = 1000) -> Application:

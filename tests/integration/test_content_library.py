@@ -269,3 +269,21 @@ def test_cli_template_flow(app: Application, cli: typer.Typer, tmp_path: Path) -
     result = runner.invoke(cli, ["asset", "add", str(image), "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout)["content_type"] == "image/png"
+
+
+def test_g5_review_is_a_four_eyes_approval_that_needs_content_review(app: Application) -> None:
+    """G5 through the approvals lens: the reviewer is a second person (by identity) holding content.review."""
+    from touchflow.domain.governance.principals import Principal
+    from touchflow.services.content import ContentForbidden
+
+    amy, carol = Actor.os_user("amy"), Actor.api_key("k-carol", "carol")
+    save_template(app.services, "loan", "email", "贷款", "<p>低息贷款</p>", "html", ["finance"], amy)
+    [review] = list_reviews(app.services)
+    editor = Principal(carol, "editor", frozenset({"content.read", "content.write"}))
+    with pytest.raises(ContentForbidden, match=r"content\.review"):
+        decide_review(app.services, review.id, True, editor, "ok")
+    with pytest.raises(ContentError, match="second person"):  # the author, even as a reviewer
+        decide_review(app.services, review.id, True, Principal(amy, "reviewer", frozenset({"content.review"})))
+    decided = decide_review(app.services, review.id, True, Principal(carol, "reviewer",
+                                                                     frozenset({"content.review"})), "ok")
+    assert decided.status == "approved" and decided.reviewer == carol.label

@@ -6,11 +6,13 @@ import typer
 
 from touchflow.cli import (
     admin,
+    approvals,
     assets,
     channels,
     contacts,
     content,
     demo,
+    exports,
     guardrails,
     imports,
     journeys,
@@ -42,7 +44,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports):
     module.register(app)
 
 

@@ -29,6 +29,8 @@ from touchflow.services.accounts import (
     set_password,
     set_role,
 )
+from touchflow.services.approval_kinds import ROLE_ADMIN_KIND
+from touchflow.services.approvals import request_approval
 
 __all__ = ["read_password", "register"]
 
@@ -158,9 +160,14 @@ def user_logout_all(email: str, as_json: JsonOpt = False) -> None:
 
 @user_app.command("set-role")
 def user_set_role(email: str, role_name: Annotated[str, typer.Argument(metavar="ROLE")],
+                  reason: Annotated[str, typer.Option("--reason", help="why (shown to the approver)")] = "",
                   as_json: JsonOpt = False) -> None:
-    """Change the account's role; its sessions end (the new role starts with a new login)."""
+    """Change the account's role; its sessions end (the new role starts with a new login). A change to admin is a
+    request until another person approves it (`touchflow approval approve ID`)."""
     chosen = _role(role_name)
+    if chosen == "admin":
+        _request_admin(email, reason, as_json)
+        return
     with open_app() as application:
         try:
             user = set_role(application.services, email, chosen, actor=local_actor())
@@ -172,6 +179,24 @@ def user_set_role(email: str, role_name: Annotated[str, typer.Argument(metavar="
         print_json(_document(user))
         return
     console.print(f"{user.email}: role {user.role}; sessions ended")
+
+
+def _request_admin(email: str, reason: str, as_json: bool) -> None:
+    if not reason.strip():
+        fail("reason: a change to admin needs --reason (the approver reads it)")
+    with open_app() as application:
+        try:
+            request = request_approval(application.services, local_actor(), ROLE_ADMIN_KIND, f"user:{email}",
+                                       {"user_email": email, "role": "admin"}, reason=reason)
+        except UserNotFound as exc:
+            fail(str(exc), code=1)
+        except FieldError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json({"request": request.id, "state": request.state, "kind": request.kind, "user": email})
+        return
+    console.print(f"request {request.id}: {email} → admin waits for a second person "
+                  f"(`touchflow approval approve {request.id}`)")
 
 
 @user_app.command("set-password")

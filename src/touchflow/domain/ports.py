@@ -23,6 +23,7 @@ from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.unmerge import MergeUndo
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
+    from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
     from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
     from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 
@@ -305,6 +306,8 @@ class UnitOfWork(Protocol):
     personas: PersonaRepository
     assignment: AssignmentRepository
     accounts: AccountRepository
+    approvals: ApprovalRepository
+    contact_deletion: ContactDeletion
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

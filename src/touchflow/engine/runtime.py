@@ -40,6 +40,7 @@ from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
 from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, read_ahead, trigger_matches
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
+from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.pacing import Pacer
@@ -94,6 +95,7 @@ class JourneyRuntime:
         self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
         self._contact_pacer = Pacer(rest=rest)
+        self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -307,6 +309,7 @@ class JourneyRuntime:
         total.scanned += scans.evaluated
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
+        self._sweep_approvals()
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick

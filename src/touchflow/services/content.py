@@ -38,6 +38,7 @@ from touchflow.domain.content_ports import (
     TemplateVersion,
 )
 from touchflow.domain.events import JSONValue
+from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.contacts import ContactProfile, profile_document, resolve_contact_id
 from touchflow.services.context import ServiceContext, in_transaction
@@ -47,6 +48,7 @@ __all__ = [
     "AssetTooLarge",
     "ContentConflict",
     "ContentError",
+    "ContentForbidden",
     "ContentNotFound",
     "ContentProblem",
     "RenderedPreview",
@@ -80,6 +82,10 @@ class ContentError(ValueError):
 
 class ContentConflict(ContentError):
     """The template or review is not in a state that allows this (already decided, the author reviewing …)."""
+
+
+class ContentForbidden(ContentConflict):
+    """The reviewer lacks ``content.review`` (G5: only a compliance reviewer decides)."""
 
 
 class AssetTooLarge(ContentError):
@@ -243,11 +249,17 @@ def list_reviews(ctx: ServiceContext, status: str | None = "pending") -> list[Re
         return uow.content.reviews(cast(ReviewStatus | None, status), None)
 
 
-def decide_review(ctx: ServiceContext, review_id: str, approve: bool, reviewer: Actor | str,
+def decide_review(ctx: ServiceContext, review_id: str, approve: bool, reviewer: Actor | str | Principal,
                   comment: str = "") -> ReviewRecord:
-    """A compliance reviewer's decision. ``reviewer`` is the authenticated caller, and may not be the version's
-    author (compared by identity: the same API key or OS account under any name is the same person); a
-    rejection says why."""
+    """A compliance reviewer's decision: the four-eyes approval of G5. ``reviewer`` is the authenticated caller,
+    and may not be the version's author (compared by identity: the same API key or OS account under any name is
+    the same person); a rejection says why. Given as a ``Principal`` (what entry points pass), it must also hold
+    ``content.review``."""
+    if isinstance(reviewer, Principal):
+        if not reviewer.can("content.review"):
+            raise ContentForbidden(f"permission 'content.review' is needed to review content (your role: "
+                                   f"{reviewer.role})")
+        reviewer = reviewer.actor
     actor = Actor.of(reviewer.strip() if isinstance(reviewer, str) else reviewer)
     if not actor.id:
         raise ContentError("reviewer: who is deciding is not known")

@@ -11,6 +11,7 @@ from touchflow.clock import Clock
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.security.crypto import SecretBox
 
 __all__ = ["ServiceContext", "emit_events", "in_transaction"]
 
@@ -26,6 +27,9 @@ class ServiceContext:
     # one write lock for the whole store (SQLite) shared with other processes: background passes leave gaps
     # between their write transactions so that ingest is not starved (services/pacing.py, ADR 0021)
     single_writer: bool = False
+    # the database's key ring as a box (bootstrap wires ``Application.secret_box``): services that keep
+    # ciphertext (approved exports, secrets waiting for pickup) seal their data keys with it
+    secret_box: Callable[[], SecretBox] | None = None
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()

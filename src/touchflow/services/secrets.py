@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from touchflow.domain.events import JSONValue
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.accounts import reseal_totp_secrets
+from touchflow.services.approval_files import reseal_artifacts
 from touchflow.services.context import ServiceContext
 from touchflow.services.sites import secret_context, setting_key, site_secrets
 
@@ -59,6 +60,9 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
                                    actor, now)
             resealed.append(f"site:{doc.get('name', key_id)}")
         totp_done, totp_lost = reseal_totp_secrets(uow, old, new)  # accounts' second factors (services/accounts)
+        sealed_files, unopened_files = reseal_artifacts(uow, old, new)  # approved exports, keys awaiting pickup
+        resealed.extend(sealed_files)
+        unopened.extend(unopened_files)
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
             "unopened_channels": unopened, "resealed_totp_secrets": len(totp_done),

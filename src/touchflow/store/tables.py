@@ -21,6 +21,8 @@ from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
     "api_keys",
+    "approval_artifacts",
+    "approval_requests",
     "assets",
     "assignment_cursors",
     "audit_log",
@@ -636,4 +638,45 @@ login_attempts = Table(  # the history login throttling is computed from (per ac
     Column("succeeded", Boolean, nullable=False),
     Index(None, "email", "at"),
     Index(None, "ip", "at"),
+)
+
+# --- four-eyes approvals (0014_approvals) ---
+
+approval_requests = Table(  # a sensitive operation asked for by one person, decided by another (P4)
+    "approval_requests", metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("payload", JSONDoc, nullable=False),
+    Column("requested_by", String(200), nullable=False),  # the requester's actor id (what four-eyes compares)
+    Column("requested_by_label", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | approved | rejected | expired | executed | failed
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_by_label", String(100), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("note", Text, nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("result", JSONDoc, nullable=False),
+    Index(None, "state", "expires_at"),
+    Index(None, "requested_at"),
+)
+
+approval_artifacts = Table(  # what an executed request left for its requester: ciphertext only, purged after 24 h
+    "approval_artifacts", metadata,
+    Column("request_id", ID, ForeignKey("approval_requests.id"), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("produced_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("sealed_key", Text, nullable=True),  # the data key, sealed by the key ring
+    Column("ciphertext", LargeBinary, nullable=True),
+    Column("downloads", Integer, nullable=False),
+    Column("purged_at", UTCDateTime(), nullable=True),
+    Column("one_time", Boolean, nullable=False),  # a secret: purged on its first pickup
+    Index(None, "expires_at"),
 )

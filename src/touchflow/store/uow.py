@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
+from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
@@ -26,6 +27,8 @@ from touchflow.domain.ports import (
 )
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.store.accounts import SqlAccountRepository
+from touchflow.store.approvals import SqlApprovalRepository
+from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
@@ -66,6 +69,8 @@ class SqlUnitOfWork:
     personas: PersonaRepository
     assignment: AssignmentRepository
     accounts: AccountRepository
+    approvals: ApprovalRepository
+    contact_deletion: ContactDeletion
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -96,6 +101,8 @@ class SqlUnitOfWork:
         self.personas = SqlPersonaRepository(connection)
         self.assignment = SqlAssignmentRepository(connection)
         self.accounts = SqlAccountRepository(connection)
+        self.approvals = SqlApprovalRepository(connection)
+        self.contact_deletion = SqlContactDeletion(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
