@@ -191,6 +191,13 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # 0012: who the key belongs to (an account id, or a named service account), its role or narrower scopes
+    Column("owner_user_id", String(64), nullable=True),
+    Column("service_account", String(100), nullable=True),
+    Column("role", String(32), nullable=False, server_default="admin"),
+    Column("scopes", JSONDoc, nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Index(None, "owner_user_id"),
 )
 
 tag_rules = Table(
