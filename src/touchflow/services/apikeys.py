@@ -21,8 +21,8 @@ from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.context import ServiceContext
 
 __all__ = ["EXPORT_PERMISSIONS", "LAST_USE_EVERY", "SITE_KEY_PREFIX", "IssuedKey", "KeySpec", "OwnerAccount",
-           "authenticate_api_key", "create_api_key", "issue_api_key", "list_api_keys", "new_key", "owner_account",
-           "revoke_api_key", "set_owner_role"]
+           "authenticate_api_key", "check_key_name", "create_api_key", "export_key", "issue_api_key", "list_api_keys",
+           "new_key", "owner_account", "revoke_api_key", "set_owner_role"]
 
 _PREFIX = "tf_"
 SITE_KEY_PREFIX = "site:"  # public keys of the website snippet: made only by ``touchflow site create``
@@ -85,13 +85,19 @@ def owner_account(ctx: ServiceContext, email: str) -> OwnerAccount:
     return OwnerAccount(address, None)
 
 
-def _check(spec: KeySpec) -> KeySpec:
-    name = spec.name.strip()
+def check_key_name(name: str) -> str:
+    """The name, stripped; FieldError for an empty, long or ``site:…`` name."""
+    name = name.strip()
     if not name or len(name) > 100:
         raise FieldError("name", "1 to 100 characters")
     if name.lower().startswith(SITE_KEY_PREFIX):
         raise FieldError("name", "site:… keys belong to a site: make one with `touchflow site create NAME --origin "
                                  "https://…` (it also sets the allowed origins and the identify secret)")
+    return name
+
+
+def _check(spec: KeySpec) -> KeySpec:
+    name = check_key_name(spec.name)
     granted = role(spec.role).permissions  # FieldError("role", …) for an unknown role
     if spec.scopes is not None:
         unknown = sorted(spec.scopes - set(PERMISSIONS))
