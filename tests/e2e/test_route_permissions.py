@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
 import orjson
 import pytest
 from fastapi import FastAPI
@@ -33,7 +34,7 @@ from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.permissions import PERMISSIONS, ROLE_NAMES, role, roles
 from touchflow.domain.governance.principals import Principal
-from touchflow.services.apikeys import KeySpec, create_api_key, list_api_keys
+from touchflow.services.apikeys import KeySpec, create_api_key, list_api_keys, set_owner_role
 from touchflow.services.sessions import SESSION_COOKIE, AuthenticatedSession
 from touchflow.store.tables import audit_log, metadata, tasks
 
@@ -200,6 +201,9 @@ def test_session_cookie_needs_its_csrf_token_on_writes(world: World, monkeypatch
                                                                "Origin": "https://evil.example"})
         assert evil.status_code == 403 and "Origin" in evil.json()["detail"]
         assert _snapshot(world.application) == before
+        form = client.post("/v1/segments", content=b"csrf_token=csrf-123&name=VIP",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert form.status_code == 422  # the form field passed the CSRF check; the body is not a segment
         good = client.post("/v1/segments", json={"key": "csrf_ok", **body},
                            headers={"X-CSRF-Token": "csrf-123", "Origin": "http://testserver"})
         assert good.status_code not in (401, 403), good.text
@@ -238,11 +242,24 @@ def test_scopes_narrow_a_key_and_never_widen_it(world: World) -> None:
     assert world.client.get("/v1/contacts", headers=headers).status_code == 200
     assert world.client.get("/v1/segments", headers=headers).status_code == 403
     assert world.client.post("/v1/events", headers=headers, json={"events": []}).status_code == 403
-    with pytest.raises(FieldError, match="outside the role editor: contacts.read"):
+    with pytest.raises(FieldError, match=r"outside the role editor: contacts\.read"):
         create_api_key(services, KeySpec("x", "editor", frozenset({"contacts.read"}), service_account="x"),
                        actor="test")
     with pytest.raises(FieldError, match="owner"):
         create_api_key(services, KeySpec("x", "viewer"), actor="test")
+
+
+def test_changing_an_owners_role_changes_their_personal_keys(world: World) -> None:
+    services = world.application.services
+    secret = create_api_key(services, KeySpec("zhang-laptop", "strategist", owner_user_id="zhang@example.cn"),
+                            actor="test").secret
+    headers = {"Authorization": f"Bearer {secret}"}
+    app = create_app(world.application, api_key_ttl=0)
+    with TestClient(app) as client:
+        assert client.get("/v1/segments", headers=headers).status_code == 200
+        assert set_owner_role(services, "zhang@example.cn", "viewer") == 1
+        assert client.get("/v1/segments", headers=headers).status_code == 403
+        assert client.get("/v1/tasks/timeliness", headers=headers).status_code == 200
 
 
 def test_last_use_is_recorded_at_most_once_a_minute(world: World) -> None:

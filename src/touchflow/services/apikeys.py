@@ -9,6 +9,7 @@ API's key cache makes anyway when an entry is new or expired: no write per reque
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ __all__ = ["EXPORT_PERMISSIONS", "LAST_USE_EVERY", "SITE_KEY_PREFIX", "IssuedKey
            "authenticate_api_key", "check_key_name", "create_api_key", "export_key", "issue_api_key", "list_api_keys",
            "new_key", "owner_account", "revoke_api_key", "set_owner_role"]
 
+log = logging.getLogger(__name__)
 _PREFIX = "tf_"
 SITE_KEY_PREFIX = "site:"  # public keys of the website snippet: made only by ``touchflow site create``
 LAST_USE_EVERY = timedelta(minutes=1)
@@ -162,9 +164,13 @@ def authenticate_api_key(ctx: ServiceContext, secret: str) -> ApiKeyRecord | Non
         return None
     now = ctx.clock.now()
     if record.last_used_at is None or now - record.last_used_at >= LAST_USE_EVERY:
-        with ctx.uow() as uow:
-            uow.api_keys.touch(record.id, now)
-            uow.commit()
+        try:
+            with ctx.uow() as uow:
+                uow.api_keys.touch(record.id, now)
+                uow.commit()
+        except Exception:  # a busy database must not turn a valid key away: the next refresh tries again
+            log.warning("could not record the last use of API key %s", record.id, exc_info=True)
+            return record
         record = replace(record, last_used_at=now)
     return record
 
