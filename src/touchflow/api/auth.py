@@ -21,7 +21,7 @@ from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from touchflow.domain.actors import Actor
@@ -85,8 +85,6 @@ def _digest(secret: str) -> str:
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORM = "application/x-www-form-urlencoded"
-_session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                               description="browser session (state-changing requests also need X-CSRF-Token)")
 
 
 def key_principal(record: ApiKeyRecord) -> Principal:
@@ -104,8 +102,8 @@ async def authenticate(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_header)],
-    cookie: Annotated[str | None, Depends(_session_cookie)],
 ) -> Principal:
+    cookie = request.cookies.get(SESSION_COOKIE)  # read here, not declared as a security scheme: see ADR 0023
     """The caller: an API key (``Authorization: Bearer`` or ``X-API-Key``), else the session cookie.
 
     A key is never sent by a browser on its own, so only cookie requests need the CSRF check: a POST, PUT,
