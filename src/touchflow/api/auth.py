@@ -103,12 +103,14 @@ async def authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_header)],
 ) -> Principal:
-    cookie = request.cookies.get(SESSION_COOKIE)  # read here, not declared as a security scheme: see ADR 0023
     """The caller: an API key (``Authorization: Bearer`` or ``X-API-Key``), else the session cookie.
 
     A key is never sent by a browser on its own, so only cookie requests need the CSRF check: a POST, PUT,
     PATCH or DELETE must echo the session's token (``X-CSRF-Token``, or a ``csrf_token`` form field), compared
-    in constant time, and an ``Origin`` header, when sent, must name this server."""
+    in constant time, and an ``Origin`` header, when sent, must name this server.
+
+    The cookie is read here, not declared as an OpenAPI security scheme (ADR 0023)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
     secret = (bearer.credentials if bearer is not None else None) or header_key
     if secret and secret.strip():
         cache = request.app.state.api_keys
