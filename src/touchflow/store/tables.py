@@ -319,6 +319,7 @@ tasks = Table(
     Column("breached_at", UTCDateTime(), nullable=True),  # when the SLA breach event was emitted
     Index(None, "status", "due_at"),
     Index(None, "contact_id"),
+    Index(None, "assignee", "contact_id"),  # 0012: an agent's tasks and the contacts they may read
 )
 
 event_inbox = Table(

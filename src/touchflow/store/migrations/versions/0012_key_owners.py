@@ -1,4 +1,5 @@
-"""API keys owned by an account or service account, with a role or scopes and their last use.
+"""API keys owned by an account or service account, with a role or scopes and their last use; tasks by
+assignee (an agent reads only their own tasks and those tasks' contacts).
 
 Keys made before this revision get the role ``admin`` (the server default): they could already do everything,
 and taking that away on upgrade would break every integration at once. Narrow them by making new keys.
@@ -29,9 +30,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("scopes", JSONDoc, nullable=True))
         batch.add_column(sa.Column("last_used_at", UTCDateTime(), nullable=True))
         batch.create_index("ix_api_keys_owner_user_id", ["owner_user_id"])
+    op.create_index("ix_tasks_assignee_contact_id", "tasks", ["assignee", "contact_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_assignee_contact_id", table_name="tasks")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_index("ix_api_keys_owner_user_id")
         batch.drop_column("last_used_at")
