@@ -96,6 +96,10 @@ def _change(ctx: ServiceContext, email: str, actor: Actor, action: str,
         changed, details = change(uow, user)
         uow.accounts.save_user(changed)
         ended = uow.accounts.revoke_sessions_of(user.id, now)
+        if changed.role != user.role:  # personal API keys act with their owner's role (never wider)
+            details["keys_changed"] = uow.api_keys.set_owner_role(user.id, changed.role)
+        if changed.disabled_at is not None and user.disabled_at is None:
+            details["keys_revoked"] = uow.api_keys.revoke_owned_by(user.id, now)
         uow.audit.record(actor.label, action, f"user:{user.id}",
                          {"email": address, **{k: v for k, v in details.items() if isinstance(v, str | int)},
                           "sessions_ended": ended}, now)

@@ -197,6 +197,13 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # 0012: who the key belongs to (an account id, or a named service account), its role or narrower scopes
+    Column("owner_user_id", String(64), nullable=True),
+    Column("service_account", String(100), nullable=True),
+    Column("role", String(32), nullable=False, server_default="admin"),
+    Column("scopes", JSONDoc, nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Index(None, "owner_user_id"),
 )
 
 tag_rules = Table(
@@ -318,6 +325,7 @@ tasks = Table(
     Column("breached_at", UTCDateTime(), nullable=True),  # when the SLA breach event was emitted
     Index(None, "status", "due_at"),
     Index(None, "contact_id"),
+    Index(None, "assignee", "contact_id"),  # 0012: an agent's tasks and the contacts they may read
 )
 
 event_inbox = Table(
