@@ -34,7 +34,15 @@ from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.permissions import PERMISSIONS, ROLE_NAMES, role, roles
 from touchflow.domain.governance.principals import Principal
-from touchflow.services.apikeys import KeySpec, create_api_key, list_api_keys, set_owner_role
+from touchflow.services.accounts import create_user
+from touchflow.services.apikeys import (
+    KeySpec,
+    check_key_spec,
+    create_api_key,
+    issue_api_key,
+    list_api_keys,
+    set_owner_role,
+)
 from touchflow.services.sessions import SESSION_COOKIE, AuthenticatedSession
 from touchflow.store.tables import audit_log, metadata, tasks
 
@@ -82,7 +90,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for name in ROLE_NAMES:
         spec = (KeySpec(f"{name}-key", name, owner_user_id=AGENT) if name == "agent"
                 else KeySpec(f"{name}-key", name, service_account=f"{name}-service"))
-        keys[name] = create_api_key(application.services, spec, actor="test").secret
+        # no approval in tests: no person asks for these keys
+        keys[name] = issue_api_key(application.services, check_key_spec(spec), actor="test").secret
     app = create_app(application)
     with TestClient(app, raise_server_exceptions=False) as client:
         admin = {"Authorization": f"Bearer {keys['admin']}"}
@@ -237,7 +246,7 @@ def test_agent_reaches_only_what_is_assigned_to_them(world: World) -> None:
 def test_scopes_narrow_a_key_and_never_widen_it(world: World) -> None:
     services = world.application.services
     narrow = create_api_key(services, KeySpec("crm-reader", "strategist", frozenset({"contacts.read"}),
-                                              service_account="crm"), actor="test").secret
+                                              service_account="crm"), actor="test").secret  # no export: no approval
     headers = {"Authorization": f"Bearer {narrow}"}
     assert world.client.get("/v1/contacts", headers=headers).status_code == 200
     assert world.client.get("/v1/segments", headers=headers).status_code == 403
@@ -251,8 +260,8 @@ def test_scopes_narrow_a_key_and_never_widen_it(world: World) -> None:
 
 def test_changing_an_owners_role_changes_their_personal_keys(world: World) -> None:
     services = world.application.services
-    secret = create_api_key(services, KeySpec("zhang-laptop", "strategist", owner_user_id="zhang@example.cn"),
-                            actor="test").secret
+    secret = issue_api_key(services, check_key_spec(KeySpec("zhang-laptop", "strategist",
+                                                            owner_user_id="zhang@example.cn")), actor="test").secret
     headers = {"Authorization": f"Bearer {secret}"}
     app = create_app(world.application, api_key_ttl=0)
     with TestClient(app) as client:
@@ -296,9 +305,14 @@ def test_apikey_cli_role_scope_owner_and_list(world: World) -> None:
                             env=env)
     assert refused.exit_code == 2 and "outside the role editor" in refused.output
     assert runner.invoke(cli, ["apikey", "create", "nothing"], env=env).exit_code == 2  # a role must be given
-    mine = runner.invoke(cli, ["apikey", "create", "li-laptop", "--role", "agent", "--owner", "Li@Example.cn",
-                               "--json"], env=env)
-    assert mine.exit_code == 0 and orjson.loads(mine.output)["owner"] == "li@example.cn"
+    assert runner.invoke(cli, ["apikey", "create", "li-laptop", "--owner", "li@example.cn"], env=env).exit_code == 2
+    li = create_user(world.application.services, "Li@Example.cn", "李", "agent", "Correct-Horse-42-battery",
+                     actor=Actor.os_user("root"))
+    mine = runner.invoke(cli, ["apikey", "create", "li-laptop", "--owner", "Li@Example.cn", "--json"], env=env)
+    assert mine.exit_code == 0 and orjson.loads(mine.output)["owner"] == li.id
+    assert orjson.loads(mine.output)["role"] == "agent"  # the owner's role
+    wide = runner.invoke(cli, ["apikey", "create", "etl", "--role", "strategist"], env=env)
+    assert wide.exit_code == 2 and "approval request-key" in wide.output  # can export: a four-eyes request
     listed = orjson.loads(runner.invoke(cli, ["apikey", "list", "--json"], env=env).output)
     row = next(r for r in listed if r["id"] == issued["id"])
     assert set(row) >= {"role", "scopes", "owner", "service", "last_used_at"} and row["last_used_at"] is None
