@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli
+from touchflow.cli.common import local_actor
 from touchflow.security.crypto import SecretBox
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.store.tables import audit_log, channel_configs, contact_freezes
@@ -91,18 +92,21 @@ def test_freeze_and_unfreeze_from_the_command_line(app: Application, env: dict[s
     upsert_contacts(app.services, "crm", [RawItem({"email": "angry@example.cn"})])
     code, out = run(env, "contact", "freeze", "email:angry@example.cn", "--reason", "电话投诉：骚扰")
     assert code == 0 and "frozen" in out
-    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--by", "王经理")
+    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn")
     assert code == 2 and "--reason" in out  # a reason is required
-    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--by", "王经理", "--reason", "  ")
+    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--by", "王经理", "--reason", "x")
+    assert code == 2 and "--by" in out  # who lifts it is the OS account running the command, not a typed name
+    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--reason", "  ")
     assert code == 2
     with app.engine.connect() as c:
         assert c.execute(select(contact_freezes.c.lifted_at)).scalar_one() is None
-    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--by", "王经理", "--reason", "已回访道歉")
+    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--reason", "已回访道歉")
     assert code == 0, out
     with app.engine.connect() as c:
         lifted = c.execute(select(contact_freezes)).one()
-    assert (lifted.lifted_by, lifted.lift_reason) == ("王经理", "已回访道歉")
-    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--by", "王经理", "--reason", "again")
+    assert (lifted.lifted_by, lifted.lift_reason) == (local_actor().label, "已回访道歉")
+    assert lifted.lifted_by.startswith("os:")
+    code, out = run(env, "contact", "unfreeze", "email:angry@example.cn", "--reason", "again")
     assert code == 1 and "not frozen" in out
     assert run(env, "contact", "freeze", "email:nobody@example.cn", "--reason", "x")[0] == 1
 

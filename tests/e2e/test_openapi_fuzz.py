@@ -64,6 +64,12 @@ BEYOND_THE_SCHEMA = {
     "POST /t/u/{token}": "the token must carry a valid signature",
     "GET /t/p/{token}": "the token must carry a valid signature",
     "POST /t/p/{token}": "the token must carry a valid signature",
+    "POST /v1/auth/login": "the email and password must belong to an account",
+    "POST /v1/auth/enrol": "needs the pending session cookie /v1/auth/login sets",
+    "POST /v1/auth/verify": "needs the pending session cookie and a valid code",
+    "GET /v1/auth/me": "needs an active session cookie",
+    "POST /v1/auth/logout": "needs an active session cookie and its CSRF token",
+    "POST /v1/auth/logout-all": "needs an active session cookie and its CSRF token",
 }
 
 # allow_header_conformance compares Allow with the methods documented for this literal path; these paths

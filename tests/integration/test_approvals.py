@@ -4,9 +4,7 @@ kind's permission, a request is decided once and lapses after 7 days, every step
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +16,7 @@ from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.principals import Principal
+from touchflow.services.accounts import create_user, list_users
 from touchflow.services.approvals import (
     ApprovalNotFound,
     ApprovalRefused,
@@ -141,35 +140,29 @@ def test_request_checks_its_input(app: Application) -> None:
         list_requests(app.services, state="maybe")
 
 
-def test_role_admin_runs_the_accounts_service_after_approval(app: Application,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """``role_admin`` calls ``services.accounts.set_role`` (the accounts area; a stand-in here)."""
-    calls: list[tuple[str, str, str]] = []
-
-    def set_role(ctx: ServiceContext, user: str, role: str, *, actor: Actor) -> str:
-        calls.append((user, role, actor.id))
-        return f"{user} is {role}"
-
-    monkeypatch.setitem(sys.modules, "touchflow.services.accounts", types.SimpleNamespace(set_role=set_role))
+def test_role_admin_makes_the_account_an_administrator_only_after_approval(app: Application) -> None:
+    """``role_admin`` runs ``services.accounts.set_role`` once a second person with users.manage approves."""
+    create_user(app.services, "li@x.cn", "李雷", "editor", "Correct-Horse-42-battery", actor=ALICE)
     with pytest.raises(FieldError, match="only a change to admin"):
         request_approval(app.services, ALICE, "role_admin", "user:li", {"user_email": "li@x.cn", "role": "editor"},
                          reason="r")
-    request = request_approval(app.services, ALICE, "role_admin", "user:li", {"user_email": "li@x.cn"},
+    with pytest.raises(FieldError, match="no account"):
+        request_approval(app.services, ALICE, "role_admin", "user:x", {"user_email": "nobody@x.cn"}, reason="r")
+    request = request_approval(app.services, ALICE, "role_admin", "user:li", {"user_email": "LI@x.cn"},
                                reason="新管理员")
     users_only = Principal(BOB, "custom", frozenset({"approvals.decide", "contacts.export"}))
     with pytest.raises(ApprovalRefused, match=r"users\.manage"):
         approve(app.services, users_only, request.id)
-    assert calls == []
+    assert _role_of(app, "li@x.cn") == "editor"
+    with pytest.raises(ApprovalRefused):
+        approve(app.services, admin(ALICE), request.id)  # the requester cannot approve
     done = approve(app.services, admin(BOB), request.id)
-    assert done.state == "executed" and calls == [("li@x.cn", "admin", BOB.id)]
+    assert done.state == "executed" and done.result["role"] == "admin"
+    assert _role_of(app, "li@x.cn") == "admin"
 
 
-def test_role_admin_fails_clearly_without_the_accounts_service(app: Application,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "touchflow.services.accounts", types.SimpleNamespace())
-    request = request_approval(app.services, ALICE, "role_admin", "user:li", {"user_id": "u1"}, reason="r")
-    done = approve(app.services, admin(BOB), request.id)
-    assert done.state == "failed" and "set_role" in done.result["error"]
+def _role_of(app: Application, email: str) -> str:
+    return next(s.user.role for s in list_users(app.services) if s.user.email == email)
 
 
 def test_two_approvers_at_once_run_the_operation_once(app: Application) -> None:

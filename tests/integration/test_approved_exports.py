@@ -18,6 +18,7 @@ from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.principals import Principal
+from touchflow.services.accounts import create_user
 from touchflow.services.apikeys import authenticate_api_key
 from touchflow.services.approval_files import PickupRefused, purge_artifacts
 from touchflow.services.approval_kinds import pick_up_key, request_contacts_delete
@@ -197,6 +198,10 @@ def test_bulk_deletion_happens_only_after_approval(app: Application) -> None:
 
 
 def test_an_api_key_with_the_export_scope_exists_only_after_approval(app: Application) -> None:
+    with pytest.raises(FieldError, match="owner"):  # a personal key needs an enabled account
+        request_approval(app.services, ALICE, "apikey_export_scope", "key:crm-sync",
+                         {"name": "crm-sync", "owner": "ops@example.com"}, reason="r")
+    ops = create_user(app.services, "ops@example.com", "运维", "strategist", "Correct-Horse-42-battery", actor=ALICE)
     request = request_approval(app.services, ALICE, "apikey_export_scope", "key:crm-sync",
                                {"name": "crm-sync", "scopes": ["contacts.read", "contacts.export"],
                                 "owner": "ops@example.com"}, reason="CRM 夜间同步")
@@ -208,7 +213,10 @@ def test_an_api_key_with_the_export_scope_exists_only_after_approval(app: Applic
     with pytest.raises(ApprovalNotFound):
         pick_up_key(app.services, BOB.actor, request.id)
     key = pick_up_key(app.services, ALICE, request.id)
-    assert key["name"] == "crm-sync" and authenticate_api_key(app.services, key["secret"]) is not None
+    made = authenticate_api_key(app.services, key["secret"])
+    assert key["name"] == "crm-sync" and made is not None
+    assert (made.role, made.owner_user_id, made.scopes) == ("strategist", ops.id,
+                                                            frozenset({"contacts.read", "contacts.export"}))
     with pytest.raises(PickupRefused) as twice:
         pick_up_key(app.services, ALICE, request.id)
     assert twice.value.code == "gone"

@@ -14,11 +14,13 @@ from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.ports import SessionRecord
 from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
+from touchflow.services.accounts import create_user
 from touchflow.services.apikeys import create_api_key
 from touchflow.services.approvals import ApprovalRefused, approve
 from touchflow.services.content import save_template
@@ -39,7 +41,7 @@ from touchflow.services.incidents import (
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
 from touchflow.services.privacy import export_person
-from touchflow.store.tables import api_keys, outbox
+from touchflow.store.tables import api_keys, outbox, sessions
 
 BROADCAST = """
 key: spring_broadcast
@@ -121,13 +123,20 @@ def test_clocks_go_overdue_on_the_virtual_clock(app: Application, clock: Virtual
         "closed"]
 
 
-def test_revoke_access_revokes_every_api_key(app: Application) -> None:
+def test_revoke_access_revokes_every_api_key_and_session(app: Application, clock: VirtualClock) -> None:
     create_api_key(app.services, "crm-sync", actor="test")
     create_api_key(app.services, "bi", actor="test")
+    user = create_user(app.services, "ops@incident.test", "值班", "admin", "correct horse battery 42",
+                       actor=RESPONDER)
+    now = clock.now()
+    with app.services.uow() as uow:
+        uow.accounts.add_session(SessionRecord("s" * 64, user.id, "active", "csrf", now, now, now + timedelta(hours=1)))
+        uow.commit()
     view = open_incident(app.services, actor=RESPONDER, summary="key in a public repo", revoke_access=True)
-    assert view.revoked["api_keys"] == 2
+    assert view.revoked == {"api_keys": 2, "sessions": 1}
     with app.engine.connect() as c:
         assert all(r is not None for r in c.execute(select(api_keys.c.revoked_at)).scalars())
+        assert all(r is not None for r in c.execute(select(sessions.c.revoked_at)).scalars())
 
 
 def test_affected_people_and_notices_queued(app: Application, clock: VirtualClock) -> None:

@@ -19,11 +19,13 @@ from touchflow.api.auth import ApiKeyCache
 from touchflow.api.docs import complete_document, install_docs
 from touchflow.api.middleware import BodyLimit, wrap_outermost
 from touchflow.api.onsite_gate import OnsiteLimits
+from touchflow.api.permissions import public
 from touchflow.api.routes import (
     MAX_BODY_BYTES,
     ApiError,
     ApiState,
     approvals,
+    auth,
     callbacks,
     contacts,
     content,
@@ -41,13 +43,18 @@ from touchflow.api.schemas import ContactIn, EventBatchIn, EventIn, readable_rea
 from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.services.context import ServiceContext
 
-__all__ = ["create_app"]
+__all__ = ["OPENAPI_URL", "create_app"]
+
+OPENAPI_URL = "/openapi.json"
 
 _DESCRIPTION = """Customer data hub: events and contacts in, unified profiles out.
 
-Every `/v1` endpoint needs an API key (`touchflow apikey create NAME`), sent as
-`Authorization: Bearer <key>` or `X-API-Key: <key>`. Keys are checked against the database at most
-once every 30 seconds per server process, so a revoked key may keep working for up to 30 seconds.
+Every `/v1` endpoint needs an API key (`touchflow apikey create NAME --role ROLE`), sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`, or a browser session (cookie `touchflow_session`; a
+POST, PUT, PATCH or DELETE then also sends the session's `X-CSRF-Token`). Each operation names the one
+permission it needs as `x-permission`; a key has its role's permissions, or the narrower scopes it was made
+with (403 otherwise). Keys are checked against the database at most once every 30 seconds per server
+process, so a revoked key may keep working for up to 30 seconds.
 
 Errors are JSON: `{"detail": "<what is wrong>", "errors": [{"field": ..., "in": ..., "reason": ...}]}`
 (`in` — path, query, header or body — where the request's shape is at fault).
@@ -77,7 +84,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     ``onsite_limits``: rate limits of the public pop-up endpoints (per process; defaults in ``OnsiteLimits``).
     """
     app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION, docs_url=None,
-                  redoc_url=None)
+                  redoc_url=None, openapi_url=None)  # /openapi.json is declared below, like every route
     setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install_docs(app)
@@ -94,10 +101,12 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(tasks.router)
     app.include_router(personas.router)
     app.include_router(segments.router)
+    auth.install(app, application)  # /v1/auth: login, TOTP, sessions (needs the key ring for TOTP secrets)
     app.include_router(approvals.router)
     app.include_router(privacy.router)
     tracking.install(app, application)
-    app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
+    app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)",
+                      **public("nothing to protect: answers only that the process is up, and its version"))
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(YamlTooLarge, _yaml_too_large)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -117,6 +126,12 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
         return app.openapi_schema
 
     setattr(app, "openapi", openapi)  # noqa: B010  (replace the generated schema with the completed one)
+
+    async def openapi_document() -> Response:
+        return json_response(app.openapi())
+
+    app.add_api_route(OPENAPI_URL, openapi_document, methods=["GET"], include_in_schema=False,
+                      **public("nothing to protect: the API's published description"))
     return app
 
 

@@ -21,6 +21,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from touchflow.api.permissions import public
+
 __all__ = ["ASSETS_PREFIX", "complete_document", "install_docs"]
 
 ASSETS_PREFIX = "/docs-assets"
@@ -32,7 +34,7 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 def install_docs(app: FastAPI) -> None:
     """``/docs`` and its assets; the app must be built with ``docs_url=None, redoc_url=None``."""
     page = bytes(get_swagger_ui_html(
-        openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} — docs",
+        openapi_url="/openapi.json", title=f"{app.title} — docs",
         swagger_js_url=f"{ASSETS_PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS_PREFIX}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS_PREFIX}/favicon-32x32.png").body)
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
@@ -51,8 +53,10 @@ def install_docs(app: FastAPI) -> None:
             raise HTTPException(404, "no such file")
         return Response(files[name], media_type=_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})
 
-    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
-    app.add_api_route(f"{ASSETS_PREFIX}/{{name}}", asset, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False,
+                      **public("nothing to protect: a static page (strict CSP) that reads /openapi.json"))
+    app.add_api_route(f"{ASSETS_PREFIX}/{{name}}", asset, methods=["GET"], include_in_schema=False,
+                      **public("nothing to protect: the page's bundled script, stylesheet and icon"))
 
 
 # --- the OpenAPI document -------------------------------------------------------------------------------
@@ -62,7 +66,8 @@ _WRITES = ("post", "put", "patch", "delete")
 _DEFAULTS: dict[str, str] = {
     "400": "the body could not be read (not JSON, not UTF-8)",
     "401": "missing, unknown or revoked API key",
-    "403": "this key may not call this endpoint (a public site key outside /v1/onsite)",
+    "403": "the caller's role or scopes lack the operation's `x-permission`, a session request without its CSRF "
+           "token, or a public site key outside /v1/onsite",
     "413": "the body is over its size limit, or a batch over its item limit",
     "422": "a field is invalid; `errors` names each one (`field`, `in`: path/query/header/body, `reason`)",
     "429": "too many requests from this visitor or key; wait `Retry-After` seconds",

@@ -26,6 +26,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from touchflow.api.permissions import public
 from touchflow.api.routes import api_state, read_body
 from touchflow.content.tokens import InvalidToken, Purpose, TokenSigner
 from touchflow.security.crypto import SecretError
@@ -44,6 +45,7 @@ __all__ = ["PIXEL_GIF", "install", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=True)
+_SIGNED = "the link's signed token (HMAC with the workspace key; names one message and one contact)"
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0, private", "Pragma": "no-cache",
              "Expires": "0"}
@@ -130,7 +132,8 @@ async def _form(request: Request) -> dict[str, list[str]]:
 
 
 @router.get("/o/{token}", summary="Open pixel (records the first open)", response_class=Response,
-            responses={200: {"description": "a 1×1 GIF, whatever the token", "content": {"image/gif": {}}}})
+            responses={200: {"description": "a 1×1 GIF, whatever the token", "content": {"image/gif": {}}}},
+            **public(_SIGNED))
 async def open_pixel(request: Request, token: str) -> Response:
     payload = _read(request, token, "open")
     if payload is not None:
@@ -145,7 +148,8 @@ async def open_pixel(request: Request, token: str) -> Response:
 
 @router.get("/c/{token}", summary="Click redirect (records the click)", response_class=Response,
             responses={302: {"description": "to the link's target", "headers": {"Location": {
-                "description": "the target (http or https)", "schema": {"type": "string"}}}}, **_BAD_LINK})
+                "description": "the target (http or https)", "schema": {"type": "string"}}}}, **_BAD_LINK},
+            **public(_SIGNED))
 async def click(request: Request, token: str) -> Response:
     payload = _read(request, token, "click")
     if payload is None:
@@ -161,7 +165,8 @@ async def click(request: Request, token: str) -> Response:
     return RedirectResponse(target, status_code=302, headers=_NO_CACHE)
 
 
-@router.get("/u/{token}", summary="Unsubscribe confirmation page", response_class=HTMLResponse, responses=_PAGE)
+@router.get("/u/{token}", summary="Unsubscribe confirmation page", response_class=HTMLResponse, responses=_PAGE,
+            **public(_SIGNED))
 async def unsubscribe_page(request: Request, token: str) -> Response:
     if _read(request, token, "unsubscribe") is None:
         return _invalid_link()
@@ -174,7 +179,8 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
 
 @router.post("/u/{token}", summary="Unsubscribe (RFC 8058 one-click, or the confirmation form)",
              response_class=Response, responses={200: {"description": "a page, or `unsubscribed` (one-click)",
-                                                       "content": {**_HTML, "text/plain": {}}}, **_BAD_LINK})
+                                                       "content": {**_HTML, "text/plain": {}}}, **_BAD_LINK},
+             **public(_SIGNED))
 async def unsubscribe_post(request: Request, token: str) -> Response:
     payload = _read(request, token, "unsubscribe")
     if payload is None:
@@ -207,7 +213,7 @@ def _preference_form(found: list[ChannelPreference], saved: bool) -> str:
 
 
 @router.get("/p/{token}", summary="Preference page (consent per channel)", response_class=HTMLResponse,
-            responses=_PAGE)
+            responses=_PAGE, **public(_SIGNED))
 async def preference_page(request: Request, token: str) -> Response:
     payload = _read(request, token, "preferences")
     if payload is None or not isinstance(payload.get("c"), str):
@@ -219,7 +225,8 @@ async def preference_page(request: Request, token: str) -> Response:
     return _page("订阅偏好 Preferences", _preference_form(found, saved=False))
 
 
-@router.post("/p/{token}", summary="Save preferences", response_class=HTMLResponse, responses=_PAGE)
+@router.post("/p/{token}", summary="Save preferences", response_class=HTMLResponse, responses=_PAGE,
+             **public(_SIGNED))
 async def preference_save(request: Request, token: str) -> Response:
     payload = _read(request, token, "preferences")
     if payload is None or not isinstance(payload.get("c"), str):

@@ -26,6 +26,7 @@ from touchflow.cli import (
     simulate,
     sites,
     tasks,
+    users,
 )
 
 __all__ = ["app", "main"]
@@ -45,7 +46,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, approvals, exports, privacy, incidents):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents):
     module.register(app)
 
 

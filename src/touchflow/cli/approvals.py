@@ -157,7 +157,8 @@ def request_key(
     reason: Annotated[str, typer.Option(help="why it must be able to export (the approver decides on it)")],
     scope: Annotated[list[str] | None, typer.Option("--scope", help="a permission the key may use")] = None,
     role: Annotated[str | None, typer.Option(help="the role the key acts with")] = None,
-    owner: Annotated[str | None, typer.Option(help="the account that answers for the key")] = None,
+    owner: Annotated[str | None, typer.Option(help="the account that answers for the key (its email)")] = None,
+    service: Annotated[str | None, typer.Option(help="or the service account it belongs to")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for an API key that may export personal data; after approval, `approval pickup ID` shows it once."""
@@ -168,6 +169,8 @@ def request_key(
         payload["role"] = role
     if owner:
         payload["owner"] = owner
+    if service:
+        payload["service"] = service
     with open_app() as application:
         made = guarded(lambda: request_approval(application.services, local_actor(), APIKEY_KIND, f"key:{name}",
                                                 payload, reason=reason))

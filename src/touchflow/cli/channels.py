@@ -12,7 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import CsvOpt, console, emit_rows, err_console, fail, open_app, print_json
+from touchflow.cli.common import CsvOpt, console, emit_rows, err_console, fail, local_actor, open_app, print_json
 from touchflow.domain.channel_names import alias_warning, canonical_channel
 from touchflow.domain.errors import FieldError
 from touchflow.engine.channel_registry import build_channel
@@ -92,7 +92,6 @@ def channel_set(
     rate: Annotated[float | None, typer.Option(help="sends per second (default: no limit)")] = None,
     concurrency: Annotated[int, typer.Option(help="provider calls at once")] = 4,
     disable: Annotated[bool, typer.Option("--disable", help="keep the configuration but do not send")] = False,
-    actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Create or replace a channel. Without --secret-file or --ask-secret an existing secret is kept."""
     if warning := alias_warning(name, "name"):
@@ -109,7 +108,7 @@ def channel_set(
         try:
             sealed = application.secret_box().seal(secrets, f"channel:{name}") if secrets else None
             saved = save_channel(application.services, name, kind, settings, sealed, rate, concurrency, not disable,
-                                 actor=actor)
+                                 actor=local_actor().label)
         except (FieldError, SecretError) as exc:
             fail(str(exc))
     console.print(f"channel {saved.name}: {saved.kind}, {'enabled' if saved.enabled else 'disabled'}, "
@@ -145,13 +144,12 @@ def channel_callback_url(
     base_url: Annotated[str | None, typer.Option(help="the public URL of the API (default TOUCHFLOW_PUBLIC_URL)")]
     = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Make a callback token for the channel and print its callback URLs (shown once). The token works only on
     this channel's callbacks; older tokens keep working until `channel callback-revoke`."""
     with open_app() as application:
         try:
-            issued = create_callback_token(application.services, name, actor=actor)
+            issued = create_callback_token(application.services, name, actor=local_actor().label)
         except FieldError as exc:
             fail(str(exc))
         base = (base_url or application.settings.public_url).rstrip("/")
@@ -172,11 +170,10 @@ def channel_callback_revoke(
     token_id: Annotated[str | None, typer.Option("--id", help="one token (default: every token of the channel)")]
     = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Revoke a channel's callback tokens: its provider's callbacks are refused at once."""
     with open_app() as application:
-        revoked = revoke_callback_tokens(application.services, name, token_id, actor=actor)
+        revoked = revoke_callback_tokens(application.services, name, token_id, actor=local_actor().label)
         live = [r.id for r in list_callback_tokens(application.services, name) if r.revoked_at is None]
     if as_json:
         print_json({"channel": name, "revoked": revoked, "still_valid": live})

@@ -166,12 +166,11 @@ def merge(
     first: Annotated[str, typer.Argument(help="a contact id or identifier")],
     second: Annotated[str, typer.Argument(help="the other contact")],
     reason: Annotated[str, typer.Option(help="why they are one person")] = "confirmed duplicate",
-    actor: Annotated[str, typer.Option(help="who confirms")] = "cli",
 ) -> None:
     """Merge two contacts a person has confirmed are one; the older one survives, nothing is lost."""
     with open_app() as application:
         try:
-            survivor = merge_contacts(application.services, first, second, actor=actor, reason=reason)
+            survivor = merge_contacts(application.services, first, second, actor=local_actor().label, reason=reason)
         except ContactNotFound as exc:
             fail(str(exc), code=1)
     console.print(f"merged into {survivor}")
@@ -209,12 +208,11 @@ def tag(
     add: Annotated[list[str] | None, typer.Option("--add", help="tag to add")] = None,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="tag to remove")] = None,
     reason: Annotated[str, typer.Option()] = "",
-    actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Add or remove tags by hand (D5); recorded in the audit log."""
     with open_app() as application:
         try:
-            state = patch_contact(application.services, identifier, actor=actor, add_tags=add or [],
+            state = patch_contact(application.services, identifier, actor=local_actor().label, add_tags=add or [],
                                   remove_tags=remove or [], reason=reason)
         except ContactNotFound as exc:
             fail(str(exc), code=1)

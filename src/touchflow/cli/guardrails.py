@@ -17,6 +17,7 @@ from touchflow.cli.common import (
     err_console,
     fail,
     load_document,
+    local_actor,
     local_time,
     open_app,
     print_json,
@@ -59,14 +60,13 @@ def guardrails_show(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 def guardrails_set(file: Annotated[Path, typer.Argument(help="policy fields as YAML or JSON (see `guardrails show`)")],
                    replace: Annotated[bool, typer.Option("--replace", help="replace the whole policy: fields the "
                                                          "file does not name go back to the defaults")] = False,
-                   actor: Annotated[str, typer.Option()] = "cli",
                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Change the fields the file names; the others keep their value. An unknown or bad field is refused
     with its name (and the likely meant one); nothing changes then."""
     document = load_document(file, "the policy (cap, quiet_hours, fatigue, consent_required, default_timezone)")
     with open_app() as application:
         try:
-            change = set_guardrail_policy(application.services, document, actor=actor, replace=replace)
+            change = set_guardrail_policy(application.services, document, actor=local_actor().label, replace=replace)
         except ValueError as exc:
             fail(str(exc))
     for warning in change.warnings:
@@ -104,50 +104,48 @@ def suppression_list(channel: Annotated[str | None, typer.Option(help="email, sm
 
 @suppression_app.command("add")
 def suppression_add(channel: str, address: str,
-                    reason: Annotated[str, typer.Option(help="why, e.g. manual, complaint")] = "manual",
-                    actor: Annotated[str, typer.Option()] = "cli") -> None:
+                    reason: Annotated[str, typer.Option(help="why, e.g. manual, complaint")] = "manual") -> None:
     with open_app() as application:
         try:
             clean = normalise_address(channel, address)
         except FieldError as exc:
             fail(str(exc))
-        suppress_address(application.services, channel, clean, reason, actor=actor)
+        suppress_address(application.services, channel, clean, reason, actor=local_actor().label)
     console.print(f"suppressed {channel}:{clean}")
 
 
 @suppression_app.command("remove")
-def suppression_remove(channel: str, address: str, actor: Annotated[str, typer.Option()] = "cli") -> None:
+def suppression_remove(channel: str, address: str) -> None:
     with open_app() as application:
         try:
             clean = normalise_address(channel, address)
         except FieldError as exc:
             fail(str(exc))
-        if not unsuppress_address(application.services, channel, clean, actor=actor):
+        if not unsuppress_address(application.services, channel, clean, actor=local_actor().label):
             fail(f"{channel}:{clean} is not suppressed", code=1)
     console.print(f"removed {channel}:{clean} from the suppression list")
 
 
 def contact_freeze(ref: Annotated[str, typer.Argument(help="email:…, phone:…, crm:… or a contact id")],
-                   reason: Annotated[str, typer.Option(help="what the complaint was")],
-                   actor: Annotated[str, typer.Option()] = "cli") -> None:
+                   reason: Annotated[str, typer.Option(help="what the complaint was")]) -> None:
     """Freeze every automated touch to a contact (a complaint by phone, say) and open a service task due in 2 h."""
     if not reason.strip():
         fail("--reason: say what the complaint was")
     with open_app() as application:
         try:
-            freeze = freeze_contact(application.services, ref, reason.strip(), actor=actor)
+            freeze = freeze_contact(application.services, ref, reason.strip(), actor=local_actor().label)
         except ContactNotFound as exc:
             fail(str(exc), code=1)
     console.print(f"frozen {ref}; service task {freeze.task_id}" if freeze else f"{ref} was already frozen")
 
 
 def contact_unfreeze(ref: Annotated[str, typer.Argument(help="email:…, phone:…, crm:… or a contact id")],
-                     by: Annotated[str, typer.Option(help="the person lifting the freeze")],
                      reason: Annotated[str, typer.Option(help="why the freeze can be lifted")]) -> None:
-    """Lift a complaint freeze. Only a person does this, and says why (kept with the freeze and audited)."""
+    """Lift a complaint freeze. Only a person does this (the OS account running the command), and says why
+    (kept with the freeze and audited)."""
     with open_app() as application:
         try:
-            lifted = lift_freeze(application.services, ref, by=by, reason=reason)
+            lifted = lift_freeze(application.services, ref, by=local_actor().label, reason=reason)
         except ContactNotFound as exc:
             fail(str(exc), code=1)
         except NotFrozen as exc:

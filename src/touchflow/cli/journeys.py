@@ -16,6 +16,7 @@ from touchflow.cli.common import (
     console,
     emit_rows,
     fail,
+    local_actor,
     local_time,
     one_format,
     open_app,
@@ -46,7 +47,6 @@ journey_app = typer.Typer(help="Journeys: define, publish, run, intervene, expla
 
 FileArg = Annotated[Path, typer.Argument(help="journey definition, YAML or JSON ('-' for standard input)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object")]
-ActorOpt = Annotated[str, typer.Option(help="who does this (recorded in the audit log)")]
 
 
 def _read(path: Path) -> str:
@@ -90,11 +90,12 @@ def validate(file: FileArg, as_json: JsonOpt = False) -> None:
 
 
 @journey_app.command("publish")
-def publish(file: FileArg, actor: ActorOpt = "cli") -> None:
+def publish(file: FileArg) -> None:
     """Publish a new immutable version; runs already inside keep theirs. Blocking findings stop it."""
     with open_app() as application:
         try:
-            result = publish_journey(application.services, _read(file), actor=actor, templates_required=True)
+            result = publish_journey(application.services, _read(file), actor=local_actor().label,
+                                     templates_required=True)
         except YamlTooLarge as exc:
             fail(f"{file}: {exc}")
         except (DefinitionError, JourneyError) as exc:
@@ -148,40 +149,40 @@ def show(key: str, as_json: JsonOpt = False) -> None:
         console.print(f"{channel}: {message_summary(entry)}")
 
 
-def _status(key: str, status: str, actor: str, reason: str) -> None:
+def _status(key: str, status: str, reason: str) -> None:
     with open_app() as application:
         try:
-            record = set_journey_status(application.services, key, status, actor=actor, reason=reason)
+            record = set_journey_status(application.services, key, status, actor=local_actor().label, reason=reason)
         except JourneyError as exc:
             fail(str(exc), code=1)
     console.print(f"{record.key}: {record.status}")
 
 
 @journey_app.command("pause")
-def pause(key: str, reason: Annotated[str, typer.Option()] = "", actor: ActorOpt = "cli") -> None:
+def pause(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """No new entries; runs hold before their next step (J9)."""
-    _status(key, "paused", actor, reason)
+    _status(key, "paused", reason)
 
 
 @journey_app.command("resume")
-def resume(key: str, reason: Annotated[str, typer.Option()] = "", actor: ActorOpt = "cli") -> None:
-    _status(key, "active", actor, reason)
+def resume(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    _status(key, "active", reason)
 
 
 @journey_app.command("archive")
-def archive(key: str, reason: Annotated[str, typer.Option()] = "", actor: ActorOpt = "cli") -> None:
+def archive(key: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """Stop the journey for good: runs inside end as exited."""
-    _status(key, "archived", actor, reason)
+    _status(key, "archived", reason)
 
 
 @journey_app.command("enrol")
-def enrol(key: str, identifier: str, actor: ActorOpt = "cli") -> None:
+def enrol(key: str, identifier: str) -> None:
     """Enrol one contact by hand (entry rules still apply); the worker takes it from there."""
     from touchflow.services.journeys import enrol_contact
 
     with open_app() as application:
         try:
-            contact_id = enrol_contact(application.services, key, identifier, actor=actor)
+            contact_id = enrol_contact(application.services, key, identifier, actor=local_actor().label)
         except (JourneyError, ContactNotFound) as exc:
             fail(str(exc), code=1)
     console.print(f"enrolment of {contact_id} in {key} requested")
@@ -193,12 +194,12 @@ def run(
     identifier: str,
     action: Annotated[str, typer.Argument(help="pause, resume, remove or retry")],
     reason: Annotated[str, typer.Option()] = "",
-    actor: ActorOpt = "cli",
 ) -> None:
     """Intervene on one contact's run (J9); recorded in the audit log."""
     with open_app() as application:
         try:
-            runs = set_run_status(application.services, key, identifier, action, actor=actor, reason=reason)
+            runs = set_run_status(application.services, key, identifier, action, actor=local_actor().label,
+                                  reason=reason)
         except (JourneyError, ContactNotFound) as exc:
             fail(str(exc), code=1)
     for r in runs:

@@ -15,6 +15,7 @@ from touchflow.cli.common import (
     emit_rows,
     fail,
     load_document,
+    local_actor,
     local_time,
     one_format,
     open_app,
@@ -68,12 +69,12 @@ def lifecycle_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 
 
 @lifecycle_app.command("set")
-def lifecycle_set(file: Path, actor: Annotated[str, typer.Option()] = "cli") -> None:
+def lifecycle_set(file: Path) -> None:
     """Replace the stages and rules (YAML/JSON, as `lifecycle show` prints them)."""
     document = load_document(file)
     with open_app() as app:
         try:
-            config = set_lifecycle_config(app.services, document, actor=actor)
+            config = set_lifecycle_config(app.services, document, actor=local_actor().label)
         except PathError as exc:
             fail(str(exc))
     console.print(f"lifecycle set: {' → '.join(s.label for s in config.stages)}, {len(config.rules)} rules")
@@ -120,12 +121,12 @@ def tiers_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 @tiers_app.command("set")
-def tiers_set(file: Path, actor: Annotated[str, typer.Option()] = "cli") -> None:
+def tiers_set(file: Path) -> None:
     """Replace the thresholds (YAML/JSON, as `tiers show` prints them)."""
     document = load_document(file)
     with open_app() as app:
         try:
-            set_tier_config(app.services, document, actor=actor)
+            set_tier_config(app.services, document, actor=local_actor().label)
         except PathError as exc:
             fail(str(exc))
     console.print("tiers set; run `touchflow tiers refresh` to apply them to everyone now")
@@ -143,13 +144,13 @@ def model_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 @model_app.command("set")
-def model_set(file: Path, actor: Annotated[str, typer.Option()] = "cli",
+def model_set(file: Path,
               note: Annotated[str, typer.Option()] = "") -> None:
     """Save a model as the next version (then `score model rescore`)."""
     document = load_document(file)
     with open_app() as app:
         try:
-            model = save_model(app.services, document, actor=actor, note=note)
+            model = save_model(app.services, document, actor=local_actor().label, note=note)
         except PathError as exc:
             fail(str(exc))
     console.print(f"scoring model {model.name!r} saved as version {model.version}")
@@ -193,11 +194,11 @@ def model_calibrate(days: Annotated[int, typer.Option(min=1, max=365, help="conv
 
 
 @model_app.command("accept")
-def model_accept(proposal_id: str, actor: Annotated[str, typer.Option(help="who accepts it")] = "cli") -> None:
+def model_accept(proposal_id: str) -> None:
     """Accept a calibration proposal: the changed model is saved as a new version."""
     with open_app() as app:
         try:
-            model = accept_proposal(app.services, proposal_id, actor=actor)
+            model = accept_proposal(app.services, proposal_id, actor=local_actor().label)
         except (ProposalNotFound, ValueError) as exc:
             fail(str(exc))
     console.print(f"accepted: scoring model version {model.version}; run `touchflow score model rescore`")
@@ -223,12 +224,11 @@ def score_show(ref: str, as_json: Annotated[bool, typer.Option("--json")] = Fals
 
 
 @score_app.command("feedback")
-def score_feedback(ref: str, verdict: Annotated[str, typer.Argument(help="good or bad")],
-                   by: Annotated[str, typer.Option(help="who judges the lead")], note: str = "") -> None:
-    """Sales marks a lead good or bad (calibration reads it)."""
+def score_feedback(ref: str, verdict: Annotated[str, typer.Argument(help="good or bad")], note: str = "") -> None:
+    """Sales marks a lead good or bad (calibration reads it); recorded as the OS account running the command."""
     with open_app() as app:
         try:
-            record_feedback(app.services, ref, verdict, by=by, note=note)
+            record_feedback(app.services, ref, verdict, by=local_actor().label, note=note)
         except ContactNotFound:
             fail(f"no contact {ref!r}")
         except ValueError as exc:

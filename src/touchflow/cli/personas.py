@@ -16,6 +16,7 @@ from touchflow.cli.common import (
     emit_rows,
     fail,
     load_document,
+    local_actor,
     local_time,
     open_app,
     print_json,
@@ -46,13 +47,12 @@ assignment_app = typer.Typer(help="Who takes new sales tasks: owner, territory, 
 
 @persona_app.command("create")
 def create(file: Annotated[Path, typer.Argument(help="the persona as YAML or JSON (key, name, profile, "
-                                                     "condition or segment, map)")],
-           actor: Annotated[str, typer.Option()] = "cli") -> None:
+                                                     "condition or segment, map)")]) -> None:
     """Create or replace a persona. Journeys its map links to must exist."""
     document = load_document(file, "a persona")
     with open_app() as app:
         try:
-            saved = save_persona(app.services, document, actor=actor)
+            saved = save_persona(app.services, document, actor=local_actor().label)
         except ValueError as exc:
             fail(str(exc))
     verb = "created" if saved.created else "updated"
@@ -153,13 +153,12 @@ def assignment_show(json_: Annotated[bool, typer.Option("--json")] = False) -> N
 
 
 @assignment_app.command("set")
-def assignment_set(file: Annotated[Path, typer.Argument(help="rules as YAML or JSON (queues, rules)")],
-                   actor: Annotated[str, typer.Option()] = "cli") -> None:
+def assignment_set(file: Annotated[Path, typer.Argument(help="rules as YAML or JSON (queues, rules)")]) -> None:
     """Replace the rules. A bad element is refused with its path; nothing changes then."""
     document = load_document(file, "the assignment rules")
     with open_app() as app:
         try:
-            policy = set_assignment_policy(app.services, document, actor=actor)
+            policy = set_assignment_policy(app.services, document, actor=local_actor().label)
         except ValueError as exc:
             fail(str(exc))
     console.print(f"assignment set: {len(policy.rules)} rule(s) for {', '.join(policy.queues)} tasks")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, local_actor, open_app, print_json
 from touchflow.domain.durations import parse_duration
 from touchflow.domain.errors import PathError
 from touchflow.security.crypto import SecretError
@@ -56,14 +56,13 @@ def secret_rotate(
     grace: Annotated[str, typer.Option(help="how long links and secrets of the old keys still work (e.g. 30d; "
                                             "0 after a leak)")] = "30d",
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Make a new current key; old keys keep working until their grace ends. Channel credentials are re-sealed
     with the new key. Restart workers afterwards so they sign new links with it (servers pick it up alone)."""
     period = _grace(grace)
     with open_app() as application:
         try:
-            rotation = application.rotate_secret_key(period, actor=actor)
+            rotation = application.rotate_secret_key(period, actor=local_actor().label)
         except SecretError as exc:
             fail(str(exc))
     data = {"source": rotation.source, "new_key": rotation.new_key, "resealed_channels": list(rotation.resealed),

@@ -15,6 +15,7 @@ from touchflow.cli.common import (
     emit_rows,
     fail,
     id_column,
+    local_actor,
     local_time,
     one_format,
     open_app,
@@ -68,12 +69,11 @@ def _identifiers(values: list[str], file: Path | None) -> list[str]:
 
 @segment_app.command("create")
 def create(file: _FILE, replace: Annotated[bool, typer.Option(help="save a new version of an existing key")] = False,
-           actor: Annotated[str, typer.Option(help="who")] = "cli",
            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Save a segment and compute its members now (entering emits segment_entered)."""
     with open_app() as app:
         try:
-            summary = create_segment(app.services, _definition(file), actor=actor, replace=replace)
+            summary = create_segment(app.services, _definition(file), actor=local_actor().label, replace=replace)
         except (SegmentExists, PathError) as exc:
             fail(str(exc))
     if json_:
@@ -159,11 +159,11 @@ def refresh(keys: Annotated[list[str] | None, typer.Argument(help="segment keys;
 
 
 @segment_app.command("archive")
-def archive(key: str, actor: Annotated[str, typer.Option("--actor", help="who archives it (audit)")] = "cli") -> None:
+def archive(key: str) -> None:
     """Retire a segment (refused while an active segment or journey reads it); saving it again revives it."""
     with open_app() as app:
         try:
-            ended = archive_segment(app.services, key, actor=actor)
+            ended = archive_segment(app.services, key, actor=local_actor().label)
         except (SegmentNotFound, SegmentInUse) as exc:
             fail(str(exc))
     console.print(f"{key}: archived, {ended} stays ended")
@@ -195,13 +195,12 @@ def list_(json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt =
 @segment_app.command("add")
 def add(key: str, identifiers: Annotated[list[str] | None, typer.Argument(help="email:…, phone:… or ids")] = None,
         file: Annotated[Path | None, typer.Option(help="one identifier per line (or a CSV's first column)")] = None,
-        remove: Annotated[bool, typer.Option("--remove", help="take them out instead")] = False,
-        actor: Annotated[str, typer.Option(help="who")] = "cli") -> None:
+        remove: Annotated[bool, typer.Option("--remove", help="take them out instead")] = False) -> None:
     """Add (or with --remove, remove) members of a static segment."""
     wanted = _identifiers(identifiers or [], file)
     with open_app() as app:
         try:
-            change = (remove_members if remove else add_members)(app.services, key, wanted, actor=actor)
+            change = (remove_members if remove else add_members)(app.services, key, wanted, actor=local_actor().label)
         except (SegmentNotFound, PathError) as exc:
             fail(str(exc))
     console.print(f"{key}: {change.entered} entered, {change.left} left, {len(change.unknown)} unknown")

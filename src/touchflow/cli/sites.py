@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, local_actor, open_app, print_json
 from touchflow.domain.errors import FieldError
 from touchflow.security.crypto import SecretError
 from touchflow.services.sites import Site, create_site, list_sites, revoke_site
@@ -34,13 +34,12 @@ def site_create(
     origin: Annotated[list[str] | None, typer.Option("--origin", help="https://host[:port] allowed to call "
                                                      "(repeatable; no '*')")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    actor: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Create a site. Its site key and identify secret are printed once and not shown again."""
     with open_app() as application:
         try:
             box = application.secret_box()
-            issued = create_site(application.services, name, origin or [], box.seal, actor=actor)
+            issued = create_site(application.services, name, origin or [], box.seal, actor=local_actor().label)
         except FieldError as exc:
             fail(f"{exc.field}: {exc.reason}")
         except SecretError as exc:
@@ -76,12 +75,11 @@ def site_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @site_app.command("revoke")
 def site_revoke(name: Annotated[str, typer.Argument(help="the site's name or key id")],
-                as_json: Annotated[bool, typer.Option("--json")] = False,
-                actor: Annotated[str, typer.Option()] = "cli") -> None:
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Revoke a site: its key stops working (within 30 s per server process), its identify secret is erased."""
     with open_app() as application:
         try:
-            site = revoke_site(application.services, name, actor=actor)
+            site = revoke_site(application.services, name, actor=local_actor().label)
         except LookupError as exc:
             fail(str(exc.args[0]), code=1)
     if as_json:

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchflow.cli.common import CsvOpt, console, emit_rows, fail, id_column, local_time, open_app, workspace_zone
+from touchflow.cli.common import (
+    CsvOpt,
+    console,
+    emit_rows,
+    fail,
+    id_column,
+    local_actor,
+    local_time,
+    open_app,
+    workspace_zone,
+)
 from touchflow.services.assignment import timeliness_report
 from touchflow.services.contacts import contact_labels
 from touchflow.services.tasks import TaskNotFound, complete_task, list_tasks
@@ -50,16 +60,16 @@ def list_(queue: Annotated[str | None, typer.Option(help="sales or service")] = 
 
 
 @task_app.command("done")
-def done(task_id: str, by: Annotated[str, typer.Option(help="who handled it")],
-         note: Annotated[str, typer.Option()] = "") -> None:
-    """Mark a task handled (recorded with the person, and whether it was within its SLA)."""
+def done(task_id: str, note: Annotated[str, typer.Option()] = "") -> None:
+    """Mark a task handled (recorded as the OS account running the command, and whether it was within its SLA)."""
     with open_app() as app:
         try:
+            by = local_actor()
             task = complete_task(app.services, task_id, by=by, note=note)
         except (TaskNotFound, ValueError) as exc:
             fail(str(exc))
     in_time = task.done_at is not None and task.done_at <= task.due_at
-    console.print(f"task {task.id} done by {by}" + ("" if in_time else " (after its deadline)"))
+    console.print(f"task {task.id} done by {by.label}" + ("" if in_time else " (after its deadline)"))
 
 
 @task_app.command("timeliness")

@@ -174,7 +174,12 @@ class TaskRepository(Protocol):
     """Hand-offs to people (sales, customer service) with an SLA deadline (J11, G3)."""
 
     def get(self, task_id: str) -> TaskRecord | None: ...
-    def find(self, queue: str | None, status: str | None, limit: int) -> list[TaskRecord]: ...
+    def find(self, queue: str | None, status: str | None, limit: int,
+             assignee: str | None = None) -> list[TaskRecord]: ...
+
+    def contacts_assigned(self, assignee: str, limit: int) -> list[str]:
+        """Ids of the contacts with a task (open or done) assigned to ``assignee``, as the tasks recorded them."""
+        ...
 
     def overdue(self, now: datetime, limit: int) -> list[TaskRecord]:
         """Open tasks past their deadline whose breach has not been reported yet; locked for this transaction."""

@@ -12,6 +12,7 @@ from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
@@ -23,7 +24,7 @@ from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.unmerge import MergeUndo
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
-    from touchflow.domain.governance.ports import ApprovalRepository, ContactDeletion
+    from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
     from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
     from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 
@@ -95,11 +96,22 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class ApiKeyRecord:
+    """A key and what it may do: its ``role``, narrowed to ``scopes`` when set (never widened).
+
+    A personal key (``owner_user_id``) carries its owner's role, copied at creation and kept in step by
+    ``services.apikeys.set_owner_role``; a service account's key (``service_account``) has a role of its own.
+    Site keys and callback tokens live in the same table with no role (``""``): they reach no ``/v1`` route."""
+
     id: str
     name: str
     key_hash: str
     created_at: datetime
     revoked_at: datetime | None
+    role: str = ""
+    scopes: frozenset[str] | None = None
+    owner_user_id: str | None = None
+    service_account: str | None = None
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +291,9 @@ class ApiKeyRepository(Protocol):
     def by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
     def all(self) -> list[ApiKeyRecord]: ...
     def revoke(self, key_id: str, at: datetime) -> bool: ...
+    def touch(self, key_id: str, at: datetime) -> None: ...
+    def set_owner_role(self, owner_user_id: str, role: str) -> int: ...
+    def revoke_owned_by(self, owner_user_id: str, at: datetime) -> int: ...
 
 
 class TagRuleRepository(Protocol):
@@ -305,6 +320,7 @@ class UnitOfWork(Protocol):
     segments: SegmentRepository
     personas: PersonaRepository
     assignment: AssignmentRepository
+    accounts: AccountRepository
     privacy: PrivacyRepository  # PIPL: consent ledger, tombstones, erasure (domain/governance/privacy_ports.py)
     incidents: IncidentRepository  # P7
     approvals: ApprovalRepository

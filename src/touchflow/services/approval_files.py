@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from touchflow.domain.actors import Actor
+from touchflow.domain.governance.approval_ports import ApprovalArtifact
 from touchflow.domain.governance.approvals import ApprovalRequest
-from touchflow.domain.governance.ports import ApprovalArtifact
 from touchflow.domain.ports import UnitOfWork
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.envelope import open_blob, reseal_key, seal_blob

@@ -11,16 +11,17 @@ use of the registry):
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.accounts import normalise_email
 from touchflow.domain.governance.approvals import ApprovalRequest
-from touchflow.domain.governance.permissions import PERMISSIONS, ROLE_NAMES
-from touchflow.services.apikeys import SITE_KEY_PREFIX, new_key
+from touchflow.services.accounts import set_role
+from touchflow.services.apikeys import KeySpec, check_key_spec, new_key, owner_account
 from touchflow.services.approval_files import Pickup, pick_up, store_artifact
 from touchflow.services.approvals import register_kind, request_approval
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
@@ -112,44 +113,39 @@ def execute_contacts_delete(ctx: ServiceContext, request: ApprovalRequest) -> di
 # --- API keys with the export scope ------------------------------------------------------------------------------
 
 def validate_apikey(ctx: ServiceContext, payload: Mapping[str, Any]) -> dict[str, Any]:
-    name = str(payload.get("name") or "").strip()
-    if not name or len(name) > 100:
-        raise FieldError("name", "1 to 100 characters")
-    if name.lower().startswith(SITE_KEY_PREFIX):
-        raise FieldError("name", "site:… keys belong to a site")
-    clean: dict[str, Any] = {"name": name}
-    role = payload.get("role")
-    if role is not None:
-        if str(role) not in ROLE_NAMES:
-            raise FieldError("role", f"one of {', '.join(ROLE_NAMES)}")
-        clean["role"] = str(role)
+    """The key as it will be made: a person's key (``owner``: their email; their role unless ``role`` narrows it)
+    or a service account's (``service``, default the key's name); checked as ``apikey create`` checks."""
     scopes = payload.get("scopes")
-    if scopes is not None:
-        if not isinstance(scopes, list | tuple) or not all(str(s) in PERMISSIONS for s in scopes):
-            raise FieldError("scopes", "a list of permission names")
-        clean["scopes"] = sorted({str(s) for s in scopes})
+    if scopes is not None and (not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes)):
+        raise FieldError("scopes", "a list of permission names")
     owner = payload.get("owner")
-    if owner is not None:
-        clean["owner"] = str(owner).strip()[:200]
-    return clean
+    account = owner_account(ctx, str(owner)) if owner else None
+    role = payload.get("role") or (account.role if account else None) or "admin"
+    spec = check_key_spec(KeySpec(str(payload.get("name") or ""), str(role),
+                                  frozenset(scopes) if scopes is not None else None,
+                                  owner_user_id=account.user_id if account else None,
+                                  service_account=None if account else
+                                  str(payload.get("service") or payload.get("name") or "").strip()[:100]))
+    return {"name": spec.name, "role": spec.role, "scopes": sorted(spec.scopes) if spec.scopes is not None else None,
+            "owner_user_id": spec.owner_user_id, "service_account": spec.service_account}
 
 
 def execute_apikey(ctx: ServiceContext, request: ApprovalRequest) -> dict[str, Any]:
-    """Create the key and keep its secret sealed for the requester's one pickup, in one transaction.
-
-    Owner, role and scopes are recorded in the audit row and the result; the key store of this build has no
-    columns for them yet (the key-owner area adds them: the integrator passes them to the record here).
-    """
+    """Create the key and keep its secret sealed for the requester's one pickup, in one transaction."""
     now = ctx.clock.now()
+    payload = request.payload
     with ctx.uow() as uow:
         if (existing := uow.approvals.artifact(request.id)) is not None:
             return {"produced": False, "file": existing.name}
-        record, secret = new_key(str(request.payload["name"]), now)
+        record, secret = new_key(str(payload["name"]), now, role_name=str(payload["role"]))
+        scopes = payload.get("scopes")
+        record = replace(record, scopes=frozenset(scopes) if scopes is not None else None,
+                         owner_user_id=payload.get("owner_user_id"), service_account=payload.get("service_account"))
         uow.api_keys.add(record)
         data = json.dumps({"id": record.id, "name": record.name, "secret": secret}).encode()
         store_artifact(ctx, uow, request, name=f"touchflow-apikey-{request.id}.json", media_type="application/json",
                        data=data, one_time=True)
-        grant = {k: request.payload[k] for k in ("role", "scopes", "owner") if k in request.payload}
+        grant = {k: payload.get(k) for k in ("role", "scopes", "owner_user_id", "service_account")}
         uow.audit.record(request.decided_by_label or "system", "apikey.create", record.id,
                          {"name": record.name, "approval": request.id, **grant}, now)
         uow.commit()
@@ -167,26 +163,25 @@ def pick_up_key(ctx: ServiceContext, actor: Actor, request_id: str) -> dict[str,
 # --- role change to administrator --------------------------------------------------------------------------------
 
 def validate_role_admin(ctx: ServiceContext, payload: Mapping[str, Any]) -> dict[str, Any]:
-    user = str(payload.get("user_id") or payload.get("user_email") or "").strip()
-    if not user:
-        raise FieldError("user_email", "name the account (user_email or user_id)")
+    email = str(payload.get("user_email") or "").strip()
+    if not email:
+        raise FieldError("user_email", "name the account by its email")
     if str(payload.get("role") or "admin") != "admin":
         raise FieldError("role", "only a change to admin needs an approval")
-    key = "user_id" if payload.get("user_id") else "user_email"
-    return {key: user[:200], "role": "admin"}
+    with ctx.reader() as uow:
+        user = uow.accounts.user_by_email(normalise_email(email))
+    if user is None:
+        raise FieldError("user_email", f"no account {email!r}")
+    return {"user_email": user.email, "user_id": user.id, "role": "admin"}
 
 
 def execute_role_admin(ctx: ServiceContext, request: ApprovalRequest) -> dict[str, Any]:
     """Make an account an administrator through the accounts service (``services.accounts.set_role``, from the
     accounts area: imported lazily, the integrator wires its exact signature here)."""
-    accounts = importlib.import_module("touchflow.services.accounts")
-    set_role = getattr(accounts, "set_role", None)
-    if set_role is None:
-        raise RuntimeError("services.accounts.set_role is not available in this build")
-    user = str(request.payload.get("user_id") or request.payload.get("user_email") or "")
+    email = str(request.payload.get("user_email") or "")
     by = Actor(request.decided_by or "system", f"approval {request.id}")
-    result = set_role(ctx, user, "admin", actor=by)
-    return {"user": user, "role": "admin", "result": str(result) if result is not None else None}
+    user = set_role(ctx, email, "admin", actor=by)
+    return {"user": user.email, "user_id": user.id, "role": user.role}
 
 
 register_kind(EXPORT_KIND, permission="contacts.export", label_zh="导出客户数据",

@@ -78,13 +78,6 @@ def _audit(uow: UnitOfWork, actor: Actor, action: str, incident_id: str, details
     uow.audit.record(actor.label, action, subject(incident_id), details, now)
 
 
-def _revoke_sessions(uow: UnitOfWork, now: datetime) -> int | None:
-    """Every browser session, when the accounts subsystem provides ``uow.sessions.revoke_all(at) -> int``."""
-    sessions = getattr(uow, "sessions", None)
-    revoke = getattr(sessions, "revoke_all", None)
-    return int(revoke(now)) if callable(revoke) else None
-
-
 def open_incident(ctx: ServiceContext, *, actor: Actor, summary: str, revoke_access: bool = False,
                   since: datetime | None = None, segment: str | None = None, drill: bool = False) -> IncidentView:
     """Open an incident: in one transaction the record and its three clocks, the kill switch (no batch is
@@ -112,9 +105,7 @@ def open_incident(ctx: ServiceContext, *, actor: Actor, summary: str, revoke_acc
         revoked: dict[str, int] = {}
         if revoke_access:
             revoked["api_keys"] = uow.incidents.revoke_api_keys(now)
-            sessions = _revoke_sessions(uow, now)
-            if sessions is not None:
-                revoked["sessions"] = sessions
+            revoked["sessions"] = uow.incidents.revoke_sessions(now)
             _audit(uow, actor, "incident.revoke_access", incident_id, dict(revoked), now)
         return IncidentView(record, [clock_of(s.step, s.due_at, None, now) for s in steps], True, revoked)
 

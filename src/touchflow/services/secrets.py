@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from touchflow.domain.events import JSONValue
 from touchflow.security.crypto import SecretBox, SecretError
+from touchflow.services.accounts import reseal_totp_secrets
 from touchflow.services.approval_files import reseal_artifacts
 from touchflow.services.context import ServiceContext
 from touchflow.services.privacy_index import BLIND_INDEX_CONTEXT, BLIND_INDEX_KEY
@@ -28,8 +29,8 @@ class Rotation:
 
 def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *, actor: str, new_key: str,
                           grace: timedelta, source: str, retiring: Mapping[str, datetime | None]) -> Rotation:
-    """Re-seal every channel secret and every site's identify secret with the new key and audit the rotation,
-    in one transaction.
+    """Re-seal every channel secret, every site's identify secret and every account's TOTP secret with the new
+    key and audit the rotation, in one transaction.
 
     ``old`` opens with any key of the ring before the rotation, so a secret sealed with a key still in
     its grace period is carried over; after this, no stored credential needs a retiring key.
@@ -59,6 +60,7 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
             uow.guards.set_setting(setting_key(key_id), {**doc, "identify_secret": new.seal(plain, context)},
                                    actor, now)
             resealed.append(f"site:{doc.get('name', key_id)}")
+        totp_done, totp_lost = reseal_totp_secrets(uow, old, new)  # accounts' second factors (services/accounts)
         blind = uow.guards.setting(BLIND_INDEX_KEY)  # the erasure tombstones' HMAC key (services/privacy_index.py)
         if blind and blind.get("sealed"):
             try:
@@ -73,7 +75,8 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
         unopened.extend(unopened_files)
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
-            "unopened_channels": unopened,
+            "unopened_channels": unopened, "resealed_totp_secrets": len(totp_done),
+            "unopened_totp_secrets": [f"user:{u}" for u in totp_lost],
             "retiring": {k: v.isoformat() if v else None for k, v in retiring.items()}}, now)
         uow.commit()
     return Rotation(new_key, dict(retiring), tuple(str(r) for r in resealed), source,

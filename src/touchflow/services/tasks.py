@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from touchflow.domain.actors import Actor
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.ports import OutboxMessage, TaskRecord, UnitOfWork
@@ -76,18 +77,26 @@ def set_handoff(ctx: ServiceContext, recipients: dict[str, str], *, channel: str
 
 
 def list_tasks(ctx: ServiceContext, queue: str | None = None, status: str | None = "open",
-               limit: int = 100) -> list[TaskRecord]:
+               limit: int = 100, *, assignee: str | None = None) -> list[TaskRecord]:
+    """Tasks, soonest deadline first; ``assignee`` (an agent's scope, ``domain.governance.scope``) keeps only
+    theirs (``""``: none)."""
+    if assignee is not None and not assignee:
+        return []
     with ctx.reader() as uow:
-        return uow.tasks.find(queue, status, limit)
+        return uow.tasks.find(queue, status, limit, assignee)
 
 
-def complete_task(ctx: ServiceContext, task_id: str, *, by: str, note: str = "") -> TaskRecord:
+def complete_task(ctx: ServiceContext, task_id: str, *, by: Actor | str, note: str = "",
+                  assignee: str | None = None) -> TaskRecord:
+    """Mark a task handled by ``by`` (who is authenticated). With ``assignee`` set another person's task is
+    reported as not found: an agent does not learn that it exists."""
+    by = Actor.of(by).label if isinstance(by, Actor) else by
     if not by.strip():
         raise ValueError("by: name the person who handled the task")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         task = uow.tasks.get(task_id)
-        if task is None:
+        if task is None or (assignee is not None and (not assignee or task.assignee != assignee)):
             raise TaskNotFound(f"no task {task_id!r}")
         if not uow.tasks.complete(task_id, now):
             raise ValueError(f"task {task_id} is already {task.status}")

@@ -8,8 +8,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from touchflow.domain.governance.approval_ports import ApprovalArtifact
 from touchflow.domain.governance.approvals import ApprovalRequest, ApprovalState
-from touchflow.domain.governance.ports import ApprovalArtifact
 from touchflow.store.tables import approval_artifacts, approval_requests
 
 __all__ = ["SqlApprovalRepository"]

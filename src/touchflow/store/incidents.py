@@ -18,6 +18,7 @@ from touchflow.store.tables import (
     incidents,
     segment_members,
     segments,
+    sessions,
 )
 
 __all__ = ["SqlIncidentRepository", "incident_subject"]
@@ -77,6 +78,10 @@ class SqlIncidentRepository:
 
     def revoke_api_keys(self, at: datetime) -> int:
         return self._c.execute(update(api_keys).where(api_keys.c.revoked_at.is_(None)).values(revoked_at=at)).rowcount
+
+    def revoke_sessions(self, at: datetime) -> int:
+        """Every browser session: each person signs in again (with their second factor) after the incident."""
+        return self._c.execute(update(sessions).where(sessions.c.revoked_at.is_(None)).values(revoked_at=at)).rowcount
 
     def touched_contacts(self, since: datetime, until: datetime, segment: str | None) -> list[str]:
         """Contacts whose data was changed in the window (``updated_at``), or read or exported (an audit row

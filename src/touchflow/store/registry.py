@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from touchflow.domain.contacts import Scalar
 from touchflow.domain.events import JSONValue
@@ -87,22 +88,49 @@ class SqlApiKeyRepository:
         self._c = connection
 
     def add(self, record: ApiKeyRecord) -> None:
-        self._c.execute(insert(api_keys).values(id=record.id, name=record.name, key_hash=record.key_hash,
-                                                created_at=record.created_at, revoked_at=record.revoked_at))
+        self._c.execute(insert(api_keys).values(
+            id=record.id, name=record.name, key_hash=record.key_hash, created_at=record.created_at,
+            revoked_at=record.revoked_at, role=record.role, scopes=_scopes_out(record.scopes),
+            owner_user_id=record.owner_user_id, service_account=record.service_account,
+            last_used_at=record.last_used_at))
 
     def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         row = self._c.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
-        return None if row is None else ApiKeyRecord(row.id, row.name, row.key_hash, row.created_at,
-                                                     row.revoked_at)
+        return None if row is None else _api_key(row)
 
     def all(self) -> list[ApiKeyRecord]:
         rows = self._c.execute(select(api_keys).order_by(api_keys.c.created_at))
-        return [ApiKeyRecord(r.id, r.name, r.key_hash, r.created_at, r.revoked_at) for r in rows]
+        return [_api_key(r) for r in rows]
 
     def revoke(self, key_id: str, at: datetime) -> bool:
         result = self._c.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                                  .values(revoked_at=at))
         return bool(result.rowcount)
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        self._c.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
+
+    def revoke_owned_by(self, owner_user_id: str, at: datetime) -> int:
+        result = self._c.execute(update(api_keys).where(api_keys.c.owner_user_id == owner_user_id,
+                                                        api_keys.c.revoked_at.is_(None)).values(revoked_at=at))
+        return int(result.rowcount or 0)
+
+    def set_owner_role(self, owner_user_id: str, role: str) -> int:
+        result = self._c.execute(update(api_keys).where(api_keys.c.owner_user_id == owner_user_id)
+                                 .values(role=role))
+        return int(result.rowcount or 0)
+
+
+def _scopes_out(scopes: frozenset[str] | None) -> list[str] | None:
+    return None if scopes is None else sorted(scopes)
+
+
+def _api_key(row: Row[Any]) -> ApiKeyRecord:
+    scopes = row.scopes
+    return ApiKeyRecord(row.id, row.name, row.key_hash, row.created_at, row.revoked_at, role=row.role or "",
+                        scopes=None if scopes is None else frozenset(map(str, scopes)),
+                        owner_user_id=row.owner_user_id, service_account=row.service_account,
+                        last_used_at=row.last_used_at)
 
 
 class SqlTagRuleRepository:

@@ -45,10 +45,12 @@ __all__ = [
     "journey_versions",
     "journeys",
     "lead_scores",
+    "login_attempts",
     "metadata",
     "onsite_messages",
     "outbox",
     "personas",
+    "recovery_codes",
     "rejects",
     "run_steps",
     "score_history",
@@ -58,12 +60,14 @@ __all__ = [
     "segment_history",
     "segment_members",
     "segments",
+    "sessions",
     "sources",
     "stage_history",
     "suppressions",
     "tag_rules",
     "tasks",
     "templates",
+    "users",
     "workspace_settings",
 ]
 
@@ -197,6 +201,13 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # 0012: who the key belongs to (an account id, or a named service account), its role or narrower scopes
+    Column("owner_user_id", String(64), nullable=True),
+    Column("service_account", String(100), nullable=True),
+    Column("role", String(32), nullable=False, server_default="admin"),
+    Column("scopes", JSONDoc, nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Index(None, "owner_user_id"),
 )
 
 tag_rules = Table(
@@ -318,6 +329,7 @@ tasks = Table(
     Column("breached_at", UTCDateTime(), nullable=True),  # when the SLA breach event was emitted
     Index(None, "status", "due_at"),
     Index(None, "contact_id"),
+    Index(None, "assignee", "contact_id"),  # 0012: an agent's tasks and the contacts they may read
 )
 
 event_inbox = Table(
@@ -581,6 +593,63 @@ scoring_proposals = Table(  # what calibration proposed, and who accepted it (ac
     Column("decided_at", UTCDateTime(), nullable=True),
     Column("decided_by", String(100), nullable=True),
     Column("accepted_version", Integer, nullable=True),
+)
+
+
+# --- accounts (P3): people, their second factor and their browser sessions; see docs/subsystems/accounts.md ---
+
+users = Table(
+    "users", metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # normalised (lower-case)
+    Column("display_name", String(200), nullable=False),
+    Column("locale", String(16), nullable=False),  # zh-CN unless set
+    Column("time_zone", String(64), nullable=False),  # Asia/Shanghai unless set
+    Column("role", String(32), nullable=False),  # a name of domain/governance/permissions.ROLE_NAMES
+    Column("password_hash", String(255), nullable=False),  # argon2id PHC string
+    Column("totp_secret", Text, nullable=True),  # sealed with the key ring (context totp:<id>)
+    Column("totp_enrolled_at", UTCDateTime(), nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),  # last RFC 6238 counter accepted (replay defence)
+    Column("disabled_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_login_at", UTCDateTime(), nullable=True),
+)
+
+recovery_codes = Table(  # one-time codes for a lost phone: SHA-256 of 80-bit random codes, burnt on use
+    "recovery_codes", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index(None, "user_id", "code_hash"),
+)
+
+sessions = Table(  # browser sessions: id = sha256 of the cookie token (the token itself is never stored)
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("stage", String(20), nullable=False),  # password_ok | needs_enrolment | active
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Index(None, "user_id"),
+)
+
+login_attempts = Table(  # the history login throttling is computed from (per account and per IP)
+    "login_attempts", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("email", String(254), nullable=False),  # as attempted, normalised; may name no account
+    Column("user_id", ID, nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("succeeded", Boolean, nullable=False),
+    Index(None, "email", "at"),
+    Index(None, "ip", "at"),
 )
 
 # --- four-eyes approvals (0014_approvals) ---

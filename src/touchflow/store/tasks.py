@@ -28,13 +28,21 @@ class SqlTaskRepository:
         row = self._c.execute(select(tasks).where(tasks.c.id == task_id)).first()
         return None if row is None else _task_from(row)
 
-    def find(self, queue: str | None, status: str | None, limit: int) -> list[TaskRecord]:
+    def find(self, queue: str | None, status: str | None, limit: int,
+             assignee: str | None = None) -> list[TaskRecord]:
         query = select(tasks).order_by(tasks.c.due_at, tasks.c.id).limit(limit)
+        if assignee is not None:
+            query = query.where(tasks.c.assignee == assignee)
         if queue is not None:
             query = query.where(tasks.c.queue == queue)
         if status is not None:
             query = query.where(tasks.c.status == status)
         return [_task_from(r) for r in self._c.execute(query)]
+
+    def contacts_assigned(self, assignee: str, limit: int) -> list[str]:
+        query = (select(tasks.c.contact_id).where(tasks.c.assignee == assignee).distinct()
+                 .order_by(tasks.c.contact_id).limit(limit))
+        return [r[0] for r in self._c.execute(query)]
 
     def overdue(self, now: datetime, limit: int) -> list[TaskRecord]:
         query = (select(tasks).where(tasks.c.status == "open", tasks.c.due_at <= now, tasks.c.breached_at.is_(None))

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.content_ports import ContentRepository
-from touchflow.domain.governance.ports import ApprovalRepository, ContactDeletion
+from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
+from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
@@ -26,6 +27,7 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
     segments: SegmentRepository
     personas: PersonaRepository
     assignment: AssignmentRepository
+    accounts: AccountRepository
     privacy: PrivacyRepository
     incidents: IncidentRepository
     approvals: ApprovalRepository
@@ -102,6 +105,7 @@ class SqlUnitOfWork:
         self.segments = SqlSegmentRepository(connection)
         self.personas = SqlPersonaRepository(connection)
         self.assignment = SqlAssignmentRepository(connection)
+        self.accounts = SqlAccountRepository(connection)
         self.privacy = SqlPrivacyRepository(connection)
         self.incidents = SqlIncidentRepository(connection)
         self.approvals = SqlApprovalRepository(connection)

@@ -5,8 +5,8 @@ Two ways in (ADR 0012):
 * ``/v1/callbacks/{channel}/…?token=tfcb_…`` — for providers that can only be given a URL (Aliyun,
   Tencent): the token of ``touchflow channel callback-url CHANNEL`` authorises that channel's callbacks and
   nothing else (another channel's token, an API key, a revoked token: 401). ``X-Callback-Token`` works too.
-* ``/v1/callbacks/…`` — an API key in a header, like every ``/v1`` route. An API key in the URL (``?key=``)
-  is refused: URLs are written to access logs, and a key there could do everything.
+* ``/v1/callbacks/…`` — an API key in a header, like every ``/v1`` route, with ``events.write``. An API key
+  in the URL (``?key=``) is refused: URLs are written to access logs, and a key there could do a lot.
 
 Public site keys (``site:…``) are refused. Bodies, besides the neutral shape:
 
@@ -30,13 +30,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from touchflow.api.auth import ApiKeyCache
+from touchflow.api.permissions import permit, public
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.channels.bounces import parse_report
 from touchflow.channels.sms import is_unsubscribe_reply
 from touchflow.domain.errors import FieldError
 from touchflow.domain.normalize import normalise_datetime
-from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.callback_tokens import channel_of_callback_token
 from touchflow.services.tracking import BadTrackingPayload, Receipt, delivery_receipts, email_report, inbound_sms
 
@@ -51,26 +50,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-async def provider_key(request: Request) -> ApiKeyRecord:
-    """An API key from a header; one in the query string is refused (it would be logged with the URL)."""
+async def no_credential_in_url(request: Request) -> None:
+    """Before the key is checked: a credential in the query string is refused (it would be logged with the URL)."""
     if any(name.lower() in ("key", "api_key", "apikey", "token") for name in request.query_params):
         raise HTTPException(401, "a credential in the URL is refused on /v1/callbacks/… (URLs are logged): send the "
                                  "API key in a header, or give the provider the URL of `touchflow channel "
                                  "callback-url CHANNEL` (/v1/callbacks/CHANNEL/…?token=…)", headers=_CHALLENGE)
-    auth = request.headers.get("authorization", "")
-    secret = (auth[7:] if auth.lower().startswith("bearer ") else "") or request.headers.get("x-api-key")
-    if not secret or not secret.strip():
-        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>', or use "
-                                 "a channel's callback URL (touchflow channel callback-url CHANNEL)",
-                            headers=_CHALLENGE)
-    cache = request.app.state.api_keys
-    assert isinstance(cache, ApiKeyCache)
-    record = await cache.authenticate(secret.strip())
-    if record is None:
-        raise HTTPException(401, "invalid or revoked API key", headers=_CHALLENGE)
-    if record.name.startswith("site:"):
-        raise HTTPException(403, "a site key is public (it sits in web pages): use a provider's own key")
-    return record
 
 
 async def channel_token(request: Request, channel: str,
@@ -86,16 +71,18 @@ async def channel_token(request: Request, channel: str,
     return channel
 
 
-_BY_KEY = [Depends(provider_key)]
-_BY_TOKEN = [Depends(channel_token)]
+_BY_KEY = permit("events.write")  # a provider's (service account's) key: it feeds data in, like POST /v1/events
+_BY_KEY["dependencies"] = [Depends(no_credential_in_url), *_BY_KEY["dependencies"]]
+_BY_TOKEN = {"dependencies": [Depends(channel_token)],
+             **public("the channel's callback token (tfcb_…): that channel's callbacks and nothing else")}
 
 
 def _post(path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
     """Mount ``path`` twice: under an API key in a header, and under a channel's callback token."""
     def mount(endpoint: Endpoint) -> Endpoint:
-        router.add_api_route(path, endpoint, methods=["POST"], dependencies=_BY_KEY, response_model=None, **options)
-        router.add_api_route("/{channel}" + path, endpoint, methods=["POST"], dependencies=_BY_TOKEN,
-                             response_model=None, **{**options, "summary": f"{options['summary']} (callback token)"})
+        router.add_api_route(path, endpoint, methods=["POST"], response_model=None, **options, **_BY_KEY)
+        router.add_api_route("/{channel}" + path, endpoint, methods=["POST"], response_model=None,
+                             **{**options, "summary": f"{options['summary']} (callback token)"}, **_BY_TOKEN)
         return endpoint
     return mount
 

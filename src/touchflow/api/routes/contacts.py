@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import (
     PARSE_CRASHES,
     ApiError,
@@ -39,9 +39,9 @@ from touchflow.api.schemas import (
     contact_payload,
     summary_json,
 )
-from touchflow.domain.actors import Actor
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.scope import assignee_scope
 from touchflow.domain.records import contact_record_from, standard_value
 from touchflow.services.contacts import (
     ContactNotFound,
@@ -51,6 +51,7 @@ from touchflow.services.contacts import (
     search_contacts,
 )
 from touchflow.services.ingest import ContactBatchReport, ItemProblem, RawItem, upsert_contacts
+from touchflow.services.reach import ensure_reach, search_assigned
 from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
 __all__ = ["router"]
@@ -143,14 +144,13 @@ def _validate(items: list[Any], nul: bool) -> tuple[list[RawItem], list[int], li
                207: {"model": ContactBatchOut, "description": "a list in which some contacts were rejected"},
                413: {"model": ErrorOut, "description": f"more than {MAX_BATCH} contacts, or a body over 16 MiB"},
                **_AUTH, **_INVALID},
-    openapi_extra=_BODY_DOC,
+    **permit("events.write", openapi_extra=_BODY_DOC),
 )
-async def post_contacts(request: Request, caller: Caller, source: SourceQuery = None,
+async def post_contacts(request: Request, source: SourceQuery = None,
                         x_touchflow_source: SourceHeader = None) -> Response:
     """A contact object, or a list of up to 1,000. Identities (email, phone, crm_id, anon, openid, unionid,
     wecom) find the existing contact; several contacts found by one record are merged. Fields that are not
     usable are skipped and reported as warnings; a contact without a usable identity is rejected."""
-    del caller
     state = api_state(request)
     name = pick_source(source, x_touchflow_source)
     body_bytes = await read_body(request)
@@ -195,20 +195,26 @@ async def post_contacts(request: Request, caller: Caller, source: SourceQuery = 
 
 
 @router.get("/contacts/{identifier:contact}", summary="Everything known about one contact",
-            response_model=None, responses={200: {"model": ContactOut}, **_AUTH, **_NOT_FOUND})
-def get_contact(request: Request, caller: Caller, identifier: Identifier,
+            response_model=None, responses={200: {"model": ContactOut}, **_AUTH, **_NOT_FOUND},
+            **permit("contacts.read"))
+def get_contact(request: Request, who: Acting, identifier: Identifier,
                 recent: Annotated[int, Query(ge=0, le=100, description="how many recent events")] = 10) -> Response:
-    del caller
+    """An agent sees only the contacts of tasks assigned to them (404 for any other)."""
+    services = api_state(request).services
     try:
-        profile = get_contact_profile(api_state(request).services, identifier, recent)
+        scope = assignee_scope(who)
+        if scope is not None:
+            identifier = ensure_reach(services, identifier, scope)
+        profile = get_contact_profile(services, identifier, recent)
     except ContactNotFound as exc:
         raise _not_found(exc) from None
     return json_response(profile_document(profile))
 
 
 @router.patch("/contacts/{identifier:contact}", summary="Edit tags and attributes by hand (D5)",
-              response_model=None, responses={200: {"model": ContactOut}, **_AUTH, **_NOT_FOUND, **_INVALID})
-async def patch(request: Request, caller: Caller, identifier: Identifier, body: PatchIn) -> Response:
+              response_model=None, responses={200: {"model": ContactOut}, **_AUTH, **_NOT_FOUND, **_INVALID},
+              **permit("contacts.write"))
+async def patch(request: Request, who: Acting, identifier: Identifier, body: PatchIn) -> Response:
     """Values set here outrank every data source (a later CRM import does not overwrite them); `null`
     clears an attribute. The edit is recorded in the audit log as `apikey:<key id>` with the reason."""
     state = api_state(request)
@@ -217,7 +223,7 @@ async def patch(request: Request, caller: Caller, identifier: Identifier, body: 
         raise ApiError(422, "; ".join(f"{f}: {r}" for f, r in problems),
                        [{"field": f, "reason": r} for f, r in problems])
     try:
-        contact = await state.write(patch_contact, state.services, identifier, actor=f"apikey:{caller.id}",
+        contact = await state.write(patch_contact, state.services, identifier, actor=who.actor.label,
                                     attributes=body.attributes, add_tags=body.add_tags,
                                     remove_tags=body.remove_tags, reason=body.reason)
         profile = await run_in_threadpool(get_contact_profile, state.services, contact.id)
@@ -248,8 +254,9 @@ _CONFLICT: _Responses = {409: {"model": ErrorOut, "description": "the contact is
 
 
 @router.post("/contacts/{contact_id}/unmerge", summary="Undo a merge that was wrong", response_model=None,
-             responses={200: {"description": "who got what back"}, **_AUTH, **_CONFLICT, **_INVALID})
-async def unmerge(request: Request, caller: Caller,
+             responses={200: {"description": "who got what back"}, **_AUTH, **_CONFLICT, **_INVALID},
+             **permit("contacts.write"))
+async def unmerge(request: Request, who: Acting,
                   contact_id: Annotated[str, Path(max_length=64, description="the merged-away contact's id, "
                                                                              "as the survivor's merges list it")],
                   body: UnmergeIn) -> Response:
@@ -259,7 +266,7 @@ async def unmerge(request: Request, caller: Caller,
     state = api_state(request)
     try:
         result = await state.write(unmerge_contact, state.services, contact_id,
-                                   actor=Actor.api_key(caller.id, caller.name), reason=body.reason)
+                                   actor=who.actor, reason=body.reason)
     except NothingToUnmerge as exc:
         raise ApiError(409, str(exc), [{"field": "contact_id", "reason": str(exc)}]) from None
     except ValueError as exc:
@@ -274,15 +281,18 @@ def _attribute_error(name: str, reason: str) -> ApiError:
 
 
 @router.get("/contacts", summary="Search contacts", response_model=None,
-            responses={200: {"model": SearchOut}, **_AUTH})
+            responses={200: {"model": SearchOut}, **_AUTH}, **permit("contacts.read"))
 def search(
-    request: Request, caller: Caller,
+    request: Request, who: Acting,
     q: Annotated[str | None, Query(max_length=300, description="an identifier value, or part of a name or "
                                                               "company")] = None,
     tag: Annotated[str | None, Query(max_length=100, description="only contacts with this tag")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> Response:
-    del caller
-    states = search_contacts(api_state(request).services, q or None, tag or None, limit, offset)
+    """An agent searches only the contacts of tasks assigned to them."""
+    services = api_state(request).services
+    scope = assignee_scope(who)
+    states = (search_contacts(services, q or None, tag or None, limit, offset) if scope is None
+              else search_assigned(services, scope, q or None, tag or None, limit, offset))
     return json_response({"items": [summary_json(s) for s in states], "limit": limit, "offset": offset})

@@ -19,14 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import BASE64, MEDIA_TYPE, VISIBLE, AttributeValue, ErrorOut, Version
 from touchflow.content.documents import asset_document, review_document, template_document
 from touchflow.content.templates import TemplateError
-from touchflow.domain.actors import Actor
 from touchflow.domain.channel_names import alias_warning
-from touchflow.domain.ports import ApiKeyRecord
+from touchflow.domain.governance.principals import Principal
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
     AssetTooLarge,
@@ -96,10 +95,6 @@ class AssetIn(BaseModel):
         default_factory=dict, max_length=50, description="at most 50 entries of text, numbers or booleans")
 
 
-def _actor(caller: ApiKeyRecord) -> Actor:
-    return Actor.api_key(caller.id, caller.name)
-
-
 def _error(exc: Exception) -> ApiError:
     if isinstance(exc, ContentNotFound | ContactNotFound):
         return ApiError(404, str(exc))
@@ -109,34 +104,33 @@ def _error(exc: Exception) -> ApiError:
 
 
 @router.post("/templates", summary="Save a new template version (scanned for Advertising-Law terms)",
-             status_code=201, response_model=None, responses=_ERRORS)
-async def post_template(request: Request, caller: Caller, body: TemplateIn) -> Response:
+             status_code=201, response_model=None, responses=_ERRORS, **permit("content.write"))
+async def post_template(request: Request, who: Acting, body: TemplateIn) -> Response:
     """The answer's `status`: `approved`, `pending_review` (medical/finance: a reviewer decides) or `draft`
     (blocking findings, listed in `findings` with offsets: fix and save again)."""
     state = api_state(request)
     try:
         saved = await state.write(save_template, state.services, body.name, body.channel, body.subject, body.body,
-                                  body.layout, body.tags, _actor(caller), text_body=body.text_body)
+                                  body.layout, body.tags, who.actor, text_body=body.text_body)
     except ContentError as exc:
         raise _error(exc) from None
     warning = alias_warning(body.channel, "channel")  # wechat_mp: saved as wechat (ADR 0016)
     return json_response({**template_document(saved), **({"warnings": [warning]} if warning else {})}, 201)
 
 
-@router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS)
-def get_templates(request: Request, caller: Caller,
+@router.get("/templates", summary="The newest version of every template", response_model=None, responses=_ERRORS,
+            **permit("content.read"))
+def get_templates(request: Request,
                   status: Annotated[Literal["draft", "pending_review", "approved", "rejected"] | None,
                                     Query(description="only templates in this status")] = None) -> Response:
-    del caller
     found = list_templates(api_state(request).services, status)
     return json_response({"items": [template_document(t) for t in found]})
 
 
 @router.get("/templates/{name}", summary="One template version with its body and history", response_model=None,
-            responses=_ERRORS)
-def get_one_template(request: Request, caller: Caller, name: Name,
+            responses=_ERRORS, **permit("content.read"))
+def get_one_template(request: Request, name: Name,
                      version: Annotated[Version | None, Query()] = None) -> Response:
-    del caller
     services = api_state(request).services
     try:
         found = get_template(services, name, version)
@@ -149,9 +143,8 @@ def get_one_template(request: Request, caller: Caller, name: Name,
 
 
 @router.post("/templates/{name}/preview", summary="Render a template for one contact (untracked)",
-             response_model=None, responses=_ERRORS)
-def post_preview(request: Request, caller: Caller, name: Name, body: PreviewIn) -> Response:
-    del caller
+             response_model=None, responses=_ERRORS, **permit("content.read", "contacts.read"))
+def post_preview(request: Request, name: Name, body: PreviewIn) -> Response:
     try:
         shown = preview_template(api_state(request).services, name, body.contact, body.version)
     except (ContentNotFound, ContactNotFound) as exc:
@@ -163,11 +156,11 @@ def post_preview(request: Request, caller: Caller, name: Name, body: PreviewIn) 
                           "html": shown.html, "text": shown.text, "undefined": list(shown.undefined)})
 
 
-@router.get("/reviews", summary="The compliance review queue", response_model=None, responses=_ERRORS)
-def get_reviews(request: Request, caller: Caller,
+@router.get("/reviews", summary="The compliance review queue", response_model=None, responses=_ERRORS,
+            **permit("content.read"))
+def get_reviews(request: Request,
                 status: Annotated[Literal["pending", "approved", "rejected", "all"], Query()] = "pending"
                 ) -> Response:
-    del caller
     try:
         found = list_reviews(api_state(request).services, None if status == "all" else status)
     except ContentError as exc:
@@ -175,31 +168,32 @@ def get_reviews(request: Request, caller: Caller,
     return json_response({"items": [review_document(r) for r in found]})
 
 
-async def _decide(request: Request, caller: ApiKeyRecord, review_id: str, approve: bool,
+async def _decide(request: Request, who: Principal, review_id: str, approve: bool,
                   body: DecisionIn) -> Response:
     state = api_state(request)
     try:
-        review = await state.write(decide_review, state.services, review_id, approve, _actor(caller), body.comment)
+        review = await state.write(decide_review, state.services, review_id, approve, who, body.comment)
     except (ContentNotFound, ContentError) as exc:
         raise _error(exc) from None
     return json_response(review_document(review))
 
 
 @router.post("/reviews/{review_id}/approve", summary="Approve: the version may be sent", response_model=None,
-             responses=_ERRORS)
-async def approve(request: Request, caller: Caller, review_id: str, body: DecisionIn | None = None) -> Response:
-    return await _decide(request, caller, review_id, True, body or DecisionIn(comment=""))
+             responses=_ERRORS, **permit("content.review"))
+async def approve(request: Request, who: Acting, review_id: str, body: DecisionIn | None = None) -> Response:
+    return await _decide(request, who, review_id, True, body or DecisionIn(comment=""))
 
 
 @router.post("/reviews/{review_id}/reject", summary="Reject, saying what must change", response_model=None,
-             responses=_ERRORS)
-async def reject(request: Request, caller: Caller, review_id: str, body: DecisionIn) -> Response:
-    return await _decide(request, caller, review_id, False, body)
+             responses=_ERRORS, **permit("content.review"))
+async def reject(request: Request, who: Acting, review_id: str, body: DecisionIn) -> Response:
+    return await _decide(request, who, review_id, False, body)
 
 
 @router.post("/assets", summary="Add an image or file to the asset library (base64 JSON)", status_code=201,
-             response_model=None, responses={**_ERRORS, 413: {"model": ErrorOut, "description": "over 5 MB"}})
-async def post_asset(request: Request, caller: Caller, body: AssetIn) -> Response:
+             response_model=None, responses={**_ERRORS, 413: {"model": ErrorOut, "description": "over 5 MB"}},
+             **permit("content.write"))
+async def post_asset(request: Request, who: Acting, body: AssetIn) -> Response:
     state = api_state(request)
     try:
         data = base64.b64decode(body.content_base64, validate=True)
@@ -208,15 +202,15 @@ async def post_asset(request: Request, caller: Caller, body: AssetIn) -> Respons
                        [{"field": "content_base64", "reason": "not valid base64"}]) from None
     try:
         record = await state.write(save_asset, state.services, body.name, data, content_type=body.content_type,
-                                   metadata=body.metadata, by=_actor(caller))
+                                   metadata=body.metadata, by=who.actor)
     except ContentError as exc:
         raise _error(exc) from None
     return json_response(asset_document(record), 201)
 
 
-@router.get("/assets", summary="The newest version of every asset", response_model=None, responses=_ERRORS)
-def get_assets(request: Request, caller: Caller) -> Response:
-    del caller
+@router.get("/assets", summary="The newest version of every asset", response_model=None, responses=_ERRORS,
+            **permit("content.read"))
+def get_assets(request: Request) -> Response:
     return json_response({"items": [asset_document(a) for a in list_assets(api_state(request).services)]})
 
 
@@ -224,10 +218,9 @@ def get_assets(request: Request, caller: Caller) -> Response:
             response_model=None, responses={**_ERRORS, 200: {
                 "description": "the bytes, with the type they were saved with",
                 "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                            "*/*": {"schema": {"type": "string", "format": "binary"}}}}})
-async def get_asset_content(request: Request, caller: Caller, name: str,
+                            "*/*": {"schema": {"type": "string", "format": "binary"}}}}}, **permit("content.read"))
+async def get_asset_content(request: Request, name: str,
                             version: Annotated[Version | None, Query()] = None) -> Response:
-    del caller
     try:
         record, data = await run_in_threadpool(get_asset, api_state(request).services, name, version)
     except ContentNotFound as exc:

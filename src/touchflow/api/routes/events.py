@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import permit
 from touchflow.api.routes import (
     PARSE_CRASHES,
     ApiError,
@@ -128,15 +128,14 @@ def render(total: int, report: EventBatchReport, positions: list[int], local: li
                207: {"model": EventBatchOut, "description": "some events rejected (by index and reason), "
                                                             "the others stored"},
                **_ERRORS},
-    openapi_extra=_BODY_DOC,
+    **permit("events.write", openapi_extra=_BODY_DOC),
 )
-async def post_events(request: Request, caller: Caller, source: SourceQuery = None,
+async def post_events(request: Request, source: SourceQuery = None,
                       x_touchflow_source: SourceHeader = None) -> Response:
     """Each event has a `type`, optional `id`, `occurred_at` (ISO-8601) and `properties`, and at least one
     identity (email, phone, crm_id, anonymous_id/anon, openid, unionid, wecom) at the top or under `contact`.
     Events whose id is already stored are acknowledged as `duplicate` and not stored again. The answer
     comes after the batch is committed."""
-    del caller
     state = api_state(request)
     name = pick_source(source, x_touchflow_source)
     body_bytes = await read_body(request)

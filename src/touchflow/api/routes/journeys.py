@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
+from touchflow.domain.governance.principals import Principal
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.ports import JourneyRecord
 from touchflow.services.contacts import ContactNotFound
@@ -61,25 +62,24 @@ def _error(exc: Exception) -> ApiError:
     return ApiError(status, message, [])
 
 
-@router.get("", summary="List journeys", response_model=None)
-def journeys(request: Request, caller: Caller) -> Response:
-    del caller
+@router.get("", summary="List journeys", response_model=None, **permit("journeys.read"))
+def journeys(request: Request) -> Response:
     return json_response({"items": [_journey_json(r) for r in list_journeys(api_state(request).services)]})
 
 
 @router.post("", summary="Publish a journey version (YAML or JSON body)", response_model=None, responses=_ERRORS,
-             openapi_extra={"requestBody": {"required": True, "content": {
+             **permit("journeys.publish", openapi_extra={"requestBody": {"required": True, "content": {
                  "application/yaml": {"schema": {"type": "string"}},
                  "application/json": {"schema": {
                      "type": "object", "description": "a journey definition, as specified by the JSON Schema "
                                                       "https://touchflow.dev/journey.schema.json "
-                                                      "(docs/journey.schema.json)"}}}}})
-async def publish(request: Request, caller: Caller) -> Response:
+                                                      "(docs/journey.schema.json)"}}}}}))
+async def publish(request: Request, who: Acting) -> Response:
     """Lint errors block publishing; runs already inside keep the version they entered with."""
     state = api_state(request)
     text = (await read_body(request)).decode("utf-8", errors="replace")
     try:
-        result = await state.write(publish_journey, state.services, text, actor=f"apikey:{caller.id}",
+        result = await state.write(publish_journey, state.services, text, actor=who.actor.label,
                                    templates_required=True)
     except (DefinitionError, JourneyError) as exc:
         raise _error(exc) from None
@@ -90,9 +90,8 @@ async def publish(request: Request, caller: Caller) -> Response:
 
 
 @router.get("/{key}", summary="A journey: status, runs by status, contacts at each node", response_model=None,
-            responses=_ERRORS)
-def show(request: Request, caller: Caller, key: Key) -> Response:
-    del caller
+            responses=_ERRORS, **permit("journeys.read"))
+def show(request: Request, key: Key) -> Response:
     try:
         stats = journey_stats(api_state(request).services, key)
     except JourneyError as exc:
@@ -101,10 +100,10 @@ def show(request: Request, caller: Caller, key: Key) -> Response:
                           "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status})
 
 
-async def _set_status(request: Request, caller: Any, key: str, status: str, body: ReasonIn) -> Response:
+async def _set_status(request: Request, who: Principal, key: str, status: str, body: ReasonIn) -> Response:
     state = api_state(request)
     try:
-        record = await state.write(set_journey_status, state.services, key, status, actor=f"apikey:{caller.id}",
+        record = await state.write(set_journey_status, state.services, key, status, actor=who.actor.label,
                                    reason=body.reason)
     except JourneyError as exc:
         raise _error(exc) from None
@@ -112,51 +111,51 @@ async def _set_status(request: Request, caller: Any, key: str, status: str, body
 
 
 @router.post("/{key}/pause", summary="Pause: no new entries, runs hold before their next step",
-             response_model=None, responses=_ERRORS)
-async def pause(request: Request, caller: Caller, key: Key, body: ReasonIn | None = None) -> Response:
-    return await _set_status(request, caller, key, "paused", body or ReasonIn())
+             response_model=None, responses=_ERRORS, **permit("journeys.publish"))
+async def pause(request: Request, who: Acting, key: Key, body: ReasonIn | None = None) -> Response:
+    return await _set_status(request, who, key, "paused", body or ReasonIn())
 
 
-@router.post("/{key}/resume", summary="Resume a paused journey", response_model=None, responses=_ERRORS)
-async def resume(request: Request, caller: Caller, key: Key, body: ReasonIn | None = None) -> Response:
-    return await _set_status(request, caller, key, "active", body or ReasonIn())
+@router.post("/{key}/resume", summary="Resume a paused journey", response_model=None, responses=_ERRORS,
+             **permit("journeys.publish"))
+async def resume(request: Request, who: Acting, key: Key, body: ReasonIn | None = None) -> Response:
+    return await _set_status(request, who, key, "active", body or ReasonIn())
 
 
 @router.post("/{key}/archive", summary="Archive: runs inside end as exited", response_model=None,
-             responses=_ERRORS)
-async def archive(request: Request, caller: Caller, key: Key, body: ReasonIn | None = None) -> Response:
-    return await _set_status(request, caller, key, "archived", body or ReasonIn())
+             responses=_ERRORS, **permit("journeys.publish"))
+async def archive(request: Request, who: Acting, key: Key, body: ReasonIn | None = None) -> Response:
+    return await _set_status(request, who, key, "archived", body or ReasonIn())
 
 
 @router.post("/{key}/enrol", summary="Enrol a contact (entry rules apply)", response_model=None,
-             responses=_ERRORS, status_code=202)
-async def enrol(request: Request, caller: Caller, key: Key, body: EnrolIn) -> Response:
+             responses=_ERRORS, status_code=202, **permit("journeys.publish"))
+async def enrol(request: Request, who: Acting, key: Key, body: EnrolIn) -> Response:
     state = api_state(request)
     try:
-        contact_id = await state.write(enrol_contact, state.services, key, body.contact, actor=f"apikey:{caller.id}")
+        contact_id = await state.write(enrol_contact, state.services, key, body.contact, actor=who.actor.label)
     except (JourneyError, ContactNotFound) as exc:
         raise _error(exc) from None
     return json_response({"contact_id": contact_id, "journey": key, "status": "requested"}, 202)
 
 
 @router.post("/{key}/runs/{identifier}/{action}", summary="Pause, resume, remove or retry one contact's run",
-             response_model=None, responses=_ERRORS)
-async def run_action(request: Request, caller: Caller, key: Key, identifier: Identifier,
+             response_model=None, responses=_ERRORS, **permit("journeys.publish"))
+async def run_action(request: Request, who: Acting, key: Key, identifier: Identifier,
                      action: Annotated[str, Path(pattern="^(pause|resume|remove|retry)$")],
                      body: ReasonIn | None = None) -> Response:
     state = api_state(request)
     try:
         runs = await state.write(set_run_status, state.services, key, identifier, action,
-                                 actor=f"apikey:{caller.id}", reason=(body or ReasonIn()).reason)
+                                 actor=who.actor.label, reason=(body or ReasonIn()).reason)
     except (JourneyError, ContactNotFound) as exc:
         raise _error(exc) from None
     return json_response({"runs": [{"id": r.id, "status": r.status, "node": r.node_id} for r in runs]})
 
 
 @router.get("/{key}/trace/{identifier}", summary="One contact's path through the journey", response_model=None,
-            responses=_ERRORS)
-def trace(request: Request, caller: Caller, key: Key, identifier: Identifier) -> Response:
-    del caller
+            responses=_ERRORS, **permit("journeys.read"))
+def trace(request: Request, key: Key, identifier: Identifier) -> Response:
     try:
         traces = trace_contact(api_state(request).services, key, identifier)
     except (JourneyError, ContactNotFound) as exc:

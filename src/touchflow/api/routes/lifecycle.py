@@ -11,12 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
+from touchflow.domain.governance.principals import Principal
+from touchflow.domain.governance.scope import assignee_scope
 from touchflow.domain.scoring import model_document
 from touchflow.services.contacts import ContactNotFound
+from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle import current_lifecycle, stage_history
+from touchflow.services.reach import ensure_reach
 from touchflow.services.scoring import model_in_force, score_history, score_of
 from touchflow.services.tiers import current_tiers
 
@@ -35,12 +39,12 @@ def _not_found(identifier: str) -> ApiError:
 
 
 @router.get("/contacts/{identifier:path}/score", summary="A contact's lead score now, its parts and history",
-            response_model=None, responses=_ERRORS)
-def contact_score(request: Request, caller: Caller, identifier: Identifier,
+            response_model=None, responses=_ERRORS, **permit("contacts.read"))
+def contact_score(request: Request, who: Acting, identifier: Identifier,
                   history: Annotated[int, Query(ge=0, le=500)] = 20) -> Response:
-    del caller
     services = api_state(request).services
     try:
+        _within_reach(services, who, identifier)
         score = score_of(services, identifier)
         past = score_history(services, identifier, history) if history else []
     except ContactNotFound:
@@ -54,10 +58,10 @@ def contact_score(request: Request, caller: Caller, identifier: Identifier,
 
 
 @router.get("/contacts/{identifier:path}/stages", summary="A contact's lifecycle stage history, oldest first",
-            response_model=None, responses=_ERRORS)
-def contact_stages(request: Request, caller: Caller, identifier: Identifier) -> Response:
-    del caller
+            response_model=None, responses=_ERRORS, **permit("contacts.read"))
+def contact_stages(request: Request, who: Acting, identifier: Identifier) -> Response:
     try:
+        _within_reach(api_state(request).services, who, identifier)
         cid, rows = stage_history(api_state(request).services, identifier)
     except ContactNotFound:
         raise _not_found(identifier) from None
@@ -65,10 +69,16 @@ def contact_stages(request: Request, caller: Caller, identifier: Identifier) -> 
         {"at": r.at.isoformat(), "from": r.from_stage, "stage": r.stage, "rule": r.rule, "by": r.by} for r in rows]})
 
 
+def _within_reach(services: ServiceContext, who: Principal, identifier: str) -> None:
+    """An agent reads only the contacts of tasks assigned to them: ContactNotFound (404) for any other."""
+    scope = assignee_scope(who)
+    if scope is not None:
+        ensure_reach(services, identifier, scope)
+
+
 @router.get("/lifecycle", summary="The lifecycle stages and rules, the tier thresholds and the scoring model",
-            response_model=None, responses={401: _ERRORS[401]})
-def configuration(request: Request, caller: Caller) -> Response:
-    del caller
+            response_model=None, responses={401: _ERRORS[401]}, **permit("segments.read"))
+def configuration(request: Request) -> Response:
     services = api_state(request).services
     model = model_in_force(services)
     return json_response({"lifecycle": current_lifecycle(services), "tiers": current_tiers(services),

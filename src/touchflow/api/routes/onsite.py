@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from touchflow.api.auth import ApiKeyCache
 from touchflow.api.onsite_gate import Admitted, OnsiteGate, OnsiteLimits, SecretSealing, problem
+from touchflow.api.permissions import public
 from touchflow.api.routes import ApiState, api_state, json_response, read_body
 from touchflow.domain.errors import FieldError
 from touchflow.services.onsite import PopupNotFound, pending_popups, report_popup
@@ -120,7 +121,8 @@ async def _admit_visitor(request: Request, key: str | None, visitor: str, cost: 
                    reason="must be anon:<id>")
 
 
-@router.get("/snippet.js", summary="The website snippet (no key; < 4 KB)", response_class=Response)
+@router.get("/snippet.js", summary="The website snippet (no key; < 4 KB)", response_class=Response,
+            **public("nothing to protect: the same static script for everyone, rate-limited per IP"))
 async def snippet(request: Request) -> Response:
     refused = _gate(request).limit_ip(request)
     if refused is not None:
@@ -129,7 +131,8 @@ async def snippet(request: Request) -> Response:
                     headers={"Cache-Control": "public, max-age=300"})
 
 
-@router.options("/{path:path}", include_in_schema=False)
+@router.options("/{path:path}", include_in_schema=False,
+                **public("CORS preflight: answers only with the site's allowed origins, rate-limited per IP"))
 async def preflight(request: Request, path: str, key: str | None = Query(None)) -> Response:
     del path
     gate = _gate(request)
@@ -140,7 +143,8 @@ async def preflight(request: Request, path: str, key: str | None = Query(None)) 
     return Response(status_code=204, headers=gate.cors(request, await gate.site_for(secret)))
 
 
-@router.get("/pending", summary="Pop-ups waiting for this visitor", response_class=Response)
+@router.get("/pending", summary="Pop-ups waiting for this visitor", response_class=Response,
+            **public("site key + allowed origin, rate limits; reads only the anonymous visitor's own pop-ups"))
 async def pending(request: Request, visitor: str = Query(..., description=_VISITOR_DOC),
                   key: str | None = Query(None, description="the site key"),
                   limit: int = Query(3, ge=1, le=20)) -> Response:
@@ -152,7 +156,8 @@ async def pending(request: Request, visitor: str = Query(..., description=_VISIT
                                          "status": p.status} for p in found]})
 
 
-@router.post("/popups/{popup_id}/{action}", summary="Report impression, click or dismiss", response_class=Response)
+@router.post("/popups/{popup_id}/{action}", summary="Report impression, click or dismiss", response_class=Response,
+             **public("site key + allowed origin, rate limits; touches only the visitor's own pop-ups"))
 async def popup_action(request: Request, popup_id: str, action: str,
                        visitor: str = Query(..., description=_VISITOR_DOC),
                        key: str | None = Query(None, description="the site key")) -> Response:
@@ -173,7 +178,8 @@ _TOKEN_STATUS = {"malformed": 422, "identifier": 422}
 
 
 @router.post("/identify", summary="Link this visitor to a person (with the site's token) or record a claim",
-             response_class=Response)
+             response_class=Response,
+             **public("site key + allowed origin, rate limits; linking needs the site backend's signed token"))
 async def identify(request: Request, visitor: str = Query(..., description=_VISITOR_DOC),
                    key: str | None = Query(None, description="the site key")) -> Response:
     """Body (JSON, any content type): ``{"token": "<identify token from the site's backend>"}`` links the

@@ -9,7 +9,7 @@ import yaml
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
@@ -50,17 +50,16 @@ def coverage_document(report: CoverageReport) -> dict[str, Any]:
             "overlaps": [{"personas": [o.first, o.second], "both": o.both} for o in report.overlaps]}
 
 
-@router.get("", summary="List personas", response_model=None)
-def personas(request: Request, caller: Caller) -> Response:
-    del caller
+@router.get("", summary="List personas", response_model=None, **permit("segments.read"))
+def personas(request: Request) -> Response:
     return json_response({"items": [_document(s) for s in list_personas(api_state(request).services)]})
 
 
 @router.post("", summary="Create or replace a persona (YAML or JSON body)", response_model=None, responses=_ERRORS,
-             openapi_extra={"requestBody": {"required": True, "content": {
+             **permit("segments.write", openapi_extra={"requestBody": {"required": True, "content": {
                  "application/yaml": {"schema": {"type": "string"}},
-                 "application/json": {"schema": {"type": "object"}}}}})
-async def create(request: Request, caller: Caller) -> Response:
+                 "application/json": {"schema": {"type": "object"}}}}}))
+async def create(request: Request, who: Acting) -> Response:
     state = api_state(request)
     raw = await read_body(request)
     try:
@@ -72,7 +71,7 @@ async def create(request: Request, caller: Caller) -> Response:
     if problem is not None:
         raise ApiError(422, f"{problem[0]}: {problem[1]}", [{"field": problem[0], "reason": problem[1]}])
     try:
-        saved = await state.write(save_persona, state.services, document, actor=f"apikey:{caller.id}")
+        saved = await state.write(save_persona, state.services, document, actor=who.actor.label)
     except PathError as exc:
         raise ApiError(422, str(exc), [{"field": exc.path, "reason": exc.reason}]) from None
     except ValueError as exc:
@@ -81,15 +80,13 @@ async def create(request: Request, caller: Caller) -> Response:
 
 
 @router.get("/coverage", summary="Share of contacts in at least one persona (target ≥ 80%), overlaps",
-            response_model=None)
-def coverage(request: Request, caller: Caller) -> Response:
-    del caller
+            response_model=None, **permit("segments.read"))
+def coverage(request: Request) -> Response:
     return json_response(coverage_document(persona_coverage(api_state(request).services)))
 
 
-@router.get("/{key}", summary="A persona", response_model=None, responses=_ERRORS)
-def show(request: Request, caller: Caller, key: Key) -> Response:
-    del caller
+@router.get("/{key}", summary="A persona", response_model=None, responses=_ERRORS, **permit("segments.read"))
+def show(request: Request, key: Key) -> Response:
     try:
         return json_response(_document(show_persona(api_state(request).services, key)))
     except PersonaNotFound as exc:
@@ -97,10 +94,9 @@ def show(request: Request, caller: Caller, key: Key) -> Response:
 
 
 @router.get("/{key}/map", summary="The persona's journey map as Markdown or CSV", response_model=None,
-            responses={**_ERRORS, 200: {"content": {"text/markdown": {}, "text/csv": {}}}})
-def journey_map(request: Request, caller: Caller, key: Key,
+            responses={**_ERRORS, 200: {"content": {"text/markdown": {}, "text/csv": {}}}}, **permit("segments.read"))
+def journey_map(request: Request, key: Key,
                 format: Annotated[Literal["md", "csv"], Query()] = "md") -> Response:
-    del caller
     try:
         text = export_journey_map(api_state(request).services, key, format)
     except PersonaNotFound as exc:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
-from touchflow.api.auth import Caller
+from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
@@ -87,19 +87,18 @@ def _invalid(exc: PathError) -> ApiError:
     return ApiError(422, str(exc), [{"field": exc.path, "reason": exc.reason}])
 
 
-@router.get("", summary="Segments with their member counts", response_model=None)
-def segments(request: Request, caller: Caller) -> Response:
-    del caller
+@router.get("", summary="Segments with their member counts", response_model=None, **permit("segments.read"))
+def segments(request: Request) -> Response:
     return json_response({"items": [segment_document(s) for s in list_segments(api_state(request).services)]})
 
 
 @router.post("", summary="Create a segment (or a new version with replace=true) and compute its members",
-             response_model=None, responses=_ERRORS, status_code=201)
-async def create(request: Request, caller: Caller, body: SegmentIn,
+             response_model=None, responses=_ERRORS, status_code=201, **permit("segments.write"))
+async def create(request: Request, who: Acting, body: SegmentIn,
                  replace: Annotated[bool, Query()] = False) -> Response:
     state = api_state(request)
     try:
-        summary = await state.write(create_segment, state.services, body.data(), actor=f"apikey:{caller.id}",
+        summary = await state.write(create_segment, state.services, body.data(), actor=who.actor.label,
                                     replace=replace)
     except SegmentExists as exc:
         raise ApiError(409, str(exc), [{"field": "key", "reason": "exists already"}]) from None
@@ -109,10 +108,9 @@ async def create(request: Request, caller: Caller, body: SegmentIn,
 
 
 @router.post("/preview", summary="Count and sample of a definition, without saving it", response_model=None,
-             responses=_ERRORS)
-def preview(request: Request, caller: Caller, body: SegmentIn,
+             responses=_ERRORS, **permit("segments.read"))
+def preview(request: Request, body: SegmentIn,
             sample: Annotated[int, Query(ge=0, le=100)] = 10) -> Response:
-    del caller
     try:
         found = preview_segment(api_state(request).services, body.data(), sample)
     except PathError as exc:
@@ -120,11 +118,11 @@ def preview(request: Request, caller: Caller, body: SegmentIn,
     return json_response({"count": found.count, "sample": found.sample})
 
 
-@router.get("/{key}/members", summary="A page of members by contact id", response_model=None, responses=_ERRORS)
-def members(request: Request, caller: Caller, key: Annotated[str, _KEY],
+@router.get("/{key}/members", summary="A page of members by contact id", response_model=None, responses=_ERRORS,
+            **permit("segments.read"))
+def members(request: Request, key: Annotated[str, _KEY],
             after: Annotated[str | None, Query(max_length=40)] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-    del caller
     try:
         page = segment_members(api_state(request).services, key, after, limit)
     except SegmentNotFound as exc:
@@ -133,9 +131,9 @@ def members(request: Request, caller: Caller, key: Annotated[str, _KEY],
     return json_response({"items": items, "next_after": items[-1]["contact_id"] if len(items) == limit else None})
 
 
-@router.post("/{key}/refresh", summary="Recompute a dynamic segment now", response_model=None, responses=_ERRORS)
-async def refresh(request: Request, caller: Caller, key: Annotated[str, _KEY]) -> Response:
-    del caller
+@router.post("/{key}/refresh", summary="Recompute a dynamic segment now", response_model=None, responses=_ERRORS,
+             **permit("segments.write"))
+async def refresh(request: Request, key: Annotated[str, _KEY]) -> Response:
     state = api_state(request)
     try:
         change = await state.write(refresh_segment, state.services, key)
@@ -147,11 +145,11 @@ async def refresh(request: Request, caller: Caller, key: Annotated[str, _KEY]) -
 
 
 @router.delete("/{key}", summary="Archive a segment (409 while an active segment or journey reads it)",
-               response_model=None, responses=_ERRORS)
-async def archive(request: Request, caller: Caller, key: Annotated[str, _KEY]) -> Response:
+               response_model=None, responses=_ERRORS, **permit("segments.write"))
+async def archive(request: Request, who: Acting, key: Annotated[str, _KEY]) -> Response:
     state = api_state(request)
     try:
-        ended = await state.write(archive_segment, state.services, key, actor=f"apikey:{caller.id}")
+        ended = await state.write(archive_segment, state.services, key, actor=who.actor.label)
     except SegmentNotFound as exc:
         raise ApiError(404, str(exc), [{"field": "key", "reason": "no such segment"}]) from None
     except SegmentInUse as exc:
@@ -160,10 +158,10 @@ async def archive(request: Request, caller: Caller, key: Annotated[str, _KEY]) -
 
 
 @router.post("/{key}/members", summary="Add or remove members of a static segment", response_model=None,
-             responses=_ERRORS)
-async def change(request: Request, caller: Caller, key: Annotated[str, _KEY], body: MembersIn) -> Response:
+             responses=_ERRORS, **permit("segments.write"))
+async def change(request: Request, who: Acting, key: Annotated[str, _KEY], body: MembersIn) -> Response:
     state = api_state(request)
-    actor = f"apikey:{caller.id}"
+    actor = who.actor.label
     try:
         added = await state.write(add_members, state.services, key, body.add, actor=actor) if body.add else None
         removed = (await state.write(remove_members, state.services, key, body.remove, actor=actor)
@@ -177,9 +175,8 @@ async def change(request: Request, caller: Caller, key: Annotated[str, _KEY], bo
 
 
 @router.get("/history/{contact}", summary="A contact's stays in segments, oldest first", response_model=None,
-            responses=_ERRORS)
-def history(request: Request, caller: Caller, contact: Annotated[str, Path(max_length=200)]) -> Response:
-    del caller
+            responses=_ERRORS, **permit("segments.read"))
+def history(request: Request, contact: Annotated[str, Path(max_length=200)]) -> Response:
     try:
         stays = contact_segment_history(api_state(request).services, contact)
     except ContactNotFound as exc:

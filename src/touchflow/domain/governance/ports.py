@@ -1,65 +1,90 @@
-"""Repositories governance needs (Protocols); ``store`` implements them on SQL."""
+"""What governance needs from storage, as Protocols (``store/accounts.py`` implements them on SQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from touchflow.domain.governance.approvals import ApprovalRequest
-
-__all__ = ["ApprovalArtifact", "ApprovalRepository", "ContactDeletion"]
+__all__ = ["AccountRepository", "LoginAttempt", "SessionRecord", "UserRecord"]
 
 
 @dataclass(frozen=True)
-class ApprovalArtifact:
-    """What an executed request left for its requester to pick up: an export file or a new key's secret.
+class UserRecord:
+    id: str
+    email: str  # normalised: trimmed, lower-case (domain.governance.accounts.normalise_email)
+    display_name: str
+    role: str  # a name of domain/governance/permissions.ROLE_NAMES
+    password_hash: str  # argon2id, PHC string
+    created_at: datetime
+    locale: str = "zh-CN"
+    time_zone: str = "Asia/Shanghai"
+    totp_secret: str | None = None  # sealed with the key ring (context "totp:<user id>"); never plain
+    totp_enrolled_at: datetime | None = None  # None: the next login enrols (a secret may be pending)
+    totp_last_step: int | None = None  # the last RFC 6238 counter accepted: a replay is refused
+    disabled_at: datetime | None = None
+    last_login_at: datetime | None = None
 
-    Only ciphertext is stored: ``ciphertext`` is AES-GCM under a per-artifact data key, and ``sealed_key`` is
-    that data key sealed by the database's key ring. Purging drops both (``purged_at`` keeps the fact).
-    """
-
-    request_id: str
-    name: str  # the file name offered on download (carries the request id)
-    media_type: str
-    size: int  # plaintext bytes
-    sha256: str  # of the plaintext, for the audit log
-    produced_at: datetime
-    expires_at: datetime
-    sealed_key: str | None
-    ciphertext: bytes | None
-    downloads: int = 0
-    purged_at: datetime | None = None
-    one_time: bool = False  # a secret: purged on its first pickup
-
-
-class ApprovalRepository(Protocol):
-    def add(self, request: ApprovalRequest) -> None: ...
-    def get(self, request_id: str, *, lock: bool = False) -> ApprovalRequest | None:
-        """``lock``: hold the row until the transaction ends, so two deciders never both see it pending."""
-        ...
-    def save(self, request: ApprovalRequest) -> None: ...
-    def find(self, *, states: Collection[str] | None, kind: str | None, limit: int) -> list[ApprovalRequest]:
-        """Newest first."""
-        ...
-    def expire_pending(self, now: datetime) -> list[str]:
-        """Mark pending requests past their ``expires_at`` expired; their ids."""
-        ...
-    def add_artifact(self, artifact: ApprovalArtifact) -> None: ...
-    def artifact(self, request_id: str) -> ApprovalArtifact | None: ...
-    def count_download(self, request_id: str, at: datetime) -> None: ...
-    def purge_artifact(self, request_id: str, at: datetime) -> None: ...
-    def artifacts_due(self, now: datetime) -> list[str]:
-        """Requests whose artifact still holds ciphertext past its ``expires_at``."""
-        ...
-    def sealed_keys(self) -> list[tuple[str, str]]:
-        """(request id, sealed data key) of every artifact not purged (a key rotation re-seals them)."""
-        ...
-    def set_sealed_key(self, request_id: str, sealed_key: str) -> None: ...
+    @property
+    def enrolled(self) -> bool:
+        return self.totp_enrolled_at is not None and self.totp_secret is not None
 
 
-class ContactDeletion(Protocol):
-    def delete_contacts(self, contact_ids: Collection[str]) -> dict[str, int]:
-        """Delete the contacts and every row naming them (their merged-away records too); rows per table."""
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str  # sha256 hex of the cookie token: the token itself is never stored
+    user_id: str
+    stage: str  # "password_ok" | "needs_enrolment" | "active"
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # the absolute end (12 h, or 10 min for a pending stage)
+    revoked_at: datetime | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    at: datetime
+    email: str  # as attempted, normalised (it may name no account)
+    ip: str | None
+    succeeded: bool
+    user_id: str | None = None
+
+
+class AccountRepository(Protocol):
+    # people
+    def add_user(self, user: UserRecord) -> None: ...
+    def user(self, user_id: str) -> UserRecord | None: ...
+    def user_by_email(self, email: str) -> UserRecord | None: ...
+    def users(self) -> list[UserRecord]: ...
+    def save_user(self, user: UserRecord) -> None: ...
+    def count_admins(self) -> int: ...
+    def claim_totp_step(self, user_id: str, step: int) -> bool:
+        """Set ``totp_last_step`` to ``step`` only if it is later than the stored one (atomic; True if set)."""
         ...
+    def sealed_totp_secrets(self) -> list[tuple[str, str]]:
+        """(user id, sealed secret) of every account with a TOTP secret, for a key rotation."""
+        ...
+    def set_totp_secret(self, user_id: str, sealed: str | None) -> None: ...
+    # recovery codes (sha256 hex of the code)
+    def replace_recovery_codes(self, user_id: str, hashes: Sequence[str], now: datetime) -> None: ...
+    def use_recovery_code(self, user_id: str, code_hash: str, now: datetime) -> bool:
+        """Mark the unused code used (atomic); True when it was there and unused."""
+        ...
+    def recovery_codes_left(self, user_id: str) -> int: ...
+    # login attempts (throttling)
+    def add_attempt(self, attempt: LoginAttempt) -> None: ...
+    def failures_for_email(self, email: str, since: datetime) -> list[datetime]:
+        """Failed attempts for ``email`` after ``since`` and after its last success."""
+        ...
+    def failures_from_ip(self, ip: str, since: datetime) -> list[datetime]: ...
+    # sessions
+    def add_session(self, session: SessionRecord) -> None: ...
+    def session(self, session_id: str) -> SessionRecord | None: ...
+    def revoke_session(self, session_id: str, now: datetime) -> bool: ...
+    def revoke_sessions_of(self, user_id: str, now: datetime) -> int: ...
+    def touch_session(self, session_id: str, now: datetime) -> None: ...
+    def live_sessions_of(self, user_id: str, now: datetime) -> list[SessionRecord]: ...
