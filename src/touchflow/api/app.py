@@ -19,6 +19,7 @@ from touchflow.api.auth import ApiKeyCache
 from touchflow.api.docs import complete_document, install_docs
 from touchflow.api.middleware import BodyLimit, wrap_outermost
 from touchflow.api.onsite_gate import OnsiteLimits
+from touchflow.api.request_id import RequestId
 from touchflow.api.routes import (
     MAX_BODY_BYTES,
     ApiError,
@@ -78,6 +79,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
                   redoc_url=None)
     setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestId)  # added last: outermost of the two, so even a 413 carries its request id
     install_docs(app)
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)

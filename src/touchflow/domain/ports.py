@@ -12,6 +12,7 @@ from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
+from touchflow.domain.governance.ports import AuditLog
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
@@ -267,9 +268,8 @@ class RejectRepository(Protocol):
     def summary(self) -> dict[str, int]: ...
 
 
-class AuditRepository(Protocol):
-    def record(self, actor: str, action: str, subject: str, details: dict[str, JSONValue],
-               at: datetime) -> None: ...
+class AuditRepository(AuditLog, Protocol):
+    """The hash-chained audit log (``domain/governance``): ``record(actor, action, subject, details, at)``."""
 
 
 class ApiKeyRepository(Protocol):
