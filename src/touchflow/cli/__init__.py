@@ -7,6 +7,7 @@ import typer
 from touchflow.cli import (
     admin,
     assets,
+    audit,
     channels,
     contacts,
     content,
@@ -23,6 +24,7 @@ from touchflow.cli import (
     sites,
     tasks,
 )
+from touchflow.security.request_context import RequestContext, new_request_id, set_request
 
 __all__ = ["app", "main"]
 
@@ -38,10 +40,11 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
+    set_request(RequestContext(new_request_id("cli-")))  # one command, one request id in its audit rows
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets):
+               personas, segments, lifecycle, sites, secrets, audit):
     module.register(app)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from touchflow.domain.events import JSONValue
 from touchflow.domain.governance.audit_chain import AuditRow, Checkpoint
 
-__all__ = ["AuditLog", "AuditQuery", "NOT_GIVEN"]
+__all__ = ["NOT_GIVEN", "AuditLog", "AuditQuery"]
 
 
 class _NotGiven:
