@@ -247,7 +247,7 @@ def test_concurrent_writers_keep_the_chain_linear(app: Application) -> None:
                 with app.services.uow() as uow:
                     uow.audit.record(f"os:w{n}", "thing.race", f"s{n}-{i}", {"i": i}, now)
                     uow.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]

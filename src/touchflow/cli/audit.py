@@ -139,7 +139,7 @@ def _query(application: Any, actor: str | None, action: str | None, subject: str
 
 
 def _shown(row: AuditRow, zone: ZoneInfo) -> dict[str, Any]:
-    return {"id": row.id, "at": row.at.astimezone(zone).isoformat(), "actor": row.actor, "action": row.action,
+    return {"id": row.id, "at": row.at.astimezone(zone), "actor": row.actor, "action": row.action,
             "subject": row.subject, "request_id": row.request_id, "ip": row.ip, "user_agent": row.user_agent,
             "details": dict(row.details), "before_digest": row.before_digest, "after_digest": row.after_digest}
 
@@ -165,7 +165,7 @@ def search(actor: ActorOpt = None, action: ActionOpt = None, subject: SubjectOpt
         return
     table = Table("id", "at", "actor", "action", "subject", "request id", "ip")
     for r in rows:
-        table.add_row(str(r["id"]), local_time(datetime.fromisoformat(r["at"]), zone), r["actor"], r["action"],
+        table.add_row(str(r["id"]), local_time(r["at"], zone), r["actor"], r["action"],
                       r["subject"], r["request_id"] or "-", r["ip"] or "-")
     console.print(table)
 
