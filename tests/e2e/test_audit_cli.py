@@ -120,3 +120,16 @@ def test_export_is_checkable_with_sha256_alone(app: Application, tmp_path: Path)
     assert run(app, "audit", "export", "--out", str(out_file))[0] == 2  # never overwrites
     with app.engine.connect() as c:
         assert c.execute(select(audit_log.c.hash).order_by(audit_log.c.id.desc())).first()[0] == rows[-1]["hash"]
+
+
+def test_the_api_searches_the_audit_log_with_hashes(app: Application, client: TestClient) -> None:
+    upsert_contacts(app.services, "crm", [RawItem({"email": "ann@example.cn"})])
+    _patch(client, {"X-Request-ID": "req-api-1"})
+    found = client.get("/v1/audit", params={"request_id": "req-api-1"})
+    assert found.status_code == 200, found.text
+    [row] = found.json()["items"]
+    assert row["action"] == "contact.patch" and len(row["hash"]) == 64 and row["at"].endswith("Z")
+    assert client.get("/v1/audit", params={"since": "2026-03-02T09:00:00"}).status_code == 422
+    page = client.get("/v1/audit", params={"limit": 1}).json()
+    assert len(page["items"]) == 1 and page["next_after_id"] == page["items"][0]["id"]
+    assert client.get("/openapi.json").json()["paths"]["/v1/audit"]["get"]["x-permission"] == "audit.read"

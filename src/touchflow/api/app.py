@@ -24,6 +24,7 @@ from touchflow.api.routes import (
     MAX_BODY_BYTES,
     ApiError,
     ApiState,
+    audit,
     callbacks,
     contacts,
     content,
@@ -94,6 +95,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(tasks.router)
     app.include_router(personas.router)
     app.include_router(segments.router)
+    app.include_router(audit.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)")
     app.add_exception_handler(ApiError, _api_error)
