@@ -4,7 +4,9 @@ chain — is found at the first broken row. Purge keeps two years and leaves a c
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -258,3 +260,24 @@ def test_concurrent_writers_keep_the_chain_linear(app: Application) -> None:
     assert errors == []
     report = _verify(app)
     assert report.ok and report.checked == 90 and report.last_id == 90
+
+
+def test_the_worker_writes_the_daily_anchor_beside_the_key_file(app: Application, tmp_path: Path) -> None:
+    key_file = app.key_source().path
+    assert key_file is not None and app.audit_anchor_file() == key_file.with_name(f"{key_file.name}.anchors")
+    _record(app, 2)
+    path = tmp_path / "worker-anchors"
+    app.settings = dataclasses.replace(app.settings, audit_anchor_file=str(path))
+    worker = app.worker(idle_sleep=0.01)
+    thread = worker.start_in_thread()
+    try:
+        for _ in range(500):
+            if path.exists() and path.read_text():
+                break
+            time.sleep(0.01)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=10)
+        worker.close()
+    [anchor] = read_anchors(path)
+    assert (anchor.last_id, anchor.day) == (2, app.services.clock.now().date())
