@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.e2e.test_channels_cli import KEY
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli
+from touchflow.security.request_context import current_request
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.store.tables import audit_log
 
@@ -68,6 +69,7 @@ def test_cli_commands_record_a_cli_request_id(app: Application) -> None:
     code, out = run(app, "audit", "search", "--action", "site.create", "--json")
     [row] = orjson.loads(out)
     assert row["request_id"].startswith("cli-") and row["ip"] is None
+    assert current_request() is None  # the command's context ends with it
 
 
 def test_verify_reports_the_first_broken_row_and_exits_1(app: Application, tmp_path: Path) -> None:

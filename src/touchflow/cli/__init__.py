@@ -38,9 +38,10 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
     set_request(RequestContext(new_request_id("cli-")))  # one command, one request id in its audit rows
+    ctx.call_on_close(lambda: set_request(None))  # an embedding process (tests) is not left with it
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
