@@ -10,11 +10,12 @@ import warnings
 from pathlib import Path
 
 import orjson
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
 from tests.e2e.test_channels_cli import KEY
+from tests.integration.test_audit_chain import tamper
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli
 from touchflow.security.request_context import current_request
@@ -81,12 +82,7 @@ def test_verify_reports_the_first_broken_row_and_exits_1(app: Application, tmp_p
     code, out = run(app, "audit", "anchor", "--json", TOUCHFLOW_AUDIT_ANCHOR_FILE=str(anchors))
     assert code == 0 and orjson.loads(out)["anchor"]["last_id"] == 3
     assert run(app, "audit", "verify", "--anchors", str(anchors))[0] == 0
-    with app.engine.begin() as c:
-        if c.dialect.name == "postgresql":
-            c.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        c.execute(update(audit_log).where(audit_log.c.id == 2).values(actor="os:someone-else"))
-        if c.dialect.name == "postgresql":
-            c.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+    tamper(app, update(audit_log).where(audit_log.c.id == 2).values(actor="os:someone-else"))
     code, out = run(app, "audit", "verify", "--json")
     assert code == 1 and orjson.loads(out)["broken"]["row_id"] == 2
     assert orjson.loads(out)["broken"]["kind"] == "edited"

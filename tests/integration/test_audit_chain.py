@@ -27,6 +27,7 @@ from touchflow.services.audit import (
     purge_audit,
     verify_chain,
 )
+from touchflow.store.audit import SQLITE_GUARD_TRIGGER
 from touchflow.store.tables import audit_log
 
 DETAILS: list[dict[str, Any]] = [
@@ -51,14 +52,16 @@ def _record(app: Application, count: int = 5, start: int = 0) -> None:
 
 @contextmanager
 def _tamper(app: Application) -> Iterator[Connection]:
-    """A connection that may change audit rows (the owner of the database switching the PostgreSQL guard off)."""
+    """A connection that may change audit rows (the owner of the database switching the guard off)."""
     with app.engine.begin() as c:
         pg = c.dialect.name == "postgresql"
-        if pg:
-            c.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        c.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only" if pg
+                       else "DROP TRIGGER audit_log_append_only"))
         yield c
         if pg:
             c.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        else:
+            c.execute(SQLITE_GUARD_TRIGGER)
 
 
 def tamper(app: Application, *statements: Any) -> None:
@@ -227,11 +230,12 @@ def test_purge_keeps_the_rest_verifiable_and_is_audited(app: Application, tmp_pa
     assert broken is not None and (broken.row_id, broken.kind) == (4, "deleted")
 
 
-def test_postgresql_refuses_updates_and_deletes_outside_the_purge(app: Application) -> None:
-    if app.engine.dialect.name != "postgresql":
-        pytest.skip("the append-only trigger is PostgreSQL's")
+def test_the_database_refuses_updates_and_deletes_outside_the_purge(app: Application) -> None:
     _record(app, 2)
-    for statement in (update(audit_log).values(actor="x"), delete(audit_log)):
+    refused: list[Any] = [update(audit_log).values(actor="x")]
+    if app.engine.dialect.name == "postgresql":
+        refused.append(delete(audit_log))  # SQLite: the purge deletes, and no setting tells it apart
+    for statement in refused:
         with pytest.raises(Exception, match="append-only"), app.engine.begin() as c:
             c.execute(statement)
     assert _verify(app).ok

@@ -6,8 +6,9 @@ so concurrent writers queue and the chain stays linear); SQLite writers already 
 lock from BEGIN IMMEDIATE. Ids are given, not drawn from a sequence, so they stay dense.
 
 On PostgreSQL a trigger refuses UPDATE and DELETE on ``audit_log`` unless the transaction said it is the purge
-(``purge_before`` sets ``touchflow.audit_purge``): a guard against mistakes and careless tools, not against an
-owner of the database — that is what the chain and the anchors outside it are for.
+(``purge_before`` sets ``touchflow.audit_purge``); on SQLite one refuses UPDATE. A guard against mistakes and
+careless tools, not against an owner of the database — that is what the chain and the anchors outside it are
+for.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from touchflow.domain.governance.ports import NOT_GIVEN, AuditQuery
 from touchflow.security.request_context import current_request
 from touchflow.store.tables import audit_log
 
-__all__ = ["AUDIT_LOCK_KEY", "PURGE_SETTING", "SqlAuditRepository"]
+__all__ = ["AUDIT_LOCK_KEY", "GUARD_FUNCTION", "GUARD_TRIGGER", "PURGE_SETTING", "SQLITE_GUARD_TRIGGER",
+           "SqlAuditRepository"]
 
 AUDIT_LOCK_KEY = 0x7475636866_00A7  # "touchf" · audit: the advisory lock every audit writer takes (PostgreSQL)
 PURGE_SETTING = "touchflow.audit_purge"
@@ -145,4 +147,10 @@ $$ LANGUAGE plpgsql
 GUARD_TRIGGER = text("""
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION touchflow_audit_append_only()
+""")
+# SQLite: no per-transaction setting a trigger could read, so only UPDATE is refused (the purge deletes). A
+# later batch migration that recreates audit_log must create it again.
+SQLITE_GUARD_TRIGGER = text("""
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only (UPDATE refused)'); END
 """)

@@ -1,7 +1,7 @@
 """Tamper-evident audit log: hash chain, request id, IP, user agent, before/after digests (ADR 0024).
 
 Rows already written are chained here, in id order, so a migrated database verifies
-(``touchflow audit verify``). On PostgreSQL a trigger then makes the table append-only (``store/audit.py``).
+(``touchflow audit verify``). A trigger then makes the table append-only (``store/audit.py``; SQLite: UPDATE only).
 
 Revision ID: 0013_audit_chain
 Revises: 0012_key_owners
@@ -40,11 +40,13 @@ def upgrade() -> None:
         batch.create_index("ix_audit_log_actor", ["actor"])
         batch.create_index("ix_audit_log_subject", ["subject"])
         batch.create_index("ix_audit_log_request_id", ["request_id"])
-    if op.get_bind().dialect.name == "postgresql":
-        from touchflow.store.audit import GUARD_FUNCTION, GUARD_TRIGGER
+    from touchflow.store.audit import GUARD_FUNCTION, GUARD_TRIGGER, SQLITE_GUARD_TRIGGER
 
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(GUARD_FUNCTION)
         op.execute(GUARD_TRIGGER)
+    elif op.get_bind().dialect.name == "sqlite":
+        op.execute(SQLITE_GUARD_TRIGGER)
 
 
 def _chain_existing_rows(connection: sa.Connection) -> None:
@@ -67,6 +69,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS touchflow_audit_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only")
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_index("ix_audit_log_request_id")
         batch.drop_index("ix_audit_log_subject")
