@@ -50,18 +50,23 @@ def upgrade() -> None:
 
 
 def _chain_existing_rows(connection: sa.Connection) -> None:
-    """Hash every row in id order; details are written back normalised (what the hash was computed over)."""
+    """Hash every row in id order; details are written back normalised (what the hash was computed over).
+    One executemany per batch of rows."""
+    fill = (sa.update(_audit).where(_audit.c.id == sa.bindparam("row_id"))
+            .values(details=sa.bindparam("new_details", type_=JSONDoc), prev_hash=sa.bindparam("new_prev"),
+                    hash=sa.bindparam("new_hash")))
     prev, after = GENESIS, 0
     while True:
         rows = connection.execute(sa.select(_audit).where(_audit.c.id > after).order_by(_audit.c.id)
                                   .limit(_BATCH)).all()
         if not rows:
             return
+        changes = []
         for r in rows:
             row = AuditRow(r.id, r.at, r.actor, r.action, r.subject, normalise_json(r.details), prev_hash=prev)
             prev = row_hash(prev, row)
-            connection.execute(sa.update(_audit).where(_audit.c.id == r.id)
-                               .values(details=row.details, prev_hash=row.prev_hash, hash=prev))
+            changes.append({"row_id": r.id, "new_details": row.details, "new_prev": row.prev_hash, "new_hash": prev})
+        connection.execute(fill, changes)
         after = rows[-1].id
 
 
