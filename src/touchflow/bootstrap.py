@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher, OnSent
 from touchflow.engine.worker import Worker
+from touchflow.security.audit_anchors import anchor_file_beside
 from touchflow.security.crypto import SecretBox
 from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, key_source, link_secret
+from touchflow.services.audit import anchor_chain
 from touchflow.services.context import ServiceContext
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
@@ -113,8 +116,16 @@ class Application:
                                             (), channels.provider_templates()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
+    def audit_anchor_file(self) -> Path | None:
+        """Where the audit chain's anchors go: TOUCHFLOW_AUDIT_ANCHOR_FILE, else beside the key file."""
+        if self.settings.audit_anchor_file:
+            return Path(self.settings.audit_anchor_file).expanduser()
+        return anchor_file_beside(self.key_source().path)
+
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=self.dispatcher(batch_size))
+        path = self.audit_anchor_file()
+        daily = None if path is None else partial(anchor_chain, self.services, path, once_a_day=True)
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=self.dispatcher(batch_size), daily=daily)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

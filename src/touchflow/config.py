@@ -21,6 +21,7 @@ class Settings:
     secret_key_file: str | None = None  # a key file; default: <db>.key (SQLite) or one in config_dir
     config_dir: str | None = None  # where key files of non-SQLite databases live (none: no key file)
     public_url: str = "http://127.0.0.1:8000"  # where tracking links, pixels and unsubscribe pages point
+    audit_anchor_file: str | None = None  # the audit chain's daily anchors; default: beside the key file
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -34,7 +35,8 @@ class Settings:
                    secret_key=env.get("TOUCHFLOW_SECRET_KEY") or None,
                    secret_key_file=env.get("TOUCHFLOW_SECRET_KEY_FILE") or None,
                    config_dir=config_directory(env),
-                   public_url=env.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"))
+                   public_url=env.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+                   audit_anchor_file=env.get("TOUCHFLOW_AUDIT_ANCHOR_FILE") or None)
 
 
 def config_directory(env: Mapping[str, str]) -> str:

@@ -59,6 +59,7 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/sms/receipt": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/email/report": "the body must be a real bounce or complaint report",
+    "GET /v1/audit": "since/until must be real calendar times (a pattern cannot say month <= 12)",
     "GET /t/c/{token}": "the token must carry a valid signature",
     "GET /t/u/{token}": "the token must carry a valid signature",
     "POST /t/u/{token}": "the token must carry a valid signature",

@@ -14,7 +14,7 @@ from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
-from touchflow.domain.governance.ports import SessionRecord
+from touchflow.domain.governance.account_ports import SessionRecord
 from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry

@@ -20,11 +20,13 @@ from touchflow.api.docs import complete_document, install_docs
 from touchflow.api.middleware import BodyLimit, wrap_outermost
 from touchflow.api.onsite_gate import OnsiteLimits
 from touchflow.api.permissions import public
+from touchflow.api.request_id import RequestId
 from touchflow.api.routes import (
     MAX_BODY_BYTES,
     ApiError,
     ApiState,
     approvals,
+    audit,
     auth,
     callbacks,
     contacts,
@@ -87,6 +89,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
                   redoc_url=None, openapi_url=None)  # /openapi.json is declared below, like every route
     setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestId)  # added last: outermost of the two, so even a 413 carries its request id
     install_docs(app)
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
@@ -104,6 +107,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     auth.install(app, application)  # /v1/auth: login, TOTP, sessions (needs the key ring for TOTP secrets)
     app.include_router(approvals.router)
     app.include_router(privacy.router)
+    app.include_router(audit.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)",
                       **public("nothing to protect: answers only that the process is up, and its version"))

@@ -8,6 +8,7 @@ from touchflow.cli import (
     admin,
     approvals,
     assets,
+    audit,
     channels,
     contacts,
     content,
@@ -28,6 +29,7 @@ from touchflow.cli import (
     tasks,
     users,
 )
+from touchflow.security.request_context import RequestContext, new_request_id, set_request
 
 __all__ = ["app", "main"]
 
@@ -41,12 +43,15 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """Settings come from the environment: TOUCHFLOW_DATABASE_URL (default: ./touchflow.db, SQLite)."""
+    set_request(RequestContext(new_request_id("cli-")))  # one command, one request id in its audit rows
+    ctx.call_on_close(lambda: set_request(None))  # an embedding process (tests) is not left with it
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
+               audit):
     module.register(app)
 
 

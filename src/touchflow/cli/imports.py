@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from touchflow.cli.common import console, fail, open_app, print_json
+from touchflow.cli.common import console, fail, local_actor, open_app, print_json
 from touchflow.engine.importer import ImportReport, default_rejects_path, import_file
 from touchflow.engine.readers import MappingError, ReadError
 
@@ -125,7 +125,8 @@ def _run(kind: Literal["contacts", "events"], file: Path, source: str, map_: lis
                     bar.update(task, completed=done, total=total)
 
             report = import_file(application.services, file, kind, source.strip(), mapping or None,
-                                 rejects, advance, application.settings.batch_size, route)
+                                 rejects, advance, application.settings.batch_size, route,
+                                 actor=local_actor().label)
     except (ReadError, MappingError) as exc:
         fail(str(exc))
     except OSError as exc:

@@ -16,8 +16,8 @@ from rich.table import Table
 
 from touchflow.cli.common import console, fail, local_actor, local_time, open_app, print_json, workspace_zone
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.account_ports import UserRecord
 from touchflow.domain.governance.permissions import ROLE_NAMES
-from touchflow.domain.governance.ports import UserRecord
 from touchflow.domain.masking import mask_email
 from touchflow.services.accounts import (
     UserNotFound,

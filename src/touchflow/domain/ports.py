@@ -12,7 +12,8 @@ from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
-from touchflow.domain.governance.ports import AccountRepository
+from touchflow.domain.governance.account_ports import AccountRepository
+from touchflow.domain.governance.audit_ports import AuditLog
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
@@ -281,9 +282,8 @@ class RejectRepository(Protocol):
     def summary(self) -> dict[str, int]: ...
 
 
-class AuditRepository(Protocol):
-    def record(self, actor: str, action: str, subject: str, details: dict[str, JSONValue],
-               at: datetime) -> None: ...
+class AuditRepository(AuditLog, Protocol):
+    """The hash-chained audit log (``domain/governance``): ``record(actor, action, subject, details, at)``."""
 
 
 class ApiKeyRepository(Protocol):

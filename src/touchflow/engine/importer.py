@@ -32,6 +32,7 @@ from touchflow.engine.readers import (
 )
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem, record_events, upsert_contacts
+from touchflow.services.sources import record_import_run
 
 __all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "short_reason", "warnings_path"]
 
@@ -281,13 +282,14 @@ def _event_payload(values: Mapping[str, object], fields: _Fields) -> dict[str, o
 def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "events"], source: str,
                 mapping: Mapping[str, str] | None = None, rejects_path: Path | None = None,
                 progress: Callable[[int, int], None] | None = None, batch_size: int = 2000,
-                route: bool = False) -> ImportReport:
+                route: bool = False, *, actor: str | None = None) -> ImportReport:
     """Import one file; raises ``ReadError`` (file, format) or ``MappingError`` before storing anything.
 
     Imported events are history: they reach journey triggers only with ``route=True``.
 
     Row numbers are those a spreadsheet shows: for CSV and .xlsx the header is row 1 and data starts
-    at row 2; for JSON Lines they are line numbers.
+    at row 2; for JSON Lines they are line numbers. ``actor``: who imports (a person at the CLI): one audit
+    row sums up the run.
     """
     if kind not in ("contacts", "events"):
         raise ValueError(f"kind must be 'contacts' or 'events', got {kind!r}")
@@ -328,6 +330,12 @@ def import_file(ctx: ServiceContext, path: Path, kind: Literal["contacts", "even
         report.warnings_file = warned.path if warned.used else None
         if progress is not None:
             progress(rows.total_bytes, rows.total_bytes)
+    if actor is not None:
+        record_import_run(ctx, actor=actor, kind=kind, source=source, file=path.name,
+                          digest=digest if digest is not None else file_digest(path),
+                          counts={"read": report.read, "created": report.created, "updated": report.updated,
+                                  "merged": report.merged, "rejected": report.rejected, "warnings": report.warnings,
+                                  "duplicates": report.duplicates, "routed": route})
     return report
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from touchflow.engine.dispatcher import Dispatcher
@@ -22,10 +23,14 @@ log = logging.getLogger(__name__)
 
 class Worker:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05,
-                 dispatcher: Dispatcher | None = None) -> None:
+                 dispatcher: Dispatcher | None = None, daily: Callable[[], object] | None = None,
+                 daily_check_s: float = 3600.0) -> None:
         self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size))
         self.idle_sleep = idle_sleep
         self.stop = threading.Event()
+        # a pass that does its own once-a-day check (the audit chain's anchor): run hourly beside the loop
+        self.daily = daily
+        self.daily_check_s = daily_check_s
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the current batch, then stop (the batch commits or rolls back whole)."""
@@ -50,7 +55,18 @@ class Worker:
         return total, ticks
 
     def run(self) -> None:
+        if self.daily is not None:
+            threading.Thread(target=self._daily_loop, name="touchflow-daily", daemon=True).start()
         self.runtime.run_forever(self.stop, self.idle_sleep)
+
+    def _daily_loop(self) -> None:
+        assert self.daily is not None
+        while not self.stop.is_set():
+            try:
+                self.daily()
+            except Exception:  # an unwritable anchor file must not stop the worker; it says so each hour
+                log.exception("daily pass (audit anchor) failed")
+            self.stop.wait(self.daily_check_s)
 
     def close(self) -> None:
         """Release the dispatcher's send threads and channel connections."""

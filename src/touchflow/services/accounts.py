@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.account_ports import UserRecord
 from touchflow.domain.governance.accounts import check_password, normalise_email
 from touchflow.domain.governance.permissions import role
-from touchflow.domain.governance.ports import UserRecord
 from touchflow.domain.ports import UnitOfWork
 from touchflow.security import totp
 from touchflow.security.crypto import SecretBox, SecretError

@@ -86,9 +86,16 @@ def save_channel(ctx: ServiceContext, name: str, kind: str, settings: Mapping[st
         uow.audit.record(actor, "channel.save", name, {
             "kind": kind, "settings": {str(k): str(v) for k, v in settings.items()}, "rate_per_s": rate_per_s,
             "concurrency": concurrency, "enabled": enabled, "secret_changed": sealed_secret is not None,
-            "created": current is None}, now)
+            "created": current is None}, now,
+            # the stored configuration as it was and is (the sealed secret's digest shows only that it changed)
+            before=None if current is None else _state(current), after=_state(config))
         uow.commit()
     return _summary(config)
+
+
+def _state(config: ChannelConfig) -> dict[str, Any]:
+    return {"kind": config.kind, "settings": dict(config.settings), "secret": config.secret,
+            "rate_per_s": config.rate_per_s, "concurrency": config.concurrency, "enabled": config.enabled}
 
 
 def list_channels(ctx: ServiceContext) -> list[ChannelSummary]:

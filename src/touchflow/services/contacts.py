@@ -143,6 +143,7 @@ def patch_contact(ctx: ServiceContext, identifier: str, *, actor: str,
     with ctx.uow() as uow:
         contact_id = resolve_contact_id(uow, identifier)
         state = uow.contacts.load([contact_id])[contact_id]
+        before = {"values": dict(state.values), "tags": dict(state.tags)}
         stamp = Stamp("manual", MANUAL_PRIORITY, now)
         changes: dict[str, object] = {}
         for name, value in (attributes or {}).items():
@@ -170,7 +171,8 @@ def patch_contact(ctx: ServiceContext, identifier: str, *, actor: str,
             uow.contacts.update([state], now)
             uow.segments.mark_dirty([(state.id, "*")], now)  # its segment memberships need a look
             uow.audit.record(actor, "contact.patch", contact_id,
-                             {"changes": {k: _json(v) for k, v in changes.items()}, "reason": reason}, now)
+                             {"changes": {k: _json(v) for k, v in changes.items()}, "reason": reason}, now,
+                             before=before, after={"values": dict(state.values), "tags": dict(state.tags)})
         uow.commit()
         return state
 

@@ -56,8 +56,9 @@ def save_setting(ctx: ServiceContext, key: str, document: Mapping[str, Any], *, 
     and its audit row, in one transaction."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        before = uow.guards.setting(key)
         uow.guards.set_setting(key, document, actor, now)
-        uow.audit.record(actor, action, key, dict(document), now)
+        uow.audit.record(actor, action, key, dict(document), now, before=before, after=dict(document))
         uow.commit()
 
 

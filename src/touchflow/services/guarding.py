@@ -189,6 +189,6 @@ def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, ac
         changed = {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
         uow.guards.set_setting(POLICY_KEY, after, actor, now)
         details: dict[str, Any] = {"policy": after, "replace": replace, "changed": sorted(changed)}
-        uow.audit.record(actor, "guardrails.set", POLICY_KEY, details, now)
+        uow.audit.record(actor, "guardrails.set", POLICY_KEY, details, now, before=before, after=after)
         uow.commit()
     return PolicyChange(policy_from_document(after), changed, warnings)

@@ -6,7 +6,7 @@ and kept in the rejects table; valid items of the same batch are stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -127,10 +127,11 @@ def upsert_contacts(ctx: ServiceContext, source_name: str, items: Sequence[RawIt
     return in_transaction(ctx, work)
 
 
-def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem], route: bool = True
-                  ) -> EventBatchReport:
+def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem], route: bool = True, *,
+                  audit: Callable[[UnitOfWork, datetime], None] | None = None) -> EventBatchReport:
     """Store a batch of events. With ``route`` (the default for live traffic) they also enter the
-    event inbox that journey triggers read; history loaded from files usually should not."""
+    event inbox that journey triggers read; history loaded from files usually should not. ``audit``: writes
+    the audit row of a person's request in the same transaction (ingest itself writes none)."""
     now = ctx.clock.now()
     # Parse before the transaction: validation is most of the CPU and needs no lock.
     rejected: list[ItemProblem] = []
@@ -183,6 +184,8 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         new_rejects = _keep_rejects(uow, "event", source.name, items, report.rejected, now)
         # Events already stored, and rejects already kept, were counted when they first came (ADR 0013).
         uow.sources.record_sync(source.name, len(fresh) + new_rejects, len(fresh), new_rejects, now)
+        if audit is not None and report.accepted:
+            audit(uow, now)
         return report
 
     return in_transaction(ctx, work)

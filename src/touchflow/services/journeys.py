@@ -214,7 +214,8 @@ def enrol_contact(ctx: ServiceContext, key: str, identifier: str, *, actor: str)
     now = ctx.clock.now()
     report = record_events(ctx, "manual", [RawItem({
         "id": f"enrol_{record.id}_{contact_id}_{int(now.timestamp()):x}"[:64], "type": "enrolment_requested",
-        identity.kind: identity.value, "occurred_at": now.isoformat(), "properties": {"journey": key, "by": actor}})])
+        identity.kind: identity.value, "occurred_at": now.isoformat(), "properties": {"journey": key, "by": actor}})],
+        audit=lambda uow, at: uow.audit.record(actor, "journey.enrol", f"{key}/{contact_id}", {"journey": key}, at))
     if report.rejected:
         raise JourneyError(str(report.rejected[0]))
     return contact_id

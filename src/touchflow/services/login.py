@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from touchflow.domain.events import JSONValue
+from touchflow.domain.governance.account_ports import LoginAttempt, SessionRecord, UserRecord
 from touchflow.domain.governance.accounts import (
     ACCOUNT_THROTTLE,
     IP_THROTTLE,
     locked_until,
     normalise_email,
 )
-from touchflow.domain.governance.ports import LoginAttempt, SessionRecord, UserRecord
 from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import UnitOfWork
 from touchflow.security import totp

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from touchflow.domain.actors import Actor
+from touchflow.domain.governance.account_ports import SessionRecord, UserRecord
 from touchflow.domain.governance.accounts import SESSION_POLICY, Stage, session_end
 from touchflow.domain.governance.permissions import ROLE_NAMES, permissions_of
-from touchflow.domain.governance.ports import SessionRecord, UserRecord
 from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.context import ServiceContext

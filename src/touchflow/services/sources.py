@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from touchflow.domain.events import JSONValue
 from touchflow.domain.sources import DEFAULT_PRIORITIES, SOURCE_KINDS, Source
 from touchflow.services.context import ServiceContext
 
-__all__ = ["list_sources", "register_source"]
+__all__ = ["list_sources", "record_import_run", "register_source"]
 
 
 def register_source(ctx: ServiceContext, name: str, *, kind: str, priority: int | None, sync_mode: str,
@@ -25,6 +28,16 @@ def register_source(ctx: ServiceContext, name: str, *, kind: str, priority: int 
                          {"kind": kind, "priority": source.priority, "sync_mode": source.sync_mode}, now)
         uow.commit()
     return source
+
+
+def record_import_run(ctx: ServiceContext, *, actor: str, kind: str, source: str, file: str,
+                      digest: str | None, counts: Mapping[str, JSONValue]) -> None:
+    """One audit row per import run (never one per row): who loaded which file (name, sha256) into which source,
+    and what came of it. Written after the run, whose batches commit on their own."""
+    with ctx.uow() as uow:
+        uow.audit.record(actor, f"import.{kind}", source, {"file": file, "sha256": digest, **counts},
+                         ctx.clock.now())
+        uow.commit()
 
 
 def list_sources(ctx: ServiceContext) -> list[Source]:

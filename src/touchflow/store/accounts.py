@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from touchflow.domain.governance.ports import LoginAttempt, SessionRecord, UserRecord
+from touchflow.domain.governance.account_ports import LoginAttempt, SessionRecord, UserRecord
 from touchflow.store.tables import login_attempts, recovery_codes, sessions, users
 
 __all__ = ["SqlAccountRepository"]

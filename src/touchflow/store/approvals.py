@@ -1,4 +1,4 @@
-"""Approval requests and their artifacts on SQL (``domain.governance.ports.ApprovalRepository``)."""
+"""Approval requests and their artifacts on SQL (``domain.governance.approval_ports.ApprovalRepository``)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ from touchflow.domain.events import JSONValue
 from touchflow.domain.ports import ApiKeyRecord
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
-from touchflow.store.tables import api_keys, audit_log, rejects, sources, tag_rules
+from touchflow.store.audit import SqlAuditRepository
+from touchflow.store.tables import api_keys, rejects, sources, tag_rules
 
 __all__ = [
     "SqlApiKeyRepository", "SqlAuditRepository", "SqlRejectRepository", "SqlSourceRepository",
@@ -71,16 +72,6 @@ class SqlRejectRepository:
     def summary(self) -> dict[str, int]:
         rows = self._c.execute(select(rejects.c.reason, func.count()).group_by(rejects.c.reason))
         return {reason: int(n) for reason, n in rows}
-
-
-class SqlAuditRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._c = connection
-
-    def record(self, actor: str, action: str, subject: str, details: dict[str, JSONValue],
-               at: datetime) -> None:
-        self._c.execute(insert(audit_log).values(actor=actor, action=action, subject=subject,
-                                                 details=details, at=at))
 
 
 class SqlApiKeyRepository:

@@ -191,7 +191,17 @@ audit_log = Table(
     Column("action", String(100), nullable=False),
     Column("subject", String(300), nullable=False),
     Column("details", JSONDoc, nullable=False),
+    Column("before_digest", String(64), nullable=True),  # sha256 of the subject's state before / after
+    Column("after_digest", String(64), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("ip", String(45), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Column("prev_hash", String(64), nullable=False),  # the hash chain (domain/governance/audit_chain.py)
+    Column("hash", String(64), nullable=False),
     Index(None, "at"),
+    Index(None, "actor"),
+    Index(None, "subject"),
+    Index(None, "request_id"),
 )
 
 api_keys = Table(

@@ -1,4 +1,4 @@
-"""What governance needs from storage, as Protocols (``store/accounts.py`` implements them on SQL)."""
+"""Repositories accounts and sessions need, as Protocols (``store/accounts.py`` implements them on SQL)."""
 
 from __future__ import annotations
 
