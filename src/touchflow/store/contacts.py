@@ -17,7 +17,9 @@ from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.identities import Identity
 from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.pii_identities import identity_value, sealed_identity_rows
 from touchflow.store.tables import (
     contact_consents,
     contact_identities,
@@ -80,38 +82,52 @@ def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
 
 
 class SqlContactRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
+        self._pii = pii  # None: personal data in plaintext, as before encryption is enabled (ADR 0026)
 
     def lookup(self, identities: Collection[Identity]) -> dict[Identity, str]:
-        by_kind: dict[str, list[str]] = defaultdict(list)
+        """Identity -> contact; with encryption on, through the blind index (and the plaintext form while the
+        encryption pass has rows left to do)."""
+        pii = self._pii
+        stored: dict[tuple[str, str], Identity] = {}
         for identity in set(identities):
-            by_kind[identity.kind].append(identity.value)
-        found: dict[Identity, str] = {}
-        if self._c.dialect.name == "postgresql":
-            return self._lookup_unprepared(by_kind)
+            if pii is None:
+                stored[identity] = identity
+                continue
+            stored[(identity.kind, pii.index(identity.kind, identity.value))] = identity
+            if pii.plaintext_left:
+                stored[identity] = identity
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for kind, value in stored:
+            by_kind[kind].append(value)
+        raw = self._lookup_unprepared(by_kind) if self._c.dialect.name == "postgresql" else self._lookup(by_kind)
+        return {stored[key]: contact_id for key, contact_id in raw.items()}
+
+    def _lookup(self, by_kind: dict[str, list[str]]) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
         t = contact_identities
         for kind, values in by_kind.items():
             for chunk in _chunks(values):
                 rows = self._c.execute(
                     select(t.c.value, t.c.contact_id).where(t.c.kind == kind, t.c.value.in_(chunk)))
                 for value, contact_id in rows:
-                    found[Identity(kind, value)] = contact_id
+                    found[(kind, value)] = contact_id
         return found
 
-    def _lookup_unprepared(self, by_kind: dict[str, list[str]]) -> dict[Identity, str]:
+    def _lookup_unprepared(self, by_kind: dict[str, list[str]]) -> dict[tuple[str, str], str]:
         """Unprepared as well: psycopg prepares a query after five runs and PostgreSQL may then keep a generic
         plan made while the table was empty (before: the key's ``kind`` only, then a filter on ``value``,
         1.8 s a lookup at 52k identities). The statement above no longer needs it; this keeps it so."""
         driver = cast(psycopg.Connection[Any], self._c.connection.dbapi_connection)
-        found: dict[Identity, str] = {}
+        found: dict[tuple[str, str], str] = {}
         with driver.cursor() as cursor:
             for kind, values in by_kind.items():
                 for chunk in _chunks(values, _PG_CHUNK):
                     cursor.execute(IDENTITY_LOOKUP_SQL, (kind, list(chunk)), prepare=False)
                     for value, contact_id in cursor.fetchall():
                         if contact_id is not None:
-                            found[Identity(kind, value)] = contact_id
+                            found[(kind, value)] = contact_id
         return found
 
     def refresh_statistics(self) -> None:
@@ -170,6 +186,11 @@ class SqlContactRepository:
                     [(s.id, c.channel, c.status, c.source, c.at) for s in states for c in s.consents.values()])
 
     def add_identities(self, links: Sequence[IdentityLink]) -> None:
+        if self._pii is not None:
+            bulk_insert(self._c, contact_identities,
+                        ("kind", "value", "contact_id", "source", "created_at", "value_ct"),
+                        sealed_identity_rows(self._pii, links))
+            return
         bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at"),
                     [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
 
@@ -228,7 +249,7 @@ class SqlContactRepository:
                 by: str, now: datetime) -> UnmergeCounts:
         """Give the loser back what was its own: identities, events (those moved at the merge, and later
         ones that arrived with one of its identifiers), contacts merged into it before, static memberships."""
-        keys = [(i.kind, i.value) for i in undo.identities]
+        keys = [(i.kind, v) for i in undo.identities for v in self._stored_forms(i)]
         ci = contact_identities
         moved_identities = 0
         for kind, value in keys:
@@ -286,10 +307,19 @@ class SqlContactRepository:
             return None
         return str(row.merged_into or row.id)
 
+    def _stored_forms(self, identity: Identity) -> list[str]:
+        """How ``identity`` may be stored: its blind index, and its plaintext while rows are left to encrypt."""
+        if self._pii is None:
+            return [identity.value]
+        forms = [self._pii.index(identity.kind, identity.value)]
+        return [*forms, identity.value] if self._pii.plaintext_left else forms
+
     def identities_of(self, contact_id: str) -> list[IdentityLink]:
         t = contact_identities
-        rows = self._c.execute(select(t).where(t.c.contact_id == contact_id).order_by(t.c.kind, t.c.value))
-        return [IdentityLink(Identity(r.kind, r.value), r.contact_id, r.source, r.created_at) for r in rows]
+        rows = self._c.execute(select(t).where(t.c.contact_id == contact_id))
+        links = [IdentityLink(Identity(r.kind, identity_value(self._pii, r.kind, r.value, r.value_ct)),
+                              r.contact_id, r.source, r.created_at) for r in rows]
+        return sorted(links, key=lambda ln: ln.identity)
 
     def merges_of(self, contact_id: str) -> list[MergeRecord]:
         """Merges into this contact, and unmerged ones that took it away (both profiles show an unmerge)."""
@@ -302,7 +332,8 @@ class SqlContactRepository:
     def search(self, text: str | None, tag: str | None, limit: int, offset: int) -> list[str]:
         query = select(contacts.c.id).where(contacts.c.merged_into.is_(None))
         if text:
-            by_identity = select(contact_identities.c.contact_id).where(contact_identities.c.value == text)
+            by_identity = select(contact_identities.c.contact_id).where(
+                contact_identities.c.value.in_(self._search_forms(text)))
             clauses: list[ColumnElement[bool]] = [  # autoescape: % and _ in the text match themselves
                 contacts.c.id.in_(by_identity), contacts.c.name.contains(text, autoescape=True),
                 contacts.c.company.contains(text, autoescape=True)]
@@ -312,6 +343,14 @@ class SqlContactRepository:
                                                   .where(contact_tags.c.tag == tag)))
         query = query.order_by(contacts.c.id).limit(limit).offset(offset)
         return [r[0] for r in self._c.execute(query)]
+
+    def _search_forms(self, text: str) -> list[str]:
+        """An exact identifier match: with encryption on, ``text`` under the blind index of every kind in use."""
+        if self._pii is None:
+            return [text]
+        kinds = self._c.execute(select(contact_identities.c.kind).distinct()).scalars().all()
+        forms = [self._pii.index(kind, text) for kind in kinds]
+        return [*forms, text] if self._pii.plaintext_left else forms
 
     def duplicate_candidates(self) -> Iterator[DuplicateCandidate]:
         query = (select(contacts.c.id, contacts.c.name, contacts.c.company, contacts.c.city)
