@@ -14,6 +14,7 @@ from touchflow.cli import (
     guardrails,
     imports,
     journeys,
+    keys,
     lifecycle,
     personas,
     secrets,
@@ -41,7 +42,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets):
+               personas, segments, lifecycle, sites, secrets, keys):
     module.register(app)
 
 
