@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["VERSION", "PiiCodec", "PiiError", "UnknownDataKey", "ciphertext_key_id", "derive_kek", "new_data_key", "unwrap_key",
-           "wrap_key"]
+__all__ = ["VERSION", "PiiCodec", "PiiError", "UnknownDataKey", "ciphertext_key_id", "derive_kek", "new_data_key",
+           "unwrap_key", "wrap_key"]
 
 VERSION = 1
 _HEADER = struct.Struct(">BI")  # version, data-key id

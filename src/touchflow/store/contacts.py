@@ -19,7 +19,7 @@ from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, Unmer
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
-from touchflow.store.pii_identities import identity_value, sealed_identity_rows
+from touchflow.store.pii_fields import identity_value, open_name, seal_name, sealed_identity_rows
 from touchflow.store.tables import (
     contact_consents,
     contact_identities,
@@ -72,8 +72,9 @@ def _lineage_from(doc: dict[str, list[Any]]) -> dict[str, Stamp]:
             for name, v in doc.items()}
 
 
-def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
+def _row_values(state: ContactState, at: datetime, pii: PiiCodec | None) -> dict[str, Any]:
     row: dict[str, Any] = {name: state.values.get(name) for name in STANDARD_FIELDS}
+    row["name"], row["name_ct"] = seal_name(pii, state.id, row["name"])
     row["custom"] = {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")}
     row["lineage"] = _lineage_doc(state.lineage)
     row["updated_at"] = at
@@ -141,6 +142,8 @@ class SqlContactRepository:
         for chunk in _chunks(id_list):
             for row in self._c.execute(select(contacts).where(contacts.c.id.in_(chunk))).mappings():
                 values: dict[str, Scalar] = {n: row[n] for n in STANDARD_FIELDS if row[n] is not None}
+                if row["name_ct"] is not None:
+                    values["name"] = cast(str, open_name(self._pii, row["id"], None, row["name_ct"]))
                 values.update({f"custom.{k}": v for k, v in (row["custom"] or {}).items()})
                 states[row["id"]] = ContactState(
                     id=row["id"], created_at=row["created_at"], values=values,
@@ -156,13 +159,17 @@ class SqlContactRepository:
     def insert(self, states: Sequence[ContactState], at: datetime) -> None:
         if not states:
             return
-        columns = ("id", "created_at", "updated_at", "merged_into", *STANDARD_FIELDS, "custom", "lineage")
+        columns = ("id", "created_at", "updated_at", "merged_into", *STANDARD_FIELDS, "custom", "lineage", "name_ct")
         rows = []
+        pii = self._pii
         for s in states:
             values = s.values
             custom = {k[7:]: v for k, v in values.items() if k.startswith("custom.")}
-            rows.append((s.id, s.created_at, at, s.merged_into, *(values.get(n) for n in STANDARD_FIELDS), custom,
-                         _lineage_doc(s.lineage)))
+            row: list[Any] = [s.id, s.created_at, at, s.merged_into, *(values.get(n) for n in STANDARD_FIELDS), custom,
+                   _lineage_doc(s.lineage), None]
+            if pii is not None and row[4] is not None:  # 4: "name", the first standard field
+                row[4], row[-1] = seal_name(pii, s.id, row[4])
+            rows.append(row)
         bulk_insert(self._c, contacts, columns, rows)
         self._write_children(states, replace=False)
 
@@ -170,7 +177,7 @@ class SqlContactRepository:
         if not states:
             return
         stmt = update(contacts).where(contacts.c.id == bindparam("b_id"))
-        rows = [{"b_id": s.id, **_row_values(s, at)} for s in states]
+        rows = [{"b_id": s.id, **_row_values(s, at, self._pii)} for s in states]
         self._c.execute(stmt, rows)
         self._write_children(states, replace=True)
 
@@ -337,6 +344,8 @@ class SqlContactRepository:
             clauses: list[ColumnElement[bool]] = [  # autoescape: % and _ in the text match themselves
                 contacts.c.id.in_(by_identity), contacts.c.name.contains(text, autoescape=True),
                 contacts.c.company.contains(text, autoescape=True)]
+            if self._pii is not None:  # encrypted names: decrypted in batches, compared here
+                clauses.append(contacts.c.id.in_(self._names_containing(text)))
             query = query.where(or_(*clauses))
         if tag:
             query = query.where(contacts.c.id.in_(select(contact_tags.c.contact_id)
@@ -352,12 +361,31 @@ class SqlContactRepository:
         forms = [self._pii.index(kind, text) for kind in kinds]
         return [*forms, text] if self._pii.plaintext_left else forms
 
+    def _names_containing(self, text: str) -> list[str]:
+        """Live contacts whose encrypted name contains ``text`` (as SQL ``LIKE``: ASCII letters in any case).
+        A scan: names are not searchable in SQL once encrypted (ADR 0026)."""
+        needle = text.casefold() if text.isascii() else text
+        found: list[str] = []
+        for contact_id, name in self._encrypted_names():
+            if needle in (name.casefold() if text.isascii() else name):
+                found.append(contact_id)
+        return found
+
+    def _encrypted_names(self) -> Iterator[tuple[str, str]]:
+        c = contacts.c
+        query = select(c.id, c.name_ct).where(c.merged_into.is_(None), c.name_ct.is_not(None))
+        for r in self._c.execute(query.execution_options(yield_per=2000)):
+            yield r.id, cast(str, open_name(self._pii, r.id, None, r.name_ct))
+
     def duplicate_candidates(self) -> Iterator[DuplicateCandidate]:
-        query = (select(contacts.c.id, contacts.c.name, contacts.c.company, contacts.c.city)
-                 .where(and_(contacts.c.merged_into.is_(None), contacts.c.name.is_not(None),
-                             contacts.c.city.is_not(None))))
+        """Live contacts with a name and a city; encrypted names are decrypted here, row by row."""
+        c = contacts.c
+        query = (select(c.id, c.name, c.name_ct, c.company, c.city)
+                 .where(and_(c.merged_into.is_(None), or_(c.name.is_not(None), c.name_ct.is_not(None)),
+                             c.city.is_not(None))))
         for r in self._c.execute(query):
-            yield DuplicateCandidate(r.id, r.name, r.company or "", r.city)
+            yield DuplicateCandidate(r.id, cast(str, open_name(self._pii, r.id, r.name, r.name_ct)),
+                                     r.company or "", r.city)
 
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(contacts)
@@ -365,7 +393,8 @@ class SqlContactRepository:
 
     def completeness(self, fields: Sequence[str]) -> dict[str, int]:
         live = contacts.c.merged_into.is_(None)
-        columns = [func.count(contacts.c[name]).label(name) for name in fields if name in STANDARD_FIELDS]
+        columns = [(func.count(contacts.c[name]) + (func.count(contacts.c.name_ct) if name == "name" else 0))
+                   .label(name) for name in fields if name in STANDARD_FIELDS]
         row = self._c.execute(select(*columns).where(live)).mappings().one()
         return {name: int(row[name]) for name in row}
 

@@ -20,9 +20,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from touchflow.domain.messaging_ports import ChannelConfig, Freeze, Suppression
-from touchflow.store.bulk import bulk_insert
 from touchflow.security.pii import PiiCodec
-from touchflow.store.pii_identities import identity_value
+from touchflow.store.bulk import bulk_insert
+from touchflow.store.pii_fields import identity_value
 from touchflow.store.tables import (
     channel_configs,
     contact_freezes,

@@ -19,18 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, tuple_, update
 
 from touchflow.security.keystore import KeyRing
 from touchflow.security.pii import PiiCodec, PiiError, derive_kek, new_data_key, unwrap_key, wrap_key
 from touchflow.store.guards import SqlGuardRepository
-from touchflow.store.pii_identities import identity_row_key
+from touchflow.store.pii_fields import identity_row_key, open_name, seal_name
 from touchflow.store.registry import SqlAuditRepository
-from touchflow.store.tables import contact_identities, data_keys
+from touchflow.store.tables import contact_identities, contacts, data_keys
 
 __all__ = ["SETTING", "PiiKeys", "RotationReport"]
 
-SETTING = "pii_encryption"  # {"plaintext_left": bool, "rotating": bool, "cursor": [kind, value] | null}
+# {"plaintext_left": bool, "rotating": bool, "cursor": {"table": "contact_identities" | "contacts", "after": [...]}}
+SETTING = "pii_encryption"
 IDENTITY_AAD = ("contact_identities", "value")  # the same binding as store.pii_identities
 _CACHE_S = 30.0  # another process's rotation is seen within this (a ciphertext of an unknown key reloads at once)
 
@@ -191,12 +192,15 @@ class PiiKeys:
                 document = guards.setting(SETTING) or {}
                 if not document.get("rotating"):
                     return RotationReport(new_key, done, batches, True, ())
-                cursor = document.get("cursor")
-                count, last = _reencrypt_batch(connection, codec, cursor, batch_size)
+                cursor = document.get("cursor") or {"table": _PHASES[0], "after": None}
+                count, last = _BATCHES[cursor["table"]](connection, codec, cursor["after"], batch_size)
                 batches += 1
                 done += count
-                if last is not None:
-                    guards.set_setting(SETTING, {**document, "cursor": list(last)}, actor, now())
+                phase = _PHASES.index(cursor["table"])
+                if last is not None or phase + 1 < len(_PHASES):
+                    following = ({"table": cursor["table"], "after": list(last)} if last is not None
+                                 else {"table": _PHASES[phase + 1], "after": None})
+                    guards.set_setting(SETTING, {**document, "cursor": following}, actor, now())
                     continue
                 retired = _finish(connection, codec, now())
                 if retired is None:  # rows written meanwhile with an old key or in plaintext: another pass
@@ -215,13 +219,13 @@ class PiiKeys:
         return RotationReport(new_key, done, batches, False, ())
 
 
-def _reencrypt_batch(connection: Connection, codec: PiiCodec, cursor: list[str] | None,
-                     limit: int) -> tuple[int, tuple[str, str] | None]:
-    """Give the next ``limit`` identity rows after ``cursor`` the current key; (rows changed, last key seen)."""
+def _identities_batch(connection: Connection, codec: PiiCodec, after: list[str] | None,
+                      limit: int) -> tuple[int, tuple[str, ...] | None]:
+    """Give the next ``limit`` identity rows after ``after`` the current key; (rows changed, last key seen)."""
     t = contact_identities
     query = select(t.c.kind, t.c.value, t.c.value_ct).order_by(t.c.kind, t.c.value).limit(limit)
-    if cursor:
-        query = query.where(tuple_(t.c.kind, t.c.value) > tuple_(*cursor))
+    if after:
+        query = query.where(tuple_(t.c.kind, t.c.value) > tuple_(*after))
     rows = connection.execute(query).all()
     table, column = IDENTITY_AAD
     changed = 0
@@ -238,18 +242,46 @@ def _reencrypt_batch(connection: Connection, codec: PiiCodec, cursor: list[str] 
             changed += connection.execute(update(t).where(t.c.kind == kind, t.c.value == value,
                                                           t.c.value_ct == blob)
                                           .values(value_ct=sealed)).rowcount
-    last = (rows[-1][0], rows[-1][1]) if len(rows) == limit else None
-    return changed, last
+    return changed, ((rows[-1][0], rows[-1][1]) if len(rows) == limit else None)
+
+
+def _contacts_batch(connection: Connection, codec: PiiCodec, after: list[str] | None,
+                    limit: int) -> tuple[int, tuple[str, ...] | None]:
+    """The same for names: plaintext names are encrypted, names under an older key re-encrypted."""
+    c = contacts.c
+    query = (select(c.id, c.name, c.name_ct).where(or_(c.name.is_not(None), c.name_ct.is_not(None)))
+             .order_by(c.id).limit(limit))
+    if after:
+        query = query.where(c.id > after[0])
+    rows = connection.execute(query).all()
+    changed = 0
+    for contact_id, name, blob in rows:
+        if blob is None:  # the optimistic WHERE skips a row an import changed meanwhile (it wrote the new form)
+            changed += connection.execute(update(contacts).where(c.id == contact_id, c.name == name,
+                                                                 c.name_ct.is_(None))
+                                          .values(name=None, name_ct=seal_name(codec, contact_id, name)[1])).rowcount
+        elif codec.key_of(blob) != codec.current:
+            sealed = seal_name(codec, contact_id, open_name(codec, contact_id, None, blob))[1]
+            changed += connection.execute(update(contacts).where(c.id == contact_id, c.name_ct == blob)
+                                          .values(name_ct=sealed)).rowcount
+    return changed, ((rows[-1][0],) if len(rows) == limit else None)
+
+
+_BatchFn = Callable[[Connection, PiiCodec, "list[str] | None", int], "tuple[int, tuple[str, ...] | None]"]
+_BATCHES: dict[str, _BatchFn] = {"contact_identities": _identities_batch, "contacts": _contacts_batch}
+_PHASES = tuple(_BATCHES)
 
 
 def _rows_by_key(connection: Connection) -> dict[int | None, int]:
-    """How many identity rows each field key encrypted (None: plaintext rows)."""
-    t = contact_identities
+    """How many rows (identities and names) each field key encrypted; None: rows still in plaintext."""
     counts: dict[int | None, int] = {}
-    head = func.substr(t.c.value_ct, 1, 5)
-    for prefix, n in connection.execute(select(head, func.count()).group_by(head)):
-        key = None if prefix is None else struct.unpack(">BI", bytes(prefix))[1]
-        counts[key] = counts.get(key, 0) + int(n)
+    t, c = contact_identities.c, contacts.c
+    for column, where in ((t.value_ct, None), (c.name_ct, or_(c.name.is_not(None), c.name_ct.is_not(None)))):
+        head = func.substr(column, 1, 5)
+        query = select(head, func.count()).group_by(head)
+        for prefix, n in connection.execute(query if where is None else query.where(where)):
+            key = None if prefix is None else struct.unpack(">BI", bytes(prefix))[1]
+            counts[key] = counts.get(key, 0) + int(n)
     return counts
 
 

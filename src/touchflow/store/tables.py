@@ -91,6 +91,7 @@ contacts = Table(
     Column("lifecycle_stage", String(32)),
     Column("custom", JSONDoc, nullable=False),
     Column("lineage", JSONDoc, nullable=False),
+    Column("name_ct", LargeBinary, nullable=True),  # 0015: the name, AES-GCM; then ``name`` is NULL (ADR 0026)
     Index(None, "merged_into"),
     Index(None, "city"),
 )

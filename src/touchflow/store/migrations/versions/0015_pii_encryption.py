@@ -35,9 +35,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact_identities") as batch:
         batch.add_column(sa.Column("value_ct", sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("name_ct", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("name_ct")
     with op.batch_alter_table("contact_identities") as batch:
         batch.drop_column("value_ct")
     op.drop_table("data_keys")

@@ -1,7 +1,10 @@
-"""Identity rows with encryption on (ADR 0026): ``value`` holds the blind index, ``value_ct`` the ciphertext.
+"""Personal fields as stored when encryption is on (ADR 0026).
 
-A row whose ``value_ct`` is NULL was written before encryption was enabled (or by a process that has not
-seen the keys yet): its ``value`` is the plaintext, read as it is until ``touchflow keys rotate`` encrypts it.
+* Identity rows: ``value`` holds the blind index, ``value_ct`` the ciphertext, bound to kind and index.
+* Contacts: ``name`` is NULL and ``name_ct`` holds the name, bound to the contact id.
+
+A row whose ciphertext column is NULL was written before encryption was enabled (or by a process that had
+not seen the keys yet): its plaintext column is read as it is until ``touchflow keys rotate`` encrypts it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from datetime import datetime
 from touchflow.domain.ports import IdentityLink
 from touchflow.security.pii import PiiCodec, PiiError
 
-__all__ = ["identity_value", "sealed_identity_rows"]
+__all__ = ["NAME_AAD", "identity_row_key", "identity_value", "open_name", "seal_name", "sealed_identity_rows"]
 
 _TABLE, _COLUMN = "contact_identities", "value"
+NAME_AAD = ("contacts", "name")
 
 
 def identity_row_key(kind: str, index: str) -> str:
@@ -41,3 +45,19 @@ def sealed_identity_rows(pii: PiiCodec, links: Sequence[IdentityLink]
                      pii.encrypt(plain, _TABLE, _COLUMN, identity_row_key(kind, index))))
     return rows
 
+
+
+def seal_name(pii: PiiCodec | None, contact_id: str, name: object) -> tuple[object, bytes | None]:
+    """(name column, name_ct column) to store."""
+    if pii is None or name is None:
+        return name, None
+    return None, pii.encrypt(str(name), *NAME_AAD, contact_id)
+
+
+def open_name(pii: PiiCodec | None, contact_id: str, name: str | None, name_ct: bytes | None) -> str | None:
+    if name_ct is None:
+        return name
+    if pii is None:
+        raise PiiError("this name is encrypted but no data keys are loaded (encryption was enabled: "
+                       "check the key ring)")
+    return pii.decrypt(bytes(name_ct), *NAME_AAD, contact_id)
