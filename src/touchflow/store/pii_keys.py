@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, tuple_, up
 
 from touchflow.security.keystore import KeyRing
 from touchflow.security.pii import PiiCodec, PiiError, derive_kek, new_data_key, unwrap_key, wrap_key
+from touchflow.store.db import READ_ONLY
 from touchflow.store.guards import SqlGuardRepository
 from touchflow.store.pii_fields import identity_row_key, open_name, seal_name
 from touchflow.store.registry import SqlAuditRepository
@@ -67,11 +68,16 @@ class PiiKeys:
         with self._lock:
             if self._cached is not None and time.monotonic() - self._cached[0] < _CACHE_S:
                 return self._cached[1]
-        with self._engine.connect() as connection:
+        with self._reading() as connection:
             codec = self._load(connection)
         with self._lock:
             self._cached = (time.monotonic(), codec)
         return codec
+
+    def _reading(self) -> Connection:
+        """A read-only connection: on SQLite it reads a snapshot beside the writer instead of queueing for the
+        write lock (a unit of work holding that lock asks for keys while it runs)."""
+        return self._engine.connect().execution_options(**{READ_ONLY: True})
 
     def invalidate(self) -> None:
         with self._lock:
@@ -100,7 +106,7 @@ class PiiKeys:
                         fetch=self._fetch)
 
     def _fetch(self, key_id: int) -> bytes | None:
-        with self._engine.connect() as connection:
+        with self._reading() as connection:  # called inside a unit of work that may hold SQLite's write lock
             row = connection.execute(select(data_keys).where(data_keys.c.id == key_id,
                                                              data_keys.c.purpose == "field")).first()
         if row is None:
@@ -111,7 +117,7 @@ class PiiKeys:
     # --- status ---------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        with self._engine.connect() as connection:
+        with self._reading() as connection:
             keys = connection.execute(select(data_keys).order_by(data_keys.c.id)).all()
             rows = _rows_by_key(connection)
             document = SqlGuardRepository(connection, []).setting(SETTING) or {}
