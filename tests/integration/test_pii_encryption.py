@@ -177,7 +177,7 @@ def test_rotation_beside_a_concurrent_import_loses_nothing(encrypted: Applicatio
                 upsert_contacts(ctx, "crm", people(10, start))
                 upsert_contacts(ctx, "crm", people(5, start - 30))  # re-offers: must match, not duplicate
                 started.set()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             started.set()

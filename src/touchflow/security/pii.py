@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import struct
@@ -120,7 +119,7 @@ class PiiCodec:
         return plain.decode()
 
     def index(self, kind: str, value: str) -> str:
-        return hmac.new(self._index_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._index_key, f"{kind}:{value}".encode(), "sha256").hex()  # one C call
 
     def key_of(self, blob: bytes) -> int:
         return ciphertext_key_id(blob)

@@ -19,7 +19,7 @@ from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, Unmer
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
-from touchflow.store.pii_fields import identity_value, open_name, seal_name, sealed_identity_rows
+from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name, sealed_identity_rows
 from touchflow.store.tables import (
     contact_consents,
     contact_identities,
@@ -268,7 +268,8 @@ class SqlContactRepository:
             moved_events += self._c.execute(update(events).where(events.c.contact_id == survivor_id,
                                                                  events.c.id.in_(chunk))
                                             .values(contact_id=loser.id)).rowcount
-        labels = sorted({str(i) for i in undo.identities})
+        labels = sorted({str(i) for i in undo.identities}  # as written before encryption, and after
+                        | {identity_label(self._pii, i) for i in undo.identities})
         for chunk in _chunks(labels):  # arrived after the merge (or beyond the listed ids) with its identifier
             late = [events.c.received_at >= merged_at] if undo.events_complete else []
             moved_events += self._c.execute(update(events).where(

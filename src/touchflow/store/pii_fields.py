@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from touchflow.domain.identities import Identity
 from touchflow.domain.ports import IdentityLink
 from touchflow.security.pii import PiiCodec, PiiError
 
-__all__ = ["NAME_AAD", "identity_row_key", "identity_value", "open_name", "seal_name", "sealed_identity_rows"]
+__all__ = ["NAME_AAD", "identity_label", "identity_row_key", "identity_value", "open_name", "seal_name",
+           "sealed_identity_rows"]
 
 _TABLE, _COLUMN = "contact_identities", "value"
 NAME_AAD = ("contacts", "name")
@@ -24,6 +26,11 @@ NAME_AAD = ("contacts", "name")
 def identity_row_key(kind: str, index: str) -> str:
     """What an identity ciphertext is bound to: its kind and blind index (not its contact: merges move it)."""
     return f"{kind}:{index}"
+
+
+def identity_label(pii: PiiCodec | None, identity: Identity) -> str:
+    """How ``events.identity`` names an identifier: ``kind:value``, or ``kind:<blind index>`` when encrypted."""
+    return str(identity) if pii is None else f"{identity.kind}:{pii.index(*identity)}"
 
 
 def identity_value(pii: PiiCodec | None, kind: str, value: str, value_ct: bytes | None) -> str:

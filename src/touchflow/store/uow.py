@@ -81,7 +81,7 @@ class SqlUnitOfWork:
         connection.begin()
         self._connection = connection
         self.contacts = SqlContactRepository(connection, pii)
-        self.events = SqlEventRepository(connection)
+        self.events = SqlEventRepository(connection, pii)
         self.sources = SqlSourceRepository(connection)
         self.rejects = SqlRejectRepository(connection)
         self.audit = SqlAuditRepository(connection)
