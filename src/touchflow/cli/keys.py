@@ -25,8 +25,11 @@ keys_app = typer.Typer(help="Data keys that encrypt personal data (email, phone,
 @keys_app.command("status")
 def keys_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each data key, how many rows it encrypts, rows still in plaintext, and where a rotation stands."""
-    with open_app() as application:
-        status = application.pii_keys.status()
+    try:
+        with open_app() as application:
+            status = application.pii_keys.status()
+    except (SecretError, PiiError) as exc:
+        fail(str(exc))
     if as_json:
         print_json(status)
         return
@@ -52,14 +55,14 @@ def keys_rotate(
     transactions, while imports and sends go on. Interrupted, it resumes where it stopped. Old keys retire
     when no row uses them."""
     actor = local_actor().id
-    with open_app() as application:
-        clock = application.services.clock
-        try:
+    try:
+        with open_app() as application:
+            clock = application.services.clock
             report = application.pii_keys.rotate(clock.now, actor=actor, batch_size=batch, resume_only=resume)
-        except SecretError as exc:
-            fail(f"{exc} (personal data is encrypted under the key ring: `touchflow secret status`)")
-        except PiiError as exc:  # a data key that does not unwrap, a row that does not open
-            fail(str(exc))
+    except SecretError as exc:
+        fail(f"{exc} (personal data is encrypted under the key ring: `touchflow secret status`)")
+    except PiiError as exc:  # a data key that does not unwrap, a row that does not open
+        fail(str(exc))
     data = {"new_key": report.new_key, "reencrypted": report.reencrypted, "batches": report.batches,
             "finished": report.finished, "retired": list(report.retired)}
     if as_json:
