@@ -24,14 +24,14 @@ def test_keys_rotate_enables_encryption_then_rotates_and_status_counts_rows(app:
     before = orjson.loads(out)
     assert before["enabled"] is False and before["plaintext_rows"] == 10
 
-    code, out = run(app, "keys", "rotate", "--batch", "3", "--json")
+    code, out = run(app, "keys", "rotate", "--batch", "3", "--settle", "0", "--json")
     assert code == 0, out
     first = orjson.loads(out)
     assert first["finished"] is True and first["reencrypted"] == 10 and first["retired"] == []
     with app.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM contact_identities WHERE value LIKE '%@%'")).scalar_one() == 0
 
-    code, out = run(app, "keys", "rotate", "--json")
+    code, out = run(app, "keys", "rotate", "--settle", "0", "--json")
     assert code == 0, out
     second = orjson.loads(out)
     assert second["retired"] == [first["new_key"]] and second["reencrypted"] == 10
@@ -49,10 +49,10 @@ def test_keys_rotate_enables_encryption_then_rotates_and_status_counts_rows(app:
 
 def test_a_missing_key_ring_is_a_clear_error_not_a_traceback(app: Application) -> None:
     upsert_contacts(app.services, "crm", [RawItem({"email": "a@x.cn"})])
-    assert run(app, "keys", "rotate", "--json")[0] == 0
+    assert run(app, "keys", "rotate", "--settle", "0", "--json")[0] == 0
     key_file = app.key_source().path
     assert key_file is not None
     key_file.unlink()
-    code, out = run(app, "keys", "rotate")
+    code, out = run(app, "keys", "rotate", "--settle", "0")
     assert code == 2
     assert "no secret key" in out and "Traceback" not in out

@@ -23,6 +23,7 @@ from touchflow.services.contacts import (
     suggest_duplicates,
 )
 from touchflow.services.ingest import RawItem, upsert_contacts
+from touchflow.services.segments import create_segment, preview_segment, refresh_segment, segment_members
 from touchflow.store.tables import contact_identities, contacts
 
 
@@ -216,3 +217,16 @@ def test_without_keys_nothing_changes(app: Application) -> None:
     assert app.pii_keys.codec() is None and not app.pii_keys.status()["enabled"]
     assert raw(app, "SELECT kind, value, value_ct FROM contact_identities") == [("email", "a@x.cn", None)]
     assert raw(app, "SELECT name, name_ct FROM contacts") == [("甲", None)]
+
+
+def test_a_segment_over_the_encrypted_name_is_finished_in_python(encrypted: Application) -> None:
+    ctx = encrypted.services
+    upsert_contacts(ctx, "crm", items({"email": "a@x.cn", "name": "李娜", "city": "上海"},
+                                      {"email": "b@x.cn", "name": "王芳", "city": "上海"},
+                                      {"email": "c@x.cn", "name": "李娜", "city": "北京"}))
+    definition = {"key": "lina_sh", "name": "李娜（上海）", "kind": "dynamic",
+                  "condition": {"all": [{"attr": "name", "eq": "李娜"}, {"attr": "city", "eq": "上海"}]}}
+    assert preview_segment(ctx, definition).count == 1
+    create_segment(ctx, definition, actor="t")
+    refresh_segment(ctx, "lina_sh")
+    assert [c for c, _ in segment_members(ctx, "lina_sh")] == [find_contact_id(ctx, "email:a@x.cn")]

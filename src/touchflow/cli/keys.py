@@ -49,6 +49,8 @@ def keys_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def keys_rotate(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="rows per transaction")] = 500,
     resume: Annotated[bool, typer.Option("--resume", help="only finish a rotation left unfinished")] = False,
+    settle: Annotated[float, typer.Option(min=0, max=3600, help="seconds to wait after making the new key, so "
+                                          "running servers and workers pick it up first")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Make a new data key (the first run enables encryption), then re-encrypt every row with it, in short
@@ -58,7 +60,8 @@ def keys_rotate(
     try:
         with open_app() as application:
             clock = application.services.clock
-            report = application.pii_keys.rotate(clock.now, actor=actor, batch_size=batch, resume_only=resume)
+            report = application.pii_keys.rotate(clock.now, actor=actor, batch_size=batch, resume_only=resume,
+                                                 settle_s=settle)
     except SecretError as exc:
         fail(f"{exc} (personal data is encrypted under the key ring: `touchflow secret status`)")
     except PiiError as exc:  # a data key that does not unwrap, a row that does not open

@@ -21,6 +21,8 @@ __all__ = ["NAME_AAD", "identity_label", "identity_row_key", "identity_value", "
 
 _TABLE, _COLUMN = "contact_identities", "value"
 NAME_AAD = ("contacts", "name")
+_WHY = "processes re-read them every 30 s after `touchflow keys rotate` enabled encryption; if it persists, " \
+       "check the key ring"
 
 
 def identity_row_key(kind: str, index: str) -> str:
@@ -37,8 +39,7 @@ def identity_value(pii: PiiCodec | None, kind: str, value: str, value_ct: bytes 
     if value_ct is None:
         return value
     if pii is None:
-        raise PiiError("this identity is encrypted but no data keys are loaded (encryption was enabled: "
-                       "check the key ring)")
+        raise PiiError(f"this identity is encrypted but this process has no data keys yet ({_WHY})")
     return pii.decrypt(bytes(value_ct), _TABLE, _COLUMN, identity_row_key(kind, value))
 
 
@@ -65,6 +66,5 @@ def open_name(pii: PiiCodec | None, contact_id: str, name: str | None, name_ct: 
     if name_ct is None:
         return name
     if pii is None:
-        raise PiiError("this name is encrypted but no data keys are loaded (encryption was enabled: "
-                       "check the key ring)")
+        raise PiiError(f"this name is encrypted but this process has no data keys yet ({_WHY})")
     return pii.decrypt(bytes(name_ct), *NAME_AAD, contact_id)

@@ -29,12 +29,12 @@ from touchflow.store.pii_fields import identity_row_key, open_name, seal_name
 from touchflow.store.registry import SqlAuditRepository
 from touchflow.store.tables import contact_identities, contacts, data_keys
 
-__all__ = ["SETTING", "PiiKeys", "RotationReport"]
+__all__ = ["CACHE_S", "SETTING", "PiiKeys", "RotationReport"]
 
 # {"plaintext_left": bool, "rotating": bool, "cursor": {"table": "contact_identities" | "contacts", "after": [...]}}
 SETTING = "pii_encryption"
 IDENTITY_AAD = ("contact_identities", "value")  # the same binding as store.pii_identities
-_CACHE_S = 30.0  # another process's rotation is seen within this (a ciphertext of an unknown key reloads at once)
+CACHE_S = 30.0  # another process's rotation is seen within this (a ciphertext of an unknown key reloads at once)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class PiiKeys:
     def codec(self) -> PiiCodec | None:
         """None while this database has no data keys (encryption not enabled: plaintext as before)."""
         with self._lock:
-            if self._cached is not None and time.monotonic() - self._cached[0] < _CACHE_S:
+            if self._cached is not None and time.monotonic() - self._cached[0] < CACHE_S:
                 return self._cached[1]
         with self._reading() as connection:
             codec = self._load(connection)
@@ -135,14 +135,20 @@ class PiiKeys:
     # --- rotation -------------------------------------------------------------------------------------
 
     def rotate(self, now: Callable[[], datetime], *, actor: str, batch_size: int = 500,
-               max_batches: int | None = None, resume_only: bool = False) -> RotationReport:
-        """Start a rotation (or resume one left unfinished), then re-encrypt until done or ``max_batches``."""
+               max_batches: int | None = None, resume_only: bool = False, settle_s: float = 0.0) -> RotationReport:
+        """Start a rotation (or resume one left unfinished), then re-encrypt until done or ``max_batches``.
+
+        ``settle_s``: after making a new key, wait that long before the pass, so that other processes (which
+        re-read keys every ``CACHE_S``) write with the new key — or, on the first run, stop writing plaintext —
+        before rows are counted. The final count catches stragglers either way; waiting makes them rare."""
         new_key = None
         with self._engine.begin() as connection:
             document = SqlGuardRepository(connection, []).setting(SETTING) or {}
             if not document.get("rotating") and not resume_only:
                 new_key = self._new_field_key(connection, now(), actor)
         self.invalidate()
+        if new_key is not None and settle_s > 0:
+            time.sleep(settle_s)
         return self._drain(now, actor, batch_size, max_batches, new_key)
 
     def rewrap(self, now: datetime, *, actor: str) -> int:
