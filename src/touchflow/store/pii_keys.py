@@ -193,42 +193,46 @@ class PiiKeys:
 
     def _drain(self, now: Callable[[], datetime], actor: str, batch_size: int, max_batches: int | None,
                new_key: int | None) -> RotationReport:
-        batches = done = 0
-        passes = 0
+        batches = done = passes = 0
         while max_batches is None or batches < max_batches:
             codec = self.codec()
             if codec is None:
                 raise PiiError("personal-data encryption is not enabled: run `touchflow keys rotate` first")
-            with self._engine.begin() as connection:
-                guards = SqlGuardRepository(connection, [])
-                document = guards.setting(SETTING) or {}
+            with self._reading() as reading:
+                document = SqlGuardRepository(reading, []).setting(SETTING) or {}
                 if not document.get("rotating"):
                     return RotationReport(new_key, done, batches, True, ())
                 cursor = document.get("cursor") or {"table": _PHASES[0], "after": None}
+                # every row done: count rows per key on a snapshot, outside any write transaction (a full scan)
+                clean = _COUNT if cursor["table"] == _COUNT and not _stragglers(reading, codec) else None
+            with self._engine.begin() as connection:
+                guards = SqlGuardRepository(connection, [])
+                if clean is not None:
+                    retired = _retire(connection, now())
+                    guards.set_setting(SETTING, {"plaintext_left": False, "rotating": False, "cursor": None},
+                                       actor, now())
+                    SqlAuditRepository(connection).record(actor, "keys.rotated", "data_keys",
+                                                          {"current": codec.current, "retired": list(retired),
+                                                           "rows": done}, now())
+                    break
+                if cursor["table"] == _COUNT:  # rows written meanwhile with an old key or in plaintext
+                    passes += 1
+                    guards.set_setting(SETTING, {**document, "cursor": None}, actor, now())
+                    if passes > 3:
+                        return RotationReport(new_key, done, batches, False, ())
+                    continue
                 count, last = _BATCHES[cursor["table"]](connection, codec, cursor["after"], batch_size)
                 batches += 1
                 done += count
                 phase = _PHASES.index(cursor["table"])
-                if last is not None or phase + 1 < len(_PHASES):
-                    following = ({"table": cursor["table"], "after": list(last)} if last is not None
-                                 else {"table": _PHASES[phase + 1], "after": None})
-                    guards.set_setting(SETTING, {**document, "cursor": following}, actor, now())
-                    continue
-                retired = _finish(connection, codec, now())
-                if retired is None:  # rows written meanwhile with an old key or in plaintext: another pass
-                    passes += 1
-                    guards.set_setting(SETTING, {**document, "cursor": None}, actor, now())
-                    if passes > 3:
-                        break
-                    continue
-                guards.set_setting(SETTING, {"plaintext_left": False, "rotating": False, "cursor": None},
-                                   actor, now())
-                SqlAuditRepository(connection).record(actor, "keys.rotated", "data_keys",
-                                                      {"current": codec.current, "retired": list(retired),
-                                                       "rows": done}, now())
-            self.invalidate()
-            return RotationReport(new_key, done, batches, True, retired)
-        return RotationReport(new_key, done, batches, False, ())
+                following = ({"table": cursor["table"], "after": list(last)} if last is not None
+                             else {"table": _PHASES[phase + 1] if phase + 1 < len(_PHASES) else _COUNT,
+                                   "after": None})
+                guards.set_setting(SETTING, {**document, "cursor": following}, actor, now())
+        else:
+            return RotationReport(new_key, done, batches, False, ())
+        self.invalidate()
+        return RotationReport(new_key, done, batches, True, retired)
 
 
 def _identities_batch(connection: Connection, codec: PiiCodec, after: list[str] | None,
@@ -282,6 +286,7 @@ def _contacts_batch(connection: Connection, codec: PiiCodec, after: list[str] | 
 _BatchFn = Callable[[Connection, PiiCodec, "list[str] | None", int], "tuple[int, tuple[str, ...] | None]"]
 _BATCHES: dict[str, _BatchFn] = {"contact_identities": _identities_batch, "contacts": _contacts_batch}
 _PHASES = tuple(_BATCHES)
+_COUNT = "count"  # the cursor after the last phase: count rows per key, then retire
 
 
 def _rows_by_key(connection: Connection) -> dict[int | None, int]:
@@ -297,14 +302,15 @@ def _rows_by_key(connection: Connection) -> dict[int | None, int]:
     return counts
 
 
-def _finish(connection: Connection, codec: PiiCodec, at: datetime) -> tuple[int, ...] | None:
-    """Retire every older field key no row uses any more; None when some row still does (or is plaintext)."""
-    counts = _rows_by_key(connection)
-    if any(k != codec.current and n for k, n in counts.items()):
-        return None
+def _stragglers(connection: Connection, codec: PiiCodec) -> bool:
+    """True when a row still uses an older key or plaintext."""
+    return any(k != codec.current and n for k, n in _rows_by_key(connection).items())
+
+
+def _retire(connection: Connection, at: datetime) -> tuple[int, ...]:
+    """Retire the older field keys (kept, wrapped: a straggler written since still opens)."""
     old = connection.execute(select(data_keys.c.id).where(
         data_keys.c.purpose == "field", data_keys.c.state == "retiring")).scalars().all()
     if old:
         connection.execute(update(data_keys).where(data_keys.c.id.in_(old)).values(state="retired", retired_at=at))
     return tuple(int(k) for k in old)
-
