@@ -31,6 +31,7 @@ VERSION = 1
 _HEADER = struct.Struct(">BI")  # version, data-key id
 _NONCE = 12
 _KEK_INFO = b"touchflow-pii-kek/1"
+_INDEX_MEMO = 50_000  # blind indexes remembered per codec (a codec lives ≤ 30 s in a process)
 
 
 class PiiError(Exception):
@@ -92,6 +93,7 @@ class PiiCodec:
         self._index_key = index_key
         self._aeads = {k: AESGCM(v) for k, v in field_keys.items()}
         self._fetch = fetch  # loads a data key made since (a rotation in another process)
+        self._indexes: dict[tuple[str, str], str] = {}
 
     def __repr__(self) -> str:
         return f"PiiCodec(current={self.current}, keys={sorted(self._aeads)})"
@@ -119,7 +121,14 @@ class PiiCodec:
         return plain.decode()
 
     def index(self, kind: str, value: str) -> str:
-        return hmac.digest(self._index_key, f"{kind}:{value}".encode(), "sha256").hex()  # one C call
+        # an import computes each identity's index twice (lookup, then insert): remembered, within a bound
+        key = (kind, value)
+        found = self._indexes.get(key)
+        if found is None:
+            if len(self._indexes) >= _INDEX_MEMO:
+                self._indexes.clear()
+            found = self._indexes[key] = hmac.digest(self._index_key, f"{kind}:{value}".encode(), "sha256").hex()
+        return found
 
     def key_of(self, blob: bytes) -> int:
         return ciphertext_key_id(blob)
