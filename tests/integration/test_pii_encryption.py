@@ -230,3 +230,13 @@ def test_a_segment_over_the_encrypted_name_is_finished_in_python(encrypted: Appl
     create_segment(ctx, definition, actor="t")
     refresh_segment(ctx, "lina_sh")
     assert [c for c, _ in segment_members(ctx, "lina_sh")] == [find_contact_id(ctx, "email:a@x.cn")]
+
+
+def test_searching_encrypted_names_pages_like_plaintext(encrypted: Application) -> None:
+    ctx = encrypted.services
+    upsert_contacts(ctx, "crm", people(7))
+    upsert_contacts(ctx, "crm", items({"email": "other@x.cn", "name": "王芳", "company": "客户服务公司"}))
+    pages = [[s.id for s in search_contacts(ctx, "客户", limit=3, offset=o)] for o in (0, 3, 6)]
+    everyone = sorted(s.id for s in search_contacts(ctx, limit=100))
+    assert [len(p) for p in pages] == [3, 3, 2] and sum(pages, []) == everyone  # 7 names and 1 company
+    assert [s.values["name"] for s in search_contacts(ctx, "客户3")] == ["客户3"]

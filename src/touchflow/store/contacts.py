@@ -346,7 +346,7 @@ class SqlContactRepository:
                 contacts.c.id.in_(by_identity), contacts.c.name.contains(text, autoescape=True),
                 contacts.c.company.contains(text, autoescape=True)]
             if self._pii is not None:  # encrypted names: decrypted in batches, compared here
-                clauses.append(contacts.c.id.in_(self._names_containing(text)))
+                clauses.append(contacts.c.id.in_(self._names_containing(text, tag, limit + offset)))
             query = query.where(or_(*clauses))
         if tag:
             query = query.where(contacts.c.id.in_(select(contact_tags.c.contact_id)
@@ -362,15 +362,17 @@ class SqlContactRepository:
         forms = [self._pii.index(kind, text) for kind in kinds]
         return [*forms, text] if self._pii.plaintext_left else forms
 
-    def _names_containing(self, text: str) -> list[str]:
-        """Live contacts whose encrypted name contains ``text`` (as SQL ``LIKE``: ASCII letters in any case).
-        A scan: names are not searchable in SQL once encrypted (ADR 0026)."""
-        needle = text.casefold() if text.isascii() else text
-        found: list[str] = []
-        for contact_id, name in self._encrypted_names():
-            if needle in (name.casefold() if text.isascii() else name):
-                found.append(contact_id)
-        return found
+    def _names_containing(self, text: str, tag: str | None, first: int) -> list[str]:
+        """The ``first`` live contacts (by id, with ``tag`` if given) whose encrypted name contains ``text`` (as
+        SQL ``LIKE``: ASCII letters in any case). More cannot reach a page ordered by id of ``first`` rows, and
+        the IN list stays small. A scan: names are not searchable in SQL once encrypted (ADR 0026)."""
+        fold = text.isascii()
+        needle = text.casefold() if fold else text
+        tagged = None if tag is None else set(self._c.execute(
+            select(contact_tags.c.contact_id).where(contact_tags.c.tag == tag)).scalars())
+        found = sorted(contact_id for contact_id, name in self._encrypted_names()
+                       if needle in (name.casefold() if fold else name) and (tagged is None or contact_id in tagged))
+        return found[:first]
 
     def _encrypted_names(self) -> Iterator[tuple[str, str]]:
         c = contacts.c
