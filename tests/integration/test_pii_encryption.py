@@ -170,36 +170,47 @@ def test_rotation_beside_a_concurrent_import_loses_nothing(encrypted: Applicatio
     ctx = encrypted.services
     upsert_contacts(ctx, "crm", people(60))
     errors: list[BaseException] = []
-    started = threading.Event()
+    during: list[int] = []  # batches the importer committed while the rotation ran
+    imported: list[int] = []
+    started, rotating, rotated = threading.Event(), threading.Event(), threading.Event()
 
     def importing() -> None:
+        n = 60
         try:
-            for start in range(60, 200, 10):
-                upsert_contacts(ctx, "crm", people(10, start))
-                upsert_contacts(ctx, "crm", people(5, start - 30))  # re-offers: must match, not duplicate
+            while not rotated.is_set() and n < 400:
+                upsert_contacts(ctx, "crm", people(5, n))
+                upsert_contacts(ctx, "crm", people(3, n - 30))  # re-offers: must match, not duplicate
+                if rotating.is_set() and not rotated.is_set():
+                    during.append(n)
+                n += 5
                 started.set()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
+            imported.append(n)
             started.set()
 
     worker = threading.Thread(target=importing)
     worker.start()
     started.wait(30)
+    rotating.set()
     reports = [enable(encrypted, batch_size=7)]
+    rotated.set()
     worker.join()
     reports.append(enable(encrypted, batch_size=50))  # and once more after it, as an operator would
     assert not errors
+    assert during, "the import did not run while the rotation did"
     assert all(r.finished for r in reports)
-    states = search_contacts(ctx, limit=1000)
-    assert len(states) == 200
-    assert sorted(s.values["name"] for s in states) == sorted(f"客户{i}" for i in range(200))
-    assert raw(encrypted, "SELECT count(*) FROM contact_identities") == [(400,)]
+    total = imported[0]
+    states = search_contacts(ctx, limit=500)
+    assert len(states) == total
+    assert sorted(s.values["name"] for s in states) == sorted(f"客户{i}" for i in range(total))
+    assert raw(encrypted, "SELECT count(*) FROM contact_identities") == [(2 * total,)]
     status = encrypted.pii_keys.status()
     current = [k for k in status["keys"] if k["purpose"] == "field" and k["state"] == "active"]
-    assert len(current) == 1 and current[0]["rows"] == 600 and status["plaintext_rows"] == 0
+    assert len(current) == 1 and current[0]["rows"] == 3 * total and status["plaintext_rows"] == 0
     assert all(k["rows"] == 0 for k in status["keys"] if k["purpose"] == "field" and k["state"] == "retired")
-    for i in (0, 61, 199):
+    for i in (0, 61, total - 1):
         assert get_contact_profile(ctx, f"email:p{i}@x.cn").state.values["name"] == f"客户{i}"
 
 
