@@ -184,7 +184,7 @@ def test_rotation_beside_a_concurrent_import_loses_nothing(encrypted: Applicatio
                     during.append(n)
                 n += 5
                 started.set()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
             imported.append(n)
