@@ -18,8 +18,10 @@ from touchflow.security.pii import PiiError
 
 __all__ = ["register"]
 
-keys_app = typer.Typer(help="Data keys that encrypt personal data (email, phone, other identifiers) at rest. "
-                            "They are wrapped by the key ring of `touchflow secret`.", no_args_is_help=True)
+keys_app = typer.Typer(help="Data keys that encrypt personal data (identifiers: email, phone, openid …; names) "
+                            "at rest. They are stored wrapped by the key ring of `touchflow secret` (`secret "
+                            "rotate` re-wraps them; `keys rotate` replaces them and re-encrypts the rows).",
+                       no_args_is_help=True)
 
 
 @keys_app.command("status")
