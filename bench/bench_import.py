@@ -1,6 +1,7 @@
 """Import throughput and memory: Touchflow's ``import_file`` against a plain SQLite insert.
 
     python bench/bench_import.py --contacts 100000 --events 1000000 [--database sqlite|URL] [--seed 1]
+                                 [--encryption] [--repeat 3]
 
 Sample data is generated first (seeded, not timed). Each measured phase then runs in its own
 process (multiprocessing 'spawn'), so the peak RSS reported is that phase's alone:
@@ -11,6 +12,9 @@ process (multiprocessing 'spawn'), so the peak RSS reported is that phase's alon
   the floor for "a file into a table".
 * touchflow: ``import_file`` into a fresh Touchflow database; contacts (the GBK CRM export) first,
   then web events into the same database, as a customer would.
+* with ``--encryption``: the touchflow phases run twice, on two fresh databases, personal data in plaintext
+  and then encrypted at rest (ADR 0026: AES-GCM identities and names, HMAC blind-index lookups), and the
+  table gives the encrypted run's rate against the plaintext one.
 
 The result is a Markdown table on stdout; progress goes to stderr.
 """
@@ -120,13 +124,14 @@ def baseline(kind: str, path: str, db: str) -> Measured:
                     _peak_rss_mb())
 
 
-def touchflow(kind: str, path: str, url: str, batch_size: int) -> Measured:
+def touchflow(kind: str, path: str, url: str, batch_size: int, config_dir: str | None = None,
+              label: str = "") -> Measured:
     """``import_file`` into the Touchflow database at ``url``; runs in a fresh process."""
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings
     from touchflow.engine.importer import import_file
 
-    application = bootstrap(Settings(url, batch_size=batch_size))
+    application = bootstrap(Settings(url, batch_size=batch_size, config_dir=config_dir))
     try:
         started = time.perf_counter()
         source = "crm" if kind == "contacts" else "website"
@@ -138,7 +143,20 @@ def touchflow(kind: str, path: str, url: str, batch_size: int) -> Measured:
     new = report.created if kind == "contacts" else report.contacts_created
     detail = (f"{new:,} new contacts, {report.merged:,} merges, {report.rejected:,} rejected"
               + (f", {report.created:,} events stored" if kind == "events" else ""))
-    return Measured(f"touchflow import {kind}", report.read, seconds, _peak_rss_mb(), detail)
+    return Measured(f"touchflow import {kind}{label}", report.read, seconds, _peak_rss_mb(), detail)
+
+
+def _cipher_cost(n: int = 50_000) -> str:
+    """What encryption adds per value, without the database: a blind index and an AES-GCM seal."""
+    from touchflow.security.pii import PiiCodec, new_data_key
+
+    codec = PiiCodec({1: new_data_key()}, 1, new_data_key(), plaintext_left=False)
+    values = [f"user{i}@example.cn" for i in range(n)]
+    started = time.perf_counter()
+    for v in values:
+        codec.encrypt(v, "contact_identities", "value", "email:" + codec.index("email", v))
+    per_identity = (time.perf_counter() - started) / n * 1e6
+    return f"{per_identity:.1f} µs per identity (blind index + AES-GCM), best of one run of {n:,}"
 
 
 def _in_own_process(fn: Callable[..., Measured], *args: object) -> Measured:
@@ -151,24 +169,34 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _fresh_database(database: str, workdir: Path) -> tuple[str, Callable[[], None]]:
-    """A new, migrated Touchflow database and a function that removes it."""
+def _fresh_database(database: str, workdir: Path, encrypted: bool = False) -> tuple[str, Callable[[], None]]:
+    """A new, migrated Touchflow database and a function that removes it; ``encrypted``: with a key ring
+    (in ``workdir/config``) and data keys, so personal data is encrypted from the first row."""
     from sqlalchemy import create_engine, text
 
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings, normalise_database_url
 
     def init(url: str) -> None:
-        application = bootstrap(Settings(url))
+        application = bootstrap(Settings(url, config_dir=str(workdir / "config")))
         application.init_database()
+        if encrypted:
+            application.create_secret_key()
+            application.pii_keys.rotate(application.services.clock.now, actor="bench")
         application.close()
 
     if database == "sqlite":
-        url = f"sqlite:///{(workdir / 'touchflow.db').as_posix()}"
+        path = workdir / ("touchflow-encrypted.db" if encrypted else "touchflow.db")
+        url = f"sqlite:///{path.as_posix()}"
         init(url)
-        return url, lambda: None
+
+        def remove() -> None:  # the next run starts from an empty database again
+            for leftover in workdir.glob(path.name + "*"):
+                leftover.unlink()
+
+        return url, remove
     admin_url = normalise_database_url(database)
-    name = f"touchflow_bench_{os.getpid()}"
+    name = f"touchflow_bench_{os.getpid()}{'_encrypted' if encrypted else ''}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
@@ -183,14 +211,16 @@ def _fresh_database(database: str, workdir: Path) -> tuple[str, Callable[[], Non
     return url, drop
 
 
-def _table(results: list[Measured], baselines: dict[str, Measured]) -> str:
-    lines = ["| phase | rows | seconds | rows/s | vs baseline | peak RSS (MB) |",
-             "|---|---:|---:|---:|---:|---:|"]
+def _table(results: list[Measured], baselines: dict[str, Measured], plain: dict[str, Measured]) -> str:
+    lines = ["| phase | rows | seconds | rows/s | vs baseline | vs plaintext | peak RSS (MB) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for m in results:
         kind = "contacts" if "contacts" in m.phase else "events"
         base = baselines[kind]
         ratio = "1.00×" if m is base else f"{m.rate / base.rate:.3f}× ({base.rate / m.rate:.0f}× slower)"
-        lines.append(f"| {m.phase} | {m.rows:,} | {m.seconds:.2f} | {m.rate:,.0f} | {ratio} | {m.peak_rss_mb:.0f} |")
+        versus = f"{m.rate / plain[kind].rate:.3f}×" if "encrypted" in m.phase and kind in plain else ""
+        lines.append(f"| {m.phase} | {m.rows:,} | {m.seconds:.2f} | {m.rate:,.0f} | {ratio} | {versus} "
+                     f"| {m.peak_rss_mb:.0f} |")
     return "\n".join(lines)
 
 
@@ -204,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--encryption", action="store_true",
+                        help="also run the touchflow phases with personal data encrypted at rest, and compare")
+    parser.add_argument("--repeat", type=int, default=1, help="run the touchflow phases this often; keep the best")
     args = parser.parse_args(argv)
 
     from touchflow.demo.sample_data import write_sample_data
@@ -220,13 +253,22 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"baseline {kind} …")
             results.append(_in_own_process(baseline, kind, path, str(workdir / f"baseline-{kind}.db")))
         baselines = {"contacts": results[0], "events": results[1]}
-        url, drop = _fresh_database(args.database, workdir)
-        try:
-            for kind, path in (("contacts", crm), ("events", web)):
-                _log(f"touchflow {kind} …")
-                results.append(_in_own_process(touchflow, kind, path, url, args.batch_size))
-        finally:
-            drop()
+        best: dict[tuple[bool, str], Measured] = {}
+        for attempt in range(args.repeat):  # plaintext and encrypted alternate: a busy machine hits both alike
+            for encrypted in (False, True) if args.encryption else (False,):
+                url, drop = _fresh_database(args.database, workdir, encrypted)
+                label = " (encrypted)" if encrypted else ""
+                try:
+                    for kind, path in (("contacts", crm), ("events", web)):
+                        _log(f"touchflow {kind}{label}, run {attempt + 1} …")
+                        measured = _in_own_process(touchflow, kind, path, url, args.batch_size,
+                                                   str(workdir / "config"), label)
+                        if (encrypted, kind) not in best or measured.seconds < best[encrypted, kind].seconds:
+                            best[encrypted, kind] = measured
+                finally:
+                    drop()
+        results.extend(best[key] for key in sorted(best))
+        plain = {kind: m for (encrypted, kind), m in best.items() if not encrypted}
     finally:
         if args.keep:
             _log(f"kept {workdir}")
@@ -238,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Touchflow database: {database}, batch size {args.batch_size}; baseline: SQLite "
           f"{sqlite3.sqlite_version}; Python {sys.version.split()[0]} on {sys.platform}, "
           f"{os.cpu_count()} CPUs. Sample data generated in {generation:.1f} s (not timed).\n")
-    print(_table(results, baselines))
+    print(_table(results, baselines, plain))
     print()
+    if args.encryption:
+        print(f"- the cipher alone: {_cipher_cost()}")
     for m in results:
         if m.detail:
             print(f"- {m.phase}: {m.detail}")

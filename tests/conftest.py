@@ -20,6 +20,7 @@ from touchflow.config import Settings, normalise_database_url
 from touchflow.store.tables import metadata
 
 POSTGRES_ENV = "TOUCHFLOW_TEST_POSTGRES_URL"
+PII_ENV = "TOUCHFLOW_TEST_PII_ENCRYPTION"  # "1": every `app` has personal data encrypted (ADR 0026)
 _PG_DB = f"touchflow_test_{os.getpid()}"
 
 
@@ -84,5 +85,7 @@ def app(database_url: str, clock: VirtualClock, tmp_path: Path) -> Iterator[Appl
     application = bootstrap(Settings(database_url, config_dir=str(tmp_path / CONFIG_DIR)), clock=clock)
     application.init_database()
     application.create_secret_key()
+    if os.environ.get(PII_ENV) == "1":
+        application.pii_keys.rotate(clock.now, actor="test")
     yield application
     application.close()

@@ -24,6 +24,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
 from touchflow.store.db import make_engine
+from touchflow.store.pii_keys import PiiKeys
 from touchflow.store.uow import SqlUnitOfWork
 
 __all__ = ["Application", "bootstrap", "open_sandbox"]
@@ -34,6 +35,7 @@ class Application:
     settings: Settings
     engine: Engine
     services: ServiceContext
+    pii_keys: PiiKeys
     _ring: tuple[object, KeyRing] | None = field(default=None, init=False, repr=False)
 
     def init_database(self) -> str | None:
@@ -89,6 +91,8 @@ class Application:
         before = source.load()
         after = before.rotated(now, grace)
         source.write(after)
+        self._ring = None
+        self.pii_keys.rewrap(now, actor=actor)  # data keys move to the new ring key before the old one retires
         return reseal_after_rotation(self.services, before.box(now), after.box(now), actor=actor,
                                      new_key=after.current.id, grace=grace, source=source.describe(),
                                      retiring={k.id: k.retires_at for k in after.keys[1:]})
@@ -131,14 +135,17 @@ class Application:
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
+    ring: list[Application] = []  # the key ring is the application's (re-read when its file changes)
+    pii_keys = PiiKeys(engine, lambda: ring[0].key_ring())
     services = ServiceContext(
-        uow=lambda: SqlUnitOfWork(engine),
-        read_uow=lambda: SqlUnitOfWork(engine, read_only=True),
+        uow=lambda: SqlUnitOfWork(engine, pii=pii_keys.codec),
+        read_uow=lambda: SqlUnitOfWork(engine, read_only=True, pii=pii_keys.codec),
         clock=clock or SystemClock(),
         single_writer=engine.dialect.name == "sqlite",
     )
-    application = Application(settings, engine, services)
+    application = Application(settings, engine, services, pii_keys)
     services.secret_box = application.secret_box
+    ring.append(application)
     return application
 
 

@@ -18,6 +18,7 @@ from touchflow.cli import (
     imports,
     incidents,
     journeys,
+    keys,
     lifecycle,
     personas,
     privacy,
@@ -51,7 +52,7 @@ def _root(ctx: typer.Context) -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
-               audit):
+               audit, keys):
     module.register(app)
 
 

@@ -21,6 +21,7 @@ from touchflow.domain.identities import Identity
 
 __all__ = [
     "MANUAL_PRIORITY",
+    "PERSONAL_FIELDS",
     "STANDARD_FIELDS",
     "Consent",
     "ContactRecord",
@@ -41,6 +42,10 @@ STANDARD_FIELDS: tuple[str, ...] = (
     "name", "gender", "age", "city", "province", "industry", "company", "job_title",
     "timezone", "locale", "lifecycle_stage",
 )
+# Standard attributes that are personal data: encrypted at rest when encryption is enabled (ADR 0026), so
+# never compared in SQL (a condition over them is finished in Python on decrypted values). Identifiers
+# (email, phone, openid, CRM id …) are identities, encrypted with a blind index for matching.
+PERSONAL_FIELDS: frozenset[str] = frozenset({"name"})
 CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "wecom", "wechat", "onsite", "phone")
 MANUAL_PRIORITY = 1000  # a person's edit (D5) outranks every automated source
 

@@ -14,6 +14,8 @@ Agreement with ``predicates.evaluate`` is the contract (tests/integration/test_p
 * Text order is code-point order: SQLite compares bytes already; PostgreSQL gets ``COLLATE "C"``.
 * ``RandomBucket`` (a SHA-256 bucket) has no portable SQL form. The compiled ``where`` then selects a
   superset and ``residual`` holds the conjuncts to evaluate in Python on those candidates.
+* Personal fields (``PERSONAL_FIELDS``: the name) may be encrypted at rest (ADR 0026): SQL never compares
+  them; a comparison over one goes to the residual like a random bucket, on decrypted values.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from sqlalchemy import (
     true,
 )
 
-from touchflow.domain.contacts import STANDARD_FIELDS, Scalar
+from touchflow.domain.contacts import PERSONAL_FIELDS, STANDARD_FIELDS, Scalar
 from touchflow.domain.predicates import (
     ENGAGEMENT_EVENTS,
     Always,
@@ -248,7 +250,9 @@ def _engagement(cond: MessageEngagement, ctx: EvalContext,
 
 
 def _has_random(cond: Condition) -> bool:
-    return any(isinstance(node, RandomBucket) for node in walk(cond))
+    """Needs Python: a random bucket, or a comparison over a personal (possibly encrypted) field."""
+    return any(isinstance(node, RandomBucket) or (isinstance(node, AttrCompare) and node.field in PERSONAL_FIELDS)
+               for node in walk(cond))
 
 
 def _flatten(cond: Condition) -> list[Condition]:
@@ -265,6 +269,8 @@ class _Compiler:
     def exact(self, cond: Condition) -> ColumnElement[bool]:
         match cond:
             case AttrCompare(field=name, op=op, value=value):
+                if name in PERSONAL_FIELDS:
+                    raise ValueError(f"{name} is personal data: compile_condition moves it to the residual")
                 return _compare(_attribute(name), op, value)
             case HasTag(tag=tag):
                 found = select(contact_tags.c.tag).where(contact_tags.c.contact_id == contacts.c.id,

@@ -17,7 +17,9 @@ from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.identities import Identity
 from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name, sealed_identity_rows
 from touchflow.store.privacy import record_consent_ledger
 from touchflow.store.tables import (
     contact_consents,
@@ -71,8 +73,9 @@ def _lineage_from(doc: dict[str, list[Any]]) -> dict[str, Stamp]:
             for name, v in doc.items()}
 
 
-def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
+def _row_values(state: ContactState, at: datetime, pii: PiiCodec | None) -> dict[str, Any]:
     row: dict[str, Any] = {name: state.values.get(name) for name in STANDARD_FIELDS}
+    row["name"], row["name_ct"] = seal_name(pii, state.id, row["name"])
     row["custom"] = {k[len("custom."):]: v for k, v in state.values.items() if k.startswith("custom.")}
     row["lineage"] = _lineage_doc(state.lineage)
     row["updated_at"] = at
@@ -81,38 +84,52 @@ def _row_values(state: ContactState, at: datetime) -> dict[str, Any]:
 
 
 class SqlContactRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
+        self._pii = pii  # None: personal data in plaintext, as before encryption is enabled (ADR 0026)
 
     def lookup(self, identities: Collection[Identity]) -> dict[Identity, str]:
-        by_kind: dict[str, list[str]] = defaultdict(list)
+        """Identity -> contact; with encryption on, through the blind index (and the plaintext form while the
+        encryption pass has rows left to do)."""
+        pii = self._pii
+        stored: dict[tuple[str, str], Identity] = {}
         for identity in set(identities):
-            by_kind[identity.kind].append(identity.value)
-        found: dict[Identity, str] = {}
-        if self._c.dialect.name == "postgresql":
-            return self._lookup_unprepared(by_kind)
+            if pii is None:
+                stored[identity] = identity
+                continue
+            stored[(identity.kind, pii.index(identity.kind, identity.value))] = identity
+            if pii.plaintext_left:
+                stored[identity] = identity
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for kind, value in stored:
+            by_kind[kind].append(value)
+        raw = self._lookup_unprepared(by_kind) if self._c.dialect.name == "postgresql" else self._lookup(by_kind)
+        return {stored[key]: contact_id for key, contact_id in raw.items()}
+
+    def _lookup(self, by_kind: dict[str, list[str]]) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
         t = contact_identities
         for kind, values in by_kind.items():
             for chunk in _chunks(values):
                 rows = self._c.execute(
                     select(t.c.value, t.c.contact_id).where(t.c.kind == kind, t.c.value.in_(chunk)))
                 for value, contact_id in rows:
-                    found[Identity(kind, value)] = contact_id
+                    found[(kind, value)] = contact_id
         return found
 
-    def _lookup_unprepared(self, by_kind: dict[str, list[str]]) -> dict[Identity, str]:
+    def _lookup_unprepared(self, by_kind: dict[str, list[str]]) -> dict[tuple[str, str], str]:
         """Unprepared as well: psycopg prepares a query after five runs and PostgreSQL may then keep a generic
         plan made while the table was empty (before: the key's ``kind`` only, then a filter on ``value``,
         1.8 s a lookup at 52k identities). The statement above no longer needs it; this keeps it so."""
         driver = cast(psycopg.Connection[Any], self._c.connection.dbapi_connection)
-        found: dict[Identity, str] = {}
+        found: dict[tuple[str, str], str] = {}
         with driver.cursor() as cursor:
             for kind, values in by_kind.items():
                 for chunk in _chunks(values, _PG_CHUNK):
                     cursor.execute(IDENTITY_LOOKUP_SQL, (kind, list(chunk)), prepare=False)
                     for value, contact_id in cursor.fetchall():
                         if contact_id is not None:
-                            found[Identity(kind, value)] = contact_id
+                            found[(kind, value)] = contact_id
         return found
 
     def refresh_statistics(self) -> None:
@@ -126,6 +143,8 @@ class SqlContactRepository:
         for chunk in _chunks(id_list):
             for row in self._c.execute(select(contacts).where(contacts.c.id.in_(chunk))).mappings():
                 values: dict[str, Scalar] = {n: row[n] for n in STANDARD_FIELDS if row[n] is not None}
+                if row["name_ct"] is not None:
+                    values["name"] = cast(str, open_name(self._pii, row["id"], None, row["name_ct"]))
                 values.update({f"custom.{k}": v for k, v in (row["custom"] or {}).items()})
                 states[row["id"]] = ContactState(
                     id=row["id"], created_at=row["created_at"], values=values,
@@ -141,13 +160,17 @@ class SqlContactRepository:
     def insert(self, states: Sequence[ContactState], at: datetime) -> None:
         if not states:
             return
-        columns = ("id", "created_at", "updated_at", "merged_into", *STANDARD_FIELDS, "custom", "lineage")
+        columns = ("id", "created_at", "updated_at", "merged_into", *STANDARD_FIELDS, "custom", "lineage", "name_ct")
         rows = []
+        pii = self._pii
         for s in states:
             values = s.values
             custom = {k[7:]: v for k, v in values.items() if k.startswith("custom.")}
-            rows.append((s.id, s.created_at, at, s.merged_into, *(values.get(n) for n in STANDARD_FIELDS), custom,
-                         _lineage_doc(s.lineage)))
+            row: list[Any] = [s.id, s.created_at, at, s.merged_into, *(values.get(n) for n in STANDARD_FIELDS), custom,
+                   _lineage_doc(s.lineage), None]
+            if pii is not None and row[4] is not None:  # 4: "name", the first standard field
+                row[4], row[-1] = seal_name(pii, s.id, row[4])
+            rows.append(row)
         bulk_insert(self._c, contacts, columns, rows)
         self._write_children(states, replace=False)
 
@@ -155,7 +178,7 @@ class SqlContactRepository:
         if not states:
             return
         stmt = update(contacts).where(contacts.c.id == bindparam("b_id"))
-        rows = [{"b_id": s.id, **_row_values(s, at)} for s in states]
+        rows = [{"b_id": s.id, **_row_values(s, at, self._pii)} for s in states]
         self._c.execute(stmt, rows)
         self._write_children(states, replace=True)
 
@@ -172,6 +195,11 @@ class SqlContactRepository:
         record_consent_ledger(self._c, consents)  # the append-only history (PIPL): store/privacy.py
 
     def add_identities(self, links: Sequence[IdentityLink]) -> None:
+        if self._pii is not None:
+            bulk_insert(self._c, contact_identities,
+                        ("kind", "value", "contact_id", "source", "created_at", "value_ct"),
+                        sealed_identity_rows(self._pii, links))
+            return
         bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at"),
                     [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
 
@@ -230,7 +258,7 @@ class SqlContactRepository:
                 by: str, now: datetime) -> UnmergeCounts:
         """Give the loser back what was its own: identities, events (those moved at the merge, and later
         ones that arrived with one of its identifiers), contacts merged into it before, static memberships."""
-        keys = [(i.kind, i.value) for i in undo.identities]
+        keys = [(i.kind, v) for i in undo.identities for v in self._stored_forms(i)]
         ci = contact_identities
         moved_identities = 0
         for kind, value in keys:
@@ -242,7 +270,8 @@ class SqlContactRepository:
             moved_events += self._c.execute(update(events).where(events.c.contact_id == survivor_id,
                                                                  events.c.id.in_(chunk))
                                             .values(contact_id=loser.id)).rowcount
-        labels = sorted({str(i) for i in undo.identities})
+        labels = sorted({str(i) for i in undo.identities}  # as written before encryption, and after
+                        | {identity_label(self._pii, i) for i in undo.identities})
         for chunk in _chunks(labels):  # arrived after the merge (or beyond the listed ids) with its identifier
             late = [events.c.received_at >= merged_at] if undo.events_complete else []
             moved_events += self._c.execute(update(events).where(
@@ -288,10 +317,19 @@ class SqlContactRepository:
             return None
         return str(row.merged_into or row.id)
 
+    def _stored_forms(self, identity: Identity) -> list[str]:
+        """How ``identity`` may be stored: its blind index, and its plaintext while rows are left to encrypt."""
+        if self._pii is None:
+            return [identity.value]
+        forms = [self._pii.index(identity.kind, identity.value)]
+        return [*forms, identity.value] if self._pii.plaintext_left else forms
+
     def identities_of(self, contact_id: str) -> list[IdentityLink]:
         t = contact_identities
-        rows = self._c.execute(select(t).where(t.c.contact_id == contact_id).order_by(t.c.kind, t.c.value))
-        return [IdentityLink(Identity(r.kind, r.value), r.contact_id, r.source, r.created_at) for r in rows]
+        rows = self._c.execute(select(t).where(t.c.contact_id == contact_id))
+        links = [IdentityLink(Identity(r.kind, identity_value(self._pii, r.kind, r.value, r.value_ct)),
+                              r.contact_id, r.source, r.created_at) for r in rows]
+        return sorted(links, key=lambda ln: ln.identity)
 
     def merges_of(self, contact_id: str) -> list[MergeRecord]:
         """Merges into this contact, and unmerged ones that took it away (both profiles show an unmerge)."""
@@ -304,10 +342,13 @@ class SqlContactRepository:
     def search(self, text: str | None, tag: str | None, limit: int, offset: int) -> list[str]:
         query = select(contacts.c.id).where(contacts.c.merged_into.is_(None))
         if text:
-            by_identity = select(contact_identities.c.contact_id).where(contact_identities.c.value == text)
+            by_identity = select(contact_identities.c.contact_id).where(
+                contact_identities.c.value.in_(self._search_forms(text)))
             clauses: list[ColumnElement[bool]] = [  # autoescape: % and _ in the text match themselves
                 contacts.c.id.in_(by_identity), contacts.c.name.contains(text, autoescape=True),
                 contacts.c.company.contains(text, autoescape=True)]
+            if self._pii is not None:  # encrypted names: decrypted in batches, compared here
+                clauses.append(contacts.c.id.in_(self._names_containing(text, tag, limit + offset)))
             query = query.where(or_(*clauses))
         if tag:
             query = query.where(contacts.c.id.in_(select(contact_tags.c.contact_id)
@@ -315,12 +356,41 @@ class SqlContactRepository:
         query = query.order_by(contacts.c.id).limit(limit).offset(offset)
         return [r[0] for r in self._c.execute(query)]
 
+    def _search_forms(self, text: str) -> list[str]:
+        """An exact identifier match: with encryption on, ``text`` under the blind index of every kind in use."""
+        if self._pii is None:
+            return [text]
+        kinds = self._c.execute(select(contact_identities.c.kind).distinct()).scalars().all()
+        forms = [self._pii.index(kind, text) for kind in kinds]
+        return [*forms, text] if self._pii.plaintext_left else forms
+
+    def _names_containing(self, text: str, tag: str | None, first: int) -> list[str]:
+        """The ``first`` live contacts (by id, with ``tag`` if given) whose encrypted name contains ``text`` (as
+        SQL ``LIKE``: ASCII letters in any case). More cannot reach a page ordered by id of ``first`` rows, and
+        the IN list stays small. A scan: names are not searchable in SQL once encrypted (ADR 0026)."""
+        fold = text.isascii()
+        needle = text.casefold() if fold else text
+        tagged = None if tag is None else set(self._c.execute(
+            select(contact_tags.c.contact_id).where(contact_tags.c.tag == tag)).scalars())
+        found = sorted(contact_id for contact_id, name in self._encrypted_names()
+                       if needle in (name.casefold() if fold else name) and (tagged is None or contact_id in tagged))
+        return found[:first]
+
+    def _encrypted_names(self) -> Iterator[tuple[str, str]]:
+        c = contacts.c
+        query = select(c.id, c.name_ct).where(c.merged_into.is_(None), c.name_ct.is_not(None))
+        for r in self._c.execute(query.execution_options(yield_per=2000)):
+            yield r.id, cast(str, open_name(self._pii, r.id, None, r.name_ct))
+
     def duplicate_candidates(self) -> Iterator[DuplicateCandidate]:
-        query = (select(contacts.c.id, contacts.c.name, contacts.c.company, contacts.c.city)
-                 .where(and_(contacts.c.merged_into.is_(None), contacts.c.name.is_not(None),
-                             contacts.c.city.is_not(None))))
+        """Live contacts with a name and a city; encrypted names are decrypted here, row by row."""
+        c = contacts.c
+        query = (select(c.id, c.name, c.name_ct, c.company, c.city)
+                 .where(and_(c.merged_into.is_(None), or_(c.name.is_not(None), c.name_ct.is_not(None)),
+                             c.city.is_not(None))))
         for r in self._c.execute(query):
-            yield DuplicateCandidate(r.id, r.name, r.company or "", r.city)
+            yield DuplicateCandidate(r.id, cast(str, open_name(self._pii, r.id, r.name, r.name_ct)),
+                                     r.company or "", r.city)
 
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(contacts)
@@ -328,7 +398,8 @@ class SqlContactRepository:
 
     def completeness(self, fields: Sequence[str]) -> dict[str, int]:
         live = contacts.c.merged_into.is_(None)
-        columns = [func.count(contacts.c[name]).label(name) for name in fields if name in STANDARD_FIELDS]
+        columns = [(func.count(contacts.c[name]) + (func.count(contacts.c.name_ct) if name == "name" else 0))
+                   .label(name) for name in fields if name in STANDARD_FIELDS]
         row = self._c.execute(select(*columns).where(live)).mappings().one()
         return {name: int(row[name]) for name in row}
 

@@ -10,15 +10,24 @@ from sqlalchemy import Connection, func, select
 
 from touchflow.domain.events import EventInput
 from touchflow.domain.ports import StoredEvent
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.pii_fields import identity_label
 from touchflow.store.tables import events
 
 __all__ = ["SqlEventRepository"]
 
 
 class SqlEventRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
+        self._pii = pii  # encryption on: the identifier an event arrived with is kept as its blind index
+
+    def _label(self, event: EventInput) -> str | None:
+        if not event.identities:
+            return None
+        first = event.identities[0]
+        return identity_label(self._pii, first)[:300]
 
     def existing_ids(self, ids: Collection[str]) -> set[str]:
         found: set[str] = set()
@@ -35,8 +44,7 @@ class SqlEventRepository:
         bulk_insert(self._c, events, ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties",
                                       "identity"),
                     [(e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
-                      str(e.identities[0])[:300] if e.identities else None)
-                     for e, contact_id in batch], ignore_conflicts=True)
+                      self._label(e)) for e, contact_id in batch], ignore_conflicts=True)
 
     def properties_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

@@ -20,7 +20,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from touchflow.domain.messaging_ports import ChannelConfig, Freeze, Suppression
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.pii_fields import identity_value
 from touchflow.store.tables import (
     channel_configs,
     contact_freezes,
@@ -42,19 +44,24 @@ def _freeze_from(r: Any) -> Freeze:
 
 
 class SqlGuardRepository:
-    def __init__(self, connection: Connection, on_end: list[Callable[[], None]]) -> None:
+    def __init__(self, connection: Connection, on_end: list[Callable[[], None]],
+                 pii: PiiCodec | None = None) -> None:
         self._c = connection
+        self._pii = pii
         self._pg = connection.dialect.name == "postgresql"
         self._on_end = on_end  # run by the unit of work when the transaction ends
 
     def addresses(self, contact_ids: Collection[str]) -> dict[str, dict[str, str]]:
+        """Each contact's first identifier of each kind (the oldest; then the smallest value): where to send."""
         found: dict[str, dict[str, str]] = {}
         ids = sorted(set(contact_ids))
+        t = contact_identities
         for start in range(0, len(ids), _CHUNK):
-            query = (select(contact_identities.c.contact_id, contact_identities.c.kind, contact_identities.c.value)
-                     .where(contact_identities.c.contact_id.in_(ids[start:start + _CHUNK]))
-                     .order_by(contact_identities.c.created_at, contact_identities.c.value))
-            for contact_id, kind, value in self._c.execute(query):
+            query = (select(t.c.contact_id, t.c.kind, t.c.value, t.c.value_ct, t.c.created_at)
+                     .where(t.c.contact_id.in_(ids[start:start + _CHUNK])))
+            rows = [(created_at, identity_value(self._pii, kind, value, sealed), contact_id, kind)
+                    for contact_id, kind, value, sealed, created_at in self._c.execute(query)]
+            for _, value, contact_id, kind in sorted(rows):
                 found.setdefault(contact_id, {}).setdefault(kind, value)
         return found
 

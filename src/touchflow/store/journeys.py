@@ -18,9 +18,11 @@ from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.ports import InboxEvent, JourneyRecord, OutboxMessage, StoredStep, TaskRecord
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext, EventFact, evaluate, needs_events
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.messages import message_from
+from touchflow.store.pii_fields import open_name
 from touchflow.store.sql_functions import JsonText
 from touchflow.store.tables import (
     contact_tags,
@@ -65,9 +67,10 @@ def _journey_from(row: Any) -> JourneyRecord:
 
 
 class SqlJourneyRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
         self._pg = connection.dialect.name == "postgresql"
+        self._pii = pii  # decrypts personal fields when encryption is enabled (ADR 0026)
 
     # --- definitions -----------------------------------------------------------------------------
 
@@ -351,12 +354,14 @@ class SqlJourneyRepository:
         event_lists: dict[str, list[EventFact]] = defaultdict(list)
         segment_sets: dict[str, set[str]] = defaultdict(set)
         standard = [c for c in contacts.c if c.name not in ("id", "created_at", "updated_at", "merged_into",
-                                                            "custom", "lineage")]
+                                                            "custom", "lineage", "name_ct")]
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
-            for row in self._c.execute(select(contacts.c.id, contacts.c.custom, *standard)
+            for row in self._c.execute(select(contacts.c.id, contacts.c.custom, contacts.c.name_ct, *standard)
                                        .where(contacts.c.id.in_(chunk))).mappings():
                 vals = {str(c.name): row[c.name] for c in standard if row[c.name] is not None}
+                if row["name_ct"] is not None:
+                    vals["name"] = open_name(self._pii, row["id"], None, row["name_ct"])
                 vals.update({f"custom.{k}": v for k, v in (row["custom"] or {}).items()})
                 values[row["id"]] = vals
             for contact_id, tag in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)

@@ -19,7 +19,9 @@ from sqlalchemy import Connection, func, or_, select, update
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.ports import OutboxMessage
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert, bulk_update
+from touchflow.store.pii_fields import open_name
 from touchflow.store.tables import contact_consents, contact_tags, contacts, events, onsite_messages, outbox
 
 __all__ = ["SqlMessageRepository", "message_from"]
@@ -44,9 +46,10 @@ def _onsite_from(r: Any) -> OnsiteMessage:
 
 
 class SqlMessageRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
         self._pg = connection.dialect.name == "postgresql"
+        self._pii = pii  # decrypts personal fields when encryption is enabled (ADR 0026)
 
     def claim(self, now: datetime, limit: int) -> list[OutboxMessage]:
         found: list[OutboxMessage] = []
@@ -173,9 +176,11 @@ class SqlMessageRepository:
         columns = [contacts.c[name] for name in STANDARD_FIELDS]
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
-            for row in self._c.execute(select(contacts.c.id, contacts.c.custom, *columns)
+            for row in self._c.execute(select(contacts.c.id, contacts.c.custom, *columns, contacts.c.name_ct)
                                        .where(contacts.c.id.in_(chunk))):
                 attributes = {name: row[2 + i] for i, name in enumerate(STANDARD_FIELDS) if row[2 + i] is not None}
+                if row.name_ct is not None:  # encrypted (ADR 0026): templates render the name
+                    attributes["name"] = open_name(self._pii, row.id, None, row.name_ct)
                 found[row.id] = {"id": row.id, "attributes": attributes, "custom": dict(row.custom or {}),
                                  "lifecycle_stage": attributes.get("lifecycle_stage"), "tags": [], "consent": {}}
             for contact_id, tag in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)

@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, func, not_, select
 
 from touchflow.domain.contact_sets import ContactSet, evaluate_sets
+from touchflow.domain.contacts import PERSONAL_FIELDS
 from touchflow.domain.predicates import (
     Always,
     And,
+    AttrCompare,
     Condition,
     EvalContext,
     EventCount,
@@ -66,7 +68,9 @@ class SetEvaluator:
 
     @staticmethod
     def supports(condition: Condition) -> bool:
-        return not any(isinstance(node, RandomBucket | MessageEngagement) for node in walk(condition))
+        return not any(isinstance(node, RandomBucket | MessageEngagement)
+                       or (isinstance(node, AttrCompare) and node.field in PERSONAL_FIELDS)  # encrypted: Python
+                       for node in walk(condition))
 
     def plan(self, conditions: Iterable[Condition]) -> None:
         """Say which conditions the pass will evaluate, so a leaf read by several is queried once and its set

@@ -45,6 +45,7 @@ from touchflow.domain.predicates import (
 )
 from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
 from touchflow.domain.segments import Direction, MembershipChange
+from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.segment_sets import SetEvaluator
@@ -105,9 +106,10 @@ def narrowing(cond: Condition, ctx: EvalContext) -> list[ColumnElement[bool]]:
 
 
 class SqlSegmentRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
         self._pg = connection.dialect.name == "postgresql"
+        self._pii = pii  # decrypts personal fields when encryption is enabled (ADR 0026)
 
     # --- definitions ----------------------------------------------------------------------------
 
@@ -149,7 +151,7 @@ class SqlSegmentRepository:
         from touchflow.store.journeys import SqlJourneyRepository  # facts loading lives with the journeys
 
         needed = needs_events(residual)
-        facts = SqlJourneyRepository(self._c).load_facts(ids, needed or (), None)
+        facts = SqlJourneyRepository(self._c, self._pii).load_facts(ids, needed or (), None)
         if segments_used(residual):
             keys: dict[str, set[str]] = {}
             for start in range(0, len(ids), _CHUNK):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -35,6 +36,7 @@ __all__ = [
     "contact_tags",
     "contacts",
     "content_reviews",
+    "data_keys",
     "erasure_tombstones",
     "event_inbox",
     "events",
@@ -99,6 +101,7 @@ contacts = Table(
     Column("lifecycle_stage", String(32)),
     Column("custom", JSONDoc, nullable=False),
     Column("lineage", JSONDoc, nullable=False),
+    Column("name_ct", LargeBinary, nullable=True),  # 0015: the name, AES-GCM; then ``name`` is NULL (ADR 0026)
     Index(None, "merged_into"),
     Index(None, "city"),
 )
@@ -106,11 +109,23 @@ contacts = Table(
 contact_identities = Table(
     "contact_identities", metadata,
     Column("kind", String(40), primary_key=True),
-    Column("value", String(255), primary_key=True),
+    Column("value", String(255), primary_key=True),  # 0015: the blind index (hex HMAC) once value_ct is set
     Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
     Column("source", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("value_ct", LargeBinary, nullable=True),  # 0015: AES-GCM ciphertext of the value; NULL: plaintext row
     Index(None, "contact_id"),
+)
+
+data_keys = Table(  # 0015: data keys of personal data, wrapped by a KEK derived from the key ring (ADR 0026)
+    "data_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("purpose", String(16), nullable=False),  # field | index
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("kek_id", String(40), nullable=False),  # the key-ring key the KEK was derived from
+    Column("state", String(16), nullable=False),  # active | retiring | retired
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("retired_at", UTCDateTime(), nullable=True),
 )
 
 contact_tags = Table(

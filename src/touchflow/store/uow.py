@@ -27,6 +27,7 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
@@ -77,32 +78,35 @@ class SqlUnitOfWork:
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
 
-    def __init__(self, engine: Engine, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, read_only: bool = False,
+                 pii: Callable[[], PiiCodec | None] | None = None) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._pii = pii  # the data keys of personal data, when encryption is enabled (ADR 0026)
         self._connection: Connection | None = None
         self._on_end: list[Callable[[], None]] = []  # released when the transaction ends (the send gate)
 
     def __enter__(self) -> Self:
+        pii = self._pii() if self._pii is not None else None
         connection = self._engine.connect()
         if self._read_only:
             connection = connection.execution_options(**{READ_ONLY: True})
         connection.begin()
         self._connection = connection
-        self.contacts = SqlContactRepository(connection)
-        self.events = SqlEventRepository(connection)
+        self.contacts = SqlContactRepository(connection, pii)
+        self.events = SqlEventRepository(connection, pii)
         self.sources = SqlSourceRepository(connection)
         self.rejects = SqlRejectRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.api_keys = SqlApiKeyRepository(connection)
         self.tag_rules = SqlTagRuleRepository(connection)
-        self.journeys = SqlJourneyRepository(connection)
-        self.messages = SqlMessageRepository(connection)
-        self.guards = SqlGuardRepository(connection, self._on_end)
+        self.journeys = SqlJourneyRepository(connection, pii)
+        self.messages = SqlMessageRepository(connection, pii)
+        self.guards = SqlGuardRepository(connection, self._on_end, pii)
         self.tasks = SqlTaskRepository(connection)
         self.content = SqlContentRepository(connection)
         self.lifecycle = SqlLifecycleRepository(connection)
-        self.segments = SqlSegmentRepository(connection)
+        self.segments = SqlSegmentRepository(connection, pii)
         self.personas = SqlPersonaRepository(connection)
         self.assignment = SqlAssignmentRepository(connection)
         self.accounts = SqlAccountRepository(connection)
