@@ -120,6 +120,17 @@ class Application:
                                             (), channels.provider_templates()),
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
+    def encrypt_new_database(self, actor: str) -> bool:
+        """A database that holds no contact yet starts with personal data encrypted (ADR 0026); one that already
+        holds contacts is switched by an operator with `touchflow keys rotate` (an online pass). True when on."""
+        if self.pii_keys.status()["enabled"]:
+            return True
+        with self.services.reader() as uow:
+            if uow.contacts.count() > 0:
+                return False
+        self.pii_keys.rotate(self.services.clock.now, actor=actor, settle_s=0)
+        return True
+
     def audit_anchor_file(self) -> Path | None:
         """Where the audit chain's anchors go: TOUCHFLOW_AUDIT_ANCHOR_FILE, else beside the key file."""
         if self.settings.audit_anchor_file:

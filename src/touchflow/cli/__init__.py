@@ -30,6 +30,9 @@ from touchflow.cli import (
     tasks,
     users,
 )
+from touchflow.cli.common import err_console
+from touchflow.security.crypto import SecretError
+from touchflow.security.pii import PiiError
 from touchflow.security.request_context import RequestContext, new_request_id, set_request
 
 __all__ = ["app", "main"]
@@ -57,4 +60,10 @@ for module in (admin, imports, contacts, journeys, simulate, serve, demo, conten
 
 
 def main() -> None:
-    app()
+    """Run the command; a key that is missing or does not open is a clear error (exit 2), not a traceback: on a
+    database whose personal data is encrypted, every command needs the key ring."""
+    try:
+        app(standalone_mode=True)
+    except (SecretError, PiiError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

@@ -65,15 +65,18 @@ def init(as_json: Annotated[bool, typer.Option("--json")] = False,
         if made:
             record_key_created(application.services, actor=local_actor().label, source=where,
                                key_id=application.key_ring().current.id)
+        encrypted = application.encrypt_new_database(local_actor().label)
         admin = first_admin(application, admin_email, admin_name, admin_password_file)
         url = make_url(application.settings.database_url).render_as_string(hide_password=True)
     if as_json:
         print_json({"revision": revision, "database": url, "secret_key": where, "secret_key_created": made,
-                    "admin": admin})
+                    "pii_encrypted": encrypted, "admin": admin})
         return
     console.print(f"database ready at revision [bold]{revision}[/bold]: {url}")
     console.print(f"secret key {'created at' if made else 'in'} {where}"
                   + (" — back it up with the database: sealed credentials do not open without it" if made else ""))
+    console.print("personal data encrypted at rest" if encrypted else
+                  "personal data NOT encrypted yet: run `touchflow keys rotate` (an online pass, see docs/security.md)")
     if admin["created"]:
         console.print(f"administrator {admin['email']} created; their first login sets up TOTP")
     elif admin["hint"]:

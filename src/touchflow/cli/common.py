@@ -22,6 +22,8 @@ from touchflow.bootstrap import Application, bootstrap
 from touchflow.domain.actors import Actor
 from touchflow.domain.csv_cells import write_rows
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
+from touchflow.security.crypto import SecretError
+from touchflow.security.pii import PiiError
 from touchflow.services.channels import current_guardrail_policy
 
 __all__ = ["CsvOpt", "console", "emit_rows", "err_console", "fail", "id_column", "load_document", "local_actor",
@@ -41,6 +43,8 @@ def open_app(init: bool = True) -> Iterator[Application]:
         if init:
             application.init_database()
         yield application
+    except (SecretError, PiiError) as exc:  # encrypted personal data needs the key ring: say so, exit 2
+        fail(str(exc))
     finally:
         application.close()
 
@@ -56,8 +60,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def require_secret_key(application: Application) -> None:
     """Exit 2 unless the database has a usable secret key (``serve`` and ``worker`` sign and check links)."""
-    from touchflow.security.crypto import SecretError
-
     try:
         application.key_ring()
     except SecretError as exc:
