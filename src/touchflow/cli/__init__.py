@@ -8,6 +8,7 @@ from touchflow.cli import (
     admin,
     approvals,
     assets,
+    attribution,
     channels,
     contacts,
     content,
@@ -44,7 +45,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users, approvals, exports):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports, attribution):
     module.register(app)
 
 

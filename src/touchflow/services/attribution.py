@@ -37,6 +37,7 @@ from touchflow.domain.measurement.roi import Cycle, GroupReturn, cost_of, parse_
 from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import ConditionError
 from touchflow.services.context import ServiceContext, save_setting
+from touchflow.services.guarding import guardrail_policy
 
 __all__ = [
     "ATTRIBUTION_KEY",
@@ -57,7 +58,6 @@ __all__ = [
 
 ATTRIBUTION_KEY = "attribution"
 DEFAULT_SPAN = timedelta(days=30)
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 Grouping = Literal["journey", "channel", "period"]
 Period = Literal["day", "week", "month"]
 
@@ -212,15 +212,22 @@ class RoiReport:
 
 def roi_report(ctx: ServiceContext, *, by: Grouping = "journey", model: Model = "last", journey: str | None = None,
                start: datetime | None = None, end: datetime | None = None, period: Period = "month",
-               tz: ZoneInfo = DEFAULT_TZ) -> RoiReport:
+               tz: ZoneInfo | None = None) -> RoiReport:
     """Cost, attributed revenue, ROI and cost per acquisition per journey, channel or period of the touches sent in
     [start, end), with the sales cycle (first touch → first order) of contacts whose first order fell in it."""
     if by not in ("journey", "channel", "period"):
         raise FieldError("by", "one of journey, channel, period")
+    if period not in ("day", "week", "month"):
+        raise FieldError("period", "one of day, week, month")
     loaded = _load(ctx, model, journey, start, end)
+    if tz is None:  # periods are the workspace's days (the guardrail policy's time zone)
+        with ctx.reader() as uow:
+            zone = ZoneInfo(guardrail_policy(uow).default_timezone)
+    else:
+        zone = tz
     if by == "period":
         def group(touch: Touch) -> str:
-            return _period_of(touch.at, period, tz)
+            return _period_of(touch.at, period, zone)
     else:
         dimension: Dimension = by
 
