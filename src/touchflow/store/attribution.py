@@ -38,14 +38,14 @@ class SqlAttributionRepository:
         self._c = connection
 
     def touches(self, start: datetime, end: datetime, journey_id: str | None = None) -> list[Touch]:
-        query = (select(outbox.c.id, outbox.c.contact_id, outbox.c.sent_at, outbox.c.channel, journeys.c.key,
+        keys: dict[str | None, str | None] = dict(self._c.execute(select(journeys.c.id, journeys.c.key)).all())
+        query = (select(outbox.c.id, outbox.c.contact_id, outbox.c.sent_at, outbox.c.channel, outbox.c.journey_id,
                         outbox.c.node_id, outbox.c.template)
-                 .select_from(outbox.outerjoin(journeys, journeys.c.id == outbox.c.journey_id))
                  .where(outbox.c.sent_at >= start, outbox.c.sent_at < end, outbox.c.channel.not_in(_NOT_TOUCHES)))
         if journey_id is not None:
             query = query.where(outbox.c.journey_id == journey_id)
-        return [Touch(r.contact_id, r.sent_at, r.channel, r.key, r.node_id, r.template, r.id)
-                for r in self._c.execute(query)]
+        return [Touch(contact, at, channel, keys.get(journey), node, template, message)
+                for message, contact, at, channel, journey, node, template in self._c.execute(query)]
 
     def orders(self, start: datetime, end: datetime, contact_ids: Sequence[str] | None = None) -> list[Conversion]:
         base = select(events.c.contact_id, events.c.occurred_at, events.c.properties).where(
