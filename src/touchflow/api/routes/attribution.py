@@ -39,16 +39,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "a parameter is unusable (named in errors)"},
 }
 ModelQ = Annotated[Literal["last", "first", "linear"], Query(description="attribution model")]
-FromQ = Annotated[datetime | None, Query(alias="from", description="start (ISO time with offset); default 30 days ago")]
-ToQ = Annotated[datetime | None, Query(alias="to", description="end, exclusive (ISO time with offset); default now")]
+_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+FromQ = Annotated[str | None, Query(alias="from", pattern=_ISO, description=(
+    "start: an ISO time with its offset (2026-03-01T00:00:00+08:00); default 30 days ago"))]
+ToQ = Annotated[str | None, Query(alias="to", pattern=_ISO, description="end, exclusive (ISO time); default now")]
 JourneyQ = Annotated[str | None, Query(max_length=64, description="only this journey's touches (journey key)")]
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ApiError(422, f"{name}: give a time zone offset (2026-03-01T00:00:00+08:00)",
-                       [{"field": name, "reason": "a time with an offset"}])
-    return value
+def _aware(value: str | None, name: str) -> datetime | None:
+    """The pattern asks for an offset; the calendar (month 13, 30 February) is checked here."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, f"{name}: not a real time: {value[:40]}",
+                       [{"field": name, "reason": "an ISO time with an offset"}]) from None
+    if parsed.tzinfo is None:  # pragma: no cover - the pattern requires the offset
+        raise ApiError(422, f"{name}: give a time zone offset", [{"field": name, "reason": "a time with an offset"}])
+    return parsed
 
 
 def _failed(exc: Exception) -> ApiError:
