@@ -97,6 +97,9 @@ def test_cli(app: Application, seeded: dict[str, str]) -> None:
     assert as_json(app, "attribution", "roi", "--by", "period", "--period", "day", *span)["rows"][0]["group"] == \
         "2026-03-02"
     assert as_json(app, "attribution", "touchpoints", *span)["channels"][0]["group"] == "email"
+    local = as_json(app, "attribution", "roi", "--from", "2026-03-01", "--to", "2026-03-05")  # dates: +08:00
+    assert local["from"] == "2026-03-01T00:00:00+08:00" and local["sales_cycle"][0]["contacts"] == 1
+    assert local["total"]["cpa"] == "0.0010"  # one email at the default ¥0.001 earned one order
     assert as_json(app, "attribution", "uplift", "--journey", "welcome")["journey"] == "welcome"
     assert as_json(app, "attribution", "costs", "set", "sms=0.045", "email=0.001")["costs"] == {
         "email": "0.001", "sms": "0.045"}

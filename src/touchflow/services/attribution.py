@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -58,6 +58,7 @@ __all__ = [
 
 ATTRIBUTION_KEY = "attribution"
 DEFAULT_SPAN = timedelta(days=30)
+_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)  # "all history" (datetime.min cannot move to UTC from +08:00)
 Grouping = Literal["journey", "channel", "period"]
 Period = Literal["day", "week", "month"]
 
@@ -239,9 +240,8 @@ def roi_report(ctx: ServiceContext, *, by: Grouping = "journey", model: Model = 
     total = returns_by(in_span, credits, loaded.settings.costs, lambda _: "total")
     with ctx.reader() as uow:  # first orders may predate the span: read each touched contact's history
         contacts = sorted({t.contact_id for t in loaded.touches})
-        history = uow.attribution.orders(datetime.min.replace(tzinfo=loaded.start.tzinfo), loaded.end, contacts)
-        first_touches = uow.attribution.touches(datetime.min.replace(tzinfo=loaded.start.tzinfo), loaded.end,
-                                                _journey_id(uow, journey))
+        history = uow.attribution.orders(_BEGINNING, loaded.end, contacts)
+        first_touches = uow.attribution.touches(_BEGINNING, loaded.end, _journey_id(uow, journey))
     cycles = sales_cycles(first_touches, history, group, (loaded.start, loaded.end))
     return RoiReport(model, by, loaded.start, loaded.end, rows, cycles,
                      total[0] if total else GroupReturn("total", 0, Decimal(0), Fraction(0), 0))

@@ -68,7 +68,8 @@ def attribution_document(report: AttributionReport) -> dict[str, Any]:
 def group_document(row: GroupReturn) -> dict[str, Any]:
     return {"group": row.group, "touches": row.touches, "cost": str(row.cost.normalize()) if row.cost else "0",
             "conversions": _conversions(row.conversions), "revenue": _yuan(row.revenue),
-            "revenue_cents": row.revenue_cents, "roi": _ratio(row.roi), "cpa": _yuan(row.cpa),
+            "revenue_cents": row.revenue_cents, "roi": _ratio(row.roi),
+            "cpa": None if row.cpa is None else str(row.cpa.quantize(Decimal("0.0001"))),
             "conversions_per_touch": round(row.conversions_per_touch, 6)}
 
 
