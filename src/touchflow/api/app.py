@@ -26,6 +26,7 @@ from touchflow.api.routes import (
     ApiError,
     ApiState,
     approvals,
+    attribution,
     audit,
     auth,
     callbacks,
@@ -98,6 +99,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(lifecycle.router)  # before contacts: its {identifier:path} would take …/score
     app.include_router(contacts.router)
     app.include_router(journeys.router)
+    app.include_router(attribution.router)
     app.include_router(content.router)
     onsite.install(app, application, onsite_limits)
     app.include_router(callbacks.router)

@@ -8,6 +8,7 @@ from touchflow.cli import (
     admin,
     approvals,
     assets,
+    attribution,
     audit,
     channels,
     contacts,
@@ -55,7 +56,7 @@ def _root(ctx: typer.Context) -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
-               audit, keys):
+               audit, keys, attribution):
     module.register(app)
 
 

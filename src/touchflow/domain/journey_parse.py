@@ -37,6 +37,7 @@ from touchflow.domain.journeys import (
     Webhook,
     node_edges,
 )
+from touchflow.domain.measurement.holdouts import MAX_SHARE, Holdout
 from touchflow.domain.predicate_parse import parse_condition, parse_duration
 from touchflow.domain.predicates import Always, Condition, ConditionError, Or, PropFilter
 
@@ -45,6 +46,7 @@ __all__ = ["DefinitionError", "parse_journey"]
 EXIT_SHORTHANDS = {"unsubscribed": "unsubscribe", "complained": "complaint"}
 _KEY = re.compile(r"[a-z][a-z0-9_\-]{0,63}")
 _NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
+_HOLDOUT_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -379,13 +381,30 @@ def parse_journey(data: object) -> JourneyDefinition:
                 and trigger.kind not in ("event", "after_event")):
             raise DefinitionError(f"nodes.{node.id}.until_date.date",
                                   "properties.… needs an event or after_event trigger (the event carries the date)")
+    holdout = _holdout(raw["holdout"]) if raw.get("holdout") is not None else None
     return JourneyDefinition(
         key=key, name=_text(raw, "name", "journey", required=False) or key,
         trigger=trigger, nodes=nodes, start=start,
         entry=EntryRules(max_entries, _duration(entry_raw, "cooldown", "entry"), _entry_key(entry_raw, trigger)),
         goal=goal, exit_events=tuple(exit_events), exit_when=exit_when,
         description=str(raw.get("description", "")),
+        holdout=holdout,
     )
+
+
+def _holdout(data: object) -> Holdout:
+    """``holdout: {share: 0.1, key: q1, window: 14d}``: 0 < share ≤ 0.5 of entrants get no message."""
+    raw = _mapping(data, "holdout")
+    unknown = {k for k in raw if k not in ("share", "key", "window") and not str(k).startswith("x-")}
+    if unknown:
+        raise DefinitionError(f"holdout.{sorted(map(str, unknown))[0]}", "unknown field (use share, key, window)")
+    share = raw.get("share")
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= MAX_SHARE:
+        raise DefinitionError("holdout.share", f"a share of entrants above 0 and at most {MAX_SHARE} (0.1 = 10 %)")
+    key = raw.get("key", "default")
+    if not isinstance(key, str) or not _HOLDOUT_KEY.fullmatch(key):
+        raise DefinitionError("holdout.key", "letters, digits, _ or -, at most 64")
+    return Holdout(float(share), key, _duration(raw, "window", "holdout"))
 
 
 def _edge_field(edge: str) -> str:

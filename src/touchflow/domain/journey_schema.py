@@ -228,6 +228,14 @@ def journey_json_schema() -> dict[str, Any]:
             "goal": _object({"event": _ref("event_type"), "properties": _ref("properties")}, ("event",),
                             "The conversion event: a run that sees it ends as converted."),
             "exit_when": {"type": "array", "items": exit_item},
+            "holdout": _object({"share": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5,
+                                          "errorMessage": "a share above 0 and at most 0.5 (0.1 = 10 %)"},
+                                "key": {"type": "string", "pattern": r"^[A-Za-z0-9_\-]{1,64}$", "description": (
+                                    "Names the control group: the same key keeps the same contacts out across "
+                                    "versions; a new key draws a new group.")},
+                                "window": _ref("duration")}, ("share",),
+                               "A control group: this share of entrants (stable per contact) gets no message; "
+                               "reports compare it with the rest (uplift)."),
             "nodes": {"type": "object", "minProperties": 1,
                       "propertyNames": {"pattern": NODE_ID_PATTERN, "not": {"const": "end"}},
                       "additionalProperties": _ref("node")},

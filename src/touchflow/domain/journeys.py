@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any, Literal
 
+from touchflow.domain.measurement.holdouts import Holdout
 from touchflow.domain.predicates import Always, Condition, PropFilter, segments_used
 
 __all__ = [
@@ -263,6 +264,7 @@ class JourneyDefinition:
     exit_events: tuple[str, ...] = ()
     exit_when: Condition | None = None
     description: str = ""
+    holdout: Holdout | None = None  # a control group: this share of entrants gets no message
 
     def segments_read(self) -> frozenset[str]:
         """The segments this journey depends on: its segment trigger and ``in_segment`` in its conditions."""

@@ -26,6 +26,7 @@ from touchflow.domain.unmerge import MergeUndo
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
     from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
+    from touchflow.domain.measurement.attribution_ports import AttributionRepository
     from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
     from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 
@@ -325,6 +326,7 @@ class UnitOfWork(Protocol):
     incidents: IncidentRepository  # P7
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
+    attribution: AttributionRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -48,7 +48,7 @@ __all__ = [
 
 CHINA = timezone(timedelta(hours=8))
 DEFAULT_START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA)
-RUN_STATUSES = ("active", "waiting", "paused", "completed", "converted", "exited", "failed")
+RUN_STATUSES = ("active", "waiting", "paused", "completed", "converted", "exited", "failed", "held_out")
 CheckKind = Literal["message", "no_message", "max_per_day", "reached", "status"]
 MAX_CONTACTS = 100_000
 _PERSONA = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,39}")

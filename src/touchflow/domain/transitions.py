@@ -68,7 +68,8 @@ __all__ = [
     "props_match",
 ]
 
-RunStatus = Literal["active", "waiting", "paused", "completed", "converted", "exited", "failed"]
+# held_out: the entrant fell in the journey's control group and ended at entry without a message
+RunStatus = Literal["active", "waiting", "paused", "completed", "converted", "exited", "failed", "held_out"]
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("active", "waiting", "paused")
 MAX_STEPS_PER_ADVANCE = 100
 DEFAULT_TZ = "Asia/Shanghai"

@@ -18,6 +18,8 @@ from touchflow.domain.events import EventInput
 from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.journeys import JourneyDefinition
+from touchflow.domain.measurement.attribution_ports import HoldoutAssignment
+from touchflow.domain.measurement.holdouts import held_out
 from touchflow.domain.ports import JourneyRecord, OutboxMessage, TaskRecord, UnitOfWork
 from touchflow.domain.predicates import ContactFacts, EvalContext, evaluate
 from touchflow.domain.tagging import apply_tag_rules
@@ -59,6 +61,7 @@ class StepBatch:
         self.tasks: list[TaskRecord] = []
         self.updates: list[UpdateContactEffect] = []
         self.enrolments: list[EnrolContact] = []
+        self.assignments: list[HoldoutAssignment] = []
         self.entered = 0
         self.advanced = 0
 
@@ -113,6 +116,16 @@ class StepBatch:
         run = Run(self.ids.new(self.now), record.id, record.current_version, facts.contact_id, definition.start,
                   "active", self.now, entry_key=entry_key, entry_data=dict(entry_data) if entry_data else None)
         self.entered += 1
+        if definition.holdout is not None:  # a control group: the arm is recorded for every entrant (ADR 0029)
+            control = held_out(definition.holdout, facts.contact_id, record.key)
+            self.assignments.append(HoldoutAssignment(run.id, record.id, run.version, run.contact_id, control,
+                                                      self.now))
+            if control:
+                run = replace(run, status="held_out")
+                self.new_runs[run.id] = run
+                self.steps.append((run, StepRecord(definition.start, "entry", self.now, "held_out",
+                                                   {"holdout": definition.holdout.key})))
+                return run
         if start_at is not None and start_at > self.now:  # "30 days after order_paid": start later
             run = replace(run, wake_at=start_at)
             self.new_runs[run.id] = run
@@ -131,6 +144,7 @@ class StepBatch:
         uow.journeys.insert_runs(list(self.new_runs.values()), now)
         uow.journeys.update_runs([r for r in self.changed_runs.values() if r.id not in self.new_runs], now)
         uow.journeys.add_steps(self.steps)
+        uow.attribution.assign(self.assignments)
         self.tasks = assign_tasks(uow, self.tasks, now)  # by the workspace's rules (J11)
         uow.journeys.enqueue([*self.outbox, *handoff_notices(uow, self.tasks, self.ids, now)])
         uow.journeys.add_tasks(self.tasks)

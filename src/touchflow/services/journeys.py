@@ -20,6 +20,7 @@ from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.domain.transitions import Run
 from touchflow.domain.webhook_urls import AllowList
+from touchflow.services.attribution import open_journey_holdout
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.content import check_journey_content
 from touchflow.services.context import ServiceContext
@@ -100,6 +101,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str, templates_req
         uow.journeys.add_version(record.id, version, data, text, now, actor)
         record = replace(record, name=definition.name, current_version=version, updated_at=now)
         uow.journeys.save(record)
+        open_journey_holdout(uow, ctx, record.id, record.key, version, definition.holdout, now)
         uow.audit.record(actor, "journey.publish", definition.key, {"version": version}, now)
         uow.commit()
     return PublishResult(record, version, findings)

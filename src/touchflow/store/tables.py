@@ -40,6 +40,8 @@ __all__ = [
     "erasure_tombstones",
     "event_inbox",
     "events",
+    "holdout_runs",
+    "holdouts",
     "incident_steps",
     "incidents",
     "journey_runs",
@@ -765,4 +767,30 @@ incident_steps = Table(  # the three clocks (isolate 1 h, report 4 h, notify 24 
     Column("done_at", UTCDateTime(), nullable=True),
     Column("done_by", String(100), nullable=True),
     Column("note", Text, nullable=True),
+)
+
+# --- 0018: attribution and control groups --------------------------------------------------------------------
+
+holdouts = Table(  # every control group a journey version had, kept after the version is replaced (queryable)
+    "holdouts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("journey_id", ID, ForeignKey("journeys.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(64), nullable=False),  # the assignment salt: the same key keeps the same contacts out
+    Column("share", Float, nullable=False),
+    Column("window_s", Integer, nullable=True),  # how long after entry a conversion counts; null: workspace default
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index(None, "journey_id", "version", unique=True),
+)
+
+holdout_runs = Table(  # the arm of every run that entered a journey version with a holdout
+    "holdout_runs", metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("journey_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("held_out", Boolean, nullable=False),  # true: the control arm, no messages
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Index(None, "journey_id", "version", "held_out"),
 )

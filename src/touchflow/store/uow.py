@@ -14,6 +14,7 @@ from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.attribution_ports import AttributionRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
@@ -30,6 +31,7 @@ from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.approvals import SqlApprovalRepository
+from touchflow.store.attribution import SqlAttributionRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
     incidents: IncidentRepository
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
+    attribution: AttributionRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -114,6 +117,7 @@ class SqlUnitOfWork:
         self.incidents = SqlIncidentRepository(connection)
         self.approvals = SqlApprovalRepository(connection)
         self.contact_deletion = SqlContactDeletion(connection)
+        self.attribution = SqlAttributionRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
