@@ -15,6 +15,7 @@ from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
@@ -122,6 +123,7 @@ class JourneyRecord:
     current_version: int | None
     created_at: datetime
     updated_at: datetime
+    status_reason: str = ""  # why it is paused: a person's reason or the alert's (0019)
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,7 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
+    alerts: AlertRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

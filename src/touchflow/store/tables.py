@@ -20,6 +20,9 @@ from sqlalchemy import (
 from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
+    "alert_history",
+    "alert_rules",
+    "alert_state",
     "api_keys",
     "approval_artifacts",
     "approval_requests",
@@ -229,6 +232,7 @@ journeys = Table(
     Column("current_version", Integer, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("status_reason", Text, nullable=True),  # 0019: why it is paused (a person's reason, or the alert's)
 )
 
 journey_versions = Table(
@@ -687,4 +691,45 @@ approval_artifacts = Table(  # what an executed request left for its requester: 
     Column("purged_at", UTCDateTime(), nullable=True),
     Column("one_time", Boolean, nullable=False),  # a secret: purged on its first pickup
     Index(None, "expires_at"),
+)
+
+
+# --- alerts (migration 0019) ---------------------------------------------------------------------
+
+alert_rules = Table(  # rules set by a person; a shipped default rule of the same name is replaced by its row
+    "alert_rules", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("document", JSONDoc, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+
+alert_state = Table(  # per rule × journey: the streak, when it last fired, cooldown, armed
+    "alert_state", metadata,
+    Column("rule", String(64), nullable=False),
+    Column("journey_id", ID, nullable=False),
+    Column("armed", Boolean, nullable=False),
+    Column("consecutive", Integer, nullable=False),
+    Column("last_fired", UTCDateTime(), nullable=True),
+    Column("cooldown_until", UTCDateTime(), nullable=True),
+    Column("counts_from", String(10), nullable=True),  # ISO date
+    Column("last_day", String(10), nullable=True),  # ISO date: the last closed day a daily rule decided on
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("rule", "journey_id"),
+)
+
+alert_history = Table(  # every decision that was not "ok": warnings, breach days, triggers (acted or not)
+    "alert_history", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("journey_id", ID, nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("acted", Boolean, nullable=False),
+    Column("suppressed", String(16), nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("details", JSONDoc, nullable=False),
+    Index(None, "journey_id", "at"),
+    Index(None, "at"),
 )

@@ -13,6 +13,7 @@ from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
@@ -27,6 +28,7 @@ from touchflow.domain.ports import (
 )
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.store.accounts import SqlAccountRepository
+from touchflow.store.alerts import SqlAlertRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
     accounts: AccountRepository
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
+    alerts: AlertRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -103,6 +106,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(connection)
         self.approvals = SqlApprovalRepository(connection)
         self.contact_deletion = SqlContactDeletion(connection)
+        self.alerts = SqlAlertRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
