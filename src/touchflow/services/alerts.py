@@ -247,6 +247,7 @@ class AlertSweeper:
         self.ctx = ctx
         self._next_breaker: datetime | None = None
         self._next_daily: datetime | None = None
+        self._watching = False
 
     def __call__(self) -> list[AlertOutcome]:
         now = self.ctx.clock.now()
@@ -255,6 +256,10 @@ class AlertSweeper:
         if not (breaker or daily):
             return []
         outcomes = evaluate_alerts(self.ctx, daily=daily, breaker=breaker)
+        if daily:
+            with self.ctx.reader() as uow:
+                # days with messages still to decide: else nothing is due until new input (next_due says None)
+                self._watching = uow.alerts.any_sent_since(now - timedelta(days=2))
         if breaker:
             self._next_breaker = now + BREAKER_EVERY
         if daily:
@@ -266,4 +271,4 @@ class AlertSweeper:
 
     def next_due(self) -> datetime | None:
         """The next daily evaluation (breakers poll on the worker's own ticks: they need traffic, which ticks)."""
-        return self._next_daily
+        return self._next_daily if self._watching else None

@@ -107,6 +107,10 @@ class SqlAlertRepository:
         return [replace(m, **flags.get(m.id, {}), tags=tuple(sorted(tags.get(m.contact_id, ()))))
                 for m in found.values()]
 
+    def any_sent_since(self, since: datetime) -> bool:
+        return self._c.execute(select(outbox.c.id).where(outbox.c.sent_at >= since, outbox.c.journey_id.is_not(None))
+                               .limit(1)).first() is not None
+
     def window_outcomes(self, start: datetime, end: datetime) -> dict[str, tuple[int, int, int]]:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for message in self.sent_between(start, end):

@@ -68,6 +68,10 @@ class AlertRepository(Protocol):
         within ``within`` of the send, if given)."""
         ...
 
+    def any_sent_since(self, since: datetime) -> bool:
+        """Whether any journey message was handed to a provider since ``since``."""
+        ...
+
     def window_outcomes(self, start: datetime, end: datetime) -> dict[str, tuple[int, int, int]]:
         """Journey id → (messages sent in [start, end), of them complained, of them hard-bounced)."""
         ...
