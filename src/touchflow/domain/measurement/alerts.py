@@ -134,8 +134,8 @@ def _test_day(rule: AlertRule, count: DayCount, baseline: list[DayCount]) -> Day
 
     breach, p_value = beyond(rule.threshold)
     verdict: Verdict = "breach" if breach else "ok"
-    if not breach and rule.warning is not None and beyond(rule.warning)[0]:
-        verdict = "warning"
+    if not breach and rule.warning is not None and (warned := beyond(rule.warning))[0]:
+        verdict, p_value = "warning", warned[1]
     return DayTest(count.day, count.successes, count.trials, verdict, base, change, p_value)
 
 
@@ -157,19 +157,26 @@ def evaluate_daily(rule: AlertRule, series: Iterable[DayCount], state: AlertStat
             test = DayTest(today, count.successes if count else 0, count.trials if count else 0, "low_volume")
             return Decision(rule.name, rule.metric, "low_volume", days=(test,)), state
         day -= timedelta(days=1)
-    start = counted[-1].day
-    tests = [_test_day(rule, c, _baseline_days(rule, c.day, start, by_day)) for c in counted]
-    streak = 0
-    for test in tests:
-        if test.verdict != "breach":
+    # The longest streak (up to ``consecutive`` counted days, ending today) whose every day breaches against the
+    # baseline before the streak's first day: a drop never drags its own baseline down.
+    streak_tests: list[DayTest] = []
+    today_test = _test_day(rule, counted[0], _baseline_days(rule, today, today, by_day))
+    for length in range(len(counted), 0, -1):
+        start = counted[length - 1].day
+        tests: list[DayTest] = []
+        for c in counted[:length]:
+            tests.append(today_test if length == 1 else _test_day(rule, c, _baseline_days(rule, c.day, start, by_day)))
+            if tests[-1].verdict != "breach":
+                break
+        else:
+            streak_tests = tests
             break
-        streak += 1
-    today_test = tests[0]
+    streak = len(streak_tests)
     if streak == 0:
         status: Status = today_test.verdict
         return (Decision(rule.name, rule.metric, status, days=(today_test,), p_value=today_test.p_value,
                          change=today_test.change), replace(state, consecutive=0))
-    days = tuple(reversed(tests[:streak]))
+    days = tuple(reversed(streak_tests))
     p_value = max(t.p_value for t in days if t.p_value is not None)
     change = sum(t.change for t in days if t.change is not None) / streak
     if streak < rule.consecutive:
