@@ -43,6 +43,7 @@ from touchflow.engine.steps import StepBatch
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
@@ -96,6 +97,7 @@ class JourneyRuntime:
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
+        self._refresh_metrics = RollupSweeper(ctx)  # metric rollups (A1), at most once a minute
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -310,6 +312,7 @@ class JourneyRuntime:
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         self._sweep_approvals()
+        self._refresh_metrics()
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick

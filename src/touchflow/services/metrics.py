@@ -17,20 +17,25 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.errors import FieldError
+from touchflow.domain.followup import TimelinessLine
 from touchflow.domain.measurement.metrics import (
     DIMENSIONS,
     MESSAGE_EVENT_COUNTER,
     Dimension,
     MetricRow,
     group_rows,
+    nearest_rank,
 )
 from touchflow.domain.measurement.metrics_ports import RawEvent, RawStep, RollupKey, StoredRollup
+from touchflow.domain.measurement.nps import NpsResult, net_promoter_score
 from touchflow.domain.ports import UnitOfWork
+from touchflow.services.assignment import timeliness_report
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 
-__all__ = ["CURSOR_KEY", "EVENT_TYPES", "SETTLE", "STEP_KINDS", "RefreshReport", "metric_rows", "rebuild_rollups",
-           "refresh_rollups", "workspace_zone"]
+__all__ = ["CURSOR_KEY", "EVENT_TYPES", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes", "RollupSweeper",
+           "event_deltas", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups", "response_times", "step_deltas",
+           "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
 SETTLE = timedelta(seconds=60)  # longer than any write transaction that stamps events before it commits
@@ -97,21 +102,25 @@ def _message_id(event: RawEvent) -> str:
     return str(value) if value else event.id
 
 
-def _template(props: Mapping[str, Any]) -> str:
+def _template(props: Mapping[str, Any], version: Any = None) -> str:
     name = str(props.get("template") or "")
-    version = props.get("template_version")
+    version = props.get("template_version", version)
     return (f"{name}@{version}" if name and version is not None else name)[:200]
 
 
-def event_deltas(events: Iterable[RawEvent], seen: set[tuple[str, str]], dims: _Dimensions, deltas: Deltas) -> None:
+def event_deltas(events: Iterable[RawEvent], seen: set[tuple[str, str]], dims: _Dimensions, deltas: Deltas,
+                 versions: Mapping[str, Any] | None = None) -> None:
     """Add the counts of ``events`` (in arrival order); ``seen`` holds (type, message id) of opens and clicks
-    counted before, and grows: the first open (click) of a message is its unique open (click)."""
+    counted before, and grows: the first open (click) of a message is its unique open (click). ``versions``:
+    message id → the template version its ``message_sent`` event recorded (later events inherit it)."""
+    versions = versions or {}
     for event in events:
         props = event.properties
         journey_id = str(props.get("journey_id") or "")[:40]
         reason = str(props.get("guardrail") or "unknown")[:64] if event.type == "message_skipped" else ""
         key = RollupKey(dims.day(event.occurred_at), journey_id, str(props.get("node_id") or "")[:64],
-                        _template(props), str(props.get("channel") or "")[:32], dims.segment(journey_id), reason)
+                        _template(props, versions.get(_message_id(event))), str(props.get("channel") or "")[:32],
+                        dims.segment(journey_id), reason)
         if event.type == "message_skipped":
             _add(deltas, key, "skipped")
             continue
@@ -137,6 +146,18 @@ def step_deltas(steps: Iterable[RawStep], dims: _Dimensions, deltas: Deltas) -> 
             _add(deltas, key, "entered")
         else:
             _add(deltas, key, "converted", revenue=_amount(step.detail))
+
+
+AFTER_SEND = frozenset(EVENT_TYPES - {"message_queued", "message_skipped", "message_sent"})
+
+
+def _sent_versions(uow: UnitOfWork, batch: Sequence[RawEvent]) -> dict[str, Any]:
+    """The template version of each message whose later events are in ``batch`` (from its sent event)."""
+    wanted = {_message_id(e) for e in batch if e.type in AFTER_SEND and "template_version" not in e.properties}
+    if not wanted:
+        return {}
+    sent = uow.events.properties_of([f"m_{m}_sent" for m in wanted])
+    return {key[2:-5]: props["template_version"] for key, props in sent.items() if "template_version" in props}
 
 
 def _seen_before(uow: UnitOfWork, batch: Sequence[RawEvent]) -> set[tuple[str, str]]:
@@ -173,7 +194,7 @@ def _pass(ctx: ServiceContext, horizon: datetime, chunk: int, zone: ZoneInfo, *,
             if not batch and not steps:
                 return report
             if batch:
-                event_deltas(batch, _seen_before(uow, batch), dims, deltas)
+                event_deltas(batch, _seen_before(uow, batch), dims, deltas, _sent_versions(uow, batch))
                 cursor[ev_field] = _store_mark((batch[-1].received_at, batch[-1].id))
             if steps:
                 step_deltas(steps, dims, deltas)
@@ -186,8 +207,34 @@ def _pass(ctx: ServiceContext, horizon: datetime, chunk: int, zone: ZoneInfo, *,
 
 
 def refresh_rollups(ctx: ServiceContext, *, settle: timedelta = SETTLE, chunk: int = CHUNK) -> RefreshReport:
-    """Count what arrived since the watermark (up to ``settle`` ago); idempotent, cheap when nothing is new."""
-    return _pass(ctx, ctx.clock.now() - settle, chunk, workspace_zone(ctx))
+    """Count what arrived since the watermark (up to ``settle`` ago); idempotent. A read first, so an idle
+    workspace costs no write transaction."""
+    horizon = ctx.clock.now() - settle
+    with ctx.reader() as probe:
+        cursor = probe.guards.setting(CURSOR_KEY) or {}
+        pending = probe.metrics.events_after(_mark(cursor.get("events")), horizon, EVENT_TYPES, 1) or \
+            probe.metrics.steps_after(cast("tuple[datetime, int] | None", _mark(cursor.get("steps"))), horizon,
+                                      STEP_KINDS, 1)
+    if not pending:
+        return RefreshReport()
+    return _pass(ctx, horizon, chunk, workspace_zone(ctx))
+
+
+class RollupSweeper:
+    """What the worker's tick calls: at most every ``every``, ``refresh_rollups``."""
+
+    def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(minutes=1)) -> None:
+        self.ctx = ctx
+        self.every = every
+        self._next: datetime | None = None
+
+    def __call__(self) -> int:
+        now = self.ctx.clock.now()
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + self.every
+        report = refresh_rollups(self.ctx)
+        return report.events + report.steps
 
 
 def rebuild_rollups(ctx: ServiceContext, since: date | None = None, *, chunk: int = CHUNK) -> RefreshReport:
@@ -249,3 +296,48 @@ def raw_counts(rows: Iterable[StoredRollup]) -> dict[RollupKey, tuple[dict[str, 
     return {r.key: ({n: v for n, v in r.counts.items() if v}, round(r.revenue, 6)) for r in rows}
 
 
+
+
+# --- NPS and response times ----------------------------------------------------------------------------
+
+
+def _local_range(ctx: ServiceContext, start: date, end: date) -> tuple[datetime, datetime]:
+    zone = workspace_zone(ctx)
+    return datetime.combine(start, time(), zone), datetime.combine(end + timedelta(days=1), time(), zone)
+
+
+def nps(ctx: ServiceContext, *, start: date, end: date) -> NpsResult:
+    """NPS of ``survey_response`` events that occurred on local days ``start``..``end``."""
+    if end < start:
+        raise FieldError("to", "is before from")
+    low, high = _local_range(ctx, start, end)
+    with ctx.reader() as uow:
+        scores = uow.metrics.survey_scores(low, high)
+    return net_promoter_score(score for _, score in scores)
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """System response (ingest acknowledgement, event → journey entry) and people's (lead follow-up)."""
+
+    ingest_batches: int
+    ingest_p50_s: float | None
+    ingest_p95_s: float | None
+    entries: int
+    entry_lag_p50_s: float | None
+    entry_lag_p95_s: float | None
+    followup: list[TimelinessLine]  # per team and per person: share within SLA, response p50/p90
+
+
+ENTRY_SAMPLE = 10_000
+
+
+def response_times(ctx: ServiceContext, *, days: int = 7) -> ResponseTimes:
+    if days < 1:
+        raise FieldError("days", "at least 1")
+    since = ctx.clock.now() - timedelta(days=days)
+    with ctx.reader() as uow:
+        acks = uow.metrics.ingest_timings(since)
+        lags = uow.metrics.entry_lags(since, ENTRY_SAMPLE)
+    return ResponseTimes(len(acks), nearest_rank(acks, 0.5), nearest_rank(acks, 0.95), len(lags),
+                         nearest_rank(lags, 0.5), nearest_rank(lags, 0.95), timeliness_report(ctx, days))

@@ -19,6 +19,7 @@ Definitions (docs/subsystems/measurement-metrics.md repeats them for people):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -39,6 +40,7 @@ __all__ = [
     "conversion_rate",
     "delivery_rate",
     "group_rows",
+    "nearest_rank",
     "open_rate",
     "rates",
     "row_to_dict",
@@ -203,3 +205,13 @@ def row_to_dict(row: MetricRow) -> dict[str, object]:
     out["skipped_total"] = row.skipped_total
     out["rates"] = rates(row)
     return out
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least ``q`` of the values at or below it."""
+    if not values:
+        return None
+    if not 0 < q <= 1:
+        raise ValueError("q must be in (0, 1]")
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
