@@ -34,8 +34,8 @@ from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 
 __all__ = ["CURSOR_KEY", "EVENT_TYPES", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes", "RollupSweeper",
-           "event_deltas", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups", "response_times", "step_deltas",
-           "workspace_zone"]
+           "event_deltas", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups", "response_times",
+           "step_deltas", "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
 SETTLE = timedelta(seconds=60)  # longer than any write transaction that stamps events before it commits
