@@ -34,8 +34,8 @@ from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 
 __all__ = ["CURSOR_KEY", "EVENT_TYPES", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes", "RollupSweeper",
-           "event_deltas", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups", "response_times",
-           "step_deltas", "workspace_zone"]
+           "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups",
+           "response_times", "step_deltas", "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
 SETTLE = timedelta(seconds=60)  # longer than any write transaction that stamps events before it commits
@@ -57,6 +57,11 @@ class RefreshReport:
 def workspace_zone(ctx: ServiceContext) -> ZoneInfo:
     """Days are local days of the workspace zone (the guardrail policy's default time zone)."""
     return ZoneInfo(current_guardrail_policy(ctx).default_timezone)
+
+
+def local_today(ctx: ServiceContext) -> date:
+    """Today in the workspace zone (the default end of a metrics window)."""
+    return ctx.clock.now().astimezone(workspace_zone(ctx)).date()
 
 
 def _mark(value: Any) -> tuple[datetime, Any] | None:
