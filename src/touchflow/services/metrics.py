@@ -124,7 +124,7 @@ def event_deltas(events: Iterable[RawEvent], seen: set[tuple[str, str]], dims: _
         journey_id = str(props.get("journey_id") or "")[:40]
         reason = str(props.get("guardrail") or "unknown")[:64] if event.type == "message_skipped" else ""
         key = RollupKey(dims.day(event.occurred_at), journey_id, str(props.get("node_id") or "")[:64],
-                        _template(props, versions.get(_message_id(event))), str(props.get("channel") or "")[:32],
+                        _template(props, versions.get(_message_id(event)) if event.type in AFTER_SEND else None), str(props.get("channel") or "")[:32],
                         dims.segment(journey_id), reason)
         if event.type == "message_skipped":
             _add(deltas, key, "skipped")
