@@ -17,6 +17,7 @@ from touchflow.cli import (
     imports,
     journeys,
     lifecycle,
+    metrics,
     personas,
     secrets,
     segments,
@@ -44,7 +45,8 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users, approvals, exports):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports,
+               metrics):
     module.register(app)
 
 

@@ -16,6 +16,7 @@ from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.measurement.alert_ports import AlertRepository
+from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
@@ -325,6 +326,7 @@ class UnitOfWork(Protocol):
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
     alerts: AlertRepository
+    metrics: MetricsRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

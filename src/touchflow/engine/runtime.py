@@ -44,6 +44,7 @@ from touchflow.services.alerts import AlertSweeper
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
@@ -98,6 +99,7 @@ class JourneyRuntime:
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
+        self._refresh_metrics = RollupSweeper(ctx)  # metric rollups (A1), at most once a minute
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -312,6 +314,7 @@ class JourneyRuntime:
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         self._sweep_approvals()
+        self._refresh_metrics()
         try:
             self._sweep_alerts()
         except Exception:  # a failing alert pass must not stop journeys; it is tried again on the next tick
