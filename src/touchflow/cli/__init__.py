@@ -6,6 +6,7 @@ import typer
 
 from touchflow.cli import (
     admin,
+    alerts,
     approvals,
     assets,
     channels,
@@ -46,7 +47,7 @@ def _root() -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports,
-               metrics):
+               metrics, alerts):
     module.register(app)
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.measurement.alert_ports import AlertRecord, MessageOutcome
+from touchflow.domain.measurement.alert_ports import AlertRecord
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS, AlertRule, default_rules, parse_rule
 from touchflow.domain.measurement.alerts import (
     LOOKBACK_DAYS,
@@ -34,8 +34,21 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journeys import JourneyError, set_journey_status
 
-__all__ = ["ACTOR", "BREAKER_EVERY", "SETTLE", "AlertOutcome", "AlertSweeper", "all_rules", "alert_history",
-           "daily_series", "evaluate_alerts", "set_rule", "test_rule"]
+__all__ = [
+    "ACTOR",
+    "BREAKER_EVERY",
+    "SETTLE",
+    "AlertOutcome",
+    "AlertSweeper",
+    "alert_history",
+    "all_rules",
+    "daily_series",
+    "evaluate_alerts",
+    "list_rules",
+    "rule_states",
+    "set_rule",
+    "test_rule",
+]
 
 ACTOR = "system:alerts"
 SETTLE = timedelta(hours=6)
@@ -81,6 +94,16 @@ def set_rule(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str) ->
     return rule
 
 
+def rule_states(ctx: ServiceContext) -> list[dict[str, Any]]:
+    """Every (rule, journey) state kept so far, with the journey's key."""
+    with ctx.reader() as uow:
+        keys = {j.id: j.key for j in uow.journeys.all()}
+        return [{"rule": rule, "journey": keys.get(journey_id, journey_id), "armed": s.armed,
+                 "consecutive": s.consecutive, "last_fired": s.last_fired, "cooldown_until": s.cooldown_until,
+                 "counts_from": s.counts_from, "last_day": s.last_day}
+                for (rule, journey_id), s in sorted(uow.alerts.states().items())]
+
+
 def alert_history(ctx: ServiceContext, journey: str | None = None, limit: int = 100) -> list[AlertRecord]:
     with ctx.reader() as uow:
         journey_id = None
@@ -102,15 +125,6 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 
-def _counts(metric: str, message: MessageOutcome) -> tuple[int, int]:
-    success, denominator, _ = DAILY_METRICS[metric]
-    delivered = not message.bounced
-    trial = 1 if denominator == "sent" or delivered else 0
-    hit = {"opened_unique": message.opened, "clicked_unique": message.clicked, "complained": message.complained,
-           "hard_bounced": message.hard_bounced, "unsubscribed": message.unsubscribed}[success]
-    return int(hit and bool(trial)), trial
-
-
 def daily_series(uow: UnitOfWork, first: date, last: date, zone: ZoneInfo,
                  journey_id: str | None = None) -> dict[str, dict[str, list[DayCount]]]:
     """Journey id → metric → the days ``first``..``last`` (send-day cohorts, outcomes within ``SETTLE``)."""
@@ -119,7 +133,7 @@ def daily_series(uow: UnitOfWork, first: date, last: date, zone: ZoneInfo,
     for message in uow.alerts.sent_between(start, end, journey_id, within=SETTLE):
         day = message.sent_at.astimezone(zone).date()
         for metric in DAILY_METRICS:
-            hit, trial = _counts(metric, message)
+            hit, trial = message.counts(metric)
             tally = tallies[(message.journey_id, metric, day)]
             tally[0] += hit
             tally[1] += trial

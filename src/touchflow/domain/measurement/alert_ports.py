@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from touchflow.domain.measurement.alert_rules import DAILY_METRICS
 from touchflow.domain.measurement.alerts import AlertState
 
 __all__ = ["AlertRecord", "AlertRepository", "MessageOutcome"]
@@ -33,6 +34,14 @@ class MessageOutcome:
     unsubscribed: bool = False
     user_agent: str | None = None  # of the first open, where tracking recorded one
     tags: tuple[str, ...] = field(default=())
+
+    def counts(self, metric: str) -> tuple[int, int]:
+        """(success, trial) of this message for ``metric`` (alert_rules.DAILY_METRICS); delivered = not bounced."""
+        success, denominator, _ = DAILY_METRICS[metric]
+        trial = 1 if denominator == "sent" or not self.bounced else 0
+        hit = {"opened_unique": self.opened, "clicked_unique": self.clicked, "complained": self.complained,
+               "hard_bounced": self.hard_bounced, "unsubscribed": self.unsubscribed}[success]
+        return int(hit and bool(trial)), trial
 
 
 @dataclass(frozen=True)
