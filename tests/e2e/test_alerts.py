@@ -4,12 +4,16 @@ events tables, as the dispatcher and tracking would have."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import insert
+from typer.testing import CliRunner
 
 from touchflow.bootstrap import Application
+from touchflow.cli import app as cli
 from touchflow.clock import VirtualClock
 from touchflow.domain.measurement.alert_rules import DEFAULT_RULES
 from touchflow.services.alerts import AlertSweeper, alert_history, evaluate_alerts, set_rule
@@ -149,3 +153,36 @@ def test_rules_over_http(client: TestClient) -> None:
     ok = client.put("/v1/alerts/open-rate-drop", json={**DEFAULT_RULES[0], "shadow": True})
     assert ok.status_code == 200 and ok.json()["shadow"] is True
     assert client.get("/v1/alerts").json()["rules"][0]["shadow"] is True
+
+
+def cli_run(app: Application, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"TOUCHFLOW_DATABASE_URL": app.settings.database_url})
+    return result.exit_code, result.output
+
+
+def test_cli_rules_explain_and_history(app: Application, tmp_path: Path, clock: VirtualClock) -> None:
+    journey_id, people = setup(app)
+    send(app, journey_id, people, opens=0.3, minutes_ago=60 * 24)
+    send(app, journey_id, people[:200], opens=0.1, template="promo_b", minutes_ago=60)
+    code, out = cli_run(app, "alert", "list", "--json")
+    assert code == 0 and [r["name"] for r in json.loads(out)][0] == "open-rate-drop"
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("name: open-rate-drop\nmetric: open_rate\nthreshold: 1.5\n", encoding="utf-8")
+    code, out = cli_run(app, "alert", "set", str(rule))
+    assert code == 2 and "threshold" in out
+    rule.write_text("name: click-drop\nmetric: click_rate\nshadow: true\n", encoding="utf-8")
+    code, out = cli_run(app, "alert", "set", str(rule), "--json")
+    assert code == 0 and json.loads(out)["shadow"] is True
+    day = (clock.now() + timedelta(hours=8)).date().isoformat()
+    code, out = cli_run(app, "metrics", "explain", "open_rate", "--journey", "promo", "--from", day, "--to", day,
+                        "--by", "template", "--json")
+    assert code == 0, out
+    body = json.loads(out)
+    assert body["segments"][0]["key"] in ("promo_a", "promo_b") and body["change"] < 0
+    code, out = cli_run(app, "metrics", "explain", "open_rate", "--journey", "promo", "--from", day, "--to", day,
+                        "--by", "colour")
+    assert code == 2 and "--by" in out
+    code, out = cli_run(app, "alert", "history", "--journey", "promo", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, out = cli_run(app, "alert", "test", "open-rate-drop", "--journey", "promo", "--days", "3", "--json")
+    assert code == 0 and len(json.loads(out)) == 3
