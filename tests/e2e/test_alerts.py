@@ -165,7 +165,7 @@ def test_cli_rules_explain_and_history(app: Application, tmp_path: Path, clock: 
     send(app, journey_id, people, opens=0.3, minutes_ago=60 * 24)
     send(app, journey_id, people[:200], opens=0.1, template="promo_b", minutes_ago=60)
     code, out = cli_run(app, "alert", "list", "--json")
-    assert code == 0 and [r["name"] for r in json.loads(out)][0] == "open-rate-drop"
+    assert code == 0 and json.loads(out)[0]["name"] == "open-rate-drop"
     rule = tmp_path / "rule.yaml"
     rule.write_text("name: open-rate-drop\nmetric: open_rate\nthreshold: 1.5\n", encoding="utf-8")
     code, out = cli_run(app, "alert", "set", str(rule))
