@@ -188,8 +188,14 @@ def evaluate_alerts(ctx: ServiceContext, *, daily: bool = True, breaker: bool = 
                     day += timedelta(days=1)
                     if decision.act:
                         break
+            before = states.get((rule.name, journey.id), AlertState())
             for decision, new_state in decisions:
+                quiet = decision.status in ("ok", "low_volume", "no_baseline") and not decision.act
+                if quiet and new_state == before:  # nothing to keep: no write transaction every few minutes
+                    outcomes.append(AlertOutcome(journey.key, decision))
+                    continue
                 outcomes.append(_record(ctx, journey, rule, decision, new_state))
+                before = new_state
             if not decisions and state != states.get((rule.name, journey.id)):
                 with ctx.uow() as uow:
                     uow.alerts.save_state(rule.name, journey.id, state, now)

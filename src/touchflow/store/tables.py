@@ -311,6 +311,7 @@ outbox = Table(
     Index(None, "contact_id"),
     Index(None, "contact_id", "sent_at"),
     Index(None, "provider_id"),
+    Index(None, "sent_at"),  # 0019: what a journey sent in the last hour (circuit breakers), per day (alerts)
 )
 
 tasks = Table(

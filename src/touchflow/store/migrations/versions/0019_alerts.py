@@ -24,6 +24,7 @@ SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     with op.batch_alter_table("journeys") as batch:
         batch.add_column(sa.Column("status_reason", sa.Text(), nullable=True))
+    op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"])
     op.create_table(
         "alert_rules",
         sa.Column("name", sa.String(64), nullable=False),
@@ -67,5 +68,6 @@ def downgrade() -> None:
     op.drop_table("alert_history")
     op.drop_table("alert_state")
     op.drop_table("alert_rules")
+    op.drop_index("ix_outbox_sent_at", table_name="outbox")
     with op.batch_alter_table("journeys") as batch:
         batch.drop_column("status_reason")
