@@ -48,10 +48,11 @@ def readers(name: str, count: int, days: list[int]) -> dict[str, Any]:
                 {"event": "message_opened", "template": "news_b", "probability": 0.2}]}}
 
 
-def run(tmp_path: Path, personas: list[dict[str, Any]], days: int = 10
+def run(tmp_path: Path, personas: list[dict[str, Any]], days: int = 10, worse_on_day_5: bool = True
         ) -> tuple[str, str, list[tuple[datetime, str, dict[str, Any]]], list[AlertRecord]]:
+    actions = [{"at": "4d", "publish": WORSE}] if worse_on_day_5 else []
     scenario = parse_scenario({"seed": 7, "start": DAY1.isoformat(), "duration": f"{days}d", "personas": personas,
-                               "actions": [{"at": "4d", "publish": WORSE}]})
+                               "actions": actions})
     simulator.simulate([JOURNEY], scenario, open_store=open_sandbox, database_dir=tmp_path / "sim")
     app = bootstrap(Settings(f"sqlite:///{(tmp_path / 'sim' / 'sim.db').as_posix()}"))
     try:
@@ -90,3 +91,15 @@ def test_a_low_volume_day_counts_neither_for_nor_against(tmp_path: Path) -> None
     assert local(9) < at <= local(9, 6) + timedelta(minutes=1)
     fired = [h for h in history if h.status == "trigger"]
     assert [d["day"] for d in fired[0].details["days"]] == ["2026-03-06", "2026-03-08", "2026-03-09"]
+
+
+def test_circuit_breaker_pauses_within_the_hour_of_a_complaint_spike(tmp_path: Path) -> None:
+    complainers = {"name": "reader", "count": 300, "events": [{"at": "0d9h", "type": "news_due"},
+                                                              {"at": "1d9h", "type": "news_due"}],
+                   "behaviour": {"open": 0.3, "click": 0.3, "delay": "1h", "reactions": [
+                       {"event": "message_complained", "probability": 0.05, "after": "10m"}]}}
+    status, reason, pauses, history = run(tmp_path, [complainers], days=2, worse_on_day_5=False)
+    assert status == "paused" and "complaint rate" in reason
+    [(at, actor, _)] = pauses
+    assert actor == "system:alerts" and local(1, 9) < at <= local(1, 10)  # sent at 09:00, paused before 10:00
+    assert [h.rule for h in history if h.acted] == ["complaint-breaker"]
