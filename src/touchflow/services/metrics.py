@@ -33,8 +33,9 @@ from touchflow.services.assignment import timeliness_report
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 
-__all__ = ["CURSOR_KEY", "EVENT_TYPES", "NO_RECEIPTS", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes", "RollupSweeper",
-           "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups",
+__all__ = ["CURSOR_KEY", "EVENT_TYPES", "NO_RECEIPTS", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes",
+           "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups",
+           "refresh_rollups",
            "response_times", "step_deltas", "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
@@ -82,9 +83,15 @@ class _Dimensions:
         self.zone = zone
         self._uow = uow
         self._segments: dict[str, str] = {}
+        self._days: dict[int, str] = {}
 
     def day(self, at: datetime) -> str:
-        return at.astimezone(self.zone).date().isoformat()
+        # every zone's offset is a multiple of 15 minutes: one conversion per quarter hour seen
+        quarter = int(at.timestamp()) // 900
+        found = self._days.get(quarter)
+        if found is None:
+            found = self._days[quarter] = at.astimezone(self.zone).date().isoformat()
+        return found
 
     def segment(self, journey_id: str) -> str:
         if not journey_id:
@@ -100,9 +107,14 @@ class _Dimensions:
 
 
 def _add(deltas: Deltas, key: RollupKey, counter: str, n: int = 1, revenue: float = 0.0) -> None:
-    counts, money = deltas.get(key, ({}, 0.0))
+    found = deltas.get(key)
+    if found is None:
+        deltas[key] = ({counter: n}, revenue)
+        return
+    counts = found[0]
     counts[counter] = counts.get(counter, 0) + n
-    deltas[key] = (counts, money + revenue)
+    if revenue:
+        deltas[key] = (counts, found[1] + revenue)
 
 
 def _message_id(event: RawEvent) -> str:
@@ -283,7 +295,8 @@ def _check_by(by: Sequence[str]) -> tuple[Dimension, ...]:
 def _to_row(stored: StoredRollup, keys: Mapping[str, str]) -> MetricRow:
     k, counts = stored.key, stored.counts
     skipped = {k.reason: counts["skipped"]} if k.reason and counts["skipped"] else {}
-    return MetricRow(day=date.fromisoformat(k.day), journey=keys.get(k.journey_id, k.journey_id), step=k.node_id,
+    return MetricRow(day=date.fromisoformat(k.day) if k.day else None, journey=keys.get(k.journey_id, k.journey_id),
+                     step=k.node_id,
                      template=k.template, channel=k.channel, segment=k.segment,
                      **{n: counts[n] for n in counts if n != "skipped"}, skipped=skipped, revenue=stored.revenue)
 
@@ -303,7 +316,8 @@ def metric_rows(ctx: ServiceContext, *, start: date, end: date, journey: str | N
             if record is None:
                 raise FieldError("journey", f"no journey {journey!r}")
             journey_ids = [record.id]
-        stored = uow.metrics.rows(start.isoformat(), end.isoformat(), journey_ids)
+        group = [{"journey": "journey_id", "step": "node_id"}.get(d, d) for d in dims]
+        stored = uow.metrics.rows(start.isoformat(), end.isoformat(), journey_ids, group)
     return group_rows([_to_row(s, keys) for s in stored], dims)
 
 
