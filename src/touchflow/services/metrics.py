@@ -196,35 +196,42 @@ def _seen_before(uow: UnitOfWork, batch: Sequence[RawEvent]) -> set[tuple[str, s
 
 def _pass(ctx: ServiceContext, horizon: datetime, chunk: int, zone: ZoneInfo, *, rebuild_from: datetime | None = None,
           through: Mapping[str, Any] | None = None) -> RefreshReport:
-    """Chunks until nothing is left; each chunk is one transaction that also moves its own progress mark.
+    """Chunks until nothing is left. Each chunk is read and counted in a read transaction, then written in a
+    short write transaction that adds the counts and moves the progress mark only if the mark is still the
+    one read (compare-and-set: a second worker's chunk is never counted twice); ADR 0021 keeps SQLite's write
+    lock for the upserts only.
 
     A refresh keeps progress in ``events``/``steps``; a rebuild in ``rebuild_events``/``rebuild_steps`` and
     stops at the refresh marks it found (``through``), which stay where they were."""
     report = RefreshReport()
     ev_field, st_field = ("rebuild_events", "rebuild_steps") if through is not None else ("events", "steps")
+    ev_through = _mark(through.get("events")) if through is not None else None
+    st_through = _mark(through.get("steps")) if through is not None else None
+    done_events = through is not None and ev_through is None
+    done_steps = through is not None and st_through is None
     while True:
-        with ctx.uow() as uow:
-            cursor = dict(uow.guards.lock_setting(CURSOR_KEY) or {})
-            dims = _Dimensions(uow, zone)
+        with ctx.reader() as r:
+            read = r.guards.setting(CURSOR_KEY) or {}
+            cursor = dict(read)
+            dims = _Dimensions(r, zone)
             deltas: Deltas = {}
-            ev_mark, st_mark = _mark(cursor.get(ev_field)), _mark(cursor.get(st_field))
-            ev_through = _mark(through.get("events")) if through is not None else None
-            st_through = _mark(through.get("steps")) if through is not None else None
-            done_events = through is not None and ev_through is None
-            done_steps = through is not None and st_through is None
-            batch = [] if done_events else uow.metrics.events_after(
-                ev_mark, horizon, EVENT_TYPES, chunk, occurred_from=rebuild_from, through=ev_through)
-            steps = [] if done_steps else uow.metrics.steps_after(
-                cast("tuple[datetime, int] | None", st_mark), horizon, STEP_KINDS, chunk, at_from=rebuild_from,
-                through=cast("tuple[datetime, int] | None", st_through))
+            batch = [] if done_events else r.metrics.events_after(
+                _mark(cursor.get(ev_field)), horizon, EVENT_TYPES, chunk, occurred_from=rebuild_from,
+                through=ev_through)
+            steps = [] if done_steps else r.metrics.steps_after(
+                cast("tuple[datetime, int] | None", _mark(cursor.get(st_field))), horizon, STEP_KINDS, chunk,
+                at_from=rebuild_from, through=cast("tuple[datetime, int] | None", st_through))
             if not batch and not steps:
                 return report
             if batch:
-                event_deltas(batch, _seen_before(uow, batch), dims, deltas, _sent_versions(uow, batch))
+                event_deltas(batch, _seen_before(r, batch), dims, deltas, _sent_versions(r, batch))
                 cursor[ev_field] = _store_mark((batch[-1].received_at, batch[-1].id))
             if steps:
                 step_deltas(steps, dims, deltas)
                 cursor[st_field] = _store_mark((steps[-1].at, steps[-1].id))
+        with ctx.uow() as uow:
+            if (uow.guards.lock_setting(CURSOR_KEY) or {}) != read:
+                continue  # another pass counted this chunk meanwhile: read again from its mark
             uow.metrics.add(deltas)
             uow.guards.set_setting(CURSOR_KEY, cursor, "touchflow", ctx.clock.now())
             uow.commit()
