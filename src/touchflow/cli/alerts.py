@@ -21,6 +21,7 @@ from touchflow.cli.common import (
     workspace_zone,
 )
 from touchflow.cli.metrics import metrics_app
+from touchflow.domain.durations import format_duration
 from touchflow.domain.errors import FieldError
 from touchflow.domain.measurement.alert_calibration import Traffic, calibrate
 from touchflow.domain.measurement.alert_rules import RuleError, parse_rule
@@ -53,7 +54,8 @@ def list_(json_: JsonOpt = False) -> None:
                   "动作 actions")
     for rule in rules:
         state = ("启用 on" if rule.enabled else "停用 off") + (" · 影子 shadow" if rule.shadow else "")
-        threshold = f"{rule.limit:.2%} / {rule.window}" if rule.kind == "breaker" else f"{rule.threshold:.0%}"
+        threshold = (f"{rule.limit:.2%} / {format_duration(rule.window)}" if rule.kind == "breaker"
+                     else f"{rule.threshold:.0%}")
         table.add_row(rule.name, METRIC_LABELS[rule.metric][0] + " " + rule.metric, rule.kind, threshold,
                       str(rule.consecutive) if rule.kind == "daily" else "-", str(rule.min_volume), state,
                       ", ".join(rule.actions))
