@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -150,8 +150,38 @@ def _history_days(rules: Sequence[AlertRule]) -> int:
     return LOOKBACK_DAYS + max(spans, default=0) + 1
 
 
-def evaluate_alerts(ctx: ServiceContext, *, daily: bool = True, breaker: bool = True) -> list[AlertOutcome]:
-    """One pass over every enabled rule and live journey; triggers act (pause, task, notify) unless suppressed."""
+@dataclass
+class SeriesCache:
+    """Days already read (final once settled: later outcomes fall outside the window), so a worker reads each
+    day's messages once instead of seven weeks of them every day."""
+
+    through: date | None = None
+    first: date | None = None
+    zone: ZoneInfo | None = None
+    days: dict[tuple[str, str], dict[date, DayCount]] = field(default_factory=dict)
+
+    def update(self, uow: UnitOfWork, first: date, settled: date, zone: ZoneInfo) -> None:
+        if self.first is None or first < self.first or zone != self.zone:  # a longer baseline, another zone: anew
+            self.through, self.days, self.zone = None, {}, zone
+        self.first = first
+        start = first if self.through is None or self.through < first else self.through + timedelta(days=1)
+        if start <= settled:
+            for journey, metrics in daily_series(uow, start, settled, zone).items():
+                for metric, counts in metrics.items():
+                    self.days.setdefault((journey, metric), {}).update({c.day: c for c in counts})
+        self.through = settled
+        for kept in self.days.values():
+            for day in [d for d in kept if d < first]:
+                del kept[day]
+
+    def series(self, journey_id: str, metric: str) -> list[DayCount]:
+        return sorted(self.days.get((journey_id, metric), {}).values(), key=lambda c: c.day)
+
+
+def evaluate_alerts(ctx: ServiceContext, *, daily: bool = True, breaker: bool = True,
+                    cache: SeriesCache | None = None) -> list[AlertOutcome]:
+    """One pass over every enabled rule and live journey; triggers act (pause, task, notify) unless suppressed.
+    ``cache``: the days read by earlier passes (the sweeper keeps one)."""
     now = ctx.clock.now()
     with ctx.reader() as uow:
         rules = [r for r in all_rules(uow) if r.enabled]
@@ -159,9 +189,9 @@ def evaluate_alerts(ctx: ServiceContext, *, daily: bool = True, breaker: bool = 
         states = uow.alerts.states()
         zone = _zone(uow)
         settled = (now - SETTLE).astimezone(zone).date() - timedelta(days=1)  # the newest day that is final
-        series: Mapping[str, Mapping[str, list[DayCount]]] = {}
+        cache = cache if cache is not None else SeriesCache()
         if daily and any(r.kind == "daily" for r in rules):
-            series = daily_series(uow, settled - timedelta(days=_history_days(rules)), settled, zone)
+            cache.update(uow, settled - timedelta(days=_history_days(rules)), settled, zone)
         window = max((r.window for r in rules if r.kind == "breaker"), default=timedelta(hours=1))
         recent = uow.alerts.window_outcomes(now - window, now) if breaker else {}
     today = now.astimezone(zone).date()
@@ -179,7 +209,7 @@ def evaluate_alerts(ctx: ServiceContext, *, daily: bool = True, breaker: bool = 
                 events = complained if rule.metric == "complaint_rate" else bounced
                 decisions.append(evaluate_breaker(rule, events, sent, state, now))
             else:
-                days = series.get(journey.id, {}).get(rule.metric, [])
+                days = cache.series(journey.id, rule.metric)
                 first = settled if state.last_day is None else state.last_day + timedelta(days=1)
                 day = first
                 while day <= settled:  # catch up on every closed day not yet decided (a worker that was down)
@@ -268,6 +298,7 @@ class AlertSweeper:
         self._next_breaker: datetime | None = None
         self._next_daily: datetime | None = None
         self._watching = False
+        self._cache = SeriesCache()
 
     def __call__(self) -> list[AlertOutcome]:
         now = self.ctx.clock.now()
@@ -275,7 +306,7 @@ class AlertSweeper:
         daily = self._next_daily is None or now >= self._next_daily
         if not (breaker or daily):
             return []
-        outcomes = evaluate_alerts(self.ctx, daily=daily, breaker=breaker)
+        outcomes = evaluate_alerts(self.ctx, daily=daily, breaker=breaker, cache=self._cache)
         if daily:
             with self.ctx.reader() as uow:
                 # days with messages still to decide: else nothing is due until new input (next_due says None)
