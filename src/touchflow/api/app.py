@@ -25,6 +25,7 @@ from touchflow.api.routes import (
     MAX_BODY_BYTES,
     ApiError,
     ApiState,
+    alerts,
     approvals,
     attribution,
     audit,
@@ -36,6 +37,7 @@ from touchflow.api.routes import (
     journeys,
     json_response,
     lifecycle,
+    metrics,
     onsite,
     personas,
     privacy,
@@ -98,12 +100,15 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(events.router)
     app.include_router(lifecycle.router)  # before contacts: its {identifier:path} would take …/score
     app.include_router(contacts.router)
+    app.include_router(alerts.explain_router)  # /v1/journeys/{key}/explain, before the journeys' own paths
     app.include_router(journeys.router)
     app.include_router(attribution.router)
     app.include_router(content.router)
     onsite.install(app, application, onsite_limits)
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
+    app.include_router(metrics.router)
+    app.include_router(alerts.router)
     app.include_router(personas.router)
     app.include_router(segments.router)
     auth.install(app, application)  # /v1/auth: login, TOTP, sessions (needs the key ring for TOTP secrets)

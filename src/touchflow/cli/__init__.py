@@ -6,6 +6,7 @@ import typer
 
 from touchflow.cli import (
     admin,
+    alerts,
     approvals,
     assets,
     attribution,
@@ -21,6 +22,7 @@ from touchflow.cli import (
     journeys,
     keys,
     lifecycle,
+    metrics,
     personas,
     privacy,
     secrets,
@@ -56,7 +58,7 @@ def _root(ctx: typer.Context) -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
-               audit, keys, attribution):
+               audit, keys, attribution, metrics, alerts):
     module.register(app)
 
 

@@ -136,11 +136,14 @@ def show(key: str, as_json: JsonOpt = False) -> None:
             fail(str(exc), code=1)
     data: dict[str, Any] = {"key": stats.journey.key, "name": stats.journey.name, "status": stats.journey.status,
             "version": stats.journey.current_version, "runs": stats.runs_by_status, "at_nodes": stats.at_nodes,
-            "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status}
+            "messages": stats.messages_by_channel, "messages_by_status": stats.messages_by_status,
+            "status_reason": stats.journey.status_reason or None}
     if as_json:
         print_json(data)
         return
     console.print(f"[bold]{data['name']}[/bold] ({data['key']}) — {data['status']}, version {data['version']}")
+    if stats.journey.status_reason:
+        console.print(f"reason: {stats.journey.status_reason}")
     console.print("runs: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.runs_by_status.items())) or "none"))
     console.print("waiting at: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.at_nodes.items())) or "—"))
     if not stats.messages_by_status:

@@ -17,6 +17,8 @@ from touchflow.domain.governance.audit_ports import AuditLog
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.alert_ports import AlertRepository
+from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
@@ -125,6 +127,7 @@ class JourneyRecord:
     current_version: int | None
     created_at: datetime
     updated_at: datetime
+    status_reason: str = ""  # why it is paused: a person's reason or the alert's (0019)
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,8 @@ class UnitOfWork(Protocol):
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
     attribution: AttributionRepository
+    alerts: AlertRepository
+    metrics: MetricsRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -40,9 +40,11 @@ from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
 from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, read_ahead, trigger_matches
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
+from touchflow.services.alerts import AlertSweeper
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
@@ -96,6 +98,8 @@ class JourneyRuntime:
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
+        self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
+        self._refresh_metrics = RollupSweeper(ctx)  # metric rollups (A1), at most once a minute
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -310,6 +314,11 @@ class JourneyRuntime:
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         self._sweep_approvals()
+        self._refresh_metrics()
+        try:
+            self._sweep_alerts()
+        except Exception:  # a failing alert pass must not stop journeys; it is tried again on the next tick
+            log.exception("alert pass failed")
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick
@@ -356,6 +365,8 @@ class JourneyRuntime:
             found.append(at)
         if self.contact_pass:
             found.append(contact_pass_due_at(self.ctx))
+        if (at := self._sweep_alerts.next_due()) is not None:
+            found.append(at)
         return min(found, default=None)
 
     def run_forever(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:

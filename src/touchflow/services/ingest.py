@@ -6,6 +6,7 @@ and kept in the rejects table; valid items of the same batch are stored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,6 +134,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
     event inbox that journey triggers read; history loaded from files usually should not. ``audit``: writes
     the audit row of a person's request in the same transaction (ingest itself writes none)."""
     now = ctx.clock.now()
+    started = time.perf_counter()  # the acknowledgement time (A1 system response): call → commit
     # Parse before the transaction: validation is most of the CPU and needs no lock.
     rejected: list[ItemProblem] = []
     parsed: list[tuple[int, EventInput]] = []
@@ -186,6 +188,8 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         uow.sources.record_sync(source.name, len(fresh) + new_rejects, len(fresh), new_rejects, now)
         if audit is not None and report.accepted:
             audit(uow, now)
+        if route and items:  # live traffic only: a file import's batches are not acknowledgements
+            uow.metrics.add_ingest_timing(now, len(items), time.perf_counter() - started)
         return report
 
     return in_transaction(ctx, work)

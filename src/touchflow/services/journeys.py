@@ -165,7 +165,7 @@ def set_journey_status(ctx: ServiceContext, key: str, status: str, *, actor: str
             runs = [replace(r, status="exited", wake_at=None, error=f"journey archived by {actor}")
                     for r in _runs_in(uow, record.id, ("active", "waiting", "paused"))]
         uow.journeys.update_runs(runs, now)
-        record = replace(record, status=status, updated_at=now)
+        record = replace(record, status=status, updated_at=now, status_reason=reason if status != "active" else "")
         uow.journeys.save(record)
         uow.audit.record(actor, f"journey.{ {'active': 'resume', 'paused': 'pause', 'archived': 'archive'}[status]}",
                          key, {"reason": reason, "runs_touched": len(runs)}, now)

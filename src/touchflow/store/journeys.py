@@ -63,7 +63,8 @@ def _run_row(run: Run, now: datetime) -> tuple[Any, ...]:
 
 
 def _journey_from(row: Any) -> JourneyRecord:
-    return JourneyRecord(row.id, row.key, row.name, row.status, row.current_version, row.created_at, row.updated_at)
+    return JourneyRecord(row.id, row.key, row.name, row.status, row.current_version, row.created_at, row.updated_at,
+                         row.status_reason or "")
 
 
 class SqlJourneyRepository:
@@ -90,7 +91,7 @@ class SqlJourneyRepository:
     def save(self, record: JourneyRecord) -> None:
         self._c.execute(update(journeys).where(journeys.c.id == record.id).values(
             name=record.name, status=record.status, current_version=record.current_version,
-            updated_at=record.updated_at))
+            updated_at=record.updated_at, status_reason=record.status_reason or None))
 
     def add_version(self, journey_id: str, version: int, definition: dict[str, Any], source_text: str,
                     at: datetime, by: str) -> None:

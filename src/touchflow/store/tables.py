@@ -21,6 +21,9 @@ from sqlalchemy import (
 from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
+    "alert_history",
+    "alert_rules",
+    "alert_state",
     "api_keys",
     "approval_artifacts",
     "approval_requests",
@@ -44,6 +47,7 @@ __all__ = [
     "holdouts",
     "incident_steps",
     "incidents",
+    "ingest_timings",
     "journey_runs",
     "journey_schedules",
     "journey_versions",
@@ -51,6 +55,7 @@ __all__ = [
     "lead_scores",
     "login_attempts",
     "metadata",
+    "metric_daily",
     "onsite_messages",
     "outbox",
     "personas",
@@ -260,6 +265,7 @@ journeys = Table(
     Column("current_version", Integer, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("status_reason", Text, nullable=True),  # 0019: why it is paused (a person's reason, or the alert's)
 )
 
 journey_versions = Table(
@@ -336,6 +342,7 @@ outbox = Table(
     Index(None, "contact_id"),
     Index(None, "contact_id", "sent_at"),
     Index(None, "provider_id"),
+    Index(None, "sent_at"),  # 0019: what a journey sent in the last hour (circuit breakers), per day (alerts)
 )
 
 tasks = Table(
@@ -793,4 +800,83 @@ holdout_runs = Table(  # the arm of every run that entered a journey version wit
     Column("held_out", Boolean, nullable=False),  # true: the control arm, no messages
     Column("entered_at", UTCDateTime(), nullable=False),
     Index(None, "journey_id", "version", "held_out"),
+)
+
+# --- measurement: daily metric rollups (0017_metrics; ADR 0028) ---
+
+metric_daily = Table(  # counts per local day × journey × step × template × channel × entry segment × skip reason
+    "metric_daily", metadata,
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD in the workspace zone
+    Column("journey_id", String(40), nullable=False),  # "" outside journeys
+    Column("node_id", String(64), nullable=False),
+    Column("template", String(200), nullable=False),  # name or name@version
+    Column("channel", String(32), nullable=False),
+    Column("segment", String(64), nullable=False),  # the journey's entry segment, "" when none
+    Column("reason", String(64), nullable=False),  # "" except on rows counting guardrail skips by reason
+    Column("entered", BigInteger, nullable=False),
+    Column("queued", BigInteger, nullable=False),
+    Column("sent", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False),
+    Column("bounced", BigInteger, nullable=False),
+    Column("opened", BigInteger, nullable=False),
+    Column("opened_unique", BigInteger, nullable=False),
+    Column("clicked", BigInteger, nullable=False),
+    Column("clicked_unique", BigInteger, nullable=False),
+    Column("converted", BigInteger, nullable=False),
+    Column("unsubscribed", BigInteger, nullable=False),
+    Column("complained", BigInteger, nullable=False),
+    Column("skipped", BigInteger, nullable=False),
+    Column("revenue", Float, nullable=False),
+    PrimaryKeyConstraint("day", "journey_id", "node_id", "template", "channel", "segment", "reason"),
+    Index(None, "journey_id", "day"),
+)
+
+ingest_timings = Table(  # one row per accepted ingest batch: how long until it was acknowledged (system response)
+    "ingest_timings", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Index(None, "at"),
+)
+
+
+# --- alerts (migration 0019) ---------------------------------------------------------------------
+
+alert_rules = Table(  # rules set by a person; a shipped default rule of the same name is replaced by its row
+    "alert_rules", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("document", JSONDoc, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+
+alert_state = Table(  # per rule × journey: the streak, when it last fired, cooldown, armed
+    "alert_state", metadata,
+    Column("rule", String(64), nullable=False),
+    Column("journey_id", ID, nullable=False),
+    Column("armed", Boolean, nullable=False),
+    Column("consecutive", Integer, nullable=False),
+    Column("last_fired", UTCDateTime(), nullable=True),
+    Column("cooldown_until", UTCDateTime(), nullable=True),
+    Column("counts_from", String(10), nullable=True),  # ISO date
+    Column("last_day", String(10), nullable=True),  # ISO date: the last closed day a daily rule decided on
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("rule", "journey_id"),
+)
+
+alert_history = Table(  # every decision that was not "ok": warnings, breach days, triggers (acted or not)
+    "alert_history", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("journey_id", ID, nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("acted", Boolean, nullable=False),
+    Column("suppressed", String(16), nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("details", JSONDoc, nullable=False),
+    Index(None, "journey_id", "at"),
+    Index(None, "at"),
 )

@@ -14,7 +14,9 @@ from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.measurement.attribution_ports import AttributionRepository
+from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
@@ -30,6 +32,7 @@ from touchflow.domain.ports import (
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
+from touchflow.store.alerts import SqlAlertRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.attribution import SqlAttributionRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
@@ -42,6 +45,7 @@ from touchflow.store.incidents import SqlIncidentRepository
 from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.lifecycle import SqlLifecycleRepository
 from touchflow.store.messages import SqlMessageRepository
+from touchflow.store.metrics import SqlMetricsRepository
 from touchflow.store.personas import SqlAssignmentRepository, SqlPersonaRepository
 from touchflow.store.privacy import SqlPrivacyRepository
 from touchflow.store.registry import (
@@ -80,6 +84,8 @@ class SqlUnitOfWork:
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
     attribution: AttributionRepository
+    alerts: AlertRepository
+    metrics: MetricsRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -118,6 +124,8 @@ class SqlUnitOfWork:
         self.approvals = SqlApprovalRepository(connection)
         self.contact_deletion = SqlContactDeletion(connection)
         self.attribution = SqlAttributionRepository(connection)
+        self.alerts = SqlAlertRepository(connection)
+        self.metrics = SqlMetricsRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

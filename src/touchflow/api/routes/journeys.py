@@ -49,7 +49,8 @@ class EnrolIn(BaseModel):
 
 def _journey_json(record: JourneyRecord) -> dict[str, Any]:
     return {"id": record.id, "key": record.key, "name": record.name, "status": record.status,
-            "version": record.current_version, "updated_at": record.updated_at.isoformat()}
+            "version": record.current_version, "updated_at": record.updated_at.isoformat(),
+            "status_reason": record.status_reason or None}
 
 
 def _error(exc: Exception) -> ApiError:

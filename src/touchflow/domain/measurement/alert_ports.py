@@ -1,0 +1,87 @@
+"""What alerts and ``explain`` need from the store (implemented in store/alerts.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from touchflow.domain.measurement.alert_rules import DAILY_METRICS
+from touchflow.domain.measurement.alerts import AlertState
+
+__all__ = ["AlertRecord", "AlertRepository", "MessageOutcome"]
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    """One message sent by a journey and what became of it so far (raw: outbox row + its lifecycle events)."""
+
+    id: str
+    journey_id: str
+    contact_id: str
+    sent_at: datetime
+    channel: str
+    template: str | None
+    version: int | None  # the journey version the run was on
+    address: str | None
+    delivered: bool = False
+    bounced: bool = False
+    hard_bounced: bool = False
+    opened: bool = False
+    clicked: bool = False
+    complained: bool = False
+    unsubscribed: bool = False
+    user_agent: str | None = None  # of the first open, where tracking recorded one
+    tags: tuple[str, ...] = field(default=())
+
+    def counts(self, metric: str) -> tuple[int, int]:
+        """(success, trial) of this message for ``metric`` (alert_rules.DAILY_METRICS); delivered = not bounced."""
+        success, denominator, _ = DAILY_METRICS[metric]
+        trial = 1 if denominator == "sent" or not self.bounced else 0
+        hit = {"opened_unique": self.opened, "clicked_unique": self.clicked, "complained": self.complained,
+               "hard_bounced": self.hard_bounced, "unsubscribed": self.unsubscribed}[success]
+        return int(hit and bool(trial)), trial
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    at: datetime
+    rule: str
+    journey_id: str
+    metric: str
+    status: str
+    acted: bool
+    suppressed: str | None
+    summary: str
+    details: Mapping[str, Any]
+    id: int = 0
+
+
+class AlertRepository(Protocol):
+    def rules(self) -> dict[str, dict[str, Any]]:
+        """Stored rule documents by name."""
+        ...
+
+    def set_rule(self, name: str, document: Mapping[str, Any], by: str, at: datetime) -> None: ...
+    def states(self) -> dict[tuple[str, str], AlertState]:
+        """(rule, journey id) → state."""
+        ...
+
+    def save_state(self, rule: str, journey_id: str, state: AlertState, at: datetime) -> None: ...
+    def add_history(self, record: AlertRecord) -> None: ...
+    def history(self, journey_id: str | None = None, limit: int = 100) -> list[AlertRecord]: ...
+    def sent_between(self, start: datetime, end: datetime, journey_id: str | None = None,
+                     with_tags: bool = False, within: timedelta | None = None) -> list[MessageOutcome]:
+        """Journey messages handed to a provider in [start, end), with their outcomes so far (only those that came
+        within ``within`` of the send, if given)."""
+        ...
+
+    def any_sent_since(self, since: datetime) -> bool:
+        """Whether any journey message was handed to a provider since ``since``."""
+        ...
+
+    def window_outcomes(self, start: datetime, end: datetime) -> dict[str, tuple[int, int, int]]:
+        """Journey id → (messages sent in [start, end), of them complained, of them hard-bounced)."""
+        ...
+

@@ -1,0 +1,121 @@
+"""Alert rules, alert state and history; the raw message reads behind the circuit breaker and ``explain``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from touchflow.domain.measurement.alert_ports import AlertRecord, MessageOutcome
+from touchflow.domain.measurement.alerts import AlertState
+from touchflow.store.tables import alert_history, alert_rules, alert_state, contact_tags, events, journey_runs, outbox
+
+__all__ = ["SqlAlertRepository"]
+
+_CHUNK = 500
+OUTCOME_TYPES = ("message_delivered", "message_bounced", "message_opened", "message_clicked", "message_complained",
+                 "complaint", "message_unsubscribed")
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+class SqlAlertRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    # --- rules, state, history -------------------------------------------------------------------
+
+    def rules(self) -> dict[str, dict[str, Any]]:
+        return {r.name: dict(r.document) for r in self._c.execute(select(alert_rules))}
+
+    def set_rule(self, name: str, document: Mapping[str, Any], by: str, at: datetime) -> None:
+        self._c.execute(delete(alert_rules).where(alert_rules.c.name == name))
+        self._c.execute(insert(alert_rules).values(name=name, document=dict(document), updated_at=at, updated_by=by))
+
+    def states(self) -> dict[tuple[str, str], AlertState]:
+        return {(r.rule, r.journey_id): AlertState(r.armed, r.consecutive, r.last_fired, r.cooldown_until,
+                                                   _day(r.counts_from), _day(r.last_day))
+                for r in self._c.execute(select(alert_state))}
+
+    def save_state(self, rule: str, journey_id: str, state: AlertState, at: datetime) -> None:
+        self._c.execute(delete(alert_state).where(alert_state.c.rule == rule, alert_state.c.journey_id == journey_id))
+        self._c.execute(insert(alert_state).values(
+            rule=rule, journey_id=journey_id, armed=state.armed, consecutive=state.consecutive,
+            last_fired=state.last_fired, cooldown_until=state.cooldown_until,
+            counts_from=state.counts_from.isoformat() if state.counts_from else None,
+            last_day=state.last_day.isoformat() if state.last_day else None, updated_at=at))
+
+    def add_history(self, record: AlertRecord) -> None:
+        self._c.execute(insert(alert_history).values(
+            at=record.at, rule=record.rule, journey_id=record.journey_id, metric=record.metric, status=record.status,
+            acted=record.acted, suppressed=record.suppressed, summary=record.summary, details=dict(record.details)))
+
+    def history(self, journey_id: str | None = None, limit: int = 100) -> list[AlertRecord]:
+        query = select(alert_history).order_by(alert_history.c.at.desc(), alert_history.c.id.desc()).limit(limit)
+        if journey_id is not None:
+            query = query.where(alert_history.c.journey_id == journey_id)
+        return [AlertRecord(r.at, r.rule, r.journey_id, r.metric, r.status, r.acted, r.suppressed, r.summary,
+                            dict(r.details), r.id) for r in self._c.execute(query)]
+
+    # --- raw reads -------------------------------------------------------------------------------
+
+    def sent_between(self, start: datetime, end: datetime, journey_id: str | None = None,
+                     with_tags: bool = False, within: timedelta | None = None) -> list[MessageOutcome]:
+        query = (select(outbox.c.id, outbox.c.journey_id, outbox.c.contact_id, outbox.c.sent_at, outbox.c.channel,
+                        outbox.c.template, outbox.c.address, journey_runs.c.version)
+                 .select_from(outbox.outerjoin(journey_runs, journey_runs.c.id == outbox.c.run_id))
+                 .where(outbox.c.sent_at >= start, outbox.c.sent_at < end, outbox.c.journey_id.is_not(None),
+                        outbox.c.status.in_(("sent", "sending", "failed", "dead"))))
+        if journey_id is not None:
+            query = query.where(outbox.c.journey_id == journey_id)
+        found = {r.id: MessageOutcome(r.id, r.journey_id, r.contact_id, r.sent_at, r.channel, r.template, r.version,
+                                      r.address) for r in self._c.execute(query)}
+        if not found:
+            return []
+        flags: dict[str, dict[str, Any]] = defaultdict(dict)
+        for row in self._c.execute(select(events.c.type, events.c.properties, events.c.occurred_at)
+                                   .where(events.c.type.in_(OUTCOME_TYPES), events.c.occurred_at >= start)):
+            message_id = (row.properties or {}).get("message_id")
+            message = found.get(str(message_id))
+            if message is None or (within is not None and row.occurred_at > message.sent_at + within):
+                continue
+            seen = flags[str(message_id)]
+            kind = row.type.removeprefix("message_")
+            if kind == "bounced":
+                seen["bounced"] = True
+                seen["hard_bounced"] = seen.get("hard_bounced", False) or row.properties.get("hard") is True
+            elif kind in ("complained", "complaint"):
+                seen["complained"] = True
+            elif kind in ("delivered", "opened", "clicked", "unsubscribed"):
+                seen[kind] = True
+                if kind == "opened" and row.properties.get("user_agent") and "user_agent" not in seen:
+                    seen["user_agent"] = str(row.properties["user_agent"])
+        tags: dict[str, list[str]] = defaultdict(list)
+        if with_tags:
+            contact_ids = sorted({m.contact_id for m in found.values()})
+            for start_at in range(0, len(contact_ids), _CHUNK):
+                chunk = contact_ids[start_at:start_at + _CHUNK]
+                for tag_row in self._c.execute(select(contact_tags.c.contact_id, contact_tags.c.tag)
+                                               .where(contact_tags.c.contact_id.in_(chunk))):
+                    tags[tag_row.contact_id].append(tag_row.tag)
+        return [replace(m, **flags.get(m.id, {}), tags=tuple(sorted(tags.get(m.contact_id, ()))))
+                for m in found.values()]
+
+    def any_sent_since(self, since: datetime) -> bool:
+        return self._c.execute(select(outbox.c.id).where(outbox.c.sent_at >= since, outbox.c.journey_id.is_not(None))
+                               .limit(1)).first() is not None
+
+    def window_outcomes(self, start: datetime, end: datetime) -> dict[str, tuple[int, int, int]]:
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for message in self.sent_between(start, end):
+            row = counts[message.journey_id]
+            row[0] += 1
+            row[1] += message.complained
+            row[2] += message.hard_bounced
+        return {k: (v[0], v[1], v[2]) for k, v in counts.items()}
