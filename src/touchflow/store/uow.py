@@ -13,6 +13,7 @@ from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
@@ -33,6 +34,7 @@ from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
+from touchflow.store.experiments import SqlExperimentRepository
 from touchflow.store.guards import SqlGuardRepository
 from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.lifecycle import SqlLifecycleRepository
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
     accounts: AccountRepository
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
+    experiments: ExperimentRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -103,6 +106,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(connection)
         self.approvals = SqlApprovalRepository(connection)
         self.contact_deletion = SqlContactDeletion(connection)
+        self.experiments = SqlExperimentRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

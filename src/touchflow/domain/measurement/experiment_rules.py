@@ -115,6 +115,7 @@ class Experiment:
     winner: str | None = None
     rolled_out_version: int | None = None
     plan: Mapping[str, Any] = field(default_factory=dict)
+    last_analysis: Mapping[str, Any] | None = None
 
 
 class _Bad(ValueError):
