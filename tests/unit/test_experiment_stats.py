@@ -128,7 +128,7 @@ def test_the_planned_power_is_reached_under_a_true_effect() -> None:
     rng = np.random.default_rng(12)
     n = plan.fixed_per_arm[0]
     a, b = rng.binomial(n, 0.05, 2000), rng.binomial(n, 0.07, 2000)
-    fixed = sum(two_proportion(int(x), n, int(y), n).p_value <= 0.05 for x, y in zip(a, b)) / 2000
+    fixed = sum(two_proportion(int(x), n, int(y), n).p_value <= 0.05 for x, y in zip(a, b, strict=True)) / 2000
     assert abs(fixed - 0.8) < 0.03
 
 

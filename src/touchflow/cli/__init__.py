@@ -12,6 +12,7 @@ from touchflow.cli import (
     contacts,
     content,
     demo,
+    experiments,
     exports,
     guardrails,
     imports,
@@ -44,7 +45,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users, approvals, exports):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports, experiments):
     module.register(app)
 
 

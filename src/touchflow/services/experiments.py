@@ -40,6 +40,7 @@ __all__ = [
     "analyse_experiment",
     "check_running_experiments",
     "create_experiment",
+    "experiment_report",
     "get_experiment",
     "list_experiments",
     "plan_experiment",
@@ -177,6 +178,13 @@ def analyse_experiment(ctx: ServiceContext, key: str, *, actor: Actor | str) -> 
         uow.experiments.save(experiment)
         uow.commit()
     return experiment, analysis
+
+
+def experiment_report(ctx: ServiceContext, key: str) -> tuple[Experiment, Analysis]:
+    """The analysis now, read only (``GET /v1/experiments/{key}``): nothing is saved or stopped."""
+    with ctx.reader() as uow:
+        experiment = _get(uow, key)
+        return experiment, _analysis(uow, experiment, ctx.clock.now())
 
 
 def check_running_experiments(ctx: ServiceContext, *, actor: Actor | str = "system:experiments") -> list[str]:

@@ -104,7 +104,7 @@ class Analysis:
 def _cutoffs(start: datetime, now: datetime) -> list[datetime]:
     days = int((now - start) / timedelta(days=1))
     looks = [start + timedelta(days=d) for d in range(1, days + 1)]
-    return looks + [now] if not looks or looks[-1] < now else looks
+    return [*looks, now] if not looks or looks[-1] < now else looks
 
 
 def _arrays(units: Sequence[Unit], metric: str, cutoff: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
