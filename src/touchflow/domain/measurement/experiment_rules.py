@@ -140,7 +140,8 @@ def parse_spec(raw: Mapping[str, Any], split_paths: Sequence[tuple[float, str | 
     names = raw.get("arms") or [("control" if i == 0 else chr(ord("A") + i)) for i in range(len(split_paths))]
     if not isinstance(names, list) or len(names) != len(split_paths) or len(set(map(str, names))) != len(names):
         raise _Bad("arms", f"one distinct name per path of the split ({len(split_paths)})")
-    arms = tuple(Arm(str(n)[:40], p, f"path[{i}]", t) for i, (n, (p, t)) in enumerate(zip(names, split_paths, strict=False)))
+    arms = tuple(Arm(str(n)[:40], p, f"path[{i}]", t)
+                 for i, (n, (p, t)) in enumerate(zip(names, split_paths, strict=True)))
     primary = raw.get("primary", "conversion")
     if primary not in METRICS:
         raise _Bad("primary", f"one of {', '.join(METRICS)}")
