@@ -27,7 +27,7 @@ LangOpt = Annotated[str, typer.Option("--lang", help="zh-CN (default) or en")]
 
 LABELS: dict[str, dict[str, str]] = {  # a small catalog until the Babel catalogs of issue 15
     "zh-CN": {"plan": "样本量规划", "fixed": "固定样本检验每组", "sequential": "序贯检验每组", "days": "预计天数",
-              "arm": "组", "n": "人数", "rate": "转化率", "diff": "差值", "cuped": "CUPED 调整", "p_seq": "序贯 p",
+              "arm": "组", "n": "人数", "rate": "比率", "diff": "差值", "cuped": "CUPED 调整", "p_seq": "序贯 p",
               "p_bh": "BH 校正 p", "srm": "样本比例失衡", "harm": "护栏指标恶化", "state": "状态", "none": "无"},
     "en": {"plan": "Sample-size plan", "fixed": "fixed-horizon per arm", "sequential": "sequential per arm",
            "days": "days needed", "arm": "arm", "n": "n", "rate": "rate", "diff": "difference", "cuped": "CUPED",
