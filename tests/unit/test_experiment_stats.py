@@ -81,7 +81,7 @@ def test_plan_uses_statsmodels_and_the_sequential_test_needs_more() -> None:
 # --- simulations --------------------------------------------------------------------------------
 
 def _daily_experiments(rng: np.random.Generator, count: int, days: int, per_arm_day: int, rate_a: float,
-                       rate_b: float, tau2: float) -> np.ndarray:
+                       rate_b: float, tau2: float | list[float]) -> np.ndarray:
     """Final always-valid p-value of ``count`` experiments, each looked at every day."""
     conv_a = rng.binomial(per_arm_day, rate_a, (count, days)).cumsum(axis=1)
     conv_b = rng.binomial(per_arm_day, rate_b, (count, days)).cumsum(axis=1)
@@ -103,6 +103,9 @@ def test_type_one_error_under_a_a_with_daily_peeking() -> None:
     rejected = float((finals <= 0.05).mean())
     print(f"mSPRT type-I error, A/A, 28 daily looks, 2000 runs: {rejected:.4f}")
     assert rejected <= 0.055
+    grid = _daily_experiments(np.random.default_rng(9), 1000, 28, 150, 0.05, 0.05,
+                              [(0.005 * k) ** 2 for k in (1, 4, 16)])  # the guardrails' mixture of mixtures
+    assert float((grid <= 0.05).mean()) <= 0.055
     # the naive fixed-horizon z test peeked at daily rejects far more often: the reason for the mSPRT
     naive = 0
     rng = np.random.default_rng(5)

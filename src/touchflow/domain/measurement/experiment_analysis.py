@@ -35,6 +35,7 @@ from touchflow.domain.measurement.experiment_stats import (
 __all__ = ["Analysis", "ArmMetric", "Unit", "analyse", "rollout_decision", "rollout_journey_data"]
 
 _Z95 = 1.959963984540054
+GUARDRAIL_TAU_SCALES = (1, 4, 16)  # guardrail τ = guardrail_mde × these: harm of unknown size, small to large
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, n
     rows: list[ArmMetric] = []
     metrics = (spec.primary, *spec.guardrails)
     for metric in metrics:
-        tau2 = (spec.mde if metric == spec.primary else spec.guardrail_mde) ** 2
+        tau2: float | tuple[float, ...] = spec.mde ** 2 if metric == spec.primary else \
+            tuple((spec.guardrail_mde * k) ** 2 for k in GUARDRAIL_TAU_SCALES)
         paths: dict[int, list[tuple[float, float]]] = {i: [] for i in range(1, arm_count)}
         final = None
         for cutoff in cutoffs:

@@ -138,11 +138,16 @@ def msprt_lambda(difference: float, variance: float, tau2: float) -> float:
     return math.sqrt(variance / (variance + tau2)) * math.exp(min(exponent, 700.0))
 
 
-def msprt_p_values(looks: Sequence[tuple[float, float]], tau2: float) -> list[float]:
-    """Always-valid p-values, one per look (difference, its variance), in time order: pₙ = min(pₙ₋₁, 1/Λₙ)."""
+def msprt_p_values(looks: Sequence[tuple[float, float]], tau2: float | Sequence[float]) -> list[float]:
+    """Always-valid p-values, one per look (difference, its variance), in time order: pₙ = min(pₙ₋₁, 1/Λₙ).
+
+    Several mixing variances average their Λ: an average of test martingales is one too, so the test stays
+    valid and works across effect sizes (used for guardrails, whose harmful size is not known in advance)."""
+    taus = [tau2] if isinstance(tau2, int | float) else list(tau2)
     p, out = 1.0, []
     for difference, variance in looks:
-        p = min(p, 1.0 / msprt_lambda(difference, variance, tau2))
+        evidence = sum(msprt_lambda(difference, variance, t) for t in taus) / len(taus)
+        p = min(p, 1.0 / evidence)
         out.append(p)
     return out
 
