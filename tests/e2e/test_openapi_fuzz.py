@@ -55,6 +55,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/segments": "a condition must be well-formed in the condition language",
     "POST /v1/segments/preview": "a condition must be well-formed in the condition language",
     "POST /v1/exports": "a segment export names an existing segment",
+    "POST /v1/experiments": "an experiment names a published journey, its split node and existing segments",
+    "POST /v1/experiments/{key}/stop": "a stop must say why (a reason with visible characters)",
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/sms/receipt": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/email/report": "the body must be a real bounce or complaint report",

@@ -99,8 +99,14 @@ async def create(request: Request, who: Acting) -> Response:
     return json_response(experiment_document(created), 201)
 
 
+_REASON = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}}}}}}
+_ARM = {"requestBody": {"required": False, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"arm": {"type": "string"}}}}}}}
+
+
 @router.post("/{key}/stop", summary="Stop an experiment without a winner (body: {reason})", response_model=None,
-             responses=_ERRORS, **permit("journeys.publish"))
+             responses=_ERRORS, **permit("journeys.publish", openapi_extra=_REASON))
 async def stop(request: Request, key: Key, who: Acting) -> Response:
     state = api_state(request)
     reason = (await _body(request)).get("reason")
@@ -114,7 +120,7 @@ async def stop(request: Request, key: Key, who: Acting) -> Response:
 
 
 @router.post("/{key}/rollout", summary="Roll the winner out as a new journey version (governance checked)",
-             response_model=None, responses=_ERRORS, **permit("journeys.publish"))
+             response_model=None, responses=_ERRORS, **permit("journeys.publish", openapi_extra=_ARM))
 async def rollout(request: Request, key: Key, who: Acting) -> Response:
     state = api_state(request)
     arm = (await _body(request)).get("arm")
