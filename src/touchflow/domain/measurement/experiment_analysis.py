@@ -108,11 +108,24 @@ def _cutoffs(start: datetime, now: datetime) -> list[datetime]:
     return [*looks, now] if not looks or looks[-1] < now else looks
 
 
-def _arrays(units: Sequence[Unit], metric: str, cutoff: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    inside = [u for u in units if u.assigned_at < cutoff]
-    y = np.array([1.0 if (t := u.outcomes.get(metric)) is not None and t <= cutoff else 0.0 for u in inside])
-    x = np.array([u.pre.get(metric, 0.0) for u in inside])
-    return y, x, np.array([u.arm for u in inside], dtype=int)
+class _Columns:
+    """The units as numpy columns (seconds since the start; +inf for an outcome not reached), so each daily
+    look is a mask instead of a pass over Python objects."""
+
+    def __init__(self, units: Sequence[Unit], metrics: Sequence[str], start: datetime) -> None:
+        def seconds(at: datetime | None) -> float:
+            return float("inf") if at is None else (at - start).total_seconds()
+        self.assigned = np.array([seconds(u.assigned_at) for u in units])
+        self.arms = np.array([u.arm for u in units], dtype=int)
+        self.outcome = {m: np.array([seconds(u.outcomes.get(m)) for u in units]) for m in metrics}
+        self.pre = {m: np.array([u.pre.get(m, 0.0) for u in units]) for m in metrics}
+        self.start = start
+
+    def at(self, metric: str, cutoff: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        limit = (cutoff - self.start).total_seconds()
+        inside = self.assigned < limit
+        y = (self.outcome[metric][inside] <= limit).astype(float)
+        return y, self.pre[metric][inside], self.arms[inside]
 
 
 def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, now: datetime) -> Analysis:
@@ -126,17 +139,18 @@ def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, n
     cutoffs = _cutoffs(started_at, now)
     rows: list[ArmMetric] = []
     metrics = (spec.primary, *spec.guardrails)
+    columns = _Columns(units, metrics, started_at)
     for metric in metrics:
         tau2: float | tuple[float, ...] = spec.mde ** 2 if metric == spec.primary else \
             tuple((spec.guardrail_mde * k) ** 2 for k in GUARDRAIL_TAU_SCALES)
         paths: dict[int, list[tuple[float, float]]] = {i: [] for i in range(1, arm_count)}
         final = None
         for cutoff in cutoffs:
-            y, x, arms = _arrays(units, metric, cutoff)
+            y, x, arms = columns.at(metric, cutoff)
             final = cuped(y, x, arms, arm_count)
             for arm in range(1, arm_count):
                 paths[arm].append(final.difference(0, arm))
-        y, _, arms = _arrays(units, metric, now)
+        y, _, arms = columns.at(metric, now)
         wins = [int(y[arms == i].sum()) for i in range(arm_count)]
         for i in range(arm_count):
             n = sizes[i]
