@@ -56,6 +56,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/segments/preview": "a condition must be well-formed in the condition language",
     "POST /v1/exports": "a segment export names an existing segment",
     "POST /v1/incidents": "since is an ISO 8601 time with a zone (checked by datetime.fromisoformat)",
+    "POST /v1/experiments": "an experiment names a published journey, its split node and existing segments",
+    "POST /v1/experiments/{key}/stop": "a stop must say why (a reason with visible characters)",
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "GET /v1/attribution": "the span must run forwards (from before to)",
     "GET /v1/attribution/roi": "the span must run forwards (from before to)",

@@ -34,6 +34,7 @@ from touchflow.api.routes import (
     contacts,
     content,
     events,
+    experiments,
     journeys,
     json_response,
     lifecycle,
@@ -111,6 +112,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(alerts.router)
     app.include_router(personas.router)
     app.include_router(segments.router)
+    app.include_router(experiments.router)
     auth.install(app, application)  # /v1/auth: login, TOTP, sessions (needs the key ring for TOTP secrets)
     app.include_router(approvals.router)
     app.include_router(privacy.router)

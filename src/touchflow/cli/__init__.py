@@ -15,6 +15,7 @@ from touchflow.cli import (
     contacts,
     content,
     demo,
+    experiments,
     exports,
     guardrails,
     imports,
@@ -58,7 +59,7 @@ def _root(ctx: typer.Context) -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
-               audit, keys, attribution, metrics, alerts):
+               audit, keys, attribution, metrics, alerts, experiments):
     module.register(app)
 
 

@@ -18,6 +18,7 @@ from touchflow.domain.governance.privacy_ports import IncidentRepository, Privac
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.measurement.alert_ports import AlertRepository
+from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.segment_ports import SegmentRepository
@@ -332,6 +333,7 @@ class UnitOfWork(Protocol):
     attribution: AttributionRepository
     alerts: AlertRepository
     metrics: MetricsRepository
+    experiments: ExperimentRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

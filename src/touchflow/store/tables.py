@@ -43,6 +43,7 @@ __all__ = [
     "erasure_tombstones",
     "event_inbox",
     "events",
+    "experiments",
     "holdout_runs",
     "holdouts",
     "incident_steps",
@@ -879,4 +880,26 @@ alert_history = Table(  # every decision that was not "ok": warnings, breach day
     Column("details", JSONDoc, nullable=False),
     Index(None, "journey_id", "at"),
     Index(None, "at"),
+)
+
+# --- experiments (0020_experiments) ---------------------------------------------------------------
+
+experiments = Table(  # A/B tests bound to a journey's split node; the spec and plan as documents (A5)
+    "experiments", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("journey_id", ID, ForeignKey("journeys.id"), nullable=False),
+    Column("split_node", String(64), nullable=False),
+    Column("spec", JSONDoc, nullable=False),  # arms with shares, metrics, strata, plan inputs
+    Column("plan", JSONDoc, nullable=False),  # the power / sample-size plan shown before the start
+    Column("state", String(16), nullable=False),  # draft | running | stopped | rolled_out
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("stopped_at", UTCDateTime(), nullable=True),
+    Column("stop_reason", Text, nullable=True),
+    Column("winner", String(40), nullable=True),
+    Column("rolled_out_version", Integer, nullable=True),
+    Column("last_analysis", JSONDoc, nullable=True),  # the latest analysis, as `experiment show --json` prints it
+    Index(None, "journey_id"),
 )

@@ -16,6 +16,7 @@ from touchflow.domain.governance.privacy_ports import IncidentRepository, Privac
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.measurement.attribution_ports import AttributionRepository
+from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
@@ -40,6 +41,7 @@ from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
 from touchflow.store.events import SqlEventRepository
+from touchflow.store.experiments import SqlExperimentRepository
 from touchflow.store.guards import SqlGuardRepository
 from touchflow.store.incidents import SqlIncidentRepository
 from touchflow.store.journeys import SqlJourneyRepository
@@ -86,6 +88,7 @@ class SqlUnitOfWork:
     attribution: AttributionRepository
     alerts: AlertRepository
     metrics: MetricsRepository
+    experiments: ExperimentRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -126,6 +129,7 @@ class SqlUnitOfWork:
         self.attribution = SqlAttributionRepository(connection)
         self.alerts = SqlAlertRepository(connection)
         self.metrics = SqlMetricsRepository(connection)
+        self.experiments = SqlExperimentRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
