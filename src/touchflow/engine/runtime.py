@@ -43,6 +43,7 @@ from touchflow.engine.steps import StepBatch
 from touchflow.services.alerts import AlertSweeper
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
+from touchflow.services.experiments import ExperimentSweeper
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer
@@ -100,6 +101,7 @@ class JourneyRuntime:
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
         self._refresh_metrics = RollupSweeper(ctx)  # metric rollups (A1), at most once a minute
+        self._check_experiments = ExperimentSweeper(ctx)  # guardrail metrics stop experiments (A5), daily
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -319,6 +321,10 @@ class JourneyRuntime:
             self._sweep_alerts()
         except Exception:  # a failing alert pass must not stop journeys; it is tried again on the next tick
             log.exception("alert pass failed")
+        try:
+            self._check_experiments()
+        except Exception:  # likewise: an experiment's analysis must not stop journeys
+            log.exception("experiment pass failed")
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick

@@ -37,6 +37,7 @@ from touchflow.services.journeys import publish_journey
 __all__ = [
     "ExperimentError",
     "ExperimentRefused",
+    "ExperimentSweeper",
     "analyse_experiment",
     "check_running_experiments",
     "create_experiment",
@@ -185,6 +186,23 @@ def experiment_report(ctx: ServiceContext, key: str) -> tuple[Experiment, Analys
     with ctx.reader() as uow:
         experiment = _get(uow, key)
         return experiment, _analysis(uow, experiment, ctx.clock.now())
+
+
+class ExperimentSweeper:
+    """What the worker's tick calls: at most once every ``every`` (a day), analyse the running experiments so a
+    guardrail metric that degrades stops its experiment without anyone looking (A5)."""
+
+    def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(days=1)) -> None:
+        self.ctx = ctx
+        self.every = every
+        self._next: datetime | None = None
+
+    def __call__(self) -> list[str]:
+        now = self.ctx.clock.now()
+        if self._next is not None and now < self._next:
+            return []
+        self._next = now + self.every
+        return check_running_experiments(self.ctx)
 
 
 def check_running_experiments(ctx: ServiceContext, *, actor: Actor | str = "system:experiments") -> list[str]:
