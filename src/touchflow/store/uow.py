@@ -13,6 +13,7 @@ from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
@@ -45,6 +46,7 @@ from touchflow.store.registry import (
     SqlSourceRepository,
     SqlTagRuleRepository,
 )
+from touchflow.store.reports import SqlReportRepository
 from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
 
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
     accounts: AccountRepository
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
+    reports: ReportRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -103,6 +106,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(connection)
         self.approvals = SqlApprovalRepository(connection)
         self.contact_deletion = SqlContactDeletion(connection)
+        self.reports = SqlReportRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
