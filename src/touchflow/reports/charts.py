@@ -20,6 +20,10 @@ _CONFIG = {"font": FAMILY, "axis": {"labelFontSize": 11, "titleFontSize": 11}, "
            "view": {"stroke": None}}
 
 
+def _data(values: list[dict[str, Any]]) -> alt.Data:
+    return alt.Data(values=values)  # type: ignore[no-untyped-call]
+
+
 def to_svg(chart: alt.TopLevelMixin, font: CjkFont) -> str:
     import vl_convert
 
@@ -31,17 +35,19 @@ def trend_chart(days: Sequence[tuple[str, Counts]], names: Mapping[str, str]) ->
     """Sent, opened and clicked per day (lines)."""
     values: list[dict[str, Any]] = [{"day": d, "series": names[s], "n": c.stage(s)}
                                     for d, c in days for s in ("sent", "opened", "clicked")]
-    return alt.Chart(alt.Data(values=values)).mark_line(point=True).encode(
+    chart: alt.Chart = alt.Chart(_data(values)).mark_line(point=True).encode(
         x=alt.X("day:O", title=names["day"], axis=alt.Axis(labelAngle=0)),
         y=alt.Y("n:Q", title=names["count"]),
         color=alt.Color("series:N", title=None, sort=[names[s] for s in ("sent", "opened", "clicked")]),
     ).properties(width=560, height=170)
+    return chart
 
 
-def funnel_chart(counts: Counts, names: Mapping[str, str]) -> alt.Chart:
+def funnel_chart(counts: Counts, names: Mapping[str, str]) -> alt.LayerChart:
     """The whole period's funnel, entered → converted (bars with their numbers)."""
     values = [{"stage": names[s], "n": counts.stage(s), "order": i} for i, s in enumerate(FUNNEL_STAGES)]
-    base = alt.Chart(alt.Data(values=values)).encode(
+    base = alt.Chart(_data(values)).encode(
         y=alt.Y("stage:N", sort=alt.SortField("order"), title=None), x=alt.X("n:Q", title=names["count"]))
-    return (base.mark_bar(color="#3b6fb6") + base.mark_text(align="left", dx=3).encode(text="n:Q")).properties(
-        width=520, height=150)
+    layered: alt.LayerChart = (base.mark_bar(color="#3b6fb6") + base.mark_text(align="left", dx=3).encode(
+        text="n:Q")).properties(width=520, height=150)
+    return layered

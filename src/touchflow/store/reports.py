@@ -51,6 +51,7 @@ class SqlReportRepository:
                       journey_runs.c.status, journey_runs.c.updated_at)
         if journey_id is not None:
             runs = runs.where(journey_runs.c.journey_id == journey_id)
+        r: Any
         for r in self._c.execute(runs.where(journey_runs.c.entered_at >= start, journey_runs.c.entered_at < end)):
             out.append(Activity(r.entered_at, "entered", r.journey_id, None, None, r.id))
         converted = runs.where(journey_runs.c.status == "converted", journey_runs.c.updated_at >= start,
@@ -100,8 +101,7 @@ class SqlReportRepository:
                                .order_by(journey_versions.c.version))
         return [VersionRecord(r.version, r.published_at, r.published_by, dict(r.definition)) for r in rows]
 
-    def goal_facts(self, since: datetime, now: datetime, month_start: datetime,
-                   last_month_start: datetime) -> GoalFacts:
+    def goal_facts(self, since: datetime, now: datetime, months: tuple[datetime, datetime, datetime]) -> GoalFacts:
         moves: dict[str, list[tuple[datetime, str, str | None]]] = defaultdict(list)
         for r in self._c.execute(select(stage_history.c.contact_id, stage_history.c.at, stage_history.c.stage,
                                         stage_history.c.from_stage).where(stage_history.c.at >= since)
@@ -118,9 +118,9 @@ class SqlReportRepository:
                 dormant += 1
                 reactivated += any(prev == "dormant" and at >= slept for at, _, prev in history)
 
-        def typed(kind: str, start: datetime) -> list[Any]:
+        def typed(kind: str, start: datetime, end: datetime = now) -> list[Any]:
             return list(self._c.execute(select(events.c.contact_id, events.c.occurred_at, events.c.properties).where(
-                events.c.type == kind, events.c.occurred_at >= start, events.c.occurred_at < now)))
+                events.c.type == kind, events.c.occurred_at >= start, events.c.occurred_at < end)))
 
         claimed, redeemed = len(typed("coupon_claimed", since)), len(typed("coupon_redeemed", since))
         scores = []
@@ -133,7 +133,8 @@ class SqlReportRepository:
                 select(events.c.contact_id, func.min(events.c.occurred_at).label("first"))
                 .where(events.c.type == "order_paid").group_by(events.c.contact_id))}
         this_month = last_month = 0
-        for r in typed("order_paid", last_month_start):
+        before_start, month_start, month_end = months
+        for r in typed("order_paid", before_start, month_end):
             if first_order.get(r.contact_id, r.occurred_at) < r.occurred_at:  # a repeat order
                 if r.occurred_at >= month_start:
                     this_month += 1

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.measurement.report_model import Counts, Period, TemplateRow
@@ -38,15 +39,18 @@ def count(rows: Iterable[Activity]) -> Counts:
     return Counts(**{stage: len(seen.get(stage, ())) for stage in STAGES})
 
 
-def _group(rows: Iterable[Activity], key: Callable[[Activity], Hashable]) -> dict[Hashable, list[Activity]]:
-    groups: dict[Hashable, list[Activity]] = defaultdict(list)
+K = TypeVar("K", bound=Hashable)
+
+
+def _group(rows: Iterable[Activity], key: Callable[[Activity], K]) -> dict[K, list[Activity]]:
+    groups: dict[K, list[Activity]] = defaultdict(list)
     for row in rows:
         groups[key(row)].append(row)
     return groups
 
 
 def by_journey(rows: Iterable[Activity]) -> dict[str | None, Counts]:
-    return {k: count(v) for k, v in _group(rows, lambda r: r.journey_id).items()}  # type: ignore[misc]
+    return {k: count(v) for k, v in _group(rows, lambda r: r.journey_id).items()}
 
 
 def by_day(rows: Iterable[Activity], period: Period) -> list[tuple[date, Counts]]:
@@ -59,8 +63,8 @@ def by_day(rows: Iterable[Activity], period: Period) -> list[tuple[date, Counts]
 def by_template(rows: Iterable[Activity]) -> list[TemplateRow]:
     """Per template (messages of journeys only carry one): sent, delivered, opened, clicked."""
     out = []
-    for (template, channel), group in _group((r for r in rows if r.template), lambda r: (r.template, r.channel)
-                                             ).items():  # type: ignore[misc]
+    for (template, channel), group in _group((r for r in rows if r.template),
+                                             lambda r: (r.template, r.channel)).items():
         c = count(group)
         out.append(TemplateRow(str(template), str(channel or "-"), c.sent, c.delivered, c.opened, c.clicked))
     return out
