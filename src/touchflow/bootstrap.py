@@ -14,6 +14,7 @@ from touchflow.config import Settings
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher, OnSent
+from touchflow.engine.report_pass import ReportPass, channel_sender
 from touchflow.engine.worker import Worker
 from touchflow.security.crypto import SecretBox
 from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, key_source, link_secret
@@ -114,7 +115,10 @@ class Application:
                           lease=timedelta(seconds=self.settings.send_lease_s))
 
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=self.dispatcher(batch_size))
+        dispatcher = self.dispatcher(batch_size)
+        # scheduled reports go out through the dispatcher's channels (their email channel)
+        reports = ReportPass(self.services, channel_sender(dispatcher.channels))
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=[reports])
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

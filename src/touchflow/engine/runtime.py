@@ -96,6 +96,7 @@ class JourneyRuntime:
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
+        self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -310,6 +311,8 @@ class JourneyRuntime:
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         self._sweep_approvals()
+        for chore in self.passes:
+            total.scanned += chore()
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick
