@@ -35,6 +35,7 @@ from touchflow.api.routes import (
     lifecycle,
     onsite,
     personas,
+    reports,
     segments,
     tasks,
 )
@@ -102,6 +103,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(segments.router)
     auth.install(app, application)  # /v1/auth: login, TOTP, sessions (needs the key ring for TOTP secrets)
     app.include_router(approvals.router)
+    app.include_router(reports.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)",
                       **public("nothing to protect: answers only that the process is up, and its version"))

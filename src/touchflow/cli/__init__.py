@@ -18,6 +18,7 @@ from touchflow.cli import (
     journeys,
     lifecycle,
     personas,
+    reports,
     secrets,
     segments,
     serve,
@@ -44,7 +45,7 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users, approvals, exports):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports, reports):
     module.register(app)
 
 

@@ -23,8 +23,8 @@ from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 from touchflow.services.personas import persona_coverage
 
-__all__ = ["GOALS_KEY", "WINDOW", "default_goals", "goal_lines", "goal_table", "measure", "record_goal_values",
-           "set_goals"]
+__all__ = ["GOALS_KEY", "WINDOW", "default_goals", "goal_lines", "goal_table", "key_result", "launched_goals",
+           "measure", "record_goal_values", "set_goals"]
 
 GOALS_KEY = "goals"
 WINDOW = timedelta(days=90)  # the look-back of event-based bindings
@@ -35,6 +35,11 @@ def default_goals() -> dict[str, Any]:
     document = load_yaml(files("touchflow.domain.data").joinpath("goals.yaml").read_text(encoding="utf-8"))
     assert isinstance(document, dict)
     return document
+
+
+def launched_goals(ctx: ServiceContext) -> dict[str, Any]:
+    """The default table with ``launch`` set to today (local): what a new workspace stores."""
+    return {**default_goals(), "launch": _today(ctx).isoformat()}
 
 
 def goal_table(ctx: ServiceContext) -> GoalTable:

@@ -1,0 +1,53 @@
+"""``/v1/reports`` and ``/v1/goals``: the period reports as HTML (or JSON) and the goal table's live progress."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import HTMLResponse, Response
+
+from touchflow.api.permissions import Acting, permit
+from touchflow.api.routes import ApiError, api_state, json_response
+from touchflow.api.schemas import ErrorOut
+from touchflow.reports.documents import goal_document, report_document
+from touchflow.reports.fonts import FontMissing
+from touchflow.reports.render import render_html
+from touchflow.services.goals import goal_lines, goal_table
+from touchflow.services.reports import build_report
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["reports"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "missing, unknown or revoked API key"},
+    503: {"model": ErrorOut, "description": "the CJK font for reports is not installed"},
+}
+
+
+@router.get("/v1/reports/{period}", summary="A daily, weekly or monthly report (HTML, or JSON)",
+            response_model=None, responses=_ERRORS, **permit("reports.read"))
+def report(request: Request, who: Acting, period: Annotated[Literal["daily", "weekly", "monthly"], Path()],
+           day: Annotated[date | None, Query(alias="date", description="a day in the period; default: the last "
+                                                                       "closed period")] = None,
+           lang: Annotated[Literal["zh-CN", "en"], Query()] = "zh-CN",
+           format_: Annotated[Literal["html", "json"], Query(alias="format")] = "html") -> Response:
+    """KPIs against the previous period, funnels, best and worst templates, guardrail skips, compliance findings,
+    goal progress and anomalies; times in the workspace's zone."""
+    data = build_report(api_state(request).services, period, day)
+    if format_ == "json":
+        return json_response(report_document(data))
+    try:
+        return HTMLResponse(render_html(data, lang))
+    except FontMissing as exc:
+        raise ApiError(503, str(exc), []) from None
+
+
+@router.get("/v1/goals", summary="The goal decomposition table with live progress and at-risk flags",
+            response_model=None, responses={401: _ERRORS[401]}, **permit("reports.read"))
+def goals(request: Request, who: Acting) -> Response:
+    services = api_state(request).services
+    table = goal_table(services)
+    return json_response({"launch": table.launch.isoformat() if table.launch else None,
+                          "key_results": [goal_document(g) for g in goal_lines(services, table=table)]})
