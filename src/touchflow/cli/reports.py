@@ -138,7 +138,8 @@ def goals_show(lang: LangOpt = "zh-CN", json_: JsonOpt = False) -> None:
         def show(v: float, unit: str = g.unit) -> str:
             return f"{v:.0%}" if unit == "percent" else (f"{v:.1f} h" if unit == "hours" else f"{v:.0f}")
         state = (words["not_measured"] if g.value is None else words["met"] if (g.progress or 0) >= 1 else
-                 words["at_risk"] if g.at_risk else words["on_track"])
+                 words["no_trend"] if g.note == "no trend yet" else words["at_risk"] if g.at_risk else
+                 words["on_track"])
         out.add_row(g.title, g.owner, g.deadline.isoformat(), show(g.target), "—" if g.value is None else show(g.value),
                     "—" if g.progress is None else f"{g.progress:.0%}", f"[red]{state}[/red]" if g.at_risk else state)
     console.print(out)

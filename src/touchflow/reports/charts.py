@@ -37,7 +37,7 @@ def trend_chart(days: Sequence[tuple[str, Counts]], names: Mapping[str, str]) ->
                                     for d, c in days for s in ("sent", "opened", "clicked")]
     chart: alt.Chart = alt.Chart(_data(values)).mark_line(point=True).encode(
         x=alt.X("day:O", title=names["day"], axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("n:Q", title=names["count"]),
+        y=alt.Y("n:Q", title=None),  # a rotated CJK title reads badly; the legend names the series
         color=alt.Color("series:N", title=None, sort=[names[s] for s in ("sent", "opened", "clicked")]),
     ).properties(width=560, height=170)
     return chart
@@ -47,7 +47,7 @@ def funnel_chart(counts: Counts, names: Mapping[str, str]) -> alt.LayerChart:
     """The whole period's funnel, entered → converted (bars with their numbers)."""
     values = [{"stage": names[s], "n": counts.stage(s), "order": i} for i, s in enumerate(FUNNEL_STAGES)]
     base = alt.Chart(_data(values)).encode(
-        y=alt.Y("stage:N", sort=alt.SortField("order"), title=None), x=alt.X("n:Q", title=names["count"]))
+        y=alt.Y("stage:N", sort=alt.SortField("order"), title=None), x=alt.X("n:Q", title=None))
     layered: alt.LayerChart = (base.mark_bar(color="#3b6fb6") + base.mark_text(align="left", dx=3).encode(
         text="n:Q")).properties(width=520, height=150)
     return layered

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from touchflow.domain.measurement.flow_review import JourneyReview
-from touchflow.domain.measurement.report_model import FUNNEL_STAGES, GoalLine, Kpi, ReportData
+from touchflow.domain.measurement.report_model import FUNNEL_STAGES, Counts, GoalLine, Kpi, ReportData
 from touchflow.reports import charts
 from touchflow.reports.fonts import FAMILY, CjkFont, find_cjk_font
 from touchflow.reports.labels import catalog, label
@@ -30,6 +30,13 @@ def _when(at: datetime, zone: str) -> str:
     local = at.astimezone(ZoneInfo(zone))
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]} ({zone})"
+
+
+def _span(data: ReportData) -> str:
+    p = data.period
+    offset = p.start.strftime("%z")
+    days = p.first_day.isoformat() if p.kind == "daily" else f"{p.first_day.isoformat()} — {p.last_day.isoformat()}"
+    return f"{days}, {p.zone} UTC{offset[:3]}:{offset[3:]}"
 
 
 def fmt_value(value: float | None, kind: str, lang: str) -> str:
@@ -54,6 +61,8 @@ def _goal(g: GoalLine, lang: str) -> dict[str, Any]:
         state = label(lang, "not_measured")
     elif g.progress is not None and g.progress >= 1:
         state = label(lang, "met")
+    elif g.note == "no trend yet":
+        state = label(lang, "no_trend")
     else:
         state = label(lang, "at_risk") if g.at_risk else label(lang, "on_track")
     return {"title": g.title, "owner": g.owner, "deadline": g.deadline.isoformat(), "target": show(g.target),
@@ -83,15 +92,13 @@ def render_html(data: ReportData, lang: str = "zh-CN", *, font: CjkFont | None =
         "lang": lang, "t": words, "family": FAMILY, "font_css": _css(font),
         "title": words[f"title.{data.period.kind}"],
         "period": data.period.label, "previous": data.period.previous().label,
-        "start": _when(data.period.start, zone), "end": _when(data.period.end, zone),
+        "span": _span(data),
         "generated": _when(data.generated_at, zone), "zone": zone, "svgs": svgs,
         "kpis": [{"name": words.get(f"kpi.{k.key}", k.key), "value": fmt_value(k.value, k.kind, lang),
                   "previous": fmt_value(k.previous, k.kind, lang), "change": fmt_change(k, lang),
                   "up": (k.change or 0) > 0, "down": (k.change or 0) < 0} for k in data.kpis],
         "stages": [words[f"stage.{s}"] for s in FUNNEL_STAGES],
-        "funnels": [{"name": f.name, "key": f.journey, "cells": [
-            {"n": f"{n:,}", "share": "" if i == 0 or not f.counts.entered else f"{n / f.counts.entered:.0%}"}
-            for i, (_, n) in enumerate(f.stages())]} for f in data.funnels],
+        "funnels": [{"name": f.name, "key": f.journey, "cells": _funnel_cells(f.counts)} for f in data.funnels],
         "best": [_template(r, lang) for r in data.best_templates],
         "worst": [_template(r, lang) for r in data.worst_templates],
         "skips": [{"reason": words.get(f"skip.{s.reason}", s.reason), "code": s.reason, "n": f"{s.count:,}"}
@@ -104,6 +111,18 @@ def render_html(data: ReportData, lang: str = "zh-CN", *, font: CjkFont | None =
                        "message": a.message} for a in data.anomalies],
     }
     return _env().get_template("report.html.j2").render(context)
+
+
+def _funnel_cells(c: Counts) -> list[dict[str, str]]:
+    """Each stage's count and its rate under the report's definitions: delivered / sent, opened and clicked /
+    delivered (or sent), converted / entered; entered and sent carry no rate (a run may get several messages)."""
+    bases = {"delivered": c.sent if c.delivered + c.bounced else 0, "opened": c.reached, "clicked": c.reached,
+             "converted": c.entered}
+    cells = []
+    for stage in FUNNEL_STAGES:
+        n, base = c.stage(stage), bases.get(stage, 0)
+        cells.append({"n": f"{n:,}", "share": f"{n / base:.0%}" if base else ""})
+    return cells
 
 
 def _template(r: Any, lang: str) -> dict[str, Any]:

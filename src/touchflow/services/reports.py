@@ -28,8 +28,15 @@ from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 from touchflow.services.goals import goal_lines
 
-__all__ = ["AnomalySource", "TEMPLATE_MIN_SENT", "anomaly_source", "build_report", "no_anomalies", "report_period",
-           "workspace_zone_name"]
+__all__ = [
+    "TEMPLATE_MIN_SENT",
+    "AnomalySource",
+    "anomaly_source",
+    "build_report",
+    "no_anomalies",
+    "report_period",
+    "workspace_zone_name",
+]
 
 TEMPLATE_MIN_SENT = 20  # templates with fewer sends are not ranked (their rates are noise)
 TEMPLATES_SHOWN = 5
@@ -59,8 +66,9 @@ def _rank(rows: list[TemplateRow]) -> tuple[list[TemplateRow], list[TemplateRow]
     """Best and worst templates by click rate (then open rate), among those sent enough to rank."""
     ranked = sorted((r for r in rows if r.sent >= TEMPLATE_MIN_SENT),
                     key=lambda r: (r.click_rate or 0.0, r.open_rate or 0.0, r.sent), reverse=True)
-    best = ranked[:TEMPLATES_SHOWN]
-    worst = [r for r in reversed(ranked) if r not in best][:TEMPLATES_SHOWN]
+    half = min(TEMPLATES_SHOWN, (len(ranked) + 1) // 2)  # a template is either best or worst, never both
+    best = ranked[:half]
+    worst = list(reversed(ranked[half:]))[:TEMPLATES_SHOWN]
     return best, worst
 
 

@@ -125,7 +125,8 @@ def kpis(current: Counts, previous: Counts) -> list[Kpi]:
     sent where no channel reported a delivery in the period)."""
     def rates(c: Counts) -> dict[str, float | None]:
         base = c.reached
-        return {"delivery_rate": rate(c.delivered, c.sent), "open_rate": rate(c.opened, base),
+        receipts = c.delivered + c.bounced  # no receipt at all: the channels do not report delivery
+        return {"delivery_rate": rate(c.delivered, c.sent) if receipts else None, "open_rate": rate(c.opened, base),
                 "click_rate": rate(c.clicked, base), "conversion_rate": rate(c.converted, c.entered),
                 "unsubscribe_rate": rate(c.unsubscribed, base)}
     out = [Kpi(k, float(current.stage(k)), float(previous.stage(k)), "count")
