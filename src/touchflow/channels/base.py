@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["Attachment", "Channel", "Delivery", "DeliveryStatus", "Outgoing", "PermanentError", "TransientError", "contain",
+__all__ = ["Attachment", "Channel", "Delivery",
+           "DeliveryStatus", "Outgoing", "PermanentError", "TransientError", "contain",
            "each_message"]
 
 log = logging.getLogger(__name__)

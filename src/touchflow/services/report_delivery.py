@@ -125,7 +125,7 @@ def deliver_due_reports(ctx: ServiceContext, send: ReportSender, *, schedule: Re
         if done is not None and (done.status == "sent" or now - done.sent_at < RETRY_AFTER):
             continue
         try:
-            data = (build or (lambda c, k: build_report(c, k, period.first_day)))(ctx, kind)
+            data = build(ctx, kind) if build is not None else build_report(ctx, kind, period.first_day)
             send(render_report_email(data, schedule.lang, schedule.recipients))
             status, detail = "sent", ""
             sent += 1
