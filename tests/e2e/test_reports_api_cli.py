@@ -9,10 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.integration.reports_support import Scenario, local
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli
-
-from tests.integration.reports_support import Scenario, local
 
 
 def test_report_and_goals_over_http(app: Application, client: TestClient) -> None:

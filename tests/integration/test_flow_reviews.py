@@ -9,14 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from tests.integration.reports_support import WELCOME, Scenario, local
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.actors import Actor
 from touchflow.services.journeys import publish_journey
 from touchflow.services.reviews import ReviewNotFound, decide_review, open_reviews, quarterly_review
 from touchflow.store.tables import audit_log, journey_versions
-
-from tests.integration.reports_support import WELCOME, Scenario, local
 
 NO_GOAL = """
 key: cart_reminder

@@ -15,7 +15,6 @@ from touchflow.domain.measurement.goals import GoalError
 from touchflow.services.goals import default_goals, goal_lines, goal_table, measure, record_goal_values, set_goals
 from touchflow.store.tables import audit_log, contacts, events
 
-
 _made = iter(range(1_000_000))
 
 

@@ -7,12 +7,11 @@ from datetime import date
 
 import pytest
 
+from tests.integration.reports_support import Scenario, local
 from touchflow.bootstrap import Application
 from touchflow.domain.measurement.report_model import Counts
 from touchflow.services.content import save_template
 from touchflow.services.reports import build_report
-
-from tests.integration.reports_support import Scenario, local
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_at_risk_when_the_trend_misses_the_deadline() -> None:
     today, deadline = date(2026, 3, 1), date(2026, 3, 31)
     rising = [(today - timedelta(days=d), 0.07 - 0.001 * d) for d in range(10, 0, -1)]  # +0.1 pp a day
     flat = [(today - timedelta(days=d), 0.05) for d in range(10, 0, -1)]
-    assert projected(rising + [(today, 0.07)], deadline) == pytest.approx(0.10)
+    assert projected([*rising, (today, 0.07)], deadline) == pytest.approx(0.10)
     assert assess(kr, 0.07, rising, today, deadline) == (False, "trend reaches 0.1 by 2026-03-31")
     risky, why = assess(kr, 0.05, flat, today, deadline)
     assert risky and "0.05" in why

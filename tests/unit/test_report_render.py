@@ -47,8 +47,8 @@ def sample() -> ReportData:
         compliance=[ComplianceRow("spring_sale", 2, "draft", ("absolute: 最佳", "absolute: 国家级"))],
         goals=[GoalLine("nps", "NPS ≥ 50", "客服部", date(2026, 12, 31), 50, "score", 31.0, 0.62, True,
                         "trend reaches 40 by 2026-12-31"),
-               GoalLine("coupon_use", "优惠券使用率 ≥ 8%", "市场部·运营", date(2026, 6, 30), 0.08, "percent", None, None,
-                        False, "not measured")],
+               GoalLine("coupon_use", "优惠券使用率 ≥ 8%", "市场部·运营", date(2026, 6, 30), 0.08, "percent", None,
+                        None, False, "not measured")],
         anomalies=[Anomaly(datetime(2026, 2, 25, 3, tzinfo=UTC), "welcome", "open_rate", "打开率连续三天下降 18%")],
     )
 

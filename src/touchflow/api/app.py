@@ -33,6 +33,7 @@ from touchflow.api.routes import (
     journeys,
     json_response,
     lifecycle,
+    metrics,
     onsite,
     personas,
     reports,
@@ -99,6 +100,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     onsite.install(app, application, onsite_limits)
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
+    app.include_router(metrics.router)
     app.include_router(personas.router)
     app.include_router(segments.router)
     auth.install(app, application)  # /v1/auth: login, TOTP, sessions (needs the key ring for TOTP secrets)

@@ -17,6 +17,7 @@ from touchflow.cli import (
     imports,
     journeys,
     lifecycle,
+    metrics,
     personas,
     reports,
     secrets,
@@ -45,7 +46,8 @@ def _root() -> None:
 
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
-               personas, segments, lifecycle, sites, secrets, users, approvals, exports, reports):
+               personas, segments, lifecycle, sites, secrets, users, approvals, exports, reports,
+               metrics):
     module.register(app)
 
 

@@ -15,6 +15,7 @@ from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.segment_ports import SegmentRepository
@@ -324,6 +325,7 @@ class UnitOfWork(Protocol):
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
     reports: ReportRepository
+    metrics: MetricsRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

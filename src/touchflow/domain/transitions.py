@@ -295,8 +295,11 @@ class _Walk:
         if journey.goal is not None:
             hit = _happened(self.facts, (journey.goal.event,), journey.goal.properties, run.entered_at, self.now)
             if hit is not None:
+                amount = hit.properties.get("amount")  # the conversion's revenue, for the metric rollups
+                money = {"amount": amount} if isinstance(amount, int | float) and not isinstance(amount, bool) \
+                    else {}
                 return self.finish("converted", run.node_id, "goal", "converted", event=hit.type,
-                                   occurred_at=hit.occurred_at.isoformat())
+                                   occurred_at=hit.occurred_at.isoformat(), **money)
         if journey.exit_events:
             hit = _happened(self.facts, journey.exit_events, (), run.entered_at, self.now)
             if hit is not None:

@@ -81,6 +81,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="touchflow-send")
         self.report = DispatchReport()
         self._fell_back = 0  # fallback rows the last decide step queued (due now: dispatch_all goes on)
+        self._versions: dict[str, Any] = {}  # message id → template version rendered (for the sent event)
         # dispatch_all's decide steps: sized to the write budget, gaps between them on SQLite (ADR 0021)
         self._pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer)
         self._limit = batch_size
@@ -221,10 +222,14 @@ class Dispatcher:
         answers: dict[str, Attempt] = {}
         onsite: list[OnsiteMessage] = []
         by_channel: dict[str, list[tuple[OutboxMessage, Outgoing]]] = defaultdict(list)
+        self._versions = {}
         for m, rendered in zip(to_send, self.composer.compose(to_send, now, contacts), strict=True):
             if isinstance(rendered, RenderFailure):
                 answers[m.id] = Attempt("failed", error=rendered.reason)
-            elif m.channel == "onsite":
+                continue
+            if rendered.data.get("version") is not None:
+                self._versions[m.id] = rendered.data["version"]
+            if m.channel == "onsite":
                 onsite.append(OnsiteMessage(self.ctx.ids.new(now), m.contact_id, m.id,
                                             (rendered.subject or "")[:300], rendered.text,
                                             str(rendered.data.get("url")) if rendered.data.get("url") else None,
@@ -266,10 +271,11 @@ class Dispatcher:
                     stage = o.event_type.removeprefix("message_")
                     if stage == "failed":
                         stage = f"failed_{m.attempts}"
-                    events.append(self._event(m, stage, now, event_type=o.event_type,
-                                              **{k: v for k, v in o.event_properties.items()
-                                                 if k not in ("message_id", "channel", "journey_id", "node_id",
-                                                              "template")}))
+                    extra = {k: v for k, v in o.event_properties.items()
+                             if k not in ("message_id", "channel", "journey_id", "node_id", "template")}
+                    if o.event_type == "message_sent" and m.id in self._versions:
+                        extra["template_version"] = self._versions[m.id]  # rollups count per template version
+                    events.append(self._event(m, stage, now, event_type=o.event_type, **extra))
             emit_events(uow, events, now)
             uow.commit()
         sent = [m for m, o in outcomes if o.update.status == "sent"]

@@ -43,6 +43,7 @@ from touchflow.engine.steps import StepBatch
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
+from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
@@ -97,6 +98,7 @@ class JourneyRuntime:
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)
+        self._refresh_metrics = RollupSweeper(ctx)  # metric rollups (A1), at most once a minute
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -313,6 +315,7 @@ class JourneyRuntime:
         self._sweep_approvals()
         for chore in self.passes:
             total.scanned += chore()
+        self._refresh_metrics()
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
             # messages just sent may be waited for by runs (message_sent); route them in the same tick

@@ -6,6 +6,7 @@ and kept in the rejects table; valid items of the same batch are stored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,6 +124,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
     """Store a batch of events. With ``route`` (the default for live traffic) they also enter the
     event inbox that journey triggers read; history loaded from files usually should not."""
     now = ctx.clock.now()
+    started = time.perf_counter()  # the acknowledgement time (A1 system response): call → commit
     # Parse before the transaction: validation is most of the CPU and needs no lock.
     rejected: list[ItemProblem] = []
     parsed: list[tuple[int, EventInput]] = []
@@ -164,6 +166,8 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         new_rejects = _keep_rejects(uow, "event", source.name, items, report.rejected, now)
         # Events already stored, and rejects already kept, were counted when they first came (ADR 0013).
         uow.sources.record_sync(source.name, len(fresh) + new_rejects, len(fresh), new_rejects, now)
+        if route and items:  # live traffic only: a file import's batches are not acknowledgements
+            uow.metrics.add_ingest_timing(now, len(items), time.perf_counter() - started)
         return report
 
     return in_transaction(ctx, work)

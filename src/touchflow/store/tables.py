@@ -38,6 +38,7 @@ __all__ = [
     "events",
     "flow_reviews",
     "goal_values",
+    "ingest_timings",
     "journey_runs",
     "journey_schedules",
     "journey_versions",
@@ -45,6 +46,7 @@ __all__ = [
     "lead_scores",
     "login_attempts",
     "metadata",
+    "metric_daily",
     "onsite_messages",
     "outbox",
     "personas",
@@ -690,6 +692,45 @@ approval_artifacts = Table(  # what an executed request left for its requester: 
     Column("purged_at", UTCDateTime(), nullable=True),
     Column("one_time", Boolean, nullable=False),  # a secret: purged on its first pickup
     Index(None, "expires_at"),
+)
+
+
+# --- measurement: daily metric rollups (0017_metrics; ADR 0028) ---
+
+metric_daily = Table(  # counts per local day × journey × step × template × channel × entry segment × skip reason
+    "metric_daily", metadata,
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD in the workspace zone
+    Column("journey_id", String(40), nullable=False),  # "" outside journeys
+    Column("node_id", String(64), nullable=False),
+    Column("template", String(200), nullable=False),  # name or name@version
+    Column("channel", String(32), nullable=False),
+    Column("segment", String(64), nullable=False),  # the journey's entry segment, "" when none
+    Column("reason", String(64), nullable=False),  # "" except on rows counting guardrail skips by reason
+    Column("entered", BigInteger, nullable=False),
+    Column("queued", BigInteger, nullable=False),
+    Column("sent", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False),
+    Column("bounced", BigInteger, nullable=False),
+    Column("opened", BigInteger, nullable=False),
+    Column("opened_unique", BigInteger, nullable=False),
+    Column("clicked", BigInteger, nullable=False),
+    Column("clicked_unique", BigInteger, nullable=False),
+    Column("converted", BigInteger, nullable=False),
+    Column("unsubscribed", BigInteger, nullable=False),
+    Column("complained", BigInteger, nullable=False),
+    Column("skipped", BigInteger, nullable=False),
+    Column("revenue", Float, nullable=False),
+    PrimaryKeyConstraint("day", "journey_id", "node_id", "template", "channel", "segment", "reason"),
+    Index(None, "journey_id", "day"),
+)
+
+ingest_timings = Table(  # one row per accepted ingest batch: how long until it was acknowledged (system response)
+    "ingest_timings", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Index(None, "at"),
 )
 
 # --- goals, report deliveries and flow reviews (0021_goals_reports) ---

@@ -13,6 +13,7 @@ from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.ports import AccountRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
@@ -38,6 +39,7 @@ from touchflow.store.guards import SqlGuardRepository
 from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.lifecycle import SqlLifecycleRepository
 from touchflow.store.messages import SqlMessageRepository
+from touchflow.store.metrics import SqlMetricsRepository
 from touchflow.store.personas import SqlAssignmentRepository, SqlPersonaRepository
 from touchflow.store.registry import (
     SqlApiKeyRepository,
@@ -74,6 +76,7 @@ class SqlUnitOfWork:
     approvals: ApprovalRepository
     contact_deletion: ContactDeletion
     reports: ReportRepository
+    metrics: MetricsRepository
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
@@ -107,6 +110,7 @@ class SqlUnitOfWork:
         self.approvals = SqlApprovalRepository(connection)
         self.contact_deletion = SqlContactDeletion(connection)
         self.reports = SqlReportRepository(connection)
+        self.metrics = SqlMetricsRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

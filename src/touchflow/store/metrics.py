@@ -1,0 +1,126 @@
+"""MetricsRepository on SQL: raw rows in arrival order for the rollup, and the rollup table (ADR 0028)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from touchflow.domain.measurement.metrics_ports import RawEvent, RawStep, RollupKey, StoredRollup
+from touchflow.store.tables import events, ingest_timings, journey_runs, metric_daily, run_steps
+from touchflow.store.types import UTCDateTime
+
+__all__ = ["ROLLUP_COUNTERS", "SqlMetricsRepository"]
+
+ROLLUP_COUNTERS = ("entered", "queued", "sent", "delivered", "bounced", "opened", "opened_unique", "clicked",
+                   "clicked_unique", "converted", "unsubscribed", "complained", "skipped")
+_KEY = ("day", "journey_id", "node_id", "template", "channel", "segment", "reason")
+_CHUNK = 500
+
+
+def _event(r: Any) -> RawEvent:
+    return RawEvent(r.id, r.contact_id, r.type, r.occurred_at, r.received_at, r.properties or {})
+
+
+class SqlMetricsRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def events_after(self, after: tuple[datetime, str] | None, horizon: datetime, types: Collection[str], limit: int,
+                     occurred_from: datetime | None = None,
+                     through: tuple[datetime, str] | None = None) -> list[RawEvent]:
+        c = events.c
+        where = [c.type.in_(sorted(types)), c.received_at <= horizon]
+        if after is not None:
+            where.append(or_(c.received_at > after[0], and_(c.received_at == after[0], c.id > after[1])))
+        if through is not None:
+            where.append(or_(c.received_at < through[0], and_(c.received_at == through[0], c.id <= through[1])))
+        if occurred_from is not None:
+            where.append(c.occurred_at >= occurred_from)
+        query = (select(c.id, c.contact_id, c.type, c.occurred_at, c.received_at, c.properties).where(*where)
+                 .order_by(c.received_at, c.id).limit(limit))
+        return [_event(r) for r in self._c.execute(query)]
+
+    def earlier_events(self, contact_ids: Collection[str], types: Collection[str],
+                       before: tuple[datetime, str]) -> list[RawEvent]:
+        c = events.c
+        found: list[RawEvent] = []
+        ids = sorted(set(contact_ids))
+        for start in range(0, len(ids), _CHUNK):
+            query = (select(c.id, c.contact_id, c.type, c.occurred_at, c.received_at, c.properties)
+                     .where(c.contact_id.in_(ids[start:start + _CHUNK]), c.type.in_(sorted(types)),
+                            or_(c.received_at < before[0], and_(c.received_at == before[0], c.id < before[1]))))
+            found.extend(_event(r) for r in self._c.execute(query))
+        return found
+
+    def steps_after(self, after: tuple[datetime, int] | None, horizon: datetime, kinds: Collection[str], limit: int,
+                    at_from: datetime | None = None, through: tuple[datetime, int] | None = None) -> list[RawStep]:
+        c = run_steps.c
+        where = [c.kind.in_(sorted(kinds)), c.at <= horizon]
+        if after is not None:
+            where.append(or_(c.at > after[0], and_(c.at == after[0], c.id > after[1])))
+        if through is not None:
+            where.append(or_(c.at < through[0], and_(c.at == through[0], c.id <= through[1])))
+        if at_from is not None:
+            where.append(c.at >= at_from)
+        query = (select(c.id, c.journey_id, c.node_id, c.kind, c.at, c.detail).where(*where)
+                 .order_by(c.at, c.id).limit(limit))
+        return [RawStep(int(r.id), r.journey_id, r.node_id, r.kind, r.at, r.detail or {})
+                for r in self._c.execute(query)]
+
+    def add(self, deltas: Mapping[RollupKey, tuple[Mapping[str, int], float]]) -> None:
+        if not deltas:
+            return
+        dialect = self._c.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(metric_daily)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={**{n: metric_daily.c[n] + stmt.excluded[n] for n in ROLLUP_COUNTERS},
+                  "revenue": metric_daily.c.revenue + stmt.excluded.revenue})
+        rows = [{**{k: getattr(key, k) for k in _KEY}, **{n: int(counts.get(n, 0)) for n in ROLLUP_COUNTERS},
+                 "revenue": float(revenue)} for key, (counts, revenue) in sorted(deltas.items())]
+        self._c.execute(stmt, rows)
+
+    def delete_from(self, day: str) -> None:
+        self._c.execute(delete(metric_daily).where(metric_daily.c.day >= day))
+
+    def rows(self, start: str, end: str, journey_ids: Sequence[str] | None) -> list[StoredRollup]:
+        c = metric_daily.c
+        where = [c.day >= start, c.day <= end]
+        if journey_ids is not None:
+            where.append(c.journey_id.in_(list(journey_ids)))
+        query = select(metric_daily).where(*where)
+        return [StoredRollup(RollupKey(*(r._mapping[k] for k in _KEY)),
+                             {n: int(r._mapping[n]) for n in ROLLUP_COUNTERS}, float(r.revenue))
+                for r in self._c.execute(query)]
+
+    def add_ingest_timing(self, at: datetime, events: int, seconds: float) -> None:
+        self._c.execute(ingest_timings.insert().values(at=at, events=events, seconds=seconds))
+
+    def ingest_timings(self, since: datetime) -> list[float]:
+        query = select(ingest_timings.c.seconds).where(ingest_timings.c.at >= since)
+        return [float(s) for s in self._c.execute(query).scalars()]
+
+    def entry_lags(self, since: datetime, limit: int) -> list[float]:
+        # the newest event of the contact that arrived at or before the entry: the one that let it in (or a
+        # later one, so this is a lower bound on the lag; runs started by a schedule have no such event)
+        latest = (select(func.max(events.c.received_at, type_=UTCDateTime()))
+                  .where(events.c.contact_id == journey_runs.c.contact_id,
+                         events.c.received_at <= journey_runs.c.entered_at)
+                  .correlate(journey_runs).scalar_subquery())
+        query = (select(journey_runs.c.entered_at, latest.label("arrived"))
+                 .where(journey_runs.c.entered_at >= since).order_by(journey_runs.c.entered_at.desc()).limit(limit))
+        lags: list[float] = []
+        for entered_at, arrived in self._c.execute(query):
+            if arrived is not None:
+                lags.append(max(0.0, (entered_at - arrived).total_seconds()))
+        return lags
+
+    def survey_scores(self, start: datetime, end: datetime) -> list[tuple[str, Any]]:
+        query = select(events.c.contact_id, events.c.properties).where(
+            events.c.type == "survey_response", events.c.occurred_at >= start, events.c.occurred_at < end)
+        return [(cid, (props or {}).get("score")) for cid, props in self._c.execute(query)]
