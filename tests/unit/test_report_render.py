@@ -115,3 +115,28 @@ def test_the_pdf_stays_small(pdf_text: tuple[Path, str]) -> None:
 def test_a_clear_message_when_the_font_is_missing(tmp_path: Path) -> None:
     with pytest.raises(FontMissing, match="fonts-noto-cjk"):
         find_cjk_font((str(tmp_path),))
+
+
+def test_rollup_rows_become_the_same_report_counts() -> None:
+    """``counts_from_rows``: the metrics rollups (MetricRow) as report counts — unique opens and clicks, skips of
+    every reason, per day, journey and template."""
+    from touchflow.domain.measurement.metrics import MetricRow
+    from touchflow.services.reports import counts_from_rows
+
+    period = period_of("weekly", date(2026, 2, 23), "Asia/Shanghai")
+    rows = [
+        MetricRow(day=date(2026, 2, 24), journey="welcome", template="welcome_email@2", channel="email", entered=10,
+                  sent=8, delivered=6, opened=9, opened_unique=4, clicked=5, clicked_unique=2, converted=3,
+                  skipped={"frequency_cap": 2}),
+        MetricRow(day=date(2026, 2, 25), journey="welcome", template="welcome_email@2", channel="email", sent=2,
+                  skipped={"consent": 1, "frequency_cap": 1}),
+        MetricRow(day=date(2026, 2, 25), journey="", template="", channel="", entered=0),
+    ]
+    counts = counts_from_rows(rows, period)
+
+    assert counts.totals == Counts(entered=10, sent=10, delivered=6, opened=4, clicked=2, converted=3, skipped=4)
+    assert counts.by_journey == {"welcome": counts.totals}
+    assert [(t.template, t.sent, t.opened) for t in counts.templates] == [("welcome_email@2", 10, 4)]
+    assert counts.skips == {"frequency_cap": 3, "consent": 1}
+    assert [d for d, c in counts.daily] == [date(2026, 2, 23) + timedelta(days=i) for i in range(7)]
+    assert dict(counts.daily)[date(2026, 2, 25)].sent == 2
