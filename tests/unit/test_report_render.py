@@ -140,3 +140,26 @@ def test_rollup_rows_become_the_same_report_counts() -> None:
     assert counts.skips == {"frequency_cap": 3, "consent": 1}
     assert [d for d, c in counts.daily] == [date(2026, 2, 23) + timedelta(days=i) for i in range(7)]
     assert dict(counts.daily)[date(2026, 2, 25)].sent == 2
+
+
+@needs_poppler
+def test_the_flow_review_has_one_page_per_journey(tmp_path: Path) -> None:
+    from touchflow.domain.measurement.flow_review import JourneyReview, VersionEffect
+    from touchflow.reports.render import render_review_html
+
+    at = datetime(2026, 2, 1, 2, tzinfo=UTC)
+    effect = VersionEffect(2, at, "marketer", Counts(entered=20, converted=10), Counts(entered=20, converted=2))
+    reviews = [JourneyReview("welcome", "新用户欢迎流程", "active", True, Counts(entered=40, converted=12),
+                             Counts(entered=30, converted=12), [effect], [], ["version_hurt|v2", "skips_high|25%"],
+                             "decided", "change", "os:lihua", "首封邮件改到上午 10 点"),
+               JourneyReview("cart", "购物车提醒", "active", False, Counts(), Counts(), [],
+                             ["wait-without-timeout: waits forever (nodes.wait)"], ["no_entrants"])]
+    path = tmp_path / "review.pdf"
+    path.write_bytes(render_pdf(render_review_html("2026Q1", reviews, at, "Asia/Shanghai")))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    pages = [re.sub(r"\s+", "", p) for p in text.split("\f") if p.strip()]
+
+    assert len(pages) == 3 and "流程季度复盘·2026Q1" in pages[0]
+    assert "新用户欢迎流程" in pages[1] and "购物车提醒" in pages[2]
+    assert "v2发布后转化率下降" in pages[1] and "-40.0个百分点" in pages[1] and "调整·os:lihua" in pages[1]
+    assert "未设置转化目标" in pages[2] and "本季度无人进入" in pages[2] and "待复盘" in pages[2]
