@@ -22,6 +22,8 @@ def test_report_and_goals_over_http(app: Application, client: TestClient) -> Non
     page = client.get("/v1/reports/weekly", params={"date": "2026-02-24"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "营销自动化周报" in page.text and "新用户欢迎流程" in page.text and "<svg" in page.text
+    assert "style-src 'unsafe-inline'" in page.headers["content-security-policy"]  # styled, and no script
+    assert "script-src" not in page.headers["content-security-policy"]
     english = client.get("/v1/reports/weekly", params={"lang": "en", "format": "json"})
     data = english.json()
     assert data["period"]["label"].startswith("2026-W09") and data["totals"]["sent"] == 8

@@ -20,7 +20,12 @@ from touchflow.services.reports import build_report
 __all__ = ["router"]
 
 router = APIRouter(tags=["reports"])
+# the page's own <style> and inline SVG charts; nothing is loaded from anywhere, no script runs
+_REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                  "form-action 'none'; frame-ancestors 'none'")
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the report: an HTML page (default) or, with format=json, its figures",
+          "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}},
     401: {"model": ErrorOut, "description": "missing, unknown or revoked API key"},
     503: {"model": ErrorOut, "description": "the CJK font for reports is not installed"},
 }
@@ -39,7 +44,7 @@ def report(request: Request, who: Acting, period: Annotated[Literal["daily", "we
     if format_ == "json":
         return json_response(report_document(data))
     try:
-        return HTMLResponse(render_html(data, lang))
+        return HTMLResponse(render_html(data, lang), headers={"Content-Security-Policy": _REPORT_POLICY})
     except FontMissing as exc:
         raise ApiError(503, str(exc), []) from None
 
