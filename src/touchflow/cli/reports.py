@@ -18,7 +18,13 @@ from touchflow.reports.render import fmt_change, fmt_value, render_html, render_
 from touchflow.services.goals import goal_lines, goal_table, set_goals
 from touchflow.services.report_delivery import report_schedule, set_report_schedule
 from touchflow.services.reports import build_report, workspace_zone_name
-from touchflow.services.reviews import ReviewNotFound, decide_review, open_reviews, quarterly_review
+from touchflow.services.reviews import (
+    ReviewNotFound,
+    decide_review,
+    last_closed_quarter,
+    open_reviews,
+    quarterly_review,
+)
 
 __all__ = ["register", "write_report"]
 
@@ -172,12 +178,9 @@ def review_quarterly(
     lang = _lang(lang)
     with open_app() as app:
         try:
-            if quarter is not None:
-                open_reviews(app.services, quarter)
-            found, reviews = quarterly_review(app.services, quarter)
-            if quarter is None:
-                open_reviews(app.services, found)
-                found, reviews = quarterly_review(app.services, found)
+            found = quarter or last_closed_quarter(app.services)
+            open_reviews(app.services, found)
+            found, reviews = quarterly_review(app.services, found)
         except ValueError as exc:
             fail(str(exc))
         goals = goal_lines(app.services)

@@ -8,7 +8,7 @@ is required, and its SLA breach is an event of that contact), while a review bel
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.actors import Actor
@@ -150,6 +150,3 @@ def decide_review(ctx: ServiceContext, journey_key: str, decision: str, note: st
     assert decided is not None
     return decided
 
-
-def review_day(ctx: ServiceContext) -> date:
-    return ctx.clock.now().astimezone(ZoneInfo(workspace_zone_name(ctx))).date()
