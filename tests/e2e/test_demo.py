@@ -47,6 +47,10 @@ def test_demo_imports_everything_and_a_second_run_creates_nothing(
         assert f"({key})" in first
     journeys = first[first.index("Journeys: the last 90 days"):]
     assert re.search(r"email [1-9]", journeys), journeys  # the replay sends messages
+    kpis = first[first.index("关键指标 KPIs of the replay"):]  # the replay ends with a KPI table from the rollups
+    for header in ("发送", "送达", "打开率", "点击率", "转化", "退订"):
+        assert header in kpis, kpis
+    assert re.search(r"\d+\.\d%", kpis), kpis  # rates are computed, not all "-"
 
     second = _demo(runner, tmp_path)
     assert "This run: 0 new contacts, 0 new events, 0 merges" in second, second

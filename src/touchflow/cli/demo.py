@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from touchflow.bootstrap import bootstrap
 from touchflow.cli.common import console, fail
+from touchflow.cli.metrics import kpi_table
 from touchflow.clock import SystemClock
 from touchflow.config import Settings
 from touchflow.demo.journeys import examples_dir, save_example_templates, simulate_company
@@ -128,6 +130,10 @@ def _journeys(services: ServiceContext, directory_out: Path) -> None:
                                                   sorted(reasons.items(), key=lambda x: -x[1])))
     console.print("Guardrails in the replay (default policy: ≤ 3 touches a day, quiet hours 21:00–08:00): "
                   + "; ".join(parts))
+    kpis = [replace(o.kpi, journey=f"{o.name} ({o.key})") for o in outcomes if o.kpi is not None]
+    console.print(kpi_table(kpis, ["journey"], title="关键指标 KPIs of the replay (metric rollups; "
+                            "open rate = unique opens / delivered, click rate = unique clicks / delivered)",
+                            columns=("sent", "delivered", "open_rate", "click_rate", "converted", "unsubscribed")))
     for item in written:
         if isinstance(item, str):
             console.print(f"[yellow]weekly report not written:[/yellow] {item}")

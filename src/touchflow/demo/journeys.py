@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -20,6 +20,7 @@ import touchflow
 from touchflow.bootstrap import bootstrap, open_sandbox
 from touchflow.config import Settings
 from touchflow.domain.events import JSONValue
+from touchflow.domain.measurement.metrics import MetricRow
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.domain.scenarios import Behaviour, MessageFilter, Persona, Reaction, Scenario, ScriptedEvent
 from touchflow.engine.simulator import simulate
@@ -27,6 +28,7 @@ from touchflow.services.content import save_template, template_history
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import message_outcomes
 from touchflow.services.journeys import journey_stats
+from touchflow.services.metrics import metric_rows, refresh_rollups
 
 __all__ = ["JourneyOutcome", "examples_dir", "save_example_templates", "simulate_company"]
 
@@ -50,6 +52,7 @@ class JourneyOutcome:
     entered: int
     converted: int
     messages: dict[str, int] = field(default_factory=dict)
+    kpi: MetricRow | None = None  # the replay's counts and rates from the metric rollups
 
 
 def examples_dir() -> Path | None:
@@ -115,11 +118,14 @@ def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1,
         sandbox = bootstrap(Settings(f"sqlite:///{(Path(tmp) / 'sim.db').as_posix()}"))
         try:
             outcomes = []
+            refresh_rollups(sandbox.services, quiescent=True)
+            kpis = {r.journey: r for r in metric_rows(sandbox.services, start=date(2000, 1, 1),
+                                                      end=date(9998, 12, 31), by=("journey",))}
             for key in result.journeys:
                 stats = journey_stats(sandbox.services, key)
                 outcomes.append(JourneyOutcome(key, stats.journey.name, sum(stats.runs_by_status.values()),
                                                stats.runs_by_status.get("converted", 0),
-                                               stats.sent_by_channel))
+                                               stats.sent_by_channel, kpis.get(key)))
             guarded = message_outcomes(sandbox.services)
             if inspect is not None:
                 inspect(sandbox.services)

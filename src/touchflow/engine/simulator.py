@@ -241,6 +241,9 @@ class _Sandbox:
                     planned.append((now + (reaction.after if reaction.after is not None else behaviour.delay),
                                     reaction.event, {**props, **reaction.properties, **{
                                         k: props[k] for k in ("message_id", "journey_id", "node_id")}}))
+            if unsubscribe < behaviour.unsubscribe:  # as tracking records it: the message's own event too (last,
+                # so the ranks — and ids — of the reactions above stay what they were)
+                planned.append((opened + ACT_AFTER_OPEN, "message_unsubscribed", props))
             for rank, (at, event_type, properties) in enumerate(planned, start=1):
                 if at <= end:
                     tie = f"{journey}|{message.node_id}|{int(now.timestamp()):012d}"

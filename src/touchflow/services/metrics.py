@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -33,8 +33,9 @@ from touchflow.services.assignment import timeliness_report
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 
-__all__ = ["CURSOR_KEY", "EVENT_TYPES", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes", "RollupSweeper",
-           "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups", "refresh_rollups",
+__all__ = ["CURSOR_KEY", "EVENT_TYPES", "NO_RECEIPTS", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes",
+           "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups",
+           "refresh_rollups",
            "response_times", "step_deltas", "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
@@ -43,6 +44,9 @@ CHUNK = 5000
 EVENT_TYPES = frozenset({*MESSAGE_EVENT_COUNTER, "message_skipped"})
 UNIQUE_TYPES = ("message_opened", "message_clicked")  # counted once per message as well
 STEP_KINDS = frozenset({"entry", "goal"})
+# channels without delivery receipts: SMTP (and on-site pop-ups) report only what came back, so a message sent
+# and not bounced counts as delivered (Mailchimp's "successful deliveries"); the others count receipts
+NO_RECEIPTS = frozenset({"email", "onsite"})
 
 Counts = dict[str, int]
 Deltas = dict[RollupKey, tuple[Counts, float]]
@@ -79,9 +83,15 @@ class _Dimensions:
         self.zone = zone
         self._uow = uow
         self._segments: dict[str, str] = {}
+        self._days: dict[int, str] = {}
 
     def day(self, at: datetime) -> str:
-        return at.astimezone(self.zone).date().isoformat()
+        # every zone's offset is a multiple of 15 minutes: one conversion per quarter hour seen
+        quarter = int(at.timestamp()) // 900
+        found = self._days.get(quarter)
+        if found is None:
+            found = self._days[quarter] = at.astimezone(self.zone).date().isoformat()
+        return found
 
     def segment(self, journey_id: str) -> str:
         if not journey_id:
@@ -97,9 +107,14 @@ class _Dimensions:
 
 
 def _add(deltas: Deltas, key: RollupKey, counter: str, n: int = 1, revenue: float = 0.0) -> None:
-    counts, money = deltas.get(key, ({}, 0.0))
+    found = deltas.get(key)
+    if found is None:
+        deltas[key] = ({counter: n}, revenue)
+        return
+    counts = found[0]
     counts[counter] = counts.get(counter, 0) + n
-    deltas[key] = (counts, money + revenue)
+    if revenue:
+        deltas[key] = (counts, found[1] + revenue)
 
 
 def _message_id(event: RawEvent) -> str:
@@ -123,12 +138,18 @@ def event_deltas(events: Iterable[RawEvent], seen: set[tuple[str, str]], dims: _
         props = event.properties
         journey_id = str(props.get("journey_id") or "")[:40]
         reason = str(props.get("guardrail") or "unknown")[:64] if event.type == "message_skipped" else ""
+        version = versions.get(_message_id(event)) if event.type in AFTER_SEND else None
         key = RollupKey(dims.day(event.occurred_at), journey_id, str(props.get("node_id") or "")[:64],
-                        _template(props, versions.get(_message_id(event)) if event.type in AFTER_SEND else None), str(props.get("channel") or "")[:32],
-                        dims.segment(journey_id), reason)
+                        _template(props, version), str(props.get("channel") or "")[:32], dims.segment(journey_id),
+                        reason)
         if event.type == "message_skipped":
             _add(deltas, key, "skipped")
             continue
+        if key.channel in NO_RECEIPTS:  # delivered = sent − bounced: the provider confirms nothing else
+            if event.type == "message_delivered":
+                continue
+            if event.type in ("message_sent", "message_bounced"):
+                _add(deltas, key, "delivered", 1 if event.type == "message_sent" else -1)
         _add(deltas, key, MESSAGE_EVENT_COUNTER[event.type])
         if event.type in UNIQUE_TYPES:
             first = (event.type, _message_id(event))
@@ -175,35 +196,42 @@ def _seen_before(uow: UnitOfWork, batch: Sequence[RawEvent]) -> set[tuple[str, s
 
 def _pass(ctx: ServiceContext, horizon: datetime, chunk: int, zone: ZoneInfo, *, rebuild_from: datetime | None = None,
           through: Mapping[str, Any] | None = None) -> RefreshReport:
-    """Chunks until nothing is left; each chunk is one transaction that also moves its own progress mark.
+    """Chunks until nothing is left. Each chunk is read and counted in a read transaction, then written in a
+    short write transaction that adds the counts and moves the progress mark only if the mark is still the
+    one read (compare-and-set: a second worker's chunk is never counted twice); ADR 0021 keeps SQLite's write
+    lock for the upserts only.
 
     A refresh keeps progress in ``events``/``steps``; a rebuild in ``rebuild_events``/``rebuild_steps`` and
     stops at the refresh marks it found (``through``), which stay where they were."""
     report = RefreshReport()
     ev_field, st_field = ("rebuild_events", "rebuild_steps") if through is not None else ("events", "steps")
+    ev_through = _mark(through.get("events")) if through is not None else None
+    st_through = _mark(through.get("steps")) if through is not None else None
+    done_events = through is not None and ev_through is None
+    done_steps = through is not None and st_through is None
     while True:
-        with ctx.uow() as uow:
-            cursor = dict(uow.guards.lock_setting(CURSOR_KEY) or {})
-            dims = _Dimensions(uow, zone)
+        with ctx.reader() as r:
+            read = r.guards.setting(CURSOR_KEY) or {}
+            cursor = dict(read)
+            dims = _Dimensions(r, zone)
             deltas: Deltas = {}
-            ev_mark, st_mark = _mark(cursor.get(ev_field)), _mark(cursor.get(st_field))
-            ev_through = _mark(through.get("events")) if through is not None else None
-            st_through = _mark(through.get("steps")) if through is not None else None
-            done_events = through is not None and ev_through is None
-            done_steps = through is not None and st_through is None
-            batch = [] if done_events else uow.metrics.events_after(
-                ev_mark, horizon, EVENT_TYPES, chunk, occurred_from=rebuild_from, through=ev_through)
-            steps = [] if done_steps else uow.metrics.steps_after(
-                cast("tuple[datetime, int] | None", st_mark), horizon, STEP_KINDS, chunk, at_from=rebuild_from,
-                through=cast("tuple[datetime, int] | None", st_through))
+            batch = [] if done_events else r.metrics.events_after(
+                _mark(cursor.get(ev_field)), horizon, EVENT_TYPES, chunk, occurred_from=rebuild_from,
+                through=ev_through)
+            steps = [] if done_steps else r.metrics.steps_after(
+                cast("tuple[datetime, int] | None", _mark(cursor.get(st_field))), horizon, STEP_KINDS, chunk,
+                at_from=rebuild_from, through=cast("tuple[datetime, int] | None", st_through))
             if not batch and not steps:
                 return report
             if batch:
-                event_deltas(batch, _seen_before(uow, batch), dims, deltas, _sent_versions(uow, batch))
+                event_deltas(batch, _seen_before(r, batch), dims, deltas, _sent_versions(r, batch))
                 cursor[ev_field] = _store_mark((batch[-1].received_at, batch[-1].id))
             if steps:
                 step_deltas(steps, dims, deltas)
                 cursor[st_field] = _store_mark((steps[-1].at, steps[-1].id))
+        with ctx.uow() as uow:
+            if (uow.guards.lock_setting(CURSOR_KEY) or {}) != read:
+                continue  # another pass counted this chunk meanwhile: read again from its mark
             uow.metrics.add(deltas)
             uow.guards.set_setting(CURSOR_KEY, cursor, "touchflow", ctx.clock.now())
             uow.commit()
@@ -211,10 +239,12 @@ def _pass(ctx: ServiceContext, horizon: datetime, chunk: int, zone: ZoneInfo, *,
         report.steps += len(steps)
 
 
-def refresh_rollups(ctx: ServiceContext, *, settle: timedelta = SETTLE, chunk: int = CHUNK) -> RefreshReport:
+def refresh_rollups(ctx: ServiceContext, *, settle: timedelta = SETTLE, chunk: int = CHUNK,
+                    quiescent: bool = False) -> RefreshReport:
     """Count what arrived since the watermark (up to ``settle`` ago); idempotent. A read first, so an idle
-    workspace costs no write transaction."""
-    horizon = ctx.clock.now() - settle
+    workspace costs no write transaction. ``quiescent``: nothing else writes (a finished sandbox replay, whose
+    virtual clock may run ahead of this one), so everything stored counts now."""
+    horizon = datetime(9999, 1, 1, tzinfo=UTC) if quiescent else ctx.clock.now() - settle
     with ctx.reader() as probe:
         cursor = probe.guards.setting(CURSOR_KEY) or {}
         pending = probe.metrics.events_after(_mark(cursor.get("events")), horizon, EVENT_TYPES, 1) or \
@@ -272,7 +302,8 @@ def _check_by(by: Sequence[str]) -> tuple[Dimension, ...]:
 def _to_row(stored: StoredRollup, keys: Mapping[str, str]) -> MetricRow:
     k, counts = stored.key, stored.counts
     skipped = {k.reason: counts["skipped"]} if k.reason and counts["skipped"] else {}
-    return MetricRow(day=date.fromisoformat(k.day), journey=keys.get(k.journey_id, k.journey_id), step=k.node_id,
+    return MetricRow(day=date.fromisoformat(k.day) if k.day else None, journey=keys.get(k.journey_id, k.journey_id),
+                     step=k.node_id,
                      template=k.template, channel=k.channel, segment=k.segment,
                      **{n: counts[n] for n in counts if n != "skipped"}, skipped=skipped, revenue=stored.revenue)
 
@@ -292,7 +323,8 @@ def metric_rows(ctx: ServiceContext, *, start: date, end: date, journey: str | N
             if record is None:
                 raise FieldError("journey", f"no journey {journey!r}")
             journey_ids = [record.id]
-        stored = uow.metrics.rows(start.isoformat(), end.isoformat(), journey_ids)
+        group = [{"journey": "journey_id", "step": "node_id"}.get(d, d) for d in dims]
+        stored = uow.metrics.rows(start.isoformat(), end.isoformat(), journey_ids, group)
     return group_rows([_to_row(s, keys) for s in stored], dims)
 
 

@@ -88,15 +88,26 @@ class SqlMetricsRepository:
     def delete_from(self, day: str) -> None:
         self._c.execute(delete(metric_daily).where(metric_daily.c.day >= day))
 
-    def rows(self, start: str, end: str, journey_ids: Sequence[str] | None) -> list[StoredRollup]:
+    def rows(self, start: str, end: str, journey_ids: Sequence[str] | None,
+             group: Sequence[str] | None = None) -> list[StoredRollup]:
         c = metric_daily.c
         where = [c.day >= start, c.day <= end]
         if journey_ids is not None:
             where.append(c.journey_id.in_(list(journey_ids)))
-        query = select(metric_daily).where(*where)
-        return [StoredRollup(RollupKey(*(r._mapping[k] for k in _KEY)),
-                             {n: int(r._mapping[n]) for n in ROLLUP_COUNTERS}, float(r.revenue))
-                for r in self._c.execute(query)]
+        keys = list(_KEY) if group is None else [k for k in _KEY if k in group or k == "reason"]
+        if group is None:
+            query = select(*(c[k] for k in keys), *(c[n] for n in ROLLUP_COUNTERS), c.revenue).where(*where)
+        else:
+            query = (select(*(c[k] for k in keys), *(func.sum(c[n]) for n in ROLLUP_COUNTERS), func.sum(c.revenue))
+                     .where(*where).group_by(*(c[k] for k in keys)))
+        found: list[StoredRollup] = []
+        width = len(keys)
+        for r in self._c.execute(query):
+            values = dict(zip(keys, r[:width], strict=True))
+            found.append(StoredRollup(RollupKey(*(values.get(k, "") for k in _KEY)),
+                                      dict(zip(ROLLUP_COUNTERS, (int(v or 0) for v in r[width:-1]), strict=True)),
+                                      float(r[-1] or 0.0)))
+        return found
 
     def add_ingest_timing(self, at: datetime, events: int, seconds: float) -> None:
         self._c.execute(ingest_timings.insert().values(at=at, events=events, seconds=seconds))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = ["MetricsRepository", "RawEvent", "RawStep", "RollupKey", "StoredRollup"]
 
@@ -32,8 +32,7 @@ class RawStep:
     detail: Mapping[str, Any]
 
 
-@dataclass(frozen=True, order=True)
-class RollupKey:
+class RollupKey(NamedTuple):  # a tuple: hashed millions of times by a full rollup
     day: str  # YYYY-MM-DD, workspace zone
     journey_id: str
     node_id: str
@@ -70,7 +69,11 @@ class MetricsRepository(Protocol):
         ...
 
     def delete_from(self, day: str) -> None: ...
-    def rows(self, start: str, end: str, journey_ids: Sequence[str] | None) -> list[StoredRollup]: ...
+    def rows(self, start: str, end: str, journey_ids: Sequence[str] | None,
+             group: Sequence[str] | None = None) -> list[StoredRollup]:
+        """Rollup rows of days ``start``..``end``; with ``group`` (key columns), summed in the database over the
+        other columns, which come back as ``""`` (``reason`` is always kept)."""
+        ...
     def add_ingest_timing(self, at: datetime, events: int, seconds: float) -> None: ...
     def ingest_timings(self, since: datetime) -> list[float]: ...
     def entry_lags(self, since: datetime, limit: int) -> list[float]:
