@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.measurement.goals import GoalTable, KeyResult, assess, parse_goals, progress_of
+from touchflow.domain.measurement.nps import net_promoter_score
 from touchflow.domain.measurement.report_model import GoalLine, rate
 from touchflow.domain.measurement.report_ports import GoalFacts
 from touchflow.domain.safe_yaml import load_yaml
@@ -89,14 +90,6 @@ def _month_starts(ctx: ServiceContext) -> tuple[datetime, datetime, datetime]:
                  for d in (before, last, this_month))
 
 
-def _nps(scores: list[int]) -> float | None:
-    if not scores:
-        return None
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
-    return 100.0 * (promoters - detractors) / len(scores)
-
-
 def measure(ctx: ServiceContext) -> dict[str, float | None]:
     """Every bindable metric's current value (None: not measurable from the data yet)."""
     now = ctx.clock.now()
@@ -122,7 +115,7 @@ def measure(ctx: ServiceContext) -> dict[str, float | None]:
         "dormant_reactivation": rate(facts.reactivated, facts.dormant),
         "coupon_use": rate(facts.coupons_redeemed, facts.coupons_claimed),
         "repurchase_growth": growth,
-        "nps": _nps(list(facts.nps_scores)),
+        "nps": net_promoter_score(facts.nps_scores).score,  # the metrics area's one definition
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from touchflow.domain.measurement.activity import Activity
+from touchflow.domain.measurement.nps import valid_score
 from touchflow.domain.measurement.report_model import ComplianceRow
 from touchflow.domain.measurement.report_ports import (
     FlowReviewRecord,
@@ -125,8 +126,8 @@ class SqlReportRepository:
         claimed, redeemed = len(typed("coupon_claimed", since)), len(typed("coupon_redeemed", since))
         scores = []
         for r in typed("survey_response", since):
-            score = (r.properties or {}).get("score")
-            if isinstance(score, int) and not isinstance(score, bool) and 0 <= score <= 10:
+            score = valid_score((r.properties or {}).get("score"))
+            if score is not None:
                 scores.append(score)
         first_order: dict[str, datetime] = {
             r.contact_id: r.first for r in self._c.execute(
