@@ -15,6 +15,7 @@ from touchflow.config import Settings
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher, OnSent
+from touchflow.engine.report_pass import ReportPass, channel_sender
 from touchflow.engine.worker import Worker
 from touchflow.security.audit_anchors import anchor_file_beside
 from touchflow.security.crypto import SecretBox
@@ -140,7 +141,10 @@ class Application:
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
         path = self.audit_anchor_file()
         daily = None if path is None else partial(anchor_chain, self.services, path, once_a_day=True)
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=self.dispatcher(batch_size), daily=daily)
+        dispatcher = self.dispatcher(batch_size)
+        # scheduled reports go out through the dispatcher's channels (their email channel)
+        reports = ReportPass(self.services, channel_sender(dispatcher.channels))
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=[reports], daily=daily)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -13,6 +13,7 @@ from touchflow.cli import app as cli
 from touchflow.clock import VirtualClock
 from touchflow.domain.events import EventInput
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.metrics import refresh_rollups
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -36,7 +37,6 @@ def seed(app: Application, clock: VirtualClock) -> None:
 
 def test_metrics_api(app: Application, clock: VirtualClock, client: TestClient) -> None:
     seed(app, clock)
-    from touchflow.services.metrics import refresh_rollups
     refresh_rollups(app.services)
     body = client.get("/v1/metrics", params={"from": "2026-03-01", "to": "2026-03-03", "by": "channel"}).json()
     (row,) = body["rows"]

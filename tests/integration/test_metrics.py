@@ -17,6 +17,7 @@ from touchflow.clock import VirtualClock
 from touchflow.domain.events import EventInput
 from touchflow.domain.measurement.metrics import click_rate, click_to_open_rate, open_rate, rates
 from touchflow.domain.measurement.metrics_ports import RollupKey
+from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.metrics import (
     CURSOR_KEY,
@@ -138,6 +139,41 @@ def test_rebuild_since_a_day_keeps_earlier_days(app: Application, clock: Virtual
     before = stored(app)
     report = rebuild_rollups(app.services, date(2026, 3, 2))
     assert report.events == 1 and stored(app) == before
+
+
+def test_the_worker_tick_refreshes_at_most_once_a_minute(app: Application, clock: VirtualClock) -> None:
+    (a,) = contacts(app, 1)
+    runtime = JourneyRuntime(app.services)
+    store(app, [lifecycle("t1", "sent", a, clock.now())])
+    clock.advance(timedelta(minutes=2))
+    runtime.tick()
+    assert metric_rows(app.services, start=date(2026, 3, 2), end=date(2026, 3, 2))[0].sent == 1
+    store(app, [lifecycle("t2", "sent", a, clock.now())])
+    clock.advance(timedelta(seconds=61))
+    runtime.tick()
+    assert metric_rows(app.services, start=date(2026, 3, 2), end=date(2026, 3, 2))[0].sent == 2
+
+
+def test_a_chunk_counted_by_another_pass_is_not_counted_twice(app: Application, clock: VirtualClock,
+                                                              monkeypatch: Any) -> None:
+    """Two passes read the same chunk; the second one's compare-and-set fails and it reads again."""
+    (a,) = contacts(app, 1)
+    store(app, [lifecycle(f"c{n}", "sent", a, clock.now()) for n in range(3)])
+    clock.advance(timedelta(minutes=2))
+    from touchflow.services import metrics as service
+
+    original, raced = service.event_deltas, []
+
+    def racing(*args: Any, **kwargs: Any) -> None:
+        if not raced:  # while this pass counts, another one counts the same rows and commits first
+            raced.append(True)
+            refresh_rollups(app.services)
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "event_deltas", racing)
+    refresh_rollups(app.services)
+    (day,) = metric_rows(app.services, start=date(2026, 3, 2), end=date(2026, 3, 2))
+    assert day.sent == 3 and raced
 
 
 # --- property: incremental == recomputation ---------------------------------------------------------------

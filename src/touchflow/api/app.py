@@ -42,6 +42,7 @@ from touchflow.api.routes import (
     onsite,
     personas,
     privacy,
+    reports,
     segments,
     tasks,
 )
@@ -117,6 +118,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(approvals.router)
     app.include_router(privacy.router)
     app.include_router(audit.router)
+    app.include_router(reports.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)",
                       **public("nothing to protect: answers only that the process is up, and its version"))

@@ -14,12 +14,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["Channel", "Delivery", "DeliveryStatus", "Outgoing", "PermanentError", "TransientError", "contain",
+__all__ = ["Attachment", "Channel", "Delivery",
+           "DeliveryStatus", "Outgoing", "PermanentError", "TransientError", "contain",
            "each_message"]
 
 log = logging.getLogger(__name__)
 
 DeliveryStatus = Literal["sent", "retry", "failed"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (a report's PDF); channels other than email ignore attachments."""
+
+    filename: str
+    media_type: str  # e.g. application/pdf
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class Outgoing:
     html: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe for email
     data: Mapping[str, Any] = field(default_factory=dict)  # provider template id + params, webhook body
+    attachments: tuple[Attachment, ...] = ()  # email only
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import hashlib
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from urllib.parse import quote
 
-from touchflow.channels.base import Outgoing
+from touchflow.channels.base import Attachment, Outgoing
 
 __all__ = ["ascii_address", "build_message", "split_address"]
 
@@ -88,11 +89,36 @@ def build_message(from_name: str | None, from_address: str, message: Outgoing,
             raise ValueError(f"header {name!r} is set by the channel or not a header name")
         lines.append(_header(name, value))
     lines.append("MIME-Version: 1.0\r\n")
-    if message.html is None:
-        lines.append(_part(message.text, "plain", alone=True))
+    if message.attachments:
+        mixed = f"=_tfm_{digest[40:64]}"
+        lines.append(f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n--{mixed}\r\n')
+        lines.append(_body(message, digest, alone=False))
+        for attachment in message.attachments:
+            lines.extend((f"--{mixed}\r\n", _attachment(attachment)))
+        lines.append(f"--{mixed}--\r\n")
     else:
-        boundary = f"=_tf_{digest[32:56]}"
-        lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n')
-        lines.extend((f"--{boundary}\r\n", _part(message.text, "plain", alone=False), f"--{boundary}\r\n",
-                      _part(message.html, "html", alone=False), f"--{boundary}--\r\n"))
+        lines.append(_body(message, digest, alone=True))
     return "".join(lines).encode("utf-8"), message_id, utf8
+
+
+def _attachment(attachment: Attachment) -> str:
+    """A base64 part with an RFC 2231 filename (Chinese names survive)."""
+    if "/" not in attachment.media_type or any(c in attachment.media_type for c in ' ;"\r\n'):
+        raise ValueError(f"attachment media type {attachment.media_type!r} is not a type/subtype")
+    name = attachment.filename.replace("\r", "").replace("\n", "").replace('"', "")
+    disposition = (f'attachment; filename="{name}"' if name.isascii() else
+                   f"attachment; filename*=utf-8''{quote(name, safe='')}")
+    encoded = binascii.b2a_base64(attachment.data, newline=False).decode("ascii")
+    body = "\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+    return (f"Content-Type: {attachment.media_type}\r\nContent-Transfer-Encoding: base64\r\n"
+            f"Content-Disposition: {disposition}\r\n\r\n{body}\r\n")
+
+
+def _body(message: Outgoing, digest: str, *, alone: bool) -> str:
+    """The text (and HTML) of the message: one part, or multipart/alternative."""
+    if message.html is None:
+        return _part(message.text, "plain", alone=alone)
+    boundary = f"=_tf_{digest[32:56]}"
+    return "".join((f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n',
+                    f"--{boundary}\r\n", _part(message.text, "plain", alone=False), f"--{boundary}\r\n",
+                    _part(message.html, "html", alone=False), f"--{boundary}--\r\n"))

@@ -26,6 +26,7 @@ from touchflow.cli import (
     metrics,
     personas,
     privacy,
+    reports,
     secrets,
     segments,
     serve,
@@ -59,7 +60,7 @@ def _root(ctx: typer.Context) -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
-               audit, keys, attribution, metrics, alerts, experiments):
+               audit, keys, attribution, metrics, alerts, experiments, reports):
     module.register(app)
 
 

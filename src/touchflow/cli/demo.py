@@ -20,9 +20,11 @@ from touchflow.cli.metrics import kpi_table
 from touchflow.clock import SystemClock
 from touchflow.config import Settings
 from touchflow.demo.journeys import examples_dir, save_example_templates, simulate_company
+from touchflow.demo.report import write_weekly_report
 from touchflow.demo.sample_data import FILES, SampleFiles, write_sample_data
 from touchflow.demo.summary import PLAN, SOURCE_FIELDS, DemoResult, ImportStep, ProgressFn, run_demo
 from touchflow.domain.contacts import STANDARD_FIELDS
+from touchflow.reports.fonts import FontMissing
 from touchflow.services.context import ServiceContext
 from touchflow.services.journeys import publish_journey
 from touchflow.services.quality import SYNC_SUCCESS_TARGET
@@ -89,12 +91,12 @@ def demo(
         database = application.engine.url.render_as_string(hide_password=True)
         _render(result, database, directory)
         if journeys:
-            _journeys(application.services)
+            _journeys(application.services, directory)
     finally:
         application.close()
 
 
-def _journeys(services: ServiceContext) -> None:
+def _journeys(services: ServiceContext, directory_out: Path) -> None:
     """Publish the spec's journeys here, and show what 90 days of this company would do in them."""
     directory = examples_dir()
     if directory is None:
@@ -104,8 +106,16 @@ def _journeys(services: ServiceContext) -> None:
     for path in sorted(directory.glob("*.yaml")):
         if not path.name.endswith(".scenario.yaml"):
             publish_journey(services, path.read_text(encoding="utf-8"), actor="demo", templates_required=True)
+    written: list[tuple[Path, float] | str] = []
+
+    def weekly_report(sandbox: ServiceContext) -> None:
+        try:
+            written.append(write_weekly_report(sandbox, directory_out))
+        except FontMissing as exc:
+            written.append(str(exc))
+
     with console.status("replaying the last 90 days through the journeys in the sandbox …"):
-        outcomes, seconds, guarded = simulate_company(services)
+        outcomes, seconds, guarded = simulate_company(services, inspect=weekly_report)
     table = Table("journey", "entered", "converted", "messages sent by channel",
                   title=f"Journeys: the last 90 days replayed in the sandbox ({seconds:.1f} s)")
     for o in outcomes:
@@ -124,6 +134,11 @@ def _journeys(services: ServiceContext) -> None:
     console.print(kpi_table(kpis, ["journey"], title="关键指标 KPIs of the replay (metric rollups; "
                             "open rate = unique opens / delivered, click rate = unique clicks / delivered)",
                             columns=("sent", "delivered", "open_rate", "click_rate", "converted", "unsubscribed")))
+    for item in written:
+        if isinstance(item, str):
+            console.print(f"[yellow]weekly report not written:[/yellow] {item}")
+        else:
+            console.print(f"Weekly report of the replay (PDF, {item[1]:.1f} s to render): [bold]{item[0]}[/bold]")
     console.print("Opens, clicks, purchases and survey answers to these messages are drawn with seeded "
                   "probabilities. The journeys are published in this database too: [bold]touchflow journey "
                   "list[/bold]; run [bold]touchflow worker[/bold] to let them act on new events.")

@@ -10,6 +10,7 @@ itself is only read.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -101,9 +102,11 @@ def _company_scenario(ctx: ServiceContext, days: int, seed: int) -> Scenario:
                     name=f"sample company, last {days} days")
 
 
-def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1
+def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1,
+                     inspect: Callable[[ServiceContext], object] | None = None,
                      ) -> tuple[list[JourneyOutcome], float, dict[str, dict[str, int]]]:
-    """Publish the example journeys in a sandbox and replay the company's last ``days`` days through them."""
+    """Publish the example journeys in a sandbox and replay the company's last ``days`` days through them;
+    ``inspect`` is handed the sandbox's services before it closes (the demo writes its weekly report there)."""
     directory = examples_dir()
     if directory is None:
         raise FileNotFoundError("examples/journeys not found (run the demo from a source checkout)")
@@ -124,6 +127,8 @@ def simulate_company(ctx: ServiceContext, days: int = 90, seed: int = 1
                                                stats.runs_by_status.get("converted", 0),
                                                stats.sent_by_channel, kpis.get(key)))
             guarded = message_outcomes(sandbox.services)
+            if inspect is not None:
+                inspect(sandbox.services)
         finally:
             sandbox.close()
     return outcomes, result.elapsed, guarded

@@ -20,6 +20,7 @@ from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
+from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
@@ -332,6 +333,7 @@ class UnitOfWork(Protocol):
     contact_deletion: ContactDeletion
     attribution: AttributionRepository
     alerts: AlertRepository
+    reports: ReportRepository
     metrics: MetricsRepository
     experiments: ExperimentRepository
 

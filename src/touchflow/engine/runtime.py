@@ -100,6 +100,7 @@ class JourneyRuntime:
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
+        self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)
         self._refresh_metrics = RollupSweeper(ctx)  # metric rollups (A1), at most once a minute
         self._check_experiments = ExperimentSweeper(ctx)  # guardrail metrics stop experiments (A5), daily
 
@@ -316,6 +317,8 @@ class JourneyRuntime:
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
         total.events += report_sla_breaches(self.ctx, self.batch_size)
         self._sweep_approvals()
+        for chore in self.passes:
+            total.scanned += chore()
         self._refresh_metrics()
         try:
             self._sweep_alerts()

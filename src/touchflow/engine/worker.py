@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from touchflow.engine.dispatcher import Dispatcher
@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 
 class Worker:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05,
-                 dispatcher: Dispatcher | None = None, daily: Callable[[], object] | None = None,
-                 daily_check_s: float = 3600.0) -> None:
+                 dispatcher: Dispatcher | None = None, passes: Sequence[Callable[[], int]] = (),
+                 daily: Callable[[], object] | None = None, daily_check_s: float = 3600.0) -> None:
         self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size))
+        self.runtime.passes.extend(passes)
         self.idle_sleep = idle_sleep
         self.stop = threading.Event()
         # a pass that does its own once-a-day check (the audit chain's anchor): run hourly beside the loop

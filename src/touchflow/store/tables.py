@@ -44,6 +44,8 @@ __all__ = [
     "event_inbox",
     "events",
     "experiments",
+    "flow_reviews",
+    "goal_values",
     "holdout_runs",
     "holdouts",
     "incident_steps",
@@ -62,6 +64,7 @@ __all__ = [
     "personas",
     "recovery_codes",
     "rejects",
+    "report_deliveries",
     "run_steps",
     "score_history",
     "scoring_models",
@@ -902,4 +905,42 @@ experiments = Table(  # A/B tests bound to a journey's split node; the spec and 
     Column("rolled_out_version", Integer, nullable=True),
     Column("last_analysis", JSONDoc, nullable=True),  # the latest analysis, as `experiment show --json` prints it
     Index(None, "journey_id"),
+)
+
+# --- goals, report deliveries and flow reviews (0021_goals_reports) ---
+
+goal_values = Table(  # one recorded value of a key result per local day: the trend the at-risk flag reads
+    "goal_values", metadata,
+    Column("key", String(64), nullable=False),
+    Column("day", String(10), nullable=False),  # ISO local date
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("key", "day"),
+)
+
+report_deliveries = Table(  # each scheduled report sent (or failed) once per kind and period
+    "report_deliveries", metadata,
+    Column("kind", String(16), nullable=False),  # daily | weekly | monthly
+    Column("period_start", String(10), nullable=False),  # ISO local date of the period's first day
+    Column("sent_at", UTCDateTime(), nullable=False),
+    Column("recipients", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),  # sent | failed
+    Column("detail", Text, nullable=False),
+    PrimaryKeyConstraint("kind", "period_start"),
+)
+
+flow_reviews = Table(  # the quarterly review task of each journey (A7) and the reviewer's decision
+    "flow_reviews", metadata,
+    Column("id", ID, primary_key=True),
+    Column("journey_id", ID, ForeignKey("journeys.id"), nullable=False),
+    Column("journey_key", String(64), nullable=False),
+    Column("quarter", String(8), nullable=False),  # 2026Q1
+    Column("status", String(16), nullable=False),  # open | decided
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("decision", String(16), nullable=True),  # keep | change | retire
+    Column("note", Text, nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("journey_id", "quarter"),
+    Index(None, "quarter"),
 )

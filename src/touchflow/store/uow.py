@@ -18,6 +18,7 @@ from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.measurement.attribution_ports import AttributionRepository
 from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
+from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
 from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.ports import (
@@ -57,6 +58,7 @@ from touchflow.store.registry import (
     SqlSourceRepository,
     SqlTagRuleRepository,
 )
+from touchflow.store.reports import SqlReportRepository
 from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
 
@@ -87,6 +89,7 @@ class SqlUnitOfWork:
     contact_deletion: ContactDeletion
     attribution: AttributionRepository
     alerts: AlertRepository
+    reports: ReportRepository
     metrics: MetricsRepository
     experiments: ExperimentRepository
 
@@ -128,6 +131,7 @@ class SqlUnitOfWork:
         self.contact_deletion = SqlContactDeletion(connection)
         self.attribution = SqlAttributionRepository(connection)
         self.alerts = SqlAlertRepository(connection)
+        self.reports = SqlReportRepository(connection)
         self.metrics = SqlMetricsRepository(connection)
         self.experiments = SqlExperimentRepository(connection)
         return self
