@@ -7,13 +7,14 @@ Checked at most every ``every`` of clock time, so a busy worker pays nothing per
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from touchflow.channels.base import Attachment, Outgoing
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.services.context import ServiceContext
 from touchflow.services.goals import record_goal_values
+from touchflow.services.periodic import Every
 from touchflow.services.report_delivery import ReportEmail, ReportSender, deliver_due_reports
 from touchflow.services.reports import workspace_zone_name
 from touchflow.services.reviews import last_closed_quarter, open_reviews
@@ -44,16 +45,14 @@ class ReportPass:
                  ) -> None:
         self.ctx = ctx
         self.sender = sender
-        self.every = every
-        self._next: datetime | None = None
+        self.gate = Every(ctx.clock, every)
         self._recorded: date | None = None
         self._quarter: str | None = None
 
     def __call__(self) -> int:
-        now = self.ctx.clock.now()
-        if self._next is not None and now < self._next:
+        now = self.gate.due()
+        if now is None:
             return 0
-        self._next = now + self.every
         done = 0
         try:
             if self.sender is not None:

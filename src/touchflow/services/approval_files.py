@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.governance.approval_ports import ApprovalArtifact
@@ -22,6 +22,7 @@ from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.envelope import open_blob, reseal_key, seal_blob
 from touchflow.services.approvals import ApprovalNotFound, expire_requests
 from touchflow.services.context import ServiceContext
+from touchflow.services.periodic import Every
 
 __all__ = ["ARTIFACT_TTL", "ApprovalSweeper", "Pickup", "PickupRefused", "artifact_of", "pick_up", "purge_artifacts",
            "reseal_artifacts", "store_artifact"]
@@ -148,14 +149,12 @@ class ApprovalSweeper:
 
     def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(minutes=10)) -> None:
         self.ctx = ctx
-        self.every = every
-        self._next: datetime | None = None
+        self.gate = Every(ctx.clock, every)
 
     def __call__(self) -> int:
-        now = self.ctx.clock.now()
-        if self._next is not None and now < self._next:
+        now = self.gate.due()
+        if now is None:
             return 0
-        self._next = now + self.every
         with self.ctx.reader() as uow:
             files = bool(uow.approvals.artifacts_due(now))
             lapsed = any(r.expires_at <= now for r in uow.approvals.find(states=("pending",), kind=None, limit=1000))

@@ -33,6 +33,7 @@ from touchflow.domain.measurement.experiment_units import build_units, event_typ
 from touchflow.domain.ports import JourneyRecord, UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.journeys import publish_journey
+from touchflow.services.periodic import Every
 
 __all__ = [
     "ExperimentError",
@@ -194,14 +195,11 @@ class ExperimentSweeper:
 
     def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(days=1)) -> None:
         self.ctx = ctx
-        self.every = every
-        self._next: datetime | None = None
+        self.gate = Every(ctx.clock, every)
 
     def __call__(self) -> list[str]:
-        now = self.ctx.clock.now()
-        if self._next is not None and now < self._next:
+        if self.gate.due() is None:
             return []
-        self._next = now + self.every
         return check_running_experiments(self.ctx)
 
 

@@ -32,6 +32,7 @@ from touchflow.domain.ports import UnitOfWork
 from touchflow.services.assignment import timeliness_report
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
+from touchflow.services.periodic import Every
 
 __all__ = ["CURSOR_KEY", "EVENT_TYPES", "NO_RECEIPTS", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes",
            "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups",
@@ -260,14 +261,11 @@ class RollupSweeper:
 
     def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(minutes=1)) -> None:
         self.ctx = ctx
-        self.every = every
-        self._next: datetime | None = None
+        self.gate = Every(ctx.clock, every)
 
     def __call__(self) -> int:
-        now = self.ctx.clock.now()
-        if self._next is not None and now < self._next:
+        if self.gate.due() is None:
             return 0
-        self._next = now + self.every
         report = refresh_rollups(self.ctx)
         return report.events + report.steps
 
