@@ -29,9 +29,9 @@ def channel_sender(channels: ChannelRegistry, name: str = "email") -> ReportSend
         configured = channels.get(name)
         if configured is None or configured.kind == "capture":
             raise LookupError(f"no {name!r} channel is configured (touchflow channel set): reports not sent")
-        pdf = Attachment(email.filename, "application/pdf", email.pdf)
+        attached = (Attachment(email.filename, "application/pdf", email.pdf),) if email.pdf else ()
         messages = [Outgoing(f"report-{email.kind}-{email.filename}-{i}", f"report:{email.filename}:{to}"[:120],
-                             "", to, email.text, email.subject, email.html, attachments=(pdf,))
+                             "", to, email.text, email.subject, email.html or None, attachments=attached)
                     for i, to in enumerate(email.to)]
         failed = [f"{d.message_id}: {d.error}" for d in configured.channel.send(messages) if d.status != "sent"]
         if failed:
