@@ -12,7 +12,16 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from touchflow.domain.measurement.alert_ports import AlertNotification, AlertRecord, MessageOutcome
 from touchflow.domain.measurement.alerts import AlertState
-from touchflow.store.tables import alert_history, alert_notifications, alert_rules, alert_state, contact_tags, events, journey_runs, outbox
+from touchflow.store.tables import (
+    alert_history,
+    alert_notifications,
+    alert_rules,
+    alert_state,
+    contact_tags,
+    events,
+    journey_runs,
+    outbox,
+)
 
 __all__ = ["SqlAlertRepository"]
 
@@ -132,6 +141,8 @@ class SqlAlertRepository:
                 seen[kind] = True
                 if kind == "opened" and row.properties.get("user_agent") and "user_agent" not in seen:
                     seen["user_agent"] = str(row.properties["user_agent"])
+                if kind in ("opened", "clicked") and row.properties.get("device") and "device" not in seen:
+                    seen["device"] = str(row.properties["device"])  # the tracking route's class (0022)
         tags: dict[str, list[str]] = defaultdict(list)
         if with_tags:
             contact_ids = sorted({m.contact_id for m in found.values()})

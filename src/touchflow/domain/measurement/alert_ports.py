@@ -32,7 +32,8 @@ class MessageOutcome:
     clicked: bool = False
     complained: bool = False
     unsubscribed: bool = False
-    user_agent: str | None = None  # of the first open, where tracking recorded one
+    user_agent: str | None = None  # of the first open, where an older tracker recorded one
+    device: str | None = None  # the device class tracking recorded on the open / click (devices.device_class)
     tags: tuple[str, ...] = field(default=())
 
     def counts(self, metric: str) -> tuple[int, int]:
