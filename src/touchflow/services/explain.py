@@ -2,7 +2,8 @@
 
 Reads the raw messages of both periods (outbox + lifecycle events, like the alerts do) so that dimensions the
 daily rollup does not keep are available: send hour (workspace zone), mailbox provider (the address's domain),
-device (the class tracking recorded on the first open or click, ``devices.device_class``), a tag (has / lacks), the journey version.
+device (the class tracking recorded on the first open or click, ``devices.device_class``), a tag (has /
+lacks), the journey version.
 """
 
 from __future__ import annotations
