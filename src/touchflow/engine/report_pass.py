@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from touchflow.channels.base import Attachment, Outgoing
 from touchflow.engine.channel_registry import ChannelRegistry
+from touchflow.services.alert_actions import SenderFor, deliver_alert_notifications
 from touchflow.services.context import ServiceContext
 from touchflow.services.goals import record_goal_values
 from touchflow.services.report_delivery import ReportEmail, ReportSender, deliver_due_reports
 from touchflow.services.reports import workspace_zone_name
 from touchflow.services.reviews import last_closed_quarter, open_reviews
 
-__all__ = ["ReportPass", "channel_sender"]
+__all__ = ["AlertNotifyPass", "ReportPass", "channel_sender"]
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +70,25 @@ class ReportPass:
         except Exception:  # never stop the worker for a report; the next check tries again
             log.exception("report pass failed")
         return done
+
+
+class AlertNotifyPass:
+    """Sends the alert notifications to staff (``services.alert_actions``) through the configured channel, like
+    reports: at most every ``every``; a failed one is tried again later, a sent one never again."""
+
+    def __init__(self, ctx: ServiceContext, sender_for: SenderFor, every: timedelta = timedelta(minutes=1)) -> None:
+        self.ctx = ctx
+        self.sender_for = sender_for
+        self.every = every
+        self._next: datetime | None = None
+
+    def __call__(self) -> int:
+        now = self.ctx.clock.now()
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + self.every
+        try:
+            return deliver_alert_notifications(self.ctx, self.sender_for)
+        except Exception:  # never stop the worker for a notification; the next check tries again
+            log.exception("alert notification pass failed")
+            return 0

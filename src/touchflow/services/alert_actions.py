@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.measurement.alert_ports import AlertNotification
@@ -17,7 +18,9 @@ from touchflow.domain.measurement.alert_rules import AlertRule
 from touchflow.domain.measurement.alerts import METRIC_LABELS, Decision
 from touchflow.domain.ports import JourneyRecord, TaskRecord, UnitOfWork
 from touchflow.services.context import ServiceContext
-from touchflow.services.report_delivery import ReportEmail, ReportSender
+
+if TYPE_CHECKING:  # report_delivery → reports → alerts → here: the type only, the class at call time
+    from touchflow.services.report_delivery import ReportSender
 
 __all__ = ["ALERT_TASK_QUEUE", "ALERT_TASK_SLA", "LEASE", "MAX_ATTEMPTS", "RETRY_AFTER", "SenderFor",
            "alert_message", "deliver_alert_notifications", "queue_actions"]
@@ -28,7 +31,7 @@ RETRY_AFTER = timedelta(minutes=30)
 LEASE = timedelta(minutes=10)  # a claimed notification whose worker died is tried again after this
 MAX_ATTEMPTS = 10
 
-SenderFor = Callable[[str], ReportSender]  # channel name → a sender (engine.report_pass.channel_sender)
+SenderFor = Callable[[str], "ReportSender"]  # channel name → a sender (engine.report_pass.channel_sender)
 
 
 def _change(decision: Decision) -> str:
@@ -73,6 +76,8 @@ def queue_actions(uow: UnitOfWork, ids: IdFactory, journey: JourneyRecord, rule:
 
 def deliver_alert_notifications(ctx: ServiceContext, sender_for: SenderFor, limit: int = 100) -> int:
     """Send the due notifications; returns how many were sent. Each is claimed first, then marked sent or failed."""
+    from touchflow.services.report_delivery import ReportEmail  # noqa: PLC0415 (see the TYPE_CHECKING import)
+
     now = ctx.clock.now()
     with ctx.reader() as uow:
         due = uow.alerts.due_notifications(now, limit)
