@@ -76,7 +76,7 @@ def queue_actions(uow: UnitOfWork, ids: IdFactory, journey: JourneyRecord, rule:
 
 def deliver_alert_notifications(ctx: ServiceContext, sender_for: SenderFor, limit: int = 100) -> int:
     """Send the due notifications; returns how many were sent. Each is claimed first, then marked sent or failed."""
-    from touchflow.services.report_delivery import ReportEmail  # noqa: PLC0415 (see the TYPE_CHECKING import)
+    from touchflow.services.report_delivery import ReportEmail  # at call time: see the TYPE_CHECKING import
 
     now = ctx.clock.now()
     with ctx.reader() as uow:
