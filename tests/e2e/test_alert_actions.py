@@ -95,6 +95,8 @@ def test_notify_sends_one_chinese_email_through_the_worker_pass(app: Application
         actions = [r.action for r in c.execute(select(audit_log.c.action))]
     assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None
     assert "alert.notify_sent" in actions
+    code, out = cli_run(app, "alert", "notifications", "--json")
+    assert code == 0 and json.loads(out)[0]["status"] == "sent"
 
 
 def test_a_failed_notification_is_retried_later(app: Application, clock: VirtualClock,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # report_delivery → reports → alerts → here: the type o
     from touchflow.services.report_delivery import ReportSender
 
 __all__ = ["ALERT_TASK_QUEUE", "ALERT_TASK_SLA", "LEASE", "MAX_ATTEMPTS", "RETRY_AFTER", "SenderFor",
-           "alert_message", "deliver_alert_notifications", "queue_actions"]
+           "alert_message", "alert_notifications", "deliver_alert_notifications", "queue_actions"]
 
 ALERT_TASK_QUEUE = "marketing"
 ALERT_TASK_SLA = timedelta(hours=24)
@@ -102,3 +102,9 @@ def deliver_alert_notifications(ctx: ServiceContext, sender_for: SenderFor, limi
                               "attempt": n.attempts + 1, "error": error}, now)
             uow.commit()
     return sent
+
+
+def alert_notifications(ctx: ServiceContext, limit: int = 100) -> list[AlertNotification]:
+    """The newest notifications to staff with their delivery state (queued, sent, failed, dead)."""
+    with ctx.reader() as uow:
+        return uow.alerts.notifications(limit)
