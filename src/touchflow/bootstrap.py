@@ -15,7 +15,7 @@ from touchflow.config import Settings
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher, OnSent
-from touchflow.engine.report_pass import ReportPass, channel_sender
+from touchflow.engine.report_pass import AlertNotifyPass, ReportPass, channel_sender
 from touchflow.engine.worker import Worker
 from touchflow.security.audit_anchors import anchor_file_beside
 from touchflow.security.crypto import SecretBox
@@ -144,7 +144,9 @@ class Application:
         dispatcher = self.dispatcher(batch_size)
         # scheduled reports go out through the dispatcher's channels (their email channel)
         reports = ReportPass(self.services, channel_sender(dispatcher.channels))
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=[reports], daily=daily)
+        notices = AlertNotifyPass(self.services, lambda channel: channel_sender(dispatcher.channels, channel))
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=[reports, notices],
+                      daily=daily)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

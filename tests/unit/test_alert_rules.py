@@ -43,6 +43,8 @@ def test_the_spec_rule_ships_enabled() -> None:
     ({"actions": ["pause", "email"]}, "actions"), ({"actions": ["notify"]}, "notify.to"),
     ({"cooldown": "soon"}, "cooldown"), ({"colour": "red"}, "colour"), ({"warning": 0.2}, "warning"),
     ({"consecutive": 0}, "consecutive"), ({"kind": "breaker"}, "metric"), ({"shadow": "yes"}, "shadow"),
+    ({"actions": ["notify"], "notify": {"to": "ops@example.cn, not-an-address"}}, "notify.to"),
+    ({"assignee": ""}, "assignee"), ({"assignee": 7}, "assignee"),
 ])
 def test_a_wrong_field_is_named(change: dict[str, object], field: str) -> None:
     with pytest.raises(RuleError) as caught:
@@ -138,3 +140,13 @@ def test_circuit_breaker_trips_on_a_complaint_spike_only() -> None:
     assert evaluate_breaker(breaker, 4, 1000, AlertState(), now)[0].status == "ok"  # 0.4 %: could be noise
     assert evaluate_breaker(breaker, 2, 120, AlertState(), now)[0].status == "low_volume"  # too few events
     assert evaluate_breaker(breaker, 12, 1000, state, now + timedelta(minutes=5))[0].suppressed == "disarmed"
+
+
+def test_notify_recipients_and_the_task_assignee() -> None:
+    rule = parse_rule({**DEFAULT_RULES[0], "actions": ["notify", "task"], "assignee": " wang ",
+                       "notify": {"channel": "email", "to": "a@example.cn, b@example.cn,a@example.cn"}})
+    assert rule.recipients == ("a@example.cn", "b@example.cn") and rule.assignee == "wang"
+    assert parse_rule(rule.to_json()) == rule
+    staff = parse_rule({**DEFAULT_RULES[0], "actions": ["notify"],
+                        "notify": {"channel": "wecom_staff", "to": "zhangsan"}})
+    assert staff.recipients == ("zhangsan",)

@@ -59,3 +59,20 @@ def test_device_of_user_agents() -> None:
     assert device_of("Mozilla/5.0 (Linux; Android 14) Mobile Safari") == "mobile"
     assert device_of("Mozilla/5.0 (Windows NT 10.0; Win64; x64)") == "desktop"
     assert device_of(None) == "unknown"
+
+
+def test_device_class_sorts_agents_into_coarse_classes() -> None:
+    from touchflow.domain.measurement.devices import device_class
+
+    assert device_class("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148") == "mobile"
+    assert device_class("Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15") == "tablet"
+    assert device_class("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 Safari/537.36") == "tablet"
+    assert device_class("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15") == "desktop"
+    assert device_class("Mozilla/5.0") == "proxy"  # Apple Mail Privacy Protection's fetcher
+    assert device_class("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+                        ) == "proxy"
+    assert device_class("Mozilla/5.0 QQMail ImageProxy") == "proxy"
+    assert device_class("Mozilla/5.0 (compatible; NetEase mail image proxy)") == "proxy"
+    assert device_class("Googlebot/2.1") == "proxy"
+    assert device_class("Mozilla/5.0 (iPhone) MicroMessenger/8.0") == "wechat"
+    assert device_class("") == device_class(None) == "unknown"

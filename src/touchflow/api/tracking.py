@@ -138,7 +138,8 @@ async def open_pixel(request: Request, token: str) -> Response:
     payload = _read(request, token, "open")
     if payload is not None:
         try:
-            await api_state(request).write(record_open, api_state(request).services, payload)
+            await api_state(request).write(record_open, api_state(request).services, payload,
+                                          request.headers.get("user-agent"))
         except BadTrackingPayload:
             log.info("an open pixel of a contact that no longer exists")
         except Exception:  # the mail client still gets its image
@@ -159,7 +160,8 @@ async def click(request: Request, token: str) -> Response:
     except BadTrackingPayload:
         return _invalid_link()
     try:
-        await api_state(request).write(record_click, api_state(request).services, payload)
+        await api_state(request).write(record_click, api_state(request).services, payload,
+                                      request.headers.get("user-agent"))
     except Exception:  # the reader still gets where they wanted to go; the miss is logged
         log.exception("could not record a click")
     return RedirectResponse(target, status_code=302, headers=_NO_CACHE)

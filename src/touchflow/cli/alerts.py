@@ -26,6 +26,7 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.measurement.alert_calibration import Traffic, calibrate
 from touchflow.domain.measurement.alert_rules import RuleError, parse_rule
 from touchflow.domain.measurement.alerts import METRIC_LABELS
+from touchflow.services.alert_actions import alert_notifications
 from touchflow.services.alerts import alert_history, evaluate_alerts, list_rules, rule_states, set_rule, test_rule
 from touchflow.services.explain import EXPLAIN_DIMENSIONS, explain
 from touchflow.services.journeys import JourneyError
@@ -164,6 +165,26 @@ def history(journey: Annotated[str | None, typer.Option(help="journey key")] = N
     for r, record in zip(rows, found, strict=True):
         status = r["status"] + (" ▶ acted" if r["acted"] else f" ({r['suppressed']})" if r["suppressed"] else "")
         table.add_row(local_time(record.at, zone), r["rule"], str(r["journey"]), status, r["summary"])
+    console.print(table)
+
+
+@alert_app.command("notifications")
+def notifications(limit: Annotated[int, typer.Option(min=1, max=10000)] = 100, json_: JsonOpt = False) -> None:
+    """Alert notifications to staff and whether they went out (queued, sent, failed: retried, dead), newest first."""
+    with open_app() as app:
+        found = alert_notifications(app.services, limit)
+        zone = workspace_zone(app)
+    rows = [{"id": n.id, "rule": n.rule, "journey_id": n.journey_id, "channel": n.channel,
+             "recipients": list(n.recipients), "subject": n.subject, "status": n.status, "attempts": n.attempts,
+             "created_at": n.created_at.isoformat(), "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+             "error": n.error} for n in found]
+    if json_:
+        print_json(rows)
+        return
+    table = Table("时间 at", "规则 rule", "收件人 to", "状态 status", "主题 subject")
+    for n in found:
+        table.add_row(local_time(n.created_at, zone), n.rule, ", ".join(n.recipients),
+                      f"{n.status} ×{n.attempts}", n.subject)
     console.print(table)
 
 

@@ -29,7 +29,7 @@ task_app = typer.Typer(help="Hand-offs to people: list, mark done, timeliness.",
 
 
 @task_app.command("list")
-def list_(queue: Annotated[str | None, typer.Option(help="sales or service")] = None,
+def list_(queue: Annotated[str | None, typer.Option(help="sales, service or marketing (alerts)")] = None,
           all_: Annotated[bool, typer.Option("--all", help="done tasks too")] = False,
           json_: Annotated[bool, typer.Option("--json")] = False, csv_: CsvOpt = False) -> None:
     """Open tasks (or all), soonest deadline first, with who the contact is (name, masked phone/email)."""

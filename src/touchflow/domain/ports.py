@@ -158,7 +158,7 @@ class OutboxMessage:
 class TaskRecord:
     id: str
     idempotency_key: str
-    contact_id: str
+    contact_id: str | None  # None: a task about a journey (an alert's), not a contact (0022)
     run_id: str | None
     journey_id: str | None
     node_id: str | None

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from touchflow.channels.base import Attachment, Outgoing
 from touchflow.engine.channel_registry import ChannelRegistry
+from touchflow.services.alert_actions import SenderFor, deliver_alert_notifications
 from touchflow.services.context import ServiceContext
 from touchflow.services.goals import record_goal_values
 from touchflow.services.periodic import Every
@@ -19,7 +20,7 @@ from touchflow.services.report_delivery import ReportEmail, ReportSender, delive
 from touchflow.services.reports import workspace_zone_name
 from touchflow.services.reviews import last_closed_quarter, open_reviews
 
-__all__ = ["ReportPass", "channel_sender"]
+__all__ = ["AlertNotifyPass", "ReportPass", "channel_sender"]
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ def channel_sender(channels: ChannelRegistry, name: str = "email") -> ReportSend
         configured = channels.get(name)
         if configured is None or configured.kind == "capture":
             raise LookupError(f"no {name!r} channel is configured (touchflow channel set): reports not sent")
-        pdf = Attachment(email.filename, "application/pdf", email.pdf)
+        attached = (Attachment(email.filename, "application/pdf", email.pdf),) if email.pdf else ()
         messages = [Outgoing(f"report-{email.kind}-{email.filename}-{i}", f"report:{email.filename}:{to}"[:120],
-                             "", to, email.text, email.subject, email.html, attachments=(pdf,))
+                             "", to, email.text, email.subject, email.html or None, attachments=attached)
                     for i, to in enumerate(email.to)]
         failed = [f"{d.message_id}: {d.error}" for d in configured.channel.send(messages) if d.status != "sent"]
         if failed:
@@ -68,3 +69,25 @@ class ReportPass:
         except Exception:  # never stop the worker for a report; the next check tries again
             log.exception("report pass failed")
         return done
+
+
+class AlertNotifyPass:
+    """Sends the alert notifications to staff (``services.alert_actions``) through the configured channel, like
+    reports: at most every ``every``; a failed one is tried again later, a sent one never again."""
+
+    def __init__(self, ctx: ServiceContext, sender_for: SenderFor, every: timedelta = timedelta(minutes=1)) -> None:
+        self.ctx = ctx
+        self.sender_for = sender_for
+        self.every = every
+        self._next: datetime | None = None
+
+    def __call__(self) -> int:
+        now = self.ctx.clock.now()
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + self.every
+        try:
+            return deliver_alert_notifications(self.ctx, self.sender_for)
+        except Exception:  # never stop the worker for a notification; the next check tries again
+            log.exception("alert notification pass failed")
+            return 0

@@ -30,6 +30,7 @@ from touchflow.domain.measurement.alerts import (
     rearmed,
 )
 from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.services.alert_actions import queue_actions
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journeys import JourneyError, set_journey_status
@@ -248,12 +249,9 @@ def _record(ctx: ServiceContext, journey: JourneyRecord, rule: AlertRule, decisi
             paused = True
         except JourneyError as exc:  # archived meanwhile
             notes.append(f"pause failed: {exc}")
-    if decision.act and "task" in rule.actions:
-        # tasks.contact_id is NOT NULL: a journey-level task cannot be stored yet; kept here for the console
-        notes.append("task requested (recorded in alert history)")
-    if decision.act and "notify" in rule.actions:
-        notes.append(f"notify {rule.notify.get('channel', 'email')}:{rule.notify.get('to')} (recorded)")
     with ctx.uow() as uow:
+        if decision.act:  # the notification and the task are kept with the decision, in its transaction
+            notes += queue_actions(uow, ctx.ids, journey, rule, decision, paused, now)
         uow.alerts.save_state(rule.name, journey.id, state, now)
         if decision.status not in ("ok", "low_volume", "no_baseline"):
             details = AlertOutcome(journey.key, decision, paused, "; ".join(notes)).to_json()

@@ -54,19 +54,21 @@ def assignment_policy(uow: UnitOfWork) -> AssignmentPolicy:
 def assign_tasks(uow: UnitOfWork, tasks: Sequence[TaskRecord], now: datetime) -> list[TaskRecord]:
     """The tasks with a person set on those that had none, by the workspace's rules (first match wins).
     Tasks no rule matches stay unassigned (the queue's on-duty person hears of them)."""
-    open_ = [t for t in tasks if t.assignee is None]
+    open_ = [t for t in tasks if t.assignee is None and t.contact_id is not None]
     if not open_:
         return list(tasks)
     policy = assignment_policy(uow)
     open_ = [t for t in open_ if t.queue in policy.queues]
     if not open_ or not policy.rules:
         return list(tasks)
-    facts = uow.journeys.load_facts({t.contact_id for t in open_}, policy_event_types(policy), None)
+    facts = uow.journeys.load_facts({t.contact_id for t in open_ if t.contact_id is not None},
+                                    policy_event_types(policy), None)
     chosen: dict[str, str] = {}
     rotations: dict[str, list[str]] = defaultdict(list)  # rotation name → task ids, in order
     rules: dict[str, RoundRobinRule] = {}
     for task in open_:
-        decision = decide(policy, task.queue, facts.get(task.contact_id) or ContactFacts(task.contact_id), now)
+        contact = task.contact_id or ""  # never empty here: contact-less tasks were left out above
+        decision = decide(policy, task.queue, facts.get(contact) or ContactFacts(contact), now)
         if isinstance(decision, RoundRobinRule):
             rotations[decision.name].append(task.id)
             rules[decision.name] = decision

@@ -2,7 +2,8 @@
 
 Reads the raw messages of both periods (outbox + lifecycle events, like the alerts do) so that dimensions the
 daily rollup does not keep are available: send hour (workspace zone), mailbox provider (the address's domain),
-device (the first open's user agent, where tracking recorded one), a tag (has / lacks), the journey version.
+device (the class tracking recorded on the first open or click, ``devices.device_class``), a tag (has /
+lacks), the journey version.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _key(by: str, zone: ZoneInfo) -> Callable[[MessageOutcome], str]:
     if by == "provider":
         return lambda m: mailbox_provider(m.address)
     if by == "device":
-        return lambda m: device_of(m.user_agent)
+        return lambda m: m.device or device_of(m.user_agent)
     if by.startswith("tag:") and by[4:].strip():
         tag = by[4:].strip()
         return lambda m: f"有 {tag} / has" if tag in m.tags else f"无 {tag} / lacks"

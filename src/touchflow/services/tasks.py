@@ -51,7 +51,7 @@ def handoff_notices(uow: UnitOfWork, tasks: Sequence[TaskRecord], ids: IdFactory
     notices: list[OutboxMessage] = []
     for task in tasks:
         to = task.assignee or (recipients.get(task.queue) if isinstance(recipients, dict) else None)
-        if not to:
+        if not to or task.contact_id is None:  # a journey's task (an alert's) is announced by the alert itself
             continue
         kind = "销售线索" if task.queue == "sales" else "客服工单"
         text = f"【{kind}】{task.title}（截止 {task.due_at:%m-%d %H:%M} UTC）"
@@ -103,7 +103,8 @@ def complete_task(ctx: ServiceContext, task_id: str, *, by: Actor | str, note: s
         event = EventInput(f"task_{task_id}_done", "task_completed", (), now, "touchflow",
                            {"task_id": task_id, "queue": task.queue, "by": by.strip(),
                             "within_sla": now <= task.due_at})
-        emit_events(uow, [(event, task.contact_id)], now)
+        if task.contact_id is not None:  # a journey-level task (an alert's) has no contact to tell
+            emit_events(uow, [(event, task.contact_id)], now)
         uow.audit.record(by.strip(), "task.complete", task_id, {"note": note, "within_sla": now <= task.due_at}, now)
         uow.commit()
         done = uow.tasks.get(task_id)
@@ -112,7 +113,8 @@ def complete_task(ctx: ServiceContext, task_id: str, *, by: Actor | str, note: s
 
 
 def report_sla_breaches(ctx: ServiceContext, limit: int = 1000) -> int:
-    """Emit one ``task_sla_breached`` event for each open task past its deadline; returns how many."""
+    """Emit one ``task_sla_breached`` event for each open contact task past its deadline (a journey-level task
+    is only marked breached); returns how many tasks breached."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
         overdue = uow.tasks.overdue(now, limit)
@@ -120,7 +122,8 @@ def report_sla_breaches(ctx: ServiceContext, limit: int = 1000) -> int:
             return 0
         events = [(EventInput(f"task_{t.id}_breached", "task_sla_breached", (), now, "touchflow",
                               {"task_id": t.id, "queue": t.queue, "assignee": t.assignee,
-                               "due_at": t.due_at.isoformat()}), t.contact_id) for t in overdue]
+                               "due_at": t.due_at.isoformat()}), t.contact_id)
+                  for t in overdue if t.contact_id is not None]  # a journey's task: marked, no contact event
         emit_events(uow, events, now)
         uow.tasks.mark_breached([t.id for t in overdue], now)
         uow.commit()

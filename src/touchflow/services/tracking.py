@@ -25,6 +25,7 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.guardrails import ADDRESS_KIND
 from touchflow.domain.identities import make_identity
+from touchflow.domain.measurement.devices import device_class
 from touchflow.domain.messaging_ports import Suppression
 from touchflow.domain.ports import OutboxMessage, UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
@@ -180,15 +181,17 @@ def _live_contact(uow: UnitOfWork, contact_id: str) -> str | None:
     return uow.contacts.resolve_id(contact_id)
 
 
-def record_open(ctx: ServiceContext, token_payload: Mapping[str, Any]) -> bool:
-    """The open pixel was loaded. Only the first open of a message is an event; True when it was."""
+def record_open(ctx: ServiceContext, token_payload: Mapping[str, Any], user_agent: str | None = None) -> bool:
+    """The open pixel was loaded. Only the first open of a message is an event; True when it was. The request's
+    user agent is kept only as a coarse device class (``device``), never itself."""
     message_id, contact_id = _ids(token_payload)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         if _live_contact(uow, contact_id) is None:
             return False
         message = uow.messages.get(message_id)
-        event = _event(lifecycle_id(message_id, "opened"), "message_opened", now, _message_props(message, message_id))
+        event = _event(lifecycle_id(message_id, "opened"), "message_opened", now,
+                       _message_props(message, message_id, extra={"device": device_class(user_agent)}))
         fresh = record_for_contact(uow, ctx, contact_id, [event], now)
         uow.commit()
     return bool(fresh)
@@ -203,10 +206,11 @@ def click_target(token_payload: Mapping[str, Any]) -> str:
     return url
 
 
-def record_click(ctx: ServiceContext, token_payload: Mapping[str, Any]) -> str:
+def record_click(ctx: ServiceContext, token_payload: Mapping[str, Any], user_agent: str | None = None) -> str:
     """A tracked link was followed: one ``message_clicked`` per (message, URL), and the open it implies
     (images are often blocked, the click proves the message was read). Returns the URL to redirect to."""
     url = click_target(token_payload)
+    device = device_class(user_agent)
     message_id, contact_id = _ids(token_payload)
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -214,9 +218,9 @@ def record_click(ctx: ServiceContext, token_payload: Mapping[str, Any]) -> str:
             message = uow.messages.get(message_id)
             events = [
                 _event(lifecycle_id(message_id, "opened"), "message_opened", now,
-                       _message_props(message, message_id, extra={"implied_by": "click"})),
+                       _message_props(message, message_id, extra={"implied_by": "click", "device": device})),
                 _event(lifecycle_id(message_id, f"clicked_{_digest(url)}"), "message_clicked", now,
-                       _message_props(message, message_id, extra={"url": url[:2000]})),
+                       _message_props(message, message_id, extra={"url": url[:2000], "device": device})),
             ]
             record_for_contact(uow, ctx, contact_id, events, now)
             uow.commit()

@@ -8,11 +8,20 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
-from touchflow.domain.measurement.alert_ports import AlertRecord, MessageOutcome
+from touchflow.domain.measurement.alert_ports import AlertNotification, AlertRecord, MessageOutcome
 from touchflow.domain.measurement.alerts import AlertState
-from touchflow.store.tables import alert_history, alert_rules, alert_state, contact_tags, events, journey_runs, outbox
+from touchflow.store.tables import (
+    alert_history,
+    alert_notifications,
+    alert_rules,
+    alert_state,
+    contact_tags,
+    events,
+    journey_runs,
+    outbox,
+)
 
 __all__ = ["SqlAlertRepository"]
 
@@ -56,6 +65,42 @@ class SqlAlertRepository:
             at=record.at, rule=record.rule, journey_id=record.journey_id, metric=record.metric, status=record.status,
             acted=record.acted, suppressed=record.suppressed, summary=record.summary, details=dict(record.details)))
 
+    # --- notifications to staff ------------------------------------------------------------------
+
+    def add_notification(self, notification: AlertNotification) -> None:
+        n = notification
+        self._c.execute(insert(alert_notifications).values(
+            id=n.id, rule=n.rule, journey_id=n.journey_id, channel=n.channel, recipients=list(n.recipients),
+            subject=n.subject, body=n.body, status=n.status, attempts=n.attempts, created_at=n.created_at,
+            next_attempt_at=n.next_attempt_at, sent_at=n.sent_at, error=n.error))
+
+    def _notifications(self, query: Any) -> list[AlertNotification]:
+        return [AlertNotification(r.id, r.rule, r.journey_id, r.channel, tuple(r.recipients), r.subject, r.body,
+                                  r.status, r.attempts, r.created_at, r.next_attempt_at, r.sent_at, r.error)
+                for r in self._c.execute(query)]
+
+    def due_notifications(self, now: datetime, limit: int) -> list[AlertNotification]:
+        t = alert_notifications
+        return self._notifications(select(t).where(t.c.status.in_(("queued", "failed")), t.c.next_attempt_at <= now)
+                                   .order_by(t.c.next_attempt_at, t.c.id).limit(limit))
+
+    def claim_notification(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
+        t = alert_notifications
+        done = self._c.execute(update(t).where(t.c.id == notification_id, t.c.status.in_(("queued", "failed")),
+                                               t.c.next_attempt_at <= now)
+                               .values(attempts=t.c.attempts + 1, next_attempt_at=lease_until))
+        return bool(done.rowcount)
+
+    def finish_notification(self, notification_id: str, status: str, at: datetime, error: str | None,
+                            next_attempt_at: datetime) -> None:
+        t = alert_notifications
+        self._c.execute(update(t).where(t.c.id == notification_id).values(
+            status=status, error=error, next_attempt_at=next_attempt_at, sent_at=at if status == "sent" else None))
+
+    def notifications(self, limit: int = 100) -> list[AlertNotification]:
+        t = alert_notifications
+        return self._notifications(select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit))
+
     def history(self, journey_id: str | None = None, limit: int = 100) -> list[AlertRecord]:
         query = select(alert_history).order_by(alert_history.c.at.desc(), alert_history.c.id.desc()).limit(limit)
         if journey_id is not None:
@@ -96,6 +141,8 @@ class SqlAlertRepository:
                 seen[kind] = True
                 if kind == "opened" and row.properties.get("user_agent") and "user_agent" not in seen:
                     seen["user_agent"] = str(row.properties["user_agent"])
+                if kind in ("opened", "clicked") and row.properties.get("device") and "device" not in seen:
+                    seen["device"] = str(row.properties["device"])  # the tracking route's class (0022)
         tags: dict[str, list[str]] = defaultdict(list)
         if with_tags:
             contact_ids = sorted({m.contact_id for m in found.values()})

@@ -22,6 +22,7 @@ from touchflow.store.types import JSONDoc, UTCDateTime
 
 __all__ = [
     "alert_history",
+    "alert_notifications",
     "alert_rules",
     "alert_state",
     "api_keys",
@@ -353,7 +354,7 @@ tasks = Table(
     "tasks", metadata,
     Column("id", ID, primary_key=True),
     Column("idempotency_key", String(120), nullable=False, unique=True),
-    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=True),  # 0022: none on an alert's journey task
     Column("run_id", ID, nullable=True),
     Column("journey_id", ID, nullable=True),
     Column("node_id", String(64), nullable=True),
@@ -883,6 +884,24 @@ alert_history = Table(  # every decision that was not "ok": warnings, breach day
     Column("details", JSONDoc, nullable=False),
     Index(None, "journey_id", "at"),
     Index(None, "at"),
+)
+
+alert_notifications = Table(  # 0022: alert messages to staff, sent by the worker's alert pass, never twice
+    "alert_notifications", metadata,
+    Column("id", ID, primary_key=True),
+    Column("rule", String(64), nullable=False),
+    Column("journey_id", ID, nullable=False),
+    Column("channel", String(32), nullable=False),  # email | wecom_staff
+    Column("recipients", JSONDoc, nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | sent | failed (failed: retried at next_attempt_at)
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "status", "next_attempt_at"),
 )
 
 # --- experiments (0020_experiments) ---------------------------------------------------------------

@@ -40,7 +40,8 @@ class SqlTaskRepository:
         return [_task_from(r) for r in self._c.execute(query)]
 
     def contacts_assigned(self, assignee: str, limit: int) -> list[str]:
-        query = (select(tasks.c.contact_id).where(tasks.c.assignee == assignee).distinct()
+        query = (select(tasks.c.contact_id).where(tasks.c.assignee == assignee, tasks.c.contact_id.is_not(None))
+                 .distinct()
                  .order_by(tasks.c.contact_id).limit(limit))
         return [r[0] for r in self._c.execute(query)]
 

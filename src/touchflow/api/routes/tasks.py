@@ -43,7 +43,7 @@ def task_document(t: TaskRecord) -> dict[str, Any]:
 
 @router.get("", summary="Tasks, soonest deadline first", response_model=None, **permit("tasks.read"))
 def tasks(request: Request, who: Acting,
-          queue: Annotated[Literal["sales", "service"] | None, Query()] = None,
+          queue: Annotated[Literal["sales", "service", "marketing"] | None, Query()] = None,
           status: Annotated[Literal["open", "done"] | None, Query()] = "open",
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     """An agent sees only the tasks assigned to them."""

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS
 from touchflow.domain.measurement.alerts import AlertState
 
-__all__ = ["AlertRecord", "AlertRepository", "MessageOutcome"]
+__all__ = ["AlertNotification", "AlertRecord", "AlertRepository", "MessageOutcome"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class MessageOutcome:
     clicked: bool = False
     complained: bool = False
     unsubscribed: bool = False
-    user_agent: str | None = None  # of the first open, where tracking recorded one
+    user_agent: str | None = None  # of the first open, where an older tracker recorded one
+    device: str | None = None  # the device class tracking recorded on the open / click (devices.device_class)
     tags: tuple[str, ...] = field(default=())
 
     def counts(self, metric: str) -> tuple[int, int]:
@@ -56,6 +57,25 @@ class AlertRecord:
     summary: str
     details: Mapping[str, Any]
     id: int = 0
+
+
+@dataclass(frozen=True)
+class AlertNotification:
+    """An alert message to staff (no contact): queued in the alert's transaction, sent by the worker's pass."""
+
+    id: str
+    rule: str
+    journey_id: str
+    channel: str  # email | wecom_staff
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    status: str  # queued | sent | failed
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None = None
+    error: str | None = None
 
 
 class AlertRepository(Protocol):
@@ -85,3 +105,19 @@ class AlertRepository(Protocol):
         """Journey id → (messages sent in [start, end), of them complained, of them hard-bounced)."""
         ...
 
+
+    def add_notification(self, notification: AlertNotification) -> None: ...
+    def due_notifications(self, now: datetime, limit: int) -> list[AlertNotification]:
+        """Queued or failed notifications whose next attempt has come, oldest first."""
+        ...
+
+    def claim_notification(self, notification_id: str, now: datetime, lease_until: datetime) -> bool:
+        """Take one due notification for a send attempt (attempts + 1, not due again before ``lease_until``);
+        False when another worker took it or it was sent meanwhile."""
+        ...
+
+    def finish_notification(self, notification_id: str, status: str, at: datetime, error: str | None,
+                            next_attempt_at: datetime) -> None: ...
+    def notifications(self, limit: int = 100) -> list[AlertNotification]:
+        """The newest notifications first."""
+        ...

@@ -7,6 +7,7 @@ three days running pauses the journey; two circuit breakers watch complaints and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -28,8 +29,10 @@ DAILY_METRICS: dict[str, tuple[str, str, Literal["drop", "rise"]]] = {
 }
 BREAKER_METRICS = ("complaint_rate", "hard_bounce_rate")
 ACTIONS = ("pause", "task", "notify")
+_EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 _FIELDS = {"name", "metric", "kind", "baseline", "threshold", "consecutive", "min_volume", "warning", "alpha",
-           "cooldown", "rearm", "shadow", "actions", "notify", "enabled", "journeys", "window", "limit", "min_events"}
+           "cooldown", "rearm", "shadow", "actions", "notify", "enabled", "journeys", "window", "limit", "min_events",
+           "assignee"}
 
 
 class RuleError(ValueError):
@@ -71,6 +74,12 @@ class AlertRule:
     window: timedelta = timedelta(hours=1)  # breaker only
     limit: float = 0.0  # breaker only: the ceiling rate
     min_events: int = 3  # breaker only: fewer events never trip it, whatever the rate
+    assignee: str | None = None  # the task action: who gets the task (else the "marketing" queue's on-duty person)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The notify action's recipients: ``notify.to`` split on commas (emails, or WeCom user ids)."""
+        return tuple(dict.fromkeys(p.strip() for p in self.notify.get("to", "").split(",") if p.strip()))
 
     @property
     def direction(self) -> Literal["drop", "rise"]:
@@ -184,6 +193,13 @@ def parse_rule(data: object) -> AlertRule:
         raise RuleError("notify.to", "the notify action needs a recipient")
     if notify.get("channel", "email") not in ("email", "wecom_staff"):
         raise RuleError("notify.channel", "must be email or wecom_staff")
+    if notify.get("channel", "email") == "email":
+        for address in str(notify.get("to", "")).split(","):
+            if address.strip() and not _EMAIL.fullmatch(address.strip()):
+                raise RuleError("notify.to", f"not an email address: {address.strip()[:80]!r}")
+    assignee = data.get("assignee")
+    if assignee is not None and (not isinstance(assignee, str) or not 0 < len(assignee.strip()) <= 100):
+        raise RuleError("assignee", "a person's id or name, at most 100 characters")
     rearm = data.get("rearm", "on_resume")
     if rearm not in ("on_resume", "after_cooldown"):
         raise RuleError("rearm", f"must be on_resume or after_cooldown, not {rearm!r}")
@@ -195,7 +211,8 @@ def parse_rule(data: object) -> AlertRule:
                      _number(data, "alpha", 0.01, 1e-9, 0.2), _duration(data, "cooldown", timedelta(days=7)),
                      rearm, _flag(data, "shadow", False), actions, {str(k): str(v) for k, v in notify.items()},
                      _flag(data, "enabled", True), _names(data, "journeys", ("*",)),
-                     _duration(data, "window", timedelta(hours=1)), limit, _whole(data, "min_events", 3, 1, 10_000))
+                     _duration(data, "window", timedelta(hours=1)), limit, _whole(data, "min_events", 3, 1, 10_000),
+                     assignee.strip() if isinstance(assignee, str) else None)
 
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (

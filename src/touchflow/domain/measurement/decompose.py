@@ -20,6 +20,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from touchflow.domain.measurement.devices import device_class
+
 __all__ = ["DIMENSIONS", "Decomposition", "SegmentShare", "decompose", "device_of", "mailbox_provider"]
 
 DIMENSIONS = ("send_hour", "template", "segment", "channel", "provider", "device")
@@ -38,20 +40,9 @@ def mailbox_provider(address: str | None) -> str:
 
 
 def device_of(user_agent: str | None) -> str:
-    """The device class of an open's user agent: wechat, mobile, tablet, desktop, proxy (image proxies that
-    open on the reader's behalf) or unknown."""
-    ua = (user_agent or "").lower()
-    if not ua:
-        return "unknown"
-    if "micromessenger" in ua:
-        return "wechat"
-    if "googleimageproxy" in ua or "yahoomailproxy" in ua:
-        return "proxy"
-    if "ipad" in ua or "tablet" in ua:
-        return "tablet"
-    if "mobile" in ua or "android" in ua or "iphone" in ua:
-        return "mobile"
-    return "desktop"
+    """The device class of an open's user agent (``devices.device_class``), for opens recorded before tracking
+    kept the class itself."""
+    return device_class(user_agent)
 
 
 @dataclass(frozen=True)
