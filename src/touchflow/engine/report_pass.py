@@ -78,14 +78,11 @@ class AlertNotifyPass:
     def __init__(self, ctx: ServiceContext, sender_for: SenderFor, every: timedelta = timedelta(minutes=1)) -> None:
         self.ctx = ctx
         self.sender_for = sender_for
-        self.every = every
-        self._next: datetime | None = None
+        self.gate = Every(ctx.clock, every)
 
     def __call__(self) -> int:
-        now = self.ctx.clock.now()
-        if self._next is not None and now < self._next:
+        if self.gate.due() is None:
             return 0
-        self._next = now + self.every
         try:
             return deliver_alert_notifications(self.ctx, self.sender_for)
         except Exception:  # never stop the worker for a notification; the next check tries again
