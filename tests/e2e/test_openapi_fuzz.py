@@ -55,6 +55,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/segments": "a condition must be well-formed in the condition language",
     "POST /v1/segments/preview": "a condition must be well-formed in the condition language",
     "POST /v1/exports": "a segment export names an existing segment",
+    "GET /v1/metrics": "`from` must not be after `to` (at most 400 days), `journey` must name a journey",
+    "GET /v1/metrics/nps": "`from` must not be after `to` (at most 400 days)",
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/sms/receipt": "provider payload shapes are recognised, not described",
     "POST /v1/callbacks/email/report": "the body must be a real bounce or complaint report",
