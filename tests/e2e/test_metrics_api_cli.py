@@ -44,9 +44,11 @@ def test_metrics_api(app: Application, clock: VirtualClock, client: TestClient) 
     assert row["rates"]["open_rate"] == 1.0 and row["rates"]["click_rate"] == 0.0
     assert row["rates"]["conversion_rate"] is None
     bad = client.get("/v1/metrics", params={"by": "hour"})
-    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "by"
+    assert bad.status_code == 422 and "by" in bad.json()["errors"][0]["field"]
     assert client.get("/v1/metrics", params={"from": "2026-03-05", "to": "2026-03-01"}).status_code == 400
     assert client.get("/v1/metrics", params={"from": "yesterday"}).status_code == 422
+    assert client.get("/v1/metrics", params={"to": "0"}).status_code == 422
+    assert client.get("/v1/metrics", params={"to": "2026-02-30"}).json()["errors"][0]["field"] == "to"
     assert client.get("/v1/metrics", params={"journey": "nope"}).status_code == 400
     nps = client.get("/v1/metrics/nps", params={"from": "2026-03-01", "to": "2026-03-03"}).json()
     assert (nps["responses"], nps["promoters"], nps["detractors"], nps["nps"]) == (4, 2, 1, 25.0)

@@ -58,6 +58,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/incidents": "since is an ISO 8601 time with a zone (checked by datetime.fromisoformat)",
     "POST /v1/experiments": "an experiment names a published journey, its split node and existing segments",
     "POST /v1/experiments/{key}/stop": "a stop must say why (a reason with visible characters)",
+    "GET /v1/metrics": "`from` must not be after `to` (at most 400 days), `journey` must name a journey",
+    "GET /v1/metrics/nps": "`from` must not be after `to` (at most 400 days)",
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "GET /v1/attribution": "the span must run forwards (from before to)",
     "GET /v1/attribution/roi": "the span must run forwards (from before to)",

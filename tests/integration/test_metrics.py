@@ -17,6 +17,7 @@ from touchflow.clock import VirtualClock
 from touchflow.domain.events import EventInput
 from touchflow.domain.measurement.metrics import click_rate, click_to_open_rate, open_rate, rates
 from touchflow.domain.measurement.metrics_ports import RollupKey
+from touchflow.domain.ports import JourneyRecord
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.metrics import (
@@ -139,6 +140,25 @@ def test_rebuild_since_a_day_keeps_earlier_days(app: Application, clock: Virtual
     before = stored(app)
     report = rebuild_rollups(app.services, date(2026, 3, 2))
     assert report.events == 1 and stored(app) == before
+
+
+def test_rows_carry_the_journey_key_and_its_entry_segment(app: Application, clock: VirtualClock) -> None:
+    (a,) = contacts(app, 1)
+    now = clock.now()
+    with app.services.uow() as uow:
+        for jid, key, trigger in (("jv", "vip_care", {"segment": "vip"}), ("jw", "welcome", {"event": "signup"})):
+            uow.journeys.add(JourneyRecord(jid, key, key, "active", 1, now, now))
+            uow.journeys.add_version(jid, 1, {"key": key, "trigger": trigger}, "", now, "test")
+        uow.commit()
+    store(app, [lifecycle("v1", "sent", a, now, journey="jv"), lifecycle("w1", "sent", a, now, journey="jw"),
+                lifecycle("w2", "sent", a, now, journey="jw")])
+    clock.advance(timedelta(minutes=2))
+    refresh_rollups(app.services)
+    rows = metric_rows(app.services, start=date(2026, 3, 2), end=date(2026, 3, 2), by=("journey", "segment"))
+    assert [(r.journey, r.segment, r.sent) for r in rows] == [("vip_care", "vip", 1), ("welcome", "", 2)]
+    (vip,) = metric_rows(app.services, start=date(2026, 3, 2), end=date(2026, 3, 2), journey="vip_care",
+                         by=("channel",))
+    assert (vip.channel, vip.sent, vip.journey) == ("email", 1, None)
 
 
 def test_the_worker_tick_refreshes_at_most_once_a_minute(app: Application, clock: VirtualClock) -> None:

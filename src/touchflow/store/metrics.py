@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select
+from sqlalchemy import Connection, String, and_, delete, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from touchflow.domain.measurement.metrics_ports import RawEvent, RawStep, RollupKey, StoredRollup
@@ -33,9 +33,13 @@ class SqlMetricsRepository:
                      occurred_from: datetime | None = None,
                      through: tuple[datetime, str] | None = None) -> list[RawEvent]:
         c = events.c
-        where = [c.type.in_(sorted(types)), c.received_at <= horizon]
+        # ``+type`` on SQLite: walk the arrival index in order; the planner would otherwise take the type index
+        # and sort every event of those types for each chunk
+        kind = literal_column("+events.type", String) if self._c.dialect.name == "sqlite" else c.type
+        where = [kind.in_(sorted(types)), c.received_at <= horizon]
         if after is not None:
-            where.append(or_(c.received_at > after[0], and_(c.received_at == after[0], c.id > after[1])))
+            where += [c.received_at >= after[0],
+                      or_(c.received_at > after[0], and_(c.received_at == after[0], c.id > after[1]))]
         if through is not None:
             where.append(or_(c.received_at < through[0], and_(c.received_at == through[0], c.id <= through[1])))
         if occurred_from is not None:
@@ -61,7 +65,7 @@ class SqlMetricsRepository:
         c = run_steps.c
         where = [c.kind.in_(sorted(kinds)), c.at <= horizon]
         if after is not None:
-            where.append(or_(c.at > after[0], and_(c.at == after[0], c.id > after[1])))
+            where += [c.at >= after[0], or_(c.at > after[0], and_(c.at == after[0], c.id > after[1]))]
         if through is not None:
             where.append(or_(c.at < through[0], and_(c.at == through[0], c.id <= through[1])))
         if at_from is not None:

@@ -13,7 +13,7 @@ from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
-from touchflow.domain.measurement.metrics import row_to_dict
+from touchflow.domain.measurement.metrics import Dimension, row_to_dict
 from touchflow.services.context import ServiceContext
 from touchflow.services.metrics import local_today, metric_rows, nps, response_times
 
@@ -26,13 +26,24 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 MAX_DAYS = 400
 
-FromQ = Annotated[date | None, Query(alias="from", description="first local day (default: 30 days before `to`)")]
-ToQ = Annotated[date | None, Query(alias="to", description="last local day (default: today, workspace zone)")]
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # strict: a bare number is not a day
+FromQ = Annotated[str | None, Query(alias="from", pattern=DAY, description="first local day, YYYY-MM-DD "
+                                    "(default: 30 days before `to`)")]
+ToQ = Annotated[str | None, Query(alias="to", pattern=DAY, description="last local day, YYYY-MM-DD "
+                                  "(default: today, workspace zone)")]
 
 
-def _window(services: ServiceContext, start: date | None, end: date | None) -> tuple[date, date]:
-    end = end or local_today(services)
-    start = start or end - timedelta(days=29)
+def _day(value: str | None, field: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ApiError(400, f"{field}: not a calendar day", [{"field": field, "reason": "not a calendar day"}]) \
+            from None
+
+
+def _window(services: ServiceContext, from_: str | None, to: str | None) -> tuple[date, date]:
+    end = _day(to, "to") or local_today(services)
+    start = _day(from_, "from") or end - timedelta(days=29)
     if end < start:
         raise ApiError(400, "to is before from", [{"field": "to", "reason": "is before from"}])
     if (end - start).days >= MAX_DAYS:
@@ -44,12 +55,12 @@ def _window(services: ServiceContext, start: date | None, end: date | None) -> t
             responses=_ERRORS, **permit("reports.read"))
 def metrics(request: Request, who: Acting, from_: FromQ = None, to: ToQ = None,
             journey: Annotated[str | None, Query(max_length=64)] = None,
-            by: Annotated[list[str] | None, Query(max_length=6)] = None) -> Response:
+            by: Annotated[list[Dimension] | None, Query(max_length=6)] = None) -> Response:
     """``by`` is repeatable: day, journey, step, template, channel, segment. Rates are ``null`` when their
     denominator is 0."""
     services = api_state(request).services
     start, end = _window(services, from_, to)
-    dims = by or ["day"]
+    dims: list[str] = list(by or ["day"])
     try:
         rows = metric_rows(services, start=start, end=end, journey=journey, by=dims)
     except FieldError as exc:
