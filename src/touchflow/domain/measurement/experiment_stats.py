@@ -1,6 +1,6 @@
 """The statistics of an A/B test, as pure functions over counts and arrays (A5).
 
-Every method and its assumptions are written down in docs/subsystems/measurement-experiments.md:
+Every method and its assumptions are written down in docs/subsystems/measurement.md:
 
 - ``two_proportion``: the difference of two rates with a pooled-variance z test and an unpooled Wald interval;
   each rate with a Wilson interval. Assumes independent contacts and enough of them for the normal

@@ -19,7 +19,7 @@ DECISIONS: tuple[Decision, ...] = ("keep", "change", "retire")
 EFFECT_WINDOW = timedelta(days=14)  # each publish: 14 days before vs 14 days after
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
-# thresholds of the rules (documented in docs/subsystems/measurement-reports.md)
+# thresholds of the rules (documented in docs/subsystems/measurement.md)
 SKIP_SHARE_HIGH = 0.20
 OPEN_RATE_LOW = 0.15
 CLICK_TO_OPEN_LOW = 0.10

@@ -3,7 +3,7 @@
 A rollup row holds counts for one local day (the workspace zone) and one combination of dimensions. The rates
 are pure functions of a row; each returns ``None`` when its denominator is 0 (no traffic is not "0 %").
 
-Definitions (docs/subsystems/measurement-metrics.md repeats them for people):
+Definitions (docs/subsystems/measurement.md repeats them for people):
 
 * delivery rate = delivered / sent
 * bounce rate = bounced / sent

@@ -119,7 +119,7 @@ class Kpi:
 
 
 def kpis(current: Counts, previous: Counts) -> list[Kpi]:
-    """The headline KPIs: volumes, and rates with their definitions (docs/subsystems/measurement-reports.md):
+    """The headline KPIs: volumes, and rates with their definitions (docs/subsystems/measurement.md):
     delivery = delivered / sent, open = unique opens / delivered, click = unique clicks / delivered,
     conversion = converted / entered, unsubscribe = unsubscribed / delivered (``delivered`` is ``Counts.reached``:
     sent where no channel reported a delivery in the period)."""
