@@ -119,3 +119,23 @@ def test_cli(app: Application, seeded: dict[str, str]) -> None:
         actions = list(c.execute(select(audit_log.c.action, audit_log.c.actor)).all())
     assert [a for a, _ in actions if a.startswith("attribution.")] == ["attribution.costs", "attribution.window"]
     assert all(actor.startswith("os:") for a, actor in actions if a.startswith("attribution."))
+
+
+def test_cli_workspace_holdout(app: Application, clock: VirtualClock) -> None:
+    assert as_json(app, "attribution", "holdout", "show") == {"holdouts": []}
+    started = as_json(app, "attribution", "holdout", "set", "--share", "0.05", "--key", "q3")
+    assert started["share"] == 0.05 and started["key"] == "q3" and started["ended_at"] is None
+    assert started["set_by"].startswith("os:")
+    clock.advance(timedelta(days=1))
+    ended = as_json(app, "attribution", "holdout", "end")
+    assert ended["id"] == started["id"] and ended["ended_at"] is not None
+    shown = as_json(app, "attribution", "holdout", "show")["holdouts"]
+    assert [(g["key"], g["ended_at"] is not None) for g in shown] == [("q3", True)]
+    uplift = as_json(app, "attribution", "uplift", "--workspace")
+    assert uplift["scope"] == "workspace" and uplift["holdouts"][0]["key"] == "q3"
+    code, out = run(app, "attribution", "uplift", "--workspace", "--lang", "en")
+    assert code == 0 and "workspace holdout q3" in out
+    for args, says in ((["holdout", "set", "--share", "0.5"], "share"), (["holdout", "end"], "no workspace"),
+                       (["uplift"], "--workspace"), (["uplift", "--workspace", "--journey", "welcome"], "--workspace")):
+        code, out = run(app, "attribution", *args)
+        assert code == 2 and says in out, (args, out)

@@ -81,6 +81,7 @@ __all__ = [
     "tasks",
     "templates",
     "users",
+    "workspace_holdouts",
     "workspace_settings",
 ]
 
@@ -804,6 +805,19 @@ holdout_runs = Table(  # the arm of every run that entered a journey version wit
     Column("held_out", Boolean, nullable=False),  # true: the control arm, no messages
     Column("entered_at", UTCDateTime(), nullable=False),
     Index(None, "journey_id", "version", "held_out"),
+)
+
+# --- 0023: the workspace control group (ADR 0029) -----------------------------------------------------------
+
+workspace_holdouts = Table(  # every workspace-wide control group, kept after it ends (queryable)
+    "workspace_holdouts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(64), nullable=False),  # the assignment salt
+    Column("share", Float, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),  # null: running (at most one)
+    Column("set_by", String(100), nullable=False),
+    Index(None, "started_at"),
 )
 
 # --- measurement: daily metric rollups (0017_metrics; ADR 0028) ---

@@ -1,4 +1,7 @@
-"""A workspace-wide control group and stratified split assignment.
+"""A workspace-wide control group (ADR 0029): every group with its start and end, kept after it ends.
+
+The running group is mirrored in ``workspace_settings`` (key ``holdout.workspace``) for the audit trail; the
+engine and the uplift read this table.
 
 Revision ID: 0023_workspace_holdout
 Revises: 0022_alert_actions
@@ -7,6 +10,11 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
+from touchflow.store.types import UTCDateTime
+
 revision = "0023_workspace_holdout"
 down_revision = "0022_alert_actions"
 branch_labels = None
@@ -14,8 +22,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "workspace_holdouts",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("share", sa.Float(), nullable=False),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("ended_at", UTCDateTime(), nullable=True),
+        sa.Column("set_by", sa.String(100), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_workspace_holdouts"),
+    )
+    op.create_index("ix_workspace_holdouts_started_at", "workspace_holdouts", ["started_at"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_workspace_holdouts_started_at", table_name="workspace_holdouts")
+    op.drop_table("workspace_holdouts")
