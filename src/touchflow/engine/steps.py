@@ -39,6 +39,7 @@ from touchflow.domain.transitions import (
     contact_field,
     may_enter,
 )
+from touchflow.engine.arms import StratifiedArms
 from touchflow.engine.catalog import JourneyCatalog
 from touchflow.services.assignment import assign_tasks
 from touchflow.services.tasks import handoff_notices
@@ -74,6 +75,7 @@ class StepBatch:
         self.entered = 0
         self.advanced = 0
         self._workspace_group: WorkspaceGroup | None = _UNREAD  # read once per batch, on the first entry
+        self.arms = StratifiedArms(uow)  # splits under a running experiment: stratified blocks (ADR 0031)
 
     # --- collecting ------------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class StepBatch:
             return run
         self.new_runs[run.id] = run
         self.steps.append((run, StepRecord(definition.start, "entry", self.now, "entered", {})))
-        return self.record(advance(definition, run, facts, Entered(), self.now))
+        return self.record(advance(definition, run, facts, Entered(), self.now, self.arms))
 
     def _current_workspace_group(self) -> WorkspaceGroup | None:
         if self._workspace_group is _UNREAD:

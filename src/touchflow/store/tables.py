@@ -43,6 +43,7 @@ __all__ = [
     "erasure_tombstones",
     "event_inbox",
     "events",
+    "experiment_strata",
     "experiments",
     "flow_reviews",
     "goal_values",
@@ -818,6 +819,13 @@ workspace_holdouts = Table(  # every workspace-wide control group, kept after it
     Column("ended_at", UTCDateTime(), nullable=True),  # null: running (at most one)
     Column("set_by", String(100), nullable=False),
     Index(None, "started_at"),
+)
+
+experiment_strata = Table(  # per stratum, how many entrants a running experiment's split has assigned (0023)
+    "experiment_strata", metadata,
+    Column("experiment_id", ID, primary_key=True),
+    Column("stratum", String(64), primary_key=True),
+    Column("entrants", Integer, nullable=False),  # the next entrant's number is this value before the increment
 )
 
 # --- measurement: daily metric rollups (0017_metrics; ADR 0028) ---

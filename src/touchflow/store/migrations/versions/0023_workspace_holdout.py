@@ -1,4 +1,5 @@
-"""A workspace-wide control group (ADR 0029): every group with its start and end, kept after it ends.
+"""A workspace-wide control group (ADR 0029): every group with its start and end, kept after it ends; and the
+per-stratum entrant counters of stratified experiment splits (ADR 0031).
 
 The running group is mirrored in ``workspace_settings`` (key ``holdout.workspace``) for the audit trail; the
 engine and the uplift read this table.
@@ -33,8 +34,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_workspace_holdouts"),
     )
     op.create_index("ix_workspace_holdouts_started_at", "workspace_holdouts", ["started_at"])
+    op.create_table(
+        "experiment_strata",
+        sa.Column("experiment_id", sa.String(40), nullable=False),
+        sa.Column("stratum", sa.String(64), nullable=False),
+        sa.Column("entrants", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("experiment_id", "stratum", name="pk_experiment_strata"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("experiment_strata")
     op.drop_index("ix_workspace_holdouts_started_at", table_name="workspace_holdouts")
     op.drop_table("workspace_holdouts")
