@@ -139,3 +139,22 @@ def test_cli_workspace_holdout(app: Application, clock: VirtualClock) -> None:
                        (["uplift"], "--workspace"), (["uplift", "--workspace", "--journey", "welcome"], "--workspace")):
         code, out = run(app, "attribution", *args)
         assert code == 2 and says in out, (args, out)
+
+
+def test_api_workspace_holdout(client: TestClient, app: Application, clock: VirtualClock) -> None:
+    assert client.get("/v1/attribution/holdout").json() == {"holdouts": []}
+    assert client.delete("/v1/attribution/holdout").status_code == 409
+    bad = client.put("/v1/attribution/holdout", json={"share": 0.3})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "share"
+    assert client.put("/v1/attribution/holdout", json={"share": 0.1, "extra": 1}).status_code == 422
+    started = client.put("/v1/attribution/holdout", json={"share": 0.1, "key": "q3"})
+    assert started.status_code == 200 and started.json()["ended_at"] is None
+    clock.advance(timedelta(hours=1))
+    ended = client.delete("/v1/attribution/holdout").json()
+    assert ended["id"] == started.json()["id"] and ended["ended_at"] is not None
+    assert client.get("/v1/attribution/holdout").json()["holdouts"][0]["ended_at"] == ended["ended_at"]
+    uplift = client.get("/v1/attribution/holdout/uplift").json()
+    assert uplift["scope"] == "workspace" and uplift["holdouts"][0]["key"] == "q3"
+    with app.engine.connect() as c:
+        actions = [a for a in c.execute(select(audit_log.c.action)).scalars() if a.startswith("holdout.")]
+    assert actions == ["holdout.workspace.set", "holdout.workspace.end"]
