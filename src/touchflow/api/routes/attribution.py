@@ -170,8 +170,9 @@ def holdout_list(request: Request, who: Acting) -> Response:
 class HoldoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    share: float = Field(description="0 < share ≤ 0.2 of all contacts, held out of every journey")
-    key: str | None = Field(None, max_length=64, description="assignment salt (default: from the date)")
+    share: float = Field(gt=0, le=0.2, description="0 < share ≤ 0.2 of all contacts, held out of every journey")
+    key: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                            description="assignment salt (default: from the date)")
 
 
 @router.put("/attribution/holdout", summary="Start a workspace control group; a running one ends (audited)",
