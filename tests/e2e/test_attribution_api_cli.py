@@ -119,3 +119,42 @@ def test_cli(app: Application, seeded: dict[str, str]) -> None:
         actions = list(c.execute(select(audit_log.c.action, audit_log.c.actor)).all())
     assert [a for a, _ in actions if a.startswith("attribution.")] == ["attribution.costs", "attribution.window"]
     assert all(actor.startswith("os:") for a, actor in actions if a.startswith("attribution."))
+
+
+def test_cli_workspace_holdout(app: Application, clock: VirtualClock) -> None:
+    assert as_json(app, "attribution", "holdout", "show") == {"holdouts": []}
+    started = as_json(app, "attribution", "holdout", "set", "--share", "0.05", "--key", "q3")
+    assert started["share"] == 0.05 and started["key"] == "q3" and started["ended_at"] is None
+    assert started["set_by"].startswith("os:")
+    clock.advance(timedelta(days=1))
+    ended = as_json(app, "attribution", "holdout", "end")
+    assert ended["id"] == started["id"] and ended["ended_at"] is not None
+    shown = as_json(app, "attribution", "holdout", "show")["holdouts"]
+    assert [(g["key"], g["ended_at"] is not None) for g in shown] == [("q3", True)]
+    uplift = as_json(app, "attribution", "uplift", "--workspace")
+    assert uplift["scope"] == "workspace" and uplift["holdouts"][0]["key"] == "q3"
+    code, out = run(app, "attribution", "uplift", "--workspace", "--lang", "en")
+    assert code == 0 and "workspace holdout q3" in out
+    for args, says in ((["holdout", "set", "--share", "0.5"], "share"), (["holdout", "end"], "no workspace"),
+                       (["uplift"], "--workspace"), (["uplift", "--workspace", "--journey", "welcome"], "--workspace")):
+        code, out = run(app, "attribution", *args)
+        assert code == 2 and says in out, (args, out)
+
+
+def test_api_workspace_holdout(client: TestClient, app: Application, clock: VirtualClock) -> None:
+    assert client.get("/v1/attribution/holdout").json() == {"holdouts": []}
+    assert client.delete("/v1/attribution/holdout").status_code == 409
+    bad = client.put("/v1/attribution/holdout", json={"share": 0.3})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "share"
+    assert client.put("/v1/attribution/holdout", json={"share": 0.1, "extra": 1}).status_code == 422
+    started = client.put("/v1/attribution/holdout", json={"share": 0.1, "key": "q3"})
+    assert started.status_code == 200 and started.json()["ended_at"] is None
+    clock.advance(timedelta(hours=1))
+    ended = client.delete("/v1/attribution/holdout").json()
+    assert ended["id"] == started.json()["id"] and ended["ended_at"] is not None
+    assert client.get("/v1/attribution/holdout").json()["holdouts"][0]["ended_at"] == ended["ended_at"]
+    uplift = client.get("/v1/attribution/holdout/uplift").json()
+    assert uplift["scope"] == "workspace" and uplift["holdouts"][0]["key"] == "q3"
+    with app.engine.connect() as c:
+        actions = [a for a in c.execute(select(audit_log.c.action)).scalars() if a.startswith("holdout.")]
+    assert actions == ["holdout.workspace.set", "holdout.workspace.end"]

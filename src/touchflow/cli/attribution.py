@@ -27,12 +27,22 @@ from touchflow.services.attribution_documents import (
     roi_document,
     settings_document,
     uplift_document,
+    workspace_group_document,
+    workspace_uplift_document,
+)
+from touchflow.services.workspace_holdout import (
+    end_workspace_holdout,
+    set_workspace_holdout,
+    workspace_holdouts,
+    workspace_uplift,
 )
 
 __all__ = ["LABELS", "register"]
 
 attribution_app = typer.Typer(help="归因 Attribution: which touches earned the orders, ROI, touchpoints, uplift.",
                               no_args_is_help=True)
+holdout_app = typer.Typer(help="工作区对照组 Workspace control group: contacts no journey treats.",
+                           no_args_is_help=True)
 costs_app = typer.Typer(help="Cost per message per channel (yuan), for ROI and cost per acquisition.",
                         no_args_is_help=True)
 
@@ -175,11 +185,18 @@ def touchpoints(model: ModelOpt = "linear", start: FromOpt = None, end: ToOpt = 
 
 
 @attribution_app.command("uplift")
-def uplift(journey: Annotated[str, typer.Option("--journey", help="journey key")],
+def uplift(journey: Annotated[str | None, typer.Option("--journey", help="journey key")] = None,
+           workspace: Annotated[bool, typer.Option("--workspace", help="the workspace control groups")] = False,
            confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999)] = 0.95,
            as_json: JsonOpt = False, lang: LangOpt = "zh") -> None:
-    """Every control group of the journey: conversion and revenue per contact, treated vs held out, with a CI."""
+    """Every control group of the journey (or of the workspace): conversion and revenue per contact, treated vs
+    held out, with a CI."""
     labels = _labels(lang)
+    if workspace == (journey is not None):
+        fail("give either --journey KEY or --workspace")
+    if journey is None:
+        _workspace_uplift(confidence, as_json, labels)
+        return
     with open_app() as app:
         try:
             doc = uplift_document(journey, journey_uplift(app.services, journey, confidence=confidence))
@@ -204,6 +221,81 @@ def uplift(journey: Annotated[str, typer.Option("--journey", help="journey key")
                           f"{lift['low']:+.4f} … {lift['high']:+.4f}); "
                           f"{labels['rev_uplift']} ¥{money['estimate']:+.2f} "
                           f"({money['low']:+.2f} … {money['high']:+.2f})", markup=False)
+
+
+def _print_uplift(lift: Any, money: Any, confidence: float, labels: dict[str, str]) -> None:
+    if lift is not None:
+        console.print(f"{labels['uplift']} {lift['estimate']:+.4f} ({labels['ci']} {confidence:.0%}: "
+                      f"{lift['low']:+.4f} … {lift['high']:+.4f}); "
+                      f"{labels['rev_uplift']} ¥{money['estimate']:+.2f} "
+                      f"({money['low']:+.2f} … {money['high']:+.2f})", markup=False)
+
+
+def _workspace_uplift(confidence: float, as_json: bool, labels: dict[str, str]) -> None:
+    with open_app() as app:
+        try:
+            doc = workspace_uplift_document(workspace_uplift(app.services, confidence=confidence))
+        except FieldError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(doc)
+        return
+    if not doc["holdouts"]:
+        console.print("no workspace control group (touchflow attribution holdout set --share 0.05)")
+    for group in doc["holdouts"]:
+        table = Table(labels["arm"], labels["contacts"], labels["conversions"], labels["rate"],
+                      title=f"workspace holdout {group['key']} ({group['share']:.0%}) "
+                            f"{group['started_at'][:16]} → {(group['ended_at'] or group['measured_to'])[:16]}")
+        for arm in ("treated", "control"):
+            table.add_row(labels[arm], str(group[arm]["contacts"]), str(group[arm]["converted"]),
+                          _num(group[arm]["rate"]))
+        console.print(table)
+        _print_uplift(group["uplift"], group["revenue_per_contact_uplift"], confidence, labels)
+
+
+@holdout_app.command("set")
+def holdout_set(share: Annotated[float, typer.Option("--share", help="0 < share ≤ 0.2, e.g. 0.05")],
+                key: Annotated[str | None, typer.Option("--key", help="assignment salt (default: by date)")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Start a workspace control group (audited); a running one ends now and stays queryable."""
+    with open_app() as app:
+        try:
+            group = set_workspace_holdout(app.services, share, key, actor=local_actor().label)
+        except FieldError as exc:
+            fail(str(exc))
+    doc = workspace_group_document(group)
+    if as_json:
+        print_json(doc)
+    else:
+        console.print(f"workspace holdout {doc['key']}: {doc['share']:.1%} from {doc['started_at']}", markup=False)
+
+
+@holdout_app.command("show")
+def holdout_show(as_json: JsonOpt = False) -> None:
+    """Every workspace control group, newest first (the running one has no end)."""
+    with open_app() as app:
+        doc = {"holdouts": [workspace_group_document(g) for g in workspace_holdouts(app.services)]}
+    if as_json:
+        print_json(doc)
+        return
+    if not doc["holdouts"]:
+        console.print("no workspace control group")
+    for g in doc["holdouts"]:
+        console.print(f"{g['key']} {g['share']:.1%} {g['started_at']} → {g['ended_at'] or 'running'}", markup=False)
+
+
+@holdout_app.command("end")
+def holdout_end(as_json: JsonOpt = False) -> None:
+    """End the running workspace control group (audited); its contacts enter journeys again."""
+    with open_app() as app:
+        ended = end_workspace_holdout(app.services, actor=local_actor().label)
+    if ended is None:
+        fail("no workspace control group is running")
+    doc = workspace_group_document(ended)
+    if as_json:
+        print_json(doc)
+    else:
+        console.print(f"workspace holdout {doc['key']} ended {doc['ended_at']}", markup=False)
 
 
 @costs_app.command("show")
@@ -257,4 +349,5 @@ def window(value: Annotated[str, typer.Argument(help="a duration such as 7d (at 
 
 def register(app: typer.Typer) -> None:
     attribution_app.add_typer(costs_app, name="costs")
+    attribution_app.add_typer(holdout_app, name="holdout")
     app.add_typer(attribution_app, name="attribution")

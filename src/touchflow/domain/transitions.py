@@ -8,7 +8,7 @@ what it returns in one transaction; the simulator and the tests call it the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -47,6 +47,7 @@ from touchflow.domain.predicates import (
 __all__ = [
     "ACTIVE_STATUSES",
     "Advance",
+    "ArmAssigner",
     "CallWebhook",
     "CreateTask",
     "Effect",
@@ -72,6 +73,9 @@ __all__ = [
 RunStatus = Literal["active", "waiting", "paused", "completed", "converted", "exited", "failed", "held_out"]
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("active", "waiting", "paused")
 MAX_STEPS_PER_ADVANCE = 100
+# Who picks a split's path when an experiment runs on it (stratified blocks, ADR 0031): the path index and what
+# to record on the step, or None for the plain hash. Without one, every split hashes.
+ArmAssigner = Callable[["Run", Split, ContactFacts], tuple[int, Mapping[str, Any]] | None]
 DEFAULT_TZ = "Asia/Shanghai"
 
 
@@ -274,8 +278,10 @@ def _next_time_of_day(node: Wait, tz_name: str, now: datetime) -> datetime:
 class _Walk:
     """One advance: mutable scratch state around the immutable run."""
 
-    def __init__(self, journey: JourneyDefinition, run: Run, facts: ContactFacts, now: datetime) -> None:
+    def __init__(self, journey: JourneyDefinition, run: Run, facts: ContactFacts, now: datetime,
+                 arms: ArmAssigner | None = None) -> None:
         self.journey = journey
+        self.arms = arms
         self.run = run
         self.now = now
         self.facts = facts
@@ -425,6 +431,10 @@ class _Walk:
                       why=[explain(c, self.facts, self.ctx) for c, _ in node.cases[:len(values)]])
             return chosen[1]
         elif isinstance(node, Split):
+            assigned = self.arms(run, node, self.facts) if self.arms is not None else None
+            if assigned is not None and 0 <= assigned[0] < len(node.paths):
+                self.step(node, f"path[{assigned[0]}]", **assigned[1])
+                return node.paths[assigned[0]][1]
             bucket = random_bucket(node.salt, run.contact_id) / 100  # 0 ≤ bucket < 100
             cumulative = 0.0
             edge, chosen_path = f"path[{len(node.paths) - 1}]", node.paths[-1][1]
@@ -440,11 +450,13 @@ class _Walk:
         raise AssertionError(f"unknown node kind {node.kind}")
 
 
-def advance(journey: JourneyDefinition, run: Run, facts: ContactFacts, wake: Wake, now: datetime) -> Advance:
-    """Move ``run`` as far as it can go at ``now``; a run that cannot move comes back unchanged."""
+def advance(journey: JourneyDefinition, run: Run, facts: ContactFacts, wake: Wake, now: datetime,
+            arms: ArmAssigner | None = None) -> Advance:
+    """Move ``run`` as far as it can go at ``now``; a run that cannot move comes back unchanged.
+    ``arms``: the engine's stratified assigner for splits with a running experiment (else the plain hash)."""
     if run.status not in ("active", "waiting"):
         return Advance(run)
-    walk = _Walk(journey, run, facts, now)
+    walk = _Walk(journey, run, facts, now, arms)
     node = journey.nodes.get(run.node_id)
     if node is None:
         return walk.finish("failed", run.node_id, "engine", "failed", reason=f"node {run.node_id!r} not in version")

@@ -197,7 +197,7 @@ class JourneyRuntime:
                     if run.journey_id in listening.get(item.type, ()) and run.status in ("active", "waiting"):
                         definition = definitions[(run.journey_id, run.version)]
                         try:
-                            result = advance(definition, run, contact_facts, EventArrived(fact), now)
+                            result = advance(definition, run, contact_facts, EventArrived(fact), now, batch.arms)
                         except Exception as exc:
                             if not isolate:
                                 raise
@@ -281,7 +281,7 @@ class JourneyRuntime:
             batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
             for run in runs:
                 result = advance(definitions[(run.journey_id, run.version)], run, facts[run.contact_id], TimerDue(),
-                                 now)
+                                 now, batch.arms)
                 if not result.changed and result.run.wake_at is not None and result.run.wake_at <= now:
                     # Nothing could move it (e.g. a definition changed under it): park it instead of spinning.
                     result.run = _parked(result.run, "woke but could not move")

@@ -17,9 +17,10 @@ from touchflow.domain.contacts import Stamp
 from touchflow.domain.events import EventInput
 from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.journeys import JourneyDefinition
+from touchflow.domain.journeys import JourneyDefinition, Send
 from touchflow.domain.measurement.attribution_ports import HoldoutAssignment
 from touchflow.domain.measurement.holdouts import held_out
+from touchflow.domain.measurement.workspace_holdout import WorkspaceGroup, workspace_held_out
 from touchflow.domain.ports import JourneyRecord, OutboxMessage, TaskRecord, UnitOfWork
 from touchflow.domain.predicates import ContactFacts, EvalContext, evaluate
 from touchflow.domain.tagging import apply_tag_rules
@@ -38,6 +39,7 @@ from touchflow.domain.transitions import (
     contact_field,
     may_enter,
 )
+from touchflow.engine.arms import StratifiedArms
 from touchflow.engine.catalog import JourneyCatalog
 from touchflow.services.assignment import assign_tasks
 from touchflow.services.tasks import handoff_notices
@@ -46,6 +48,14 @@ __all__ = ["JOURNEY_PRIORITY", "StepBatch"]
 
 JOURNEY_PRIORITY = 500  # a journey's update outranks imported data, not a person's edit
 _MAX_ENROL_DEPTH = 5
+_UNREAD: Any = object()
+
+
+def _service_only(definition: JourneyDefinition) -> bool:
+    """A journey whose every message is transactional (order confirmations, receipts): the workspace control
+    group does not apply, a held-out contact still gets the service they asked for (ADR 0029)."""
+    sends = [n for n in definition.nodes.values() if isinstance(n, Send)]
+    return bool(sends) and all(n.purpose == "transactional" for n in sends)
 
 
 class StepBatch:
@@ -64,6 +74,8 @@ class StepBatch:
         self.assignments: list[HoldoutAssignment] = []
         self.entered = 0
         self.advanced = 0
+        self._workspace_group: WorkspaceGroup | None = _UNREAD  # read once per batch, on the first entry
+        self.arms = StratifiedArms(uow)  # splits under a running experiment: stratified blocks (ADR 0031)
 
     # --- collecting ------------------------------------------------------------------------------
 
@@ -116,6 +128,14 @@ class StepBatch:
         run = Run(self.ids.new(self.now), record.id, record.current_version, facts.contact_id, definition.start,
                   "active", self.now, entry_key=entry_key, entry_data=dict(entry_data) if entry_data else None)
         self.entered += 1
+        group = self._current_workspace_group()
+        if group is not None and not _service_only(definition) and workspace_held_out(group.share, group.key,
+                                                                                       facts.contact_id):
+            run = replace(run, status="held_out")  # the workspace group first: no journey treats this contact
+            self.new_runs[run.id] = run
+            self.steps.append((run, StepRecord(definition.start, "entry", self.now, "held_out",
+                                               {"holdout": group.key, "workspace_holdout": group.id})))
+            return run
         if definition.holdout is not None:  # a control group: the arm is recorded for every entrant (ADR 0029)
             control = held_out(definition.holdout, facts.contact_id, record.key)
             self.assignments.append(HoldoutAssignment(run.id, record.id, run.version, run.contact_id, control,
@@ -134,7 +154,12 @@ class StepBatch:
             return run
         self.new_runs[run.id] = run
         self.steps.append((run, StepRecord(definition.start, "entry", self.now, "entered", {})))
-        return self.record(advance(definition, run, facts, Entered(), self.now))
+        return self.record(advance(definition, run, facts, Entered(), self.now, self.arms))
+
+    def _current_workspace_group(self) -> WorkspaceGroup | None:
+        if self._workspace_group is _UNREAD:
+            self._workspace_group = self.uow.attribution.current_workspace_group()
+        return self._workspace_group
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from touchflow.domain.durations import format_duration
 from touchflow.domain.measurement.attribution import from_cents
 from touchflow.domain.measurement.holdouts import Interval
 from touchflow.domain.measurement.roi import Cycle, GroupReturn
+from touchflow.domain.measurement.workspace_holdout import WorkspaceGroup
 from touchflow.services.attribution import (
     AttributionReport,
     AttributionSettings,
@@ -21,9 +22,10 @@ from touchflow.services.attribution import (
     RoiReport,
     TouchpointRanking,
 )
+from touchflow.services.workspace_holdout import WorkspaceUplift
 
 __all__ = ["attribution_document", "group_document", "ranking_document", "roi_document", "settings_document",
-           "uplift_document"]
+           "uplift_document", "workspace_group_document", "workspace_uplift_document"]
 
 
 def _yuan(value: Decimal | None) -> str | None:
@@ -115,3 +117,25 @@ def uplift_document(journey: str, results: list[HoldoutUplift]) -> dict[str, Any
             "ci_method": "newcombe-hybrid-score; revenue: welch-normal",
         })
     return {"journey": journey, "holdouts": groups}
+
+
+def workspace_group_document(group: WorkspaceGroup) -> dict[str, Any]:
+    return {"id": group.id, "key": group.key, "share": group.share, "started_at": group.started_at.isoformat(),
+            "ended_at": group.ended_at.isoformat() if group.ended_at else None, "set_by": group.set_by}
+
+
+def workspace_uplift_document(results: list[WorkspaceUplift]) -> dict[str, Any]:
+    groups = []
+    for item in results:
+        u = item.result
+        groups.append({
+            **workspace_group_document(item.group), "measured_to": item.end.isoformat(), "goal_event": "order_paid",
+            "treated": {"contacts": u.treated, "converted": u.treated_converted,
+                        "rate": None if u.treated_rate is None else round(u.treated_rate, 6)},
+            "control": {"contacts": u.control, "converted": u.control_converted,
+                        "rate": None if u.control_rate is None else round(u.control_rate, 6)},
+            "uplift": _interval(u.conversion, 6), "revenue_per_contact_uplift": _interval(u.revenue_per_contact, 2),
+            "confidence": u.confidence, "significant": u.significant,
+            "ci_method": "newcombe-hybrid-score; revenue: welch-normal",
+        })
+    return {"scope": "workspace", "holdouts": groups}

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Row, and_, insert, select, update
 
 from touchflow.domain.measurement.attribution import Conversion, Touch, cents
 from touchflow.domain.measurement.attribution_ports import HoldoutAssignment, HoldoutRecord, RunOutcome
-from touchflow.store.tables import events, holdout_runs, holdouts, journeys, outbox
+from touchflow.domain.measurement.workspace_holdout import WorkspaceGroup
+from touchflow.store.tables import contacts, events, holdout_runs, holdouts, journeys, outbox, workspace_holdouts
 
 __all__ = ["ORDER_EVENT", "SqlAttributionRepository"]
 
@@ -31,6 +32,10 @@ def _order(contact_id: str, at: datetime, properties: Any) -> Conversion | None:
 def _holdout(row: Row[Any]) -> HoldoutRecord:
     return HoldoutRecord(row.id, row.journey_id, row.journey_key, int(row.version), row.key, float(row.share),
                          row.window_s, row.started_at, row.ended_at)
+
+
+def _group(row: Row[Any]) -> WorkspaceGroup:
+    return WorkspaceGroup(row.id, row.key, float(row.share), row.started_at, row.ended_at, row.set_by)
 
 
 class SqlAttributionRepository:
@@ -115,3 +120,31 @@ class SqlAttributionRepository:
             outcomes.append(RunOutcome(run.run_id, run.contact_id, bool(run.held_out), run.entered_at, converted,
                                        revenue))
         return outcomes
+
+    # --- the workspace control group ---
+
+    def open_workspace_group(self, group: WorkspaceGroup) -> None:
+        self._c.execute(insert(workspace_holdouts).values(
+            id=group.id, key=group.key, share=group.share, started_at=group.started_at, ended_at=group.ended_at,
+            set_by=group.set_by))
+
+    def end_workspace_group(self, at: datetime) -> WorkspaceGroup | None:
+        current = self.current_workspace_group()
+        if current is not None:
+            self._c.execute(update(workspace_holdouts).where(workspace_holdouts.c.id == current.id)
+                            .values(ended_at=at))
+        return current
+
+    def workspace_groups(self) -> list[WorkspaceGroup]:
+        rows = self._c.execute(select(workspace_holdouts).order_by(workspace_holdouts.c.started_at,
+                                                                   workspace_holdouts.c.id))
+        return [_group(r) for r in rows]
+
+    def current_workspace_group(self) -> WorkspaceGroup | None:
+        row = self._c.execute(select(workspace_holdouts).where(workspace_holdouts.c.ended_at.is_(None))
+                              .order_by(workspace_holdouts.c.started_at.desc()).limit(1)).first()
+        return None if row is None else _group(row)
+
+    def contacts_before(self, at: datetime) -> list[str]:
+        return list(self._c.execute(select(contacts.c.id).where(contacts.c.created_at < at,
+                                                                contacts.c.merged_into.is_(None))).scalars())

@@ -7,10 +7,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from touchflow.domain.measurement.experiment_ports import Assignment, SegmentStay, UnitEvent
 from touchflow.domain.measurement.experiment_rules import Experiment, ExperimentSpec
-from touchflow.store.tables import events, experiments, journey_runs, run_steps, segment_history, segments
+from touchflow.store.tables import (
+    events,
+    experiment_strata,
+    experiments,
+    journey_runs,
+    run_steps,
+    segment_history,
+    segment_members,
+    segments,
+)
 
 __all__ = ["SqlExperimentRepository"]
 
@@ -90,3 +101,26 @@ class SqlExperimentRepository:
         return int(self._c.execute(select(func.count()).select_from(journey_runs).where(and_(
             journey_runs.c.journey_id == journey_id, journey_runs.c.entered_at >= since,
             journey_runs.c.entered_at < until))).scalar_one())
+
+    # --- stratified assignment ---
+
+    def running_on_splits(self) -> list[tuple[str, Experiment]]:
+        rows = self._c.execute(select(experiments).where(experiments.c.state == "running")
+                               .order_by(experiments.c.created_at, experiments.c.key))
+        return [(r.journey_id, _experiment(r)) for r in rows]
+
+    def next_in_stratum(self, experiment_id: str, stratum: str) -> int:
+        """One statement: insert 1 or add 1, returning the new count (the row lock orders concurrent entries)."""
+        dialect_insert = pg_insert if self._c.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(experiment_strata).values(experiment_id=experiment_id, stratum=stratum, entrants=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[experiment_strata.c.experiment_id, experiment_strata.c.stratum],
+            set_={"entrants": experiment_strata.c.entrants + 1})
+        return int(self._c.execute(statement.returning(experiment_strata.c.entrants)).scalar_one()) - 1
+
+    def segments_of(self, contact_id: str, keys: Collection[str]) -> set[str]:
+        if not keys:
+            return set()
+        return set(self._c.execute(
+            select(segments.c.key).join(segment_members, segment_members.c.segment_id == segments.c.id)
+            .where(segment_members.c.contact_id == contact_id, segments.c.key.in_(sorted(keys)))).scalars())

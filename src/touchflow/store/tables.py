@@ -44,6 +44,7 @@ __all__ = [
     "erasure_tombstones",
     "event_inbox",
     "events",
+    "experiment_strata",
     "experiments",
     "flow_reviews",
     "goal_values",
@@ -82,6 +83,7 @@ __all__ = [
     "tasks",
     "templates",
     "users",
+    "workspace_holdouts",
     "workspace_settings",
 ]
 
@@ -805,6 +807,26 @@ holdout_runs = Table(  # the arm of every run that entered a journey version wit
     Column("held_out", Boolean, nullable=False),  # true: the control arm, no messages
     Column("entered_at", UTCDateTime(), nullable=False),
     Index(None, "journey_id", "version", "held_out"),
+)
+
+# --- 0023: the workspace control group (ADR 0029) -----------------------------------------------------------
+
+workspace_holdouts = Table(  # every workspace-wide control group, kept after it ends (queryable)
+    "workspace_holdouts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(64), nullable=False),  # the assignment salt
+    Column("share", Float, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),  # null: running (at most one)
+    Column("set_by", String(100), nullable=False),
+    Index(None, "started_at"),
+)
+
+experiment_strata = Table(  # per stratum, how many entrants a running experiment's split has assigned (0023)
+    "experiment_strata", metadata,
+    Column("experiment_id", ID, primary_key=True),
+    Column("stratum", String(64), primary_key=True),
+    Column("entrants", Integer, nullable=False),  # the next entrant's number is this value before the increment
 )
 
 # --- measurement: daily metric rollups (0017_metrics; ADR 0028) ---

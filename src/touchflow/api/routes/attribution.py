@@ -28,6 +28,14 @@ from touchflow.services.attribution_documents import (
     roi_document,
     settings_document,
     uplift_document,
+    workspace_group_document,
+    workspace_uplift_document,
+)
+from touchflow.services.workspace_holdout import (
+    end_workspace_holdout,
+    set_workspace_holdout,
+    workspace_holdouts,
+    workspace_uplift,
 )
 
 __all__ = ["router"]
@@ -147,3 +155,57 @@ async def put_settings(request: Request, who: Acting, body: SettingsIn) -> Respo
     except FieldError as exc:
         raise _failed(exc) from None
     return json_response(settings_document(attribution_settings(state.services)))
+
+
+# --- the workspace control group (ADR 0029 addendum) ---
+
+@router.get("/attribution/holdout", summary="Every workspace control group, newest first (the running one has no end)",
+            response_model=None, responses={401: _ERRORS[401]}, **permit("reports.read"))
+def holdout_list(request: Request, who: Acting) -> Response:
+    del who
+    return json_response({"holdouts": [workspace_group_document(g)
+                                       for g in workspace_holdouts(api_state(request).services)]})
+
+
+class HoldoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    share: float = Field(gt=0, le=0.2, description="0 < share ≤ 0.2 of all contacts, held out of every journey")
+    key: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                            description="assignment salt (default: from the date)")
+
+
+@router.put("/attribution/holdout", summary="Start a workspace control group; a running one ends (audited)",
+            response_model=None, responses=_ERRORS, **permit("settings.manage"))
+async def holdout_set(request: Request, who: Acting, body: HoldoutIn) -> Response:
+    state = api_state(request)
+    try:
+        group = await state.write(set_workspace_holdout, state.services, body.share, body.key,
+                                  actor=who.actor.label)
+    except FieldError as exc:
+        raise _failed(exc) from None
+    return json_response(workspace_group_document(group))
+
+
+@router.delete("/attribution/holdout", summary="End the running workspace control group (audited; kept queryable)",
+               response_model=None, responses={401: _ERRORS[401], 409: {"model": ErrorOut,
+                                                                        "description": "no group is running"}},
+               **permit("settings.manage"))
+async def holdout_end(request: Request, who: Acting) -> Response:
+    state = api_state(request)
+    ended = await state.write(end_workspace_holdout, state.services, actor=who.actor.label)
+    if ended is None:
+        raise ApiError(409, "no workspace control group is running", [{"field": "holdout", "reason": "none running"}])
+    return json_response(workspace_group_document(ended))
+
+
+@router.get("/attribution/holdout/uplift", summary="Every workspace control group: uplift over all contacts",
+            response_model=None, responses=_ERRORS, **permit("reports.read"))
+def holdout_uplift(request: Request, who: Acting,
+                   confidence: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95) -> Response:
+    del who
+    try:
+        results = workspace_uplift(api_state(request).services, confidence=confidence)
+    except FieldError as exc:
+        raise _failed(exc) from None
+    return json_response(workspace_uplift_document(results))

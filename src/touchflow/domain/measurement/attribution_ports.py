@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from touchflow.domain.measurement.attribution import Conversion, Touch
+from touchflow.domain.measurement.workspace_holdout import WorkspaceGroup
 
 __all__ = ["AttributionRepository", "HoldoutAssignment", "HoldoutRecord", "RunOutcome"]
 
@@ -71,4 +72,24 @@ class AttributionRepository(Protocol):
     def outcomes(self, journey_id: str, version: int, goal_event: str, window_s: int) -> list[RunOutcome]:
         """Each assigned run of the version: did the goal event come within the window after entry, and the
         ``order_paid`` revenue in that window (each order id once)."""
+        ...
+
+    # --- the workspace control group (0023) ---
+
+    def open_workspace_group(self, group: WorkspaceGroup) -> None:
+        """Start a workspace control group; the caller has ended the previous one."""
+        ...
+
+    def end_workspace_group(self, at: datetime) -> WorkspaceGroup | None:
+        """End the running group (if any) and return it as it was."""
+        ...
+
+    def workspace_groups(self) -> list[WorkspaceGroup]:
+        """Every workspace control group, oldest first."""
+        ...
+
+    def current_workspace_group(self) -> WorkspaceGroup | None: ...
+
+    def contacts_before(self, at: datetime) -> list[str]:
+        """Ids of the contacts created before ``at`` (merged ones excluded): a workspace group's population."""
         ...

@@ -64,3 +64,17 @@ class ExperimentRepository(Protocol):
     def entries_between(self, journey_id: str, since: datetime, until: datetime) -> int:
         """Runs of the journey entered in [since, until) (the plan's traffic estimate)."""
         ...
+
+    # --- stratified assignment (0023) ---
+
+    def running_on_splits(self) -> list[tuple[str, Experiment]]:
+        """(journey id, experiment) of every running experiment: the splits whose arms the engine assigns."""
+        ...
+
+    def next_in_stratum(self, experiment_id: str, stratum: str) -> int:
+        """The stratum's entrant number (0, 1, 2 …), counted atomically in the caller's transaction."""
+        ...
+
+    def segments_of(self, contact_id: str, keys: Collection[str]) -> set[str]:
+        """Which of the segments ``keys`` the contact is in now."""
+        ...
