@@ -60,6 +60,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/experiments/{key}/stop": "a stop must say why (a reason with visible characters)",
     "GET /v1/metrics": "`from` must not be after `to` (at most 400 days), `journey` must name a journey",
     "GET /v1/metrics/nps": "`from` must not be after `to` (at most 400 days)",
+    "GET /v1/journeys/{key}/explain": "the period must run forwards; `by` may also be tag:NAME",
+    "PUT /v1/alerts/{name}": "a rule document is parsed and checked as a whole (metric, baseline, action …)",
     "POST /v1/callbacks/sms/inbound": "provider payload shapes are recognised, not described",
     "GET /v1/attribution": "the span must run forwards (from before to)",
     "GET /v1/attribution/roi": "the span must run forwards (from before to)",

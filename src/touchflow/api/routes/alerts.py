@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
-from touchflow.domain.measurement.alert_rules import RuleError
+from touchflow.domain.measurement.alert_rules import DAILY_METRICS, RuleError
 from touchflow.services.alerts import alert_history, list_rules, rule_states, set_rule
 from touchflow.services.explain import EXPLAIN_DIMENSIONS, explain
 from touchflow.services.journeys import JourneyError
@@ -22,6 +23,10 @@ from touchflow.services.metrics import workspace_zone
 __all__ = ["explain_router", "router"]
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)  # past these, a local day has no UTC instant here
+DailyMetric = Enum("DailyMetric", {m: m for m in DAILY_METRICS}, type=str)  # type: ignore[misc]
+"""The rates a change can be explained for (the document lists them: a schema-valid request is a usable one)."""
+
 explain_router = APIRouter(prefix="/v1/journeys", tags=["metrics"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "a rule field, metric, dimension or period that cannot be used"},
@@ -73,18 +78,22 @@ def _bound(day: date, zone: ZoneInfo) -> datetime:
 @explain_router.get("/{key}/explain", summary="Why a rate moved: mix shift and rate change by a dimension",
                     response_model=None, responses=_ERRORS, **permit("reports.read"))
 def explain_(request: Request, who: Acting, key: Annotated[str, Path(max_length=64)],
-             metric: Annotated[str, Query(max_length=32)], from_: Annotated[date, Query(alias="from")],
+             metric: Annotated[DailyMetric, Query()], from_: Annotated[date, Query(alias="from")],
              to: Annotated[date, Query()],
              by: Annotated[str, Query(max_length=110, description=", ".join(EXPLAIN_DIMENSIONS))] = "template",
              base_from: Annotated[date | None, Query()] = None, base_to: Annotated[date | None, Query()] = None
              ) -> Response:
     """``from``/``to``: the period (local days, inclusive); the base period defaults to the same length before."""
     services = api_state(request).services
+    for name, day in (("from", from_), ("to", to), ("base_from", base_from), ("base_to", base_to)):
+        if day is not None and not _FIRST_DAY <= day <= _LAST_DAY:
+            raise ApiError(400, f"{name}: a day from {_FIRST_DAY} to {_LAST_DAY}",
+                           [{"field": name, "reason": "out of range"}])
     if to < from_ or (to - from_).days >= MAX_DAYS:
         raise ApiError(400, "to: must be on or after from, within 400 days", [{"field": "to", "reason": "bad period"}])
     zone = workspace_zone(services)
     try:
-        found = explain(services, metric, key, _bound(from_, zone), _bound(to + timedelta(days=1), zone), by=by,
+        found = explain(services, metric.value, key, _bound(from_, zone), _bound(to + timedelta(days=1), zone), by=by,
                         base_start=_bound(base_from, zone) if base_from else None,
                         base_end=_bound(base_to + timedelta(days=1), zone) if base_to else None)
     except FieldError as exc:
