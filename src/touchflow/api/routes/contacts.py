@@ -290,7 +290,12 @@ def search(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[Offset, Query()] = 0,
 ) -> Response:
-    """An agent searches only the contacts of tasks assigned to them."""
+    """An agent searches only the contacts of tasks assigned to them. Each parameter is given once: a repeated one
+    is refused rather than silently read as its last value (the others would escape their limits)."""
+    repeated = [name for name in ("q", "tag", "limit", "offset") if len(request.query_params.getlist(name)) > 1]
+    if repeated:
+        raise ApiError(422, f"{repeated[0]}: give it once", [{"field": repeated[0], "in": "query",
+                                                               "reason": "given more than once"}])
     services = api_state(request).services
     scope = assignee_scope(who)
     states = (search_contacts(services, q or None, tag or None, limit, offset) if scope is None
