@@ -8,6 +8,7 @@ from ``--password-file PATH`` (``-``: standard input, first line).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,7 @@ from touchflow.services.accounts import (
 )
 from touchflow.services.approval_kinds import ROLE_ADMIN_KIND
 from touchflow.services.approvals import request_approval
+from touchflow.services.context import ServiceContext
 
 __all__ = ["read_password", "register"]
 
@@ -125,11 +127,11 @@ def user_list(as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
-def _act(email: str, what: str, as_json: bool, done: str) -> None:
-    verbs = {"disable": disable_user, "reset-2fa": reset_2fa, "logout-all": logout_user_everywhere}
+def _act(change: Callable[[ServiceContext], UserRecord], as_json: bool, done: str) -> None:
+    """Run one change to an account as the local administrator: no such account exits 1, a refused change 2."""
     with open_app() as application:
         try:
-            user = verbs[what](application.services, email, actor=local_actor())
+            user = change(application.services)
         except UserNotFound as exc:
             fail(str(exc), code=1)
         except FieldError as exc:
@@ -143,19 +145,20 @@ def _act(email: str, what: str, as_json: bool, done: str) -> None:
 @user_app.command("disable")
 def user_disable(email: str, as_json: JsonOpt = False) -> None:
     """The account can no longer log in; its sessions end now."""
-    _act(email, "disable", as_json, "disabled, sessions ended")
+    _act(lambda ctx: disable_user(ctx, email, actor=local_actor()), as_json, "disabled, sessions ended")
 
 
 @user_app.command("reset-2fa")
 def user_reset_2fa(email: str, as_json: JsonOpt = False) -> None:
     """Forget the account's TOTP secret and recovery codes (lost phone): the next login enrols again."""
-    _act(email, "reset-2fa", as_json, "two-factor reset; the next login enrols again; sessions ended")
+    _act(lambda ctx: reset_2fa(ctx, email, actor=local_actor()), as_json,
+         "two-factor reset; the next login enrols again; sessions ended")
 
 
 @user_app.command("logout-all")
 def user_logout_all(email: str, as_json: JsonOpt = False) -> None:
     """End every session of the account."""
-    _act(email, "logout-all", as_json, "every session ended")
+    _act(lambda ctx: logout_user_everywhere(ctx, email, actor=local_actor()), as_json, "every session ended")
 
 
 @user_app.command("set-role")
@@ -168,17 +171,7 @@ def user_set_role(email: str, role_name: Annotated[str, typer.Argument(metavar="
     if chosen == "admin":
         _request_admin(email, reason, as_json)
         return
-    with open_app() as application:
-        try:
-            user = set_role(application.services, email, chosen, actor=local_actor())
-        except UserNotFound as exc:
-            fail(str(exc), code=1)
-        except FieldError as exc:
-            fail(str(exc))
-    if as_json:
-        print_json(_document(user))
-        return
-    console.print(f"{user.email}: role {user.role}; sessions ended")
+    _act(lambda ctx: set_role(ctx, email, chosen, actor=local_actor()), as_json, f"role {chosen}; sessions ended")
 
 
 def _request_admin(email: str, reason: str, as_json: bool) -> None:
@@ -188,8 +181,6 @@ def _request_admin(email: str, reason: str, as_json: bool) -> None:
         try:
             request = request_approval(application.services, local_actor(), ROLE_ADMIN_KIND, f"user:{email}",
                                        {"user_email": email, "role": "admin"}, reason=reason)
-        except UserNotFound as exc:
-            fail(str(exc), code=1)
         except FieldError as exc:
             fail(str(exc))
     if as_json:
@@ -205,17 +196,8 @@ def user_set_password(email: str, password_file: PasswordFile = None, as_json: J
     password = read_password(password_file)
     if password is None:
         fail("password: no terminal to ask on; give --password-file PATH (or - for standard input)")
-    with open_app() as application:
-        try:
-            user = set_password(application.services, email, password, actor=local_actor())
-        except UserNotFound as exc:
-            fail(str(exc), code=1)
-        except FieldError as exc:
-            fail(str(exc))
-    if as_json:
-        print_json(_document(user))
-        return
-    console.print(f"{user.email}: new password set; sessions ended")
+    _act(lambda ctx: set_password(ctx, email, password, actor=local_actor()), as_json,
+         "new password set; sessions ended")
 
 
 def register(app: typer.Typer) -> None:
