@@ -3,6 +3,7 @@ notices after approval, the timeline, resume, close, and the monthly drill."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from touchflow.cli.common import console, fail, local_actor, local_time, open_ap
 from touchflow.domain.errors import FieldError
 from touchflow.engine.drill import run_drill
 from touchflow.services.contacts import contact_labels
+from touchflow.services.context import ServiceContext
 from touchflow.services.incidents import (
     IncidentNotFound,
     IncidentView,
@@ -51,6 +53,21 @@ def _print_view(view: IncidentView, zone: Any) -> None:
     console.print(table)
 
 
+def _show(act: Callable[[ServiceContext], IncidentView], json_: bool) -> None:
+    """Run one incident use case; print the incident (clocks with their zone) or its JSON. No such incident exits 1,
+    a refused change 2."""
+    with open_app() as app:
+        try:
+            view = act(app.services)
+        except (IncidentNotFound, FieldError) as exc:
+            _fail_on(exc)
+        zone = workspace_zone(app)
+    if json_:
+        print_json(view.document())
+        return
+    _print_view(view, zone)
+
+
 def _fail_on(exc: Exception) -> None:
     if isinstance(exc, IncidentNotFound):
         fail(str(exc), code=1)
@@ -79,32 +96,14 @@ def open_(summary: Annotated[str, typer.Option(help="what happened, one line")],
           json_: JsonOpt = False) -> None:
     """Open an incident: all sending stops at once and exports freeze (kill switch); the clocks start."""
     began = _moment(since) if since is not None else None
-    with open_app() as app:
-        try:
-            view = open_incident(app.services, actor=local_actor(), summary=summary, revoke_access=revoke_access,
-                                 since=began, segment=segment)
-        except FieldError as exc:
-            _fail_on(exc)
-        zone = workspace_zone(app)
-    if json_:
-        print_json(view.document())
-        return
-    _print_view(view, zone)
+    _show(lambda ctx: open_incident(ctx, actor=local_actor(), summary=summary, revoke_access=revoke_access,
+                                    since=began, segment=segment), json_)
 
 
 @incident_app.command("status")
 def status(incident_id: str, json_: JsonOpt = False) -> None:
     """One incident: each clock with its deadline and the time left (or overdue), times with their zone."""
-    with open_app() as app:
-        try:
-            view = get_incident(app.services, incident_id)
-        except IncidentNotFound as exc:
-            _fail_on(exc)
-        zone = workspace_zone(app)
-    if json_:
-        print_json(view.document())
-        return
-    _print_view(view, zone)
+    _show(lambda ctx: get_incident(ctx, incident_id), json_)
 
 
 @incident_app.command("list")
@@ -126,31 +125,13 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="closed ones too")] =
 def step_done(incident_id: str, step: Annotated[str, typer.Argument(help="isolate, report or notify")],
               note: Annotated[str | None, typer.Option(help="what was done")] = None, json_: JsonOpt = False) -> None:
     """Stop one clock: the step was done now, by you."""
-    with open_app() as app:
-        try:
-            view = mark_step_done(app.services, incident_id, step, actor=local_actor(), note=note)
-        except (IncidentNotFound, FieldError) as exc:
-            _fail_on(exc)
-        zone = workspace_zone(app)
-    if json_:
-        print_json(view.document())
-        return
-    _print_view(view, zone)
+    _show(lambda ctx: mark_step_done(ctx, incident_id, step, actor=local_actor(), note=note), json_)
 
 
 @incident_app.command("close")
 def close(incident_id: str, json_: JsonOpt = False) -> None:
     """Close the incident (steps not done stay on the record as not done). The kill switch stays until resume."""
-    with open_app() as app:
-        try:
-            view = close_incident(app.services, incident_id, actor=local_actor())
-        except (IncidentNotFound, FieldError) as exc:
-            _fail_on(exc)
-        zone = workspace_zone(app)
-    if json_:
-        print_json(view.document())
-        return
-    _print_view(view, zone)
+    _show(lambda ctx: close_incident(ctx, incident_id, actor=local_actor()), json_)
 
 
 @incident_app.command("resume")
