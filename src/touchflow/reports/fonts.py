@@ -33,13 +33,21 @@ class CjkFont:
     bold: Path | None
 
     def css(self) -> str:
-        """@font-face rules naming the files, so WeasyPrint never falls back to a font without Chinese."""
-        rules = [f'@font-face {{ font-family: "{FAMILY}"; font-weight: 400; '
-                 f'src: local("{FAMILY}"), url("{self.regular.as_uri()}"); }}']
+        """@font-face rules by name only: what a page served to a browser can use (it may not read local files)."""
+        return self._rules(with_files=False)
+
+    def print_css(self) -> str:
+        """@font-face rules naming the files too, so WeasyPrint never falls back to a font without Chinese."""
+        return self._rules(with_files=True)
+
+    def _rules(self, *, with_files: bool) -> str:
+        faces = [(400, f"{FAMILY}", self.regular)]
         if self.bold is not None:
-            rules.append(f'@font-face {{ font-family: "{FAMILY}"; font-weight: 700; '
-                         f'src: local("{FAMILY} Bold"), url("{self.bold.as_uri()}"); }}')
-        return "\n".join(rules)
+            faces.append((700, f"{FAMILY} Bold", self.bold))
+        return "\n".join(
+            f'@font-face {{ font-family: "{FAMILY}"; font-weight: {weight}; src: local("{name}")'
+            + (f', url("{path.as_uri()}")' if with_files else "") + "; }"
+            for weight, name, path in faces)
 
 
 def find_cjk_font(search: tuple[str, ...] | None = None) -> CjkFont:

@@ -169,8 +169,10 @@ def render_review_html(quarter: str, reviews: Sequence[JourneyReview], generated
     return _env().get_template("review.html.j2").render(context)
 
 
-def render_pdf(html: str) -> bytes:
-    """The HTML as PDF; WeasyPrint embeds only the glyphs used (font subsetting keeps it small)."""
+def render_pdf(html: str, *, font: CjkFont | None = None) -> bytes:
+    """The HTML as PDF; the font files are named for WeasyPrint here (the page itself names the font only, as a
+    browser needs), and WeasyPrint embeds only the glyphs used (font subsetting keeps it small)."""
     import weasyprint
 
-    return bytes(weasyprint.HTML(string=html, base_url=None).write_pdf())
+    faces = weasyprint.CSS(string=(font or find_cjk_font()).print_css())
+    return bytes(weasyprint.HTML(string=html, base_url=None).write_pdf(stylesheets=[faces]))
