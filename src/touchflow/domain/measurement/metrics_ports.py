@@ -1,35 +1,39 @@
-"""What the metric rollups need from storage: raw events and run steps in arrival order, and the rollup table."""
+"""What the metric rollups need from storage: raw events and run steps counted by group, and the rollup table."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["MetricsRepository", "RawEvent", "RawStep", "RollupKey", "StoredRollup"]
-
-Mark = tuple[datetime, str]  # (arrival stamp, id): the order rollups read raw rows in
-
+__all__ = ["EventGroup", "MetricsRepository", "RollupKey", "StepGroup", "StoredRollup"]
 
 @dataclass(frozen=True)
-class RawEvent:
-    id: str
-    contact_id: str
-    type: str
-    occurred_at: datetime
-    received_at: datetime
-    properties: Mapping[str, Any]
+class EventGroup:
+    """Counts of message events that share a UTC hour (or quarter hour) and the message columns."""
 
-
-@dataclass(frozen=True)
-class RawStep:
-    id: int
+    bucket: datetime
     journey_id: str
     node_id: str
-    kind: str
-    at: datetime
-    detail: Mapping[str, Any]
+    template: str
+    channel: str
+    reason: str
+    events: int
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class StepGroup:
+    """Entries and goals (with their revenue) of run steps that share a UTC hour (or quarter) and a node."""
+
+    bucket: datetime
+    journey_id: str
+    node_id: str
+    steps: int
+    entered: int
+    converted: int
+    revenue: float
 
 
 class RollupKey(NamedTuple):  # a tuple: hashed millions of times by a full rollup
@@ -50,19 +54,21 @@ class StoredRollup:
 
 
 class MetricsRepository(Protocol):
-    def events_after(self, after: Mark | None, horizon: datetime, types: Collection[str], limit: int,
-                     occurred_from: datetime | None = None, through: Mark | None = None) -> list[RawEvent]:
-        """Events of ``types`` with (received_at, id) past ``after``, received at or before ``horizon`` (and at
-        or before ``through`` when given), occurred at or after ``occurred_from``; in (received_at, id) order."""
+    def events_high(self, low: int, horizon: datetime) -> int:
+        """The commit sequence (exclusive) up to which events are settled: committed for good (no transaction
+        still open below it) and none received after ``horizon`` before it."""
         ...
 
-    def earlier_events(self, contact_ids: Collection[str], types: Collection[str], before: Mark) -> list[RawEvent]:
-        """Those contacts' events of ``types`` that come before ``before`` in (received_at, id) order."""
+    def steps_high(self, low: int, horizon: datetime) -> int: ...
+
+    def count_events(self, low: int, high: int, *, quarter: bool = False,
+                     occurred_from: datetime | None = None) -> list[EventGroup]:
+        """Counts of message events with sequence in [low, high) (occurred at or after ``occurred_from``), by
+        UTC hour (quarter hour) and message columns; opens and clicks also counted once per message."""
         ...
 
-    def steps_after(self, after: tuple[datetime, int] | None, horizon: datetime, kinds: Collection[str], limit: int,
-                    at_from: datetime | None = None, through: tuple[datetime, int] | None = None) -> list[RawStep]:
-        ...
+    def count_steps(self, low: int, high: int, *, quarter: bool = False,
+                    at_from: datetime | None = None) -> list[StepGroup]: ...
 
     def add(self, deltas: Mapping[RollupKey, tuple[Mapping[str, int], float]]) -> None:
         """Add counts (and revenue) to rollup rows, creating missing rows."""
