@@ -62,11 +62,11 @@ class Scenario:
                     status="converted" if i < converted else "completed", entered_at=at,
                     updated_at=at + timedelta(hours=1), step_no=1, attempts=0))
                 # the steps the engine writes, which the rollups count entries and conversions from
-                steps = [("entry", at, {})] + ([("goal", at + timedelta(hours=1), {})] if i < converted else [])
-                for kind, when, detail in steps:
+                steps = [("entry", at)] + ([("goal", at + timedelta(hours=1))] if i < converted else [])
+                for kind, when in steps:
                     conn.execute(insert(run_steps).values(
                         run_id=f"run{self.n:05d}", contact_id=cid, journey_id=self.journey_id, node_id="hello",
-                        kind=kind, edge=None, at=when, detail=detail))
+                        kind=kind, edge=None, at=when, detail={}))
 
     def messages(self, at: datetime, sent: int, *, skipped: dict[str, int] | None = None, delivered: int = 0,
                  opened: int = 0, clicked: int = 0, template: str = "welcome_email") -> None:

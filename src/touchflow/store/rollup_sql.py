@@ -74,13 +74,16 @@ def fill_sql(dialect: str) -> list[str]:
             "CREATE TRIGGER events_msg_columns BEFORE INSERT ON events FOR EACH ROW "
             "EXECUTE FUNCTION events_msg_columns()",
         ]
-    own = _columns_sql(dialect, "properties", "id", "type")
+    # qualified: inside the version lookup's subquery a bare ``properties`` would be the sent event's own
+    own = _columns_sql(dialect, "events.properties", "events.id", "events.type")
+    new = _columns_sql(dialect, "NEW.properties", "NEW.id", "NEW.type")
     sets = ", ".join(f"{c} = {e}" for c, e in own.items())
+    new_sets = ", ".join(f"{c} = {e}" for c, e in new.items())
     return [
         f"UPDATE events SET {sets} WHERE type IN {types}",
         f"CREATE TRIGGER events_msg_columns AFTER INSERT ON events FOR EACH ROW "
         f"WHEN NEW.msg_id IS NULL AND NEW.type IN {types} BEGIN "
-        f"UPDATE events SET {sets} WHERE rowid = NEW.rowid; END",
+        f"UPDATE events SET {new_sets} WHERE rowid = NEW.rowid; END",
     ]
 
 

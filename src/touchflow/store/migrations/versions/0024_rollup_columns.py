@@ -36,10 +36,12 @@ def upgrade() -> None:
                                        server_default=sa.text(_XACT) if pg else None))
     for statement in fill_sql(dialect):
         op.execute(statement)
-    partial = {"sqlite_where": sa.text("msg_id IS NOT NULL"), "postgresql_where": sa.text("msg_id IS NOT NULL")}
+    messages = sa.text("msg_id IS NOT NULL")
     op.create_index("ix_events_rollup", "events", ["msg_journey", "msg_node", "msg_template", "msg_channel",
-                                                   "msg_reason", "type", "occurred_at", "msg_id"], **partial)
-    op.create_index("ix_events_msg_first", "events", ["msg_id", "type", "received_at"], **partial)
+                                                   "msg_reason", "type", "occurred_at", "msg_id"],
+                    sqlite_where=messages, postgresql_where=messages)
+    op.create_index("ix_events_msg_first", "events", ["msg_id", "type", "received_at"], sqlite_where=messages,
+                    postgresql_where=messages)
     op.create_index("ix_events_xact", "events", ["xact"], sqlite_where=sa.text("xact IS NOT NULL"))
     op.create_index("ix_run_steps_xact", "run_steps", ["xact"], sqlite_where=sa.text("xact IS NOT NULL"))
 
