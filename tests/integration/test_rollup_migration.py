@@ -75,8 +75,9 @@ def test_the_migration_backfills_columns_and_the_rollups_recount(empty_database:
                 updated_by="test"))
         app.init_database()  # on to head: 0024 and later
         with app.engine.connect() as c:
-            rows = dict(c.execute(text("SELECT id, msg_template || '|' || msg_reason || '|' || msg_id FROM events "
-                                       "WHERE msg_id IS NOT NULL")).all())
+            found = c.execute(text("SELECT id, msg_template || '|' || msg_reason || '|' || msg_id FROM events "
+                                   "WHERE msg_id IS NOT NULL")).all()
+        rows: dict[str, str] = {str(k): str(v) for k, v in found}
         assert rows == {"m_m1_sent": "welcome@3||m1", "m_m1_opened": "welcome@3||m1",
                         "m_m1_skipped": "welcome|quiet_hours|m1"}
         clock.advance(timedelta(minutes=5))
