@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from touchflow.domain.measurement.metrics import (
     group_rows,
     nearest_rank,
 )
-from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup
+from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup, Window
 from touchflow.domain.measurement.nps import NpsResult, net_promoter_score
 from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES
 from touchflow.domain.ports import UnitOfWork
@@ -74,37 +73,14 @@ def local_today(ctx: ServiceContext) -> date:
     return ctx.clock.now().astimezone(workspace_zone(ctx)).date()
 
 
-@lru_cache(maxsize=16)
-def _needs_quarters(zone: ZoneInfo) -> bool:
-    """Whether the zone's offset (since 1970) is ever not a whole hour: then events are grouped by UTC quarter
-    hour instead of hour, so that a local midnight never falls inside a group."""
-    for year in range(1970, 2101):
-        for month in (1, 4, 7, 10):
-            offset = datetime(year, month, 1, tzinfo=UTC).astimezone(zone).utcoffset()
-            if offset is not None and offset.total_seconds() % 3600:
-                return True
-    return False
+class _Segments:
+    """Per pass: each journey's entry segment (read once)."""
 
-
-class _Dimensions:
-    """Per pass: the local day of a time and each journey's entry segment (read once)."""
-
-    def __init__(self, uow: UnitOfWork, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self.quarter = _needs_quarters(zone)
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._segments: dict[str, str] = {}
-        self._days: dict[int, str] = {}
 
-    def day(self, at: datetime) -> str:
-        # every zone's offset is a multiple of 15 minutes: one conversion per quarter hour seen
-        quarter = int(at.timestamp()) // 900
-        found = self._days.get(quarter)
-        if found is None:
-            found = self._days[quarter] = at.astimezone(self.zone).date().isoformat()
-        return found
-
-    def segment(self, journey_id: str) -> str:
+    def __call__(self, journey_id: str) -> str:
         if not journey_id:
             return ""
         if journey_id not in self._segments:
@@ -131,24 +107,23 @@ def _add(deltas: Deltas, key: RollupKey, counts: Mapping[str, int], revenue: flo
     deltas[key] = (summed, found[1] + revenue)
 
 
-def event_deltas(groups: Iterable[EventGroup], dims: _Dimensions, deltas: Deltas) -> int:
-    """Add the counted groups of message events to ``deltas`` under their local day and entry segment; returns
-    how many events they hold."""
+def event_deltas(groups: Iterable[EventGroup], segment: _Segments, deltas: Deltas) -> int:
+    """Add the counted groups of message events to ``deltas`` under their entry segment; returns how many events
+    they hold."""
     events = 0
     for g in groups:
-        key = RollupKey(dims.day(g.bucket), g.journey_id, g.node_id, g.template, g.channel,
-                        dims.segment(g.journey_id), g.reason)
+        key = RollupKey(g.day, g.journey_id, g.node_id, g.template, g.channel, segment(g.journey_id), g.reason)
         _add(deltas, key, g.counts)
         events += g.events
     return events
 
 
-def step_deltas(groups: Iterable[StepGroup], dims: _Dimensions, deltas: Deltas) -> int:
+def step_deltas(groups: Iterable[StepGroup], segment: _Segments, deltas: Deltas) -> int:
     """Entries and conversions (the journey's goal reached) of runs; no channel or template: they belong to the
     journey and the node the run was at."""
     steps = 0
     for g in groups:
-        key = RollupKey(dims.day(g.bucket), g.journey_id, g.node_id, "", "", dims.segment(g.journey_id), "")
+        key = RollupKey(g.day, g.journey_id, g.node_id, "", "", segment(g.journey_id), "")
         _add(deltas, key, {"entered": g.entered, "converted": g.converted}, g.revenue)
         steps += g.steps
     return steps
@@ -176,26 +151,33 @@ def _pass(ctx: ServiceContext, horizon: datetime, zone: ZoneInfo) -> RefreshRepo
     while True:
         with ctx.reader() as r:
             read = r.guards.setting(CURSOR_KEY) or {}
-            low_e, low_s = int(read.get("events", 0)), int(read.get("steps", 0))
-            high_e, high_s = r.metrics.events_high(low_e, horizon), r.metrics.steps_high(low_s, horizon)
-            if high_e <= low_e and high_s <= low_s:
+            events_w = r.metrics.events_window(int(read.get("events", 0)), read.get("events_pending", []), horizon)
+            steps_w = r.metrics.steps_window(int(read.get("steps", 0)), read.get("steps_pending", []), horizon)
+            if events_w.empty and steps_w.empty:
                 return RefreshReport()
-            dims = _Dimensions(r, zone)
+            segment = _Segments(r)
             deltas: Deltas = {}
             counted = RefreshReport()
-            if high_e > low_e:
-                counted.events = event_deltas(r.metrics.count_events(low_e, high_e, quarter=dims.quarter), dims,
-                                              deltas)
-            if high_s > low_s:
-                counted.steps = step_deltas(r.metrics.count_steps(low_s, high_s, quarter=dims.quarter), dims, deltas)
+            if not events_w.empty:
+                counted.events = event_deltas(r.metrics.count_events(events_w, zone), segment, deltas)
+            if not steps_w.empty:
+                counted.steps = step_deltas(r.metrics.count_steps(steps_w, zone), segment, deltas)
         with ctx.uow() as uow:
             if (uow.guards.lock_setting(CURSOR_KEY) or {}) != read:
                 continue  # another pass counted these rows meanwhile: read again from its watermark
             uow.metrics.add(deltas)
-            uow.guards.set_setting(CURSOR_KEY, {"version": CURSOR_VERSION, "events": high_e, "steps": high_s},
-                                   "touchflow", ctx.clock.now())
+            uow.guards.set_setting(CURSOR_KEY, _cursor(events_w, steps_w), "touchflow", ctx.clock.now())
             uow.commit()
         return counted
+
+
+def _cursor(events_w: Window, steps_w: Window) -> dict[str, Any]:
+    cursor: dict[str, Any] = {"version": CURSOR_VERSION, "events": events_w.high, "steps": steps_w.high}
+    if events_w.carry:
+        cursor["events_pending"] = list(events_w.carry)
+    if steps_w.carry:
+        cursor["steps_pending"] = list(steps_w.carry)
+    return cursor
 
 
 def refresh_rollups(ctx: ServiceContext, *, settle: timedelta = SETTLE, chunk: int = CHUNK,
@@ -240,15 +222,17 @@ def rebuild_rollups(ctx: ServiceContext, since: date | None = None, *, chunk: in
             uow.metrics.delete_from("")
             uow.guards.set_setting(CURSOR_KEY, cursor, "touchflow", ctx.clock.now())
         uow.metrics.delete_from(since.isoformat() if since else "")
-        dims = _Dimensions(uow, zone)
+        segment = _Segments(uow)
         deltas: Deltas = {}
         report = RefreshReport()
-        if cursor["events"]:
-            report.events = event_deltas(uow.metrics.count_events(0, int(cursor["events"]), quarter=dims.quarter,
-                                                                  occurred_from=start), dims, deltas)
-        if cursor["steps"]:
-            report.steps = step_deltas(uow.metrics.count_steps(0, int(cursor["steps"]), quarter=dims.quarter,
-                                                               at_from=start), dims, deltas)
+        # what the refreshes counted: below the watermark, except the transactions still pending
+        events_w = Window(0, int(cursor["events"]), skip=tuple(cursor.get("events_pending", ())))
+        steps_w = Window(0, int(cursor["steps"]), skip=tuple(cursor.get("steps_pending", ())))
+        if not events_w.empty:
+            report.events = event_deltas(uow.metrics.count_events(events_w, zone, occurred_from=start), segment,
+                                         deltas)
+        if not steps_w.empty:
+            report.steps = step_deltas(uow.metrics.count_steps(steps_w, zone, at_from=start), segment, deltas)
         uow.metrics.add(deltas)
         uow.commit()
     return report

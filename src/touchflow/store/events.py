@@ -54,7 +54,7 @@ class SqlEventRepository:
         versions = self._sent_versions([e for e, _ in batch])
         rows = []
         for e, contact_id in batch:
-            dims = message_columns(e.id, e.type, e.properties,
+            dims = message_columns(e.id, e.type, e.properties, e.occurred_at,
                                    versions.get(message_id_of(e.id, e.properties)) if e.type in AFTER_SEND else None)
             rows.append((e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
                          self._label(e), *(dims or _NO_COLUMNS)))

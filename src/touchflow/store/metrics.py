@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup
+from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup, Window
 from touchflow.store import rollup_sql
 from touchflow.store.tables import events, ingest_timings, journey_runs, metric_daily
 from touchflow.store.types import UTCDateTime
@@ -25,19 +26,18 @@ class SqlMetricsRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def events_high(self, low: int, horizon: datetime) -> int:
-        return rollup_sql.events_high(self._c, low, horizon)
+    def events_window(self, low: int, pending: Sequence[int], horizon: datetime) -> Window:
+        return rollup_sql.window(self._c, "events", low, pending, horizon)
 
-    def steps_high(self, low: int, horizon: datetime) -> int:
-        return rollup_sql.steps_high(self._c, low, horizon)
+    def steps_window(self, low: int, pending: Sequence[int], horizon: datetime) -> Window:
+        return rollup_sql.window(self._c, "run_steps", low, pending, horizon)
 
-    def count_events(self, low: int, high: int, *, quarter: bool = False,
+    def count_events(self, window: Window, zone: ZoneInfo, *,
                      occurred_from: datetime | None = None) -> list[EventGroup]:
-        return list(rollup_sql.count_events(self._c, low, high, quarter=quarter, occurred_from=occurred_from))
+        return list(rollup_sql.count_events(self._c, window, zone, occurred_from=occurred_from))
 
-    def count_steps(self, low: int, high: int, *, quarter: bool = False,
-                    at_from: datetime | None = None) -> list[StepGroup]:
-        return list(rollup_sql.count_steps(self._c, low, high, quarter=quarter, at_from=at_from))
+    def count_steps(self, window: Window, zone: ZoneInfo, *, at_from: datetime | None = None) -> list[StepGroup]:
+        return list(rollup_sql.count_steps(self._c, window, zone, at_from=at_from))
 
     def add(self, deltas: Mapping[RollupKey, tuple[Mapping[str, int], float]]) -> None:
         if not deltas:

@@ -6,14 +6,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
+from zoneinfo import ZoneInfo
 
-__all__ = ["EventGroup", "MetricsRepository", "RollupKey", "StepGroup", "StoredRollup"]
+__all__ = ["EventGroup", "MetricsRepository", "RollupKey", "StepGroup", "StoredRollup", "Window"]
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a commit sequence a pass counts: [low, high) except ``skip`` (transactions still open), plus
+    ``extra`` (transactions that were open at the last pass and have finished). ``counted_low`` and
+    ``uncounted`` say what was counted before it (sequence < counted_low, except ``uncounted``), which decides
+    a message's first open. ``carry``: the open transactions the next pass must look at again. SQLite has one
+    writer at a time, so there ``skip``, ``extra`` and ``carry`` stay empty."""
+
+    low: int
+    high: int
+    skip: tuple[int, ...] = ()
+    extra: tuple[int, ...] = ()
+    counted_low: int = 0
+    uncounted: tuple[int, ...] = ()
+    carry: tuple[int, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.high <= self.low and not self.extra
+
 
 @dataclass(frozen=True)
 class EventGroup:
-    """Counts of message events that share a UTC hour (or quarter hour) and the message columns."""
+    """Counts of message events that share a local day and the message columns."""
 
-    bucket: datetime
+    day: str  # YYYY-MM-DD, workspace zone
     journey_id: str
     node_id: str
     template: str
@@ -25,9 +47,9 @@ class EventGroup:
 
 @dataclass(frozen=True)
 class StepGroup:
-    """Entries and goals (with their revenue) of run steps that share a UTC hour (or quarter) and a node."""
+    """Entries and goals (with their revenue) of run steps that share a local day and a node."""
 
-    bucket: datetime
+    day: str
     journey_id: str
     node_id: str
     steps: int
@@ -54,21 +76,20 @@ class StoredRollup:
 
 
 class MetricsRepository(Protocol):
-    def events_high(self, low: int, horizon: datetime) -> int:
-        """The commit sequence (exclusive) up to which events are settled: committed for good (no transaction
-        still open below it) and none received after ``horizon`` before it."""
+    def events_window(self, low: int, pending: Sequence[int], horizon: datetime) -> Window:
+        """The events to count after ``low`` (and the ``pending`` transactions of the last pass): those committed
+        for good, up to the first one received after ``horizon``."""
         ...
 
-    def steps_high(self, low: int, horizon: datetime) -> int: ...
+    def steps_window(self, low: int, pending: Sequence[int], horizon: datetime) -> Window: ...
 
-    def count_events(self, low: int, high: int, *, quarter: bool = False,
+    def count_events(self, window: Window, zone: ZoneInfo, *,
                      occurred_from: datetime | None = None) -> list[EventGroup]:
-        """Counts of message events with sequence in [low, high) (occurred at or after ``occurred_from``), by
-        UTC hour (quarter hour) and message columns; opens and clicks also counted once per message."""
+        """Counts of the message events in ``window`` (occurred at or after ``occurred_from``), by local day of
+        ``zone`` and message columns; opens and clicks also counted once per message."""
         ...
 
-    def count_steps(self, low: int, high: int, *, quarter: bool = False,
-                    at_from: datetime | None = None) -> list[StepGroup]: ...
+    def count_steps(self, window: Window, zone: ZoneInfo, *, at_from: datetime | None = None) -> list[StepGroup]: ...
 
     def add(self, deltas: Mapping[RollupKey, tuple[Mapping[str, int], float]]) -> None:
         """Add counts (and revenue) to rollup rows, creating missing rows."""

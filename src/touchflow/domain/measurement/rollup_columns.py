@@ -10,8 +10,10 @@ trigger that fills rows written around the repository (raw SQL) compute the same
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final, NamedTuple
 
+from touchflow.domain.measurement.local_days import quarter_of
 from touchflow.domain.measurement.metrics import MESSAGE_EVENT_COUNTER
 
 __all__ = ["AFTER_SEND", "MESSAGE_TYPES", "MessageColumns", "message_columns", "message_id_of", "sent_event_id"]
@@ -28,6 +30,7 @@ class MessageColumns(NamedTuple):
     msg_template: str  # name or name@version
     msg_channel: str
     msg_reason: str  # the guardrail of a skip, "" otherwise
+    msg_bucket: int  # the UTC quarter hour it occurred in (local_days.quarter_of): a local day's building block
 
 
 def message_id_of(event_id: str, props: Mapping[str, Any]) -> str:
@@ -40,7 +43,7 @@ def sent_event_id(message_id: str) -> str:
     return f"m_{message_id}_sent"
 
 
-def message_columns(event_id: str, event_type: str, props: Mapping[str, Any],
+def message_columns(event_id: str, event_type: str, props: Mapping[str, Any], occurred_at: datetime,
                     sent_version: Any = None) -> MessageColumns | None:
     """The columns of a message event (``None`` for any other event). ``sent_version``: the template version
     the message's ``message_sent`` event recorded, used by later events that carry none of their own."""
@@ -52,4 +55,4 @@ def message_columns(event_id: str, event_type: str, props: Mapping[str, Any],
     reason = str(props.get("guardrail") or "unknown")[:64] if event_type == "message_skipped" else ""
     return MessageColumns(message_id_of(event_id, props)[:64], str(props.get("journey_id") or "")[:40],
                           str(props.get("node_id") or "")[:64], template[:200], str(props.get("channel") or "")[:32],
-                          reason)
+                          reason, quarter_of(occurred_at))

@@ -31,6 +31,7 @@ def upgrade() -> None:
     pg = dialect == "postgresql"
     for name, length in _COLUMNS:
         op.add_column("events", sa.Column(name, sa.String(length), nullable=True))
+    op.add_column("events", sa.Column("msg_bucket", sa.BigInteger(), nullable=True))
     for table in ("events", "run_steps"):  # existing rows: the migration's own transaction (all settled)
         op.add_column(table, sa.Column("xact", sa.BigInteger(), nullable=True,
                                        server_default=sa.text(_XACT) if pg else None))
@@ -38,9 +39,9 @@ def upgrade() -> None:
         op.execute(statement)
     messages = sa.text("msg_id IS NOT NULL")
     op.create_index("ix_events_rollup", "events", ["msg_journey", "msg_node", "msg_template", "msg_channel",
-                                                   "msg_reason", "type", "occurred_at", "msg_id"],
+                                                   "msg_reason", "msg_bucket", "type", "msg_id", "received_at"],
                     sqlite_where=messages, postgresql_where=messages)
-    op.create_index("ix_events_msg_first", "events", ["msg_id", "type", "received_at"], sqlite_where=messages,
+    op.create_index("ix_events_msg_first", "events", ["msg_id", "type", "received_at", "id"], sqlite_where=messages,
                     postgresql_where=messages)
     op.create_index("ix_events_xact", "events", ["xact"], sqlite_where=sa.text("xact IS NOT NULL"))
     op.create_index("ix_run_steps_xact", "run_steps", ["xact"], sqlite_where=sa.text("xact IS NOT NULL"))
@@ -57,5 +58,5 @@ def downgrade() -> None:
     with op.batch_alter_table("run_steps") as batch:
         batch.drop_column("xact")
     with op.batch_alter_table("events") as batch:
-        for name in ("xact", *reversed([n for n, _ in _COLUMNS])):
+        for name in ("xact", "msg_bucket", *reversed([n for n, _ in _COLUMNS])):
             batch.drop_column(name)
