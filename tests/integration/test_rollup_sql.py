@@ -2,7 +2,8 @@
 a varied dataset (journeys with and without an entry segment, four channels, template versions inherited from
 the send, days across the Shanghai midnight, late events, repeated opens and clicks, raw-SQL writers filled by
 the trigger) is counted in several passes and by a rebuild, and compared with the old per-event algorithm
-written out here. And a transaction that commits after a refresh passed its stamp is counted, not missed."""
+written out here. And a transaction that commits after a refresh passed its stamp is counted, not missed;
+the ingest timings are kept 90 days."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ from touchflow.domain.measurement.metrics_ports import RollupKey
 from touchflow.domain.measurement.rollup_columns import AFTER_SEND, MESSAGE_TYPES, message_columns
 from touchflow.domain.ports import JourneyRecord
 from touchflow.services.ingest import RawItem, upsert_contacts
-from touchflow.services.metrics import metric_rows, raw_counts, rebuild_rollups, refresh_rollups
+from touchflow.services.metrics import (
+    RollupSweeper,
+    metric_rows,
+    raw_counts,
+    rebuild_rollups,
+    refresh_rollups,
+    response_times,
+)
 from touchflow.store.tables import events, run_steps
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -232,3 +240,15 @@ def test_a_transaction_open_across_refreshes_is_counted_when_it_commits(app: App
     rebuild_rollups(app.services)
     (day,) = metric_rows(app.services, start=date(2026, 3, 2), end=date(2026, 3, 2))
     assert day.sent == 2
+
+
+def test_the_sweeper_keeps_ninety_days_of_ingest_timings(app: Application, clock: VirtualClock) -> None:
+    now = clock.now()
+    with app.services.uow() as uow:
+        for days in (120, 91, 89, 1):
+            uow.metrics.add_ingest_timing(now - timedelta(days=days), 10, 0.05)
+        uow.commit()
+    RollupSweeper(app.services)()
+    with app.services.reader() as uow:
+        assert len(uow.metrics.ingest_timings(now - timedelta(days=365))) == 2
+    assert response_times(app.services, days=100).ingest_batches == 2

@@ -38,13 +38,15 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.periodic import Every
 
 __all__ = ["CURSOR_KEY", "EVENT_TYPES", "NO_RECEIPTS", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes",
-           "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups",
+           "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "prune_ingest_timings", "raw_counts",
+           "rebuild_rollups",
            "refresh_rollups",
            "response_times", "step_deltas", "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
 CURSOR_VERSION = 2  # 1 (no "version"): (received_at, id) marks, counted in Python (ADR 0028)
 SETTLE = timedelta(seconds=60)  # longer than any write transaction that stamps events before it commits
+TIMINGS_KEPT = timedelta(days=90)  # ingest acknowledgement timings: response_times reads the last days
 CHUNK = 5000  # kept for callers: a pass is one GROUP BY now, whatever its size
 EVENT_TYPES = MESSAGE_TYPES
 STEP_KINDS = frozenset({"entry", "goal"})
@@ -194,17 +196,28 @@ def refresh_rollups(ctx: ServiceContext, *, settle: timedelta = SETTLE, chunk: i
     return _pass(ctx, horizon, workspace_zone(ctx))
 
 
+def prune_ingest_timings(ctx: ServiceContext, keep: timedelta = TIMINGS_KEPT) -> int:
+    """Retention of ``ingest_timings`` (one row per ingest batch, read for the last days' p50/p95 only)."""
+    with ctx.uow() as uow:
+        pruned = uow.metrics.prune_ingest_timings(ctx.clock.now() - keep)
+        uow.commit()
+    return pruned
+
+
 class RollupSweeper:
-    """What the worker's tick calls: at most every ``every``, ``refresh_rollups``."""
+    """What the worker's tick calls: at most every ``every``, ``refresh_rollups``; hourly, the timings' retention."""
 
     def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(minutes=1)) -> None:
         self.ctx = ctx
         self.gate = Every(ctx.clock, every)
+        self.retention = Every(ctx.clock, timedelta(hours=1))
 
     def __call__(self) -> int:
         if self.gate.due() is None:
             return 0
         report = refresh_rollups(self.ctx)
+        if self.retention.due() is not None:
+            prune_ingest_timings(self.ctx)
         return report.events + report.steps
 
 

@@ -80,6 +80,9 @@ class SqlMetricsRepository:
     def add_ingest_timing(self, at: datetime, events: int, seconds: float) -> None:
         self._c.execute(ingest_timings.insert().values(at=at, events=events, seconds=seconds))
 
+    def prune_ingest_timings(self, before: datetime) -> int:
+        return int(self._c.execute(delete(ingest_timings).where(ingest_timings.c.at < before)).rowcount or 0)
+
     def ingest_timings(self, since: datetime) -> list[float]:
         query = select(ingest_timings.c.seconds).where(ingest_timings.c.at >= since)
         return [float(s) for s in self._c.execute(query).scalars()]
