@@ -999,8 +999,10 @@ run_steps.append_column(Column("xact", BigInteger, nullable=True))
 # the rollup's GROUP BY reads this index in its order (no sort); the second one finds a message's first open
 Index("ix_events_rollup", events.c.msg_journey, events.c.msg_node, events.c.msg_template, events.c.msg_channel,
       events.c.msg_reason, events.c.msg_bucket, events.c.type, events.c.msg_id, events.c.received_at,
-      sqlite_where=events.c.msg_id.isnot(None), postgresql_where=events.c.msg_id.isnot(None))
+      sqlite_where=events.c.msg_id.isnot(None), postgresql_where=events.c.msg_id.isnot(None),
+      postgresql_include=["id", "xact"])  # PostgreSQL: index-only (SQLite's rowid is in every index)
 Index("ix_events_msg_first", events.c.msg_id, events.c.type, events.c.received_at, events.c.id,
-      sqlite_where=events.c.msg_id.isnot(None), postgresql_where=events.c.msg_id.isnot(None))
+      sqlite_where=events.c.msg_id.isnot(None), postgresql_where=events.c.msg_id.isnot(None),
+      postgresql_include=["xact"])
 Index("ix_events_xact", events.c.xact, sqlite_where=events.c.xact.isnot(None))
 Index("ix_run_steps_xact", run_steps.c.xact, sqlite_where=run_steps.c.xact.isnot(None))

@@ -40,9 +40,9 @@ def upgrade() -> None:
     messages = sa.text("msg_id IS NOT NULL")
     op.create_index("ix_events_rollup", "events", ["msg_journey", "msg_node", "msg_template", "msg_channel",
                                                    "msg_reason", "msg_bucket", "type", "msg_id", "received_at"],
-                    sqlite_where=messages, postgresql_where=messages)
+                    sqlite_where=messages, postgresql_where=messages, postgresql_include=["id", "xact"])
     op.create_index("ix_events_msg_first", "events", ["msg_id", "type", "received_at", "id"], sqlite_where=messages,
-                    postgresql_where=messages)
+                    postgresql_where=messages, postgresql_include=["xact"])
     op.create_index("ix_events_xact", "events", ["xact"], sqlite_where=sa.text("xact IS NOT NULL"))
     op.create_index("ix_run_steps_xact", "run_steps", ["xact"], sqlite_where=sa.text("xact IS NOT NULL"))
 
