@@ -11,7 +11,7 @@ from sqlalchemy import insert
 
 from touchflow.bootstrap import Application
 from touchflow.services.journeys import publish_journey
-from touchflow.store.tables import contacts, events, journey_runs, outbox
+from touchflow.store.tables import contacts, events, journey_runs, outbox, run_steps
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -61,6 +61,12 @@ class Scenario:
                     id=f"run{self.n:05d}", journey_id=self.journey_id, version=1, contact_id=cid, node_id="done",
                     status="converted" if i < converted else "completed", entered_at=at,
                     updated_at=at + timedelta(hours=1), step_no=1, attempts=0))
+                # the steps the engine writes, which the rollups count entries and conversions from
+                steps = [("entry", at)] + ([("goal", at + timedelta(hours=1))] if i < converted else [])
+                for kind, when in steps:
+                    conn.execute(insert(run_steps).values(
+                        run_id=f"run{self.n:05d}", contact_id=cid, journey_id=self.journey_id, node_id="hello",
+                        kind=kind, edge=None, at=when, detail={}))
 
     def messages(self, at: datetime, sent: int, *, skipped: dict[str, int] | None = None, delivered: int = 0,
                  opened: int = 0, clicked: int = 0, template: str = "welcome_email") -> None:
@@ -78,11 +84,20 @@ class Scenario:
                     channel="email", template=template, payload={}, status="skipped" if reason else "sent",
                     attempts=1, created_at=at, updated_at=at, next_attempt_at=at, sent_at=None if reason else at,
                     reason=reason))
-                if reason:
+                props = {"message_id": mid, "journey_id": self.journey_id, "node_id": "hello", "template": template,
+                         "channel": "email"}
+                if reason:  # the dispatcher's lifecycle event of a guardrail skip
+                    conn.execute(insert(events).values(
+                        id=f"m_{mid}_skipped", contact_id=cid, type="message_skipped", occurred_at=at,
+                        received_at=at, source="touchflow", properties={**props, "guardrail": reason}))
                     continue
-                props = {"message_id": mid, "journey_id": self.journey_id, "template": template, "channel": "email"}
-                kinds = [("message_delivered", i < delivered), ("message_opened", i < opened),
-                         ("message_clicked", i < clicked), ("message_clicked", i < clicked)]
+                conn.execute(insert(events).values(id=f"m_{mid}_sent", contact_id=cid, type="message_sent",
+                                                   occurred_at=at, received_at=at, source="touchflow",
+                                                   properties=props))
+                # email has no delivery receipts: a sent message not delivered bounced (delivered = sent − bounced)
+                kinds = [("message_delivered", i < delivered), ("message_bounced", i >= delivered),
+                         ("message_opened", i < opened), ("message_clicked", i < clicked),
+                         ("message_clicked", i < clicked)]
                 for n, (kind, happens) in enumerate(kinds):
                     if happens:
                         conn.execute(insert(events).values(

@@ -12,7 +12,7 @@ from touchflow.bootstrap import Application
 from touchflow.domain.measurement.report_model import Counts
 from touchflow.services.content import save_template
 from touchflow.services.metrics import refresh_rollups
-from touchflow.services.reports import build_report, counts_from_rollups
+from touchflow.services.reports import build_report, counts_from_events, counts_from_rollups
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def test_weekly_report_figures_from_a_known_scenario(app: Application, scenario:
 
     assert (data.period.first_day, data.period.last_day) == (date(2026, 2, 23), date(2026, 3, 1))
     assert data.period.zone == "Asia/Shanghai"
-    assert data.totals == Counts(entered=11, sent=53, delivered=51, opened=19, clicked=8, converted=3, skipped=3)
+    # email: delivered = sent − bounced (no receipts), so the two undelivered messages bounced
+    assert data.totals == Counts(entered=11, sent=53, delivered=51, opened=19, clicked=8, converted=3, bounced=2,
+                                 skipped=3)
     assert data.previous_totals == Counts(entered=6, sent=5, delivered=5, opened=1, converted=1)
     kpis = {k.key: k for k in data.kpis}
     assert kpis["sent"].value == 53 and kpis["sent"].previous == 5 and kpis["sent"].change == pytest.approx(9.6)
@@ -67,11 +69,12 @@ def test_a_daily_report_and_compliance_findings(app: Application, scenario: Scen
 
 
 def test_the_rollup_source_agrees_on_message_events(app: Application, scenario: Scenario) -> None:
-    """``counts_from_rollups`` (services.metrics.metric_rows) counts the same unique opens and clicks as the raw
-    rows. This scenario writes no message_sent events or run steps, which the rollups count sends, entries and
-    (for email: sent − bounced) deliveries from, so those differ by design."""
+    """The raw-row source (``counts_from_events``, no longer the default) counts the same unique opens and clicks
+    as the rollups."""
     refresh_rollups(app.services)
     data = build_report(app.services, "weekly", counts=counts_from_rollups)
+    raw = build_report(app.services, "weekly", counts=counts_from_events)
+    assert (raw.totals.opened, raw.totals.clicked) == (data.totals.opened, data.totals.clicked)
     assert (data.totals.opened, data.totals.clicked) == (19, 8)
     assert data.previous_totals.opened == 1
     assert [f.journey for f in data.funnels] == ["welcome"] and data.funnels[0].counts.opened == 19

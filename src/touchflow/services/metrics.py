@@ -1,11 +1,14 @@
 """Metric rollups (A1): maintained incrementally from the events table and run steps, read by dashboards.
 
-``refresh_rollups`` reads what arrived since its watermark (``metrics.cursor``, a workspace setting: the last
-(received_at, id) of events and (at, id) of run steps it counted), adds the counts to ``metric_daily`` and moves
-the watermark in the same short transaction, chunk by chunk — so a crash or a second worker never counts a
-row twice. Rows younger than ``settle`` are left for the next pass: a transaction stamped earlier may still be
-committing (ADR 0028). ``rebuild_rollups`` recomputes from raw rows with the same code, so the incremental
-rollup and a recomputation agree by construction (and a property test checks it).
+``refresh_rollups`` counts the rows committed since its watermark (``metrics.cursor``, a workspace setting:
+``{"version": 2, "events": N, "steps": M}``, every row of a commit sequence below N/M is counted) with one
+``GROUP BY`` each over events and run steps (store/rollup_sql.py, ADR 0033), adds the counts to
+``metric_daily`` and moves the watermark in one short write transaction — only if the watermark is still the
+one it read (compare-and-set), so a second worker never counts a row twice. The sequence is commit order
+(SQLite's rowid; on PostgreSQL the writing transaction's id, up to the oldest still open), so a transaction that
+commits late is counted late, not missed. Rows stamped less than ``settle`` ago wait for the next pass, as
+before. ``rebuild_rollups`` recomputes with the same queries, so the incremental rollup and a recomputation
+agree by construction (and a property test checks it).
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.followup import TimelinessLine
 from touchflow.domain.measurement.metrics import (
     DIMENSIONS,
-    MESSAGE_EVENT_COUNTER,
     Dimension,
     MetricRow,
     group_rows,
     nearest_rank,
 )
-from touchflow.domain.measurement.metrics_ports import RawEvent, RawStep, RollupKey, StoredRollup
+from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup, Window
 from touchflow.domain.measurement.nps import NpsResult, net_promoter_score
+from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES
 from touchflow.domain.ports import UnitOfWork
 from touchflow.services.assignment import timeliness_report
 from touchflow.services.channels import current_guardrail_policy
@@ -35,22 +38,25 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.periodic import Every
 
 __all__ = ["CURSOR_KEY", "EVENT_TYPES", "NO_RECEIPTS", "SETTLE", "STEP_KINDS", "RefreshReport", "ResponseTimes",
-           "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "raw_counts", "rebuild_rollups",
+           "RollupSweeper", "event_deltas", "local_today", "metric_rows", "nps", "prune_ingest_timings", "raw_counts",
+           "rebuild_rollups",
            "refresh_rollups",
            "response_times", "step_deltas", "workspace_zone"]
 
 CURSOR_KEY = "metrics.cursor"
+CURSOR_VERSION = 2  # 1 (no "version"): (received_at, id) marks, counted in Python (ADR 0028)
 SETTLE = timedelta(seconds=60)  # longer than any write transaction that stamps events before it commits
-CHUNK = 5000
-EVENT_TYPES = frozenset({*MESSAGE_EVENT_COUNTER, "message_skipped"})
-UNIQUE_TYPES = ("message_opened", "message_clicked")  # counted once per message as well
+TIMINGS_KEPT = timedelta(days=90)  # ingest acknowledgement timings: response_times reads the last days
+CHUNK = 5000  # kept for callers: a pass is one GROUP BY now, whatever its size
+EVENT_TYPES = MESSAGE_TYPES
 STEP_KINDS = frozenset({"entry", "goal"})
 # channels without delivery receipts: SMTP (and on-site pop-ups) report only what came back, so a message sent
 # and not bounced counts as delivered (Mailchimp's "successful deliveries"); the others count receipts
+# (store/rollup_sql.py applies it in SQL)
 NO_RECEIPTS = frozenset({"email", "onsite"})
+_FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
-Counts = dict[str, int]
-Deltas = dict[RollupKey, tuple[Counts, float]]
+Deltas = dict[RollupKey, tuple[dict[str, int], float]]
 
 
 @dataclass
@@ -69,32 +75,14 @@ def local_today(ctx: ServiceContext) -> date:
     return ctx.clock.now().astimezone(workspace_zone(ctx)).date()
 
 
-def _mark(value: Any) -> tuple[datetime, Any] | None:
-    return (datetime.fromisoformat(value[0]), value[1]) if value else None
+class _Segments:
+    """Per pass: each journey's entry segment (read once)."""
 
-
-def _store_mark(mark: tuple[datetime, Any] | None) -> list[Any] | None:
-    return [mark[0].isoformat(), mark[1]] if mark else None
-
-
-class _Dimensions:
-    """Per pass: the local day of a time and each journey's entry segment (read once)."""
-
-    def __init__(self, uow: UnitOfWork, zone: ZoneInfo) -> None:
-        self.zone = zone
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._segments: dict[str, str] = {}
-        self._days: dict[int, str] = {}
 
-    def day(self, at: datetime) -> str:
-        # every zone's offset is a multiple of 15 minutes: one conversion per quarter hour seen
-        quarter = int(at.timestamp()) // 900
-        found = self._days.get(quarter)
-        if found is None:
-            found = self._days[quarter] = at.astimezone(self.zone).date().isoformat()
-        return found
-
-    def segment(self, journey_id: str) -> str:
+    def __call__(self, journey_id: str) -> str:
         if not journey_id:
             return ""
         if journey_id not in self._segments:
@@ -107,184 +95,160 @@ class _Dimensions:
         return self._segments[journey_id]
 
 
-def _add(deltas: Deltas, key: RollupKey, counter: str, n: int = 1, revenue: float = 0.0) -> None:
+def _add(deltas: Deltas, key: RollupKey, counts: Mapping[str, int], revenue: float = 0.0) -> None:
+    kept = {n: v for n, v in counts.items() if v}
+    if not kept and not revenue:  # e.g. only email receipts, which count nothing (delivered = sent − bounced)
+        return
     found = deltas.get(key)
     if found is None:
-        deltas[key] = ({counter: n}, revenue)
+        deltas[key] = (kept, revenue)
         return
-    counts = found[0]
-    counts[counter] = counts.get(counter, 0) + n
-    if revenue:
-        deltas[key] = (counts, found[1] + revenue)
+    summed = dict(found[0])
+    for n, v in kept.items():
+        summed[n] = summed.get(n, 0) + v
+    deltas[key] = (summed, found[1] + revenue)
 
 
-def _message_id(event: RawEvent) -> str:
-    value = event.properties.get("message_id")
-    return str(value) if value else event.id
+def event_deltas(groups: Iterable[EventGroup], segment: _Segments, deltas: Deltas) -> int:
+    """Add the counted groups of message events to ``deltas`` under their entry segment; returns how many events
+    they hold."""
+    events = 0
+    for g in groups:
+        key = RollupKey(g.day, g.journey_id, g.node_id, g.template, g.channel, segment(g.journey_id), g.reason)
+        _add(deltas, key, g.counts)
+        events += g.events
+    return events
 
 
-def _template(props: Mapping[str, Any], version: Any = None) -> str:
-    name = str(props.get("template") or "")
-    version = props.get("template_version", version)
-    return (f"{name}@{version}" if name and version is not None else name)[:200]
-
-
-def event_deltas(events: Iterable[RawEvent], seen: set[tuple[str, str]], dims: _Dimensions, deltas: Deltas,
-                 versions: Mapping[str, Any] | None = None) -> None:
-    """Add the counts of ``events`` (in arrival order); ``seen`` holds (type, message id) of opens and clicks
-    counted before, and grows: the first open (click) of a message is its unique open (click). ``versions``:
-    message id → the template version its ``message_sent`` event recorded (later events inherit it)."""
-    versions = versions or {}
-    for event in events:
-        props = event.properties
-        journey_id = str(props.get("journey_id") or "")[:40]
-        reason = str(props.get("guardrail") or "unknown")[:64] if event.type == "message_skipped" else ""
-        version = versions.get(_message_id(event)) if event.type in AFTER_SEND else None
-        key = RollupKey(dims.day(event.occurred_at), journey_id, str(props.get("node_id") or "")[:64],
-                        _template(props, version), str(props.get("channel") or "")[:32], dims.segment(journey_id),
-                        reason)
-        if event.type == "message_skipped":
-            _add(deltas, key, "skipped")
-            continue
-        if key.channel in NO_RECEIPTS:  # delivered = sent − bounced: the provider confirms nothing else
-            if event.type == "message_delivered":
-                continue
-            if event.type in ("message_sent", "message_bounced"):
-                _add(deltas, key, "delivered", 1 if event.type == "message_sent" else -1)
-        _add(deltas, key, MESSAGE_EVENT_COUNTER[event.type])
-        if event.type in UNIQUE_TYPES:
-            first = (event.type, _message_id(event))
-            if first not in seen:
-                seen.add(first)
-                _add(deltas, key, "opened_unique" if event.type == "message_opened" else "clicked_unique")
-
-
-def _amount(detail: Mapping[str, Any]) -> float:
-    value = detail.get("amount")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def step_deltas(steps: Iterable[RawStep], dims: _Dimensions, deltas: Deltas) -> None:
+def step_deltas(groups: Iterable[StepGroup], segment: _Segments, deltas: Deltas) -> int:
     """Entries and conversions (the journey's goal reached) of runs; no channel or template: they belong to the
     journey and the node the run was at."""
-    for step in steps:
-        key = RollupKey(dims.day(step.at), step.journey_id, step.node_id, "", "", dims.segment(step.journey_id), "")
-        if step.kind == "entry":
-            _add(deltas, key, "entered")
-        else:
-            _add(deltas, key, "converted", revenue=_amount(step.detail))
+    steps = 0
+    for g in groups:
+        key = RollupKey(g.day, g.journey_id, g.node_id, "", "", segment(g.journey_id), "")
+        _add(deltas, key, {"entered": g.entered, "converted": g.converted}, g.revenue)
+        steps += g.steps
+    return steps
 
 
-AFTER_SEND = frozenset(EVENT_TYPES - {"message_queued", "message_skipped", "message_sent"})
+def _current(cursor: Mapping[str, Any]) -> bool:
+    return cursor.get("version") == CURSOR_VERSION
 
 
-def _sent_versions(uow: UnitOfWork, batch: Sequence[RawEvent]) -> dict[str, Any]:
-    """The template version of each message whose later events are in ``batch`` (from its sent event)."""
-    wanted = {_message_id(e) for e in batch if e.type in AFTER_SEND and "template_version" not in e.properties}
-    if not wanted:
-        return {}
-    sent = uow.events.properties_of([f"m_{m}_sent" for m in wanted])
-    return {key[2:-5]: props["template_version"] for key, props in sent.items() if "template_version" in props}
+def _reset_old_cursor(ctx: ServiceContext) -> None:
+    """Rows counted under the old watermark (a time) cannot be continued by sequence: count them all again."""
+    with ctx.uow() as uow:
+        cursor = uow.guards.lock_setting(CURSOR_KEY) or {}
+        if cursor and not _current(cursor):
+            uow.metrics.delete_from("")
+            uow.guards.set_setting(CURSOR_KEY, {"version": CURSOR_VERSION, "events": 0, "steps": 0}, "touchflow",
+                                   ctx.clock.now())
+            uow.commit()
 
 
-def _seen_before(uow: UnitOfWork, batch: Sequence[RawEvent]) -> set[tuple[str, str]]:
-    contacts = {e.contact_id for e in batch if e.type in UNIQUE_TYPES}
-    if not contacts:
-        return set()
-    earlier = uow.metrics.earlier_events(contacts, UNIQUE_TYPES, (batch[0].received_at, batch[0].id))
-    return {(e.type, _message_id(e)) for e in earlier}
-
-
-def _pass(ctx: ServiceContext, horizon: datetime, chunk: int, zone: ZoneInfo, *, rebuild_from: datetime | None = None,
-          through: Mapping[str, Any] | None = None) -> RefreshReport:
-    """Chunks until nothing is left. Each chunk is read and counted in a read transaction, then written in a
-    short write transaction that adds the counts and moves the progress mark only if the mark is still the
-    one read (compare-and-set: a second worker's chunk is never counted twice); ADR 0021 keeps SQLite's write
-    lock for the upserts only.
-
-    A refresh keeps progress in ``events``/``steps``; a rebuild in ``rebuild_events``/``rebuild_steps`` and
-    stops at the refresh marks it found (``through``), which stay where they were."""
-    report = RefreshReport()
-    ev_field, st_field = ("rebuild_events", "rebuild_steps") if through is not None else ("events", "steps")
-    ev_through = _mark(through.get("events")) if through is not None else None
-    st_through = _mark(through.get("steps")) if through is not None else None
-    done_events = through is not None and ev_through is None
-    done_steps = through is not None and st_through is None
+def _pass(ctx: ServiceContext, horizon: datetime, zone: ZoneInfo) -> RefreshReport:
+    """One read transaction counts what settled since the watermark; one short write transaction adds it and
+    moves the watermark if nobody moved it meanwhile (else read again). ADR 0021 keeps SQLite's write lock for
+    the upserts only."""
     while True:
         with ctx.reader() as r:
             read = r.guards.setting(CURSOR_KEY) or {}
-            cursor = dict(read)
-            dims = _Dimensions(r, zone)
+            events_w = r.metrics.events_window(int(read.get("events", 0)), read.get("events_pending", []), horizon)
+            steps_w = r.metrics.steps_window(int(read.get("steps", 0)), read.get("steps_pending", []), horizon)
+            if events_w.empty and steps_w.empty:
+                return RefreshReport()
+            segment = _Segments(r)
             deltas: Deltas = {}
-            batch = [] if done_events else r.metrics.events_after(
-                _mark(cursor.get(ev_field)), horizon, EVENT_TYPES, chunk, occurred_from=rebuild_from,
-                through=ev_through)
-            steps = [] if done_steps else r.metrics.steps_after(
-                cast("tuple[datetime, int] | None", _mark(cursor.get(st_field))), horizon, STEP_KINDS, chunk,
-                at_from=rebuild_from, through=cast("tuple[datetime, int] | None", st_through))
-            if not batch and not steps:
-                return report
-            if batch:
-                event_deltas(batch, _seen_before(r, batch), dims, deltas, _sent_versions(r, batch))
-                cursor[ev_field] = _store_mark((batch[-1].received_at, batch[-1].id))
-            if steps:
-                step_deltas(steps, dims, deltas)
-                cursor[st_field] = _store_mark((steps[-1].at, steps[-1].id))
+            counted = RefreshReport()
+            if not events_w.empty:
+                counted.events = event_deltas(r.metrics.count_events(events_w, zone), segment, deltas)
+            if not steps_w.empty:
+                counted.steps = step_deltas(r.metrics.count_steps(steps_w, zone), segment, deltas)
         with ctx.uow() as uow:
             if (uow.guards.lock_setting(CURSOR_KEY) or {}) != read:
-                continue  # another pass counted this chunk meanwhile: read again from its mark
+                continue  # another pass counted these rows meanwhile: read again from its watermark
             uow.metrics.add(deltas)
-            uow.guards.set_setting(CURSOR_KEY, cursor, "touchflow", ctx.clock.now())
+            uow.guards.set_setting(CURSOR_KEY, _cursor(events_w, steps_w), "touchflow", ctx.clock.now())
             uow.commit()
-        report.events += len(batch)
-        report.steps += len(steps)
+        return counted
+
+
+def _cursor(events_w: Window, steps_w: Window) -> dict[str, Any]:
+    cursor: dict[str, Any] = {"version": CURSOR_VERSION, "events": events_w.high, "steps": steps_w.high}
+    if events_w.carry:
+        cursor["events_pending"] = list(events_w.carry)
+    if steps_w.carry:
+        cursor["steps_pending"] = list(steps_w.carry)
+    return cursor
 
 
 def refresh_rollups(ctx: ServiceContext, *, settle: timedelta = SETTLE, chunk: int = CHUNK,
                     quiescent: bool = False) -> RefreshReport:
-    """Count what arrived since the watermark (up to ``settle`` ago); idempotent. A read first, so an idle
-    workspace costs no write transaction. ``quiescent``: nothing else writes (a finished sandbox replay, whose
-    virtual clock may run ahead of this one), so everything stored counts now."""
-    horizon = datetime(9999, 1, 1, tzinfo=UTC) if quiescent else ctx.clock.now() - settle
+    """Count what committed since the watermark (stamped up to ``settle`` ago); idempotent. Reads first, so an
+    idle workspace costs no write transaction. ``quiescent``: nothing else writes (a finished sandbox replay,
+    whose virtual clock may run ahead of this one), so everything stored counts now. ``chunk`` is ignored."""
+    del chunk
+    horizon = _FAR if quiescent else ctx.clock.now() - settle
     with ctx.reader() as probe:
         cursor = probe.guards.setting(CURSOR_KEY) or {}
-        pending = probe.metrics.events_after(_mark(cursor.get("events")), horizon, EVENT_TYPES, 1) or \
-            probe.metrics.steps_after(cast("tuple[datetime, int] | None", _mark(cursor.get("steps"))), horizon,
-                                      STEP_KINDS, 1)
-    if not pending:
-        return RefreshReport()
-    return _pass(ctx, horizon, chunk, workspace_zone(ctx))
+    if cursor and not _current(cursor):
+        _reset_old_cursor(ctx)
+    return _pass(ctx, horizon, workspace_zone(ctx))
+
+
+def prune_ingest_timings(ctx: ServiceContext, keep: timedelta = TIMINGS_KEPT) -> int:
+    """Retention of ``ingest_timings`` (one row per ingest batch, read for the last days' p50/p95 only)."""
+    with ctx.uow() as uow:
+        pruned = uow.metrics.prune_ingest_timings(ctx.clock.now() - keep)
+        uow.commit()
+    return pruned
 
 
 class RollupSweeper:
-    """What the worker's tick calls: at most every ``every``, ``refresh_rollups``."""
+    """What the worker's tick calls: at most every ``every``, ``refresh_rollups``; hourly, the timings' retention."""
 
     def __init__(self, ctx: ServiceContext, every: timedelta = timedelta(minutes=1)) -> None:
         self.ctx = ctx
         self.gate = Every(ctx.clock, every)
+        self.retention = Every(ctx.clock, timedelta(hours=1))
 
     def __call__(self) -> int:
         if self.gate.due() is None:
             return 0
         report = refresh_rollups(self.ctx)
+        if self.retention.due() is not None:
+            prune_ingest_timings(self.ctx)
         return report.events + report.steps
 
 
 def rebuild_rollups(ctx: ServiceContext, since: date | None = None, *, chunk: int = CHUNK) -> RefreshReport:
     """Recompute the rollup rows of ``since`` (a local day) and later — every row when ``since`` is None — from
-    the raw events and run steps up to the watermark. Interrupted, it is simply run again."""
+    the raw events and run steps up to the watermark, in one transaction (readers never see the rows gone).
+    ``chunk`` is ignored."""
+    del chunk
     zone = workspace_zone(ctx)
-    with ctx.uow() as uow:
-        cursor = dict(uow.guards.lock_setting(CURSOR_KEY) or {})
-        uow.metrics.delete_from(since.isoformat() if since else "")
-        through = {"events": cursor.get("events"), "steps": cursor.get("steps")}
-        cursor.pop("rebuild_events", None)
-        cursor.pop("rebuild_steps", None)
-        uow.guards.set_setting(CURSOR_KEY, cursor, "touchflow", ctx.clock.now())
-        uow.commit()
     start = datetime.combine(since, time(), zone) if since else None
-    horizon = max([_mark(v)[0] for v in through.values() if v] or [ctx.clock.now()])  # type: ignore[index]
-    return _pass(ctx, horizon, chunk, zone, rebuild_from=start, through=through)
+    with ctx.uow() as uow:
+        cursor = uow.guards.lock_setting(CURSOR_KEY) or {}
+        if not _current(cursor):  # nothing counted under the sequence watermark yet: the refresh counts it all
+            cursor = {"version": CURSOR_VERSION, "events": 0, "steps": 0}
+            uow.metrics.delete_from("")
+            uow.guards.set_setting(CURSOR_KEY, cursor, "touchflow", ctx.clock.now())
+        uow.metrics.delete_from(since.isoformat() if since else "")
+        segment = _Segments(uow)
+        deltas: Deltas = {}
+        report = RefreshReport()
+        # what the refreshes counted: below the watermark, except the transactions still pending
+        events_w = Window(0, int(cursor["events"]), skip=tuple(cursor.get("events_pending", ())))
+        steps_w = Window(0, int(cursor["steps"]), skip=tuple(cursor.get("steps_pending", ())))
+        if not events_w.empty:
+            report.events = event_deltas(uow.metrics.count_events(events_w, zone, occurred_from=start), segment,
+                                         deltas)
+        if not steps_w.empty:
+            report.steps = step_deltas(uow.metrics.count_steps(steps_w, zone, at_from=start), segment, deltas)
+        uow.metrics.add(deltas)
+        uow.commit()
+    return report
 
 
 # --- reading -------------------------------------------------------------------------------------------

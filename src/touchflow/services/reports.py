@@ -1,9 +1,9 @@
 """Daily, weekly and monthly reports (A2): the figures of a closed period against the one before, as ``ReportData``.
 
-Counts come from ``activity_source`` (today: ``uow.reports.activity``, rows counted in
-``domain/measurement/activity.py``); once the metrics rollups land, point ``activity_source`` / ``period_counts`` at
-``services.metrics.metric_rows`` and nothing downstream changes. Anomalies come from ``anomaly_source``: a hook for
-the alerts history (``services.alerts``), empty until wired.
+Counts come from the metrics rollups (``counts_from_rollups``, refreshed first), so a report, the dashboard
+(``/v1/metrics``) and ``touchflow metrics show`` give the same figures for the same days (ADR 0033).
+``counts_from_events`` counts the raw rows instead (runs, outbox, message events; it can differ on sent, delivered
+and entered). Anomalies come from ``anomaly_source``: a hook for the alerts history (``services.alerts``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from touchflow.services.alerts import alert_history
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 from touchflow.services.goals import goal_lines
-from touchflow.services.metrics import metric_rows
+from touchflow.services.metrics import metric_rows, refresh_rollups
 
 __all__ = [
     "TEMPLATE_MIN_SENT",
@@ -148,9 +148,11 @@ CountSource = Callable[[ServiceContext, Period], PeriodCounts]
 
 def build_report(ctx: ServiceContext, kind: str, day: date | None = None, *,
                  anomalies: AnomalySource | None = None, with_goals: bool = True,
-                 counts: CountSource = counts_from_events) -> ReportData:
+                 counts: CountSource = counts_from_rollups) -> ReportData:
     """The report of the period containing ``day`` (default: the last closed one). ``counts``: where the figures
-    come from — raw rows (default) or ``counts_from_rollups``."""
+    come from — the rollups (default, brought up to date first) or the raw rows (``counts_from_events``)."""
+    if counts is counts_from_rollups:
+        refresh_rollups(ctx)
     period = report_period(ctx, kind, day)
     now, before = counts(ctx, period), counts(ctx, period.previous())
     with ctx.reader() as uow:

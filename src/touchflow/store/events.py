@@ -9,6 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from touchflow.domain.events import EventInput
+from touchflow.domain.measurement.rollup_columns import (
+    AFTER_SEND,
+    MessageColumns,
+    message_columns,
+    message_id_of,
+    sent_event_id,
+)
 from touchflow.domain.ports import StoredEvent
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
@@ -16,6 +23,10 @@ from touchflow.store.pii_fields import identity_label
 from touchflow.store.tables import events
 
 __all__ = ["SqlEventRepository"]
+
+_INSERT_COLUMNS = ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties", "identity",
+                   *MessageColumns._fields)
+_NO_COLUMNS = (None,) * len(MessageColumns._fields)
 
 
 class SqlEventRepository:
@@ -40,11 +51,33 @@ class SqlEventRepository:
     def insert(self, batch: Sequence[tuple[EventInput, str]], received_at: datetime) -> None:
         if not batch:
             return
+        versions = self._sent_versions([e for e, _ in batch])
+        rows = []
+        for e, contact_id in batch:
+            dims = message_columns(e.id, e.type, e.properties, e.occurred_at,
+                                   versions.get(message_id_of(e.id, e.properties)) if e.type in AFTER_SEND else None)
+            rows.append((e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
+                         self._label(e), *(dims or _NO_COLUMNS)))
         # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch.
-        bulk_insert(self._c, events, ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties",
-                                      "identity"),
-                    [(e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
-                      self._label(e)) for e, contact_id in batch], ignore_conflicts=True)
+        bulk_insert(self._c, events, _INSERT_COLUMNS, rows, ignore_conflicts=True)
+
+    def _sent_versions(self, batch: Sequence[EventInput]) -> dict[str, Any]:
+        """Template versions of the sends that later events of ``batch`` inherit (rollup columns, ADR 0033): the
+        stored ``message_sent`` event's, else the first one in the batch (a repeated id is not stored)."""
+        wanted = {message_id_of(e.id, e.properties) for e in batch
+                  if e.type in AFTER_SEND and "template_version" not in e.properties}
+        if not wanted:
+            return {}
+        stored = self.properties_of([sent_event_id(m) for m in wanted])
+        versions: dict[str, Any] = {}
+        for e in batch:
+            mid = message_id_of(e.id, e.properties)
+            if e.type == "message_sent" and e.id == sent_event_id(mid) and mid in wanted and e.id not in stored:
+                stored[e.id] = dict(e.properties)
+        for key, props in stored.items():
+            if "template_version" in props:
+                versions[key[2:-5]] = props["template_version"]
+        return versions
 
     def properties_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

@@ -1,16 +1,18 @@
-"""MetricsRepository on SQL: raw rows in arrival order for the rollup, and the rollup table (ADR 0028)."""
+"""MetricsRepository on SQL: raw rows counted by GROUP BY for the rollup (ADR 0033), and the rollup table."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, String, and_, delete, func, literal_column, or_, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from touchflow.domain.measurement.metrics_ports import RawEvent, RawStep, RollupKey, StoredRollup
-from touchflow.store.tables import events, ingest_timings, journey_runs, metric_daily, run_steps
+from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup, Window
+from touchflow.store import rollup_sql
+from touchflow.store.tables import events, ingest_timings, journey_runs, metric_daily
 from touchflow.store.types import UTCDateTime
 
 __all__ = ["ROLLUP_COUNTERS", "SqlMetricsRepository"]
@@ -18,62 +20,24 @@ __all__ = ["ROLLUP_COUNTERS", "SqlMetricsRepository"]
 ROLLUP_COUNTERS = ("entered", "queued", "sent", "delivered", "bounced", "opened", "opened_unique", "clicked",
                    "clicked_unique", "converted", "unsubscribed", "complained", "skipped")
 _KEY = ("day", "journey_id", "node_id", "template", "channel", "segment", "reason")
-_CHUNK = 500
-
-
-def _event(r: Any) -> RawEvent:
-    return RawEvent(r.id, r.contact_id, r.type, r.occurred_at, r.received_at, r.properties or {})
 
 
 class SqlMetricsRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def events_after(self, after: tuple[datetime, str] | None, horizon: datetime, types: Collection[str], limit: int,
-                     occurred_from: datetime | None = None,
-                     through: tuple[datetime, str] | None = None) -> list[RawEvent]:
-        c = events.c
-        # ``+type`` on SQLite: walk the arrival index in order; the planner would otherwise take the type index
-        # and sort every event of those types for each chunk
-        kind = literal_column("+events.type", String) if self._c.dialect.name == "sqlite" else c.type
-        where = [kind.in_(sorted(types)), c.received_at <= horizon]
-        if after is not None:
-            where += [c.received_at >= after[0],
-                      or_(c.received_at > after[0], and_(c.received_at == after[0], c.id > after[1]))]
-        if through is not None:
-            where.append(or_(c.received_at < through[0], and_(c.received_at == through[0], c.id <= through[1])))
-        if occurred_from is not None:
-            where.append(c.occurred_at >= occurred_from)
-        query = (select(c.id, c.contact_id, c.type, c.occurred_at, c.received_at, c.properties).where(*where)
-                 .order_by(c.received_at, c.id).limit(limit))
-        return [_event(r) for r in self._c.execute(query)]
+    def events_window(self, low: int, pending: Sequence[int], horizon: datetime) -> Window:
+        return rollup_sql.window(self._c, "events", low, pending, horizon)
 
-    def earlier_events(self, contact_ids: Collection[str], types: Collection[str],
-                       before: tuple[datetime, str]) -> list[RawEvent]:
-        c = events.c
-        found: list[RawEvent] = []
-        ids = sorted(set(contact_ids))
-        for start in range(0, len(ids), _CHUNK):
-            query = (select(c.id, c.contact_id, c.type, c.occurred_at, c.received_at, c.properties)
-                     .where(c.contact_id.in_(ids[start:start + _CHUNK]), c.type.in_(sorted(types)),
-                            or_(c.received_at < before[0], and_(c.received_at == before[0], c.id < before[1]))))
-            found.extend(_event(r) for r in self._c.execute(query))
-        return found
+    def steps_window(self, low: int, pending: Sequence[int], horizon: datetime) -> Window:
+        return rollup_sql.window(self._c, "run_steps", low, pending, horizon)
 
-    def steps_after(self, after: tuple[datetime, int] | None, horizon: datetime, kinds: Collection[str], limit: int,
-                    at_from: datetime | None = None, through: tuple[datetime, int] | None = None) -> list[RawStep]:
-        c = run_steps.c
-        where = [c.kind.in_(sorted(kinds)), c.at <= horizon]
-        if after is not None:
-            where += [c.at >= after[0], or_(c.at > after[0], and_(c.at == after[0], c.id > after[1]))]
-        if through is not None:
-            where.append(or_(c.at < through[0], and_(c.at == through[0], c.id <= through[1])))
-        if at_from is not None:
-            where.append(c.at >= at_from)
-        query = (select(c.id, c.journey_id, c.node_id, c.kind, c.at, c.detail).where(*where)
-                 .order_by(c.at, c.id).limit(limit))
-        return [RawStep(int(r.id), r.journey_id, r.node_id, r.kind, r.at, r.detail or {})
-                for r in self._c.execute(query)]
+    def count_events(self, window: Window, zone: ZoneInfo, *,
+                     occurred_from: datetime | None = None) -> list[EventGroup]:
+        return list(rollup_sql.count_events(self._c, window, zone, occurred_from=occurred_from))
+
+    def count_steps(self, window: Window, zone: ZoneInfo, *, at_from: datetime | None = None) -> list[StepGroup]:
+        return list(rollup_sql.count_steps(self._c, window, zone, at_from=at_from))
 
     def add(self, deltas: Mapping[RollupKey, tuple[Mapping[str, int], float]]) -> None:
         if not deltas:
@@ -115,6 +79,9 @@ class SqlMetricsRepository:
 
     def add_ingest_timing(self, at: datetime, events: int, seconds: float) -> None:
         self._c.execute(ingest_timings.insert().values(at=at, events=events, seconds=seconds))
+
+    def prune_ingest_timings(self, before: datetime) -> int:
+        return int(self._c.execute(delete(ingest_timings).where(ingest_timings.c.at < before)).rowcount or 0)
 
     def ingest_timings(self, since: datetime) -> list[float]:
         query = select(ingest_timings.c.seconds).where(ingest_timings.c.at >= since)

@@ -985,3 +985,24 @@ flow_reviews = Table(  # the quarterly review task of each journey (A7) and the 
     UniqueConstraint("journey_id", "quarter"),
     Index(None, "quarter"),
 )
+
+# --- 0024 rollup columns (ADR 0033): a message event's rollup dimensions as columns, and the commit order ---
+# msg_* are derived from the properties when the event is stored (domain/measurement/rollup_columns.py; a
+# trigger fills rows written around the repository). ``xact`` (PostgreSQL only, NULL on SQLite) is the id of
+# the transaction that wrote the row: the rollup watermark; SQLite's rowid serves there (one writer at a time).
+for _name, _length in (("msg_id", 64), ("msg_journey", 40), ("msg_node", 64), ("msg_template", 200),
+                       ("msg_channel", 32), ("msg_reason", 64)):
+    events.append_column(Column(_name, String(_length), nullable=True))
+events.append_column(Column("msg_bucket", BigInteger, nullable=True))  # UTC quarter hour (epoch s // 900)
+events.append_column(Column("xact", BigInteger, nullable=True))
+run_steps.append_column(Column("xact", BigInteger, nullable=True))
+# the rollup's GROUP BY reads this index in its order (no sort); the second one finds a message's first open
+Index("ix_events_rollup", events.c.msg_journey, events.c.msg_node, events.c.msg_template, events.c.msg_channel,
+      events.c.msg_reason, events.c.msg_bucket, events.c.type, events.c.msg_id, events.c.received_at,
+      sqlite_where=events.c.msg_id.isnot(None), postgresql_where=events.c.msg_id.isnot(None),
+      postgresql_include=["id", "xact"])  # PostgreSQL: index-only (SQLite's rowid is in every index)
+Index("ix_events_msg_first", events.c.msg_id, events.c.type, events.c.received_at, events.c.id,
+      sqlite_where=events.c.msg_id.isnot(None), postgresql_where=events.c.msg_id.isnot(None),
+      postgresql_include=["xact"])
+Index("ix_events_xact", events.c.xact, sqlite_where=events.c.xact.isnot(None))
+Index("ix_run_steps_xact", run_steps.c.xact, sqlite_where=run_steps.c.xact.isnot(None))
