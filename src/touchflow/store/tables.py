@@ -985,3 +985,7 @@ flow_reviews = Table(  # the quarterly review task of each journey (A7) and the 
     UniqueConstraint("journey_id", "quarter"),
     Index(None, "quarter"),
 )
+
+# --- experiments on journey versions (0025_experiment_versions; ADR 0034) ---
+# an experiment's assignments are read by journey, step kind and time (split passes, or entries on a version)
+Index("ix_run_steps_journey_id_kind_at", run_steps.c.journey_id, run_steps.c.kind, run_steps.c.at)
