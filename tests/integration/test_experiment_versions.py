@@ -82,7 +82,7 @@ def versions(app: Application) -> None:
 
 def _runs(app: Application) -> list[Any]:
     with app.engine.connect() as c:
-        return c.execute(select(journey_runs.c.id, journey_runs.c.version, journey_runs.c.entered_at)).all()
+        return list(c.execute(select(journey_runs.c.id, journey_runs.c.version, journey_runs.c.entered_at)))
 
 
 @pytest.mark.usefixtures("versions")
