@@ -228,7 +228,7 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     # A4: open rate down > 15 % three days running → the journey pauses itself
     {"name": "open-rate-drop", "metric": "open_rate", "baseline": {"kind": "trailing", "days": 14},
      "threshold": 0.15, "consecutive": 3, "min_volume": 200, "warning": 0.10, "alpha": 0.01, "cooldown": "7d",
-     "actions": ["pause", "task"]},
+     "actions": ["pause", "task"], "streak_test": "pooled"},
     # circuit breakers within the hour: well above what mailbox providers tolerate (complaints 0.3 %, bounces 5 %)
     {"name": "complaint-breaker", "metric": "complaint_rate", "kind": "breaker", "limit": 0.003, "window": "1h",
      "min_volume": 100, "min_events": 3, "alpha": 0.01, "cooldown": "1d", "warning": None, "threshold": 1.0,

@@ -11,9 +11,10 @@ p-value is the largest of its days' (an intersection–union test: each day must
 threshold on one day, but is over three: the streak fires when every one of its ``consecutive`` counted days
 moved beyond the warning band (half the threshold without one) and the days pooled — successes against
 ``Σ trialsᵢ × baselineᵢ × (1 − threshold)`` — are significant at ``alpha`` and beyond the threshold as a whole.
-Pooling makes the binomial noise small, so what is left is the day-to-day wobble of the rate itself: its
-variance is estimated from the baseline days (their spread beyond binomial noise) and added to the test's
-(a quasi-binomial z test); the larger of that p-value and the exact binomial one decides.
+Pooling makes the binomial noise small, so what is left is the day-to-day wobble of the rate itself and the
+baseline's own uncertainty: the wobble's variance is estimated from the baseline days (their spread beyond
+binomial noise), and both are added to the test's (a quasi-binomial z test); the larger of that p-value and
+the exact binomial one decides.
 
 **Days that do not count.** A day with fewer than ``min_volume`` trials is skipped: it neither breaks nor extends a
 streak. The baseline of a streak is taken only from counted days *before* the streak's first day (trailing N days,
@@ -230,11 +231,16 @@ def _pooled_streak(rule: AlertRule, counted: list[DayCount], by_day: dict[date, 
     change = successes / expected - 1
     target = expected / trials * (1 + sign * rule.threshold)
     p_value = _p_value(rule, successes, trials, target)
-    wobble = _day_variance(_baseline_days(rule, start, start, by_day))  # relative, per day
-    if wobble > 0:
-        sd = math.sqrt(target * (1 - target) / trials + target * target * wobble / len(tests))
-        z = (successes / trials - target) / sd
-        p_value = max(p_value, float(ndtr(z) if sign < 0 else ndtr(-z)))
+    reference = _baseline_days(rule, start, start, by_day)
+    wobble = _day_variance(reference)  # relative, per day
+    base_trials = sum(d.trials for d in reference)
+    base = expected / trials
+    # the window's variance (binomial + wobble) and the baseline's own, which pooling no longer makes negligible
+    variance = (target * (1 - target) / trials + target * target * wobble / len(tests)
+                + (1 + sign * rule.threshold) ** 2 * (base * (1 - base) / max(base_trials, 1)
+                                                      + base * base * wobble / max(len(reference), 1)))
+    z = (successes / trials - target) / math.sqrt(variance) if variance > 0 else 0.0
+    p_value = max(p_value, float(ndtr(z) if sign < 0 else ndtr(-z)))
     if not (sign * change > rule.threshold and p_value < rule.alpha):
         return None
     return Decision(rule.name, rule.metric, "trigger", days=tuple(reversed(tests)), p_value=p_value, change=change)
