@@ -9,7 +9,9 @@ Pure and seeded: the same seed prints the same figures. Figures for several traf
 * open rate, the shipped rule (−15 %, 3 days, α = 0.01), drops of 30–60 %, 1,000–20,000 messages a day;
 * the same with 3× the day-to-day jitter (overdispersed traffic);
 * drops of 15–30 % (just past the threshold: the hard case), and 5–10 % (inside it: must not pause);
-* click rate (2–6 %) on 10,000–50,000 messages a day, and on 1,000–20,000 (too little data for 95 %).
+* click rate (2–6 %) on 10,000–50,000 messages a day, and on 1,000–20,000 (too little data for 95 %);
+* the small-drop profiles again with ``streak_test: each`` (every day significant alone; the rule before ADR
+  0034), the baseline the pooled rule is compared with in the same run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def main() -> None:
     args = parser.parse_args()
     open_rule = default_rules()[0]
     click_rule = parse_rule({**DEFAULT_RULES[0], "name": "click-rate-drop", "metric": "click_rate"})
+    open_each = parse_rule({**DEFAULT_RULES[0], "streak_test": "each"})
+    click_each = parse_rule({**DEFAULT_RULES[0], "name": "click-rate-drop", "metric": "click_rate",
+                             "streak_test": "each"})
     n = args.journeys
     profiles = [
         ("open rate, drops 30–60 %", open_rule, Traffic(journeys=n)),
@@ -38,6 +43,12 @@ def main() -> None:
         ("open rate, drops 5–10 % (inside threshold)", open_rule, Traffic(journeys=n, drop=(0.05, 0.10))),
         ("click rate, 10k–50k/day", click_rule, Traffic(journeys=n, volume=(10_000, 50_000), base_rate=(0.02, 0.06))),
         ("click rate, 1k–20k/day", click_rule, Traffic(journeys=n, base_rate=(0.02, 0.06))),
+        ("open rate, drops 15–30 %, 3× jitter", open_rule, Traffic(journeys=n, drop=(0.15, 0.30), jitter=0.09)),
+        ("each day alone: open rate, 3× jitter", open_each, Traffic(journeys=n, jitter=0.09)),
+        ("each day alone: open rate, drops 15–30 %", open_each, Traffic(journeys=n, drop=(0.15, 0.30))),
+        ("each day alone: click rate, 1k–20k/day", click_each, Traffic(journeys=n, base_rate=(0.02, 0.06))),
+        ("each day alone: open rate, drops 15–30 %, 3× jitter", open_each,
+         Traffic(journeys=n, drop=(0.15, 0.30), jitter=0.09)),
     ]
     rows = []
     for name, rule, traffic in profiles:

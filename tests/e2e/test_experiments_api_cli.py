@@ -1,4 +1,5 @@
-"""Experiments over HTTP and the CLI: create with the plan, governance refusals naming the rule, show, stop."""
+"""Experiments over HTTP and the CLI: a draft with the plan, edited, started (governance refusals naming the
+rule), show, stop; ``create --start`` / ``start: true`` keep one-step scripts working."""
 
 from __future__ import annotations
 
@@ -44,18 +45,32 @@ def journeys(app: Application) -> None:
 
 @pytest.mark.usefixtures("journeys")
 def test_experiments_api(client: TestClient) -> None:
-    refused = client.post("/v1/experiments", json={**SPEC, "key": "small", "journey": "lopsided"})
+    refused = client.post("/v1/experiments", json={**SPEC, "key": "small", "journey": "lopsided", "start": True})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "arm-share"
     assert "4 %" in refused.json()["errors"][0]["reason"]
+    assert client.post("/v1/experiments", json={**SPEC, "start": "yes"}).json()["errors"][0]["field"] == "start"
+    draft = client.post("/v1/experiments", json={**SPEC, "key": "small", "journey": "lopsided"})
+    assert draft.status_code == 201 and draft.json()["state"] == "draft" and draft.json()["started_at"] is None
+    assert client.post("/v1/experiments/small/start").json()["errors"][0]["field"] == "arm-share"
+    edited = client.patch("/v1/experiments/small", json={"mde": 0.05, "arms": ["a", "b"]})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["plan"]["fixed_per_arm"][0] < draft.json()["plan"]["fixed_per_arm"][0]
+    assert client.patch("/v1/experiments/small", json={"key": "x"}).json()["errors"][0]["field"] == "key"
+    assert client.patch("/v1/experiments/small", json={"power": 2}).json()["errors"][0]["field"] == "power"
+    assert client.post("/v1/experiments/small/stop", json={"reason": "discard"}).json()["state"] == "stopped"
+    assert client.patch("/v1/experiments/small", json={"mde": 0.04}).status_code == 409
     bad = client.post("/v1/experiments", json={**SPEC, "mde": "big"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "mde"
     assert client.post("/v1/experiments", content=b"{", headers={"content-type": "application/json"}
                        ).status_code == 400
     created = client.post("/v1/experiments", json=SPEC)
     assert created.status_code == 201, created.text
-    assert created.json()["state"] == "running" and created.json()["plan"]["sequential_per_arm"][0] > 0
+    assert created.json()["state"] == "draft" and created.json()["plan"]["sequential_per_arm"][0] > 0
+    started = client.post("/v1/experiments/send_time/start")
+    assert started.status_code == 200 and started.json()["state"] == "running" and started.json()["started_at"]
+    assert client.post("/v1/experiments/send_time/start").status_code == 409
     assert client.post("/v1/experiments", json=SPEC).status_code == 409
-    assert [e["key"] for e in client.get("/v1/experiments").json()["items"]] == ["send_time"]
+    assert [e["key"] for e in client.get("/v1/experiments").json()["items"]] == ["send_time", "small"]
     shown = client.get("/v1/experiments/send_time").json()
     assert shown["analysis"]["sizes"] == [0, 0] and shown["spec"]["arms"][1]["name"] == "15:00"
     assert client.get("/v1/experiments/nope").status_code == 404
@@ -90,10 +105,22 @@ def test_experiment_commands(env: dict[str, str], tmp_path: Path) -> None:
     assert code == 0 and "样本量规划" in out
     small = tmp_path / "small.json"
     small.write_text(json.dumps({**SPEC, "key": "small", "journey": "lopsided"}), encoding="utf-8")
-    code, out = run(env, "experiment", "create", str(small))
+    code, out = run(env, "experiment", "create", str(small), "--start")
     assert code == 2 and "arm-share" in out
     code, out = run(env, "experiment", "create", str(spec), "--json")
+    assert code == 0 and json.loads(out)["state"] == "draft"
+    change = tmp_path / "change.yaml"
+    change.write_text("primary: revenue\nrevenue_mde: 500\n", encoding="utf-8")
+    code, out = run(env, "experiment", "edit", "send_time", str(change))
+    assert code == 2 and "revenue_sd" in out  # a revenue primary needs its spread for the plan
+    change.write_text("primary: revenue\nrevenue_mde: 500\nrevenue_sd: 4000\nrevenue_baseline: 1200\n",
+                      encoding="utf-8")
+    code, out = run(env, "experiment", "edit", "send_time", str(change), "--json")
+    assert code == 0 and json.loads(out)["plan"]["metric"] == "revenue" and json.loads(out)["plan"]["sd"] == 4000
+    code, out = run(env, "experiment", "start", "send_time", "--json")
     assert code == 0 and json.loads(out)["state"] == "running"
+    code, out = run(env, "experiment", "start", "send_time")
+    assert code == 2 and "not a draft" in out
     code, out = run(env, "experiment", "show", "send_time", "--json")
     assert code == 0 and json.loads(out)["analysis"]["srm"]["flagged"] is False
     code, out = run(env, "experiment", "show", "send_time", "--lang", "en")

@@ -58,6 +58,7 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/incidents": "since is an ISO 8601 time with a zone (checked by datetime.fromisoformat)",
     "POST /v1/experiments": "an experiment names a published journey, its split node and existing segments",
     "POST /v1/experiments/{key}/stop": "a stop must say why (a reason with visible characters)",
+    "PATCH /v1/experiments/{key}": "a draft's editable fields, each valued as on create (a published version …)",
     "GET /v1/metrics": "`from` must not be after `to` (at most 400 days), `journey` must name a journey",
     "GET /v1/metrics/nps": "`from` must not be after `to` (at most 400 days)",
     "GET /v1/journeys/{key}/explain": "the period must run forwards; `by` may also be tag:NAME",

@@ -72,7 +72,7 @@ def test_running_experiment_balances_every_stratum(app: Application, clock: Virt
     for key in ("vip", "city"):
         create_segment(app.services, {"key": key, "name": key, "kind": "dynamic", "condition": {"tag": key}},
                        actor="t")
-    create_experiment(app.services, SPEC, actor="t")
+    create_experiment(app.services, SPEC, actor="t", start=True)
     _simulate(app, [copy, plain], clock.now())
     clock.set(clock.now() + timedelta(days=12))
 

@@ -94,16 +94,16 @@ def test_create_shows_the_plan_and_refuses_a_small_arm(app: Application, journey
     assert spec.arms[0].name == "rational" and plan["sequential_per_arm"][0] > plan["fixed_per_arm"][0] > 0
     publish_journey(app.services, JOURNEY.replace("coupon_copy", "tiny") % (97, 3), actor="t")
     with pytest.raises(ExperimentRefused, match="arm-share: arm emotional gets 3 %") as caught:
-        create_experiment(app.services, {**SPEC, "key": "tiny_test", "journey": "tiny"}, actor="t")
+        create_experiment(app.services, {**SPEC, "key": "tiny_test", "journey": "tiny"}, actor="t", start=True)
     assert caught.value.rules == ("arm-share",)
     with pytest.raises(ExperimentError, match="split: journey coupon_copy has no split node 'nope'"):
-        create_experiment(app.services, {**SPEC, "split": "nope"}, actor="t")
+        create_experiment(app.services, {**SPEC, "split": "nope"}, actor="t", start=True)
     with pytest.raises(ExperimentRefused, match="strata: no segment gold"):
-        create_experiment(app.services, {**SPEC, "strata": ["gold"]}, actor="t")
+        create_experiment(app.services, {**SPEC, "strata": ["gold"]}, actor="t", start=True)
 
 
 def test_a_decision_needs_fourteen_days(app: Application, journey: str) -> None:
-    create_experiment(app.services, SPEC, actor="t")
+    create_experiment(app.services, SPEC, actor="t", start=True)
     with pytest.raises(ExperimentRefused) as caught:
         rollout_experiment(app.services, "copy_test", actor="t")
     assert "min-duration" in caught.value.rules and "confidence" in caught.value.rules
@@ -115,7 +115,7 @@ def test_a_decision_needs_fourteen_days(app: Application, journey: str) -> None:
 
 
 def test_simulated_traffic_analysed_and_rolled_out(app: Application, journey: str, clock: VirtualClock) -> None:
-    created = create_experiment(app.services, SPEC, actor="市场部")
+    created = create_experiment(app.services, SPEC, actor="市场部", start=True)
     assert created.state == "running" and created.plan["sequential_per_arm"]
     _simulate(app, journey, _scenario(clock.now(), 0.15, 0.5))
     clock.set(clock.now() + timedelta(days=20))
@@ -138,12 +138,12 @@ def test_simulated_traffic_analysed_and_rolled_out(app: Application, journey: st
     with app.engine.connect() as c:
         actions = [r.action for r in c.execute(select(audit_log.c.action, audit_log.c.actor))
                    if r.actor == "市场部"]
-    assert actions == ["experiment.create", "journey.publish", "experiment.rollout"]
+    assert actions == ["experiment.create", "experiment.start", "journey.publish", "experiment.rollout"]
 
 
 def test_a_guardrail_that_degrades_stops_the_experiment(app: Application, journey: str,
                                                         clock: VirtualClock) -> None:
-    create_experiment(app.services, SPEC, actor="t")
+    create_experiment(app.services, SPEC, actor="t", start=True)
     _simulate(app, journey, _scenario(clock.now(), 0.15, 0.5, unsubscribe=0.3))
     clock.set(clock.now() + timedelta(days=20))
     experiment, analysis = analyse_experiment(app.services, "copy_test", actor="worker")

@@ -43,7 +43,18 @@ def test_create_rules() -> None:
     rules = [r.rule for r in check_create(small, set())]
     assert rules == ["arm-share", "strata"]
     with pytest.raises(ValueError, match="primary: one of"):
+        parse_spec({"key": "t", "primary": "profit"}, PATHS)
+    with pytest.raises(ValueError, match="revenue_mde: the smallest revenue difference"):
         parse_spec({"key": "t", "primary": "revenue"}, PATHS)
+    with pytest.raises(ValueError, match="revenue_sd: "):
+        parse_spec({"key": "t", "primary": "revenue", "revenue_mde": 500}, PATHS)
+    with pytest.raises(ValueError, match="versions: no published version 3"):
+        parse_spec({"key": "t", "versions": [1, 3]}, None, (1, 2))
+    with pytest.raises(ValueError, match="shares: one percent per version"):
+        parse_spec({"key": "t", "versions": [1, 2], "shares": [50, 40]}, None, (1, 2))
+    versions = parse_spec({"key": "t", "versions": [2, 1], "shares": [96, 4]}, None, (1, 2))
+    assert [(a.name, a.edge, a.version) for a in versions.arms] == [("v2", "v2", 2), ("v1", "v1", 1)]
+    assert [r.rule for r in check_create(versions, set())] == ["arm-share", "strata"]
     with pytest.raises(ValueError, match="arms: one distinct name per path"):
         parse_spec({"key": "t", "arms": ["x", "x"]}, PATHS)
 

@@ -1,4 +1,5 @@
-"""``touchflow experiment create|plan|show|stop|rollout`` (A5): governed A/B tests on a journey's split."""
+"""``touchflow experiment plan|create|edit|start|show|stop|rollout`` (A5): governed A/B tests on a journey's split
+or on its published versions; ``create`` makes a draft, ``start`` starts it (``create --start`` does both)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from touchflow.services.experiments import (
     list_experiments,
     plan_experiment,
     rollout_experiment,
+    start_experiment,
     stop_experiment,
+    update_experiment,
 )
 
 __all__ = ["LABELS", "register"]
 
-experiment_app = typer.Typer(help="Governed A/B tests on a journey's split (实验).", no_args_is_help=True)
+experiment_app = typer.Typer(help="Governed A/B tests on a journey's split or versions (实验).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 LangOpt = Annotated[str, typer.Option("--lang", help="zh-CN (default) or en")]
 
@@ -80,22 +83,55 @@ def plan(file: Annotated[Path, typer.Argument(help="the experiment as YAML or JS
 
 
 @experiment_app.command("create")
-def create(file: Annotated[Path, typer.Argument(help="the experiment as YAML or JSON: key, journey, split, arms, "
-                                                     "primary, guardrails, strata, baseline, mde")],
+def create(file: Annotated[Path, typer.Argument(help="the experiment as YAML or JSON: key, journey, split or "
+                                                     "versions (+ shares), arms, primary, guardrails, strata, "
+                                                     "baseline, mde (revenue: revenue_baseline, revenue_sd, "
+                                                     "revenue_mde in cents)")],
+           start: Annotated[bool, typer.Option("--start", help="start it at once (governance checked)")] = False,
            as_json: JsonOpt = False, lang: LangOpt = "zh-CN") -> None:
-    """Bind an experiment to a split and start it (governance checked; the plan is shown)."""
+    """Create a draft experiment and show its plan; ``--start`` starts it too."""
     t = _labels(lang)
     document = load_document(file, "an experiment")
     with open_app() as app:
         try:
-            experiment = create_experiment(app.services, document, actor=local_actor())
+            experiment = create_experiment(app.services, document, actor=local_actor(), start=start)
         except ValueError as exc:
             _refused(exc)
+    _done(experiment, as_json, t)
+
+
+def _done(experiment: Experiment, as_json: bool, t: dict[str, str]) -> None:
     if as_json:
         print_json(_document(experiment))
         return
     console.print(f"experiment {experiment.spec.key}: {experiment.state}")
     _print_plan(dict(experiment.plan), t)
+
+
+@experiment_app.command("edit")
+def edit(key: str, file: Annotated[Path, typer.Argument(help="the fields to change, as YAML or JSON")],
+         as_json: JsonOpt = False, lang: LangOpt = "zh-CN") -> None:
+    """Edit a draft (arms, shares, versions, metrics, strata, plan inputs); the plan is recomputed."""
+    t = _labels(lang)
+    document = load_document(file, "the changes")
+    with open_app() as app:
+        try:
+            experiment = update_experiment(app.services, key, document, actor=local_actor())
+        except ValueError as exc:
+            _refused(exc)
+    _done(experiment, as_json, t)
+
+
+@experiment_app.command("start")
+def start(key: str, as_json: JsonOpt = False, lang: LangOpt = "zh-CN") -> None:
+    """Start a draft: governance checked on the journey as it is now, the power plan recomputed (audited)."""
+    t = _labels(lang)
+    with open_app() as app:
+        try:
+            experiment = start_experiment(app.services, key, actor=local_actor())
+        except ValueError as exc:
+            _refused(exc)
+    _done(experiment, as_json, t)
 
 
 @experiment_app.command("show")
@@ -110,7 +146,9 @@ def show(key: Annotated[str | None, typer.Argument(help="an experiment key; none
                 print_json({"items": rows})
             else:
                 for row in rows:
-                    console.print(f"{row['key']}  {row['state']}  {row['spec']['journey']}/{row['spec']['split']}")
+                    where = row["spec"]["split"] or "versions " + ",".join(
+                        str(a["version"]) for a in row["spec"]["arms"])
+                    console.print(f"{row['key']}  {row['state']}  {row['spec']['journey']}/{where}")
             return
         try:
             experiment, analysis = analyse_experiment(app.services, key, actor=local_actor())
@@ -122,10 +160,12 @@ def show(key: Annotated[str | None, typer.Argument(help="an experiment key; none
     console.print(f"{experiment.spec.key}  {t['state']}: {experiment.state}  {analysis.days:.1f}d")
     table = Table(t["arm"], "metric", t["n"], t["rate"], t["diff"], t["cuped"], t["p_seq"], t["p_bh"])
     for m in analysis.metrics:
-        def cell(v: float | None, pct: bool = True) -> str:
-            return "" if v is None else (f"{100 * v:.2f}%" if pct else f"{v:.4f}")
+        def cell(v: float | None, pct: bool = True, money: bool = m.continuous) -> str:
+            if v is None:
+                return ""
+            return f"{v / 100:.2f}" if money else (f"{100 * v:.2f}%" if pct else f"{v:.4f}")
         table.add_row(m.arm, m.metric, str(m.n), cell(m.rate), cell(m.difference), cell(m.cuped_difference),
-                      cell(m.p_sequential, False), cell(m.p_adjusted, False))
+                      cell(m.p_sequential, False, False), cell(m.p_adjusted, False, False))
     console.print(table)
     console.print(f"{t['srm']}: {', '.join(analysis.srm_flagged) or t['none']};  "
                   f"{t['harm']}: {', '.join(f'{a}/{m}' for a, m in analysis.harm) or t['none']}")
@@ -134,7 +174,7 @@ def show(key: Annotated[str | None, typer.Argument(help="an experiment key; none
 @experiment_app.command("stop")
 def stop(key: str, reason: Annotated[str, typer.Option("--reason", help="why it stops")],
          as_json: JsonOpt = False) -> None:
-    """Stop a running experiment without a winner (audited)."""
+    """Stop a running experiment, or discard a draft, without a winner (audited)."""
     with open_app() as app:
         try:
             experiment = stop_experiment(app.services, key, actor=local_actor(), reason=reason)
@@ -150,7 +190,8 @@ def stop(key: str, reason: Annotated[str, typer.Option("--reason", help="why it 
 def rollout(key: str, arm: Annotated[str | None, typer.Option("--arm", help="the arm to roll out (default: the "
                                                                             "significant winner)")] = None,
             as_json: JsonOpt = False) -> None:
-    """Publish a journey version in which everyone takes the winner — only if governance allows."""
+    """Roll the winner out (a split: a version without it; versions: the winner made live) — if governance
+    allows."""
     with open_app() as app:
         try:
             experiment = rollout_experiment(app.services, key, actor=local_actor(), arm=arm)

@@ -1,5 +1,6 @@
 """The arm assigner the engine hands to ``advance``: splits with a running experiment assign by permuted blocks
-per stratum (ADR 0031, ``domain.measurement.experiment_blocks``); every other split keeps its plain hash.
+per stratum (ADR 0031, ``domain.measurement.experiment_blocks``); every other split keeps its plain hash. A
+journey with a running version experiment (ADR 0034) assigns each entrant a version the same way, at entry.
 
 One per batch, in the batch's transaction: the running experiments are read once, on the first split pass; each
 assignment increments its stratum's counter in the same transaction, so a rolled-back batch takes its numbers
@@ -13,7 +14,7 @@ from typing import Any
 
 from touchflow.domain.journeys import Split
 from touchflow.domain.measurement.experiment_blocks import block_arm, stratum_of
-from touchflow.domain.measurement.experiment_rules import Experiment
+from touchflow.domain.measurement.experiment_rules import Arm, Experiment
 from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.predicates import ContactFacts
 from touchflow.domain.transitions import Run
@@ -31,6 +32,24 @@ class StratifiedArms:
             self._running = {(journey_id, e.spec.split_node): e for journey_id, e in
                              self.uow.experiments.running_on_splits()}
         return self._running.get((journey_id, node_id))
+
+    def experiment_versions(self) -> list[tuple[str, int]]:
+        """(journey id, version) of every arm of a running version experiment: what routing must be able to load."""
+        self._experiment("", "")
+        assert self._running is not None
+        return [(journey_id, v) for (journey_id, node), e in self._running.items() if not node
+                for v in e.spec.versions]
+
+    def version_arm(self, journey_id: str, contact_id: str) -> tuple[Arm, dict[str, Any]] | None:
+        """The version arm of an entrant of a journey under a version experiment (None: no experiment)."""
+        experiment = self._experiment(journey_id, "")
+        if experiment is None or not experiment.spec.versions:
+            return None
+        spec = experiment.spec
+        stratum = stratum_of(spec.strata, self.uow.experiments.segments_of(contact_id, spec.strata))
+        n = self.uow.experiments.next_in_stratum(experiment.id, stratum)
+        arm = spec.arms[block_arm([a.share for a in spec.arms], spec.key, stratum, n)]
+        return arm, {"experiment": spec.key, "arm": arm.name, "version": arm.version, "stratum": stratum, "n": n}
 
     def __call__(self, run: Run, node: Split, facts: ContactFacts) -> tuple[int, Mapping[str, Any]] | None:
         experiment = self._experiment(run.journey_id, node.id)

@@ -171,6 +171,10 @@ class JourneyRuntime:
                 definitions = self.catalog.for_runs(uow, live_runs)
             definitions.update({(jid, rec.current_version): d for jid, (rec, d) in active.by_id.items()
                                 if rec.current_version is not None})
+            batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
+            for jid, version in batch.arms.experiment_versions():  # entrants may run another version (ADR 0034)
+                if jid in active.by_id:
+                    definitions[(jid, version)] = self.catalog.definition(uow, jid, version)
             needs = event_needs(definitions.values())
             if pre is not None and pre.needs == needs:
                 facts, properties, matches = pre.facts, pre.properties, pre.matches
@@ -188,7 +192,6 @@ class JourneyRuntime:
             runs_by_contact: dict[str, list[Run]] = defaultdict(list)
             for run in live_runs:
                 runs_by_contact[run.contact_id].append(run)
-            batch = StepBatch(uow, self.catalog, self.ctx.ids, now)
             for item in inbox:
                 fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
                 contact_facts = facts[item.contact_id]

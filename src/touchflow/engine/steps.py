@@ -146,14 +146,20 @@ class StepBatch:
                 self.steps.append((run, StepRecord(definition.start, "entry", self.now, "held_out",
                                                    {"holdout": definition.holdout.key})))
                 return run
+        detail: dict[str, Any] = {}
+        arm = self.arms.version_arm(record.id, facts.contact_id)
+        if arm is not None and arm[0].version is not None:  # a version experiment: the entrant runs its arm's version
+            definition = self.catalog.definition(self.uow, record.id, arm[0].version)
+            run = replace(run, version=arm[0].version, node_id=definition.start)
+            detail = arm[1]
         if start_at is not None and start_at > self.now:  # "30 days after order_paid": start later
             run = replace(run, wake_at=start_at)
             self.new_runs[run.id] = run
             self.steps.append((run, StepRecord(definition.start, "entry", self.now, "scheduled",
-                                               {"starts_at": start_at.isoformat()})))
+                                               {"starts_at": start_at.isoformat(), **detail})))
             return run
         self.new_runs[run.id] = run
-        self.steps.append((run, StepRecord(definition.start, "entry", self.now, "entered", {})))
+        self.steps.append((run, StepRecord(definition.start, "entry", self.now, "entered", detail)))
         return self.record(advance(definition, run, facts, Entered(), self.now, self.arms))
 
     def _current_workspace_group(self) -> WorkspaceGroup | None:

@@ -1,4 +1,8 @@
-"""Experiments (A5), and the reads over run steps, events and segment stays their analyses use."""
+"""Experiments (A5), and the reads over run steps, events and segment stays their analyses use.
+
+Who was assigned: a split experiment's contacts pass the split (``run_steps`` of kind ``split``); a version
+experiment's (``node_id`` "") are the runs that entered (entry steps ``entered`` or ``scheduled``, not held out),
+their arm the run's version, reported as the edge ``v<n>`` (ADR 0034)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from touchflow.domain.measurement.experiment_ports import Assignment, SegmentStay, UnitEvent
-from touchflow.domain.measurement.experiment_rules import Experiment, ExperimentSpec
+from touchflow.domain.measurement.experiment_rules import Experiment, ExperimentSpec, version_edge
 from touchflow.store.tables import (
     events,
     experiment_strata,
@@ -55,20 +59,32 @@ class SqlExperimentRepository:
     def save(self, experiment: Experiment) -> None:
         e = experiment
         self._c.execute(update(experiments).where(experiments.c.id == e.id).values(
-            state=e.state, started_at=e.started_at, stopped_at=e.stopped_at, stop_reason=e.stop_reason,
+            spec=e.spec.to_data(), plan=dict(e.plan), split_node=e.spec.split_node, state=e.state,
+            started_at=e.started_at, stopped_at=e.stopped_at, stop_reason=e.stop_reason,
             winner=e.winner, rolled_out_version=e.rolled_out_version,
             last_analysis=dict(e.last_analysis) if e.last_analysis is not None else None))
 
+    @staticmethod
+    def _where(journey_id: str, node_id: str, since: datetime, until: datetime) -> tuple[Any, ...]:
+        at = (run_steps.c.journey_id == journey_id, run_steps.c.at >= since, run_steps.c.at <= until)
+        if node_id:
+            return (*at, run_steps.c.node_id == node_id, run_steps.c.kind == "split")
+        return (*at, run_steps.c.kind == "entry", run_steps.c.edge.in_(("entered", "scheduled")))
+
     def _assigned(self, journey_id: str, node_id: str, since: datetime, until: datetime) -> Any:
-        return (select(run_steps.c.contact_id).where(
-            run_steps.c.journey_id == journey_id, run_steps.c.node_id == node_id, run_steps.c.kind == "split",
-            run_steps.c.at >= since, run_steps.c.at <= until).distinct())
+        return select(run_steps.c.contact_id).where(*self._where(journey_id, node_id, since, until)).distinct()
 
     def assignments(self, journey_id: str, node_id: str, since: datetime, until: datetime) -> list[Assignment]:
+        if not node_id:  # a version experiment: the version each run entered on is its arm
+            rows = self._c.execute(
+                select(run_steps.c.contact_id, run_steps.c.run_id, journey_runs.c.version, run_steps.c.at)
+                .join(journey_runs, journey_runs.c.id == run_steps.c.run_id)
+                .where(*self._where(journey_id, node_id, since, until))
+                .order_by(run_steps.c.at, run_steps.c.id))
+            return [Assignment(r.contact_id, r.run_id, version_edge(r.version), r.at) for r in rows]
         rows = self._c.execute(
             select(run_steps.c.contact_id, run_steps.c.run_id, run_steps.c.edge, run_steps.c.at)
-            .where(run_steps.c.journey_id == journey_id, run_steps.c.node_id == node_id,
-                   run_steps.c.kind == "split", run_steps.c.at >= since, run_steps.c.at <= until)
+            .where(*self._where(journey_id, node_id, since, until))
             .order_by(run_steps.c.at, run_steps.c.id))
         return [Assignment(r.contact_id, r.run_id, r.edge or "", r.at) for r in rows]
 

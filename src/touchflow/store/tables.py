@@ -1006,3 +1006,7 @@ Index("ix_events_msg_first", events.c.msg_id, events.c.type, events.c.received_a
       postgresql_include=["xact"])
 Index("ix_events_xact", events.c.xact, sqlite_where=events.c.xact.isnot(None))
 Index("ix_run_steps_xact", run_steps.c.xact, sqlite_where=run_steps.c.xact.isnot(None))
+
+# --- experiments on journey versions (0025_experiment_versions; ADR 0034) ---
+# an experiment's assignments are read by journey, step kind and time (split passes, or entries on a version)
+Index("ix_run_steps_journey_id_kind_at", run_steps.c.journey_id, run_steps.c.kind, run_steps.c.at)

@@ -1,5 +1,6 @@
-"""``/v1/experiments``: governed A/B tests (A5). Reading needs ``reports.read``; creating, stopping and rolling
-out change what contacts receive, so they need ``journeys.publish``."""
+"""``/v1/experiments``: governed A/B tests (A5). Reading needs ``reports.read``; creating a draft, editing it,
+starting, stopping and rolling out change (or prepare to change) what contacts receive, so they need
+``journeys.publish``."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from touchflow.services.experiments import (
     experiment_report,
     list_experiments,
     rollout_experiment,
+    start_experiment,
     stop_experiment,
+    update_experiment,
 )
 
 __all__ = ["experiment_document", "router"]
@@ -32,7 +35,7 @@ Key = Annotated[str, Path(max_length=64)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing, unknown or revoked API key"},
     404: {"model": ErrorOut, "description": "no such experiment"},
-    409: {"model": ErrorOut, "description": "the experiment exists, or is not running"},
+    409: {"model": ErrorOut, "description": "the experiment exists, is not running, or is no longer a draft"},
     422: {"model": ErrorOut, "description": "unusable input (`errors[0].field`) or refused by governance "
                                             "(`errors[*].field` is the rule: arm-share, min-duration, confidence…)"},
 }
@@ -86,17 +89,46 @@ def experiment(request: Request, key: Key, who: Acting) -> Response:
     return json_response({**experiment_document(found), "analysis": analysis.to_data()})
 
 
-@router.post("", summary="Create and start an experiment on a split (YAML or JSON body)", response_model=None,
-             responses=_ERRORS, **permit("journeys.publish", openapi_extra={"requestBody": {"required": True,
-                                         "content": {"application/json": {"schema": {"type": "object"}}}}}))
+_OBJECT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+@router.post("", summary="Create a draft experiment on a split or on journey versions (YAML or JSON body; "
+             "`start: true` starts it at once)", response_model=None, responses=_ERRORS,
+             **permit("journeys.publish", openapi_extra=_OBJECT))
 async def create(request: Request, who: Acting) -> Response:
     state = api_state(request)
     document = await _body(request)
+    start = document.pop("start", False)
+    if not isinstance(start, bool):
+        raise ApiError(422, "start: true or false", [{"field": "start", "reason": "true or false"}])
     try:
-        created = await state.write(create_experiment, state.services, document, actor=who.actor)
+        created = await state.write(create_experiment, state.services, document, actor=who.actor, start=start)
     except ValueError as exc:
         raise _fail(exc) from None
     return json_response(experiment_document(created), 201)
+
+
+@router.patch("/{key}", summary="Edit a draft: arms, shares, versions, metrics, strata, plan inputs",
+              response_model=None, responses=_ERRORS, **permit("journeys.publish", openapi_extra=_OBJECT))
+async def edit(request: Request, key: Key, who: Acting) -> Response:
+    state = api_state(request)
+    changes = await _body(request)
+    try:
+        done = await state.write(update_experiment, state.services, key, changes, actor=who.actor)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    return json_response(experiment_document(done))
+
+
+@router.post("/{key}/start", summary="Start a draft (governance checked, power plan recomputed and kept)",
+             response_model=None, responses=_ERRORS, **permit("journeys.publish"))
+async def start(request: Request, key: Key, who: Acting) -> Response:
+    state = api_state(request)
+    try:
+        done = await state.write(start_experiment, state.services, key, actor=who.actor)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    return json_response(experiment_document(done))
 
 
 _REASON = {"requestBody": {"required": True, "content": {"application/json": {"schema": {

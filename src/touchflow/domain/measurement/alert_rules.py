@@ -32,7 +32,7 @@ ACTIONS = ("pause", "task", "notify")
 _EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 _FIELDS = {"name", "metric", "kind", "baseline", "threshold", "consecutive", "min_volume", "warning", "alpha",
            "cooldown", "rearm", "shadow", "actions", "notify", "enabled", "journeys", "window", "limit", "min_events",
-           "assignee"}
+           "assignee", "streak_test"}
 
 
 class RuleError(ValueError):
@@ -75,6 +75,10 @@ class AlertRule:
     limit: float = 0.0  # breaker only: the ceiling rate
     min_events: int = 3  # breaker only: fewer events never trip it, whatever the rate
     assignee: str | None = None  # the task action: who gets the task (else the "marketing" queue's on-duty person)
+    # daily only: "each" — every day of the streak significant on its own; "pooled" — each day's change beyond the
+    # warning band, and the streak's days pooled significantly beyond the threshold (ADR 0034: catches the small
+    # drops a day alone cannot show)
+    streak_test: Literal["each", "pooled"] = "each"
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -97,6 +101,8 @@ class AlertRule:
         if self.kind == "daily":
             for key in ("window", "limit", "min_events"):
                 data.pop(key)
+        else:
+            data.pop("streak_test")
         return data
 
 
@@ -203,6 +209,9 @@ def parse_rule(data: object) -> AlertRule:
     rearm = data.get("rearm", "on_resume")
     if rearm not in ("on_resume", "after_cooldown"):
         raise RuleError("rearm", f"must be on_resume or after_cooldown, not {rearm!r}")
+    streak_test = data.get("streak_test", "each")
+    if streak_test not in ("each", "pooled"):
+        raise RuleError("streak_test", f"must be each or pooled, not {streak_test!r}")
     limit = _number(data, "limit", 0.0, 0.0, 1.0)
     if kind == "breaker" and limit <= 0:
         raise RuleError("limit", "a breaker needs the ceiling rate it trips above (e.g. 0.003)")
@@ -212,14 +221,14 @@ def parse_rule(data: object) -> AlertRule:
                      rearm, _flag(data, "shadow", False), actions, {str(k): str(v) for k, v in notify.items()},
                      _flag(data, "enabled", True), _names(data, "journeys", ("*",)),
                      _duration(data, "window", timedelta(hours=1)), limit, _whole(data, "min_events", 3, 1, 10_000),
-                     assignee.strip() if isinstance(assignee, str) else None)
+                     assignee.strip() if isinstance(assignee, str) else None, streak_test)
 
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     # A4: open rate down > 15 % three days running → the journey pauses itself
     {"name": "open-rate-drop", "metric": "open_rate", "baseline": {"kind": "trailing", "days": 14},
      "threshold": 0.15, "consecutive": 3, "min_volume": 200, "warning": 0.10, "alpha": 0.01, "cooldown": "7d",
-     "actions": ["pause", "task"]},
+     "actions": ["pause", "task"], "streak_test": "pooled"},
     # circuit breakers within the hour: well above what mailbox providers tolerate (complaints 0.3 %, bounces 5 %)
     {"name": "complaint-breaker", "metric": "complaint_rate", "kind": "breaker", "limit": 0.003, "window": "1h",
      "min_volume": 100, "min_events": 3, "alpha": 0.01, "cooldown": "1d", "warning": None, "threshold": 1.0,

@@ -7,6 +7,15 @@ bounces, unsubscribes) a one-sided Poisson test of today's count against ``λ = 
 Significance is ``p-value < alpha`` (default 0.01). ``consecutive`` breach days in a row trigger; the streak's
 p-value is the largest of its days' (an intersection–union test: each day must be significant on its own).
 
+**Pooled streaks** (``streak_test: pooled``, ADR 0034). A drop of 15–30 % is often not significant beyond the
+threshold on one day, but is over three: the streak fires when every one of its ``consecutive`` counted days
+moved beyond the warning band (half the threshold without one) and the days pooled — successes against
+``Σ trialsᵢ × baselineᵢ × (1 − threshold)`` — are significant at ``alpha`` and beyond the threshold as a whole.
+Pooling makes the binomial noise small, so what is left is the day-to-day wobble of the rate itself and the
+baseline's own uncertainty: the wobble's variance is estimated from the baseline days (their spread beyond
+binomial noise), and both are added to the test's (a quasi-binomial z test); the larger of that p-value and
+the exact binomial one decides.
+
 **Days that do not count.** A day with fewer than ``min_volume`` trials is skipped: it neither breaks nor extends a
 streak. The baseline of a streak is taken only from counted days *before* the streak's first day (trailing N days,
 or the same weekday of the previous N weeks), so a drop never drags its own baseline down.
@@ -19,12 +28,13 @@ false-alert rates under these conditions are in docs/benchmarks.md (bench/bench_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from scipy.special import bdtr, bdtrc, pdtrc
+from scipy.special import bdtr, bdtrc, ndtr, pdtrc
 
 from touchflow.domain.measurement.alert_rules import AlertRule
 
@@ -172,6 +182,10 @@ def evaluate_daily(rule: AlertRule, series: Iterable[DayCount], state: AlertStat
             streak_tests = tests
             break
     streak = len(streak_tests)
+    if rule.streak_test == "pooled" and streak < rule.consecutive and len(counted) == rule.consecutive:
+        pooled = _pooled_streak(rule, counted, by_day)
+        if pooled is not None:
+            return _fire(rule, pooled, replace(state, consecutive=rule.consecutive), today, now)
     if streak == 0:
         status: Status = today_test.verdict
         return (Decision(rule.name, rule.metric, status, days=(today_test,), p_value=today_test.p_value,
@@ -184,6 +198,52 @@ def evaluate_daily(rule: AlertRule, series: Iterable[DayCount], state: AlertStat
                 replace(state, consecutive=streak))
     return _fire(rule, Decision(rule.name, rule.metric, "trigger", days=days, p_value=p_value, change=change),
                  replace(state, consecutive=streak), today, now)
+
+
+def _day_variance(days: list[DayCount]) -> float:
+    """The relative variance of a day's rate beyond binomial noise, from the baseline days (0 when none shows)."""
+    trials = sum(d.trials for d in days)
+    if len(days) < 3 or trials == 0:
+        return 0.0
+    base = sum(d.successes for d in days) / trials
+    if not 0 < base < 1:
+        return 0.0
+    rates = [d.successes / d.trials for d in days]
+    mean = sum(rates) / len(rates)
+    spread = sum((r - mean) ** 2 for r in rates) / (len(rates) - 1)
+    binomial = sum(base * (1 - base) / d.trials for d in days) / len(days)
+    return max(0.0, spread - binomial) / (base * base)
+
+
+def _pooled_streak(rule: AlertRule, counted: list[DayCount], by_day: dict[date, DayCount]) -> Decision | None:
+    """The trigger of a pooled streak over ``counted`` (newest first), or None."""
+    start = counted[-1].day
+    tests = [_test_day(rule, c, _baseline_days(rule, c.day, start, by_day)) for c in counted]
+    band = rule.warning if rule.warning is not None else rule.threshold / 2
+    sign = -1 if rule.direction == "drop" else 1
+    if any(t.baseline is None or t.change is None or sign * t.change <= band for t in tests):
+        return None
+    trials = sum(t.trials for t in tests)
+    successes = sum(t.successes for t in tests)
+    expected = sum(t.trials * (t.baseline or 0.0) for t in tests)
+    if trials == 0 or expected <= 0:
+        return None
+    change = successes / expected - 1
+    target = expected / trials * (1 + sign * rule.threshold)
+    p_value = _p_value(rule, successes, trials, target)
+    reference = _baseline_days(rule, start, start, by_day)
+    wobble = _day_variance(reference)  # relative, per day
+    base_trials = sum(d.trials for d in reference)
+    base = expected / trials
+    # the window's variance (binomial + wobble) and the baseline's own, which pooling no longer makes negligible
+    variance = (target * (1 - target) / trials + target * target * wobble / len(tests)
+                + (1 + sign * rule.threshold) ** 2 * (base * (1 - base) / max(base_trials, 1)
+                                                      + base * base * wobble / max(len(reference), 1)))
+    z = (successes / trials - target) / math.sqrt(variance) if variance > 0 else 0.0
+    p_value = max(p_value, float(ndtr(z) if sign < 0 else ndtr(-z)))
+    if not (sign * change > rule.threshold and p_value < rule.alpha):
+        return None
+    return Decision(rule.name, rule.metric, "trigger", days=tuple(reversed(tests)), p_value=p_value, change=change)
 
 
 def _fire(rule: AlertRule, decision: Decision, state: AlertState, today: date,

@@ -2,7 +2,8 @@
 
 The sequential test looks once per day since the start (cumulative data up to each day's end) and at ``now``;
 its p-value is the running minimum, so asking again tomorrow is safe. CUPED adjusts every look with θ from
-that look's data. Benjamini–Hochberg runs over every (treatment arm × metric) comparison.
+that look's data. Benjamini–Hochberg runs over every (treatment arm × metric) comparison. A continuous metric
+(revenue per entrant, cents) is compared by Welch's test; its mSPRT mixes over the mean difference (ADR 0034).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from touchflow.domain.measurement.experiment_means import mean_interval, welch
 from touchflow.domain.measurement.experiment_rules import (
+    CONTINUOUS,
     HARM_WHEN_UP,
     MIN_DURATION,
     Experiment,
@@ -50,6 +53,7 @@ class Unit:
     stratum: str
     outcomes: Mapping[str, datetime | None]
     pre: Mapping[str, float] = field(default_factory=dict)
+    values: Mapping[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)  # continuous metrics
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,8 @@ class ArmMetric:
     arm: str
     metric: str
     n: int
-    successes: int
-    rate: float
+    successes: int  # contacts with the outcome (for revenue: buyers)
+    rate: float  # a rate, or for a continuous metric the mean per contact (cents)
     rate_ci: tuple[float, float]
     difference: float | None = None  # against control (None for control itself)
     difference_ci: tuple[float, float] | None = None
@@ -68,6 +72,7 @@ class ArmMetric:
     variance_reduction: float | None = None
     p_sequential: float | None = None
     p_adjusted: float | None = None  # Benjamini–Hochberg over every comparison
+    continuous: bool = False  # a mean per contact (Welch), not a rate (two proportions)
 
     def to_data(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -120,12 +125,35 @@ class _Columns:
         self.outcome = {m: np.array([seconds(u.outcomes.get(m)) for u in units]) for m in metrics}
         self.pre = {m: np.array([u.pre.get(m, 0.0) for u in units]) for m in metrics}
         self.start = start
+        self.amounts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # (unit index, seconds, value)
+        for m in metrics:
+            if m in CONTINUOUS:
+                flat = [(i, seconds(at), v) for i, u in enumerate(units) for at, v in u.values.get(m, ())]
+                self.amounts[m] = (np.array([f[0] for f in flat], dtype=int), np.array([f[1] for f in flat]),
+                                   np.array([f[2] for f in flat], dtype=float))
 
     def at(self, metric: str, cutoff: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         limit = (cutoff - self.start).total_seconds()
         inside = self.assigned < limit
+        if metric in self.amounts:  # the sum of the contact's values up to the look
+            index, times, amounts = self.amounts[metric]
+            seen = times <= limit
+            total = np.bincount(index[seen], weights=amounts[seen], minlength=self.assigned.size)
+            return total[inside], self.pre[metric][inside], self.arms[inside]
         y = (self.outcome[metric][inside] <= limit).astype(float)
         return y, self.pre[metric][inside], self.arms[inside]
+
+
+def _tau2(spec: ExperimentSpec, metric: str) -> float | tuple[float, ...]:
+    """The mSPRT's mixing variance: the smallest difference worth detecting, squared (rates or cents);
+    guardrails mix over several sizes since the harmful size is not known in advance."""
+    if metric in CONTINUOUS:
+        if metric == spec.primary:
+            return spec.revenue_mde ** 2
+        return tuple((spec.revenue_mde * k / 4) ** 2 for k in GUARDRAIL_TAU_SCALES)
+    if metric == spec.primary:
+        return spec.mde ** 2
+    return tuple((spec.guardrail_mde * k) ** 2 for k in GUARDRAIL_TAU_SCALES)
 
 
 def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, now: datetime) -> Analysis:
@@ -141,8 +169,7 @@ def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, n
     metrics = (spec.primary, *spec.guardrails)
     columns = _Columns(units, metrics, started_at)
     for metric in metrics:
-        tau2: float | tuple[float, ...] = spec.mde ** 2 if metric == spec.primary else \
-            tuple((spec.guardrail_mde * k) ** 2 for k in GUARDRAIL_TAU_SCALES)
+        tau2 = _tau2(spec, metric)
         paths: dict[int, list[tuple[float, float]]] = {i: [] for i in range(1, arm_count)}
         final = None
         for cutoff in cutoffs:
@@ -151,6 +178,9 @@ def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, n
             for arm in range(1, arm_count):
                 paths[arm].append(final.difference(0, arm))
         y, _, arms = columns.at(metric, now)
+        if metric in CONTINUOUS:
+            rows.extend(_mean_rows(spec, metric, y, arms, sizes, final, paths, tau2))
+            continue
         wins = [int(y[arms == i].sum()) for i in range(arm_count)]
         for i in range(arm_count):
             n = sizes[i]
@@ -173,6 +203,29 @@ def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, n
                  and r.p_sequential <= spec.alpha and _worse(r))
     return Analysis(now, (now - started_at) / timedelta(days=1), sizes, srm_test(sizes, shares),
                     {k: srm_test(v, shares) for k, v in sorted(strata.items())}, tuple(rows), harm, len(cutoffs))
+
+
+def _mean_rows(spec: ExperimentSpec, metric: str, y: np.ndarray, arms: np.ndarray, sizes: Sequence[int],
+               final: Any, paths: Mapping[int, list[tuple[float, float]]],
+               tau2: float | tuple[float, ...]) -> list[ArmMetric]:
+    """A continuous metric's rows: each arm's mean with a t interval, each treatment by Welch and CUPED."""
+    rows = []
+    for i in range(len(spec.arms)):
+        part = y[arms == i]
+        mean = float(part.mean()) if part.size else 0.0
+        buyers = int((part > 0).sum())
+        if i == 0:
+            rows.append(ArmMetric(spec.arms[0].name, metric, sizes[0], buyers, mean, mean_interval(part),
+                                  continuous=True))
+            continue
+        test = welch(y[arms == 0], part, spec.alpha)
+        diff, var = final.difference(0, i)
+        half = _Z95 * float(np.sqrt(var))
+        rows.append(ArmMetric(spec.arms[i].name, metric, sizes[i], buyers, mean, mean_interval(part),
+                              test.difference, (test.ci_low, test.ci_high), test.p_value, diff,
+                              (diff - half, diff + half), final.variance_reduction,
+                              msprt_p_values(paths[i], tau2)[-1] if paths[i] else 1.0, continuous=True))
+    return rows
 
 
 def _with(row: ArmMetric, **changes: Any) -> ArmMetric:

@@ -44,11 +44,12 @@ class ExperimentRepository(Protocol):
     def get(self, key: str) -> Experiment | None: ...
     def all(self) -> list[Experiment]: ...
     def save(self, experiment: Experiment) -> None:
-        """State, stop, winner, roll-out and the last analysis (the spec never changes)."""
+        """Spec and plan (a draft's edits), state, stop, winner, roll-out and the last analysis."""
         ...
 
     def assignments(self, journey_id: str, node_id: str, since: datetime, until: datetime) -> list[Assignment]:
-        """Every pass through the split in [since, until], oldest first."""
+        """Every pass through the split in [since, until], oldest first; ``node_id`` "" (a version experiment):
+        every run that entered (not held out), its edge ``v<n>`` for the version it runs."""
         ...
 
     def events_of_assigned(self, journey_id: str, node_id: str, since: datetime, until: datetime,
@@ -68,7 +69,8 @@ class ExperimentRepository(Protocol):
     # --- stratified assignment (0023) ---
 
     def running_on_splits(self) -> list[tuple[str, Experiment]]:
-        """(journey id, experiment) of every running experiment: the splits whose arms the engine assigns."""
+        """(journey id, experiment) of every running experiment: the splits (and journeys, for version
+        experiments) whose arms the engine assigns."""
         ...
 
     def next_in_stratum(self, experiment_id: str, stratum: str) -> int:
