@@ -3,7 +3,8 @@
 Each fake registers ``(method, path) -> handler``; a handler gets the parsed request and returns
 ``(status, json body, headers)``. Before the handler runs the server applies, in order: a queued fault
 (``fail_next``: "5xx", "429", "timeout", or "lost": applied but answered 502), then the rate limit
-(``rate_limit`` requests per ``window_s``, answered 429 with ``Retry-After``). The log keeps every request, so tests can count retries and pages.
+(``rate_limit`` requests per ``window_s``, answered 429 with ``Retry-After``).
+The log keeps every request, so tests can count retries and pages.
 """
 
 from __future__ import annotations
