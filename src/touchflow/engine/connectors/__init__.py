@@ -10,6 +10,8 @@ __all__ = ["KIND_MODULES", "Kind", "SourceRequest", "get_kind", "kinds", "regist
 
 KIND_MODULES: tuple[str, ...] = (
     "touchflow.engine.connectors.rest_presets",
+    "touchflow.engine.connectors.wecom_source",
+    "touchflow.engine.connectors.wechat_source",
 )
 
 for _module in KIND_MODULES:

@@ -145,7 +145,14 @@ def _fxiaoke(request: SourceRequest, session: Session) -> tuple[dict[str, Any], 
     """The token and corp id travel in the JSON body (the API's documented shape), not in a header. The token
     (valid two hours) is asked for once per run with the app's id, secret and the corp's permanent code."""
     base = setting_str_or(request.settings, "base_url", "https://open.fxiaoke.com")
-    session.hooks["response"].append(_fx_check)
+    checked_send = session.send
+
+    def send(request: Any, **kwargs: Any) -> Any:  # not a hook: dlt's paginate replaces the session's hooks
+        response = checked_send(request, **kwargs)  # type: ignore[no-untyped-call]
+        _fx_check(response)
+        return response
+
+    session.send = send  # type: ignore[method-assign]
     token, corp_id = fxiaoke_token(session, base, setting_str(request.settings, "app_id"),
                                    _secret(request, "app_secret"), _secret(request, "permanent_code"))
     limit = setting_int(request.settings, "page_size", 100, low=1, high=100)
@@ -181,7 +188,7 @@ def fxiaoke_token(session: Session, base: str, app_id: str, app_secret: str, per
     return str(body["corpAccessToken"]), str(body["corpId"])
 
 
-def _fx_check(response: Any, *args: Any, **kwargs: Any) -> None:
+def _fx_check(response: Any) -> None:
     """纷享销客 answers HTTP 200 with a non-zero ``errorCode`` on failure: turn that into an error."""
     try:
         body = response.json()
