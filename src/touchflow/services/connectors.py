@@ -42,6 +42,8 @@ __all__ = [
     "due_connectors",
     "finish_run",
     "get_connector",
+    "request_run",
+    "run_json",
     "set_connector_status",
     "show_connector",
     "start_run",
@@ -195,6 +197,22 @@ def set_connector_status(ctx: ServiceContext, name: str, status: str, *, actor: 
                          {"status": status}, now, before={"status": current.status}, after={"status": status})
         uow.commit()
     return updated
+
+
+def request_run(ctx: ServiceContext, name: str, *, actor: str) -> Connector:
+    """Ask the worker to run ``name`` at its next pass (the API's "run now": a pull may take minutes, a request
+    must not). A paused connector is refused (ValueError)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        current = uow.connectors.get(name)
+        if current is None:
+            raise ConnectorNotFound(name)
+        if current.status != "active":
+            raise ValueError(f"connector {name} is paused: resume it first")
+        uow.connectors.set_status(name, current.status, now, now)
+        uow.audit.record(actor, "connector.run_requested", name, {}, now)
+        uow.commit()
+    return replace(current, next_run_at=now)
 
 
 def due_connectors(ctx: ServiceContext, limit: int = 20) -> list[Connector]:
