@@ -17,6 +17,7 @@ from touchflow.domain.connectors import ConnectorRun
 from touchflow.domain.errors import FieldError
 from touchflow.engine.connectors.kinds import kind_requirements
 from touchflow.engine.connectors.runner import RunOptions, run_connector, test_connector
+from touchflow.engine.headers import MappingError, mapped_fields
 from touchflow.security.crypto import SecretError
 from touchflow.services.connectors import (
     ConnectorBusy,
@@ -79,6 +80,10 @@ def add(
     secrets = _read_secrets(secret, secret_file, ask_secret)
     settings = _pairs(setting or [], "--setting", typed=True)
     mapping = _parse_map(map_)
+    try:
+        mapped_fields(record_kind, mapping)  # type: ignore[arg-type]
+    except MappingError as exc:
+        fail(str(exc))
     with open_app() as app:
         try:
             sealed = app.secret_box().seal(secrets, f"connector:{name}") if secrets else None

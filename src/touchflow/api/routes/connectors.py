@@ -18,6 +18,8 @@ from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
 from touchflow.engine.connectors.kinds import kind_requirements
 from touchflow.engine.connectors.runner import test_connector
+from touchflow.engine.headers import MappingError, mapped_fields
+from touchflow.security.crypto import SecretError
 from touchflow.services.connectors import (
     ConnectorNotFound,
     add_connector,
@@ -68,14 +70,28 @@ def list_(request: Request) -> Response:
              responses=_ERRORS, **permit("connectors.manage"))
 async def add(request: Request, who: Acting, body: ConnectorIn) -> Response:
     state = api_state(request)
-    if len(orjson.dumps(body.settings)) > _MAX_SETTINGS:
-        raise ApiError(422, "settings too large", [{"field": "settings", "reason": "over 64 KiB"}])
+    for field, value in (("settings", body.settings), ("mapping", body.mapping)):
+        try:
+            encoded = orjson.dumps(value)
+        except TypeError:  # an integer wider than 64 bits
+            raise ApiError(422, f"{field}: a number is too large", [{"field": field, "reason": "number too large"}]
+                           ) from None
+        if len(encoded) > _MAX_SETTINGS or b"\\u0000" in encoded:
+            raise ApiError(422, f"{field}: over 64 KiB or holds a NUL character",
+                           [{"field": field, "reason": "over 64 KiB or holds a NUL character"}])
+    try:
+        mapped_fields(body.record_kind, body.mapping)
+    except MappingError as exc:
+        raise ApiError(422, str(exc), [{"field": "mapping", "reason": str(exc)}]) from None
     sealed = None
     if body.secrets:
-        if state.services.secret_box is None:
-            raise ApiError(422, "this server has no key ring to seal secrets", [{"field": "secrets",
-                                                                                 "reason": "cannot be sealed"}])
-        sealed = state.services.secret_box().seal(dict(body.secrets), f"connector:{body.name}")
+        try:
+            if state.services.secret_box is None:
+                raise SecretError("no key ring")
+            sealed = state.services.secret_box().seal(dict(body.secrets), f"connector:{body.name}")
+        except SecretError as exc:
+            raise ApiError(422, f"secrets cannot be sealed: {exc}", [{"field": "secrets", "reason": str(exc)}]
+                           ) from None
     try:
         connector = await state.write(
             add_connector, state.services, body.name, body.kind, body.settings, record_kind=body.record_kind,

@@ -106,6 +106,16 @@ def consecutive_failures(runs: Sequence[ConnectorRun]) -> int:
     return count
 
 
+def _has_control(value: object) -> bool:
+    if isinstance(value, str):
+        return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value)
+    if isinstance(value, Mapping):
+        return any(_has_control(k) or _has_control(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_control(v) for v in value)
+    return False
+
+
 def validate_connector(connector: Connector, *, kinds: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
                        ) -> None:
     """FieldError naming the field. ``kinds``: kind -> (required settings, secret names) as registered."""
@@ -136,8 +146,14 @@ def validate_connector(connector: Connector, *, kinds: Mapping[str, tuple[tuple[
     for target, column in connector.mapping.items():
         if not target.strip() or not str(column).strip():
             raise FieldError("mapping", f"{target}={column}: FIELD=COLUMN, both non-empty")
-    if connector.cursor is not None and not connector.cursor.strip():
-        raise FieldError("cursor", "empty: name the column, or leave it out to read everything each run")
+    if connector.cursor is not None and (not connector.cursor.strip() or _has_control(connector.cursor)):
+        raise FieldError("cursor", "name the column (no control characters), or leave it out to read everything")
+    for key, value in connector.settings.items():
+        if _has_control(key) or _has_control(value):
+            raise FieldError(f"settings.{key}", "holds a control character")
+    for target, column in connector.mapping.items():
+        if _has_control(target) or _has_control(column):
+            raise FieldError("mapping", f"{target!r}: holds a control character")
     parse_schedule(connector.schedule)
     if connector.status not in ("active", "paused"):
         raise FieldError("status", f"must be active or paused, got {connector.status!r}")

@@ -18,6 +18,7 @@ from dlt.sources.sql_database import sql_table
 from sqlalchemy import Engine, MetaData, Table, bindparam, column, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError
+from sqlalchemy.pool import NullPool
 
 from touchflow.domain.events import JSONValue
 from touchflow.engine.connectors.kinds import SourceRequest, register_kind
@@ -43,9 +44,9 @@ def sql_engine(request: SourceRequest) -> Engine:
         raise ValueError(f"settings.url: not an SQLAlchemy URL ({exc})") from None
     if url.password is not None:
         raise ValueError("settings.url: holds a password; put it in --secret-file as password=… (it is sealed)")
-    if "password" in request.secrets:
+    if "password" in request.secrets and url.get_backend_name() != "sqlite":  # a file has no password
         url = url.set(password=request.secrets["password"])
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, poolclass=NullPool)  # a run's connections close with it: nothing pooled between runs
 
 
 def _start(value: JSONValue, column_type: tuple[type | None, bool]) -> Any:
