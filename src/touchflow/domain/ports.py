@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from touchflow.domain.connectors.ports import ConnectorRepository
 from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
@@ -336,6 +337,7 @@ class UnitOfWork(Protocol):
     reports: ReportRepository
     metrics: MetricsRepository
     experiments: ExperimentRepository
+    connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

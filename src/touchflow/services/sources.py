@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from touchflow.domain.events import JSONValue
 from touchflow.domain.sources import DEFAULT_PRIORITIES, SOURCE_KINDS, Source
@@ -41,5 +42,19 @@ def record_import_run(ctx: ServiceContext, *, actor: str, kind: str, source: str
 
 
 def list_sources(ctx: ServiceContext) -> list[Source]:
+    """Every source; one fed by connectors carries their run counts (its success rate comes from runs)."""
     with ctx.reader() as uow:
-        return uow.sources.all()
+        sources = uow.sources.all()
+        counts = uow.connectors.run_counts()
+        feeds = {c.name: _fed_source(c.name, c.settings.get("source")) for c in uow.connectors.all()}
+    runs: dict[str, tuple[int, int]] = {}
+    for connector, (total, ok) in counts.items():
+        name = feeds.get(connector, connector)
+        before = runs.get(name, (0, 0))
+        runs[name] = (before[0] + total, before[1] + ok)
+    return [replace(s, sync_runs=runs[s.name][0], sync_runs_ok=runs[s.name][1]) if s.name in runs else s
+            for s in sources]
+
+
+def _fed_source(connector: str, setting: object) -> str:
+    return setting.strip() if isinstance(setting, str) and setting.strip() else connector

@@ -985,3 +985,50 @@ flow_reviews = Table(  # the quarterly review task of each journey (A7) and the 
     UniqueConstraint("journey_id", "quarter"),
     Index(None, "quarter"),
 )
+
+# --- connectors (issue 14, migration 0026) ---
+connectors = Table(  # a pull from another system, as data; its committed cursor and its run lease
+    "connectors", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("settings", JSONDoc, nullable=False),  # non-secret JSON
+    Column("secret", Text, nullable=True),  # sealed (SecretBox, context "connector:<name>")
+    Column("secret_names", JSONDoc, nullable=False),
+    Column("record_kind", String(16), nullable=False),  # contacts | events
+    Column("event_type", String(64), nullable=True),
+    Column("mapping", JSONDoc, nullable=False),  # FIELD -> source column
+    Column("cursor_field", String(128), nullable=True),
+    Column("cursor_value", JSONDoc, nullable=True),  # last committed: moves only with committed batches
+    Column("schedule", String(100), nullable=False),  # cron (workspace zone) | realtime | manual
+    Column("status", String(16), nullable=False),  # active | paused
+    Column("next_run_at", UTCDateTime(), nullable=True),
+    Column("columns", JSONDoc, nullable=False),  # the source's columns as the last run saw them
+    Column("lease_owner", String(200), nullable=True),  # host:pid:token of the process running it
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "status", "next_run_at"),
+)
+
+connector_runs = Table(  # every run: what it read and did, the cursor before and after (A6: sync success rate)
+    "connector_runs", metadata,
+    Column("id", ID, primary_key=True),
+    Column("connector", String(64), ForeignKey("connectors.name"), nullable=False),
+    Column("trigger", String(16), nullable=False),  # schedule | manual | test | realtime
+    Column("actor", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # running | succeeded | failed | interrupted
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("read", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("retried", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("warnings", JSONDoc, nullable=False),
+    Column("cursor_before", JSONDoc, nullable=True),
+    Column("cursor_after", JSONDoc, nullable=True),
+    Column("details", JSONDoc, nullable=False),
+    Index(None, "connector", "started_at"),
+)
+
+__all__ += ["connector_runs", "connectors"]

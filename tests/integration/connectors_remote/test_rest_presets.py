@@ -11,7 +11,7 @@ import pytest
 from tests.fakes.crm_apis import FakeCrm
 from tests.integration.connectors_remote.dlt_run import collect
 from touchflow.domain.errors import FieldError
-from touchflow.engine.connectors import SourceRequest, get_kind
+from touchflow.engine.connectors.kinds import SourceRequest, get_kind
 from touchflow.engine.connectors.rest_presets import build_rest_source
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.fakes.weixin_apis import FakeWeixin
 from tests.integration.connectors_remote.dlt_run import collect
 from touchflow.bootstrap import Application
-from touchflow.engine.connectors import SourceRequest, get_kind
+from touchflow.engine.connectors.kinds import SourceRequest, get_kind
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 
 UNION = "oUnion-shared-1"

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dlt.sources.helpers.requests import Client, Response, Session
+from dlt.sources.helpers.requests import Client, ConnectionError, Response, Session, Timeout
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 
-__all__ = ["retrying_session", "setting_int", "setting_str", "setting_str_or"]
+__all__ = ["TRANSIENT", "retrying_session", "setting_int", "setting_str", "setting_str_or"]
+
+# What is left after dlt's own retries and still worth a whole new attempt from the committed cursor.
+TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, Timeout)
 
 RetryPredicate = Callable[[Response | None, BaseException | None], bool]
 

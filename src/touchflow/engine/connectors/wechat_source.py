@@ -19,7 +19,7 @@ import dlt
 from dlt.sources.helpers.rest_client.client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
-from touchflow.engine.connectors.http_session import retrying_session, setting_str, setting_str_or
+from touchflow.engine.connectors.http_session import TRANSIENT, retrying_session, setting_str, setting_str_or
 from touchflow.engine.connectors.kinds import SourceRequest, register_kind
 from touchflow.engine.connectors.weixin_auth import WeixinTokenAuth, weixin_retry
 
@@ -100,4 +100,4 @@ def _test(request: SourceRequest) -> None:
 
 
 register_kind("wechat_followers", build_wechat_source, required_settings=("app_id",), secret_names=("secret",),
-              test=_test)
+              test=_test, transient=TRANSIENT)
