@@ -11,9 +11,10 @@ boundary rows; ingest is idempotent, so nothing is doubled and nothing at the bo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
+import dlt
 from dlt.sources.helpers.requests import Session
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth, BearerTokenAuth, HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import (
@@ -44,20 +45,25 @@ _EPOCH_ISO = "1970-01-01T00:00:00Z"
 
 
 def build_rest_source(request: SourceRequest) -> Any:
-    """One dlt resource named after the connector, yielding flat dict rows."""
-    config = rest_config(request)
-    resources = rest_api_resources(config)
-    resource = resources[0]
+    """One dlt resource named after the connector, yielding flat dict rows; the HTTP session closes with it."""
+    session = retrying_session(request.settings)
+    inner = rest_api_resources(rest_config(request, session))[0]
     flatten = _FLATTEN.get(_preset(request.settings))
     if flatten is not None:
-        resource.add_map(flatten)
-    return resource
+        inner.add_map(flatten)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        try:
+            yield from inner
+        finally:
+            session.close()
+
+    return dlt.resource(rows, name=request.connector_name, write_disposition="append")
 
 
-def rest_config(request: SourceRequest) -> RESTAPIConfig:
+def rest_config(request: SourceRequest, session: Session) -> RESTAPIConfig:
     preset = _preset(request.settings)
     builder = {"hubspot": _hubspot, "salesforce": _salesforce, "fxiaoke": _fxiaoke, "generic": _generic}[preset]
-    session = retrying_session(request.settings)
     client, endpoint = builder(request, session)
     client["session"] = session
     endpoint.setdefault("params", {})

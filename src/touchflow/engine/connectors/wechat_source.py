@@ -56,11 +56,14 @@ def _batch_info(client: RESTClient, openids: list[str]) -> list[dict[str, Any]]:
 
 def follower_rows(request: SourceRequest) -> Iterator[dict[str, Any]]:
     client = _client(request)
-    for infos in _followers(client):
-        for info in infos:
-            row = _event(info) if request.record_kind == "events" else _contact(info)
-            if row is not None:
-                yield row
+    try:
+        for infos in _followers(client):
+            for info in infos:
+                row = _event(info) if request.record_kind == "events" else _contact(info)
+                if row is not None:
+                    yield row
+    finally:
+        client.session.close()
 
 
 def _contact(info: dict[str, Any]) -> dict[str, Any]:

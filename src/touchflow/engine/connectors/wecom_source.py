@@ -43,6 +43,13 @@ def _client(request: SourceRequest) -> RESTClient:
 
 def wecom_rows(request: SourceRequest) -> Iterator[dict[str, Any]]:
     client = _client(request)
+    try:
+        yield from _rows(client, request)
+    finally:
+        client.session.close()
+
+
+def _rows(client: RESTClient, request: SourceRequest) -> Iterator[dict[str, Any]]:
     batch = setting_int(request.settings, "page_size", 100, low=1, high=100)
     follow = client.get("cgi-bin/externalcontact/get_follow_user_list").json().get("follow_user", [])
     tag_names: dict[str, str] = {}
