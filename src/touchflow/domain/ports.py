@@ -28,6 +28,7 @@ from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.unmerge import MergeUndo
+from touchflow.domain.writeback import WritebackRepository
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
     from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
@@ -338,6 +339,7 @@ class UnitOfWork(Protocol):
     metrics: MetricsRepository
     experiments: ExperimentRepository
     connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
+    writeback: WritebackRepository  # issue 14, write-back outbox (domain/writeback.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1032,3 +1032,25 @@ connector_runs = Table(  # every run: what it read and did, the cursor before an
 )
 
 __all__ += ["connector_runs", "connectors"]
+
+
+# --- write-back to CRMs (issue 14, P1; migration 0027) --------------------------------------------------------
+writeback_outbox = Table(  # changes to tell a CRM, captured in the transaction that made them; shipped later
+    "writeback_outbox", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("field", String(16), nullable=False),  # score | mql | sql | stage | tasks | consent
+    Column("value", JSONDoc, nullable=True),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | sent | dead | discarded
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "connector", "status"),
+)
+
+__all__ += ["writeback_outbox"]

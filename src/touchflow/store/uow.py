@@ -33,6 +33,7 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.domain.writeback import WritebackRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.alerts import SqlAlertRepository
@@ -63,6 +64,7 @@ from touchflow.store.registry import (
 from touchflow.store.reports import SqlReportRepository
 from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
+from touchflow.store.writeback import SqlWritebackRepository
 
 __all__ = ["SqlUnitOfWork"]
 
@@ -95,6 +97,7 @@ class SqlUnitOfWork:
     metrics: MetricsRepository
     experiments: ExperimentRepository
     connectors: ConnectorRepository
+    writeback: WritebackRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -138,6 +141,7 @@ class SqlUnitOfWork:
         self.metrics = SqlMetricsRepository(connection)
         self.experiments = SqlExperimentRepository(connection)
         self.connectors = SqlConnectorRepository(connection)
+        self.writeback = SqlWritebackRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
