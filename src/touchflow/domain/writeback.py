@@ -56,16 +56,16 @@ def parse_writeback(connector: str, settings: Mapping[str, JSONValue]) -> Writeb
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise FieldError("writeback", "an object with preset and fields")
+        raise FieldError("settings.writeback", "an object with preset and fields")
     preset = raw.get("preset")
     if preset not in WRITEBACK_PRESETS:
-        raise FieldError("writeback.preset", f"one of {', '.join(WRITEBACK_PRESETS)}")
+        raise FieldError("settings.writeback.preset", f"one of {', '.join(WRITEBACK_PRESETS)}")
     fields = raw.get("fields", list(WRITEBACK_FIELDS))
     if not isinstance(fields, list) or not fields or any(f not in WRITEBACK_FIELDS for f in fields):
-        raise FieldError("writeback.fields", f"a list from {', '.join(WRITEBACK_FIELDS)}")
+        raise FieldError("settings.writeback.fields", f"a list from {', '.join(WRITEBACK_FIELDS)}")
     size = raw.get("batch_size", 100)
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
-        raise FieldError("writeback.batch_size", "a whole number from 1 to 100")
+        raise FieldError("settings.writeback.batch_size", "a whole number from 1 to 100")
     return WritebackConfig(connector, str(preset), frozenset(str(f) for f in fields), size)
 
 

@@ -295,5 +295,6 @@ def _text_list(raw: JSONValue, name: str) -> list[str]:
 _FLATTEN = {"hubspot": _flatten_hubspot, "salesforce": _flatten_salesforce}
 
 register_kind("rest_api", build_rest_source, required_settings=("preset",),
-              secret_names=("token", "api_key", "username", "password", "app_secret", "permanent_code"),
+              secret_names=("token", "api_key", "username", "password", "app_secret", "permanent_code",
+                            "writeback_secret"),
               transient=TRANSIENT)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
