@@ -15,6 +15,7 @@ KIND_MODULES: tuple[str, ...] = (
     "touchflow.engine.connectors.rest_presets",
     "touchflow.engine.connectors.wecom_source",
     "touchflow.engine.connectors.wechat_source",
+    "touchflow.engine.connectors.webhook_inbound",
 )
 
 _loaded = False
