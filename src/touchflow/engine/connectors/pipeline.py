@@ -24,7 +24,7 @@ from dlt.common.exceptions import DltException
 
 from touchflow.domain.events import JSONValue
 from touchflow.engine.connectors.outcome import RunContext, RunFailed, RunOutcome
-from touchflow.engine.importer import payload_builder, short_reason
+from touchflow.engine.importer import ANALYZE_AFTER, payload_builder, short_reason
 from touchflow.engine.readers import MappingError
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 
@@ -104,6 +104,7 @@ class _Sink:
         self.in_order = True
         self.rows = 0
         self.source = source_name(run)
+        self.batches = 0
 
     def __call__(self, items: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) -> None:
         entries: list[RawItem] = []
@@ -134,6 +135,7 @@ class _Sink:
     def _ingest(self, entries: list[RawItem]) -> None:
         if not entries:
             return
+        self.batches += 1
         if self.kind == "contacts":
             report = upsert_contacts(self.run.ctx, self.source, entries)
             problems = report.rejected
@@ -146,6 +148,10 @@ class _Sink:
             self.outcome.details["duplicates"] = cast(int, duplicates) + events.duplicates
         self.outcome.rejected += len(problems)
         self.outcome.accepted += len(entries) - len(problems)
+        if self.batches in ANALYZE_AFTER:  # as the importer does: plans fit the tables' real size (ADR 0013)
+            with self.run.ctx.uow() as uow:
+                uow.contacts.refresh_statistics()
+                uow.commit()
 
 
 def _check_columns(run: RunContext, seen: Sequence[str], outcome: RunOutcome) -> None:
@@ -181,6 +187,7 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
     """Pull ``resource`` (a dlt resource or source of dict rows) into ingest; raises RunFailed or the source's own
     error (unwrapped from dlt's) for the runner to record and, when transient, retry."""
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"  # no network here, and none wanted: nothing leaves the host
+    os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")  # files live for one run: gzip is pure cost
     outcome = RunOutcome(cursor_after=run.connector.cursor_value)
     columns = _Columns()
     resources = list(resource.selected_resources.values()) if hasattr(resource, "selected_resources") else [resource]
