@@ -26,6 +26,7 @@ from touchflow.domain.connectors import (
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 from touchflow.domain.ports import TaskRecord, UnitOfWork
+from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ensure_source
@@ -43,6 +44,7 @@ __all__ = [
     "finish_run",
     "get_connector",
     "request_run",
+    "reseal_connector_secrets",
     "run_json",
     "set_connector_status",
     "show_connector",
@@ -283,3 +285,22 @@ def finish_run(ctx: ServiceContext, run: ConnectorRun, owner: str, *, threshold:
                              {"failures": streak, "task": task.id, "error": done.error}, now)
         uow.commit()
     return done
+
+
+def reseal_connector_secrets(uow: UnitOfWork, old: SecretBox, new: SecretBox) -> tuple[list[str], list[str]]:
+    """Key rotation (services/secrets.py): every connector's credentials sealed again with the new key, in the
+    rotation's transaction. Returns (re-sealed, not opened) as ``connector:<name>``."""
+    done: list[str] = []
+    lost: list[str] = []
+    for connector in uow.connectors.all():
+        if not connector.secret:
+            continue
+        context = f"connector:{connector.name}"
+        try:
+            plain = old.open(connector.secret, context)
+        except SecretError:  # sealed with a key already gone: set it again (connector add --replace)
+            lost.append(context)
+            continue
+        uow.connectors.save(replace(connector, secret=new.seal(plain, context)))
+        done.append(context)
+    return done, lost
