@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from touchflow.domain.connectors import (
     DEFAULT_FAILURE_THRESHOLD,
+    REALTIME,
     Connector,
     ConnectorRun,
     RecordKind,
@@ -33,6 +34,7 @@ from touchflow.services.ingest import ensure_source
 
 __all__ = [
     "FAILURE_TASK_QUEUE",
+    "REALTIME_POLL",
     "ConnectorBusy",
     "ConnectorNotFound",
     "ConnectorSummary",
@@ -43,6 +45,7 @@ __all__ = [
     "due_connectors",
     "finish_run",
     "get_connector",
+    "keep_lease",
     "request_run",
     "reseal_connector_secrets",
     "run_json",
@@ -53,6 +56,7 @@ __all__ = [
 
 FAILURE_TASK_QUEUE = "marketing"
 FAILURE_TASK_SLA = timedelta(hours=24)
+REALTIME_POLL = timedelta(minutes=1)
 
 
 class ConnectorNotFound(LookupError):
@@ -104,10 +108,14 @@ def _zone(ctx: ServiceContext) -> ZoneInfo:
 
 
 def _next(ctx: ServiceContext, connector: Connector, after: datetime) -> datetime | None:
-    cron = parse_schedule(connector.schedule)
-    if cron is None or connector.status != "active":
+    """When the worker runs it next: by its cron; "realtime" pulls are polled every ``REALTIME_POLL`` (a push
+    kind — an inbound webhook — stores on arrival and needs no run); "manual" never."""
+    if connector.status != "active":
         return None
-    return next_run(cron, after, _zone(ctx))
+    if connector.schedule == REALTIME:
+        return after + REALTIME_POLL
+    cron = parse_schedule(connector.schedule)
+    return None if cron is None else next_run(cron, after, _zone(ctx))
 
 
 def _state(c: Connector) -> dict[str, JSONValue]:
@@ -246,6 +254,14 @@ def start_run(ctx: ServiceContext, name: str, owner: str, *, trigger: str, actor
                                                         "cursor_before": connector.cursor_value}, now)
         uow.commit()
     return connector, run
+
+
+def keep_lease(ctx: ServiceContext, name: str, owner: str, lease: timedelta) -> None:
+    """Renew the run's lease during a long read (before any batch commits); LeaseLost if it was taken over."""
+    with ctx.uow() as uow:
+        if not uow.connectors.extend(name, owner, ctx.clock.now() + lease):
+            raise LeaseLost(f"connector {name}: the run's lease was taken over; stopping")
+        uow.commit()
 
 
 def commit_cursor(ctx: ServiceContext, name: str, owner: str, value: JSONValue, columns: Sequence[str] | None,

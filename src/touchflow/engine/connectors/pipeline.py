@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, cast
@@ -30,6 +30,7 @@ from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 
 __all__ = ["json_value", "run_pipeline", "source_name"]
 
+_KEEP_ALIVE_ROWS = 100_000
 _TABLE_LIMIT = 16  # resources of one source a connector may read (they all land in the same record kind)
 
 
@@ -69,15 +70,19 @@ def source_name(run: RunContext) -> str:
 
 
 class _Columns:
-    """Counts rows and notes the columns seen while dlt extracts (cheap: keys are compared only when they change)."""
+    """Counts rows and notes the columns seen while dlt extracts (cheap: keys are compared only when they change);
+    renews the run's lease every ``_KEEP_ALIVE_ROWS`` rows, as a long read commits nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: Callable[[], None] | None) -> None:
         self.read = 0
         self.seen: dict[str, None] = {}
         self._last: object = None
+        self._keep_alive = keep_alive
 
     def __call__(self, row: Any) -> Any:
         self.read += 1
+        if self._keep_alive is not None and self.read % _KEEP_ALIVE_ROWS == 0:
+            self._keep_alive()
         if isinstance(row, Mapping):
             keys = row.keys()
             if keys != self._last:
@@ -189,7 +194,7 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"  # no network here, and none wanted: nothing leaves the host
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")  # files live for one run: gzip is pure cost
     outcome = RunOutcome(cursor_after=run.connector.cursor_value)
-    columns = _Columns()
+    columns = _Columns(run.keep_alive)
     resources = list(resource.selected_resources.values()) if hasattr(resource, "selected_resources") else [resource]
     if len(resources) > _TABLE_LIMIT:
         raise RunFailed(f"the source has {len(resources)} tables; a connector reads at most {_TABLE_LIMIT}")
