@@ -51,9 +51,11 @@ def json_value(value: object) -> JSONValue:
     return str(value)
 
 
-def _cell(value: object) -> object:
+def _cell(value: object) -> JSONValue:
     """A value as a CSV import hands it over: text (numbers too, so a numeric order id fits a text property and the
     catalogue's number coercion applies as for a file), nested JSON left as it is (properties)."""
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -117,10 +119,11 @@ class _Sink:
         high: Any = None
         for values in items:
             self.rows += 1
-            payload = self.build({k: _cell(v) for k, v in values.items()})
+            cells = {k: _cell(v) for k, v in values.items()}
+            payload = self.build(cells)
             if self.kind == "events" and self.run.connector.event_type and not payload.get("type"):
                 payload["type"] = self.run.connector.event_type
-            entries.append(RawItem(payload, self.rows, json_value(dict(values))))
+            entries.append(RawItem(payload, self.rows, cells))  # the row as handed to ingest: kept with a reject
             if self.cursor is not None:
                 value = values.get(self.cursor)
                 if value is not None:
