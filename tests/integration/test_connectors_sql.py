@@ -16,6 +16,7 @@ from touchflow.domain.identities import Identity
 from touchflow.engine.connectors.kinds import kind_requirements
 from touchflow.engine.connectors.runner import RunOptions, run_connector
 from touchflow.services.connectors import add_connector, connector_summaries, show_connector
+from touchflow.services.quality import quality_overview
 from touchflow.services.sources import list_sources
 
 FAST = RunOptions(batch_size=3, backoff_s=0.0, sleep=lambda _s: None)
@@ -96,7 +97,9 @@ def test_failures_in_a_row_open_a_task_and_set_the_success_rate(app: Application
         tasks = uow.tasks.find("marketing", "open", 10)
     assert any("crm-db" in t.title and t.contact_id is None for t in tasks)
     source = next(s for s in list_sources(app.services) if s.name == "crm-db")
-    assert source.success_rate == 0.0
+    assert source.success_rate == 0.0 and source.sync_runs == 3
+    overview = next(s for s in quality_overview(app.services).sources if s.name == "crm-db")
+    assert overview.success_rate == 0.0  # the data-quality page shows the runs' rate too
 
 
 def test_events_with_type_and_bad_definition(app: Application, tmp_path: Path) -> None:
