@@ -14,6 +14,8 @@ from touchflow.clock import VirtualClock
 from touchflow.domain.errors import FieldError
 from touchflow.domain.identities import Identity
 from touchflow.engine.connectors.kinds import kind_requirements
+from touchflow.engine.connectors.outcome import RunFailed
+from touchflow.engine.connectors.pipeline import ingest_rows
 from touchflow.engine.connectors.runner import RunOptions, run_connector
 from touchflow.services.connectors import add_connector, connector_summaries, show_connector
 from touchflow.services.quality import quality_overview
@@ -122,3 +124,17 @@ def test_events_with_type_and_bad_definition(app: Application, tmp_path: Path) -
     assert again.read == 1 and again.details.get("duplicates") == 1  # the boundary row, skipped as stored
     with app.services.reader() as uow:
         assert uow.events.count() == 2
+
+
+def test_ingest_rows_pushed_without_a_pull(app: Application, tmp_path: Path) -> None:
+    """What an inbound webhook hands over: the connector's mapping and record kind, the same ingest."""
+    connector = add_connector(app.services, "shop-hook", "sql", {"url": "sqlite://", "table": "x"},
+                              record_kind="events", event_type="order_paid", mapping={"phone": "buyer_mobile"},
+                              kinds=kind_requirements(), actor="user:test")
+    rows = [{"buyer_mobile": "13800138000", "order_id": "A1", "amount": 12.5},
+            {"buyer_mobile": "", "order_id": "A2", "amount": 3}]
+    outcome = ingest_rows(app.services, connector, rows)
+    assert (outcome.read, outcome.accepted, outcome.rejected) == (2, 1, 1)
+    assert ingest_rows(app.services, connector, rows[:1]).details["duplicates"] == 1  # idempotent
+    with pytest.raises(RunFailed, match="buyer_mobile"):
+        ingest_rows(app.services, connector, [{"mobile": "13800138000", "order_id": "A3", "amount": 1}])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, cast
@@ -22,13 +23,16 @@ from typing import Any, cast
 import dlt
 from dlt.common.exceptions import DltException
 
+from touchflow.domain.connectors import Connector
 from touchflow.domain.events import JSONValue
+from touchflow.engine.connectors.kinds import SourceRequest
 from touchflow.engine.connectors.outcome import RunContext, RunFailed, RunOutcome
 from touchflow.engine.importer import ANALYZE_AFTER, payload_builder, short_reason
 from touchflow.engine.readers import MappingError
+from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 
-__all__ = ["json_value", "run_pipeline", "source_name"]
+__all__ = ["ingest_rows", "json_value", "run_pipeline", "source_name"]
 
 _KEEP_ALIVE_ROWS = 100_000
 _TABLE_LIMIT = 16  # resources of one source a connector may read (they all land in the same record kind)
@@ -239,4 +243,20 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
         run.commit_cursor(outcome.cursor_after, outcome.columns)
     elif outcome.columns is not None:
         run.commit_cursor(outcome.cursor_after, outcome.columns)
+    return outcome
+
+
+def ingest_rows(ctx: ServiceContext, connector: Connector, rows: Sequence[Mapping[str, Any]], *,
+                route: bool = True) -> RunOutcome:
+    """Rows that arrived without a pull (an inbound webhook's body): the connector's mapping, record kind and the
+    same ingest as a run's batch, in one call; no cursor, no run record (the caller records what it needs).
+    Raises RunFailed when the mapping names a column none of the rows has."""
+    columns = list(dict.fromkeys(str(k) for row in rows for k in row))
+    request = SourceRequest(connector.name, connector.settings, {}, None, None, connector.record_kind)
+    run = RunContext(ctx, replace(connector, cursor=None), request, lambda _value, _columns: None,
+                     max(1, len(rows)), None, route=route)
+    outcome = RunOutcome(read=len(rows))
+    if rows:
+        _check_columns(run, columns, outcome)
+        _Sink(run, outcome, columns)(rows, {})
     return outcome
