@@ -20,9 +20,6 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, cast
 
-import dlt
-from dlt.common.exceptions import DltException
-
 from touchflow.domain.connectors import Connector
 from touchflow.domain.events import JSONValue
 from touchflow.engine.connectors.kinds import SourceRequest
@@ -187,6 +184,8 @@ def _check_columns(run: RunContext, seen: Sequence[str], outcome: RunOutcome) ->
 
 def _unwrap(exc: BaseException) -> BaseException:
     """What the destination or the source raised, out of dlt's wrappers (PipelineStepFailed → job failed → …)."""
+    from dlt.common.exceptions import DltException
+
     while isinstance(exc, DltException):
         inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
         if not isinstance(inner, BaseException):
@@ -198,6 +197,8 @@ def _unwrap(exc: BaseException) -> BaseException:
 def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
     """Pull ``resource`` (a dlt resource or source of dict rows) into ingest; raises RunFailed or the source's own
     error (unwrapped from dlt's) for the runner to record and, when transient, retry."""
+    import dlt  # here, not at import: every CLI command would pay dlt's ~1 s import otherwise
+
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"  # no network here, and none wanted: nothing leaves the host
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")  # files live for one run: gzip is pure cost
     outcome = RunOutcome(cursor_after=run.connector.cursor_value)
