@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, phases interleaved; the median is shown")
     parser.add_argument("--database", default="sqlite", help="Touchflow's store: sqlite (a temp file) or a URL")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--mariadb", nargs="?", const="mysql+pymysql://root@127.0.0.1:3306/test", default=None)
@@ -157,17 +158,22 @@ def main() -> None:
         try:
             for _, url in peers:
                 _load_table(url, table, args.rows, args.seed)
-            results = []
-            log("phase: csv import")
-            results.append(_spawn(_phase_csv, args.database, work, str(csv_path), args.batch))
-            for label, url in peers:
-                log(f"phase: {label}")
-                results.append(_spawn(_phase_connector, args.database, work, url, table, label, args.batch))
+            rounds: list[list[Measured]] = []
+            for round_ in range(args.repeat):  # interleaved: the machine's load changes alike for every phase
+                log(f"round {round_ + 1}: csv import")
+                measured = [_spawn(_phase_csv, args.database, work, str(csv_path), args.batch)]
+                for label, url in peers:
+                    log(f"round {round_ + 1}: {label}")
+                    measured.append(_spawn(_phase_connector, args.database, work, url, table, label, args.batch))
+                rounds.append(measured)
+                log("  " + ", ".join(f"{m.phase} {m.rate:,.0f} rows/s" for m in measured))
+            results = [sorted((r[i] for r in rounds), key=lambda m: m.seconds)[len(rounds) // 2]
+                       for i in range(len(rounds[0]))]
         finally:
             for _, url in peers:
                 _drop(url, table)
     baseline = results[0].rate
-    print(f"\n{args.rows:,} contact rows, store {args.database}, batch {args.batch}\n")
+    print(f"\n{args.rows:,} contact rows, store {args.database}, batch {args.batch}, median of {args.repeat}\n")
     print("| phase | rows | seconds | rows/s | × csv import | peak RSS MB | detail |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for m in results:

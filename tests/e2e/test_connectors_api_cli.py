@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,8 @@ from typer.testing import CliRunner
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli
 from touchflow.cli.common import local_actor
+from touchflow.engine.connectors.kinds import kind_requirements
+from touchflow.services.connectors import add_connector, get_connector
 from touchflow.store.tables import audit_log, connectors
 
 with warnings.catch_warnings():
@@ -118,3 +121,14 @@ def test_api_connectors(client: TestClient, app: Application, tmp_path: Path) ->
     with app.engine.connect() as c:
         actions = {r.action for r in c.execute(select(audit_log.c.action).where(audit_log.c.subject == "members"))}
     assert {"connector.add", "connector.run_requested", "connector.pause"} <= actions
+
+
+def test_key_rotation_reseals_connector_secrets(app: Application, tmp_path: Path) -> None:
+    sealed = app.secret_box().seal({"password": PASSWORD}, "connector:crm")
+    add_connector(app.services, "crm", "sql", {"url": f"sqlite:///{_source(tmp_path / 'm.db')}", "table": "members"},
+                  sealed_secret=sealed, secret_names=["password"], kinds=kind_requirements(), actor="user:test")
+    rotation = app.rotate_secret_key(timedelta(days=1), actor="ops:li")
+    assert "connector:crm" in rotation.resealed
+    after = get_connector(app.services, "crm").secret
+    assert after is not None and after != sealed
+    assert app.secret_box().open(after, "connector:crm") == {"password": PASSWORD}

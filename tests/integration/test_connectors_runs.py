@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
@@ -28,6 +29,7 @@ from touchflow.services.connectors import (
     show_connector,
     start_run,
 )
+from touchflow.store.tables import event_inbox
 
 ROWS = 120
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -126,6 +128,21 @@ def test_schedule_pass_runs_due_connectors_in_the_workspace_zone(app: Applicatio
     set_connector_status(app.services, "shop", "paused", actor="user:test")
     clock.advance(timedelta(days=2))
     assert chores() == 0
+
+
+def test_realtime_is_polled_every_minute_and_its_events_reach_journeys(app: Application, clock: VirtualClock,
+                                                                       tmp_path: Path) -> None:
+    src = _orders(tmp_path / "shop.db", count=3)
+    _add_shop(app, src, schedule="realtime")
+    assert get_connector(app.services, "shop").next_run_at == clock.now() + timedelta(minutes=1)
+    chores = ConnectorPass(app.services, None, every=timedelta(seconds=30), threaded=False)
+    clock.advance(timedelta(minutes=1))
+    assert chores() == 1 and _events(app) == 3
+    with app.engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(event_inbox)).scalar_one() == 3  # routed to triggers
+    _orders(src, start=4, count=2)
+    clock.advance(timedelta(minutes=1))
+    assert chores() == 1 and _events(app) == 5
 
 
 def test_drop_folder_imports_each_file_once(app: Application, tmp_path: Path) -> None:

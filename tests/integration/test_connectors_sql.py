@@ -14,8 +14,11 @@ from touchflow.clock import VirtualClock
 from touchflow.domain.errors import FieldError
 from touchflow.domain.identities import Identity
 from touchflow.engine.connectors.kinds import kind_requirements
+from touchflow.engine.connectors.outcome import RunFailed
+from touchflow.engine.connectors.pipeline import ingest_rows
 from touchflow.engine.connectors.runner import RunOptions, run_connector
 from touchflow.services.connectors import add_connector, connector_summaries, show_connector
+from touchflow.services.quality import quality_overview
 from touchflow.services.sources import list_sources
 
 FAST = RunOptions(batch_size=3, backoff_s=0.0, sleep=lambda _s: None)
@@ -96,7 +99,9 @@ def test_failures_in_a_row_open_a_task_and_set_the_success_rate(app: Application
         tasks = uow.tasks.find("marketing", "open", 10)
     assert any("crm-db" in t.title and t.contact_id is None for t in tasks)
     source = next(s for s in list_sources(app.services) if s.name == "crm-db")
-    assert source.success_rate == 0.0
+    assert source.success_rate == 0.0 and source.sync_runs == 3
+    overview = next(s for s in quality_overview(app.services).sources if s.name == "crm-db")
+    assert overview.success_rate == 0.0  # the data-quality page shows the runs' rate too
 
 
 def test_events_with_type_and_bad_definition(app: Application, tmp_path: Path) -> None:
@@ -119,3 +124,17 @@ def test_events_with_type_and_bad_definition(app: Application, tmp_path: Path) -
     assert again.read == 1 and again.details.get("duplicates") == 1  # the boundary row, skipped as stored
     with app.services.reader() as uow:
         assert uow.events.count() == 2
+
+
+def test_ingest_rows_pushed_without_a_pull(app: Application, tmp_path: Path) -> None:
+    """What an inbound webhook hands over: the connector's mapping and record kind, the same ingest."""
+    connector = add_connector(app.services, "shop-hook", "sql", {"url": "sqlite://", "table": "x"},
+                              record_kind="events", event_type="order_paid", mapping={"phone": "buyer_mobile"},
+                              kinds=kind_requirements(), actor="user:test")
+    rows = [{"buyer_mobile": "13800138000", "order_id": "A1", "amount": 12.5},
+            {"buyer_mobile": "", "order_id": "A2", "amount": 3}]
+    outcome = ingest_rows(app.services, connector, rows)
+    assert (outcome.read, outcome.accepted, outcome.rejected) == (2, 1, 1)
+    assert ingest_rows(app.services, connector, rows[:1]).details["duplicates"] == 1  # idempotent
+    with pytest.raises(RunFailed, match="buyer_mobile"):
+        ingest_rows(app.services, connector, [{"mobile": "13800138000", "order_id": "A3", "amount": 1}])

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from touchflow.bootstrap import Application
 from touchflow.cli.channels import _pairs, _read_secrets
 from touchflow.cli.common import console, fail, local_actor, local_time, open_app, print_json, workspace_zone
 from touchflow.cli.imports import _parse_map
 from touchflow.domain.connectors import ConnectorRun
 from touchflow.domain.errors import FieldError
 from touchflow.engine.connectors.kinds import kind_requirements
-from touchflow.engine.connectors.runner import RunOptions, run_connector, test_connector
+from touchflow.engine.connectors.runner import OpenSecret, RunOptions, run_connector, test_connector
 from touchflow.engine.headers import MappingError, mapped_fields
 from touchflow.security.crypto import SecretError
 from touchflow.services.connectors import (
@@ -37,6 +38,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 NameArg = Annotated[str, typer.Argument(help="the connector's name")]
 _STATUS = {"succeeded": "成功 succeeded", "failed": "失败 failed", "running": "运行中 running",
            "interrupted": "中断 interrupted", "active": "启用 active", "paused": "暂停 paused"}
+
+
+def _opener(app: Application) -> OpenSecret:
+    """Opens a sealed secret with the key ring, read only when a connector has a secret (no key needed otherwise)."""
+    return lambda sealed, context: app.secret_box().open(sealed, context)
 
 
 def _rate(value: float | None) -> str:
@@ -155,7 +161,7 @@ def test(name: NameArg, json_: JsonOpt = False) -> None:
     """Check the connector reaches its source; stores nothing. Exit 1 when it does not."""
     with open_app() as app:
         try:
-            result = test_connector(app.services, name, open_secret=app.secret_box().open)
+            result = test_connector(app.services, name, open_secret=_opener(app))
         except ConnectorNotFound as exc:
             fail(str(exc))
         except Exception as exc:  # the source's own answer, shown as it is
@@ -177,7 +183,7 @@ def run(name: NameArg, batch_size: Annotated[int | None, typer.Option(help="rows
     with open_app() as app:
         options = RunOptions(batch_size=batch_size or app.settings.batch_size)
         try:
-            done = run_connector(app.services, name, actor=local_actor().label, open_secret=app.secret_box().open,
+            done = run_connector(app.services, name, actor=local_actor().label, open_secret=_opener(app),
                                  options=options)
         except ConnectorNotFound as exc:
             fail(str(exc))

@@ -34,10 +34,10 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem, record_events, upsert_contacts
 from touchflow.services.sources import record_import_run
 
-__all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "payload_builder", "short_reason",
-           "warnings_path"]
+__all__ = ["ANALYZE_AFTER", "ImportReport", "default_rejects_path", "file_digest", "import_file", "payload_builder",
+           "short_reason", "warnings_path"]
 
-_ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
+ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
 _COMBINED = ("phone", "email")  # several columns may each hold one; the domain splits on ";"
 _PROPERTY = "properties."
 
@@ -188,7 +188,7 @@ class _Batch:
                 raw = entry.values.raw if isinstance(entry.values, MalformedRow) else None
                 self.rejects.write(entry.row, entry.reason, entry.values, raw)
         self.entries = []
-        if self.flushed in _ANALYZE_AFTER:
+        if self.flushed in ANALYZE_AFTER:
             self._refresh_statistics()
 
     def _refresh_statistics(self) -> None:

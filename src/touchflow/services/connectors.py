@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from touchflow.domain.connectors import (
     DEFAULT_FAILURE_THRESHOLD,
+    REALTIME,
     Connector,
     ConnectorRun,
     RecordKind,
@@ -26,12 +27,14 @@ from touchflow.domain.connectors import (
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 from touchflow.domain.ports import TaskRecord, UnitOfWork
+from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ensure_source
 
 __all__ = [
     "FAILURE_TASK_QUEUE",
+    "REALTIME_POLL",
     "ConnectorBusy",
     "ConnectorNotFound",
     "ConnectorSummary",
@@ -42,7 +45,9 @@ __all__ = [
     "due_connectors",
     "finish_run",
     "get_connector",
+    "keep_lease",
     "request_run",
+    "reseal_connector_secrets",
     "run_json",
     "set_connector_status",
     "show_connector",
@@ -51,6 +56,7 @@ __all__ = [
 
 FAILURE_TASK_QUEUE = "marketing"
 FAILURE_TASK_SLA = timedelta(hours=24)
+REALTIME_POLL = timedelta(minutes=1)
 
 
 class ConnectorNotFound(LookupError):
@@ -102,10 +108,14 @@ def _zone(ctx: ServiceContext) -> ZoneInfo:
 
 
 def _next(ctx: ServiceContext, connector: Connector, after: datetime) -> datetime | None:
-    cron = parse_schedule(connector.schedule)
-    if cron is None or connector.status != "active":
+    """When the worker runs it next: by its cron; "realtime" pulls are polled every ``REALTIME_POLL`` (a push
+    kind — an inbound webhook — stores on arrival and needs no run); "manual" never."""
+    if connector.status != "active":
         return None
-    return next_run(cron, after, _zone(ctx))
+    if connector.schedule == REALTIME:
+        return after + REALTIME_POLL
+    cron = parse_schedule(connector.schedule)
+    return None if cron is None else next_run(cron, after, _zone(ctx))
 
 
 def _state(c: Connector) -> dict[str, JSONValue]:
@@ -246,6 +256,14 @@ def start_run(ctx: ServiceContext, name: str, owner: str, *, trigger: str, actor
     return connector, run
 
 
+def keep_lease(ctx: ServiceContext, name: str, owner: str, lease: timedelta) -> None:
+    """Renew the run's lease during a long read (before any batch commits); LeaseLost if it was taken over."""
+    with ctx.uow() as uow:
+        if not uow.connectors.extend(name, owner, ctx.clock.now() + lease):
+            raise LeaseLost(f"connector {name}: the run's lease was taken over; stopping")
+        uow.commit()
+
+
 def commit_cursor(ctx: ServiceContext, name: str, owner: str, value: JSONValue, columns: Sequence[str] | None,
                   lease: timedelta) -> None:
     """After a committed batch: the cursor moves and the lease is renewed, in one transaction; LeaseLost if
@@ -283,3 +301,22 @@ def finish_run(ctx: ServiceContext, run: ConnectorRun, owner: str, *, threshold:
                              {"failures": streak, "task": task.id, "error": done.error}, now)
         uow.commit()
     return done
+
+
+def reseal_connector_secrets(uow: UnitOfWork, old: SecretBox, new: SecretBox) -> tuple[list[str], list[str]]:
+    """Key rotation (services/secrets.py): every connector's credentials sealed again with the new key, in the
+    rotation's transaction. Returns (re-sealed, not opened) as ``connector:<name>``."""
+    done: list[str] = []
+    lost: list[str] = []
+    for connector in uow.connectors.all():
+        if not connector.secret:
+            continue
+        context = f"connector:{connector.name}"
+        try:
+            plain = old.open(connector.secret, context)
+        except SecretError:  # sealed with a key already gone: set it again (connector add --replace)
+            lost.append(context)
+            continue
+        uow.connectors.save(replace(connector, secret=new.seal(plain, context)))
+        done.append(context)
+    return done, lost

@@ -118,7 +118,8 @@ def show(request: Request, name: NameParam, runs: Annotated[int, Query(ge=1, le=
              responses=_ERRORS, **permit("connectors.manage"))
 async def test(request: Request, name: NameParam) -> Response:
     services = api_state(request).services
-    opener = None if services.secret_box is None else services.secret_box().open
+    box = services.secret_box
+    opener = None if box is None else (lambda sealed, context: box().open(sealed, context))
     try:
         result = await run_in_threadpool(test_connector, services, name, open_secret=opener)
     except ConnectorNotFound as exc:

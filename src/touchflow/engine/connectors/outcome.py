@@ -46,3 +46,4 @@ class RunContext:
     batch_size: int = 2000
     work_dir: Path | None = None  # dlt's working directory (a temporary one when None)
     route: bool = False  # events reach journey triggers (realtime connectors) or are history (pulls)
+    keep_alive: Callable[[], None] | None = None  # renews the run's lease during a long read

@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, cast
 
-import dlt
-from dlt.common.exceptions import DltException
-
+from touchflow.domain.connectors import Connector
 from touchflow.domain.events import JSONValue
+from touchflow.engine.connectors.kinds import SourceRequest
 from touchflow.engine.connectors.outcome import RunContext, RunFailed, RunOutcome
-from touchflow.engine.importer import payload_builder, short_reason
+from touchflow.engine.importer import ANALYZE_AFTER, payload_builder, short_reason
 from touchflow.engine.readers import MappingError
+from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 
-__all__ = ["json_value", "run_pipeline", "source_name"]
+__all__ = ["ingest_rows", "json_value", "run_pipeline", "source_name"]
 
+_KEEP_ALIVE_ROWS = 100_000
 _TABLE_LIMIT = 16  # resources of one source a connector may read (they all land in the same record kind)
 
 
@@ -50,9 +52,11 @@ def json_value(value: object) -> JSONValue:
     return str(value)
 
 
-def _cell(value: object) -> object:
+def _cell(value: object) -> JSONValue:
     """A value as a CSV import hands it over: text (numbers too, so a numeric order id fits a text property and the
     catalogue's number coercion applies as for a file), nested JSON left as it is (properties)."""
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -69,15 +73,19 @@ def source_name(run: RunContext) -> str:
 
 
 class _Columns:
-    """Counts rows and notes the columns seen while dlt extracts (cheap: keys are compared only when they change)."""
+    """Counts rows and notes the columns seen while dlt extracts (cheap: keys are compared only when they change);
+    renews the run's lease every ``_KEEP_ALIVE_ROWS`` rows, as a long read commits nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: Callable[[], None] | None) -> None:
         self.read = 0
         self.seen: dict[str, None] = {}
         self._last: object = None
+        self._keep_alive = keep_alive
 
     def __call__(self, row: Any) -> Any:
         self.read += 1
+        if self._keep_alive is not None and self.read % _KEEP_ALIVE_ROWS == 0:
+            self._keep_alive()
         if isinstance(row, Mapping):
             keys = row.keys()
             if keys != self._last:
@@ -104,6 +112,7 @@ class _Sink:
         self.in_order = True
         self.rows = 0
         self.source = source_name(run)
+        self.batches = 0
 
     def __call__(self, items: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) -> None:
         entries: list[RawItem] = []
@@ -111,10 +120,11 @@ class _Sink:
         high: Any = None
         for values in items:
             self.rows += 1
-            payload = self.build({k: _cell(v) for k, v in values.items()})
+            cells = {k: _cell(v) for k, v in values.items()}
+            payload = self.build(cells)
             if self.kind == "events" and self.run.connector.event_type and not payload.get("type"):
                 payload["type"] = self.run.connector.event_type
-            entries.append(RawItem(payload, self.rows, json_value(dict(values))))
+            entries.append(RawItem(payload, self.rows, cells))  # the row as handed to ingest: kept with a reject
             if self.cursor is not None:
                 value = values.get(self.cursor)
                 if value is not None:
@@ -134,6 +144,7 @@ class _Sink:
     def _ingest(self, entries: list[RawItem]) -> None:
         if not entries:
             return
+        self.batches += 1
         if self.kind == "contacts":
             report = upsert_contacts(self.run.ctx, self.source, entries)
             problems = report.rejected
@@ -146,6 +157,10 @@ class _Sink:
             self.outcome.details["duplicates"] = cast(int, duplicates) + events.duplicates
         self.outcome.rejected += len(problems)
         self.outcome.accepted += len(entries) - len(problems)
+        if self.batches in ANALYZE_AFTER:  # as the importer does: plans fit the tables' real size (ADR 0013)
+            with self.run.ctx.uow() as uow:
+                uow.contacts.refresh_statistics()
+                uow.commit()
 
 
 def _check_columns(run: RunContext, seen: Sequence[str], outcome: RunOutcome) -> None:
@@ -169,6 +184,8 @@ def _check_columns(run: RunContext, seen: Sequence[str], outcome: RunOutcome) ->
 
 def _unwrap(exc: BaseException) -> BaseException:
     """What the destination or the source raised, out of dlt's wrappers (PipelineStepFailed → job failed → …)."""
+    from dlt.common.exceptions import DltException
+
     while isinstance(exc, DltException):
         inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
         if not isinstance(inner, BaseException):
@@ -180,9 +197,12 @@ def _unwrap(exc: BaseException) -> BaseException:
 def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
     """Pull ``resource`` (a dlt resource or source of dict rows) into ingest; raises RunFailed or the source's own
     error (unwrapped from dlt's) for the runner to record and, when transient, retry."""
+    import dlt  # here, not at import: every CLI command would pay dlt's ~1 s import otherwise
+
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"  # no network here, and none wanted: nothing leaves the host
+    os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")  # files live for one run: gzip is pure cost
     outcome = RunOutcome(cursor_after=run.connector.cursor_value)
-    columns = _Columns()
+    columns = _Columns(run.keep_alive)
     resources = list(resource.selected_resources.values()) if hasattr(resource, "selected_resources") else [resource]
     if len(resources) > _TABLE_LIMIT:
         raise RunFailed(f"the source has {len(resources)} tables; a connector reads at most {_TABLE_LIMIT}")
@@ -224,4 +244,20 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
         run.commit_cursor(outcome.cursor_after, outcome.columns)
     elif outcome.columns is not None:
         run.commit_cursor(outcome.cursor_after, outcome.columns)
+    return outcome
+
+
+def ingest_rows(ctx: ServiceContext, connector: Connector, rows: Sequence[Mapping[str, Any]], *,
+                route: bool = True) -> RunOutcome:
+    """Rows that arrived without a pull (an inbound webhook's body): the connector's mapping, record kind and the
+    same ingest as a run's batch, in one call; no cursor, no run record (the caller records what it needs).
+    Raises RunFailed when the mapping names a column none of the rows has."""
+    columns = list(dict.fromkeys(str(k) for row in rows for k in row))
+    request = SourceRequest(connector.name, connector.settings, {}, None, None, connector.record_kind)
+    run = RunContext(ctx, replace(connector, cursor=None), request, lambda _value, _columns: None,
+                     max(1, len(rows)), None, route=route)
+    outcome = RunOutcome(read=len(rows))
+    if rows:
+        _check_columns(run, columns, outcome)
+        _Sink(run, outcome, columns)(rows, {})
     return outcome

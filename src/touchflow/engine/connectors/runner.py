@@ -26,7 +26,7 @@ from touchflow.domain.events import JSONValue
 from touchflow.engine.connectors.kinds import KindSpec, SourceRequest, TransientError, get_kind
 from touchflow.engine.connectors.outcome import RunContext, RunFailed, RunOutcome
 from touchflow.engine.connectors.pipeline import run_pipeline
-from touchflow.services.connectors import commit_cursor, finish_run, get_connector, start_run
+from touchflow.services.connectors import commit_cursor, finish_run, get_connector, keep_lease, start_run
 from touchflow.services.context import ServiceContext
 
 __all__ = ["OpenSecret", "RunOptions", "is_transient", "owner_token", "run_connector", "test_connector"]
@@ -98,10 +98,10 @@ def _secrets(open_secret: OpenSecret | None, sealed: str | None, name: str) -> d
 
 
 def _pull(ctx: ServiceContext, spec: KindSpec, request: SourceRequest, commit: Callable[[JSONValue, Any], None],
-          options: RunOptions) -> RunOutcome:
+          options: RunOptions, keep_alive: Callable[[], None]) -> RunOutcome:
     connector = get_connector(ctx, request.connector_name)
     run = RunContext(ctx, connector, request, commit, options.batch_size, options.work_dir,
-                     route=connector.schedule == "realtime")
+                     route=connector.schedule == "realtime", keep_alive=keep_alive)
     if spec.runner is not None:
         return spec.runner(run)
     assert spec.build is not None
@@ -132,7 +132,8 @@ def run_connector(ctx: ServiceContext, name: str, *, actor: str, trigger: str = 
 
         while True:
             try:
-                outcome = _pull(ctx, spec, _request(ctx, name, secrets, extra), commit, options)
+                outcome = _pull(ctx, spec, _request(ctx, name, secrets, extra), commit, options,
+                                lambda: keep_lease(ctx, name, owner, options.lease))
                 break
             except RunFailed:
                 raise
