@@ -14,6 +14,8 @@ from touchflow.clock import Clock, SystemClock
 from touchflow.config import Settings
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
+from touchflow.engine.connectors.schedule_pass import ConnectorPass
+from touchflow.engine.connectors.writeback_sender import WritebackPass
 from touchflow.engine.dispatcher import Dispatcher, OnSent
 from touchflow.engine.report_pass import AlertNotifyPass, ReportPass, channel_sender
 from touchflow.engine.worker import Worker
@@ -145,8 +147,10 @@ class Application:
         # scheduled reports go out through the dispatcher's channels (their email channel)
         reports = ReportPass(self.services, channel_sender(dispatcher.channels))
         notices = AlertNotifyPass(self.services, lambda channel: channel_sender(dispatcher.channels, channel))
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=[reports, notices],
-                      daily=daily)
+        connectors = ConnectorPass(self.services, lambda sealed, context: self.secret_box().open(sealed, context))
+        writeback = WritebackPass(self.services, lambda sealed, context: self.secret_box().open(sealed, context))
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher,
+                      passes=[reports, notices, connectors, writeback], daily=daily)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -42,6 +42,9 @@ def test_demo_imports_everything_and_a_second_run_creates_nothing(
     assert _number(store[1]) > 300
     assert "Rejected rows" in first and "no usable identifier" in first
     assert "Field completeness" in first and "Sources" in first
+    connector = re.search(r"Connector shop-orders \(sql, .*?, schedule \*/15 \* \* \* \*\): succeeded, "
+                          r"read ([\d,]+), new events 0, already stored ([\d,]+)", first)
+    assert connector and _number(connector[1]) > 0 and connector[2] != "0", first  # the CSV stored them first
     assert "Journeys: the last 90 days replayed in the sandbox" in first
     for key in ("rule_a_whitepaper", "rule_b_post_purchase", "welcome", "dormant_reactivation"):
         assert f"({key})" in first
@@ -54,6 +57,7 @@ def test_demo_imports_everything_and_a_second_run_creates_nothing(
 
     second = _demo(runner, tmp_path)
     assert "This run: 0 new contacts, 0 new events, 0 merges" in second, second
+    assert "Connector shop-orders" in second and ": succeeded, read 1," in second  # from its cursor: the last row
     again = _STORE.search(second)
     assert again and again[1] == store[1]
 

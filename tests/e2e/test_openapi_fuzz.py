@@ -82,6 +82,7 @@ BEYOND_THE_SCHEMA = {
     "GET /v1/auth/me": "needs an active session cookie",
     "POST /v1/auth/logout": "needs an active session cookie and its CSRF token",
     "POST /v1/auth/logout-all": "needs an active session cookie and its CSRF token",
+    "POST /v1/connectors": "kind must be a registered kind, settings what it needs, schedule a cron or realtime",
 }
 
 # allow_header_conformance compares Allow with the methods documented for this literal path; these paths

@@ -31,6 +31,8 @@ from touchflow.api.routes import (
     audit,
     auth,
     callbacks,
+    connector_webhooks,
+    connectors,
     contacts,
     content,
     events,
@@ -119,6 +121,8 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(privacy.router)
     app.include_router(audit.router)
     app.include_router(reports.router)
+    app.include_router(connectors.router)
+    app.include_router(connector_webhooks.router)
     tracking.install(app, application)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)",
                       **public("nothing to protect: answers only that the process is up, and its version"))

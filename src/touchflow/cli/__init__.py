@@ -12,6 +12,8 @@ from touchflow.cli import (
     attribution,
     audit,
     channels,
+    connector_writeback,
+    connectors,
     contacts,
     content,
     demo,
@@ -60,7 +62,8 @@ def _root(ctx: typer.Context) -> None:
 
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
-               audit, keys, attribution, metrics, alerts, experiments, reports):
+               audit, keys, attribution, metrics, alerts, experiments, reports, connectors,
+               connector_writeback):
     module.register(app)
 
 

@@ -19,6 +19,7 @@ from touchflow.cli.common import console, fail
 from touchflow.cli.metrics import kpi_table
 from touchflow.clock import SystemClock
 from touchflow.config import Settings
+from touchflow.demo.connector import CONNECTOR, SCHEDULE, add_shop_connector
 from touchflow.demo.journeys import examples_dir, save_example_templates, simulate_company
 from touchflow.demo.report import write_weekly_report
 from touchflow.demo.sample_data import FILES, SampleFiles, write_sample_data
@@ -90,10 +91,22 @@ def demo(
                               application.settings.batch_size)
         database = application.engine.url.render_as_string(hide_password=True)
         _render(result, database, directory)
+        _connector(application.services, result.sample.path("shop_orders"), application.settings.batch_size)
         if journeys:
             _journeys(application.services, directory)
     finally:
         application.close()
+
+
+def _connector(services: ServiceContext, orders_csv: Path, batch_size: int) -> None:
+    """The shop's orders in its own database, pulled by a scheduled connector (run once here)."""
+    run = add_shop_connector(services, orders_csv, batch_size)
+    duplicates = int(str(run.details.get("duplicates", 0)))
+    console.print(f"连接器 Connector [bold]{CONNECTOR}[/bold] (sql, {orders_csv.with_name('shop.db')}, "
+                  f"schedule {SCHEDULE}): {run.status}, read {run.read:,}, new events {run.accepted - duplicates:,}, "
+                  f"already stored {duplicates:,}, rejected {run.rejected:,}"
+                  + (f" ({run.error})" if run.error else "")
+                  + "; the worker runs it on schedule: [bold]touchflow connector list[/bold]")
 
 
 def _journeys(services: ServiceContext, directory_out: Path) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from touchflow.domain.connectors.ports import ConnectorRepository
 from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
@@ -27,6 +28,7 @@ from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.unmerge import MergeUndo
+from touchflow.domain.writeback import WritebackRepository
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
     from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
@@ -336,6 +338,8 @@ class UnitOfWork(Protocol):
     reports: ReportRepository
     metrics: MetricsRepository
     experiments: ExperimentRepository
+    connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
+    writeback: WritebackRepository  # issue 14, write-back outbox (domain/writeback.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -28,10 +28,15 @@ class Source:
     accepted: int = 0
     rejected: int = 0
     last_sync_at: datetime | None = None
+    sync_runs: int = 0  # finished connector runs into this source (issue 14)
+    sync_runs_ok: int = 0  # of them, succeeded
 
     @property
     def success_rate(self) -> float | None:
-        """Share of received records that were accepted (A6 KR: data sync success ≥ 95%)."""
+        """A6 KR: data sync success ≥ 95 %. A source fed by connectors: the share of their runs that succeeded;
+        otherwise (files, the API push) the share of received records that were accepted."""
+        if self.sync_runs:
+            return self.sync_runs_ok / self.sync_runs
         return None if self.received == 0 else self.accepted / self.received
 
 

@@ -34,9 +34,10 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import ItemProblem, RawItem, record_events, upsert_contacts
 from touchflow.services.sources import record_import_run
 
-__all__ = ["ImportReport", "default_rejects_path", "file_digest", "import_file", "short_reason", "warnings_path"]
+__all__ = ["ANALYZE_AFTER", "ImportReport", "default_rejects_path", "file_digest", "import_file", "payload_builder",
+           "short_reason", "warnings_path"]
 
-_ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
+ANALYZE_AFTER = frozenset(4 ** n for n in range(12))  # batch numbers: 1, 4, 16, 64 …
 _COMBINED = ("phone", "email")  # several columns may each hold one; the domain splits on ";"
 _PROPERTY = "properties."
 
@@ -187,7 +188,7 @@ class _Batch:
                 raw = entry.values.raw if isinstance(entry.values, MalformedRow) else None
                 self.rejects.write(entry.row, entry.reason, entry.values, raw)
         self.entries = []
-        if self.flushed in _ANALYZE_AFTER:
+        if self.flushed in ANALYZE_AFTER:
             self._refresh_statistics()
 
     def _refresh_statistics(self) -> None:
@@ -344,3 +345,12 @@ def _dumps(original: Mapping[str, object]) -> str:
         return orjson.dumps(original, default=str).decode()
     except TypeError:  # nested past orjson's limit or a wide integer: what made the row a reject
         return orjson.dumps(clip_json(original), default=str).decode()
+
+
+def payload_builder(kind: Kind, headers: list[str], mapping: Mapping[str, str] | None
+                    ) -> Callable[[Mapping[str, object]], dict[str, object]]:
+    """What the importer makes of one row (header recognition, ``--map``, properties), for rows that arrive
+    from elsewhere (connectors); ``MappingError`` as for a file when the mapping names a missing column."""
+    fields = _Fields(headers, kind, mapping)
+    build = _contact_payload if kind == "contacts" else _event_payload
+    return lambda values: build(values, fields)

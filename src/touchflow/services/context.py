@@ -12,6 +12,7 @@ from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.security.crypto import SecretBox
+from touchflow.services.writeback_capture import capture_events
 
 __all__ = ["ServiceContext", "emit_events", "in_transaction"]
 
@@ -68,3 +69,4 @@ def emit_events(uow: UnitOfWork, events: Sequence[tuple[EventInput, str]], now: 
     if events:
         uow.events.insert(events, now)
         uow.journeys.add_inbox([InboxEvent(e.id, cid, e.type, e.occurred_at, now) for e, cid in events])
+        capture_events(uow, events, now)  # write-back to CRMs: same transaction (issue 14)

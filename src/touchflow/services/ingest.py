@@ -27,6 +27,7 @@ from touchflow.services.guarding import apply_guard_events
 from touchflow.services.privacy_index import ERASED_PREFIX, erased_records
 from touchflow.services.resolve import resolve_records
 from touchflow.services.segments import mark_contacts_changed
+from touchflow.services.writeback_capture import capture_events
 
 __all__ = [
     "ContactBatchReport",
@@ -173,6 +174,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
         resolution = resolve_records(uow, records, uow.tag_rules.all(), ctx.ids, source.name, now)
         written = [(e, cid) for (_, e), cid in zip(fresh, resolution.contact_ids, strict=True)]
         uow.events.insert(written, now)
+        capture_events(uow, written, now)  # an unsubscribe flows back to the CRMs with a write-back (issue 14)
         apply_guard_events(uow, ctx.ids, written, now)
         # New and merged contacts may enter attribute-only segments ("not tagged vip"): every segment looks.
         reshaped = {m.winner_id for m in resolution.merges} | (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.sources import Source
 from touchflow.services.context import ServiceContext
+from touchflow.services.sources import with_run_counts
 
 __all__ = ["SYNC_SUCCESS_TARGET", "QualityOverview", "quality_overview"]
 
@@ -47,5 +48,5 @@ def quality_overview(ctx: ServiceContext, fields: Sequence[str] = STANDARD_FIELD
     with ctx.reader() as uow:
         count = uow.contacts.count()
         filled = uow.contacts.completeness(list(fields))
-        sources = tuple(uow.sources.all())
+        sources = tuple(with_run_counts(uow, uow.sources.all()))  # connector-fed: success rate from runs
     return QualityOverview(count, {f: filled.get(f, 0) for f in fields}, sources)

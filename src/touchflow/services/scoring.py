@@ -48,6 +48,7 @@ from touchflow.domain.scoring import (
 from touchflow.domain.scoring_batch import AttributeValues, ScoreBatch, from_micros
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
+from touchflow.services.writeback_capture import capture_scores
 
 __all__ = [
     "ContactScore",
@@ -148,6 +149,7 @@ def _write_chunk(uow: UnitOfWork, model: ScoringModel, ids: Sequence[str], new_s
                                        {"score": score, "model_version": version,
                                         "threshold": model.threshold(level)}), cid))
     uow.lifecycle.write_scores(writes, version, now)
+    capture_scores(uow, [(w[0], w[1]) for w in writes if w[2]], version, now)  # write-back (issue 14)
     emit_events(uow, emitted, now)
     return scores
 

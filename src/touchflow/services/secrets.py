@@ -11,6 +11,7 @@ from touchflow.domain.events import JSONValue
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.accounts import reseal_totp_secrets
 from touchflow.services.approval_files import reseal_artifacts
+from touchflow.services.connectors import reseal_connector_secrets
 from touchflow.services.context import ServiceContext
 from touchflow.services.privacy_index import BLIND_INDEX_CONTEXT, BLIND_INDEX_KEY
 from touchflow.services.sites import secret_context, setting_key, site_secrets
@@ -73,6 +74,9 @@ def reseal_after_rotation(ctx: ServiceContext, old: SecretBox, new: SecretBox, *
         sealed_files, unopened_files = reseal_artifacts(uow, old, new)  # approved exports, keys awaiting pickup
         resealed.extend(sealed_files)
         unopened.extend(unopened_files)
+        sealed_connectors, unopened_connectors = reseal_connector_secrets(uow, old, new)  # services/connectors.py
+        resealed.extend(sealed_connectors)
+        unopened.extend(unopened_connectors)
         uow.audit.record(actor, "secret.rotate", source, {
             "new_key": new_key, "grace_s": int(grace.total_seconds()), "resealed_channels": resealed,
             "unopened_channels": unopened, "resealed_totp_secrets": len(totp_done),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from touchflow.domain.events import JSONValue
+from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.sources import DEFAULT_PRIORITIES, SOURCE_KINDS, Source
 from touchflow.services.context import ServiceContext
 
-__all__ = ["list_sources", "record_import_run", "register_source"]
+__all__ = ["list_sources", "record_import_run", "register_source", "with_run_counts"]
 
 
 def register_source(ctx: ServiceContext, name: str, *, kind: str, priority: int | None, sync_mode: str,
@@ -41,5 +43,23 @@ def record_import_run(ctx: ServiceContext, *, actor: str, kind: str, source: str
 
 
 def list_sources(ctx: ServiceContext) -> list[Source]:
+    """Every source; one fed by connectors carries their run counts (its success rate comes from runs)."""
     with ctx.reader() as uow:
-        return uow.sources.all()
+        return with_run_counts(uow, uow.sources.all())
+
+
+def with_run_counts(uow: UnitOfWork, sources: Sequence[Source]) -> list[Source]:
+    """``sources`` with the finished and succeeded runs of the connectors feeding each (``settings.source``, else
+    the connector's own name): ``Source.success_rate`` is then the share of runs that succeeded (A6)."""
+    feeds = {c.name: _fed_source(c.name, c.settings.get("source")) for c in uow.connectors.all()}
+    runs: dict[str, tuple[int, int]] = {}
+    for connector, (total, ok) in uow.connectors.run_counts().items():
+        name = feeds.get(connector, connector)
+        before = runs.get(name, (0, 0))
+        runs[name] = (before[0] + total, before[1] + ok)
+    return [replace(s, sync_runs=runs[s.name][0], sync_runs_ok=runs[s.name][1]) if s.name in runs else s
+            for s in sources]
+
+
+def _fed_source(connector: str, setting: object) -> str:
+    return setting.strip() if isinstance(setting, str) and setting.strip() else connector

@@ -1010,3 +1010,72 @@ Index("ix_run_steps_xact", run_steps.c.xact, sqlite_where=run_steps.c.xact.isnot
 # --- experiments on journey versions (0025_experiment_versions; ADR 0034) ---
 # an experiment's assignments are read by journey, step kind and time (split passes, or entries on a version)
 Index("ix_run_steps_journey_id_kind_at", run_steps.c.journey_id, run_steps.c.kind, run_steps.c.at)
+
+# --- connectors (issue 14, migration 0026) ---
+connectors = Table(  # a pull from another system, as data; its committed cursor and its run lease
+    "connectors", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("settings", JSONDoc, nullable=False),  # non-secret JSON
+    Column("secret", Text, nullable=True),  # sealed (SecretBox, context "connector:<name>")
+    Column("secret_names", JSONDoc, nullable=False),
+    Column("record_kind", String(16), nullable=False),  # contacts | events
+    Column("event_type", String(64), nullable=True),
+    Column("mapping", JSONDoc, nullable=False),  # FIELD -> source column
+    Column("cursor_field", String(128), nullable=True),
+    Column("cursor_value", JSONDoc, nullable=True),  # last committed: moves only with committed batches
+    Column("schedule", String(100), nullable=False),  # cron (workspace zone) | realtime | manual
+    Column("status", String(16), nullable=False),  # active | paused
+    Column("next_run_at", UTCDateTime(), nullable=True),
+    Column("columns", JSONDoc, nullable=False),  # the source's columns as the last run saw them
+    Column("lease_owner", String(200), nullable=True),  # host:pid:token of the process running it
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "status", "next_run_at"),
+)
+
+connector_runs = Table(  # every run: what it read and did, the cursor before and after (A6: sync success rate)
+    "connector_runs", metadata,
+    Column("id", ID, primary_key=True),
+    Column("connector", String(64), ForeignKey("connectors.name"), nullable=False),
+    Column("trigger", String(16), nullable=False),  # schedule | manual | test | realtime
+    Column("actor", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # running | succeeded | failed | interrupted
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("read", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("retried", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("warnings", JSONDoc, nullable=False),
+    Column("cursor_before", JSONDoc, nullable=True),
+    Column("cursor_after", JSONDoc, nullable=True),
+    Column("details", JSONDoc, nullable=False),
+    Index(None, "connector", "started_at"),
+)
+
+__all__ += ["connector_runs", "connectors"]
+
+
+# --- write-back to CRMs (issue 14, P1; migration 0027) --------------------------------------------------------
+writeback_outbox = Table(  # changes to tell a CRM, captured in the transaction that made them; shipped later
+    "writeback_outbox", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("field", String(16), nullable=False),  # score | mql | sql | stage | tasks | consent
+    Column("value", JSONDoc, nullable=True),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | sent | dead | discarded
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "connector", "status"),
+)
+
+__all__ += ["writeback_outbox"]

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from touchflow.domain.connectors.ports import ConnectorRepository
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
@@ -32,11 +33,13 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.domain.writeback import WritebackRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.alerts import SqlAlertRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.attribution import SqlAttributionRepository
+from touchflow.store.connectors import SqlConnectorRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
@@ -61,6 +64,7 @@ from touchflow.store.registry import (
 from touchflow.store.reports import SqlReportRepository
 from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
+from touchflow.store.writeback import SqlWritebackRepository
 
 __all__ = ["SqlUnitOfWork"]
 
@@ -92,6 +96,8 @@ class SqlUnitOfWork:
     reports: ReportRepository
     metrics: MetricsRepository
     experiments: ExperimentRepository
+    connectors: ConnectorRepository
+    writeback: WritebackRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -134,6 +140,8 @@ class SqlUnitOfWork:
         self.reports = SqlReportRepository(connection)
         self.metrics = SqlMetricsRepository(connection)
         self.experiments = SqlExperimentRepository(connection)
+        self.connectors = SqlConnectorRepository(connection)
+        self.writeback = SqlWritebackRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -45,6 +45,8 @@ PERMISSIONS: Mapping[str, str] = {
     "approvals.decide": "approve or reject another person's request",
     "privacy.manage": "handle personal-information requests (access, erasure)",
     "incidents.manage": "open and run security incidents",
+    "connectors.read": "read connectors (CRM, shop, database pulls) and their runs",
+    "connectors.manage": "add, test, run, pause and resume connectors and their credentials",
 }
 
 ASSIGNED_ONLY_ROLES = frozenset({"agent"})  # see only the tasks and contacts assigned to them
