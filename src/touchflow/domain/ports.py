@@ -14,6 +14,7 @@ from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.audit_ports import AuditLog
+from touchflow.domain.governance.preferences import PreferenceRepository
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
@@ -336,6 +337,7 @@ class UnitOfWork(Protocol):
     reports: ReportRepository
     metrics: MetricsRepository
     experiments: ExperimentRepository
+    preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
