@@ -98,3 +98,56 @@ def test_a_manager_signs_in_with_totp_and_reads_the_dashboard(app: Application, 
             browser.close()
     assert watch.outside == []
     assert watch.problems == [], watch.problems
+
+
+@needs_chromium
+def test_a_sales_manager_finds_a_contact_and_tags_it(app: Application, clock: VirtualClock) -> None:
+    """htmx live search (with the CSRF header on the page), the profile, a hand-edited tag; axe on both pages."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.console_support import console_client
+    from touchflow.services.apikeys import KeySpec, check_key_spec, issue_api_key
+
+    key = issue_api_key(app.services, check_key_spec(KeySpec("seed", "admin", service_account="seed")),
+                        actor="test").secret
+    with console_client(app) as client:
+        made = client.post("/v1/contacts", headers={"Authorization": f"Bearer {key}"},
+                           json={"phone": "+8613812341234", "email": "zhang.wei@example.cn", "name": "张伟",
+                                 "company": "星河科技"})
+        assert made.status_code == 200, made.text
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    with live_api(app) as url, sync_playwright() as playwright:
+        watch = Watch(url)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            watch.attach(page)
+            page.goto(f"{url}/contacts")
+            page.get_by_label("邮箱").fill("zhao@example.cn")
+            page.get_by_label("密码").fill(PASSWORD)
+            page.get_by_role("button", name="继续").click()
+            page.get_by_role("button", name="显示我的密钥").click()
+            secret = page.locator("#totp-secret").inner_text().strip()
+            page.get_by_label("应用中的验证码").fill(_code(secret, clock))
+            page.get_by_role("button", name="确认并登录").click()
+            page.wait_for_url(f"{url}/contacts")
+            assert "查找联系人" in page.locator("#results").inner_text()
+            assert axe_violations(page) == []
+            page.get_by_role("searchbox").press_sequentially("星河", delay=50)  # htmx swaps the results in
+            page.wait_for_selector("#results a:has-text('张伟')")
+            assert "138****1234" in page.locator("#results").inner_text()
+            assert page.url == f"{url}/contacts"  # no full page load: the list came by htmx
+            assert axe_violations(page) == []
+            screenshot(page, "04-联系人搜索.png")
+            page.locator("#results a", has_text="张伟").click()
+            page.get_by_label("添加标签（用逗号分隔）").fill("重点客户")
+            page.get_by_label("原因", exact=True).first.fill("展会面谈")
+            page.get_by_role("button", name="保存标签").click()
+            assert page.get_by_role("status").inner_text() == "标签已保存。"
+            assert "重点客户" in page.locator("#tags-h").locator("xpath=../..").inner_text()
+            assert axe_violations(page) == []
+            screenshot(page, "05-联系人档案.png")
+        finally:
+            browser.close()
+    assert watch.outside == []
+    assert watch.problems == [], watch.problems
