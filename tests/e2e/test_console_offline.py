@@ -33,7 +33,7 @@ def test_no_page_references_an_external_url(app: Application, clock: VirtualCloc
         assert login.status_code == 200
         sign_in(client, app, clock, "admin@example.cn", "admin")
         pages = _pages(client.app)
-        assert {"/login", "/preferences", "/dashboard"} <= set(pages)
+        assert {"/login", "/preferences", "/dashboard", "/contacts", "/tasks", "/journeys"} <= set(pages)
         loaded: set[str] = set()
         for path in pages:
             answer = client.get(path, follow_redirects=True)
