@@ -42,7 +42,9 @@ def N_(message: str) -> str:
     return message
 
 
+@cache
 def babel_locale(locale: str) -> Locale:
+    """Parsed once per language: ``Locale.parse`` costs more than the formatting it serves (measured)."""
     return Locale.parse(_FOLDERS.get(locale, "zh_CN"))
 
 

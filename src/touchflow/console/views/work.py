@@ -25,16 +25,18 @@ router = APIRouter()
 Queue = Literal["sales", "service", "marketing"]
 OUTCOME_NAMES = {"reached": N_("Reached"), "no_answer": N_("No answer"), "not_interested": N_("Not interested"),
                  "converted": N_("Converted"), "other": N_("Other")}
+PAGE = 50  # tasks shown, soonest deadline first: a queue is worked from the top
 QUEUE_NAMES = {"sales": N_("Sales"), "service": N_("Service"), "marketing": N_("Marketing")}
 
 
 async def _tasks(request: Request, me: ConsoleUser, queue: str | None, *, status: int = 200,
                  error: str | None = None, done: bool = False) -> Response:
     board = await run_in_threadpool(task_board, services(request), queue, assignee=assignee_scope(me.principal),
-                                    with_timeliness=me.can("reports.read"))
+                                    with_timeliness=me.can("reports.read"), limit=PAGE)
     return render(request, me, "tasks.html", {"title": N_("Tasks"), "board": board, "outcomes": OUTCOMES,
                                               "outcome_names": OUTCOME_NAMES, "queue_names": QUEUE_NAMES,
-                                              "can_work": me.can("tasks.work"), "error": error, "done": done},
+                                              "can_work": me.can("tasks.work"), "error": error, "done": done,
+                                              "page": PAGE},
                   status_code=status)
 
 
