@@ -33,6 +33,9 @@ def test_a_strategist_finds_reads_edits_and_freezes_a_contact(app: Application, 
         found = client.get("/contacts/results", params={"q": "+8613812341234"})
         assert "138****1234" in found.text and "z***@example.cn" in found.text and "13812341234" not in found.text
         assert f"/contacts/{cid}" in client.get("/contacts", params={"q": "星河"}).text  # part of a company
+        for typed in ("13812341234", "Zhang.Wei@Example.cn", "phone:138 1234 1234"):  # normalised like imports
+            assert f"/contacts/{cid}" in client.get("/contacts/results", params={"q": typed}).text, typed
+        assert "没有匹配的联系人" in client.get("/contacts/results", params={"q": "13900000000"}).text
         page = client.get(f"/contacts/{cid}")
         assert page.status_code == 200 and "张伟" in page.text and "13812341234" not in page.text
         csrf = csrf_of(page.text)
