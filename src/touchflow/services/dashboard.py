@@ -3,7 +3,9 @@ each, auto-paused journeys and recent alerts, goal progress (目标拆解表), a
 
 Everything comes from the services the reports and the API use (metrics rollups, ``report_model.kpis``,
 ``goals.goal_lines``, ``tasks.list_tasks``, ``alerts.alert_history``): the page adds no definitions of its own.
-Rollups are as fresh as the worker's last refresh (``services.metrics.refresh_rollups``).
+Rollups are as fresh as the worker's last refresh (``services.metrics.refresh_rollups``). Goal progress shows the
+values the worker records once a day (``goals.record_goal_values``), not a fresh ``goals.measure``: measuring scans
+every order and stage change (1.9 s at 1M events, bench/bench_console.py), too slow for a page.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from touchflow.domain.measurement.report_model import Counts, GoalLine, Kpi, kpi
 from touchflow.domain.ports import JourneyRecord, TaskRecord
 from touchflow.services.alerts import alert_history
 from touchflow.services.context import ServiceContext
-from touchflow.services.goals import goal_lines
+from touchflow.services.goals import goal_lines, goal_table
 from touchflow.services.journeys import list_journeys
 from touchflow.services.metrics import local_today, metric_rows, workspace_zone
 from touchflow.services.reports import counts_of
@@ -43,6 +45,7 @@ class Dashboard:
     active_journeys: int
     alerts: list[AlertRecord]  # the latest alerts, newest first
     goals: list[GoalLine] | None  # None: the reader may not read reports
+    goals_as_of: date | None  # the day the worker last measured the key results (None: never yet)
     tasks_due: list[TaskRecord]  # open tasks due by the end of today (local), soonest first
     tasks_overdue: int
 
@@ -56,6 +59,19 @@ def _total(days: list[tuple[date, Counts]]) -> Counts:
     for _, counts in days:
         total = total + counts
     return total
+
+
+def _recorded_goals(ctx: ServiceContext) -> tuple[list[GoalLine], date | None]:
+    table = goal_table(ctx)
+    values: dict[str, float | None] = {}
+    latest: date | None = None
+    with ctx.reader() as uow:
+        for kr in table.key_results():
+            history = uow.reports.goal_history(kr.key)
+            if history:
+                values[kr.metric] = history[-1][1]
+                latest = max(latest or history[-1][0], history[-1][0])
+    return goal_lines(ctx, values, table), latest
 
 
 def dashboard(ctx: ServiceContext, *, days: int = 7, assignee: str | None = None, with_goals: bool = True,
@@ -79,7 +95,7 @@ def dashboard(ctx: ServiceContext, *, days: int = 7, assignee: str | None = None
     end_of_today = datetime.combine(today + timedelta(days=1), time(), zone)
     now = ctx.clock.now()
     due = [t for t in list_tasks(ctx, status="open", limit=task_limit, assignee=assignee) if t.due_at < end_of_today]
+    goals, as_of = _recorded_goals(ctx) if with_goals else (None, None)
     return Dashboard(first, today, before, zone.key, lines, current,
                      [j for j in journeys if j.status == "paused"], sum(j.status == "active" for j in journeys),
-                     alert_history(ctx, limit=alert_limit), goal_lines(ctx) if with_goals else None,
-                     due, sum(t.due_at <= now for t in due))
+                     alert_history(ctx, limit=alert_limit), goals, as_of, due, sum(t.due_at <= now for t in due))
