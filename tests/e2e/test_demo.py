@@ -55,7 +55,10 @@ def test_demo_imports_everything_and_a_second_run_creates_nothing(
         assert header in kpis, kpis
     assert re.search(r"\d+\.\d%", kpis), kpis  # rates are computed, not all "-"
 
+    assert "http://127.0.0.1:8000/" in first and re.search(r"demo login: demo@touchflow.example password: \S{12,}",
+                                                          first), first[-600:]  # the console, and a way in
     second = _demo(runner, tmp_path)
+    assert "its password was shown by the first demo run" in second
     assert "This run: 0 new contacts, 0 new events, 0 merges" in second, second
     assert "Connector shop-orders" in second and ": succeeded, read 1," in second  # from its cursor: the last row
     again = _STORE.search(second)

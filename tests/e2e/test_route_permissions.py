@@ -120,6 +120,13 @@ def _snapshot(application: Application) -> str:
     return digest.hexdigest()
 
 
+def _console_paths(app: FastAPI) -> set[str]:
+    """Paths of the web console's routes (``touchflow.console``): HTML pages that redirect to the login page."""
+    return {str(c.path) for c in iter_route_contexts(app.routes)
+            if getattr(c.original_route, "endpoint", None) is not None
+            and c.original_route.endpoint.__module__.startswith("touchflow.console")}  # type: ignore[attr-defined]
+
+
 def _operations(app: FastAPI) -> list[tuple[str, str, str]]:
     """(method, path, permission mark) of every route the app answers."""
     found = []
@@ -148,6 +155,8 @@ def test_every_operation_and_route_declares_a_permission(world: World) -> None:
             mark = operation.get(PERMISSION_MARK)
             assert isinstance(mark, str), f"{method.upper()} {path} has no {PERMISSION_MARK}"
     operations = _operations(world.app)
+    console = _console_paths(world.app)
+    assert {"/login", "/dashboard", "/contacts", "/tasks", "/journeys"} <= console  # console pages are walked too
     hidden = {(m, p) for m, p, _ in operations} - {(m.upper(), p) for p, item in document["paths"].items()
                                                      for m in item}
     assert ("GET", "/docs") in hidden and ("GET", "/openapi.json") in hidden  # non-schema routes walked too
@@ -157,7 +166,7 @@ def test_every_operation_and_route_declares_a_permission(world: World) -> None:
             assert len(mark) > len(PUBLIC) + 5, f"{method} {path}: say what protects a public route"
         else:
             assert needs <= set(PERMISSIONS), f"{method} {path}: unknown permission in {mark!r}"
-            assert path.startswith("/v1/"), f"{method} {path}: a permission outside /v1"
+            assert path.startswith("/v1/") or path in console, f"{method} {path}: a permission outside /v1"
 
 
 def test_every_route_and_role(world: World) -> None:
@@ -186,11 +195,21 @@ def test_every_route_and_role(world: World) -> None:
 
 
 def test_no_credential_is_401_on_every_gated_route(world: World) -> None:
+    """The API answers 401; a console page sends the reader to the login page instead (nothing runs)."""
+    console = _console_paths(world.app)
+    before = _snapshot(world.application)
     for method, path, mark in _operations(world.app):
         if _needs(mark) is None:
             continue
+        if path in console:
+            body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+            answer = world.client.request(method, _fill(path), follow_redirects=False, **body)  # type: ignore[arg-type]
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next="), \
+                f"{method} {path} without a session answered {answer.status_code}"
+            continue
         status = _call(world.client, method, path, {})
         assert status == 401, f"{method} {path} without a key answered {status}"
+    assert _snapshot(world.application) == before
 
 
 def test_session_cookie_needs_its_csrf_token_on_writes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from touchflow import __version__
+from touchflow import __version__, console
 from touchflow.api import tracking
 from touchflow.api.auth import ApiKeyCache
 from touchflow.api.docs import complete_document, install_docs
@@ -124,6 +124,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(connectors.router)
     app.include_router(connector_webhooks.router)
     tracking.install(app, application)
+    console.install(app)  # the web console at / (issue 15): HTML pages over the same services
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Liveness (no API key)",
                       **public("nothing to protect: answers only that the process is up, and its version"))
     app.add_exception_handler(ApiError, _api_error)

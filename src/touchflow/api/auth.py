@@ -31,9 +31,9 @@ from touchflow.domain.governance.principals import Principal
 from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.apikeys import authenticate_api_key
 from touchflow.services.context import ServiceContext
-from touchflow.services.sessions import SESSION_COOKIE, authenticate_session
+from touchflow.services.sessions import SESSION_COOKIE, AuthenticatedSession, authenticate_session
 
-__all__ = ["ApiKeyCache", "authenticate", "key_principal"]
+__all__ = ["ApiKeyCache", "authenticate", "key_principal", "session_of"]
 
 _MAX_ENTRIES = 10_000
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
@@ -128,6 +128,12 @@ async def authenticate(
 
 
 async def _by_session(request: Request, token: str) -> Principal:
+    return (await session_of(request, token)).principal
+
+
+async def session_of(request: Request, token: str) -> AuthenticatedSession:
+    """The live session behind the cookie ``token``, CSRF- and Origin-checked for writes (the console needs its
+    CSRF token for the pages it renders, so it asks for the whole session)."""
     cache = request.app.state.api_keys
     assert isinstance(cache, ApiKeyCache)
     session = await run_in_threadpool(authenticate_session, cache.services, token)
@@ -139,7 +145,7 @@ async def _by_session(request: Request, token: str) -> Principal:
         given = request.headers.get("x-csrf-token") or await _form_token(request)
         if not given or not hmac.compare_digest(given.encode(), session.csrf_token.encode()):
             raise HTTPException(403, "missing or wrong CSRF token: send the session's token as X-CSRF-Token")
-    return session.principal
+    return session
 
 
 def _same_origin(request: Request) -> bool:

@@ -15,11 +15,12 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from touchflow.bootstrap import bootstrap
-from touchflow.cli.common import console, fail
+from touchflow.cli.common import console, fail, local_actor
 from touchflow.cli.metrics import kpi_table
 from touchflow.clock import SystemClock
 from touchflow.config import Settings
 from touchflow.demo.connector import CONNECTOR, SCHEDULE, add_shop_connector
+from touchflow.demo.console_login import DEMO_EMAIL, ensure_demo_login
 from touchflow.demo.journeys import examples_dir, save_example_templates, simulate_company
 from touchflow.demo.report import write_weekly_report
 from touchflow.demo.sample_data import FILES, SampleFiles, write_sample_data
@@ -94,6 +95,7 @@ def demo(
         _connector(application.services, result.sample.path("shop_orders"), application.settings.batch_size)
         if journeys:
             _journeys(application.services, directory)
+        _console_login(application.services)
     finally:
         application.close()
 
@@ -155,6 +157,19 @@ def _journeys(services: ServiceContext, directory_out: Path) -> None:
     console.print("Opens, clicks, purchases and survey answers to these messages are drawn with seeded "
                   "probabilities. The journeys are published in this database too: [bold]touchflow journey "
                   "list[/bold]; run [bold]touchflow worker[/bold] to let them act on new events.")
+
+
+def _console_login(services: ServiceContext) -> None:
+    """The last lines: where the console is and how to sign in (issue 15)."""
+    password = ensure_demo_login(services, local_actor())
+    console.print("\n[bold]Console[/bold] (网页控制台): run [bold]touchflow init[/bold] once, then "
+                  "[bold]touchflow serve[/bold] and open [bold]http://127.0.0.1:8000/[/bold]")
+    if password is None:
+        console.print(f"  sign in as [bold]{DEMO_EMAIL}[/bold] (its password was shown by the first demo run; set a "
+                      f"new one with [bold]touchflow user set-password {DEMO_EMAIL}[/bold])")
+    else:
+        console.print(f"  demo login: [bold]{DEMO_EMAIL}[/bold]  password: [bold]{password}[/bold] (shown once; "
+                      "the first sign-in sets up two-factor with an authenticator app)")
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.audit_ports import AuditLog
+from touchflow.domain.governance.preferences import PreferenceRepository
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.identities import Identity
 from touchflow.domain.lifecycle_ports import LifecycleRepository
@@ -340,6 +341,7 @@ class UnitOfWork(Protocol):
     experiments: ExperimentRepository
     connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
     writeback: WritebackRepository  # issue 14, write-back outbox (domain/writeback.py)
+    preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1079,3 +1079,14 @@ writeback_outbox = Table(  # changes to tell a CRM, captured in the transaction 
 )
 
 __all__ += ["writeback_outbox"]
+
+# --- console (issue 15, migration 0028) ---------------------------------------------------------------------
+
+user_preferences = Table(  # a person's console language, time zone and theme, once they saved any (ADR 0037)
+    "user_preferences", metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("locale", String(16), nullable=False),  # zh-CN | en
+    Column("time_zone", String(64), nullable=False),  # IANA name
+    Column("theme", String(8), nullable=False),  # light | dark
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

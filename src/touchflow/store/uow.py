@@ -13,6 +13,7 @@ from touchflow.domain.connectors.ports import ConnectorRepository
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
+from touchflow.domain.governance.preferences import PreferenceRepository
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
 from touchflow.domain.lifecycle_ports import LifecycleRepository
 from touchflow.domain.measurement.alert_ports import AlertRepository
@@ -53,6 +54,7 @@ from touchflow.store.lifecycle import SqlLifecycleRepository
 from touchflow.store.messages import SqlMessageRepository
 from touchflow.store.metrics import SqlMetricsRepository
 from touchflow.store.personas import SqlAssignmentRepository, SqlPersonaRepository
+from touchflow.store.preferences import SqlPreferenceRepository
 from touchflow.store.privacy import SqlPrivacyRepository
 from touchflow.store.registry import (
     SqlApiKeyRepository,
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
     experiments: ExperimentRepository
     connectors: ConnectorRepository
     writeback: WritebackRepository
+    preferences: PreferenceRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -142,6 +145,7 @@ class SqlUnitOfWork:
         self.experiments = SqlExperimentRepository(connection)
         self.connectors = SqlConnectorRepository(connection)
         self.writeback = SqlWritebackRepository(connection)
+        self.preferences = SqlPreferenceRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

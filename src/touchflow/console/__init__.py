@@ -1,0 +1,24 @@
+"""The web console (issue 15): server-rendered pages for the people the spec is written for.
+
+An entry point like ``api`` and ``cli``: views parse the request, call services and render Jinja2 templates
+(htmx for partial updates, Tabler for the look, vega-embed for charts, all vendored under ``static/vendor``).
+``install(app)`` mounts it on the API's FastAPI app at ``/`` (the API keeps ``/v1``, OpenAPI ``/docs``).
+See docs/subsystems/console.md and ADR 0037.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from touchflow.console import static
+from touchflow.console.auth import install_handlers
+from touchflow.console.views import account, contacts, home, login, work
+
+__all__ = ["install"]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console's routes and its error pages (login redirect, HTML 403) on ``app``."""
+    install_handlers(app)
+    for module in (static, login, account, home, contacts, work):
+        app.include_router(module.router)

@@ -1,0 +1,40 @@
+"""The sidebar: each page area with the permission it needs; a reader sees only what their role may open.
+
+Labels are message ids, translated in the template (``_(item.label)``); the catalog test finds them through the
+``N_`` marker (``console/i18n.py``), which Babel extracts like ``_``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from touchflow.console.i18n import N_
+from touchflow.domain.governance.principals import Principal
+
+__all__ = ["NAV", "NavItem", "first_page", "nav_for"]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    label: str  # an English message id
+    icon: str  # an inline SVG path in templates/icons.html
+    permission: str
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("/dashboard", N_("Dashboard"), "home", "reports.read"),
+    NavItem("/contacts", N_("Contacts"), "users", "contacts.read"),
+    NavItem("/tasks", N_("Tasks"), "checklist", "tasks.read"),
+    NavItem("/journeys", N_("Journeys"), "route", "journeys.read"),
+)
+
+
+def nav_for(principal: Principal) -> list[NavItem]:
+    return [item for item in NAV if principal.can(item.permission)]
+
+
+def first_page(principal: Principal) -> str:
+    """Where ``/`` sends a signed-in reader: the first area their role may open (their preferences page if none)."""
+    allowed = nav_for(principal)
+    return allowed[0].path if allowed else "/preferences"
