@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
 from touchflow.console.views import account, login
+from touchflow.console.views import content as content_pages
 
 __all__ = ["install"]
 
@@ -21,4 +22,6 @@ def install(app: FastAPI) -> None:
     """Mount the console's routes and its error pages (login redirect, HTML 403) on ``app``."""
     install_handlers(app)
     for module in (static, login, account):
+        app.include_router(module.router)
+    for module in (content_pages,):
         app.include_router(module.router)
