@@ -68,7 +68,8 @@ def test_a_static_list_history_and_an_export_through_an_approval(app: Applicatio
                                               "rows": "1"})
         assert made.status_code == 303
         lines = "email:buyer1@shop.cn\nemail:nobody@x.cn"
-        changed = client.post("/segments/expo/members", data={"csrf_token": csrf, "action": "add", "identifiers": lines})
+        form = {"csrf_token": csrf, "action": "add", "identifiers": lines}
+        changed = client.post("/segments/expo/members", data=form)
         assert changed.headers["location"] == "/segments/expo?note=unknown"
         page = client.get("/segments/expo?contact=email:buyer1@shop.cn")
         assert 'data-members="1"' in page.text and "仍是成员" in page.text
