@@ -67,8 +67,8 @@ def test_upload_map_a_column_run_and_download_rejects(app: Application, clock: V
         assert 'data-rate="0.6666' in client.get("/imports").text
     with console_client(app) as other:
         sign_in(other, app, clock, "admin@example.cn", "admin", "赵管理")
-        assert other.get(f"/imports/{job}").status_code == 403
-        assert other.get(f"/imports/{job}/rejects").status_code == 403
+        assert other.get(f"/imports/{job}").status_code == 404
+        assert other.get(f"/imports/{job}/rejects").status_code == 404
 
 
 def test_hostile_uploads_are_refused_naming_the_field(app: Application, clock: VirtualClock) -> None:

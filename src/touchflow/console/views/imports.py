@@ -84,11 +84,13 @@ async def upload(request: Request, me: Me) -> Response:
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
 
 
-def _job(me: ConsoleUser, job_id: str) -> ImportJob:
-    job = job_of(job_id, _owner(me))
-    if job is None:
-        raise Denied("this upload is not yours, or it is older than a day (upload the file again)", me)
-    return job
+def _job(me: ConsoleUser, job_id: str) -> ImportJob | None:
+    """The upload, for the person who made it; None for anyone else or when it is gone (a 404 either way)."""
+    return job_of(job_id, _owner(me))
+
+
+def _gone(request: Request, me: ConsoleUser) -> Response:
+    return render(request, me, "imports/missing.html", {"title": N_("Upload not found")}, status_code=404)
 
 
 def _mapping_context(job: ImportJob, mapping: dict[str, str] | None = None) -> dict[str, Any]:
@@ -101,6 +103,8 @@ def _mapping_context(job: ImportJob, mapping: dict[str, str] | None = None) -> d
 @router.get("/imports/{job_id}", **allow("contacts.write"))
 async def mapping_page(request: Request, me: Me, job_id: str) -> Response:
     job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
     context = await run_in_threadpool(_mapping_context, job)
     return render(request, me, "imports/mapping.html", {"title": N_("Map columns"), **context})
 
@@ -124,6 +128,8 @@ def _mapping_from(form: dict[str, str], headers: list[str]) -> tuple[dict[str, s
 async def change_mapping(request: Request, me: Me, job_id: str) -> Response:
     """htmx on every change: the preview again with the new mapping; kept on the job when it is valid."""
     job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
     problem: str | None
     try:
         form = await read_form(request)
@@ -146,6 +152,8 @@ async def change_mapping(request: Request, me: Me, job_id: str) -> Response:
 @router.post("/imports/{job_id}/run", **allow("contacts.write"))
 async def run(request: Request, me: Me, job_id: str) -> Response:
     job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
     if job.state in ("uploaded", "failed"):
         start(services(request), job, me.principal.actor.label)
     return RedirectResponse(f"/imports/{job.id}/run", status_code=303)
@@ -163,6 +171,8 @@ def _progress_context(job: ImportJob) -> dict[str, Any]:
 @router.get("/imports/{job_id}/run", **allow("contacts.write"))
 async def run_page(request: Request, me: Me, job_id: str) -> Response:
     job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
     return render(request, me, "imports/run.html", {"title": N_("Import"), **_progress_context(job)})
 
 
@@ -170,12 +180,16 @@ async def run_page(request: Request, me: Me, job_id: str) -> Response:
 async def progress(request: Request, me: Me, job_id: str) -> Response:
     """htmx polls this every second while the import runs; the finished fragment stops the polling."""
     job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
     return render(request, me, "imports/_progress.html", _progress_context(job))
 
 
 @router.get("/imports/{job_id}/rejects", **allow("contacts.write"))
 async def rejects(request: Request, me: Me, job_id: str) -> Response:
     job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
     if job.report is None or job.report.rejects_file is None or not job.report.rejects_file.exists():
         return Response("no reject file for this import", status_code=404, media_type="text/plain; charset=utf-8")
     name = job.report.rejects_file.name
