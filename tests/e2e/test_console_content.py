@@ -28,7 +28,7 @@ def test_the_editor_highlights_findings_and_saves_through_the_service(app: Appli
         checked = client.post("/content/check", data=_editor_form(csrf, "<p>全网最佳的理财体验</p>"),
                               headers={"HX-Request": "true", "X-CSRF-Token": csrf})
         assert checked.status_code == 200
-        assert re.search(r'<mark class="tf-finding bg-red-lt" data-finding="1"><a [^>]*>最佳</a>', checked.text)
+        assert re.search(r'<mark class="tf-finding tf-finding-block" data-finding="1"><a [^>]*>最佳</a>', checked.text)
         assert "第九条" in checked.text and "data-findings=\"1\"" in checked.text
         saved = client.post("/content/save", data=_editor_form(csrf, "<p>全网最佳的理财体验</p>"))
         assert saved.status_code == 303 and saved.headers["location"] == "/content/templates/fund_launch?saved=1"
