@@ -33,6 +33,7 @@ def test_import_a_file_and_fix_a_mapping(app: Application, clock: VirtualClock, 
         b.check(page, "imports-mapping.png")
         page.get_by_role("button", name="导入到 offline_expo").click()
         page.locator("#import-progress[data-state='done']").wait_for()
+        page.locator("#import-progress[data-state='done'] dd[data-count]").first.wait_for()
         text = page.locator("#import-progress").inner_text()
         assert "读取行数" in text and "拒绝行数" in text
         with page.expect_download() as download:
