@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
 from touchflow.console.views import account, contacts, home, login, work
+from touchflow.console.views import content as content_pages
+from touchflow.console.views import imports as import_pages
+from touchflow.console.views import segments as segment_pages
 
 __all__ = ["install"]
 
@@ -21,4 +24,6 @@ def install(app: FastAPI) -> None:
     """Mount the console's routes and its error pages (login redirect, HTML 403) on ``app``."""
     install_handlers(app)
     for module in (static, login, account, home, contacts, work):
+        app.include_router(module.router)
+    for module in (content_pages, segment_pages, import_pages):
         app.include_router(module.router)

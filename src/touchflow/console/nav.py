@@ -27,6 +27,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/contacts", N_("Contacts"), "users", "contacts.read"),
     NavItem("/tasks", N_("Tasks"), "checklist", "tasks.read"),
     NavItem("/journeys", N_("Journeys"), "route", "journeys.read"),
+    NavItem("/content", N_("Content"), "file-text", "content.read"),
+    NavItem("/segments", N_("Segments"), "filter", "segments.read"),
+    NavItem("/imports", N_("Imports and sources"), "upload", "contacts.write"),
 )
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from touchflow.domain.contacts import CONSENT_CHANNELS
 from touchflow.domain.normalize import clean_text
 
-__all__ = ["Kind", "MappingError", "canonical_field", "canonical_headers", "mapped_fields"]
+__all__ = ["Kind", "MappingError", "canonical_field", "canonical_headers", "known_fields", "mapped_fields"]
 
 Kind = Literal["contacts", "events"]
 
@@ -138,3 +138,8 @@ def canonical_headers(headers: Sequence[str], kind: Kind,
         if header not in result:
             result[header] = canonical_field(header, kind, taken)
     return result
+
+
+def known_fields(kind: Kind) -> list[str]:
+    """The canonical fields a column may be mapped to by name (what ``--map`` and the console offer)."""
+    return sorted({f for f in _INDEX[kind].values()})

@@ -1,0 +1,198 @@
+"""Imports and sources (D1–D3): upload a CSV/XLSX/JSON Lines file, check the detected encoding and the first rows,
+map columns (what ``touchflow import --map FIELD=COLUMN`` does), run it with a progress bar, read the reject
+reasons and download the reject file; the source registry with each source's sync success rate.
+
+Connectors (their schedules, runs, errors; run or pause) come with the connector work (branch ``conn-core``):
+the sources page keeps a marked place for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from touchflow.console.auth import ConsoleUser, Denied, Me, allow, services
+from touchflow.console.forms import FormError, read_form
+from touchflow.console.i18n import N_
+from touchflow.console.templating import render
+from touchflow.console.views.import_jobs import (
+    MAX_UPLOAD_BYTES,
+    ImportJob,
+    UploadError,
+    job_of,
+    parse_upload,
+    preview,
+    start,
+    store_upload,
+)
+from touchflow.engine.readers import MappingError, ReadError
+from touchflow.services.sources import list_sources
+
+__all__ = ["router"]
+
+router = APIRouter()
+_KIND_PERMISSION = {"contacts": "contacts.write", "events": "events.write"}
+_COUNTS = (("read", N_("rows read")), ("created", N_("created")), ("updated", N_("updated")),
+           ("merged", N_("merged")), ("duplicates", N_("duplicates skipped")), ("rejected", N_("rows rejected")),
+           ("warnings", N_("stored with a field left out")))
+
+
+def _owner(me: ConsoleUser) -> str:
+    return me.principal.actor.id
+
+
+async def _start_page(request: Request, me: ConsoleUser, error: str | None = None, status: int = 200) -> Response:
+    if error is not None and request.headers.get("hx-request") == "true":  # the upload form's message area
+        return render(request, me, "imports/_upload_error.html", {"error": error}, status_code=status)
+    sources = await run_in_threadpool(list_sources, services(request))
+    return render(request, me, "imports/start.html",
+                  {"title": N_("Imports and sources"), "sources": sources, "error": error,
+                   "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024), "events_allowed": me.can("events.write")},
+                  status_code=status)
+
+
+@router.get("/imports", **allow("contacts.write"))
+async def imports_page(request: Request, me: Me) -> Response:
+    return await _start_page(request, me)
+
+
+@router.post("/imports", **allow("contacts.write"))
+async def upload(request: Request, me: Me) -> Response:
+    """The form is sent by htmx (multipart, with the session's CSRF token as ``X-CSRF-Token``)."""
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > MAX_UPLOAD_BYTES + 64 * 1024:
+        return await _start_page(request, me, f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", 413)
+    body = await request.body()
+    try:
+        fields, file = parse_upload(request.headers.get("content-type", ""), body)
+        if file is None:
+            raise UploadError("file", "choose a file to upload")
+        kind = fields.get("kind", "contacts")
+        if kind in _KIND_PERMISSION and not me.can(_KIND_PERMISSION[kind]):
+            raise Denied(f"permission '{_KIND_PERMISSION[kind]}' is needed to import {kind}", me)
+        job = await run_in_threadpool(store_upload, _owner(me), kind, fields.get("source", ""), file[0], file[1])
+        await run_in_threadpool(preview, job)  # a file that cannot be read is refused now, not after mapping
+    except UploadError as exc:
+        return await _start_page(request, me, str(exc), 422)
+    except ReadError as exc:
+        return await _start_page(request, me, f"file: {str(exc).split(': ', 1)[-1]}", 422)
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": f"/imports/{job.id}"})
+    return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+def _job(me: ConsoleUser, job_id: str) -> ImportJob | None:
+    """The upload, for the person who made it; None for anyone else or when it is gone (a 404 either way)."""
+    return job_of(job_id, _owner(me))
+
+
+def _gone(request: Request, me: ConsoleUser) -> Response:
+    return render(request, me, "imports/missing.html", {"title": N_("Upload not found")}, status_code=404)
+
+
+def _mapping_context(job: ImportJob, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    try:
+        return {"job": job, "preview": preview(job, mapping), "error": None}
+    except (MappingError, ReadError) as exc:
+        return {"job": job, "preview": preview(job, {}), "error": str(exc)}
+
+
+@router.get("/imports/{job_id}", **allow("contacts.write"))
+async def mapping_page(request: Request, me: Me, job_id: str) -> Response:
+    job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
+    context = await run_in_threadpool(_mapping_context, job)
+    return render(request, me, "imports/mapping.html", {"title": N_("Map columns"), **context})
+
+
+def _mapping_from(form: dict[str, str], headers: list[str]) -> tuple[dict[str, str], str | None]:
+    """``col3=phone`` → ``phone`` is read from the fourth column; ``custom`` keeps it a custom attribute.
+    A field chosen for two columns is refused, naming both (a mapping has one column per field)."""
+    mapping: dict[str, str] = {}
+    for index, header in enumerate(headers):
+        chosen = form.get(f"col{index}", "").strip()
+        field = f"custom.{header}" if chosen == "custom" else chosen
+        if not field:
+            continue
+        if field in mapping:
+            return mapping, f"col{index}: {field} is already chosen for column {mapping[field]!r}"
+        mapping[field] = header
+    return mapping, None
+
+
+@router.post("/imports/{job_id}/mapping", **allow("contacts.write"))
+async def change_mapping(request: Request, me: Me, job_id: str) -> Response:
+    """htmx on every change: the preview again with the new mapping; kept on the job when it is valid."""
+    job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
+    problem: str | None
+    try:
+        form = await read_form(request)
+    except FormError as exc:
+        form, problem = {}, str(exc)
+    else:
+        problem = None
+    headers = (await run_in_threadpool(preview, job)).headers
+    mapping, wrong = _mapping_from(form, headers)
+    problem = problem or wrong
+    context = await run_in_threadpool(_mapping_context, job, job.mapping if problem else mapping)
+    if context["error"] is None and problem is None:
+        job.mapping = mapping
+    context["error"] = problem or context["error"]
+    if request.headers.get("hx-request") == "true":
+        return render(request, me, "imports/_mapping.html", context)
+    return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+@router.post("/imports/{job_id}/run", **allow("contacts.write"))
+async def run(request: Request, me: Me, job_id: str) -> Response:
+    job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
+    if job.state in ("uploaded", "failed"):
+        start(services(request), job, me.principal.actor.label)
+    return RedirectResponse(f"/imports/{job.id}/run", status_code=303)
+
+
+def _progress_context(job: ImportJob) -> dict[str, Any]:
+    report = job.report
+    counts = [(label, getattr(report, key)) for key, label in _COUNTS if report is not None and
+              (getattr(report, key) or key in ("read", "rejected"))]
+    reasons = report.reject_reasons.most_common(5) if report is not None else []
+    return {"job": job, "counts": counts, "reasons": reasons,
+            "has_rejects": report is not None and report.rejects_file is not None}
+
+
+@router.get("/imports/{job_id}/run", **allow("contacts.write"))
+async def run_page(request: Request, me: Me, job_id: str) -> Response:
+    job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
+    return render(request, me, "imports/run.html", {"title": N_("Import"), **_progress_context(job)})
+
+
+@router.get("/imports/{job_id}/progress", **allow("contacts.write"))
+async def progress(request: Request, me: Me, job_id: str) -> Response:
+    """htmx polls this every second while the import runs; the finished fragment stops the polling."""
+    job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
+    return render(request, me, "imports/_progress.html", _progress_context(job))
+
+
+@router.get("/imports/{job_id}/rejects", **allow("contacts.write"))
+async def rejects(request: Request, me: Me, job_id: str) -> Response:
+    job = _job(me, job_id)
+    if job is None:
+        return _gone(request, me)
+    if job.report is None or job.report.rejects_file is None or not job.report.rejects_file.exists():
+        return Response("no reject file for this import", status_code=404, media_type="text/plain; charset=utf-8")
+    name = job.report.rejects_file.name
+    return FileResponse(job.report.rejects_file, filename=name, media_type="text/csv; charset=utf-8"
+                        if name.endswith(".csv") else "application/octet-stream",
+                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
