@@ -80,3 +80,38 @@ def test_an_agent_works_a_task_and_a_strategist_pauses_a_journey(app: Applicatio
             browser.close()
     assert watch.outside == []
     assert watch.problems == [], watch.problems
+
+
+@needs_chromium
+def test_pages_fit_a_tablet_and_work_from_the_keyboard(app: Application, clock: VirtualClock) -> None:
+    """At 820×1180 (a tablet, portrait) no page scrolls sideways; the menu opens from the keyboard; axe is clean."""
+    from playwright.sync_api import sync_playwright
+
+    publish_journey(app.services, WELCOME, actor="test")
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    with live_api(app) as url, sync_playwright() as playwright:
+        watch = Watch(url)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 820, "height": 1180}, locale="zh-CN")
+            watch.attach(page)
+            _sign_in(page, url, "zhao@example.cn", clock)
+            for path in ("/dashboard", "/contacts", "/tasks", "/journeys", "/preferences"):
+                page.goto(f"{url}{path}")
+                wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert wide <= 0, f"{path} scrolls sideways by {wide}px"
+                assert axe_violations(page) == [], path
+            page.goto(f"{url}/dashboard")
+            page.keyboard.press("Tab")  # the first stop is the skip link
+            assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
+            toggler = page.get_by_role("button", name="显示或隐藏菜单")
+            toggler.focus()
+            page.keyboard.press("Enter")
+            page.get_by_role("link", name="联系人").wait_for(state="visible")
+            page.get_by_role("link", name="联系人").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/contacts")
+        finally:
+            browser.close()
+    assert watch.outside == []
+    assert watch.problems == [], watch.problems
