@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
 from touchflow.console.views import account, login
+from touchflow.console.views import measure, measure_experiments, measure_reports  # console3
+from touchflow.console.views import settings_access, settings_approvals, settings_audit, settings_config  # console3
 
 __all__ = ["install"]
 
@@ -21,4 +23,7 @@ def install(app: FastAPI) -> None:
     """Mount the console's routes and its error pages (login redirect, HTML 403) on ``app``."""
     install_handlers(app)
     for module in (static, login, account):
+        app.include_router(module.router)
+    for module in (measure, measure_reports, measure_experiments,  # console3
+                   settings_approvals, settings_access, settings_audit, settings_config):
         app.include_router(module.router)

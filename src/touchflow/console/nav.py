@@ -27,6 +27,16 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/contacts", N_("Contacts"), "users", "contacts.read"),
     NavItem("/tasks", N_("Tasks"), "checklist", "tasks.read"),
     NavItem("/journeys", N_("Journeys"), "route", "journeys.read"),
+    # console3: measurement and settings
+    NavItem("/measure/metrics", N_("Measurement"), "chart", "reports.read"),
+    NavItem("/exports", N_("Exports"), "download", "contacts.export"),
+    NavItem("/settings/approvals", N_("Approvals"), "stamp", "approvals.decide"),
+    NavItem("/settings/users", N_("Users and roles"), "users", "users.manage"),
+    NavItem("/settings/keys", N_("API keys"), "key", "apikeys.manage"),
+    NavItem("/settings/audit", N_("Audit log"), "list-search", "audit.read"),
+    NavItem("/settings/incidents", N_("Incidents"), "alert", "incidents.manage"),
+    NavItem("/settings/channels", N_("Channels"), "send", "channels.manage"),
+    NavItem("/settings/guardrails", N_("Guardrails"), "shield", "guardrails.manage"),
 )
 
 

@@ -1,0 +1,66 @@
+"""Vega-Lite specs for the measurement pages, built in Python and drawn in the browser by the vendored vega-embed.
+
+The daily trend is the report's own chart (``reports/charts.trend_chart``), so the console and the PDF show the
+same picture; the rate line and the "explain this drop" bars are small specs of the same style. Labels arrive
+translated (the view passes the catalog's words); the font stack is the console's CJK-first one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from touchflow.domain.measurement.decompose import Decomposition
+from touchflow.domain.measurement.metrics import MetricRow, rates
+from touchflow.reports.charts import trend_chart
+from touchflow.services.reports import counts_of
+
+__all__ = ["contribution_spec", "rate_spec", "trend_spec"]
+
+_FONT = "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, Noto Sans SC, sans-serif"
+_CONFIG = {"font": _FONT, "axis": {"labelFontSize": 11, "titleFontSize": 11}, "legend": {"labelFontSize": 11},
+           "view": {"stroke": None}, "background": None}
+
+
+def _fit(spec: dict[str, Any], height: int = 180) -> dict[str, Any]:
+    """As wide as its card (the page is readable from a tablet to 1280 px and up)."""
+    spec.update(width="container", height=height, autosize={"type": "fit", "contains": "padding"})
+    spec["config"] = {**spec.get("config", {}), **_CONFIG}
+    return spec
+
+
+def trend_spec(rows: Sequence[MetricRow], names: Mapping[str, str]) -> dict[str, Any]:
+    """Sent, opened and clicked per day: the report's trend chart (``names``: day, sent, opened, clicked)."""
+    days = [(row.day.isoformat()[5:], counts_of(row)) for row in rows if row.day is not None]
+    return _fit(trend_chart(days, names).to_dict())
+
+
+def rate_spec(rows: Sequence[MetricRow], metric: str, label: str, day_label: str) -> dict[str, Any]:
+    """One rate per day (a gap where the day had no denominator: no traffic is not 0 %)."""
+    values = [{"day": row.day.isoformat(), "rate": rates(row).get(metric)} for row in rows if row.day is not None]
+    return _fit({"$schema": "https://vega.github.io/schema/vega-lite/v6.json", "data": {"values": values},
+                 "mark": {"type": "line", "point": True},
+                 "encoding": {"x": {"field": "day", "type": "temporal", "title": day_label,
+                                    "axis": {"format": "%m-%d", "labelAngle": 0}},
+                              "y": {"field": "rate", "type": "quantitative", "title": label,
+                                    "axis": {"format": ".0%"}},
+                              "tooltip": [{"field": "day", "type": "temporal", "title": day_label},
+                                          {"field": "rate", "type": "quantitative", "title": label,
+                                           "format": ".1%"}]}})
+
+
+def contribution_spec(result: Decomposition, names: Mapping[str, str]) -> dict[str, Any]:
+    """Each segment's share of the change in percentage points, split into mix shift and rate change
+    (``names``: segment, mix, rate, pp)."""
+    values = [{"segment": s.key, "part": names[part], "pp": round(value * 100, 2)}
+              for s in result.segments[:12] for part, value in (("mix", s.mix), ("rate", s.rate))]
+    order = [s.key for s in result.segments[:12]]
+    return _fit({"$schema": "https://vega.github.io/schema/vega-lite/v6.json", "data": {"values": values},
+                 "mark": "bar",
+                 "encoding": {"y": {"field": "segment", "type": "nominal", "sort": order, "title": names["segment"]},
+                              "x": {"field": "pp", "type": "quantitative", "title": names["pp"],
+                                    "stack": "zero"},
+                              "color": {"field": "part", "type": "nominal", "title": None,
+                                        "scale": {"range": ["#3b6fb6", "#d6336c"]}},
+                              "tooltip": [{"field": "segment"}, {"field": "part"}, {"field": "pp", "format": "+.2f"}]}},
+                height=max(80, 28 * len(order)))
