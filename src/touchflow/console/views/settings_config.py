@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import yaml
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -35,9 +36,10 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-def pairs(text: str, field: str) -> dict[str, str]:
-    """``key=value`` lines (blank lines skipped); ``FieldError`` names the line number, never the value."""
-    found: dict[str, str] = {}
+def pairs(text: str, field: str, *, typed: bool = False) -> dict[str, Any]:
+    """``key=value`` lines (blank lines skipped); ``FieldError`` names the line number, never the value.
+    ``typed``: a value that reads as JSON is that (465 → a number, true → a boolean), as ``channel set`` does."""
+    found: dict[str, Any] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -45,6 +47,11 @@ def pairs(text: str, field: str) -> dict[str, str]:
         if not sep or not key.strip():
             raise FieldError(field, f"line {number} is not key=value")
         found[key.strip()] = value.strip()
+        if typed:
+            try:
+                found[key.strip()] = orjson.loads(value.strip())
+            except orjson.JSONDecodeError:
+                pass
     return found
 
 
@@ -75,7 +82,7 @@ async def channels_save(request: Request, me: Me) -> Response:
     try:
         form = await read_form(request)
         name, kind = form.get("name", "").strip(), form.get("kind", "")
-        settings = pairs(form.get("settings", ""), "settings")
+        settings = pairs(form.get("settings", ""), "settings", typed=True)
         secret = pairs(form.get("secret", ""), "secret")
         rate_text = form.get("rate", "").strip()
         try:
