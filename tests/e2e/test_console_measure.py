@@ -66,12 +66,12 @@ def test_reports_frame_the_report_and_download_its_pdf(app: Application, clock: 
         page = client.get("/measure/reports", params={"kind": "weekly", "date": "2026-02-25"})
         assert page.status_code == 200
         assert "frame-src 'self'" in page.headers["content-security-policy"]
-        assert 'src="/measure/reports/view?kind=weekly&amp;date=2026-02-23' in page.text
+        assert 'src="/measure/reports/weekly/view?date=2026-02-23' in page.text
         assert 'action="/measure/reports/schedule"' not in page.text  # a viewer cannot schedule
-        framed = client.get("/measure/reports/view", params={"kind": "weekly", "date": "2026-02-25"})
+        framed = client.get("/measure/reports/weekly/view", params={"date": "2026-02-25"})
         assert framed.status_code == 200 and "营销自动化周报" in framed.text
         assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
-        pdf = client.get("/measure/reports/pdf", params={"kind": "weekly", "date": "2026-02-25"})
+        pdf = client.get("/measure/reports/weekly/pdf", params={"date": "2026-02-25"})
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         refused = client.post("/measure/reports/schedule", data={"csrf_token": csrf_of(page.text),
                                                                  "recipients": "a@b.cn", "kind_weekly": "1"})

@@ -73,9 +73,10 @@ async def reports_page(request: Request, me: Me, kind: str = "weekly", date: str
     period = await run_in_threadpool(report_period, ctx, chosen, day)
     schedule = await run_in_threadpool(report_schedule, ctx)
     lang = "zh-CN" if me.preferences.locale == "zh-CN" else "en"
-    query = f"kind={chosen}&date={period.first_day.isoformat()}&lang={lang}"
+    query = f"date={period.first_day.isoformat()}&lang={lang}"
     return render(request, me, "measure/reports.html",
-                  {"title": N_("Reports"), "kinds": KINDS, "kind": chosen, "period": period, "query": query,
+                  {"title": N_("Reports"), "kinds": KINDS, "kind": chosen, "period": period,
+                   "view_url": f"/measure/reports/{chosen}/view?{query}", "pdf_url": f"/measure/reports/{chosen}/pdf?{query}",
                    "schedule": schedule, "field_error": error, "done": done == "scheduled",
                    "can_schedule": me.can("settings.manage")},
                   status_code=422 if error else 200, headers={"Content-Security-Policy": _FRAMED})
@@ -86,8 +87,8 @@ def _report_html(request: Request, kind: str, day: str, lang: str) -> str:
     return render_html(build_report(services(request), chosen, when), "en" if lang == "en" else "zh-CN")
 
 
-@router.get("/measure/reports/view", **allow("reports.read"))
-async def report_view(request: Request, me: Me, kind: str = "weekly", date: str = "", lang: str = "zh-CN") -> Response:
+@router.get("/measure/reports/{kind}/view", **allow("reports.read"))
+async def report_view(request: Request, me: Me, kind: str, date: str = "", lang: str = "zh-CN") -> Response:
     """The report page itself, for the frame: its own CSP (no script; framed by this site only)."""
     try:
         html = await run_in_threadpool(_report_html, request, kind, date, lang)
@@ -98,8 +99,8 @@ async def report_view(request: Request, me: Me, kind: str = "weekly", date: str 
     return HTMLResponse(html, headers={"Content-Security-Policy": _REPORT_POLICY, "Cache-Control": "no-store"})
 
 
-@router.get("/measure/reports/pdf", **allow("reports.read"))
-async def report_pdf(request: Request, me: Me, kind: str = "weekly", date: str = "", lang: str = "zh-CN") -> Response:
+@router.get("/measure/reports/{kind}/pdf", **allow("reports.read"))
+async def report_pdf(request: Request, me: Me, kind: str, date: str = "", lang: str = "zh-CN") -> Response:
     try:
         html = await run_in_threadpool(_report_html, request, kind, date, lang)
         pdf = await run_in_threadpool(render_pdf, html)
@@ -107,7 +108,7 @@ async def report_pdf(request: Request, me: Me, kind: str = "weekly", date: str =
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
     except FontMissing as exc:
         return Response(str(exc), status_code=503, media_type="text/plain; charset=utf-8")
-    name = f"touchflow-{kind}-{date or 'latest'}.pdf"
+    name = f"touchflow-{kind}-{date or 'latest'}.pdf"  # both checked by _choice above
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
@@ -137,7 +138,8 @@ async def reports_page_error(request: Request, me: ConsoleUser, exc: FieldError)
     schedule = await run_in_threadpool(report_schedule, ctx)
     return render(request, me, "measure/reports.html",
                   {"title": N_("Reports"), "kinds": KINDS, "kind": "weekly", "period": period,
-                   "query": f"kind=weekly&date={period.first_day.isoformat()}", "schedule": schedule,
+                   "view_url": "/measure/reports/weekly/view", "pdf_url": "/measure/reports/weekly/pdf",
+                   "schedule": schedule,
                    "field_error": exc, "done": False, "can_schedule": True},
                   status_code=422, headers={"Content-Security-Policy": _FRAMED})
 
