@@ -4,8 +4,14 @@ passes axe-core with no serious or critical finding, at 1280 px and at tablet wi
 
 from __future__ import annotations
 
-from tests.e2e.console_measure_browser import axe_violations, console_browser, manual_shot, needs_chromium, \
-    new_page, sign_in_page
+from tests.e2e.console_measure_browser import (
+    axe_violations,
+    console_browser,
+    manual_shot,
+    needs_chromium,
+    new_page,
+    sign_in_page,
+)
 from tests.e2e.console_measure_support import seed_open_rate_drop
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock

@@ -6,8 +6,14 @@ or critical finding on any page visited; no request leaves the server."""
 from __future__ import annotations
 
 from tests.e2e.accounts_support import make_user
-from tests.e2e.console_measure_browser import axe_violations, console_browser, manual_shot, needs_chromium, \
-    new_page, sign_in_page
+from tests.e2e.console_measure_browser import (
+    axe_violations,
+    console_browser,
+    manual_shot,
+    needs_chromium,
+    new_page,
+    sign_in_page,
+)
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.services.ingest import RawItem, upsert_contacts

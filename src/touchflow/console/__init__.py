@@ -12,9 +12,17 @@ from fastapi import FastAPI
 
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
-from touchflow.console.views import account, login
-from touchflow.console.views import measure, measure_experiments, measure_reports  # console3
-from touchflow.console.views import settings_access, settings_approvals, settings_audit, settings_config  # console3
+from touchflow.console.views import (  # console3  # console3
+    account,
+    login,
+    measure,
+    measure_experiments,
+    measure_reports,
+    settings_access,
+    settings_approvals,
+    settings_audit,
+    settings_config,
+)
 
 __all__ = ["install"]
 

@@ -64,19 +64,19 @@ def _choice(kind: str, day: str) -> tuple[str, date | None]:
 @router.get("/measure/reports", **allow("reports.read"))
 async def reports_page(request: Request, me: Me, kind: str = "weekly", date: str = "", done: str = "") -> Response:
     ctx = services(request)
+    error: FieldError | None = None
     try:
         chosen, day = _choice(kind, date)
     except FieldError as exc:
         chosen, day, error = "weekly", None, exc
-    else:
-        error = None
     period = await run_in_threadpool(report_period, ctx, chosen, day)
     schedule = await run_in_threadpool(report_schedule, ctx)
     lang = "zh-CN" if me.preferences.locale == "zh-CN" else "en"
     query = f"date={period.first_day.isoformat()}&lang={lang}"
     return render(request, me, "measure/reports.html",
                   {"title": N_("Reports"), "kinds": KINDS, "kind": chosen, "period": period,
-                   "view_url": f"/measure/reports/{chosen}/view?{query}", "pdf_url": f"/measure/reports/{chosen}/pdf?{query}",
+                   "view_url": f"/measure/reports/{chosen}/view?{query}",
+                   "pdf_url": f"/measure/reports/{chosen}/pdf?{query}",
                    "schedule": schedule, "field_error": error, "done": done == "scheduled",
                    "can_schedule": me.can("settings.manage")},
                   status_code=422 if error else 200, headers={"Content-Security-Policy": _FRAMED})
@@ -132,7 +132,7 @@ async def report_schedule_save(request: Request, me: Me) -> Response:
     return back("/measure/reports", done="scheduled")
 
 
-async def reports_page_error(request: Request, me: ConsoleUser, exc: FieldError) -> Response:
+async def reports_page_error(request: Request, me: ConsoleUser, exc: FieldError | FormError) -> Response:
     ctx = services(request)
     period = await run_in_threadpool(report_period, ctx, "weekly", None)
     schedule = await run_in_threadpool(report_schedule, ctx)

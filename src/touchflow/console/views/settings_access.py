@@ -24,8 +24,14 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.permissions import ROLE_NAMES, role
 from touchflow.domain.masking import mask_email
 from touchflow.services.accounts import UserNotFound, create_user, list_users, set_role
-from touchflow.services.apikeys import KeySpec, NeedsApproval, create_api_key, list_api_keys, owner_account, \
-    revoke_api_key
+from touchflow.services.apikeys import (
+    KeySpec,
+    NeedsApproval,
+    create_api_key,
+    list_api_keys,
+    owner_account,
+    revoke_api_key,
+)
 from touchflow.services.approval_kinds import APIKEY_KIND, ROLE_ADMIN_KIND
 from touchflow.services.approvals import ApprovalRefused, request_approval
 

@@ -9,6 +9,7 @@ many messages each guardrail holds back today, before anything is saved.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
@@ -48,10 +49,8 @@ def pairs(text: str, field: str, *, typed: bool = False) -> dict[str, Any]:
             raise FieldError(field, f"line {number} is not key=value")
         found[key.strip()] = value.strip()
         if typed:
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError):
                 found[key.strip()] = orjson.loads(value.strip())
-            except orjson.JSONDecodeError:
-                pass
     return found
 
 
