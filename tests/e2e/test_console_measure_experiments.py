@@ -59,7 +59,8 @@ def test_a_strategist_starts_stops_and_is_refused_by_governance(app: Application
                                                           "journey": "lopsided"})
         assert small.status_code == 422 and "arm-share" in small.text
         started = client.post("/measure/experiments", data={"csrf_token": token, **FORM})
-        assert started.status_code == 303 and started.headers["location"] == "/measure/experiments/send_time?done=started"
+        assert started.status_code == 303
+        assert started.headers["location"] == "/measure/experiments/send_time?done=started"
         page = client.get("/measure/experiments/send_time")
         assert page.status_code == 200 and "尚无联系人进入实验" in page.text and "进行中" in page.text
         early = client.post("/measure/experiments/send_time/rollout", data={"csrf_token": token})

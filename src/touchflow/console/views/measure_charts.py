@@ -37,27 +37,27 @@ def trend_spec(rows: Sequence[MetricRow], names: Mapping[str, str]) -> dict[str,
 
 def rate_spec(rows: Sequence[MetricRow], metric: str, label: str, day_label: str) -> dict[str, Any]:
     """One rate per day (a gap where the day had no denominator: no traffic is not 0 %)."""
-    values = [{"day": row.day.isoformat(), "rate": rates(row).get(metric)} for row in rows if row.day is not None]
+    values = [{"day": row.day.isoformat()[5:], "rate": rates(row).get(metric)} for row in rows if row.day is not None]
     return _fit({"$schema": "https://vega.github.io/schema/vega-lite/v6.json", "data": {"values": values},
                  "mark": {"type": "line", "point": True},
-                 "encoding": {"x": {"field": "day", "type": "temporal", "title": day_label,
-                                    "axis": {"format": "%m-%d", "labelAngle": 0}},
-                              "y": {"field": "rate", "type": "quantitative", "title": label,
+                 "encoding": {"x": {"field": "day", "type": "ordinal", "title": day_label,
+                                    "axis": {"labelAngle": 0}},
+                              "y": {"field": "rate", "type": "quantitative", "title": None,  # the card names it
                                     "axis": {"format": ".0%"}},
-                              "tooltip": [{"field": "day", "type": "temporal", "title": day_label},
+                              "tooltip": [{"field": "day", "type": "ordinal", "title": day_label},
                                           {"field": "rate", "type": "quantitative", "title": label,
                                            "format": ".1%"}]}})
 
 
 def contribution_spec(result: Decomposition, names: Mapping[str, str]) -> dict[str, Any]:
-    """Each segment's share of the change in percentage points, split into mix shift and rate change
-    (``names``: segment, mix, rate, pp)."""
+    """Each group's share of the change in percentage points, split into mix shift and rate change
+    (``names``: mix, rate, pp; the table under the chart names the dimension)."""
     values = [{"segment": s.key, "part": names[part], "pp": round(value * 100, 2)}
               for s in result.segments[:12] for part, value in (("mix", s.mix), ("rate", s.rate))]
     order = [s.key for s in result.segments[:12]]
     return _fit({"$schema": "https://vega.github.io/schema/vega-lite/v6.json", "data": {"values": values},
                  "mark": "bar",
-                 "encoding": {"y": {"field": "segment", "type": "nominal", "sort": order, "title": names["segment"]},
+                 "encoding": {"y": {"field": "segment", "type": "nominal", "sort": order, "title": None},
                               "x": {"field": "pp", "type": "quantitative", "title": names["pp"],
                                     "stack": "zero"},
                               "color": {"field": "part", "type": "nominal", "title": None,
