@@ -28,7 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/tasks", N_("Tasks"), "checklist", "tasks.read"),
     NavItem("/journeys", N_("Journeys"), "route", "journeys.read"),
     # console3: measurement and settings
-    NavItem("/measure/metrics", N_("Measurement"), "chart", "reports.read"),
+    NavItem("/measure", N_("Measurement"), "chart", "reports.read"),
     NavItem("/exports", N_("Exports"), "download", "contacts.export"),
     NavItem("/settings/approvals", N_("Approvals"), "stamp", "approvals.decide"),
     NavItem("/settings/users", N_("Users and roles"), "users", "users.manage"),
