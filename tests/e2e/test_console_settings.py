@@ -5,6 +5,7 @@ finds the actions; key secrets are shown once; channel credentials are never dra
 from __future__ import annotations
 
 from tests.e2e.accounts_support import make_user
+from tests.e2e.console_measure_support import seed_open_rate_drop
 from tests.e2e.console_support import console_client, csrf_of, sign_in
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
@@ -136,6 +137,12 @@ def test_guardrail_preview_changes_nothing_until_saved(app: Application, clock: 
         seen = client.post("/settings/guardrails", data={"csrf_token": token, "policy": "cap:\n  per_day: 5\n",
                                                          "action": "preview"})
         assert seen.status_code == 200 and "cap.per_day" in seen.text and "data-preview" in seen.text
+        seed_open_rate_drop(app)  # 50 emails on 25 and 26 Feb, one per contact: a cap of 1 holds none back
+        policy = "quiet_hours:\n  channels: [email]\n  start: '09:00'\n  end: '12:00'\ncap:\n  per_day: 1\n"
+        tight = client.post("/settings/guardrails", data={"csrf_token": token, "action": "preview",
+                                                          "policy": policy})
+        assert tight.status_code == 200 and "data-effect" in tight.text
+        assert 'data-over-cap>0<' in tight.text and 'data-quiet>50<' in tight.text and "对最近 7 天的影响" in tight.text
         assert "per_day: 3" in client.get("/settings/guardrails").text
         wrong = client.post("/settings/guardrails", data={"csrf_token": token, "policy": "cap:\n  per_dya: 5\n",
                                                           "action": "preview"})

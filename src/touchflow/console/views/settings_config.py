@@ -3,8 +3,9 @@
 Credentials are write-only: a secret field is always empty when the page is drawn, the service only says
 whether one is stored, and a new one is sealed with the database's key before ``save_channel`` sees it (as
 ``touchflow channel set`` does). An empty secret field keeps the stored secret. The guardrail policy is edited
-as the document ``touchflow guardrails set`` takes; "preview" shows what would change, field by field, and how
-many messages each guardrail holds back today, before anything is saved.
+as the document ``touchflow guardrails set`` takes; "preview" shows what would change, field by field, and what
+the current and the proposed policy would have done to the last week's messages (``services.guardrail_preview``),
+before anything is saved.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from touchflow.console.i18n import N_
 from touchflow.console.templating import render
 from touchflow.console.views.settings_support import back
 from touchflow.domain.errors import FieldError
-from touchflow.domain.guardrails import merge_policy_document, policy_document, policy_from_document
+from touchflow.domain.guardrails import policy_document
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.engine.channel_registry import build_channel
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.channels import KNOWN_KINDS, current_guardrail_policy, list_channels, save_channel
 from touchflow.services.guarding import message_outcomes, set_guardrail_policy
+from touchflow.services.guardrail_preview import preview_policy
 
 __all__ = ["router"]
 
@@ -117,27 +119,6 @@ def _policy(request: Request) -> dict[str, Any]:
             "outcomes": message_outcomes(ctx).get("skipped", {})}
 
 
-def _flat(document: dict[str, Any], prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in document.items():
-        if isinstance(value, dict) and key != "per_channel":
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def preview(current: dict[str, Any], change: dict[str, Any]) -> list[tuple[str, object, object]]:
-    """(field, now, after) for every field the change would alter; nothing is saved."""
-    after, _ = merge_policy_document(current, change)
-    old, new = _flat(current), _flat(policy_document_of(after))
-    return [(k, old.get(k), new[k]) for k in sorted(new) if old.get(k) != new[k]]
-
-
-def policy_document_of(document: dict[str, Any]) -> dict[str, Any]:
-    return dict(policy_document(policy_from_document(document)))
-
-
 async def _guardrails_page(request: Request, me: ConsoleUser, status: int = 200, **values: Any) -> Response:
     found = await run_in_threadpool(_policy, request)
     return render(request, me, "settings/guardrails.html",
@@ -161,9 +142,8 @@ async def guardrails_save(request: Request, me: Me) -> Response:
         if not isinstance(change, dict):
             raise FieldError("policy", "a mapping of the fields to change")
         if form.get("action") != "save":
-            found = await run_in_threadpool(_policy, request)
-            changes = preview(found["current"], change)
-            return await _guardrails_page(request, me, changes=changes, draft=text)
+            seen = await run_in_threadpool(preview_policy, state.services, change)
+            return await _guardrails_page(request, me, changes=seen.changed, preview=seen, draft=text)
         await state.write(set_guardrail_policy, state.services, change, actor=me.principal.actor.label)
     except (FieldError, FormError) as exc:
         return await _guardrails_page(request, me, 422, field_error=exc, draft=text)
