@@ -106,7 +106,21 @@ def test_a_key_secret_is_shown_once_and_an_export_capable_key_is_a_request(app: 
         asked = client.post("/settings/keys", data={"csrf_token": token, "name": "erp", "service": "erp",
                                                     "role": "strategist", "reason": "ERP 回写"})
         assert asked.status_code == 303
-        assert [r.kind for r in list_requests(app.services, state="pending")] == ["apikey_export_scope"]
+        [request] = list_requests(app.services, state="pending")
+        assert request.kind == "apikey_export_scope" and "等待审批" in client.get("/settings/keys").text
+        with console_client(app) as second:
+            sign_in(second, app, clock, "admin2@example.cn", "admin", name="管理员乙")
+            page = second.get("/settings/approvals")
+            assert second.post(f"/settings/approvals/{request.id}/approve",
+                               data={"csrf_token": csrf_of(page.text)}).status_code == 303
+            assert second.post(f"/settings/keys/pickup/{request.id}",
+                               data={"csrf_token": csrf_of(page.text)}).status_code == 404  # not theirs
+        page = client.get("/settings/keys")
+        assert f'action="/settings/keys/pickup/{request.id}"' in page.text
+        secret = client.post(f"/settings/keys/pickup/{request.id}", data={"csrf_token": token})
+        assert secret.status_code == 200 and 'id="new-secret"' in secret.text and "tf_" in secret.text
+        twice = client.post(f"/settings/keys/pickup/{request.id}", data={"csrf_token": token})
+        assert twice.status_code in (409, 410) and 'id="new-secret"' not in twice.text
 
 
 def test_channel_credentials_are_write_only(app: Application, clock: VirtualClock) -> None:

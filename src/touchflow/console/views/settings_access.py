@@ -32,8 +32,9 @@ from touchflow.services.apikeys import (
     owner_account,
     revoke_api_key,
 )
-from touchflow.services.approval_kinds import APIKEY_KIND, ROLE_ADMIN_KIND
-from touchflow.services.approvals import ApprovalRefused, request_approval
+from touchflow.services.approval_files import PickupRefused
+from touchflow.services.approval_kinds import APIKEY_KIND, ROLE_ADMIN_KIND, pick_up_key
+from touchflow.services.approvals import ApprovalNotFound, ApprovalRefused, list_requests, request_approval
 
 __all__ = ["router"]
 
@@ -121,7 +122,9 @@ def _keys(request: Request, me: ConsoleUser) -> dict[str, Any]:
     ctx = services(request)
     people = {s.user.id: mask_email(s.user.email) for s in list_users(ctx)}
     keys = [k for k in list_api_keys(ctx) if k.role]  # site keys and callback tokens have their own pages
-    return {"keys": [{"k": k, "owner": people.get(k.owner_user_id or "", "") or masked(k.service_account)}
+    mine = [r for r in list_requests(ctx, kind=APIKEY_KIND) if r.requested_by == me.principal.actor.id
+            and r.state in ("pending", "executed")]
+    return {"requests": mine,"keys": [{"k": k, "owner": people.get(k.owner_user_id or "", "") or masked(k.service_account)}
                      for k in sorted(keys, key=lambda k: k.created_at, reverse=True)],
             "roles": _roles(me), "role_names": dict(_roles(me))}
 
@@ -166,6 +169,21 @@ async def keys_create(request: Request, me: Me) -> Response:
         return await _keys_page(request, me, 409, field_error=FieldError("reason", exc.message), form=form)
     # the secret, once: this answer is not stored (no-store) and is never shown again
     return await _keys_page(request, me, 201, issued=issued)
+
+
+@router.post("/settings/keys/pickup/{request_id}", **allow("apikeys.manage"))
+async def keys_pickup(request: Request, me: Me, request_id: str) -> Response:
+    """The secret of an approved export-capable key, once, for the person who asked for it."""
+    state = api_state(request)
+    try:
+        found = await state.write(pick_up_key, state.services, me.principal.actor, request_id[:64])
+    except ApprovalNotFound:
+        return await _keys_page(request, me, 404, field_error=FieldError("request", "no such request of yours"))
+    except PickupRefused as exc:
+        return await _keys_page(request, me, 410 if exc.code == "gone" else 409,
+                                field_error=FieldError("request", exc.message))
+    issued = {"id": found.get("id"), "name": found.get("name"), "secret": found.get("secret")}
+    return await _keys_page(request, me, 200, issued=issued)
 
 
 @router.post("/settings/keys/{key_id}/revoke", **allow("apikeys.manage"))
