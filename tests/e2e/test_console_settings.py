@@ -180,3 +180,7 @@ def test_an_incident_runs_its_clocks(app: Application, clock: VirtualClock) -> N
         step = client.post(f"/settings/incidents/{incident_id}/step", data={"csrf_token": csrf_of(shown.text),
                                                                             "step": "isolate"})
         assert step.status_code == 303 and "按时完成" in client.get("/settings/incidents").text
+        resumed = client.post("/settings/incidents/resume", data={"csrf_token": csrf_of(shown.text)})
+        assert resumed.status_code == 303
+        after = client.get(resumed.headers["location"])
+        assert "发送与导出已恢复" in after.text and "发送已停止" not in after.text

@@ -27,6 +27,7 @@ from touchflow.services.incidents import (
     list_incidents,
     mark_step_done,
     open_incident,
+    resume_sending,
 )
 
 __all__ = ["router"]
@@ -99,7 +100,7 @@ async def _incidents_page(request: Request, me: ConsoleUser, status: int = 200, 
 
 @router.get("/settings/incidents", **allow("incidents.manage"))
 async def incidents_page(request: Request, me: Me, done: str = "") -> Response:
-    return await _incidents_page(request, me, done=done if done in ("opened", "step", "closed") else "")
+    return await _incidents_page(request, me, done=done if done in ("opened", "step", "closed", "resumed") else "")
 
 
 @router.post("/settings/incidents", **allow("incidents.manage"))
@@ -139,3 +140,11 @@ async def incidents_close(request: Request, me: Me, incident_id: str) -> Respons
     except FieldError as exc:
         return await _incidents_page(request, me, 422, field_error=exc)
     return back("/settings/incidents", done="closed")
+
+
+@router.post("/settings/incidents/resume", **allow("incidents.manage"))
+async def incidents_resume(request: Request, me: Me) -> Response:
+    """Lift the kill switch: sending and exports resume (audited as ``incident.resume``)."""
+    state = api_state(request)
+    await state.write(resume_sending, state.services, actor=me.principal.actor)
+    return back("/settings/incidents", done="resumed")
