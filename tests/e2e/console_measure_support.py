@@ -8,7 +8,7 @@ The virtual clock stands at 2 March 09:00 Shanghai, so "last 7 days" is 24 Feb â
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import insert
 
@@ -17,7 +17,7 @@ from touchflow.bootstrap import Application
 from touchflow.services.metrics import refresh_rollups
 from touchflow.store.tables import contacts, events, outbox
 
-__all__ = ["seed_open_rate_drop"]
+__all__ = ["record_history", "seed_open_rate_drop"]
 
 PLAN = ((18, "welcome_a", 40, 20), (19, "welcome_b", 10, 5), (25, "welcome_a", 10, 5), (26, "welcome_b", 40, 4))
 
@@ -45,3 +45,11 @@ def seed_open_rate_drop(app: Application) -> Scenario:
                         received_at=at + timedelta(minutes=k), source="touchflow", properties=props))
     refresh_rollups(app.services, quiescent=True)
     return scenario
+
+
+def record_history(app: Application, key: str, values: list[float]) -> None:
+    """Daily recorded values of a key result from 20 Feb on (what the worker's goal pass records)."""
+    with app.services.uow() as uow:
+        for n, value in enumerate(values):
+            uow.reports.record_goal_value(key, date(2026, 2, 20) + timedelta(days=n), value)
+        uow.commit()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 
-from tests.e2e.console_measure_support import seed_open_rate_drop
+from tests.e2e.console_measure_support import record_history, seed_open_rate_drop
 from tests.e2e.console_support import console_client, csrf_of, sign_in
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
@@ -94,11 +94,13 @@ def test_an_administrator_schedules_reports(app: Application, clock: VirtualCloc
 
 
 def test_goals_editor_for_a_strategist_not_for_a_viewer(app: Application, clock: VirtualClock) -> None:
+    record_history(app, "nps", [20.0, 25.0, 31.0])
     with console_client(app) as client:
         sign_in(client, app, clock, "wang.fang@example.cn", "viewer", name="王芳")
         seen = client.get("/measure/goals")
         assert seen.status_code == 200 and "用户画像覆盖率" in seen.text
         assert 'name="target.persona_coverage"' not in seen.text and 'name="yaml"' not in seen.text
+        assert 'data-vega-spec="spark-nps"' in seen.text and '"value":31.0' in seen.text
         assert client.post("/measure/goals", data={"csrf_token": csrf_of(seen.text) if "csrf_token" in seen.text
                                                    else "x", "target.nps": "60"}).status_code == 403
     with console_client(app) as client:

@@ -12,7 +12,7 @@ from tests.e2e.console_measure_browser import (
     new_page,
     sign_in_page,
 )
-from tests.e2e.console_measure_support import seed_open_rate_drop
+from tests.e2e.console_measure_support import record_history, seed_open_rate_drop
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 
@@ -49,7 +49,12 @@ def test_a_strategist_reads_the_explorer_and_explains_the_drop(app: Application,
         page.set_viewport_size({"width": 820, "height": 1100})  # a tablet held upright
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         assert axe_violations(page, url) == []
+        record_history(app, "nps", [20.0, 25.0, 31.0])
+        page.set_viewport_size({"width": 1280, "height": 900})
         for path in ("/measure/reports", "/measure/goals", "/measure/experiments"):
             page.goto(url + path)
+            if path == "/measure/goals":
+                page.locator('[data-vega-spec="spark-nps"] svg').wait_for(state="visible")
+                manual_shot(page, "measure-goals.png")
             assert axe_violations(page, url) == [], path
     assert problems == [], problems

@@ -8,6 +8,7 @@ translated (the view passes the catalog's words); the font stack is the console'
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from touchflow.domain.measurement.decompose import Decomposition
@@ -15,7 +16,7 @@ from touchflow.domain.measurement.metrics import MetricRow, rates
 from touchflow.reports.charts import trend_chart
 from touchflow.services.reports import counts_of
 
-__all__ = ["contribution_spec", "rate_spec", "trend_spec"]
+__all__ = ["contribution_spec", "goal_spec", "rate_spec", "trend_spec"]
 
 _FONT = "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, Noto Sans SC, sans-serif"
 _CONFIG = {"font": _FONT, "axis": {"labelFontSize": 11, "titleFontSize": 11}, "legend": {"labelFontSize": 11},
@@ -64,3 +65,20 @@ def contribution_spec(result: Decomposition, names: Mapping[str, str]) -> dict[s
                                         "scale": {"range": ["#3b6fb6", "#d6336c"]}},
                               "tooltip": [{"field": "segment"}, {"field": "part"}, {"field": "pp", "format": "+.2f"}]}},
                 height=max(80, 28 * len(order)))
+
+
+def goal_spec(history: Sequence[tuple[date, float]], target: float, percent: bool) -> dict[str, Any]:
+    """A key result's recorded daily values (a sparkline) with its target as a dashed rule."""
+    values = [{"day": d.isoformat(), "value": v} for d, v in history]
+    axis = {"format": ".0%"} if percent else {}
+    spec: dict[str, Any] = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "layer": [{"data": {"values": values}, "mark": {"type": "line", "point": len(values) < 3},
+                   "encoding": {"x": {"field": "day", "type": "temporal", "axis": None},
+                                "y": {"field": "value", "type": "quantitative", "axis": None,
+                                      "scale": {"zero": False}}}},
+                  {"data": {"values": [{"target": target}]}, "mark": {"type": "rule", "strokeDash": [4, 3],
+                                                                      "color": "#d6336c"},
+                   "encoding": {"y": {"field": "target", "type": "quantitative", **({"axis": axis} if axis else {})}}}],
+    }
+    return _fit(spec, height=36)

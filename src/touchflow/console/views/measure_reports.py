@@ -22,6 +22,7 @@ from touchflow.console.auth import ConsoleUser, Me, allow, services
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import CSP, render
+from touchflow.console.views.measure_charts import goal_spec
 from touchflow.console.views.settings_support import back
 from touchflow.domain.errors import FieldError
 from touchflow.domain.measurement.goals import GoalError, GoalTable
@@ -29,6 +30,7 @@ from touchflow.domain.measurement.report_model import PERIOD_KINDS
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.reports.fonts import FontMissing
 from touchflow.reports.render import render_html, render_pdf
+from touchflow.services.goal_history import goal_histories
 from touchflow.services.goals import goal_lines, goal_table, set_goals
 from touchflow.services.report_delivery import report_schedule, set_report_schedule
 from touchflow.services.reports import build_report, report_period
@@ -165,14 +167,17 @@ def _goals(request: Request) -> dict[str, Any]:
     ctx = services(request)
     table = goal_table(ctx)
     lines = {g.key: g for g in goal_lines(ctx, table=table)}
+    histories = goal_histories(ctx, lines)
     rows = []
     for phase in table.phases:
         for objective in phase.objectives:
             for kr in objective.key_results:
                 line = lines[kr.key]
                 trend = _TREND.fullmatch(line.note)
+                history = histories.get(kr.key, [])
                 rows.append({"phase": phase, "objective": objective, "kr": kr, "line": line,
-                             "note": NOTES.get(line.note), "trend": trend.groups() if trend else None})
+                             "note": NOTES.get(line.note), "trend": trend.groups() if trend else None,
+                             "spark": goal_spec(history, kr.target, line.unit == "percent") if history else None})
     text = yaml.safe_dump(goal_document(table), allow_unicode=True, sort_keys=False, width=120)
     return {"table": table, "rows": rows, "yaml": text}
 

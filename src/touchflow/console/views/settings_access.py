@@ -124,7 +124,8 @@ def _keys(request: Request, me: ConsoleUser) -> dict[str, Any]:
     keys = [k for k in list_api_keys(ctx) if k.role]  # site keys and callback tokens have their own pages
     mine = [r for r in list_requests(ctx, kind=APIKEY_KIND) if r.requested_by == me.principal.actor.id
             and r.state in ("pending", "executed")]
-    return {"requests": mine,"keys": [{"k": k, "owner": people.get(k.owner_user_id or "", "") or masked(k.service_account)}
+    return {"requests": mine,
+            "keys": [{"k": k, "owner": people.get(k.owner_user_id or "", "") or masked(k.service_account)}
                      for k in sorted(keys, key=lambda k: k.created_at, reverse=True)],
             "roles": _roles(me), "role_names": dict(_roles(me))}
 
