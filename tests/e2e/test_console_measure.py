@@ -114,3 +114,17 @@ def test_goals_editor_for_a_strategist_not_for_a_viewer(app: Application, clock:
         assert saved.status_code == 303
     kr = goal_table(app.services).find("nps")
     assert kr is not None and kr.target == 60 and kr.owner == "客服部·王芳"
+
+
+def test_pages_read_in_english_by_preference(app: Application, clock: VirtualClock) -> None:
+    seed_open_rate_drop(app)
+    with console_client(app) as client:
+        sign_in(client, app, clock, "li.na@example.cn", "strategist")
+        page = client.get("/measure/metrics")
+        client.post("/preferences", data={"csrf_token": csrf_of(page.text), "locale": "en", "time_zone": "UTC"})
+        english = client.get("/measure/metrics", params={"period": "7", "journey": "welcome",
+                                                         "explain_by": "template"})
+        assert "Metrics explorer" in english.text and "Explain this drop" in english.text
+        assert "Open rate of welcome" in english.text and "指标分析" not in english.text
+        goals = client.get("/measure/goals")
+        assert "Key result" in goals.text
