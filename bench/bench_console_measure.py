@@ -23,14 +23,15 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.benchlib import log, peak_rss_mb, percentile  # noqa: E402
-from tests.e2e.console_support import sign_in  # noqa: E402
-from touchflow.api import create_app  # noqa: E402
-from touchflow.bootstrap import Settings, bootstrap  # noqa: E402
-from touchflow.clock import VirtualClock  # noqa: E402
-from touchflow.services.journeys import publish_journey  # noqa: E402
-from touchflow.store.tables import contacts, events, metric_daily, outbox  # noqa: E402
+from benchlib import log, peak_rss_mb, percentile
+from touchflow.api import create_app
+from touchflow.bootstrap import Settings, bootstrap
+from touchflow.clock import VirtualClock
+from touchflow.services.journeys import publish_journey
+from touchflow.store.tables import contacts, events, metric_daily, outbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the console tests' sign-in steps
+from tests.e2e.console_support import sign_in
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
