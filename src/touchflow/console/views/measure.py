@@ -23,6 +23,7 @@ from touchflow.console.views.measure_charts import contribution_spec, rate_spec,
 from touchflow.domain.errors import FieldError
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS
 from touchflow.domain.measurement.metrics import MetricRow, group_rows, rates
+from touchflow.services.channels import list_channels
 from touchflow.services.context import ServiceContext
 from touchflow.services.explain import Explanation, explain
 from touchflow.services.journeys import JourneyError, list_journeys
@@ -170,8 +171,8 @@ def explorer(ctx: ServiceContext, query: dict[str, str], words: dict[str, str]) 
         daily = rows if f.by == "day" else _rows(ctx, f, f.start, f.end, "day")
         before = _rows(ctx, f, *f.previous, "day")
         found, wanted = _explain(ctx, f, query)
-        channels = sorted({r.channel for r in metric_rows(ctx, start=f.start, end=f.end, by=("channel",))
-                           if r.channel})
+        # the configured channels (a cheap read), not a scan of every rollup row of the period
+        channels = sorted({c.name for c in list_channels(ctx)} | ({f.channel} if f.channel else set()))
     except FieldError as exc:
         return {"filters": f, "journeys": journeys, "error": exc, "rows": [], "channels": []}
     day_names = {"day": words["day"], "sent": words["sent"], "opened": words["opened"], "clicked": words["clicked"]}
