@@ -12,17 +12,7 @@ from fastapi import FastAPI
 
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
-from touchflow.console.views import (  # console3  # console3
-    account,
-    login,
-    measure,
-    measure_experiments,
-    measure_reports,
-    settings_access,
-    settings_approvals,
-    settings_audit,
-    settings_config,
-)
+from touchflow.console.views import account, login
 
 __all__ = ["install"]
 
@@ -32,6 +22,21 @@ def install(app: FastAPI) -> None:
     install_handlers(app)
     for module in (static, login, account):
         app.include_router(module.router)
-    for module in (measure, measure_reports, measure_experiments,  # console3
-                   settings_approvals, settings_access, settings_audit, settings_config):
+    _install_measure_and_settings(app)
+
+
+def _install_measure_and_settings(app: FastAPI) -> None:
+    """console3: the measurement and settings pages (their own block, so areas merge without touching others')."""
+    from touchflow.console.views import (
+        measure,
+        measure_experiments,
+        measure_reports,
+        settings_access,
+        settings_approvals,
+        settings_audit,
+        settings_config,
+    )
+
+    for module in (measure, measure_reports, measure_experiments, settings_approvals, settings_access,
+                   settings_audit, settings_config):
         app.include_router(module.router)
