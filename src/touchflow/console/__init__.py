@@ -27,3 +27,21 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router)
     for module in (content_pages, segment_pages, import_pages):
         app.include_router(module.router)
+    _install_measure_and_settings(app)
+
+
+def _install_measure_and_settings(app: FastAPI) -> None:
+    """console3: the measurement and settings pages (their own block, so areas merge without touching others')."""
+    from touchflow.console.views import (
+        measure,
+        measure_experiments,
+        measure_reports,
+        settings_access,
+        settings_approvals,
+        settings_audit,
+        settings_config,
+    )
+
+    for module in (measure, measure_reports, measure_experiments, settings_approvals, settings_access,
+                   settings_audit, settings_config):
+        app.include_router(module.router)

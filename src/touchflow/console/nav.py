@@ -30,6 +30,16 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/content", N_("Content"), "file-text", "content.read"),
     NavItem("/segments", N_("Segments"), "filter", "segments.read"),
     NavItem("/imports", N_("Imports and sources"), "upload", "contacts.write"),
+    # console3: measurement and settings
+    NavItem("/measure", N_("Measurement"), "chart", "reports.read"),
+    NavItem("/exports", N_("Exports"), "download", "contacts.export"),
+    NavItem("/settings/approvals", N_("Approvals"), "stamp", "approvals.decide"),
+    NavItem("/settings/users", N_("Users and roles"), "users", "users.manage"),
+    NavItem("/settings/keys", N_("API keys"), "key", "apikeys.manage"),
+    NavItem("/settings/audit", N_("Audit log"), "list-search", "audit.read"),
+    NavItem("/settings/incidents", N_("Incidents"), "alert", "incidents.manage"),
+    NavItem("/settings/channels", N_("Channels"), "send", "channels.manage"),
+    NavItem("/settings/guardrails", N_("Guardrails"), "shield", "guardrails.manage"),
 )
 
 

@@ -1,0 +1,54 @@
+"""The effect of a guardrail policy change before it is saved: the recent messages replayed under the current
+policy and under the proposed one (``domain/guardrail_effect.replay_policy``). Reads only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from touchflow.domain.guardrail_effect import PolicyEffect, SentTouch, replay_policy
+from touchflow.domain.guardrails import merge_policy_document, policy_document, policy_from_document
+from touchflow.services.context import ServiceContext
+from touchflow.services.guarding import guardrail_policy
+
+__all__ = ["PolicyPreview", "preview_policy"]
+
+
+@dataclass(frozen=True)
+class PolicyPreview:
+    changed: list[tuple[str, object, object]]  # (field path, now, after)
+    days: int
+    now: PolicyEffect
+    after: PolicyEffect
+
+
+def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in document.items():
+        if isinstance(value, Mapping) and key != "per_channel":
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def preview_policy(ctx: ServiceContext, change: Mapping[str, Any], *, days: int = 7) -> PolicyPreview:
+    """What ``change`` would alter, field by field, and what each policy would have done to the messages of the
+    last ``days`` days. An unknown or bad field raises ``FieldError``/``ValueError`` naming it."""
+    until = ctx.clock.now()
+    with ctx.reader() as uow:
+        current = guardrail_policy(uow)
+        sent = [SentTouch(m.contact_id, m.channel, m.sent_at)
+                for m in uow.alerts.sent_between(until - timedelta(days=days), until)]
+    before = policy_document(current)
+    merged, _ = merge_policy_document(before, change)
+    proposed = policy_from_document(merged)
+    after = policy_document(proposed)
+    old, new = _flat(before), _flat(after)
+    changed = [(k, old.get(k), new[k]) for k in sorted(new) if old.get(k) != new[k]]
+    zone = ZoneInfo(current.default_timezone)
+    return PolicyPreview(changed, days, replay_policy(sent, current, zone),
+                         replay_policy(sent, proposed, ZoneInfo(proposed.default_timezone)))
