@@ -77,6 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from tests.e2e.console_support import console_client, csrf_of, sign_in
+
     from touchflow.bootstrap import bootstrap
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
@@ -92,7 +93,8 @@ def main() -> None:
         app.create_secret_key()
         seconds = seed(app, args.contacts)
         log(f"seeded {args.contacts:,} contacts in {seconds:.1f} s")
-        body = "<p>{{ contact.name }}，您好！</p>" + "<p>稳健的理财体验，全网最佳服务。详情见 https://shop.example.cn/a</p>" * 20
+        line = "<p>稳健的理财体验，全网最佳服务。详情见 https://shop.example.cn/a</p>"
+        body = "<p>{{ contact.name }}，您好！</p>" + line * 20
         for i in range(50):
             save_template(app.services, f"tpl_{i:02d}", "email", "新品上市", body if i == 0 else f"<p>第{i}期</p>",
                           tags=("finance",) if i == 1 else (), by="bench-editor")
