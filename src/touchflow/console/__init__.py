@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
 from touchflow.console.views import account, login
+from touchflow.console.views import assets as asset_pages
 from touchflow.console.views import content as content_pages
 from touchflow.console.views import imports as import_pages
 from touchflow.console.views import segments as segment_pages
@@ -25,5 +26,5 @@ def install(app: FastAPI) -> None:
     install_handlers(app)
     for module in (static, login, account):
         app.include_router(module.router)
-    for module in (content_pages, segment_pages, import_pages):
+    for module in (content_pages, asset_pages, segment_pages, import_pages):
         app.include_router(module.router)
