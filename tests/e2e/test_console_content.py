@@ -89,3 +89,33 @@ def test_a_reader_without_write_sees_no_edit_controls_and_is_refused(app: Applic
     with console_client(app) as viewer:
         sign_in(viewer, app, clock, "viewer@example.cn", "viewer")
         assert viewer.get("/content").status_code == 403
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 40
+
+
+def test_the_asset_library_keeps_versions_and_refuses_readers(app: Application, clock: VirtualClock) -> None:
+    with console_client(app) as editor:
+        sign_in(editor, app, clock, "editor@example.cn", "editor", "王编辑")
+        page = editor.get("/content/assets")
+        assert page.status_code == 200 and "素材库是空的" in page.text and 'name="file"' in page.text
+        csrf = csrf_of(page.text)
+        headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+        for data in (PNG, PNG + b"v2"):
+            saved = editor.post("/content/assets", data={"name": "banner.png"}, files={"file": ("x.png", data)},
+                                headers=headers)
+            assert saved.status_code == 204 and saved.headers["HX-Redirect"] == "/content/assets?saved=banner.png"
+        listing = editor.get("/content/assets")
+        assert '/v1/assets/banner.png/content?version=2' in listing.text and "?version=1" in listing.text
+        image = editor.get("/v1/assets/banner.png/content?version=1")
+        assert image.status_code == 200 and image.content == PNG
+        empty = editor.post("/content/assets", data={"name": "e.txt"}, files={"file": ("e.txt", b"")},
+                            headers=headers)
+        assert empty.status_code == 422 and "empty" in empty.text
+    with console_client(app) as reader:
+        sign_in(reader, app, clock, "li.na@example.cn", "strategist")
+        page = reader.get("/content/assets")
+        assert page.status_code == 200 and "banner.png" in page.text and 'name="file"' not in page.text
+        refused = reader.post("/content/assets", data={"name": "x.png"}, files={"file": ("x.png", PNG)},
+                              headers={"X-CSRF-Token": csrf_of(page.text), "HX-Request": "true"})
+        assert refused.status_code == 403

@@ -97,3 +97,19 @@ def test_a_reader_without_write_sees_no_controls_and_is_refused(app: Application
         refused = viewer.post("/segments/sh/refresh", data={"csrf_token": page_csrf})
         assert refused.status_code == 403
     assert [s.record.key for s in list_segments(app.services)] == ["sh"]
+
+
+def test_the_pages_read_in_english_by_preference(app: Application, clock: VirtualClock) -> None:
+    seed(app)
+    with console_client(app) as client:
+        sign_in(client, app, clock, "li.na@example.cn", "admin")
+        csrf = csrf_of(client.get("/preferences").text)
+        assert client.post("/preferences", data={"csrf_token": csrf, "locale": "en"}).status_code == 303
+        for path, words in (("/segments/new", "Live count"), ("/content/new", "Start writing"),
+                            ("/imports", "Success rate"), ("/content/assets", "Asset library")):
+            page = client.get(path)
+            assert page.status_code == 200 and words in page.text and "实时人数" not in page.text, path
+        preview = client.post("/segments/preview", headers={"X-CSRF-Token": csrf},
+                              data={"rows": "1", "r0_kind": "attr", "r0_field": "city", "r0_op": "eq",
+                                    "r0_value": "上海"})
+        assert "Contacts who match now" in preview.text and _count(preview.text) == 3

@@ -18,7 +18,7 @@ def test_build_a_segment_and_see_the_count_change(app: Application, clock: Virtu
         page.goto(f"{b.base}/segments")
         b.check(page, "segments-empty.png")
         page.get_by_role("link", name="新建分群").first.click()
-        page.get_by_label("名称").fill("上海客户")
+        page.get_by_label("分群名称").fill("上海客户")
         page.get_by_label("标识（旅程引用它）").fill("shanghai_buyers")
         page.get_by_label("字段（如 city、custom.会员等级）").fill("city")
         page.get_by_label("值").fill("上海")

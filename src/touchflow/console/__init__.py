@@ -12,36 +12,34 @@ from fastapi import FastAPI
 
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
-from touchflow.console.views import account, contacts, home, login, work
-from touchflow.console.views import content as content_pages
-from touchflow.console.views import imports as import_pages
-from touchflow.console.views import segments as segment_pages
+from touchflow.console.views import (
+    account,
+    assets,
+    contacts,
+    content,
+    home,
+    imports,
+    login,
+    measure,
+    measure_experiments,
+    measure_reports,
+    segments,
+    settings_access,
+    settings_approvals,
+    settings_audit,
+    settings_config,
+    work,
+)
 
 __all__ = ["install"]
+
+# One router per page area; an area added here appears at its own paths (nav.py lists what the sidebar shows).
+_AREAS = (static, login, account, home, contacts, work, content, assets, segments, imports, measure,
+          measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit, settings_config)
 
 
 def install(app: FastAPI) -> None:
     """Mount the console's routes and its error pages (login redirect, HTML 403) on ``app``."""
     install_handlers(app)
-    for module in (static, login, account, home, contacts, work):
-        app.include_router(module.router)
-    for module in (content_pages, segment_pages, import_pages):
-        app.include_router(module.router)
-    _install_measure_and_settings(app)
-
-
-def _install_measure_and_settings(app: FastAPI) -> None:
-    """console3: the measurement and settings pages (their own block, so areas merge without touching others')."""
-    from touchflow.console.views import (
-        measure,
-        measure_experiments,
-        measure_reports,
-        settings_access,
-        settings_approvals,
-        settings_audit,
-        settings_config,
-    )
-
-    for module in (measure, measure_reports, measure_experiments, settings_approvals, settings_access,
-                   settings_audit, settings_config):
+    for module in _AREAS:
         app.include_router(module.router)
