@@ -15,6 +15,7 @@ import pyotp
 import pytest
 
 from tests.e2e.accounts_support import PASSWORD, make_user
+from tests.e2e.console_browser_support import axe_violations as support_axe_violations
 from tests.e2e.live_server import live_api
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
@@ -81,16 +82,8 @@ def sign_in_page(page: Any, url: str, app: Application, clock: VirtualClock, ema
 
 
 def axe_violations(page: Any, url: str) -> list[str]:
-    """Serious and critical axe-core findings of the page as it is now (the vendored copy, same origin)."""
-    page.add_script_tag(url=f"{url}/static/vendor/axe-core/axe.min.js")
-    # FOUNDATION: base.html's role badge in the top bar (bg-secondary-lt, contrast 4.19:1) is the shared page's;
-    # reported to its owner, left out here so these pages' own findings are what this check sees
-    found = page.evaluate("async () => (await axe.run({exclude: [['header.navbar .badge']]},"
-                          " {resultTypes: ['violations']})).violations"
-                          ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-                          ".map(v => v.id + ': ' + v.nodes.slice(0, 6).map(n => n.target.join(' ') + ' '"
-                          " + (n.any[0] ? n.any[0].message : '')).join(' | '))")
-    return list(found)
+    """Serious and critical axe-core findings of the page as it is now (the console's one check)."""
+    return support_axe_violations(page)
 
 
 def manual_shot(page: Any, name: str) -> None:
