@@ -21,6 +21,7 @@ from touchflow.engine import simulator
 from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import (
     ExperimentError,
+    ExperimentSweeper,
     analyse_experiment,
     create_experiment,
     rollout_experiment,
@@ -47,10 +48,14 @@ SPEC: dict[str, Any] = {"key": "welcome_versions", "journey": "welcome", "versio
                         "strata": ["vip"], "revenue_baseline": 2000, "revenue_sd": 4000, "revenue_mde": 1500}
 
 
-def _scenario(start: Any, short: float, long: float, days: int = 16, prefix: str = "", length: int = 20) -> Any:
+def _scenario(start: Any, short: float, long: float, days: int = 16, prefix: str = "", length: int = 20,
+              unsubscribe: float = 0.0) -> Any:
     reactions = [{"template": template, "event": "order_paid", "probability": p, "after": "3h",
                   "properties": {"order_id": f"o_{template}", "amount": 100}}
                  for template, p in (("welcome_short", short), ("welcome_long", long))]
+    if unsubscribe:
+        reactions.append({"template": "welcome_long", "event": "unsubscribe", "probability": unsubscribe,
+                          "after": "1h"})
     personas = [{"name": f"{prefix}d{day:02d}{'v' if vip else 'n'}", "count": 18, "tags": ["vip"] if vip else [],
                  "events": [{"at": f"{day}d1h", "type": "signup"}],
                  "behaviour": {"open": 0.6, "click": 0.2, "reactions": reactions}}
@@ -157,3 +162,29 @@ def test_entrants_split_by_version_analysed_and_rolled_out(app: Application, clo
     _simulate(app, V1, _scenario(after, 0.2, 0.6, days=24, prefix="post", length=26))
     later = [r for r in _runs(app) if r.entered_at >= after]
     assert len(later) >= 36 and {r.version for r in later} == {3}
+
+
+@pytest.mark.usefixtures("versions")
+def test_the_workers_daily_sweeper_stops_a_version_whose_guardrail_degrades(app: Application,
+                                                                            clock: VirtualClock) -> None:
+    """The sandbox's worker runs the daily experiment pass: the long version's unsubscribes stop the experiment
+    within days, and from then on every entrant takes the live version again."""
+    start = clock.now()
+    create_experiment(app.services, SPEC, actor="t", start=True)
+    _simulate(app, V2, _scenario(start, 0.2, 0.2, unsubscribe=0.3))
+    clock.set(start + timedelta(days=20))
+    with app.services.reader() as uow:
+        stopped = uow.experiments.get("welcome_versions")
+    assert stopped is not None and stopped.state == "stopped" and stopped.stopped_at is not None
+    assert stopped.stop_reason == "guardrail: unsubscribe worse in long"
+    assert stopped.stopped_at - start < timedelta(days=10)
+    after = [r for r in _runs(app) if r.entered_at > stopped.stopped_at]
+    assert after and {r.version for r in after} == {2}
+    assert {r.version for r in _runs(app) if r.entered_at < stopped.stopped_at} == {1, 2}
+    with app.engine.connect() as c:
+        stops = [r.actor for r in c.execute(select(audit_log.c.actor).where(audit_log.c.action == "experiment.stop"))]
+    assert stops == ["system:experiments"]
+    assert ExperimentSweeper(app.services)() == []  # nothing left running
+    with pytest.raises(ExperimentRefused) as caught:
+        rollout_experiment(app.services, "welcome_versions", actor="t")
+    assert {"state", "guardrail"} <= set(caught.value.rules)
