@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from touchflow.console import static
 from touchflow.console.auth import install_handlers
-from touchflow.console.views import account, contacts, home, login, work
+from touchflow.console.views import account, builder, contacts, home, login, work
 
 __all__ = ["install"]
 
@@ -20,5 +20,5 @@ __all__ = ["install"]
 def install(app: FastAPI) -> None:
     """Mount the console's routes and its error pages (login redirect, HTML 403) on ``app``."""
     install_handlers(app)
-    for module in (static, login, account, home, contacts, work):
+    for module in (static, login, account, home, contacts, work, builder):
         app.include_router(module.router)
