@@ -64,7 +64,12 @@ function Builder({ config }) {
         await reload(`key: ${key}\n`, t("new_journey"));
         return;
       }
-      if (answer.ok) { setToken(answer.data.token); setSavedText(answer.data.text); await reload(answer.data.text); }
+      if (!answer.ok) return;
+      // Draw at once from the loaded graph; the findings follow (no round trip through the YAML editor).
+      setToken(answer.data.token); setSavedText(answer.data.text);
+      show(answer.data.text, { graph: answer.data.graph, findings: [] });
+      const checked = await api.lint(answer.data.text);
+      if (checked.ok && docRef.current.text === answer.data.text) show(answer.data.text, { graph: answer.data.graph, findings: checked.data.findings });
     });
   }, [api, key, reload, t]);
 
