@@ -144,3 +144,27 @@ def test_rule_a_by_keyboard_a_pinned_error_and_two_editors(app: Application, clo
             assert [p for p in watch.problems if not any(p.endswith(e) for e in expected)] == [], watch.problems
         finally:
             browser.close()
+
+
+@needs_chromium
+def test_a_reader_without_journeys_write_gets_a_read_only_canvas(app: Application) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from touchflow.services.apikeys import KeySpec, check_key_spec, issue_api_key
+
+    save_draft(app.services, "rule_a_whitepaper", RULE_A, if_match=None, actor="test")
+    key = issue_api_key(app.services, check_key_spec(KeySpec("wall screen", "strategist", frozenset({"journeys.read"}),
+                                                             service_account="screens")), actor="test").secret
+    with live_api(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(locale="zh-CN", extra_http_headers={"Authorization": f"Bearer {key}"})
+            page.goto(f"{url}{PAGE}")
+            page.locator('[data-node-id="wecom_followup"]').wait_for()
+            assert page.locator("[data-read-only]").is_visible()
+            assert page.locator(".tf-palette").count() == 0 and page.locator("[data-save]").count() == 0
+            assert page.locator("[data-publish]").count() == 0
+            assert page.locator(".react-flow__node.draggable").count() == 0
+            assert axe_violations(page) == []
+        finally:
+            browser.close()
