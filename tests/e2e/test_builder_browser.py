@@ -168,3 +168,36 @@ def test_a_reader_without_journeys_write_gets_a_read_only_canvas(app: Applicatio
             assert axe_violations(page) == []
         finally:
             browser.close()
+
+
+@needs_chromium
+def test_drag_a_kind_from_the_palette_and_connect_by_dragging_a_handle(app: Application, clock: VirtualClock) -> None:
+    from playwright.sync_api import sync_playwright
+
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    save_draft(app.services, "rule_a_whitepaper", RULE_A, if_match=None, actor="test")
+    with live_api(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+            _sign_in(page, url, "zhao@example.cn", clock)
+            page.goto(f"{url}{PAGE}")
+            page.locator('[data-node-id="done"]').wait_for()
+            page.locator("#tf-add-id").fill("wait_more")
+            page.locator('[data-palette="wait"]').drag_to(page.locator(".react-flow__pane"),
+                                                          target_position={"x": 80, "y": 60})
+            page.locator('[data-node-id="wait_more"]').wait_for()
+            assert "layout:\n  wait_more: {x: " in _yaml(page)
+            page.get_by_role("button", name="自动布局").click()  # apart from the others, then zoomed to fit
+            _announced(page, "已排布")
+            start = page.locator('[data-nodeid="wait_more"][data-handleid="next"]').bounding_box()
+            end = page.locator('[data-nodeid="done"].react-flow__handle-top').bounding_box()
+            assert start is not None and end is not None
+            page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+            page.mouse.up()
+            _announced(page, "wait_more → done")
+            assert load_yaml(_yaml(page))["nodes"]["wait_more"]["next"] == "done"
+        finally:
+            browser.close()

@@ -89,6 +89,8 @@ BEYOND_THE_SCHEMA = {
 # are also an instance of a templated one, whose methods the server rightly lists too.
 SHARED_PATHS = {
     "POST /v1/segments/preview": "DELETE /v1/segments/{key} with key=preview (a valid segment key)",
+    "POST /v1/journeys/edit": "GET /v1/journeys/{key} with key=edit (a valid journey key)",
+    "POST /v1/journeys/lint": "GET /v1/journeys/{key} with key=lint (a valid journey key)",
 }
 
 
