@@ -48,6 +48,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/contacts": "identities are parsed (email, phone numbers) and a contact needs one usable",
     "PATCH /v1/contacts/{identifier}": "standard attributes are parsed (age, gender, lengths per column)",
     "POST /v1/journeys": "a definition must pass the journey linter (reachable nodes, known templates …)",
+    "PUT /v1/journeys/{key}/definition": "a draft is a YAML mapping whose key is the path's; If-Match is checked",
+    "POST /v1/journeys/edit": "graph operations name existing nodes and known ways out",
     "POST /v1/templates": "templates are compiled and checked by channel (an email needs a subject)",
     "POST /v1/reviews/{review_id}/approve": "the reviewer must be named by visible characters",
     "POST /v1/reviews/{review_id}/reject": "a rejection must say what to change (comment)",
@@ -89,6 +91,8 @@ BEYOND_THE_SCHEMA = {
 # are also an instance of a templated one, whose methods the server rightly lists too.
 SHARED_PATHS = {
     "POST /v1/segments/preview": "DELETE /v1/segments/{key} with key=preview (a valid segment key)",
+    "POST /v1/journeys/edit": "GET /v1/journeys/{key} with key=edit (a valid journey key)",
+    "POST /v1/journeys/lint": "GET /v1/journeys/{key} with key=lint (a valid journey key)",
 }
 
 

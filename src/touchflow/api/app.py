@@ -37,6 +37,7 @@ from touchflow.api.routes import (
     content,
     events,
     experiments,
+    journey_builder,
     journeys,
     json_response,
     lifecycle,
@@ -105,6 +106,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(lifecycle.router)  # before contacts: its {identifier:path} would take …/score
     app.include_router(contacts.router)
     app.include_router(alerts.explain_router)  # /v1/journeys/{key}/explain, before the journeys' own paths
+    app.include_router(journey_builder.router)  # /v1/journeys/lint and /edit before the journeys' {key} paths
     app.include_router(journeys.router)
     app.include_router(attribution.router)
     app.include_router(content.router)

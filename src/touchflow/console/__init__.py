@@ -15,6 +15,7 @@ from touchflow.console.auth import install_handlers
 from touchflow.console.views import (
     account,
     assets,
+    builder,
     contacts,
     content,
     home,
@@ -34,7 +35,7 @@ from touchflow.console.views import (
 __all__ = ["install"]
 
 # One router per page area; an area added here appears at its own paths (nav.py lists what the sidebar shows).
-_AREAS = (static, login, account, home, contacts, work, content, assets, segments, imports, measure,
+_AREAS = (static, login, account, home, contacts, work, builder, content, assets, segments, imports, measure,
           measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit, settings_config)
 
 

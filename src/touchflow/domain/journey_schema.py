@@ -236,6 +236,12 @@ def journey_json_schema() -> dict[str, Any]:
                                 "window": _ref("duration")}, ("share",),
                                "A control group: this share of entrants (stable per contact) gets no message; "
                                "reports compare it with the rest (uplift)."),
+            "layout": {"type": "object", "description": (
+                "The builder's canvas: node id → {x, y} in pixels. The engine and the rules ignore it "
+                "(docs/subsystems/builder.md)."),
+                       "additionalProperties": {"type": "object", "required": ["x", "y"],
+                                                "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                                                "additionalProperties": False}},
             "nodes": {"type": "object", "minProperties": 1,
                       "propertyNames": {"pattern": NODE_ID_PATTERN, "not": {"const": "end"}},
                       "additionalProperties": _ref("node")},

@@ -35,6 +35,7 @@ __all__ = [
     "journey_stats",
     "list_journeys",
     "load_definition",
+    "publish_findings",
     "publish_journey",
     "set_journey_status",
     "set_run_status",
@@ -81,11 +82,7 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str, templates_req
     data = {**data, "start": definition.start}  # JSONB does not keep key order: pin the first node
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        known = {j.key for j in uow.journeys.all()} | {definition.key}
-        findings = (lint_journey(definition, known_journeys=known,
-                                 known_segments={s.key for s in uow.segments.all()},
-                                 webhook_allow=_webhook_allow_list(uow))
-                    + _content_findings(uow, definition, templates_required) + alias_findings(data))
+        findings = publish_findings(uow, definition, data, templates_required=templates_required)
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise JourneyError("; ".join(f"{f.path}: {f.message}" for f in errors))
@@ -99,12 +96,22 @@ def publish_journey(ctx: ServiceContext, text: str, *, actor: str, templates_req
             return PublishResult(record, record.current_version, findings, unchanged=True)
         version = (record.current_version or 0) + 1
         uow.journeys.add_version(record.id, version, data, text, now, actor)
-        record = replace(record, name=definition.name, current_version=version, updated_at=now)
+        status = "active" if record.status == "draft" else record.status  # a builder draft goes live
+        record = replace(record, name=definition.name, status=status, current_version=version, updated_at=now)
         uow.journeys.save(record)
         open_journey_holdout(uow, ctx, record.id, record.key, version, definition.holdout, now)
         uow.audit.record(actor, "journey.publish", definition.key, {"version": version}, now)
         uow.commit()
     return PublishResult(record, version, findings)
+
+
+def publish_findings(uow: UnitOfWork, definition: JourneyDefinition, data: dict[str, Any], *,
+                     templates_required: bool) -> list[Finding]:
+    """Every rule publishing applies: the one validator the builder calls as you draw (issue 16)."""
+    known = {j.key for j in uow.journeys.all()} | {definition.key}
+    return (lint_journey(definition, known_journeys=known, known_segments={s.key for s in uow.segments.all()},
+                         webhook_allow=_webhook_allow_list(uow))
+            + _content_findings(uow, definition, templates_required) + alias_findings(data))
 
 
 def _webhook_allow_list(uow: UnitOfWork) -> AllowList:

@@ -109,6 +109,13 @@ class SqlJourneyRepository:
             journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).first()
         return None if row is None else str(row[0])
 
+    def save_draft(self, journey_id: str, definition: dict[str, Any], source_text: str, at: datetime,
+                   by: str) -> None:
+        """The builder's draft is version 0 of the journey (no run ever has it; reports skip it)."""
+        self._c.execute(delete(journey_versions).where(journey_versions.c.journey_id == journey_id,
+                                                       journey_versions.c.version == 0))
+        self.add_version(journey_id, 0, definition, source_text, at, by)
+
     def next_scans(self) -> dict[str, datetime]:
         return {r.journey_id: r.next_scan_at for r in self._c.execute(select(journey_schedules))}
 

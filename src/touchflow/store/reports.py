@@ -98,7 +98,8 @@ class SqlReportRepository:
         return out
 
     def versions(self, journey_id: str) -> list[VersionRecord]:
-        rows = self._c.execute(select(journey_versions).where(journey_versions.c.journey_id == journey_id)
+        rows = self._c.execute(select(journey_versions).where(journey_versions.c.journey_id == journey_id,
+                                                         journey_versions.c.version >= 1)  # 0: builder draft
                                .order_by(journey_versions.c.version))
         return [VersionRecord(r.version, r.published_at, r.published_by, dict(r.definition)) for r in rows]
 

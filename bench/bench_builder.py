@@ -1,0 +1,106 @@
+"""Journey builder in Chromium: time to interactive and frame time while dragging a node of a 200-node journey.
+
+    PYTHONPATH=src python bench/bench_builder.py [--nodes 200] [--runs 3]
+
+Time to interactive: from navigation start to every node drawn on the canvas (``performance.now()`` in the
+page). Frame time: the intervals between animation frames while the mouse drags one node 600 px in 60
+steps; the baseline is the same measurement on an idle page (the screen's own frame rate on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import log, percentile
+from touchflow.api import create_app
+from touchflow.bootstrap import Settings, bootstrap
+from touchflow.domain.actors import Actor
+from touchflow.services.accounts import create_user
+from touchflow.services.journey_drafts import save_draft
+from touchflow.services.sessions import SESSION_COOKIE, open_session
+
+CHROMIUM = "/usr/bin/chromium"
+FRAMES = """() => new Promise(resolve => { const t = []; let last = performance.now();
+  function tick(now) { t.push(now - last); last = now;
+    if (t.length < 120) requestAnimationFrame(tick); else resolve(t); }
+  requestAnimationFrame(tick); })"""
+
+
+def journey(nodes: int) -> str:
+    lines = ["key: bench_200", "trigger: {manual: true}", "nodes:"]
+    for i in range(nodes - 1):
+        lines += [f"  n{i}:", "    kind: wait", "    duration: 1d", f"    next: n{i + 1}"]
+    lines += [f"  n{nodes - 1}:", "    kind: exit", "layout:"]
+    lines += [f"  n{i}: {{x: {(i % 10) * 240}, y: {(i // 10) * 140}}}" for i in range(nodes)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nodes", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp())
+    app = bootstrap(Settings(f"sqlite:///{folder / 'bench.db'}", config_dir=str(folder / "config")))
+    app.init_database()
+    app.create_secret_key()
+    user = create_user(app.services, "bench@example.cn", "Bench", "strategist", secrets.token_urlsafe(24),
+                       actor=Actor("os:bench"))
+    with app.services.uow() as uow:
+        token, _ = open_session(uow, user, "active", app.services.clock.now(), ip=None, user_agent=None)
+        uow.commit()
+    save_draft(app.services, "bench_200", journey(args.nodes), if_match=None, actor="bench")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning", ws="none", lifespan="off"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    tti: list[float] = []
+    frames: list[float] = []
+    idle: list[float] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        for _ in range(args.runs):
+            context = browser.new_context(viewport={"width": 1600, "height": 1000})
+            context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": url}])
+            page = context.new_page()
+            page.goto(f"{url}/journeys/bench_200/builder")
+            page.wait_for_function("n => document.querySelectorAll('.react-flow__node').length === n", arg=args.nodes)
+            tti.append(page.evaluate("performance.now()"))
+            idle += page.evaluate(FRAMES)
+            box = page.locator(".react-flow__node").first.bounding_box()
+            assert box is not None
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            measuring = page.evaluate_handle(FRAMES)
+            for step in range(60):
+                page.mouse.move(x + step * 10, y + step * 3)
+            page.mouse.up()
+            frames += measuring.json_value()
+            context.close()
+        browser.close()
+    server.should_exit = True
+    log(f"{args.nodes} nodes, {args.runs} runs")
+    log(f"time to interactive: p50 {percentile(tti, 0.5):.0f} ms, max {max(tti):.0f} ms")
+    log(f"frame time while dragging: p50 {percentile(frames, 0.5):.1f} ms, p95 {percentile(frames, 0.95):.1f} ms, "
+        f"p99 {percentile(frames, 0.99):.1f} ms (idle page: p50 {percentile(idle, 0.5):.1f} ms, "
+        f"p95 {percentile(idle, 0.95):.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

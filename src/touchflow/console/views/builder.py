@@ -1,0 +1,54 @@
+"""``/journeys/{key}/builder``: the visual journey builder (issue 16), a React island on a console page.
+
+The page only hands the island what it cannot fetch itself: the journey key, the session's CSRF token,
+what the reader may do (a viewer gets a read-only canvas), the journey JSON Schema (palette and side panel
+are generated from it) and every label translated from the console's catalogs. Everything else goes
+through the ``/v1/journeys`` builder API with the session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from touchflow.console.auth import Me, allow
+from touchflow.console.i18n import N_, translations
+from touchflow.console.templating import render
+from touchflow.domain.journey_schema import journey_json_schema
+
+__all__ = ["LABELS", "router"]
+
+router = APIRouter()
+JourneyKey = Annotated[str, Path(max_length=64, pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
+
+LABELS = {
+    "add_node": N_("Add a node"), "kind": N_("Kind"), "node_id": N_("Node id"), "add": N_("Add"),
+    "connect": N_("Connect"), "from": N_("From"), "edge": N_("Way out"), "to": N_("To"), "apply": N_("Apply"),
+    "delete_node": N_("Delete node"), "node": N_("Node"), "settings": N_("Journey settings"),
+    "findings": N_("Findings"), "errors": N_("errors"), "no_errors": N_("No errors"), "failed": N_("Failed"),
+    "new_journey": N_("A new journey"), "undone": N_("Undone"), "redone": N_("Redone"), "undo": N_("Undo"),
+    "redo": N_("Redo"), "auto_layout": N_("Auto-layout"), "fit": N_("Zoom to fit"), "search": N_("Find a node"),
+    "found": N_("Found"), "not_found": N_("No such node"), "save": N_("Save draft"), "saved": N_("Draft saved"),
+    "diff": N_("Changes against the live version"), "publish": N_("Publish"), "published": N_("Published"),
+    "conflict": N_("Someone else saved this journey meanwhile: merge and save again"),
+    "theirs": N_("Their version (saved)"), "yours": N_("Your version"), "save_merged": N_("Save my merged version"),
+    "take_theirs": N_("Take their version"), "took_theirs": N_("Took their version"), "laid_out": N_("Laid out"),
+    "added": N_("Added"), "connected": N_("Connected"), "moved": N_("Moved"), "deleted": N_("Deleted"),
+    "changed": N_("Changed"), "palette": N_("Node kinds"), "canvas": N_("Journey canvas"),
+    "panel": N_("Details"), "toolbar": N_("Builder tools"), "minimap": N_("Overview map"),
+    "kind.send": N_("Send a message"), "kind.wait": N_("Wait"), "kind.wait_event": N_("Wait for an event"),
+    "kind.branch": N_("Branch"), "kind.split": N_("Split"), "kind.update_contact": N_("Update contact"),
+    "kind.task": N_("Task for a person"), "kind.webhook": N_("Webhook"), "kind.enrol": N_("Enrol in a journey"),
+    "kind.exit": N_("Exit"),
+}
+
+
+@router.get("/journeys/{key}/builder", **allow("journeys.read"))
+async def builder_page(request: Request, me: Me, key: JourneyKey) -> Response:
+    words = translations(me.preferences.locale)
+    config = {"key": key, "csrf": me.csrf_token, "canWrite": me.can("journeys.write"),
+              "canPublish": me.can("journeys.publish"), "schema": journey_json_schema(),
+              "labels": {name: words.gettext(text) for name, text in LABELS.items()}}
+    return render(request, me, "builder.html", {"title": N_("Journey builder"), "key": key, "config": config})

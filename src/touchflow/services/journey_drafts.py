@@ -1,0 +1,173 @@
+"""The journey builder's use cases: read and save a draft with a version token, edit it by graph
+operations, check it with the rules publishing applies, and compare it with the live version.
+
+A draft is version 0 of the journey (``JourneyRepository.save_draft``): never run, skipped by reports,
+replaced by each save. Every save goes through ``journey_document.format_text``, the same code as
+``touchflow journey format``, and must carry the token of the text it started from: a stale token is a
+``DraftConflict`` holding both texts, so the builder shows a merge view instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+
+from touchflow.domain.journey_diff import JourneyDiff, diff_journeys
+from touchflow.domain.journey_document import dump_document, format_text, load_document, version_token
+from touchflow.domain.journey_edits import apply_ops, raw_edges
+from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journey_schema import validate_against_schema
+from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
+from touchflow.services.context import ServiceContext
+from touchflow.services.journeys import JourneyError, load_definition, publish_findings
+
+__all__ = ["Draft", "DraftConflict", "DraftFinding", "check_text", "draft_diff", "edit_text", "graph_of",
+           "node_of", "read_draft", "save_draft"]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    key: str
+    text: str
+    token: str
+    live_version: int | None  # the published version, None before the first publish
+    is_draft: bool  # True: unpublished edits; False: the text is the live version's
+
+
+class DraftConflict(JourneyError):
+    """The draft changed since the editor loaded it: both texts, for a merge view."""
+
+    def __init__(self, current: Draft) -> None:
+        super().__init__(f"journey {current.key} was saved by someone else meanwhile; merge and save again")
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class DraftFinding:
+    code: str
+    severity: str
+    path: str
+    message: str
+    node: str | None  # the node the canvas pins it to; None: the journey's settings (trigger, goal …)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "path": self.path, "message": self.message,
+                "node": self.node}
+
+
+def node_of(path: str) -> str | None:
+    """``nodes.wait_open.timeout`` → ``wait_open``; ``journey.start`` → None."""
+    if path.startswith("nodes."):
+        return path[6:].split(".", 1)[0].split("[", 1)[0] or None
+    return None
+
+
+def _current(uow: UnitOfWork, record: JourneyRecord) -> Draft:
+    text = uow.journeys.source_text(record.id, 0)
+    if text is not None:
+        return Draft(record.key, text, version_token(text), record.current_version, True)
+    live = uow.journeys.source_text(record.id, record.current_version) if record.current_version else None
+    text = format_text(live) if live is not None else ""
+    return Draft(record.key, text, version_token(text), record.current_version, False)
+
+
+def read_draft(ctx: ServiceContext, key: str) -> Draft:
+    with ctx.reader() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            raise JourneyError(f"no journey {key}")
+        return _current(uow, record)
+
+
+def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str) -> Draft:
+    """Save ``text`` (through the format path) as the draft if ``if_match`` is the current token; a new
+    journey needs no token. The text must be a YAML mapping with this key; rules are not enforced here
+    (a draft may be unfinished) — ``check_text`` reports them and publishing enforces them."""
+    formatted = format_text(text)
+    data = load_yaml(formatted)
+    if data.get("key") != key:
+        raise DefinitionError("journey.key", f"must be {key!r}, the journey being edited")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            record = JourneyRecord(ctx.ids.new(now), key, str(data.get("name") or key), "draft", None, now, now)
+            uow.journeys.add(record)
+        else:
+            current = _current(uow, record)
+            if if_match != current.token:
+                raise DraftConflict(current)
+            if record.status == "archived":
+                raise JourneyError(f"journey {key} is archived; draw it under a new key")
+            uow.journeys.save(replace(record, updated_at=now))
+        uow.journeys.save_draft(record.id, data, formatted, now, actor)
+        uow.audit.record(actor, "journey.draft_save", key, {"token": version_token(formatted)}, now)
+        uow.commit()
+    return Draft(key, formatted, version_token(formatted), record.current_version, True)
+
+
+def check_text(ctx: ServiceContext, text: str) -> list[DraftFinding]:
+    """Schema problems, then the parser's first problem or every rule publishing applies, each pinned to
+    its node. The same functions decide publishing, so the canvas and publish never disagree."""
+    findings: list[DraftFinding] = []
+    try:
+        data = load_yaml(text)
+    except (yaml.YAMLError, YamlTooLarge) as exc:  # one finding for the editor, not an error page
+        return [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}", None)]
+    for problem in validate_against_schema(data):
+        findings.append(DraftFinding("schema", "error", problem.path, problem.message, node_of(problem.path)))
+    try:
+        data, definition = load_definition(text)
+    except DefinitionError as exc:
+        if not any(f.path == exc.path for f in findings):
+            findings.append(DraftFinding("definition", "error", exc.path, exc.reason, node_of(exc.path)))
+        return findings
+    with ctx.reader() as uow:
+        rules = publish_findings(uow, definition, data, templates_required=True)
+    findings += [DraftFinding(f.code, f.severity, f.path, f.message, node_of(f.path)) for f in rules]
+    return findings
+
+
+def edit_text(text: str, ops: list[object]) -> str:
+    """``text`` with the graph operations applied; untouched parts keep their bytes."""
+    doc = load_document(text) if text.strip() else load_document("{}\n")
+    apply_ops(doc, ops)
+    return dump_document(doc)
+
+
+def graph_of(text: str) -> dict[str, Any]:
+    """What the canvas draws: nodes (id, kind, fields, position) and edges, read from the text as written."""
+    data = load_yaml(text) if text.strip() else {}
+    data = data if isinstance(data, dict) else {}
+    nodes: dict[str, Any] = data["nodes"] if isinstance(data.get("nodes"), dict) else {}
+    layout: dict[str, Any] = data["layout"] if isinstance(data.get("layout"), dict) else {}
+    out_nodes, edges = [], []
+    for index, (node_id, node) in enumerate(nodes.items()):
+        spot = layout.get(node_id) if isinstance(layout.get(node_id), dict) else None
+        fields = node if isinstance(node, dict) else {}
+        out_nodes.append({"id": str(node_id), "kind": str(fields.get("kind", "")), "fields": fields,
+                          "position": {"x": spot.get("x", 0), "y": spot.get("y", 0)} if spot else None,
+                          "order": index})
+        edges += [{"from": str(node_id), "edge": name, "to": target} for name, target in raw_edges(node)]
+    settings = {k: v for k, v in data.items() if k not in ("nodes", "layout")}
+    return {"settings": settings, "nodes": out_nodes, "edges": edges}
+
+
+def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:
+    """The draft against the live version: the semantic diff and a unified YAML diff."""
+    with ctx.reader() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            raise JourneyError(f"no journey {key}")
+        draft = _current(uow, record)
+        live_text = uow.journeys.source_text(record.id, record.current_version) if record.current_version else ""
+    live_text = live_text or ""
+    live = load_yaml(live_text) if live_text.strip() else {}
+    new = load_yaml(draft.text) if draft.text.strip() else {}
+    unified = "".join(difflib.unified_diff(live_text.splitlines(keepends=True), draft.text.splitlines(keepends=True),
+                                           f"{key} v{record.current_version or 0}", f"{key} draft"))
+    return diff_journeys(live if isinstance(live, dict) else {}, new if isinstance(new, dict) else {}), unified
