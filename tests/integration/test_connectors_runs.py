@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_sigkill_mid_run_resumes_from_the_committed_cursor(app: Application, dat
     child.wait(timeout=60)
     child.stdout.close()
     assert child.returncode == -signal.SIGKILL
+    leftover = list(Path(tempfile.gettempdir()).glob(f"tf-connector-shop-{child.pid}-*"))
+    assert leftover  # dlt's files of the killed run (personal data) …
     killed_at = get_connector(app.services, "shop").cursor_value
     stored = _events(app)
     assert isinstance(killed_at, int) and 20 <= killed_at < ROWS and 20 <= stored < ROWS
@@ -101,6 +104,7 @@ def test_sigkill_mid_run_resumes_from_the_committed_cursor(app: Application, dat
     assert run.status == "succeeded", run.error
     assert run.cursor_before == killed_at and run.cursor_after == ROWS
     assert _events(app) == ROWS  # nothing lost, nothing twice
+    assert not any(p.exists() for p in leftover)  # … are removed by the next run
     _, runs = show_connector(app.services, "shop")
     assert [r.status for r in runs] == ["succeeded", "interrupted"]
 
