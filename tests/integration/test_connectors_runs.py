@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,11 +27,12 @@ from touchflow.services.connectors import (
     ConnectorBusy,
     add_connector,
     get_connector,
+    request_run,
     set_connector_status,
     show_connector,
     start_run,
 )
-from touchflow.store.tables import event_inbox
+from touchflow.store.tables import event_inbox, events
 
 ROWS = 120
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -167,3 +169,25 @@ def test_drop_folder_imports_each_file_once(app: Application, tmp_path: Path) ->
     assert (folder / "d.csv.part").exists()
     again = run_connector(app.services, "drop", actor="user:test")
     assert again.status == "succeeded" and again.read == 0
+
+
+def test_the_worker_runs_a_requested_connector(app: Application, tmp_path: Path) -> None:
+    _add_shop(app, _orders(tmp_path / "shop.db", count=4))
+    request_run(app.services, "shop", actor="user:test")  # what POST /v1/connectors/shop/run does
+    worker = app.worker(idle_sleep=0.01)
+    thread = worker.start_in_thread()
+    try:
+        for _ in range(3000):
+            _, runs = show_connector(app.services, "shop")
+            if runs and runs[0].status != "running":
+                break
+            time.sleep(0.01)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=30)
+        worker.close()
+    assert runs and runs[0].status == "succeeded" and runs[0].actor == "system:scheduler"
+    with app.engine.connect() as c:  # (the worker's contact pass adds its own events: lifecycle stages)
+        assert c.execute(select(func.count()).select_from(events).where(events.c.type == "order_paid")
+                         ).scalar_one() == 4
+    assert get_connector(app.services, "shop").next_run_at is None  # manual: not again until asked
