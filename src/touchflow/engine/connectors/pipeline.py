@@ -12,6 +12,7 @@ derive stable ids), so nothing is stored twice and nothing is skipped.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -217,6 +218,7 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
 
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"  # no network here, and none wanted: nothing leaves the host
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")  # files live for one run: gzip is pure cost
+    logging.getLogger("dlt").setLevel(logging.ERROR)  # dlt's schema notes; what matters is on the run
     outcome = RunOutcome(cursor_after=run.connector.cursor_value)
     columns = _Columns(run.keep_alive)
     resources = list(resource.selected_resources.values()) if hasattr(resource, "selected_resources") else [resource]
