@@ -34,8 +34,11 @@ def _request(settings: dict[str, Any], secrets: dict[str, str], cursor: str | No
     return SourceRequest("crm", {**fast, **settings}, secrets, cursor, value, "contacts")
 
 
-def test_rest_api_kind_is_registered() -> None:
-    assert get_kind("rest_api").build is build_rest_source
+def test_rest_api_kind_is_registered_without_importing_dlt_until_built(crm: FakeCrm, tmp_path: Path) -> None:
+    kind = get_kind("rest_api")
+    assert kind.build is not None and "token" in kind.secret_names
+    req = _request({"preset": "hubspot", "base_url": crm.url}, {"token": FakeCrm.HUBSPOT_TOKEN})
+    assert len(collect(kind.build(req), tmp_path)) == 7
 
 
 def test_hubspot_full_read_pages_with_after(crm: FakeCrm, tmp_path: Path) -> None:
