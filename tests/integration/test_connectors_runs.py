@@ -9,7 +9,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,11 +27,12 @@ from touchflow.services.connectors import (
     ConnectorBusy,
     add_connector,
     get_connector,
+    request_run,
     set_connector_status,
     show_connector,
     start_run,
 )
-from touchflow.store.tables import event_inbox
+from touchflow.store.tables import event_inbox, events
 
 ROWS = 120
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -92,6 +95,8 @@ def test_sigkill_mid_run_resumes_from_the_committed_cursor(app: Application, dat
     child.wait(timeout=60)
     child.stdout.close()
     assert child.returncode == -signal.SIGKILL
+    leftover = list(Path(tempfile.gettempdir()).glob(f"tf-connector-shop-{child.pid}-*"))
+    assert leftover  # dlt's files of the killed run (personal data) …
     killed_at = get_connector(app.services, "shop").cursor_value
     stored = _events(app)
     assert isinstance(killed_at, int) and 20 <= killed_at < ROWS and 20 <= stored < ROWS
@@ -101,6 +106,7 @@ def test_sigkill_mid_run_resumes_from_the_committed_cursor(app: Application, dat
     assert run.status == "succeeded", run.error
     assert run.cursor_before == killed_at and run.cursor_after == ROWS
     assert _events(app) == ROWS  # nothing lost, nothing twice
+    assert not any(p.exists() for p in leftover)  # … are removed by the next run
     _, runs = show_connector(app.services, "shop")
     assert [r.status for r in runs] == ["succeeded", "interrupted"]
 
@@ -163,3 +169,25 @@ def test_drop_folder_imports_each_file_once(app: Application, tmp_path: Path) ->
     assert (folder / "d.csv.part").exists()
     again = run_connector(app.services, "drop", actor="user:test")
     assert again.status == "succeeded" and again.read == 0
+
+
+def test_the_worker_runs_a_requested_connector(app: Application, tmp_path: Path) -> None:
+    _add_shop(app, _orders(tmp_path / "shop.db", count=4))
+    request_run(app.services, "shop", actor="user:test")  # what POST /v1/connectors/shop/run does
+    worker = app.worker(idle_sleep=0.01)
+    thread = worker.start_in_thread()
+    try:
+        for _ in range(3000):
+            _, runs = show_connector(app.services, "shop")
+            if runs and runs[0].status != "running":
+                break
+            time.sleep(0.01)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=30)
+        worker.close()
+    assert runs and runs[0].status == "succeeded" and runs[0].actor == "system:scheduler"
+    with app.engine.connect() as c:  # (the worker's contact pass adds its own events: lifecycle stages)
+        assert c.execute(select(func.count()).select_from(events).where(events.c.type == "order_paid")
+                         ).scalar_one() == 4
+    assert get_connector(app.services, "shop").next_run_at is None  # manual: not again until asked

@@ -12,12 +12,15 @@ derive stable ids), so nothing is stored twice and nothing is skipped.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 from touchflow.domain.connectors import Connector
@@ -182,6 +185,20 @@ def _check_columns(run: RunContext, seen: Sequence[str], outcome: RunOutcome) ->
                                     "properties unless mapped)")
 
 
+def _remove_stale(parent: Path, prefix: str) -> None:
+    """dlt's files of a run whose process died (SIGKILL) hold personal data: removed before the next run."""
+    for stale in parent.glob(f"{prefix}*"):
+        pid = stale.name[len(prefix):].partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
 def _unwrap(exc: BaseException) -> BaseException:
     """What the destination or the source raised, out of dlt's wrappers (PipelineStepFailed → job failed → …)."""
     from dlt.common.exceptions import DltException
@@ -201,6 +218,7 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
 
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"  # no network here, and none wanted: nothing leaves the host
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")  # files live for one run: gzip is pure cost
+    logging.getLogger("dlt").setLevel(logging.ERROR)  # dlt's schema notes; what matters is on the run
     outcome = RunOutcome(cursor_after=run.connector.cursor_value)
     columns = _Columns(run.keep_alive)
     resources = list(resource.selected_resources.values()) if hasattr(resource, "selected_resources") else [resource]
@@ -220,7 +238,9 @@ def run_pipeline(run: RunContext, resource: Any) -> RunOutcome:
     work = run.work_dir
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="dlt-", dir=work) as tmp:
+    prefix = f"tf-connector-{run.connector.name}-"
+    _remove_stale(Path(work or tempfile.gettempdir()), prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=work) as tmp:
         pipeline = dlt.pipeline(pipeline_name=f"tf_{run.connector.name.replace('-', '_')}", pipelines_dir=tmp,
                                 destination=destination(), dataset_name="touchflow")
         try:
