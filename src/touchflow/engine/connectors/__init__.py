@@ -12,9 +12,7 @@ __all__ = ["KIND_MODULES", "load_kinds"]
 KIND_MODULES: tuple[str, ...] = (
     "touchflow.engine.connectors.sql",
     "touchflow.engine.connectors.drop_folder",
-    "touchflow.engine.connectors.rest_presets",
-    "touchflow.engine.connectors.wecom_source",
-    "touchflow.engine.connectors.wechat_source",
+    "touchflow.engine.connectors.remote_kinds",
     "touchflow.engine.connectors.webhook_inbound",
 )
 

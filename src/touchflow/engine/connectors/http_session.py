@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dlt.sources.helpers.requests import Client, ConnectionError, Response, Session, Timeout
+from dlt.sources.helpers.requests import Client, Response, Session
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 
-__all__ = ["TRANSIENT", "retrying_session", "setting_int", "setting_str", "setting_str_or"]
-
-# What is left after dlt's own retries and still worth a whole new attempt from the committed cursor.
-TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, Timeout)
+__all__ = ["retrying_session", "setting_int", "setting_str", "setting_str_or"]
 
 RetryPredicate = Callable[[Response | None, BaseException | None], bool]
 

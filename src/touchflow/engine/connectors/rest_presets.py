@@ -30,13 +30,12 @@ from dlt.sources.rest_api.typing import RESTAPIConfig
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 from touchflow.engine.connectors.http_session import (
-    TRANSIENT,
     retrying_session,
     setting_int,
     setting_str,
     setting_str_or,
 )
-from touchflow.engine.connectors.kinds import SourceRequest, register_kind
+from touchflow.engine.connectors.kinds import SourceRequest
 
 __all__ = ["PRESETS", "ConnectorAuthError", "build_rest_source", "fxiaoke_token", "rest_config"]
 
@@ -293,8 +292,3 @@ def _text_list(raw: JSONValue, name: str) -> list[str]:
 
 
 _FLATTEN = {"hubspot": _flatten_hubspot, "salesforce": _flatten_salesforce}
-
-register_kind("rest_api", build_rest_source, required_settings=("preset",),
-              secret_names=("token", "api_key", "username", "password", "app_secret", "permanent_code",
-                            "writeback_secret"),
-              transient=TRANSIENT)

@@ -21,13 +21,10 @@ import orjson
 from touchflow.domain.errors import FieldError
 from touchflow.domain.webhook_signatures import SignatureRejected, verify_webhook
 from touchflow.engine.connectors.kinds import SourceRequest, register_kind
-from touchflow.engine.connectors.outcome import RunContext, RunOutcome
-from touchflow.engine.connectors.pipeline import _cell, json_value
-from touchflow.engine.headers import MappingError
-from touchflow.engine.importer import payload_builder
+from touchflow.engine.connectors.outcome import RunContext, RunFailed, RunOutcome
+from touchflow.engine.connectors.pipeline import ingest_rows
 from touchflow.services.connectors import ConnectorNotFound, get_connector
 from touchflow.services.context import ServiceContext
-from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 
 __all__ = ["MAX_WEBHOOK_BYTES", "WebhookRejected", "WebhookResult", "receive_webhook"]
 
@@ -48,11 +45,12 @@ class WebhookResult:
     received: int
     accepted: int
     duplicates: int
-    rejected: list[dict[str, Any]]
+    rejected: int
+    warnings: list[str]
 
     def to_json(self) -> dict[str, Any]:
         return {"received": self.received, "accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected}
+                "rejected": self.rejected, "warnings": self.warnings}
 
 
 def receive_webhook(ctx: ServiceContext, name: str, body: bytes, headers: Mapping[str, str],
@@ -84,27 +82,13 @@ def receive_webhook(ctx: ServiceContext, name: str, body: bytes, headers: Mappin
         raise WebhookRejected(422, "body: an object, a list of objects or {\"items\": [...]}, not empty")
     if len(rows) > MAX_ITEMS:
         raise WebhookRejected(413, f"body: at most {MAX_ITEMS} items per delivery")
-    columns = list(dict.fromkeys(k for row in rows for k in row))
     try:
-        build = payload_builder(connector.record_kind, columns, connector.mapping or None)
-    except MappingError as exc:
-        raise WebhookRejected(422, f"mapping: {exc}") from None
-    items: list[RawItem] = []
-    for index, row in enumerate(rows, 1):
-        payload = build({k: _cell(v) for k, v in row.items()})
-        if connector.record_kind == "events" and connector.event_type and not payload.get("type"):
-            payload["type"] = connector.event_type
-        items.append(RawItem(payload, index, json_value(row)))
-    source = settings.get("source") if isinstance(settings.get("source"), str) else name
-    if connector.record_kind == "contacts":
-        report = upsert_contacts(ctx, str(source), items)
-        problems = report.rejected
-        duplicates = 0
-    else:
-        events = record_events(ctx, str(source), items)
-        problems, duplicates = events.rejected, events.duplicates
-    rejected = [{"item": p.index, "field": p.field, "reason": p.reason} for p in problems]
-    return WebhookResult(len(items), len(items) - len(problems) - duplicates, duplicates, rejected)
+        outcome = ingest_rows(ctx, connector, rows)  # the connector's mapping and ingest, as for a pulled batch
+    except RunFailed as exc:
+        raise WebhookRejected(422, str(exc)) from None
+    duplicates = outcome.details.get("duplicates", 0)
+    dup = duplicates if isinstance(duplicates, int) else 0
+    return WebhookResult(len(rows), outcome.accepted - dup, dup, outcome.rejected, list(outcome.warnings))
 
 
 def _rows(preset: str, data: Any) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ import dlt
 from dlt.sources.helpers.rest_client.client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
-from touchflow.engine.connectors.http_session import TRANSIENT, retrying_session, setting_str, setting_str_or
-from touchflow.engine.connectors.kinds import SourceRequest, register_kind
+from touchflow.engine.connectors.http_session import retrying_session, setting_str, setting_str_or
+from touchflow.engine.connectors.kinds import SourceRequest
 from touchflow.engine.connectors.weixin_auth import WeixinTokenAuth, weixin_retry
 
 __all__ = ["build_wechat_source", "follower_rows"]
@@ -98,9 +98,5 @@ def build_wechat_source(request: SourceRequest) -> Any:
     return dlt.resource(follower_rows(request), name=request.connector_name, write_disposition="append")
 
 
-def _test(request: SourceRequest) -> None:
+def test_kind(request: SourceRequest) -> None:
     _client(request).get("cgi-bin/user/get")
-
-
-register_kind("wechat_followers", build_wechat_source, required_settings=("app_id",), secret_names=("secret",),
-              test=_test, transient=TRANSIENT)

@@ -18,13 +18,12 @@ from dlt.sources.helpers.rest_client.client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from touchflow.engine.connectors.http_session import (
-    TRANSIENT,
     retrying_session,
     setting_int,
     setting_str,
     setting_str_or,
 )
-from touchflow.engine.connectors.kinds import SourceRequest, register_kind
+from touchflow.engine.connectors.kinds import SourceRequest
 from touchflow.engine.connectors.weixin_auth import WeixinTokenAuth, weixin_retry
 
 __all__ = ["build_wecom_source", "wecom_rows"]
@@ -91,10 +90,6 @@ def build_wecom_source(request: SourceRequest) -> Any:
     return dlt.resource(wecom_rows(request), name=request.connector_name, write_disposition="append")
 
 
-def _test(request: SourceRequest) -> None:
+def test_kind(request: SourceRequest) -> None:
     """``connector test``: a token and the follow-user list prove the corp id, the secret and the permission."""
     _client(request).get("cgi-bin/externalcontact/get_follow_user_list")
-
-
-register_kind("wecom_contacts", build_wecom_source, required_settings=("corp_id",), secret_names=("secret",),
-              test=_test, transient=TRANSIENT)
