@@ -15,8 +15,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 from touchflow.api import create_app
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
+from touchflow.domain.connectors.webhook_signatures import sign_webhook
 from touchflow.domain.identities import Identity
-from touchflow.domain.webhook_signatures import sign_webhook
 from touchflow.engine.connectors.kinds import kind_requirements
 from touchflow.services.connectors import add_connector
 

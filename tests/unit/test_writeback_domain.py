@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from touchflow.domain.connectors.webhook_signatures import SignatureRejected, sign_webhook, verify_webhook
+from touchflow.domain.connectors.writeback import Change, backoff, batch_key, change_key, parse_writeback
 from touchflow.domain.errors import FieldError
-from touchflow.domain.webhook_signatures import SignatureRejected, sign_webhook, verify_webhook
-from touchflow.domain.writeback import Change, backoff, batch_key, change_key, parse_writeback
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

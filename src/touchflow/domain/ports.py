@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from touchflow.domain.connectors.ports import ConnectorRepository
+from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
 from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.duplicates import DuplicateCandidate
@@ -29,7 +29,6 @@ from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.domain.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.unmerge import MergeUndo
-from touchflow.domain.writeback import WritebackRepository
 
 if TYPE_CHECKING:  # messaging_ports imports OutboxMessage from here
     from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
@@ -342,7 +341,7 @@ class UnitOfWork(Protocol):
     metrics: MetricsRepository
     experiments: ExperimentRepository
     connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
-    writeback: WritebackRepository  # issue 14, write-back outbox (domain/writeback.py)
+    writeback: WritebackRepository  # issue 14, write-back outbox (domain/connectors/ports.py)
     preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
 
     def __enter__(self) -> Self: ...

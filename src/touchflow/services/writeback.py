@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from touchflow.domain.connectors.writeback import OutboxRow, WritebackConfig, backoff
 from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.writeback import OutboxRow, WritebackConfig, backoff
 from touchflow.services.context import ServiceContext
 from touchflow.services.writeback_capture import writeback_targets
 

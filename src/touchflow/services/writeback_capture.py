@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from touchflow.domain.connectors.writeback import EVENT_FIELDS, Change, WritebackConfig, change_key, parse_writeback
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.writeback import EVENT_FIELDS, Change, WritebackConfig, change_key, parse_writeback
 
 __all__ = ["capture_events", "capture_scores", "writeback_targets"]
 

@@ -9,7 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from touchflow.domain.connectors.ports import ConnectorRepository
+from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.account_ports import AccountRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
@@ -34,7 +34,6 @@ from touchflow.domain.ports import (
     TagRuleRepository,
 )
 from touchflow.domain.segment_ports import SegmentRepository
-from touchflow.domain.writeback import WritebackRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.alerts import SqlAlertRepository

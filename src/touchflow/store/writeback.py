@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from touchflow.domain.writeback import Change, OutboxRow
+from touchflow.domain.connectors.writeback import Change, OutboxRow
 from touchflow.store.tables import writeback_outbox as t
 
 __all__ = ["SqlWritebackRepository"]

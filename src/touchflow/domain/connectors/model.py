@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Literal
 
 from touchflow.domain.connectors.schedule import parse_schedule
+from touchflow.domain.connectors.writeback import parse_writeback
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
-from touchflow.domain.writeback import parse_writeback
 
 __all__ = [
     "DEFAULT_FAILURE_THRESHOLD",
@@ -156,6 +156,6 @@ def validate_connector(connector: Connector, *, kinds: Mapping[str, tuple[tuple[
         if _has_control(target) or _has_control(column):
             raise FieldError("mapping", f"{target!r}: holds a control character")
     parse_schedule(connector.schedule)
-    parse_writeback(connector.name, connector.settings)  # write-back settings (issue 14, domain/writeback.py)
+    parse_writeback(connector.name, connector.settings)  # write-back settings (writeback.py)
     if connector.status not in ("active", "paused"):
         raise FieldError("status", f"must be active or paused, got {connector.status!r}")

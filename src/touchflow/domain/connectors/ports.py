@@ -1,15 +1,16 @@
-"""What connectors need from the store (implemented in store/connectors.py)."""
+"""What connectors need from the store (implemented in store/connectors.py and store/writeback.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from touchflow.domain.connectors.model import Connector, ConnectorRun
+from touchflow.domain.connectors.writeback import Change, OutboxRow
 from touchflow.domain.events import JSONValue
 
-__all__ = ["ConnectorRepository"]
+__all__ = ["ConnectorRepository", "WritebackRepository"]
 
 
 class ConnectorRepository(Protocol):
@@ -49,3 +50,14 @@ class ConnectorRepository(Protocol):
         ...
 
     def set_status(self, name: str, status: str, next_run_at: datetime | None, at: datetime) -> None: ...
+
+
+class WritebackRepository(Protocol):
+    def add(self, rows: Sequence[tuple[str, Change, str]], now: datetime) -> int: ...
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]: ...
+    def mark_sent(self, ids: Sequence[int], now: datetime) -> None: ...
+    def mark_failed(self, ids: Sequence[int], error: str, next_at: datetime | None) -> None: ...
+    def rows(self, connector: str, status: str | None, limit: int) -> list[OutboxRow]: ...
+    def counts(self, connector: str) -> dict[str, int]: ...
+    def requeue(self, connector: str, ids: Sequence[int] | None, now: datetime) -> int: ...
+    def discard(self, connector: str, ids: Sequence[int] | None) -> int: ...

@@ -18,8 +18,8 @@ from urllib.parse import unquote
 
 import orjson
 
+from touchflow.domain.connectors.webhook_signatures import SignatureRejected, verify_webhook
 from touchflow.domain.errors import FieldError
-from touchflow.domain.webhook_signatures import SignatureRejected, verify_webhook
 from touchflow.engine.connectors.kinds import SourceRequest, register_kind
 from touchflow.engine.connectors.outcome import RunContext, RunFailed, RunOutcome
 from touchflow.engine.connectors.pipeline import ingest_rows

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from touchflow.domain.connectors.writeback import OutboxRow
 from touchflow.domain.events import JSONValue
-from touchflow.domain.writeback import OutboxRow
 
 __all__ = ["HUBSPOT_STAGES", "hubspot_properties", "salesforce_fields", "webhook_change"]
 

@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from touchflow.domain.connectors import Connector
-from touchflow.domain.writeback import MAX_ATTEMPTS, OutboxRow, WritebackConfig, batch_key
+from touchflow.domain.connectors.writeback import MAX_ATTEMPTS, OutboxRow, WritebackConfig, batch_key
 from touchflow.engine.connectors.writeback_payloads import hubspot_properties, salesforce_fields, webhook_change
 from touchflow.services.connectors import get_connector
 from touchflow.services.context import ServiceContext

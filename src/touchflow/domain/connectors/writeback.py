@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
@@ -25,7 +25,6 @@ __all__ = [
     "Change",
     "OutboxRow",
     "WritebackConfig",
-    "WritebackRepository",
     "backoff",
     "batch_key",
     "change_key",
@@ -111,14 +110,3 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     """30 s, 1 min, 2 min … capped at 1 h; a receiver's Retry-After wins when longer."""
     seconds = min(3600.0, 30.0 * 2 ** max(0, attempts - 1))
     return timedelta(seconds=max(seconds, retry_after or 0.0))
-
-
-class WritebackRepository(Protocol):
-    def add(self, rows: Sequence[tuple[str, Change, str]], now: datetime) -> int: ...
-    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]: ...
-    def mark_sent(self, ids: Sequence[int], now: datetime) -> None: ...
-    def mark_failed(self, ids: Sequence[int], error: str, next_at: datetime | None) -> None: ...
-    def rows(self, connector: str, status: str | None, limit: int) -> list[OutboxRow]: ...
-    def counts(self, connector: str) -> dict[str, int]: ...
-    def requeue(self, connector: str, ids: Sequence[int] | None, now: datetime) -> int: ...
-    def discard(self, connector: str, ids: Sequence[int] | None) -> int: ...
