@@ -55,6 +55,12 @@ class Watch:
     def attach(self, page: Any) -> None:
         guard_page(page, self.base, self.outside, self.problems)
 
+    def open(self, browser: Any, width: int = 1280, height: int = 900) -> Any:
+        """A new zh-CN page of ``browser`` at width x height, watched."""
+        page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+        self.attach(page)
+        return page
+
 
 @contextmanager
 def live_chromium(app: Application) -> Iterator[tuple[str, Any]]:

@@ -69,8 +69,7 @@ def test_rule_a_by_keyboard_a_pinned_error_and_two_editors(app: Application, clo
     make_user(app, "zhao@example.cn", "strategist", "赵主管")
     with live_chromium(app) as (url, browser):
         watch = Watch(url)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        watch.attach(page)
+        page = watch.open(browser, 1400, 1000)
         _sign_in(page, url, "zhao@example.cn", clock)
         page.goto(f"{url}{PAGE}")
         _wait_yaml(page, "key: rule_a_whitepaper")

@@ -46,8 +46,7 @@ def test_a_manager_signs_in_with_totp_and_reads_the_dashboard(app: Application, 
     make_user(app, "wang@example.cn", "strategist", "王经理")
     with live_chromium(app) as (url, browser):
         watch = Watch(url)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        watch.attach(page)
+        page = watch.open(browser, 1280, 900)
         page.goto(f"{url}/")
         assert "/login" in page.url
         assert axe_violations(page) == []
@@ -110,8 +109,7 @@ def test_a_sales_manager_finds_a_contact_and_tags_it(app: Application, clock: Vi
     make_user(app, "zhao@example.cn", "strategist", "赵主管")
     with live_chromium(app) as (url, browser):
         watch = Watch(url)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        watch.attach(page)
+        page = watch.open(browser, 1280, 900)
         page.goto(f"{url}/contacts")
         page.get_by_label("邮箱").fill("zhao@example.cn")
         page.get_by_label("密码").fill(PASSWORD)

@@ -43,8 +43,7 @@ def test_an_agent_works_a_task_and_a_strategist_pauses_a_journey(app: Applicatio
                                             created_at=clock.now(), due_at=clock.now() + timedelta(minutes=minutes)))
     with live_chromium(app) as (url, browser):
         watch = Watch(url)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        watch.attach(page)
+        page = watch.open(browser, 1280, 900)
         _sign_in(page, url, "chen@example.cn", clock)
         assert page.url == f"{url}/contacts"  # an agent's first page (no reports.read: no dashboard)
         page.get_by_role("link", name="任务").click()
@@ -83,8 +82,7 @@ def test_pages_fit_a_tablet_and_work_from_the_keyboard(app: Application, clock: 
     make_user(app, "zhao@example.cn", "strategist", "赵主管")
     with live_chromium(app) as (url, browser):
         watch = Watch(url)
-        page = browser.new_page(viewport={"width": 820, "height": 1180}, locale="zh-CN")
-        watch.attach(page)
+        page = watch.open(browser, 820, 1180)
         _sign_in(page, url, "zhao@example.cn", clock)
         for path in ("/dashboard", "/contacts", "/tasks", "/journeys", "/preferences"):
             page.goto(f"{url}{path}")
