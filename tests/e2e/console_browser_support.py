@@ -1,15 +1,24 @@
 """Browser tests of the console in Debian's Chromium: only this server may be reached, CSP violations and
 script errors fail the test, axe-core (vendored, loaded from the console's own /static) checks each page, and
-with TOUCHFLOW_WRITE_DOCS=1 screenshots go into the Chinese manual (docs/manual/zh-CN/images/)."""
+with TOUCHFLOW_WRITE_DOCS=1 screenshots go into the Chinese manual (docs/manual/zh-CN/images/).
+
+The one harness for every console browser test: one request guard, one axe check, one screenshot writer."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.e2e.console_support import console_client, sign_in
+from tests.e2e.live_server import live_api
+from touchflow.bootstrap import Application
+from touchflow.clock import VirtualClock
 
 CHROMIUM = "/usr/bin/chromium"
 MANUAL_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "manual" / "zh-CN" / "images"
@@ -18,6 +27,21 @@ AXE = "/static/vendor/axe-core/axe.min.js"
 needs_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and os.environ.get("TOUCHFLOW_REQUIRE_BROWSER") != "1",
     reason=f"browser test skipped: no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+def guard_page(page: Any, base: str, outside: list[str], problems: list[str]) -> None:
+    """Only this server: any other request is refused and recorded in ``outside``; console errors (a CSP refusal
+    logs one) and page errors go into ``problems``."""
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(base) or route.request.url.startswith("about:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
 
 
 @dataclass
@@ -29,16 +53,26 @@ class Watch:
     problems: list[str] = field(default_factory=list)
 
     def attach(self, page: Any) -> None:
-        def only_this_server(route: Any) -> None:
-            if route.request.url.startswith(self.base):
-                route.continue_()
-            else:
-                self.outside.append(route.request.url)
-                route.abort()
+        guard_page(page, self.base, self.outside, self.problems)
 
-        page.route("**/*", only_this_server)
-        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.problems.append(str(e)))
+    def open(self, browser: Any, width: int = 1280, height: int = 900) -> Any:
+        """A new zh-CN page of ``browser`` at width x height, watched."""
+        page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+        self.attach(page)
+        return page
+
+
+@contextmanager
+def live_chromium(app: Application) -> Iterator[tuple[str, Any]]:
+    """(base URL, browser): the live server and Chromium, closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with live_api(app) as url, sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield url, chromium
+        finally:
+            chromium.close()
 
 
 def axe_violations(page: Any) -> list[str]:
@@ -59,3 +93,45 @@ def screenshot(page: Any, name: str) -> None:
     if os.environ.get("TOUCHFLOW_WRITE_DOCS") == "1":
         MANUAL_IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(MANUAL_IMAGES / name), full_page=True)
+
+
+@dataclass
+class Browser:
+    """One live server and Chromium; ``page_as`` opens a page signed in as a new person of ``role``."""
+
+    app: Application
+    clock: VirtualClock
+    base: str
+    chromium: Any
+    outside: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def page_as(self, email: str, role: str, name: str, width: int = 1280) -> Any:
+        with console_client(self.app) as client:  # the login pages, then the session cookie moves to the browser
+            sign_in(client, self.app, self.clock, email, role, name)
+            token = client.cookies.get("touchflow_session")
+        context = self.chromium.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+        context.add_cookies([{"name": "touchflow_session", "value": token, "url": self.base, "httpOnly": True}])
+        page = context.new_page()
+        guard_page(page, self.base, self.outside, self.problems)
+        return page
+
+    def check(self, page: Any, shot: str | None = None) -> None:
+        """axe-core on the page as it is now: no serious or critical violation. The pointer leaves the page first
+        and Bootstrap's colour transitions (0.15 s) end, so no control is measured mid-hover."""
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(300)
+        found = axe_violations(page)
+        assert found == [], f"{page.url}: {found}"
+        if shot:
+            screenshot(page, shot)
+
+
+@contextmanager
+def browser(app: Application, clock: VirtualClock) -> Iterator[Browser]:
+    """A ``Browser`` whose pages must reach nothing but this server and log no error."""
+    with live_chromium(app) as (url, chromium):
+        session = Browser(app, clock, url, chromium)
+        yield session
+    assert session.outside == []
+    assert session.problems == [], session.problems

@@ -1,100 +1,17 @@
 """The content editor's main task in Debian's Chromium, as the roles that do it: an editor writes copy that trips
 the Advertising-Law check, sees the word highlighted with the article it cites, fixes it and saves it for review;
 a compliance reviewer (a second person) approves it. Only this server is reached, no script error or CSP refusal
-happens, and axe-core (vendored) finds no serious or critical violation on any page visited.
-
-The helpers here are shared by the segment and import browser tests (``test_console_*_browser.py``)."""
+happens, and axe-core (vendored) finds no serious or critical violation on any page visited."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.e2e.console_support import console_client, sign_in
-from tests.e2e.live_server import live_api
+from tests.e2e.console_browser_support import browser, needs_chromium
 from tests.e2e.test_console_content import PNG
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.services.content import get_template
-
-CHROMIUM = "/usr/bin/chromium"
-MANUAL_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "manual" / "zh-CN" / "images"
-AXE = "/static/vendor/axe-core/axe.min.js"
-
-needs_chromium = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and os.environ.get("TOUCHFLOW_REQUIRE_BROWSER") != "1",
-    reason=f"browser test skipped: no Chromium at {CHROMIUM} (apt-get install chromium)")
-
-
-@dataclass
-class Browser:
-    """One live server and Chromium; ``page_as`` opens a page signed in as a new person of ``role``."""
-
-    app: Application
-    clock: VirtualClock
-    base: str
-    chromium: Any
-    outside: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def page_as(self, email: str, role: str, name: str, width: int = 1280) -> Any:
-        with console_client(self.app) as client:  # the login pages, then the session cookie moves to the browser
-            sign_in(client, self.app, self.clock, email, role, name)
-            token = client.cookies.get("touchflow_session")
-        context = self.chromium.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-        context.add_cookies([{"name": "touchflow_session", "value": token, "url": self.base, "httpOnly": True}])
-        page = context.new_page()
-
-        def only_this_server(route: Any) -> None:
-            if route.request.url.startswith(self.base) or route.request.url.startswith("about:"):
-                route.continue_()
-            else:
-                self.outside.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_this_server)
-        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.problems.append(str(e)))
-        return page
-
-    def check(self, page: Any, screenshot: str | None = None) -> None:
-        """axe-core on the page as it is now (WCAG 2.1 A/AA): no serious or critical violation. The pointer leaves
-        the page first and Bootstrap's colour transitions (0.15 s) end, so no control is measured mid-hover."""
-        page.mouse.move(0, 0)
-        page.wait_for_timeout(300)
-        if not page.evaluate("typeof window.axe !== 'undefined'"):
-            page.add_script_tag(url=AXE)
-        found = page.evaluate("""async () => {
-            const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa',
-                                                                                     'wcag21a', 'wcag21aa']}});
-            return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                .map(v => v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '));
-        }""")
-        assert found == [], f"{page.url}: {found}"
-        if screenshot and os.environ.get("TOUCHFLOW_WRITE_DOCS") == "1":
-            MANUAL_IMAGES.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(MANUAL_IMAGES / screenshot), full_page=True)
-
-
-@contextmanager
-def browser(app: Application, clock: VirtualClock) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with live_api(app) as url, sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            session = Browser(app, clock, url, chromium)
-            yield session
-        finally:
-            chromium.close()
-    assert session.outside == []
-    assert session.problems == [], session.problems
 
 
 @needs_chromium

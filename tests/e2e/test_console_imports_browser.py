@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.test_console_content_browser import browser, needs_chromium
+from tests.e2e.console_browser_support import browser, needs_chromium
 from tests.e2e.test_console_imports import GBK_FILE
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock

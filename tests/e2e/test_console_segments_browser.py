@@ -3,7 +3,7 @@ the sample is masked, the saved segment shows its members, and an export of it w
 
 from __future__ import annotations
 
-from tests.e2e.test_console_content_browser import browser, needs_chromium
+from tests.e2e.console_browser_support import browser, needs_chromium
 from tests.e2e.test_console_segments import seed
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock

@@ -6,14 +6,8 @@ or critical finding on any page visited; no request leaves the server."""
 from __future__ import annotations
 
 from tests.e2e.accounts_support import make_user
-from tests.e2e.console_measure_browser import (
-    axe_violations,
-    console_browser,
-    manual_shot,
-    needs_chromium,
-    new_page,
-    sign_in_page,
-)
+from tests.e2e.console_browser_support import axe_violations, needs_chromium, screenshot
+from tests.e2e.console_measure_browser import console_browser, new_page, sign_in_page
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.services.ingest import RawItem, upsert_contacts
@@ -43,8 +37,8 @@ def test_export_a_segment_through_an_approval(app: Application, clock: VirtualCl
         strategist.get_by_role("button", name="提交审批").click()
         assert "正在等待第二人审批" in strategist.locator("[role=status]").inner_text()
         assert strategist.locator("[data-state=pending]").count() == 1
-        assert axe_violations(strategist, url) == []
-        manual_shot(strategist, "export-request.png")
+        assert axe_violations(strategist) == []
+        screenshot(strategist, "export-request.png")
 
         admin = new_page(browser, url, problems)
         sign_in_page(admin, url, app, clock, "admin@example.cn", "admin", "王管理")
@@ -52,8 +46,8 @@ def test_export_a_segment_through_an_approval(app: Application, clock: VirtualCl
         admin.goto(f"{url}/settings/approvals")
         item = admin.locator("[data-request]").first
         assert "季度高价值客户回访" in item.inner_text() and "segment:vip" in item.inner_text()
-        assert axe_violations(admin, url) == []
-        manual_shot(admin, "approvals-waiting.png")
+        assert axe_violations(admin) == []
+        screenshot(admin, "approvals-waiting.png")
         item.get_by_label("备注（可选）").fill("同意，仅限本季度")
         item.get_by_role("button", name="批准").click()
         assert "已批准" in admin.locator("[role=status]").inner_text()
@@ -83,8 +77,8 @@ def test_set_a_role_see_the_request_and_find_it_in_the_audit_log(app: Applicatio
         row.get_by_label("原因（设为管理员时必填）").fill("接手渠道配置")
         row.get_by_role("button", name="设置角色").click()
         assert "须经第二人批准" in admin.locator("[role=status]").inner_text()
-        assert axe_violations(admin, url) == []
-        manual_shot(admin, "users-role-request.png")
+        assert axe_violations(admin) == []
+        screenshot(admin, "users-role-request.png")
         admin.get_by_role("link", name="打开审批页").click()
         request = admin.locator("[data-request]").first
         assert "设为管理员" in request.inner_text() and "z***@example.cn" in request.inner_text()
@@ -96,12 +90,12 @@ def test_set_a_role_see_the_request_and_find_it_in_the_audit_log(app: Applicatio
         admin.get_by_role("button", name="搜索").click()
         found = admin.locator('tr[data-action="approval.request"]')
         assert found.count() == 1 and "z***@example.cn" in found.inner_text()
-        assert axe_violations(admin, url) == []
-        manual_shot(admin, "audit-search.png")
+        assert axe_violations(admin) == []
+        screenshot(admin, "audit-search.png")
         admin.set_viewport_size({"width": 820, "height": 1100})
-        assert axe_violations(admin, url) == []
+        assert axe_violations(admin) == []
         for path in ("/settings/keys", "/settings/incidents", "/settings/channels", "/settings/guardrails",
                      "/settings/users"):
             admin.goto(url + path)
-            assert axe_violations(admin, url) == [], path
+            assert axe_violations(admin) == [], path
     assert problems == [], problems

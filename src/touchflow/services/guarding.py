@@ -37,6 +37,7 @@ __all__ = [
     "guardrail_policy",
     "lift_freeze",
     "message_outcomes",
+    "policy_changes",
     "set_guardrail_policy",
     "suppress_address",
     "unsuppress_address",
@@ -175,6 +176,13 @@ def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def policy_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[object, object]]:
+    """Field path -> (before, after) for each field two policy documents disagree on (``per_channel`` is one
+    field: its channels are compared as a whole). The audit row and the preview name the same fields."""
+    old, new = _flat(before), _flat(after)
+    return {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
+
+
 def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, actor: str,
                          replace: bool = False) -> PolicyChange:
     """Change the fields ``document`` names and keep the rest (``replace``: the rest are the defaults).
@@ -185,8 +193,7 @@ def set_guardrail_policy(ctx: ServiceContext, document: Mapping[str, Any], *, ac
         before = policy_document(policy_from_document(stored))
         after, warnings = merge_policy_document(stored, document, replace=replace)
         after = policy_document(policy_from_document(after))
-        old, new = _flat(before), _flat(after)
-        changed = {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
+        changed = policy_changes(before, after)
         uow.guards.set_setting(POLICY_KEY, after, actor, now)
         details: dict[str, Any] = {"policy": after, "replace": replace, "changed": sorted(changed)}
         uow.audit.record(actor, "guardrails.set", POLICY_KEY, details, now, before=before, after=after)

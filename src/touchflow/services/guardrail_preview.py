@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from touchflow.domain.guardrail_effect import PolicyEffect, SentTouch, replay_policy
 from touchflow.domain.guardrails import merge_policy_document, policy_document, policy_from_document
 from touchflow.services.context import ServiceContext
-from touchflow.services.guarding import guardrail_policy
+from touchflow.services.guarding import guardrail_policy, policy_changes
 
 __all__ = ["PolicyPreview", "preview_policy"]
 
@@ -23,16 +23,6 @@ class PolicyPreview:
     days: int
     now: PolicyEffect
     after: PolicyEffect
-
-
-def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in document.items():
-        if isinstance(value, Mapping) and key != "per_channel":
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def preview_policy(ctx: ServiceContext, change: Mapping[str, Any], *, days: int = 7) -> PolicyPreview:
@@ -47,8 +37,7 @@ def preview_policy(ctx: ServiceContext, change: Mapping[str, Any], *, days: int 
     merged, _ = merge_policy_document(before, change)
     proposed = policy_from_document(merged)
     after = policy_document(proposed)
-    old, new = _flat(before), _flat(after)
-    changed = [(k, old.get(k), new[k]) for k in sorted(new) if old.get(k) != new[k]]
+    changed = [(k, was, now) for k, (was, now) in sorted(policy_changes(before, after).items())]
     zone = ZoneInfo(current.default_timezone)
     return PolicyPreview(changed, days, replay_policy(sent, current, zone),
                          replay_policy(sent, proposed, ZoneInfo(proposed.default_timezone)))

@@ -85,6 +85,24 @@ def _box(request: Request) -> SecretBox | None:
     return box if isinstance(box, SecretBox) else None
 
 
+async def _second_step(request: Request) -> tuple[dict[str, str], str, SecretBox] | Response:
+    """The form of a step after the password (verify, enrol), where to go after it, and the key box that opens
+    second factors; or the page that says why the step cannot go on."""
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    after = _next(form.get("next"))
+    box = _box(request)
+    if box is None:
+        return _page(request, "login.html", 503, error="no_key", next=after)
+    return form, after, box
+
+
+def _expired(after: str) -> Response:
+    """Back to the password step: the pending session ended (or never was)."""
+    return _go(f"/login?next={quote(after, safe='/')}&expired=1")
+
+
 @router.get("/login", include_in_schema=False, **_LOGIN)
 async def login_form(request: Request, next: str | None = None, expired: str | None = None) -> Response:
     return _page(request, "login.html", next=_next(next), expired=expired == "1")
@@ -118,13 +136,10 @@ async def verify_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login/verify", include_in_schema=False, **_PENDING)
 async def verify_submit(request: Request) -> Response:
-    form = await _form(request)
-    if isinstance(form, Response):
-        return form
-    after = _next(form.get("next"))
-    box = _box(request)
-    if box is None:
-        return _page(request, "login.html", 503, error="no_key", next=after)
+    step = await _second_step(request)
+    if isinstance(step, Response):
+        return step
+    form, after, box = step
     state = api_state(request)
     ip, agent = _client(request)
     code = form.get("code", "").strip()[:40]
@@ -132,7 +147,7 @@ async def verify_submit(request: Request) -> Response:
         active = await state.write(verify_second_factor, state.services, box,
                                    request.cookies.get("touchflow_session", ""), code, ip=ip, user_agent=agent)
     except (NoSession, WrongStage):
-        return _go(f"/login?next={quote(after, safe='/')}&expired=1")
+        return _expired(after)
     except (LoginRefused, FieldError):
         return _page(request, "login_code.html", 401, error="refused", next=after)
     except LoginThrottled as exc:
@@ -149,19 +164,16 @@ async def enrol_intro(request: Request, next: str | None = None) -> Response:
 @router.post("/login/enrol", include_in_schema=False, **_PENDING)
 async def enrol_start(request: Request) -> Response:
     """A new secret, QR code and recovery codes, shown once, with the code form that confirms them."""
-    form = await _form(request)
-    if isinstance(form, Response):
-        return form
-    after = _next(form.get("next"))
-    box = _box(request)
-    if box is None:
-        return _page(request, "login.html", 503, error="no_key", next=after)
+    step = await _second_step(request)
+    if isinstance(step, Response):
+        return step
+    _, after, box = step
     state = api_state(request)
     try:
         enrolment = await state.write(begin_enrolment, state.services, box,
                                       request.cookies.get("touchflow_session", ""))
     except NoSession:
-        return _go(f"/login?next={quote(after, safe='/')}&expired=1")
+        return _expired(after)
     except WrongStage:
         return _go(f"/login/verify?next={quote(after, safe='/')}")
     return _page(request, "login_enrol.html", next=after, enrolment=enrolment)
