@@ -1,7 +1,7 @@
 """The lifecycle page and the duplicate/merge pages as the people who use them (issue 15, S3–S5, merges): a
 strategist reads stage counts and moves, the scoring model and personas with coverage and journey map; confirms
 a suggested merge side by side and undoes it, each audited as that person. A reader without contacts.write sees
-no merge button and the server refuses the merge; an agent is refused the duplicates pages."""
+no merge button and the server refuses the merge; an agent sees only suggestions within their tasks' contacts."""
 
 from __future__ import annotations
 
@@ -123,5 +123,7 @@ def test_a_reader_without_contacts_write_sees_no_button_and_is_refused(app: Appl
         assert find_contact_id(app.services, "phone:13500001234") != find_contact_id(app.services, "email:w1@x.cn")
     with console_client(app) as client:
         sign_in(client, app, clock, "agent@example.cn", "agent")
-        assert client.get("/contacts/duplicates").status_code == 403
-        assert client.get("/contacts/compare", params={"a": first, "b": second}).status_code == 403
+        theirs = client.get("/contacts/duplicates")  # neither contact is in the agent's tasks
+        assert theirs.status_code == 200 and "王建国" not in theirs.text and "没有疑似重复" in theirs.text
+        assert client.get("/contacts/compare", params={"a": first, "b": second}).status_code == 404
+        assert client.get(f"/contacts/{first}/merges").status_code == 404

@@ -1,8 +1,8 @@
 """Duplicate suggestions, the side-by-side comparison, confirming a merge and undoing one (contacts page area).
 
 The same services as the CLI and the API (``suggest_duplicates``, ``merge_contacts``, ``unmerge_contact``), so
-every merge and unmerge is audited as the signed-in person. Suggestions span all contacts, so a reader limited
-to their tasks' contacts (an agent) is refused these pages rather than shown other people's contacts.
+every merge and unmerge is audited as the signed-in person. A reader limited to their tasks' contacts (an
+agent) sees only suggestions where both contacts are theirs, and a 404 for any other contact, as in the API.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from touchflow.api.routes import api_state
-from touchflow.console.auth import ConsoleUser, Denied, Me, allow, services
+from touchflow.console.auth import ConsoleUser, Me, allow, services
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
@@ -28,6 +28,8 @@ from touchflow.services.contacts import (
     merge_contacts,
     suggest_duplicates,
 )
+from touchflow.services.context import ServiceContext
+from touchflow.services.reach import ensure_reach
 from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
 __all__ = ["router"]
@@ -37,9 +39,17 @@ Ref = Annotated[str, Query(max_length=64)]
 ContactId = Annotated[str, Path(max_length=64)]
 
 
-def _unrestricted(me: ConsoleUser) -> None:
-    if assignee_scope(me.principal) is not None:
-        raise Denied("duplicates span all contacts; this role reads only the contacts of its tasks", me)
+def _reachable(ctx: ServiceContext, me: ConsoleUser, *refs: str) -> bool:
+    """Whether the reader may see every one of ``refs`` (always, unless their role is limited to their tasks)."""
+    scope = assignee_scope(me.principal)
+    if scope is None:
+        return True
+    try:
+        for ref in refs:
+            ensure_reach(ctx, ref, scope)
+    except ContactNotFound:
+        return False
+    return True
 
 
 @router.get("/contacts/duplicates", **allow("contacts.read"))
@@ -49,9 +59,10 @@ async def duplicates_page(request: Request, me: Me) -> Response:
 
 async def _duplicates(request: Request, me: ConsoleUser, *, status: int = 200, error: str | None = None
                       ) -> Response:
-    _unrestricted(me)
     ctx = services(request)
     found = await run_in_threadpool(suggest_duplicates, ctx, 100)
+    if assignee_scope(me.principal) is not None:
+        found = [s for s in found if await run_in_threadpool(_reachable, ctx, me, s.first, s.second)]
     labels = await run_in_threadpool(contact_labels, ctx, [i for s in found for i in (s.first, s.second)])
     return render(request, me, "duplicates.html", {"title": N_("Duplicate suggestions"), "found": found,
                                                    "labels": labels, "error": error,
@@ -61,9 +72,10 @@ async def _duplicates(request: Request, me: ConsoleUser, *, status: int = 200, e
 async def _compare(request: Request, me: ConsoleUser, a: str, b: str, *, status: int = 200,
                    error: str | None = None) -> Response:
     ctx = services(request)
+    scope = assignee_scope(me.principal)
     try:
-        first = await run_in_threadpool(contact_view, ctx, a)
-        second = await run_in_threadpool(contact_view, ctx, b)
+        first = await run_in_threadpool(contact_view, ctx, a, assignee=scope)
+        second = await run_in_threadpool(contact_view, ctx, b, assignee=scope)
     except ContactNotFound:
         return render(request, me, "not_found.html", {"title": N_("Contact not found")}, status_code=404)
     return render(request, me, "compare.html", {"title": N_("Compare two contacts"), "a": first, "b": second,
@@ -73,13 +85,11 @@ async def _compare(request: Request, me: ConsoleUser, a: str, b: str, *, status:
 
 @router.get("/contacts/compare", **allow("contacts.read"))
 async def compare_page(request: Request, me: Me, a: Ref, b: Ref) -> Response:
-    _unrestricted(me)
     return await _compare(request, me, a, b)
 
 
 @router.post("/contacts/merge", **allow("contacts.write"))
 async def confirm_merge(request: Request, me: Me) -> Response:
-    _unrestricted(me)
     state = api_state(request)
     try:
         form = await read_form(request)
@@ -108,9 +118,10 @@ async def merges_page(request: Request, me: Me, contact_id: ContactId, done: str
 
 async def _merges(request: Request, me: ConsoleUser, contact_id: str, *, status: int = 200,
                   error: str | None = None, done: str | None = None) -> Response:
-    _unrestricted(me)
     ctx = services(request)
     try:
+        if not await run_in_threadpool(_reachable, ctx, me, contact_id):
+            raise ContactNotFound(contact_id)
         profile = await run_in_threadpool(get_contact_profile, ctx, contact_id)
     except ContactNotFound:
         return render(request, me, "not_found.html", {"title": N_("Contact not found")}, status_code=404)
@@ -125,7 +136,6 @@ async def _merges(request: Request, me: ConsoleUser, contact_id: str, *, status:
 
 @router.post("/contacts/{contact_id}/merges/undo", **allow("contacts.write"))
 async def undo_merge(request: Request, me: Me, contact_id: ContactId) -> Response:
-    _unrestricted(me)
     state = api_state(request)
     try:
         form = await read_form(request)
