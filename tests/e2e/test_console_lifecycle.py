@@ -52,13 +52,37 @@ def test_a_strategist_reads_the_lifecycle_page(app: Application, clock: VirtualC
         page = client.get("/lifecycle")
         assert page.status_code == 200, page.text
         assert 'id="spec-stages"' in page.text and 'id="spec-flows"' in page.text  # the charts' Vega-Lite specs
-        assert "各阶段联系人数" in page.text and "评分模型" in page.text and "此处只读" in page.text
+        assert "各阶段联系人数" in page.text and "评分模型" in page.text and "编辑模型" in page.text
         assert "制造业决策人" in page.text and "注册试用" in page.text and "官网、公众号" in page.text
         assert "75%" in page.text or "75.0%" in page.text  # 3 of 4 contacts in the persona
         assert "还没有联系人进入任何阶段" not in page.text
+        csrf = csrf_of(page.text)
+        bad = client.post("/lifecycle/model", data={"csrf_token": csrf, "document": "name: x\nevents:\n  - name: v\n"
+                                                    "    event: page_view\n    points: lots\n"})
+        assert bad.status_code == 422 and "events[0].points" in bad.text and "points: lots" in bad.text  # kept
+        assert client.post("/lifecycle/model", data={"csrf_token": csrf, "document": "[unclosed"}).status_code == 422
+        good = client.post("/lifecycle/model", data={"csrf_token": csrf, "note": "下载加权", "document":
+                                                     "name: b2b\nevents:\n  - name: downloads\n"
+                                                     "    event: content_download\n    points: 25\n"
+                                                     "thresholds: {mql: 40, sql: 90}\n"})
+        assert good.status_code == 303, good.text
+        after = client.get(good.headers["location"]).text
+        assert "已保存为第 1 版" in after and "b2b" in after and "MQL ≥ 40" in after
+    with app.engine.connect() as c:
+        saves = c.execute(select(audit_log.c.actor).where(audit_log.c.action == "scoring.model.save")).all()
+    assert len(saves) == 1 and saves[0].actor.startswith("user:")
 
 
 def test_roles_without_segments_read_are_refused_the_lifecycle_page(app: Application, clock: VirtualClock) -> None:
+    key = issue_api_key(app.services, check_key_spec(KeySpec("reader", "strategist",
+                                                             scopes=frozenset({"segments.read"}),
+                                                             service_account="reader")), actor="test").secret
+    with console_client(app) as client:
+        page = client.get("/lifecycle", headers={"Authorization": f"Bearer {key}"})
+        assert page.status_code == 200 and "编辑模型" not in page.text and "不能修改" in page.text
+        refused = client.post("/lifecycle/model", data={"document": "name: x\nevents: []\n"},
+                              headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 403
     with console_client(app) as client:
         sign_in(client, app, clock, "viewer@example.cn", "viewer")
         refused = client.get("/lifecycle")
