@@ -97,6 +97,7 @@ def test_a_strategist_confirms_a_suggested_merge_and_undoes_it(app: Application,
         assert listed.status_code == 200 and "王建国" in listed.text
         assert "135****1234" in listed.text and "13500001234" not in listed.text  # masked
         assert "/contacts/compare?a=" in listed.text
+        assert client.get("/contacts/compare").headers["location"] == "/contacts/duplicates"  # choose a pair
         side = client.get("/contacts/compare", params={"a": first, "b": second})
         assert side.status_code == 200 and "确认合并" in side.text and "13500001234" not in side.text
         csrf = csrf_of(side.text)

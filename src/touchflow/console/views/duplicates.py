@@ -84,7 +84,9 @@ async def _compare(request: Request, me: ConsoleUser, a: str, b: str, *, status:
 
 
 @router.get("/contacts/compare", **allow("contacts.read"))
-async def compare_page(request: Request, me: Me, a: Ref, b: Ref) -> Response:
+async def compare_page(request: Request, me: Me, a: Ref = "", b: Ref = "") -> Response:
+    if not a.strip() or not b.strip():  # nothing chosen yet: pick a pair from the suggestions
+        return RedirectResponse("/contacts/duplicates", status_code=303)
     return await _compare(request, me, a, b)
 
 
