@@ -18,8 +18,10 @@ from touchflow.console.views import (
     builder,
     contacts,
     content,
+    duplicates,
     home,
     imports,
+    lifecycle,
     login,
     measure,
     measure_experiments,
@@ -35,8 +37,10 @@ from touchflow.console.views import (
 __all__ = ["install"]
 
 # One router per page area; an area added here appears at its own paths (nav.py lists what the sidebar shows).
-_AREAS = (static, login, account, home, contacts, work, builder, content, assets, segments, imports, measure,
-          measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit, settings_config)
+# duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
+_AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
+          measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
+          settings_config, lifecycle)
 
 
 def install(app: FastAPI) -> None:

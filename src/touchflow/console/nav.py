@@ -29,6 +29,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/journeys", N_("Journeys"), "route", "journeys.read"),
     NavItem("/content", N_("Content"), "file-text", "content.read"),
     NavItem("/segments", N_("Segments"), "filter", "segments.read"),
+    NavItem("/lifecycle", N_("Lifecycle and scoring"), "chart", "segments.read"),
     NavItem("/imports", N_("Imports and sources"), "upload", "contacts.write"),
     # console3: measurement and settings
     NavItem("/measure", N_("Measurement"), "chart", "reports.read"),
