@@ -1,0 +1,94 @@
+"""The builder's dry run on a real database: one real contact through the draft in the sandbox, virtual time,
+every node's outcome — and the real store untouched (row counts of every table the engine writes)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import sqlalchemy as sa
+from starlette.exceptions import StarletteDeprecationWarning
+from typer.testing import CliRunner
+
+from touchflow.bootstrap import Application
+from touchflow.cli import app as cli_app
+from touchflow.services.content import save_template
+from touchflow.services.ingest import RawItem, upsert_contacts
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
+YAML = {"Content-Type": "application/yaml"}
+WATCHED = ("contacts", "events", "journey_runs", "run_steps", "outbox", "tasks", "event_inbox", "audit_log",
+           "suppressions", "journey_versions")
+
+
+def _counts(app: Application) -> dict[str, int]:
+    with app.engine.connect() as conn:
+        return {t: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()) for t in WATCHED}
+
+
+def _world(app: Application, client: TestClient) -> None:
+    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom")):
+        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
+    report = upsert_contacts(app.services, "crm", [RawItem({"email": "li@example.cn", "name": "李雷", "wecom": "wm-li",
+                                                            "industry": "制造业", "tags": "b2b"})])
+    assert not report.rejected, report.rejected
+    assert client.put("/v1/journeys/rule_a_whitepaper/definition", content=RULE_A, headers=YAML).status_code == 200
+
+
+def test_dry_run_walks_every_node_in_virtual_time_and_writes_nothing(app: Application, client: TestClient) -> None:
+    _world(app, client)
+    before = _counts(app)
+    response = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={"contact": "li@example.cn"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    nodes = body["nodes"]
+    assert nodes["send_digest"]["messages"][0]["channel"] == "email"
+    assert nodes["send_digest"]["badge"].startswith("email: sent")
+    assert nodes["wait_engagement"]["edge"] == "on_timeout" and nodes["wait_engagement"]["offset"] == "3d"
+    assert nodes["wecom_followup"]["messages"][0]["channel"] == "wecom"
+    assert nodes["cs_task"]["edge"] == "next" and "done" in nodes
+    assert "engaged" not in nodes  # no open in the sandbox: the other way was not taken
+    assert body["status"] == "completed"
+    assert _counts(app) == before  # nothing sent, nothing written
+
+    # an edited definition in the body, not the saved draft: the timeout moves
+    edited = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={
+        "contact": "li@example.cn", "definition": RULE_A.replace("timeout: 3d", "timeout: 2d")})
+    assert edited.status_code == 200 and edited.json()["nodes"]["wait_engagement"]["offset"] == "2d"
+    assert _counts(app) == before
+
+
+def test_dry_run_hostile_input_names_the_field(app: Application, client: TestClient) -> None:
+    _world(app, client)
+    url = "/v1/journeys/rule_a_whitepaper/dry-run"
+    nobody = client.post(url, json={"contact": "nobody@example.cn"})
+    assert nobody.status_code == 422 and nobody.json()["errors"][0]["field"] == "contact"
+    broken = client.post(url, json={"contact": "li@example.cn", "definition": RULE_A.replace("next: wait_engagement",
+                                                                                             "next: nowhere")})
+    assert broken.status_code == 422 and broken.json()["errors"][0]["field"].startswith("definition")
+    other = client.post(url, json={"contact": "li@example.cn", "definition": RULE_A.replace(
+        "key: rule_a_whitepaper", "key: other")})
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "definition.key"
+    assert client.post(url, json={"contact": ""}).status_code == 422
+    assert client.post("/v1/journeys/nope/dry-run", json={"contact": "li@example.cn"}).status_code == 404
+
+
+def test_journey_dry_run_cli(app: Application, client: TestClient, database_url: str) -> None:
+    _world(app, client)
+    before = _counts(app)
+    runner = CliRunner()
+    env = {"TOUCHFLOW_DATABASE_URL": database_url}
+    result = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn",
+                                     "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["nodes"]["wait_engagement"]["edge"] == "on_timeout"
+    text = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn"], env=env)
+    assert text.exit_code == 0 and "send_digest" in text.output
+    bad = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "x@nowhere.cn"], env=env)
+    assert bad.exit_code == 2 and "contact" in bad.output
+    assert _counts(app) == before
