@@ -18,8 +18,8 @@ from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.scenarios import ScenarioError, format_offset, parse_scenario
 from touchflow.engine.simulator import EMAIL_DOMAIN, OpenStore, SimulationError, simulate
-from touchflow.services.context import ServiceContext
 from touchflow.services.contacts import find_contact_id
+from touchflow.services.context import ServiceContext
 from touchflow.services.journey_drafts import read_draft
 from touchflow.services.journeys import load_definition, trace_contact
 
