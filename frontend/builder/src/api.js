@@ -18,5 +18,6 @@ export function makeApi(csrf) {
     lint: (text) => call("POST", "/v1/journeys/lint", { text }),
     diff: (key) => call("GET", `/v1/journeys/${key}/diff`),
     publish: (text) => call("POST", "/v1/journeys", text),
+    dryRun: (key, contact, definition) => call("POST", `/v1/journeys/${key}/dry-run`, { contact, definition }),
   };
 }
