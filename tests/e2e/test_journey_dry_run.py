@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli_app
 from touchflow.services.content import save_template
+from touchflow.services.guarding import set_guardrail_policy
 from touchflow.services.ingest import RawItem, upsert_contacts
 
 with warnings.catch_warnings():
@@ -49,12 +50,24 @@ def test_dry_run_walks_every_node_in_virtual_time_and_writes_nothing(app: Applic
     nodes = body["nodes"]
     assert nodes["send_digest"]["messages"][0]["channel"] == "email"
     assert nodes["send_digest"]["badge"].startswith("email: sent")
+    preview = nodes["send_digest"]["messages"][0]["preview"]
+    assert preview["subject"] == "白皮书精选" and preview["text"].startswith("李雷，白皮书。")
     assert nodes["wait_engagement"]["edge"] == "on_timeout" and nodes["wait_engagement"]["offset"] == "3d"
     assert nodes["wecom_followup"]["messages"][0]["channel"] == "wecom"
     assert nodes["cs_task"]["edge"] == "next" and "done" in nodes
     assert "engaged" not in nodes  # no open in the sandbox: the other way was not taken
     assert body["status"] == "completed"
     assert _counts(app) == before  # nothing sent, nothing written
+
+    # the workspace's quiet hours for WeCom reach the sandbox: the follow-up waits, it is not sent at once
+    set_guardrail_policy(app.services, {"quiet_hours": {"start": "00:00", "end": "23:59", "channels": ["wecom"]}},
+                         actor="test")
+    before = _counts(app)
+    quiet = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={"contact": "li@example.cn"}).json()
+    wecom = quiet["nodes"]["wecom_followup"]["messages"][0]
+    assert wecom["created_at"] == "2026-03-05T01:00:00+00:00"  # 09:00 in Shanghai, inside the quiet hours
+    assert wecom["sent_at"] == "2026-03-05T15:59:00+00:00"  # deferred to their end (23:59 Shanghai)
+    assert _counts(app) == before
 
     # an edited definition in the body, not the saved draft: the timeout moves
     edited = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={

@@ -4,7 +4,8 @@ No second engine: the contact is copied into a one-persona scenario (its attribu
 the trigger event now) and ``simulate`` runs the draft on its throw-away database. The real store is only
 read; nothing is sent (the sandbox's channels capture) and nothing is written to it. The path comes back from
 the sandbox through the same ``trace_contact`` that ``journey trace`` uses: each node with its virtual time,
-the values that decided it, and each message with its status or the guardrail that skipped it.
+the values that decided it, and each message with its status or the guardrail that skipped it (the workspace's
+guardrail policy is copied in) and a preview rendered from the real template library for the real contact.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from typing import Any
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EVENT_CATALOGUE
+from touchflow.domain.guardrails import policy_document
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.scenarios import ScenarioError, format_offset, parse_scenario
 from touchflow.engine.simulator import EMAIL_DOMAIN, OpenStore, SimulationError, simulate
 from touchflow.services.contacts import find_contact_id
+from touchflow.services.content import preview_template
 from touchflow.services.context import ServiceContext
+from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journey_drafts import read_draft
 from touchflow.services.journeys import load_definition, trace_contact
 
 __all__ = ["MAX_HISTORY", "DryRun", "dry_run"]
 
+PREVIEW_CHARS = 600
 MAX_HISTORY = 200  # the contact's most recent events copied into the sandbox (conditions look back)
 _PERSONA = "contact"
 _PLACEHOLDER: dict[str, Any] = {"number": 0, "integer": 0, "boolean": False}
@@ -58,6 +63,18 @@ class DryRun:
         return {"key": self.key, "contact": self.contact, "start": self.start.isoformat(),
                 "duration": format_offset(self.duration), "status": self.status, "sent": 0, "written": 0,
                 "steps": self.steps, "messages": self.messages, "nodes": self.nodes()}
+
+
+def _preview(ctx: ServiceContext, message: dict[str, Any], contact_id: str) -> dict[str, Any]:
+    """The message as this contact would get it, rendered from the real library (read only, untracked)."""
+    if not message.get("template") or message.get("channel") == "webhook":
+        return {}
+    try:
+        shown = preview_template(ctx, str(message["template"]), contact_id)
+    except (LookupError, ValueError) as exc:  # no such template, or it does not render
+        return {"preview": None, "preview_error": str(exc)}
+    return {"preview": {"subject": shown.subject, "text": shown.text[:PREVIEW_CHARS], "version": shown.version,
+                        "template_status": shown.status, "undefined": list(shown.undefined)}}
 
 
 def _badge(step: dict[str, Any]) -> str:
@@ -114,8 +131,10 @@ def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenS
     start = ctx.clock.now()
     with ctx.reader() as uow:
         facts = uow.journeys.load_facts([contact_id], None, None)[contact_id]
+        policy = policy_document(guardrail_policy(uow))
     events = sorted(((e.type, e.occurred_at, dict(e.properties)) for e in facts.events), key=lambda e: e[1])
     data = _scenario_data(definition.trigger, dict(facts.values), list(facts.tags), events, start, duration)
+    data["guardrails"] = policy  # the workspace's caps and quiet hours decide what would be skipped
     try:
         scenario = parse_scenario(data)
     except ScenarioError as exc:
@@ -138,5 +157,5 @@ def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenS
         for step in trace["steps"]:
             at = datetime.fromisoformat(step["at"])
             steps.append({**step, "offset": format_offset(at - start)})
-        messages = trace["messages"]
+        messages = [{**m, **_preview(ctx, m, contact_id)} for m in trace["messages"]]
     return DryRun(key, identifier, start, duration, steps, messages, status)
