@@ -105,3 +105,23 @@ def test_journey_dry_run_cli(app: Application, client: TestClient, database_url:
     bad = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "x@nowhere.cn"], env=env)
     assert bad.exit_code == 2 and "contact" in bad.output
     assert _counts(app) == before
+
+
+SCENARIO = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.scenario.yaml").read_text(
+    encoding="utf-8")
+
+
+def test_scenario_run_counts_every_node_and_writes_nothing(app: Application, client: TestClient) -> None:
+    _world(app, client)
+    before = _counts(app)
+    url = "/v1/journeys/rule_a_whitepaper/scenario-run"
+    response = client.post(url, json={"scenario": SCENARIO})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["summary"]["passed"] is True
+    counts = body["counts"]
+    assert counts["send_digest"]["entered"] == 106  # reader 3 + ignorer 3 + typical 100; case_reader never enters
+    assert counts["wait_engagement"]["left"]["on_timeout"] + counts["wait_engagement"]["left"]["on_event"] == 106
+    assert _counts(app) == before
+    bad = client.post(url, json={"scenario": SCENARIO.replace("count: 100", "count: -1")})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("scenario.personas")

@@ -19,7 +19,7 @@ from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.guardrails import policy_document
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.scenarios import ScenarioError, format_offset, parse_scenario
-from touchflow.engine.simulator import EMAIL_DOMAIN, OpenStore, SimulationError, simulate
+from touchflow.engine.simulator import EMAIL_DOMAIN, OpenStore, SimulationError, load_scenario, simulate
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.content import preview_template
 from touchflow.services.context import ServiceContext
@@ -27,7 +27,7 @@ from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journey_drafts import read_draft
 from touchflow.services.journeys import load_definition, trace_contact
 
-__all__ = ["MAX_HISTORY", "DryRun", "dry_run"]
+__all__ = ["MAX_HISTORY", "MAX_SCENARIO_CONTACTS", "DryRun", "dry_run", "scenario_run"]
 
 PREVIEW_CHARS = 600
 MAX_HISTORY = 200  # the contact's most recent events copied into the sandbox (conditions look back)
@@ -159,3 +159,35 @@ def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenS
             steps.append({**step, "offset": format_offset(at - start)})
         messages = [{**m, **_preview(ctx, m, contact_id)} for m in trace["messages"]]
     return DryRun(key, identifier, start, duration, steps, messages, status)
+
+
+MAX_SCENARIO_CONTACTS = 2000  # a scenario from the canvas runs inside a request
+
+
+def scenario_run(ctx: ServiceContext, key: str, scenario_text: str, *, open_store: OpenStore,
+                 text: str | None = None) -> dict[str, Any]:
+    """The canvas's scenario run: ``journey simulate`` of the draft (or ``text``) with a scenario, per-node counts
+    and the checks. Nothing of the real store is read but the draft; ``FieldError`` names ``scenario.<path>``."""
+    source = read_draft(ctx, key).text if text is None else text
+    try:
+        _, definition = load_definition(source)
+    except DefinitionError as exc:
+        raise FieldError(f"definition.{exc.path}", exc.reason) from None
+    if definition.key != key:
+        raise FieldError("definition.key", f"is {definition.key!r}, but this is journey {key!r}")
+    try:
+        scenario = load_scenario(scenario_text)
+    except ScenarioError as exc:
+        raise FieldError(f"scenario.{exc.path}", exc.reason) from None
+    if sum(p.count for p in scenario.personas) > MAX_SCENARIO_CONTACTS:
+        raise FieldError("scenario.personas", f"more than {MAX_SCENARIO_CONTACTS} contacts: run it with "
+                         "`touchflow journey simulate`")
+    try:
+        result = simulate([source], scenario, open_store=open_store)
+    except ScenarioError as exc:
+        raise FieldError(f"scenario.{exc.path}", exc.reason) from None
+    except SimulationError as exc:
+        raise FieldError("definition", str(exc)) from None
+    document = result.to_json()
+    document["counts"] = {row["node"]: row for row in document["nodes"] if row["journey"] == key}
+    return document

@@ -23,7 +23,7 @@ from touchflow.domain.journey_document import version_token
 from touchflow.domain.journey_edits import MAX_OPS, EditError
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.safe_yaml import YamlTooLarge
-from touchflow.engine.dry_run import dry_run
+from touchflow.engine.dry_run import dry_run, scenario_run
 from touchflow.services.journey_drafts import (
     Draft,
     DraftConflict,
@@ -59,6 +59,11 @@ class DryRunIn(BaseModel):
     contact: str = Field(..., min_length=1, max_length=320, description="the contact: e-mail, phone or id")
     definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
     duration_days: float = Field(30, gt=0, le=366, description="how long to run in virtual time")
+
+
+class ScenarioIn(BaseModel):
+    scenario: str = Field(..., min_length=1, max_length=MAX_TEXT, description="scenario YAML (as `journey simulate`)")
+    definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
 
 
 class LintIn(BaseModel):
@@ -159,3 +164,19 @@ def dry_run_route(request: Request, key: Key, body: DryRunIn) -> Response:
     except JourneyError as exc:
         raise _problem(exc) from None
     return json_response(result.to_json())
+
+
+@router.post("/{key}/scenario-run", summary="A scenario of personas through the draft in the sandbox: counts per node",
+             response_model=None, responses=_ERRORS, **permit("journeys.read"))
+def scenario_route(request: Request, key: Key, body: ScenarioIn) -> Response:
+    opener = getattr(request.app.state, "open_sandbox", None)
+    if opener is None:
+        raise ApiError(503, "the scenario run needs the sandbox, which this server was not given", [])
+    try:
+        result = scenario_run(api_state(request).services, key, body.scenario, open_store=opener,
+                              text=body.definition)
+    except FieldError as exc:
+        raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
+    except (YamlTooLarge, JourneyError) as exc:
+        raise _problem(exc) from None
+    return json_response(result)
