@@ -27,6 +27,8 @@ function Builder({ config }) {
   const [search, setSearch] = useState("");
   const [dryContact, setDryContact] = useState("");
   const [dry, setDry] = useState(null);
+  const [scenarioText, setScenarioText] = useState("");
+  const [sim, setSim] = useState(null);
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -95,10 +97,11 @@ function Builder({ config }) {
     f.nodes.forEach((n) => {
       n.data.t = t; n.selected = n.id === selected;
       const o = dry && dry.nodes[n.id];
-      n.data.outcome = o ? o.badge : null;
+      const c = sim && sim.counts[n.id];
+      n.data.outcome = o ? o.badge : (c ? `${t("sim_entered")} ${c.entered} · ${Object.entries(c.left).map(([e, k]) => `${e} ${k}`).join(" · ")}${c.waiting ? ` · ${t("sim_waiting")} ${c.waiting}` : ""}` : null);
     });
     return f;
-  }, [doc, selected, t, dry]);
+  }, [doc, selected, t, dry, sim]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -130,6 +133,15 @@ function Builder({ config }) {
     if (!answer.ok) { setDry(null); say(answer.data ? answer.data.detail : t("failed")); return; }
     setDry(answer.data);
     say(`${t("dry_done")}: ${Object.keys(answer.data.nodes).length} ${t("dry_nodes")}`);
+  };
+  const runScenario = async (e) => {
+    e.preventDefault();
+    say(t("dry_running"));
+    const answer = await api.scenarioRun(key, scenarioText, docRef.current.text);
+    if (!answer.ok) { setSim(null); say(answer.data ? answer.data.detail : t("failed")); return; }
+    setDry(null); setSim(answer.data);
+    const s = answer.data.summary;
+    say(`${t("sim_done")}: ${s.checks_passed} ${t("sim_passed")}, ${s.checks_failed} ${t("sim_failed")}`);
   };
   const layout = () => {
     const spots = autoLayout(doc.graph);
@@ -222,6 +234,17 @@ function Builder({ config }) {
               <button type="submit" disabled={!dryContact.trim()} data-dry-run-go>{t("dry_go")}</button>
               {dry && <button type="button" onClick={() => setDry(null)}>{t("dry_clear")}</button>}
             </form>
+            <form onSubmit={runScenario} data-scenario-run>
+              <label htmlFor="tf-scenario">{t("sim_scenario")}</label>
+              <textarea id="tf-scenario" rows={4} value={scenarioText} onChange={(e) => setScenarioText(e.target.value)} />
+              <button type="submit" disabled={!scenarioText.trim()} data-scenario-go>{t("sim_go")}</button>
+              {sim && <button type="button" onClick={() => setSim(null)}>{t("dry_clear")}</button>}
+            </form>
+            {sim && (
+              <ul data-checks>
+                {sim.checks.map((c, i) => <li key={i} className={c.passed ? "tf-pass" : "tf-error"} data-passed={c.passed}>{c.passed ? "✓" : "✗"} {c.name}: {c.detail}</li>)}
+              </ul>
+            )}
             {dry && <p className="tf-dry-note">{t("dry_note")} ({dry.status})</p>}
             {dry && selected && dry.nodes[selected] && (
               <div data-dry-detail>

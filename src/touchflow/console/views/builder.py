@@ -46,6 +46,9 @@ LABELS = {
     "dry_clear": N_("Clear"), "dry_running": N_("Running in the sandbox…"), "dry_done": N_("Dry run done"),
     "dry_nodes": N_("nodes reached"), "dry_at": N_("When (virtual time)"),
     "dry_note": N_("Virtual time in the sandbox: nothing was sent or written"),
+    "sim_scenario": N_("Scenario of personas (YAML, as journey simulate takes it)"), "sim_go": N_("Run the scenario"),
+    "sim_done": N_("Scenario run"), "sim_passed": N_("checks passed"), "sim_failed": N_("checks failed"),
+    "sim_entered": N_("entered"), "sim_waiting": N_("waiting"),
 }
 
 
