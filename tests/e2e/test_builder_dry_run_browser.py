@@ -57,3 +57,31 @@ def test_dry_run_a_contact_on_the_canvas(app: Application, clock: VirtualClock) 
         finally:
             browser.close()
     assert _rows(app) == before
+
+
+@needs_chromium
+def test_run_the_examples_scenario_from_the_canvas(app: Application, clock: VirtualClock) -> None:
+    from playwright.sync_api import sync_playwright
+
+    scenario = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.scenario.yaml").read_text(
+        encoding="utf-8")
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    save_draft(app.services, "rule_a_whitepaper", RULE_A, if_match=None, actor="test")
+    before = _rows(app)
+    with live_api(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+            _sign_in(page, url, "zhao@example.cn", clock)
+            page.goto(f"{url}/journeys/rule_a_whitepaper/builder")
+            page.locator('[data-node-id="send_digest"]').wait_for()
+            page.locator("#tf-scenario").fill(scenario)
+            page.locator("[data-scenario-go]").click()
+            badge = page.locator('[data-node-id="send_digest"] [data-outcome]')
+            badge.wait_for(timeout=60_000)
+            assert badge.inner_text().startswith("进入 106")  # 3 readers + 3 ignorers + 100 typical
+            assert page.locator('[data-checks] [data-passed="false"]').count() == 0
+            assert page.locator('[data-checks] [data-passed="true"]').count() >= 5
+        finally:
+            browser.close()
+    assert _rows(app) == before
