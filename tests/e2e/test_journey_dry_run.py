@@ -23,8 +23,8 @@ with warnings.catch_warnings():
 
 RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
 YAML = {"Content-Type": "application/yaml"}
-WATCHED = ("contacts", "events", "journey_runs", "run_steps", "outbox", "tasks", "event_inbox", "audit_log",
-           "suppressions", "journey_versions")
+WATCHED = ("contacts", "contact_tags", "events", "journey_runs", "run_steps", "outbox", "tasks", "event_inbox",
+           "audit_log", "suppressions", "journey_versions")
 
 
 def _counts(app: Application) -> dict[str, int]:
@@ -125,3 +125,43 @@ def test_scenario_run_counts_every_node_and_writes_nothing(app: Application, cli
     assert _counts(app) == before
     bad = client.post(url, json={"scenario": SCENARIO.replace("count: 100", "count: -1")})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("scenario.personas")
+
+
+BRANCHY = """key: by_industry
+name: By industry
+trigger:
+  event: content_download
+nodes:
+  pick:
+    kind: branch
+    cases:
+      - if: {attr: industry, eq: 金融}
+        next: finance
+      - if: {attr: industry, eq: 制造业}
+        next: factory
+    else: done
+  finance:
+    kind: update_contact
+    add_tags: [finance]
+    next: done
+  factory:
+    kind: update_contact
+    add_tags: [factory]
+    next: done
+  done:
+    kind: exit
+"""
+
+
+def test_dry_run_shows_the_branch_case_met_and_the_values_read(app: Application, client: TestClient) -> None:
+    _world(app, client)
+    assert client.put("/v1/journeys/by_industry/definition", content=BRANCHY, headers=YAML).status_code == 200
+    before = _counts(app)
+    body = client.post("/v1/journeys/by_industry/dry-run", json={"contact": "email:li@example.cn"}).json()
+    pick = body["nodes"]["pick"]
+    assert pick["edge"] == "case[1]" and "factory" in body["nodes"] and "finance" not in body["nodes"]
+    assert pick["detail"]["conditions"] == [False, True]  # case 0 unmet, case 1 met, with the values read:
+    assert pick["detail"]["why"][0][0] == {"attr": "industry", "op": "eq", "expected": "金融", "actual": "制造业",
+                                           "result": False}
+    assert pick["detail"]["why"][1][0]["result"] is True
+    assert _counts(app) == before  # contact_tags too: the sandbox contact was tagged "factory", the real one not
