@@ -56,7 +56,7 @@ def test_dry_run_walks_every_node_in_virtual_time_and_writes_nothing(app: Applic
     assert nodes["wecom_followup"]["messages"][0]["channel"] == "wecom"
     assert nodes["cs_task"]["edge"] == "next" and "done" in nodes
     assert "engaged" not in nodes  # no open in the sandbox: the other way was not taken
-    assert body["status"] == "completed"
+    assert body["status"] == "completed" and body["entered"] is True
     assert _counts(app) == before  # nothing sent, nothing written
 
     # the workspace's quiet hours for WeCom reach the sandbox: the follow-up waits, it is not sent at once

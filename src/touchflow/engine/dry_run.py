@@ -62,6 +62,7 @@ class DryRun:
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "contact": self.contact, "start": self.start.isoformat(),
                 "duration": format_offset(self.duration), "status": self.status, "sent": 0, "written": 0,
+                "entered": bool(self.steps),  # False: the trigger, audience or entry rules kept the contact out
                 "steps": self.steps, "messages": self.messages, "nodes": self.nodes()}
 
 
