@@ -91,7 +91,7 @@ def test_dry_run_hostile_input_names_the_field(app: Application, client: TestCli
     assert client.post("/v1/journeys/nope/dry-run", json={"contact": "li@example.cn"}).status_code == 404
 
 
-def test_journey_dry_run_cli(app: Application, client: TestClient, database_url: str) -> None:
+def test_journey_dry_run_cli(app: Application, client: TestClient, database_url: str, tmp_path: Path) -> None:
     _world(app, client)
     before = _counts(app)
     runner = CliRunner()
@@ -104,6 +104,19 @@ def test_journey_dry_run_cli(app: Application, client: TestClient, database_url:
     assert text.exit_code == 0 and "send_digest" in text.output
     bad = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "x@nowhere.cn"], env=env)
     assert bad.exit_code == 2 and "contact" in bad.output
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(RULE_A.replace("timeout: 3d", "timeout: 1d"), encoding="utf-8")
+    from_file = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn",
+                                        "--file", str(draft), "--json"], env=env)
+    assert from_file.exit_code == 0, from_file.output
+    assert json.loads(from_file.output)["nodes"]["wait_engagement"]["offset"] == "1d"
+    draft.write_text(RULE_A.replace("next: wait_engagement", "next: nowhere"), encoding="utf-8")
+    broken = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn",
+                                     "--file", str(draft)], env=env)
+    assert broken.exit_code == 2 and "definition" in broken.output
+    missing = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn",
+                                      "--file", str(tmp_path / "none.yaml")], env=env)
+    assert missing.exit_code == 2 and "--file" in missing.output
     assert _counts(app) == before
 
 
