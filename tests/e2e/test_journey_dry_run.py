@@ -67,6 +67,7 @@ def test_dry_run_walks_every_node_in_virtual_time_and_writes_nothing(app: Applic
     wecom = quiet["nodes"]["wecom_followup"]["messages"][0]
     assert wecom["created_at"] == "2026-03-05T01:00:00+00:00"  # 09:00 in Shanghai, inside the quiet hours
     assert wecom["sent_at"] == "2026-03-05T15:59:00+00:00"  # deferred to their end (23:59 Shanghai)
+    assert quiet["nodes"]["wecom_followup"]["badge"] == "wecom: sent @ +3d14h59m"  # the canvas shows the wait
     assert _counts(app) == before
 
     # an edited definition in the body, not the saved draft: the timeout moves

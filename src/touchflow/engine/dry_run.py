@@ -56,6 +56,10 @@ class DryRun:
             node = found.setdefault(str(message["node"]), {"kind": "send", "edge": None, "detail": {}})
             node.setdefault("messages", []).append(message)
             reason = f" ({message['reason']})" if message.get("reason") else ""
+            created, sent = message.get("created_at"), message.get("sent_at")
+            if created and sent and sent != created:  # quiet hours, a cap or a retry held it back
+                held = datetime.fromisoformat(sent) - self.start
+                reason += f" @ +{format_offset(held - timedelta(seconds=held.seconds % 60))}"
             node["badge"] = f"{message['channel']}: {message['status']}{reason}"
         return found
 
