@@ -52,6 +52,10 @@ class Application:
     def close(self) -> None:
         self.engine.dispose()
 
+    def open_sandbox(self, path: Path, clock: Clock, batch_size: int = 1000) -> Application:
+        """A sandbox store (``engine.simulator.OpenStore``), handed to the API for the builder's dry run."""
+        return open_sandbox(path, clock, batch_size)
+
     def key_source(self) -> KeySource:
         """Where this database's secret key ring lives (``security.keystore``: env, key file, config dir)."""
         url = self.engine.url

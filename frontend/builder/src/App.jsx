@@ -25,6 +25,10 @@ function Builder({ config }) {
   const [conflict, setConflict] = useState(null);
   const [diff, setDiff] = useState(null);
   const [search, setSearch] = useState("");
+  const [dryContact, setDryContact] = useState("");
+  const [dry, setDry] = useState(null);
+  const [scenarioText, setScenarioText] = useState("");
+  const [sim, setSim] = useState(null);
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -90,9 +94,14 @@ function Builder({ config }) {
 
   const { nodes, edges } = useMemo(() => {
     const f = toFlow(doc.graph, doc.findings);
-    f.nodes.forEach((n) => { n.data.t = t; n.selected = n.id === selected; });
+    f.nodes.forEach((n) => {
+      n.data.t = t; n.selected = n.id === selected;
+      const o = dry && dry.nodes[n.id];
+      const c = sim && sim.counts[n.id];
+      n.data.outcome = o ? o.badge : (c ? `${t("sim_entered")} ${c.entered} · ${Object.entries(c.left).map(([e, k]) => `${e} ${k}`).join(" · ")}${c.waiting ? ` · ${t("sim_waiting")} ${c.waiting}` : ""}` : null);
+    });
     return f;
-  }, [doc, selected, t]);
+  }, [doc, selected, t, dry, sim]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -115,6 +124,24 @@ function Builder({ config }) {
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.diff(key);
     if (answer.ok) setDiff(answer.data);
+  };
+  const runDry = async (e) => {
+    e.preventDefault();
+    // The text on the canvas, saved or not: the dry run reads the real contact and writes nothing.
+    say(t("dry_running"));
+    const answer = await api.dryRun(key, dryContact.trim(), docRef.current.text);
+    if (!answer.ok) { setDry(null); say(answer.data ? answer.data.detail : t("failed")); return; }
+    setDry(answer.data);
+    say(`${t("dry_done")}: ${Object.keys(answer.data.nodes).length} ${t("dry_nodes")}`);
+  };
+  const runScenario = async (e) => {
+    e.preventDefault();
+    say(t("dry_running"));
+    const answer = await api.scenarioRun(key, scenarioText, docRef.current.text);
+    if (!answer.ok) { setSim(null); say(answer.data ? answer.data.detail : t("failed")); return; }
+    setDry(null); setSim(answer.data);
+    const s = answer.data.summary;
+    say(`${t("sim_done")}: ${s.checks_passed} ${t("sim_passed")}, ${s.checks_failed} ${t("sim_failed")}`);
   };
   const layout = () => {
     const spots = autoLayout(doc.graph);
@@ -198,6 +225,42 @@ function Builder({ config }) {
               {globalFindings.map((f, i) => <li key={i} className={`tf-${f.severity}`}>{f.path}: {f.message}</li>)}
             </ul>
           )}
+          <section className="tf-dry" aria-labelledby="tf-dry-h" data-dry-run>
+            <h3 id="tf-dry-h">{t("dry_run")}</h3>
+            <form onSubmit={runDry}>
+              <label htmlFor="tf-dry-contact">{t("dry_contact")}</label>
+              <input id="tf-dry-contact" value={dryContact} placeholder="email:li@example.cn"
+                onChange={(e) => setDryContact(e.target.value)} />
+              <button type="submit" disabled={!dryContact.trim()} data-dry-run-go>{t("dry_go")}</button>
+              {dry && <button type="button" onClick={() => setDry(null)}>{t("dry_clear")}</button>}
+            </form>
+            <form onSubmit={runScenario} data-scenario-run>
+              <label htmlFor="tf-scenario">{t("sim_scenario")}</label>
+              <textarea id="tf-scenario" rows={4} value={scenarioText} onChange={(e) => setScenarioText(e.target.value)} />
+              <button type="submit" disabled={!scenarioText.trim()} data-scenario-go>{t("sim_go")}</button>
+              {sim && <button type="button" onClick={() => setSim(null)}>{t("dry_clear")}</button>}
+            </form>
+            {sim && (
+              <ul data-checks>
+                {sim.checks.map((c, i) => <li key={i} className={c.passed ? "tf-pass" : "tf-error"} data-passed={c.passed}>{c.passed ? "✓" : "✗"} {c.name}: {c.detail}</li>)}
+              </ul>
+            )}
+            {dry && <p className="tf-dry-note">{t("dry_note")} ({dry.status})</p>}
+            {dry && selected && dry.nodes[selected] && (
+              <div data-dry-detail>
+                <h4>{selected}: {dry.nodes[selected].badge}</h4>
+                <dl>
+                  <dt>{t("dry_at")}</dt><dd>+{dry.nodes[selected].offset}</dd>
+                  {Object.entries(dry.nodes[selected].detail || {}).map(([k, v]) => (
+                    <React.Fragment key={k}><dt>{k}</dt><dd>{JSON.stringify(v)}</dd></React.Fragment>
+                  ))}
+                </dl>
+                {(dry.nodes[selected].messages || []).map((m) => (
+                  <p key={m.id}>{m.channel} · {m.template} · {m.status}{m.reason ? ` · ${m.reason}` : ""}{m.note ? ` · ${m.note}` : ""}</p>
+                ))}
+              </div>
+            )}
+          </section>
           {selectedNode && canWrite && (
             <NodePanel node={selectedNode} schema={schema} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)}

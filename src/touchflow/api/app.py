@@ -102,6 +102,7 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
     app.state.api_keys = app.state.touchflow.api_keys
+    app.state.open_sandbox = getattr(application, "open_sandbox", None)  # the builder's dry run (optional)
     app.include_router(events.router)
     app.include_router(lifecycle.router)  # before contacts: its {identifier:path} would take …/score
     app.include_router(contacts.router)

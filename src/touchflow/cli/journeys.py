@@ -24,6 +24,7 @@ from touchflow.cli.common import (
     require_secret_key,
     workspace_zone,
 )
+from touchflow.cli.journey_dry_run import dry_run_command
 from touchflow.cli.journey_format import format_command
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
@@ -287,5 +288,6 @@ def worker(
 
 def register(app: typer.Typer) -> None:
     journey_app.command("format")(format_command)
+    journey_app.command("dry-run")(dry_run_command)
     app.add_typer(journey_app, name="journey")
     app.command("worker")(worker)

@@ -321,13 +321,15 @@ def _publish(ctx: ServiceContext, texts: Sequence[str]) -> list[tuple[str, Journ
 
 
 def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: OpenStore,
-             database_dir: Path | None = None, batch_size: int = 1000, pace_scans: bool = True) -> SimulationResult:
+             database_dir: Path | None = None, batch_size: int = 1000, pace_scans: bool = True,
+             inspect: Callable[[ServiceContext], None] | None = None) -> SimulationResult:
     """Run ``scenario`` through the journeys (YAML/JSON texts) and check its expectations.
 
     ``open_store`` wires the store on the sandbox file (``touchflow.bootstrap.open_sandbox``: the engine
     does not compose itself). The database is a fresh ``sim.db`` in a temporary directory, removed
     afterwards; with ``database_dir`` it is created there instead and kept (it must not hold one yet).
     ``pace_scans=False`` runs every hourly inactivity scan (as a worker does; the result is the same).
+    ``inspect`` reads the sandbox store after the run, before it is closed (the dry run's trace).
     """
     began = time.perf_counter()
     if not journey_texts:
@@ -361,6 +363,8 @@ def simulate(journey_texts: Sequence[str], scenario: Scenario, *, open_store: Op
             with app.services.reader() as uow:  # a version published by an action may add a journey
                 sandbox.journey_keys = {r.id: r.key for r in uow.journeys.all()}
                 policy = guardrail_policy(uow)
+            if inspect is not None:
+                inspect(app.services)
             observed = collect(app.services, scenario, {
                 c.id: (c.persona.name, c.order, c.email.partition("@")[0]) for c in sandbox.contacts},
                 sandbox.journey_keys, policy)

@@ -8,6 +8,7 @@ checks one with the rules publishing applies, each finding pinned to its node.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
@@ -17,10 +18,12 @@ from starlette.responses import Response
 from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
+from touchflow.domain.errors import FieldError
 from touchflow.domain.journey_document import version_token
 from touchflow.domain.journey_edits import MAX_OPS, EditError
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.safe_yaml import YamlTooLarge
+from touchflow.engine.dry_run import dry_run, scenario_run
 from touchflow.services.journey_drafts import (
     Draft,
     DraftConflict,
@@ -50,6 +53,17 @@ MAX_TEXT = 2 * 1024 * 1024
 class EditIn(BaseModel):
     text: str = Field(..., max_length=MAX_TEXT, description="the journey YAML the operations apply to")
     ops: list[dict[str, Any]] = Field(..., max_length=MAX_OPS, description="graph operations, applied in order")
+
+
+class DryRunIn(BaseModel):
+    contact: str = Field(..., min_length=1, max_length=320, description="the contact: e-mail, phone or id")
+    definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
+    duration_days: float = Field(30, gt=0, le=366, description="how long to run in virtual time")
+
+
+class ScenarioIn(BaseModel):
+    scenario: str = Field(..., min_length=1, max_length=MAX_TEXT, description="scenario YAML (as `journey simulate`)")
+    definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
 
 
 class LintIn(BaseModel):
@@ -132,3 +146,37 @@ def diff(request: Request, key: Key) -> Response:
     except (JourneyError, DefinitionError, YamlTooLarge) as exc:
         raise _problem(exc) from None
     return json_response({"semantic": semantic.as_json(), "yaml_diff": unified})
+
+
+@router.post("/{key}/dry-run", summary="One contact through the draft in virtual time: no sends, no writes",
+             response_model=None, responses=_ERRORS, **permit("journeys.read"))
+def dry_run_route(request: Request, key: Key, body: DryRunIn) -> Response:
+    opener = getattr(request.app.state, "open_sandbox", None)
+    if opener is None:
+        raise ApiError(503, "the dry run needs the sandbox, which this server was not given", [])
+    try:
+        result = dry_run(api_state(request).services, key, body.contact, open_store=opener, text=body.definition,
+                         duration=timedelta(days=body.duration_days))
+    except FieldError as exc:
+        raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
+    except YamlTooLarge as exc:
+        raise _problem(exc) from None
+    except JourneyError as exc:
+        raise _problem(exc) from None
+    return json_response(result.to_json())
+
+
+@router.post("/{key}/scenario-run", summary="A scenario of personas through the draft in the sandbox: counts per node",
+             response_model=None, responses=_ERRORS, **permit("journeys.read"))
+def scenario_route(request: Request, key: Key, body: ScenarioIn) -> Response:
+    opener = getattr(request.app.state, "open_sandbox", None)
+    if opener is None:
+        raise ApiError(503, "the scenario run needs the sandbox, which this server was not given", [])
+    try:
+        result = scenario_run(api_state(request).services, key, body.scenario, open_store=opener,
+                              text=body.definition)
+    except FieldError as exc:
+        raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
+    except (YamlTooLarge, JourneyError) as exc:
+        raise _problem(exc) from None
+    return json_response(result)

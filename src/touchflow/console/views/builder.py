@@ -42,6 +42,13 @@ LABELS = {
     "kind.branch": N_("Branch"), "kind.split": N_("Split"), "kind.update_contact": N_("Update contact"),
     "kind.task": N_("Task for a person"), "kind.webhook": N_("Webhook"), "kind.enrol": N_("Enrol in a journey"),
     "kind.exit": N_("Exit"),
+    "dry_run": N_("Dry run"), "dry_contact": N_("Contact (email:…, phone:… or id)"), "dry_go": N_("Run"),
+    "dry_clear": N_("Clear"), "dry_running": N_("Running in the sandbox…"), "dry_done": N_("Dry run done"),
+    "dry_nodes": N_("nodes reached"), "dry_at": N_("When (virtual time)"),
+    "dry_note": N_("Virtual time in the sandbox: nothing was sent or written"),
+    "sim_scenario": N_("Scenario of personas (YAML, as journey simulate takes it)"), "sim_go": N_("Run the scenario"),
+    "sim_done": N_("Scenario run"), "sim_passed": N_("checks passed"), "sim_failed": N_("checks failed"),
+    "sim_entered": N_("entered"), "sim_waiting": N_("waiting"),
 }
 
 
