@@ -5,14 +5,8 @@ page visited; no request leaves the server."""
 
 from __future__ import annotations
 
-from tests.e2e.console_measure_browser import (
-    axe_violations,
-    console_browser,
-    manual_shot,
-    needs_chromium,
-    new_page,
-    sign_in_page,
-)
+from tests.e2e.console_browser_support import axe_violations, needs_chromium, screenshot
+from tests.e2e.console_measure_browser import console_browser, new_page, sign_in_page
 from tests.e2e.test_console_lifecycle import _duplicates, _persona
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
@@ -38,8 +32,8 @@ def test_read_the_lifecycle_page(app: Application, clock: VirtualClock, database
         assert "各阶段联系人数" in page.inner_text("main") and "评分模型" in page.inner_text("main")
         page.get_by_text("制造业决策人").click()  # open the persona's journey map
         assert page.get_by_text("注册试用").is_visible()
-        assert axe_violations(page, url) == []
-        manual_shot(page, "lifecycle.png")
+        assert axe_violations(page) == []
+        screenshot(page, "lifecycle.png")
     assert problems == [], problems
 
 
@@ -54,16 +48,16 @@ def test_confirm_a_suggested_merge(app: Application, clock: VirtualClock, databa
         problems.clear()
         page.goto(f"{url}/contacts")
         page.get_by_role("link", name="疑似重复联系人").click()
-        assert axe_violations(page, url) == []
-        manual_shot(page, "duplicates.png")
+        assert axe_violations(page) == []
+        screenshot(page, "duplicates.png")
         page.get_by_role("link", name="对比").first.click()
         assert page.locator("section.col-md-6").count() == 2
-        assert axe_violations(page, url) == []
+        assert axe_violations(page) == []
         page.get_by_label("为什么是同一人？（记入审计日志）").fill("电话核实为同一人")
-        manual_shot(page, "merge-compare.png")
+        screenshot(page, "merge-compare.png")
         page.get_by_role("button", name="确认合并").click()
         assert "已合并" in page.locator("[role=status]").inner_text()
         assert page.get_by_role("button", name="撤销合并").is_visible()
-        assert axe_violations(page, url) == []
+        assert axe_violations(page) == []
     assert find_contact_id(app.services, "phone:13500001234") == find_contact_id(app.services, "email:w1@x.cn")
     assert problems == [], problems
