@@ -62,7 +62,7 @@ def test_a_strategist_starts_stops_and_is_refused_by_governance(app: Application
         assert started.status_code == 303
         assert started.headers["location"] == "/measure/experiments/send_time?done=started"
         page = client.get("/measure/experiments/send_time")
-        assert page.status_code == 200 and "尚无联系人进入实验" in page.text and "进行中" in page.text
+        assert page.status_code == 200 and "尚无联系人进入实验" in page.text and "运行中" in page.text
         early = client.post("/measure/experiments/send_time/rollout", data={"csrf_token": token})
         assert early.status_code == 422 and "min-duration" in early.text and "confidence" in early.text
         no_reason = client.post("/measure/experiments/send_time/stop", data={"csrf_token": token, "reason": " "})

@@ -108,7 +108,7 @@ async def experiments_start(request: Request, me: Me) -> Response:
     try:
         form = await read_form(request)
         created = await state.write(create_experiment, state.services, experiment_request(form),
-                                    actor=me.principal.actor)
+                                    actor=me.principal.actor, start=True)  # the page's button starts it
     except (FieldError, FormError, ValueError) as exc:
         return await _list_page(request, me, 422, form=form, refusals=_refusal(exc))
     return back(f"/measure/experiments/{created.spec.key}", done="started")
