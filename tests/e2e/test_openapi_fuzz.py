@@ -50,6 +50,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/journeys": "a definition must pass the journey linter (reachable nodes, known templates …)",
     "PUT /v1/journeys/{key}/definition": "a draft is a YAML mapping whose key is the path's; If-Match is checked",
     "POST /v1/journeys/edit": "graph operations name existing nodes and known ways out",
+    "POST /v1/journeys/{key}/dry-run": "the definition is a journey's YAML text and the contact one that exists",
+    "POST /v1/journeys/{key}/scenario-run": "the scenario and the definition are YAML documents of their schemas",
     "POST /v1/templates": "templates are compiled and checked by channel (an email needs a subject)",
     "POST /v1/reviews/{review_id}/approve": "the reviewer must be named by visible characters",
     "POST /v1/reviews/{review_id}/reject": "a rejection must say what to change (comment)",
