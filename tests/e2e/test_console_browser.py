@@ -78,7 +78,7 @@ def test_a_manager_signs_in_with_totp_and_reads_the_dashboard(app: Application, 
         page.wait_for_selector("[data-vega-spec='spec-trend'] svg")
         assert axe_violations(page) == []
         page.get_by_role("button", name="English").click()
-        assert page.get_by_role("heading", name="Dashboard").is_visible()
+        page.get_by_role("heading", name="Dashboard").wait_for(state="visible")  # after the page reloads in English
         assert axe_violations(page) == []
         page.goto(f"{url}/preferences")
         assert axe_violations(page) == []
