@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from benchlib import log, peak_rss_mb
-from touchflow.domain.compliance import ComplianceScanner, default_terms
+from touchflow.domain.guardrails.compliance import ComplianceScanner, default_terms
 
 CLEAN = (
     "新品上市，欢迎进店选购。", "本周末全场满三百减五十，活动详情以门店公告为准。",

@@ -87,7 +87,7 @@ def baseline(url: str) -> tuple[float, int]:
     from sqlalchemy import create_engine
 
     from touchflow.config import normalise_database_url
-    from touchflow.domain.scoring import DEFAULT_MODEL, parse_model
+    from touchflow.domain.scoring.model import DEFAULT_MODEL, parse_model
 
     model = parse_model(DEFAULT_MODEL)
     cases = " ".join(f"WHEN '{r.event_type}' THEN {r.points}" for r in model.events)
@@ -106,7 +106,7 @@ def touchflow(url: str, chunk: int, workers: int | None) -> tuple[float, float, 
     from touchflow.bootstrap import bootstrap
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
-    from touchflow.domain.scoring import DEFAULT_MODEL
+    from touchflow.domain.scoring.model import DEFAULT_MODEL
     from touchflow.services.scoring import rescore_all, save_model
 
     app = bootstrap(Settings(url), clock=VirtualClock(T0 + timedelta(hours=1)))

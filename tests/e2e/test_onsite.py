@@ -19,7 +19,7 @@ from tests.e2e.onsite_support import ORIGIN, make_site, with_secret_key
 from touchflow.api import create_app
 from touchflow.api.routes.onsite import SNIPPET
 from touchflow.bootstrap import Application
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.services.apikeys import create_api_key
 from touchflow.services.contacts import find_contact_id

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tests.e2e.live_server import live_api
 from tests.e2e.onsite_support import make_site, mint, with_secret_key
 from touchflow.bootstrap import Application
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.content import save_template

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
-from touchflow.domain.ports import TaskRecord
+from touchflow.domain.outbox import TaskRecord
 from touchflow.services.ingest import RawItem, upsert_contacts
 
 PERSONA = """

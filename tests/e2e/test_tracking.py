@@ -21,7 +21,7 @@ from touchflow.bootstrap import Application
 from touchflow.channels.base import Outgoing
 from touchflow.channels.capture import CaptureChannel
 from touchflow.clock import VirtualClock
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer
 from touchflow.engine.dispatcher import Dispatcher

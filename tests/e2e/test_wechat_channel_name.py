@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from touchflow.bootstrap import Application
 from touchflow.channels.capture import CaptureChannel
 from touchflow.cli import app as cli
-from touchflow.domain.messaging_ports import Suppression
+from touchflow.domain.guardrails.ports import Suppression
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from touchflow.bootstrap import bootstrap, open_sandbox
 from touchflow.config import Settings
+from touchflow.domain.journeys.scenarios import parse_scenario
 from touchflow.domain.measurement.alert_ports import AlertRecord
-from touchflow.domain.scenarios import parse_scenario
 from touchflow.engine import simulator
 from touchflow.services.alerts import alert_history
 from touchflow.store.tables import audit_log

@@ -12,8 +12,8 @@ import pytest
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.domain.assignment import AssignmentError
-from touchflow.domain.ports import TaskRecord
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.scoring.assignment import AssignmentError
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.assignment import assign_tasks, current_assignment, set_assignment_policy, timeliness_report
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts

@@ -26,7 +26,7 @@ from touchflow.channels.webhook import WebhookChannel, WebhookSettings
 from touchflow.channels.wechat_mp import WechatMpChannel, WechatMpSettings
 from touchflow.channels.wecom import WeComCustomerChannel, WeComStaffChannel
 from touchflow.clock import VirtualClock
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.services.channels import save_channel

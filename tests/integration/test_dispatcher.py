@@ -22,8 +22,8 @@ from touchflow.bootstrap import Application
 from touchflow.channels.base import Delivery, Outgoing
 from touchflow.channels.sms import HttpSmsChannel, HttpSmsSettings
 from touchflow.clock import VirtualClock
-from touchflow.domain.messaging_ports import MessageUpdate
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.messaging.ports import MessageUpdate
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime

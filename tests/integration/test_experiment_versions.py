@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import Clock, VirtualClock
+from touchflow.domain.journeys.scenarios import parse_scenario
 from touchflow.domain.measurement.experiment_rules import ExperimentRefused
-from touchflow.domain.scenarios import parse_scenario
 from touchflow.engine import simulator
 from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import (

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import Clock, VirtualClock
-from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journeys import Split
+from touchflow.domain.journeys.model import Split
+from touchflow.domain.journeys.parse import parse_journey
+from touchflow.domain.journeys.scenarios import parse_scenario
 from touchflow.domain.measurement.experiment_rules import ExperimentRefused
-from touchflow.domain.scenarios import parse_scenario
 from touchflow.engine import simulator
 from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import (

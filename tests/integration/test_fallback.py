@@ -18,8 +18,8 @@ from touchflow.bootstrap import Application
 from touchflow.channels.bounces import BounceReport
 from touchflow.channels.capture import CaptureChannel
 from touchflow.clock import VirtualClock
-from touchflow.domain.messaging_ports import Suppression
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.guardrails.ports import Suppression
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.services.content import save_template

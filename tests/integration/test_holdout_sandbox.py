@@ -7,7 +7,7 @@ from pathlib import Path
 
 from touchflow.bootstrap import open_sandbox
 from touchflow.clock import VirtualClock
-from touchflow.domain.scenarios import parse_scenario
+from touchflow.domain.journeys.scenarios import parse_scenario
 from touchflow.engine import simulator
 from touchflow.services.attribution import attribution_report, journey_uplift
 

@@ -16,7 +16,7 @@ from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.account_ports import SessionRecord
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime

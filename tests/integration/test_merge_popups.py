@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from touchflow.bootstrap import Application
-from touchflow.domain.messaging_ports import OnsiteMessage
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.messaging.ports import OnsiteMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts

@@ -15,9 +15,9 @@ from sqlalchemy import delete, select
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.events import EventInput
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement.metrics import click_rate, click_to_open_rate, open_rate, rates
 from touchflow.domain.measurement.metrics_ports import RollupKey
-from touchflow.domain.ports import JourneyRecord
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.metrics import (

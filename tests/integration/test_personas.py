@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from touchflow.bootstrap import Application
-from touchflow.domain.personas import PersonaError
+from touchflow.domain.scoring.personas import PersonaError
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.journeys import publish_journey
 from touchflow.services.personas import (

@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.domain.predicates import AttrCompare, EvalContext
+from touchflow.domain.conditions.predicates import AttrCompare, EvalContext
 from touchflow.security.pii import PiiError
 from touchflow.services.contacts import (
     find_contact_id,

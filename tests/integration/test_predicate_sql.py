@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from touchflow.bootstrap import Application
-from touchflow.domain.contacts import STANDARD_FIELDS
-from touchflow.domain.predicate_parse import parse_condition
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.parse import parse_condition
+from touchflow.domain.conditions.predicates import (
     ATTR_OPS,
     COUNT_OPS,
     PROP_OPS,
@@ -44,6 +43,7 @@ from touchflow.domain.predicates import (
     TimeBound,
     evaluate,
 )
+from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.store.compile import compile_condition
 from touchflow.store.journeys import SqlJourneyRepository
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments

@@ -18,9 +18,9 @@ from sqlalchemy import insert, select
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.events import EventInput
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement.metrics_ports import RollupKey
 from touchflow.domain.measurement.rollup_columns import AFTER_SEND, MESSAGE_TYPES, message_columns
-from touchflow.domain.ports import JourneyRecord
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.metrics import (
     RollupSweeper,

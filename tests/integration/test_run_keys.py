@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
@@ -127,7 +127,7 @@ def test_definition_errors_name_the_place(document: dict[str, Any], where: str) 
 def test_the_sandbox_runs_per_booking_and_waits_for_the_date_in_the_event() -> None:
     """The same journey in ``journey simulate``: two bookings of one person, two reminders, each a day before."""
     from touchflow.bootstrap import open_sandbox
-    from touchflow.domain.scenarios import parse_scenario
+    from touchflow.domain.journeys.scenarios import parse_scenario
     from touchflow.engine.simulator import simulate
 
     definition = journey("appointment", {"event": "appointment_booked"}, {

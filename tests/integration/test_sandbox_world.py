@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from touchflow.bootstrap import open_sandbox
-from touchflow.domain.scenarios import Scenario, ScenarioError, parse_scenario
+from touchflow.domain.journeys.scenarios import Scenario, ScenarioError, parse_scenario
 from touchflow.engine.simulator import SimulationResult, load_scenario
 from touchflow.engine.simulator import simulate as run_simulation
 

@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, insert, select
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
 from touchflow.config import Settings
+from touchflow.domain.conditions.predicates import ContactFacts, EventFact
 from touchflow.domain.contacts import STANDARD_FIELDS
 from touchflow.domain.errors import PathError
-from touchflow.domain.predicates import ContactFacts, EventFact
-from touchflow.domain.scoring import ScoreResult, score_contact
-from touchflow.domain.scoring_batch import micros
+from touchflow.domain.scoring.batch import micros
+from touchflow.domain.scoring.model import ScoreResult, score_contact
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.ingest import RawItem, record_events
 from touchflow.services.lifecycle_pass import refresh_touched

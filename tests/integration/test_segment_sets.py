@@ -11,7 +11,7 @@ from sqlalchemy import update
 from tests.integration.test_predicate_sql import CTX, Dataset, conditions, select_python
 from tests.integration.test_predicate_sql import dataset as dataset  # the fixture, re-exported for pytest
 from touchflow.bootstrap import Application
-from touchflow.domain.predicates import Condition, EventCount, HasTag, Not
+from touchflow.domain.conditions.predicates import Condition, EventCount, HasTag, Not
 from touchflow.store.segment_sets import SetEvaluator
 from touchflow.store.tables import contacts
 
@@ -47,7 +47,7 @@ def test_one_grouped_scan_answers_every_window_count_and_sum_over_one_event_type
                                                                                 dataset: Dataset) -> None:
     from datetime import timedelta
 
-    from touchflow.domain.predicates import EventSum
+    from touchflow.domain.conditions.predicates import EventSum
 
     day = timedelta(days=1)
     leaves: list[Condition] = [

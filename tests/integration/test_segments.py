@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.domain.segments import SegmentError
+from touchflow.domain.segments.model import SegmentError
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from touchflow.bootstrap import open_sandbox
 from touchflow.cli import journeys as journey_cli
 from touchflow.cli import simulate as simulate_cli
-from touchflow.domain.scenarios import Scenario, ScenarioError, parse_scenario
+from touchflow.domain.journeys.scenarios import Scenario, ScenarioError, parse_scenario
 from touchflow.engine import simulator
 from touchflow.engine.simulator import SimulationError, SimulationResult, load_scenario
 

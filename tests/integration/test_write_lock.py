@@ -19,7 +19,7 @@ from sqlalchemy import select
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
 from touchflow.config import Settings
-from touchflow.domain.segments import MembershipChange
+from touchflow.domain.segments.model import MembershipChange
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from touchflow.domain.compliance import default_terms
+from touchflow.domain.guardrails.compliance import default_terms
 
 # citation → what the cited text says (the reason the terms under it belong there)
 CHECKED = {

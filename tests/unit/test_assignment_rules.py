@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from touchflow.domain.assignment import (
+from touchflow.domain.conditions.predicates import ContactFacts
+from touchflow.domain.messaging.followup import percentile, timeliness
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.scoring.assignment import (
     AssignmentError,
     RoundRobinRule,
     decide,
@@ -15,9 +18,6 @@ from touchflow.domain.assignment import (
     policy_to_document,
     round_robin_turns,
 )
-from touchflow.domain.followup import percentile, timeliness
-from touchflow.domain.ports import TaskRecord
-from touchflow.domain.predicates import ContactFacts
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLICY = {"rules": [

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.domain.measurement.attribution import (
     MODELS,
     Conversion,

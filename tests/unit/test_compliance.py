@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from touchflow.cli import content
-from touchflow.domain.compliance import (
+from touchflow.domain.guardrails.compliance import (
     ComplianceScanner,
     TermListError,
     blocking,

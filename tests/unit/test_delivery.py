@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from touchflow.domain.delivery import Attempt, after_attempt, backoff_delay
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.messaging.delivery import Attempt, after_attempt, backoff_delay
+from touchflow.domain.outbox import OutboxMessage
 
 NOW = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
 
@@ -60,7 +60,7 @@ def test_stopped_at_the_gate_is_a_complaint_freeze_skip() -> None:
 
 
 def test_only_an_undeliverable_channel_falls_back_at_decide_time() -> None:
-    from touchflow.domain.delivery import UNDELIVERABLE, cannot_deliver, fallback_note
+    from touchflow.domain.messaging.delivery import UNDELIVERABLE, cannot_deliver, fallback_note
 
     now = datetime(2026, 3, 2, tzinfo=UTC)
     message = OutboxMessage("m1", "run:3", "run", "c1", "j1", "send", "email", "t", {"fallback": ["sms", "wecom"]},
@@ -79,7 +79,7 @@ def test_only_an_undeliverable_channel_falls_back_at_decide_time() -> None:
 
 def test_a_fallback_to_the_same_channel_is_no_fallback() -> None:
     """``fallback: [wechat_mp]`` on a ``wechat`` step (an alias of itself) would only repeat the same refusal."""
-    from touchflow.domain.delivery import fallback_message
+    from touchflow.domain.messaging.delivery import fallback_message
 
     now = datetime(2026, 3, 2, tzinfo=UTC)
     same = replace(message(fallback=("wechat_mp",)), channel="wechat")

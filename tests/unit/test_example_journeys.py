@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from touchflow.domain.journey_lint import has_errors, lint_journey
-from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journey_schema import validate_against_schema
-from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.predicates import ContactFacts, EvalContext, EventFact, evaluate
-from touchflow.domain.transitions import (
+from touchflow.domain.conditions.predicates import ContactFacts, EvalContext, EventFact, evaluate
+from touchflow.domain.journeys.lint import has_errors, lint_journey
+from touchflow.domain.journeys.model import JourneyDefinition
+from touchflow.domain.journeys.parse import parse_journey
+from touchflow.domain.journeys.schema import validate_against_schema
+from touchflow.domain.journeys.transitions import (
     Advance,
     CreateTask,
     Effect,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.guardrail_effect import SentTouch, replay_policy
-from touchflow.domain.guardrails import FrequencyCap, GuardrailPolicy, QuietHours
+from touchflow.domain.guardrails.effect import SentTouch, replay_policy
+from touchflow.domain.guardrails.model import FrequencyCap, GuardrailPolicy, QuietHours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

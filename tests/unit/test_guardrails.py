@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from touchflow.domain.guardrails import (
+from touchflow.domain.guardrails.model import (
     Allow,
     Defer,
     EmailEngagement,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.domain.journey_document import format_text, load_document, version_token
-from touchflow.domain.journey_edits import EditError, apply_ops
-from touchflow.domain.journey_parse import parse_journey
+from touchflow.domain.journeys.document import format_text, load_document, version_token
+from touchflow.domain.journeys.edits import EditError, apply_ops
+from touchflow.domain.journeys.parse import parse_journey
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.services.journey_drafts import edit_text, graph_of, node_of
 

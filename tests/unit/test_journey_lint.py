@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from touchflow.domain.journey_lint import LINT_CODES, Finding, has_errors, lint_journey
-from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journeys import JourneyDefinition, Send, Split
+from touchflow.domain.journeys.lint import LINT_CODES, Finding, has_errors, lint_journey
+from touchflow.domain.journeys.model import JourneyDefinition, Send, Split
+from touchflow.domain.journeys.parse import parse_journey
 
 DOCS = Path(__file__).parents[2] / "docs" / "subsystems" / "journeys.md"
 SEND = {"kind": "send", "channel": "email", "template": "hello"}

@@ -14,8 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
-from touchflow.domain.journey_schema import (
+from touchflow.domain.conditions.parse import parse_duration
+from touchflow.domain.conditions.predicates import ConditionError
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.schema import (
     DURATION_PATTERN,
     TIME_PATTERN,
     SchemaProblem,
@@ -23,8 +25,6 @@ from touchflow.domain.journey_schema import (
     schema_json,
     validate_against_schema,
 )
-from touchflow.domain.predicate_parse import parse_duration
-from touchflow.domain.predicates import ConditionError
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples" / "journeys").glob("*.yaml") if not p.name.endswith(".scenario.yaml"))
@@ -39,7 +39,7 @@ def rule_a() -> dict[str, Any]:
 def test_the_published_file_is_the_function_output() -> None:
     published = (ROOT / "docs" / "journey.schema.json").read_text(encoding="utf-8")
     assert published == schema_json(), (
-        "docs/journey.schema.json is stale: python -m touchflow.domain.journey_schema > docs/journey.schema.json")
+        "docs/journey.schema.json is stale: python -m touchflow.domain.journeys.schema > docs/journey.schema.json")
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
@@ -234,8 +234,8 @@ def test_a_yaml_key_that_is_not_text_is_reported() -> None:
 def test_send_purpose_is_parsed_and_checked() -> None:
     import pytest
 
-    from touchflow.domain.journey_parse import DefinitionError, parse_journey
-    from touchflow.domain.journeys import Send
+    from touchflow.domain.journeys.model import Send
+    from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 
     base = {"key": "order_mail", "name": "order", "trigger": {"kind": "event", "event": "order_paid"},
             "nodes": {"send": {"kind": "send", "channel": "email", "template": "receipt", "next": "done",

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from touchflow.api.auth import key_principal
+from touchflow.domain.governance.account_ports import ApiKeyRecord
 from touchflow.domain.governance.permissions import role
 from touchflow.domain.governance.scope import NOBODY, assignee_scope
-from touchflow.domain.ports import ApiKeyRecord
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -10,17 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from touchflow.domain.calibration import Observation, calibrate
-from touchflow.domain.errors import PathError
-from touchflow.domain.lifecycle import (
-    DEFAULT_LIFECYCLE,
-    LifecycleFacts,
-    advance_stage,
-    lifecycle_document,
-    next_stage,
-    parse_lifecycle,
-)
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.predicates import (
     AttrCompare,
     Condition,
     ContactFacts,
@@ -31,7 +21,18 @@ from touchflow.domain.predicates import (
     Not,
     PropFilter,
 )
-from touchflow.domain.scoring import (
+from touchflow.domain.errors import PathError
+from touchflow.domain.scoring.batch import ScoreBatch, from_micros, micros
+from touchflow.domain.scoring.calibration import Observation, calibrate
+from touchflow.domain.scoring.lifecycle import (
+    DEFAULT_LIFECYCLE,
+    LifecycleFacts,
+    advance_stage,
+    lifecycle_document,
+    next_stage,
+    parse_lifecycle,
+)
+from touchflow.domain.scoring.model import (
     DEFAULT_MODEL,
     AttributeRule,
     EventRule,
@@ -43,8 +44,7 @@ from touchflow.domain.scoring import (
     score_contact,
     score_events,
 )
-from touchflow.domain.scoring_batch import ScoreBatch, from_micros, micros
-from touchflow.domain.tiers import DEFAULT_TIERS, TierFacts, compute_tiers, parse_tiers, tiers_document
+from touchflow.domain.scoring.tiers import DEFAULT_TIERS, TierFacts, compute_tiers, parse_tiers, tiers_document
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 CONFIG = parse_lifecycle(DEFAULT_LIFECYCLE)

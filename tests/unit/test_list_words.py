@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from touchflow.domain.masking import mask_email, mask_phone
-from touchflow.domain.message_counts import message_breakdown, message_summary
+from touchflow.domain.messaging.counts import message_breakdown, message_summary
 
 
 def test_masks_keep_enough_to_recognise_and_no_more() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from touchflow.domain.journey_maps import render_csv, render_markdown
-from touchflow.domain.personas import PersonaError, coverage, parse_persona, persona_to_data
-from touchflow.domain.predicates import AttrCompare, EventCount
+from touchflow.domain.conditions.predicates import AttrCompare, EventCount
+from touchflow.domain.journeys.maps import render_csv, render_markdown
+from touchflow.domain.scoring.personas import PersonaError, coverage, parse_persona, persona_to_data
 
 PROFILE = {"basic_attributes": "30–45 岁，制造业 IT 经理", "interests": "工业互联网, 数字化转型",
            "behaviour_habits": "工作日早上看公众号", "pain_points": "预算审批长, 怕实施失败",

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from touchflow.domain.predicate_parse import (
+from touchflow.domain.conditions.parse import (
     condition_to_data,
     format_duration,
     parse_condition,
     parse_duration,
     parse_prop_filters,
 )
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.predicates import (
     ATTR_OPS,
     COUNT_OPS,
     PROP_OPS,

@@ -7,11 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from touchflow.domain.explain import explain
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
-from touchflow.domain.journey_schema import validate_against_schema
-from touchflow.domain.predicate_parse import parse_condition
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.explain import explain
+from touchflow.domain.conditions.parse import parse_condition
+from touchflow.domain.conditions.predicates import (
     ContactFacts,
     EvalContext,
     EventFact,
@@ -21,6 +19,8 @@ from touchflow.domain.predicates import (
     evaluate,
     first_or_last_event,
 )
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.schema import validate_against_schema
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CTX = EvalContext(NOW)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from touchflow.domain.conditions.predicates import And, AttrCompare, ContactFacts, EvalContext, evaluate
 from touchflow.domain.governance.incidents import clock_of, format_left, kill_switch_on
 from touchflow.domain.governance.privacy import (
     anonymised_properties,
@@ -12,7 +13,6 @@ from touchflow.domain.governance.privacy import (
     is_opted_out,
     targeting,
 )
-from touchflow.domain.predicates import And, AttrCompare, ContactFacts, EvalContext, evaluate
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from touchflow.domain.scenarios import (
+from touchflow.domain.journeys.scenarios import (
     DEFAULT_START,
     MessageFilter,
     ScenarioError,
@@ -214,7 +214,7 @@ def test_message_filter() -> None:
 def test_the_contact_pass_is_opt_in_and_checked() -> None:
     import pytest
 
-    from touchflow.domain.scenarios import ScenarioError, parse_scenario
+    from touchflow.domain.journeys.scenarios import ScenarioError, parse_scenario
 
     base = {"personas": [{"name": "a", "events": [{"at": "0d", "type": "signup"}]}]}
     assert parse_scenario(base).contact_pass is False

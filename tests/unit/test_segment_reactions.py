@@ -3,8 +3,8 @@ non-members only for changes that can let them in and members only for changes t
 
 from __future__ import annotations
 
-from touchflow.domain.predicate_parse import parse_condition
-from touchflow.domain.segments import ANY_CHANGE, reactions, segment_reason
+from touchflow.domain.conditions.parse import parse_condition
+from touchflow.domain.segments.model import ANY_CHANGE, reactions, segment_reason
 
 
 def ways(data: object) -> dict[str, set[str]]:

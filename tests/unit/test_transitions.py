@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
-from touchflow.domain.predicates import ContactFacts, EventFact
-from touchflow.domain.transitions import (
+from touchflow.domain.conditions.predicates import ContactFacts, EventFact
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.transitions import (
     CreateTask,
     Entered,
     EventArrived,

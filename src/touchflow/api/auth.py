@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
+from touchflow.domain.governance.account_ports import ApiKeyRecord
 from touchflow.domain.governance.permissions import permissions_of
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.apikeys import authenticate_api_key
 from touchflow.services.context import ServiceContext
 from touchflow.services.sessions import SESSION_COOKIE, AuthenticatedSession, authenticate_session

@@ -21,7 +21,7 @@ from touchflow.cli.common import (
     workspace_zone,
 )
 from touchflow.cli.metrics import metrics_app
-from touchflow.domain.durations import format_duration
+from touchflow.domain.conditions.durations import format_duration
 from touchflow.domain.errors import FieldError
 from touchflow.domain.measurement.alert_calibration import Traffic, calibrate
 from touchflow.domain.measurement.alert_rules import RuleError, parse_rule

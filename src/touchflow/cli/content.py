@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from touchflow.cli.common import console, fail, print_json
-from touchflow.domain.compliance import (
+from touchflow.domain.guardrails.compliance import (
     ComplianceScanner,
     Finding,
     TermList,

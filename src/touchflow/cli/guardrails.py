@@ -25,7 +25,7 @@ from touchflow.cli.common import (
 )
 from touchflow.cli.contacts import contact_app
 from touchflow.domain.errors import FieldError
-from touchflow.domain.guardrails import policy_document
+from touchflow.domain.guardrails.model import policy_document
 from touchflow.services.channels import current_guardrail_policy, list_suppressions, normalise_address
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.guarding import (

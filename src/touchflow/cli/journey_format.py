@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from touchflow.cli.common import console, fail, print_json
-from touchflow.domain.journey_document import format_text, version_token
-from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journeys.document import format_text, version_token
+from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.safe_yaml import YamlTooLarge
 
 __all__ = ["format_command"]

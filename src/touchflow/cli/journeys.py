@@ -26,9 +26,9 @@ from touchflow.cli.common import (
 )
 from touchflow.cli.journey_dry_run import dry_run_command
 from touchflow.cli.journey_format import format_command
-from touchflow.domain.journey_parse import DefinitionError
-from touchflow.domain.journey_schema import validate_against_schema
-from touchflow.domain.message_counts import message_summary
+from touchflow.domain.journeys.parse import DefinitionError
+from touchflow.domain.journeys.schema import validate_against_schema
+from touchflow.domain.messaging.counts import message_summary
 from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (

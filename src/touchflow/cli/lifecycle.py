@@ -23,7 +23,7 @@ from touchflow.cli.common import (
     workspace_zone,
 )
 from touchflow.domain.errors import PathError
-from touchflow.domain.scoring import model_document
+from touchflow.domain.scoring.model import model_document
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.lifecycle import current_lifecycle, set_lifecycle_config, stage_history
 from touchflow.services.lifecycle_pass import refresh_all

@@ -22,9 +22,9 @@ from touchflow.cli.common import (
     print_json,
     workspace_zone,
 )
-from touchflow.domain.assignment import policy_to_document
-from touchflow.domain.journey_maps import journey_map_to_data
-from touchflow.domain.personas import persona_to_data
+from touchflow.domain.journeys.maps import journey_map_to_data
+from touchflow.domain.scoring.assignment import policy_to_document
+from touchflow.domain.scoring.personas import persona_to_data
 from touchflow.services.assignment import current_assignment, set_assignment_policy
 from touchflow.services.personas import (
     MapFormat,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from touchflow.cli.common import console, fail, local_actor, open_app, print_json
-from touchflow.domain.durations import parse_duration
+from touchflow.domain.conditions.durations import parse_duration
 from touchflow.domain.errors import PathError
 from touchflow.security.crypto import SecretError
 

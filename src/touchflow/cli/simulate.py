@@ -11,9 +11,9 @@ from rich.table import Table
 from touchflow.bootstrap import open_sandbox
 from touchflow.cli.common import console, fail, print_json
 from touchflow.cli.journeys import journey_app
-from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journeys.parse import DefinitionError
+from touchflow.domain.journeys.scenarios import ScenarioError
 from touchflow.domain.safe_yaml import YamlTooLarge
-from touchflow.domain.scenarios import ScenarioError
 from touchflow.engine.simulator import SimulationError, SimulationResult, load_scenario
 from touchflow.engine.simulator import simulate as run_simulation
 from touchflow.services.journeys import JourneyError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from touchflow.domain.content_ports import AssetRecord, ReviewRecord, TemplateVersion
+from touchflow.domain.content.ports import AssetRecord, ReviewRecord, TemplateVersion
 
 __all__ = ["asset_document", "review_document", "template_document"]
 

@@ -20,9 +20,9 @@ import touchflow
 from touchflow.bootstrap import bootstrap, open_sandbox
 from touchflow.config import Settings
 from touchflow.domain.events import JSONValue
+from touchflow.domain.journeys.scenarios import Behaviour, MessageFilter, Persona, Reaction, Scenario, ScriptedEvent
 from touchflow.domain.measurement.metrics import MetricRow
 from touchflow.domain.safe_yaml import load_yaml
-from touchflow.domain.scenarios import Behaviour, MessageFilter, Persona, Reaction, Scenario, ScriptedEvent
 from touchflow.engine.simulator import simulate
 from touchflow.services.content import save_template, template_history
 from touchflow.services.context import ServiceContext

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from touchflow.domain.journeys import Split
+from touchflow.domain.conditions.predicates import ContactFacts
+from touchflow.domain.journeys.model import Split
+from touchflow.domain.journeys.transitions import Run
 from touchflow.domain.measurement.experiment_blocks import block_arm, stratum_of
 from touchflow.domain.measurement.experiment_rules import Arm, Experiment
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import ContactFacts
-from touchflow.domain.transitions import Run
+from touchflow.domain.unit_of_work import UnitOfWork
 
 __all__ = ["StratifiedArms"]
 

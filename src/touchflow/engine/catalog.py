@@ -7,12 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journeys import Branch, JourneyDefinition, Wait, WaitEvent
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
-from touchflow.domain.predicates import Always, Condition, needs_events
-from touchflow.domain.segments import ENTERED, LEFT
-from touchflow.domain.transitions import Run
+from touchflow.domain.conditions.predicates import Always, Condition, needs_events
+from touchflow.domain.journeys.model import Branch, JourneyDefinition, Wait, WaitEvent
+from touchflow.domain.journeys.parse import parse_journey
+from touchflow.domain.journeys.ports import JourneyRecord
+from touchflow.domain.journeys.transitions import Run
+from touchflow.domain.segments.model import ENTERED, LEFT
+from touchflow.domain.unit_of_work import UnitOfWork
 
 __all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
 

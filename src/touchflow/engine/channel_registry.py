@@ -18,7 +18,7 @@ import httpx
 
 from touchflow.channels.base import Channel
 from touchflow.domain.channel_names import canonical_channel
-from touchflow.domain.messaging_ports import ChannelConfig
+from touchflow.domain.guardrails.ports import ChannelConfig
 
 __all__ = ["CHANNEL_KINDS", "PROVIDER_TEMPLATE_KINDS", "ChannelRegistry", "ConfiguredChannel", "RateLimiter",
            "build_channel"]

@@ -24,8 +24,8 @@ from touchflow.content.email import RenderedEmail
 from touchflow.content.links import Tracking
 from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError, contact_context
 from touchflow.content.tokens import TokenSigner
-from touchflow.domain.content_ports import TemplateVersion
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.content.ports import TemplateVersion
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.engine.guard_facts import BatchContacts
 from touchflow.services.content import render_template_version, template_for_send
 from touchflow.services.context import ServiceContext

@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.channels.base import Delivery, Outgoing, PermanentError, TransientError
-from touchflow.domain.delivery import Attempt, after_attempt, cannot_deliver
 from touchflow.domain.events import EventInput
 from touchflow.domain.governance.incidents import KILL_SWITCH_KEY, kill_switch_on
-from touchflow.domain.guardrails import Allow, Decision, Defer, GuardFacts, GuardrailPolicy, Purpose, Skip, decide
-from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
-from touchflow.domain.ports import OutboxMessage, UnitOfWork
+from touchflow.domain.guardrails.model import Allow, Decision, Defer, GuardFacts, GuardrailPolicy, Purpose, Skip, decide
+from touchflow.domain.messaging.delivery import Attempt, after_attempt, cannot_deliver
+from touchflow.domain.messaging.ports import MessageUpdate, OnsiteMessage
+from touchflow.domain.outbox import OutboxMessage
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.compose import Composer, RenderFailure
 from touchflow.engine.guard_facts import BatchContacts, load_guard_facts

@@ -16,9 +16,9 @@ from typing import Any
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EVENT_CATALOGUE
-from touchflow.domain.guardrails import policy_document
-from touchflow.domain.journey_parse import DefinitionError
-from touchflow.domain.scenarios import ScenarioError, format_offset, parse_scenario
+from touchflow.domain.guardrails.model import policy_document
+from touchflow.domain.journeys.parse import DefinitionError
+from touchflow.domain.journeys.scenarios import ScenarioError, format_offset, parse_scenario
 from touchflow.engine.simulator import EMAIL_DOMAIN, OpenStore, SimulationError, load_scenario, simulate
 from touchflow.services.contacts import find_contact_id
 from touchflow.services.content import preview_template

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.channel_names import CHANNEL_ALIASES, canonical_channel
-from touchflow.domain.guardrails import ADDRESS_KIND, EmailEngagement, GuardFacts
-from touchflow.domain.ports import OutboxMessage, UnitOfWork
+from touchflow.domain.guardrails.model import ADDRESS_KIND, EmailEngagement, GuardFacts
+from touchflow.domain.outbox import OutboxMessage
+from touchflow.domain.unit_of_work import UnitOfWork
 
 __all__ = ["BatchContacts", "address_for", "load_guard_facts"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.ports import InboxEvent
-from touchflow.domain.predicates import ContactFacts, EventFact
-from touchflow.domain.transitions import props_match
+from touchflow.domain.conditions.predicates import ContactFacts, EventFact
+from touchflow.domain.journeys.model import JourneyDefinition
+from touchflow.domain.journeys.ports import InboxEvent
+from touchflow.domain.journeys.transitions import props_match
 from touchflow.engine.catalog import JourneyCatalog, event_needs
 from touchflow.services.context import ServiceContext
 

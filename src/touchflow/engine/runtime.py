@@ -22,10 +22,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import ContactFacts, EventFact
-from touchflow.domain.transitions import (
+from touchflow.domain.conditions.predicates import ContactFacts, EventFact
+from touchflow.domain.journeys.model import JourneyDefinition
+from touchflow.domain.journeys.transitions import (
     Advance,
     EventArrived,
     Run,
@@ -34,6 +33,7 @@ from touchflow.domain.transitions import (
     TimerDue,
     advance,
 )
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.quarantine import bisect, is_transient, quarantine_note

@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.events import EVENT_CATALOGUE
-from touchflow.domain.journeys import JourneyDefinition, Trigger
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.predicates import (
     Always,
     And,
     AttrCompare,
@@ -28,7 +25,11 @@ from touchflow.domain.predicates import (
     Or,
     walk,
 )
-from touchflow.domain.transitions import RunStatus
+from touchflow.domain.events import EVENT_CATALOGUE
+from touchflow.domain.journeys.model import JourneyDefinition, Trigger
+from touchflow.domain.journeys.ports import JourneyRecord
+from touchflow.domain.journeys.transitions import RunStatus
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.catalog import JourneyCatalog, event_needs
 from touchflow.engine.quarantine import is_transient, quarantine_note
 from touchflow.engine.steps import StepBatch

@@ -15,9 +15,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.guardrails import TOUCH_CHANNELS, GuardrailPolicy, contact_zone
-from touchflow.domain.journeys import JourneyDefinition, Send
-from touchflow.domain.scenarios import Expectation, MessageFilter, Persona, Scenario, ScenarioError, format_offset
+from touchflow.domain.guardrails.model import TOUCH_CHANNELS, GuardrailPolicy, contact_zone
+from touchflow.domain.journeys.model import JourneyDefinition, Send
+from touchflow.domain.journeys.scenarios import (
+    Expectation,
+    MessageFilter,
+    Persona,
+    Scenario,
+    ScenarioError,
+    format_offset,
+)
 from touchflow.services.context import ServiceContext
 
 __all__ = [

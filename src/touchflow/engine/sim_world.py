@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from touchflow.channels.base import Delivery, Outgoing
 from touchflow.channels.capture import CaptureChannel
-from touchflow.domain.scenario_world import ChannelRule, ScenarioAction, World
+from touchflow.domain.journeys.scenario_world import ChannelRule, ScenarioAction, World
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import NotFrozen, lift_freeze, set_guardrail_policy

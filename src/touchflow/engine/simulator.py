@@ -26,12 +26,12 @@ import yaml
 
 from touchflow.clock import Clock, VirtualClock
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
-from touchflow.domain.journeys import JourneyDefinition
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.journeys.model import JourneyDefinition
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.scenarios import Persona, Scenario, ScenarioError, format_offset, parse_scenario
+from touchflow.domain.journeys.transitions import contact_field
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.domain.safe_yaml import load_yaml
-from touchflow.domain.scenarios import Persona, Scenario, ScenarioError, format_offset, parse_scenario
-from touchflow.domain.transitions import contact_field
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.engine.sim_report import (

@@ -13,18 +13,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from touchflow.domain.conditions.predicates import ContactFacts, EvalContext, evaluate
 from touchflow.domain.contacts import Stamp
 from touchflow.domain.events import EventInput
 from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.journeys import JourneyDefinition, Send
-from touchflow.domain.measurement.attribution_ports import HoldoutAssignment
-from touchflow.domain.measurement.holdouts import held_out
-from touchflow.domain.measurement.workspace_holdout import WorkspaceGroup, workspace_held_out
-from touchflow.domain.ports import JourneyRecord, OutboxMessage, TaskRecord, UnitOfWork
-from touchflow.domain.predicates import ContactFacts, EvalContext, evaluate
-from touchflow.domain.tagging import apply_tag_rules
-from touchflow.domain.transitions import (
+from touchflow.domain.journeys.model import JourneyDefinition, Send
+from touchflow.domain.journeys.ports import JourneyRecord
+from touchflow.domain.journeys.transitions import (
     Advance,
     CallWebhook,
     CreateTask,
@@ -39,6 +35,12 @@ from touchflow.domain.transitions import (
     contact_field,
     may_enter,
 )
+from touchflow.domain.measurement.attribution_ports import HoldoutAssignment
+from touchflow.domain.measurement.holdouts import held_out
+from touchflow.domain.measurement.workspace_holdout import WorkspaceGroup, workspace_held_out
+from touchflow.domain.outbox import OutboxMessage, TaskRecord
+from touchflow.domain.tagging import apply_tag_rules
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.arms import StratifiedArms
 from touchflow.engine.catalog import JourneyCatalog
 from touchflow.services.assignment import assign_tasks

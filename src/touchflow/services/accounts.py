@@ -16,7 +16,7 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.account_ports import UserRecord
 from touchflow.domain.governance.accounts import check_password, normalise_email
 from touchflow.domain.governance.permissions import role
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.security import totp
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.passwords import hash_password

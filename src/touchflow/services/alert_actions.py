@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from touchflow.domain.ids import IdFactory
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement.alert_ports import AlertNotification
 from touchflow.domain.measurement.alert_rules import AlertRule
 from touchflow.domain.measurement.alerts import METRIC_LABELS, Decision
-from touchflow.domain.ports import JourneyRecord, TaskRecord, UnitOfWork
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 if TYPE_CHECKING:  # report_delivery → reports → alerts → here: the type only, the class at call time

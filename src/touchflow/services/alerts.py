@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement.alert_ports import AlertRecord
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS, AlertRule, default_rules, parse_rule
 from touchflow.domain.measurement.alerts import (
@@ -29,7 +30,7 @@ from touchflow.domain.measurement.alerts import (
     evaluate_daily,
     rearmed,
 )
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.alert_actions import queue_actions
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
+from touchflow.domain.governance.account_ports import ApiKeyRecord
 from touchflow.domain.governance.accounts import normalise_email
 from touchflow.domain.governance.permissions import PERMISSIONS, permissions_of, role
-from touchflow.domain.ports import ApiKeyRecord
 from touchflow.services.context import ServiceContext
 
 __all__ = ["EXPORT_PERMISSIONS", "LAST_USE_EVERY", "SITE_KEY_PREFIX", "IssuedKey", "KeySpec", "NeedsApproval",

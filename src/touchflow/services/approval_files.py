@@ -17,7 +17,7 @@ from datetime import timedelta
 from touchflow.domain.actors import Actor
 from touchflow.domain.governance.approval_ports import ApprovalArtifact
 from touchflow.domain.governance.approvals import ApprovalRequest
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.envelope import open_blob, reseal_key, seal_blob
 from touchflow.services.approvals import ApprovalNotFound, expire_requests

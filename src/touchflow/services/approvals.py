@@ -31,7 +31,7 @@ from touchflow.domain.governance.approvals import (
 )
 from touchflow.domain.governance.permissions import PERMISSIONS
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 __all__ = [

@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.domain.assignment import (
+from touchflow.domain.conditions.predicates import ContactFacts
+from touchflow.domain.messaging.followup import TimelinessLine, timeliness
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.scoring.assignment import (
     AssignmentPolicy,
     RoundRobinRule,
     decide,
@@ -22,9 +25,7 @@ from touchflow.domain.assignment import (
     policy_to_document,
     round_robin_turns,
 )
-from touchflow.domain.followup import TimelinessLine, timeliness
-from touchflow.domain.ports import TaskRecord, UnitOfWork
-from touchflow.domain.predicates import ContactFacts
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, save_setting
 
 __all__ = [

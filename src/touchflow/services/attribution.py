@@ -16,9 +16,10 @@ from fractions import Fraction
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.durations import format_duration, parse_duration
+from touchflow.domain.conditions.durations import format_duration, parse_duration
+from touchflow.domain.conditions.predicates import ConditionError
 from touchflow.domain.errors import FieldError
-from touchflow.domain.journey_parse import parse_journey
+from touchflow.domain.journeys.parse import parse_journey
 from touchflow.domain.measurement.attribution import (
     DEFAULT_WINDOW,
     MODELS,
@@ -34,8 +35,7 @@ from touchflow.domain.measurement.attribution import (
 from touchflow.domain.measurement.attribution_ports import HoldoutRecord
 from touchflow.domain.measurement.holdouts import Holdout, Uplift, uplift
 from touchflow.domain.measurement.roi import Cycle, GroupReturn, cost_of, parse_costs, returns_by, sales_cycles
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import ConditionError
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, save_setting
 from touchflow.services.guarding import guardrail_policy
 

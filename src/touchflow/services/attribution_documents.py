@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from touchflow.domain.durations import format_duration
+from touchflow.domain.conditions.durations import format_duration
 from touchflow.domain.measurement.attribution import from_cents
 from touchflow.domain.measurement.holdouts import Interval
 from touchflow.domain.measurement.roi import Cycle, GroupReturn

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from touchflow.domain.errors import FieldError
-from touchflow.domain.ports import ApiKeyRecord
+from touchflow.domain.governance.account_ports import ApiKeyRecord
 from touchflow.services.context import ServiceContext
 
 __all__ = ["CALLBACK_PREFIX", "CallbackToken", "channel_of_callback_token", "create_callback_token",

@@ -14,9 +14,9 @@ from typing import Any
 
 from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.errors import FieldError
-from touchflow.domain.guardrails import ADDRESS_KIND, GuardrailPolicy
+from touchflow.domain.guardrails.model import ADDRESS_KIND, GuardrailPolicy
+from touchflow.domain.guardrails.ports import ChannelConfig, Suppression
 from touchflow.domain.identities import make_identity
-from touchflow.domain.messaging_ports import ChannelConfig, Suppression
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 

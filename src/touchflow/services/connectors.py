@@ -26,7 +26,8 @@ from touchflow.domain.connectors import (
 )
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
-from touchflow.domain.ports import TaskRecord, UnitOfWork
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext

@@ -12,13 +12,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
+from touchflow.domain.contact_ports import StoredEvent
 from touchflow.domain.contacts import Consent, Scalar
 from touchflow.domain.errors import FieldError
+from touchflow.domain.guardrails.ports import Freeze
 from touchflow.domain.identities import IDENTITY_KINDS, Identity, make_identity, parse_identifier
-from touchflow.domain.lifecycle_ports import StageChange
 from touchflow.domain.masking import mask_email, mask_phone
-from touchflow.domain.messaging_ports import Freeze
-from touchflow.domain.ports import StoredEvent
+from touchflow.domain.scoring.ports import StageChange
 from touchflow.services.contacts import (
     ContactLabel,
     contact_labels,

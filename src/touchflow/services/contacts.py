@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from touchflow.domain.contact_ports import IdentityLink, MergeRecord, StoredEvent
 from touchflow.domain.contacts import (
     MANUAL_PRIORITY,
     STANDARD_FIELDS,
@@ -20,12 +21,12 @@ from touchflow.domain.duplicates import DuplicateSuggestion
 from touchflow.domain.duplicates import suggest_duplicates as _suggest
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
+from touchflow.domain.guardrails.ports import Freeze
 from touchflow.domain.identities import parse_identifier
 from touchflow.domain.masking import mask_email, mask_phone
-from touchflow.domain.messaging_ports import Freeze
-from touchflow.domain.ports import IdentityLink, MergeRecord, StoredEvent, UnitOfWork
 from touchflow.domain.records import standard_value
 from touchflow.domain.tagging import apply_tag_rules
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 __all__ = [

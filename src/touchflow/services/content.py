@@ -28,8 +28,7 @@ from touchflow.content.links import LinkProblem, Tracking, check_links, rewrite_
 from touchflow.content.templates import ContentRenderer, PlainContext, TemplateError
 from touchflow.domain.actors import Actor
 from touchflow.domain.channel_names import canonical_channel
-from touchflow.domain.compliance import scan_text
-from touchflow.domain.content_ports import (
+from touchflow.domain.content.ports import (
     CHANNELS,
     AssetRecord,
     ReviewRecord,
@@ -39,7 +38,8 @@ from touchflow.domain.content_ports import (
 )
 from touchflow.domain.events import JSONValue
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.guardrails.compliance import scan_text
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactProfile, profile_document, resolve_contact_id
 from touchflow.services.context import ServiceContext, in_transaction
 

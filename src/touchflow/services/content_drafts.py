@@ -14,8 +14,8 @@ from typing import Any
 
 from touchflow.content.context import contact_context
 from touchflow.content.templates import TemplateError
-from touchflow.domain.compliance import Finding, scan_text
-from touchflow.domain.content_ports import TemplateVersion
+from touchflow.domain.content.ports import TemplateVersion
+from touchflow.domain.guardrails.compliance import Finding, scan_text
 from touchflow.services.contacts import ContactProfile, profile_document, resolve_contact_id
 from touchflow.services.content import (
     MAX_BODY_CHARS,

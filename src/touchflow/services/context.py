@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from touchflow.clock import Clock
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.domain.journeys.ports import InboxEvent
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.security.crypto import SecretBox
 from touchflow.services.writeback_capture import capture_events
 

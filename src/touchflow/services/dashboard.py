@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement.alert_ports import AlertRecord
 from touchflow.domain.measurement.report_model import Counts, GoalLine, Kpi, kpis
-from touchflow.domain.ports import JourneyRecord, TaskRecord
+from touchflow.domain.outbox import TaskRecord
 from touchflow.services.alerts import alert_history
 from touchflow.services.context import ServiceContext
 from touchflow.services.goals import goal_lines, goal_table

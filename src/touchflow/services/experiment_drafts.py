@@ -12,8 +12,9 @@ from typing import Any
 
 from touchflow.domain.actors import Actor
 from touchflow.domain.events import JSONValue
-from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.journeys import JourneyDefinition, Split
+from touchflow.domain.journeys.model import JourneyDefinition, Split
+from touchflow.domain.journeys.parse import parse_journey
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement.experiment_means import plan_mean_sample_size
 from touchflow.domain.measurement.experiment_rules import (
     EDITABLE,
@@ -26,7 +27,7 @@ from touchflow.domain.measurement.experiment_rules import (
     request_of,
 )
 from touchflow.domain.measurement.experiment_stats import plan_sample_size
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 __all__ = [

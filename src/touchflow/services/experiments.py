@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from touchflow.domain.actors import Actor
-from touchflow.domain.journeys import Split
+from touchflow.domain.journeys.model import Split
 from touchflow.domain.measurement.experiment_analysis import (
     Analysis,
     analyse,
@@ -19,7 +19,7 @@ from touchflow.domain.measurement.experiment_analysis import (
 )
 from touchflow.domain.measurement.experiment_rules import Experiment, ExperimentRefused, Refusal
 from touchflow.domain.measurement.experiment_units import build_units, event_types
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.experiment_drafts import (
     ExperimentError,

@@ -16,7 +16,7 @@ from typing import Any
 from touchflow.domain.actors import Actor
 from touchflow.domain.errors import FieldError
 from touchflow.domain.governance.approvals import ApprovalRefused, ApprovalRequest
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.approval_files import ARTIFACT_TTL, Pickup, pick_up, store_artifact
 from touchflow.services.approvals import request_approval
 from touchflow.services.context import ServiceContext

@@ -13,16 +13,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.events import EventInput
-from touchflow.domain.guardrails import (
+from touchflow.domain.guardrails.model import (
     ADDRESS_KIND,
     GuardrailPolicy,
     merge_policy_document,
     policy_document,
     policy_from_document,
 )
+from touchflow.domain.guardrails.ports import Freeze, Suppression
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.messaging_ports import Freeze, Suppression
-from touchflow.domain.ports import TaskRecord, UnitOfWork
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.assignment import assign_tasks
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events

@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from touchflow.domain.guardrail_effect import PolicyEffect, SentTouch, replay_policy
-from touchflow.domain.guardrails import merge_policy_document, policy_document, policy_from_document
+from touchflow.domain.guardrails.effect import PolicyEffect, SentTouch, replay_policy
+from touchflow.domain.guardrails.model import merge_policy_document, policy_document, policy_from_document
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy, policy_changes
 

@@ -22,7 +22,8 @@ from touchflow.domain.governance.incidents import (
     kill_switch_on,
 )
 from touchflow.domain.governance.privacy_ports import IncidentRecord, IncidentStepRecord
-from touchflow.domain.ports import OutboxMessage, UnitOfWork
+from touchflow.domain.outbox import OutboxMessage
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.approvals import ApprovalRequest, request_approval
 from touchflow.services.context import ServiceContext, in_transaction
 

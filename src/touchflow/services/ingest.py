@@ -18,10 +18,11 @@ from touchflow.domain.contacts import Consent, ContactRecord
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.governance.privacy import OPT_OUT_EVENTS, OPT_OUT_FIELD, OPTED_OUT
+from touchflow.domain.journeys.ports import InboxEvent
 from touchflow.domain.limits import clip_json, json_problem
-from touchflow.domain.ports import InboxEvent, UnitOfWork
 from touchflow.domain.records import contact_record_from, event_input_from
 from touchflow.domain.sources import Source, default_source
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.guarding import apply_guard_events
 from touchflow.services.privacy_index import ERASED_PREFIX, erased_records

@@ -15,13 +15,14 @@ from typing import Any
 
 import yaml
 
-from touchflow.domain.journey_diff import JourneyDiff, diff_journeys
-from touchflow.domain.journey_document import dump_document, format_text, load_document, version_token
-from touchflow.domain.journey_edits import apply_ops, raw_edges
-from touchflow.domain.journey_parse import DefinitionError
-from touchflow.domain.journey_schema import validate_against_schema
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.journeys.diff import JourneyDiff, diff_journeys
+from touchflow.domain.journeys.document import dump_document, format_text, load_document, version_token
+from touchflow.domain.journeys.edits import apply_ops, raw_edges
+from touchflow.domain.journeys.parse import DefinitionError
+from touchflow.domain.journeys.ports import JourneyRecord
+from touchflow.domain.journeys.schema import validate_against_schema
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.journeys import JourneyError, load_definition, publish_findings
 

@@ -11,14 +11,15 @@ from typing import Any
 
 import yaml
 
-from touchflow.domain.delivery import fallback_note
-from touchflow.domain.journey_lint import Finding, alias_findings, lint_journey
-from touchflow.domain.journey_parse import DefinitionError, parse_journey
-from touchflow.domain.journeys import JourneyDefinition, Send, WaitEvent
-from touchflow.domain.message_counts import message_breakdown
-from touchflow.domain.ports import JourneyRecord, StoredStep, UnitOfWork
+from touchflow.domain.journeys.lint import Finding, alias_findings, lint_journey
+from touchflow.domain.journeys.model import JourneyDefinition, Send, WaitEvent
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
+from touchflow.domain.journeys.ports import JourneyRecord, StoredStep
+from touchflow.domain.journeys.transitions import Run
+from touchflow.domain.messaging.counts import message_breakdown
+from touchflow.domain.messaging.delivery import fallback_note
 from touchflow.domain.safe_yaml import load_yaml
-from touchflow.domain.transitions import Run
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.domain.webhook_urls import AllowList
 from touchflow.services.attribution import open_journey_holdout
 from touchflow.services.contacts import resolve_contact_id

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from touchflow.domain.lifecycle import (
+from touchflow.domain.scoring.lifecycle import (
     DEFAULT_LIFECYCLE,
     LifecycleConfig,
     LifecycleFacts,
@@ -21,8 +21,8 @@ from touchflow.domain.lifecycle import (
     lifecycle_document,
     parse_lifecycle,
 )
-from touchflow.domain.lifecycle_ports import StageChange
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.scoring.ports import StageChange
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext, save_setting
 from touchflow.services.tiers import NON_INTERACTION

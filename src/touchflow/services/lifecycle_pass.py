@@ -25,8 +25,8 @@ from typing import Any
 
 from touchflow.domain.contacts import Stamp
 from touchflow.domain.events import EventInput
-from touchflow.domain.lifecycle_ports import StageChange
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.scoring.ports import StageChange
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
 from touchflow.services.pacing import Pacer

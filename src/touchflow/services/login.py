@@ -21,7 +21,7 @@ from touchflow.domain.governance.accounts import (
     normalise_email,
 )
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.security import totp
 from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.passwords import dummy_verify, verify_password

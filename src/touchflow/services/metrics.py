@@ -20,7 +20,6 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.errors import FieldError
-from touchflow.domain.followup import TimelinessLine
 from touchflow.domain.measurement.metrics import (
     DIMENSIONS,
     Dimension,
@@ -31,7 +30,8 @@ from touchflow.domain.measurement.metrics import (
 from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup, Window
 from touchflow.domain.measurement.nps import NpsResult, net_promoter_score
 from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.messaging.followup import TimelinessLine
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.assignment import timeliness_report
 from touchflow.services.channels import current_guardrail_policy
 from touchflow.services.context import ServiceContext

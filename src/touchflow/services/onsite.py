@@ -16,7 +16,7 @@ from typing import Literal
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, JSONValue
 from touchflow.domain.identities import parse_identifier
-from touchflow.domain.messaging_ports import OnsiteMessage
+from touchflow.domain.messaging.ports import OnsiteMessage
 from touchflow.services.context import ServiceContext
 from touchflow.services.tracking import lifecycle_id, record_for_contact
 

@@ -18,7 +18,8 @@ from touchflow.domain.contacts import ContactRecord
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, derive_event_id
 from touchflow.domain.identities import Identity, make_identity, parse_identifier
-from touchflow.domain.ports import InboxEvent, UnitOfWork
+from touchflow.domain.journeys.ports import InboxEvent
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.onsite_token import IdentifyTokenError, read_identify_token
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.ingest import RawItem, ensure_source, record_events

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from touchflow.domain.journey_maps import linked_journeys, render_csv, render_markdown
-from touchflow.domain.personas import CoverageReport, Persona, PersonaError, coverage, parse_persona, persona_to_data
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import Condition, EvalContext, InSegment, segments_used
+from touchflow.domain.conditions.predicates import Condition, EvalContext, InSegment, segments_used
+from touchflow.domain.journeys.maps import linked_journeys, render_csv, render_markdown
+from touchflow.domain.scoring.personas import (
+    CoverageReport,
+    Persona,
+    PersonaError,
+    coverage,
+    parse_persona,
+    persona_to_data,
+)
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 __all__ = [

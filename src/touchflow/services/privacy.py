@@ -16,7 +16,7 @@ from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
 from touchflow.domain.governance.privacy import ERASED_NAME, OPT_OUT_FIELD, OPTED_OUT, is_opted_out
 from touchflow.domain.governance.privacy_ports import ConsentEntry, ErasureCounts
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.approvals import ApprovalRequest, request_approval
 from touchflow.services.contacts import (
     get_contact_profile,

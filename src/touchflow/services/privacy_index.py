@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from touchflow.domain.contacts import ContactRecord
 from touchflow.domain.governance.privacy import blind_indexer, erased_reason
 from touchflow.domain.identities import Identity
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.security.crypto import SecretBox
 from touchflow.services.context import ServiceContext
 

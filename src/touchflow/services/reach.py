@@ -8,7 +8,7 @@ a contact that does not exist (``ContactNotFound``), so an agent cannot probe wh
 from __future__ import annotations
 
 from touchflow.domain.contacts import ContactState
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
 from touchflow.services.context import ServiceContext
 

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from touchflow.domain.contact_ports import IdentityLink, MergeRecord
 from touchflow.domain.contacts import ContactRecord, ContactState, apply_record, merge_into, pick_winner
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.ports import IdentityLink, MergeRecord, UnitOfWork
 from touchflow.domain.resolution import group_records
 from touchflow.domain.tagging import TagRule, apply_tag_rules
+from touchflow.domain.unit_of_work import UnitOfWork
 
 __all__ = ["Resolution", "resolve_records"]
 

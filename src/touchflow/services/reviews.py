@@ -12,8 +12,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.actors import Actor
-from touchflow.domain.journey_lint import lint_journey
-from touchflow.domain.journey_parse import parse_journey
+from touchflow.domain.journeys.lint import lint_journey
+from touchflow.domain.journeys.parse import parse_journey
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.measurement import activity as counting
 from touchflow.domain.measurement.flow_review import (
     DECISIONS,
@@ -25,7 +26,7 @@ from touchflow.domain.measurement.flow_review import (
     recommendations,
 )
 from touchflow.domain.measurement.report_ports import FlowReviewRecord
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.reports import workspace_zone_name
 

@@ -23,10 +23,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.domain.calibration import CalibrationReport, Observation, calibrate
+from touchflow.domain.conditions.predicates import EventFact, needs_events
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.lifecycle_ports import (
+from touchflow.domain.scoring.batch import AttributeValues, ScoreBatch, from_micros
+from touchflow.domain.scoring.calibration import CalibrationReport, Observation, calibrate
+from touchflow.domain.scoring.model import (
+    DEFAULT_MODEL,
+    ScoringModel,
+    crossings,
+    model_document,
+    parse_model,
+    with_changes,
+)
+from touchflow.domain.scoring.ports import (
     LifecycleReader,
     LifecycleRepository,
     ModelVersion,
@@ -35,17 +45,7 @@ from touchflow.domain.lifecycle_ports import (
     StoredProposal,
     StoredScore,
 )
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import EventFact, needs_events
-from touchflow.domain.scoring import (
-    DEFAULT_MODEL,
-    ScoringModel,
-    crossings,
-    model_document,
-    parse_model,
-    with_changes,
-)
-from touchflow.domain.scoring_batch import AttributeValues, ScoreBatch, from_micros
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
 from touchflow.services.writeback_capture import capture_scores

@@ -21,12 +21,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from touchflow.domain.conditions.predicates import Condition, EvalContext
 from touchflow.domain.governance.privacy import targeting
-from touchflow.domain.journey_parse import parse_journey
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.predicates import Condition, EvalContext
-from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
-from touchflow.domain.segments import (
+from touchflow.domain.journeys.parse import parse_journey
+from touchflow.domain.segments.model import (
     MembershipChange,
     SegmentDefinition,
     SegmentError,
@@ -37,6 +35,8 @@ from touchflow.domain.segments import (
     segment_reason,
     segment_to_data,
 )
+from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
 from touchflow.services.pacing import Pacer

@@ -20,7 +20,7 @@ from touchflow.domain.governance.account_ports import SessionRecord, UserRecord
 from touchflow.domain.governance.accounts import SESSION_POLICY, Stage, session_end
 from touchflow.domain.governance.permissions import ROLE_NAMES, permissions_of
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 __all__ = ["CSRF_HEADER", "SESSION_COOKIE", "AuthenticatedSession", "CsrfRefused", "NoSession",

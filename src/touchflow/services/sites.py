@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from touchflow.domain.errors import FieldError
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.apikeys import SITE_KEY_PREFIX, new_key
 from touchflow.services.context import ServiceContext
 

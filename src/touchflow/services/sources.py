@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from touchflow.domain.events import JSONValue
-from touchflow.domain.ports import UnitOfWork
 from touchflow.domain.sources import DEFAULT_PRIORITIES, SOURCE_KINDS, Source
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 
 __all__ = ["list_sources", "record_import_run", "register_source", "with_run_counts"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from touchflow.domain.actors import Actor
-from touchflow.domain.followup import TimelinessLine
-from touchflow.domain.ports import TaskRecord
+from touchflow.domain.messaging.followup import TimelinessLine
+from touchflow.domain.outbox import TaskRecord
 from touchflow.services.assignment import timeliness_report
 from touchflow.services.contacts import ContactLabel, contact_labels
 from touchflow.services.context import ServiceContext

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from touchflow.domain.actors import Actor
 from touchflow.domain.events import EventInput
 from touchflow.domain.ids import IdFactory
-from touchflow.domain.ports import OutboxMessage, TaskRecord, UnitOfWork
+from touchflow.domain.outbox import OutboxMessage, TaskRecord
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 
 __all__ = ["HANDOFF_KEY", "TaskNotFound", "TimelinessRow", "complete_task", "follow_up_timeliness",

@@ -11,8 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from touchflow.domain.events import EVENT_CATALOGUE
-from touchflow.domain.ports import UnitOfWork
-from touchflow.domain.tiers import (
+from touchflow.domain.scoring.tiers import (
     DEFAULT_TIERS,
     TIER_ATTRIBUTES,
     TierConfig,
@@ -22,6 +21,7 @@ from touchflow.domain.tiers import (
     parse_tiers,
     tiers_document,
 )
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.context import ServiceContext, save_setting
 

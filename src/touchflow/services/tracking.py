@@ -20,14 +20,15 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from touchflow.domain.contacts import Consent
-from touchflow.domain.delivery import after_hard_bounce
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EventInput, JSONValue
-from touchflow.domain.guardrails import ADDRESS_KIND
+from touchflow.domain.guardrails.model import ADDRESS_KIND
+from touchflow.domain.guardrails.ports import Suppression
 from touchflow.domain.identities import make_identity
 from touchflow.domain.measurement.devices import device_class
-from touchflow.domain.messaging_ports import Suppression
-from touchflow.domain.ports import OutboxMessage, UnitOfWork
+from touchflow.domain.messaging.delivery import after_hard_bounce
+from touchflow.domain.outbox import OutboxMessage
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.guarding import apply_guard_events
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from touchflow.domain.connectors.writeback import OutboxRow, WritebackConfig, backoff
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.writeback_capture import writeback_targets
 

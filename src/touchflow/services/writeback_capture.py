@@ -12,7 +12,7 @@ from datetime import datetime
 
 from touchflow.domain.connectors.writeback import EVENT_FIELDS, Change, WritebackConfig, change_key, parse_writeback
 from touchflow.domain.events import EventInput, JSONValue
-from touchflow.domain.ports import UnitOfWork
+from touchflow.domain.unit_of_work import UnitOfWork
 
 __all__ = ["capture_events", "capture_scores", "writeback_targets"]
 

@@ -1,6 +1,6 @@
 """Conditions to SQL: one boolean expression over ``contacts``, equal to the Python evaluator.
 
-``compile_condition`` turns a ``touchflow.domain.predicates`` tree into a SQLAlchemy Core
+``compile_condition`` turns a ``touchflow.domain.conditions.predicates`` tree into a SQLAlchemy Core
 expression to put in ``select(contacts.c.id).where(...)``. Tags and events are read through
 correlated ``EXISTS`` / scalar subqueries (``ix_events_contact_id_type_occurred_at`` serves them).
 
@@ -41,8 +41,7 @@ from sqlalchemy import (
     true,
 )
 
-from touchflow.domain.contacts import PERSONAL_FIELDS, STANDARD_FIELDS, Scalar
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.predicates import (
     ENGAGEMENT_EVENTS,
     Always,
     And,
@@ -65,6 +64,7 @@ from touchflow.domain.predicates import (
     compare_value,
     walk,
 )
+from touchflow.domain.contacts import PERSONAL_FIELDS, STANDARD_FIELDS, Scalar
 from touchflow.store.sql_functions import CodePointOrder, JsonKind, JsonNumber, JsonText, TextPosition
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 

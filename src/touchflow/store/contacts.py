@@ -12,10 +12,10 @@ import psycopg
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from touchflow.domain.contact_ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
 from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactState, FieldConflict, Scalar, Stamp
 from touchflow.domain.duplicates import DuplicateCandidate
 from touchflow.domain.identities import Identity
-from touchflow.domain.ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from touchflow.domain.content_ports import (
+from touchflow.domain.content.ports import (
     AssetRecord,
     ReviewRecord,
     ReviewStatus,

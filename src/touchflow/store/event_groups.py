@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from touchflow.domain.contact_sets import ContactSet
-from touchflow.domain.predicates import EvalContext, EventCount, EventSum, PropFilter
+from touchflow.domain.conditions.predicates import EvalContext, EventCount, EventSum, PropFilter
+from touchflow.domain.segments.contact_sets import ContactSet
 from touchflow.store.compile import event_clauses
 from touchflow.store.sql_functions import JsonNumber
 from touchflow.store.tables import events

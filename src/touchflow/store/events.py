@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from touchflow.domain.contact_ports import StoredEvent
 from touchflow.domain.events import EventInput
 from touchflow.domain.measurement.rollup_columns import (
     AFTER_SEND,
@@ -16,7 +17,6 @@ from touchflow.domain.measurement.rollup_columns import (
     message_id_of,
     sent_event_id,
 )
-from touchflow.domain.ports import StoredEvent
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.pii_fields import identity_label

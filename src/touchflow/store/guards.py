@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from touchflow.domain.messaging_ports import ChannelConfig, Freeze, Suppression
+from touchflow.domain.guardrails.ports import ChannelConfig, Freeze, Suppression
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.pii_fields import identity_value

@@ -14,10 +14,18 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from touchflow.domain.conditions.predicates import (
+    Condition,
+    ContactFacts,
+    EvalContext,
+    EventFact,
+    evaluate,
+    needs_events,
+)
 from touchflow.domain.governance.privacy import targeting
-from touchflow.domain.ports import InboxEvent, JourneyRecord, OutboxMessage, StoredStep, TaskRecord
-from touchflow.domain.predicates import Condition, ContactFacts, EvalContext, EventFact, evaluate, needs_events
-from touchflow.domain.transitions import Run, RunStatus, StepRecord
+from touchflow.domain.journeys.ports import InboxEvent, JourneyRecord, StoredStep
+from touchflow.domain.journeys.transitions import Run, RunStatus, StepRecord
+from touchflow.domain.outbox import OutboxMessage, TaskRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition

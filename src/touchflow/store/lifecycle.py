@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from touchflow.domain.lifecycle_ports import (
+from touchflow.domain.scoring.ports import (
     EventRow,
     ModelVersion,
     ScoreSnapshot,

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 
 from touchflow.domain.contacts import STANDARD_FIELDS
-from touchflow.domain.messaging_ports import MessageUpdate, OnsiteMessage
-from touchflow.domain.ports import OutboxMessage
+from touchflow.domain.messaging.ports import MessageUpdate, OnsiteMessage
+from touchflow.domain.outbox import OutboxMessage
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert, bulk_update
 from touchflow.store.pii_fields import open_name

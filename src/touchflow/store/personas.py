@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from touchflow.domain.persona_ports import PersonaRecord
-from touchflow.domain.ports import TaskRecord
+from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.scoring.persona_ports import PersonaRecord
 from touchflow.store.tables import assignment_cursors, personas, tasks
 
 __all__ = ["SqlAssignmentRepository", "SqlPersonaRepository"]

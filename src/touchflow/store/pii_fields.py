@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from touchflow.domain.contact_ports import IdentityLink
 from touchflow.domain.identities import Identity
-from touchflow.domain.ports import IdentityLink
 from touchflow.security.pii import PiiCodec, PiiError
 
 __all__ = ["NAME_AAD", "identity_label", "identity_row_key", "identity_value", "open_name", "seal_name",

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 
 from touchflow.domain.contacts import Scalar
 from touchflow.domain.events import JSONValue
-from touchflow.domain.ports import ApiKeyRecord
+from touchflow.domain.governance.account_ports import ApiKeyRecord
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
 from touchflow.store.audit import SqlAuditRepository

@@ -21,9 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, not_, select
 
-from touchflow.domain.contact_sets import ContactSet, evaluate_sets
-from touchflow.domain.contacts import PERSONAL_FIELDS
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.predicates import (
     Always,
     And,
     AttrCompare,
@@ -39,6 +37,8 @@ from touchflow.domain.predicates import (
     RandomBucket,
     walk,
 )
+from touchflow.domain.contacts import PERSONAL_FIELDS
+from touchflow.domain.segments.contact_sets import ContactSet, evaluate_sets
 from touchflow.store.compile import compile_condition, event_clauses, event_sum_test
 from touchflow.store.event_groups import OPS, EventGroup, GroupKey, group_key, single
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments

@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from touchflow.domain.predicates import (
+from touchflow.domain.conditions.predicates import (
     And,
     Condition,
     EvalContext,
@@ -43,8 +43,8 @@ from touchflow.domain.predicates import (
     needs_events,
     segments_used,
 )
-from touchflow.domain.segment_ports import MembershipStay, SegmentRecord
-from touchflow.domain.segments import Direction, MembershipChange
+from touchflow.domain.segments.model import Direction, MembershipChange
+from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition

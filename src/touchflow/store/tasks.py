@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select, update
 
-from touchflow.domain.ports import TaskRecord
+from touchflow.domain.outbox import TaskRecord
 from touchflow.store.tables import tasks
 
 __all__ = ["SqlTaskRepository"]

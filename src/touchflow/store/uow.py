@@ -10,30 +10,30 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
-from touchflow.domain.content_ports import ContentRepository
-from touchflow.domain.governance.account_ports import AccountRepository
+from touchflow.domain.contact_ports import (
+    ContactRepository,
+    EventRepository,
+    RejectRepository,
+    SourceRepository,
+    TagRuleRepository,
+)
+from touchflow.domain.content.ports import ContentRepository
+from touchflow.domain.governance.account_ports import AccountRepository, ApiKeyRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
+from touchflow.domain.governance.audit_ports import AuditRepository
 from touchflow.domain.governance.preferences import PreferenceRepository
 from touchflow.domain.governance.privacy_ports import IncidentRepository, PrivacyRepository
-from touchflow.domain.lifecycle_ports import LifecycleRepository
+from touchflow.domain.guardrails.ports import GuardRepository
+from touchflow.domain.journeys.ports import JourneyRepository
 from touchflow.domain.measurement.alert_ports import AlertRepository
 from touchflow.domain.measurement.attribution_ports import AttributionRepository
 from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.measurement.report_ports import ReportRepository
-from touchflow.domain.messaging_ports import GuardRepository, MessageRepository, TaskRepository
-from touchflow.domain.persona_ports import AssignmentRepository, PersonaRepository
-from touchflow.domain.ports import (
-    ApiKeyRepository,
-    AuditRepository,
-    ContactRepository,
-    EventRepository,
-    JourneyRepository,
-    RejectRepository,
-    SourceRepository,
-    TagRuleRepository,
-)
-from touchflow.domain.segment_ports import SegmentRepository
+from touchflow.domain.messaging.ports import MessageRepository, TaskRepository
+from touchflow.domain.scoring.persona_ports import AssignmentRepository, PersonaRepository
+from touchflow.domain.scoring.ports import LifecycleRepository
+from touchflow.domain.segments.ports import SegmentRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.alerts import SqlAlertRepository

@@ -19,9 +19,9 @@ from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
-from touchflow.domain.journey_document import version_token
-from touchflow.domain.journey_edits import MAX_OPS, EditError
-from touchflow.domain.journey_parse import DefinitionError
+from touchflow.domain.journeys.document import version_token
+from touchflow.domain.journeys.edits import MAX_OPS, EditError
+from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.safe_yaml import YamlTooLarge
 from touchflow.engine.dry_run import dry_run, scenario_run
 from touchflow.services.journey_drafts import (

@@ -12,8 +12,8 @@ from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.governance.principals import Principal
-from touchflow.domain.journey_parse import DefinitionError
-from touchflow.domain.ports import JourneyRecord
+from touchflow.domain.journeys.parse import DefinitionError
+from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,

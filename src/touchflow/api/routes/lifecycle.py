@@ -16,7 +16,7 @@ from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.governance.principals import Principal
 from touchflow.domain.governance.scope import assignee_scope
-from touchflow.domain.scoring import model_document
+from touchflow.domain.scoring.model import model_document
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle import current_lifecycle, stage_history

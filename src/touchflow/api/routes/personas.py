@@ -14,8 +14,8 @@ from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import PathError
 from touchflow.domain.limits import json_problem
-from touchflow.domain.personas import CoverageReport, persona_to_data
 from touchflow.domain.safe_yaml import load_yaml
+from touchflow.domain.scoring.personas import CoverageReport, persona_to_data
 from touchflow.services.personas import (
     PersonaNotFound,
     SavedPersona,

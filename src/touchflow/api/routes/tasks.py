@@ -12,7 +12,7 @@ from touchflow.api.permissions import Acting, permit
 from touchflow.api.routes import ApiError, api_state, json_response
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.governance.scope import assignee_scope
-from touchflow.domain.ports import TaskRecord
+from touchflow.domain.outbox import TaskRecord
 from touchflow.services.assignment import timeliness_report
 from touchflow.services.tasks import TaskNotFound, complete_task, list_tasks
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from touchflow.console.auth import Me, allow
 from touchflow.console.i18n import N_, translations
 from touchflow.console.templating import render
-from touchflow.domain.journey_schema import journey_json_schema
+from touchflow.domain.journeys.schema import journey_json_schema
 
 __all__ = ["LABELS", "router"]
 

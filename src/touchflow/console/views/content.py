@@ -20,7 +20,7 @@ from touchflow.console.auth import ConsoleUser, Me, allow, services
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
-from touchflow.domain.content_ports import TemplateVersion
+from touchflow.domain.content.ports import TemplateVersion
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.content import (
     ContentError,

@@ -18,7 +18,7 @@ from touchflow.console.lifecycle_charts import stage_counts_chart, stage_flows_c
 from touchflow.console.templating import render
 from touchflow.domain.errors import PathError
 from touchflow.domain.safe_yaml import load_yaml
-from touchflow.domain.scoring import ScoringModel, model_document
+from touchflow.domain.scoring.model import ScoringModel, model_document
 from touchflow.services.context import ServiceContext
 from touchflow.services.lifecycle_overview import StageOverview, stage_overview
 from touchflow.services.personas import SavedPersona, list_personas, persona_coverage

@@ -26,7 +26,7 @@ from touchflow.console.i18n import N_
 from touchflow.console.templating import render
 from touchflow.console.views.settings_support import back
 from touchflow.domain.errors import FieldError
-from touchflow.domain.guardrails import policy_document
+from touchflow.domain.guardrails.model import policy_document
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.engine.channel_registry import build_channel
 from touchflow.security.crypto import SecretBox, SecretError

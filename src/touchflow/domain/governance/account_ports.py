@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["AccountRepository", "LoginAttempt", "SessionRecord", "UserRecord"]
+__all__ = ["AccountRepository", "ApiKeyRecord", "ApiKeyRepository", "LoginAttempt", "SessionRecord", "UserRecord"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,33 @@ class AccountRepository(Protocol):
     def revoke_sessions_of(self, user_id: str, now: datetime) -> int: ...
     def touch_session(self, session_id: str, now: datetime) -> None: ...
     def live_sessions_of(self, user_id: str, now: datetime) -> list[SessionRecord]: ...
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A key and what it may do: its ``role``, narrowed to ``scopes`` when set (never widened).
+
+    A personal key (``owner_user_id``) carries its owner's role, copied at creation and kept in step by
+    ``services.apikeys.set_owner_role``; a service account's key (``service_account``) has a role of its own.
+    Site keys and callback tokens live in the same table with no role (``""``): they reach no ``/v1`` route."""
+
+    id: str
+    name: str
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+    role: str = ""
+    scopes: frozenset[str] | None = None
+    owner_user_id: str | None = None
+    service_account: str | None = None
+    last_used_at: datetime | None = None
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, record: ApiKeyRecord) -> None: ...
+    def by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+    def all(self) -> list[ApiKeyRecord]: ...
+    def revoke(self, key_id: str, at: datetime) -> bool: ...
+    def touch(self, key_id: str, at: datetime) -> None: ...
+    def set_owner_role(self, owner_user_id: str, role: str) -> int: ...
+    def revoke_owned_by(self, owner_user_id: str, at: datetime) -> int: ...

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from touchflow.domain.events import JSONValue
 from touchflow.domain.governance.audit_chain import AuditRow, Checkpoint
 
-__all__ = ["NOT_GIVEN", "AuditLog", "AuditQuery"]
+__all__ = ["NOT_GIVEN", "AuditLog", "AuditQuery", "AuditRepository"]
 
 
 class _NotGiven:
@@ -49,3 +49,7 @@ class AuditLog(Protocol):
         the purge row (``PURGE_ACTION``: the checkpoint the kept chain starts from). (how many, checkpoint);
         None when no row is that old."""
         ...
+
+
+class AuditRepository(AuditLog, Protocol):
+    """The hash-chained audit log (``domain/governance``): ``record(actor, action, subject, details, at)``."""

@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from touchflow.domain.predicates import And, AttrCompare, Condition, Not, walk
+from touchflow.domain.conditions.predicates import And, AttrCompare, Condition, Not, walk
 
 __all__ = [
     "ERASED_NAME",

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from touchflow.domain.durations import format_duration, parse_duration
+from touchflow.domain.conditions.durations import format_duration, parse_duration
 from touchflow.domain.errors import PathError
 
 __all__ = ["ACTIONS", "BREAKER_METRICS", "DAILY_METRICS", "DEFAULT_RULES", "AlertRule", "Baseline", "RuleError",

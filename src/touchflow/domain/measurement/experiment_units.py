@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from touchflow.domain.journeys import Goal
+from touchflow.domain.journeys.model import Goal
+from touchflow.domain.journeys.transitions import props_match
 from touchflow.domain.measurement.attribution import cents
 from touchflow.domain.measurement.experiment_analysis import Unit
 from touchflow.domain.measurement.experiment_ports import Assignment, SegmentStay, UnitEvent
 from touchflow.domain.measurement.experiment_rules import CONTINUOUS, ExperimentSpec
-from touchflow.domain.transitions import props_match
 
 __all__ = ["EVENT_TYPES", "build_units", "event_types"]
 

@@ -1,0 +1,1 @@
+"""Content: the asset library's records (templates, versions, reviews) and its port."""

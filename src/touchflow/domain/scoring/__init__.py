@@ -1,0 +1,1 @@
+"""Scoring: lead scores, tiers, lifecycle stages, personas and assignment, and their ports."""

@@ -1,0 +1,1 @@
+"""Segments: dynamic and static contact groups over conditions, and the segment port."""
