@@ -1,5 +1,5 @@
 """The effect of a guardrail policy change before it is saved: the recent messages replayed under the current
-policy and under the proposed one (``domain/guardrail_effect.replay_policy``). Reads only."""
+policy and under the proposed one (``domain/guardrails/effect.replay_policy``). Reads only."""
 
 from __future__ import annotations
 
