@@ -6,6 +6,7 @@ import { makeApi } from "./api.js";
 import { autoLayout, toFlow } from "./graph.js";
 import { JourneyNode } from "./JourneyNode.jsx";
 import { AddNode, Connect, NodePanel, SettingsPanel } from "./forms.jsx";
+import { LivePanel, showLiveOnEdge } from "./LivePanel.jsx";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode };
@@ -29,6 +30,7 @@ function Builder({ config }) {
   const [dry, setDry] = useState(null);
   const [scenarioText, setScenarioText] = useState("");
   const [sim, setSim] = useState(null);
+  const [live, setLive] = useState(null);
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -98,10 +100,12 @@ function Builder({ config }) {
       n.data.t = t; n.selected = n.id === selected;
       const o = dry && dry.nodes[n.id];
       const c = sim && sim.counts[n.id];
+      n.data.live = live ? (live.nodes[n.id] || null) : undefined;
       n.data.outcome = o ? o.badge : (c ? `${t("sim_entered")} ${c.entered} · ${Object.entries(c.left).map(([e, k]) => `${e} ${k}`).join(" · ")}${c.waiting ? ` · ${t("sim_waiting")} ${c.waiting}` : ""}` : null);
     });
+    if (live) f.edges.forEach((e) => showLiveOnEdge(e, live));
     return f;
-  }, [doc, selected, t, dry, sim]);
+  }, [doc, selected, t, dry, sim, live]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -225,6 +229,7 @@ function Builder({ config }) {
               {globalFindings.map((f, i) => <li key={i} className={`tf-${f.severity}`}>{f.path}: {f.message}</li>)}
             </ul>
           )}
+          <LivePanel journey={key} csrf={csrf} t={t} selected={selected} canAct={canPublish} live={live} setLive={setLive} say={say} />
           <section className="tf-dry" aria-labelledby="tf-dry-h" data-dry-run>
             <h3 id="tf-dry-h">{t("dry_run")}</h3>
             <form onSubmit={runDry}>
