@@ -122,3 +122,23 @@ def test_who_waits_at_a_node_and_acting_on_them(app: Application, client: TestCl
 def test_engine_edges_are_named_as_the_canvas_names_them() -> None:
     assert [canvas_edge(e) for e in ("case[0]", "path[12]", "else", "on_timeout", "next")] == [
         "cases.0", "paths.12", "else", "on_timeout", "next"]
+
+
+def test_copy_and_paste_a_sub_graph_over_http(client: TestClient) -> None:
+    copied = client.post("/v1/journeys/copy", json={"text": RULE_A, "nodes": ["engaged", "done"]})
+    assert copied.status_code == 200, copied.text
+    fragment = copied.json()["fragment"]
+    pasted = client.post("/v1/journeys/edit", json={"text": RULE_A, "ops": [
+        {"op": "paste", "fragment": fragment, "dx": 20, "dy": 20}, {"op": "note", "id": "n1", "x": 1, "y": 2,
+                                                                   "text": "备注"}]})
+    assert pasted.status_code == 200, pasted.text
+    graph = pasted.json()["graph"]
+    assert {"engaged_2", "done_2"} <= {n["id"] for n in graph["nodes"]}
+    assert {"from": "engaged_2", "edge": "next", "to": "done_2"} in graph["edges"]
+    assert graph["notes"] == [{"id": "n1", "x": 1, "y": 2, "text": "备注"}]
+    copied_findings = [f for f in pasted.json()["findings"] if f["node"] in ("engaged_2", "done_2")]
+    assert {f["severity"] for f in copied_findings} == {"warning"}  # unreachable until connected
+    bad = client.post("/v1/journeys/copy", json={"text": RULE_A, "nodes": ["nope"]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "nodes"
+    worse = client.post("/v1/journeys/edit", json={"text": RULE_A, "ops": [{"op": "paste", "fragment": "x: 1"}]})
+    assert worse.status_code == 422 and worse.json()["errors"][0]["field"] == "ops[0].fragment"

@@ -18,6 +18,7 @@ import yaml
 from touchflow.domain.journey_diff import JourneyDiff, diff_journeys
 from touchflow.domain.journey_document import dump_document, format_text, load_document, version_token
 from touchflow.domain.journey_edits import apply_ops, raw_edges
+from touchflow.domain.journey_fragments import notes_of
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
 from touchflow.domain.ports import JourneyRecord, UnitOfWork
@@ -154,7 +155,7 @@ def graph_of(text: str) -> dict[str, Any]:
                           "order": index})
         edges += [{"from": str(node_id), "edge": name, "to": target} for name, target in raw_edges(node)]
     settings = {k: v for k, v in data.items() if k not in ("nodes", "layout")}
-    return {"settings": settings, "nodes": out_nodes, "edges": edges}
+    return {"settings": settings, "nodes": out_nodes, "edges": edges, "notes": notes_of(data)}
 
 
 def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:
