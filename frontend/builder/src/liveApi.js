@@ -16,3 +16,15 @@ export function makeLiveApi(csrf) {
       call("POST", `/v1/journeys/${key}/runs/${encodeURIComponent(contact)}/${action}`, { reason }),
   };
 }
+
+// The selected nodes and notes of a journey text as a YAML fragment (pasting it is the `paste` edit operation).
+export async function copyFragment(csrf, text, nodes, notes) {
+  const response = await fetch("/v1/journeys/copy", {
+    method: "POST", credentials: "same-origin",
+    headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+    body: JSON.stringify({ text, nodes, notes }),
+  });
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  return { ok: response.ok, data };
+}

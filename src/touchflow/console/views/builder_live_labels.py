@@ -1,5 +1,6 @@
-"""The labels of the builder's live numbers and of the contacts waiting at a node (the island's strings, translated
-from the console catalogs like ``builder.LABELS``)."""
+"""The labels of the builder's live numbers, the contacts waiting at a node, the clipboard (copy / paste of
+sub-graphs), sticky notes and the send node's channel / fallback / template pickers: the island's strings,
+translated from the console catalogs like ``builder.LABELS``."""
 
 from __future__ import annotations
 
@@ -25,4 +26,18 @@ LIVE_LABELS = {
     "live.action.remove": N_("Remove from journey"), "live.action.retry": N_("Retry"),
     "live.done.pause": N_("Paused"), "live.done.resume": N_("Resumed"), "live.done.remove": N_("Removed"),
     "live.done.retry": N_("Retried"),
+    "clip.title": N_("Selection and clipboard"), "clip.selected": N_("selected (Shift+click or Shift+drag)"),
+    "clip.copy": N_("Copy as YAML"), "clip.paste": N_("Paste YAML…"), "clip.fragment": N_("Copied nodes (YAML)"),
+    "clip.paste_go": N_("Paste onto the canvas"), "clip.close": N_("Close"), "clip.copied": N_("Copied"),
+    "clip.nodes": N_("nodes"), "clip.notes": N_("notes"), "clip.pasted": N_("Pasted"),
+    "note.label": N_("Sticky note"), "note.new": N_("A note"), "note.add": N_("Add a sticky note"),
+    "note.added": N_("Note added"), "note.changed": N_("Note changed"),
+    "send.title": N_("Channel and template"), "send.channel": N_("Channel"),
+    "send.fallback": N_("Fallback chain (tried in order)"), "send.fallback_add": N_("Add a fallback channel"),
+    "send.up": N_("Move up"), "send.down": N_("Move down"), "send.remove": N_("Remove"),
+    "send.template": N_("Template"), "send.compliance": N_("Compliance review"),
+    "send.findings": N_("findings"), "send.not_in_library": N_("not in the template library"),
+    "send.no_library": N_("Choosing a template needs the permission to read content"),
+    "send.status.draft": N_("draft"), "send.status.pending_review": N_("waiting for review"),
+    "send.status.approved": N_("approved"), "send.status.rejected": N_("rejected"),
 }
