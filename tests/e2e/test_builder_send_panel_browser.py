@@ -60,3 +60,45 @@ def test_template_picker_and_fallback_chain(app: Application, clock: VirtualCloc
             page.locator("[data-yaml]", has_text="fallback: [sms, wecom]").wait_for(state="attached")
         finally:
             browser.close()
+
+
+@needs_chromium
+def test_timing_fields_of_waits(app: Application, clock: VirtualClock) -> None:
+    from playwright.sync_api import sync_playwright
+
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    text = RULE_A.replace("  wecom_followup:\n", "  pause_till_morning:\n    kind: wait\n    duration: 1d12h\n"
+                          "    next: wecom_followup\n  wecom_followup:\n", 1)
+    save_draft(app.services, "rule_a_whitepaper", text, if_match=None, actor="test")
+    with live_api(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200}, locale="zh-CN")
+            _sign_in(page, url, "zhao@example.cn", clock)
+            page.goto(f"{url}/journeys/rule_a_whitepaper/builder")
+            page.locator('[data-node-id="wait_engagement"]').click()
+            assert page.locator("#tf-time-timeout-amount").input_value() == "3"
+            assert page.locator("#tf-time-timeout-unit").input_value() == "d"
+            page.locator("#tf-time-timeout-unit").select_option("h")
+            page.locator("[data-yaml]", has_text="timeout: 3h").wait_for(state="attached")
+            page.locator("#tf-time-timeout-amount").fill("36")
+            page.locator("#tf-time-timeout-unit").focus()  # leaving the amount applies it
+            page.locator("[data-yaml]", has_text="timeout: 36h").wait_for(state="attached")
+
+            page.locator("#tf-search").fill("pause_till")  # the minimap may cover it: find it by keyboard
+            page.locator("#tf-search").press("Enter")
+            page.locator("#tf-time-until").wait_for()
+            assert "1d12h" in page.locator("[data-time-panel]").inner_text()  # not simple: kept as written
+            assert "Asia/Shanghai" in page.locator("[data-zone-note]").inner_text()
+            page.locator("#tf-time-until").fill("09:30")
+            page.locator('[data-weekday="0"]').focus()
+            page.locator("[data-yaml]", has_text="until: 09:30").wait_for(state="attached")
+            page.locator('[data-weekday="0"]').click()  # applied when the server answers
+            page.locator("[data-yaml]", has_text="weekdays: [0]").wait_for(state="attached")
+            page.locator('[data-weekday="4"]').click()
+            page.locator("[data-yaml]", has_text="weekdays: [0, 4]").wait_for(state="attached")
+            assert axe_violations(page) == []
+            page.get_by_role("button", name="撤销").click()
+            page.locator("[data-yaml]", has_text="weekdays: [0]\n").wait_for(state="attached")
+        finally:
+            browser.close()

@@ -8,6 +8,7 @@ import { JourneyNode } from "./JourneyNode.jsx";
 import { AddNode, Connect, NodePanel, SettingsPanel } from "./forms.jsx";
 import { LivePanel, showLiveOnEdge } from "./LivePanel.jsx";
 import { SendPanel } from "./SendPanel.jsx";
+import { WaitPanel } from "./WaitPanel.jsx";
 import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter } from "./Clipboard.jsx";
 
 const HISTORY = 250;
@@ -279,6 +280,10 @@ function Builder({ config }) {
           </section>
           {selectedNode && canWrite && selectedNode.kind === "send" && (
             <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t}
+              onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
+          )}
+          {selectedNode && canWrite && (selectedNode.kind === "wait" || selectedNode.kind === "wait_event") && (
+            <WaitPanel key={selectedNode.id} node={selectedNode} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
           )}
           {selectedNode && canWrite && (

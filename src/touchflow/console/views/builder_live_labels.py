@@ -1,6 +1,6 @@
 """The labels of the builder's live numbers, the contacts waiting at a node, the clipboard (copy / paste of
-sub-graphs), sticky notes and the send node's channel / fallback / template pickers: the island's strings,
-translated from the console catalogs like ``builder.LABELS``."""
+sub-graphs), sticky notes, the send node's channel / fallback / template pickers and the timing fields: the
+island's strings, translated from the console catalogs like ``builder.LABELS``."""
 
 from __future__ import annotations
 
@@ -40,4 +40,12 @@ LIVE_LABELS = {
     "send.no_library": N_("Choosing a template needs the permission to read content"),
     "send.status.draft": N_("draft"), "send.status.pending_review": N_("waiting for review"),
     "send.status.approved": N_("approved"), "send.status.rejected": N_("rejected"),
+    "time.title": N_("Timing"), "time.duration": N_("Wait for"), "time.timeout": N_("Give up after"),
+    "time.amount": N_("Amount"), "time.unit": N_("Unit"), "time.unit.d": N_("days"), "time.unit.h": N_("hours"),
+    "time.unit.m": N_("minutes"), "time.as_written": N_("edit it as text below"),
+    "time.until": N_("Until the time of day"), "time.weekdays": N_("Only on"),
+    "time.contact_zone": N_("Times of day and weekdays are in each contact's own time zone (their timezone "
+                            "attribute; Asia/Shanghai when unknown)"),
+    "time.day.0": N_("Mon"), "time.day.1": N_("Tue"), "time.day.2": N_("Wed"), "time.day.3": N_("Thu"),
+    "time.day.4": N_("Fri"), "time.day.5": N_("Sat"), "time.day.6": N_("Sun"),
 }
