@@ -102,3 +102,43 @@ def test_timing_fields_of_waits(app: Application, clock: VirtualClock) -> None:
             page.locator("[data-yaml]", has_text="weekdays: [0]\n").wait_for(state="attached")
         finally:
             browser.close()
+
+
+@needs_chromium
+def test_branch_condition_builder(app: Application, clock: VirtualClock) -> None:
+    from playwright.sync_api import sync_playwright
+
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    text = ("key: vip_branch\ntrigger: {event: signup}\nnodes:\n  which:\n    kind: branch\n    cases:\n"
+            "      - if: {tag: vip}\n        next: done\n    else: done\n  done:\n    kind: exit\n")
+    save_draft(app.services, "vip_branch", text, if_match=None, actor="test")
+    with live_api(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400}, locale="zh-CN")
+            _sign_in(page, url, "zhao@example.cn", clock)
+            page.goto(f"{url}/journeys/vip_branch/builder")
+            page.locator("#tf-search").fill("which")
+            page.locator("#tf-search").press("Enter")
+            panel = page.locator("[data-condition-panel]")
+            panel.wait_for()
+            assert '{"tag":"vip"}' in panel.inner_text()
+            page.locator("#tf-cond-0-join").select_option("any")
+            page.locator("#tf-cond-0-0-kind").select_option("attr")
+            assert "属性" in page.locator("#tf-cond-0-0-kind option").all_inner_texts()[0]  # the segment page's words
+            page.locator("#tf-cond-0-0-field").fill("city")
+            page.locator("#tf-cond-0-0-value").fill("上海")
+            page.locator("[data-cond-add]").click()
+            page.locator("#tf-cond-0-1-kind").select_option("event")
+            page.locator("#tf-cond-0-1-field").fill("order_paid")
+            page.locator("#tf-cond-0-1-within").fill("30d")
+            page.locator("[data-cond-apply]").click()
+            page.locator("[data-yaml]", has_text="order_paid").wait_for(state="attached")
+            saved = page.locator("[data-yaml]").text_content() or ""
+            assert "attr: city" in saved and "eq: 上海" in saved and "within: 30d" in saved and "any:" in saved
+            assert page.locator('[data-node-id="which"].tf-has-error').count() == 0  # the validator agrees
+            assert axe_violations(page) == []
+            page.locator("[data-case-add]").click()
+            page.locator("[data-yaml]", has_text="always: true").wait_for(state="attached")
+        finally:
+            browser.close()

@@ -9,6 +9,7 @@ import { AddNode, Connect, NodePanel, SettingsPanel } from "./forms.jsx";
 import { LivePanel, showLiveOnEdge } from "./LivePanel.jsx";
 import { SendPanel } from "./SendPanel.jsx";
 import { WaitPanel } from "./WaitPanel.jsx";
+import { ConditionPanel } from "./ConditionPanel.jsx";
 import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter } from "./Clipboard.jsx";
 
 const HISTORY = 250;
@@ -285,6 +286,10 @@ function Builder({ config }) {
           {selectedNode && canWrite && (selectedNode.kind === "wait" || selectedNode.kind === "wait_event") && (
             <WaitPanel key={selectedNode.id} node={selectedNode} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
+          )}
+          {selectedNode && canWrite && selectedNode.kind === "branch" && (
+            <ConditionPanel key={selectedNode.id} node={selectedNode} t={t}
+              onSetPath={(path, value) => apply([{ op: "set_field", node: selectedNode.id, path, value }], `${t("changed")} ${selectedNode.id}.${path.join(".")}`)} />
           )}
           {selectedNode && canWrite && (
             <NodePanel node={selectedNode} schema={schema} t={t}

@@ -1,10 +1,11 @@
-"""The labels of the builder's live numbers, the contacts waiting at a node, the clipboard (copy / paste of
-sub-graphs), sticky notes, the send node's channel / fallback / template pickers and the timing fields: the
-island's strings, translated from the console catalogs like ``builder.LABELS``."""
+"""The island's strings for the builder's live numbers, the contacts waiting at a node, the clipboard (copy / paste
+of sub-graphs), sticky notes, the send node's pickers, the timing fields and the branch condition builder, translated
+from the console catalogs like ``builder.LABELS``."""
 
 from __future__ import annotations
 
 from touchflow.console.i18n import N_
+from touchflow.console.views.segment_form import ATTR_OPS, KINDS
 
 __all__ = ["LIVE_LABELS"]
 
@@ -48,4 +49,10 @@ LIVE_LABELS = {
                             "attribute; Asia/Shanghai when unknown)"),
     "time.day.0": N_("Mon"), "time.day.1": N_("Tue"), "time.day.2": N_("Wed"), "time.day.3": N_("Thu"),
     "time.day.4": N_("Fri"), "time.day.5": N_("Sat"), "time.day.6": N_("Sun"),
+    "cond.title": N_("Branch conditions"), "cond.case": N_("Case"), "cond.now": N_("Now"),
+    "cond.join": N_("Match"), "cond.all": N_("all of these"), "cond.any": N_("any of these"),
+    "cond.field": N_("Field, tag, stage, event or segment"), "cond.op": N_("Operator"), "cond.value": N_("Value"),
+    "cond.within": N_("Within"), "cond.add_row": N_("Add a condition"), "cond.add_case": N_("Add a case"),
+    # the segment page's condition builder's own words
+    **{f"cond.kind.{k}": v for k, v in KINDS.items()}, **{f"cond.op.{k}": v for k, v in ATTR_OPS.items()},
 }
