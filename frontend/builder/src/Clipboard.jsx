@@ -54,10 +54,13 @@ export function deleteOps(gone) {
 
 export function ClipboardPanel({ t, csrf, picked, setPicked, apply, docRef, say, pasteOpen, setPasteOpen }) {
   const [fragment, setFragment] = useState("");
-  const nodes = picked.filter((id) => !id.startsWith(NOTE));
-  const notes = picked.filter((id) => id.startsWith(NOTE)).map((id) => id.slice(NOTE.length));
+  // only what is still on the canvas (an undo may have taken a picked node away)
+  const here = new Set(docRef.current.graph.nodes.map((n) => n.id));
+  const noted = new Set((docRef.current.graph.notes || []).map((n) => n.id));
+  const nodes = picked.filter((id) => !id.startsWith(NOTE) && here.has(id));
+  const notes = picked.filter((id) => id.startsWith(NOTE)).map((id) => id.slice(NOTE.length)).filter((id) => noted.has(id));
   const copy = async () => {
-    if (!picked.length) return;
+    if (!nodes.length && !notes.length) return;
     const answer = await copyFragment(csrf, docRef.current.text, nodes, notes);
     if (!answer.ok) { say(answer.data ? answer.data.detail : t("failed")); return; }
     setFragment(answer.data.fragment);
