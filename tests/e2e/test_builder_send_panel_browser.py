@@ -118,6 +118,7 @@ def test_branch_condition_builder(app: Application, clock: VirtualClock) -> None
             page = browser.new_page(viewport={"width": 1400, "height": 1400}, locale="zh-CN")
             _sign_in(page, url, "zhao@example.cn", clock)
             page.goto(f"{url}/journeys/vip_branch/builder")
+            page.locator('[data-node-id="which"]').wait_for()  # drawn: the search finds it now
             page.locator("#tf-search").fill("which")
             page.locator("#tf-search").press("Enter")
             panel = page.locator("[data-condition-panel]")
