@@ -6,9 +6,14 @@ import { makeApi } from "./api.js";
 import { autoLayout, toFlow } from "./graph.js";
 import { JourneyNode } from "./JourneyNode.jsx";
 import { AddNode, Connect, NodePanel, SettingsPanel } from "./forms.jsx";
+import { LivePanel, showLiveOnEdge } from "./LivePanel.jsx";
+import { SendPanel } from "./SendPanel.jsx";
+import { WaitPanel } from "./WaitPanel.jsx";
+import { ConditionPanel } from "./ConditionPanel.jsx";
+import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter } from "./Clipboard.jsx";
 
 const HISTORY = 250;
-const nodeTypes = { journey: JourneyNode };
+const nodeTypes = { journey: JourneyNode, note: NoteNode };
 
 function Builder({ config }) {
   const { key, csrf, canWrite, canPublish, schema, labels } = config;
@@ -29,6 +34,9 @@ function Builder({ config }) {
   const [dry, setDry] = useState(null);
   const [scenarioText, setScenarioText] = useState("");
   const [sim, setSim] = useState(null);
+  const [live, setLive] = useState(null);
+  const [picked, setPicked] = useState([]);
+  const [pasteOpen, setPasteOpen] = useState(false);
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -95,13 +103,17 @@ function Builder({ config }) {
   const { nodes, edges } = useMemo(() => {
     const f = toFlow(doc.graph, doc.findings);
     f.nodes.forEach((n) => {
-      n.data.t = t; n.selected = n.id === selected;
+      n.data.t = t; n.selected = n.id === selected || picked.includes(n.id);
       const o = dry && dry.nodes[n.id];
       const c = sim && sim.counts[n.id];
+      n.data.live = live ? (live.nodes[n.id] || null) : undefined;
       n.data.outcome = o ? o.badge : (c ? `${t("sim_entered")} ${c.entered} · ${Object.entries(c.left).map(([e, k]) => `${e} ${k}`).join(" · ")}${c.waiting ? ` · ${t("sim_waiting")} ${c.waiting}` : ""}` : null);
     });
+    if (live) f.edges.forEach((e) => showLiveOnEdge(e, live));
+    f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
+      (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
     return f;
-  }, [doc, selected, t, dry, sim]);
+  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -198,6 +210,8 @@ function Builder({ config }) {
               ))}
             </ul>
             <AddNode kinds={kinds} t={t} onAdd={(k, id) => addAt(k, id)} />
+            <ClipboardPanel t={t} csrf={csrf} picked={picked} setPicked={setPicked} apply={apply} docRef={docRef} say={say}
+              pasteOpen={pasteOpen} setPasteOpen={setPasteOpen} />
             <Connect graph={doc.graph} t={t}
               onConnect={(from, edge, to) => apply([{ op: "connect", from, edge, to }], `${t("connected")} ${from} → ${to}`)} />
           </aside>
@@ -207,12 +221,15 @@ function Builder({ config }) {
             nodesDraggable={canWrite} nodesConnectable={canWrite} elementsSelectable
             deleteKeyCode={canWrite ? ["Delete", "Backspace"] : null}
             onNodeClick={(_, n) => setSelected(n.id)}
-            onNodeDragStop={(_, n) => canWrite && apply([{ op: "move", id: n.id, x: n.position.x, y: n.position.y }], `${t("moved")} ${n.id}`)}
+            multiSelectionKeyCode={["Shift", "Control", "Meta"]}
+            onNodeDragStop={(_, n, dragged) => canWrite && apply(moveOps(dragged && dragged.length ? dragged : [n]), `${t("moved")} ${n.id}`)}
             onConnect={(c) => apply([{ op: "connect", from: c.source, edge: c.sourceHandle, to: c.target }], `${t("connected")} ${c.source} → ${c.target}`)}
-            onNodesDelete={(gone) => apply(gone.map((n) => ({ op: "delete_node", id: n.id })), t("deleted"))}
+            onNodesDelete={(gone) => { apply(deleteOps(gone), t("deleted")); setPicked([]); }}
             onNodesChange={(changes) => {
+              setPicked((p) => pickedAfter(p, changes));
               const moved = changes.find((c) => c.type === "position" && c.dragging);
-              if (moved) setDoc((d) => ({ ...d, graph: { ...d.graph, nodes: d.graph.nodes.map((n) => n.id === moved.id ? { ...n, position: moved.position } : n) } }));
+              if (moved) setDoc((d) => ({ ...d, graph: { ...d.graph, nodes: d.graph.nodes.map((n) => n.id === moved.id ? { ...n, position: moved.position } : n),
+                notes: (d.graph.notes || []).map((n) => `note:${n.id}` === moved.id ? { ...n, ...moved.position } : n) } }));
             }}>
             <MiniMap pannable zoomable ariaLabel={t("minimap")} />
             <Controls />
@@ -225,6 +242,7 @@ function Builder({ config }) {
               {globalFindings.map((f, i) => <li key={i} className={`tf-${f.severity}`}>{f.path}: {f.message}</li>)}
             </ul>
           )}
+          <LivePanel journey={key} csrf={csrf} t={t} selected={selected} canAct={canPublish} live={live} setLive={setLive} say={say} />
           <section className="tf-dry" aria-labelledby="tf-dry-h" data-dry-run>
             <h3 id="tf-dry-h">{t("dry_run")}</h3>
             <form onSubmit={runDry}>
@@ -261,6 +279,18 @@ function Builder({ config }) {
               </div>
             )}
           </section>
+          {selectedNode && canWrite && selectedNode.kind === "send" && (
+            <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t}
+              onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
+          )}
+          {selectedNode && canWrite && (selectedNode.kind === "wait" || selectedNode.kind === "wait_event") && (
+            <WaitPanel key={selectedNode.id} node={selectedNode} t={t}
+              onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
+          )}
+          {selectedNode && canWrite && selectedNode.kind === "branch" && (
+            <ConditionPanel key={selectedNode.id} node={selectedNode} t={t}
+              onSetPath={(path, value) => apply([{ op: "set_field", node: selectedNode.id, path, value }], `${t("changed")} ${selectedNode.id}.${path.join(".")}`)} />
+          )}
           {selectedNode && canWrite && (
             <NodePanel node={selectedNode} schema={schema} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)}

@@ -2,6 +2,7 @@
 import React from "react";
 import { Handle, Position } from "@xyflow/react";
 import { edgeNames } from "./graph.js";
+import { LiveBadge } from "./LivePanel.jsx";
 
 export function JourneyNode({ data, selected }) {
   const { node, findings, outcome, t } = data;
@@ -22,6 +23,7 @@ export function JourneyNode({ data, selected }) {
         </ul>
       )}
       {outcome && <div className="tf-outcome" data-outcome>{outcome}</div>}
+      {data.live !== undefined && <LiveBadge numbers={data.live} t={t} />}
       <div className="tf-handles">
         {ways.map((name, i) => (
           <Handle key={name} id={name} type="source" position={Position.Bottom}

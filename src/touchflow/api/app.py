@@ -38,6 +38,8 @@ from touchflow.api.routes import (
     events,
     experiments,
     journey_builder,
+    journey_fragments,
+    journey_live,
     journeys,
     json_response,
     lifecycle,
@@ -108,6 +110,8 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app.include_router(contacts.router)
     app.include_router(alerts.explain_router)  # /v1/journeys/{key}/explain, before the journeys' own paths
     app.include_router(journey_builder.router)  # /v1/journeys/lint and /edit before the journeys' {key} paths
+    app.include_router(journey_live.router)
+    app.include_router(journey_fragments.router)
     app.include_router(journeys.router)
     app.include_router(attribution.router)
     app.include_router(content.router)

@@ -18,6 +18,7 @@ import yaml
 from touchflow.domain.journeys.diff import JourneyDiff, diff_journeys
 from touchflow.domain.journeys.document import dump_document, format_text, load_document, version_token
 from touchflow.domain.journeys.edits import apply_ops, raw_edges
+from touchflow.domain.journeys.fragments import notes_of
 from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.journeys.schema import validate_against_schema
@@ -155,7 +156,7 @@ def graph_of(text: str) -> dict[str, Any]:
                           "order": index})
         edges += [{"from": str(node_id), "edge": name, "to": target} for name, target in raw_edges(node)]
     settings = {k: v for k, v in data.items() if k not in ("nodes", "layout")}
-    return {"settings": settings, "nodes": out_nodes, "edges": edges}
+    return {"settings": settings, "nodes": out_nodes, "edges": edges, "notes": notes_of(data)}
 
 
 def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from touchflow.console.auth import Me, allow
 from touchflow.console.i18n import N_, translations
 from touchflow.console.templating import render
+from touchflow.console.views.builder_live_labels import LIVE_LABELS
 from touchflow.domain.journeys.schema import journey_json_schema
 
 __all__ = ["LABELS", "router"]
@@ -57,5 +58,5 @@ async def builder_page(request: Request, me: Me, key: JourneyKey) -> Response:
     words = translations(me.preferences.locale)
     config = {"key": key, "csrf": me.csrf_token, "canWrite": me.can("journeys.write"),
               "canPublish": me.can("journeys.publish"), "schema": journey_json_schema(),
-              "labels": {name: words.gettext(text) for name, text in LABELS.items()}}
+              "labels": {name: words.gettext(text) for name, text in (LABELS | LIVE_LABELS).items()}}
     return render(request, me, "builder.html", {"title": N_("Journey builder"), "key": key, "config": config})

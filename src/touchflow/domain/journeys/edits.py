@@ -10,6 +10,8 @@ from the browser as JSON: every malformed one raises ``EditError`` naming the op
     {"op": "set_field", "node": null, "path": ["trigger", "event"], "value": "content_download"}
     {"op": "delete_node", "id": "wait_3d"}      # edges into it are removed too
     {"op": "move", "id": "wait_3d", "x": 240, "y": 80}   # the layout key
+    {"op": "paste", "fragment": "nodes: …", "dx": 40, "dy": 40}  # a copied sub-graph (journey_fragments)
+    {"op": "note", "id": "n1", "x": 0, "y": 0, "text": "…"}       # a sticky note (journey_fragments)
 """
 
 from __future__ import annotations
@@ -222,11 +224,26 @@ def apply_ops(doc: CommentedMap, ops: Sequence[object]) -> None:
     """Apply ``ops`` in order to ``doc``; the first bad one raises ``EditError`` (apply to a fresh copy)."""
     if len(ops) > MAX_OPS:
         raise EditError("ops", f"at most {MAX_OPS} operations at once")
+    from touchflow.domain.journeys import (
+        fragments as journey_fragments,  # sub-graphs and notes build on these operations
+    )
+
     for index, op in enumerate(ops):
         where = f"ops[{index}]"
         if not isinstance(op, Mapping):
             raise EditError(where, "must be an object")
-        handler = _OPS.get(op.get("op"))  # type: ignore[arg-type]
-        if handler is None:
-            raise EditError(f"{where}.op", f"one of {', '.join(_OPS)}")
-        handler(doc, op, where)
+        if op.get("op") == "paste":  # a copied sub-graph: the operations that add it, in one edit
+            for step, expanded in enumerate(journey_fragments.paste_ops(doc, op, where)):
+                apply_one(doc, expanded, f"{where}.paste[{step}]")
+            continue
+        apply_one(doc, op, where)
+
+
+def apply_one(doc: CommentedMap, op: Mapping[str, Any], where: str) -> None:
+    """One operation (``paste`` excepted: ``apply_ops`` expands it)."""
+    from touchflow.domain.journeys import fragments as journey_fragments
+
+    handler = _OPS.get(op.get("op")) or journey_fragments.OPS.get(op.get("op"))  # type: ignore[arg-type]
+    if handler is None:
+        raise EditError(f"{where}.op", f"one of {', '.join([*_OPS, *journey_fragments.OPS, 'paste'])}")
+    handler(doc, op, where)

@@ -237,8 +237,14 @@ def journey_json_schema() -> dict[str, Any]:
                                "A control group: this share of entrants (stable per contact) gets no message; "
                                "reports compare it with the rest (uplift)."),
             "layout": {"type": "object", "description": (
-                "The builder's canvas: node id → {x, y} in pixels. The engine and the rules ignore it "
-                "(docs/subsystems/builder.md)."),
+                "The builder's canvas: node id → {x, y} in pixels, and its sticky notes under _notes. The engine "
+                "and the rules ignore it (docs/subsystems/builder.md)."),
+                       "properties": {"_notes": {
+                           "type": "object", "description": "Sticky notes: note id → {x, y, text}.",
+                           "additionalProperties": {"type": "object", "required": ["x", "y", "text"],
+                                                    "properties": {"x": {"type": "number"}, "y": {"type": "number"},
+                                                                   "text": {"type": "string", "maxLength": 2000}},
+                                                    "additionalProperties": False}}},
                        "additionalProperties": {"type": "object", "required": ["x", "y"],
                                                 "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
                                                 "additionalProperties": False}},
