@@ -63,36 +63,36 @@ def _blocks(group: list[DuplicateCandidate], threshold: float
     for c in group:
         by_name[c.name][c.company].append(c)
     city = group[0].city
-    name_pairs: list[tuple[str, str]] = [(n, n) for n, companies in by_name.items()
-                                         if sum(len(v) for v in companies.values()) > 1]
+    name_pairs = [(n, n) for n, companies in by_name.items() if sum(len(v) for v in companies.values()) > 1]
     name_pairs += _name_pairs(list(by_name), threshold)
-    scores: dict[tuple[str, str], float] = {}
+    scores: dict[tuple[str, str, bool], float] = {}
 
     def score(a: str, b: str, company: bool) -> float:
-        key = (a, b) if not company else ("\x00" + a, b)
+        key = (a, b, company)
         if key not in scores:
             scores[key] = fuzz.token_set_ratio(a, b) if company else fuzz.ratio(a, b)
         return scores[key]
 
     for n1, n2 in name_pairs:
-        pairs_by_score: dict[tuple[str, str, str, str], list[tuple[str, str]]] = defaultdict(list)
-        people = [c for cs in by_name[n1].values() for c in cs]
-        if n1 == n2:
-            matches: Iterable[tuple[DuplicateCandidate, DuplicateCandidate]] = combinations(people, 2)
-        else:
-            matches = product(people, [c for cs in by_name[n2].values() for c in cs])
-        for x, y in matches:
-            a, b = (x, y) if x.contact_id < y.contact_id else (y, x)
-            pairs_by_score[(a.name, b.name, a.company, b.company)].append((a.contact_id, b.contact_id))
-        for (name_a, name_b, company_a, company_b), pairs in pairs_by_score.items():
-            name_score = score(name_a, name_b, False)
-            if name_score < threshold:
-                continue
-            company_score = score(company_a, company_b, True) if company_a and company_b else 0.0
+        name_score = score(n1, n2, False)  # fuzz.ratio and token_set_ratio are symmetric
+        if name_score < threshold:
+            continue
+        left, right = by_name[n1], by_name[n2]
+        for c1, c2 in product(left, right):
+            if n1 == n2 and c2 < c1:
+                continue  # each pair of companies once
+            company_score = score(c1, c2, True) if c1 and c2 else 0.0
             if company_score < threshold:
                 continue
-            yield (round((name_score + company_score) / 2, 1),
-                   f"name {name_score:.0f}%, company {company_score:.0f}% alike, both in {city}", pairs)
+            if n1 == n2 and c1 == c2:
+                people = sorted(x.contact_id for x in left[c1])
+                pairs = list(combinations(people, 2))
+            else:
+                pairs = [(x, y) if x < y else (y, x)
+                         for x, y in product([p.contact_id for p in left[c1]], [p.contact_id for p in right[c2]])]
+            if pairs:
+                yield (round((name_score + company_score) / 2, 1),
+                       f"name {name_score:.0f}%, company {company_score:.0f}% alike, both in {city}", pairs)
 
 
 def _stream(negative: float, reason: str, pairs: list[tuple[str, str]]) -> Iterator[tuple[float, str, str, str]]:
