@@ -122,7 +122,8 @@ def _load(db: sqlite3.Connection, n_contacts: int, n_events: int, journey_ids: l
             f"FROM ({ev}) WHERE (h / 43) % 100 < {share}"), db, f"events ({kind})")
     rest = n_events - db.execute("SELECT count(*) FROM events").fetchone()[0]
     kind = _pick(["page_view"] * 5 + ["content_download"] * 2 + ["form_submit", "order_paid"], f"{h} / 47")
-    props = (f"(CASE {kind} WHEN 'page_view' THEN json_object('url', {_pick(['/', '/pricing', '/blog', '/product'], 'i')})"
+    url = _pick(['/', '/pricing', '/blog', '/product'], 'i')
+    props = (f"(CASE {kind} WHEN 'page_view' THEN json_object('url', {url})"
              f" WHEN 'content_download' THEN json_object('content_id', 'a' || (i % 50), 'content_type', "
              f"{_pick(['whitepaper', 'case_study'], 'i / 3')}) WHEN 'form_submit' THEN json_object('form_id', "
              f"'f' || (i % 5)) ELSE json_object('order_id', 'o' || i, 'amount', "
