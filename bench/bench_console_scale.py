@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import log, peak_rss_mb, percentile
-from console_dataset import T0, dataset
+from console_dataset import T0, dataset, ensure_indexes
 
 
 def _timed(call: Callable[[], Any], requests: int, budget: float) -> list[float]:
@@ -76,6 +76,7 @@ def main() -> None:
     rows = []
     try:
         app.init_database()  # idempotent: brings a file cached by an older schema to the current migrations
+        ensure_indexes(app.engine)
         app.create_secret_key()  # idempotent: kept beside the cached file
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -233,6 +233,21 @@ def _finish(part: Path, n_contacts: int) -> None:
     db.close()
 
 
+def ensure_indexes(engine: Any) -> None:
+    """Create the indexes the schema declares that a file cached before they existed lacks (a migration slot
+    filled after the file was made is already marked applied in it), then ANALYZE what changed."""
+    from touchflow.store.tables import metadata
+
+    with engine.begin() as c:
+        present = {name for (name,) in c.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                if index.name and index.name not in present:
+                    log(f"  creating {index.name} on the cached file")
+                    index.create(c)
+                    c.exec_driver_sql(f"ANALYZE {index.name}")
+
+
 def dataset(n_contacts: int, n_events: int) -> Path:
     path = path_for(n_contacts, n_events)
     if path.exists():
