@@ -57,3 +57,27 @@ def test_lifecycle_overview_counts_latest_moves_of_live_contacts(app: Applicatio
     assert overview.counts == [("prospect", 2), ("customer", 1), ("intent", 1)]
     assert overview.without_stage == 1  # c5
     assert overview.flows == [("", "prospect", 1), ("prospect", "customer", 1), ("prospect", "intent", 1)]
+
+
+def test_live_count_of_attributes_and_tags_is_the_computed_membership(app: Application,
+                                                                      clock: VirtualClock) -> None:
+    from touchflow.services.segments import create_segment, preview_segment, segment_members
+    from touchflow.store.tables import contact_tags
+
+    now = clock.now()
+    cities, ages = ["上海", "北京", None], [25, 45, 70, None]
+    with app.engine.begin() as c:
+        c.execute(insert(contacts), [{"id": f"c{i:02d}", "created_at": now, "updated_at": now, "city": cities[i % 3],
+                                      "age": ages[i % 4], "custom": {}, "lineage": {}} for i in range(36)])
+        c.execute(insert(contact_tags), [{"contact_id": f"c{i:02d}", "tag": "vip", "set_by": "t"}
+                                         for i in range(0, 36, 5)])
+        c.execute(update(contacts).where(contacts.c.id == "c01").values(merged_into="c00"))
+    for n, condition in enumerate([
+            {"all": [{"attr": "city", "eq": "上海"}, {"attr": "age", "gte": 40}]},
+            {"any": [{"attr": "city", "eq": "北京"}, {"tag": "vip"}]},
+            {"attr": "age", "lt": 50}]):
+        preview = preview_segment(app.services, {"key": f"p{n}", "name": "p", "condition": condition}, sample=5)
+        create_segment(app.services, {"key": f"s{n}", "name": "s", "condition": condition}, actor="test")
+        members = [cid for cid, _ in segment_members(app.services, f"s{n}", limit=100)]
+        assert preview.count == len(members) and preview.count > 0
+        assert preview.sample == members[:5]
