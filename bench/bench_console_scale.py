@@ -73,7 +73,7 @@ def main() -> None:
     phones = [f"+86138{rnd.randrange(args.contacts):08d}" for _ in range(args.requests + 3)]
     ids = [f"c{rnd.randrange(args.contacts):09d}" for _ in range(args.requests + 3)]
     raw = sqlite3.connect(path)
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         app.init_database()  # idempotent: brings a file cached by an older schema to the current migrations
         ensure_indexes(app.engine)
