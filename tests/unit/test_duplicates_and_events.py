@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from touchflow.domain.duplicates import DuplicateCandidate, suggest_duplicates
+from touchflow.domain.duplicates import DuplicateCandidate, DuplicateSuggestion, suggest_duplicates
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import EVENT_CATALOGUE, derive_event_id, validate_properties
 from touchflow.domain.records import contact_record_from, event_input_from
@@ -98,3 +98,38 @@ def test_hostile_contact_input_becomes_warnings_and_nul_characters_are_dropped()
         event_input_from({"type": "x", "email": "a" * 250 + "@b.cn"}, "api", NOW)
     event = event_input_from({"type": "x", "email": "a@b.cn", "properties": {"t": "a\x00b"}}, "api", NOW)
     assert event.properties == {"t": "ab"}
+
+
+def _pairwise_reference(candidates: list[DuplicateCandidate], threshold: float = 88.0,
+                        limit: int = 500) -> list[DuplicateSuggestion]:
+    """Every pair of a city compared: what the blocked search must give, pair for pair."""
+    from rapidfuzz import fuzz
+
+    found = []
+    for city in {c.city for c in candidates if c.name and c.city}:
+        group = sorted((c for c in candidates if c.city == city and c.name), key=lambda c: c.contact_id)
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                name_score = fuzz.ratio(a.name, b.name)
+                company_score = fuzz.token_set_ratio(a.company, b.company) if a.company and b.company else 0.0
+                if name_score >= threshold and company_score >= threshold:
+                    found.append(DuplicateSuggestion(
+                        a.contact_id, b.contact_id, round((name_score + company_score) / 2, 1),
+                        f"name {name_score:.0f}%, company {company_score:.0f}% alike, both in {city}"))
+    found.sort(key=lambda s: (-s.score, s.first, s.second))
+    return found[:limit]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_blocked_suggestions_are_the_pairwise_ones(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    names = ["王建国", "王建", "李明", "Zhang Weiming", "Zhang Weimin", "Zhang Wei Ming", "Alexander Petrov",
+             "Alexandr Petrov", "欧阳建国华", "欧阳建国", "", "陈"]
+    companies = ["苏州精密机械有限公司", "苏州精密机械公司", "星河科技", "星河 科技 上海", "", "Acme Ltd", "Acme"]
+    people = [DuplicateCandidate(f"c{rnd.randrange(10_000):05d}-{i}", rnd.choice(names), rnd.choice(companies),
+                                 rnd.choice(["苏州", "上海", ""])) for i in range(300)]
+    for limit in (5, 100, 5000):
+        assert suggest_duplicates(people, limit=limit) == _pairwise_reference(people, limit=limit)
+    assert suggest_duplicates(people, threshold=80, limit=5000) == _pairwise_reference(people, 80, 5000)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["OutboxMessage", "TaskRecord"]
+__all__ = ["OutboxMessage", "TaskRecord", "TaskTiming"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,14 @@ class TaskRecord:
     due_at: datetime
     done_at: datetime | None = None
     breached_at: datetime | None = None
+
+
+class TaskTiming(NamedTuple):
+    """The six columns the timeliness report reads of a task (the store reads only these)."""
+
+    queue: str
+    assignee: str | None
+    status: str
+    created_at: datetime
+    due_at: datetime
+    done_at: datetime | None

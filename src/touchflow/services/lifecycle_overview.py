@@ -1,7 +1,7 @@
 """Stage counts and recent moves between stages, for the console's lifecycle page (S3).
 
-Built from each live contact's latest stage change (the repository's ``last_stage_changes``), so no new query:
-a flow is a contact's most recent move, counted when it happened within the window.
+Built from each live contact's latest stage change, counted in one aggregate (``latest_stage_totals``): a flow
+is a contact's most recent move, counted when it happened within the window. Ties are listed by name.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from datetime import timedelta
 from touchflow.services.context import ServiceContext
 
 __all__ = ["StageOverview", "stage_overview"]
-
-_CHUNK = 2000
-
 
 @dataclass(frozen=True)
 class StageOverview:
@@ -29,15 +26,12 @@ def stage_overview(ctx: ServiceContext, days: int = 30) -> StageOverview:
     since = ctx.clock.now() - timedelta(days=days)
     counts: Counter[str] = Counter()
     flows: Counter[tuple[str, str]] = Counter()
-    live = 0
     with ctx.reader() as uow:
-        after = None
-        while ids := uow.lifecycle.live_ids(after, _CHUNK):
-            live += len(ids)
-            for change in uow.lifecycle.last_stage_changes(ids).values():
-                counts[change.stage] += 1
-                if change.at >= since:
-                    flows[(change.from_stage or "", change.stage)] += 1
-            after = ids[-1]
-    return StageOverview(counts.most_common(), live - sum(counts.values()),
-                         [(a, b, n) for (a, b), n in flows.most_common()], days)
+        live = uow.lifecycle.live_count()
+        totals = uow.lifecycle.latest_stage_totals(since)
+    for stage, from_stage, recent, n in sorted(totals, key=lambda t: (t[0], t[1] or "", t[2])):
+        counts[stage] += n
+        if recent:
+            flows[(from_stage or "", stage)] += n
+    return StageOverview(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), live - sum(counts.values()),
+                         [(a, b, n) for (a, b), n in sorted(flows.items(), key=lambda kv: (-kv[1], kv[0]))], days)

@@ -295,6 +295,15 @@ class SqlLifecycleRepository:
                 found[r.contact_id] = StageChange(r.contact_id, r.stage, r.from_stage, r.at, r.rule, r.by)
         return found
 
+    def latest_stage_totals(self, since: datetime) -> list[tuple[str, str | None, bool, int]]:
+        h, c = stage_history.alias("h"), contacts.alias("c")
+        latest = select(func.max(stage_history.c.id).label("id")).group_by(stage_history.c.contact_id).subquery()
+        recent = (h.c.at >= since).label("recent")
+        query = (select(h.c.stage, h.c.from_stage, recent, func.count().label("n"))
+                 .select_from(latest.join(h, h.c.id == latest.c.id).join(c, c.c.id == h.c.contact_id))
+                 .where(c.c.merged_into.is_(None)).group_by(h.c.stage, h.c.from_stage, recent))
+        return [(r.stage, r.from_stage, bool(r.recent), int(r.n)) for r in self._c.execute(query)]
+
     def add_stage_changes(self, rows: Sequence[StageChange]) -> None:
         bulk_insert(self._c, stage_history, ("contact_id", "stage", "from_stage", "at", "rule", "by"),
                     [(r.contact_id, r.stage, r.from_stage, r.at, r.rule, r.by) for r in rows])

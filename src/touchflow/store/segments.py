@@ -33,15 +33,18 @@ from sqlalchemy import (
 
 from touchflow.domain.conditions.predicates import (
     And,
+    AttrCompare,
     Condition,
     EvalContext,
     EventCount,
     EventSum,
     HasTag,
     InSegment,
+    Or,
     evaluate,
     needs_events,
     segments_used,
+    walk,
 )
 from touchflow.domain.segments.model import Direction, MembershipChange
 from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
@@ -303,6 +306,14 @@ class SqlSegmentRepository:
         return int(ended.rowcount)
 
     def matching(self, condition: Condition, ctx: EvalContext, sample: int) -> tuple[int, list[str]]:
+        if all(isinstance(node, And | Or | AttrCompare | HasTag) for node in walk(condition)):
+            # attributes and tags only: counted by the database on the narrowest index, not by loading every
+            # live contact's id as the set-wise pass does (5 s at a million contacts); the incremental updates
+            # already trust this compiled form to agree with the set-wise one
+            query, residual = self._candidates(condition, ctx, None)
+            if residual is None:
+                count = int(self._c.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+                return count, [r[0] for r in self._c.execute(query.order_by(contacts.c.id).limit(sample))]
         if SetEvaluator.supports(condition):
             found = SetEvaluator(self._c, ctx).members(condition)
             return len(found), sorted(found)[:sample]

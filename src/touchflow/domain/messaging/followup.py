@@ -12,13 +12,30 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
-from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.outbox import TaskTiming
 
 __all__ = ["TIMELINESS_TARGET", "TimelinessLine", "percentile", "timeliness"]
 
 TIMELINESS_TARGET = 0.9
+
+
+class Timed(Protocol):
+    """What the report reads of a task (a ``TaskRecord`` has it; the store reads only these columns)."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def assignee(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def done_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,7 @@ def percentile(values: Sequence[timedelta], q: float) -> timedelta | None:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-def _line(scope: Literal["person", "team"], queue: str, assignee: str | None, tasks: Iterable[TaskRecord],
+def _line(scope: Literal["person", "team"], queue: str, assignee: str | None, tasks: Iterable[Timed],
           now: datetime) -> TimelinessLine:
     within = late = open_late = pending = 0
     responses: list[timedelta] = []
@@ -75,10 +92,10 @@ def _line(scope: Literal["person", "team"], queue: str, assignee: str | None, ta
                           percentile(responses, 0.5), percentile(responses, 0.9))
 
 
-def timeliness(tasks: Iterable[TaskRecord], now: datetime) -> list[TimelinessLine]:
+def timeliness(tasks: Iterable[Timed], now: datetime) -> list[TimelinessLine]:
     """One line per (queue, person), then one per queue for the whole team; sorted, unassigned last."""
-    by_person: dict[tuple[str, str | None], list[TaskRecord]] = defaultdict(list)
-    by_queue: dict[str, list[TaskRecord]] = defaultdict(list)
+    by_person: dict[tuple[str, str | None], list[Timed]] = defaultdict(list)
+    by_queue: dict[str, list[Timed]] = defaultdict(list)
     for t in tasks:
         by_person[(t.queue, t.assignee)].append(t)
         by_queue[t.queue].append(t)

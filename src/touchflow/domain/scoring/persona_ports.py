@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from touchflow.domain.outbox import TaskRecord
+from touchflow.domain.outbox import TaskTiming
 
 __all__ = ["AssignmentRepository", "PersonaRecord", "PersonaRepository"]
 
@@ -37,6 +37,6 @@ class AssignmentRepository(Protocol):
         ...
 
     def cursors(self) -> dict[str, int]: ...
-    def tasks_since(self, since: datetime) -> list[TaskRecord]:
-        """Every task created at or after ``since`` (the timeliness report's input)."""
+    def tasks_since(self, since: datetime) -> list[TaskTiming]:
+        """What the timeliness report reads of every task created at or after ``since``."""
         ...
