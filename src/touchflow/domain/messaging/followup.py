@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from touchflow.domain.outbox import TaskTiming
-
 __all__ = ["TIMELINESS_TARGET", "TimelinessLine", "percentile", "timeliness"]
 
 TIMELINESS_TARGET = 0.9
