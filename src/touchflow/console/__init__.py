@@ -16,6 +16,7 @@ from touchflow.console.views import (
     account,
     assets,
     builder,
+    connectors,
     contacts,
     content,
     duplicates,
@@ -40,7 +41,7 @@ __all__ = ["install"]
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
 _AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
           measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
-          settings_config, lifecycle)
+          settings_config, lifecycle, connectors)
 
 
 def install(app: FastAPI) -> None:

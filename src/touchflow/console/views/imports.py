@@ -2,8 +2,7 @@
 map columns (what ``touchflow import --map FIELD=COLUMN`` does), run it with a progress bar, read the reject
 reasons and download the reject file; the source registry with each source's sync success rate.
 
-Connectors (their schedules, runs, errors; run or pause) come with the connector work (branch ``conn-core``):
-the sources page keeps a marked place for them.
+The connectors card (schedules, runs, errors, success rate; run now, pause, resume) is ``views/connectors.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from touchflow.console.auth import ConsoleUser, Denied, Me, allow, services
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
+from touchflow.console.views import connectors
 from touchflow.console.views.import_jobs import (
     MAX_UPLOAD_BYTES,
     ImportJob,
@@ -44,19 +44,26 @@ def _owner(me: ConsoleUser) -> str:
     return me.principal.actor.id
 
 
-async def _start_page(request: Request, me: ConsoleUser, error: str | None = None, status: int = 200) -> Response:
+async def _start_page(request: Request, me: ConsoleUser, error: str | None = None, status: int = 200,
+                      flash: dict[str, str] | None = None) -> Response:
     if error is not None and request.headers.get("hx-request") == "true":  # the upload form's message area
         return render(request, me, "imports/_upload_error.html", {"error": error}, status_code=status)
     sources = await run_in_threadpool(list_sources, services(request))
+    found = await connectors.load(request) if me.can("connectors.read") else None
     return render(request, me, "imports/start.html",
-                  {"title": N_("Imports and sources"), "sources": sources, "error": error,
+                  {"title": N_("Imports and sources"), "sources": sources, "error": error, "connectors": found,
+                   "can_manage_connectors": me.can("connectors.manage"), **(flash or {}),
                    "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024), "events_allowed": me.can("events.write")},
                   status_code=status)
 
 
 @router.get("/imports", **allow("contacts.write"))
-async def imports_page(request: Request, me: Me) -> Response:
-    return await _start_page(request, me)
+async def imports_page(request: Request, me: Me, connector: str = "", connector_done: str = "",
+                       connector_error: str = "") -> Response:
+    flash = {"connector": connector[:100],
+             "connector_done": connector_done if connector_done in ("run", "pause", "resume") else "",
+             "connector_error": connector_error if connector_error in ("not_found", "paused") else ""}
+    return await _start_page(request, me, flash=flash)
 
 
 @router.post("/imports", **allow("contacts.write"))
