@@ -22,6 +22,7 @@ from touchflow.console.views import (
     duplicates,
     home,
     imports,
+    journey_runs,
     lifecycle,
     login,
     measure,
@@ -41,7 +42,7 @@ __all__ = ["install"]
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
 _AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
           measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
-          settings_config, lifecycle, connectors)
+          settings_config, lifecycle, connectors, journey_runs)
 
 
 def install(app: FastAPI) -> None:

@@ -60,13 +60,20 @@ async def task_done(request: Request, me: Me, task_id: Annotated[str, Path(max_l
     return RedirectResponse("/tasks?done=1", status_code=303)
 
 
-@router.get("/journeys", **allow("journeys.read"))
-async def journeys_page(request: Request, me: Me, error: str | None = None) -> Response:
+async def journeys_response(request: Request, me: ConsoleUser, *, error: str | None = None, problem: object = None,
+                            done: str = "", status: int = 200) -> Response:
+    """The journeys list (archived ones left out); ``problem`` a ``console.errors.Problem`` to show."""
     ctx = services(request)
     records = await run_in_threadpool(list_journeys, ctx)
     stats = [await run_in_threadpool(journey_stats, ctx, j.key) for j in records if j.status != "archived"]
     return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": stats,
-                                                 "can_publish": me.can("journeys.publish"), "error": error})
+                                                 "can_publish": me.can("journeys.publish"), "error": error,
+                                                 "problem": problem, "done": done}, status_code=status)
+
+
+@router.get("/journeys", **allow("journeys.read"))
+async def journeys_page(request: Request, me: Me, error: str | None = None, done: str = "") -> Response:
+    return await journeys_response(request, me, error=error, done=done if done == "archived" else "")
 
 
 @router.post("/journeys/{key}/status", **allow("journeys.publish"))
