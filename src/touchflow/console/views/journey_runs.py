@@ -32,7 +32,8 @@ router = APIRouter()
 PAGE = 50
 Key = Annotated[str, Path(max_length=64)]
 STATUS_NAMES = {"active": N_("Running"), "waiting": N_("Waiting in the journey"), "paused": N_("Paused"),
-                "failed": N_("Failed"), "completed": N_("Completed"), "converted": N_("Reached the goal"), "exited": N_("Exited"),
+                "failed": N_("Failed"), "completed": N_("Completed"), "converted": N_("Reached the goal"),
+                "exited": N_("Exited"),
                 "held_out": N_("Held out")}
 ACTION_NAMES = {"pause": N_("Pause"), "resume": N_("Resume"), "remove": N_("Remove from the journey"),
                 "retry": N_("Retry")}

@@ -1,7 +1,7 @@
 """Segments (S-requirements, D4): the list with member counts, the condition builder with a live count and masked
 sample members (``preview_segment``: nothing saved), a segment's page (its condition, members, static list edits,
-a contact's membership history, the segment's whole history paged), and "export this segment", which files an approval request (P4: an export of
-personal data needs a second person) and shows it pending.
+a contact's membership history, the segment's whole history paged), and "export this segment", which files an
+approval request (P4: an export of personal data needs a second person) and shows it pending.
 """
 
 from __future__ import annotations
