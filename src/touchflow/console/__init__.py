@@ -33,6 +33,7 @@ from touchflow.console.views import (
     settings_approvals,
     settings_audit,
     settings_config,
+    settings_users,
     work,
 )
 
@@ -42,7 +43,7 @@ __all__ = ["install"]
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
 _AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
           measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
-          settings_config, lifecycle, connectors, journey_runs)
+          settings_config, lifecycle, connectors, journey_runs, settings_users)
 
 
 def install(app: FastAPI) -> None:
