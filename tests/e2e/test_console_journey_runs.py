@@ -93,3 +93,20 @@ def test_runs_page_in_chromium(app: Application, clock: VirtualClock, database_u
         page.get_by_role("button", name="暂停 张伟 的运行").click()
         page.locator(f"tr[data-contact='{zhang}'][data-run-status='paused']").wait_for()
         b.check(page)
+
+
+def test_a_viewer_reads_journeys_and_runs_without_names_or_buttons(app: Application, clock: VirtualClock) -> None:
+    zhang, _ = seed(app, clock)
+    with console_client(app) as client:
+        sign_in(client, app, clock, "wang@example.cn", "viewer", name="王经理")
+        listing = client.get("/journeys")
+        assert listing.status_code == 200 and "注册后培育" in listing.text
+        assert 'href="/journeys"' in listing.text  # the sidebar shows Journeys to a viewer
+        runs = client.get("/journeys/nurture/runs")
+        assert runs.status_code == 200 and f'data-contact="{zhang}"' in runs.text
+        assert "张伟" not in runs.text and "138****0001" not in runs.text  # no contact data without contacts.read
+        assert "/runs/" + zhang + "/pause" not in runs.text
+        refused = client.post(f"/journeys/nurture/runs/{zhang}/pause", data={"csrf_token": csrf_of(runs.text)})
+        assert refused.status_code == 403
+        assert client.post("/journeys/nurture/archive", data={"csrf_token": csrf_of(runs.text),
+                                                               "reason": "x"}).status_code == 403

@@ -54,8 +54,9 @@ class RunPage:
 
 
 def journey_run_page(ctx: ServiceContext, key: str, status: str | None = None, offset: int = 0,
-                     limit: int = 50) -> RunPage:
-    """JourneyError for an unknown journey or status (naming it)."""
+                     limit: int = 50, *, with_labels: bool = True) -> RunPage:
+    """JourneyError for an unknown journey or status (naming it). Without ``with_labels`` (a reader who may not
+    read contacts, such as a viewer) each run shows the contact id only: no name, phone or email."""
     if status is not None and status not in RUN_STATUSES:
         raise JourneyError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
     offset, limit = max(0, offset), max(1, min(limit, 200))
@@ -70,6 +71,7 @@ def journey_run_page(ctx: ServiceContext, key: str, status: str | None = None, o
     chosen = sorted((r for r in runs if status is None or r.status == status),
                     key=lambda r: (r.entered_at, r.id), reverse=True)
     page = chosen[offset:offset + limit]
-    labels = contact_labels(ctx, [r.contact_id for r in page])
+    labels = (contact_labels(ctx, [r.contact_id for r in page]) if with_labels
+              else {r.contact_id: ContactLabel(r.contact_id, None, None, None) for r in page})
     return RunPage(record, [RunLine(r, labels[r.contact_id]) for r in page], len(chosen), counts, status, offset,
                    limit)

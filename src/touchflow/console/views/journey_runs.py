@@ -44,7 +44,8 @@ DONE = {"pause": N_("The contact's run is paused."), "resume": N_("The contact's
 async def _runs_page(request: Request, me: ConsoleUser, key: str, status: str | None, offset: int, *,
                      done: str = "", problem: object = None, code: int = 200) -> Response:
     try:
-        page = await run_in_threadpool(journey_run_page, services(request), key, status, offset, PAGE)
+        page = await run_in_threadpool(lambda: journey_run_page(services(request), key, status, offset, PAGE,
+                                                                with_labels=me.can("contacts.read")))
     except JourneyError as exc:
         return render(request, me, "journeys/missing.html", {"title": N_("Journey not found"),
                                                              "problem": problem_of(exc)}, status_code=404)
