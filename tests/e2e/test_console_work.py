@@ -49,7 +49,8 @@ def test_an_agent_completes_a_task_with_an_outcome(app: Application, clock: Virt
     assert row.details["note"] == "[reached] 约了周三"
 
 
-def test_a_viewer_reads_journeys_but_not_tasks_and_a_strategist_pauses_a_journey(app: Application, clock: VirtualClock) -> None:
+def test_a_viewer_reads_journeys_but_not_tasks_and_a_strategist_pauses_a_journey(app: Application,
+                                                                                  clock: VirtualClock) -> None:
     publish_journey(app.services, WELCOME, actor="test")
     with console_client(app) as client:
         sign_in(client, app, clock, "viewer@example.cn", "viewer")
