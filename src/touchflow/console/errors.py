@@ -31,7 +31,8 @@ FIELD_LABELS: dict[str, str] = {
     "email": N_("email"), "file": N_("file"), "journey": N_("journey"), "key": N_("key"), "name": N_("name"),
     "password": N_("password"), "reason": N_("reason"), "role": N_("role"), "segment": N_("segment"),
     "source": N_("data source"), "status": N_("status"), "user": N_("user"), "permission": N_("permission"),
-    "request": N_("request"), "kind": N_("kind"), "offset": N_("page"), "": N_("request"),
+    "request": N_("request"), "kind": N_("kind"), "task": N_("task"),
+    "outcome": N_("outcome"), "offset": N_("page"), "": N_("request"),
 }
 REASONS: dict[str, str] = {
     "required": N_("it is required"),
@@ -49,11 +50,11 @@ REASONS: dict[str, str] = {
 # (pattern over the service's reason, reason code), first match wins
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^no \w+ |not found|no such|does not exist", re.I), "not_found"),
+    (re.compile(r"^(is )?required|must not be empty|choose a file|say why", re.I), "required"),
     (re.compile(r"is archived", re.I), "archived"),
     (re.compile(r"has no run in .* that can be", re.I), "nothing_to_do"),
     (re.compile(r"your own|yourself|oneself", re.I), "yourself"),
     (re.compile(r"is paused", re.I), "paused"),
-    (re.compile(r"^(is )?required|must not be empty|choose a file|say why", re.I), "required"),
     (re.compile(r"^(must be |one of |status must be |action must be )", re.I), "choice"),
     (re.compile(r"too long|at most \d+ characters", re.I), "too_long"),
     (re.compile(r"\bover \d+ ?(KiB|MiB|MB|KB)\b", re.I), "too_large"),
@@ -120,5 +121,5 @@ def problem_of(exc: BaseException) -> Problem:
         kind = "validation"
     if not field:
         field = {"ContactNotFound": "contact", "ConnectorNotFound": "connector", "UserNotFound": "user",
-                 "JourneyError": "journey"}.get(name, "")
+                 "JourneyError": "journey", "TaskNotFound": "task", "SegmentNotFound": "segment"}.get(name, "")
     return Problem(kind, field, reason, code)
