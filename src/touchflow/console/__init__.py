@@ -37,7 +37,11 @@ from touchflow.console.views import (
     work,
 )
 
-__all__ = ["install"]
+__all__ = ["OWN_BODY_LIMITS", "install"]
+
+# Paths that enforce their own body limit instead of the API's 16 MiB: they write the body to disk as it arrives
+# (the import upload: 50 MB, refused with a 413 page naming the limit — views/upload_stream.py).
+OWN_BODY_LIMITS = ("/imports",)
 
 # One router per page area; an area added here appears at its own paths (nav.py lists what the sidebar shows).
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.

@@ -7,6 +7,8 @@ The connectors card (schedules, runs, errors, success rate; run now, pause, resu
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,15 +21,18 @@ from touchflow.console.i18n import N_
 from touchflow.console.templating import render
 from touchflow.console.views import connectors
 from touchflow.console.views.import_jobs import (
+    DEFAULT_UPLOAD_ROOT,
     MAX_UPLOAD_BYTES,
     ImportJob,
     UploadError,
+    forget,
     job_of,
-    parse_upload,
     preview,
     start,
-    store_upload,
+    store_received,
+    upload_folder,
 )
+from touchflow.console.views.upload_stream import FORM_OVERHEAD, UploadTooLarge, receive_upload
 from touchflow.engine.readers import MappingError, ReadError
 from touchflow.services.sources import list_sources
 
@@ -66,26 +71,43 @@ async def imports_page(request: Request, me: Me, connector: str = "", connector_
     return await _start_page(request, me, flash=flash)
 
 
+def _upload_root(request: Request) -> Path:
+    found = getattr(request.app.state, "upload_dir", None)
+    return found if isinstance(found, Path) else DEFAULT_UPLOAD_ROOT
+
+
 @router.post("/imports", **allow("contacts.write"))
 async def upload(request: Request, me: Me) -> Response:
-    """The form is sent by htmx (multipart, with the session's CSRF token as ``X-CSRF-Token``)."""
+    """The form is sent by htmx (multipart, with the session's CSRF token as ``X-CSRF-Token``). The body is
+    written to disk as it arrives (``upload_stream``), never held in memory; past the limit it stops with 413."""
     size = request.headers.get("content-length", "")
-    if size.isdigit() and int(size) > MAX_UPLOAD_BYTES + 64 * 1024:
-        return await _start_page(request, me, f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", 413)
-    body = await request.body()
+    limit_text = f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: use `touchflow import` on the server"
+    if size.isdigit() and int(size) > MAX_UPLOAD_BYTES + FORM_OVERHEAD:
+        return await _start_page(request, me, limit_text, 413)
+    folder = await run_in_threadpool(upload_folder, _upload_root(request))
     try:
-        fields, file = parse_upload(request.headers.get("content-type", ""), body)
+        fields, file = await receive_upload(request.stream(), request.headers.get("content-type", ""), folder,
+                                            MAX_UPLOAD_BYTES)
         if file is None:
             raise UploadError("file", "choose a file to upload")
         kind = fields.get("kind", "contacts")
         if kind in _KIND_PERMISSION and not me.can(_KIND_PERMISSION[kind]):
             raise Denied(f"permission '{_KIND_PERMISSION[kind]}' is needed to import {kind}", me)
-        job = await run_in_threadpool(store_upload, _owner(me), kind, fields.get("source", ""), file[0], file[1])
+        job = await run_in_threadpool(store_received, _owner(me), kind, fields.get("source", ""), file[0], file[1])
         await run_in_threadpool(preview, job)  # a file that cannot be read is refused now, not after mapping
+    except UploadTooLarge:
+        shutil.rmtree(folder, ignore_errors=True)
+        return await _start_page(request, me, limit_text, 413)
     except UploadError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
         return await _start_page(request, me, str(exc), 422)
     except ReadError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        forget(job.id)
         return await _start_page(request, me, f"file: {str(exc).split(': ', 1)[-1]}", 422)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a refused permission, a dropped connection: nothing is kept
+        raise
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": f"/imports/{job.id}"})
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
