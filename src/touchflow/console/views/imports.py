@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from touchflow.console.auth import ConsoleUser, Denied, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
@@ -33,6 +34,7 @@ from touchflow.console.views.import_jobs import (
     upload_folder,
 )
 from touchflow.console.views.upload_stream import FORM_OVERHEAD, UploadTooLarge, receive_upload
+from touchflow.domain.errors import FieldError
 from touchflow.engine.readers import MappingError, ReadError
 from touchflow.services.sources import list_sources
 
@@ -49,16 +51,21 @@ def _owner(me: ConsoleUser) -> str:
     return me.principal.actor.id
 
 
-async def _start_page(request: Request, me: ConsoleUser, error: str | None = None, status: int = 200,
+async def _start_page(request: Request, me: ConsoleUser, error: Exception | None = None, status: int = 200,
                       flash: dict[str, str] | None = None) -> Response:
+    """``error``: an upload refused — over the limit (a message naming it), else a field and reason through the
+    catalogs (``console/errors.py``)."""
+    shown = {"error": None, "too_large": isinstance(error, UploadTooLarge),
+             "problem": problem_of(error) if error is not None and not isinstance(error, UploadTooLarge) else None,
+             "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
     if error is not None and request.headers.get("hx-request") == "true":  # the upload form's message area
-        return render(request, me, "imports/_upload_error.html", {"error": error}, status_code=status)
+        return render(request, me, "imports/_upload_error.html", shown, status_code=status)
     sources = await run_in_threadpool(list_sources, services(request))
     found = await connectors.load(request) if me.can("connectors.read") else None
     return render(request, me, "imports/start.html",
-                  {"title": N_("Imports and sources"), "sources": sources, "error": error, "connectors": found,
-                   "can_manage_connectors": me.can("connectors.manage"), **(flash or {}),
-                   "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024), "events_allowed": me.can("events.write")},
+                  {"title": N_("Imports and sources"), "sources": sources, "connectors": found,
+                   "can_manage_connectors": me.can("connectors.manage"), **(flash or {}), **shown,
+                   "events_allowed": me.can("events.write")},
                   status_code=status)
 
 
@@ -81,9 +88,8 @@ async def upload(request: Request, me: Me) -> Response:
     """The form is sent by htmx (multipart, with the session's CSRF token as ``X-CSRF-Token``). The body is
     written to disk as it arrives (``upload_stream``), never held in memory; past the limit it stops with 413."""
     size = request.headers.get("content-length", "")
-    limit_text = f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: use `touchflow import` on the server"
     if size.isdigit() and int(size) > MAX_UPLOAD_BYTES + FORM_OVERHEAD:
-        return await _start_page(request, me, limit_text, 413)
+        return await _start_page(request, me, UploadTooLarge(MAX_UPLOAD_BYTES), 413)
     folder = await run_in_threadpool(upload_folder, _upload_root(request))
     try:
         fields, file = await receive_upload(request.stream(), request.headers.get("content-type", ""), folder,
@@ -95,16 +101,16 @@ async def upload(request: Request, me: Me) -> Response:
             raise Denied(f"permission '{_KIND_PERMISSION[kind]}' is needed to import {kind}", me)
         job = await run_in_threadpool(store_received, _owner(me), kind, fields.get("source", ""), file[0], file[1])
         await run_in_threadpool(preview, job)  # a file that cannot be read is refused now, not after mapping
-    except UploadTooLarge:
+    except UploadTooLarge as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        return await _start_page(request, me, limit_text, 413)
+        return await _start_page(request, me, exc, 413)
     except UploadError as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        return await _start_page(request, me, str(exc), 422)
+        return await _start_page(request, me, exc, 422)
     except ReadError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         forget(job.id)
-        return await _start_page(request, me, f"file: {str(exc).split(': ', 1)[-1]}", 422)
+        return await _start_page(request, me, FieldError("file", str(exc).split(": ", 1)[-1]), 422)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # a refused permission, a dropped connection: nothing is kept
         raise
