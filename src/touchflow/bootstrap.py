@@ -144,6 +144,12 @@ class Application:
             return Path(self.settings.audit_anchor_file).expanduser()
         return anchor_file_beside(self.key_source().path)
 
+    def upload_directory(self) -> Path | None:
+        """Where console uploads wait between upload and run: ``uploads`` in the data directory — beside the
+        database's key file (the SQLite file's folder, or the config directory) — or None when there is none."""
+        path = self.key_source().path
+        return None if path is None else path.parent / "uploads"
+
     def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
         path = self.audit_anchor_file()
         daily = None if path is None else partial(anchor_chain, self.services, path, once_a_day=True)

@@ -83,7 +83,8 @@ def test_hostile_uploads_are_refused_naming_the_field(app: Application, clock: V
         for data, file, field in cases:
             answer = client.post("/imports", data=data, files={"file": (file[0], file[1], "text/csv")},
                                  headers=headers)
-            assert answer.status_code == 422 and field in answer.text, (file, answer.text)
+            assert answer.status_code == 422 and f'data-field="{field[:-1]}"' in answer.text, (file, answer.text)
+            assert "请检查字段" in answer.text, answer.text  # the field and reason through the catalogs
         plain = client.post("/imports", data={"csrf_token": csrf, "source": "crm"})
         assert plain.status_code == 422 and "multipart" in plain.text
 

@@ -49,12 +49,17 @@ def test_an_agent_completes_a_task_with_an_outcome(app: Application, clock: Virt
     assert row.details["note"] == "[reached] 约了周三"
 
 
-def test_a_viewer_cannot_open_tasks_and_a_strategist_pauses_a_journey(app: Application, clock: VirtualClock) -> None:
+def test_a_viewer_reads_journeys_but_not_tasks_and_a_strategist_pauses_a_journey(app: Application,
+                                                                                  clock: VirtualClock) -> None:
     publish_journey(app.services, WELCOME, actor="test")
     with console_client(app) as client:
         sign_in(client, app, clock, "viewer@example.cn", "viewer")
         assert client.get("/tasks").status_code == 403
-        assert client.get("/journeys").status_code == 403
+        read_only = client.get("/journeys")  # a viewer reads journeys (journeys.read) but changes nothing
+        assert read_only.status_code == 200 and "新用户欢迎流程" in read_only.text
+        assert "/journeys/welcome/status" not in read_only.text and "/journeys/welcome/archive" not in read_only.text
+        assert client.post("/journeys/welcome/status", data={"csrf_token": csrf_of(read_only.text),
+                                                              "action": "pause"}).status_code == 403
         client.cookies.clear()
         sign_in(client, app, clock, "zhao@example.cn", "strategist", name="赵主管")
         page = client.get("/journeys")

@@ -98,13 +98,15 @@ def create_app(application: Wired, *, api_key_ttl: float = 30.0, write_slots: in
     app = FastAPI(title="Touchflow API", version=__version__, description=_DESCRIPTION, docs_url=None,
                   redoc_url=None, openapi_url=None)  # /openapi.json is declared below, like every route
     setattr(app, "build_middleware_stack", wrap_outermost(app.build_middleware_stack))  # noqa: B010
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, own_limits=console.OWN_BODY_LIMITS)
     app.add_middleware(RequestId)  # added last: outermost of the two, so even a 413 carries its request id
     install_docs(app)
     services = application.services
     app.state.touchflow = ApiState(services, ApiKeyCache(services, ttl=api_key_ttl), write_slots or 1)
     app.state.api_keys = app.state.touchflow.api_keys
     app.state.open_sandbox = getattr(application, "open_sandbox", None)  # the builder's dry run (optional)
+    uploads = getattr(application, "upload_directory", None)  # console uploads (optional, as the sandbox)
+    app.state.upload_dir = uploads() if uploads is not None else None
     app.include_router(events.router)
     app.include_router(lifecycle.router)  # before contacts: its {identifier:path} would take …/score
     app.include_router(contacts.router)

@@ -12,7 +12,7 @@ covers every route, including those FastAPI parses into a model before any route
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -53,12 +53,13 @@ class BodyLimit:
     answer is the usual JSON error.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, own_limits: Collection[str] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.own_limits = frozenset(own_limits)  # paths that stream their body to disk and enforce their own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path", "") in self.own_limits:
             await self.app(scope, receive, send)
             return
         too_big = HTTPException(413, f"body over {self.limit // (1024 * 1024)} MiB")

@@ -16,11 +16,13 @@ from touchflow.console.views import (
     account,
     assets,
     builder,
+    connectors,
     contacts,
     content,
     duplicates,
     home,
     imports,
+    journey_runs,
     lifecycle,
     login,
     measure,
@@ -31,16 +33,21 @@ from touchflow.console.views import (
     settings_approvals,
     settings_audit,
     settings_config,
+    settings_users,
     work,
 )
 
-__all__ = ["install"]
+__all__ = ["OWN_BODY_LIMITS", "install"]
+
+# Paths that enforce their own body limit instead of the API's 16 MiB: they write the body to disk as it arrives
+# (the import upload: 50 MB, refused with a 413 page naming the limit — views/upload_stream.py).
+OWN_BODY_LIMITS = ("/imports",)
 
 # One router per page area; an area added here appears at its own paths (nav.py lists what the sidebar shows).
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
 _AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
           measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
-          settings_config, lifecycle)
+          settings_config, lifecycle, connectors, journey_runs, settings_users)
 
 
 def install(app: FastAPI) -> None:

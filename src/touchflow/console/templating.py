@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from touchflow.console.auth import ConsoleUser
+from touchflow.console.errors import problem_of
 from touchflow.console.i18n import format_day, format_number, format_ratio, format_when, translations
 from touchflow.console.nav import nav_for
 from touchflow.domain.governance.permissions import ROLE_NAMES, role
@@ -102,6 +103,8 @@ def render(request: Request, user: ConsoleUser | None, template: str, context: M
               "nav": nav_for(user.principal) if user is not None else [], "path": request.url.path,
               "csrf_token": user.csrf_token if user is not None else "", "role_title": _role_title(user, prefs),
               **context}
+    if isinstance(values.get("field_error"), Exception) and not values.get("problem"):
+        values["problem"] = problem_of(values["field_error"])  # shown through the catalogs (_problem.html)
     body = environment().get_template(template).render(values)
     return HTMLResponse(body, status_code=status_code,
                         headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store",

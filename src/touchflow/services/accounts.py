@@ -22,7 +22,7 @@ from touchflow.security.crypto import SecretBox, SecretError
 from touchflow.security.passwords import hash_password
 from touchflow.services.context import ServiceContext
 
-__all__ = ["AccountExists", "UserNotFound", "UserSummary", "admin_count", "create_user", "disable_user",
+__all__ = ["AccountExists", "UserNotFound", "UserSummary", "admin_count", "create_user", "disable_user", "enable_user",
            "list_users", "logout_user_everywhere", "reseal_totp_secrets", "reset_2fa", "set_password",
            "set_role"]
 
@@ -113,11 +113,19 @@ def _not_last_admin(uow: UnitOfWork, user: UserRecord, what: str) -> None:
                                   "(make another administrator first)")
 
 
+def _not_yourself(actor: Actor, user: UserRecord, what: str) -> None:
+    """An administrator never disables, re-enables or resets the second factor of their own account (a second
+    administrator does): one person cannot lock themself out, nor lift their own disablement."""
+    if actor.id == f"user:{user.id}":
+        raise FieldError("user", f"{what} your own account is not allowed: ask another administrator")
+
+
 def disable_user(ctx: ServiceContext, email: str, *, actor: Actor) -> UserRecord:
     """The account can no longer log in; its sessions end now. Kept (audit rows name it), not deleted."""
     now = ctx.clock.now()
 
     def change(uow: UnitOfWork, user: UserRecord) -> tuple[UserRecord, dict[str, object]]:
+        _not_yourself(actor, user, "disabling")
         if user.disabled_at is not None:
             return user, {"already": 1}
         _not_last_admin(uow, user, "disabling it")
@@ -126,10 +134,23 @@ def disable_user(ctx: ServiceContext, email: str, *, actor: Actor) -> UserRecord
     return _change(ctx, email, actor, "user.disable", change)
 
 
+def enable_user(ctx: ServiceContext, email: str, *, actor: Actor) -> UserRecord:
+    """A disabled account may log in again (its API keys stay revoked: new ones are issued if needed)."""
+
+    def change(uow: UnitOfWork, user: UserRecord) -> tuple[UserRecord, dict[str, object]]:
+        _not_yourself(actor, user, "re-enabling")
+        if user.disabled_at is None:
+            return user, {"already": 1}
+        return replace(user, disabled_at=None), {}
+
+    return _change(ctx, email, actor, "user.enable", change)
+
+
 def reset_2fa(ctx: ServiceContext, email: str, *, actor: Actor) -> UserRecord:
     """Forget the TOTP secret and recovery codes (a lost phone): the next login enrols again."""
 
     def change(uow: UnitOfWork, user: UserRecord) -> tuple[UserRecord, dict[str, object]]:
+        _not_yourself(actor, user, "resetting the second factor of")
         uow.accounts.replace_recovery_codes(user.id, [], ctx.clock.now())
         return replace(user, totp_secret=None, totp_enrolled_at=None, totp_last_step=None), {}
 

@@ -349,6 +349,16 @@ class SqlSegmentRepository:
                  .order_by(segment_history.c.entered_at, segment_history.c.id))
         return [MembershipStay(*r) for r in self._c.execute(query)]
 
+    def stays_in(self, segment_id: str, before: int | None, limit: int) -> list[tuple[int, MembershipStay]]:
+        query = (select(segment_history.c.id, segments.c.key, segment_history.c.contact_id,
+                        segment_history.c.entered_at, segment_history.c.left_at)
+                 .join(segments, segments.c.id == segment_history.c.segment_id)
+                 .where(segment_history.c.segment_id == segment_id)
+                 .order_by(segment_history.c.id.desc()).limit(limit))
+        if before is not None:
+            query = query.where(segment_history.c.id < before)
+        return [(int(r[0]), MembershipStay(*r[1:])) for r in self._c.execute(query)]
+
     # --- freshness ------------------------------------------------------------------------------
 
     def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:

@@ -1,9 +1,10 @@
 """Console file imports: the uploaded file on disk, a look at its first rows, and the run in a thread.
 
 The run is the CLI's (``engine.importer.import_file``, the same batches, reject file and audit row); the console
-adds only where the file waits between upload and run (a private folder per upload, mode 0700, removed a day
-later) and a progress figure the page polls. Jobs live in this process's memory: an upload belongs to the
-person who made it (only they see, run or download it), and a restart forgets unfinished uploads.
+adds only where the file waits between upload and run — a private folder per upload under the data directory's
+``uploads`` (mode 0700), written as it arrives by ``upload_stream.receive_upload``, removed a day later — and a
+progress figure the page polls. Jobs live in this process's memory: an upload belongs to the person who made it
+(only they see, run or download it), and a restart forgets unfinished uploads.
 """
 
 from __future__ import annotations
@@ -28,14 +29,26 @@ from touchflow.engine.importer import ImportReport, import_file
 from touchflow.engine.readers import MappingError, ReadError, open_rows
 from touchflow.services.context import ServiceContext
 
-__all__ = ["MAX_UPLOAD_BYTES", "ImportJob", "Preview", "UploadError", "job_of", "parse_upload", "preview",
-           "start", "store_upload"]
+__all__ = [
+    "DEFAULT_UPLOAD_ROOT",
+    "MAX_UPLOAD_BYTES",
+    "ImportJob",
+    "Preview",
+    "UploadError",
+    "forget",
+    "job_of",
+    "parse_upload",
+    "preview",
+    "start",
+    "store_received",
+    "upload_folder",
+]
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _KEEP_SECONDS = 24 * 3600
 _PREVIEW_ROWS = 5
 _SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".xlsx")
-_ROOT = Path(tempfile.gettempdir()) / "touchflow-console-imports"
+DEFAULT_UPLOAD_ROOT = Path(tempfile.gettempdir()) / "touchflow-console-imports"  # when no data directory is set
 _LOCK = threading.Lock()
 _JOBS: dict[str, ImportJob] = {}
 _log = logging.getLogger(__name__)
@@ -118,29 +131,45 @@ def _sweep() -> None:
         shutil.rmtree(job.path.parent, ignore_errors=True)
 
 
-def store_upload(owner: str, kind: str, source: str, file_name: str, data: bytes) -> ImportJob:
-    """Keep the file for its mapping and run; ``UploadError`` naming the field when it cannot be used."""
+def upload_folder(root: Path) -> Path:
+    """A new private folder (0700) under ``root`` for one upload; old uploads are swept first."""
+    _sweep()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def _checked_name(kind: str, source: str, file_name: str) -> str:
     if kind not in ("contacts", "events"):
         raise UploadError("kind", "contacts or events")
-    source = source.strip()
     if not source or len(source) > 100:
         raise UploadError("source", "name the source, 1-100 characters (e.g. crm, offline_expo)")
     base = re.sub(r"[^\w.\-]", "_", Path(file_name.replace("\\", "/")).name)[-120:].lstrip(".") or "upload.csv"
     if not base.lower().endswith(_SUFFIXES):
         raise UploadError("file", "a CSV, JSON Lines (.jsonl) or Excel (.xlsx) file")
-    if not data:
+    return base
+
+
+def store_received(owner: str, kind: str, source: str, file_name: str, received: Path) -> ImportJob:
+    """Keep a file ``receive_upload`` wrote (in its own upload folder) for its mapping and run; ``UploadError``
+    naming the field when it cannot be used (the caller removes the folder then)."""
+    source = source.strip()
+    base = _checked_name(kind, source, file_name)
+    size = received.stat().st_size
+    if not size:
         raise UploadError("file", "the file is empty")
-    if len(data) > MAX_UPLOAD_BYTES:
+    if size > MAX_UPLOAD_BYTES:
         raise UploadError("file", f"over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: use `touchflow import` on the server")
-    _sweep()
-    _ROOT.mkdir(mode=0o700, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=_ROOT))
-    path = folder / base
-    path.write_bytes(data)
+    path = received.rename(received.parent / base)
     job = ImportJob(secrets.token_urlsafe(12), owner, kind, source, base, path)  # type: ignore[arg-type]
     with _LOCK:
         _JOBS[job.id] = job
     return job
+
+
+def forget(job_id: str) -> None:
+    """Drop a job whose file was refused (its folder is removed by the caller)."""
+    with _LOCK:
+        _JOBS.pop(job_id, None)
 
 
 def job_of(job_id: str, owner: str) -> ImportJob | None:

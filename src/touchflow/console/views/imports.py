@@ -2,12 +2,13 @@
 map columns (what ``touchflow import --map FIELD=COLUMN`` does), run it with a progress bar, read the reject
 reasons and download the reject file; the source registry with each source's sync success rate.
 
-Connectors (their schedules, runs, errors; run or pause) come with the connector work (branch ``conn-core``):
-the sources page keeps a marked place for them.
+The connectors card (schedules, runs, errors, success rate; run now, pause, resume) is ``views/connectors.py``.
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,19 +16,25 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from touchflow.console.auth import ConsoleUser, Denied, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
+from touchflow.console.views import connectors
 from touchflow.console.views.import_jobs import (
+    DEFAULT_UPLOAD_ROOT,
     MAX_UPLOAD_BYTES,
     ImportJob,
     UploadError,
+    forget,
     job_of,
-    parse_upload,
     preview,
     start,
-    store_upload,
+    store_received,
+    upload_folder,
 )
+from touchflow.console.views.upload_stream import FORM_OVERHEAD, UploadTooLarge, receive_upload
+from touchflow.domain.errors import FieldError
 from touchflow.engine.readers import MappingError, ReadError
 from touchflow.services.sources import list_sources
 
@@ -44,41 +51,69 @@ def _owner(me: ConsoleUser) -> str:
     return me.principal.actor.id
 
 
-async def _start_page(request: Request, me: ConsoleUser, error: str | None = None, status: int = 200) -> Response:
+async def _start_page(request: Request, me: ConsoleUser, error: Exception | None = None, status: int = 200,
+                      flash: dict[str, str] | None = None) -> Response:
+    """``error``: an upload refused — over the limit (a message naming it), else a field and reason through the
+    catalogs (``console/errors.py``)."""
+    shown = {"error": None, "too_large": isinstance(error, UploadTooLarge),
+             "problem": problem_of(error) if error is not None and not isinstance(error, UploadTooLarge) else None,
+             "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
     if error is not None and request.headers.get("hx-request") == "true":  # the upload form's message area
-        return render(request, me, "imports/_upload_error.html", {"error": error}, status_code=status)
+        return render(request, me, "imports/_upload_error.html", shown, status_code=status)
     sources = await run_in_threadpool(list_sources, services(request))
+    found = await connectors.load(request) if me.can("connectors.read") else None
     return render(request, me, "imports/start.html",
-                  {"title": N_("Imports and sources"), "sources": sources, "error": error,
-                   "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024), "events_allowed": me.can("events.write")},
+                  {"title": N_("Imports and sources"), "sources": sources, "connectors": found,
+                   "can_manage_connectors": me.can("connectors.manage"), **(flash or {}), **shown,
+                   "events_allowed": me.can("events.write")},
                   status_code=status)
 
 
 @router.get("/imports", **allow("contacts.write"))
-async def imports_page(request: Request, me: Me) -> Response:
-    return await _start_page(request, me)
+async def imports_page(request: Request, me: Me, connector: str = "", connector_done: str = "",
+                       connector_error: str = "") -> Response:
+    flash = {"connector": connector[:100],
+             "connector_done": connector_done if connector_done in ("run", "pause", "resume") else "",
+             "connector_error": connector_error if connector_error in ("not_found", "paused") else ""}
+    return await _start_page(request, me, flash=flash)
+
+
+def _upload_root(request: Request) -> Path:
+    found = getattr(request.app.state, "upload_dir", None)
+    return found if isinstance(found, Path) else DEFAULT_UPLOAD_ROOT
 
 
 @router.post("/imports", **allow("contacts.write"))
 async def upload(request: Request, me: Me) -> Response:
-    """The form is sent by htmx (multipart, with the session's CSRF token as ``X-CSRF-Token``)."""
+    """The form is sent by htmx (multipart, with the session's CSRF token as ``X-CSRF-Token``). The body is
+    written to disk as it arrives (``upload_stream``), never held in memory; past the limit it stops with 413."""
     size = request.headers.get("content-length", "")
-    if size.isdigit() and int(size) > MAX_UPLOAD_BYTES + 64 * 1024:
-        return await _start_page(request, me, f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", 413)
-    body = await request.body()
+    if size.isdigit() and int(size) > MAX_UPLOAD_BYTES + FORM_OVERHEAD:
+        return await _start_page(request, me, UploadTooLarge(MAX_UPLOAD_BYTES), 413)
+    folder = await run_in_threadpool(upload_folder, _upload_root(request))
     try:
-        fields, file = parse_upload(request.headers.get("content-type", ""), body)
+        fields, file = await receive_upload(request.stream(), request.headers.get("content-type", ""), folder,
+                                            MAX_UPLOAD_BYTES)
         if file is None:
             raise UploadError("file", "choose a file to upload")
         kind = fields.get("kind", "contacts")
         if kind in _KIND_PERMISSION and not me.can(_KIND_PERMISSION[kind]):
             raise Denied(f"permission '{_KIND_PERMISSION[kind]}' is needed to import {kind}", me)
-        job = await run_in_threadpool(store_upload, _owner(me), kind, fields.get("source", ""), file[0], file[1])
+        job = await run_in_threadpool(store_received, _owner(me), kind, fields.get("source", ""), file[0], file[1])
         await run_in_threadpool(preview, job)  # a file that cannot be read is refused now, not after mapping
+    except UploadTooLarge as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        return await _start_page(request, me, exc, 413)
     except UploadError as exc:
-        return await _start_page(request, me, str(exc), 422)
+        shutil.rmtree(folder, ignore_errors=True)
+        return await _start_page(request, me, exc, 422)
     except ReadError as exc:
-        return await _start_page(request, me, f"file: {str(exc).split(': ', 1)[-1]}", 422)
+        shutil.rmtree(folder, ignore_errors=True)
+        forget(job.id)
+        return await _start_page(request, me, FieldError("file", str(exc).split(": ", 1)[-1]), 422)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a refused permission, a dropped connection: nothing is kept
+        raise
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": f"/imports/{job.id}"})
     return RedirectResponse(f"/imports/{job.id}", status_code=303)

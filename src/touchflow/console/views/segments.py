@@ -1,16 +1,16 @@
 """Segments (S-requirements, D4): the list with member counts, the condition builder with a live count and masked
 sample members (``preview_segment``: nothing saved), a segment's page (its condition, members, static list edits,
-a contact's membership history), and "export this segment", which files an approval request (P4: an export of
-personal data needs a second person) and shows it pending.
+a contact's membership history, the segment's whole history paged), and "export this segment", which files an
+approval request (P4: an export of personal data needs a second person) and shows it pending.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import yaml
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -25,6 +25,7 @@ from touchflow.domain.governance.approvals import ApprovalRefused
 from touchflow.services.approvals import list_requests
 from touchflow.services.contacts import ContactNotFound, contact_labels
 from touchflow.services.exports import EXPORT_KIND, request_export
+from touchflow.services.segment_history import segment_history_page
 from touchflow.services.segments import (
     SegmentExists,
     SegmentNotFound,
@@ -43,6 +44,7 @@ __all__ = ["router"]
 router = APIRouter()
 _SAMPLE = 10
 _MEMBERS_SHOWN = 50
+_HISTORY_SHOWN = 25
 
 
 def _builder_page(request: Request, me: ConsoleUser, builder: Builder, *, error: str | None = None,
@@ -116,7 +118,8 @@ def _find(summaries: list[Any], key: str) -> Any:
 
 @router.get("/segments/{key}", **allow("segments.read"))
 async def segment_page(request: Request, me: Me, key: str, contact: str = "", saved: str | None = None,
-                       note: str | None = None) -> Response:
+                       note: str | None = None,
+                       history_before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
     ctx = services(request)
     summary = _find(await run_in_threadpool(list_segments, ctx), key)
     if summary is None:
@@ -132,6 +135,8 @@ async def segment_page(request: Request, me: Me, key: str, contact: str = "", sa
                        if s.segment_key == key]
         except ContactNotFound:
             history_error = True
+    timeline = await run_in_threadpool(lambda: segment_history_page(ctx, key, history_before, _HISTORY_SHOWN,
+                                                                    with_labels=me.can("contacts.read")))
     exports = []
     if me.can("contacts.export"):
         exports = [r for r in await run_in_threadpool(lambda: list_requests(ctx, kind=EXPORT_KIND, limit=50))
@@ -141,7 +146,7 @@ async def segment_page(request: Request, me: Me, key: str, contact: str = "", sa
                   {"title": N_("Segment"), "s": summary, "members": [(labels.get(c), c, since) for c, since in members],
                    "condition": yaml.safe_dump(condition, allow_unicode=True, sort_keys=False) if condition else "",
                    "contact": contact, "history": history, "history_error": history_error, "exports": exports,
-                   "saved": saved, "note": note, "shown": _MEMBERS_SHOWN})
+                   "saved": saved, "note": note, "shown": _MEMBERS_SHOWN, "timeline": timeline})
 
 
 @router.post("/segments/{key}/refresh", **allow("segments.write"))

@@ -52,6 +52,11 @@ def _users(request: Request, me: ConsoleUser) -> dict[str, Any]:
             "roles": _roles(me), "role_names": dict(_roles(me))}
 
 
+async def users_response(request: Request, me: ConsoleUser, status: int = 200, **values: Any) -> Response:
+    """The users page (with ``problem``, ``field_error`` or ``done`` to show); shared with ``settings_users``."""
+    return await _users_page(request, me, status, **values)
+
+
 async def _users_page(request: Request, me: ConsoleUser, status: int = 200, **values: Any) -> Response:
     found = await run_in_threadpool(_users, request, me)
     return render(request, me, "settings/users.html", {"title": N_("Users and roles"), "form": {}, **found,
@@ -60,7 +65,8 @@ async def _users_page(request: Request, me: ConsoleUser, status: int = 200, **va
 
 @router.get("/settings/users", **allow("users.manage"))
 async def users_page(request: Request, me: Me, done: str = "") -> Response:
-    return await _users_page(request, me, done=done if done in ("created", "role", "requested") else "")
+    return await _users_page(request, me, done=done if done in ("created", "role", "requested", "disabled", "enabled",
+                                                                "2fa_reset") else "")
 
 
 @router.post("/settings/users", **allow("users.manage"))

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from touchflow.api.routes import api_state
 from touchflow.console.auth import ConsoleUser, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
@@ -30,13 +31,13 @@ QUEUE_NAMES = {"sales": N_("Sales"), "service": N_("Service"), "marketing": N_("
 
 
 async def _tasks(request: Request, me: ConsoleUser, queue: str | None, *, status: int = 200,
-                 error: str | None = None, done: bool = False) -> Response:
+                 error: str | None = None, done: bool = False, problem: object = None) -> Response:
     board = await run_in_threadpool(task_board, services(request), queue, assignee=assignee_scope(me.principal),
                                     with_timeliness=me.can("reports.read"), limit=PAGE)
     return render(request, me, "tasks.html", {"title": N_("Tasks"), "board": board, "outcomes": OUTCOMES,
                                               "outcome_names": OUTCOME_NAMES, "queue_names": QUEUE_NAMES,
                                               "can_work": me.can("tasks.work"), "error": error, "done": done,
-                                              "page": PAGE},
+                                              "page": PAGE, "problem": problem},
                   status_code=status)
 
 
@@ -53,20 +54,27 @@ async def task_done(request: Request, me: Me, task_id: Annotated[str, Path(max_l
         form = await read_form(request)
         await state.write(finish_task, state.services, task_id, form.get("outcome", ""), form.get("note", ""),
                           by=me.principal.actor, assignee=assignee_scope(me.principal))
-    except TaskNotFound:
-        return await _tasks(request, me, None, status=404, error=f"no task {task_id}")
+    except TaskNotFound as exc:
+        return await _tasks(request, me, None, status=404, problem=problem_of(exc))
     except (FormError, ValueError) as exc:
-        return await _tasks(request, me, None, status=422, error=str(exc))
+        return await _tasks(request, me, None, status=422, problem=problem_of(exc))
     return RedirectResponse("/tasks?done=1", status_code=303)
 
 
-@router.get("/journeys", **allow("journeys.read"))
-async def journeys_page(request: Request, me: Me, error: str | None = None) -> Response:
+async def journeys_response(request: Request, me: ConsoleUser, *, error: str | None = None, problem: object = None,
+                            done: str = "", status: int = 200) -> Response:
+    """The journeys list (archived ones left out); ``problem`` a ``console.errors.Problem`` to show."""
     ctx = services(request)
     records = await run_in_threadpool(list_journeys, ctx)
     stats = [await run_in_threadpool(journey_stats, ctx, j.key) for j in records if j.status != "archived"]
     return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": stats,
-                                                 "can_publish": me.can("journeys.publish"), "error": error})
+                                                 "can_publish": me.can("journeys.publish"), "error": error,
+                                                 "problem": problem, "done": done}, status_code=status)
+
+
+@router.get("/journeys", **allow("journeys.read"))
+async def journeys_page(request: Request, me: Me, error: str | None = None, done: str = "") -> Response:
+    return await journeys_response(request, me, error=error, done=done if done == "archived" else "")
 
 
 @router.post("/journeys/{key}/status", **allow("journeys.publish"))
@@ -80,6 +88,5 @@ async def journey_status(request: Request, me: Me, key: Annotated[str, Path(max_
         await state.write(set_journey_status, state.services, key, wanted, actor=me.principal.actor.label,
                           reason=form.get("reason", "").strip()[:500])
     except (FormError, JourneyError) as exc:
-        return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": [], "can_publish": True,
-                                                     "error": str(exc)}, status_code=422)
+        return await journeys_response(request, me, problem=problem_of(exc), status=422)
     return RedirectResponse("/journeys", status_code=303)
