@@ -29,6 +29,7 @@ function Builder({ config }) {
   const [dry, setDry] = useState(null);
   const [scenarioText, setScenarioText] = useState("");
   const [sim, setSim] = useState(null);
+  const [fitOnLoad, setFitOnLoad] = useState(false); // a new, empty journey is not zoomed onto its first node
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -70,7 +71,7 @@ function Builder({ config }) {
       }
       if (!answer.ok) return;
       // Draw at once from the loaded graph; the findings follow (no round trip through the YAML editor).
-      setToken(answer.data.token); setSavedText(answer.data.text);
+      setToken(answer.data.token); setSavedText(answer.data.text); setFitOnLoad(answer.data.graph.nodes.length > 0);
       show(answer.data.text, { graph: answer.data.graph, findings: [] });
       const checked = await api.lint(answer.data.text);
       if (checked.ok && docRef.current.text === answer.data.text) show(answer.data.text, { graph: answer.data.graph, findings: checked.data.findings });
@@ -203,7 +204,7 @@ function Builder({ config }) {
           </aside>
         )}
         <div className="tf-canvas" onDrop={onDrop} onDragOver={(e) => e.preventDefault()} aria-label={t("canvas")} role="region">
-          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView minZoom={0.1}
+          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView={fitOnLoad} minZoom={0.1}
             nodesDraggable={canWrite} nodesConnectable={canWrite} elementsSelectable
             deleteKeyCode={canWrite ? ["Delete", "Backspace"] : null}
             onNodeClick={(_, n) => setSelected(n.id)}
