@@ -6,6 +6,8 @@ import { makeApi } from "./api.js";
 import { autoLayout, toFlow } from "./graph.js";
 import { JourneyNode } from "./JourneyNode.jsx";
 import { AddNode, Connect, NodePanel, SettingsPanel } from "./forms.jsx";
+import { overlayDiff } from "./diffOverlay.js";
+import { PublishDiff } from "./PublishDiff.jsx";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode };
@@ -48,6 +50,7 @@ function Builder({ config }) {
       if (!answer.ok) { say(answer.data ? answer.data.detail : t("failed")); return; }
       setPast((p) => [...p.slice(-HISTORY + 1), docRef.current.text]);
       setFuture([]);
+      setDiff(null); // the diff drawn on the canvas is of the saved draft: an edit makes it stale
       show(answer.data.text, answer.data);
       const errors = answer.data.findings.filter((f) => f.severity === "error").length;
       say(`${message}. ${errors ? `${errors} ${t("errors")}` : t("no_errors")}`);
@@ -101,8 +104,8 @@ function Builder({ config }) {
       const c = sim && sim.counts[n.id];
       n.data.outcome = o ? o.badge : (c ? `${t("sim_entered")} ${c.entered} · ${Object.entries(c.left).map(([e, k]) => `${e} ${k}`).join(" · ")}${c.waiting ? ` · ${t("sim_waiting")} ${c.waiting}` : ""}` : null);
     });
-    return f;
-  }, [doc, selected, t, dry, sim]);
+    return diff ? overlayDiff(f, diff, t) : f;
+  }, [doc, selected, t, dry, sim, diff]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -116,6 +119,8 @@ function Builder({ config }) {
     return true;
   };
   const publish = async () => {
+    // First the changes, drawn on the canvas and listed beside the YAML diff; publishing is confirmed there.
+    if (!diff) { await showDiff(); say(t("review_first")); return; }
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.publish(doc.text);
     say(answer.ok ? `${t("published")} v${answer.data.version}` : (answer.data ? answer.data.detail : t("failed")));
@@ -124,7 +129,7 @@ function Builder({ config }) {
   const showDiff = async () => {
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.diff(key);
-    if (answer.ok) setDiff(answer.data);
+    if (answer.ok) { setDiff(answer.data); flow.fitView(); }
   };
   const runDry = async (e) => {
     e.preventDefault();
@@ -284,17 +289,8 @@ function Builder({ config }) {
             </section>
           )}
           {diff && (
-            <section aria-labelledby="tf-diff-h" data-diff>
-              <h3 id="tf-diff-h">{t("diff")}</h3>
-              <ul>
-                {diff.semantic.nodes_added.map((n) => <li key={`a${n}`}>+ {n}</li>)}
-                {diff.semantic.nodes_removed.map((n) => <li key={`r${n}`}>− {n}</li>)}
-                {Object.entries(diff.semantic.nodes_changed).map(([n, f]) => <li key={`c${n}`}>~ {n}: {f.join(", ")}</li>)}
-                {diff.semantic.edges_added.map((e) => <li key={`ea${e.from}${e.edge}`}>+ {e.from}.{e.edge} → {e.to || "end"}</li>)}
-                {diff.semantic.edges_removed.map((e) => <li key={`er${e.from}${e.edge}`}>− {e.from}.{e.edge} → {e.to || "end"}</li>)}
-              </ul>
-              <pre>{diff.yaml_diff}</pre>
-            </section>
+            <PublishDiff diff={diff} t={t} canPublish={canPublish} errors={errors.length} onPublish={publish}
+              onClose={() => setDiff(null)} />
           )}
           <details>
             <summary>YAML</summary>

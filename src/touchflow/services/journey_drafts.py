@@ -157,8 +157,9 @@ def graph_of(text: str) -> dict[str, Any]:
     return {"settings": settings, "nodes": out_nodes, "edges": edges}
 
 
-def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:
-    """The draft against the live version: the semantic diff and a unified YAML diff."""
+def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str, str]:
+    """The draft against the live version: the semantic diff, a unified YAML diff and the live text (the
+    canvas draws the removed nodes from it)."""
     with ctx.reader() as uow:
         record = uow.journeys.get(key)
         if record is None:
@@ -170,4 +171,5 @@ def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:
     new = load_yaml(draft.text) if draft.text.strip() else {}
     unified = "".join(difflib.unified_diff(live_text.splitlines(keepends=True), draft.text.splitlines(keepends=True),
                                            f"{key} v{record.current_version or 0}", f"{key} draft"))
-    return diff_journeys(live if isinstance(live, dict) else {}, new if isinstance(new, dict) else {}), unified
+    semantic = diff_journeys(live if isinstance(live, dict) else {}, new if isinstance(new, dict) else {})
+    return semantic, unified, live_text

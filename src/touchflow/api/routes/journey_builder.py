@@ -142,10 +142,10 @@ def lint(request: Request, body: LintIn) -> Response:
             response_model=None, responses=_ERRORS, **permit("journeys.read"))
 def diff(request: Request, key: Key) -> Response:
     try:
-        semantic, unified = draft_diff(api_state(request).services, key)
+        semantic, unified, live_text = draft_diff(api_state(request).services, key)
     except (JourneyError, DefinitionError, YamlTooLarge) as exc:
         raise _problem(exc) from None
-    return json_response({"semantic": semantic.as_json(), "yaml_diff": unified})
+    return json_response({"semantic": semantic.as_json(), "yaml_diff": unified, "live_graph": graph_of(live_text)})
 
 
 @router.post("/{key}/dry-run", summary="One contact through the draft in virtual time: no sends, no writes",

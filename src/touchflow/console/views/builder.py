@@ -49,6 +49,11 @@ LABELS = {
     "sim_scenario": N_("Scenario of personas (YAML, as journey simulate takes it)"), "sim_go": N_("Run the scenario"),
     "sim_done": N_("Scenario run"), "sim_passed": N_("checks passed"), "sim_failed": N_("checks failed"),
     "sim_entered": N_("entered"), "sim_waiting": N_("waiting"),
+    "diff_added": N_("Added (green)"), "diff_changed": N_("Changed (amber)"),
+    "diff_removed": N_("Removed (red, struck through)"), "diff_empty": N_("No changes against the live version"),
+    "yaml_diff": N_("YAML diff"), "publish_confirm": N_("Publish these changes as a new version"),
+    "publish_blocked": N_("Publishing waits until every error is fixed"), "diff_close": N_("Close the diff"),
+    "review_first": N_("The changes are drawn on the canvas: check them, then publish"),
 }
 
 
