@@ -99,3 +99,38 @@ def test_publish_is_off_while_an_error_is_open(app: Application, clock: VirtualC
         page.locator("[data-diff]").wait_for()
         assert page.locator("[data-publish-confirm]").is_disabled()
         assert "所有错误修正后才能发布" in str(page.locator("[data-diff]").text_content())
+
+
+@needs_chromium
+def test_restore_v1_from_the_versions_list_and_publish_it_as_v3(app: Application, clock: VirtualClock) -> None:
+    seed(app)
+    publish_journey(app.services, V2, actor="test", templates_required=True)
+    make_user(app, "zhao@example.cn", "strategist", "赵主管")
+    with live_chromium(app) as (url, browser):
+        page = browser.new_page(viewport={"width": 1600, "height": 1100}, locale="zh-CN")
+        _sign_in(page, url, "zhao@example.cn", clock)
+        page.goto(f"{url}{PAGE}")
+        page.locator('[data-node-id="tag_followed"]').wait_for()
+        versions = page.locator("[data-versions] li")
+        versions.first.wait_for()
+        assert [v.get_attribute("data-version") for v in versions.all()] == ["2", "1"]
+        assert "线上" in str(versions.first.text_content()) and "线上" not in str(versions.nth(1).text_content())
+        page.locator('[data-restore="1"]').click()
+        _announced(page, "已恢复 v1")
+        page.locator('[data-node-id="cs_task"]').wait_for()
+        assert page.locator('[data-node-id="tag_followed"]').count() == 0
+        assert axe_violations(page) == []
+        page.locator("[data-publish]").click()
+        page.locator('.react-flow__node.tf-diff-added[data-id="cs_task"]').wait_for()
+        assert page.locator('.react-flow__node.tf-diff-removed[data-id="ghost:tag_followed"]').count() == 1
+        screenshot(page, "08-版本恢复.png")
+        page.locator("[data-publish-confirm]").click()
+        _announced(page, "已发布 v3")
+        page.locator('[data-versions] li[data-version="3"]').wait_for()
+    with app.services.reader() as uow:
+        record = uow.journeys.get("rule_a_whitepaper")
+        assert record is not None and record.current_version == 3
+        assert uow.journeys.version(record.id, 3) == uow.journeys.version(record.id, 1)
+        assert "tag_followed" in (uow.journeys.version(record.id, 2) or {})["nodes"]
+        restores = [a.details for a in uow.audit.rows_after(0, 500) if a.action == "journey.restore"]
+    assert [r["version"] for r in restores] == [1]

@@ -8,6 +8,7 @@ import { JourneyNode } from "./JourneyNode.jsx";
 import { AddNode, Connect, NodePanel, SettingsPanel } from "./forms.jsx";
 import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
+import { Versions } from "./Versions.jsx";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode };
@@ -31,6 +32,7 @@ function Builder({ config }) {
   const [dry, setDry] = useState(null);
   const [scenarioText, setScenarioText] = useState("");
   const [sim, setSim] = useState(null);
+  const [publishedAt, setPublishedAt] = useState(0); // refreshes the list of versions
   const [fitOnLoad, setFitOnLoad] = useState(false); // a new, empty journey is not zoomed onto its first node
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
@@ -124,7 +126,12 @@ function Builder({ config }) {
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.publish(doc.text);
     say(answer.ok ? `${t("published")} v${answer.data.version}` : (answer.data ? answer.data.detail : t("failed")));
-    if (answer.ok) setDiff(null);
+    if (answer.ok) { setDiff(null); setPublishedAt(Date.now()); }
+  };
+  const restored = async (draft, message) => {
+    // The restored version is the draft now: drawn, with its token; publishing it makes a new version.
+    setToken(draft.token); setSavedText(draft.text); setDiff(null);
+    await reload(draft.text, `${message}. ${t("restore_then_publish")}`);
   };
   const showDiff = async () => {
     if (doc.text !== savedText && !(await save())) return;
@@ -292,6 +299,8 @@ function Builder({ config }) {
             <PublishDiff diff={diff} t={t} canPublish={canPublish} errors={errors.length} onPublish={publish}
               onClose={() => setDiff(null)} />
           )}
+          <Versions api={api} journey={key} t={t} canWrite={canWrite} token={token} refresh={publishedAt}
+            onRestored={restored} say={say} />
           <details>
             <summary>YAML</summary>
             <pre data-yaml>{doc.text}</pre>

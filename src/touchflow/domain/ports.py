@@ -194,6 +194,16 @@ class StoredStep:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class JourneyVersionInfo:
+    """One published version (never the draft, version 0) and how many contacts still run on it."""
+
+    version: int
+    published_at: datetime
+    published_by: str
+    running: int
+
+
 class JourneyRepository(Protocol):
     def get(self, key_or_id: str) -> JourneyRecord | None: ...
     def all(self) -> list[JourneyRecord]: ...
@@ -203,6 +213,7 @@ class JourneyRepository(Protocol):
                     at: datetime, by: str) -> None: ...
     def version(self, journey_id: str, version: int) -> dict[str, Any] | None: ...
     def source_text(self, journey_id: str, version: int) -> str | None: ...
+    def versions(self, journey_id: str, running: Collection[str]) -> list[JourneyVersionInfo]: ...
     def save_draft(self, journey_id: str, definition: dict[str, Any], source_text: str, at: datetime,
                    by: str) -> None: ...  # the builder's one draft: version 0, never run
     def next_scans(self) -> dict[str, datetime]: ...

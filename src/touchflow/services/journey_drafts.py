@@ -20,13 +20,14 @@ from touchflow.domain.journey_document import dump_document, format_text, load_d
 from touchflow.domain.journey_edits import apply_ops, raw_edges
 from touchflow.domain.journey_parse import DefinitionError
 from touchflow.domain.journey_schema import validate_against_schema
-from touchflow.domain.ports import JourneyRecord, UnitOfWork
+from touchflow.domain.ports import JourneyRecord, JourneyVersionInfo, UnitOfWork
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
+from touchflow.domain.transitions import ACTIVE_STATUSES
 from touchflow.services.context import ServiceContext
 from touchflow.services.journeys import JourneyError, load_definition, publish_findings
 
-__all__ = ["Draft", "DraftConflict", "DraftFinding", "check_text", "draft_diff", "edit_text", "graph_of",
-           "node_of", "read_draft", "save_draft"]
+__all__ = ["Draft", "DraftConflict", "DraftFinding", "NoSuchVersion", "check_text", "draft_diff", "edit_text",
+           "graph_of", "list_versions", "node_of", "read_draft", "restore_version", "save_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,8 @@ def read_draft(ctx: ServiceContext, key: str) -> Draft:
         return _current(uow, record)
 
 
-def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str) -> Draft:
+def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str,
+               restored_from: int | None = None) -> Draft:
     """Save ``text`` (through the format path) as the draft if ``if_match`` is the current token; a new
     journey needs no token. The text must be a YAML mapping with this key; rules are not enforced here
     (a draft may be unfinished) — ``check_text`` reports them and publishing enforces them."""
@@ -105,7 +107,11 @@ def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None
                 raise JourneyError(f"journey {key} is archived; draw it under a new key")
             uow.journeys.save(replace(record, updated_at=now))
         uow.journeys.save_draft(record.id, data, formatted, now, actor)
-        uow.audit.record(actor, "journey.draft_save", key, {"token": version_token(formatted)}, now)
+        if restored_from is None:
+            uow.audit.record(actor, "journey.draft_save", key, {"token": version_token(formatted)}, now)
+        else:
+            uow.audit.record(actor, "journey.restore", key, {"version": restored_from,
+                                                             "token": version_token(formatted)}, now)
         uow.commit()
     return Draft(key, formatted, version_token(formatted), record.current_version, True)
 
@@ -173,3 +179,30 @@ def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str, str]:
                                            f"{key} v{record.current_version or 0}", f"{key} draft"))
     semantic = diff_journeys(live if isinstance(live, dict) else {}, new if isinstance(new, dict) else {})
     return semantic, unified, live_text
+
+
+class NoSuchVersion(JourneyError):
+    """The journey exists but has no published version with that number."""
+
+
+def list_versions(ctx: ServiceContext, key: str) -> tuple[int | None, list[JourneyVersionInfo]]:
+    """The live version and every published one, newest first, with the contacts still running on each."""
+    with ctx.reader() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            raise JourneyError(f"no journey {key}")
+        return record.current_version, uow.journeys.versions(record.id, ACTIVE_STATUSES)
+
+
+def restore_version(ctx: ServiceContext, key: str, version: int, *, if_match: str | None, actor: str) -> Draft:
+    """Load published ``version`` as the draft (If-Match as any save; audit ``journey.restore``). Nothing
+    runs differently until the draft is published, which makes a new immutable version; contacts already
+    in the journey finish on the version they entered."""
+    with ctx.reader() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            raise JourneyError(f"no journey {key}")
+        text = uow.journeys.source_text(record.id, version) if version > 0 else None
+    if text is None:
+        raise NoSuchVersion(f"journey {key} has no version {version}")
+    return save_draft(ctx, key, text, if_match=if_match, actor=actor, restored_from=version)

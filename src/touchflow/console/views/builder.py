@@ -54,6 +54,10 @@ LABELS = {
     "yaml_diff": N_("YAML diff"), "publish_confirm": N_("Publish these changes as a new version"),
     "publish_blocked": N_("Publishing waits until every error is fixed"), "diff_close": N_("Close the diff"),
     "review_first": N_("The changes are drawn on the canvas: check them, then publish"),
+    "versions": N_("Versions"), "version_live": N_("live"), "version_running": N_("contacts running:"),
+    "restore": N_("Restore as draft"), "restored": N_("Restored"),
+    "restore_then_publish": N_("It is the draft now; publish it to make a new version (contacts already in the "
+                               "journey finish on theirs)"),
 }
 
 
