@@ -3,7 +3,7 @@ import React from "react";
 import { Handle, Position } from "@xyflow/react";
 import { edgeNames } from "./graph.js";
 
-export function JourneyNode({ data, selected }) {
+export function JourneyNode({ data, selected, isConnectable }) {
   const { node, findings, outcome, t } = data;
   const errors = findings.filter((f) => f.severity === "error");
   const ways = edgeNames(node);
@@ -11,7 +11,7 @@ export function JourneyNode({ data, selected }) {
     findings.length && !errors.length ? "tf-has-warning" : ""].join(" ");
   return (
     <div className={cls} data-node-id={node.id} data-kind={node.kind}>
-      <Handle type="target" position={Position.Top} />
+      <Handle type="target" position={Position.Top} isConnectable={isConnectable} />
       <div className="tf-kind">{t(`kind.${node.kind}`) || node.kind}</div>
       <div className="tf-id">{node.id}</div>
       {findings.length > 0 && (
@@ -24,7 +24,7 @@ export function JourneyNode({ data, selected }) {
       {outcome && <div className="tf-outcome" data-outcome>{outcome}</div>}
       <div className="tf-handles">
         {ways.map((name, i) => (
-          <Handle key={name} id={name} type="source" position={Position.Bottom}
+          <Handle key={name} id={name} type="source" position={Position.Bottom} isConnectable={isConnectable}
             style={{ left: `${((i + 1) * 100) / (ways.length + 1)}%` }} title={name} />
         ))}
       </div>
