@@ -69,7 +69,10 @@ function Builder({ config }) {
   }, [api]);
 
   useEffect(() => {
-    api.load(key).then(async (answer) => {
+    // The page carries the draft (config.initial; null: a new journey): no second request before drawing.
+    const preloaded = config.initial === undefined ? null
+      : Promise.resolve(config.initial ? { ok: true, status: 200, data: config.initial } : { ok: false, status: 404 });
+    (preloaded || api.load(key)).then(async (answer) => {
       if (answer.status === 404) {
         await reload(`key: ${key}\n`, t("new_journey"));
         return;

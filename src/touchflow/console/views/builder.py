@@ -8,15 +8,18 @@ through the ``/v1/journeys`` builder API with the session cookie.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from touchflow.console.auth import Me, allow
+from touchflow.console.auth import Me, allow, services
 from touchflow.console.i18n import N_, translations
 from touchflow.console.templating import render
 from touchflow.domain.journey_schema import journey_json_schema
+from touchflow.services.journey_drafts import graph_of, read_draft
+from touchflow.services.journeys import JourneyError
 
 __all__ = ["LABELS", "router"]
 
@@ -61,10 +64,22 @@ LABELS = {
 }
 
 
+def _initial(request: Request, key: str) -> dict[str, Any] | None:
+    """The draft as ``GET /v1/journeys/{key}/definition`` answers it, in the page: the island draws at once
+    instead of asking for it after its script ran (time to interactive). None: a new journey."""
+    try:
+        draft = read_draft(services(request), key)
+    except JourneyError:
+        return None
+    return {"key": draft.key, "text": draft.text, "token": draft.token, "live_version": draft.live_version,
+            "is_draft": draft.is_draft, "graph": graph_of(draft.text)}
+
+
 @router.get("/journeys/{key}/builder", **allow("journeys.read"))
 async def builder_page(request: Request, me: Me, key: JourneyKey) -> Response:
     words = translations(me.preferences.locale)
     config = {"key": key, "csrf": me.csrf_token, "canWrite": me.can("journeys.write"),
               "canPublish": me.can("journeys.publish"), "schema": journey_json_schema(),
-              "labels": {name: words.gettext(text) for name, text in LABELS.items()}}
+              "labels": {name: words.gettext(text) for name, text in LABELS.items()},
+              "initial": await run_in_threadpool(_initial, request, key)}
     return render(request, me, "builder.html", {"title": N_("Journey builder"), "key": key, "config": config})
