@@ -1,9 +1,13 @@
 """Journey builder in Chromium: time to interactive and frame time while dragging a node of a 200-node journey.
 
-    PYTHONPATH=src python bench/bench_builder.py [--nodes 200] [--runs 3]
+    PYTHONPATH=src python bench/bench_builder.py [--nodes 200] [--runs 3] [--edits 10]
 
 Time to interactive: from navigation start to every node drawn on the canvas (``performance.now()`` in the
-page). Frame time: the intervals between animation frames while the mouse drags one node 600 px in 60
+page). Findings pinned: from the Enter key that applies a side-panel edit making node n5 invalid (its duration
+``xx``) to the animation frame after its finding is drawn on the node, then back (``1d``) to the frame after
+it is gone; the baseline is a valid edit (``2d``) to the frame after the new YAML is shown (the same round trip,
+no finding to draw).
+Aim: p95 within 300 ms. Frame time: the intervals between animation frames while the mouse drags one node 600 px in 60
 steps; the baseline is the same measurement on an idle page (the screen's own frame rate on this machine).
 """
 
@@ -37,6 +41,29 @@ FRAMES = """() => new Promise(resolve => { const t = []; let last = performance.
   requestAnimationFrame(tick); })"""
 
 
+ARM = """([node, want]) => { window.__pin = new Promise(resolve => {
+  const done = () => (!!document.querySelector(`[data-node-id="${node}"] [data-code]`)) === want;
+  const finish = () => requestAnimationFrame(() => resolve(performance.now() - window.__t0));
+  if (done()) { finish(); return; }
+  new MutationObserver((_, observer) => { if (done()) { observer.disconnect(); finish(); } })
+    .observe(document.body, { subtree: true, childList: true, characterData: true }); }); }"""
+ARM_YAML = """(text) => { window.__pin = new Promise(resolve => {
+  const box = document.querySelector('[data-yaml]');
+  new MutationObserver((_, observer) => { if (box.textContent.includes(text)) { observer.disconnect();
+    requestAnimationFrame(() => resolve(performance.now() - window.__t0)); } })
+    .observe(box, { subtree: true, childList: true, characterData: true }); }); }"""
+START_CLOCK = """() => document.addEventListener('keydown',
+  e => { if (e.key === 'Enter') window.__t0 = performance.now(); }, true)"""
+
+
+def edit(page: object, value: str) -> float:
+    field = page.locator("#tf-f-n5-duration")  # type: ignore[attr-defined]
+    field.fill(value)
+    field.press("Enter")
+    return float(page.evaluate(  # type: ignore[attr-defined]
+        "Promise.race([window.__pin, new Promise((_, no) => setTimeout(() => no(new Error('not drawn')), 10000))])"))
+
+
 def journey(nodes: int) -> str:
     lines = ["key: bench_200", "trigger: {manual: true}", "nodes:"]
     for i in range(nodes - 1):
@@ -50,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--edits", type=int, default=10)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     app = bootstrap(Settings(f"sqlite:///{folder / 'bench.db'}", config_dir=str(folder / "config")))
@@ -72,6 +100,9 @@ def main() -> None:
     tti: list[float] = []
     frames: list[float] = []
     idle: list[float] = []
+    pinned: list[float] = []
+    cleared: list[float] = []
+    valid: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         for _ in range(args.runs):
@@ -82,6 +113,15 @@ def main() -> None:
             page.wait_for_function("n => document.querySelectorAll('.react-flow__node').length === n", arg=args.nodes)
             tti.append(page.evaluate("performance.now()"))
             idle += page.evaluate(FRAMES)
+            page.evaluate(START_CLOCK)
+            page.locator('.react-flow__node[data-id="n5"]').click()
+            for _ in range(args.edits):
+                page.evaluate(ARM_YAML, "  n5:\n    kind: wait\n    duration: 2d\n")
+                valid.append(edit(page, "2d"))
+                page.evaluate(ARM, ["n5", True])
+                pinned.append(edit(page, "xx"))
+                page.evaluate(ARM, ["n5", False])
+                cleared.append(edit(page, "1d"))
             box = page.locator(".react-flow__node").first.bounding_box()
             assert box is not None
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -97,6 +137,10 @@ def main() -> None:
     server.should_exit = True
     log(f"{args.nodes} nodes, {args.runs} runs")
     log(f"time to interactive: p50 {percentile(tti, 0.5):.0f} ms, max {max(tti):.0f} ms")
+    log(f"findings pinned after an edit ({len(pinned)} edits): p50 {percentile(pinned, 0.5):.0f} ms, "
+        f"p95 {percentile(pinned, 0.95):.0f} ms; cleared: p50 {percentile(cleared, 0.5):.0f} ms, "
+        f"p95 {percentile(cleared, 0.95):.0f} ms (baseline, a valid edit to its YAML shown: p50 "
+        f"{percentile(valid, 0.5):.0f} ms, p95 {percentile(valid, 0.95):.0f} ms)")
     log(f"frame time while dragging: p50 {percentile(frames, 0.5):.1f} ms, p95 {percentile(frames, 0.95):.1f} ms, "
         f"p99 {percentile(frames, 0.99):.1f} ms (idle page: p50 {percentile(idle, 0.5):.1f} ms, "
         f"p95 {percentile(idle, 0.95):.1f} ms)")

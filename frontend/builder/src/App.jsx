@@ -11,6 +11,9 @@ import { SendPanel } from "./SendPanel.jsx";
 import { WaitPanel } from "./WaitPanel.jsx";
 import { ConditionPanel } from "./ConditionPanel.jsx";
 import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter } from "./Clipboard.jsx";
+import { overlayDiff } from "./diffOverlay.js";
+import { PublishDiff } from "./PublishDiff.jsx";
+import { Versions } from "./Versions.jsx";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode, note: NoteNode };
@@ -37,6 +40,8 @@ function Builder({ config }) {
   const [live, setLive] = useState(null);
   const [picked, setPicked] = useState([]);
   const [pasteOpen, setPasteOpen] = useState(false);
+  const [publishedAt, setPublishedAt] = useState(0); // refreshes the list of versions
+  const [fitOnLoad, setFitOnLoad] = useState(false); // a new, empty journey is not zoomed onto its first node
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -55,6 +60,7 @@ function Builder({ config }) {
       if (!answer.ok) { say(answer.data ? answer.data.detail : t("failed")); return; }
       setPast((p) => [...p.slice(-HISTORY + 1), docRef.current.text]);
       setFuture([]);
+      setDiff(null); // the diff drawn on the canvas is of the saved draft: an edit makes it stale
       show(answer.data.text, answer.data);
       const errors = answer.data.findings.filter((f) => f.severity === "error").length;
       say(`${message}. ${errors ? `${errors} ${t("errors")}` : t("no_errors")}`);
@@ -71,14 +77,17 @@ function Builder({ config }) {
   }, [api]);
 
   useEffect(() => {
-    api.load(key).then(async (answer) => {
+    // The page carries the draft (config.initial; null: a new journey): no second request before drawing.
+    const preloaded = config.initial === undefined ? null
+      : Promise.resolve(config.initial ? { ok: true, status: 200, data: config.initial } : { ok: false, status: 404 });
+    (preloaded || api.load(key)).then(async (answer) => {
       if (answer.status === 404) {
         await reload(`key: ${key}\n`, t("new_journey"));
         return;
       }
       if (!answer.ok) return;
       // Draw at once from the loaded graph; the findings follow (no round trip through the YAML editor).
-      setToken(answer.data.token); setSavedText(answer.data.text);
+      setToken(answer.data.token); setSavedText(answer.data.text); setFitOnLoad(answer.data.graph.nodes.length > 0);
       show(answer.data.text, { graph: answer.data.graph, findings: [] });
       const checked = await api.lint(answer.data.text);
       if (checked.ok && docRef.current.text === answer.data.text) show(answer.data.text, { graph: answer.data.graph, findings: checked.data.findings });
@@ -112,8 +121,8 @@ function Builder({ config }) {
     if (live) f.edges.forEach((e) => showLiveOnEdge(e, live));
     f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
       (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
-    return f;
-  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply]);
+    return diff ? overlayDiff(f, diff, t) : f;
+  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -127,15 +136,22 @@ function Builder({ config }) {
     return true;
   };
   const publish = async () => {
+    // First the changes, drawn on the canvas and listed beside the YAML diff; publishing is confirmed there.
+    if (!diff) { await showDiff(); say(t("review_first")); return; }
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.publish(doc.text);
     say(answer.ok ? `${t("published")} v${answer.data.version}` : (answer.data ? answer.data.detail : t("failed")));
-    if (answer.ok) setDiff(null);
+    if (answer.ok) { setDiff(null); setPublishedAt(Date.now()); }
+  };
+  const restored = async (draft, message) => {
+    // The restored version is the draft now: drawn, with its token; publishing it makes a new version.
+    setToken(draft.token); setSavedText(draft.text); setDiff(null);
+    await reload(draft.text, `${message}. ${t("restore_then_publish")}`);
   };
   const showDiff = async () => {
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.diff(key);
-    if (answer.ok) setDiff(answer.data);
+    if (answer.ok) { setDiff(answer.data); flow.fitView(); }
   };
   const runDry = async (e) => {
     e.preventDefault();
@@ -217,7 +233,7 @@ function Builder({ config }) {
           </aside>
         )}
         <div className="tf-canvas" onDrop={onDrop} onDragOver={(e) => e.preventDefault()} aria-label={t("canvas")} role="region">
-          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView minZoom={0.1}
+          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView={fitOnLoad} minZoom={0.1}
             nodesDraggable={canWrite} nodesConnectable={canWrite} elementsSelectable
             deleteKeyCode={canWrite ? ["Delete", "Backspace"] : null}
             onNodeClick={(_, n) => setSelected(n.id)}
@@ -313,18 +329,11 @@ function Builder({ config }) {
             </section>
           )}
           {diff && (
-            <section aria-labelledby="tf-diff-h" data-diff>
-              <h3 id="tf-diff-h">{t("diff")}</h3>
-              <ul>
-                {diff.semantic.nodes_added.map((n) => <li key={`a${n}`}>+ {n}</li>)}
-                {diff.semantic.nodes_removed.map((n) => <li key={`r${n}`}>− {n}</li>)}
-                {Object.entries(diff.semantic.nodes_changed).map(([n, f]) => <li key={`c${n}`}>~ {n}: {f.join(", ")}</li>)}
-                {diff.semantic.edges_added.map((e) => <li key={`ea${e.from}${e.edge}`}>+ {e.from}.{e.edge} → {e.to || "end"}</li>)}
-                {diff.semantic.edges_removed.map((e) => <li key={`er${e.from}${e.edge}`}>− {e.from}.{e.edge} → {e.to || "end"}</li>)}
-              </ul>
-              <pre>{diff.yaml_diff}</pre>
-            </section>
+            <PublishDiff diff={diff} t={t} canPublish={canPublish} errors={errors.length} onPublish={publish}
+              onClose={() => setDiff(null)} />
           )}
+          <Versions api={api} journey={key} t={t} canWrite={canWrite} token={token} refresh={publishedAt}
+            onRestored={restored} say={say} />
           <details>
             <summary>YAML</summary>
             <pre data-yaml>{doc.text}</pre>

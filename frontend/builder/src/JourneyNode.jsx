@@ -4,7 +4,7 @@ import { Handle, Position } from "@xyflow/react";
 import { edgeNames } from "./graph.js";
 import { LiveBadge } from "./LivePanel.jsx";
 
-export function JourneyNode({ data, selected }) {
+export function JourneyNode({ data, selected, isConnectable }) {
   const { node, findings, outcome, t } = data;
   const errors = findings.filter((f) => f.severity === "error");
   const ways = edgeNames(node);
@@ -12,7 +12,7 @@ export function JourneyNode({ data, selected }) {
     findings.length && !errors.length ? "tf-has-warning" : ""].join(" ");
   return (
     <div className={cls} data-node-id={node.id} data-kind={node.kind}>
-      <Handle type="target" position={Position.Top} />
+      <Handle type="target" position={Position.Top} isConnectable={isConnectable} />
       <div className="tf-kind">{t(`kind.${node.kind}`) || node.kind}</div>
       <div className="tf-id">{node.id}</div>
       {findings.length > 0 && (
@@ -26,7 +26,7 @@ export function JourneyNode({ data, selected }) {
       {data.live !== undefined && <LiveBadge numbers={data.live} t={t} />}
       <div className="tf-handles">
         {ways.map((name, i) => (
-          <Handle key={name} id={name} type="source" position={Position.Bottom}
+          <Handle key={name} id={name} type="source" position={Position.Bottom} isConnectable={isConnectable}
             style={{ left: `${((i + 1) * 100) / (ways.length + 1)}%` }} title={name} />
         ))}
       </div>

@@ -18,6 +18,9 @@ export function makeApi(csrf) {
     lint: (text) => call("POST", "/v1/journeys/lint", { text }),
     diff: (key) => call("GET", `/v1/journeys/${key}/diff`),
     publish: (text) => call("POST", "/v1/journeys", text),
+    versions: (key) => call("GET", `/v1/journeys/${key}/versions`),
+    restore: (key, version, token) => call("POST", `/v1/journeys/${key}/versions/${version}/restore`, undefined,
+      token ? { "If-Match": `"${token}"` } : {}),
     scenarioRun: (key, scenario, definition) => call("POST", `/v1/journeys/${key}/scenario-run`, { scenario, definition }),
     dryRun: (key, contact, definition) => call("POST", `/v1/journeys/${key}/dry-run`, { contact, definition }),
   };

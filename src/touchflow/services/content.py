@@ -41,6 +41,7 @@ from touchflow.domain.governance.principals import Principal
 from touchflow.domain.guardrails.compliance import scan_text
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactProfile, profile_document, resolve_contact_id
+from touchflow.services.content_reviewers import waiting_for
 from touchflow.services.context import ServiceContext, in_transaction
 
 __all__ = [
@@ -301,8 +302,7 @@ def check_journey_content(uow: UnitOfWork, template_names: Collection[str]) -> l
         if newest is None:
             problems.append(ContentProblem(name, "missing", f"template {name!r} does not exist"))
         elif newest.status == "pending_review":
-            problems.append(ContentProblem(name, "pending_review",
-                                           f"{name}@{newest.version} waits for compliance review"))
+            problems.append(ContentProblem(name, "pending_review", waiting_for(uow, name, newest.version)))
         elif newest.status == "rejected":
             why = next((r.comment for r in reversed(uow.content.reviews("rejected", name))
                         if r.template_version == newest.version), None)

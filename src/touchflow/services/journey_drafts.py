@@ -20,15 +20,16 @@ from touchflow.domain.journeys.document import dump_document, format_text, load_
 from touchflow.domain.journeys.edits import apply_ops, raw_edges
 from touchflow.domain.journeys.fragments import notes_of
 from touchflow.domain.journeys.parse import DefinitionError
-from touchflow.domain.journeys.ports import JourneyRecord
+from touchflow.domain.journeys.ports import JourneyRecord, JourneyVersionInfo
 from touchflow.domain.journeys.schema import validate_against_schema
+from touchflow.domain.journeys.transitions import ACTIVE_STATUSES
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.journeys import JourneyError, load_definition, publish_findings
 
-__all__ = ["Draft", "DraftConflict", "DraftFinding", "check_text", "draft_diff", "edit_text", "graph_of",
-           "node_of", "read_draft", "save_draft"]
+__all__ = ["Draft", "DraftConflict", "DraftFinding", "NoSuchVersion", "check_text", "draft_diff", "edit_text",
+           "graph_of", "list_versions", "node_of", "read_draft", "restore_version", "save_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,8 @@ def read_draft(ctx: ServiceContext, key: str) -> Draft:
         return _current(uow, record)
 
 
-def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str) -> Draft:
+def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str,
+               restored_from: int | None = None) -> Draft:
     """Save ``text`` (through the format path) as the draft if ``if_match`` is the current token; a new
     journey needs no token. The text must be a YAML mapping with this key; rules are not enforced here
     (a draft may be unfinished) — ``check_text`` reports them and publishing enforces them."""
@@ -107,7 +109,11 @@ def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None
                 raise JourneyError(f"journey {key} is archived; draw it under a new key")
             uow.journeys.save(replace(record, updated_at=now))
         uow.journeys.save_draft(record.id, data, formatted, now, actor)
-        uow.audit.record(actor, "journey.draft_save", key, {"token": version_token(formatted)}, now)
+        if restored_from is None:
+            uow.audit.record(actor, "journey.draft_save", key, {"token": version_token(formatted)}, now)
+        else:
+            uow.audit.record(actor, "journey.restore", key, {"version": restored_from,
+                                                             "token": version_token(formatted)}, now)
         uow.commit()
     return Draft(key, formatted, version_token(formatted), record.current_version, True)
 
@@ -159,8 +165,9 @@ def graph_of(text: str) -> dict[str, Any]:
     return {"settings": settings, "nodes": out_nodes, "edges": edges, "notes": notes_of(data)}
 
 
-def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:
-    """The draft against the live version: the semantic diff and a unified YAML diff."""
+def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str, str]:
+    """The draft against the live version: the semantic diff, a unified YAML diff and the live text (the
+    canvas draws the removed nodes from it)."""
     with ctx.reader() as uow:
         record = uow.journeys.get(key)
         if record is None:
@@ -172,4 +179,32 @@ def draft_diff(ctx: ServiceContext, key: str) -> tuple[JourneyDiff, str]:
     new = load_yaml(draft.text) if draft.text.strip() else {}
     unified = "".join(difflib.unified_diff(live_text.splitlines(keepends=True), draft.text.splitlines(keepends=True),
                                            f"{key} v{record.current_version or 0}", f"{key} draft"))
-    return diff_journeys(live if isinstance(live, dict) else {}, new if isinstance(new, dict) else {}), unified
+    semantic = diff_journeys(live if isinstance(live, dict) else {}, new if isinstance(new, dict) else {})
+    return semantic, unified, live_text
+
+
+class NoSuchVersion(JourneyError):
+    """The journey exists but has no published version with that number."""
+
+
+def list_versions(ctx: ServiceContext, key: str) -> tuple[int | None, list[JourneyVersionInfo]]:
+    """The live version and every published one, newest first, with the contacts still running on each."""
+    with ctx.reader() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            raise JourneyError(f"no journey {key}")
+        return record.current_version, uow.journeys.versions(record.id, ACTIVE_STATUSES)
+
+
+def restore_version(ctx: ServiceContext, key: str, version: int, *, if_match: str | None, actor: str) -> Draft:
+    """Load published ``version`` as the draft (If-Match as any save; audit ``journey.restore``). Nothing
+    runs differently until the draft is published, which makes a new immutable version; contacts already
+    in the journey finish on the version they entered."""
+    with ctx.reader() as uow:
+        record = uow.journeys.get(key)
+        if record is None:
+            raise JourneyError(f"no journey {key}")
+        text = uow.journeys.source_text(record.id, version) if version > 0 else None
+    if text is None:
+        raise NoSuchVersion(f"journey {key} has no version {version}")
+    return save_draft(ctx, key, text, if_match=if_match, actor=actor, restored_from=version)

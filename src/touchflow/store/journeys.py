@@ -23,7 +23,7 @@ from touchflow.domain.conditions.predicates import (
     needs_events,
 )
 from touchflow.domain.governance.privacy import targeting
-from touchflow.domain.journeys.ports import InboxEvent, JourneyRecord, StoredStep
+from touchflow.domain.journeys.ports import InboxEvent, JourneyRecord, JourneyVersionInfo, StoredStep
 from touchflow.domain.journeys.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.outbox import OutboxMessage, TaskRecord
 from touchflow.security.pii import PiiCodec
@@ -115,6 +115,19 @@ class SqlJourneyRepository:
         row = self._c.execute(select(journey_versions.c.source_text).where(
             journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).first()
         return None if row is None else str(row[0])
+
+    def versions(self, journey_id: str, running: Collection[str]) -> list[JourneyVersionInfo]:
+        """Published versions, newest first, each with its runs in one of the ``running`` statuses."""
+        counts: dict[int, int] = dict(self._c.execute(
+            select(journey_runs.c.version, func.count()).where(journey_runs.c.journey_id == journey_id,
+                                                                journey_runs.c.status.in_(list(running)))
+            .group_by(journey_runs.c.version)).all())
+        rows = self._c.execute(select(journey_versions.c.version, journey_versions.c.published_at,
+                                      journey_versions.c.published_by)
+                               .where(journey_versions.c.journey_id == journey_id, journey_versions.c.version > 0)
+                               .order_by(journey_versions.c.version.desc()))
+        return [JourneyVersionInfo(int(r.version), r.published_at, str(r.published_by), int(counts.get(r.version, 0)))
+                for r in rows]
 
     def save_draft(self, journey_id: str, definition: dict[str, Any], source_text: str, at: datetime,
                    by: str) -> None:

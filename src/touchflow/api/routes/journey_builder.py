@@ -27,11 +27,14 @@ from touchflow.engine.dry_run import dry_run, scenario_run
 from touchflow.services.journey_drafts import (
     Draft,
     DraftConflict,
+    NoSuchVersion,
     check_text,
     draft_diff,
     edit_text,
     graph_of,
+    list_versions,
     read_draft,
+    restore_version,
     save_draft,
 )
 from touchflow.services.journeys import JourneyError
@@ -75,6 +78,10 @@ def _draft_json(draft: Draft) -> dict[str, Any]:
             "is_draft": draft.is_draft, "graph": graph_of(draft.text)}
 
 
+def _token(if_match: str | None) -> str | None:
+    return if_match.strip().removeprefix("W/").strip('"') if if_match else None
+
+
 def _problem(exc: Exception) -> ApiError:
     if isinstance(exc, EditError | DefinitionError):
         return ApiError(422, str(exc), [{"field": exc.path, "reason": exc.reason}])
@@ -104,13 +111,44 @@ async def save(request: Request, who: Acting, key: Key,
         text = (await read_body(request, MAX_TEXT)).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(422, "the body is not UTF-8 text", [{"field": "body", "reason": "not UTF-8"}]) from None
-    token = if_match.strip().removeprefix("W/").strip('"') if if_match else None
+    token = _token(if_match)
     try:
         draft = await state.write(save_draft, state.services, key, text, if_match=token, actor=who.actor.label)
     except DraftConflict as exc:
         yours = {"text": text, "token": version_token(text)}
         return json_response({"detail": str(exc), "errors": [{"field": "If-Match", "reason": "stale token"}],
                               "current": _draft_json(exc.current), "yours": yours}, 409)
+    except (DefinitionError, YamlTooLarge, JourneyError) as exc:
+        raise _problem(exc) from None
+    return json_response(_draft_json(draft), headers={"ETag": f'"{draft.token}"'})
+
+
+@router.get("/{key}/versions", summary="Published versions, newest first, with the contacts still running on each",
+            response_model=None, responses=_ERRORS, **permit("journeys.read"))
+def versions(request: Request, key: Key) -> Response:
+    try:
+        live, found = list_versions(api_state(request).services, key)
+    except JourneyError as exc:
+        raise _problem(exc) from None
+    return json_response({"key": key, "live_version": live, "versions": [
+        {"version": v.version, "published_at": v.published_at.isoformat(), "published_by": v.published_by,
+         "running": v.running, "live": v.version == live} for v in found]})
+
+
+@router.post("/{key}/versions/{version}/restore", summary="Load a published version as the draft (If-Match)",
+             response_model=None, responses=_ERRORS, **permit("journeys.write"))
+async def restore(request: Request, who: Acting, key: Key,
+                  version: Annotated[int, Path(ge=1, le=1_000_000, description="the version to restore")],
+                  if_match: Annotated[str | None, Header(max_length=100)] = None) -> Response:
+    state = api_state(request)
+    try:
+        draft = await state.write(restore_version, state.services, key, version, if_match=_token(if_match),
+                                  actor=who.actor.label)
+    except DraftConflict as exc:
+        return json_response({"detail": str(exc), "errors": [{"field": "If-Match", "reason": "stale token"}],
+                              "current": _draft_json(exc.current)}, 409)
+    except NoSuchVersion as exc:
+        raise ApiError(404, str(exc), [{"field": "version", "reason": "no such version"}]) from None
     except (DefinitionError, YamlTooLarge, JourneyError) as exc:
         raise _problem(exc) from None
     return json_response(_draft_json(draft), headers={"ETag": f'"{draft.token}"'})
@@ -142,10 +180,10 @@ def lint(request: Request, body: LintIn) -> Response:
             response_model=None, responses=_ERRORS, **permit("journeys.read"))
 def diff(request: Request, key: Key) -> Response:
     try:
-        semantic, unified = draft_diff(api_state(request).services, key)
+        semantic, unified, live_text = draft_diff(api_state(request).services, key)
     except (JourneyError, DefinitionError, YamlTooLarge) as exc:
         raise _problem(exc) from None
-    return json_response({"semantic": semantic.as_json(), "yaml_diff": unified})
+    return json_response({"semantic": semantic.as_json(), "yaml_diff": unified, "live_graph": graph_of(live_text)})
 
 
 @router.post("/{key}/dry-run", summary="One contact through the draft in virtual time: no sends, no writes",

@@ -8,16 +8,19 @@ through the ``/v1/journeys`` builder API with the session cookie.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from touchflow.console.auth import Me, allow
+from touchflow.console.auth import Me, allow, services
 from touchflow.console.i18n import N_, translations
 from touchflow.console.templating import render
 from touchflow.console.views.builder_live_labels import LIVE_LABELS
 from touchflow.domain.journeys.schema import journey_json_schema
+from touchflow.services.journey_drafts import graph_of, read_draft
+from touchflow.services.journeys import JourneyError
 
 __all__ = ["LABELS", "router"]
 
@@ -50,7 +53,27 @@ LABELS = {
     "sim_scenario": N_("Scenario of personas (YAML, as journey simulate takes it)"), "sim_go": N_("Run the scenario"),
     "sim_done": N_("Scenario run"), "sim_passed": N_("checks passed"), "sim_failed": N_("checks failed"),
     "sim_entered": N_("entered"), "sim_waiting": N_("waiting"),
+    "diff_added": N_("Added (green)"), "diff_changed": N_("Changed (amber)"),
+    "diff_removed": N_("Removed (red, struck through)"), "diff_empty": N_("No changes against the live version"),
+    "yaml_diff": N_("YAML diff"), "publish_confirm": N_("Publish these changes as a new version"),
+    "publish_blocked": N_("Publishing waits until every error is fixed"), "diff_close": N_("Close the diff"),
+    "review_first": N_("The changes are drawn on the canvas: check them, then publish"),
+    "versions": N_("Versions"), "version_live": N_("live"), "version_running": N_("contacts running:"),
+    "restore": N_("Restore as draft"), "restored": N_("Restored"),
+    "restore_then_publish": N_("It is the draft now; publish it to make a new version (contacts already in the "
+                               "journey finish on theirs)"),
 }
+
+
+def _initial(request: Request, key: str) -> dict[str, Any] | None:
+    """The draft as ``GET /v1/journeys/{key}/definition`` answers it, in the page: the island draws at once
+    instead of asking for it after its script ran (time to interactive). None: a new journey."""
+    try:
+        draft = read_draft(services(request), key)
+    except JourneyError:
+        return None
+    return {"key": draft.key, "text": draft.text, "token": draft.token, "live_version": draft.live_version,
+            "is_draft": draft.is_draft, "graph": graph_of(draft.text)}
 
 
 @router.get("/journeys/{key}/builder", **allow("journeys.read"))
@@ -58,5 +81,6 @@ async def builder_page(request: Request, me: Me, key: JourneyKey) -> Response:
     words = translations(me.preferences.locale)
     config = {"key": key, "csrf": me.csrf_token, "canWrite": me.can("journeys.write"),
               "canPublish": me.can("journeys.publish"), "schema": journey_json_schema(),
-              "labels": {name: words.gettext(text) for name, text in (LABELS | LIVE_LABELS).items()}}
+              "labels": {name: words.gettext(text) for name, text in (LABELS | LIVE_LABELS).items()},
+              "initial": await run_in_threadpool(_initial, request, key)}
     return render(request, me, "builder.html", {"title": N_("Journey builder"), "key": key, "config": config})

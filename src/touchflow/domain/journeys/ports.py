@@ -11,7 +11,7 @@ from touchflow.domain.conditions.predicates import Condition, ContactFacts, Eval
 from touchflow.domain.journeys.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.outbox import OutboxMessage, TaskRecord
 
-__all__ = ["InboxEvent", "JourneyRecord", "JourneyRepository", "StoredStep"]
+__all__ = ["InboxEvent", "JourneyRecord", "JourneyRepository", "JourneyVersionInfo", "StoredStep"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,16 @@ class InboxEvent:
 
 
 
+@dataclass(frozen=True)
+class JourneyVersionInfo:
+    """One published version (never the draft, version 0) and how many contacts still run on it."""
+
+    version: int
+    published_at: datetime
+    published_by: str
+    running: int
+
+
 class JourneyRepository(Protocol):
     def get(self, key_or_id: str) -> JourneyRecord | None: ...
     def all(self) -> list[JourneyRecord]: ...
@@ -58,6 +68,7 @@ class JourneyRepository(Protocol):
                     at: datetime, by: str) -> None: ...
     def version(self, journey_id: str, version: int) -> dict[str, Any] | None: ...
     def source_text(self, journey_id: str, version: int) -> str | None: ...
+    def versions(self, journey_id: str, running: Collection[str]) -> list[JourneyVersionInfo]: ...
     def save_draft(self, journey_id: str, definition: dict[str, Any], source_text: str, at: datetime,
                    by: str) -> None: ...  # the builder's one draft: version 0, never run
     def next_scans(self) -> dict[str, datetime]: ...
