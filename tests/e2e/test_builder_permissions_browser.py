@@ -1,5 +1,6 @@
 """Who may do what on the canvas, in Chromium: a viewer sees the journey drawn but no palette, save, publish
-or restore, and the server refuses a save from that session anyway; a template waiting for compliance review blocks publishing, and the finding on its node says which template waits for whom."""
+or restore, and the server refuses a save from that session anyway; a template waiting for compliance review
+blocks publishing, and the finding on its node says which template waits for whom."""
 
 from __future__ import annotations
 
