@@ -26,6 +26,7 @@ from touchflow.services.audit import anchor_chain
 from touchflow.services.context import ServiceContext
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
+from touchflow.store.channel_limits import shared_limits
 from touchflow.store.db import make_engine
 from touchflow.store.pii_keys import PiiKeys
 from touchflow.store.uow import SqlUnitOfWork
@@ -117,7 +118,8 @@ class Application:
             box = box or self.secret_box()
             return box.open(sealed, context)
 
-        return ChannelRegistry.from_configs(configs, open_secret)
+        # every worker shares each channel's rate and concurrency through the database (ADR 0047)
+        return ChannelRegistry.from_configs(configs, open_secret, shared_limits(self.engine))
 
     def dispatcher(self, batch_size: int = 1000, on_sent: OnSent | None = None) -> Dispatcher:
         channels = self.channels()
