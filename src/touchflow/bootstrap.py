@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,6 +25,7 @@ from touchflow.security.audit_anchors import anchor_file_beside
 from touchflow.security.crypto import SecretBox
 from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, key_source, link_secret
 from touchflow.services.audit import anchor_chain
+from touchflow.services.capacity import report_load
 from touchflow.services.context import ServiceContext
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
@@ -155,8 +158,11 @@ class Application:
         notices = AlertNotifyPass(self.services, lambda channel: channel_sender(dispatcher.channels, channel))
         connectors = ConnectorPass(self.services, lambda sealed, context: self.secret_box().open(sealed, context))
         writeback = WritebackPass(self.services, lambda sealed, context: self.secret_box().open(sealed, context))
+        started = self.services.clock.now()
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}"[:80]
+        report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher,
-                      passes=[reports, notices, connectors, writeback], daily=daily)
+                      passes=[reports, notices, connectors, writeback], daily=daily, report_load=report)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -34,6 +34,7 @@ from touchflow.cli import (
     serve,
     simulate,
     sites,
+    status,
     tasks,
     users,
 )
@@ -63,7 +64,7 @@ def _root(ctx: typer.Context) -> None:
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
                audit, keys, attribution, metrics, alerts, experiments, reports, connectors,
-               connector_writeback):
+               connector_writeback, status):
     module.register(app)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from touchflow.domain.capacity import CapacityRepository
 from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
 from touchflow.domain.contacts import ContactState, FieldConflict
 from touchflow.domain.content_ports import ContentRepository
@@ -343,6 +344,7 @@ class UnitOfWork(Protocol):
     connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
     writeback: WritebackRepository  # issue 14, write-back outbox (domain/connectors/ports.py)
     preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
+    capacity: CapacityRepository  # worker load reports and capacity samples (domain/capacity.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

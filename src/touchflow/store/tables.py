@@ -1121,4 +1121,11 @@ worker_loads = Table(  # each worker's last report of how busy it is (A8 capacit
     Index(None, "reported_at"),
 )
 
-__all__ += ["channel_buckets", "channel_slots", "worker_loads"]
+capacity_samples = Table(  # the cluster once a minute: live workers and their mean busy share (capacity alert)
+    "capacity_samples", metadata,
+    Column("at", UTCDateTime(), primary_key=True),  # the minute
+    Column("workers", Integer, nullable=False),
+    Column("busy_share", Float, nullable=False),
+)
+
+__all__ += ["capacity_samples", "channel_buckets", "channel_slots", "worker_loads"]

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from touchflow.domain.capacity import CapacityRepository
 from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
 from touchflow.domain.content_ports import ContentRepository
 from touchflow.domain.governance.account_ports import AccountRepository
@@ -39,6 +40,7 @@ from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.alerts import SqlAlertRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.attribution import SqlAttributionRepository
+from touchflow.store.capacity import SqlCapacityRepository
 from touchflow.store.connectors import SqlConnectorRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
     connectors: ConnectorRepository
     writeback: WritebackRepository
     preferences: PreferenceRepository
+    capacity: CapacityRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -145,6 +148,7 @@ class SqlUnitOfWork:
         self.connectors = SqlConnectorRepository(connection)
         self.writeback = SqlWritebackRepository(connection)
         self.preferences = SqlPreferenceRepository(connection)
+        self.capacity = SqlCapacityRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -2,7 +2,8 @@
 
 ``channel_buckets`` holds one token bucket per channel, updated under a row lock by whichever process sends;
 ``channel_slots`` holds a channel's concurrency as leased slots; ``worker_loads`` is each worker's last report of
-its busy share and queue lag (``touchflow status``, the capacity alert). ADR 0047.
+its busy share and queue lag and ``capacity_samples`` the cluster's once a minute (``touchflow status``, the
+capacity alert). ADR 0047.
 
 Revision ID: 0030_shared_rate_limits
 Revises: 0029_console_admin
@@ -50,9 +51,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("worker_id", name="pk_worker_loads"),
     )
     op.create_index("ix_worker_loads_reported_at", "worker_loads", ["reported_at"])
+    op.create_table(
+        "capacity_samples",
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("workers", sa.Integer(), nullable=False),
+        sa.Column("busy_share", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("at", name="pk_capacity_samples"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("capacity_samples")
     op.drop_index("ix_worker_loads_reported_at", table_name="worker_loads")
     op.drop_table("worker_loads")
     op.drop_table("channel_slots")
