@@ -27,6 +27,7 @@ from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, ke
 from touchflow.services.audit import anchor_chain
 from touchflow.services.capacity import report_load
 from touchflow.services.context import ServiceContext
+from touchflow.services.retention import RetentionPass
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
 from touchflow.store.channel_limits import shared_limits
@@ -161,8 +162,9 @@ class Application:
         started = self.services.clock.now()
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}"[:80]
         report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher,
-                      passes=[reports, notices, connectors, writeback], daily=daily, report_load=report)
+        passes = [reports, notices, connectors, writeback, RetentionPass(self.services)]
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
+                      report_load=report)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -25,6 +25,7 @@ from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.predicates import Condition, ContactFacts, EvalContext
+from touchflow.domain.retention import RetentionRepository
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.domain.sources import Source
 from touchflow.domain.tagging import TagRule
@@ -345,6 +346,7 @@ class UnitOfWork(Protocol):
     writeback: WritebackRepository  # issue 14, write-back outbox (domain/connectors/ports.py)
     preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
     capacity: CapacityRepository  # worker load reports and capacity samples (domain/capacity.py)
+    retention: RetentionRepository  # deleting finished rows past their retention (domain/retention.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

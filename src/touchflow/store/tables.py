@@ -1129,3 +1129,7 @@ capacity_samples = Table(  # the cluster once a minute: live workers and their m
 )
 
 __all__ += ["capacity_samples", "channel_buckets", "channel_slots", "worker_loads"]
+
+# --- retention (issue 17, migration 0031; ADR 0048): the purge finds old finished rows without a full scan ---
+Index("ix_outbox_updated_at", outbox.c.updated_at)
+Index("ix_run_steps_at", run_steps.c.at)

@@ -34,6 +34,7 @@ from touchflow.domain.ports import (
     SourceRepository,
     TagRuleRepository,
 )
+from touchflow.domain.retention import RetentionRepository
 from touchflow.domain.segment_ports import SegmentRepository
 from touchflow.security.pii import PiiCodec
 from touchflow.store.accounts import SqlAccountRepository
@@ -65,6 +66,7 @@ from touchflow.store.registry import (
     SqlTagRuleRepository,
 )
 from touchflow.store.reports import SqlReportRepository
+from touchflow.store.retention import SqlRetentionRepository
 from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
 from touchflow.store.writeback import SqlWritebackRepository
@@ -103,6 +105,7 @@ class SqlUnitOfWork:
     writeback: WritebackRepository
     preferences: PreferenceRepository
     capacity: CapacityRepository
+    retention: RetentionRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -149,6 +152,7 @@ class SqlUnitOfWork:
         self.writeback = SqlWritebackRepository(connection)
         self.preferences = SqlPreferenceRepository(connection)
         self.capacity = SqlCapacityRepository(connection)
+        self.retention = SqlRetentionRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
