@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -162,7 +163,7 @@ class Application:
         started = self.services.clock.now()
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}"[:80]
         report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
-        passes = [reports, notices, connectors, writeback, RetentionPass(self.services)]
+        passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services)]
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
                       report_load=report)
 
