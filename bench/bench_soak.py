@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import sys
 import tempfile
 import threading
@@ -75,18 +76,23 @@ def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
     channels.add("sms", HttpSmsChannel(HttpSmsSettings(sms_url, token, max_batch=500)), rate_per_s=2000,
                  concurrency=2, kind="sms_http")
     runtime = JourneyRuntime(app.services, 1000, dispatcher=Dispatcher(app.services, 1000, channels=channels))
-    ticks: list[tuple[float, float]] = []  # (wall time, seconds) of every tick
+    ticks: list[tuple[float, float]] = []  # (wall time, seconds) of every tick, sent every few seconds
+    sent = time.time()
     while not stop.is_set():
         started = time.time()
         t = time.perf_counter()
         report = runtime.tick()
         ticks.append((started, time.perf_counter() - t))
+        if time.time() - sent > 5:
+            out.put(ticks)
+            ticks, sent = [], time.time()
         if not report.work:
             time.sleep(0.02)
+    out.put(ticks)
+    out.put(None)
     if runtime.dispatcher is not None:
         runtime.dispatcher.close()
     app.close()
-    out.put(ticks)
 
 
 def _phase_stats(samples: list[tuple[float, float]], first_end: float, last_start: float) -> dict[str, float]:
@@ -201,7 +207,19 @@ def main() -> None:
         elapsed = time.time() - started
         halt.set()
         stop.set()
-        ticks = out.get(timeout=300)
+        ticks: list[tuple[float, float]] = []
+        unfinished = False
+        while True:  # the worker sends its tick times every 5 s; a tick still running after 120 s is cut off
+            try:
+                part = out.get(timeout=120)
+            except queue.Empty:
+                unfinished = True
+                break
+            if part is None:
+                break
+            ticks += part
+        if unfinished:
+            worker.terminate()
         worker.join(60)
         fake.stop()
     with app.engine.connect() as c:
@@ -230,6 +248,8 @@ def main() -> None:
         print(f"RSS after warm-up → end: worker {warm[0][1]:.0f} → {rss[-1][1]:.0f} MB, "
               f"feeder {warm[0][2]:.0f} → {rss[-1][2]:.0f} MB")
     print(f"table sizes: {sizes}")
+    if unfinished:
+        print("the worker's last tick was still running 120 s after the feed stopped (cut off)")
     print(f"acknowledged {len(acknowledged):,}, stored {stored:,}: "
           f"{'nothing lost' if stored == len(acknowledged) else 'LOST ' + str(len(acknowledged) - stored)}")
     os._exit(0)
