@@ -191,12 +191,14 @@ def main() -> None:
             batch = []
             for i in range(BATCH):
                 n += 1
-                who = {"email": f"new{2 * ((n * 7919) % max(1, n // 2))}@soak.test"}  # an earlier sign-up
+                # an earlier sign-up: sign-ups are the odd-numbered events (the first of each pair)
+                who = {"email": f"new{2 * ((n * 7919) % max(1, n // 2)) + 1}@soak.test"}
                 if i % 2 == 0 or n < 2 * BATCH:
                     batch.append(RawItem({"id": f"s{n}", "type": "signup", "email": f"new{n}@soak.test",
                                           "properties": {"campaign": f"j{n % JOURNEYS}"}}))
                 else:
-                    batch.append(RawItem({"id": f"s{n}", "type": "page_view", **who, "properties": {"path": "/"}}))
+                    batch.append(RawItem({"id": f"s{n}", "type": "page_view", **who,
+                                          "properties": {"url": "https://shop.example.cn/"}}))
             t = time.perf_counter()
             report = record_events(app.services, "soak", batch)
             ingest.append((time.time(), time.perf_counter() - t))
