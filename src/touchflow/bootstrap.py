@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,9 +26,12 @@ from touchflow.security.audit_anchors import anchor_file_beside
 from touchflow.security.crypto import SecretBox
 from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, key_source, link_secret
 from touchflow.services.audit import anchor_chain
+from touchflow.services.capacity import report_load
 from touchflow.services.context import ServiceContext
+from touchflow.services.retention import RetentionPass
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
+from touchflow.store.channel_limits import shared_limits
 from touchflow.store.db import make_engine
 from touchflow.store.pii_keys import PiiKeys
 from touchflow.store.uow import SqlUnitOfWork
@@ -117,7 +123,8 @@ class Application:
             box = box or self.secret_box()
             return box.open(sealed, context)
 
-        return ChannelRegistry.from_configs(configs, open_secret)
+        # every worker shares each channel's rate and concurrency through the database (ADR 0047)
+        return ChannelRegistry.from_configs(configs, open_secret, shared_limits(self.engine))
 
     def dispatcher(self, batch_size: int = 1000, on_sent: OnSent | None = None) -> Dispatcher:
         channels = self.channels()
@@ -159,8 +166,12 @@ class Application:
         notices = AlertNotifyPass(self.services, lambda channel: channel_sender(dispatcher.channels, channel))
         connectors = ConnectorPass(self.services, lambda sealed, context: self.secret_box().open(sealed, context))
         writeback = WritebackPass(self.services, lambda sealed, context: self.secret_box().open(sealed, context))
-        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher,
-                      passes=[reports, notices, connectors, writeback], daily=daily)
+        started = self.services.clock.now()
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}"[:80]
+        report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
+        passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services)]
+        return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
+                      report_load=report)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -34,7 +34,8 @@ def test_the_spec_rule_ships_enabled() -> None:
     assert OPEN.metric == "open_rate" and OPEN.enabled and not OPEN.shadow
     assert (OPEN.threshold, OPEN.consecutive, OPEN.alpha) == (0.15, 3, 0.01) and "pause" in OPEN.actions
     assert {r.name: r.kind for r in default_rules()} == {"open-rate-drop": "daily", "complaint-breaker": "breaker",
-                                                         "hard-bounce-breaker": "breaker"}
+                                                         "hard-bounce-breaker": "breaker",
+                                                         "worker-capacity": "capacity"}
 
 
 @pytest.mark.parametrize(("change", "field"), [

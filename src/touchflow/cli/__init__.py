@@ -29,11 +29,13 @@ from touchflow.cli import (
     personas,
     privacy,
     reports,
+    retention,
     secrets,
     segments,
     serve,
     simulate,
     sites,
+    status,
     tasks,
     users,
 )
@@ -63,7 +65,7 @@ def _root(ctx: typer.Context) -> None:
 for module in (admin, imports, contacts, journeys, simulate, serve, demo, content, assets, channels, guardrails, tasks,
                personas, segments, lifecycle, sites, secrets, users, approvals, exports, privacy, incidents,
                audit, keys, attribution, metrics, alerts, experiments, reports, connectors,
-               connector_writeback):
+               connector_writeback, status, retention):
     module.register(app)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from touchflow.domain.capacity import CapacityRepository
 from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
 from touchflow.domain.contact_ports import (
     ContactRepository,
@@ -31,6 +32,7 @@ from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.messaging.ports import MessageRepository, TaskRepository
+from touchflow.domain.retention import RetentionRepository
 from touchflow.domain.scoring.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.scoring.ports import LifecycleRepository
 from touchflow.domain.segments.ports import SegmentRepository
@@ -70,6 +72,8 @@ class UnitOfWork(Protocol):
     connectors: ConnectorRepository  # issue 14 (domain/connectors/ports.py)
     writeback: WritebackRepository  # issue 14, write-back outbox (domain/connectors/ports.py)
     preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
+    capacity: CapacityRepository  # worker load reports and capacity samples (domain/capacity.py)
+    retention: RetentionRepository  # deleting finished rows past their retention (domain/retention.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -11,8 +11,9 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -20,15 +21,24 @@ from touchflow.channels.base import Channel
 from touchflow.domain.channel_names import canonical_channel
 from touchflow.domain.guardrails.ports import ChannelConfig
 
-__all__ = ["CHANNEL_KINDS", "PROVIDER_TEMPLATE_KINDS", "ChannelRegistry", "ConfiguredChannel", "RateLimiter",
-           "build_channel"]
+__all__ = ["CHANNEL_KINDS", "PROVIDER_TEMPLATE_KINDS", "ChannelLimits", "ChannelRegistry", "ConfiguredChannel",
+           "Limiter", "RateLimiter", "build_channel"]
 
 
 PROVIDER_TEMPLATE_KINDS = frozenset({"sms_aliyun", "sms_tencent", "wechat_mp"})
 
 
+class Limiter(Protocol):
+    def take(self, n: int) -> float: ...
+
+
+# name, rate per second, concurrency → the channel's limiter and slots; bootstrap passes one that shares them
+# through the database (store/channel_limits.py, ADR 0047), so N workers together keep one provider limit
+ChannelLimits = Callable[[str, float | None, int], tuple[Limiter, AbstractContextManager[Any]]]
+
+
 class RateLimiter:
-    """A token bucket on the monotonic clock: ``take(n)`` waits until ``n`` sends fit the rate."""
+    """A process-local token bucket on the monotonic clock: ``take(n)`` waits until ``n`` sends fit the rate."""
 
     def __init__(self, per_second: float | None, burst: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -57,8 +67,8 @@ class RateLimiter:
 @dataclass
 class ConfiguredChannel:
     channel: Channel
-    limiter: RateLimiter
-    slots: threading.Semaphore
+    limiter: Limiter
+    slots: AbstractContextManager[Any]
     kind: str = "capture"
 
 
@@ -67,9 +77,12 @@ class ChannelRegistry:
     channels: dict[str, ConfiguredChannel] = field(default_factory=dict)
 
     def add(self, name: str, channel: Channel, rate_per_s: float | None = None, concurrency: int = 4,
-            kind: str = "custom") -> None:
-        self.channels[name] = ConfiguredChannel(channel, RateLimiter(rate_per_s), threading.Semaphore(concurrency),
-                                                kind)
+            kind: str = "custom", limits: ChannelLimits | None = None) -> None:
+        if limits is not None:
+            limiter, slots = limits(name, rate_per_s, concurrency)
+        else:
+            limiter, slots = RateLimiter(rate_per_s), threading.Semaphore(concurrency)
+        self.channels[name] = ConfiguredChannel(channel, limiter, slots, kind)
 
     def get(self, name: str) -> ConfiguredChannel | None:
         """The adapter for a channel name; a message queued as ``wechat_mp`` finds the ``wechat`` channel."""
@@ -100,15 +113,15 @@ class ChannelRegistry:
         return registry
 
     @classmethod
-    def from_configs(cls, configs: Iterable[ChannelConfig], open_secret: Callable[[str, str], dict[str, Any]]
-                     ) -> ChannelRegistry:
+    def from_configs(cls, configs: Iterable[ChannelConfig], open_secret: Callable[[str, str], dict[str, Any]],
+                     limits: ChannelLimits | None = None) -> ChannelRegistry:
         registry = cls()
         for config in configs:
             if not config.enabled:
                 continue
             secret = open_secret(config.secret, f"channel:{config.name}") if config.secret else {}
             registry.add(config.name, build_channel(config.name, config.kind, config.settings, secret),
-                         config.rate_per_s, config.concurrency, config.kind)
+                         config.rate_per_s, config.concurrency, config.kind, limits)
             # A configuration saved as wechat_mp before the rename carries the wechat channel too.
             registry.channels.setdefault(canonical_channel(config.name), registry.channels[config.name])
         return registry

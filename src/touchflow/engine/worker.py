@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 class Worker:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05,
                  dispatcher: Dispatcher | None = None, passes: Sequence[Callable[[], int]] = (),
-                 daily: Callable[[], object] | None = None, daily_check_s: float = 3600.0) -> None:
+                 daily: Callable[[], object] | None = None, daily_check_s: float = 3600.0,
+                 report_load: Callable[[float], object] | None = None, report_every_s: float = 30.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size))
         self.runtime.passes.extend(passes)
         self.idle_sleep = idle_sleep
@@ -32,6 +35,12 @@ class Worker:
         # a pass that does its own once-a-day check (the audit chain's anchor): run hourly beside the loop
         self.daily = daily
         self.daily_check_s = daily_check_s
+        # capacity (A8): the share of each window spent inside ticks goes to ``report_load`` (services/capacity.py)
+        self.report_load = report_load
+        self.report_every_s = report_every_s
+        self._monotonic = monotonic
+        self._window_start = monotonic()
+        self._busy = 0.0
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the current batch, then stop (the batch commits or rolls back whole)."""
@@ -58,7 +67,37 @@ class Worker:
     def run(self) -> None:
         if self.daily is not None:
             threading.Thread(target=self._daily_loop, name="touchflow-daily", daemon=True).start()
-        self.runtime.run_forever(self.stop, self.idle_sleep)
+        if self.report_load is None:
+            self.runtime.run_forever(self.stop, self.idle_sleep)
+            return
+        while not self.stop.is_set():
+            self.tick_and_measure()
+
+    def tick_and_measure(self) -> None:
+        """One tick of ``run``'s loop: the tick's time counts as busy, an idle sleep does not; once a window has
+        passed its busy share is reported (a failed report is logged: the work goes on)."""
+        started = self._monotonic()
+        work = 0
+        try:
+            work = self.runtime.tick().work
+        except Exception:  # keep the worker alive; the batch rolled back and will be claimed again
+            log.exception("journey runtime tick failed")
+        self._busy += self._monotonic() - started
+        if work == 0:
+            self.stop.wait(self.idle_sleep)
+        self._maybe_report()
+
+    def _maybe_report(self) -> None:
+        now = self._monotonic()
+        elapsed = now - self._window_start
+        if self.report_load is None or elapsed < self.report_every_s:
+            return
+        share = min(1.0, self._busy / elapsed) if elapsed > 0 else 0.0
+        self._window_start, self._busy = now, 0.0
+        try:
+            self.report_load(share)
+        except Exception:
+            log.exception("capacity report failed")
 
     def _daily_loop(self) -> None:
         assert self.daily is not None

@@ -186,7 +186,7 @@ def evaluate_alerts(ctx: ServiceContext, *, daily: bool = True, breaker: bool = 
     ``cache``: the days read by earlier passes (the sweeper keeps one)."""
     now = ctx.clock.now()
     with ctx.reader() as uow:
-        rules = [r for r in all_rules(uow) if r.enabled]
+        rules = [r for r in all_rules(uow) if r.enabled and r.kind != "capacity"]  # capacity: services/capacity.py
         live = [j for j in uow.journeys.all() if j.status == "active"]
         states = uow.alerts.states()
         zone = _zone(uow)

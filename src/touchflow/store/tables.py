@@ -1092,3 +1092,46 @@ user_preferences = Table(  # a person's console language, time zone and theme, o
     Column("theme", String(8), nullable=False),  # light | dark
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# --- scale-out (issue 17, migration 0030) -------------------------------------------------------------------
+
+channel_buckets = Table(  # one token bucket per channel shared by every dispatcher process (ADR 0047)
+    "channel_buckets", metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("tokens", Float, nullable=False),  # may go below zero: sends already promised a later moment
+    Column("refilled_at", Float, nullable=False),  # seconds since the epoch on the database's clock
+)
+
+channel_slots = Table(  # a channel's concurrency as leased slots: a crashed holder's slot frees when its lease ends
+    "channel_slots", metadata,
+    Column("channel", String(64), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("holder", String(64), nullable=True),
+    Column("lease_until", Float, nullable=False),  # seconds since the epoch on the database's clock
+    PrimaryKeyConstraint("channel", "slot"),
+)
+
+worker_loads = Table(  # each worker's last report of how busy it is (A8 capacity; ADR 0047)
+    "worker_loads", metadata,
+    Column("worker_id", String(80), primary_key=True),  # host:pid:start
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("reported_at", UTCDateTime(), nullable=False),
+    Column("busy_share", Float, nullable=False),  # share of the last window spent working, 0..1
+    Column("queue_lag", JSONDoc, nullable=False),  # queue name → seconds the oldest due item has waited
+    Index(None, "reported_at"),
+)
+
+capacity_samples = Table(  # the cluster once a minute: live workers and their mean busy share (capacity alert)
+    "capacity_samples", metadata,
+    Column("at", UTCDateTime(), primary_key=True),  # the minute
+    Column("workers", Integer, nullable=False),
+    Column("busy_share", Float, nullable=False),
+)
+
+__all__ += ["capacity_samples", "channel_buckets", "channel_slots", "worker_loads"]
+
+# --- retention (issue 17, migration 0031; ADR 0048): the purge finds old finished rows without a full scan ---
+Index("ix_outbox_updated_at", outbox.c.updated_at)
+Index("ix_run_steps_at", run_steps.c.at)

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from touchflow.domain.capacity import CapacityRepository
 from touchflow.domain.connectors.ports import ConnectorRepository, WritebackRepository
 from touchflow.domain.contact_ports import (
     ContactRepository,
@@ -31,6 +32,7 @@ from touchflow.domain.measurement.experiment_ports import ExperimentRepository
 from touchflow.domain.measurement.metrics_ports import MetricsRepository
 from touchflow.domain.measurement.report_ports import ReportRepository
 from touchflow.domain.messaging.ports import MessageRepository, TaskRepository
+from touchflow.domain.retention import RetentionRepository
 from touchflow.domain.scoring.persona_ports import AssignmentRepository, PersonaRepository
 from touchflow.domain.scoring.ports import LifecycleRepository
 from touchflow.domain.segments.ports import SegmentRepository
@@ -39,6 +41,7 @@ from touchflow.store.accounts import SqlAccountRepository
 from touchflow.store.alerts import SqlAlertRepository
 from touchflow.store.approvals import SqlApprovalRepository
 from touchflow.store.attribution import SqlAttributionRepository
+from touchflow.store.capacity import SqlCapacityRepository
 from touchflow.store.connectors import SqlConnectorRepository
 from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
@@ -63,6 +66,7 @@ from touchflow.store.registry import (
     SqlTagRuleRepository,
 )
 from touchflow.store.reports import SqlReportRepository
+from touchflow.store.retention import SqlRetentionRepository
 from touchflow.store.segments import SqlSegmentRepository
 from touchflow.store.tasks import SqlTaskRepository
 from touchflow.store.writeback import SqlWritebackRepository
@@ -100,6 +104,8 @@ class SqlUnitOfWork:
     connectors: ConnectorRepository
     writeback: WritebackRepository
     preferences: PreferenceRepository
+    capacity: CapacityRepository
+    retention: RetentionRepository
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -145,6 +151,8 @@ class SqlUnitOfWork:
         self.connectors = SqlConnectorRepository(connection)
         self.writeback = SqlWritebackRepository(connection)
         self.preferences = SqlPreferenceRepository(connection)
+        self.capacity = SqlCapacityRepository(connection)
+        self.retention = SqlRetentionRepository(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

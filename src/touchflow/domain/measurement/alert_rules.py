@@ -16,7 +16,8 @@ from typing import Any, Literal
 from touchflow.domain.conditions.durations import format_duration, parse_duration
 from touchflow.domain.errors import PathError
 
-__all__ = ["ACTIONS", "BREAKER_METRICS", "DAILY_METRICS", "DEFAULT_RULES", "AlertRule", "Baseline", "RuleError",
+__all__ = ["ACTIONS", "BREAKER_METRICS", "CAPACITY_METRIC", "DAILY_METRICS",
+           "DEFAULT_RULES", "AlertRule", "Baseline", "RuleError",
            "default_rules", "parse_rule"]
 
 # metric -> (what counts as a success, the denominator, which way is bad)
@@ -28,6 +29,7 @@ DAILY_METRICS: dict[str, tuple[str, str, Literal["drop", "rise"]]] = {
     "unsubscribe_rate": ("unsubscribed", "delivered", "rise"),
 }
 BREAKER_METRICS = ("complaint_rate", "hard_bounce_rate")
+CAPACITY_METRIC = "worker_utilisation"  # kind: capacity — the workers' mean busy share (domain/capacity.py)
 ACTIONS = ("pause", "task", "notify")
 _EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 _FIELDS = {"name", "metric", "kind", "baseline", "threshold", "consecutive", "min_volume", "warning", "alpha",
@@ -57,7 +59,7 @@ class AlertRule:
 
     name: str
     metric: str
-    kind: Literal["daily", "breaker"] = "daily"
+    kind: Literal["daily", "breaker", "capacity"] = "daily"
     baseline: Baseline = Baseline()
     threshold: float = 0.15  # relative change beyond which a day breaches (drop for open/click, rise otherwise)
     consecutive: int = 3
@@ -87,7 +89,7 @@ class AlertRule:
 
     @property
     def direction(self) -> Literal["drop", "rise"]:
-        return DAILY_METRICS[self.metric][2]
+        return DAILY_METRICS[self.metric][2] if self.metric in DAILY_METRICS else "rise"
 
     def applies_to(self, journey_key: str) -> bool:
         return "*" in self.journeys or journey_key in self.journeys
@@ -175,15 +177,17 @@ def parse_rule(data: object) -> AlertRule:
     if not isinstance(name, str) or not name.strip() or len(name) > 64:
         raise RuleError("name", "must be a name of 1 to 64 characters")
     metric = data.get("metric")
-    if metric not in DAILY_METRICS:
-        raise RuleError("metric", f"must be one of {', '.join(DAILY_METRICS)}, not {metric!r}")
     kind = data.get("kind", "daily")
-    if kind not in ("daily", "breaker"):
-        raise RuleError("kind", f"must be daily or breaker, not {kind!r}")
+    if kind not in ("daily", "breaker", "capacity"):
+        raise RuleError("kind", f"must be daily, breaker or capacity, not {kind!r}")
+    if kind == "capacity" and metric != CAPACITY_METRIC:
+        raise RuleError("metric", f"a capacity rule watches {CAPACITY_METRIC}, not {metric!r}")
+    if kind != "capacity" and metric not in DAILY_METRICS:
+        raise RuleError("metric", f"must be one of {', '.join(DAILY_METRICS)}, not {metric!r}")
     if kind == "breaker" and metric not in BREAKER_METRICS:
         raise RuleError("metric", f"a breaker watches {' or '.join(BREAKER_METRICS)}, not {metric}")
     threshold = _number(data, "threshold", 0.15, 0.01, 10.0)
-    if DAILY_METRICS[str(metric)][2] == "drop" and threshold >= 1:
+    if kind != "capacity" and DAILY_METRICS[str(metric)][2] == "drop" and threshold >= 1:
         raise RuleError("threshold", "a drop is a share below 1 (0.15 = 15 %)")
     warning = None if data.get("warning") is None else _number(data, "warning", 0.1, 0.0, 10.0)
     if warning is not None and warning >= threshold:
@@ -215,6 +219,8 @@ def parse_rule(data: object) -> AlertRule:
     limit = _number(data, "limit", 0.0, 0.0, 1.0)
     if kind == "breaker" and limit <= 0:
         raise RuleError("limit", "a breaker needs the ceiling rate it trips above (e.g. 0.003)")
+    if kind == "capacity" and limit <= 0:
+        raise RuleError("limit", "a capacity rule needs the busy share it fires above (e.g. 0.8)")
     return AlertRule(name.strip(), str(metric), kind, _baseline(data.get("baseline")), threshold,
                      _whole(data, "consecutive", 3, 1, 14), _whole(data, "min_volume", 200, 1, 10_000_000), warning,
                      _number(data, "alpha", 0.01, 1e-9, 0.2), _duration(data, "cooldown", timedelta(days=7)),
@@ -236,6 +242,9 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     {"name": "hard-bounce-breaker", "metric": "hard_bounce_rate", "kind": "breaker", "limit": 0.05, "window": "1h",
      "min_volume": 100, "min_events": 5, "alpha": 0.01, "cooldown": "1d", "warning": None, "threshold": 1.0,
      "actions": ["pause", "task"]},
+    # A8: the workers busier than 80 % for ten minutes → an alert saying how many workers to add
+    {"name": "worker-capacity", "metric": "worker_utilisation", "kind": "capacity", "limit": 0.8, "window": "10m",
+     "cooldown": "1h", "warning": None, "threshold": 1.0, "actions": []},
 )
 
 

@@ -47,6 +47,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "open_rate": ("打开率", "open rate"), "click_rate": ("点击率", "click rate"),
     "complaint_rate": ("投诉率", "complaint rate"), "hard_bounce_rate": ("硬退信率", "hard-bounce rate"),
     "unsubscribe_rate": ("退订率", "unsubscribe rate"),
+    "worker_utilisation": ("工作进程繁忙度", "worker utilisation"),  # kind: capacity (services/capacity.py)
 }
 LOOKBACK_DAYS = 21  # a streak's days lie within this many days (low-volume gaps included)
 

@@ -1,0 +1,261 @@
+"""Soak: mixed load for a while; does anything drift, grow or get lost?
+
+    python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000]
+
+One worker process (runtime + dispatcher, as ``touchflow worker``; its SMS channel goes to a fake provider in
+this process with 3 % 5xx, 2 % 429 and 20 ms latency) while this process:
+
+* **ingest**: feeds ``--rate`` events/s in batches of 50 through ``record_events``; half are sign-ups of new
+  contacts that enter one of five journeys (send SMS → wait 2 minutes → send email → exit), half page views of
+  earlier sign-ups that match no trigger;
+* **segments**: refreshes two dynamic segments every 30 s;
+* **reports**: refreshes the rollups and reads ``metric_rows`` every 30 s.
+
+The worker times each tick. Reported per phase: p50/p99 in the first and the last window (a quarter of the
+run each), the drift of p99; worker and feeder RSS after warm-up (the first window) and at the end; table
+sizes; and whether every acknowledged event is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes
+
+from benchlib import current_rss_mb, percentile
+
+BATCH = 50
+JOURNEYS = 5
+
+
+def _journey(k: int) -> str:
+    return f"""
+key: soak_{k}
+name: Soak {k}
+trigger:
+  event: signup
+  properties: {{campaign: j{k}}}
+nodes:
+  first: {{kind: send, channel: sms, template: soak_sms, next: pause}}
+  pause: {{kind: wait, duration: 2m, next: second}}
+  second: {{kind: send, channel: email, template: soak_email, next: done}}
+  done: {{kind: exit}}
+"""
+
+
+def _rss_of(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
+    from touchflow.bootstrap import bootstrap
+    from touchflow.channels.sms import HttpSmsChannel, HttpSmsSettings
+    from touchflow.config import Settings
+    from touchflow.engine.channel_registry import ChannelRegistry
+    from touchflow.engine.dispatcher import Dispatcher
+    from touchflow.engine.runtime import JourneyRuntime
+
+    app = bootstrap(Settings(url))
+    channels = ChannelRegistry.capture_all(("email",))
+    channels.add("sms", HttpSmsChannel(HttpSmsSettings(sms_url, token, max_batch=500)), rate_per_s=2000,
+                 concurrency=2, kind="sms_http")
+    runtime = JourneyRuntime(app.services, 1000, dispatcher=Dispatcher(app.services, 1000, channels=channels))
+    ticks: list[tuple[float, float]] = []  # (wall time, seconds) of every tick, sent every few seconds
+    sent = time.time()
+    while not stop.is_set():
+        started = time.time()
+        t = time.perf_counter()
+        report = runtime.tick()
+        ticks.append((started, time.perf_counter() - t))
+        if time.time() - sent > 5:
+            out.put(ticks)
+            ticks, sent = [], time.time()
+        if not report.work:
+            time.sleep(0.02)
+    out.put(ticks)
+    out.put(None)
+    if runtime.dispatcher is not None:
+        runtime.dispatcher.close()
+    app.close()
+
+
+def _phase_stats(samples: list[tuple[float, float]], first_end: float, last_start: float) -> dict[str, float]:
+    first = [s for at, s in samples if at < first_end]
+    last = [s for at, s in samples if at >= last_start]
+    p99_first, p99_last = percentile(first, 0.99) * 1000, percentile(last, 0.99) * 1000
+    return {"n": len(samples), "p50_first": percentile(first, 0.5) * 1000, "p99_first": p99_first,
+            "p50_last": percentile(last, 0.5) * 1000, "p99_last": p99_last,
+            "drift": (p99_last / p99_first - 1) if p99_first else float("nan")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="sqlite")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=int, default=1000)
+    args = parser.parse_args()
+    from sqlalchemy import create_engine, func, select, text
+    from tests.fakes.providers import FakeProviders, FaultPlan
+
+    from touchflow.bootstrap import bootstrap
+    from touchflow.config import Settings, normalise_database_url
+    from touchflow.services.content import save_template
+    from touchflow.services.ingest import RawItem, record_events
+    from touchflow.services.journeys import publish_journey
+    from touchflow.services.metrics import metric_rows, refresh_rollups
+    from touchflow.services.segments import create_segment, refresh_segments
+    from touchflow.store.tables import events
+
+    workdir = Path(tempfile.mkdtemp(prefix="touchflow-soak-"))
+    admin = None
+    if args.database == "sqlite":
+        url = f"sqlite:///{(workdir / 'soak.db').as_posix()}"
+    else:
+        admin_url = normalise_database_url(args.database)
+        name = f"touchflow_soak_{os.getpid()}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = f"{admin_url.rpartition('/')[0]}/{name}"
+    app = bootstrap(Settings(url))
+    app.init_database()
+    save_template(app.services, "soak_sms", "sms", "", "{{ contact.email }} 欢迎加入", "text", by="bench")
+    save_template(app.services, "soak_email", "email", "欢迎", "{{ contact.email }}，欢迎加入。", "text", by="bench")
+    for k in range(JOURNEYS):
+        publish_journey(app.services, _journey(k), actor="bench")
+    for key, condition in (("viewers", {"event": "page_view", "count": ">= 1"}),
+                           ("signed_up", {"event": "signup", "count": ">= 1"})):
+        create_segment(app.services, {"key": key, "name": key, "kind": "dynamic", "condition": condition},
+                       actor="bench")
+    fake = FakeProviders().start()
+    fake.set_faults(FaultPlan(error_5xx=0.03, rate_429=0.02, retry_after_s=1, latency_s=0.02, seed=3))
+    fake.record = lambda rec: None  # type: ignore[method-assign]  # keep the fake's memory flat
+    fake.arrived = lambda path, body: None  # type: ignore[method-assign]
+    ctx = multiprocessing.get_context("spawn")
+    stop, out = ctx.Event(), ctx.Queue()
+    worker = ctx.Process(target=_worker, args=(url, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out))
+    worker.start()
+    time.sleep(10)  # let the worker import and connect
+
+    duration = args.minutes * 60
+    started = time.time()
+    first_end, last_start = started + duration / 4, started + duration * 3 / 4
+    ingest: list[tuple[float, float]] = []
+    segments: list[tuple[float, float]] = []
+    reports: list[tuple[float, float]] = []
+    rss: list[tuple[float, float, float]] = []  # (at, worker, feeder)
+    acknowledged: list[str] = []
+    halt = threading.Event()
+
+    def periodic() -> None:
+        while not halt.wait(30):
+            t = time.perf_counter()
+            refresh_segments(app.services)
+            segments.append((time.time(), time.perf_counter() - t))
+            t = time.perf_counter()
+            refresh_rollups(app.services)
+            today = datetime.now(UTC).date()
+            metric_rows(app.services, start=today - timedelta(days=1), end=today)
+            reports.append((time.time(), time.perf_counter() - t))
+
+    def sample_rss() -> None:
+        while not halt.wait(5):
+            rss.append((time.time(), _rss_of(worker.pid or 0), current_rss_mb()))
+
+    threads = [threading.Thread(target=periodic, daemon=True), threading.Thread(target=sample_rss, daemon=True)]
+    for t in threads:
+        t.start()
+    n = rejected = 0
+    interval = BATCH / args.rate
+    try:
+        while time.time() - started < duration:
+            due = started + (n // BATCH) * interval - time.time()
+            if due > 0:
+                time.sleep(due)
+            batch = []
+            for i in range(BATCH):
+                n += 1
+                # an earlier sign-up: sign-ups are the odd-numbered events (the first of each pair)
+                who = {"email": f"new{2 * ((n * 7919) % max(1, n // 2)) + 1}@soak.test"}
+                if i % 2 == 0 or n < 2 * BATCH:
+                    batch.append(RawItem({"id": f"s{n}", "type": "signup", "email": f"new{n}@soak.test",
+                                          "properties": {"campaign": f"j{n % JOURNEYS}"}}))
+                else:
+                    batch.append(RawItem({"id": f"s{n}", "type": "page_view", **who,
+                                          "properties": {"url": "https://shop.example.cn/"}}))
+            t = time.perf_counter()
+            report = record_events(app.services, "soak", batch)
+            ingest.append((time.time(), time.perf_counter() - t))
+            acknowledged.extend(str(item.payload["id"]) for item, status in zip(batch, report.statuses, strict=True)
+                                if status != "rejected")
+            rejected += len(report.rejected)
+    finally:
+        elapsed = time.time() - started
+        halt.set()
+        stop.set()
+        ticks: list[tuple[float, float]] = []
+        unfinished = False
+        while True:  # the worker sends its tick times every 5 s; a tick still running after 120 s is cut off
+            try:
+                part = out.get(timeout=120)
+            except queue.Empty:
+                unfinished = True
+                break
+            if part is None:
+                break
+            ticks += part
+        if unfinished:
+            worker.terminate()
+        worker.join(60)
+        fake.stop()
+    with app.engine.connect() as c:
+        stored = c.execute(select(func.count()).select_from(events).where(events.c.source == "soak")).scalar_one()
+        sizes: dict[str, Any] = {}
+        for table in ("events", "outbox", "run_steps", "journey_runs", "event_inbox", "segment_members"):
+            if app.engine.dialect.name == "postgresql":
+                size = c.execute(text(f"SELECT pg_total_relation_size('{table}')")).scalar_one()
+                sizes[table] = f"{size / 2**20:.0f} MB"
+            else:
+                sizes[table] = f"{c.execute(text(f'SELECT count(*) FROM {table}')).scalar_one():,} rows"
+    app.close()
+    if admin is not None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "touchflow_soak_{os.getpid()}" WITH (FORCE)'))
+    warm = [r for r in rss if first_end - 10 <= r[0] <= first_end + 10] or rss[:1]
+    print(f"soak {elapsed / 60:.1f} min on {'SQLite' if admin is None else 'PostgreSQL'}: fed {n:,} events "
+          f"({n / elapsed:,.0f}/s of {args.rate:,}/s asked), {rejected} rejected; "
+          "first window = first quarter, last = last quarter")
+    for phase, samples in (("ingest batch", ingest), ("worker tick", ticks), ("segment refresh", segments),
+                           ("report", reports)):
+        s = _phase_stats(samples, first_end, last_start)
+        print(f"{phase:16} n={s['n']:>6}  p50 {s['p50_first']:.0f} → {s['p50_last']:.0f} ms  "
+              f"p99 {s['p99_first']:.0f} → {s['p99_last']:.0f} ms  drift {s['drift']:+.0%}")
+    if warm and rss:
+        print(f"RSS after warm-up → end: worker {warm[0][1]:.0f} → {rss[-1][1]:.0f} MB, "
+              f"feeder {warm[0][2]:.0f} → {rss[-1][2]:.0f} MB")
+    print(f"table sizes: {sizes}")
+    if unfinished:
+        print("the worker's last tick was still running 120 s after the feed stopped (cut off)")
+    print(f"acknowledged {len(acknowledged):,}, stored {stored:,}: "
+          f"{'nothing lost' if stored == len(acknowledged) else 'LOST ' + str(len(acknowledged) - stored)}")
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
