@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from benchlib import anon_rss_mb as _anon_rss_mb
 from benchlib import current_rss_mb as _current_rss_mb
 from benchlib import log as _log
 from benchlib import peak_rss_mb as _peak_rss_mb
@@ -70,6 +71,7 @@ class Measured:
     steps: int = 0
     waiting_rss_mb: float | None = None
     idle_tick_ms: float | None = None
+    peak_anon_mb: float | None = None  # largest anonymous RSS seen between batches (no mmap'd file pages)
 
     @property
     def rate(self) -> float:
@@ -98,28 +100,31 @@ class Databases:
         if self.sqlite:
             self.url = f"sqlite:///{(workdir / 'touchflow.db').as_posix()}"
             self.copy_url = f"sqlite:///{(workdir / 'baseline.db').as_posix()}"
+            self.rows_url = f"sqlite:///{(workdir / 'baseline_rows.db').as_posix()}"
             return
         admin_url = normalise_database_url(database)
         base = admin_url.rpartition("/")[0]
-        self.names = [f"{prefix}_{os.getpid()}", f"{prefix}_{os.getpid()}_copy"]
-        self.url, self.copy_url = (f"{base}/{name}" for name in self.names)
+        self.names = [f"{prefix}_{os.getpid()}", f"{prefix}_{os.getpid()}_copy", f"{prefix}_{os.getpid()}_rows"]
+        self.url, self.copy_url, self.rows_url = (f"{base}/{name}" for name in self.names)
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with self.admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{self.names[0]}"'))
 
     def copy(self) -> None:
-        """The baseline's copy of the seeded database (SQLite backup, or CREATE DATABASE … TEMPLATE)."""
+        """The baselines' copies of the seeded database (SQLite backup, or CREATE DATABASE … TEMPLATE)."""
         if self.sqlite:
             source = sqlite3.connect(_sqlite_path(self.url))
-            target = sqlite3.connect(_sqlite_path(self.copy_url))
-            source.backup(target)
-            target.close()
+            for url in (self.copy_url, self.rows_url):
+                target = sqlite3.connect(_sqlite_path(url))
+                source.backup(target)
+                target.close()
             source.close()
             return
         from sqlalchemy import text
 
         with self.admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{self.names[1]}" TEMPLATE "{self.names[0]}"'))
+            for name in self.names[1:]:
+                c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.names[0]}"'))
 
     def drop(self) -> None:
         if self.sqlite:
@@ -258,6 +263,88 @@ def baseline(url: str, batch: int) -> Measured:
     return Measured("baseline (bare claim + update loop)", total, seconds, tuple(latencies), _peak_rss_mb())
 
 
+def baseline_same_rows(url: str, batch: int) -> Measured:
+    """A hand-written SQL loop that writes what the runtime writes per run: the run row (completed at the exit
+    node), three ``run_steps`` rows (wait → send → exit) and one ``outbox`` row, one transaction per batch.
+    The fair floor for the drain; fresh process."""
+    import uuid
+
+    due = T0 + timedelta(seconds=1)
+    latencies: list[float] = []
+    total = 0
+    sqlite = url.startswith("sqlite")
+    mark = "?" if sqlite else "%s"
+    at: Any = due.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else due
+    payload = ('{"fallback":[],"purpose":"marketing","fallback_window_s":86400.0,'
+               '"retry":{"attempts":3,"backoff_s":300.0}}')
+    claim = ("SELECT id, contact_id, journey_id FROM journey_runs WHERE status = 'waiting' AND wake_at <= {m} "
+             "ORDER BY wake_at LIMIT {m}" + ("" if sqlite else " FOR UPDATE SKIP LOCKED")).format(m=mark)
+    step = ("INSERT INTO run_steps (run_id, contact_id, journey_id, node_id, kind, edge, at, detail) "
+            f"VALUES ({', '.join([mark] * 8)})")
+    message = ("INSERT INTO outbox (id, idempotency_key, run_id, contact_id, journey_id, node_id, channel, template, "
+               "payload, status, attempts, created_at, updated_at, next_attempt_at) "
+               f"VALUES ({', '.join([mark] * 14)})")
+
+    def rows(claimed: list[tuple[str, str, str]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        steps: list[tuple[Any, ...]] = []
+        messages: list[tuple[Any, ...]] = []
+        for run_id, contact_id, journey_id in claimed:
+            key = f"{run_id}:2"
+            steps += [(run_id, contact_id, journey_id, "wait_1", "wait", "next", at, "{}"),
+                      (run_id, contact_id, journey_id, "send", "send", "next", at,
+                       f'{{"channel":"email","template":"herd_email","message_key":"{key}"}}'),
+                      (run_id, contact_id, journey_id, "done", "exit", "completed", at, "{}")]
+            messages.append((uuid.uuid4().hex, key, run_id, contact_id, journey_id, "send", "email", "herd_email",
+                             payload, "queued", 0, at, at, at))
+        return steps, messages
+
+    finish = ("UPDATE journey_runs SET status = 'completed', node_id = 'done', step_no = step_no + 3, "
+              f"wake_at = NULL, updated_at = {mark} WHERE id ")
+    if sqlite:
+        connection = sqlite3.connect(_sqlite_path(url), isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "cache_size=-65536"):
+            connection.execute(f"PRAGMA {pragma}")
+        started = time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            connection.execute("BEGIN IMMEDIATE")
+            claimed = list(connection.execute(claim, (at, batch)))
+            if claimed:
+                connection.execute(finish + f"IN ({','.join('?' * len(claimed))})", (at, *(c[0] for c in claimed)))
+                steps, messages = rows(claimed)
+                connection.executemany(step, steps)
+                connection.executemany(message, messages)
+            connection.execute("COMMIT")
+            if not claimed:
+                break
+            latencies.append(time.perf_counter() - t0)
+            total += len(claimed)
+        seconds = time.perf_counter() - started
+        connection.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+            started = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                with pg.transaction(), pg.cursor() as cur:
+                    cur.execute(claim, (at, batch))
+                    claimed = cur.fetchall()
+                    if claimed:
+                        cur.execute(finish + "= ANY(%s)", (at, [c[0] for c in claimed]))
+                        steps, messages = rows(claimed)
+                        cur.executemany(step, steps)
+                        cur.executemany(message, messages)
+                if not claimed:
+                    break
+                latencies.append(time.perf_counter() - t0)
+                total += len(claimed)
+            seconds = time.perf_counter() - started
+    return Measured("baseline: hand-written loop, same rows (1 update, 3 steps, 1 outbox)", total, seconds,
+                    tuple(latencies), _peak_rss_mb())
+
+
 def touchflow(url: str, batch: int, profile: str | None) -> Measured:
     """An idle tick while every run waits, then ``run_due`` until the herd is drained; fresh process."""
     from touchflow.bootstrap import bootstrap
@@ -285,6 +372,7 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
             profiler.enable()
         latencies: list[float] = []
         total = steps = 0
+        peak_anon = _anon_rss_mb()
         started = time.perf_counter()
         while True:
             b0 = time.perf_counter()
@@ -292,6 +380,7 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
             if not report.timers:
                 break
             latencies.append(time.perf_counter() - b0)
+            peak_anon = max(peak_anon, _anon_rss_mb())
             total += report.timers
             steps += 3 * report.advanced  # wait → send → exit
             if len(latencies) % 100 == 0:
@@ -308,7 +397,7 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
     finally:
         application.close()
     return Measured("touchflow JourneyRuntime.run_due", total, seconds, tuple(latencies), _peak_rss_mb(), steps,
-                    waiting_rss, idle_ms)
+                    waiting_rss, idle_ms, peak_anon)
 
 
 def _in_own_process(fn: Callable[..., R], *args: object) -> R:
@@ -358,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         databases.copy()
         _log("baseline …")
         base = _in_own_process(baseline, databases.copy_url, args.batch)
+        _log("baseline writing the same rows …")
+        same = _in_own_process(baseline_same_rows, databases.rows_url, args.batch)
+        same_checks = verify(databases.rows_url, args.runs)
         _log("touchflow …")
         measured: Measured | None = None
         failure = ""
@@ -379,21 +471,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Database: {database}, batch {args.batch}; SQLite {sqlite3.sqlite_version}; Python "
           f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs. Seeded in {seeding:.1f} s "
           f"(not timed).{' Profiled: throughput not comparable.' if args.profile else ''}\n")
-    print("| phase | runs | seconds | runs/s | trace steps/s | batch p50 (ms) | batch p99 (ms) | vs baseline "
-          "| peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for m in (base, measured) if measured is not None else (base,):
-        ratio = "1.00×" if m is base else f"{m.rate / base.rate:.2f}×"
+    print("| phase | runs | seconds | runs/s | trace steps/s | batch p50 (ms) | batch p99 (ms) | vs bare loop "
+          "| vs same-rows loop | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in (base, same, measured) if measured is not None else (base, same):
         steps = f"{m.steps / m.seconds:,.0f}" if m.steps else "—"
         print(f"| {m.phase} | {m.runs:,} | {m.seconds:.2f} | {m.rate:,.0f} | {steps} | {m.percentile_ms(.5):.1f} "
-              f"| {m.percentile_ms(.99):.1f} | {ratio} | {m.peak_rss_mb:.0f} |")
+              f"| {m.percentile_ms(.99):.1f} | {m.rate / base.rate:.2f}× | {m.rate / same.rate:.2f}× "
+              f"| {m.peak_rss_mb:.0f} |")
     print()
     if measured is None:
         print(f"- touchflow phase FAILED: {failure}")
     else:
         print(f"- while {args.runs:,} runs waited (none due): an idle tick took {measured.idle_tick_ms:.1f} ms, "
               f"RSS {measured.waiting_rss_mb:.0f} MB")
+        print(f"- touchflow phase: peak RSS (VmHWM) {measured.peak_rss_mb:.0f} MB, largest anonymous RSS "
+              f"(RssAnon, without SQLite's memory-mapped file pages) {measured.peak_anon_mb or 0:.0f} MB")
     print(f"- after the drain: {', '.join(f'{k} {v:,}' for k, v in checks.items())}")
+    print(f"- the same-rows loop wrote: {', '.join(f'{k} {v:,}' for k, v in same_checks.items())}")
     ok = measured is not None and checks["not completed"] == 0 and checks["outbox rows"] == args.runs
     print(f"- check: {'every run completed with one outbox row' if ok else 'FAILED'}")
     return 0 if ok else 1
