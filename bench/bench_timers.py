@@ -12,6 +12,8 @@
      WHERE status='waiting' AND wake_at<=? ORDER BY wake_at LIMIT <batch>`` (PostgreSQL adds ``FOR
      UPDATE SKIP LOCKED``) + ``UPDATE journey_runs SET status='completed' WHERE id IN (…)``, one
      transaction per batch, until nothing is due. The floor for "claim a batch and write it back".
+   * **same rows**: a hand-written SQL loop over a second copy that writes what the runtime writes per run
+     (the run row, three ``run_steps``, one ``outbox`` row and its ``message_queued`` event): the fair floor.
    * **touchflow**: first one ``tick()`` with the clock before T0 (all runs waiting, none due: the
      resident memory of a worker while N runs wait), then, with a ``VirtualClock`` at T0 + 1 s,
      ``run_due()`` until it returns nothing. Each run takes three steps (the wait ends, the message
@@ -265,9 +267,12 @@ def baseline(url: str, batch: int) -> Measured:
 
 def baseline_same_rows(url: str, batch: int) -> Measured:
     """A hand-written SQL loop that writes what the runtime writes per run: the run row (completed at the exit
-    node), three ``run_steps`` rows (wait → send → exit) and one ``outbox`` row, one transaction per batch.
-    The fair floor for the drain; fresh process."""
+    node), three ``run_steps`` rows (wait → send → exit), one ``outbox`` row and its ``message_queued`` event
+    (with the rollup columns), one transaction per batch. The fair floor for the drain; fresh process."""
+    import json
     import uuid
+
+    from touchflow.domain.measurement.rollup_columns import message_columns
 
     due = T0 + timedelta(seconds=1)
     latencies: list[float] = []
@@ -285,18 +290,30 @@ def baseline_same_rows(url: str, batch: int) -> Measured:
                "payload, status, attempts, created_at, updated_at, next_attempt_at) "
                f"VALUES ({', '.join([mark] * 14)})")
 
-    def rows(claimed: list[tuple[str, str, str]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    queued = ("INSERT INTO events (id, contact_id, type, occurred_at, received_at, source, properties, msg_id, "
+              "msg_journey, msg_node, msg_template, msg_channel, msg_reason, msg_bucket) "
+              f"VALUES ({', '.join([mark] * 14)})")
+
+    def rows(claimed: list[tuple[str, str, str]]
+             ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         steps: list[tuple[Any, ...]] = []
         messages: list[tuple[Any, ...]] = []
+        lifecycle: list[tuple[Any, ...]] = []
         for run_id, contact_id, journey_id in claimed:
             key = f"{run_id}:2"
             steps += [(run_id, contact_id, journey_id, "wait_1", "wait", "next", at, "{}"),
                       (run_id, contact_id, journey_id, "send", "send", "next", at,
                        f'{{"channel":"email","template":"herd_email","message_key":"{key}"}}'),
                       (run_id, contact_id, journey_id, "done", "exit", "completed", at, "{}")]
-            messages.append((uuid.uuid4().hex, key, run_id, contact_id, journey_id, "send", "email", "herd_email",
+            message_id = uuid.uuid4().hex
+            messages.append((message_id, key, run_id, contact_id, journey_id, "send", "email", "herd_email",
                              payload, "queued", 0, at, at, at))
-        return steps, messages
+            props = {"message_id": message_id, "channel": "email", "journey_id": journey_id, "node_id": "send",
+                     "template": "herd_email"}
+            event_id = f"m_{message_id}_queued"
+            lifecycle.append((event_id, contact_id, "message_queued", at, at, "touchflow", json.dumps(props),
+                              *(message_columns(event_id, "message_queued", props, due) or ())))
+        return steps, messages, lifecycle
 
     finish = ("UPDATE journey_runs SET status = 'completed', node_id = 'done', step_no = step_no + 3, "
               f"wake_at = NULL, updated_at = {mark} WHERE id ")
@@ -311,9 +328,10 @@ def baseline_same_rows(url: str, batch: int) -> Measured:
             claimed = list(connection.execute(claim, (at, batch)))
             if claimed:
                 connection.execute(finish + f"IN ({','.join('?' * len(claimed))})", (at, *(c[0] for c in claimed)))
-                steps, messages = rows(claimed)
+                steps, messages, lifecycle = rows(claimed)
                 connection.executemany(step, steps)
                 connection.executemany(message, messages)
+                connection.executemany(queued, lifecycle)
             connection.execute("COMMIT")
             if not claimed:
                 break
@@ -333,15 +351,16 @@ def baseline_same_rows(url: str, batch: int) -> Measured:
                     claimed = cur.fetchall()
                     if claimed:
                         cur.execute(finish + "= ANY(%s)", (at, [c[0] for c in claimed]))
-                        steps, messages = rows(claimed)
+                        steps, messages, lifecycle = rows(claimed)
                         cur.executemany(step, steps)
                         cur.executemany(message, messages)
+                        cur.executemany(queued, lifecycle)
                 if not claimed:
                     break
                 latencies.append(time.perf_counter() - t0)
                 total += len(claimed)
             seconds = time.perf_counter() - started
-    return Measured("baseline: hand-written loop, same rows (1 update, 3 steps, 1 outbox)", total, seconds,
+    return Measured("baseline: hand-written loop, same rows (1 update, 3 steps, 1 outbox, 1 event)", total, seconds,
                     tuple(latencies), _peak_rss_mb())
 
 
@@ -410,7 +429,7 @@ def _in_own_process(fn: Callable[..., R], *args: object) -> R:
 def verify(url: str, runs: int) -> dict[str, int]:
     from sqlalchemy import create_engine, func, select
 
-    from touchflow.store.tables import journey_runs, outbox, run_steps
+    from touchflow.store.tables import events, journey_runs, outbox, run_steps
 
     engine = create_engine(url)
     try:
@@ -419,10 +438,12 @@ def verify(url: str, runs: int) -> dict[str, int]:
                                                           .group_by(journey_runs.c.status))}
             messages = int(c.execute(select(func.count()).select_from(outbox)).scalar_one())
             trace = int(c.execute(select(func.count()).select_from(run_steps)).scalar_one())
+            queued = int(c.execute(select(func.count()).select_from(events)
+                                   .where(events.c.type == "message_queued")).scalar_one())
     finally:
         engine.dispose()
     return {"completed": by_status.get("completed", 0), "not completed": runs - by_status.get("completed", 0),
-            "outbox rows": messages, "trace rows": trace}
+            "outbox rows": messages, "trace rows": trace, "message_queued events": queued}
 
 
 def main(argv: list[str] | None = None) -> int:
