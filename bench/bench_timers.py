@@ -294,6 +294,8 @@ def baseline_same_rows(url: str, batch: int) -> Measured:
               "msg_journey, msg_node, msg_template, msg_channel, msg_reason, msg_bucket) "
               f"VALUES ({', '.join([mark] * 14)})")
 
+    prefix, serial = uuid.uuid4().hex[:16], itertools.count()
+
     def rows(claimed: list[tuple[str, str, str]]
              ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         steps: list[tuple[Any, ...]] = []
@@ -305,7 +307,7 @@ def baseline_same_rows(url: str, batch: int) -> Measured:
                       (run_id, contact_id, journey_id, "send", "send", "next", at,
                        f'{{"channel":"email","template":"herd_email","message_key":"{key}"}}'),
                       (run_id, contact_id, journey_id, "done", "exit", "completed", at, "{}")]
-            message_id = uuid.uuid4().hex
+            message_id = f"{prefix}{next(serial):016x}"  # time-ordered, like the runtime's ids (IdFactory)
             messages.append((message_id, key, run_id, contact_id, journey_id, "send", "email", "herd_email",
                              payload, "queued", 0, at, at, at))
             props = {"message_id": message_id, "channel": "email", "journey_id": journey_id, "node_id": "send",
