@@ -115,3 +115,14 @@ def test_a_lone_request_is_written_at_once(app: Application) -> None:
     with pytest.raises(RuntimeError, match="alone"):
         committer.run(lambda uow: (_ for _ in ()).throw(RuntimeError("alone")), 1)
     assert committer.stats.transactions == 1 and committer.stats.failed_groups == 1
+
+
+def test_with_two_write_slots_every_request_is_answered_once(app: Application) -> None:
+    gate = threading.BoundedSemaphore(2)  # PostgreSQL: two transactions at once; groups may write side by side
+    committer: GroupCommitter[EventBatchReport] = GroupCommitter(app.services, gate, max_weight=10)
+    reports: dict[int, EventBatchReport | BaseException] = {}
+    works = [event_batch_work(app.services, "web", _batch(n)) for n in range(8)]
+    _queue_behind_gate(committer, gate, works, reports.__setitem__)
+    assert sorted(reports) == list(range(8))
+    assert all(isinstance(r, EventBatchReport) and r.accepted == 5 for r in reports.values())
+    assert [_stored(app, f"g{n}-") for n in range(8)] == [5] * 8

@@ -77,6 +77,9 @@ class GroupCommitter(Generic[T]):
                 group = self._take()
                 if group:
                     self._commit(group)
+                    continue
+            # Queue empty, not done: another slot's leader (write_slots > 1) is writing it. Wait, do not spin.
+            request.done.wait()
         if request.error is not None:
             raise request.error
         return request.result  # type: ignore[return-value]
