@@ -37,7 +37,6 @@ from sqlalchemy import create_engine, func, select
 from benchlib import percentile
 from touchflow.bootstrap import bootstrap
 from touchflow.config import Settings, normalise_database_url
-from touchflow.engine.gc_tuning import tune_gc
 from touchflow.services.apikeys import create_api_key
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.store.tables import events
@@ -235,7 +234,6 @@ def verify(url: str, acked: set[str]) -> tuple[int, int]:
 def baseline(url: str, args: argparse.Namespace, seconds: float) -> tuple[float, list[float], int]:
     """events/s, per-batch latencies and events stored by ``record_events`` called in-process, one caller."""
     application = bootstrap(Settings(url))
-    tune_gc()  # as `touchflow serve` does once wired: both sides of the ratio collect alike
     maker = EventMaker(args.seed + 1, "b", args.pool)
     latencies: list[float] = []
     stored = 0

@@ -371,14 +371,12 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
     from touchflow.bootstrap import bootstrap
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
-    from touchflow.engine.gc_tuning import tune_gc
     from touchflow.engine.runtime import JourneyRuntime
 
     clock = VirtualClock(T0 - timedelta(minutes=10))
     application = bootstrap(Settings(url), clock=clock)
     try:
         runtime = JourneyRuntime(application.services, batch_size=batch)
-        tune_gc()  # as the worker process does when it starts (engine/gc_tuning.py)
         runtime.tick()  # warm: catalog, pool, statement caches
         t0 = time.perf_counter()
         idle = runtime.tick()

@@ -31,7 +31,6 @@ def asgi_app() -> FastAPI:
     """
     from touchflow.api import create_app
     from touchflow.bootstrap import bootstrap
-    from touchflow.engine.gc_tuning import tune_gc
 
     slots = os.environ.get(WRITE_SLOTS_ENV, "")
     application = bootstrap()
@@ -39,7 +38,6 @@ def asgi_app() -> FastAPI:
     app = create_app(application, write_slots=int(slots) if slots.isdigit() and int(slots) > 0 else None)
     if os.environ.get(EMBEDDED_WORKER_ENV, "1") == "1":
         _embed_worker(app, application)
-    tune_gc()
     return app
 
 

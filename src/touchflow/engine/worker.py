@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.gc_tuning import tune_gc
 from touchflow.engine.runtime import JourneyRuntime, TickReport
 from touchflow.services.context import ServiceContext
 
@@ -57,7 +56,6 @@ class Worker:
         return total, ticks
 
     def run(self) -> None:
-        tune_gc()
         if self.daily is not None:
             threading.Thread(target=self._daily_loop, name="touchflow-daily", daemon=True).start()
         self.runtime.run_forever(self.stop, self.idle_sleep)
