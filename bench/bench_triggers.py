@@ -232,13 +232,11 @@ def throughput(url: str, batch: int, profile: str | None) -> Measured:
     """``route_events`` until the inbox is empty; runs in a fresh process."""
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings
-    from touchflow.engine.gc_tuning import tune_gc
     from touchflow.engine.runtime import JourneyRuntime
 
     application = bootstrap(Settings(url))
     try:
         runtime = JourneyRuntime(application.services, batch_size=batch)
-        tune_gc()  # as the worker process does when it starts
         profiler = None
         if profile:
             import cProfile
@@ -294,7 +292,6 @@ def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe) -
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings
     from touchflow.engine.dispatcher import Dispatcher
-    from touchflow.engine.gc_tuning import tune_gc
     from touchflow.engine.runtime import JourneyRuntime, TickReport
 
     clock = RecordingClock()
@@ -316,7 +313,6 @@ def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe) -
         halt.set()
 
     threading.Thread(target=watch, daemon=True).start()
-    tune_gc()  # as `touchflow worker` does when it starts
     runtime.tick()  # warm
     ready.set()
     try:
