@@ -12,6 +12,8 @@
      WHERE status='waiting' AND wake_at<=? ORDER BY wake_at LIMIT <batch>`` (PostgreSQL adds ``FOR
      UPDATE SKIP LOCKED``) + ``UPDATE journey_runs SET status='completed' WHERE id IN (…)``, one
      transaction per batch, until nothing is due. The floor for "claim a batch and write it back".
+   * **same rows**: a hand-written SQL loop over a second copy that writes what the runtime writes per run
+     (the run row, three ``run_steps``, one ``outbox`` row and its ``message_queued`` event): the fair floor.
    * **touchflow**: first one ``tick()`` with the clock before T0 (all runs waiting, none due: the
      resident memory of a worker while N runs wait), then, with a ``VirtualClock`` at T0 + 1 s,
      ``run_due()`` until it returns nothing. Each run takes three steps (the wait ends, the message
@@ -41,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from benchlib import anon_rss_mb as _anon_rss_mb
 from benchlib import current_rss_mb as _current_rss_mb
 from benchlib import log as _log
 from benchlib import peak_rss_mb as _peak_rss_mb
@@ -70,6 +73,7 @@ class Measured:
     steps: int = 0
     waiting_rss_mb: float | None = None
     idle_tick_ms: float | None = None
+    peak_anon_mb: float | None = None  # largest anonymous RSS seen between batches (no mmap'd file pages)
 
     @property
     def rate(self) -> float:
@@ -98,28 +102,31 @@ class Databases:
         if self.sqlite:
             self.url = f"sqlite:///{(workdir / 'touchflow.db').as_posix()}"
             self.copy_url = f"sqlite:///{(workdir / 'baseline.db').as_posix()}"
+            self.rows_url = f"sqlite:///{(workdir / 'baseline_rows.db').as_posix()}"
             return
         admin_url = normalise_database_url(database)
         base = admin_url.rpartition("/")[0]
-        self.names = [f"{prefix}_{os.getpid()}", f"{prefix}_{os.getpid()}_copy"]
-        self.url, self.copy_url = (f"{base}/{name}" for name in self.names)
+        self.names = [f"{prefix}_{os.getpid()}", f"{prefix}_{os.getpid()}_copy", f"{prefix}_{os.getpid()}_rows"]
+        self.url, self.copy_url, self.rows_url = (f"{base}/{name}" for name in self.names)
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with self.admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{self.names[0]}"'))
 
     def copy(self) -> None:
-        """The baseline's copy of the seeded database (SQLite backup, or CREATE DATABASE … TEMPLATE)."""
+        """The baselines' copies of the seeded database (SQLite backup, or CREATE DATABASE … TEMPLATE)."""
         if self.sqlite:
             source = sqlite3.connect(_sqlite_path(self.url))
-            target = sqlite3.connect(_sqlite_path(self.copy_url))
-            source.backup(target)
-            target.close()
+            for url in (self.copy_url, self.rows_url):
+                target = sqlite3.connect(_sqlite_path(url))
+                source.backup(target)
+                target.close()
             source.close()
             return
         from sqlalchemy import text
 
         with self.admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{self.names[1]}" TEMPLATE "{self.names[0]}"'))
+            for name in self.names[1:]:
+                c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.names[0]}"'))
 
     def drop(self) -> None:
         if self.sqlite:
@@ -258,6 +265,107 @@ def baseline(url: str, batch: int) -> Measured:
     return Measured("baseline (bare claim + update loop)", total, seconds, tuple(latencies), _peak_rss_mb())
 
 
+def baseline_same_rows(url: str, batch: int) -> Measured:
+    """A hand-written SQL loop that writes what the runtime writes per run: the run row (completed at the exit
+    node), three ``run_steps`` rows (wait → send → exit), one ``outbox`` row and its ``message_queued`` event
+    (with the rollup columns), one transaction per batch. The fair floor for the drain; fresh process."""
+    import json
+    import uuid
+
+    from touchflow.domain.measurement.rollup_columns import message_columns
+
+    due = T0 + timedelta(seconds=1)
+    latencies: list[float] = []
+    total = 0
+    sqlite = url.startswith("sqlite")
+    mark = "?" if sqlite else "%s"
+    at: Any = due.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else due
+    payload = ('{"fallback":[],"purpose":"marketing","fallback_window_s":86400.0,'
+               '"retry":{"attempts":3,"backoff_s":300.0}}')
+    claim = ("SELECT id, contact_id, journey_id FROM journey_runs WHERE status = 'waiting' AND wake_at <= {m} "
+             "ORDER BY wake_at LIMIT {m}" + ("" if sqlite else " FOR UPDATE SKIP LOCKED")).format(m=mark)
+    step = ("INSERT INTO run_steps (run_id, contact_id, journey_id, node_id, kind, edge, at, detail) "
+            f"VALUES ({', '.join([mark] * 8)})")
+    message = ("INSERT INTO outbox (id, idempotency_key, run_id, contact_id, journey_id, node_id, channel, template, "
+               "payload, status, attempts, created_at, updated_at, next_attempt_at) "
+               f"VALUES ({', '.join([mark] * 14)})")
+
+    queued = ("INSERT INTO events (id, contact_id, type, occurred_at, received_at, source, properties, msg_id, "
+              "msg_journey, msg_node, msg_template, msg_channel, msg_reason, msg_bucket) "
+              f"VALUES ({', '.join([mark] * 14)})")
+
+    prefix, serial = uuid.uuid4().hex[:16], itertools.count()
+
+    def rows(claimed: list[tuple[str, str, str]]
+             ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        steps: list[tuple[Any, ...]] = []
+        messages: list[tuple[Any, ...]] = []
+        lifecycle: list[tuple[Any, ...]] = []
+        for run_id, contact_id, journey_id in claimed:
+            key = f"{run_id}:2"
+            steps += [(run_id, contact_id, journey_id, "wait_1", "wait", "next", at, "{}"),
+                      (run_id, contact_id, journey_id, "send", "send", "next", at,
+                       f'{{"channel":"email","template":"herd_email","message_key":"{key}"}}'),
+                      (run_id, contact_id, journey_id, "done", "exit", "completed", at, "{}")]
+            message_id = f"{prefix}{next(serial):016x}"  # time-ordered, like the runtime's ids (IdFactory)
+            messages.append((message_id, key, run_id, contact_id, journey_id, "send", "email", "herd_email",
+                             payload, "queued", 0, at, at, at))
+            props = {"message_id": message_id, "channel": "email", "journey_id": journey_id, "node_id": "send",
+                     "template": "herd_email"}
+            event_id = f"m_{message_id}_queued"
+            lifecycle.append((event_id, contact_id, "message_queued", at, at, "touchflow", json.dumps(props),
+                              *(message_columns(event_id, "message_queued", props, due) or ())))
+        return steps, messages, lifecycle
+
+    finish = ("UPDATE journey_runs SET status = 'completed', node_id = 'done', step_no = step_no + 3, "
+              f"wake_at = NULL, updated_at = {mark} WHERE id ")
+    if sqlite:
+        connection = sqlite3.connect(_sqlite_path(url), isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "cache_size=-65536"):
+            connection.execute(f"PRAGMA {pragma}")
+        started = time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            connection.execute("BEGIN IMMEDIATE")
+            claimed = list(connection.execute(claim, (at, batch)))
+            if claimed:
+                connection.execute(finish + f"IN ({','.join('?' * len(claimed))})", (at, *(c[0] for c in claimed)))
+                steps, messages, lifecycle = rows(claimed)
+                connection.executemany(step, steps)
+                connection.executemany(message, messages)
+                connection.executemany(queued, lifecycle)
+            connection.execute("COMMIT")
+            if not claimed:
+                break
+            latencies.append(time.perf_counter() - t0)
+            total += len(claimed)
+        seconds = time.perf_counter() - started
+        connection.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+            started = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                with pg.transaction(), pg.cursor() as cur:
+                    cur.execute(claim, (at, batch))
+                    claimed = cur.fetchall()
+                    if claimed:
+                        cur.execute(finish + "= ANY(%s)", (at, [c[0] for c in claimed]))
+                        steps, messages, lifecycle = rows(claimed)
+                        cur.executemany(step, steps)
+                        cur.executemany(message, messages)
+                        cur.executemany(queued, lifecycle)
+                if not claimed:
+                    break
+                latencies.append(time.perf_counter() - t0)
+                total += len(claimed)
+            seconds = time.perf_counter() - started
+    return Measured("baseline: hand-written loop, same rows (1 update, 3 steps, 1 outbox, 1 event)", total, seconds,
+                    tuple(latencies), _peak_rss_mb())
+
+
 def touchflow(url: str, batch: int, profile: str | None) -> Measured:
     """An idle tick while every run waits, then ``run_due`` until the herd is drained; fresh process."""
     from touchflow.bootstrap import bootstrap
@@ -285,6 +393,7 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
             profiler.enable()
         latencies: list[float] = []
         total = steps = 0
+        peak_anon = _anon_rss_mb()
         started = time.perf_counter()
         while True:
             b0 = time.perf_counter()
@@ -292,6 +401,7 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
             if not report.timers:
                 break
             latencies.append(time.perf_counter() - b0)
+            peak_anon = max(peak_anon, _anon_rss_mb())
             total += report.timers
             steps += 3 * report.advanced  # wait → send → exit
             if len(latencies) % 100 == 0:
@@ -308,7 +418,7 @@ def touchflow(url: str, batch: int, profile: str | None) -> Measured:
     finally:
         application.close()
     return Measured("touchflow JourneyRuntime.run_due", total, seconds, tuple(latencies), _peak_rss_mb(), steps,
-                    waiting_rss, idle_ms)
+                    waiting_rss, idle_ms, peak_anon)
 
 
 def _in_own_process(fn: Callable[..., R], *args: object) -> R:
@@ -321,7 +431,7 @@ def _in_own_process(fn: Callable[..., R], *args: object) -> R:
 def verify(url: str, runs: int) -> dict[str, int]:
     from sqlalchemy import create_engine, func, select
 
-    from touchflow.store.tables import journey_runs, outbox, run_steps
+    from touchflow.store.tables import events, journey_runs, outbox, run_steps
 
     engine = create_engine(url)
     try:
@@ -330,10 +440,12 @@ def verify(url: str, runs: int) -> dict[str, int]:
                                                           .group_by(journey_runs.c.status))}
             messages = int(c.execute(select(func.count()).select_from(outbox)).scalar_one())
             trace = int(c.execute(select(func.count()).select_from(run_steps)).scalar_one())
+            queued = int(c.execute(select(func.count()).select_from(events)
+                                   .where(events.c.type == "message_queued")).scalar_one())
     finally:
         engine.dispose()
     return {"completed": by_status.get("completed", 0), "not completed": runs - by_status.get("completed", 0),
-            "outbox rows": messages, "trace rows": trace}
+            "outbox rows": messages, "trace rows": trace, "message_queued events": queued}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         databases.copy()
         _log("baseline …")
         base = _in_own_process(baseline, databases.copy_url, args.batch)
+        _log("baseline writing the same rows …")
+        same = _in_own_process(baseline_same_rows, databases.rows_url, args.batch)
+        same_checks = verify(databases.rows_url, args.runs)
         _log("touchflow …")
         measured: Measured | None = None
         failure = ""
@@ -379,21 +494,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Database: {database}, batch {args.batch}; SQLite {sqlite3.sqlite_version}; Python "
           f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs. Seeded in {seeding:.1f} s "
           f"(not timed).{' Profiled: throughput not comparable.' if args.profile else ''}\n")
-    print("| phase | runs | seconds | runs/s | trace steps/s | batch p50 (ms) | batch p99 (ms) | vs baseline "
-          "| peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for m in (base, measured) if measured is not None else (base,):
-        ratio = "1.00×" if m is base else f"{m.rate / base.rate:.2f}×"
+    print("| phase | runs | seconds | runs/s | trace steps/s | batch p50 (ms) | batch p99 (ms) | vs bare loop "
+          "| vs same-rows loop | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in (base, same, measured) if measured is not None else (base, same):
         steps = f"{m.steps / m.seconds:,.0f}" if m.steps else "—"
         print(f"| {m.phase} | {m.runs:,} | {m.seconds:.2f} | {m.rate:,.0f} | {steps} | {m.percentile_ms(.5):.1f} "
-              f"| {m.percentile_ms(.99):.1f} | {ratio} | {m.peak_rss_mb:.0f} |")
+              f"| {m.percentile_ms(.99):.1f} | {m.rate / base.rate:.2f}× | {m.rate / same.rate:.2f}× "
+              f"| {m.peak_rss_mb:.0f} |")
     print()
     if measured is None:
         print(f"- touchflow phase FAILED: {failure}")
     else:
         print(f"- while {args.runs:,} runs waited (none due): an idle tick took {measured.idle_tick_ms:.1f} ms, "
               f"RSS {measured.waiting_rss_mb:.0f} MB")
+        print(f"- touchflow phase: peak RSS (VmHWM) {measured.peak_rss_mb:.0f} MB, largest anonymous RSS "
+              f"(RssAnon, without SQLite's memory-mapped file pages) {measured.peak_anon_mb or 0:.0f} MB")
     print(f"- after the drain: {', '.join(f'{k} {v:,}' for k, v in checks.items())}")
+    print(f"- the same-rows loop wrote: {', '.join(f'{k} {v:,}' for k, v in same_checks.items())}")
     ok = measured is not None and checks["not completed"] == 0 and checks["outbox rows"] == args.runs
     print(f"- check: {'every run completed with one outbox row' if ok else 'FAILED'}")
     return 0 if ok else 1

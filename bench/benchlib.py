@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["current_rss_mb", "log", "peak_rss_mb", "percentile"]
+__all__ = ["anon_rss_mb", "current_rss_mb", "log", "peak_rss_mb", "percentile"]
 
 
 def _proc_status_mb(field: str) -> float | None:
@@ -35,6 +35,12 @@ def peak_rss_mb() -> float:
 
 def current_rss_mb() -> float:
     return _proc_status_mb("VmRSS") or peak_rss_mb()
+
+
+def anon_rss_mb() -> float:
+    """Resident anonymous memory now (heap, stacks): what the process needs, without the file pages SQLite's
+    memory map brings in (those count in VmRSS/VmHWM, yet the kernel can drop them at will)."""
+    return _proc_status_mb("RssAnon") or current_rss_mb()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

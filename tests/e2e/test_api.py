@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -285,12 +285,14 @@ def test_unreadable_values_cost_their_item_not_the_batch(client: TestClient) -> 
 def test_writers_that_still_clash_get_a_retryable_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from touchflow.api.routes import events
+    import touchflow.api.routes as routes
 
-    def clash(*args: object) -> None:
-        raise IntegrityError("INSERT …", {}, Exception("duplicate key"))
+    def clash(*args: object) -> Callable[[object], None]:
+        def work(uow: object) -> None:  # the batch's write, in the (group) transaction
+            raise IntegrityError("INSERT …", {}, Exception("duplicate key"))
+        return work
 
-    monkeypatch.setattr(events, "record_events", clash)
+    monkeypatch.setattr(routes, "event_batch_work", clash)
     response = client.post("/v1/events", json=[page_view(1, anon="v")])
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "retry" in response.json()["detail"]

@@ -36,6 +36,7 @@ __all__ = [
     "ItemProblem",
     "RawItem",
     "ensure_source",
+    "event_batch_work",
     "record_events",
     "upsert_contacts",
 ]
@@ -135,6 +136,15 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
     """Store a batch of events. With ``route`` (the default for live traffic) they also enter the
     event inbox that journey triggers read; history loaded from files usually should not. ``audit``: writes
     the audit row of a person's request in the same transaction (ingest itself writes none)."""
+    return in_transaction(ctx, event_batch_work(ctx, source_name, items, route, audit=audit))
+
+
+def event_batch_work(ctx: ServiceContext, source_name: str, items: Sequence[RawItem], route: bool = True, *,
+                     audit: Callable[[UnitOfWork, datetime], None] | None = None
+                     ) -> Callable[[UnitOfWork], EventBatchReport]:
+    """``record_events`` split in two: the items are validated now (no transaction needed) and the returned
+    function writes them in the caller's transaction. It may run again from the start after a conflict, and
+    several of them may share one transaction (group commit, services/group_commit.py)."""
     now = ctx.clock.now()
     started = time.perf_counter()  # the acknowledgement time (A1 system response): call → commit
     # Parse before the transaction: validation is most of the CPU and needs no lock.
@@ -195,7 +205,7 @@ def record_events(ctx: ServiceContext, source_name: str, items: Sequence[RawItem
             uow.metrics.add_ingest_timing(now, len(items), time.perf_counter() - started)
         return report
 
-    return in_transaction(ctx, work)
+    return work
 
 
 def _observation(event: EventInput, source: Source) -> ContactRecord:

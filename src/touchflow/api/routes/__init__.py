@@ -19,7 +19,8 @@ from touchflow.api.schemas import INT64, readable_reason
 from touchflow.domain.errors import FieldError, RecordRejected
 from touchflow.domain.sources import default_source
 from touchflow.services.context import ServiceContext
-from touchflow.services.ingest import ItemProblem, RawItem
+from touchflow.services.group_commit import GroupCommitter
+from touchflow.services.ingest import EventBatchReport, ItemProblem, RawItem, event_batch_work
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -64,10 +65,21 @@ class ApiState:
     services: ServiceContext
     api_keys: ApiKeyCache
     write_slots: int = 1  # concurrent write transactions per process (1 on SQLite: it has one writer)
+    group_events: int = 2000  # events per shared ingest transaction (group commit, ADR 0046)
     _gate: threading.BoundedSemaphore = field(init=False, repr=False)
+    events: GroupCommitter[EventBatchReport] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._gate = threading.BoundedSemaphore(max(self.write_slots, 1))
+        self.events = GroupCommitter(self.services, self._gate, self.group_events)
+
+    async def write_events(self, source: str, items: list[RawItem]) -> EventBatchReport:
+        """``record_events`` through group commit: validated here, written in a transaction shared with the
+        requests that arrived meanwhile, answered after that transaction committed."""
+        def submit() -> EventBatchReport:
+            return self.events.run(event_batch_work(self.services, source, items), len(items))
+
+        return await run_in_threadpool(submit)
 
     async def write(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking write use case in the threadpool, queued in-process rather than on a DB lock.
