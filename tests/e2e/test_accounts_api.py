@@ -250,7 +250,7 @@ def test_a_disabled_account_cannot_log_in_and_its_sessions_end(
     set_role(app.services, EMAIL, "viewer", actor=ADMIN)  # a privilege change: a new login, a new token
     assert web.get("/v1/auth/me", headers=cookie(first.token)).status_code == 401
     token = set_cookie(login(web, clock, first.secret))
-    assert web.get("/v1/auth/me", headers=cookie(token)).json()["permissions"] == ["reports.read"]
+    assert web.get("/v1/auth/me", headers=cookie(token)).json()["permissions"] == ["journeys.read", "reports.read"]
 
     reset_2fa(app.services, EMAIL, actor=ADMIN)
     assert web.get("/v1/auth/me", headers=cookie(token)).status_code == 401
