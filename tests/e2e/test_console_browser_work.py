@@ -65,7 +65,7 @@ def test_an_agent_works_a_task_and_a_strategist_pauses_a_journey(app: Applicatio
         row = page.locator('[data-journey="welcome"]')
         assert "运行中" in row.inner_text()
         assert axe_violations(page) == []
-        row.get_by_label("原因").fill("文案待改")
+        row.get_by_label("原因", exact=True).fill("文案待改")
         row.get_by_role("button", name="暂停").click()
         assert "已暂停" in page.locator('[data-journey="welcome"]').inner_text()
         assert axe_violations(page) == []

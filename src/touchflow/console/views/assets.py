@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from touchflow.api.routes import api_state
 from touchflow.console.auth import ConsoleUser, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
 from touchflow.console.views.import_jobs import UploadError, parse_upload
@@ -23,10 +24,12 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-async def _page(request: Request, me: ConsoleUser, error: str | None = None, saved: str | None = None,
+async def _page(request: Request, me: ConsoleUser, failure: Exception | None = None, saved: str | None = None,
                 status: int = 200) -> Response:
-    if request.headers.get("hx-request") == "true" and error is not None:
-        return render(request, me, "imports/_upload_error.html", {"error": error}, status_code=status)
+    error = str(failure) if failure is not None else None
+    if request.headers.get("hx-request") == "true" and failure is not None:  # the reader's language
+        return render(request, me, "imports/_upload_error.html", {"problem": problem_of(failure)},
+                      status_code=status)
     found = await run_in_threadpool(list_assets, services(request))
     return render(request, me, "content/assets.html",
                   {"title": N_("Asset library"), "assets": found, "error": error, "saved": saved,
@@ -43,7 +46,8 @@ async def upload_asset(request: Request, me: Me) -> Response:
     """htmx multipart (the CSRF header goes with it); a new version of ``name`` (default: the file's name)."""
     size = request.headers.get("content-length", "")
     if size.isdigit() and int(size) > MAX_ASSET_BYTES + 64 * 1024:
-        return await _page(request, me, f"file: over {MAX_ASSET_BYTES // (1024 * 1024)} MB", status=413)
+        return await _page(request, me, UploadError("file", f"over {MAX_ASSET_BYTES // (1024 * 1024)} MB"),
+                           status=413)
     try:
         fields, file = parse_upload(request.headers.get("content-type", ""), await request.body())
         if file is None:
@@ -52,9 +56,9 @@ async def upload_asset(request: Request, me: Me) -> Response:
         state = api_state(request)
         record = await state.write(save_asset, state.services, name, file[1], by=me.principal.actor)
     except UploadError as exc:
-        return await _page(request, me, str(exc), status=422)
+        return await _page(request, me, exc, status=422)
     except ContentError as exc:
-        return await _page(request, me, str(exc), status=413 if "limit" in str(exc) else 422)
+        return await _page(request, me, exc, status=413 if "limit" in str(exc) else 422)
     target = f"/content/assets?saved={record.name}"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target})
