@@ -5,15 +5,17 @@ Equal to ``domain.messaging.followup.timeliness`` over ``tasks_since``: a task i
 ``done_at`` (within its SLA when ``done_at <= due_at``); any other is late once its deadline passed, else pending.
 Response times are whole microseconds, computed in SQL from the stored values, so the percentiles are exact;
 the rank ``ceil(q·n)`` is taken in integers (tenths), which equals the domain's ``math.ceil(q * n)`` for
-q = 0.5 and 0.9.
+q = 0.5 and 0.9. Two statements: the counts (team counts are the sums of their people's), and one ranking of
+the answered tasks per person and per queue that keeps only the rows at those ranks.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, cast, func, or_, select
 from sqlalchemy.types import BigInteger, Integer
 
 from touchflow.domain.messaging.followup import TimelinessLine
@@ -21,7 +23,8 @@ from touchflow.store.tables import tasks
 
 __all__ = ["timeliness_lines"]
 
-_TENTHS = {"p50": 5, "p90": 9}
+_TENTHS = (("p50", 5), ("p90", 9))
+Key = tuple[str, str | None]
 
 
 def _micros(pg: bool) -> ColumnElement[Any]:
@@ -36,36 +39,56 @@ def _micros(pg: bool) -> ColumnElement[Any]:
     return stamp(t.done_at) - stamp(t.created_at)
 
 
+def _at_rank(rn: Any, n: Any, tenths: int) -> ColumnElement[bool]:
+    """``rn = ceil(tenths · n / 10)`` in integers."""
+    return and_(rn * 10 >= n * tenths, (rn - 1) * 10 < n * tenths)
+
+
+def _percentiles(c: Connection, since: datetime) -> dict[tuple[str, Key], dict[str, timedelta]]:
+    t = tasks.c
+    ranked = (select(t.queue, t.assignee, _micros(c.dialect.name == "postgresql").label("rt"))
+              .where(t.created_at >= since, t.status == "done", t.done_at.is_not(None)).subquery("a"))
+    a = ranked.c
+    windows = (select(a.queue, a.assignee, a.rt,
+                      func.row_number().over(partition_by=(a.queue, a.assignee), order_by=a.rt).label("rp"),
+                      func.count().over(partition_by=(a.queue, a.assignee)).label("np"),
+                      func.row_number().over(partition_by=a.queue, order_by=a.rt).label("rq"),
+                      func.count().over(partition_by=a.queue).label("nq")).subquery("w"))
+    w = windows.c
+    wanted = or_(*(_at_rank(w.rp, w.np, tenths) for _, tenths in _TENTHS),
+                 *(_at_rank(w.rq, w.nq, tenths) for _, tenths in _TENTHS))
+    picks: dict[tuple[str, Key], dict[str, timedelta]] = defaultdict(dict)
+    for queue, assignee, rt, rp, np, rq, nq in c.execute(select(w.queue, w.assignee, w.rt, w.rp, w.np, w.rq, w.nq)
+                                                         .where(wanted)):
+        for name, tenths in _TENTHS:
+            if rp * 10 >= np * tenths and (rp - 1) * 10 < np * tenths:
+                picks["person", (queue, assignee)][name] = timedelta(microseconds=int(rt))
+            if rq * 10 >= nq * tenths and (rq - 1) * 10 < nq * tenths:
+                picks["team", (queue, None)][name] = timedelta(microseconds=int(rt))
+    return picks
+
+
 def timeliness_lines(c: Connection, since: datetime, now: datetime) -> list[TimelinessLine]:
     """One line per (queue, assignee) then one per queue (team), in the domain's order."""
     t = tasks.c
     answered = and_(t.status == "done", t.done_at.is_not(None))
-    rows = (select(t.queue, t.assignee, case((answered, _micros(c.dialect.name == "postgresql"))).label("rt"),
-                   case((and_(answered, t.done_at <= t.due_at), 1), else_=0).label("within"),
-                   case((and_(answered, t.done_at > t.due_at), 1), else_=0).label("late"),
-                   case((and_(~answered, t.due_at < now), 1), else_=0).label("open_late"),
-                   case((and_(~answered, t.due_at >= now), 1), else_=0).label("pending"))
-            .where(t.created_at >= since).subquery("r"))
+    flags = (case((and_(answered, t.done_at <= t.due_at), 1), else_=0),
+             case((and_(answered, t.done_at > t.due_at), 1), else_=0),
+             case((and_(~answered, t.due_at < now), 1), else_=0),
+             case((and_(~answered, t.due_at >= now), 1), else_=0))
+    people: dict[Key, list[int]] = {}
+    for queue, assignee, *counts in c.execute(select(t.queue, t.assignee, *(func.sum(f) for f in flags))
+                                              .where(t.created_at >= since).group_by(t.queue, t.assignee)):
+        people[str(queue), assignee] = [int(n or 0) for n in counts]
+    teams: dict[Key, list[int]] = {}
+    for (queue, _), counts in people.items():
+        teams[queue, None] = [x + y for x, y in zip(teams.get((queue, None), [0, 0, 0, 0]), counts, strict=True)]
+    picks = _percentiles(c, since) if people else {}
     lines: list[TimelinessLine] = []
-    for scope, keys in (("person", (rows.c.queue, rows.c.assignee)), ("team", (rows.c.queue,))):
-        counts = {tuple(r[:len(keys)]): r[len(keys):] for r in c.execute(
-            select(*keys, func.sum(rows.c.within), func.sum(rows.c.late), func.sum(rows.c.open_late),
-                   func.sum(rows.c.pending)).group_by(*keys))}
-        ranked = (select(*keys, rows.c.rt, func.row_number().over(partition_by=keys, order_by=rows.c.rt).label("rn"),
-                         func.count().over(partition_by=keys).label("n"))
-                  .where(rows.c.rt.is_not(None)).subquery("k"))
-        picks: dict[tuple[Any, ...], dict[str, timedelta]] = {}
-        for name, tenths in _TENTHS.items():  # rn = ceil(tenths·n / 10)
-            k = ranked.c
-            found = c.execute(select(*(k[col.name] for col in keys), k.rt).where(
-                k.rn * 10 >= k.n * tenths, (k.rn - 1) * 10 < k.n * tenths))
-            for r in found:
-                picks.setdefault(tuple(r[:len(keys)]), {})[name] = timedelta(microseconds=int(r[-1]))
-        for key, (within, late, open_late, pending) in counts.items():
-            queue, assignee = (key[0], key[1]) if scope == "person" else (key[0], None)
-            got = picks.get(key, {})
-            lines.append(TimelinessLine(scope, str(queue), assignee, int(within or 0), int(late or 0),
-                                        int(open_late or 0), int(pending or 0), got.get("p50"), got.get("p90")))
-    person = sorted((x for x in lines if x.scope == "person"),
-                    key=lambda x: (x.queue, x.assignee is None, x.assignee or ""))
-    return person + sorted((x for x in lines if x.scope == "team"), key=lambda x: x.queue)
+    for scope, found in (("person", people), ("team", teams)):
+        order = sorted(found, key=lambda k: (k[0], k[1] is None, k[1] or ""))
+        for key in order:
+            got = picks.get((scope, key), {})
+            lines.append(TimelinessLine("person" if scope == "person" else "team", key[0], key[1], *found[key],
+                                        got.get("p50"), got.get("p90")))
+    return lines
