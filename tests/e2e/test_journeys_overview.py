@@ -15,7 +15,13 @@ from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
-from touchflow.services.journeys import JourneyStats, journey_stats, journeys_overview, publish_journey, set_journey_status
+from touchflow.services.journeys import (
+    JourneyStats,
+    journey_stats,
+    journeys_overview,
+    publish_journey,
+    set_journey_status,
+)
 from touchflow.services.metrics import refresh_rollups
 from touchflow.services.tracking import delivery_receipt
 from touchflow.store.tables import outbox

@@ -89,6 +89,7 @@ def timeliness_lines(c: Connection, since: datetime, now: datetime) -> list[Time
         order = sorted(found, key=lambda k: (k[0], k[1] is None, k[1] or ""))
         for key in order:
             got = picks.get((scope, key), {})
-            lines.append(TimelinessLine("person" if scope == "person" else "team", key[0], key[1], *found[key],
-                                        got.get("p50"), got.get("p90")))
+            within, late, open_late, pending = found[key]
+            lines.append(TimelinessLine("person" if scope == "person" else "team", key[0], key[1], within, late,
+                                        open_late, pending, got.get("p50"), got.get("p90")))
     return lines
