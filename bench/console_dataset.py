@@ -234,11 +234,16 @@ def _finish(part: Path, n_contacts: int) -> None:
 
 
 def ensure_indexes(engine: Any) -> None:
-    """Create the indexes the schema declares that a file cached before they existed lacks (a migration slot
+    """Create the tables and indexes the schema declares that a file cached before they existed lacks (a migration slot
     filled after the file was made is already marked applied in it), then ANALYZE what changed."""
     from touchflow.store.tables import metadata
 
     with engine.begin() as c:
+        tables = {name for (name,) in c.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table in metadata.sorted_tables:  # a table a filled slot added (e.g. worker_loads) is created empty
+            if table.name not in tables:
+                log(f"  creating table {table.name} on the cached file")
+                table.create(c)
         present = {name for (name,) in c.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
         for table in metadata.sorted_tables:
             for index in table.indexes:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.conditions.predicates import ContactFacts
-from touchflow.domain.messaging.followup import TimelinessLine, timeliness
+from touchflow.domain.messaging.followup import TimelinessLine
 from touchflow.domain.outbox import TaskRecord
 from touchflow.domain.scoring.assignment import (
     AssignmentPolicy,
@@ -101,5 +101,4 @@ def timeliness_report(ctx: ServiceContext, days: int = 30) -> list[TimelinessLin
         raise ValueError("days: at least 1")
     now = ctx.clock.now()
     with ctx.reader() as uow:
-        rows = uow.assignment.tasks_since(now - timedelta(days=days))
-    return timeliness(rows, now)
+        return uow.assignment.timeliness(now - timedelta(days=days), now)

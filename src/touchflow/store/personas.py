@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from touchflow.domain.messaging.followup import TimelinessLine
 from touchflow.domain.outbox import TaskTiming
 from touchflow.domain.scoring.persona_ports import PersonaRecord
 from touchflow.store.tables import assignment_cursors, personas, tasks
+from touchflow.store.timeliness import timeliness_lines
 
 __all__ = ["SqlAssignmentRepository", "SqlPersonaRepository"]
 
@@ -66,3 +68,6 @@ class SqlAssignmentRepository:
         query = (select(t.queue, t.assignee, t.status, t.created_at, t.due_at, t.done_at)
                  .where(t.created_at >= since).order_by(t.created_at, t.id))
         return [TaskTiming(*r) for r in self._c.execute(query)]
+
+    def timeliness(self, since: datetime, now: datetime) -> list[TimelinessLine]:
+        return timeliness_lines(self._c, since, now)

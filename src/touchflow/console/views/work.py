@@ -16,7 +16,7 @@ from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
 from touchflow.domain.governance.scope import assignee_scope
-from touchflow.services.journeys import JourneyError, journey_stats, list_journeys, set_journey_status
+from touchflow.services.journeys import JourneyError, journeys_overview, set_journey_status
 from touchflow.services.task_board import OUTCOMES, finish_task, task_board
 from touchflow.services.tasks import TaskNotFound
 
@@ -65,8 +65,7 @@ async def journeys_response(request: Request, me: ConsoleUser, *, error: str | N
                             done: str = "", status: int = 200) -> Response:
     """The journeys list (archived ones left out); ``problem`` a ``console.errors.Problem`` to show."""
     ctx = services(request)
-    records = await run_in_threadpool(list_journeys, ctx)
-    stats = [await run_in_threadpool(journey_stats, ctx, j.key) for j in records if j.status != "archived"]
+    stats = await run_in_threadpool(journeys_overview, ctx)
     return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": stats,
                                                  "can_publish": me.can("journeys.publish"), "error": error,
                                                  "problem": problem, "done": done}, status_code=status)

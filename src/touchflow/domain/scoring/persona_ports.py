@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from touchflow.domain.messaging.followup import TimelinessLine
 from touchflow.domain.outbox import TaskTiming
 
 __all__ = ["AssignmentRepository", "PersonaRecord", "PersonaRepository"]
@@ -39,4 +40,9 @@ class AssignmentRepository(Protocol):
     def cursors(self) -> dict[str, int]: ...
     def tasks_since(self, since: datetime) -> list[TaskTiming]:
         """What the timeliness report reads of every task created at or after ``since``."""
+        ...
+
+    def timeliness(self, since: datetime, now: datetime) -> list[TimelinessLine]:
+        """``followup.timeliness(tasks_since(since), now)`` computed by the database (counts and percentiles in
+        SQL): what the console's task page shows."""
         ...
