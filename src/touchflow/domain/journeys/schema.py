@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -415,7 +415,7 @@ def _problems_of_node(validator: Draft202012Validator, node_id: str, node: objec
     key = (node_id, repr(node))
     found = _node_problems.get(key)
     if found is None:
-        root: Schema = validator.schema
+        root = cast(Schema, validator.schema)
         found = [problem for error in validator.descend(node, _NODE, path=node_id)
                  for problem in _problems(error, root, ("nodes",))]
         if len(_node_problems) >= _NODE_CACHE_SIZE:
@@ -431,7 +431,7 @@ def validate_against_schema(data: object) -> list[SchemaProblem]:
     values first (the ``nodes`` map's own checks, such as node ids, come before its values there too),
     then each node value against ``#/$defs/node``."""
     full, shallow = _validators()
-    root: Schema = full.schema
+    root = cast(Schema, full.schema)
     problems: list[SchemaProblem] = []
     data = _text_keys(data, (), problems)
     found: list[SchemaProblem] = [problem for error in shallow.iter_errors(data)
