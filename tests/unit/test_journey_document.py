@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.domain.journeys.document import format_text, load_document, version_token
+from touchflow.domain.journeys.document import dump_document, format_text, load_document, plain_data, version_token
 from touchflow.domain.journeys.edits import EditError, apply_ops
 from touchflow.domain.journeys.parse import parse_journey
 from touchflow.domain.safe_yaml import load_yaml
@@ -184,3 +184,21 @@ def test_the_graph_the_canvas_draws_and_findings_pinned_to_nodes() -> None:
     assert {"from": "done", "edge": "next", "to": None} not in graph["edges"]
     assert node_of("nodes.wait_open.timeout") == "wait_open" and node_of("nodes.b.cases[0].next") == "b"
     assert node_of("trigger.event") is None
+
+
+@pytest.mark.parametrize("value", ["on", "yes", "010", "1:30", "1e3", "0x1f", "2024-01-01", "null", "True", "a\x85b",
+                                   "a\u2028b", "\x07", "x: y", " lead", "", "白皮书", 5, -3, 0, 1.5, True, None,
+                                   ["on", 1], {"on": "1:2", "no": 1}])
+def test_the_data_of_an_edit_is_what_publishing_reads_from_its_text(value: object) -> None:
+    doc = load_document(RULE_A)
+    apply_ops(doc, [{"op": "set_field", "node": "send_digest", "path": ["note"], "value": value},
+                    {"op": "set_field", "node": None, "path": ["description"], "value": value}])
+    text = dump_document(doc)
+    assert plain_data(doc, text) == load_yaml(text)
+
+
+def test_a_text_with_anchors_or_odd_numbers_is_read_from_its_text() -> None:
+    text = "key: a\nbase: &b {x: 010}\nother: *b\nwhen: 2024-01-01\non: 1\n"
+    doc = load_document(text)
+    assert plain_data(doc, dump_document(doc)) == load_yaml(text)
+    assert load_yaml(text)["base"]["x"] == 8 and True in load_yaml(text)  # YAML 1.1, as publishing reads it

@@ -245,3 +245,17 @@ def test_send_purpose_is_parsed_and_checked() -> None:
     base["nodes"]["send"]["purpose"] = "urgent"  # type: ignore[index]
     with pytest.raises(DefinitionError, match="purpose"):
         parse_journey(base)
+
+
+def test_a_node_checked_before_is_judged_again_when_it_changes_or_moves_to_another_id() -> None:
+    doc: dict[str, Any] = {"key": "k", "trigger": {"manual": True},
+                           "nodes": {"a": {"kind": "wait", "duration": "xx", "next": "b"}, "b": {"kind": "exit"}}}
+    assert [p.path for p in validate_against_schema(doc)] == ["nodes.a.duration"]
+    doc["nodes"]["a"]["duration"] = "1d"
+    assert validate_against_schema(doc) == []
+    doc["nodes"]["c"] = {"kind": "wait", "duration": "xx", "next": "b"}
+    doc["nodes"]["a"]["duration"] = "xx"
+    assert [p.path for p in validate_against_schema(doc)] == ["nodes.a.duration", "nodes.c.duration"]
+    doc["nodes"]["end"] = {"kind": "bogus"}
+    assert [p.path for p in validate_against_schema(doc)] == ["nodes.a.duration", "nodes.c.duration", "nodes.end",
+                                                              "nodes.end.kind"]

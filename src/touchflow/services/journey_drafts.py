@@ -16,20 +16,28 @@ from typing import Any
 import yaml
 
 from touchflow.domain.journeys.diff import JourneyDiff, diff_journeys
-from touchflow.domain.journeys.document import dump_document, format_text, load_document, version_token
+from touchflow.domain.journeys.document import (
+    dump_document,
+    format_text,
+    load_checked,
+    load_document,
+    plain_data,
+    version_token,
+)
 from touchflow.domain.journeys.edits import apply_ops, raw_edges
 from touchflow.domain.journeys.fragments import notes_of
-from touchflow.domain.journeys.parse import DefinitionError
+from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.domain.journeys.ports import JourneyRecord, JourneyVersionInfo
 from touchflow.domain.journeys.schema import validate_against_schema
 from touchflow.domain.journeys.transitions import ACTIVE_STATUSES
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
-from touchflow.services.journeys import JourneyError, load_definition, publish_findings
+from touchflow.services.journeys import JourneyError, publish_findings
 
-__all__ = ["Draft", "DraftConflict", "DraftFinding", "NoSuchVersion", "check_text", "draft_diff", "edit_text",
-           "graph_of", "list_versions", "node_of", "read_draft", "restore_version", "save_draft"]
+__all__ = ["Draft", "DraftConflict", "DraftFinding", "Edited", "NoSuchVersion", "check_data", "check_text",
+           "draft_diff", "edit_and_check", "edit_text", "graph_of", "graph_of_data", "list_versions", "node_of",
+           "read_draft", "restore_version", "save_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +129,22 @@ def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None
 def check_text(ctx: ServiceContext, text: str) -> list[DraftFinding]:
     """Schema problems, then the parser's first problem or every rule publishing applies, each pinned to
     its node. The same functions decide publishing, so the canvas and publish never disagree."""
-    findings: list[DraftFinding] = []
     try:
-        data = load_yaml(text)
+        data = load_checked(text)
     except (yaml.YAMLError, YamlTooLarge) as exc:  # one finding for the editor, not an error page
         return [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}", None)]
+    return check_data(ctx, data)
+
+
+def check_data(ctx: ServiceContext, data: object) -> list[DraftFinding]:
+    """``check_text`` of a text already read (``load_yaml``, as ``load_definition`` reads it)."""
+    findings: list[DraftFinding] = []
     for problem in validate_against_schema(data):
         findings.append(DraftFinding("schema", "error", problem.path, problem.message, node_of(problem.path)))
     try:
-        data, definition = load_definition(text)
+        if not isinstance(data, dict):  # what load_definition says
+            raise DefinitionError("journey", "must be a mapping at the top level")
+        definition = parse_journey(data)
     except DefinitionError as exc:
         if not any(f.path == exc.path for f in findings):
             findings.append(DraftFinding("definition", "error", exc.path, exc.reason, node_of(exc.path)))
@@ -147,9 +162,34 @@ def edit_text(text: str, ops: list[object]) -> str:
     return dump_document(doc)
 
 
+@dataclass(frozen=True, slots=True)
+class Edited:
+    text: str
+    graph: dict[str, Any]
+    findings: list[DraftFinding]
+
+
+def edit_and_check(ctx: ServiceContext, text: str, ops: list[object]) -> Edited:
+    """One canvas edit: the new text, what the canvas draws and the findings. The new text is read once
+    (``load_yaml``, exactly as publishing reads it) and the graph and every check use that one reading."""
+    doc = load_document(text) if text.strip() else load_document("{}\n")
+    apply_ops(doc, ops)
+    new_text = dump_document(doc)
+    try:
+        data = plain_data(doc, new_text)
+    except (yaml.YAMLError, YamlTooLarge) as exc:  # pragma: no cover - ops cannot add aliases; as check_text
+        return Edited(new_text, graph_of(""), [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}",
+                                                            None)])
+    return Edited(new_text, graph_of_data(data), check_data(ctx, data))
+
+
 def graph_of(text: str) -> dict[str, Any]:
     """What the canvas draws: nodes (id, kind, fields, position) and edges, read from the text as written."""
-    data = load_yaml(text) if text.strip() else {}
+    return graph_of_data(load_yaml(text) if text.strip() else {})
+
+
+def graph_of_data(data: object) -> dict[str, Any]:
+    """``graph_of`` of a text already read."""
     data = data if isinstance(data, dict) else {}
     nodes: dict[str, Any] = data["nodes"] if isinstance(data.get("nodes"), dict) else {}
     layout: dict[str, Any] = data["layout"] if isinstance(data.get("layout"), dict) else {}

@@ -30,7 +30,7 @@ from touchflow.services.journey_drafts import (
     NoSuchVersion,
     check_text,
     draft_diff,
-    edit_text,
+    edit_and_check,
     graph_of,
     list_versions,
     read_draft,
@@ -159,12 +159,11 @@ async def restore(request: Request, who: Acting, key: Key,
 def edit(request: Request, body: EditIn) -> Response:
     """Pure: nothing is saved. Answers the new text, what the canvas draws and the findings."""
     try:
-        text = edit_text(body.text, list(body.ops))
+        edited = edit_and_check(api_state(request).services, body.text, list(body.ops))
     except (EditError, DefinitionError, YamlTooLarge) as exc:
         raise _problem(exc) from None
-    findings = check_text(api_state(request).services, text)
-    return json_response({"text": text, "token": version_token(text), "graph": graph_of(text),
-                          "findings": [f.as_json() for f in findings]})
+    return json_response({"text": edited.text, "token": version_token(edited.text), "graph": edited.graph,
+                          "findings": [f.as_json() for f in edited.findings]})
 
 
 @router.post("/lint", summary="Check a journey text with every rule publishing applies, pinned to nodes",

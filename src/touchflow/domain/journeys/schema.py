@@ -13,11 +13,12 @@ docs/journey.schema.json is this schema as published; regenerate it with
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -391,15 +392,57 @@ def _text_keys(data: object, path: tuple[Any, ...], problems: list[SchemaProblem
     return data
 
 
+_NODE: Schema = {"$ref": "#/$defs/node"}
+_NODE_CACHE_SIZE = 4096
+
+
+@functools.cache
+def _validators() -> tuple[Draft202012Validator, Draft202012Validator]:
+    """The compiled validators, built once per process (the schema is code): the whole schema, and the
+    same schema with the node values left out, which ``validate_against_schema`` checks one by one."""
+    full = journey_json_schema()
+    shallow = journey_json_schema()
+    shallow["properties"]["nodes"]["additionalProperties"] = True
+    return Draft202012Validator(full), Draft202012Validator(shallow)
+
+
+_node_problems: dict[tuple[str, str], list[SchemaProblem]] = {}
+
+
+def _problems_of_node(validator: Draft202012Validator, node_id: str, node: object) -> list[SchemaProblem]:
+    """What the schema says about one node, remembered by its id and value: an edit on the canvas changes
+    one node, and the other nodes' verdicts are the same as for the previous text."""
+    key = (node_id, repr(node))
+    found = _node_problems.get(key)
+    if found is None:
+        root = cast(Schema, validator.schema)
+        found = [problem for error in validator.descend(node, _NODE, path=node_id)
+                 for problem in _problems(error, root, ("nodes",))]
+        if len(_node_problems) >= _NODE_CACHE_SIZE:
+            _node_problems.clear()
+        _node_problems[key] = found
+    return found
+
+
 def validate_against_schema(data: object) -> list[SchemaProblem]:
-    """Every problem the schema finds in ``data``, sorted by path; [] when it conforms."""
-    root = journey_json_schema()
+    """Every problem the schema finds in ``data``, sorted by path; [] when it conforms.
+
+    The same problems, in the same order, as one pass of the whole schema: the document without its node
+    values first (the ``nodes`` map's own checks, such as node ids, come before its values there too),
+    then each node value against ``#/$defs/node``."""
+    full, shallow = _validators()
+    root = cast(Schema, full.schema)
     problems: list[SchemaProblem] = []
     data = _text_keys(data, (), problems)
-    for error in Draft202012Validator(root).iter_errors(data):
-        for problem in _problems(error, root, ()):
-            if problem not in problems:
-                problems.append(problem)
+    found: list[SchemaProblem] = [problem for error in shallow.iter_errors(data)
+                                  for problem in _problems(error, root, ())]
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if isinstance(nodes, dict):
+        for node_id, node in nodes.items():
+            found += _problems_of_node(full, node_id, node)
+    for problem in found:
+        if problem not in problems:
+            problems.append(problem)
     return sorted(problems, key=lambda p: p.path)
 
 
