@@ -40,7 +40,7 @@ class FedRuntime(JourneyRuntime):
     """The runtime while ingest keeps writing: every routed batch is followed by a new batch of page views."""
 
     def __init__(self, app: Application, batch_size: int) -> None:
-        super().__init__(app.services, batch_size)
+        super().__init__(app.services, batch_size, tick_limit=1000)  # only the inbox at tick start bounds it
         self.app, self.feeding, self.fed = app, False, 0
 
     def route_events(self, limit: int | None = None) -> TickReport:

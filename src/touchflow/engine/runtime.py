@@ -54,7 +54,7 @@ __all__ = ["JourneyRuntime", "TickReport"]
 
 log = logging.getLogger(__name__)
 PASS_SHARE = 0.05  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
-TICK_BATCHES = 5  # a tick routes and wakes at most this many full batches of each (the rest: the next tick)
+TICK_BATCHES = 2  # a tick routes and wakes at most this many full batches of each (the rest: the next tick)
 
 
 @dataclass
@@ -309,7 +309,8 @@ class JourneyRuntime:
         total.scanned += update_segments(self.ctx, pacer=self._segment_pacer,
                                          deadline=time.perf_counter() + PASS_SHARE)
         # the inbox as it is now (entries the segment drain just queued included), not what arrives meanwhile
-        total.add(self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), self.tick_limit)))
+        routed = self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), self.tick_limit))
+        total.add(routed)
         total.add(self._drain(self.run_due, self._due_pacer, self.tick_limit))
         scans = run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.scanned += scans.evaluated
@@ -329,9 +330,11 @@ class JourneyRuntime:
             log.exception("experiment pass failed")
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
-            # messages just sent may be waited for by runs (message_sent); route them in the same tick (bounded
-            # like the first routing: what the inbox holds now, at most ``tick_limit``)
-            total.add(self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), self.tick_limit)))
+            # messages just sent may be waited for by runs (message_sent); route them in the same tick, within
+            # what is left of the tick's ``tick_limit`` (behind a backlog they wait for the next tick)
+            left = self.tick_limit - routed.events
+            if left > 0:
+                total.add(self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), left)))
         return total
 
     def _inbox_size(self) -> int:
