@@ -72,9 +72,6 @@ def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
     from touchflow.engine.runtime import JourneyRuntime, TickReport
 
     app = bootstrap(Settings(url))
-    if os.environ.get("SOAK_STACKS"):  # where the worker is, every 15 s (diagnosing a tick that does not return)
-        import faulthandler
-        faulthandler.dump_traceback_later(15, repeat=True, file=open(os.environ["SOAK_STACKS"], "w"))  # noqa: SIM115
     channels = ChannelRegistry.capture_all(("email",))
     channels.add("sms", HttpSmsChannel(HttpSmsSettings(sms_url, token, max_batch=500)), rate_per_s=2000,
                  concurrency=2, kind="sms_http")
