@@ -69,7 +69,7 @@ def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
     from touchflow.config import Settings
     from touchflow.engine.channel_registry import ChannelRegistry
     from touchflow.engine.dispatcher import Dispatcher
-    from touchflow.engine.runtime import JourneyRuntime
+    from touchflow.engine.runtime import JourneyRuntime, TickReport
 
     app = bootstrap(Settings(url))
     channels = ChannelRegistry.capture_all(("email",))
@@ -77,18 +77,21 @@ def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
                  concurrency=2, kind="sms_http")
     runtime = JourneyRuntime(app.services, 1000, dispatcher=Dispatcher(app.services, 1000, channels=channels))
     ticks: list[tuple[float, float]] = []  # (wall time, seconds) of every tick, sent every few seconds
+    done = TickReport()
     sent = time.time()
     while not stop.is_set():
         started = time.time()
         t = time.perf_counter()
         report = runtime.tick()
         ticks.append((started, time.perf_counter() - t))
+        done.add(report)
         if time.time() - sent > 5:
             out.put(ticks)
             ticks, sent = [], time.time()
         if not report.work:
             time.sleep(0.02)
     out.put(ticks)
+    out.put({"events": done.events, "entered": done.entered, "timers": done.timers, "dispatched": done.dispatched})
     out.put(None)
     if runtime.dispatcher is not None:
         runtime.dispatcher.close()
@@ -120,7 +123,7 @@ def main() -> None:
     from touchflow.services.journeys import publish_journey
     from touchflow.services.metrics import metric_rows, refresh_rollups
     from touchflow.services.segments import create_segment, refresh_segments
-    from touchflow.store.tables import events
+    from touchflow.store.tables import event_inbox, events
 
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-soak-"))
     admin = None
@@ -210,6 +213,7 @@ def main() -> None:
         halt.set()
         stop.set()
         ticks: list[tuple[float, float]] = []
+        work: dict[str, int] = {}  # what the worker's ticks did in all
         unfinished = False
         while True:  # the worker sends its tick times every 5 s; a tick still running after 120 s is cut off
             try:
@@ -219,6 +223,9 @@ def main() -> None:
                 break
             if part is None:
                 break
+            if isinstance(part, dict):
+                work = part
+                continue
             ticks += part
         if unfinished:
             worker.terminate()
@@ -226,7 +233,8 @@ def main() -> None:
         fake.stop()
     with app.engine.connect() as c:
         stored = c.execute(select(func.count()).select_from(events).where(events.c.source == "soak")).scalar_one()
-        sizes: dict[str, Any] = {}
+        left = c.execute(select(func.count()).select_from(event_inbox)).scalar_one()
+        sizes: dict[str, Any] = {"inbox rows left": f"{left:,}"}
         for table in ("events", "outbox", "run_steps", "journey_runs", "event_inbox", "segment_members"):
             if app.engine.dialect.name == "postgresql":
                 size = c.execute(text(f"SELECT pg_total_relation_size('{table}')")).scalar_one()
@@ -249,6 +257,7 @@ def main() -> None:
     if warm and rss:
         print(f"RSS after warm-up → end: worker {warm[0][1]:.0f} → {rss[-1][1]:.0f} MB, "
               f"feeder {warm[0][2]:.0f} → {rss[-1][2]:.0f} MB")
+    print(f"worker ticks: {len(ticks):,} in all, did {work or 'nothing reported'}")
     print(f"table sizes: {sizes}")
     if unfinished:
         print("the worker's last tick was still running 120 s after the feed stopped (cut off)")

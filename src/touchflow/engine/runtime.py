@@ -54,6 +54,7 @@ __all__ = ["JourneyRuntime", "TickReport"]
 
 log = logging.getLogger(__name__)
 PASS_SHARE = 0.05  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
+TICK_BATCHES = 2  # a tick routes and wakes at most this many full batches of each (the rest: the next tick)
 
 
 @dataclass
@@ -82,7 +83,10 @@ class TickReport:
 
 class JourneyRuntime:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None,
-                 contact_pass: bool = True, pace_scans: bool = False) -> None:
+                 contact_pass: bool = True, pace_scans: bool = False, tick_limit: int | None = None) -> None:
+        # at most this many inbox events and this many due runs per tick (and never events that arrived after
+        # the tick began): a steady feed cannot keep one tick routing while timers and dispatch wait
+        self.tick_limit = tick_limit or TICK_BATCHES * batch_size
         self.contact_pass = contact_pass  # scores, tiers, stages each tick (the sandbox may leave it out)
         # the sandbox skips inactivity scans that provably enter nobody (see ScanPacing); a worker does not
         self.pacing = ScanPacing() if pace_scans else None
@@ -304,17 +308,10 @@ class JourneyRuntime:
         # before routing, so entries route in this tick; a backlog drains a share per tick
         total.scanned += update_segments(self.ctx, pacer=self._segment_pacer,
                                          deadline=time.perf_counter() + PASS_SHARE)
-        for step, pacer in ((self.route_events, self._route_pacer), (self.run_due, self._due_pacer)):
-            first = True
-            while True:  # batches sized to the write budget (ADR 0021): ingest never waits long behind one
-                if not first:
-                    pacer.pause()
-                first = False
-                size = pacer.size
-                report = self._paced(step, pacer)
-                total.add(report)
-                if report.events + report.timers < size:
-                    break
+        # the inbox as it is now (entries the segment drain just queued included), not what arrives meanwhile
+        routed = self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), self.tick_limit))
+        total.add(routed)
+        total.add(self._drain(self.run_due, self._due_pacer, self.tick_limit))
         scans = run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.scanned += scans.evaluated
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
@@ -333,20 +330,37 @@ class JourneyRuntime:
             log.exception("experiment pass failed")
         if self.dispatcher is not None:
             total.dispatched += self.dispatcher.dispatch_all()
-            # messages just sent may be waited for by runs (message_sent); route them in the same tick
-            while True:
-                size = self._route_pacer.size
-                report = self._paced(self.route_events, self._route_pacer)
-                total.add(report)
-                if report.events < size:
-                    break
-                self._route_pacer.pause()
+            # messages just sent may be waited for by runs (message_sent); route them in the same tick, within
+            # what is left of the tick's ``tick_limit`` (behind a backlog they wait for the next tick)
+            left = self.tick_limit - routed.events
+            if left > 0:
+                total.add(self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), left)))
         return total
 
-    def _paced(self, step: Callable[[int | None], TickReport], pacer: Pacer) -> TickReport:
-        """One batch of ``pacer.size``, timed for the pacer."""
+    def _inbox_size(self) -> int:
+        with self.ctx.reader() as uow:
+            return uow.journeys.inbox_size()
+
+    def _drain(self, step: Callable[[int | None], TickReport], pacer: Pacer, budget: int) -> TickReport:
+        """Batches of ``step`` sized to the write budget (ADR 0021), so ingest never waits long behind one, until
+        one comes back short or ``budget`` items are done: a tick works on a bounded amount, then yields."""
+        total = TickReport()
+        while budget > 0:
+            if total.events or total.timers:
+                pacer.pause()
+            size = min(pacer.size, budget)
+            report = self._paced(step, pacer, size)
+            total.add(report)
+            done = report.events + report.timers
+            budget -= done
+            if done < size:
+                break
+        return total
+
+    def _paced(self, step: Callable[[int | None], TickReport], pacer: Pacer, size: int) -> TickReport:
+        """One batch of ``size``, timed for the pacer."""
         started = time.perf_counter()
-        report = step(pacer.size)
+        report = step(size)
         pacer.took(report.events + report.timers, time.perf_counter() - started)
         return report
 
