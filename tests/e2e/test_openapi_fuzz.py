@@ -52,6 +52,8 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/journeys/edit": "graph operations name existing nodes and known ways out",
     "POST /v1/journeys/{key}/dry-run": "the definition is a journey's YAML text and the contact one that exists",
     "POST /v1/journeys/{key}/scenario-run": "the scenario and the definition are YAML documents of their schemas",
+    "POST /v1/journeys/copy": "the text is a journey's YAML and the nodes and notes copied name ones in it",
+    "GET /v1/journeys/{key}/live": "`from` and `to` are real calendar days (the pattern admits 0000-00-00), in order",
     "POST /v1/templates": "templates are compiled and checked by channel (an email needs a subject)",
     "POST /v1/reviews/{review_id}/approve": "the reviewer must be named by visible characters",
     "POST /v1/reviews/{review_id}/reject": "a rejection must say what to change (comment)",
@@ -95,6 +97,7 @@ SHARED_PATHS = {
     "POST /v1/segments/preview": "DELETE /v1/segments/{key} with key=preview (a valid segment key)",
     "POST /v1/journeys/edit": "GET /v1/journeys/{key} with key=edit (a valid journey key)",
     "POST /v1/journeys/lint": "GET /v1/journeys/{key} with key=lint (a valid journey key)",
+    "POST /v1/journeys/copy": "GET /v1/journeys/{key} with key=copy (a valid journey key)",
 }
 
 

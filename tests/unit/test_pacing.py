@@ -42,3 +42,22 @@ def test_a_pause_leaves_the_lock_free_only_on_a_single_writer_store() -> None:
     assert time.perf_counter() - started < 0.01
     resting.pause()
     assert time.perf_counter() - started >= 0.03
+
+
+def test_a_batch_with_a_fixed_cost_keeps_growing_only_where_rows_not_the_database_are_locked() -> None:
+    """Routing a batch costs ~40 ms before its first event on a loaded PostgreSQL (catalog, live runs, facts), then
+    0.1 ms an event. SQLite's 15 ms budget must shrink such batches to one event; PostgreSQL blocks no ingest
+    with a longer transaction, so its budget lets the batch grow to hundreds (15–40 events/s before)."""
+    from touchflow.services.pacing import SHARED_WRITE_BUDGET, WRITE_BUDGET, write_budget
+
+    assert write_budget(single_writer=True) == WRITE_BUDGET
+    assert write_budget(single_writer=False) == SHARED_WRITE_BUDGET > WRITE_BUDGET
+
+    def settle(budget: float) -> int:
+        pacer = Pacer(start=100, low=1, high=1000, budget=budget)
+        for _ in range(30):
+            pacer.took(pacer.size, 0.040 + 0.0001 * pacer.size)
+        return pacer.size
+
+    assert settle(write_budget(single_writer=True)) == 1
+    assert settle(write_budget(single_writer=False)) >= 500

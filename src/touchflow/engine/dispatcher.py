@@ -39,7 +39,7 @@ from touchflow.engine.compose import Composer, RenderFailure
 from touchflow.engine.guard_facts import BatchContacts, load_guard_facts
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.guarding import guardrail_policy
-from touchflow.services.pacing import Pacer
+from touchflow.services.pacing import Pacer, write_budget
 
 __all__ = ["DispatchReport", "Dispatcher", "OnSent", "lifecycle_event_id"]
 
@@ -86,7 +86,8 @@ class Dispatcher:
         self._fell_back = 0  # fallback rows the last decide step queued (due now: dispatch_all goes on)
         self._versions: dict[str, Any] = {}  # message id → template version rendered (for the sent event)
         # dispatch_all's decide steps: sized to the write budget, gaps between them on SQLite (ADR 0021)
-        self._pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer)
+        self._pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size,
+                            budget=write_budget(ctx.single_writer), rest=ctx.single_writer)
         self._limit = batch_size
 
     def close(self) -> None:

@@ -46,7 +46,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import ExperimentSweeper
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
-from touchflow.services.pacing import Pacer
+from touchflow.services.pacing import Pacer, write_budget
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
@@ -98,8 +98,9 @@ class JourneyRuntime:
         self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
         # each kind of work learns how much fits in one short write transaction (services/pacing.py)
         rest = ctx.single_writer
-        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
-        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=rest)
+        budget = write_budget(rest)  # row locks on PostgreSQL: longer batches block no one
+        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest)
+        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest)
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
         self._contact_pacer = Pacer(rest=rest)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
