@@ -20,6 +20,7 @@ from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
 from touchflow.domain.journeys.document import version_token
+from touchflow.domain.journeys.dry_reactions import MAX_REACTIONS
 from touchflow.domain.journeys.edits import MAX_OPS, EditError
 from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.safe_yaml import YamlTooLarge
@@ -62,6 +63,8 @@ class DryRunIn(BaseModel):
     contact: str = Field(..., min_length=1, max_length=320, description="the contact: e-mail, phone or id")
     definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
     duration_days: float = Field(30, gt=0, le=366, description="how long to run in virtual time")
+    reactions: list[Any] | None = Field(None, max_length=MAX_REACTIONS, description=(
+        "what the contact does: [{node, does: open|click|event, event, at}] on a send or wait_event node"))
 
 
 class ScenarioIn(BaseModel):
@@ -193,7 +196,7 @@ def dry_run_route(request: Request, key: Key, body: DryRunIn) -> Response:
         raise ApiError(503, "the dry run needs the sandbox, which this server was not given", [])
     try:
         result = dry_run(api_state(request).services, key, body.contact, open_store=opener, text=body.definition,
-                         duration=timedelta(days=body.duration_days))
+                         duration=timedelta(days=body.duration_days), reactions=body.reactions)
     except FieldError as exc:
         raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
     except YamlTooLarge as exc:
