@@ -147,3 +147,36 @@ def test_reactions_hostile_input_names_the_field(app: Application, client: TestC
         {"node": "send_digest", "does": "open"}, {"node": "send_digest", "does": "click"}]})
     assert twice.status_code == 422 and twice.json()["errors"][0]["field"] == "reactions[1].node"
     assert _rows(app) == before
+
+
+SCENARIO = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.scenario.yaml").read_text(
+    encoding="utf-8")
+
+
+def test_scenario_run_counts_every_edge_as_the_canvas_names_it(app: Application, client: TestClient) -> None:
+    _world(app, client)
+    before = _rows(app)
+    body = client.post("/v1/journeys/rule_a_whitepaper/scenario-run", json={"scenario": SCENARIO}).json()
+    edges, counts = body["edges"], body["counts"]
+    assert edges["send_digest:next"] == counts["wait_engagement"]["entered"] == 106
+    assert edges["wait_engagement:on_event"] == counts["engaged"]["entered"]
+    assert edges["wait_engagement:on_timeout"] == counts["wecom_followup"]["entered"]
+    assert edges["wait_engagement:on_event"] + edges["wait_engagement:on_timeout"] == 106
+    assert 0 < edges["wait_engagement:on_event"] < 106  # both ways taken by the scenario's personas
+    assert not any(key.endswith(":end") for key in edges)  # an exit has no edge to draw
+    assert _rows(app) == before
+
+    branchy = client.post("/v1/journeys/vip_webinar/scenario-run", json={"scenario": """
+personas:
+  - name: vip
+    count: 2
+    segments: [vip]
+    consent: {sms: granted}
+    events: [{at: 0d, type: content_download, properties: {content_id: wp-1, content_type: whitepaper}}]
+  - name: other
+    count: 3
+    events: [{at: 0d, type: content_download, properties: {content_id: wp-1, content_type: whitepaper}}]
+"""}).json()
+    assert branchy["edges"]["pick:cases.0"] == 2 and branchy["edges"]["pick:else"] == 3  # canvas handle names
+    assert branchy["edges"]["invite:next"] == 2
+    assert _rows(app) == before

@@ -25,6 +25,7 @@ from touchflow.services.content import preview_template
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journey_drafts import read_draft
+from touchflow.services.journey_live import canvas_edge
 from touchflow.services.journeys import load_definition, trace_contact
 
 __all__ = ["MAX_HISTORY", "MAX_SCENARIO_CONTACTS", "DryRun", "dry_run", "scenario_run"]
@@ -208,4 +209,7 @@ def scenario_run(ctx: ServiceContext, key: str, scenario_text: str, *, open_stor
         raise FieldError("definition", str(exc)) from None
     document = result.to_json()
     document["counts"] = {row["node"]: row for row in document["nodes"] if row["journey"] == key}
+    # per edge as the canvas names it (``from:edge``, the live numbers' key): the runs that took it
+    document["edges"] = {f"{row['node']}:{canvas_edge(edge)}": count for row in document["nodes"]
+                         if row["journey"] == key for edge, count in row["left"].items() if edge != "end"}
     return document

@@ -38,6 +38,7 @@ from touchflow.services.journey_drafts import (
     restore_version,
     save_draft,
 )
+from touchflow.services.journey_impact import impact_preview
 from touchflow.services.journeys import JourneyError
 
 __all__ = ["router"]
@@ -69,6 +70,10 @@ class DryRunIn(BaseModel):
 
 class ScenarioIn(BaseModel):
     scenario: str = Field(..., min_length=1, max_length=MAX_TEXT, description="scenario YAML (as `journey simulate`)")
+    definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
+
+
+class ImpactIn(BaseModel):
     definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
 
 
@@ -220,3 +225,15 @@ def scenario_route(request: Request, key: Key, body: ScenarioIn) -> Response:
     except (YamlTooLarge, JourneyError) as exc:
         raise _problem(exc) from None
     return json_response(result)
+
+
+@router.post("/{key}/impact", summary="Before publishing: contacts at each node now, and what the draft changes for them",
+             response_model=None, responses=_ERRORS, **permit("journeys.read"))
+def impact_route(request: Request, key: Key, body: ImpactIn) -> Response:
+    try:
+        result = impact_preview(api_state(request).services, key, body.definition)
+    except FieldError as exc:
+        raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
+    except (YamlTooLarge, JourneyError) as exc:
+        raise _problem(exc) from None
+    return json_response(result.as_json())
