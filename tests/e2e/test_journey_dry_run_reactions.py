@@ -113,11 +113,13 @@ def test_the_real_contacts_consent_segments_and_stage_decide(app: Application, c
                             "tags": ["b2b"], "stage": "prospect"}
     pick = li["nodes"]["pick"]
     assert pick["edge"] == "case[0]" and pick["detail"]["conditions"][0] is True  # in the segment vip
+    assert pick["detail"]["why"][0] == [{"segment": "vip", "actual": ["vip"], "result": True}]
     sms = li["nodes"]["invite"]["messages"][0]
     assert sms["status"] == "skipped" and sms["reason"] == "consent"  # the withdrawn SMS consent holds
 
     han = client.post(url, json={"contact": "han@example.cn"}).json()  # not in vip, a prospect: the else way
     assert han["nodes"]["pick"]["edge"] == "else" and "invite" not in han["nodes"]
+    assert han["nodes"]["pick"]["detail"]["why"][0] == [{"segment": "vip", "actual": [], "result": False}]
     assert han["nodes"]["pick"]["detail"]["why"][1][0] == {"attr": "lifecycle_stage", "op": "eq",
                                                          "expected": "customer", "actual": "prospect", "result": False}
 
