@@ -18,8 +18,8 @@ from touchflow.clock import VirtualClock
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
-from touchflow.services.content import save_template
 from touchflow.services.contacts import find_contact_id
+from touchflow.services.content import save_template
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journeys import publish_journey
 from touchflow.store.tables import metadata
@@ -32,8 +32,8 @@ RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepap
 # v2: the wait listens for clicks only, and longer; the customer-service task is gone
 V2 = (RULE_A.replace("events: [message_opened, message_clicked]", "events: [message_clicked]")
       .replace("timeout: 3d", "timeout: 5d").replace("    next: cs_task\n", "    next: done\n")
-      .replace("  cs_task:\n    kind: task\n    queue: service\n    title: 白皮书下载未打开邮件，企微跟进\n    sla: 2h\n"
-               "    next: done\n", ""))
+      .replace("  cs_task:\n    kind: task\n    queue: service\n    title: 白皮书下载未打开邮件，企微跟进\n"
+               "    sla: 2h\n    next: done\n", ""))
 URL = "/v1/journeys/rule_a_whitepaper/impact"
 
 

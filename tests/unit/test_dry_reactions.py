@@ -10,9 +10,9 @@ import pytest
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.journeys.dry_reactions import MAX_REACTIONS, DryReaction, parse_reactions, scenario_parts
+from touchflow.domain.journeys.parse import parse_journey
 from touchflow.domain.journeys.scenarios import ScenarioError, parse_scenario
 from touchflow.domain.safe_yaml import load_yaml
-from touchflow.domain.journeys.parse import parse_journey
 
 RULE_A = parse_journey(load_yaml((Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml")
                                  .read_text(encoding="utf-8")))

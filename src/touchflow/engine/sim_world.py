@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 from touchflow.channels.base import Delivery, Outgoing
 from touchflow.channels.capture import CaptureChannel
+from touchflow.domain.journeys.scenario_fields import ScenarioError
 from touchflow.domain.journeys.scenario_world import ChannelRule, ScenarioAction, World
+from touchflow.domain.segments.model import SegmentError
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import NotFrozen, lift_freeze, set_guardrail_policy
 from touchflow.services.journeys import publish_journey, set_journey_status
-from touchflow.domain.journeys.scenario_fields import ScenarioError
-from touchflow.domain.segments.model import SegmentError
 from touchflow.services.segments import add_members, create_segment
 from touchflow.services.tasks import complete_task
 

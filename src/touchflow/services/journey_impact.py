@@ -127,6 +127,7 @@ def impact_preview(ctx: ServiceContext, key: str, text: str | None = None) -> Im
         raw_nodes = _nodes_of(published.get(version, {}))
         raw = raw_nodes.get(node_id)
         kind = str(raw.get("kind", "")) if isinstance(raw, Mapping) else ""
+        changed: tuple[str, ...]
         if node_id not in draft_nodes:
             in_draft, changed = "removed", ()
         else:

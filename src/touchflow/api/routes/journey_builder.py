@@ -227,7 +227,7 @@ def scenario_route(request: Request, key: Key, body: ScenarioIn) -> Response:
     return json_response(result)
 
 
-@router.post("/{key}/impact", summary="Before publishing: contacts at each node now, and what the draft changes for them",
+@router.post("/{key}/impact", summary="Before publishing: contacts at each node now, what the draft changes for them",
              response_model=None, responses=_ERRORS, **permit("journeys.read"))
 def impact_route(request: Request, key: Key, body: ImpactIn) -> Response:
     try:

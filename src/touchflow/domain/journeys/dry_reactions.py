@@ -112,7 +112,8 @@ def parse_reactions(data: object, definition: JourneyDefinition) -> tuple[DryRea
     seen: dict[str, int] = {}
     for index, reaction in enumerate(found):
         if reaction.node in seen:
-            raise FieldError(f"reactions[{index}].node", f"{reaction.node} already has reactions[{seen[reaction.node]}]")
+            raise FieldError(f"reactions[{index}].node",
+                             f"{reaction.node} already has reactions[{seen[reaction.node]}]")
         seen[reaction.node] = index
     return found
 

@@ -21,11 +21,12 @@ from touchflow.domain.journeys.scenario_fields import (
     ScenarioError,
     format_offset,
     parse_offset,
+    read_consent,
+    read_keys,
 )
 from touchflow.domain.journeys.scenario_fields import read_integer as _integer
 from touchflow.domain.journeys.scenario_fields import read_list as _list
 from touchflow.domain.journeys.scenario_fields import read_mapping as _mapping
-from touchflow.domain.journeys.scenario_fields import read_consent, read_keys
 from touchflow.domain.journeys.scenario_fields import read_number as _number
 from touchflow.domain.journeys.scenario_fields import read_text as _text
 from touchflow.domain.journeys.scenario_world import World, parse_world
@@ -276,7 +277,8 @@ def _persona(data: object, path: str) -> Persona:
                    for i, e in enumerate(_list(raw.get("events", []), f"{path}.events")))
     behaviour = _behaviour(raw.get("behaviour", raw.get("behavior")), f"{path}.behaviour")
     return Persona(name, _integer(raw, "count", path, 1, 1, MAX_CONTACTS), attributes,
-                   tuple(t.strip() for t in tags), events, behaviour, read_consent(raw.get("consent"), f"{path}.consent"),
+                   tuple(t.strip() for t in tags), events, behaviour,
+                   read_consent(raw.get("consent"), f"{path}.consent"),
                    read_keys(raw.get("segments"), f"{path}.segments"))
 
 
