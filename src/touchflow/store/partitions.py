@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 __all__ = ["AHEAD", "DEFAULT", "PG_ONLY_TABLES", "TABLE", "attached_months", "dedupe_sql", "detach_expired",
-           "detached", "drop_detached", "ensure_months", "forget_ids", "month_of", "months_ahead",
+           "detached", "drop_detached", "ensure_months", "forget_ids", "is_partition_table", "month_of", "months_ahead",
            "partition_name", "purge_default"]
 
 TABLE = "events"
@@ -76,6 +76,11 @@ def dedupe_sql() -> list[str]:
     ]
 
 
+def is_partition_table(name: str) -> bool:
+    """A table PostgreSQL has and the shared metadata does not declare: a month, the default, ``event_ids``."""
+    return name in PG_ONLY_TABLES or name == DEFAULT or _NAME.match(name) is not None
+
+
 def _partitions(c: Connection) -> list[str]:
     return [str(r) for r in c.exec_driver_sql(
         "SELECT k.relname FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid "
@@ -126,7 +131,7 @@ def detached(c: Connection) -> list[str]:
     """Monthly tables that are no longer partitions of ``events``: detached by retention, not yet dropped."""
     names = c.exec_driver_sql(
         "SELECT k.relname FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace "
-        "WHERE n.nspname = current_schema() AND k.relkind = 'r' AND k.relname LIKE 'events\\_p%' "
+        "WHERE n.nspname = current_schema() AND k.relkind = 'r' AND starts_with(k.relname, 'events_p') "
         "AND NOT k.relispartition ORDER BY k.relname").scalars()
     return [str(n) for n in names if _NAME.match(str(n))]
 
