@@ -44,12 +44,14 @@ def purge(ctx: ServiceContext, policy: RetentionPolicy | None = None, batch: int
     """Delete every finished row past the policy, batch by batch; rows deleted per kind."""
     policy = policy or retention_policy(ctx)
     now = ctx.clock.now()
-    with ctx.uow() as uow:
-        uow.retention.prepare_months(now)
-        if policy.events is not None:
+    if policy.events is not None:
+        with ctx.uow() as uow:
             uow.retention.detach_expired(now - timedelta(days=policy.events))
-        uow.commit()
+            uow.commit()
     months = drop_months(ctx, batch)
+    with ctx.uow() as uow:  # after the drops: a month's name is free again only once its old table is gone
+        uow.retention.prepare_months(now)
+        uow.commit()
     gone: dict[str, int] = {}
     for kind in KINDS:
         days = getattr(policy, kind)

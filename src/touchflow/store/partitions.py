@@ -95,7 +95,7 @@ def ensure_months(c: Connection, months: list[datetime]) -> list[str]:
     """Create the partitions of ``months`` that do not exist yet; rows the default partition holds for such a
     month move into it (in this transaction, their ids kept). Returns the partitions created."""
     c.exec_driver_sql(_LOCK)
-    have = set(_partitions(c))
+    have = {*_partitions(c), *detached(c)}  # a detached month not yet dropped keeps its name until it is
     made: list[str] = []
     for month in months:
         name = partition_name(month)
