@@ -14,7 +14,8 @@ from typing import Any
 from touchflow.domain.retention import KINDS, RetentionPolicy, parse_policy
 from touchflow.services.context import ServiceContext
 
-__all__ = ["EVERY", "RETENTION_KEY", "RetentionPass", "drop_months", "purge", "retention_policy", "set_retention_policy"]
+__all__ = ["EVERY", "RETENTION_KEY", "RetentionPass", "drop_months", "purge", "retention_policy",
+           "set_retention_policy"]
 
 RETENTION_KEY = "retention"
 EVERY = timedelta(hours=6)

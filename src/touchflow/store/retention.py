@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 
 from touchflow.store import partitions
-
 from touchflow.store.tables import (
     capacity_samples,
     events,
