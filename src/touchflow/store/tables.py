@@ -854,6 +854,9 @@ metric_daily = Table(  # counts per local day × journey × step × template × 
     Column("complained", BigInteger, nullable=False),
     Column("skipped", BigInteger, nullable=False),
     Column("revenue", Float, nullable=False),
+    # 0034: provider receipts (``message_delivered`` events) whatever the channel; equals ``delivered`` except on
+    # email and onsite, whose ``delivered`` is sent − bounced. Not a metric: the journeys list reads it
+    Column("receipts", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("day", "journey_id", "node_id", "template", "channel", "segment", "reason"),
     Index(None, "journey_id", "day"),
 )
