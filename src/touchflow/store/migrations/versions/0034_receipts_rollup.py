@@ -71,7 +71,7 @@ def backfill(c: sa.Connection) -> int:
     zone = ZoneInfo(str(_setting(c, _POLICY_KEY).get("default_timezone") or _DEFAULT_ZONE))
     counted = Window(0, int(cursor["events"]), skip=tuple(int(x) for x in cursor.get("events_pending", ())))
     segments = _segments(c)
-    rows = [{"day": g.day, "journey_id": g.journey_id, "node_id": g.node_id, "template": g.template,
+    rows: list[dict[str, str | int]] = [{"day": g.day, "journey_id": g.journey_id, "node_id": g.node_id, "template": g.template,
              "channel": g.channel, "segment": segments.get(g.journey_id, ""), "reason": g.reason,
              "n": g.counts["receipts"]}
             for g in count_events(c, counted, zone, types=("message_delivered",))
@@ -82,7 +82,7 @@ def backfill(c: sa.Connection) -> int:
             f"INSERT INTO metric_daily ({keys}, {', '.join(_COUNTERS)}, revenue, receipts) "
             f"VALUES ({', '.join(f':{k}' for k in _KEY)}, {', '.join('0' for _ in _COUNTERS)}, 0, :n) "
             f"ON CONFLICT ({keys}) DO UPDATE SET receipts = metric_daily.receipts + excluded.receipts"), rows)
-    return sum(r["n"] for r in rows)
+    return sum(int(r["n"]) for r in rows)
 
 
 def upgrade() -> None:
