@@ -31,6 +31,7 @@ from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.messages import message_from
 from touchflow.store.pii_fields import open_name
+from touchflow.store.sql_functions import CodePointOrder
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -225,6 +226,13 @@ class SqlJourneyRepository:
     def runs_by_journey(self, journey_id: str) -> list[Run]:
         query = select(journey_runs).where(journey_runs.c.journey_id == journey_id).order_by(journey_runs.c.id)
         return [_run_from(r) for r in self._c.execute(query)]
+
+    def runs_page(self, journey_id: str, status: str | None, offset: int, limit: int) -> list[Run]:
+        """Runs of the journey (in ``status`` when given), newest entry first, ties by id in code-point order."""
+        r = journey_runs.c
+        query = select(journey_runs).where(r.journey_id == journey_id, *([r.status == status] if status else []))
+        query = query.order_by(r.entered_at.desc(), CodePointOrder(r.id).desc()).offset(offset).limit(limit)
+        return [_run_from(row) for row in self._c.execute(query)]
 
     def messages_by_channel(self, journey_id: str) -> dict[str, int]:
         rows = self._c.execute(select(outbox.c.channel, func.count()).where(outbox.c.journey_id == journey_id)
