@@ -1135,3 +1135,26 @@ __all__ += ["capacity_samples", "channel_buckets", "channel_slots", "worker_load
 # --- retention (issue 17, migration 0031; ADR 0048): the purge finds old finished rows without a full scan ---
 Index("ix_outbox_updated_at", outbox.c.updated_at)
 Index("ix_run_steps_at", run_steps.c.at)
+
+# --- the lifecycle page's aggregate (issue 15, migration 0033; ADR 0049): kept by triggers (store/stage_totals_sql) ---
+stage_latest = Table(  # each contact's latest stage_history row; live: the contact exists and is not merged away
+    "stage_latest", metadata,
+    Column("contact_id", ID, primary_key=True),
+    Column("history_id", SERIAL, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("from_stage", String(32), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("live", Integer, nullable=False),  # 1 or 0
+    Index(None, "at"),
+)
+
+stage_totals = Table(  # live contacts by their latest change: stage, previous stage ('' for none), UTC day
+    "stage_totals", metadata,
+    Column("stage", String(32), nullable=False),
+    Column("from_stage", String(32), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD
+    Column("n", Integer, nullable=False),
+    PrimaryKeyConstraint("stage", "from_stage", "day"),
+)
+
+__all__ += ["stage_latest", "stage_totals"]
