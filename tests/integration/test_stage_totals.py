@@ -137,7 +137,7 @@ def test_the_migration_fills_the_aggregate_from_stored_history(app: Application,
     rnd = random.Random(49)
     now = clock.now()
     ids = [f"m{i:03d}" for i in range(60)]
-    config = schema._config()  # noqa: SLF001  (the same migrations init runs)
+    config = schema._config()  # the same migrations init runs
     with app.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0032_console_scale")
