@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from hashlib import sha256
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
 from touchflow.domain.duplicates import DuplicateCandidate, DuplicateSuggestion
 from touchflow.security.pii import PiiCodec
@@ -92,14 +92,15 @@ class SqlDuplicateIndex:
         wanted = {(f.city, self._key(f.name)): f.name for f in found}
         rows: list[tuple[str, str, str]] = []
         names: dict[str, str] = {}
-        keys = sorted(wanted)
-        for start in range(0, len(keys), _CHUNK):
-            part = keys[start:start + _CHUNK]
-            query = select(k.contact_id, k.city, k.name_key, k.company).where(
-                tuple_(k.city, k.name_key).in_(part))
-            for r in self._c.execute(query):
-                rows.append((r.contact_id, r.city, r.company))
-                names[r.contact_id] = wanted[(r.city, r.name_key)]
+        by_city: dict[str, list[str]] = {}
+        for city, key in sorted(wanted):
+            by_city.setdefault(city, []).append(key)
+        for city, keys in by_city.items():  # city = ? AND name_key IN (…): a search of ix_duplicate_keys_city_name_key
+            for chunk in _chunks(keys):
+                query = select(k.contact_id, k.name_key, k.company).where(k.city == city, k.name_key.in_(list(chunk)))
+                for r in self._c.execute(query):
+                    rows.append((r.contact_id, city, r.company))
+                    names[r.contact_id] = wanted[(city, r.name_key)]
         return self._with_names(rows, names)
 
     def other_names(self, candidate: DuplicateCandidate, lengths: Sequence[int]) -> list[DuplicateCandidate]:
