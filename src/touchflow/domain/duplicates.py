@@ -6,6 +6,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations, islice, product
 
 from rapidfuzz import fuzz, process
@@ -126,9 +127,10 @@ def suggest_duplicates(
 STORED_THRESHOLD = 88.0  # the stored suggestions (services/duplicate_index.py) hold every pair at this or above
 
 
-def reachable_lengths(length: int, threshold: float, longest: int) -> list[int]:
+@cache
+def reachable_lengths(length: int, threshold: float, longest: int) -> tuple[int, ...]:
     """Name lengths a *different* name of ``length`` characters may reach ``threshold`` with (``_may_reach``)."""
-    return [other for other in range(1, longest + 1) if _may_reach("x" * length, "y" * other, threshold)]
+    return tuple(other for other in range(1, longest + 1) if _may_reach("x" * length, "y" * other, threshold))
 
 
 def score_pair(a: DuplicateCandidate, b: DuplicateCandidate, threshold: float = STORED_THRESHOLD
