@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="measure only pages whose name contains one of these")
     parser.add_argument("--skip", nargs="*", default=(), help="leave out pages whose name contains one of these")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-drain", action="store_true",
+                        help="leave the duplicate queue as it is: the page reads what is stored, says how many wait")
     parser.add_argument("--database", type=Path, default=None,
                         help="an SQLite file of the dataset (a copy of the cached one); default: the cached file")
     args = parser.parse_args()
@@ -94,7 +96,8 @@ def main() -> None:
         started = time.perf_counter()
         app.init_database()  # idempotent: brings a file cached by an older schema to the current migrations
         log(f"schema at head in {time.perf_counter() - started:.1f} s (migrations and their backfills)")
-        _drain_duplicates(app)
+        if not args.no_drain:
+            _drain_duplicates(app)
         ensure_indexes(app.engine)
         app.create_secret_key()  # idempotent: kept beside the cached file
         with warnings.catch_warnings():

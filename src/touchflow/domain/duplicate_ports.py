@@ -25,7 +25,9 @@ class DuplicateIndex(Protocol):
     def pending(self, limit: int) -> list[str]:
         """Contacts waiting to be compared again (lowest ids first)."""
         ...
-    def pending_count(self) -> int: ...
+    def pending_count(self, at_most: int) -> int:
+        """Contacts waiting, counted up to ``at_most`` (a bounded read however long the queue)."""
+        ...
     def rekey(self, ids: Collection[str]) -> list[DuplicateCandidate]:
         """Forget the keys and pairs of ``ids``; store the keys of those that are live with a name and a city,
         and return them."""

@@ -94,16 +94,20 @@ def refresh_duplicate_index(ctx: ServiceContext, limit: int | None = None) -> in
     return done
 
 
-def pending_duplicates(ctx: ServiceContext) -> int:
+PENDING_SHOWN = 10_000  # the page says "10,000+" past this
+
+
+def pending_duplicates(ctx: ServiceContext, at_most: int = PENDING_SHOWN) -> int:
+    """Contacts waiting for the comparison, counted up to ``at_most``."""
     with ctx.reader() as uow:
-        return uow.duplicates.pending_count()
+        return uow.duplicates.pending_count(at_most)
 
 
 def stored_duplicates(ctx: ServiceContext, limit: int, threshold: float) -> list[DuplicateSuggestion]:
     """The best ``limit`` stored pairs at ``threshold`` (≥ ``STORED_THRESHOLD``), after draining a short queue."""
     assert threshold >= STORED_THRESHOLD
     _check_key_mode(ctx)
-    if 0 < pending_duplicates(ctx) <= INLINE_PENDING:
+    if 0 < pending_duplicates(ctx, INLINE_PENDING + 1) <= INLINE_PENDING:
         refresh_duplicate_index(ctx)
     with ctx.reader() as uow:
         return uow.duplicates.best(limit, threshold)

@@ -48,8 +48,9 @@ class SqlDuplicateIndex:
         d = duplicate_dirty.c
         return [str(r) for r in self._c.execute(select(d.contact_id).order_by(d.contact_id).limit(limit)).scalars()]
 
-    def pending_count(self) -> int:
-        return int(self._c.execute(select(func.count()).select_from(duplicate_dirty)).scalar_one())
+    def pending_count(self, at_most: int) -> int:
+        queued = select(duplicate_dirty.c.contact_id).limit(at_most).subquery()
+        return int(self._c.execute(select(func.count()).select_from(queued)).scalar_one())
 
     def _load(self, ids: Sequence[str]) -> list[DuplicateCandidate]:
         c = contacts.c

@@ -29,7 +29,7 @@ from touchflow.services.contacts import (
     suggest_duplicates,
 )
 from touchflow.services.context import ServiceContext
-from touchflow.services.duplicate_index import pending_duplicates
+from touchflow.services.duplicate_index import PENDING_SHOWN, pending_duplicates
 from touchflow.services.reach import ensure_reach
 from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
@@ -68,6 +68,7 @@ async def _duplicates(request: Request, me: ConsoleUser, *, status: int = 200, e
     pending = await run_in_threadpool(pending_duplicates, ctx)  # left for the worker's pass (ADR 0049)
     return render(request, me, "duplicates.html", {"title": N_("Duplicate suggestions"), "found": found,
                                                    "labels": labels, "error": error, "pending": pending,
+                                                   "shown": PENDING_SHOWN,
                                                    "can_merge": me.can("contacts.write")}, status_code=status)
 
 
