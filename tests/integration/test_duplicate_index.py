@@ -108,3 +108,23 @@ def test_turning_encryption_on_keys_every_contact_again(app: Application, clock:
     with app.engine.begin() as c:  # a twin of every contact: each pairs with a contact keyed the old way
         c.execute(insert(contacts), [{**row, "id": f"t{row['id']}"} for row in rows])
     assert _check(app) > before
+
+
+def test_the_page_shows_stored_pairs_and_says_how_many_wait(app: Application, clock: VirtualClock) -> None:
+    from tests.e2e.console_support import console_client, sign_in
+
+    now = clock.now()
+    twins = [{"id": f"p{i}", "created_at": now, "updated_at": now, "custom": {}, "lineage": {}, "name": "王建国",
+              "company": "苏州精密机械有限公司", "city": "苏州"} for i in range(2)]
+    with app.engine.begin() as c:
+        c.execute(insert(contacts), twins)
+    with console_client(app) as client:
+        sign_in(client, app, clock, "li.na@example.cn", "strategist")
+        page = client.get("/contacts/duplicates")  # two queued: compared by the page itself
+        assert page.status_code == 200 and "/contacts/compare?a=p0&amp;b=p1" in page.text
+        assert "正在比对" not in page.text
+        with app.engine.begin() as c:  # more than the page compares itself: left to the worker, and said so
+            c.execute(insert(contacts), [{**twins[0], "id": f"q{i:05d}", "city": "无锡"} for i in range(2001)])
+        page = client.get("/contacts/duplicates")
+        assert "/contacts/compare?a=p0&amp;b=p1" in page.text and "q00000" not in page.text
+        assert "还有 2,001 位最近变更的联系人正在比对" in page.text
