@@ -28,6 +28,7 @@ from touchflow.security.keystore import DatabaseIdentity, KeyRing, KeySource, ke
 from touchflow.services.audit import anchor_chain
 from touchflow.services.capacity import report_load
 from touchflow.services.context import ServiceContext
+from touchflow.services.duplicate_index import DuplicateSweeper
 from touchflow.services.retention import RetentionPass
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
@@ -169,7 +170,8 @@ class Application:
         started = self.services.clock.now()
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}"[:80]
         report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
-        passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services)]
+        passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services),
+                                           DuplicateSweeper(self.services)]
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
                       report_load=report)
 

@@ -6,11 +6,13 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations, islice, product
 
 from rapidfuzz import fuzz, process
 
-__all__ = ["DuplicateCandidate", "DuplicateSuggestion", "suggest_duplicates"]
+__all__ = ["STORED_THRESHOLD", "DuplicateCandidate", "DuplicateSuggestion", "reachable_lengths", "score_pair",
+           "suggest_duplicates"]
 
 
 @dataclass(frozen=True)
@@ -120,3 +122,28 @@ def suggest_duplicates(
             streams.append(_stream(-block_score, reason, pairs))
     best = islice(heapq.merge(*streams), limit)
     return [DuplicateSuggestion(first, second, -negative, reason) for negative, first, second, reason in best]
+
+
+STORED_THRESHOLD = 88.0  # the stored suggestions (services/duplicate_index.py) hold every pair at this or above
+
+
+@cache
+def reachable_lengths(length: int, threshold: float, longest: int) -> tuple[int, ...]:
+    """Name lengths a *different* name of ``length`` characters may reach ``threshold`` with (``_may_reach``)."""
+    return tuple(other for other in range(1, longest + 1) if _may_reach("x" * length, "y" * other, threshold))
+
+
+def score_pair(a: DuplicateCandidate, b: DuplicateCandidate, threshold: float = STORED_THRESHOLD
+               ) -> tuple[DuplicateSuggestion, float, float] | None:
+    """The suggestion ``suggest_duplicates`` makes of two contacts of one city (the same scores, rounding and
+    reason, lower contact id first) with its name and company scores, or None."""
+    name_score = 100.0 if a.name == b.name else fuzz.ratio(a.name, b.name)
+    if name_score < threshold:
+        return None
+    company_score = fuzz.token_set_ratio(a.company, b.company) if a.company and b.company else 0.0
+    if company_score < threshold:
+        return None
+    first, second = (a.contact_id, b.contact_id) if a.contact_id < b.contact_id else (b.contact_id, a.contact_id)
+    return (DuplicateSuggestion(first, second, round((name_score + company_score) / 2, 1),
+                                f"name {name_score:.0f}%, company {company_score:.0f}% alike, both in {a.city}"),
+            name_score, company_score)

@@ -19,6 +19,7 @@ from touchflow.domain.contact_ports import (
     TagRuleRepository,
 )
 from touchflow.domain.content.ports import ContentRepository
+from touchflow.domain.duplicate_ports import DuplicateIndex
 from touchflow.domain.governance.account_ports import AccountRepository, ApiKeyRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.audit_ports import AuditRepository
@@ -74,6 +75,7 @@ class UnitOfWork(Protocol):
     preferences: PreferenceRepository  # console language, zone, theme (domain/governance/preferences.py)
     capacity: CapacityRepository  # worker load reports and capacity samples (domain/capacity.py)
     retention: RetentionRepository  # deleting finished rows past their retention (domain/retention.py)
+    duplicates: DuplicateIndex  # stored duplicate suggestions (domain/duplicate_ports.py)
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -17,7 +17,7 @@ from touchflow.domain.contacts import (
     merge_into,
     pick_winner,
 )
-from touchflow.domain.duplicates import DuplicateSuggestion
+from touchflow.domain.duplicates import STORED_THRESHOLD, DuplicateSuggestion
 from touchflow.domain.duplicates import suggest_duplicates as _suggest
 from touchflow.domain.errors import FieldError
 from touchflow.domain.events import JSONValue
@@ -28,6 +28,7 @@ from touchflow.domain.records import standard_value
 from touchflow.domain.tagging import apply_tag_rules
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
+from touchflow.services.duplicate_index import stored_duplicates
 
 __all__ = [
     "ContactLabel",
@@ -196,7 +197,10 @@ def _json(value: object) -> JSONValue:
 
 
 def suggest_duplicates(ctx: ServiceContext, limit: int = 100, threshold: float = 88.0) -> list[DuplicateSuggestion]:
-    """Likely duplicates (same city, similar name and company) for a person to confirm."""
+    """Likely duplicates (same city, similar name and company) for a person to confirm: the stored pairs
+    (services/duplicate_index.py) at the default threshold or above, the pairwise computation below it."""
+    if threshold >= STORED_THRESHOLD:
+        return stored_duplicates(ctx, limit, threshold)
     with ctx.reader() as uow:
         return _suggest(uow.contacts.duplicate_candidates(), threshold=threshold, limit=limit)
 

@@ -24,6 +24,7 @@ from touchflow.domain.scoring.ports import (
 )
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.db import READ_ONLY, make_engine
+from touchflow.store.stage_totals_sql import read_totals
 from touchflow.store.tables import (
     contacts,
     events,
@@ -296,13 +297,7 @@ class SqlLifecycleRepository:
         return found
 
     def latest_stage_totals(self, since: datetime) -> list[tuple[str, str | None, bool, int]]:
-        h, c = stage_history.alias("h"), contacts.alias("c")
-        latest = select(func.max(stage_history.c.id).label("id")).group_by(stage_history.c.contact_id).subquery()
-        recent = (h.c.at >= since).label("recent")
-        query = (select(h.c.stage, h.c.from_stage, recent, func.count().label("n"))
-                 .select_from(latest.join(h, h.c.id == latest.c.id).join(c, c.c.id == h.c.contact_id))
-                 .where(c.c.merged_into.is_(None)).group_by(h.c.stage, h.c.from_stage, recent))
-        return [(r.stage, r.from_stage, bool(r.recent), int(r.n)) for r in self._c.execute(query)]
+        return read_totals(self._c, since)  # the stored aggregate, O(stages² × days) rows (ADR 0049)
 
     def add_stage_changes(self, rows: Sequence[StageChange]) -> None:
         bulk_insert(self._c, stage_history, ("contact_id", "stage", "from_stage", "at", "rule", "by"),

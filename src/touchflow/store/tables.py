@@ -1140,3 +1140,61 @@ __all__ += ["capacity_samples", "channel_buckets", "channel_slots", "worker_load
 # --- retention (issue 17, migration 0031; ADR 0048): the purge finds old finished rows without a full scan ---
 Index("ix_outbox_updated_at", outbox.c.updated_at)
 Index("ix_run_steps_at", run_steps.c.at)
+
+# --- the lifecycle page's aggregate (issue 15, migration 0033; ADR 0049): kept by triggers (store/stage_totals_sql) ---
+stage_latest = Table(  # each contact's latest stage_history row; live: the contact exists and is not merged away
+    "stage_latest", metadata,
+    Column("contact_id", ID, primary_key=True),
+    Column("history_id", SERIAL, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("from_stage", String(32), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("live", Integer, nullable=False),  # 1 or 0
+    Index(None, "at"),
+)
+
+stage_totals = Table(  # live contacts by their latest change: stage, previous stage ('' for none), UTC day
+    "stage_totals", metadata,
+    Column("stage", String(32), nullable=False),
+    Column("from_stage", String(32), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD
+    Column("n", Integer, nullable=False),
+    PrimaryKeyConstraint("stage", "from_stage", "day"),
+)
+
+__all__ += ["stage_latest", "stage_totals"]
+
+# --- stored duplicate suggestions (issue 15, migration 0033; ADR 0049): blocking keys, pairs, the queue ---
+duplicate_dirty = Table(  # contacts whose name, company, city or liveness changed (filled by triggers)
+    "duplicate_dirty", metadata,
+    Column("contact_id", ID, primary_key=True),
+)
+
+duplicate_keys = Table(  # one row per live contact with a name and a city
+    "duplicate_keys", metadata,
+    Column("contact_id", ID, primary_key=True),
+    Column("city", String(100), nullable=False),
+    Column("name_key", String(64), nullable=False),  # the name under the data keys' blind index when encrypted
+    Column("name_len", Integer, nullable=False),
+    Column("company", String(300), nullable=False),  # '' for none
+    Index(None, "city", "name_key"),
+    Index(None, "city", "name_len"),
+)
+
+ID_BYTES = String(40).with_variant(String(40, collation="C"), "postgresql")  # ordered as Python orders str
+
+duplicate_pairs = Table(  # every pair scoring ≥ 88 on name and company in one city (domain/duplicates.score_pair)
+    "duplicate_pairs", metadata,
+    Column("first", ID_BYTES, nullable=False),  # the lower contact id
+    Column("second", ID_BYTES, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("rank", Integer, nullable=False),  # 1000 − score × 10: the index reads best first
+    Column("name_score", Float, nullable=False),
+    Column("company_score", Float, nullable=False),
+    Column("reason", String(400), nullable=False),
+    PrimaryKeyConstraint("first", "second"),
+    Index(None, "second"),
+    Index(None, "rank", "first", "second"),
+)
+
+__all__ += ["duplicate_dirty", "duplicate_keys", "duplicate_pairs"]

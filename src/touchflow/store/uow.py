@@ -19,6 +19,7 @@ from touchflow.domain.contact_ports import (
     TagRuleRepository,
 )
 from touchflow.domain.content.ports import ContentRepository
+from touchflow.domain.duplicate_ports import DuplicateIndex
 from touchflow.domain.governance.account_ports import AccountRepository, ApiKeyRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.audit_ports import AuditRepository
@@ -47,6 +48,7 @@ from touchflow.store.contact_deletion import SqlContactDeletion
 from touchflow.store.contacts import SqlContactRepository
 from touchflow.store.content import SqlContentRepository
 from touchflow.store.db import READ_ONLY
+from touchflow.store.duplicate_index import SqlDuplicateIndex
 from touchflow.store.events import SqlEventRepository
 from touchflow.store.experiments import SqlExperimentRepository
 from touchflow.store.guards import SqlGuardRepository
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
     preferences: PreferenceRepository
     capacity: CapacityRepository
     retention: RetentionRepository
+    duplicates: DuplicateIndex
 
     def __init__(self, engine: Engine, read_only: bool = False,
                  pii: Callable[[], PiiCodec | None] | None = None) -> None:
@@ -153,6 +156,7 @@ class SqlUnitOfWork:
         self.preferences = SqlPreferenceRepository(connection)
         self.capacity = SqlCapacityRepository(connection)
         self.retention = SqlRetentionRepository(connection)
+        self.duplicates = SqlDuplicateIndex(connection, pii)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -29,6 +29,7 @@ from touchflow.services.contacts import (
     suggest_duplicates,
 )
 from touchflow.services.context import ServiceContext
+from touchflow.services.duplicate_index import PENDING_SHOWN, pending_duplicates
 from touchflow.services.reach import ensure_reach
 from touchflow.services.unmerge import NothingToUnmerge, unmerge_contact
 
@@ -64,8 +65,10 @@ async def _duplicates(request: Request, me: ConsoleUser, *, status: int = 200, e
     if assignee_scope(me.principal) is not None:
         found = [s for s in found if await run_in_threadpool(_reachable, ctx, me, s.first, s.second)]
     labels = await run_in_threadpool(contact_labels, ctx, [i for s in found for i in (s.first, s.second)])
+    pending = await run_in_threadpool(pending_duplicates, ctx)  # left for the worker's pass (ADR 0049)
     return render(request, me, "duplicates.html", {"title": N_("Duplicate suggestions"), "found": found,
-                                                   "labels": labels, "error": error,
+                                                   "labels": labels, "error": error, "pending": pending,
+                                                   "shown": PENDING_SHOWN,
                                                    "can_merge": me.can("contacts.write")}, status_code=status)
 
 
