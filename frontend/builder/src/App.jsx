@@ -14,6 +14,7 @@ import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter 
 import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
+import { useMeasured } from "./measured.js";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode, note: NoteNode };
@@ -23,6 +24,7 @@ function Builder({ config }) {
   const t = useCallback((k) => labels[k] || "", [labels]);
   const api = useMemo(() => makeApi(csrf), [csrf]);
   const flow = useReactFlow();
+  const measured = useMeasured();
   const [doc, setDoc] = useState({ text: "", graph: { settings: {}, nodes: [], edges: [] }, findings: [] });
   const [token, setToken] = useState(null);
   const [savedText, setSavedText] = useState("");
@@ -121,8 +123,9 @@ function Builder({ config }) {
     if (live) f.edges.forEach((e) => showLiveOnEdge(e, live));
     f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
       (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
+    measured.attach(f.nodes);
     return diff ? overlayDiff(f, diff, t) : f;
-  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff]);
+  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -242,6 +245,7 @@ function Builder({ config }) {
             onConnect={(c) => apply([{ op: "connect", from: c.source, edge: c.sourceHandle, to: c.target }], `${t("connected")} ${c.source} → ${c.target}`)}
             onNodesDelete={(gone) => { apply(deleteOps(gone), t("deleted")); setPicked([]); }}
             onNodesChange={(changes) => {
+              measured.record(changes);
               setPicked((p) => pickedAfter(p, changes));
               const moved = changes.find((c) => c.type === "position" && c.dragging);
               if (moved) setDoc((d) => ({ ...d, graph: { ...d.graph, nodes: d.graph.nodes.map((n) => n.id === moved.id ? { ...n, position: moved.position } : n),

@@ -39,11 +39,14 @@ export function pickedAfter(picked, changes) {
   return next;
 }
 
-// Moves after a drag of one or several nodes and notes, as edit operations.
+// Moves after a drag of one or several nodes and notes, as edit operations: whole pixels, as the layout key is
+// written (a zoomed canvas drags in fractions); a position that is not a finite number is not sent.
 export function moveOps(dragged) {
-  return dragged.map((n) => (n.id.startsWith(NOTE)
-    ? { op: "note", id: n.id.slice(NOTE.length), x: n.position.x, y: n.position.y }
-    : { op: "move", id: n.id, x: n.position.x, y: n.position.y }));
+  return dragged.filter((n) => Number.isFinite(n.position.x) && Number.isFinite(n.position.y)).map((n) => {
+    const x = Math.round(n.position.x);
+    const y = Math.round(n.position.y);
+    return n.id.startsWith(NOTE) ? { op: "note", id: n.id.slice(NOTE.length), x, y } : { op: "move", id: n.id, x, y };
+  });
 }
 
 // Deleting nodes and notes together.
