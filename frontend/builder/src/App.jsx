@@ -15,6 +15,7 @@ import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
 import { useMeasured } from "./measured.js";
+import { useKeyboardPick } from "./keyboardPick.js";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode, note: NoteNode };
@@ -48,6 +49,7 @@ function Builder({ config }) {
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
   const say = (text) => setAnnounce(text);
+  const onPickKey = useKeyboardPick({ picked, setPicked, selected, setSelected, say, t });
   const docRef = useRef(doc);
   const show = (text, data) => {
     // The ref first: a queued operation must start from this text even before React renders it.
@@ -235,7 +237,7 @@ function Builder({ config }) {
               onConnect={(from, edge, to) => apply([{ op: "connect", from, edge, to }], `${t("connected")} ${from} → ${to}`)} />
           </aside>
         )}
-        <div className="tf-canvas" onDrop={onDrop} onDragOver={(e) => e.preventDefault()} aria-label={t("canvas")} role="region">
+        <div className="tf-canvas" onKeyDownCapture={onPickKey} onDrop={onDrop} onDragOver={(e) => e.preventDefault()} aria-label={t("canvas")} role="region">
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView={fitOnLoad} minZoom={0.1}
             nodesDraggable={canWrite} nodesConnectable={canWrite} elementsSelectable
             deleteKeyCode={canWrite ? ["Delete", "Backspace"] : null}
@@ -243,7 +245,7 @@ function Builder({ config }) {
             multiSelectionKeyCode={["Shift", "Control", "Meta"]}
             onNodeDragStop={(_, n, dragged) => canWrite && apply(moveOps(dragged && dragged.length ? dragged : [n]), `${t("moved")} ${n.id}`)}
             onConnect={(c) => apply([{ op: "connect", from: c.source, edge: c.sourceHandle, to: c.target }], `${t("connected")} ${c.source} → ${c.target}`)}
-            onNodesDelete={(gone) => { apply(deleteOps(gone), t("deleted")); setPicked([]); }}
+            onNodesDelete={(gone) => { apply(deleteOps(gone), `${t("deleted")} ${gone.map((n) => n.id).join(", ")}`); setPicked([]); setSelected(null); }}
             onNodesChange={(changes) => {
               measured.record(changes);
               setPicked((p) => pickedAfter(p, changes));

@@ -106,6 +106,7 @@ export function ClipboardPanel({ t, csrf, picked, setPicked, apply, docRef, say,
     <section className="tf-form" aria-labelledby="tf-clip-h" data-clipboard>
       <h3 id="tf-clip-h">{t("clip.title")}</h3>
       <p data-picked={picked.length}>{picked.length} {t("clip.selected")}</p>
+      <p className="tf-dry-note" id="tf-pick-keys">{t("pick.keys")}</p>
       <button type="button" onClick={copy} disabled={!picked.length} data-copy>{t("clip.copy")}</button>
       <button type="button" onClick={openPaste} data-paste-open>{t("clip.paste")}</button>
       <button type="button" onClick={addNote} data-add-note>{t("note.add")}</button>
