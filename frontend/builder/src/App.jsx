@@ -10,6 +10,7 @@ import { LivePanel, showLiveOnEdge } from "./LivePanel.jsx";
 import { SendPanel } from "./SendPanel.jsx";
 import { WaitPanel } from "./WaitPanel.jsx";
 import { ConditionPanel } from "./ConditionPanel.jsx";
+import { RulesPanel } from "./RulesPanel.jsx";
 import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter } from "./Clipboard.jsx";
 import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
@@ -317,6 +318,10 @@ function Builder({ config }) {
             <NodePanel node={selectedNode} schema={schema} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)}
               onDelete={() => { apply([{ op: "delete_node", id: selectedNode.id }], `${t("deleted")} ${selectedNode.id}`); setSelected(null); }} />
+          )}
+          {canWrite && (
+            <RulesPanel settings={doc.graph.settings} t={t}
+              onSet={(path, value) => apply([{ op: "set_field", node: null, path, value }], `${t("changed")} ${path.join(".")}`)} />
           )}
           {canWrite && (
             <SettingsPanel settings={doc.graph.settings} schema={schema} t={t}

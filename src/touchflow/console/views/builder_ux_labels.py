@@ -12,4 +12,12 @@ UX_LABELS = {
     "pick.count": N_("selected"), "pick.cleared": N_("Selection cleared"),
     "pick.keys": N_("Keyboard: Tab to a node, Shift+Enter adds it to the selection or takes it out, Escape clears "
                     "the selection; Ctrl+C copies it, Delete removes it"),
+    "rules.title": N_("Goal and exit rules"), "rules.goal": N_("Goal: the conversion event"),
+    "rules.goal_event": N_("Event type"), "rules.prop_name": N_("Event property"),
+    "rules.prop_value": N_("Value (several, separated by commas: any of them)"),
+    "rules.prop_add": N_("Add a property"), "rules.goal_remove": N_("Remove the goal"), "rules.none": N_("none"),
+    "rules.exits": N_("Journey-wide exit rules: a run ends as soon as one is met"),
+    "rules.exit_new": N_("A new exit rule"), "rules.exit_add": N_("Add the exit rule"),
+    "rules.add_named": N_("Add the exit rule:"), "rules.named.unsubscribed": N_("unsubscribed"),
+    "rules.named.complained": N_("complained (marked as spam)"),
 }
