@@ -303,7 +303,7 @@ function Builder({ config }) {
             )}
           </section>
           {selectedNode && canWrite && selectedNode.kind === "send" && (
-            <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t}
+            <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t} csrf={csrf}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
           )}
           {selectedNode && canWrite && (selectedNode.kind === "wait" || selectedNode.kind === "wait_event") && (

@@ -20,4 +20,8 @@ UX_LABELS = {
     "rules.exit_new": N_("A new exit rule"), "rules.exit_add": N_("Add the exit rule"),
     "rules.add_named": N_("Add the exit rule:"), "rules.named.unsubscribed": N_("unsubscribed"),
     "rules.named.complained": N_("complained (marked as spam)"),
+    "tpl.contact": N_("Preview for a contact (email:…, phone:… or id)"), "tpl.render": N_("Render for this contact"),
+    "tpl.note": N_("Rendered for this contact, untracked: nothing was sent"),
+    "tpl.undefined": N_("Variables this contact lacks (shown empty)"),
+    "tpl.denied": N_("Rendering for a contact needs the permissions to read content and contacts"),
 }
