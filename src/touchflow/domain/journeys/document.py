@@ -71,7 +71,8 @@ def read_alike(text: str) -> str:
     would read as something else when written plain — ``no``, ``on``, ``yes``, ``1:30`` — is single-quoted
     (ruamel.yaml writes YAML 1.2, where they are plain strings)."""
     if _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) != _STR:  # type: ignore[no-untyped-call]
-        return SingleQuotedScalarString(text)
+        quoted: str = SingleQuotedScalarString(text)
+        return quoted
     return text
 
 
