@@ -282,6 +282,14 @@ class SqlJourneyRepository:
             .group_by(journey_runs.c.node_id))
         return {node: int(n) for node, n in rows}
 
+    def running_at_nodes(self, journey_id: str, running: Collection[str]) -> list[tuple[int, str, str, int]]:
+        """(version, node, status, runs) of the runs in one of the ``running`` statuses: where they are now."""
+        rows = self._c.execute(select(journey_runs.c.version, journey_runs.c.node_id, journey_runs.c.status,
+                                      func.count()).where(journey_runs.c.journey_id == journey_id,
+                                                          journey_runs.c.status.in_(sorted(running)))
+                               .group_by(journey_runs.c.version, journey_runs.c.node_id, journey_runs.c.status))
+        return sorted((int(v), str(n), str(s), int(c)) for v, n, s, c in rows)
+
     # --- trace, outbox, tasks --------------------------------------------------------------------
 
     def add_steps(self, rows: Sequence[tuple[Run, StepRecord]]) -> None:
