@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
+from tests.e2e.accounts_support import PASSWORD
 from tests.e2e.console_support import console_client, sign_in
 from tests.e2e.live_server import live_api
 from touchflow.bootstrap import Application
@@ -135,3 +137,44 @@ def browser(app: Application, clock: VirtualClock) -> Iterator[Browser]:
         yield session
     assert session.outside == []
     assert session.problems == [], session.problems
+
+
+def sign_in_page(page: Any, base: str, email: str, clock: VirtualClock) -> None:
+    """The console's sign-in in ``page`` as a person of the test (password, then a TOTP enrolment)."""
+    page.goto(f"{base}/")
+    page.get_by_label("邮箱").fill(email)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="继续").click()
+    page.get_by_role("button", name="显示我的密钥").click()
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.get_by_label("应用中的验证码").fill(pyotp.TOTP(secret).at(int(clock.now().timestamp())))
+    page.get_by_role("button", name="确认并登录").click()
+    page.wait_for_load_state()
+
+
+@dataclass
+class Canvas:
+    """A signed-in page on a journey's builder canvas: ``base`` URL, ``browser`` (for a second page), ``page``
+    and its ``watch`` (requests off the server are refused there; tests may assert on it)."""
+
+    base: str
+    browser: Any
+    page: Any
+    watch: Watch
+
+
+@contextmanager
+def builder_canvas(app: Application, clock: VirtualClock, email: str, key: str, *, wait_for: str | None = None,
+                   width: int = 1400, height: int = 1000) -> Iterator[Canvas]:
+    """The live server and Chromium, a zh-CN page signed in as ``email`` (a user of the test) and opened on
+    ``/journeys/{key}/builder``; ``wait_for`` is a node id to wait for (the canvas has drawn the journey)."""
+    with live_chromium(app) as (url, chromium):
+        watch = Watch(url)
+        page = watch.open(chromium, width, height)
+        sign_in_page(page, url, email, clock)
+        page.goto(f"{url}/journeys/{key}/builder")
+        if wait_for:
+            page.locator(f'[data-node-id="{wait_for}"]').wait_for()
+        else:
+            page.locator("[data-yaml]").wait_for(state="attached")
+        yield Canvas(url, chromium, page, watch)

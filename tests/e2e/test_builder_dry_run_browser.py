@@ -8,9 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.e2e.accounts_support import make_user
-from tests.e2e.console_browser_support import CHROMIUM, needs_chromium
-from tests.e2e.live_server import live_api
-from tests.e2e.test_console_browser_work import _sign_in
+from tests.e2e.console_browser_support import builder_canvas, needs_chromium
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.services.content import save_template
@@ -28,60 +26,42 @@ def _rows(app: Application) -> dict[str, int]:
 
 @needs_chromium
 def test_dry_run_a_contact_on_the_canvas(app: Application, clock: VirtualClock) -> None:
-    from playwright.sync_api import sync_playwright
-
     for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom")):
         save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
     upsert_contacts(app.services, "crm", [RawItem({"email": "li@example.cn", "name": "李雷", "wecom": "wm-li"})])
     make_user(app, "zhao@example.cn", "strategist", "赵主管")
     save_draft(app.services, "rule_a_whitepaper", RULE_A, if_match=None, actor="test")
     before = _rows(app)
-    with live_api(app) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-            _sign_in(page, url, "zhao@example.cn", clock)
-            page.goto(f"{url}/journeys/rule_a_whitepaper/builder")
-            page.locator('[data-node-id="wait_engagement"]').wait_for()
-            assert page.locator("#tf-dry-h").inner_text() == "试运行"
-            page.locator("#tf-dry-contact").fill("email:li@example.cn")
-            page.locator("[data-dry-run-go]").click()
-            email = page.locator('[data-node-id="send_digest"] [data-outcome]')
-            email.wait_for(timeout=30_000)
-            assert email.inner_text().startswith("email: sent")
-            wait = page.locator('[data-node-id="wait_engagement"] [data-outcome]').inner_text()
-            assert wait == "on_timeout @ +3d"
-            assert page.locator('[data-node-id="engaged"] [data-outcome]').count() == 0  # the way not taken
-            page.locator('[data-node-id="wait_engagement"]').click()
-            assert "+3d" in page.locator("[data-dry-detail]").inner_text()
-        finally:
-            browser.close()
+    with builder_canvas(app, clock, "zhao@example.cn", "rule_a_whitepaper", wait_for="wait_engagement") as canvas:
+        page = canvas.page
+        assert page.locator("#tf-dry-h").inner_text() == "试运行"
+        page.locator("#tf-dry-contact").fill("email:li@example.cn")
+        page.locator("[data-dry-run-go]").click()
+        email = page.locator('[data-node-id="send_digest"] [data-outcome]')
+        email.wait_for(timeout=30_000)
+        assert email.inner_text().startswith("email: sent")
+        wait = page.locator('[data-node-id="wait_engagement"] [data-outcome]').inner_text()
+        assert wait == "on_timeout @ +3d"
+        assert page.locator('[data-node-id="engaged"] [data-outcome]').count() == 0  # the way not taken
+        page.locator('[data-node-id="wait_engagement"]').click()
+        assert "+3d" in page.locator("[data-dry-detail]").inner_text()
     assert _rows(app) == before
 
 
 @needs_chromium
 def test_run_the_examples_scenario_from_the_canvas(app: Application, clock: VirtualClock) -> None:
-    from playwright.sync_api import sync_playwright
-
     scenario = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.scenario.yaml").read_text(
         encoding="utf-8")
     make_user(app, "zhao@example.cn", "strategist", "赵主管")
     save_draft(app.services, "rule_a_whitepaper", RULE_A, if_match=None, actor="test")
     before = _rows(app)
-    with live_api(app) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-            _sign_in(page, url, "zhao@example.cn", clock)
-            page.goto(f"{url}/journeys/rule_a_whitepaper/builder")
-            page.locator('[data-node-id="send_digest"]').wait_for()
-            page.locator("#tf-scenario").fill(scenario)
-            page.locator("[data-scenario-go]").click()
-            badge = page.locator('[data-node-id="send_digest"] [data-outcome]')
-            badge.wait_for(timeout=60_000)
-            assert badge.inner_text().startswith("进入 106")  # 3 readers + 3 ignorers + 100 typical
-            assert page.locator('[data-checks] [data-passed="false"]').count() == 0
-            assert page.locator('[data-checks] [data-passed="true"]').count() >= 5
-        finally:
-            browser.close()
+    with builder_canvas(app, clock, "zhao@example.cn", "rule_a_whitepaper", wait_for="send_digest") as canvas:
+        page = canvas.page
+        page.locator("#tf-scenario").fill(scenario)
+        page.locator("[data-scenario-go]").click()
+        badge = page.locator('[data-node-id="send_digest"] [data-outcome]')
+        badge.wait_for(timeout=60_000)
+        assert badge.inner_text().startswith("进入 106")  # 3 readers + 3 ignorers + 100 typical
+        assert page.locator('[data-checks] [data-passed="false"]').count() == 0
+        assert page.locator('[data-checks] [data-passed="true"]').count() >= 5
     assert _rows(app) == before

@@ -112,11 +112,11 @@ def test_branch_condition_builder(app: Application, clock: VirtualClock) -> None
         assert "属性" in page.locator("#tf-cond-0-0-kind option").all_inner_texts()[0]  # the segment page's words
         page.locator("#tf-cond-0-0-field").fill("city")
         page.locator("#tf-cond-0-0-value").fill("上海")
-        page.locator("[data-cond-add]").click()
+        page.locator("[data-condition-panel] [data-cond-add]").click()
         page.locator("#tf-cond-0-1-kind").select_option("event")
         page.locator("#tf-cond-0-1-field").fill("order_paid")
         page.locator("#tf-cond-0-1-within").fill("30d")
-        page.locator("[data-cond-apply]").click()
+        page.locator("[data-condition-panel] [data-cond-apply]").click()
         page.locator("[data-yaml]", has_text="order_paid").wait_for(state="attached")
         saved = page.locator("[data-yaml]").text_content() or ""
         assert "attr: city" in saved and "eq: 上海" in saved and "within: 30d" in saved and "any:" in saved

@@ -6,11 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pyotp
 from sqlalchemy import select
 
-from tests.e2e.accounts_support import PASSWORD, make_user
-from tests.e2e.console_browser_support import Watch, axe_violations, live_chromium, needs_chromium, screenshot
+from tests.e2e.accounts_support import make_user
+from tests.e2e.console_browser_support import (
+    Watch,
+    axe_violations,
+    live_chromium,
+    needs_chromium,
+    screenshot,
+    sign_in_page,
+)
 from tests.integration.reports_support import WELCOME
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
@@ -19,15 +25,7 @@ from touchflow.store.tables import tasks, users
 
 
 def _sign_in(page: Any, url: str, email: str, clock: VirtualClock) -> None:
-    page.goto(f"{url}/")
-    page.get_by_label("邮箱").fill(email)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="继续").click()
-    page.get_by_role("button", name="显示我的密钥").click()
-    secret = page.locator("#totp-secret").inner_text().strip()
-    page.get_by_label("应用中的验证码").fill(pyotp.TOTP(secret).at(int(clock.now().timestamp())))
-    page.get_by_role("button", name="确认并登录").click()
-    page.wait_for_load_state()
+    sign_in_page(page, url, email, clock)
 
 
 @needs_chromium

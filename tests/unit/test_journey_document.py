@@ -202,3 +202,20 @@ def test_a_text_with_anchors_or_odd_numbers_is_read_from_its_text() -> None:
     doc = load_document(text)
     assert plain_data(doc, dump_document(doc)) == load_yaml(text)
     assert load_yaml(text)["base"]["x"] == 8 and True in load_yaml(text)  # YAML 1.1, as publishing reads it
+
+
+@pytest.mark.parametrize("value", ["on", "yes", "no", "off", "y", "1:30", "010", "0x1f", "2024-01-01", "null", "True",
+                                   "1e3", ["on", "no"], {"no": "page_view", "within": "60d"}, {"on": "1:2", "no": 1}])
+def test_an_edit_is_read_back_as_the_strings_the_canvas_sent(value: object) -> None:
+    """The condition head ``no`` (event did not happen) and strings YAML 1.1 reads as booleans, times or numbers are
+    quoted, so publishing (PyYAML) reads exactly the JSON the browser sent."""
+    edited = edit_text(RULE_A, [{"op": "set_field", "node": None, "path": ["exit_when", "2"], "value": value}])
+    assert load_yaml(edited)["exit_when"][2] == value
+    assert format_text(edited) == edited
+
+
+def test_a_no_event_exit_rule_from_the_builder_parses() -> None:
+    rule = {"any": [{"tag": "do_not_contact"}, {"no": "page_view", "within": "60d"}]}
+    edited = edit_text(RULE_A, [{"op": "set_field", "node": None, "path": ["exit_when", "2"], "value": rule}])
+    assert "{'no': page_view, within: 60d}" in edited
+    assert parse_journey(load_yaml(edited)).exit_when is not None

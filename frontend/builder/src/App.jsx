@@ -10,11 +10,14 @@ import { LivePanel, showLiveOnEdge } from "./LivePanel.jsx";
 import { SendPanel } from "./SendPanel.jsx";
 import { WaitPanel } from "./WaitPanel.jsx";
 import { ConditionPanel } from "./ConditionPanel.jsx";
+import { RulesPanel } from "./RulesPanel.jsx";
 import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter } from "./Clipboard.jsx";
 import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
 import { DryRunPanel, showSimOnEdge } from "./DryRunPanel.jsx";
+import { useMeasured } from "./measured.js";
+import { useKeyboardPick } from "./keyboardPick.js";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode, note: NoteNode };
@@ -24,6 +27,7 @@ function Builder({ config }) {
   const t = useCallback((k) => labels[k] || "", [labels]);
   const api = useMemo(() => makeApi(csrf), [csrf]);
   const flow = useReactFlow();
+  const measured = useMeasured();
   const [doc, setDoc] = useState({ text: "", graph: { settings: {}, nodes: [], edges: [] }, findings: [] });
   const [token, setToken] = useState(null);
   const [savedText, setSavedText] = useState("");
@@ -45,6 +49,7 @@ function Builder({ config }) {
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
   const say = (text) => setAnnounce(text);
+  const onPickKey = useKeyboardPick({ picked, setPicked, selected, setSelected, say, t });
   const docRef = useRef(doc);
   const show = (text, data) => {
     // The ref first: a queued operation must start from this text even before React renders it.
@@ -121,8 +126,9 @@ function Builder({ config }) {
     if (sim) f.edges.forEach((e) => showSimOnEdge(e, sim));
     f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
       (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
+    measured.attach(f.nodes);
     return diff ? overlayDiff(f, diff, t) : f;
-  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff]);
+  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
@@ -214,7 +220,7 @@ function Builder({ config }) {
               onConnect={(from, edge, to) => apply([{ op: "connect", from, edge, to }], `${t("connected")} ${from} → ${to}`)} />
           </aside>
         )}
-        <div className="tf-canvas" onDrop={onDrop} onDragOver={(e) => e.preventDefault()} aria-label={t("canvas")} role="region">
+        <div className="tf-canvas" onKeyDownCapture={onPickKey} onDrop={onDrop} onDragOver={(e) => e.preventDefault()} aria-label={t("canvas")} role="region">
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView={fitOnLoad} minZoom={0.1}
             nodesDraggable={canWrite} nodesConnectable={canWrite} elementsSelectable
             deleteKeyCode={canWrite ? ["Delete", "Backspace"] : null}
@@ -222,8 +228,9 @@ function Builder({ config }) {
             multiSelectionKeyCode={["Shift", "Control", "Meta"]}
             onNodeDragStop={(_, n, dragged) => canWrite && apply(moveOps(dragged && dragged.length ? dragged : [n]), `${t("moved")} ${n.id}`)}
             onConnect={(c) => apply([{ op: "connect", from: c.source, edge: c.sourceHandle, to: c.target }], `${t("connected")} ${c.source} → ${c.target}`)}
-            onNodesDelete={(gone) => { apply(deleteOps(gone), t("deleted")); setPicked([]); }}
+            onNodesDelete={(gone) => { apply(deleteOps(gone), `${t("deleted")} ${gone.map((n) => n.id).join(", ")}`); setPicked([]); setSelected(null); }}
             onNodesChange={(changes) => {
+              measured.record(changes);
               setPicked((p) => pickedAfter(p, changes));
               const moved = changes.find((c) => c.type === "position" && c.dragging);
               if (moved) setDoc((d) => ({ ...d, graph: { ...d.graph, nodes: d.graph.nodes.map((n) => n.id === moved.id ? { ...n, position: moved.position } : n),
@@ -244,7 +251,7 @@ function Builder({ config }) {
           <DryRunPanel api={api} journey={key} t={t} docRef={docRef} graph={doc.graph} selected={selected}
             dry={dry} setDry={setDry} sim={sim} setSim={setSim} say={say} />
           {selectedNode && canWrite && selectedNode.kind === "send" && (
-            <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t}
+            <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t} csrf={csrf}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />
           )}
           {selectedNode && canWrite && (selectedNode.kind === "wait" || selectedNode.kind === "wait_event") && (
@@ -259,6 +266,10 @@ function Builder({ config }) {
             <NodePanel node={selectedNode} schema={schema} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)}
               onDelete={() => { apply([{ op: "delete_node", id: selectedNode.id }], `${t("deleted")} ${selectedNode.id}`); setSelected(null); }} />
+          )}
+          {canWrite && (
+            <RulesPanel settings={doc.graph.settings} t={t}
+              onSet={(path, value) => apply([{ op: "set_field", node: null, path, value }], `${t("changed")} ${path.join(".")}`)} />
           )}
           {canWrite && (
             <SettingsPanel settings={doc.graph.settings} schema={schema} t={t}

@@ -39,11 +39,14 @@ export function pickedAfter(picked, changes) {
   return next;
 }
 
-// Moves after a drag of one or several nodes and notes, as edit operations.
+// Moves after a drag of one or several nodes and notes, as edit operations: whole pixels, as the layout key is
+// written (a zoomed canvas drags in fractions); a position that is not a finite number is not sent.
 export function moveOps(dragged) {
-  return dragged.map((n) => (n.id.startsWith(NOTE)
-    ? { op: "note", id: n.id.slice(NOTE.length), x: n.position.x, y: n.position.y }
-    : { op: "move", id: n.id, x: n.position.x, y: n.position.y }));
+  return dragged.filter((n) => Number.isFinite(n.position.x) && Number.isFinite(n.position.y)).map((n) => {
+    const x = Math.round(n.position.x);
+    const y = Math.round(n.position.y);
+    return n.id.startsWith(NOTE) ? { op: "note", id: n.id.slice(NOTE.length), x, y } : { op: "move", id: n.id, x, y };
+  });
 }
 
 // Deleting nodes and notes together.
@@ -103,6 +106,7 @@ export function ClipboardPanel({ t, csrf, picked, setPicked, apply, docRef, say,
     <section className="tf-form" aria-labelledby="tf-clip-h" data-clipboard>
       <h3 id="tf-clip-h">{t("clip.title")}</h3>
       <p data-picked={picked.length}>{picked.length} {t("clip.selected")}</p>
+      <p className="tf-dry-note" id="tf-pick-keys">{t("pick.keys")}</p>
       <button type="button" onClick={copy} disabled={!picked.length} data-copy>{t("clip.copy")}</button>
       <button type="button" onClick={openPaste} data-paste-open>{t("clip.paste")}</button>
       <button type="button" onClick={addNote} data-add-note>{t("note.add")}</button>

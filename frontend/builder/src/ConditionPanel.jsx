@@ -1,4 +1,4 @@
-// A condition builder for a branch's cases: the segment page's rows (attribute, tag, stage, event happened, event did
+// A condition builder for a branch's cases (and, through ConditionBuilder, a journey's exit rules): the segment page's rows (attribute, tag, stage, event happened, event did
 // not happen, in another segment) joined by all / any, written in the same condition language. The server's
 // validator checks the result like any other edit and pins what is wrong to the node.
 import React, { useState } from "react";
@@ -43,15 +43,21 @@ export function buildCondition(join, rows) {
 const blank = () => ({ kind: "attr", field: "", op: "eq", value: "", count: ">= 1", within: "" });
 
 function CaseBuilder({ index, current, t, onApply }) {
+  return <ConditionBuilder prefix={`tf-cond-${index}`} legend={`${t("cond.case")} ${index + 1}`} data={{ "data-case": index }}
+    current={current} t={t} onApply={onApply} />;
+}
+
+// The rows of one condition (a branch's case, a journey-wide exit rule): the segment page's builder.
+export function ConditionBuilder({ prefix, legend, data, current, t, onApply, applyLabel }) {
   const [join, setJoin] = useState("all");
   const [rows, setRows] = useState([blank()]);
-  const p = `tf-cond-${index}`;
+  const p = prefix;
   const set = (i, patch) => setRows(rows.map((r, n) => (n === i ? { ...r, ...patch } : r)));
   const condition = buildCondition(join, rows);
   return (
-    <fieldset data-case={index}>
-      <legend>{t("cond.case")} {index + 1}</legend>
-      <p className="tf-dry-note">{t("cond.now")}: <code>{JSON.stringify(current)}</code></p>
+    <fieldset {...data}>
+      <legend>{legend}</legend>
+      {current !== undefined && <p className="tf-dry-note">{t("cond.now")}: <code>{JSON.stringify(current)}</code></p>}
       <label htmlFor={`${p}-join`}>{t("cond.join")}</label>
       <select id={`${p}-join`} value={join} onChange={(e) => setJoin(e.target.value)}>
         <option value="all">{t("cond.all")}</option>
@@ -89,7 +95,7 @@ function CaseBuilder({ index, current, t, onApply }) {
         </div>
       ))}
       <button type="button" onClick={() => setRows([...rows, blank()])} data-cond-add>{t("cond.add_row")}</button>
-      <button type="button" disabled={!condition} onClick={() => onApply(condition)} data-cond-apply>{t("apply")}</button>
+      <button type="button" disabled={!condition} onClick={() => onApply(condition)} data-cond-apply>{applyLabel || t("apply")}</button>
     </fieldset>
   );
 }

@@ -1,6 +1,7 @@
 // Side-panel polish for a send node: the channel, the fallback chain (ordered, add / move / remove) and a template
 // picker listing the library's templates of the channel with their compliance status and a preview.
 import React, { useEffect, useState } from "react";
+import { TemplatePreview } from "./TemplatePreview.jsx";
 
 async function getJson(url) {
   const response = await fetch(url, { credentials: "same-origin" });
@@ -14,7 +15,7 @@ function asList(value) {
   return Array.isArray(value) ? value : [value];
 }
 
-export function SendPanel({ node, schema, t, onSet }) {
+export function SendPanel({ node, schema, t, onSet, csrf }) {
   const channels = (schema.$defs.send_node.properties.channel.enum || []).filter((c) => c !== "wechat_mp");
   const channel = node.fields.channel || "";
   const chain = asList(node.fields.fallback);
@@ -80,6 +81,7 @@ export function SendPanel({ node, schema, t, onSet }) {
           <pre>{String(preview.text_body || preview.body || "").slice(0, 600)}</pre>
         </div>
       ))}
+      {preview && !preview.missing && <TemplatePreview template={node.fields.template} csrf={csrf} t={t} />}
     </section>
   );
 }

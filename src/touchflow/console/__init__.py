@@ -23,6 +23,7 @@ from touchflow.console.views import (
     home,
     imports,
     journey_runs,
+    journey_versions,
     lifecycle,
     login,
     measure,
@@ -47,7 +48,7 @@ OWN_BODY_LIMITS = ("/imports",)
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
 _AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
           measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
-          settings_config, lifecycle, connectors, journey_runs, settings_users)
+          settings_config, lifecycle, connectors, journey_runs, journey_versions, settings_users)
 
 
 def install(app: FastAPI) -> None:

@@ -27,7 +27,7 @@ from yaml.reader import Reader
 from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.safe_yaml import DEFAULT_LIMITS, YamlLimits, load_yaml
 
-__all__ = ["LAYOUT_KEY", "dump_document", "format_text", "load_checked", "load_document", "plain_data",
+__all__ = ["LAYOUT_KEY", "dump_document", "format_text", "load_checked", "load_document", "plain_data", "read_alike",
            "version_token"]
 
 LAYOUT_KEY = "layout"
@@ -65,6 +65,16 @@ _STR = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
 _ODD_BREAKS = re.compile("[\r\x85\u2028\u2029\ufeff]")
 _NOT_PLAIN = ("&", "*", "!", "%")  # anchors, aliases, merge keys, tags, directives: read the text instead
+
+
+def read_alike(text: str) -> str:
+    """``text`` as a scalar both readers take for this string: one that YAML 1.1 (PyYAML, which publishing uses)
+    would read as something else when written plain — ``no``, ``on``, ``yes``, ``1:30`` — is single-quoted
+    (ruamel.yaml writes YAML 1.2, where they are plain strings)."""
+    if _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) != _STR:  # type: ignore[no-untyped-call]
+        quoted: str = SingleQuotedScalarString(text)
+        return quoted
+    return text
 
 
 class _Unsure(Exception):

@@ -23,7 +23,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from touchflow.domain.errors import PathError
-from touchflow.domain.journeys.document import LAYOUT_KEY
+from touchflow.domain.journeys.document import LAYOUT_KEY, read_alike
 
 __all__ = ["EDGE_FIELDS", "MAX_OPS", "EditError", "apply_ops", "raw_edges"]
 
@@ -95,13 +95,15 @@ def _value(value: object, where: str, depth: int = 0) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise EditError(where, "keys must be strings")
-            out[k] = _value(v, where, depth + 1)
+            out[read_alike(k)] = _value(v, where, depth + 1)
         return out
     if isinstance(value, list):
         seq = CommentedSeq(_value(v, where, depth + 1) for v in value)
         seq.fa.set_flow_style()
         return seq
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str):
+        return read_alike(value)  # "no" (the condition head), "on", "yes" stay strings when publishing reads them
+    if value is None or isinstance(value, int | float | bool):
         return value
     raise EditError(where, "must be a JSON value")
 
