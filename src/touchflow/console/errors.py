@@ -46,6 +46,7 @@ REASONS: dict[str, str] = {
     "permission": N_("your role does not allow this"),
     "busy": N_("another run is in progress: try again when it ends"),
     "too_large": N_("it is over the size limit"),
+    "empty": N_("the file is empty"),
 }
 # (pattern over the service's reason, reason code), first match wins
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -59,6 +60,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"too long|at most \d+ characters", re.I), "too_long"),
     (re.compile(r"\bover \d+ ?(KiB|MiB|MB|KB)\b", re.I), "too_large"),
     (re.compile(r"permission", re.I), "permission"),
+    (re.compile(r"\bfile is empty\b", re.I), "empty"),
 )
 
 
