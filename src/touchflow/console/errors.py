@@ -47,6 +47,7 @@ REASONS: dict[str, str] = {
     "busy": N_("another run is in progress: try again when it ends"),
     "too_large": N_("it is over the size limit"),
     "empty": N_("the file is empty"),
+    "not_archived": N_("it is not archived"),
 }
 # (pattern over the service's reason, reason code), first match wins
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -61,6 +62,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bover \d+ ?(KiB|MiB|MB|KB)\b", re.I), "too_large"),
     (re.compile(r"permission", re.I), "permission"),
     (re.compile(r"\bfile is empty\b", re.I), "empty"),
+    (re.compile(r"is not archived", re.I), "not_archived"),
 )
 
 
@@ -117,7 +119,7 @@ def problem_of(exc: BaseException) -> Problem:
     elif isinstance(exc, LookupError) or code == "not_found":
         kind, code = "not_found", "not_found"
     elif name.endswith(("Busy", "Conflict", "Refused")) or code in ("archived", "nothing_to_do", "paused",
-                                                                      "yourself"):
+                                                                      "yourself", "not_archived"):
         kind = "conflict"
     else:
         kind = "validation"
