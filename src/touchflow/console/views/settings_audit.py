@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from touchflow.console.auth import ConsoleUser, Me, allow, services
+from touchflow.console.auth import Me, allow, services
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
 from touchflow.console.views.settings_support import masked

@@ -45,7 +45,8 @@ CLOCK_STATES = {"open": N_("Running"), "overdue": N_("Overdue"), "done": N_("Don
 TIMELINE_ACTIONS = {
     "incident.open": N_("Incident declared"), "incident.kill_switch": N_("Sending and exports stopped (kill switch)"),
     "incident.revoke_access": N_("Every API key and session revoked"),
-    "incident.step.isolate": N_("Isolation marked done"), "incident.step.report": N_("Report to the regulator marked done"),
+    "incident.step.isolate": N_("Isolation marked done"),
+    "incident.step.report": N_("Report to the regulator marked done"),
     "incident.step.notify": N_("Notifying the people affected marked done"),
     "incident.notify.drafted": N_("Notices drafted, waiting for a second person"),
     "incident.notify.queued": N_("Notices queued"), "incident.resume": N_("Sending and exports resumed"),
