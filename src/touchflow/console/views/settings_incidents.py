@@ -171,6 +171,9 @@ async def incidents_close(request: Request, me: Me, incident_id: str) -> Respons
 async def incidents_resume(request: Request, me: Me) -> Response:
     """Lift the kill switch: sending and exports resume (audited as ``incident.resume``)."""
     state = api_state(request)
-    form = await read_form(request)
+    try:
+        form = await read_form(request)
+    except FormError:
+        form = {}  # where to go back to is all the form says: the list, then
     resumed = await state.write(resume_sending, state.services, actor=me.principal.actor)
     return _after(form, resumed or "", "resumed") if resumed else back("/settings/incidents", done="resumed")
