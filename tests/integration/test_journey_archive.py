@@ -67,9 +67,9 @@ def test_restore_refuses_what_it_cannot_do(app: Application, clock: VirtualClock
     with pytest.raises(JourneyError, match="not archived"):
         restore_journey(app.services, "nurture", actor="test", reason="为什么")
     set_journey_status(app.services, "nurture", "archived", actor="test", reason="结束")
-    with pytest.raises(JourneyError, match="^reason: say why"):
+    with pytest.raises(JourneyError, match=r"^reason: say why"):
         restore_journey(app.services, "nurture", actor="test", reason="  ")
-    with pytest.raises(JourneyError, match="^reason: at most 500"):
+    with pytest.raises(JourneyError, match=r"^reason: at most 500"):
         restore_journey(app.services, "nurture", actor="test", reason="长" * 501)
     with pytest.raises(JourneyError, match="no journey"):
         restore_journey(app.services, "nope", actor="test", reason="x")
