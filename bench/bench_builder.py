@@ -30,6 +30,7 @@ from benchlib import log, percentile
 from touchflow.api import create_app
 from touchflow.bootstrap import Settings, bootstrap
 from touchflow.domain.actors import Actor
+from touchflow.services import draft_trees
 from touchflow.services.accounts import create_user
 from touchflow.services.journey_drafts import save_draft
 from touchflow.services.sessions import SESSION_COOKIE, open_session
@@ -78,6 +79,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--edits", type=int, default=10)
+    parser.add_argument("--cold", action="store_true",
+                        help="forget the texts the server answered before each page open (a restarted server)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     app = bootstrap(Settings(f"sqlite:///{folder / 'bench.db'}", config_dir=str(folder / "config")))
@@ -109,6 +112,8 @@ def main() -> None:
             context = browser.new_context(viewport={"width": 1600, "height": 1000})
             context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": url}])
             page = context.new_page()
+            if args.cold:
+                draft_trees.clear()
             page.goto(f"{url}/journeys/bench_200/builder")
             page.wait_for_function("n => document.querySelectorAll('.react-flow__node').length === n", arg=args.nodes)
             tti.append(page.evaluate("performance.now()"))

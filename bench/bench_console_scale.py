@@ -3,6 +3,7 @@
 
     PYTHONPATH=src:. python bench/bench_console_scale.py [--contacts 1000000] [--events 10000000] [--requests 30]
                                                          [--budget 40] [--only NAME ...] [--json]
+                                                         [--database PATH]
 
 1. The workspace comes from ``console_dataset.dataset`` (built in SQL once per size and cached under the temporary
    folder: see that module for its shape). Not timed.
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="measure only pages whose name contains one of these")
     parser.add_argument("--skip", nargs="*", default=(), help="leave out pages whose name contains one of these")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--database", type=Path, default=None,
+                        help="a copy of the workspace file to measure (default: the cached file, built if missing)")
     args = parser.parse_args()
 
     from tests.e2e.console_support import console_client, csrf_of, sign_in
@@ -65,7 +68,7 @@ def main() -> None:
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
 
-    path = dataset(args.contacts, args.events)
+    path = args.database if args.database is not None else dataset(args.contacts, args.events)
     config = path.with_suffix(".config")
     clock = VirtualClock(T0 + timedelta(hours=1))
     app = bootstrap(Settings(f"sqlite:///{path}", config_dir=str(config)), clock=clock)

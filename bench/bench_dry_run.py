@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python bench/bench_dry_run.py [--runs 10]
 
+A third figure: the same dry run with the contact opening the email at +5h (the on_event way).
 Baseline, in the same run: ``simulate`` of an empty one-persona scenario (a contact that never triggers) on the
 same draft, i.e. the sandbox's fixed cost (schema, publish); the ratio says what the contact's path adds.
 """
@@ -38,7 +39,8 @@ def main() -> None:
     upsert_contacts(app.services, "bench", [RawItem({"email": "li@example.cn", "name": "李雷", "wecom": "wm-li"})])
     save_draft(app.services, "rule_a_whitepaper", RULE_A, if_match=None, actor="bench")
     idle = load_scenario("personas: [{name: idle}]\nduration: 30d\n")
-    base, runs = [], []
+    base, runs, reacting = [], [], []
+    opens = [{"node": "send_digest", "does": "open", "at": "5h"}]
     for _ in range(args.runs):
         began = time.perf_counter()
         simulate([RULE_A], idle, open_store=open_sandbox)
@@ -47,7 +49,12 @@ def main() -> None:
         result = dry_run(app.services, "rule_a_whitepaper", "li@example.cn", open_store=open_sandbox)
         runs.append(time.perf_counter() - began)
         assert result.status == "completed", result.status
-    for name, values in (("baseline (sandbox, no path)", base), ("dry run (rule A, one contact)", runs)):
+        began = time.perf_counter()
+        result = dry_run(app.services, "rule_a_whitepaper", "li@example.cn", open_store=open_sandbox, reactions=opens)
+        reacting.append(time.perf_counter() - began)
+        assert result.nodes()["wait_engagement"]["edge"] == "on_event", result.nodes()["wait_engagement"]
+    for name, values in (("baseline (sandbox, no path)", base), ("dry run (rule A, one contact)", runs),
+                         ("dry run, the contact opens at +5h", reacting)):
         log(f"{name}: p50 {percentile(values, 0.50) * 1000:.0f} ms, p95 {percentile(values, 0.95) * 1000:.0f} ms, "
             f"p99 {percentile(values, 0.99) * 1000:.0f} ms over {len(values)} runs")
     log(f"ratio p50 dry run / baseline: {percentile(runs, 0.50) / percentile(base, 0.50):.2f}; "

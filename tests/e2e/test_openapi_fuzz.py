@@ -52,6 +52,7 @@ BEYOND_THE_SCHEMA = {
     "POST /v1/journeys/edit": "graph operations name existing nodes and known ways out",
     "POST /v1/journeys/{key}/dry-run": "the definition is a journey's YAML text and the contact one that exists",
     "POST /v1/journeys/{key}/scenario-run": "the scenario and the definition are YAML documents of their schemas",
+    "POST /v1/journeys/{key}/impact": "the definition is a journey's YAML text whose key is the path's",
     "POST /v1/journeys/copy": "the text is a journey's YAML and the nodes and notes copied name ones in it",
     "GET /v1/journeys/{key}/live": "`from` and `to` are real calendar days (the pattern admits 0000-00-00), in order",
     "POST /v1/templates": "templates are compiled and checked by channel (an email needs a subject)",

@@ -238,6 +238,8 @@ def _oracle(app: Application) -> dict[RollupKey, tuple[dict[str, int], float]]:
                         p["template"] + (f"@{version}" if version is not None else ""), p["channel"], "",
                         p.get("guardrail", "") if r.type == "message_skipped" else "")
         counter = r.type.removeprefix("message_")
+        if r.type == "message_delivered":  # a provider's receipt, whatever the channel (migration 0034)
+            bump(key, "receipts")
         if p["channel"] == "email":  # no receipts: delivered = sent − bounced
             if r.type == "message_delivered":
                 continue

@@ -89,6 +89,8 @@ def _old_counting(app: Application) -> Rollup:
         if r.type == "message_skipped":
             bump(key, "skipped")
             continue
+        if r.type == "message_delivered":
+            bump(key, "receipts")  # a provider's receipt, whatever the channel (migration 0034)
         if channel in ("email", "onsite"):
             if r.type == "message_delivered":
                 continue

@@ -14,6 +14,7 @@ import { ClipboardPanel, NoteNode, deleteOps, moveOps, notesToFlow, pickedAfter 
 import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
+import { DryRunPanel, showSimOnEdge } from "./DryRunPanel.jsx";
 
 const HISTORY = 250;
 const nodeTypes = { journey: JourneyNode, note: NoteNode };
@@ -33,9 +34,7 @@ function Builder({ config }) {
   const [conflict, setConflict] = useState(null);
   const [diff, setDiff] = useState(null);
   const [search, setSearch] = useState("");
-  const [dryContact, setDryContact] = useState("");
   const [dry, setDry] = useState(null);
-  const [scenarioText, setScenarioText] = useState("");
   const [sim, setSim] = useState(null);
   const [live, setLive] = useState(null);
   const [picked, setPicked] = useState([]);
@@ -119,6 +118,7 @@ function Builder({ config }) {
       n.data.outcome = o ? o.badge : (c ? `${t("sim_entered")} ${c.entered} · ${Object.entries(c.left).map(([e, k]) => `${e} ${k}`).join(" · ")}${c.waiting ? ` · ${t("sim_waiting")} ${c.waiting}` : ""}` : null);
     });
     if (live) f.edges.forEach((e) => showLiveOnEdge(e, live));
+    if (sim) f.edges.forEach((e) => showSimOnEdge(e, sim));
     f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
       (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
     return diff ? overlayDiff(f, diff, t) : f;
@@ -152,24 +152,6 @@ function Builder({ config }) {
     if (doc.text !== savedText && !(await save())) return;
     const answer = await api.diff(key);
     if (answer.ok) { setDiff(answer.data); flow.fitView(); }
-  };
-  const runDry = async (e) => {
-    e.preventDefault();
-    // The text on the canvas, saved or not: the dry run reads the real contact and writes nothing.
-    say(t("dry_running"));
-    const answer = await api.dryRun(key, dryContact.trim(), docRef.current.text);
-    if (!answer.ok) { setDry(null); say(answer.data ? answer.data.detail : t("failed")); return; }
-    setDry(answer.data);
-    say(`${t("dry_done")}: ${Object.keys(answer.data.nodes).length} ${t("dry_nodes")}`);
-  };
-  const runScenario = async (e) => {
-    e.preventDefault();
-    say(t("dry_running"));
-    const answer = await api.scenarioRun(key, scenarioText, docRef.current.text);
-    if (!answer.ok) { setSim(null); say(answer.data ? answer.data.detail : t("failed")); return; }
-    setDry(null); setSim(answer.data);
-    const s = answer.data.summary;
-    say(`${t("sim_done")}: ${s.checks_passed} ${t("sim_passed")}, ${s.checks_failed} ${t("sim_failed")}`);
   };
   const layout = () => {
     const spots = autoLayout(doc.graph);
@@ -259,42 +241,8 @@ function Builder({ config }) {
             </ul>
           )}
           <LivePanel journey={key} csrf={csrf} t={t} selected={selected} canAct={canPublish} live={live} setLive={setLive} say={say} />
-          <section className="tf-dry" aria-labelledby="tf-dry-h" data-dry-run>
-            <h3 id="tf-dry-h">{t("dry_run")}</h3>
-            <form onSubmit={runDry}>
-              <label htmlFor="tf-dry-contact">{t("dry_contact")}</label>
-              <input id="tf-dry-contact" value={dryContact} placeholder="email:li@example.cn"
-                onChange={(e) => setDryContact(e.target.value)} />
-              <button type="submit" disabled={!dryContact.trim()} data-dry-run-go>{t("dry_go")}</button>
-              {dry && <button type="button" onClick={() => setDry(null)}>{t("dry_clear")}</button>}
-            </form>
-            <form onSubmit={runScenario} data-scenario-run>
-              <label htmlFor="tf-scenario">{t("sim_scenario")}</label>
-              <textarea id="tf-scenario" rows={4} value={scenarioText} onChange={(e) => setScenarioText(e.target.value)} />
-              <button type="submit" disabled={!scenarioText.trim()} data-scenario-go>{t("sim_go")}</button>
-              {sim && <button type="button" onClick={() => setSim(null)}>{t("dry_clear")}</button>}
-            </form>
-            {sim && (
-              <ul data-checks>
-                {sim.checks.map((c, i) => <li key={i} className={c.passed ? "tf-pass" : "tf-error"} data-passed={c.passed}>{c.passed ? "✓" : "✗"} {c.name}: {c.detail}</li>)}
-              </ul>
-            )}
-            {dry && <p className="tf-dry-note">{t("dry_note")} ({dry.status})</p>}
-            {dry && selected && dry.nodes[selected] && (
-              <div data-dry-detail>
-                <h4>{selected}: {dry.nodes[selected].badge}</h4>
-                <dl>
-                  <dt>{t("dry_at")}</dt><dd>+{dry.nodes[selected].offset}</dd>
-                  {Object.entries(dry.nodes[selected].detail || {}).map(([k, v]) => (
-                    <React.Fragment key={k}><dt>{k}</dt><dd>{JSON.stringify(v)}</dd></React.Fragment>
-                  ))}
-                </dl>
-                {(dry.nodes[selected].messages || []).map((m) => (
-                  <p key={m.id}>{m.channel} · {m.template} · {m.status}{m.reason ? ` · ${m.reason}` : ""}{m.note ? ` · ${m.note}` : ""}</p>
-                ))}
-              </div>
-            )}
-          </section>
+          <DryRunPanel api={api} journey={key} t={t} docRef={docRef} graph={doc.graph} selected={selected}
+            dry={dry} setDry={setDry} sim={sim} setSim={setSim} say={say} />
           {selectedNode && canWrite && selectedNode.kind === "send" && (
             <SendPanel key={selectedNode.id} node={selectedNode} schema={schema} t={t}
               onSet={(name, value) => apply([{ op: "set_field", node: selectedNode.id, path: [name], value }], `${t("changed")} ${selectedNode.id}.${name}`)} />

@@ -22,6 +22,7 @@ export function makeApi(csrf) {
     restore: (key, version, token) => call("POST", `/v1/journeys/${key}/versions/${version}/restore`, undefined,
       token ? { "If-Match": `"${token}"` } : {}),
     scenarioRun: (key, scenario, definition) => call("POST", `/v1/journeys/${key}/scenario-run`, { scenario, definition }),
-    dryRun: (key, contact, definition) => call("POST", `/v1/journeys/${key}/dry-run`, { contact, definition }),
+    dryRun: (key, contact, definition, reactions) => call("POST", `/v1/journeys/${key}/dry-run`, { contact, definition, reactions }),
+    impact: (key, definition) => call("POST", `/v1/journeys/${key}/impact`, { definition }),
   };
 }

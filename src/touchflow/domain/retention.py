@@ -56,3 +56,24 @@ class RetentionRepository(Protocol):
     def purge(self, kind: str, before: Any, limit: int) -> int:
         """Delete up to ``limit`` finished rows of ``kind`` older than ``before``; how many went."""
         ...
+
+    # monthly partitions of events (PostgreSQL, ADR 0054); on SQLite there are none and these do nothing
+    def prepare_months(self, now: Any) -> list[str]:
+        """Create the partitions of this month and the next ones; the names created."""
+        ...
+
+    def detach_expired(self, before: Any) -> list[str]:
+        """Detach every month that ended at or before ``before``; the names detached."""
+        ...
+
+    def detached_months(self) -> list[str]:
+        """Months detached and not yet dropped (their ids may still be in the duplicate check)."""
+        ...
+
+    def forget_ids(self, table: str, after: str, limit: int) -> str | None:
+        """Free the next ``limit`` ids (after ``after``) of a detached month; the last one, None when done."""
+        ...
+
+    def drop_month(self, table: str) -> int:
+        """Drop a detached month whose ids are freed; the rows it held."""
+        ...

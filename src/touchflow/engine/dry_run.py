@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchflow.domain.errors import FieldError
-from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.guardrails.model import policy_document
+from touchflow.domain.journeys.dry_reactions import DryReaction, parse_reactions, placeholder_properties, scenario_parts
 from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.journeys.scenarios import ScenarioError, format_offset, parse_scenario
 from touchflow.engine.simulator import EMAIL_DOMAIN, OpenStore, SimulationError, load_scenario, simulate
@@ -25,6 +25,7 @@ from touchflow.services.content import preview_template
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journey_drafts import read_draft
+from touchflow.services.journey_live import canvas_edge
 from touchflow.services.journeys import load_definition, trace_contact
 
 __all__ = ["MAX_HISTORY", "MAX_SCENARIO_CONTACTS", "DryRun", "dry_run", "scenario_run"]
@@ -32,7 +33,6 @@ __all__ = ["MAX_HISTORY", "MAX_SCENARIO_CONTACTS", "DryRun", "dry_run", "scenari
 PREVIEW_CHARS = 600
 MAX_HISTORY = 200  # the contact's most recent events copied into the sandbox (conditions look back)
 _PERSONA = "contact"
-_PLACEHOLDER: dict[str, Any] = {"number": 0, "integer": 0, "boolean": False}
 _SKIPPED_TYPES = ("message_", "journey_", "enrolment_")  # the engine's own records, not the person's behaviour
 
 
@@ -45,6 +45,8 @@ class DryRun:
     steps: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     status: str | None
+    copied: dict[str, Any]  # what of the real contact the branches and guardrails saw: consent, segments, tags, stage
+    reactions: tuple[DryReaction, ...] = ()
 
     def nodes(self) -> dict[str, dict[str, Any]]:
         """Per node, the outcome the canvas draws as a badge (the last visit wins)."""
@@ -67,7 +69,8 @@ class DryRun:
         return {"key": self.key, "contact": self.contact, "start": self.start.isoformat(),
                 "duration": format_offset(self.duration), "status": self.status, "sent": 0, "written": 0,
                 "entered": bool(self.steps),  # False: the trigger, audience or entry rules kept the contact out
-                "steps": self.steps, "messages": self.messages, "nodes": self.nodes()}
+                "steps": self.steps, "messages": self.messages, "nodes": self.nodes(), "copied": self.copied,
+                "reactions": [r.as_json() for r in self.reactions]}
 
 
 def _preview(ctx: ServiceContext, message: dict[str, Any], contact_id: str) -> dict[str, Any]:
@@ -93,7 +96,7 @@ def _badge(step: dict[str, Any]) -> str:
 
 def _scenario_data(definition_trigger: Any, values: dict[str, Any], tags: list[str],
                    events: list[tuple[str, datetime, dict[str, Any]]], start: datetime,
-                   duration: timedelta) -> dict[str, Any]:
+                   duration: timedelta, persona: dict[str, Any]) -> dict[str, Any]:
     attributes = {}
     for name, value in values.items():
         if value is None or name in ("email", "phone", "wecom", "openid", "timezone_source") \
@@ -103,21 +106,23 @@ def _scenario_data(definition_trigger: Any, values: dict[str, Any], tags: list[s
     history = [{"at": format_offset(at - start), "type": kind, "properties": props}
                for kind, at, props in events[-MAX_HISTORY:] if at < start and not kind.startswith(_SKIPPED_TYPES)]
     if definition_trigger.kind == "event" and definition_trigger.event:
-        props: dict[str, Any] = {f.prop: f.value for f in definition_trigger.properties if f.op == "eq"}
-        spec = EVENT_CATALOGUE.get(definition_trigger.event)
-        for prop in spec.properties if spec is not None else ():  # a stand-in for what the filter leaves open
-            if prop.required and prop.name not in props:
-                props[prop.name] = _PLACEHOLDER.get(prop.kind, "dry-run")
+        props = placeholder_properties(definition_trigger.event,  # a stand-in for what the filter leaves open
+                                       {f.prop: f.value for f in definition_trigger.properties if f.op == "eq"})
         history.append({"at": "0d", "type": definition_trigger.event, "properties": props})
+    history += persona.pop("events", [])
     return {"name": "dry run", "start": start.isoformat(), "duration": format_offset(duration),
-            "personas": [{"name": _PERSONA, "attributes": attributes, "tags": sorted(tags), "events": history}]}
+            "personas": [{"name": _PERSONA, "attributes": attributes, "tags": sorted(tags), "events": history,
+                          **persona}]}
 
 
 def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenStore, text: str | None = None,
-            duration: timedelta = timedelta(days=30)) -> DryRun:
+            duration: timedelta = timedelta(days=30), reactions: object = None) -> DryRun:
     """The path ``identifier`` would take through ``text`` (default: the saved draft) from now.
 
-    Raises ``FieldError`` naming ``contact``, ``definition`` (with the document's path) or ``duration``.
+    The contact's attributes, tags, lifecycle stage, consent per channel and segment memberships are copied
+    into the sandbox (memberships as static segments, fixed for the run); ``reactions`` (see
+    ``domain.journeys.dry_reactions``) say what the contact does. Raises ``FieldError`` naming ``contact``,
+    ``definition`` (with the document's path), ``duration`` or ``reactions[i].<field>``.
     """
     if not timedelta(0) < duration <= timedelta(days=366):
         raise FieldError("duration", "must be between 1 second and 366 days")
@@ -128,6 +133,7 @@ def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenS
         raise FieldError(f"definition.{exc.path}", exc.reason) from None
     if definition.key != key:
         raise FieldError("definition.key", f"is {definition.key!r}, but this is journey {key!r}")
+    chosen = parse_reactions(reactions, definition)
     ref = f"email:{identifier.strip()}" if "@" in identifier and ":" not in identifier else identifier
     try:
         contact_id = find_contact_id(ctx, ref)  # kind:value, an id, or (a convenience) a bare e-mail
@@ -136,9 +142,17 @@ def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenS
     start = ctx.clock.now()
     with ctx.reader() as uow:
         facts = uow.journeys.load_facts([contact_id], None, None)[contact_id]
+        consent = {str(c): str(s) for c, s in (uow.messages.audience([contact_id]).get(contact_id) or {})
+                   .get("consent", {}).items()}
         policy = policy_document(guardrail_policy(uow))
     events = sorted(((e.type, e.occurred_at, dict(e.properties)) for e in facts.events), key=lambda e: e[1])
-    data = _scenario_data(definition.trigger, dict(facts.values), list(facts.tags), events, start, duration)
+    behaviour, scripted = scenario_parts(chosen, definition)
+    persona: dict[str, Any] = {"consent": consent, "segments": sorted(facts.segments), "events": scripted,
+                               "behaviour": {"reactions": behaviour}}
+    data = _scenario_data(definition.trigger, dict(facts.values), list(facts.tags), events, start, duration,
+                          persona)
+    copied = {"consent": dict(sorted(consent.items())), "segments": sorted(facts.segments),
+              "tags": sorted(facts.tags), "stage": facts.values.get("lifecycle_stage")}
     data["guardrails"] = policy  # the workspace's caps and quiet hours decide what would be skipped
     try:
         scenario = parse_scenario(data)
@@ -163,7 +177,7 @@ def dry_run(ctx: ServiceContext, key: str, identifier: str, *, open_store: OpenS
             at = datetime.fromisoformat(step["at"])
             steps.append({**step, "offset": format_offset(at - start)})
         messages = [{**m, **_preview(ctx, m, contact_id)} for m in trace["messages"]]
-    return DryRun(key, identifier, start, duration, steps, messages, status)
+    return DryRun(key, identifier, start, duration, steps, messages, status, copied, chosen)
 
 
 MAX_SCENARIO_CONTACTS = 2000  # a scenario from the canvas runs inside a request
@@ -195,4 +209,7 @@ def scenario_run(ctx: ServiceContext, key: str, scenario_text: str, *, open_stor
         raise FieldError("definition", str(exc)) from None
     document = result.to_json()
     document["counts"] = {row["node"]: row for row in document["nodes"] if row["journey"] == key}
+    # per edge as the canvas names it (``from:edge``, the live numbers' key): the runs that took it
+    document["edges"] = {f"{row['node']}:{canvas_edge(edge)}": count for row in document["nodes"]
+                         if row["journey"] == key for edge, count in row["left"].items() if edge != "end"}
     return document

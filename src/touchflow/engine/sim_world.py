@@ -16,15 +16,18 @@ from dataclasses import dataclass
 
 from touchflow.channels.base import Delivery, Outgoing
 from touchflow.channels.capture import CaptureChannel
+from touchflow.domain.journeys.scenario_fields import ScenarioError
 from touchflow.domain.journeys.scenario_world import ChannelRule, ScenarioAction, World
+from touchflow.domain.segments.model import SegmentError
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import NotFrozen, lift_freeze, set_guardrail_policy
 from touchflow.services.journeys import publish_journey, set_journey_status
-from touchflow.services.segments import create_segment
+from touchflow.services.segments import add_members, create_segment
 from touchflow.services.tasks import complete_task
 
-__all__ = ["ACTOR", "ActionDone", "SandboxChannel", "apply_action", "prepare_world", "sandbox_channels"]
+__all__ = ["ACTOR", "ActionDone", "SandboxChannel", "apply_action", "prepare_world", "sandbox_channels",
+           "seed_memberships"]
 
 ACTOR = "simulator"
 # contact id -> (persona, label, email) of a persona contact
@@ -84,6 +87,19 @@ def prepare_world(ctx: ServiceContext, world: World) -> None:
         set_guardrail_policy(ctx, world.guardrails, actor=ACTOR)
     for data in world.segments:
         create_segment(ctx, data, actor=ACTOR)
+
+
+def seed_memberships(ctx: ServiceContext, members: dict[str, list[str]], world: World) -> None:
+    """The personas' ``segments``: each key a static segment of the sandbox (made when the world does not
+    define it) holding those contacts (ids), fixed for the run: a membership copied, not recomputed."""
+    defined = {str(s.get("key")) for s in world.segments}
+    for key, contact_ids in sorted(members.items()):
+        if key not in defined:
+            create_segment(ctx, {"key": key, "name": key, "kind": "static"}, actor=ACTOR)
+        try:
+            add_members(ctx, key, contact_ids, actor=ACTOR)
+        except SegmentError as exc:  # a dynamic segment of the world: its condition decides
+            raise ScenarioError("personas.segments", f"{key}: {exc.reason}") from None
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from touchflow.engine.sim_report import (
     evaluate_checks,
     node_counts,
 )
-from touchflow.engine.sim_world import ActionDone, apply_action, prepare_world, sandbox_channels
+from touchflow.engine.sim_world import ActionDone, apply_action, prepare_world, sandbox_channels, seed_memberships
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.ingest import RawItem, record_events, upsert_contacts
@@ -156,6 +156,7 @@ class _Sandbox:
             items = [RawItem({"email": c.email, "phone": f"+86139{c.order:08d}", "wecom": f"wm-sim-{c.order}",
                               "openid": f"o-sim-{c.order}",
                               **{contact_field(k): v for k, v in c.persona.attributes.items()},
+                              **{f"consent.{k}": v for k, v in c.persona.consent.items()},
                               "tags": ",".join(c.persona.tags)}) for c in chunk]
             report = upsert_contacts(self.ctx, SOURCE, items)
             if report.rejected:
@@ -164,6 +165,11 @@ class _Sandbox:
                 assert contact_id is not None
                 contact.id = contact_id
                 self.by_id[contact_id] = contact
+        members: dict[str, list[str]] = {}
+        for contact in self.contacts:
+            for key in contact.persona.segments:
+                members.setdefault(key, []).append(contact.id)
+        seed_memberships(self.ctx, members, self.scenario.world)
         history: list[tuple[datetime, int, int, str, dict[str, Any]]] = []
         end = self.scenario.duration
         for contact in self.contacts:

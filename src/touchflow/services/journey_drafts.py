@@ -29,9 +29,11 @@ from touchflow.domain.journeys.fragments import notes_of
 from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.domain.journeys.ports import JourneyRecord, JourneyVersionInfo
 from touchflow.domain.journeys.schema import validate_against_schema
+from touchflow.domain.journeys.settle import settle
 from touchflow.domain.journeys.transitions import ACTIVE_STATUSES
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.domain.unit_of_work import UnitOfWork
+from touchflow.services import draft_trees
 from touchflow.services.context import ServiceContext
 from touchflow.services.journeys import JourneyError, publish_findings
 
@@ -99,8 +101,7 @@ def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None
     """Save ``text`` (through the format path) as the draft if ``if_match`` is the current token; a new
     journey needs no token. The text must be a YAML mapping with this key; rules are not enforced here
     (a draft may be unfinished) — ``check_text`` reports them and publishing enforces them."""
-    formatted = format_text(text)
-    data = load_yaml(formatted)
+    formatted, data = _formatted(text)
     if data.get("key") != key:
         raise DefinitionError("journey.key", f"must be {key!r}, the journey being edited")
     now = ctx.clock.now()
@@ -129,6 +130,9 @@ def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None
 def check_text(ctx: ServiceContext, text: str) -> list[DraftFinding]:
     """Schema problems, then the parser's first problem or every rule publishing applies, each pinned to
     its node. The same functions decide publishing, so the canvas and publish never disagree."""
+    data = draft_trees.data_of(text)
+    if data is not None:  # this process answered the text: read then
+        return check_data(ctx, data)
     try:
         data = load_checked(text)
     except (yaml.YAMLError, YamlTooLarge) as exc:  # one finding for the editor, not an error page
@@ -172,7 +176,9 @@ class Edited:
 def edit_and_check(ctx: ServiceContext, text: str, ops: list[object]) -> Edited:
     """One canvas edit: the new text, what the canvas draws and the findings. The new text is read once
     (``load_yaml``, exactly as publishing reads it) and the graph and every check use that one reading."""
-    doc = load_document(text) if text.strip() else load_document("{}\n")
+    doc = draft_trees.take(text) if text.strip() else None
+    if doc is None:
+        doc = load_document(text) if text.strip() else load_document("{}\n")
     apply_ops(doc, ops)
     new_text = dump_document(doc)
     try:
@@ -180,12 +186,34 @@ def edit_and_check(ctx: ServiceContext, text: str, ops: list[object]) -> Edited:
     except (yaml.YAMLError, YamlTooLarge) as exc:  # pragma: no cover - ops cannot add aliases; as check_text
         return Edited(new_text, graph_of(""), [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}",
                                                             None)])
-    return Edited(new_text, graph_of_data(data), check_data(ctx, data))
+    edited = Edited(new_text, graph_of_data(data), check_data(ctx, data))
+    settle(doc)  # strings this edit set, typed as a fresh read of new_text would type them
+    draft_trees.keep(new_text, doc, data)  # the canvas's next edit starts from this answer
+    return edited
+
+
+def _formatted(text: str) -> tuple[str, Any]:
+    """``format_text(text)`` and what publishing reads from it; an answer of this process is its own format."""
+    doc = draft_trees.take(text)
+    if doc is not None:  # ``text`` was dumped from ``doc``: formatting it again gives the same bytes
+        data = draft_trees.data_of(text)
+        if data is None:
+            data = plain_data(doc, text)
+        draft_trees.keep(text, doc, data)
+        return text, data
+    doc = load_document(text)
+    formatted = dump_document(doc)
+    data = plain_data(doc, formatted)
+    draft_trees.keep(formatted, doc, data)
+    return formatted, data
 
 
 def graph_of(text: str) -> dict[str, Any]:
     """What the canvas draws: nodes (id, kind, fields, position) and edges, read from the text as written."""
-    return graph_of_data(load_yaml(text) if text.strip() else {})
+    if not text.strip():
+        return graph_of_data({})
+    data = draft_trees.data_of(text)
+    return graph_of_data(load_yaml(text) if data is None else data)
 
 
 def graph_of_data(data: object) -> dict[str, Any]:

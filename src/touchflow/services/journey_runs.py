@@ -2,8 +2,9 @@
 phone/email, filtered by status and paged, newest entry first; the actions on one run are
 ``services.journeys.set_run_status`` (pause, resume, remove, retry — audited there).
 
-The runs are read with ``runs_by_journey`` (every run of the journey) and paged here; the labels of one page only
-are loaded (``contact_labels``: two reads for the page).
+The page is read by the database (``runs_page``: ``ORDER BY entered_at DESC, id DESC`` with ``LIMIT``/``OFFSET``)
+and the counts by status by one ``GROUP BY``, in one read transaction; the labels of that page only are loaded
+(``contact_labels``: two reads for the page).
 """
 
 from __future__ import annotations
@@ -64,14 +65,9 @@ def journey_run_page(ctx: ServiceContext, key: str, status: str | None = None, o
         record = uow.journeys.get(key)
         if record is None:
             raise JourneyError(f"no journey {key!r}")
-        runs = uow.journeys.runs_by_journey(record.id)
-    counts: dict[str, int] = {}
-    for run in runs:
-        counts[run.status] = counts.get(run.status, 0) + 1
-    chosen = sorted((r for r in runs if status is None or r.status == status),
-                    key=lambda r: (r.entered_at, r.id), reverse=True)
-    page = chosen[offset:offset + limit]
+        counts = uow.journeys.count_runs(record.id)
+        page = uow.journeys.runs_page(record.id, status, offset, limit)
+    total = counts.get(status, 0) if status is not None else sum(counts.values())
     labels = (contact_labels(ctx, [r.contact_id for r in page]) if with_labels
               else {r.contact_id: ContactLabel(r.contact_id, None, None, None) for r in page})
-    return RunPage(record, [RunLine(r, labels[r.contact_id]) for r in page], len(chosen), counts, status, offset,
-                   limit)
+    return RunPage(record, [RunLine(r, labels[r.contact_id]) for r in page], total, counts, status, offset, limit)

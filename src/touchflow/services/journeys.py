@@ -26,7 +26,6 @@ from touchflow.services.contacts import resolve_contact_id
 from touchflow.services.content import check_journey_content
 from touchflow.services.context import ServiceContext
 from touchflow.services.ingest import RawItem, record_events
-from touchflow.services.metrics import NO_RECEIPTS
 
 __all__ = ["JourneyError", "JourneyStats", "PublishResult", "RunTrace", "enrol_contact", "journey_stats",
            "journeys_overview", "list_journeys", "load_definition", "publish_findings", "publish_journey",
@@ -199,29 +198,26 @@ def journey_stats(ctx: ServiceContext, key: str) -> JourneyStats:
 
 def journeys_overview(ctx: ServiceContext) -> list[JourneyStats]:
     """``journey_stats`` of every journey not archived, for the console's list (issue 15): one read of the outbox
-    for all of them, and receipts of channels that have them from the metric rollups as of their last refresh
-    (the worker's, every minute: as fresh as the dashboard), where the rollup's ``delivered`` is that count.
-    Email and onsite, whose rollup ``delivered`` is sent − bounced instead, count their receipts in the events."""
+    for all of them, and the providers' receipts from the metric rollups as of their last refresh (the worker's,
+    every minute: as fresh as the dashboard). The rollups' ``receipts`` counter counts ``message_delivered``
+    events whatever the channel — what ``journey_stats`` counts in the events — where their ``delivered`` for
+    email and onsite is sent − bounced (migration 0034, ADR 0050)."""
     with ctx.reader() as uow:
         records = [j for j in uow.journeys.all() if j.status != "archived"]
         ids = [j.id for j in records]
         statuses = uow.journeys.message_statuses_of(ids) if ids else {}
         receipts: dict[str, dict[str, int]] = {}
         for row in uow.metrics.rows("", "9999-12-31", ids, ["journey_id", "channel"]) if ids else []:
-            channel, n = row.key.channel, row.counts.get("delivered", 0)
-            if channel and channel not in NO_RECEIPTS and n:
+            channel, n = row.key.channel, row.counts.get("receipts", 0)
+            if channel and n:
                 found = receipts.setdefault(row.key.journey_id, {})
                 found[channel] = found.get(channel, 0) + n
         out: list[JourneyStats] = []
         for record in records:
             mine = statuses.get(record.id, [])
-            delivered = dict(receipts.get(record.id, {}))
-            live = sorted({channel for channel, *_ in mine} & NO_RECEIPTS)
-            if live:
-                delivered.update(uow.journeys.delivered_by_channel(record.id, live))
             out.append(JourneyStats(record, uow.journeys.count_runs(record.id),
                                     uow.journeys.waiting_at_nodes(record.id), _definition(uow, record),
-                                    _totals(mine), message_breakdown(mine, delivered)))
+                                    _totals(mine), message_breakdown(mine, receipts.get(record.id, {}))))
         return out
 
 

@@ -29,7 +29,7 @@ from touchflow.domain.measurement.metrics import (
 )
 from touchflow.domain.measurement.metrics_ports import EventGroup, RollupKey, StepGroup, StoredRollup, Window
 from touchflow.domain.measurement.nps import NpsResult, net_promoter_score
-from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES
+from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES, entry_segment
 from touchflow.domain.messaging.followup import TimelinessLine
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.assignment import timeliness_report
@@ -88,16 +88,14 @@ class _Segments:
         if journey_id not in self._segments:
             record = self._uow.journeys.get(journey_id)
             definition = (self._uow.journeys.version(record.id, record.current_version)
-                          if record is not None and record.current_version else None) or {}
-            trigger = definition.get("trigger")
-            segment = trigger.get("segment") if isinstance(trigger, dict) else None
-            self._segments[journey_id] = str(segment)[:64] if segment else ""
+                          if record is not None and record.current_version else None)
+            self._segments[journey_id] = entry_segment(definition)
         return self._segments[journey_id]
 
 
 def _add(deltas: Deltas, key: RollupKey, counts: Mapping[str, int], revenue: float = 0.0) -> None:
     kept = {n: v for n, v in counts.items() if v}
-    if not kept and not revenue:  # e.g. only email receipts, which count nothing (delivered = sent − bounced)
+    if not kept and not revenue:
         return
     found = deltas.get(key)
     if found is None:
@@ -261,13 +259,24 @@ def _check_by(by: Sequence[str]) -> tuple[Dimension, ...]:
     return tuple(cast("Dimension", d) for d in dict.fromkeys(by))
 
 
+# kept in the rollup for the journeys list only (provider receipts of every channel): not a metric of a row
+_NOT_METRICS = frozenset({"skipped", "receipts"})
+
+
 def _to_row(stored: StoredRollup, keys: Mapping[str, str]) -> MetricRow:
     k, counts = stored.key, stored.counts
     skipped = {k.reason: counts["skipped"]} if k.reason and counts["skipped"] else {}
     return MetricRow(day=date.fromisoformat(k.day) if k.day else None, journey=keys.get(k.journey_id, k.journey_id),
                      step=k.node_id,
                      template=k.template, channel=k.channel, segment=k.segment,
-                     **{n: counts[n] for n in counts if n != "skipped"}, skipped=skipped, revenue=stored.revenue)
+                     **{n: counts[n] for n in counts if n not in _NOT_METRICS}, skipped=skipped,
+                     revenue=stored.revenue)
+
+
+def _shown(stored: StoredRollup) -> bool:
+    """A row that counts something besides receipts (an email receipt alone, e.g. one delivered the day after its
+    send, makes a row that counts receipts only: the metrics never showed it)."""
+    return bool(stored.revenue) or any(v for n, v in stored.counts.items() if n != "receipts")
 
 
 def metric_rows(ctx: ServiceContext, *, start: date, end: date, journey: str | None = None,
@@ -287,7 +296,7 @@ def metric_rows(ctx: ServiceContext, *, start: date, end: date, journey: str | N
             journey_ids = [record.id]
         group = [{"journey": "journey_id", "step": "node_id"}.get(d, d) for d in dims]
         stored = uow.metrics.rows(start.isoformat(), end.isoformat(), journey_ids, group)
-    return group_rows([_to_row(s, keys) for s in stored], dims)
+    return group_rows([_to_row(s, keys) for s in stored if _shown(s)], dims)
 
 
 def raw_counts(rows: Iterable[StoredRollup]) -> dict[RollupKey, tuple[dict[str, int], float]]:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, column, func, select, table
 
 from touchflow.domain.contact_ports import StoredEvent
 from touchflow.domain.events import EventInput
@@ -27,6 +27,8 @@ __all__ = ["SqlEventRepository"]
 _INSERT_COLUMNS = ("id", "contact_id", "type", "occurred_at", "received_at", "source", "properties", "identity",
                    *MessageColumns._fields)
 _NO_COLUMNS = (None,) * len(MessageColumns._fields)
+# PostgreSQL: the ids of stored events, one primary key across the monthly partitions (store/partitions.py)
+_event_ids = table("event_ids", column("id"))
 
 
 class SqlEventRepository:
@@ -43,9 +45,11 @@ class SqlEventRepository:
     def existing_ids(self, ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         id_list = list(set(ids))
+        # PostgreSQL: one index instead of a probe into every month's partition
+        key = _event_ids.c.id if self._c.dialect.name == "postgresql" else events.c.id
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
-            found.update(r[0] for r in self._c.execute(select(events.c.id).where(events.c.id.in_(chunk))))
+            found.update(r[0] for r in self._c.execute(select(key).where(key.in_(chunk))))
         return found
 
     def insert(self, batch: Sequence[tuple[EventInput, str]], received_at: datetime) -> None:
@@ -58,7 +62,8 @@ class SqlEventRepository:
                                    versions.get(message_id_of(e.id, e.properties)) if e.type in AFTER_SEND else None)
             rows.append((e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
                          self._label(e), *(dims or _NO_COLUMNS)))
-        # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch.
+        # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch. On
+        # PostgreSQL the events_dedupe trigger does it through event_ids, in this same transaction (ADR 0054).
         bulk_insert(self._c, events, _INSERT_COLUMNS, rows, ignore_conflicts=True)
 
     def _sent_versions(self, batch: Sequence[EventInput]) -> dict[str, Any]:

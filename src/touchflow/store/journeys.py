@@ -31,6 +31,7 @@ from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
 from touchflow.store.messages import message_from
 from touchflow.store.pii_fields import open_name
+from touchflow.store.sql_functions import CodePointOrder
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -226,6 +227,13 @@ class SqlJourneyRepository:
         query = select(journey_runs).where(journey_runs.c.journey_id == journey_id).order_by(journey_runs.c.id)
         return [_run_from(r) for r in self._c.execute(query)]
 
+    def runs_page(self, journey_id: str, status: str | None, offset: int, limit: int) -> list[Run]:
+        """Runs of the journey (in ``status`` when given), newest entry first, ties by id in code-point order."""
+        r = journey_runs.c
+        query = select(journey_runs).where(r.journey_id == journey_id, *([r.status == status] if status else []))
+        query = query.order_by(r.entered_at.desc(), CodePointOrder(r.id).desc()).offset(offset).limit(limit)
+        return [_run_from(row) for row in self._c.execute(query)]
+
     def messages_by_channel(self, journey_id: str) -> dict[str, int]:
         rows = self._c.execute(select(outbox.c.channel, func.count()).where(outbox.c.journey_id == journey_id)
                                .group_by(outbox.c.channel))
@@ -281,6 +289,14 @@ class SqlJourneyRepository:
             journey_runs.c.journey_id == journey_id, journey_runs.c.status.in_(("waiting", "active", "paused")))
             .group_by(journey_runs.c.node_id))
         return {node: int(n) for node, n in rows}
+
+    def running_at_nodes(self, journey_id: str, running: Collection[str]) -> list[tuple[int, str, str, int]]:
+        """(version, node, status, runs) of the runs in one of the ``running`` statuses: where they are now."""
+        rows = self._c.execute(select(journey_runs.c.version, journey_runs.c.node_id, journey_runs.c.status,
+                                      func.count()).where(journey_runs.c.journey_id == journey_id,
+                                                          journey_runs.c.status.in_(sorted(running)))
+                               .group_by(journey_runs.c.version, journey_runs.c.node_id, journey_runs.c.status))
+        return sorted((int(v), str(n), str(s), int(c)) for v, n, s, c in rows)
 
     # --- trace, outbox, tasks --------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from touchflow.store.types import UTCDateTime
 __all__ = ["ROLLUP_COUNTERS", "SqlMetricsRepository"]
 
 ROLLUP_COUNTERS = ("entered", "queued", "sent", "delivered", "bounced", "opened", "opened_unique", "clicked",
-                   "clicked_unique", "converted", "unsubscribed", "complained", "skipped")
+                   "clicked_unique", "converted", "unsubscribed", "complained", "skipped", "receipts")
 _KEY = ("day", "journey_id", "node_id", "template", "channel", "segment", "reason")
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
+from touchflow.store import partitions
 from touchflow.store.tables import (
     capacity_samples,
     events,
@@ -27,6 +28,8 @@ class SqlRetentionRepository:
         self.c = connection
 
     def purge(self, kind: str, before: datetime, limit: int) -> int:
+        if kind == "events" and self._partitioned:  # whole months go by drop_month; here the default partition
+            return partitions.purge_default(self.c, before, limit)
         if kind == "events":
             ids = select(events.c.id).where(events.c.occurred_at < before).limit(limit)
             return self._gone(delete(events).where(events.c.id.in_(ids.scalar_subquery())))
@@ -48,6 +51,26 @@ class SqlRetentionRepository:
             gone = self._gone(delete(capacity_samples).where(capacity_samples.c.at < before))
             return gone + self._gone(delete(worker_loads).where(worker_loads.c.reported_at < before))
         raise ValueError(f"unknown retention kind {kind!r}")
+
+    @property
+    def _partitioned(self) -> bool:
+        return self.c.dialect.name == "postgresql"
+
+    def prepare_months(self, now: datetime) -> list[str]:
+        """PostgreSQL: create the monthly partitions of this month and the next ones (ADR 0054)."""
+        return partitions.ensure_months(self.c, partitions.months_ahead(now)) if self._partitioned else []
+
+    def detach_expired(self, before: datetime) -> list[str]:
+        return partitions.detach_expired(self.c, before) if self._partitioned else []
+
+    def detached_months(self) -> list[str]:
+        return partitions.detached(self.c) if self._partitioned else []
+
+    def forget_ids(self, table: str, after: str, limit: int) -> str | None:
+        return partitions.forget_ids(self.c, table, after, limit)
+
+    def drop_month(self, table: str) -> int:
+        return partitions.drop_detached(self.c, table)
 
     def _gone(self, statement: object) -> int:
         return int(self.c.execute(statement).rowcount or 0)  # type: ignore[call-overload]

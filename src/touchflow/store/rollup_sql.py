@@ -159,7 +159,7 @@ _EVENT_COUNTS = (("queued", "message_queued"), ("sent", "message_sent"), ("bounc
                  ("opened", "message_opened"), ("clicked", "message_clicked"),
                  ("unsubscribed", "message_unsubscribed"), ("complained", "message_complained"),
                  ("skipped", "message_skipped"))
-_COUNTERS = (*(n for n, _ in _EVENT_COUNTS), "delivered", "opened_unique", "clicked_unique")
+_COUNTERS = (*(n for n, _ in _EVENT_COUNTS), "delivered", "opened_unique", "clicked_unique", "receipts")
 NO_RECEIPTS = ("email", "onsite")
 
 
@@ -183,10 +183,11 @@ def _stamp(pg: bool, at: datetime) -> Any:
     return at if pg else at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def count_events(c: Connection, w: Window, zone: ZoneInfo, *,
-                 occurred_from: datetime | None = None) -> Iterator[EventGroup]:
+def count_events(c: Connection, w: Window, zone: ZoneInfo, *, occurred_from: datetime | None = None,
+                 types: Sequence[str] | None = None) -> Iterator[EventGroup]:
     """Counts of the message events in window ``w``, by local day and message columns. A rebuild passes
-    ``occurred_from``: it counts only what occurred since, but judges first opens against every event counted.
+    ``occurred_from``: it counts only what occurred since, but judges first opens against every event counted;
+    ``types`` counts those event types only (migration 0034 backfills the receipts with it).
 
     The inner query groups by the columns of ``ix_events_rollup`` in its order (journey … quarter hour, type),
     so a full count reads that index once without sorting; the outer one turns quarters into days and types
@@ -207,6 +208,8 @@ def count_events(c: Connection, w: Window, zone: ZoneInfo, *,
     if occurred_from is not None:
         where += " AND e.occurred_at >= :since"
         params["since"] = _stamp(pg, occurred_from)
+    if types is not None:
+        where += f" AND e.type IN {_in(frozenset(types))}"
     keys = "e.msg_journey, e.msg_node, e.msg_template, e.msg_channel, e.msg_reason, e.msg_bucket, e.type"
     inner = (f"SELECT {keys}, count(*) AS n, sum({first}) AS firsts FROM events e{hint} WHERE {where} "
              f"GROUP BY {keys}")
@@ -214,12 +217,13 @@ def count_events(c: Connection, w: Window, zone: ZoneInfo, *,
     def of(kind: str, column: str = "n") -> str:
         return f"sum(CASE WHEN g.type = '{kind}' THEN g.{column} ELSE 0 END)"
 
-    receipts = ", ".join(f"'{ch}'" for ch in NO_RECEIPTS)
-    delivered = (f"sum(CASE WHEN g.msg_channel IN ({receipts}) THEN (CASE g.type WHEN 'message_sent' THEN g.n "
+    no_receipts = ", ".join(f"'{ch}'" for ch in NO_RECEIPTS)
+    delivered = (f"sum(CASE WHEN g.msg_channel IN ({no_receipts}) THEN (CASE g.type WHEN 'message_sent' THEN g.n "
                  f"WHEN 'message_bounced' THEN -g.n ELSE 0 END) WHEN g.type = 'message_delivered' THEN g.n ELSE 0 END)")
     sql = (f"SELECT {_day_sql(dialect, 'g.msg_bucket', zone)} AS day, g.msg_journey, g.msg_node, g.msg_template, "
            f"g.msg_channel, g.msg_reason, sum(g.n), {', '.join(of(t) for _, t in _EVENT_COUNTS)}, {delivered}, "
-           f"{of('message_opened', 'firsts')}, {of('message_clicked', 'firsts')} FROM ({inner}) g "
+           f"{of('message_opened', 'firsts')}, {of('message_clicked', 'firsts')}, {of('message_delivered')} "
+           f"FROM ({inner}) g "
            f"GROUP BY 1, g.msg_journey, g.msg_node, g.msg_template, g.msg_channel, g.msg_reason")
     for r in c.execute(text(sql), params):
         yield EventGroup(str(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]),

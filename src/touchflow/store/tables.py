@@ -854,6 +854,9 @@ metric_daily = Table(  # counts per local day × journey × step × template × 
     Column("complained", BigInteger, nullable=False),
     Column("skipped", BigInteger, nullable=False),
     Column("revenue", Float, nullable=False),
+    # 0034: provider receipts (``message_delivered`` events) whatever the channel; equals ``delivered`` except on
+    # email and onsite, whose ``delivered`` is sent − bounced. Not a metric: the journeys list reads it
+    Column("receipts", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("day", "journey_id", "node_id", "template", "channel", "segment", "reason"),
     Index(None, "journey_id", "day"),
 )
@@ -1008,6 +1011,8 @@ Index("ix_events_xact", events.c.xact, sqlite_where=events.c.xact.isnot(None))
 Index("ix_run_steps_xact", run_steps.c.xact, sqlite_where=run_steps.c.xact.isnot(None))
 # 0032: a journey's messages by channel and status (the journeys page's key numbers), read from the index alone
 Index("ix_outbox_journey_channel_status", outbox.c.journey_id, outbox.c.channel, outbox.c.status, outbox.c.reason)
+# 0034: what one journey sent in a period ("explain this drop" reads two periods of one journey)
+Index("ix_outbox_journey_id_sent_at", outbox.c.journey_id, outbox.c.sent_at)
 
 # --- experiments on journey versions (0025_experiment_versions; ADR 0034) ---
 # an experiment's assignments are read by journey, step kind and time (split passes, or entries on a version)

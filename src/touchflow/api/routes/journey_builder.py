@@ -20,6 +20,7 @@ from touchflow.api.routes import ApiError, api_state, json_response, read_body
 from touchflow.api.schemas import ErrorOut
 from touchflow.domain.errors import FieldError
 from touchflow.domain.journeys.document import version_token
+from touchflow.domain.journeys.dry_reactions import MAX_REACTIONS
 from touchflow.domain.journeys.edits import MAX_OPS, EditError
 from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.safe_yaml import YamlTooLarge
@@ -37,6 +38,7 @@ from touchflow.services.journey_drafts import (
     restore_version,
     save_draft,
 )
+from touchflow.services.journey_impact import impact_preview
 from touchflow.services.journeys import JourneyError
 
 __all__ = ["router"]
@@ -62,10 +64,16 @@ class DryRunIn(BaseModel):
     contact: str = Field(..., min_length=1, max_length=320, description="the contact: e-mail, phone or id")
     definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
     duration_days: float = Field(30, gt=0, le=366, description="how long to run in virtual time")
+    reactions: list[Any] | None = Field(None, max_length=MAX_REACTIONS, description=(
+        "what the contact does: [{node, does: open|click|event, event, at}] on a send or wait_event node"))
 
 
 class ScenarioIn(BaseModel):
     scenario: str = Field(..., min_length=1, max_length=MAX_TEXT, description="scenario YAML (as `journey simulate`)")
+    definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
+
+
+class ImpactIn(BaseModel):
     definition: str | None = Field(None, max_length=MAX_TEXT, description="journey YAML (default: the saved draft)")
 
 
@@ -193,7 +201,7 @@ def dry_run_route(request: Request, key: Key, body: DryRunIn) -> Response:
         raise ApiError(503, "the dry run needs the sandbox, which this server was not given", [])
     try:
         result = dry_run(api_state(request).services, key, body.contact, open_store=opener, text=body.definition,
-                         duration=timedelta(days=body.duration_days))
+                         duration=timedelta(days=body.duration_days), reactions=body.reactions)
     except FieldError as exc:
         raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
     except YamlTooLarge as exc:
@@ -217,3 +225,15 @@ def scenario_route(request: Request, key: Key, body: ScenarioIn) -> Response:
     except (YamlTooLarge, JourneyError) as exc:
         raise _problem(exc) from None
     return json_response(result)
+
+
+@router.post("/{key}/impact", summary="Before publishing: contacts at each node now, what the draft changes for them",
+             response_model=None, responses=_ERRORS, **permit("journeys.read"))
+def impact_route(request: Request, key: Key, body: ImpactIn) -> Response:
+    try:
+        result = impact_preview(api_state(request).services, key, body.definition)
+    except FieldError as exc:
+        raise ApiError(422, str(exc), [{"field": exc.field, "reason": exc.reason}]) from None
+    except (YamlTooLarge, JourneyError) as exc:
+        raise _problem(exc) from None
+    return json_response(result.as_json())

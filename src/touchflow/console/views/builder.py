@@ -17,6 +17,7 @@ from starlette.responses import Response
 from touchflow.console.auth import Me, allow, services
 from touchflow.console.i18n import N_, translations
 from touchflow.console.templating import render
+from touchflow.console.views.builder_dry_labels import DRY_LABELS
 from touchflow.console.views.builder_live_labels import LIVE_LABELS
 from touchflow.domain.journeys.schema import journey_json_schema
 from touchflow.services.journey_drafts import graph_of, read_draft
@@ -81,6 +82,6 @@ async def builder_page(request: Request, me: Me, key: JourneyKey) -> Response:
     words = translations(me.preferences.locale)
     config = {"key": key, "csrf": me.csrf_token, "canWrite": me.can("journeys.write"),
               "canPublish": me.can("journeys.publish"), "schema": journey_json_schema(),
-              "labels": {name: words.gettext(text) for name, text in (LABELS | LIVE_LABELS).items()},
+              "labels": {name: words.gettext(text) for name, text in (LABELS | LIVE_LABELS | DRY_LABELS).items()},
               "initial": await run_in_threadpool(_initial, request, key)}
     return render(request, me, "builder.html", {"title": N_("Journey builder"), "key": key, "config": config})

@@ -19,6 +19,7 @@ from touchflow.domain.conditions.predicates import (
     EventFirstLast,
     EventSum,
     HasTag,
+    InSegment,
     MessageEngagement,
     RandomBucket,
     TimeBound,
@@ -73,7 +74,9 @@ def explain(cond: Condition, facts: ContactFacts, ctx: EvalContext) -> list[dict
             entry = {"attr": leaf.field, "op": leaf.op, "expected": _plain(leaf.value),
                      "actual": _plain(facts.values.get(leaf.field))}
         elif isinstance(leaf, HasTag):
-            entry = {"tag": leaf.tag}
+            entry = {"tag": leaf.tag, "actual": sorted(facts.tags)}
+        elif isinstance(leaf, InSegment):  # the memberships the contact has (the dry run: copied from the real one)
+            entry = {"segment": leaf.segment, "actual": sorted(facts.segments)}
         elif isinstance(leaf, EventCount):
             entry = {"event": leaf.event_type, "within": _window(leaf.within), "op": leaf.op,
                      "expected": leaf.count, "actual": _count(facts, leaf, ctx)[0]}

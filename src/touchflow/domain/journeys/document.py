@@ -20,6 +20,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
 from yaml.reader import Reader
 
@@ -92,6 +93,8 @@ def _plain(value: object, depth: int, count: list[int], limits: YamlLimits) -> A
         return str(value)
     if kind is int or kind is bool or value is None:  # decimal ints, true/false, null read alike in both
         return value
+    if kind is ScalarInt and value._width == 1 and value._underscore is None:  # type: ignore[attr-defined]
+        return 0  # a bare ``0`` (ruamel keeps its width): every layout at x 0 or y 0 — both read 0
     raise _Unsure  # floats, 0-padded or octal ints, dates, folded text …: read the text
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from touchflow.domain.errors import PathError
 
-__all__ = ["ScenarioError", "format_offset", "parse_offset", "read_integer", "read_list", "read_mapping", "read_number",
-           "read_text"]
+__all__ = ["ScenarioError", "format_offset", "parse_offset", "read_consent", "read_integer", "read_keys", "read_list",
+           "read_mapping", "read_number", "read_text"]
 
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_CONSENT = ("granted", "denied")
 _OFFSET = re.compile(r"(-)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
@@ -103,3 +105,24 @@ def read_integer(data: Mapping[str, Any], key: str, path: str, default: int, low
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ScenarioError(f"{path}.{key}", f"expected a whole number from {low} to {high}, got {value!r}")
     return value
+
+
+def read_consent(data: object, path: str) -> dict[str, str]:
+    """``{email: granted, sms: denied}``: a persona's consent per channel, as an import states it."""
+    found: dict[str, str] = {}
+    for channel, status in read_mapping({} if data is None else data, path).items():
+        if not _KEY.fullmatch(channel):
+            raise ScenarioError(f"{path}.{channel}", "expected a channel name (lower-case letters, digits, _)")
+        if status not in _CONSENT:
+            raise ScenarioError(f"{path}.{channel}", f"expected granted or denied, got {status!r}")
+        found[channel] = str(status)
+    return found
+
+
+def read_keys(data: object, path: str) -> tuple[str, ...]:
+    """A list of keys (segment keys): lower-case letters, digits and _, each once."""
+    keys = read_list([] if data is None else data, path)
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ScenarioError(f"{path}[{index}]", f"expected a key (lower-case letters, digits, _), got {key!r}")
+    return tuple(dict.fromkeys(keys))

@@ -21,6 +21,8 @@ from touchflow.domain.journeys.scenario_fields import (
     ScenarioError,
     format_offset,
     parse_offset,
+    read_consent,
+    read_keys,
 )
 from touchflow.domain.journeys.scenario_fields import read_integer as _integer
 from touchflow.domain.journeys.scenario_fields import read_list as _list
@@ -128,6 +130,8 @@ class Persona:
     tags: tuple[str, ...] = ()
     events: tuple[ScriptedEvent, ...] = ()
     behaviour: Behaviour = field(default_factory=Behaviour)
+    consent: Mapping[str, str] = field(default_factory=dict)  # channel -> granted | denied (guardrails read it)
+    segments: tuple[str, ...] = ()  # static memberships the sandbox gives every contact of the persona
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +257,7 @@ def _behaviour(data: object, path: str) -> Behaviour:
 
 def _persona(data: object, path: str) -> Persona:
     raw = _mapping(data, path, ("name", "count", "attributes", "tags", "events", "behaviour", "behavior",
-                                "description"))
+                                "description", "consent", "segments"))
     name = _text(raw, "name", path, required=True)
     assert name is not None
     if not _PERSONA.fullmatch(name):
@@ -273,7 +277,9 @@ def _persona(data: object, path: str) -> Persona:
                    for i, e in enumerate(_list(raw.get("events", []), f"{path}.events")))
     behaviour = _behaviour(raw.get("behaviour", raw.get("behavior")), f"{path}.behaviour")
     return Persona(name, _integer(raw, "count", path, 1, 1, MAX_CONTACTS), attributes,
-                   tuple(t.strip() for t in tags), events, behaviour)
+                   tuple(t.strip() for t in tags), events, behaviour,
+                   read_consent(raw.get("consent"), f"{path}.consent"),
+                   read_keys(raw.get("segments"), f"{path}.segments"))
 
 
 _CHECK_KEYS = ("name", "persona", "channel", "template", "journey", "between", "share", "no_message",

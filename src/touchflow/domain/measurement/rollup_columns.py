@@ -16,7 +16,8 @@ from typing import Any, Final, NamedTuple
 from touchflow.domain.measurement.local_days import quarter_of
 from touchflow.domain.measurement.metrics import MESSAGE_EVENT_COUNTER
 
-__all__ = ["AFTER_SEND", "MESSAGE_TYPES", "MessageColumns", "message_columns", "message_id_of", "sent_event_id"]
+__all__ = ["AFTER_SEND", "MESSAGE_TYPES", "MessageColumns", "entry_segment", "message_columns", "message_id_of",
+           "sent_event_id"]
 
 MESSAGE_TYPES: Final = frozenset({*MESSAGE_EVENT_COUNTER, "message_skipped"})
 # what follows a send inherits the template version its ``message_sent`` event recorded
@@ -56,3 +57,10 @@ def message_columns(event_id: str, event_type: str, props: Mapping[str, Any], oc
     return MessageColumns(message_id_of(event_id, props)[:64], str(props.get("journey_id") or "")[:40],
                           str(props.get("node_id") or "")[:64], template[:200], str(props.get("channel") or "")[:32],
                           reason, quarter_of(occurred_at))
+
+
+def entry_segment(definition: Mapping[str, Any] | None) -> str:
+    """The rollup's ``segment`` of a journey: the entry segment of its current definition, ``""`` when none."""
+    trigger = (definition or {}).get("trigger")
+    segment = trigger.get("segment") if isinstance(trigger, dict) else None
+    return str(segment)[:64] if segment else ""
