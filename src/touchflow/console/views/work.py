@@ -19,7 +19,7 @@ from touchflow.console.templating import render
 from touchflow.console.views.settings_support import masked
 from touchflow.domain.governance.scope import assignee_scope
 from touchflow.services.journey_archive import archived_journeys
-from touchflow.services.journeys import JourneyError, journeys_overview, set_journey_status
+from touchflow.services.journeys import JourneyError, journeys_overview, list_journeys, set_journey_status
 from touchflow.services.task_board import OUTCOMES, finish_task, task_board
 from touchflow.services.tasks import TaskNotFound
 
@@ -70,10 +70,13 @@ async def journeys_response(request: Request, me: ConsoleUser, *, error: str | N
     ``console.errors.Problem`` to show."""
     ctx = services(request)
     stats = [] if archived else await run_in_threadpool(journeys_overview, ctx)
-    gone = await run_in_threadpool(archived_journeys, ctx)
+    # who/when/why (one audit read per archived journey) only on the archived tab; the other tab counts them
+    gone = await run_in_threadpool(archived_journeys, ctx) if archived else []
+    count = len(gone) if archived else sum(j.status == "archived" for j in await run_in_threadpool(list_journeys,
+                                                                                                    ctx))
     lines = [{"a": a, "by": masked(a.archived_by), "reason": masked(a.reason)} for a in gone]
     return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": stats, "archived": lines,
-                                                 "show_archived": archived,
+                                                 "archived_count": count, "show_archived": archived,
                                                  "can_publish": me.can("journeys.publish"), "error": error,
                                                  "problem": problem, "done": done}, status_code=status)
 
