@@ -54,7 +54,8 @@ def test_upload_map_a_column_run_and_download_rejects(app: Application, clock: V
         assert re.search(r'id="col1" name="col1" data-field="phone"', fixed.text)
         wrong = client.post(f"/imports/{job}/mapping", data={"csrf_token": csrf, "col1": "phone", "col2": "phone"},
                             headers={"HX-Request": "true"})
-        assert "col2: phone is already chosen for column" in wrong.text and "data-field=\"phone\"" in wrong.text
+        assert 'data-reason="chosen_twice"' in wrong.text and "data-field=\"phone\"" in wrong.text
+        assert "该字段已被另一列选用" in wrong.text and "already chosen" not in wrong.text  # the reader's language
         ran = client.post(f"/imports/{job}/run", data={"csrf_token": csrf})
         assert ran.status_code == 303
         done = wait_done(client, ran.headers["location"])

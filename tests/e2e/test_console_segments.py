@@ -54,7 +54,8 @@ def test_the_builder_counts_as_conditions_change(app: Application, clock: Virtua
         page = client.get("/segments/shanghai")
         assert 'data-members="2"' in page.text and "b***@shop.cn" in page.text
         again = client.post("/segments", data=narrower)
-        assert again.status_code == 409 and "exists already" in again.text
+        assert again.status_code == 409 and 'data-field="key"' in again.text
+        assert "已存在：请换一个" in again.text and "exists already" not in again.text  # the reader's language
         listing = client.get("/segments")
         assert 'data-members="2"' in listing.text
 

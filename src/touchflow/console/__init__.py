@@ -34,6 +34,7 @@ from touchflow.console.views import (
     settings_approvals,
     settings_audit,
     settings_config,
+    settings_incidents,
     settings_users,
     work,
 )
@@ -41,14 +42,14 @@ from touchflow.console.views import (
 __all__ = ["OWN_BODY_LIMITS", "install"]
 
 # Paths that enforce their own body limit instead of the API's 16 MiB: they write the body to disk as it arrives
-# (the import upload: 50 MB, refused with a 413 page naming the limit — views/upload_stream.py).
-OWN_BODY_LIMITS = ("/imports",)
+# (the import upload: 50 MB, an asset: 5 MB, each refused with a 413 page naming the limit — views/upload_stream.py).
+OWN_BODY_LIMITS = ("/imports", "/content/assets")
 
 # One router per page area; an area added here appears at its own paths (nav.py lists what the sidebar shows).
 # duplicates before contacts: its /contacts/duplicates and /contacts/compare would match /contacts/{contact_id}.
 _AREAS = (static, login, account, home, duplicates, contacts, work, builder, content, assets, segments, imports,
           measure, measure_reports, measure_experiments, settings_approvals, settings_access, settings_audit,
-          settings_config, lifecycle, connectors, journey_runs, journey_versions, settings_users)
+          settings_incidents, settings_config, lifecycle, connectors, journey_runs, journey_versions, settings_users)
 
 
 def install(app: FastAPI) -> None:

@@ -32,7 +32,8 @@ FIELD_LABELS: dict[str, str] = {
     "password": N_("password"), "reason": N_("reason"), "role": N_("role"), "segment": N_("segment"),
     "source": N_("data source"), "status": N_("status"), "user": N_("user"), "permission": N_("permission"),
     "request": N_("request"), "kind": N_("kind"), "task": N_("task"),
-    "outcome": N_("outcome"), "offset": N_("page"), "": N_("request"),
+    "outcome": N_("outcome"), "offset": N_("page"), "": N_("request"), "segment.condition": N_("condition"),
+    "subject": N_("subject"), "comment": N_("comment"), "date": N_("day"), "from": N_("from"), "to": N_("to"),
 }
 REASONS: dict[str, str] = {
     "required": N_("it is required"),
@@ -46,6 +47,14 @@ REASONS: dict[str, str] = {
     "permission": N_("your role does not allow this"),
     "busy": N_("another run is in progress: try again when it ends"),
     "too_large": N_("it is over the size limit"),
+    "empty": N_("the file is empty"),
+    "not_archived": N_("it is not archived"),
+    "chosen_twice": N_("that field is already chosen for another column: each field takes one column"),
+    "exists": N_("it exists already: choose another"),
+    "no_condition": N_("add at least one condition"),
+    "say_what": N_("a rejection must say what to change"),
+    "day_format": N_("write a day as YYYY-MM-DD"),
+    "before_from": N_("it is before the first day"),
 }
 # (pattern over the service's reason, reason code), first match wins
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -59,6 +68,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"too long|at most \d+ characters", re.I), "too_long"),
     (re.compile(r"\bover \d+ ?(KiB|MiB|MB|KB)\b", re.I), "too_large"),
     (re.compile(r"permission", re.I), "permission"),
+    (re.compile(r"\bfile is empty\b", re.I), "empty"),
+    (re.compile(r"is not archived", re.I), "not_archived"),
+    (re.compile(r"is already chosen for column", re.I), "chosen_twice"),
+    (re.compile(r"exists already|already exists", re.I), "exists"),
+    (re.compile(r"add at least one condition", re.I), "no_condition"),
+    (re.compile(r"needs a subject", re.I), "required"),
+    (re.compile(r"must say what to change", re.I), "say_what"),
+    (re.compile(r"^a day written YYYY-MM-DD$"), "day_format"),
+    (re.compile(r"^is before from$"), "before_from"),
+    (re.compile(r"^daily, weekly or monthly$"), "choice"),
 )
 
 
@@ -115,7 +134,7 @@ def problem_of(exc: BaseException) -> Problem:
     elif isinstance(exc, LookupError) or code == "not_found":
         kind, code = "not_found", "not_found"
     elif name.endswith(("Busy", "Conflict", "Refused")) or code in ("archived", "nothing_to_do", "paused",
-                                                                      "yourself"):
+                                                                      "yourself", "not_archived", "exists"):
         kind = "conflict"
     else:
         kind = "validation"

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from touchflow.api.routes import api_state
 from touchflow.console.auth import ConsoleUser, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
@@ -54,18 +55,19 @@ def _fields(form: dict[str, str]) -> dict[str, Any]:
 
 
 def _editor(request: Request, me: ConsoleUser, fields: dict[str, Any], *, existing: TemplateVersion | None = None,
-            error: str | None = None, status: int = 200) -> Response:
+            error: Exception | None = None, status: int = 200) -> Response:
+    """The editor; ``error`` a refused save, shown through the catalogs (``console/errors.py``)."""
     check = None
     if fields["body"]:
         try:
             check = check_draft(services(request), fields["channel"], fields["subject"], fields["body"],
                                 fields["layout"], None)
         except ContentError as exc:
-            error = error or str(exc)
+            error = error or exc
     return render(request, me, "content/editor.html",
                   {"title": N_("Edit template") if existing else N_("New template"), "fields": fields,
                    "existing": existing, "channels": CHANNELS, "layouts": LAYOUTS, "review_tags": REVIEW_TAGS,
-                   "check": check, "error": error, "statuses": _STATUS,
+                   "check": check, "problem": problem_of(error) if error is not None else None, "statuses": _STATUS,
                    "can_pick_contact": me.can("contacts.read")}, status_code=status)
 
 
@@ -91,17 +93,19 @@ async def live_check(request: Request, me: Me) -> Response:
     try:
         fields = _fields(await read_form(request))
     except FormError as exc:
-        return render(request, me, "content/_check.html", {"check": None, "error": str(exc)}, status_code=422)
+        return render(request, me, "content/_check.html", {"check": None, "problem": problem_of(exc)},
+                      status_code=422)
     contact = fields["contact"].strip() if me.can("contacts.read") else ""
-    error = None
+    error, problem = None, None
     try:
         check = await run_in_threadpool(check_draft, services(request), fields["channel"], fields["subject"],
                                         fields["body"], fields["layout"], contact or None)
     except ContactNotFound:
         check, error = None, "contact"
     except ContentError as exc:
-        check, error = None, str(exc)
-    return render(request, me, "content/_check.html", {"check": check, "error": error, "contact": contact})
+        check, problem = None, problem_of(exc)
+    return render(request, me, "content/_check.html", {"check": check, "error": error, "problem": problem,
+                                                       "contact": contact})
 
 
 @router.post("/content/save", **allow("content.write"))
@@ -109,14 +113,14 @@ async def save(request: Request, me: Me) -> Response:
     try:
         fields = _fields(await read_form(request))
     except FormError as exc:
-        return _editor(request, me, _fields({}), error=str(exc), status=422)
+        return _editor(request, me, _fields({}), error=exc, status=422)
     state = api_state(request)
     try:
         saved = await state.write(save_template, state.services, fields["name"], fields["channel"],
                                   fields["subject"], fields["body"], fields["layout"], fields["tags"],
                                   me.principal.actor)
     except ContentError as exc:
-        return _editor(request, me, fields, error=str(exc), status=422)
+        return _editor(request, me, fields, error=exc, status=422)
     return RedirectResponse(f"/content/templates/{quote(saved.name)}?saved={saved.version}", status_code=303)
 
 
@@ -169,12 +173,17 @@ async def submit(request: Request, me: Me, name: str) -> Response:
         return RedirectResponse("/content", status_code=303)
     except ContentError as exc:
         return render(request, me, "content/missing.html", {"title": N_("Not possible"), "name": name,
-                                                            "error": str(exc)}, status_code=409)
+                                                            "problem": problem_of(exc)}, status_code=409)
     return RedirectResponse(f"/content/templates/{quote(name)}", status_code=303)
 
 
 @router.get("/content/reviews", **allow("content.read"))
-async def review_queue(request: Request, me: Me, error: str | None = None) -> Response:
+async def review_queue(request: Request, me: Me) -> Response:
+    return await _queue(request, me)
+
+
+async def _queue(request: Request, me: ConsoleUser, error: Exception | None = None) -> Response:
+    """The queue; ``error`` a refused decision, shown through the catalogs (``console/errors.py``)."""
     ctx = services(request)
     pending = await run_in_threadpool(list_reviews, ctx, "pending")
     items = []
@@ -186,7 +195,8 @@ async def review_queue(request: Request, me: Me, error: str | None = None) -> Re
                       "mine": me.principal.actor.same_as(version.created_by)})
     decided = (await run_in_threadpool(list_reviews, ctx, None))[-20:]
     return render(request, me, "content/reviews.html",
-                  {"title": N_("Review queue"), "items": items, "error": error,
+                  {"title": N_("Review queue"), "items": items,
+                   "problem": problem_of(error) if error is not None else None,
                    "decided": [r for r in reversed(decided) if r.status != "pending"]})
 
 
@@ -194,12 +204,12 @@ async def _decide(request: Request, me: ConsoleUser, review_id: str, approve: bo
     try:
         form = await read_form(request)
     except FormError as exc:
-        return await review_queue(request, me, error=str(exc))
+        return await _queue(request, me, error=exc)
     state = api_state(request)
     try:
         await state.write(decide_review, state.services, review_id, approve, me.principal, form.get("reason", ""))
     except (ContentNotFound, ContentError) as exc:
-        page = await review_queue(request, me, error=str(exc))
+        page = await _queue(request, me, error=exc)
         page.status_code = 409 if not isinstance(exc, ContentNotFound) else 404
         return page
     return RedirectResponse("/content/reviews", status_code=303)

@@ -128,11 +128,20 @@ def _gone(request: Request, me: ConsoleUser) -> Response:
     return render(request, me, "imports/missing.html", {"title": N_("Upload not found")}, status_code=404)
 
 
+def _mapping_problem(exc: Exception) -> Exception:
+    """A reader's ``--map FIELD=COLUMN: reason`` as a field error the catalogs show (the column named)."""
+    head, sep, reason = str(exc).partition(": ")
+    if sep and head.startswith("--map ") and "=" in head:
+        return FieldError(head.removeprefix("--map ").partition("=")[2][:100] or "file", reason)
+    return FieldError("file", str(exc).split(": ", 1)[-1]) if isinstance(exc, ReadError) else exc
+
+
 def _mapping_context(job: ImportJob, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """The preview with ``mapping``; ``problem`` (``console/errors.py``) when the mapping or the file is refused."""
     try:
-        return {"job": job, "preview": preview(job, mapping), "error": None}
+        return {"job": job, "preview": preview(job, mapping), "problem": None}
     except (MappingError, ReadError) as exc:
-        return {"job": job, "preview": preview(job, {}), "error": str(exc)}
+        return {"job": job, "preview": preview(job, {}), "problem": problem_of(_mapping_problem(exc))}
 
 
 @router.get("/imports/{job_id}", **allow("contacts.write"))
@@ -144,9 +153,9 @@ async def mapping_page(request: Request, me: Me, job_id: str) -> Response:
     return render(request, me, "imports/mapping.html", {"title": N_("Map columns"), **context})
 
 
-def _mapping_from(form: dict[str, str], headers: list[str]) -> tuple[dict[str, str], str | None]:
+def _mapping_from(form: dict[str, str], headers: list[str]) -> tuple[dict[str, str], FieldError | None]:
     """``col3=phone`` → ``phone`` is read from the fourth column; ``custom`` keeps it a custom attribute.
-    A field chosen for two columns is refused, naming both (a mapping has one column per field)."""
+    A field chosen for two columns is refused, naming the column (a mapping has one column per field)."""
     mapping: dict[str, str] = {}
     for index, header in enumerate(headers):
         chosen = form.get(f"col{index}", "").strip()
@@ -154,7 +163,7 @@ def _mapping_from(form: dict[str, str], headers: list[str]) -> tuple[dict[str, s
         if not field:
             continue
         if field in mapping:
-            return mapping, f"col{index}: {field} is already chosen for column {mapping[field]!r}"
+            return mapping, FieldError(header, f"{field} is already chosen for column {mapping[field]!r}")
         mapping[field] = header
     return mapping, None
 
@@ -165,20 +174,21 @@ async def change_mapping(request: Request, me: Me, job_id: str) -> Response:
     job = _job(me, job_id)
     if job is None:
         return _gone(request, me)
-    problem: str | None
+    problem: Exception | None
     try:
         form = await read_form(request)
     except FormError as exc:
-        form, problem = {}, str(exc)
+        form, problem = {}, exc
     else:
         problem = None
     headers = (await run_in_threadpool(preview, job)).headers
     mapping, wrong = _mapping_from(form, headers)
     problem = problem or wrong
     context = await run_in_threadpool(_mapping_context, job, job.mapping if problem else mapping)
-    if context["error"] is None and problem is None:
+    if context["problem"] is None and problem is None:
         job.mapping = mapping
-    context["error"] = problem or context["error"]
+    if problem is not None:
+        context["problem"] = problem_of(problem)
     if request.headers.get("hx-request") == "true":
         return render(request, me, "imports/_mapping.html", context)
     return RedirectResponse(f"/imports/{job.id}", status_code=303)

@@ -1,5 +1,6 @@
 """``/journeys/{key}/runs`` (J9): one journey's runs with each contact's name and masked phone/email, by status,
-paged; pause, resume, remove or retry one contact's run; and archiving a journey (its runs stop). Thin: each route
+paged; pause, resume, remove or retry one contact's run; archiving a journey (its runs stop) and restoring an
+archived one (paused, ``services/journey_archive.py``). Thin: each route
 calls one service (``services/journey_runs.py``, ``services/journeys.py``), which writes the audit row with the
 signed-in person as actor. Reading needs ``journeys.read``; acting needs ``journeys.publish``, as on
 ``/v1/journeys/{key}/runs``.
@@ -23,6 +24,7 @@ from touchflow.console.views.settings_support import back
 from touchflow.console.views.work import journeys_response
 from touchflow.domain.errors import FieldError
 from touchflow.services.contacts import ContactNotFound
+from touchflow.services.journey_archive import restore_journey
 from touchflow.services.journey_runs import RUN_STATUSES, journey_run_page
 from touchflow.services.journeys import JourneyError, set_journey_status, set_run_status
 
@@ -80,16 +82,30 @@ async def run_action(request: Request, me: Me, key: Key, contact_id: Annotated[s
 
 @router.post("/journeys/{key}/archive", **allow("journeys.publish"))
 async def archive(request: Request, me: Me, key: Key) -> Response:
-    """Archiving stops every run of the journey and cannot be undone: a reason is asked for and audited."""
+    """Archiving stops every run of the journey (they do not come back on a restore): a reason is asked for and
+    audited."""
     state = api_state(request)
     try:
         form = await read_form(request)
         reason = form.get("reason", "").strip()[:500]
         if not reason:
-            raise FieldError("reason", "say why the journey is archived (its runs stop; this cannot be undone)")
+            raise FieldError("reason", "say why the journey is archived (its runs stop)")
         await state.write(set_journey_status, state.services, key, "archived", actor=me.principal.actor.label,
                           reason=reason)
     except (FieldError, FormError, JourneyError) as exc:
         return await journeys_response(request, me, problem=problem_of(exc), status=422)
     return back("/journeys", done="archived")
 
+
+
+@router.post("/journeys/{key}/restore", **allow("journeys.publish"))
+async def restore(request: Request, me: Me, key: Key) -> Response:
+    """Bring an archived journey back, paused (a reason is asked for and audited as ``journey.restore``)."""
+    state = api_state(request)
+    try:
+        form = await read_form(request)
+        await state.write(restore_journey, state.services, key, actor=me.principal.actor.label,
+                          reason=form.get("reason", "")[:1000])
+    except (FormError, JourneyError) as exc:
+        return await journeys_response(request, me, problem=problem_of(exc), status=422, archived=True)
+    return back("/journeys", done="restored")

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from touchflow.console.auth import Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.i18n import N_, translations
 from touchflow.console.templating import render
 from touchflow.console.views.measure_charts import contribution_spec, rate_spec, trend_spec
@@ -200,6 +201,8 @@ async def metrics_page(request: Request, me: Me) -> Response:
              "pp": gettext("Percentage points")}
     values = await run_in_threadpool(explorer, services(request), query, words)
     status = 422 if values.get("error") is not None else 200
+    if values.get("error") is not None:
+        values["problem"] = problem_of(values["error"])  # the field and reason through the catalogs
     return render(request, me, "measure/metrics.html",
                   {"title": N_("Metrics explorer"), "breakdowns": BREAKDOWNS, "metric_names": METRIC_NAMES,
                    "chart_metrics": CHART_METRICS, "explain_metrics": list(DAILY_METRICS), "explain_by": EXPLAIN_BY,

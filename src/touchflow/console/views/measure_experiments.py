@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from touchflow.api.routes import api_state
 from touchflow.console.auth import ConsoleUser, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
@@ -64,13 +65,13 @@ def experiment_request(form: dict[str, str]) -> dict[str, Any]:
     return raw
 
 
-def _refusal(exc: Exception) -> list[tuple[str, str]]:
+def _refusal(exc: Exception) -> list[dict[str, Any]]:
+    """Each governance rule refused (named by its code), or the one field refused, through the catalogs."""
     if isinstance(exc, ExperimentRefused):
-        return [(r.rule, r.message) for r in exc.refusals]
+        return [{"rule": r.rule, "message": r.message} for r in exc.refusals]
     if isinstance(exc, ExperimentError | FieldError):
-        return [(exc.field, exc.reason)]
-    field, _, reason = str(exc).partition(": ")
-    return [(field, reason)]
+        return [{"problem": problem_of(FieldError(exc.field, exc.reason))}]
+    return [{"problem": problem_of(exc)}]
 
 
 async def _list_page(request: Request, me: ConsoleUser, status: int = 200, **values: Any) -> Response:

@@ -89,13 +89,20 @@ def _report_html(request: Request, kind: str, day: str, lang: str) -> str:
     return render_html(build_report(services(request), chosen, when), "en" if lang == "en" else "zh-CN")
 
 
+def _refused(request: Request, me: ConsoleUser, exc: FieldError) -> Response:
+    """A report asked for with a wrong kind or day: a small page (it may be shown in the frame) in the reader's
+    language, naming the field."""
+    return render(request, me, "measure/report_problem.html", {"title": N_("Reports"), "field_error": exc},
+                  status_code=422)
+
+
 @router.get("/measure/reports/{kind}/view", **allow("reports.read"))
 async def report_view(request: Request, me: Me, kind: str, date: str = "", lang: str = "zh-CN") -> Response:
     """The report page itself, for the frame: its own CSP (no script; framed by this site only)."""
     try:
         html = await run_in_threadpool(_report_html, request, kind, date, lang)
     except FieldError as exc:
-        return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
+        return _refused(request, me, exc)
     except FontMissing as exc:
         return Response(str(exc), status_code=503, media_type="text/plain; charset=utf-8")
     return HTMLResponse(html, headers={"Content-Security-Policy": _REPORT_POLICY, "Cache-Control": "no-store"})
@@ -107,7 +114,7 @@ async def report_pdf(request: Request, me: Me, kind: str, date: str = "", lang: 
         html = await run_in_threadpool(_report_html, request, kind, date, lang)
         pdf = await run_in_threadpool(render_pdf, html)
     except FieldError as exc:
-        return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
+        return _refused(request, me, exc)
     except FontMissing as exc:
         return Response(str(exc), status_code=503, media_type="text/plain; charset=utf-8")
     name = f"touchflow-{kind}-{date or 'latest'}.pdf"  # both checked by _choice above

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from touchflow.api.routes import api_state
 from touchflow.console.auth import ConsoleUser, Me, allow, services
+from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
@@ -47,11 +48,12 @@ _MEMBERS_SHOWN = 50
 _HISTORY_SHOWN = 25
 
 
-def _builder_page(request: Request, me: ConsoleUser, builder: Builder, *, error: str | None = None,
+def _builder_page(request: Request, me: ConsoleUser, builder: Builder, *, error: Exception | None = None,
                   status: int = 200) -> Response:
+    """The builder; ``error`` a refused form or condition, shown through the catalogs (``console/errors.py``)."""
     return render(request, me, "segments/new.html",
                   {"title": N_("New segment"), "b": builder, "kinds": KINDS, "ops": ATTR_OPS, "max_rows": MAX_ROWS,
-                   "error": error}, status_code=status)
+                   "problem": problem_of(error) if error is not None else None}, status_code=status)
 
 
 @router.get("/segments", **allow("segments.read"))
@@ -71,7 +73,7 @@ async def builder_rows(request: Request, me: Me) -> Response:
     try:
         builder = read_builder(await read_form(request))
     except FormError as exc:
-        return render(request, me, "segments/_preview.html", {"error": str(exc)}, status_code=422)
+        return render(request, me, "segments/_preview.html", {"problem": problem_of(exc)}, status_code=422)
     return render(request, me, "segments/_rows.html", {"b": builder, "kinds": KINDS, "ops": ATTR_OPS,
                                                       "max_rows": MAX_ROWS})
 
@@ -86,7 +88,7 @@ async def live_preview(request: Request, me: Me) -> Response:
         ctx = services(request)
         found = await run_in_threadpool(preview_segment, ctx, builder.data(for_preview=True), _SAMPLE)
     except (FormError, PathError) as exc:
-        return render(request, me, "segments/_preview.html", {"error": str(exc)})
+        return render(request, me, "segments/_preview.html", {"problem": problem_of(exc)})
     labels = await run_in_threadpool(contact_labels, ctx, found.sample) if me.can("contacts.read") else {}
     return render(request, me, "segments/_preview.html",
                   {"count": found.count, "sample": [labels.get(c) for c in found.sample], "masked_ids": found.sample})
@@ -98,17 +100,17 @@ async def save_segment(request: Request, me: Me) -> Response:
         builder = read_builder(await read_form(request))
         data = builder.data()
     except FormError as exc:
-        return _builder_page(request, me, Builder(), error=str(exc), status=422)
+        return _builder_page(request, me, Builder(), error=exc, status=422)
     except PathError as exc:
-        return _builder_page(request, me, builder, error=str(exc), status=422)
+        return _builder_page(request, me, builder, error=exc, status=422)
     state = api_state(request)
     try:
         saved = await state.write(create_segment, state.services, data, actor=me.principal.actor.label)
     except SegmentExists:
         return _builder_page(request, me, builder, status=409,
-                             error=f"key: {builder.key!r} exists already; choose another key")
+                             error=FieldError("key", f"{builder.key!r} exists already; choose another key"))
     except PathError as exc:
-        return _builder_page(request, me, builder, error=str(exc), status=422)
+        return _builder_page(request, me, builder, error=exc, status=422)
     return RedirectResponse(f"/segments/{quote(saved.record.key)}?saved=1", status_code=303)
 
 

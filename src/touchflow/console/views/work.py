@@ -1,5 +1,6 @@
 """``/tasks`` (J11: queues with SLA countdowns, complete with an outcome, timeliness per person and team) and
-``/journeys`` (status, key numbers, pause/resume — J9). Thin: each route calls one service."""
+``/journeys`` (status, key numbers, pause/resume — J9; ``?show=archived``: the archived ones, who archived each, when
+and why, and restoring one — ``journey_runs``). Thin: each route calls one service."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from touchflow.console.errors import problem_of
 from touchflow.console.forms import FormError, read_form
 from touchflow.console.i18n import N_
 from touchflow.console.templating import render
+from touchflow.console.views.settings_support import masked
 from touchflow.domain.governance.scope import assignee_scope
-from touchflow.services.journeys import JourneyError, journeys_overview, set_journey_status
+from touchflow.services.journey_archive import archived_journeys
+from touchflow.services.journeys import JourneyError, journeys_overview, list_journeys, set_journey_status
 from touchflow.services.task_board import OUTCOMES, finish_task, task_board
 from touchflow.services.tasks import TaskNotFound
 
@@ -62,18 +65,27 @@ async def task_done(request: Request, me: Me, task_id: Annotated[str, Path(max_l
 
 
 async def journeys_response(request: Request, me: ConsoleUser, *, error: str | None = None, problem: object = None,
-                            done: str = "", status: int = 200) -> Response:
-    """The journeys list (archived ones left out); ``problem`` a ``console.errors.Problem`` to show."""
+                            done: str = "", status: int = 200, archived: bool = False) -> Response:
+    """The journeys list (archived ones left out), or with ``archived`` only the archived ones; ``problem`` a
+    ``console.errors.Problem`` to show."""
     ctx = services(request)
-    stats = await run_in_threadpool(journeys_overview, ctx)
-    return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": stats,
+    stats = [] if archived else await run_in_threadpool(journeys_overview, ctx)
+    # who/when/why (one audit read per archived journey) only on the archived tab; the other tab counts them
+    gone = await run_in_threadpool(archived_journeys, ctx) if archived else []
+    count = len(gone) if archived else sum(j.status == "archived" for j in await run_in_threadpool(list_journeys,
+                                                                                                    ctx))
+    lines = [{"a": a, "by": masked(a.archived_by), "reason": masked(a.reason)} for a in gone]
+    return render(request, me, "journeys.html", {"title": N_("Journeys"), "stats": stats, "archived": lines,
+                                                 "archived_count": count, "show_archived": archived,
                                                  "can_publish": me.can("journeys.publish"), "error": error,
                                                  "problem": problem, "done": done}, status_code=status)
 
 
 @router.get("/journeys", **allow("journeys.read"))
-async def journeys_page(request: Request, me: Me, error: str | None = None, done: str = "") -> Response:
-    return await journeys_response(request, me, error=error, done=done if done == "archived" else "")
+async def journeys_page(request: Request, me: Me, error: str | None = None, done: str = "",
+                        show: Annotated[Literal["archived"] | None, Query()] = None) -> Response:
+    return await journeys_response(request, me, error=error, archived=show == "archived",
+                                   done=done if done in ("archived", "restored") else "")
 
 
 @router.post("/journeys/{key}/status", **allow("journeys.publish"))
