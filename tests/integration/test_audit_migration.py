@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
 
+from tests.integration.own_database import database_of_its_own
 from touchflow.bootstrap import bootstrap
-from touchflow.config import Settings, normalise_database_url
+from touchflow.config import Settings
 from touchflow.services.audit import verify_chain
 from touchflow.store import schema
 from touchflow.store.types import JSONDoc, UTCDateTime
@@ -26,22 +25,7 @@ _old_audit = sa.table("audit_log", sa.column("id", sa.Integer()), sa.column("at"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
-        return
-    admin = os.environ.get("TOUCHFLOW_TEST_POSTGRES_URL")
-    if not admin:
-        pytest.skip("PostgreSQL tests skipped: set TOUCHFLOW_TEST_POSTGRES_URL")
-    admin = normalise_database_url(admin)
-    name = f"touchflow_audit_migration_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{admin.rpartition('/')[0]}/{name}"
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    yield from database_of_its_own(request.param, tmp_path, "audit_migration")
 
 
 def test_rows_written_before_the_chain_verify_after_the_migration(empty_database: str) -> None:

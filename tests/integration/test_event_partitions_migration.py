@@ -5,7 +5,6 @@ after it; its downgrade gives the plain table back with every row (PostgreSQL; S
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from tests.integration.own_database import database_of_its_own
 from touchflow.bootstrap import bootstrap
 from touchflow.clock import VirtualClock
-from touchflow.config import Settings, normalise_database_url
+from touchflow.config import Settings
 from touchflow.store import schema
 from touchflow.store.tables import contacts
 
@@ -29,22 +29,7 @@ _COLUMNS = "id, contact_id, type, occurred_at, received_at, source, properties, 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
-        return
-    admin = os.environ.get("TOUCHFLOW_TEST_POSTGRES_URL")
-    if not admin:
-        pytest.skip("PostgreSQL tests skipped: set TOUCHFLOW_TEST_POSTGRES_URL")
-    admin = normalise_database_url(admin)
-    name = f"touchflow_partition_migration_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{admin.rpartition('/')[0]}/{name}"
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    yield from database_of_its_own(request.param, tmp_path, "partition_migration")
 
 
 def _migrate(engine: sa.Engine, target: str, down: bool = False) -> None:

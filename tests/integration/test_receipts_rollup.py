@@ -6,7 +6,6 @@ backfill of rollups counted before it, and after incremental refreshes that foll
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,11 +13,12 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, inspect, or_, select, text, update
+from sqlalchemy import inspect, or_, select, update
 
+from tests.integration.own_database import database_of_its_own
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
-from touchflow.config import Settings, normalise_database_url
+from touchflow.config import Settings
 from touchflow.engine.channel_registry import ChannelRegistry
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime
@@ -45,22 +45,7 @@ nodes:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of its own: the test migrates it down and up again."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'receipts.db').as_posix()}"
-        return
-    admin = os.environ.get("TOUCHFLOW_TEST_POSTGRES_URL")
-    if not admin:
-        pytest.skip("PostgreSQL tests skipped: set TOUCHFLOW_TEST_POSTGRES_URL")
-    admin = normalise_database_url(admin)
-    name = f"touchflow_receipts_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{admin.rpartition('/')[0]}/{name}"
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    yield from database_of_its_own(request.param, tmp_path, "receipts")
 
 
 def _send(app: Application, clock: VirtualClock, first: int, people: int) -> list[str]:

@@ -3,7 +3,6 @@ the first refresh after it recounts every rollup row under the new watermark (SQ
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from tests.integration.own_database import database_of_its_own
 from touchflow.bootstrap import bootstrap
 from touchflow.clock import VirtualClock
-from touchflow.config import Settings, normalise_database_url
+from touchflow.config import Settings
 from touchflow.services.metrics import CURSOR_KEY, metric_rows, refresh_rollups
 from touchflow.store import schema
 from touchflow.store.tables import contacts, workspace_settings
@@ -31,22 +31,7 @@ _old_events = sa.table("events", sa.column("id", sa.String()), sa.column("contac
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
-        return
-    admin = os.environ.get("TOUCHFLOW_TEST_POSTGRES_URL")
-    if not admin:
-        pytest.skip("PostgreSQL tests skipped: set TOUCHFLOW_TEST_POSTGRES_URL")
-    admin = normalise_database_url(admin)
-    name = f"touchflow_rollup_migration_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{admin.rpartition('/')[0]}/{name}"
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    yield from database_of_its_own(request.param, tmp_path, "rollup_migration")
 
 
 def test_the_migration_backfills_columns_and_the_rollups_recount(empty_database: str) -> None:
