@@ -45,7 +45,7 @@ CHUNK = 250  # contacts per ingest call
 WAIT_S = 2
 BATCH = 200  # the workers' batch size: small, so a kill lands between many commits
 READY_TIMEOUT_S = 30.0
-DRAIN_TIMEOUT_S = 45.0
+DRAIN_TIMEOUT_S = 150.0  # a liveness bound, not a speed aim: alone ~19 s; 45 s was missed in full runs on a slow host
 
 JOURNEY = f"""
 key: reliability_three_steps
