@@ -16,7 +16,7 @@ import { overlayDiff } from "./diffOverlay.js";
 import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
 import { DryRunPanel, showSimOnEdge } from "./DryRunPanel.jsx";
-import { useMeasured } from "./measured.js";
+import { useMeasured, useRemeasureHidden } from "./measured.js";
 import { useKeyboardPick } from "./keyboardPick.js";
 
 const HISTORY = 250;
@@ -129,6 +129,7 @@ function Builder({ config }) {
     measured.attach(f.nodes);
     return diff ? overlayDiff(f, diff, t) : f;
   }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured]);
+  useRemeasureHidden(nodes);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
