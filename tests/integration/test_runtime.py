@@ -94,6 +94,31 @@ def test_opening_the_email_takes_the_engaged_branch(app: Application, clock: Vir
     assert "whitepaper_engaged" in get_contact_profile(app.services, "email:a@x.cn").state.tags
 
 
+def test_a_run_on_an_earlier_version_hears_an_event_the_current_version_dropped(app: Application,
+                                                                               clock: VirtualClock) -> None:
+    """Running contacts finish on their version (J10): v2 stops waiting for opens, v1's waiting run still hears one."""
+    publish(app, "rule_a_whitepaper")
+    runtime = JourneyRuntime(app.services, dispatcher=Dispatcher(app.services))
+    download(app, "a@x.cn")
+    runtime.tick()
+    with app.engine.connect() as c:
+        message_id, journey_id = c.execute(select(outbox.c.id, outbox.c.journey_id)).one()
+    v1 = (EXAMPLES / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
+    v2 = v1.replace("events: [message_opened, message_clicked]", "events: [message_clicked]")
+    assert v2 != v1 and "message_opened" not in v2
+    publish_journey(app.services, v2, actor="test")
+    clock.advance(timedelta(hours=5))
+    record_events(app.services, "email", [RawItem({
+        "type": "message_opened", "email": "a@x.cn", "occurred_at": clock.now().isoformat(),
+        "properties": {"message_id": message_id, "channel": "email", "journey_id": journey_id,
+                       "node_id": "send_digest"}})])
+    runtime.tick()
+    traces = trace_contact(app.services, "rule_a_whitepaper", "email:a@x.cn")
+    assert traces[0].run.version == 1 and traces[0].run.status == "completed"
+    assert "engaged" in [s.node_id for s in traces[0].steps]
+    assert len(outbox_rows(app)) == 1  # no WeCom follow-up: the open was heard
+
+
 def test_entry_rules_and_reentry(app: Application, clock: VirtualClock) -> None:
     publish(app, "rule_a_whitepaper")  # max 3 entries, cooldown 30 d
     runtime = JourneyRuntime(app.services)

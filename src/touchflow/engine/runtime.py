@@ -158,10 +158,6 @@ class JourneyRuntime:
             if not inbox:
                 return report
             active = self.catalog.active(uow)
-            listening: dict[str, set[str]] = defaultdict(set)  # event type -> journeys whose runs it can move
-            for journey_id, (_, definition) in active.by_id.items():
-                for event_type in definition.event_types():
-                    listening[event_type].add(journey_id)
             contact_ids = {e.contact_id for e in inbox}
             live_runs = uow.journeys.runs_of(contact_ids, statuses=("active", "waiting"))
             if isolate:  # a run whose version cannot be loaded is parked below
@@ -194,6 +190,7 @@ class JourneyRuntime:
             history: dict[tuple[str, str, str | None], list[tuple[datetime, RunStatus]]] = defaultdict(list)
             for run in uow.journeys.runs_of(contact_ids, entry_journeys) if entry_journeys else []:
                 history[(run.contact_id, run.journey_id, run.entry_key)].append((run.entered_at, run.status))
+            heard: dict[tuple[str, int], frozenset[str]] = {}  # (journey, version) -> event types it hears
             runs_by_contact: dict[str, list[Run]] = defaultdict(list)
             for run in live_runs:
                 runs_by_contact[run.contact_id].append(run)
@@ -202,8 +199,13 @@ class JourneyRuntime:
                 contact_facts = facts[item.contact_id]
                 moved: list[Run] = []
                 for run in runs_by_contact[item.contact_id]:
-                    if run.journey_id in listening.get(item.type, ()) and run.status in ("active", "waiting"):
-                        definition = definitions[(run.journey_id, run.version)]
+                    # a run hears what its own version listens for: running contacts finish on their version
+                    version = (run.journey_id, run.version)
+                    if version not in heard:
+                        heard[version] = definitions[version].event_types()
+                    if run.journey_id in active.by_id and run.status in ("active", "waiting") \
+                            and item.type in heard[version]:
+                        definition = definitions[version]
                         try:
                             result = advance(definition, run, contact_facts, EventArrived(fact), now, batch.arms)
                         except Exception as exc:
