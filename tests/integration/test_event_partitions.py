@@ -14,6 +14,7 @@ from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.events import EventInput
 from touchflow.services.retention import purge, set_retention_policy
+from touchflow.store.events import SqlEventRepository
 from touchflow.store.partitions import months_ahead, partition_name
 from touchflow.store.tables import events
 
@@ -139,3 +140,28 @@ def test_a_month_detached_by_a_pass_that_stopped_is_dropped_by_the_next(app: App
         assert c.execute(text("SELECT count(*) FROM events_p202603")).scalar_one() == 0
     _store(app, contact, ("m1", MARCH))  # its id is free again
     assert _where(app)["m1"][0] == "events_p202603"
+
+
+def test_the_repository_claims_ids_set_wise_and_other_writers_still_meet_the_trigger(app: Application) -> None:
+    """Migration 0036: the repository writes ``event_ids`` in one statement and skips the per-row trigger for its
+    own rows only; a raw insert later in the same transaction is still checked, and a repeat in a batch is dropped."""
+    _pg_only(app)
+    contact = make_contacts(app, 1)[0]
+    _store(app, contact, ("s1", MARCH))
+    with app.engine.begin() as c:
+        repo = SqlEventRepository(c)
+        repo.insert([(EventInput(i, "page_view", (), at, "web", {}), contact)
+                     for i, at in (("s1", APRIL), ("s2", APRIL), ("s2", MARCH), ("s3", MARCH))], MARCH)
+        assert c.execute(text("SELECT current_setting('touchflow.event_ids_claimed', true)")).scalar() == "off"
+        for event_id in ("s3", "s4", "s4"):  # around the repository, after it, in its transaction
+            c.execute(insert(events).values(id=event_id, contact_id=contact, type="page_view", occurred_at=APRIL,
+                                            received_at=APRIL, source="raw", properties={}))
+    stored = _where(app)
+    assert sorted(stored) == ["s1", "s2", "s3", "s4"]
+    assert stored["s1"][1] == MARCH and stored["s2"][1] == APRIL and stored["s3"][1] == MARCH
+    with app.engine.connect() as c:
+        ids = c.execute(text("SELECT count(*) FROM event_ids WHERE id LIKE 's%'")).scalar()
+        whens = dict(c.execute(text("SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = "
+                                    "'events'::regclass AND tgname IN ('events_dedupe', 'events_msg_columns')")).all())
+    assert ids == 4
+    assert "event_ids_claimed" in whens["events_dedupe"] and "msg_id IS NULL" in whens["events_msg_columns"]

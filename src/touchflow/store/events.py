@@ -62,9 +62,31 @@ class SqlEventRepository:
                                    versions.get(message_id_of(e.id, e.properties)) if e.type in AFTER_SEND else None)
             rows.append((e.id, contact_id, e.type, e.occurred_at, received_at, e.source, e.properties,
                          self._label(e), *(dims or _NO_COLUMNS)))
-        # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch. On
-        # PostgreSQL the events_dedupe trigger does it through event_ids, in this same transaction (ADR 0054).
-        bulk_insert(self._c, events, _INSERT_COLUMNS, rows, ignore_conflicts=True)
+        # A concurrent duplicate (same id, other transaction) is ignored rather than failing the batch.
+        if self._c.dialect.name != "postgresql":
+            bulk_insert(self._c, events, _INSERT_COLUMNS, rows, ignore_conflicts=True)
+            return
+        # PostgreSQL (ADR 0054, migration 0036): the batch's ids are claimed in event_ids by one statement, in
+        # key order, and only the rows that won their id are written, with the per-row dedupe trigger skipped.
+        claimed = self._claim_ids(sorted({row[0] for row in rows}))
+        first: dict[str, tuple[Any, ...]] = {}
+        for row in rows:
+            if row[0] in claimed:
+                first.setdefault(row[0], row)  # a repeated id in the batch: the first one written stays
+        if not first:
+            return
+        self._c.exec_driver_sql("SELECT set_config('touchflow.event_ids_claimed', 'on', true)")
+        bulk_insert(self._c, events, _INSERT_COLUMNS, list(first.values()), ignore_conflicts=True)
+        self._c.exec_driver_sql("SELECT set_config('touchflow.event_ids_claimed', 'off', true)")
+
+    def _claim_ids(self, ids: Sequence[str]) -> set[str]:
+        """Insert ``ids`` into event_ids; those that were not there yet (a concurrent writer's wait on the key)."""
+        claimed: set[str] = set()
+        for start in range(0, len(ids), 2000):
+            claimed.update(self._c.exec_driver_sql(
+                "INSERT INTO event_ids (id) SELECT unnest(%(ids)s::varchar[]) ORDER BY 1 "
+                "ON CONFLICT DO NOTHING RETURNING id", {"ids": list(ids[start:start + 2000])}).scalars())
+        return claimed
 
     def _sent_versions(self, batch: Sequence[EventInput]) -> dict[str, Any]:
         """Template versions of the sends that later events of ``batch`` inherit (rollup columns, ADR 0033): the
