@@ -5,30 +5,21 @@ before publishing and the scenario's counts on edges — on the canvas in Chromi
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from tests.e2e.accounts_support import make_user
 from tests.e2e.console_browser_support import axe_violations, live_chromium, needs_chromium, screenshot
+from tests.e2e.journey_support import RULE_A, SCENARIO, V2, VIP, download, row_counts, run_engine, save_templates
 from tests.e2e.test_console_browser_work import _sign_in
-from tests.e2e.test_journey_dry_run_reactions import VIP, _rows
-from tests.e2e.test_journey_impact import V2, _download, _run
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.services.content import save_template
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.journey_drafts import read_draft, save_draft
 from touchflow.services.journeys import publish_journey
 from touchflow.services.segments import add_members, create_segment
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "journeys"
-RULE_A = (EXAMPLES / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
-SCENARIO = (EXAMPLES / "rule_a_whitepaper.scenario.yaml").read_text(encoding="utf-8")
-
 
 def _world(app: Application) -> None:
-    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom"),
-                          ("webinar_sms", "sms")):
-        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
+    save_templates(app, ("webinar_sms", "sms"))
     upsert_contacts(app.services, "crm", [RawItem({"email": "li@example.cn", "name": "李雷", "wecom": "wm-li",
                                                    "phone": "+8613900000001", "lifecycle_stage": "prospect",
                                                    "consent.sms": "denied"})])
@@ -45,7 +36,7 @@ def test_the_dry_run_contact_reacts_and_branches_show_what_they_read(app: Applic
     with live_chromium(app) as (url, chromium):
         page = chromium.new_page(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
         _sign_in(page, url, "zhao@example.cn", clock)
-        before = _rows(app)  # signed in (a session, an audit row); from here on nothing is written
+        before = row_counts(app)  # signed in (a session, an audit row); from here on nothing is written
         page.goto(f"{url}/journeys/rule_a_whitepaper/builder")
         page.locator('[data-node-id="wait_engagement"]').wait_for()
         assert page.locator("[data-reactions] legend").inner_text() == "联系人的行为"
@@ -84,21 +75,21 @@ def test_the_dry_run_contact_reacts_and_branches_show_what_they_read(app: Applic
         assert "skipped · consent" in page.locator("[data-dry-detail]").inner_text()  # the SMS consent withdrawn
         assert axe_violations(page) == []
         screenshot(page, "16-流程画布-试运行反应.png")
-    assert _rows(app) == before
+    assert row_counts(app) == before
 
 
 @needs_chromium
 def test_impact_preview_and_scenario_counts_on_edges(app: Application, clock: VirtualClock) -> None:
     _world(app)
     publish_journey(app.services, RULE_A, actor="test")
-    _download(app, clock, ["a@impact.test", "b@impact.test"])
-    _run(app)
+    download(app, clock, ["a@impact.test", "b@impact.test"])
+    run_engine(app)
     save_draft(app.services, "rule_a_whitepaper", V2, if_match=read_draft(app.services, "rule_a_whitepaper").token,
                actor="test")
     with live_chromium(app) as (url, chromium):
         page = chromium.new_page(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
         _sign_in(page, url, "zhao@example.cn", clock)
-        before = _rows(app)  # signed in (a session, an audit row); from here on nothing is written
+        before = row_counts(app)  # signed in (a session, an audit row); from here on nothing is written
         page.goto(f"{url}/journeys/rule_a_whitepaper/builder")
         page.locator('[data-node-id="wait_engagement"]').wait_for()
         assert page.locator("#tf-impact-h").inner_text() == "发布影响"
@@ -123,4 +114,4 @@ def test_impact_preview_and_scenario_counts_on_edges(app: Application, clock: Vi
         badge = page.locator('[data-node-id="wait_engagement"] [data-outcome]').inner_text()  # the node's own counts
         assert f"on_event {counts['on_event']}" in badge and f"on_timeout {counts['on_timeout']}" in badge, badge
         assert axe_violations(page) == []
-    assert _rows(app) == before
+    assert row_counts(app) == before

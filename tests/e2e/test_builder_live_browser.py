@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tests.e2e.accounts_support import make_user
 from tests.e2e.console_browser_support import axe_violations, builder_canvas, needs_chromium, screenshot
-from tests.e2e.test_journey_live_api import seed
+from tests.e2e.journey_support import seed_live
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.services.journey_live import live_numbers
@@ -17,7 +17,7 @@ from touchflow.services.metrics import local_today
 
 @needs_chromium
 def test_live_badges_and_acting_on_who_waits(app: Application, clock: VirtualClock) -> None:
-    seed(app, clock)
+    seed_live(app, clock)
     make_user(app, "zhao@example.cn", "strategist", "赵主管")
     end = local_today(app.services)
     expected = live_numbers(app.services, "rule_a_whitepaper", start=end - timedelta(days=29), end=end)

@@ -4,46 +4,28 @@ every node's outcome — and the real store untouched (row counts of every table
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
-import sqlalchemy as sa
-from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
+from tests.e2e.journey_support import RULE_A, SCENARIO, TestClient, put_definition, row_counts, save_templates
 from touchflow.bootstrap import Application
 from touchflow.cli import app as cli_app
-from touchflow.services.content import save_template
 from touchflow.services.guarding import set_guardrail_policy
 from touchflow.services.ingest import RawItem, upsert_contacts
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
-YAML = {"Content-Type": "application/yaml"}
-WATCHED = ("contacts", "contact_tags", "events", "journey_runs", "run_steps", "outbox", "tasks", "event_inbox",
-           "audit_log", "suppressions", "journey_versions")
-
-
-def _counts(app: Application) -> dict[str, int]:
-    with app.engine.connect() as conn:
-        return {t: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()) for t in WATCHED}
-
 
 def _world(app: Application, client: TestClient) -> None:
-    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom")):
-        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
+    save_templates(app)
     report = upsert_contacts(app.services, "crm", [RawItem({"email": "li@example.cn", "name": "李雷", "wecom": "wm-li",
                                                             "industry": "制造业", "tags": "b2b"})])
     assert not report.rejected, report.rejected
-    assert client.put("/v1/journeys/rule_a_whitepaper/definition", content=RULE_A, headers=YAML).status_code == 200
+    put_definition(client, "rule_a_whitepaper", RULE_A)
 
 
 def test_dry_run_walks_every_node_in_virtual_time_and_writes_nothing(app: Application, client: TestClient) -> None:
     _world(app, client)
-    before = _counts(app)
+    before = row_counts(app)
     response = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={"contact": "li@example.cn"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -57,24 +39,24 @@ def test_dry_run_walks_every_node_in_virtual_time_and_writes_nothing(app: Applic
     assert nodes["cs_task"]["edge"] == "next" and "done" in nodes
     assert "engaged" not in nodes  # no open in the sandbox: the other way was not taken
     assert body["status"] == "completed" and body["entered"] is True
-    assert _counts(app) == before  # nothing sent, nothing written
+    assert row_counts(app) == before  # nothing sent, nothing written
 
     # the workspace's quiet hours for WeCom reach the sandbox: the follow-up waits, it is not sent at once
     set_guardrail_policy(app.services, {"quiet_hours": {"start": "00:00", "end": "23:59", "channels": ["wecom"]}},
                          actor="test")
-    before = _counts(app)
+    before = row_counts(app)
     quiet = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={"contact": "li@example.cn"}).json()
     wecom = quiet["nodes"]["wecom_followup"]["messages"][0]
     assert wecom["created_at"] == "2026-03-05T01:00:00+00:00"  # 09:00 in Shanghai, inside the quiet hours
     assert wecom["sent_at"] == "2026-03-05T15:59:00+00:00"  # deferred to their end (23:59 Shanghai)
     assert quiet["nodes"]["wecom_followup"]["badge"] == "wecom: sent @ +3d14h59m"  # the canvas shows the wait
-    assert _counts(app) == before
+    assert row_counts(app) == before
 
     # an edited definition in the body, not the saved draft: the timeout moves
     edited = client.post("/v1/journeys/rule_a_whitepaper/dry-run", json={
         "contact": "li@example.cn", "definition": RULE_A.replace("timeout: 3d", "timeout: 2d")})
     assert edited.status_code == 200 and edited.json()["nodes"]["wait_engagement"]["offset"] == "2d"
-    assert _counts(app) == before
+    assert row_counts(app) == before
 
 
 def test_dry_run_hostile_input_names_the_field(app: Application, client: TestClient) -> None:
@@ -94,7 +76,7 @@ def test_dry_run_hostile_input_names_the_field(app: Application, client: TestCli
 
 def test_journey_dry_run_cli(app: Application, client: TestClient, database_url: str, tmp_path: Path) -> None:
     _world(app, client)
-    before = _counts(app)
+    before = row_counts(app)
     runner = CliRunner()
     env = {"TOUCHFLOW_DATABASE_URL": database_url}
     result = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn",
@@ -118,16 +100,12 @@ def test_journey_dry_run_cli(app: Application, client: TestClient, database_url:
     missing = runner.invoke(cli_app, ["journey", "dry-run", "rule_a_whitepaper", "--contact", "li@example.cn",
                                       "--file", str(tmp_path / "none.yaml")], env=env)
     assert missing.exit_code == 2 and "--file" in missing.output
-    assert _counts(app) == before
-
-
-SCENARIO = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.scenario.yaml").read_text(
-    encoding="utf-8")
+    assert row_counts(app) == before
 
 
 def test_scenario_run_counts_every_node_and_writes_nothing(app: Application, client: TestClient) -> None:
     _world(app, client)
-    before = _counts(app)
+    before = row_counts(app)
     url = "/v1/journeys/rule_a_whitepaper/scenario-run"
     response = client.post(url, json={"scenario": SCENARIO})
     assert response.status_code == 200, response.text
@@ -136,7 +114,7 @@ def test_scenario_run_counts_every_node_and_writes_nothing(app: Application, cli
     counts = body["counts"]
     assert counts["send_digest"]["entered"] == 106  # reader 3 + ignorer 3 + typical 100; case_reader never enters
     assert counts["wait_engagement"]["left"]["on_timeout"] + counts["wait_engagement"]["left"]["on_event"] == 106
-    assert _counts(app) == before
+    assert row_counts(app) == before
     bad = client.post(url, json={"scenario": SCENARIO.replace("count: 100", "count: -1")})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("scenario.personas")
 
@@ -169,8 +147,8 @@ nodes:
 
 def test_dry_run_shows_the_branch_case_met_and_the_values_read(app: Application, client: TestClient) -> None:
     _world(app, client)
-    assert client.put("/v1/journeys/by_industry/definition", content=BRANCHY, headers=YAML).status_code == 200
-    before = _counts(app)
+    put_definition(client, "by_industry", BRANCHY)
+    before = row_counts(app)
     body = client.post("/v1/journeys/by_industry/dry-run", json={"contact": "email:li@example.cn"}).json()
     pick = body["nodes"]["pick"]
     assert pick["edge"] == "case[1]" and "factory" in body["nodes"] and "finance" not in body["nodes"]
@@ -178,4 +156,4 @@ def test_dry_run_shows_the_branch_case_met_and_the_values_read(app: Application,
     assert pick["detail"]["why"][0][0] == {"attr": "industry", "op": "eq", "expected": "金融", "actual": "制造业",
                                            "result": False}
     assert pick["detail"]["why"][1][0]["result"] is True
-    assert _counts(app) == before  # contact_tags too: the sandbox contact was tagged "factory", the real one not
+    assert row_counts(app) == before  # contact_tags too: the sandbox contact was tagged "factory", the real one not

@@ -4,70 +4,16 @@ guardrails see — and every table of the real database keeps its row count (not
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
-import sqlalchemy as sa
-from starlette.exceptions import StarletteDeprecationWarning
-
+from tests.e2e.journey_support import RULE_A, SCENARIO, VIP, TestClient, put_definition, row_counts, save_templates
 from touchflow.bootstrap import Application
-from touchflow.services.content import save_template
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.services.segments import add_members, create_segment
-from touchflow.store.tables import metadata
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
-YAML = {"Content-Type": "application/yaml"}
 URL = "/v1/journeys/rule_a_whitepaper/dry-run"
-
-VIP = """key: vip_webinar
-name: VIP webinar
-trigger:
-  event: content_download
-nodes:
-  pick:
-    kind: branch
-    cases:
-      - if: {in_segment: vip}
-        next: invite
-      - if: {attr: lifecycle_stage, eq: customer}
-        next: invite
-    else: done
-  invite:
-    kind: send
-    channel: sms
-    template: webinar_sms
-    next: wait_join
-  wait_join:
-    kind: wait_event
-    events: [webinar_joined]
-    timeout: 2d
-    on_event: joined
-    on_timeout: done
-  joined:
-    kind: update_contact
-    add_tags: [joined]
-    next: done
-  done:
-    kind: exit
-"""
-
-
-def _rows(app: Application) -> dict[str, int]:
-    """Every table of the schema, not a chosen few."""
-    with app.engine.connect() as conn:
-        return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-                for t in metadata.sorted_tables}
 
 
 def _world(app: Application, client: TestClient) -> None:
-    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom"),
-                          ("webinar_sms", "sms")):
-        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
+    save_templates(app, ("webinar_sms", "sms"))
     report = upsert_contacts(app.services, "crm", [
         RawItem({"email": "li@example.cn", "name": "李雷", "wecom": "wm-li", "phone": "+8613900000001",
                  "lifecycle_stage": "prospect", "tags": "b2b", "consent.sms": "denied", "consent.email": "granted"}),
@@ -75,13 +21,13 @@ def _world(app: Application, client: TestClient) -> None:
     assert not report.rejected, report.rejected
     create_segment(app.services, {"key": "vip", "name": "VIP", "kind": "static"}, actor="test")
     add_members(app.services, "vip", ["email:li@example.cn"], actor="test")
-    for key, text in (("rule_a_whitepaper", RULE_A), ("vip_webinar", VIP)):
-        assert client.put(f"/v1/journeys/{key}/definition", content=text, headers=YAML).status_code == 200
+    put_definition(client, "rule_a_whitepaper", RULE_A)
+    put_definition(client, "vip_webinar", VIP)
 
 
 def test_an_open_or_a_click_walks_the_wait_for_event_edge(app: Application, client: TestClient) -> None:
     _world(app, client)
-    before = _rows(app)
+    before = row_counts(app)
     plain = client.post(URL, json={"contact": "li@example.cn"}).json()
     assert plain["nodes"]["wait_engagement"]["edge"] == "on_timeout" and "engaged" not in plain["nodes"]
 
@@ -101,12 +47,12 @@ def test_an_open_or_a_click_walks_the_wait_for_event_edge(app: Application, clie
     late = client.post(URL, json={"contact": "li@example.cn",  # after the 3-day timeout: too late
                                   "reactions": [{"node": "send_digest", "does": "open", "at": "4d"}]}).json()
     assert late["nodes"]["wait_engagement"]["edge"] == "on_timeout"
-    assert _rows(app) == before
+    assert row_counts(app) == before
 
 
 def test_the_real_contacts_consent_segments_and_stage_decide(app: Application, client: TestClient) -> None:
     _world(app, client)
-    before = _rows(app)
+    before = row_counts(app)
     url = "/v1/journeys/vip_webinar/dry-run"
     li = client.post(url, json={"contact": "li@example.cn"}).json()
     assert li["copied"] == {"consent": {"email": "granted", "sms": "denied"}, "segments": ["vip"],
@@ -126,12 +72,12 @@ def test_the_real_contacts_consent_segments_and_stage_decide(app: Application, c
     joined = client.post(url, json={"contact": "li@example.cn", "reactions": [
         {"node": "wait_join", "does": "event", "event": "webinar_joined", "at": "1d"}]}).json()
     assert joined["nodes"]["wait_join"]["edge"] == "on_event" and "joined" in joined["nodes"]
-    assert _rows(app) == before
+    assert row_counts(app) == before
 
 
 def test_reactions_hostile_input_names_the_field(app: Application, client: TestClient) -> None:
     _world(app, client)
-    before = _rows(app)
+    before = row_counts(app)
     cases = [
         ({"node": "nowhere", "does": "open"}, "reactions[0].node"),
         ({"node": "cs_task", "does": "open"}, "reactions[0].node"),
@@ -148,16 +94,12 @@ def test_reactions_hostile_input_names_the_field(app: Application, client: TestC
     twice = client.post(URL, json={"contact": "li@example.cn", "reactions": [
         {"node": "send_digest", "does": "open"}, {"node": "send_digest", "does": "click"}]})
     assert twice.status_code == 422 and twice.json()["errors"][0]["field"] == "reactions[1].node"
-    assert _rows(app) == before
-
-
-SCENARIO = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.scenario.yaml").read_text(
-    encoding="utf-8")
+    assert row_counts(app) == before
 
 
 def test_scenario_run_counts_every_edge_as_the_canvas_names_it(app: Application, client: TestClient) -> None:
     _world(app, client)
-    before = _rows(app)
+    before = row_counts(app)
     body = client.post("/v1/journeys/rule_a_whitepaper/scenario-run", json={"scenario": SCENARIO}).json()
     edges, counts = body["edges"], body["counts"]
     assert edges["send_digest:next"] == counts["wait_engagement"]["entered"] == 106
@@ -166,7 +108,7 @@ def test_scenario_run_counts_every_edge_as_the_canvas_names_it(app: Application,
     assert edges["wait_engagement:on_event"] + edges["wait_engagement:on_timeout"] == 106
     assert 0 < edges["wait_engagement:on_event"] < 106  # both ways taken by the scenario's personas
     assert not any(key.endswith(":end") for key in edges)  # an exit has no edge to draw
-    assert _rows(app) == before
+    assert row_counts(app) == before
 
     branchy = client.post("/v1/journeys/vip_webinar/scenario-run", json={"scenario": """
 personas:
@@ -181,4 +123,4 @@ personas:
 """}).json()
     assert branchy["edges"]["pick:cases.0"] == 2 and branchy["edges"]["pick:else"] == 3  # canvas handle names
     assert branchy["edges"]["invite:next"] == 2
-    assert _rows(app) == before
+    assert row_counts(app) == before

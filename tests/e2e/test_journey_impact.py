@@ -6,58 +6,16 @@ the new version no longer names reaches an old version's wait only at its timeou
 from __future__ import annotations
 
 import json
-import warnings
 from datetime import timedelta
-from pathlib import Path
 
-import sqlalchemy as sa
-from starlette.exceptions import StarletteDeprecationWarning
-
+from tests.e2e.journey_support import RULE_A, V2, TestClient, download, row_counts, run_engine, save_templates
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.engine.channel_registry import ChannelRegistry
-from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.contacts import find_contact_id
-from touchflow.services.content import save_template
-from touchflow.services.ingest import RawItem, record_events, upsert_contacts
+from touchflow.services.ingest import RawItem, record_events
 from touchflow.services.journeys import publish_journey
-from touchflow.store.tables import metadata
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
-# v2: the wait listens for clicks only, and longer; the customer-service task is gone
-V2 = (RULE_A.replace("events: [message_opened, message_clicked]", "events: [message_clicked]")
-      .replace("timeout: 3d", "timeout: 5d").replace("    next: cs_task\n", "    next: done\n")
-      .replace("  cs_task:\n    kind: task\n    queue: service\n    title: 白皮书下载未打开邮件，企微跟进\n"
-               "    sla: 2h\n    next: done\n", ""))
 URL = "/v1/journeys/rule_a_whitepaper/impact"
-
-
-def _rows(app: Application) -> dict[str, int]:
-    with app.engine.connect() as conn:
-        return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-                for t in metadata.sorted_tables}
-
-
-def _run(app: Application) -> None:
-    JourneyRuntime(app.services).tick()
-    dispatcher = Dispatcher(app.services, batch_size=50, channels=ChannelRegistry.capture_all(("email", "wecom")))
-    try:
-        dispatcher.dispatch_all()
-    finally:
-        dispatcher.close()
-    JourneyRuntime(app.services).tick()
-
-
-def _download(app: Application, clock: VirtualClock, emails: list[str]) -> None:
-    upsert_contacts(app.services, "crm", [RawItem({"email": e}) for e in emails])
-    record_events(app.services, "web", [RawItem({
-        "id": f"d_{e}", "type": "content_download", "email": e, "occurred_at": clock.now().isoformat(),
-        "properties": {"content_id": "wp-1", "content_type": "whitepaper"}}) for e in emails])
 
 
 def _where(app: Application, email: str) -> tuple[int, str, str]:
@@ -70,18 +28,17 @@ def _where(app: Application, email: str) -> tuple[int, str, str]:
 def test_impact_preview_says_who_stays_where_and_what_new_entrants_meet(app: Application, client: TestClient,
                                                                        clock: VirtualClock) -> None:
     assert V2 != RULE_A and "cs_task" not in V2
-    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom")):
-        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
+    save_templates(app)
     publish_journey(app.services, RULE_A, actor="test")
-    _download(app, clock, ["a@impact.test", "b@impact.test"])
-    _run(app)
+    download(app, clock, ["a@impact.test", "b@impact.test"])
+    run_engine(app)
     assert _where(app, "a@impact.test") == (1, "wait_engagement", "waiting")
 
-    before = _rows(app)
+    before = row_counts(app)
     answer = client.post(URL, json={"definition": V2})
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert _rows(app) == before  # a preview writes nothing
+    assert row_counts(app) == before  # a preview writes nothing
     assert (body["live_version"], body["running"], body["move"], body["stay"]) == (1, 2, 0, 2)
     assert body["versions"] == [{"version": 1, "running": 2, "current": True}]
     [wait] = body["nodes"]
@@ -94,8 +51,8 @@ def test_impact_preview_says_who_stays_where_and_what_new_entrants_meet(app: App
 
     # publish v2; a new contact enters it; the draft (= v2) changes nothing, and v1's contacts still stay
     publish_journey(app.services, V2, actor="test")
-    _download(app, clock, ["c@impact.test"])
-    _run(app)
+    download(app, clock, ["c@impact.test"])
+    run_engine(app)
     assert _where(app, "c@impact.test") == (2, "wait_engagement", "waiting")
     same = client.post(URL, json={}).json()  # no draft saved: the live text, v2
     assert same["versions"] == [{"version": 2, "running": 1, "current": True},
@@ -113,11 +70,11 @@ def test_impact_preview_says_who_stays_where_and_what_new_entrants_meet(app: App
         "id": "open_a", "type": "message_opened", "email": "a@impact.test", "occurred_at": clock.now().isoformat(),
         "properties": {"message_id": message.id, "channel": "email", "journey_id": message.journey_id,
                        "node_id": "send_digest", "template": "whitepaper_digest"}})])
-    _run(app)
+    run_engine(app)
     assert _where(app, "a@impact.test") == (1, "wait_engagement", "waiting")
     # … until its v1 timeout wakes it: the recheck finds the open and takes on_event, b (no open) times out
     clock.advance(timedelta(days=3, minutes=1))
-    _run(app)
+    run_engine(app)
     with app.services.reader() as uow:
         steps = uow.journeys.steps_of([r.id for r in uow.journeys.runs_of([contact_id])])
     assert [s.edge for s in steps if s.node_id == "wait_engagement" and s.edge] == ["on_event"]

@@ -3,67 +3,17 @@ listed by name and masked address and acted on (J9), on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-import warnings
 from datetime import timedelta
-from pathlib import Path
 
-from starlette.exceptions import StarletteDeprecationWarning
-
+from tests.e2e.journey_support import RULE_A, TestClient, seed_live
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
-from touchflow.engine.channel_registry import ChannelRegistry
-from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.runtime import JourneyRuntime
-from touchflow.services.content import save_template
-from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.journey_live import MESSAGE_COUNTERS, canvas_edge
-from touchflow.services.journeys import publish_journey
-from touchflow.services.metrics import local_today, refresh_rollups
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-RULE_A = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text(encoding="utf-8")
-
-
-def _run(app: Application) -> None:
-    JourneyRuntime(app.services).tick()
-    dispatcher = Dispatcher(app.services, batch_size=50, channels=ChannelRegistry.capture_all(("email", "wecom")))
-    try:
-        dispatcher.dispatch_all()
-    finally:
-        dispatcher.close()
-    JourneyRuntime(app.services).tick()
-
-
-def _download(app: Application, clock: VirtualClock, emails: list[str]) -> None:
-    upsert_contacts(app.services, "crm", [RawItem({"email": e, "name": f"客户{e[0]}"}) for e in emails])
-    record_events(app.services, "web", [RawItem({
-        "id": f"d_{e}", "type": "content_download", "email": e, "occurred_at": clock.now().isoformat(),
-        "properties": {"content_id": "wp-1", "content_type": "whitepaper"}}) for e in emails])
-
-
-def seed(app: Application, clock: VirtualClock) -> None:
-    """Three contacts time out and get the WeCom follow-up; two more wait (one of them has paid meanwhile)."""
-    for name, channel in (("whitepaper_digest", "email"), ("whitepaper_followup_cs", "wecom")):
-        save_template(app.services, name, channel, "白皮书精选", "{{ contact.name }}，白皮书。", "text", by="editor")
-    publish_journey(app.services, RULE_A, actor="test")
-    _download(app, clock, ["a@live.test", "b@live.test", "c@live.test"])
-    _run(app)
-    clock.advance(timedelta(days=4))
-    _run(app)
-    _download(app, clock, ["d@live.test", "e@live.test"])
-    record_events(app.services, "shop", [RawItem({"id": "pay_d", "type": "order_paid", "email": "d@live.test",
-                                                  "occurred_at": clock.now().isoformat(),
-                                                  "properties": {"amount": 99}})])
-    _run(app)
-    clock.advance(timedelta(minutes=5))
-    refresh_rollups(app.services, quiescent=True)
+from touchflow.services.metrics import local_today
 
 
 def test_live_numbers_equal_the_metric_rollups(app: Application, client: TestClient, clock: VirtualClock) -> None:
-    seed(app, clock)
+    seed_live(app, clock)
     end = local_today(app.services)
     params = {"from": (end - timedelta(days=10)).isoformat(), "to": end.isoformat()}
     live = client.get("/v1/journeys/rule_a_whitepaper/live", params=params)
@@ -98,7 +48,7 @@ def test_live_numbers_equal_the_metric_rollups(app: Application, client: TestCli
 
 
 def test_who_waits_at_a_node_and_acting_on_them(app: Application, client: TestClient, clock: VirtualClock) -> None:
-    seed(app, clock)
+    seed_live(app, clock)
     listed = client.get("/v1/journeys/rule_a_whitepaper/nodes/wait_engagement/waiting")
     assert listed.status_code == 200, listed.text
     body = listed.json()

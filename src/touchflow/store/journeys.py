@@ -1,4 +1,7 @@
-"""Journey storage: definitions and versions, runs, trace, outbox, tasks, the event inbox.
+"""Journey storage: definitions, runs, trace, outbox, tasks, the event inbox.
+
+Versions (``store/journey_versions.py``) and the counts of a journey's messages (``store/journey_messages.py``)
+live in their own modules; ``SqlJourneyRepository`` takes both in, so it stays the one ``JourneyRepository``.
 
 Every method is set-based: the runtime claims and writes whole batches. On PostgreSQL claims use
 ``FOR UPDATE SKIP LOCKED`` plus a transaction-scoped advisory lock per contact, so several workers
@@ -23,12 +26,14 @@ from touchflow.domain.conditions.predicates import (
     needs_events,
 )
 from touchflow.domain.governance.privacy import targeting
-from touchflow.domain.journeys.ports import InboxEvent, JourneyRecord, JourneyVersionInfo, StoredStep
+from touchflow.domain.journeys.ports import InboxEvent, JourneyRecord, StoredStep
 from touchflow.domain.journeys.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.outbox import OutboxMessage, TaskRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import compile_condition
+from touchflow.store.journey_messages import JourneyMessageCounts
+from touchflow.store.journey_versions import JourneyVersionQueries
 from touchflow.store.messages import message_from
 from touchflow.store.pii_fields import open_name
 from touchflow.store.sql_functions import CodePointOrder
@@ -39,7 +44,6 @@ from touchflow.store.tables import (
     events,
     journey_runs,
     journey_schedules,
-    journey_versions,
     journeys,
     outbox,
     run_steps,
@@ -75,7 +79,7 @@ def _journey_from(row: Any) -> JourneyRecord:
                          row.status_reason or "")
 
 
-class SqlJourneyRepository:
+class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
     def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
         self._pg = connection.dialect.name == "postgresql"
@@ -100,42 +104,6 @@ class SqlJourneyRepository:
         self._c.execute(update(journeys).where(journeys.c.id == record.id).values(
             name=record.name, status=record.status, current_version=record.current_version,
             updated_at=record.updated_at, status_reason=record.status_reason or None))
-
-    def add_version(self, journey_id: str, version: int, definition: dict[str, Any], source_text: str,
-                    at: datetime, by: str) -> None:
-        self._c.execute(insert(journey_versions).values(journey_id=journey_id, version=version,
-                                                        definition=definition, source_text=source_text,
-                                                        published_at=at, published_by=by))
-
-    def version(self, journey_id: str, version: int) -> dict[str, Any] | None:
-        row = self._c.execute(select(journey_versions.c.definition).where(
-            journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).first()
-        return None if row is None else dict(row[0])
-
-    def source_text(self, journey_id: str, version: int) -> str | None:
-        row = self._c.execute(select(journey_versions.c.source_text).where(
-            journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).first()
-        return None if row is None else str(row[0])
-
-    def versions(self, journey_id: str, running: Collection[str]) -> list[JourneyVersionInfo]:
-        """Published versions, newest first, each with its runs in one of the ``running`` statuses."""
-        counts: dict[int, int] = dict(self._c.execute(
-            select(journey_runs.c.version, func.count()).where(journey_runs.c.journey_id == journey_id,
-                                                                journey_runs.c.status.in_(list(running)))
-            .group_by(journey_runs.c.version)).all())
-        rows = self._c.execute(select(journey_versions.c.version, journey_versions.c.published_at,
-                                      journey_versions.c.published_by)
-                               .where(journey_versions.c.journey_id == journey_id, journey_versions.c.version > 0)
-                               .order_by(journey_versions.c.version.desc()))
-        return [JourneyVersionInfo(int(r.version), r.published_at, str(r.published_by), int(counts.get(r.version, 0)))
-                for r in rows]
-
-    def save_draft(self, journey_id: str, definition: dict[str, Any], source_text: str, at: datetime,
-                   by: str) -> None:
-        """The builder's draft is version 0 of the journey (no run ever has it; reports skip it)."""
-        self._c.execute(delete(journey_versions).where(journey_versions.c.journey_id == journey_id,
-                                                       journey_versions.c.version == 0))
-        self.add_version(journey_id, 0, definition, source_text, at, by)
 
     def next_scans(self) -> dict[str, datetime]:
         return {r.journey_id: r.next_scan_at for r in self._c.execute(select(journey_schedules))}
@@ -233,40 +201,6 @@ class SqlJourneyRepository:
         query = select(journey_runs).where(r.journey_id == journey_id, *([r.status == status] if status else []))
         query = query.order_by(r.entered_at.desc(), CodePointOrder(r.id).desc()).offset(offset).limit(limit)
         return [_run_from(row) for row in self._c.execute(query)]
-
-    def messages_by_channel(self, journey_id: str) -> dict[str, int]:
-        rows = self._c.execute(select(outbox.c.channel, func.count()).where(outbox.c.journey_id == journey_id)
-                               .group_by(outbox.c.channel))
-        return {channel: int(n) for channel, n in rows}
-
-    def message_statuses(self, journey_id: str) -> list[tuple[str, str, str | None, int]]:
-        """(channel, status, reason, messages) of the journey's outbox rows."""
-        rows = self._c.execute(select(outbox.c.channel, outbox.c.status, outbox.c.reason, func.count())
-                               .where(outbox.c.journey_id == journey_id)
-                               .group_by(outbox.c.channel, outbox.c.status, outbox.c.reason))
-        return [(channel, status, reason, int(n)) for channel, status, reason, n in rows]
-
-    def message_statuses_of(self, journey_ids: Collection[str]) -> dict[str, list[tuple[str, str, str | None, int]]]:
-        """``message_statuses`` of several journeys in one read of the outbox."""
-        found: dict[str, list[tuple[str, str, str | None, int]]] = {}
-        rows = self._c.execute(select(outbox.c.journey_id, outbox.c.channel, outbox.c.status, outbox.c.reason,
-                                      func.count()).where(outbox.c.journey_id.in_(sorted(journey_ids)))
-                               .group_by(outbox.c.journey_id, outbox.c.channel, outbox.c.status, outbox.c.reason))
-        for journey_id, channel, status, reason, n in rows:
-            found.setdefault(journey_id, []).append((channel, status, reason, int(n)))
-        return found
-
-    def delivered_by_channel(self, journey_id: str, channels: Collection[str] | None = None) -> dict[str, int]:
-        """Messages of the journey a provider reported delivered (``message_delivered`` events), by channel (only
-        ``channels`` when given): read from the events' message columns (filled from the properties when
-        stored), on the rollup's index."""
-        e = events.c
-        where = [e.msg_id.is_not(None), e.msg_journey == journey_id, e.type == "message_delivered",
-                 e.msg_channel != ""]
-        if channels is not None:
-            where.append(e.msg_channel.in_(sorted(channels)))
-        rows = self._c.execute(select(e.msg_channel, func.count()).where(*where).group_by(e.msg_channel))
-        return {str(channel): int(n) for channel, n in rows}
 
     def next_wake_at(self) -> datetime | None:
         """The earliest wake-up of any run in a live journey (the simulator jumps the clock to it)."""
