@@ -98,7 +98,7 @@ def test_impact_preview_and_scenario_counts_on_edges(app: Application, clock: Vi
         row.wait_for()
         assert row.get_attribute("data-in-draft") == "changed"
         assert "留在原版本： 2" in row.inner_text() and "on_timeout → wecom_followup" in row.inner_text()
-        assert "message_opened" in row.locator("[data-not-heard]").inner_text()
+        assert row.locator("[data-not-heard]").count() == 0  # each run hears its own version's events
         summary = page.locator("[data-impact-summary]").inner_text()
         assert summary.startswith("2 位联系人在流程中") and "移动： 0" in summary
         assert "cs_task" in page.locator("[data-impact-diff]").inner_text()

@@ -1,7 +1,6 @@
 // Impact preview before publishing (issue 16): the contacts in the journey now, per version and node, and what the
 // draft on the canvas would change. Running contacts finish on the version they entered with: none moves; the
-// preview says how many stay where, what new entrants meet instead, and which events the old version's waits
-// would hear only at their timeout once the draft is live.
+// preview says how many stay where and what new entrants meet instead (each run hears its own version's events).
 import React, { useState } from "react";
 
 function edges(map) {
@@ -17,9 +16,6 @@ function NodeRow({ n, t }) {
       <br /><span className={n.in_draft === "unchanged" ? "" : "tf-legend-changed"}>{t(`impact.${n.in_draft}`)}</span>
       {n.changed.length > 0 && ` (${n.changed.join(", ")})`}
       {" · "}{t("impact.new_entrants")} {n.draft_next ? edges(n.draft_next) : t("impact.never_reach")}
-      {n.not_heard.length > 0 && (
-        <><br /><span className="tf-warning" data-not-heard>{t("impact.not_heard")} {n.not_heard.join(", ")}</span></>
-      )}
     </li>
   );
 }
@@ -56,9 +52,6 @@ export function ImpactPanel({ api, journey, t, docRef, say }) {
           <ul className="tf-impact-nodes">
             {impact.nodes.map((n) => <NodeRow key={`${n.version}:${n.node}`} n={n} t={t} />)}
           </ul>
-          {Object.entries(impact.journey_not_heard).map(([v, types]) => (
-            <p key={v} className="tf-warning" data-journey-not-heard={v}>v{v}: {t("impact.rules_not_heard")} {types.join(", ")}</p>
-          ))}
           <p data-impact-diff>
             {t("impact.draft_changes")}{" "}
             {diff.empty ? t("diff_empty") : [

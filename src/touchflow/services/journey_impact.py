@@ -7,25 +7,21 @@ draft's path. The preview therefore says, per version and node, how many contact
 whether the draft removes or changes that node (so new entrants would not reach it, or would meet it changed)
 and where the draft sends new entrants from it.
 
-One thing a publish does change for running contacts: the worker routes an incoming event to a journey's runs
-only if the **current** version can be moved by that event type (``JourneyDefinition.event_types``: trigger,
-waits, goal, exits). A run waiting on an older version for an event the draft no longer names does not see
-that event when it arrives; it sees it at its next wake-up — a wait_event's timeout, when the recheck of the
-contact's events finds it and takes ``on_event`` then — and never if its wait has no timeout. The preview
-lists those event types per node (``not_heard``) and, for the goal and exits, per version.
+Incoming events reach each run by its own version's event types (``engine/runtime.py``), so a draft that stops
+waiting for an event changes nothing for the contacts already waiting for it on an older version.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from touchflow.domain.errors import FieldError
 from touchflow.domain.journeys.diff import JourneyDiff, diff_journeys
 from touchflow.domain.journeys.edits import raw_edges
-from touchflow.domain.journeys.model import JourneyDefinition, WaitEvent
+from touchflow.domain.journeys.model import JourneyDefinition
 from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.domain.journeys.transitions import ACTIVE_STATUSES
 from touchflow.services.context import ServiceContext
@@ -46,14 +42,12 @@ class NodeImpact:
     changed: tuple[str, ...]  # the fields the draft changes on this node (changed)
     continues: Mapping[str, str | None]  # edge -> target on this version: where these contacts go next
     draft_next: Mapping[str, str | None] | None  # edge -> target in the draft: where new entrants go (None: removed)
-    not_heard: tuple[str, ...]  # event types this wait listens for that the draft makes the worker stop routing
 
     def as_json(self) -> dict[str, Any]:
         return {"version": self.version, "node": self.node, "kind": self.kind, "running": self.running,
                 "stay": self.running, "move": 0, "statuses": dict(self.statuses), "in_draft": self.in_draft,
                 "changed": list(self.changed), "continues": dict(self.continues),
-                "draft_next": None if self.draft_next is None else dict(self.draft_next),
-                "not_heard": list(self.not_heard)}
+                "draft_next": None if self.draft_next is None else dict(self.draft_next)}
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,6 @@ class ImpactPreview:
     diff: JourneyDiff  # the draft against the live version: what new entrants meet differently
     nodes: list[NodeImpact]
     versions: Mapping[int, int]  # version -> contacts running on it
-    journey_not_heard: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # goal/exit events, per version
 
     @property
     def running(self) -> int:
@@ -76,8 +69,7 @@ class ImpactPreview:
                 "versions": [{"version": v, "running": n, "current": v == self.live_version}
                              for v, n in sorted(self.versions.items(), reverse=True)],
                 "at_changed_nodes": sum(n.running for n in affected),
-                "nodes": [n.as_json() for n in self.nodes], "diff": self.diff.as_json(),
-                "journey_not_heard": {str(v): list(t) for v, t in sorted(self.journey_not_heard.items()) if t}}
+                "nodes": [n.as_json() for n in self.nodes], "diff": self.diff.as_json()}
 
 
 def _edges(node: object) -> dict[str, str | None]:
@@ -115,7 +107,6 @@ def impact_preview(ctx: ServiceContext, key: str, text: str | None = None) -> Im
             parsed[version] = parse_journey(data)
         except DefinitionError:  # an old version the parser no longer takes: its nodes are still shown
             parsed[version] = None
-    heard = draft.event_types()
     per_node: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
     versions: dict[int, int] = defaultdict(int)
     for version, node_id, status, count in rows:
@@ -135,22 +126,14 @@ def impact_preview(ctx: ServiceContext, key: str, text: str | None = None) -> Im
                                     ).nodes_changed.get(node_id, ())
             edges_differ = _edges(raw) != _edges(draft_nodes[node_id])
             in_draft = "changed" if changed or edges_differ else "unchanged"
-        definition = parsed.get(version)
-        node = definition.nodes.get(node_id) if definition is not None else None
-        not_heard = tuple(e for e in node.events if e not in heard) if isinstance(node, WaitEvent) else ()
         found.append(NodeImpact(version, node_id, kind, sum(statuses.values()), dict(sorted(statuses.items())),
                                 in_draft, changed, _edges(raw),
-                                _edges(draft_nodes[node_id]) if node_id in draft_nodes else None, not_heard))
+                                _edges(draft_nodes[node_id]) if node_id in draft_nodes else None))
     order = {n: i for i, n in enumerate(draft_nodes)}
     found.sort(key=lambda n: (-n.version, order.get(n.node, len(order)), n.node))
-    journey_not_heard = {}
-    for version, definition in parsed.items():
-        if definition is not None and version in versions:
-            rules = set(definition.exit_events) | ({definition.goal.event} if definition.goal else set())
-            journey_not_heard[version] = tuple(sorted(rules - heard))
     semantic = diff_journeys(live_data if isinstance(live_data, Mapping) else {}, draft_data)
     live = parsed.get(record.current_version or 0)
     if "start" in semantic.settings_changed and live is not None and live.start == draft.start:
         # the saved text names its first node as ``start``; the published data may leave it implied
         semantic = replace(semantic, settings_changed=tuple(k for k in semantic.settings_changed if k != "start"))
-    return ImpactPreview(key, record.current_version, semantic, found, dict(versions), journey_not_heard)
+    return ImpactPreview(key, record.current_version, semantic, found, dict(versions))

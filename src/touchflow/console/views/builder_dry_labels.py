@@ -29,7 +29,5 @@ DRY_LABELS = {
     "impact.unchanged": N_("Unchanged in the draft"), "impact.changed": N_("Changed in the draft"),
     "impact.removed": N_("Removed in the draft"), "impact.new_entrants": N_("new entrants:"),
     "impact.never_reach": N_("never reach this node"),
-    "impact.not_heard": N_("Once the draft is live, these events reach them only when their wait times out:"),
-    "impact.rules_not_heard": N_("goal or exit events the draft no longer names, seen only when a run wakes:"),
     "impact.draft_changes": N_("What new entrants meet differently:"),
 }
