@@ -103,10 +103,14 @@ def _workspace(app: Application, first: datetime, days: int, seed: int) -> None:
                          "template": rng.choice(("t1", "t2", "t2@3", None, "")),
                          "payload": {}, "status": rng.choice(STATUSES), "attempts": 1, "created_at": at,
                          "updated_at": at, "next_attempt_at": at, "sent_at": at,
-                         "address": rng.choice(ADDRESSES), "run_id": rng.choice(("r0", "r1", "r2", "r3", None, "gone"))})
+                         "address": rng.choice(ADDRESSES),
+                         "run_id": rng.choice(("r0", "r1", "r2", "r3", None, "gone"))})
         if n % 5 == 0:
             continue  # no outcome at all
-        later = lambda: at + timedelta(minutes=rng.randrange(1, 3000))  # noqa: E731
+
+        def later(sent: datetime = at) -> datetime:
+            return sent + timedelta(minutes=rng.randrange(1, 3000))
+
         base = {"journey_id": "ja", "channel": "email"}
         if rng.random() < 0.2:
             event(mid, "message_bounced", later(), {**base, "hard": rng.choice((True, False, "true", 1, None))})

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, cast, exists, false, func, literal_column, or_, select, true
+from sqlalchemy import Connection, String, and_, case, cast, exists, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from touchflow.domain.measurement.alert_ports import ExplainCell
@@ -100,7 +100,7 @@ def _keys(pg: bool, group: str, tag: str, since: datetime) -> list[ColumnElement
     if group == "device":
         device = _first(pg, ("message_clicked", "message_opened"), "device", since)
         agent = _first(pg, ("message_opened",), "user_agent", since)
-        return [device, case((device.is_(None), agent), else_=None)]
+        return [device, agent]  # the agent matters only without a device: see explain_cells
     if group in ("quarter", "second"):
         return [_bucket(pg, 900 if group == "quarter" else 1)]
     if group == "tag":
@@ -115,20 +115,25 @@ def explain_cells(c: Connection, journey_id: str, periods: Sequence[tuple[dateti
     grouped by ``group``; a message's outcomes count from ``since`` on."""
     pg = c.dialect.name == "postgresql"
     success, denominator, _ = DAILY_METRICS[metric]
-    hit = _outcome(pg, _SUCCESS_TYPES[success], since, hard=success == "hard_bounced")
-    trial = true() if denominator == "sent" else ~_outcome(pg, ("message_bounced",), since)
+    hit = case((_outcome(pg, _SUCCESS_TYPES[success], since, hard=success == "hard_bounced"), 1), else_=0)
+    bounced = literal_column("0") if denominator == "sent" else case(
+        (_outcome(pg, ("message_bounced",), since), 1), else_=0)
     keys = [k.label(f"k{n}") for n, k in enumerate(_keys(pg, group, tag, since))]
     source = outbox.outerjoin(journey_runs, journey_runs.c.id == outbox.c.run_id) if group == "version" else outbox
     cells: list[ExplainCell] = []
     for index, (low, high) in enumerate(periods):
-        inner = (select(*keys, case((trial, 1), else_=0).label("trial"),
-                        case((and_(trial, hit), 1), else_=0).label("hit"))
-                 .select_from(source)
-                 .where(outbox.c.journey_id == journey_id, outbox.c.sent_at >= low, outbox.c.sent_at < high,
-                        outbox.c.status.in_(_STATUSES))
-                 .subquery("m"))
-        grouped = [inner.c[f"k{n}"] for n in range(len(keys))]
-        query = select(*grouped, func.sum(inner.c.hit), func.sum(inner.c.trial)).group_by(*grouped)
-        for row in c.execute(query):
+        # one row per message, each test run once (materialised: folded into the GROUP BY, the correlated
+        # subqueries would run again for every place the outer query names their column)
+        each = (select(*keys, bounced.label("bounced"), hit.label("hit"))
+                .select_from(source)
+                .where(outbox.c.journey_id == journey_id, outbox.c.sent_at >= low, outbox.c.sent_at < high,
+                       outbox.c.status.in_(_STATUSES))
+                .cte("m").prefix_with("MATERIALIZED"))
+        grouped: list[ColumnElement[Any]] = [each.c[f"k{n}"] for n in range(len(keys))]
+        if group == "device":  # one group for every agent once a device is known
+            grouped[1] = case((each.c.k0.is_(None), each.c.k1), else_=None)
+        successes = func.sum(case((and_(each.c.bounced == 0, each.c.hit == 1), 1), else_=0))
+        trials = func.sum(1 - each.c.bounced)
+        for row in c.execute(select(*grouped, successes, trials).group_by(*grouped)):
             cells.append(ExplainCell(index, tuple(row[:-2]), int(row[-2]), int(row[-1])))
     return cells
