@@ -98,7 +98,7 @@ def _rows(app: Application, name: str, metric: str, start: datetime, end: dateti
         alerts: Any = uow.alerts
         if name == "after":
             group = {"template": "template", "version": "version", "channel": "channel", "provider": "domain",
-                     "device": "device", "send_hour": "quarter"}.get(by, "tag")
+                     "device": "device", "send_hour": "hour"}.get(by, "tag")
             tag = by[4:].strip() if by.startswith("tag:") else ""
             return len(alerts.explain_cells(record.id, [(base_start, start), (start, end)], base_start, metric,
                                             group, tag))
@@ -128,8 +128,8 @@ def main() -> None:
 
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
           f"{args.database.name}; metric {args.metric}; {args.rounds} rounds, alternating")
-    print(f"{'days':>4} {'by':<10} {'before p50/p95 ms':>18} {'after p50/p95 ms':>17} {'ratio p50':>9} "
-          f"{'rows before/after':>18} {'SQL before/after':>16} {'calls before/after':>19}")
+    print("days by         wall ms p50/p95: before   after  CPU ms p50: before/after  ratio wall cpu  "
+          "rows b/a  SQL b/a  calls b/a")
     for days in args.days:
         start, end = now - timedelta(days=days), now
         for by in args.by:
@@ -141,18 +141,22 @@ def main() -> None:
                 run()
                 counts[name] = (_rows(app, name, args.metric, start, end, by), statements[0], _calls(run))
             times: dict[str, list[float]] = {"before": [], "after": []}
+            cpu: dict[str, list[float]] = {"before": [], "after": []}
             for _ in range(args.rounds):
                 answers = {}
                 for name, run in runs.items():
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     answers[name] = run()
                     times[name].append((time.perf_counter() - started) * 1000)
+                    cpu[name].append((time.process_time() - cpu_started) * 1000)
                 assert answers["before"] == answers["after"], (days, by)
             b, a = times["before"], times["after"]
-            print(f"{days:>4} {by:<10} {percentile(b, 50):>8.1f}/{percentile(b, 95):<9.1f} "
-                  f"{percentile(a, 50):>7.1f}/{percentile(a, 95):<9.1f} {percentile(b, 50) / percentile(a, 50):>8.1f}x "
-                  f"{counts['before'][0]:>8}/{counts['after'][0]:<9} {counts['before'][1]:>7}/{counts['after'][1]:<8} "
-                  f"{counts['before'][2]:>9}/{counts['after'][2]:<9}")
+            cb, ca = percentile(cpu["before"], 0.5), percentile(cpu["after"], 0.5)
+            print(f"{days:>4} {by:<10} {percentile(b, 0.5):>7.1f}/{percentile(b, 0.95):<7.1f} "
+                  f"{percentile(a, 0.5):>7.1f}/{percentile(a, 0.95):<7.1f} {cb:>6.1f}/{ca:<6.1f} "
+                  f"{percentile(b, 0.5) / percentile(a, 0.5):>5.1f}x {cb / ca:>5.1f}x "
+                  f"{counts['before'][0]:>7}/{counts['after'][0]:<6} {counts['before'][1]:>4}/{counts['after'][1]:<4} "
+                  f"{counts['before'][2]:>7}/{counts['after'][2]:<6}")
             log(f"{days} days by {by}: done")
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} at the end")
 

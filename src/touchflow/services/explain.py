@@ -51,8 +51,10 @@ class Explanation:
 
 
 _GROUPS = {"template": "template", "version": "version", "channel": "channel", "provider": "domain",
-           "device": "device", "send_hour": "quarter"}
-_QUARTER = timedelta(seconds=900)
+           "device": "device", "send_hour": "hour"}
+# send hours by UTC hour; where the zone's clock moves inside one (a half-hour zone, a change at :30), by the
+# quarter hour; where inside one of those too (no zone since 1972), by the second: always exact
+_BUCKETS = (("hour", timedelta(hours=1)), ("quarter", timedelta(minutes=15)), ("second", timedelta(seconds=1)))
 
 
 def _hour(bucket: int, size: timedelta, zone: ZoneInfo) -> str | None:
@@ -69,7 +71,7 @@ def _label(by: str, zone: ZoneInfo) -> Callable[[tuple[Any, ...]], str | None]:
     """The segment a group's raw key (store/explain_sql.py) belongs to: the labels ``sent_between``'s
     MessageOutcome got, message by message, before (ADR 0056)."""
     if by == "send_hour":
-        return lambda k: _hour(int(k[0]), _QUARTER, zone)
+        return lambda k: _hour(int(k[0]), _BUCKETS[0][1], zone)
     if by == "template":
         return lambda k: k[0] or "(none)"
     if by == "version":
@@ -93,9 +95,11 @@ def _cells(uow: UnitOfWork, journey_id: str, periods: list[tuple[datetime, datet
     tag = by[4:].strip() if by.startswith("tag:") else ""
     cells = uow.alerts.explain_cells(journey_id, periods, since, metric, _GROUPS.get(by, "tag"), tag)
     labels = [label(cell.key) for cell in cells]
-    if None in labels:  # a send hour across a change of the zone's clock: by the second instead (exact, rare)
-        cells = uow.alerts.explain_cells(journey_id, periods, since, metric, "second")
-        labels = [_hour(int(cell.key[0]), timedelta(seconds=1), zone) for cell in cells]
+    for group, size in _BUCKETS[1:]:
+        if None not in labels:
+            break
+        cells = uow.alerts.explain_cells(journey_id, periods, since, metric, group)
+        labels = [_hour(int(cell.key[0]), size, zone) for cell in cells]
     sums: tuple[dict[str, list[int]], dict[str, list[int]]] = (defaultdict(lambda: [0, 0]),
                                                                defaultdict(lambda: [0, 0]))
     for cell, key in zip(cells, labels, strict=True):

@@ -23,13 +23,14 @@ from touchflow.domain.measurement.alert_rules import DAILY_METRICS
 from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES
 from touchflow.store.tables import contact_tags, events, journey_runs, outbox
 
-__all__ = ["GROUPS", "explain_cells"]
+__all__ = ["BUCKETS", "GROUPS", "explain_cells"]
 
 # what each success of DAILY_METRICS is made of (the outcome types sent_between folds into that flag)
 _SUCCESS_TYPES = {"opened_unique": ("message_opened",), "clicked_unique": ("message_clicked",),
                   "unsubscribed": ("message_unsubscribed",), "hard_bounced": ("message_bounced",),
                   "complained": ("message_complained", "complaint")}
-GROUPS = ("template", "version", "channel", "domain", "device", "quarter", "second", "tag")
+GROUPS = ("template", "version", "channel", "domain", "device", "hour", "quarter", "second", "tag")
+BUCKETS = {"hour": 3600, "quarter": 900, "second": 1}  # the UTC buckets of the send time, in seconds
 _STATUSES = ("sent", "sending", "failed", "dead")
 
 
@@ -101,8 +102,8 @@ def _keys(pg: bool, group: str, tag: str, since: datetime) -> list[ColumnElement
         device = _first(pg, ("message_clicked", "message_opened"), "device", since)
         agent = _first(pg, ("message_opened",), "user_agent", since)
         return [device, agent]  # the agent matters only without a device: see explain_cells
-    if group in ("quarter", "second"):
-        return [_bucket(pg, 900 if group == "quarter" else 1)]
+    if group in BUCKETS:
+        return [_bucket(pg, BUCKETS[group])]
     if group == "tag":
         return [exists(select(literal_column("1")).select_from(contact_tags)
                        .where(contact_tags.c.contact_id == outbox.c.contact_id, contact_tags.c.tag == tag))]
