@@ -3,7 +3,8 @@
 Reads the raw messages of both periods (outbox + lifecycle events, like the alerts do) so that dimensions the
 daily rollup does not keep are available: send hour (workspace zone), mailbox provider (the address's domain),
 device (the class tracking recorded on the first open or click, ``devices.device_class``), a tag (has /
-lacks), the journey version.
+lacks), the journey version. The store counts them in SQL, one row per segment and period
+(``AlertRepository.explain_cells``, ADR 0056); only the labels are made here.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from touchflow.domain.errors import FieldError
-from touchflow.domain.measurement.alert_ports import MessageOutcome
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS
 from touchflow.domain.measurement.decompose import Decomposition, decompose, device_of, mailbox_provider
+from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext
 from touchflow.services.guarding import guardrail_policy
 from touchflow.services.journeys import JourneyError
@@ -49,28 +50,70 @@ class Explanation:
                               "p_value": s.p_value} for s in r.segments]}
 
 
-def _key(by: str, zone: ZoneInfo) -> Callable[[MessageOutcome], str]:
+_GROUPS = {"template": "template", "version": "version", "channel": "channel", "provider": "domain",
+           "device": "device", "send_hour": "hour"}
+# send hours by UTC hour; where the zone's clock moves inside one (a half-hour zone, a change at :30), by the
+# quarter hour; where inside one of those too (no zone since 1972), by the second: always exact
+_BUCKETS = (("hour", timedelta(hours=1)), ("quarter", timedelta(minutes=15)), ("second", timedelta(seconds=1)))
+
+
+def _hour(bucket: int, size: timedelta, zone: ZoneInfo) -> str | None:
+    """The local hour of every instant of a UTC bucket, or None when the zone's clock moves within it."""
+    first = datetime(1970, 1, 1, tzinfo=UTC) + bucket * size
+    last = first + size - timedelta(microseconds=1)
+    low, high = first.astimezone(zone), last.astimezone(zone)
+    if low.utcoffset() != high.utcoffset() or low.hour != high.hour:
+        return None
+    return f"{low.hour:02d}:00"
+
+
+def _label(by: str, zone: ZoneInfo) -> Callable[[tuple[Any, ...]], str | None]:
+    """The segment a group's raw key (store/explain_sql.py) belongs to: the labels ``sent_between``'s
+    MessageOutcome got, message by message, before (ADR 0056)."""
     if by == "send_hour":
-        return lambda m: f"{m.sent_at.astimezone(zone).hour:02d}:00"
+        return lambda k: _hour(int(k[0]), _BUCKETS[0][1], zone)
     if by == "template":
-        return lambda m: m.template or "(none)"
+        return lambda k: k[0] or "(none)"
     if by == "version":
-        return lambda m: "(none)" if m.version is None else f"v{m.version}"
+        return lambda k: "(none)" if k[0] is None else f"v{k[0]}"
     if by == "channel":
-        return lambda m: m.channel
-    if by == "provider":
-        return lambda m: mailbox_provider(m.address)
+        return lambda k: str(k[0])
+    if by == "provider":  # the text after the first "@": mailbox_provider takes the part after the last one
+        return lambda k: "(none)" if k[0] is None else mailbox_provider(f"@{k[0]}")
     if by == "device":
-        return lambda m: m.device or device_of(m.user_agent)
+        return lambda k: k[0] or device_of(k[1])
     if by.startswith("tag:") and by[4:].strip():
         tag = by[4:].strip()
-        return lambda m: f"有 {tag} / has" if tag in m.tags else f"无 {tag} / lacks"
+        return lambda k: f"有 {tag} / has" if k[0] else f"无 {tag} / lacks"
     raise FieldError("by", f"must be one of {', '.join(EXPLAIN_DIMENSIONS)}, not {by!r}")
+
+
+def _cells(uow: UnitOfWork, journey_id: str, periods: list[tuple[datetime, datetime]], metric: str, by: str,
+           zone: ZoneInfo) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    label = _label(by, zone)
+    since = min(low for low, _ in periods)
+    tag = by[4:].strip() if by.startswith("tag:") else ""
+    cells = uow.alerts.explain_cells(journey_id, periods, since, metric, _GROUPS.get(by, "tag"), tag)
+    labels = [label(cell.key) for cell in cells]
+    for group, size in _BUCKETS[1:]:
+        if None not in labels:
+            break
+        cells = uow.alerts.explain_cells(journey_id, periods, since, metric, group)
+        labels = [_hour(int(cell.key[0]), size, zone) for cell in cells]
+    sums: tuple[dict[str, list[int]], dict[str, list[int]]] = (defaultdict(lambda: [0, 0]),
+                                                               defaultdict(lambda: [0, 0]))
+    for cell, key in zip(cells, labels, strict=True):
+        sum_ = sums[cell.period][str(key)]
+        sum_[0] += cell.successes
+        sum_[1] += cell.trials
+    before, after = ({k: (v[0], v[1]) for k, v in period.items()} for period in sums)
+    return before, after
 
 
 def explain(ctx: ServiceContext, metric: str, journey: str, start: datetime, end: datetime, *, by: str,
             base_start: datetime | None = None, base_end: datetime | None = None) -> Explanation:
-    """Compare [start, end) with the base period (default: the same length just before) by ``by``."""
+    """Compare [start, end) with the base period (default: the same length just before) by ``by``: counted in
+    SQL, one row per segment and period (ADR 0056)."""
     if metric not in DAILY_METRICS:
         raise FieldError("metric", f"must be one of {', '.join(DAILY_METRICS)}, not {metric!r}")
     if end <= start:
@@ -83,18 +126,7 @@ def explain(ctx: ServiceContext, metric: str, journey: str, start: datetime, end
         record = uow.journeys.get(journey)
         if record is None:
             raise JourneyError(f"no journey {journey!r}")
-        key = _key(by, ZoneInfo(guardrail_policy(uow).default_timezone))
-        messages = uow.alerts.sent_between(min(base_start, start), max(base_end, end), record.id,
-                                           with_tags=by.startswith("tag:"))
-    periods: tuple[dict[str, list[int]], dict[str, list[int]]] = (defaultdict(lambda: [0, 0]),
-                                                                   defaultdict(lambda: [0, 0]))
-    for message in messages:
-        for index, (low, high) in enumerate(((base_start, base_end), (start, end))):
-            if low <= message.sent_at < high:
-                hit, trial = message.counts(metric)
-                cell = periods[index][key(message)]
-                cell[0] += hit
-                cell[1] += trial
-    before = {k: (v[0], v[1]) for k, v in periods[0].items()}
-    after = {k: (v[0], v[1]) for k, v in periods[1].items()}
+        zone = ZoneInfo(guardrail_policy(uow).default_timezone)
+        _label(by, zone)  # an unknown dimension is refused before anything is read
+        before, after = _cells(uow, record.id, [(base_start, base_end), (start, end)], metric, by, zone)
     return Explanation(metric, record.key, (base_start, base_end), (start, end), decompose(by, before, after))

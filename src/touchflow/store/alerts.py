@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from touchflow.domain.measurement.alert_ports import AlertNotification, AlertRecord, MessageOutcome
+from touchflow.domain.measurement.alert_ports import AlertNotification, AlertRecord, ExplainCell, MessageOutcome
 from touchflow.domain.measurement.alerts import AlertState
 from touchflow.domain.measurement.rollup_columns import MESSAGE_TYPES
+from touchflow.store.explain_sql import explain_cells
 from touchflow.store.tables import (
     alert_history,
     alert_notifications,
@@ -171,6 +172,10 @@ class SqlAlertRepository:
         others = tuple(t for t in OUTCOME_TYPES if t not in MESSAGE_TYPES)
         yield from self._c.execute(select(*columns).where(events.c.type.in_(others), events.c.occurred_at >= start)
                                    .order_by(events.c.type, events.c.occurred_at))
+
+    def explain_cells(self, journey_id: str, periods: Sequence[tuple[datetime, datetime]], since: datetime,
+                      metric: str, group: str, tag: str = "") -> list[ExplainCell]:
+        return explain_cells(self._c, journey_id, periods, since, metric, group, tag)
 
     def any_sent_since(self, since: datetime) -> bool:
         return self._c.execute(select(outbox.c.id).where(outbox.c.sent_at >= since, outbox.c.journey_id.is_not(None))

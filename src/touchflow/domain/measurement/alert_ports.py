@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS
 from touchflow.domain.measurement.alerts import AlertState
 
-__all__ = ["AlertNotification", "AlertRecord", "AlertRepository", "MessageOutcome"]
+__all__ = ["AlertNotification", "AlertRecord", "AlertRepository", "ExplainCell", "MessageOutcome"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,16 @@ class MessageOutcome:
         hit = {"opened_unique": self.opened, "clicked_unique": self.clicked, "complained": self.complained,
                "hard_bounced": self.hard_bounced, "unsubscribed": self.unsubscribed}[success]
         return int(hit and bool(trial)), trial
+
+
+class ExplainCell(NamedTuple):
+    """One group of one period of ``explain``, counted by the store: the dimension's raw value(s) (what the
+    service turns into a label), and the messages' (successes, trials) for the metric."""
+
+    period: int  # index into the periods asked for
+    key: tuple[Any, ...]
+    successes: int
+    trials: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,12 @@ class AlertRepository(Protocol):
                      with_tags: bool = False, within: timedelta | None = None) -> list[MessageOutcome]:
         """Journey messages handed to a provider in [start, end), with their outcomes so far (only those that came
         within ``within`` of the send, if given)."""
+        ...
+
+    def explain_cells(self, journey_id: str, periods: Sequence[tuple[datetime, datetime]], since: datetime,
+                      metric: str, group: str, tag: str = "") -> list[ExplainCell]:
+        """``sent_between(...)``'s messages of each period counted for ``metric`` (DAILY_METRICS) by ``group``
+        (store/explain_sql.GROUPS), outcomes since ``since``: what ``MessageOutcome.counts`` sums to, in SQL."""
         ...
 
     def any_sent_since(self, since: datetime) -> bool:
