@@ -200,12 +200,12 @@ class JourneyRuntime:
                 moved: list[Run] = []
                 for run in runs_by_contact[item.contact_id]:
                     # a run hears what its own version listens for: running contacts finish on their version
-                    version = (run.journey_id, run.version)
-                    if version not in heard:
-                        heard[version] = definitions[version].event_types()
+                    its_version = (run.journey_id, run.version)
+                    if its_version not in heard:
+                        heard[its_version] = definitions[its_version].event_types()
                     if run.journey_id in active.by_id and run.status in ("active", "waiting") \
-                            and item.type in heard[version]:
-                        definition = definitions[version]
+                            and item.type in heard[its_version]:
+                        definition = definitions[its_version]
                         try:
                             result = advance(definition, run, contact_facts, EventArrived(fact), now, batch.arms)
                         except Exception as exc:
