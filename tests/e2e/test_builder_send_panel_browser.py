@@ -32,6 +32,9 @@ def test_template_picker_and_fallback_chain(app: Application, clock: VirtualCloc
         panel = page.locator("[data-send-panel]")
         panel.wait_for()
         assert page.locator("#tf-send-channel").input_value() == "email"
+        # the channel's templates are fetched after the panel opens (slow under load): wait for them, then read
+        page.locator("#tf-send-template option", has_text="spring_promo · v1 · ").wait_for(state="attached")
+        page.locator("#tf-send-template option", has_text="whitepaper_digest · v1 · ").wait_for(state="attached")
         options = page.locator("#tf-send-template option").all_inner_texts()
         assert any(o.startswith("whitepaper_digest · v1 · ") for o in options)
         assert any(o.startswith("spring_promo · v1 · ") for o in options)
