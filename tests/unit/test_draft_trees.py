@@ -21,6 +21,7 @@ from touchflow.domain.journeys.document import dump_document, load_document, pla
 from touchflow.domain.journeys.edits import EditError, apply_ops
 from touchflow.domain.journeys.fragments import copy_fragment
 from touchflow.domain.journeys.settle import settle
+from touchflow.domain.journeys.splice import splice_dump, touched_by
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.services import draft_trees
 from touchflow.services.journey_drafts import edit_and_check, graph_of
@@ -71,6 +72,8 @@ def test_editing_the_kept_tree_gives_the_bytes_of_reading_the_text_again(index: 
     rng = random.Random(index)
     text = _texts()[index]
     kept = load_document(text)
+    spliced_steps: list[bool] = []
+    dumped = False
     for step in range(15):
         op = _op(rng, kept, step)
         fresh = load_document(text)
@@ -83,12 +86,17 @@ def test_editing_the_kept_tree_gives_the_bytes_of_reading_the_text_again(index: 
             continue
         if not draft_trees.reusable(text):
             kept = load_document(text)  # what the service does: it keeps no tree for such a text
+        was_kept = dumped and draft_trees.reusable(text)  # the service splices only a text it dumped
         apply_ops(kept, [op])
+        spliced = splice_dump(text, kept, touched_by([op])) if was_kept else None
         settle(kept)
         expected, got = dump_document(fresh), dump_document(kept)
         assert got == expected, f"step {step}: {op}"
+        assert spliced is None or spliced == expected, f"step {step}: {op}"
+        spliced_steps.append(spliced is not None)
         assert plain_data(kept, got) == load_yaml(got)
-        text = got
+        text, dumped = got, True
+    assert any(spliced_steps), "no edit of this chain was spliced: the test would check nothing"
 
 
 def test_the_service_edits_the_kept_tree_and_answers_as_a_fresh_read(tmp_path: Path) -> None:

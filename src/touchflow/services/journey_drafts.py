@@ -30,6 +30,7 @@ from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.domain.journeys.ports import JourneyRecord, JourneyVersionInfo
 from touchflow.domain.journeys.schema import validate_against_schema
 from touchflow.domain.journeys.settle import settle
+from touchflow.domain.journeys.splice import splice_dump, touched_by
 from touchflow.domain.journeys.transitions import ACTIVE_STATUSES
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.domain.unit_of_work import UnitOfWork
@@ -177,10 +178,11 @@ def edit_and_check(ctx: ServiceContext, text: str, ops: list[object]) -> Edited:
     """One canvas edit: the new text, what the canvas draws and the findings. The new text is read once
     (``load_yaml``, exactly as publishing reads it) and the graph and every check use that one reading."""
     doc = draft_trees.take(text) if text.strip() else None
+    kept = doc is not None  # then ``text`` is the dump of ``doc``: its untouched entries can be copied
     if doc is None:
         doc = load_document(text) if text.strip() else load_document("{}\n")
     apply_ops(doc, ops)
-    new_text = dump_document(doc)
+    new_text = (splice_dump(text, doc, touched_by(ops)) if kept else None) or dump_document(doc)
     try:
         data = plain_data(doc, new_text)
     except (yaml.YAMLError, YamlTooLarge) as exc:  # pragma: no cover - ops cannot add aliases; as check_text
