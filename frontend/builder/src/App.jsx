@@ -28,9 +28,14 @@ function Builder({ config }) {
   const api = useMemo(() => makeApi(csrf), [csrf]);
   const flow = useReactFlow();
   const measured = useMeasured();
-  const [doc, setDoc] = useState({ text: "", graph: { settings: {}, nodes: [], edges: [] }, findings: [] });
-  const [token, setToken] = useState(null);
-  const [savedText, setSavedText] = useState("");
+  // The page carries the draft and its findings (config.initial; null: a new journey): the first render draws
+  // them, with no request and no second drawing of every node when findings arrive.
+  const initial = config.initial || null;
+  const [doc, setDoc] = useState(() => (initial
+    ? { text: initial.text, graph: initial.graph, findings: initial.findings || [] }
+    : { text: "", graph: { settings: {}, nodes: [], edges: [] }, findings: [] }));
+  const [token, setToken] = useState(initial ? initial.token : null);
+  const [savedText, setSavedText] = useState(initial ? initial.text : "");
   const [past, setPast] = useState([]);
   const [future, setFuture] = useState([]);
   const [selected, setSelected] = useState(null);
@@ -44,7 +49,8 @@ function Builder({ config }) {
   const [picked, setPicked] = useState([]);
   const [pasteOpen, setPasteOpen] = useState(false);
   const [publishedAt, setPublishedAt] = useState(0); // refreshes the list of versions
-  const [fitOnLoad, setFitOnLoad] = useState(false); // a new, empty journey is not zoomed onto its first node
+  // a new, empty journey is not zoomed onto its first node
+  const [fitOnLoad, setFitOnLoad] = useState(() => !!initial && initial.graph.nodes.length > 0);
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -81,10 +87,13 @@ function Builder({ config }) {
   }, [api]);
 
   useEffect(() => {
-    // The page carries the draft (config.initial; null: a new journey): no second request before drawing.
-    const preloaded = config.initial === undefined ? null
-      : Promise.resolve(config.initial ? { ok: true, status: 200, data: config.initial } : { ok: false, status: 404 });
-    (preloaded || api.load(key)).then(async (answer) => {
+    if (initial) {
+      if (!initial.findings) api.lint(initial.text).then((checked) => { // a page without them: ask
+        if (checked.ok && docRef.current.text === initial.text) show(initial.text, { graph: initial.graph, findings: checked.data.findings });
+      });
+      return;
+    }
+    (config.initial === null ? Promise.resolve({ ok: false, status: 404 }) : api.load(key)).then(async (answer) => {
       if (answer.status === 404) {
         await reload(`key: ${key}\n`, t("new_journey"));
         return;

@@ -40,7 +40,7 @@ from touchflow.services.journeys import JourneyError, publish_findings
 
 __all__ = ["Draft", "DraftConflict", "DraftFinding", "Edited", "NoSuchVersion", "check_data", "check_text",
            "draft_diff", "edit_and_check", "edit_text", "graph_of", "graph_of_data", "list_versions", "node_of",
-           "read_draft", "restore_version", "save_draft"]
+           "open_draft", "read_draft", "restore_version", "save_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,21 @@ def read_draft(ctx: ServiceContext, key: str) -> Draft:
         if record is None:
             raise JourneyError(f"no journey {key}")
         return _current(uow, record)
+
+
+def open_draft(ctx: ServiceContext, key: str) -> tuple[Draft, dict[str, Any], list[DraftFinding]]:
+    """The draft, what the canvas draws and its findings, from one reading of the text: the builder page
+    carries all three, so the canvas draws with its findings pinned without a request (time to interactive)."""
+    draft = read_draft(ctx, key)
+    data = draft_trees.data_of(draft.text)
+    if data is None:
+        try:
+            data = load_checked(draft.text)
+        except (yaml.YAMLError, YamlTooLarge) as exc:  # as check_text: one finding, the canvas stays empty
+            return draft, graph_of_data({}), [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}",
+                                                           None)]
+        draft_trees.keep(draft.text, None, data)  # the page's first lint or edit reads the kept data
+    return draft, graph_of_data(data if draft.text.strip() else {}), check_data(ctx, data)
 
 
 def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str,
