@@ -17,6 +17,7 @@ import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
 import { DryRunPanel, showSimOnEdge } from "./DryRunPanel.jsx";
 import { useMeasured } from "./measured.js";
+import { useStable } from "./stable.js";
 import { useKeyboardPick } from "./keyboardPick.js";
 
 const HISTORY = 250;
@@ -28,6 +29,7 @@ function Builder({ config }) {
   const api = useMemo(() => makeApi(csrf), [csrf]);
   const flow = useReactFlow();
   const measured = useMeasured();
+  const stable = useStable();
   // The page carries the draft and its findings (config.initial; null: a new journey): the first render draws
   // them, with no request and no second drawing of every node when findings arrive.
   const initial = config.initial || null;
@@ -136,8 +138,8 @@ function Builder({ config }) {
     f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
       (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
     measured.attach(f.nodes);
-    return diff ? overlayDiff(f, diff, t) : f;
-  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured]);
+    return diff ? overlayDiff(stable(f, t, false), diff, t) : stable(f, t);
+  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured, stable]);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);
   const selectedNode = doc.graph.nodes.find((n) => n.id === selected);
