@@ -1,6 +1,6 @@
 """Journey builder in Chromium: time to interactive and frame time while dragging a node of a 200-node journey.
 
-    PYTHONPATH=src python bench/bench_builder.py [--nodes 200] [--runs 3] [--edits 10]
+    PYTHONPATH=src python bench/bench_builder.py [--nodes 200] [--runs 3] [--edits 10] [--cold] [--cpu]
 
 Time to interactive: from navigation start to every node drawn on the canvas (``performance.now()`` in the
 page). Findings pinned: from the Enter key that applies a side-panel edit making node n5 invalid (its duration
@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from playwright.sync_api import sync_playwright
@@ -65,6 +66,19 @@ def edit(page: object, value: str) -> float:
         "Promise.race([window.__pin, new Promise((_, no) => setTimeout(() => no(new Error('not drawn')), 10000))])"))
 
 
+def script_time(profile: dict[str, Any]) -> tuple[float, float]:
+    """(ms in the builder bundle's own functions, ms in any script or garbage collection) of a CPU profile."""
+    frames = {node["id"]: node["callFrame"] for node in profile["nodes"]}
+    bundle = total = 0.0
+    for sample, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = frames[sample]
+        if frame["url"].endswith("/builder.js"):
+            bundle += delta / 1000
+        if frame["functionName"] not in ("(idle)", "(program)"):
+            total += delta / 1000
+    return bundle, total
+
+
 def journey(nodes: int) -> str:
     lines = ["key: bench_200", "trigger: {manual: true}", "nodes:"]
     for i in range(nodes - 1):
@@ -81,6 +95,8 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--cold", action="store_true",
                         help="forget the texts the server answered before each page open (a restarted server)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU-profile the page during the edits: script time in the builder bundle and in all")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     app = bootstrap(Settings(f"sqlite:///{folder / 'bench.db'}", config_dir=str(folder / "config")))
@@ -106,6 +122,7 @@ def main() -> None:
     pinned: list[float] = []
     cleared: list[float] = []
     valid: list[float] = []
+    profiled: list[tuple[float, float]] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         for _ in range(args.runs):
@@ -120,6 +137,10 @@ def main() -> None:
             idle += page.evaluate(FRAMES)
             page.evaluate(START_CLOCK)
             page.locator('.react-flow__node[data-id="n5"]').click()
+            cdp = context.new_cdp_session(page) if args.cpu else None
+            if cdp is not None:
+                for method in ("Profiler.enable", "Profiler.start"):
+                    cdp.send(method)
             for _ in range(args.edits):
                 page.evaluate(ARM_YAML, "  n5:\n    kind: wait\n    duration: 2d\n")
                 valid.append(edit(page, "2d"))
@@ -127,6 +148,8 @@ def main() -> None:
                 pinned.append(edit(page, "xx"))
                 page.evaluate(ARM, ["n5", False])
                 cleared.append(edit(page, "1d"))
+            if cdp is not None:
+                profiled.append(script_time(cdp.send("Profiler.stop")["profile"]))
             box = page.locator(".react-flow__node").first.bounding_box()
             assert box is not None
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -146,6 +169,10 @@ def main() -> None:
         f"p95 {percentile(pinned, 0.95):.0f} ms; cleared: p50 {percentile(cleared, 0.5):.0f} ms, "
         f"p95 {percentile(cleared, 0.95):.0f} ms (baseline, a valid edit to its YAML shown: p50 "
         f"{percentile(valid, 0.5):.0f} ms, p95 {percentile(valid, 0.95):.0f} ms)")
+    if profiled:
+        log(f"script time during the {3 * args.edits} edits of each run (CPU profile): builder bundle "
+            f"{', '.join(f'{b:.0f}' for b, _ in profiled)} ms, all script and GC "
+            f"{', '.join(f'{t:.0f}' for _, t in profiled)} ms")
     log(f"frame time while dragging: p50 {percentile(frames, 0.5):.1f} ms, p95 {percentile(frames, 0.95):.1f} ms, "
         f"p99 {percentile(frames, 0.99):.1f} ms (idle page: p50 {percentile(idle, 0.5):.1f} ms, "
         f"p95 {percentile(idle, 0.95):.1f} ms)")

@@ -17,13 +17,14 @@ import pytest
 from tests.unit.test_journey_document import _journey
 from touchflow.bootstrap import bootstrap
 from touchflow.config import Settings
-from touchflow.domain.journeys.document import dump_document, load_document, plain_data
+from touchflow.domain.journeys.document import dump_document, format_text, load_document, plain_data
 from touchflow.domain.journeys.edits import EditError, apply_ops
 from touchflow.domain.journeys.fragments import copy_fragment
 from touchflow.domain.journeys.settle import settle
+from touchflow.domain.journeys.splice import splice_dump, touched_by
 from touchflow.domain.safe_yaml import load_yaml
 from touchflow.services import draft_trees
-from touchflow.services.journey_drafts import edit_and_check, graph_of
+from touchflow.services.journey_drafts import check_text, edit_and_check, graph_of, open_draft, save_draft
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "journeys").glob("*.yaml"))
 _VALUES: list[Any] = ["2d", "xx", "on", "010", "a\nb", "白皮书 # 不是注释", "", 0, 7, -1, 1.5, True, None,
@@ -71,6 +72,8 @@ def test_editing_the_kept_tree_gives_the_bytes_of_reading_the_text_again(index: 
     rng = random.Random(index)
     text = _texts()[index]
     kept = load_document(text)
+    spliced_steps: list[bool] = []
+    dumped = False
     for step in range(15):
         op = _op(rng, kept, step)
         fresh = load_document(text)
@@ -83,12 +86,17 @@ def test_editing_the_kept_tree_gives_the_bytes_of_reading_the_text_again(index: 
             continue
         if not draft_trees.reusable(text):
             kept = load_document(text)  # what the service does: it keeps no tree for such a text
+        was_kept = dumped and draft_trees.reusable(text)  # the service splices only a text it dumped
         apply_ops(kept, [op])
+        spliced = splice_dump(text, kept, touched_by([op])) if was_kept else None
         settle(kept)
         expected, got = dump_document(fresh), dump_document(kept)
         assert got == expected, f"step {step}: {op}"
+        assert spliced is None or spliced == expected, f"step {step}: {op}"
+        spliced_steps.append(spliced is not None)
         assert plain_data(kept, got) == load_yaml(got)
-        text = got
+        text, dumped = got, True
+    assert any(spliced_steps), "no edit of this chain was spliced: the test would check nothing"
 
 
 def test_the_service_edits_the_kept_tree_and_answers_as_a_fresh_read(tmp_path: Path) -> None:
@@ -110,3 +118,29 @@ def test_the_service_edits_the_kept_tree_and_answers_as_a_fresh_read(tmp_path: P
     assert draft_trees.take(first.text) is None and draft_trees.take(second.text) is not None
     third = edit_and_check(app.services, "# a comment\n" + first.text, [])
     assert draft_trees.take(third.text) is None  # a text with comments is read every time
+
+
+def test_the_builder_page_carries_the_findings_lint_answers_from_one_reading(tmp_path: Path) -> None:
+    app = bootstrap(Settings(f"sqlite:///{tmp_path / 'd.db'}", config_dir=str(tmp_path / "config")))
+    app.init_database()
+    rule_a = (Path(__file__).parents[2] / "examples" / "journeys" / "rule_a_whitepaper.yaml").read_text("utf-8")
+    save_draft(app.services, "rule_a_whitepaper", rule_a.replace("    next: cs_task\n", "    next: nowhere\n"),
+               if_match=None, actor="test")
+    draft_trees.clear()  # a restarted process: the page reads the text
+    draft, graph, findings = open_draft(app.services, "rule_a_whitepaper")
+    assert draft_trees.data_of(draft.text) == load_yaml(draft.text)  # kept: the first lint reads it no more
+    assert [f.as_json() for f in findings] == [f.as_json() for f in check_text(app.services, draft.text)]
+    assert graph == graph_of(draft.text)
+    broken = {f.path for f in findings if f.node == "wecom_followup" and f.severity == "error"}
+    assert "nodes.wecom_followup.next" in broken
+    text = draft.text
+    for ops in ([{"op": "set_field", "node": "wecom_followup", "path": ["next"], "value": "cs_task"}],
+                [{"op": "move", "id": "wecom_followup", "x": 40, "y": 80}],  # a new top-level entry: layout
+                [{"op": "move", "id": "send_digest", "x": 0, "y": 0}],  # one entry of layout
+                [{"op": "set_field", "node": None, "path": ["name"], "value": "白皮书 2"}]):
+        answer = edit_and_check(app.services, text, ops)
+        fresh = load_document(text)
+        apply_ops(fresh, ops)
+        assert answer.text == dump_document(fresh) == format_text(answer.text), ops
+        text = answer.text
+    assert "nodes.wecom_followup.next" not in {f.path for f in answer.findings}

@@ -17,6 +17,7 @@ import { PublishDiff } from "./PublishDiff.jsx";
 import { Versions } from "./Versions.jsx";
 import { DryRunPanel, showSimOnEdge } from "./DryRunPanel.jsx";
 import { useMeasured, useRemeasureHidden } from "./measured.js";
+import { useStable } from "./stable.js";
 import { useKeyboardPick } from "./keyboardPick.js";
 
 const HISTORY = 250;
@@ -28,9 +29,15 @@ function Builder({ config }) {
   const api = useMemo(() => makeApi(csrf), [csrf]);
   const flow = useReactFlow();
   const measured = useMeasured();
-  const [doc, setDoc] = useState({ text: "", graph: { settings: {}, nodes: [], edges: [] }, findings: [] });
-  const [token, setToken] = useState(null);
-  const [savedText, setSavedText] = useState("");
+  const stable = useStable();
+  // The page carries the draft and its findings (config.initial; null: a new journey): the first render draws
+  // them, with no request and no second drawing of every node when findings arrive.
+  const initial = config.initial || null;
+  const [doc, setDoc] = useState(() => (initial
+    ? { text: initial.text, graph: initial.graph, findings: initial.findings || [] }
+    : { text: "", graph: { settings: {}, nodes: [], edges: [] }, findings: [] }));
+  const [token, setToken] = useState(initial ? initial.token : null);
+  const [savedText, setSavedText] = useState(initial ? initial.text : "");
   const [past, setPast] = useState([]);
   const [future, setFuture] = useState([]);
   const [selected, setSelected] = useState(null);
@@ -44,7 +51,8 @@ function Builder({ config }) {
   const [picked, setPicked] = useState([]);
   const [pasteOpen, setPasteOpen] = useState(false);
   const [publishedAt, setPublishedAt] = useState(0); // refreshes the list of versions
-  const [fitOnLoad, setFitOnLoad] = useState(false); // a new, empty journey is not zoomed onto its first node
+  // a new, empty journey is not zoomed onto its first node
+  const [fitOnLoad, setFitOnLoad] = useState(() => !!initial && initial.graph.nodes.length > 0);
   const busy = useRef(Promise.resolve());
   const kinds = useMemo(() => Object.keys(schema.$defs).filter((d) => d.endsWith("_node")).map((d) => d.slice(0, -5)), [schema]);
 
@@ -81,10 +89,13 @@ function Builder({ config }) {
   }, [api]);
 
   useEffect(() => {
-    // The page carries the draft (config.initial; null: a new journey): no second request before drawing.
-    const preloaded = config.initial === undefined ? null
-      : Promise.resolve(config.initial ? { ok: true, status: 200, data: config.initial } : { ok: false, status: 404 });
-    (preloaded || api.load(key)).then(async (answer) => {
+    if (initial) {
+      if (!initial.findings) api.lint(initial.text).then((checked) => { // a page without them: ask
+        if (checked.ok && docRef.current.text === initial.text) show(initial.text, { graph: initial.graph, findings: checked.data.findings });
+      });
+      return;
+    }
+    (config.initial === null ? Promise.resolve({ ok: false, status: 404 }) : api.load(key)).then(async (answer) => {
       if (answer.status === 404) {
         await reload(`key: ${key}\n`, t("new_journey"));
         return;
@@ -127,8 +138,8 @@ function Builder({ config }) {
     f.nodes.push(...notesToFlow(doc.graph.notes, picked, t, canWrite,
       (id, text) => apply([{ op: "note", id, text }], `${t("note.changed")} ${id}`)));
     measured.attach(f.nodes);
-    return diff ? overlayDiff(f, diff, t) : f;
-  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured]);
+    return diff ? overlayDiff(stable(f, t, false), diff, t) : stable(f, t);
+  }, [doc, selected, t, dry, sim, live, picked, canWrite, apply, diff, measured, stable]);
   useRemeasureHidden(nodes);
   const errors = doc.findings.filter((f) => f.severity === "error");
   const globalFindings = doc.findings.filter((f) => !f.node);

@@ -30,6 +30,7 @@ from touchflow.domain.journeys.parse import DefinitionError, parse_journey
 from touchflow.domain.journeys.ports import JourneyRecord, JourneyVersionInfo
 from touchflow.domain.journeys.schema import validate_against_schema
 from touchflow.domain.journeys.settle import settle
+from touchflow.domain.journeys.splice import splice_dump, touched_by
 from touchflow.domain.journeys.transitions import ACTIVE_STATUSES
 from touchflow.domain.safe_yaml import YamlTooLarge, load_yaml
 from touchflow.domain.unit_of_work import UnitOfWork
@@ -39,7 +40,7 @@ from touchflow.services.journeys import JourneyError, publish_findings
 
 __all__ = ["Draft", "DraftConflict", "DraftFinding", "Edited", "NoSuchVersion", "check_data", "check_text",
            "draft_diff", "edit_and_check", "edit_text", "graph_of", "graph_of_data", "list_versions", "node_of",
-           "read_draft", "restore_version", "save_draft"]
+           "open_draft", "read_draft", "restore_version", "save_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,21 @@ def read_draft(ctx: ServiceContext, key: str) -> Draft:
         if record is None:
             raise JourneyError(f"no journey {key}")
         return _current(uow, record)
+
+
+def open_draft(ctx: ServiceContext, key: str) -> tuple[Draft, dict[str, Any], list[DraftFinding]]:
+    """The draft, what the canvas draws and its findings, from one reading of the text: the builder page
+    carries all three, so the canvas draws with its findings pinned without a request (time to interactive)."""
+    draft = read_draft(ctx, key)
+    data = draft_trees.data_of(draft.text)
+    if data is None:
+        try:
+            data = load_checked(draft.text)
+        except (yaml.YAMLError, YamlTooLarge) as exc:  # as check_text: one finding, the canvas stays empty
+            return draft, graph_of_data({}), [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}",
+                                                           None)]
+        draft_trees.keep(draft.text, None, data)  # the page's first lint or edit reads the kept data
+    return draft, graph_of_data(data if draft.text.strip() else {}), check_data(ctx, data)
 
 
 def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None, actor: str,
@@ -177,10 +193,11 @@ def edit_and_check(ctx: ServiceContext, text: str, ops: list[object]) -> Edited:
     """One canvas edit: the new text, what the canvas draws and the findings. The new text is read once
     (``load_yaml``, exactly as publishing reads it) and the graph and every check use that one reading."""
     doc = draft_trees.take(text) if text.strip() else None
+    kept = doc is not None  # then ``text`` is the dump of ``doc``: its untouched entries can be copied
     if doc is None:
         doc = load_document(text) if text.strip() else load_document("{}\n")
     apply_ops(doc, ops)
-    new_text = dump_document(doc)
+    new_text = (splice_dump(text, doc, touched_by(ops)) if kept else None) or dump_document(doc)
     try:
         data = plain_data(doc, new_text)
     except (yaml.YAMLError, YamlTooLarge) as exc:  # pragma: no cover - ops cannot add aliases; as check_text

@@ -1,9 +1,10 @@
 """``/journeys/{key}/builder``: the visual journey builder (issue 16), a React island on a console page.
 
-The page only hands the island what it cannot fetch itself: the journey key, the session's CSRF token,
-what the reader may do (a viewer gets a read-only canvas), the journey JSON Schema (palette and side panel
-are generated from it) and every label translated from the console's catalogs. Everything else goes
-through the ``/v1/journeys`` builder API with the session cookie.
+The page hands the island what it cannot fetch itself: the journey key, the session's CSRF token, what the
+reader may do (a viewer gets a read-only canvas), the journey JSON Schema (palette and side panel are
+generated from it) and every label translated from the console's catalogs; and, so the canvas draws without
+a request, the draft, its graph and its findings. Everything else goes through the ``/v1/journeys``
+builder API with the session cookie.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from touchflow.console.views.builder_dry_labels import DRY_LABELS
 from touchflow.console.views.builder_live_labels import LIVE_LABELS
 from touchflow.console.views.builder_ux_labels import UX_LABELS
 from touchflow.domain.journeys.schema import journey_json_schema
-from touchflow.services.journey_drafts import graph_of, read_draft
+from touchflow.services.journey_drafts import open_draft
 from touchflow.services.journeys import JourneyError
 
 __all__ = ["LABELS", "router"]
@@ -68,14 +69,15 @@ LABELS = {
 
 
 def _initial(request: Request, key: str) -> dict[str, Any] | None:
-    """The draft as ``GET /v1/journeys/{key}/definition`` answers it, in the page: the island draws at once
-    instead of asking for it after its script ran (time to interactive). None: a new journey."""
+    """The draft as ``GET /v1/journeys/{key}/definition`` answers it and its findings as ``POST /v1/journeys/lint``
+    does, in the page: the island draws them at once instead of asking after its script ran (time to
+    interactive). None: a new journey."""
     try:
-        draft = read_draft(services(request), key)
+        draft, graph, findings = open_draft(services(request), key)
     except JourneyError:
         return None
     return {"key": draft.key, "text": draft.text, "token": draft.token, "live_version": draft.live_version,
-            "is_draft": draft.is_draft, "graph": graph_of(draft.text)}
+            "is_draft": draft.is_draft, "graph": graph, "findings": [f.as_json() for f in findings]}
 
 
 @router.get("/journeys/{key}/builder", **allow("journeys.read"))

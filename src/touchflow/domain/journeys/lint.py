@@ -111,13 +111,17 @@ class _Graph:
     def can_end(self) -> set[str]:
         """Nodes from which some path reaches an Exit node or an edge to the end."""
         ending = {n for n, node in self.nodes.items() if isinstance(node, Exit) or None in self.succ[n]}
-        changed = True
-        while changed:
-            changed = False
-            for node_id, targets in self.succ.items():
-                if node_id not in ending and any(t in ending for t in targets):
+        before: dict[str, list[str]] = {}  # edges backwards: one walk from the ends, not a pass per chain link
+        for node_id, targets in self.succ.items():
+            for target in targets:
+                if target is not None:
+                    before.setdefault(target, []).append(node_id)
+        stack = list(ending)
+        while stack:
+            for node_id in before.get(stack.pop(), ()):
+                if node_id not in ending:
                     ending.add(node_id)
-                    changed = True
+                    stack.append(node_id)
         return ending
 
 
