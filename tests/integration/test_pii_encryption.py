@@ -5,6 +5,7 @@ key rotation runs online, resumably, beside imports."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -194,12 +195,16 @@ def test_rotation_beside_a_concurrent_import_loses_nothing(encrypted: Applicatio
     worker.start()
     started.wait(30)
     rotating.set()
-    reports = [enable(encrypted, batch_size=7)]
+    first = enable(encrypted, batch_size=7, max_batches=1)  # the rotation starts: a new key, one batch moved
+    deadline = time.monotonic() + 60  # the importer commits while the rotation is unfinished (a loaded machine
+    while not during and not imported and time.monotonic() < deadline:  # may otherwise finish it first)
+        time.sleep(0.01)
+    reports = [encrypted.pii_keys.rotate(ctx.clock.now, actor="test", batch_size=7, resume_only=True)]
     rotated.set()
     worker.join()
     reports.append(enable(encrypted, batch_size=50))  # and once more after it, as an operator would
     assert not errors
-    assert during, "the import did not run while the rotation did"
+    assert not first.finished and during, "the import did not run while the rotation did"
     assert all(r.finished for r in reports)
     total = imported[0]
     states = search_contacts(ctx, limit=500)
