@@ -19,7 +19,6 @@ import cProfile
 import os
 import pstats
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -27,53 +26,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
+from tests.integration.explain_reference import reference_explain
 
 from benchlib import log, percentile
 from console_dataset import T0
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
 from touchflow.config import Settings
-from touchflow.domain.measurement.decompose import decompose, device_of, mailbox_provider
 from touchflow.services.explain import Explanation, explain
 from touchflow.services.guarding import guardrail_policy
 
 
 def before(app: Application, metric: str, journey: str, start: datetime, end: datetime, by: str) -> Explanation:
-    """The algorithm before ADR 0056 (tests/integration/test_explain_sql_equivalence.py keeps the same copy)."""
-    base_end, base_start = start, start - (end - start)
+    """The algorithm before ADR 0056 (tests/integration/explain_reference.py), the base period just before."""
     with app.services.reader() as uow:
         zone = ZoneInfo(guardrail_policy(uow).default_timezone)
-        record = uow.journeys.get(journey)
-        assert record is not None
-        messages = uow.alerts.sent_between(base_start, end, record.id, with_tags=by.startswith("tag:"))
-
-    def key(m: Any) -> str:
-        if by == "send_hour":
-            return f"{m.sent_at.astimezone(zone).hour:02d}:00"
-        if by == "template":
-            return m.template or "(none)"
-        if by == "version":
-            return "(none)" if m.version is None else f"v{m.version}"
-        if by == "channel":
-            return str(m.channel)
-        if by == "provider":
-            return mailbox_provider(m.address)
-        if by == "device":
-            return m.device or device_of(m.user_agent)
-        tag = by[4:].strip()
-        return f"有 {tag} / has" if tag in m.tags else f"无 {tag} / lacks"
-
-    periods: tuple[dict[str, list[int]], dict[str, list[int]]] = (defaultdict(lambda: [0, 0]),
-                                                                   defaultdict(lambda: [0, 0]))
-    for message in messages:
-        for index, (low, high) in enumerate(((base_start, base_end), (start, end))):
-            if low <= message.sent_at < high:
-                hit, trial = message.counts(metric)
-                cell = periods[index][key(message)]
-                cell[0] += hit
-                cell[1] += trial
-    found = ({k: (v[0], v[1]) for k, v in p.items()} for p in periods)
-    return Explanation(metric, record.key, (base_start, base_end), (start, end), decompose(by, *found))
+        return reference_explain(uow, zone, metric, journey, start, end, start - (end - start), start, by)
 
 
 def after(app: Application, metric: str, journey: str, start: datetime, end: datetime, by: str) -> Explanation:

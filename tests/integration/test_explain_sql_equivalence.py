@@ -9,7 +9,6 @@ send hours in zones whose clocks move inside the periods (daylight saving, half-
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,14 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
+from tests.integration.explain_reference import reference_explain
 from touchflow.bootstrap import Application
 from touchflow.clock import VirtualClock
 from touchflow.domain.guardrails.model import GuardrailPolicy
 from touchflow.domain.measurement.alert_rules import DAILY_METRICS
-from touchflow.domain.measurement.decompose import decompose, device_of, mailbox_provider
-from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services import explain as explain_module
-from touchflow.services.explain import Explanation, explain
+from touchflow.services.explain import explain
 from touchflow.services.ingest import RawItem, upsert_contacts
 from touchflow.store.tables import contact_tags, events, journey_runs, journeys, outbox
 
@@ -32,43 +30,6 @@ DIMENSIONS = ("send_hour", "template", "version", "channel", "provider", "device
 ADDRESSES = ("Zhang@QQ.com", "li@foxmail.com", "wang@126.com", "a@b@163.com", " x@Gmail.COM ", "no-at-sign", "",
              None, "trailing@", "+8613800000000")
 STATUSES = ("sent", "sent", "sent", "sending", "failed", "dead", "queued", "skipped")
-
-
-def _reference(uow: UnitOfWork, zone: ZoneInfo, metric: str, journey: str, start: datetime, end: datetime,
-               base_start: datetime, base_end: datetime, by: str) -> Explanation:
-    """The algorithm before ADR 0056, as it was: a MessageOutcome per message from ``sent_between``."""
-    def key(m: Any) -> str:
-        if by == "send_hour":
-            return f"{m.sent_at.astimezone(zone).hour:02d}:00"
-        if by == "template":
-            return m.template or "(none)"
-        if by == "version":
-            return "(none)" if m.version is None else f"v{m.version}"
-        if by == "channel":
-            return str(m.channel)
-        if by == "provider":
-            return mailbox_provider(m.address)
-        if by == "device":
-            return m.device or device_of(m.user_agent)
-        tag = by[4:].strip()
-        return f"有 {tag} / has" if tag in m.tags else f"无 {tag} / lacks"
-
-    record = uow.journeys.get(journey)
-    assert record is not None
-    messages = uow.alerts.sent_between(min(base_start, start), max(base_end, end), record.id,
-                                       with_tags=by.startswith("tag:"))
-    periods: tuple[dict[str, list[int]], dict[str, list[int]]] = (defaultdict(lambda: [0, 0]),
-                                                                   defaultdict(lambda: [0, 0]))
-    for message in messages:
-        for index, (low, high) in enumerate(((base_start, base_end), (start, end))):
-            if low <= message.sent_at < high:
-                hit, trial = message.counts(metric)
-                cell = periods[index][key(message)]
-                cell[0] += hit
-                cell[1] += trial
-    before = {k: (v[0], v[1]) for k, v in periods[0].items()}
-    after = {k: (v[0], v[1]) for k, v in periods[1].items()}
-    return Explanation(metric, record.key, (base_start, base_end), (start, end), decompose(by, before, after))
 
 
 def _workspace(app: Application, first: datetime, days: int, seed: int) -> None:
@@ -156,7 +117,8 @@ def _compare(app: Application, zone: str, dimensions: tuple[str, ...], journey: 
                 found = explain(app.services, metric, journey, start, end, by=by, base_start=base_start,
                                 base_end=base_end)
                 with app.services.reader() as uow:
-                    wanted = _reference(uow, ZoneInfo(zone), metric, journey, start, end, base_start, base_end, by)
+                    wanted = reference_explain(uow, ZoneInfo(zone), metric, journey, start, end, base_start,
+                                               base_end, by)
                 assert found == wanted, (metric, by, zone, start)
                 compared += len(found.result.segments)
     return compared

@@ -35,6 +35,14 @@ def download(app: Application, who: str, content_type: str = "whitepaper", n: in
         "properties": {"content_id": f"wp-{n}", "content_type": content_type}})])
 
 
+def opened(app: Application, who: str, message_id: str, journey_id: str) -> None:
+    """``who`` opens the digest ``message_id`` of journey ``journey_id`` now."""
+    record_events(app.services, "email", [RawItem({
+        "type": "message_opened", "email": who, "occurred_at": app.services.clock.now().isoformat(),
+        "properties": {"message_id": message_id, "channel": "email", "journey_id": journey_id,
+                       "node_id": "send_digest"}})])
+
+
 def outbox_rows(app: Application) -> list[tuple[str, str, str]]:
     with app.engine.connect() as c:
         return [tuple(r) for r in c.execute(select(outbox.c.contact_id, outbox.c.channel, outbox.c.template)
@@ -80,10 +88,7 @@ def test_opening_the_email_takes_the_engaged_branch(app: Application, clock: Vir
     with app.engine.connect() as c:
         message_id, run_journey = c.execute(select(outbox.c.id, outbox.c.journey_id)).one()
     clock.advance(timedelta(hours=5))
-    record_events(app.services, "email", [RawItem({
-        "type": "message_opened", "email": "a@x.cn", "occurred_at": clock.now().isoformat(),
-        "properties": {"message_id": message_id, "channel": "email", "journey_id": run_journey,
-                       "node_id": "send_digest"}})])
+    opened(app, "a@x.cn", message_id, run_journey)
     runtime.tick()
     traces = trace_contact(app.services, "rule_a_whitepaper", "email:a@x.cn")
     assert traces[0].run.status == "completed"
@@ -108,10 +113,7 @@ def test_a_run_on_an_earlier_version_hears_an_event_the_current_version_dropped(
     assert v2 != v1 and "message_opened" not in v2
     publish_journey(app.services, v2, actor="test")
     clock.advance(timedelta(hours=5))
-    record_events(app.services, "email", [RawItem({
-        "type": "message_opened", "email": "a@x.cn", "occurred_at": clock.now().isoformat(),
-        "properties": {"message_id": message_id, "channel": "email", "journey_id": journey_id,
-                       "node_id": "send_digest"}})])
+    opened(app, "a@x.cn", message_id, journey_id)
     runtime.tick()
     traces = trace_contact(app.services, "rule_a_whitepaper", "email:a@x.cn")
     assert traces[0].run.version == 1 and traces[0].run.status == "completed"
