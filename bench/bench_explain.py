@@ -1,6 +1,6 @@
 """``metrics explain`` before and after ADR 0056 (counted in SQL), in process, alternately in one sitting.
 
-    PYTHONPATH=src:bench python bench/bench_explain.py --database COPY [--rounds 15] [--days 7 90]
+    PYTHONPATH=src:bench:. python bench/bench_explain.py --database COPY [--rounds 15] [--days 7 90]
                                                       [--by template device send_hour]
 
 ``COPY``: a copy of a ``console_dataset`` file (the schema upgrade ``init_database`` applies changes it). For each
