@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -90,9 +91,12 @@ def _render(kind: str, report: ImportReport) -> None:
         table.add_row(label, str(getattr(report, key)))
     console.print(table)
     if report.rejects_file is not None:
-        console.print(f"rejected rows (with row number and reason): [bold]{report.rejects_file}[/bold]")
+        # one line, never folded (a path broken across lines cannot be copied), and its brackets are not markup
+        console.print(f"rejected rows (with row number and reason): [bold]{escape(str(report.rejects_file))}[/bold]",
+                      soft_wrap=True)
     if report.warnings_file is not None:
-        console.print(f"rows stored with a field left out (row number and reason): [bold]{report.warnings_file}[/bold]")
+        console.print("rows stored with a field left out (row number and reason): "
+                      f"[bold]{escape(str(report.warnings_file))}[/bold]", soft_wrap=True)
     for title, counter in (("Top reject reasons", report.reject_reasons),
                            ("Top warnings (rows stored)", report.warning_reasons)):
         if counter:
