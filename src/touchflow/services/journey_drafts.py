@@ -101,13 +101,10 @@ def open_draft(ctx: ServiceContext, key: str) -> tuple[Draft, dict[str, Any], li
     """The draft, what the canvas draws and its findings, from one reading of the text: the builder page
     carries all three, so the canvas draws with its findings pinned without a request (time to interactive)."""
     draft = read_draft(ctx, key)
-    data = draft_trees.data_of(draft.text)
-    if data is None:
-        try:
-            data = load_checked(draft.text)
-        except (yaml.YAMLError, YamlTooLarge) as exc:  # as check_text: one finding, the canvas stays empty
-            return draft, graph_of_data({}), [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}",
-                                                           None)]
+    data, kept, unreadable = _read(draft.text)
+    if unreadable is not None:  # as check_text: one finding, the canvas stays empty
+        return draft, graph_of_data({}), [unreadable]
+    if not kept:
         draft_trees.keep(draft.text, None, data)  # the page's first lint or edit reads the kept data
     return draft, graph_of_data(data if draft.text.strip() else {}), check_data(ctx, data)
 
@@ -146,14 +143,20 @@ def save_draft(ctx: ServiceContext, key: str, text: str, *, if_match: str | None
 def check_text(ctx: ServiceContext, text: str) -> list[DraftFinding]:
     """Schema problems, then the parser's first problem or every rule publishing applies, each pinned to
     its node. The same functions decide publishing, so the canvas and publish never disagree."""
+    data, _, unreadable = _read(text)
+    return [unreadable] if unreadable is not None else check_data(ctx, data)
+
+
+def _read(text: str) -> tuple[Any, bool, DraftFinding | None]:
+    """``text`` read once: (its data, whether this process had kept it, None); or, when it is not readable
+    YAML, (None, False, the one finding the editor shows instead of an error page)."""
     data = draft_trees.data_of(text)
     if data is not None:  # this process answered the text: read then
-        return check_data(ctx, data)
+        return data, True, None
     try:
-        data = load_checked(text)
-    except (yaml.YAMLError, YamlTooLarge) as exc:  # one finding for the editor, not an error page
-        return [DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}", None)]
-    return check_data(ctx, data)
+        return load_checked(text), False, None
+    except (yaml.YAMLError, YamlTooLarge) as exc:
+        return None, False, DraftFinding("yaml", "error", "journey", f"not valid YAML: {exc}", None)
 
 
 def check_data(ctx: ServiceContext, data: object) -> list[DraftFinding]:
