@@ -33,7 +33,7 @@ from touchflow.services.lifecycle_pass import (
 )
 from touchflow.services.pacing import Pacer
 from touchflow.services.segments import create_segment, segment_members
-from touchflow.store.db import watch_write_holds
+from touchflow.store.db import WriteHold, make_engine, watch_write_holds
 from touchflow.store.tables import events, journey_runs
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "journeys"
@@ -68,6 +68,19 @@ def backlog(app: Application, n: int, prefix: str) -> None:
         assert not record_events(app.services, "web", items[start:start + 1000]).rejected
 
 
+def assert_short(holds: list[WriteHold]) -> None:
+    """No transaction did long work while holding the lock, and nine in ten were short on the clock too.
+
+    The work is bounded by CPU time: one clean run in four (2,885 tests in two processes) showed one hold of
+    7.9 s among holds of 15–20 ms, a process kept waiting (for the disk or a core) rather than a long
+    transaction. A pass written as one transaction spends seconds of CPU inside it and fails either way.
+    """
+    longest = sorted((round(h.seconds, 3), round(h.cpu_seconds, 3), h.rows) for h in holds)[-5:]
+    assert max(h.cpu_seconds for h in holds) <= LONGEST, longest  # (seconds, CPU seconds, rows written)
+    walls = sorted(h.seconds for h in holds)
+    assert walls[int(0.9 * (len(walls) - 1))] <= LONGEST, longest
+
+
 def work_off(runtime: JourneyRuntime) -> None:
     """Tick until idle (a backlog is worked off a share per tick, so that routing gets its turn)."""
     for _ in range(10_000):
@@ -86,8 +99,7 @@ def test_a_tick_over_a_backlog_writes_in_short_transactions(sqlite_app: Applicat
         work_off(runtime)  # the contact pass and the segment drain over the backlog
     assert len(segment_members(app.services, "readers", limit=BACKLOG + 1)) == BACKLOG  # the work was done
     assert len(segment_members(app.services, "shanghai", limit=BACKLOG + 1)) == BACKLOG
-    longest = sorted((round(h.seconds, 3), h.rows) for h in holds)[-5:]  # (seconds, rows written)
-    assert longest[-1][0] <= LONGEST, longest
+    assert_short(holds)
     assert len(holds) > 20  # many short transactions, not a few long ones
 
     # the hourly refresh of everyone: read in a snapshot, written in short transactions
@@ -97,8 +109,7 @@ def test_a_tick_over_a_backlog_writes_in_short_transactions(sqlite_app: Applicat
     with watch_write_holds() as holds:
         work_off(runtime)
     assert segment_members(app.services, "shanghai") == []
-    longest = sorted((round(h.seconds, 3), h.rows) for h in holds)[-5:]
-    assert longest[-1][0] <= LONGEST, longest
+    assert_short(holds)
     assert len(holds) > 5
 
 
@@ -218,3 +229,18 @@ def test_the_daily_pass_is_spread_over_ticks_and_goes_on_where_it_stopped(app: A
         assert ("after" in daily) == (sum(done) < 30), (done, daily)  # under way until the last chunk
     assert done == [7, 7, 7, 7, 2]
     assert contact_pass_due_at(app.services) == clock.now() + timedelta(days=1)  # tomorrow again
+
+
+def test_a_hold_tells_work_inside_the_transaction_from_waiting(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{(tmp_path / 'holds.db').as_posix()}")
+    with watch_write_holds() as holds:
+        with engine.begin() as c:
+            c.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            time.sleep(0.3)  # the process waits: no work is done under the lock
+        with engine.begin() as c:
+            c.exec_driver_sql("INSERT INTO t WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                              "WHERE i < 2000000) SELECT i FROM n")
+    engine.dispose()
+    waited, worked = holds
+    assert waited.seconds >= 0.3 and waited.cpu_seconds < 0.1, waited
+    assert worked.rows == 2_000_000 and worked.cpu_seconds > 0.05, worked

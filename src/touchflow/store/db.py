@@ -92,7 +92,7 @@ def _sqlite_begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-        connection.info[_HOLD] = [time.perf_counter(), 0]
+        connection.info[_HOLD] = [time.perf_counter(), 0, time.thread_time()]
 
 
 # --- how long writers hold SQLite's write lock ----------------------------------------------------------------
@@ -108,6 +108,9 @@ class WriteHold:
     seconds: float  # from BEGIN IMMEDIATE to the commit or rollback being issued
     rows: int  # rows inserted, updated or deleted, as the driver counts them
     committed: bool
+    # CPU time of the holding thread over the same span: work done in the transaction, as opposed to the
+    # process waiting for the disk or for a core (a stall shows as long seconds with little CPU)
+    cpu_seconds: float = 0.0
 
 
 _watchers: list[Callable[[WriteHold], None]] = []
@@ -137,9 +140,10 @@ def _end_hold(connection: Any, committed: bool) -> None:
     hold = connection.info.pop(_HOLD, None)
     if hold is None:
         return
-    done = WriteHold(time.perf_counter() - hold[0], hold[1], committed)
+    done = WriteHold(time.perf_counter() - hold[0], hold[1], committed, time.thread_time() - hold[2])
     if done.seconds > LONG_HOLD:
-        log.debug("write lock held %.0f ms (%d rows written, %s)", 1000 * done.seconds, done.rows,
+        log.debug("write lock held %.0f ms (%.0f ms CPU, %d rows written, %s)", 1000 * done.seconds,
+                  1000 * done.cpu_seconds, done.rows,
                   "committed" if committed else "rolled back")
     for watcher in list(_watchers):
         watcher(done)
