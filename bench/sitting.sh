@@ -17,6 +17,10 @@ IMPORT_SIZE=${IMPORT_SIZE:---contacts 100000 --events 300000}
 TRIGGER_EVENTS=${TRIGGER_EVENTS:-200000}
 TIMER_RUNS=${TIMER_RUNS:-200000}
 RECIPIENTS=${RECIPIENTS:-200000}
+TRIGGER_EVENTS_PG=${TRIGGER_EVENTS_PG:-100000}
+TIMER_RUNS_PG=${TIMER_RUNS_PG:-50000}
+RECIPIENTS_PG=${RECIPIENTS_PG:-50000}
+SCALEOUT_SIZE=${SCALEOUT_SIZE:---recipients 10000 --runs 10000}
 SOAK_MINUTES=${SOAK_MINUTES:-10}
 ONLY=${ONLY:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -63,10 +67,10 @@ fi
 # PostgreSQL
 step import-pg "$HERE/bench_import.py" $IMPORT_SIZE --database "$PG"
 step ingest-pg "$HERE/bench_ingest.py" --seconds 20 --baseline-seconds 10 --database "$(fresh_pg touchflow_sitting_ingest)"
-step triggers-pg "$HERE/bench_triggers.py" --events "$TRIGGER_EVENTS" --journeys 50 --latency-seconds 30 --database "$PG"
-step timers-pg "$HERE/bench_timers.py" --runs "$TIMER_RUNS" --database "$PG"
-step broadcast-pg "$HERE/bench_broadcast.py" --recipients "$RECIPIENTS" --database "$PG"
+step triggers-pg "$HERE/bench_triggers.py" --events "$TRIGGER_EVENTS_PG" --journeys 50 --latency-seconds 30 --database "$PG"
+step timers-pg "$HERE/bench_timers.py" --runs "$TIMER_RUNS_PG" --database "$PG"
+step broadcast-pg "$HERE/bench_broadcast.py" --recipients "$RECIPIENTS_PG" --database "$PG"
 step segments-pg "$HERE/bench_segments.py" --database "$PG"
-step scaleout-pg "$HERE/bench_scaleout.py" --database "$PG"
+step scaleout-pg "$HERE/bench_scaleout.py" --database "$PG" $SCALEOUT_SIZE
 step soak-pg "$HERE/bench_soak.py" --database "$PG" --minutes "$SOAK_MINUTES"
 date -u +"sitting ended %Y-%m-%dT%H:%M:%SZ" | tee -a "$OUT/summary.txt"
