@@ -274,8 +274,25 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
         if self._pg:
             query = query.where(func.pg_try_advisory_xact_lock(func.hashtextextended(event_inbox.c.contact_id, 0))
                                 ).with_for_update(skip_locked=True)
-        return [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
-                for r in self._c.execute(query)]
+        claimed = [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
+                   for r in self._c.execute(query)]
+        return self._in_contact_order(claimed) if self._pg and claimed else claimed
+
+    def _in_contact_order(self, claimed: list[InboxEvent]) -> list[InboxEvent]:
+        """Leave out a claimed event whose contact has an earlier event still in the inbox (ADR 0005: a contact's
+        events are routed in inbox order). With several workers a scan can skip a contact's event while another
+        worker holds that contact, and reach its next one after that worker committed; routing that one first
+        would reorder the contact's events. It stays in the inbox, behind the earlier one."""
+        top = max(e.seq for e in claimed)
+        seqs = [e.seq for e in claimed]
+        first_left = dict(self._c.execute(
+            select(event_inbox.c.contact_id, func.min(event_inbox.c.seq))
+            .where(event_inbox.c.seq < top, event_inbox.c.contact_id.in_({e.contact_id for e in claimed}),
+                   event_inbox.c.seq.not_in(seqs))
+            .group_by(event_inbox.c.contact_id)).tuples().all())
+        if not first_left:
+            return claimed
+        return [e for e in claimed if e.seq < first_left.get(e.contact_id, top + 1)]
 
     def inbox_head(self, limit: int) -> list[int]:
         return list(self._c.execute(select(event_inbox.c.seq).order_by(event_inbox.c.seq).limit(limit)).scalars())
