@@ -79,10 +79,10 @@ def main() -> None:
 
     from tests.e2e.console_support import console_client, csrf_of, sign_in
 
-    from touchflow.api.heap import freeze_startup_heap
     from touchflow.bootstrap import bootstrap
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
+    from touchflow.heap import freeze_startup_heap
 
     path = args.database if args.database is not None else dataset(args.contacts, args.events)
     config = path.with_suffix(".config")
@@ -104,7 +104,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with console_client(app) as client:
-                freeze_startup_heap()  # as `touchflow serve` does once its app is made (api/heap.py)
+                freeze_startup_heap()  # as `touchflow serve` does once its app is made (touchflow/heap.py)
                 sign_in(client, app, clock, f"bench{os.getpid()}@example.cn", "admin", name="压测经理")
                 csrf = csrf_of(client.get("/preferences").text)
                 hx = {"X-CSRF-Token": csrf, "HX-Request": "true"}

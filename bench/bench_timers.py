@@ -1,7 +1,7 @@
 """Timer herd: N runs whose waits fall due at once, drained by ``JourneyRuntime.run_due``.
 
     python bench/bench_timers.py --runs 1000000 [--database sqlite|URL] [--batch 1000] [--seed 1]
-                                 [--profile FILE]
+                                 [--profile FILE] [--no-freeze]
 
 1. A fresh database (SQLite file in a temp dir, or ``touchflow_bench_timers_<pid>`` on a PostgreSQL
    server), a published journey ``wait 1h → send email → exit``, and ``--runs`` contacts each with a
@@ -366,17 +366,21 @@ def baseline_same_rows(url: str, batch: int) -> Measured:
                     tuple(latencies), _peak_rss_mb())
 
 
-def touchflow(url: str, batch: int, profile: str | None) -> Measured:
-    """An idle tick while every run waits, then ``run_due`` until the herd is drained; fresh process."""
+def touchflow(url: str, batch: int, profile: str | None, freeze: bool = True) -> Measured:
+    """An idle tick while every run waits, then ``run_due`` until the herd is drained; fresh process. With
+    ``freeze`` the start-up heap is frozen first, as ``touchflow worker`` does (touchflow/heap.py)."""
     from touchflow.bootstrap import bootstrap
     from touchflow.clock import VirtualClock
     from touchflow.config import Settings
     from touchflow.engine.runtime import JourneyRuntime
+    from touchflow.heap import freeze_startup_heap
 
     clock = VirtualClock(T0 - timedelta(minutes=10))
     application = bootstrap(Settings(url), clock=clock)
     try:
         runtime = JourneyRuntime(application.services, batch_size=batch)
+        if freeze:
+            freeze_startup_heap()
         runtime.tick()  # warm: catalog, pool, statement caches
         t0 = time.perf_counter()
         idle = runtime.tick()
@@ -460,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs fall due in the order they entered (default), or in random order")
     parser.add_argument("--profile", help="run the touchflow phase under cProfile, stats to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory / databases")
+    parser.add_argument("--no-freeze", dest="freeze", action="store_false",
+                        help="leave the touchflow phase's start-up heap unfrozen (the worker freezes it; for A/B)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-bench-timers-"))
@@ -477,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         measured: Measured | None = None
         failure = ""
         try:
-            measured = _in_own_process(touchflow, databases.url, args.batch, args.profile)
+            measured = _in_own_process(touchflow, databases.url, args.batch, args.profile, args.freeze)
         except Exception as exc:  # report the baseline and what went wrong, rather than nothing
             failure = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
             _log(f"touchflow phase failed: {failure}")
@@ -493,7 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## Timer herd: {args.runs:,} runs due at once (seed {args.seed}, {args.wake_order} wake order)\n")
     print(f"Database: {database}, batch {args.batch}; SQLite {sqlite3.sqlite_version}; Python "
           f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs. Seeded in {seeding:.1f} s "
-          f"(not timed).{' Profiled: throughput not comparable.' if args.profile else ''}\n")
+          f"(not timed).{' Profiled: throughput not comparable.' if args.profile else ''} Start-up heap "
+          f"{'frozen' if args.freeze else 'not frozen'} in the touchflow phase.\n")
     print("| phase | runs | seconds | runs/s | trace steps/s | batch p50 (ms) | batch p99 (ms) | vs bare loop "
           "| vs same-rows loop | peak RSS (MB) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -2,7 +2,7 @@
 
     python bench/bench_triggers.py --events 1000000 --journeys 50 [--contacts 100000] [--match 0.1]
                                    [--database sqlite|URL] [--batch 1000] [--rate 1000]
-                                   [--latency-seconds 30] [--seed 1] [--profile FILE]
+                                   [--latency-seconds 30] [--seed 1] [--profile FILE] [--no-freeze]
 
 1. A fresh database (SQLite file in a temp dir, or ``touchflow_bench_triggers_<pid>`` on a PostgreSQL
    server) and ``--journeys`` published journeys, each triggered by one of ten event types with a
@@ -67,6 +67,7 @@ TYPES: tuple[tuple[str, str, str], ...] = (  # (event type, a required property,
 PRELOAD_BATCH = 5_000
 FEED_BATCH = 20
 LATENCY_SOURCE = "bench_latency"
+STOP_WAIT_S = 120  # how long the latency phase waits for its worker's report once it asked it to stop
 
 
 def journey_yaml(k: int) -> str:
@@ -228,15 +229,19 @@ def baseline(url: str, batch: int) -> Measured:
     return Measured("baseline (bare inbox claim + delete loop)", total, seconds, tuple(latencies), _peak_rss_mb())
 
 
-def throughput(url: str, batch: int, profile: str | None) -> Measured:
-    """``route_events`` until the inbox is empty; runs in a fresh process."""
+def throughput(url: str, batch: int, profile: str | None, freeze: bool = True) -> Measured:
+    """``route_events`` until the inbox is empty; runs in a fresh process (its start-up heap frozen with
+    ``freeze``, as the worker's)."""
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings
     from touchflow.engine.runtime import JourneyRuntime
+    from touchflow.heap import freeze_startup_heap
 
     application = bootstrap(Settings(url))
     try:
         runtime = JourneyRuntime(application.services, batch_size=batch)
+        if freeze:
+            freeze_startup_heap()
         profiler = None
         if profile:
             import cProfile
@@ -286,13 +291,14 @@ class RecordingClock:
         return self.last
 
 
-def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe) -> None:
+def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe, freeze: bool = True) -> None:
     """A worker (runtime + dispatcher, as ``touchflow worker``) that records when each routing batch
     began (its ``now``, the runs' ``entered_at``) and when it committed."""
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings
     from touchflow.engine.dispatcher import Dispatcher
     from touchflow.engine.runtime import JourneyRuntime, TickReport
+    from touchflow.heap import freeze_startup_heap
 
     clock = RecordingClock()
     application = bootstrap(Settings(url), clock=clock)
@@ -307,19 +313,24 @@ def worker_process(url: str, batch: int, ready: Any, stop: Any, results: Pipe) -
 
     runtime = TimedRuntime(application.services, batch, dispatcher=Dispatcher(application.services, batch))
     halt = threading.Event()
+    asked: list[float] = []
 
     def watch() -> None:
         stop.wait()
+        asked.append(time.monotonic())
         halt.set()
 
     threading.Thread(target=watch, daemon=True).start()
+    if freeze:
+        freeze_startup_heap()  # as `touchflow worker` does once wired (touchflow/heap.py)
     runtime.tick()  # warm
     ready.set()
     try:
-        runtime.run_forever(halt, idle_sleep=0.01)
+        runtime.run_forever(halt, idle_sleep=0.01)  # checks ``halt`` between ticks only
+        stopping = time.monotonic() - asked[0]
     finally:
         application.close()
-    results.send((committed, _peak_rss_mb()))
+    results.send((committed, _peak_rss_mb(), stopping))
     results.close()
 
 
@@ -334,6 +345,8 @@ class LatencyResult:
     feed_call_ms: list[float]
     worker_rss_mb: float
     worker_batches: int
+    worker_routed: int  # events its routing batches took
+    worker_stop_s: float | None  # from "stop" to the end of the worker's tick; None: it did not report in time
 
 
 def latency(url: str, args: argparse.Namespace) -> LatencyResult:
@@ -350,7 +363,7 @@ def latency(url: str, args: argparse.Namespace) -> LatencyResult:
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Event(), context.Event()
     receive, send = context.Pipe(duplex=False)
-    worker = context.Process(target=worker_process, args=(url, args.batch, ready, stop, send))
+    worker = context.Process(target=worker_process, args=(url, args.batch, ready, stop, send, args.freeze))
     worker.start()
     maker = EventMaker(args.seed + 1, args.journeys, args.contacts, args.match, "l")
     commit_at: dict[str, datetime] = {}
@@ -398,7 +411,8 @@ def latency(url: str, args: argparse.Namespace) -> LatencyResult:
             time.sleep(0.5)
     finally:
         stop.set()
-        committed, worker_rss = receive.recv() if receive.poll(120) else ([], float("nan"))
+        # the worker stops between ticks; a tick behind a backlog can outlast this wait (then nothing is reported)
+        committed, worker_rss, stopping = receive.recv() if receive.poll(STOP_WAIT_S) else ([], float("nan"), None)
         worker.join(60)
         application.close()
     visible_at = {began: at for began, at, _, _ in committed}
@@ -406,10 +420,17 @@ def latency(url: str, args: argparse.Namespace) -> LatencyResult:
     visible_ms = [1000 * (visible_at[found[e]] - commit_at[e]).total_seconds()
                   for e in commit_at if e in found and found[e] in visible_at]
     return LatencyResult(fed, seconds, len(commit_at), len(found), entry_ms, visible_ms, feed_calls, worker_rss,
-                         len(committed))
+                         len(committed), sum(n for _, _, n, _ in committed), stopping)
 
 
 # --- main -----------------------------------------------------------------------------------------
+
+
+def _stopping(seconds: float | None) -> str:
+    if seconds is None:
+        return (f"NO REPORT: still inside a tick {STOP_WAIT_S} s after it was asked to stop, so its batches are "
+                "unknown")
+    return f"stopped {seconds:.1f} s after it was asked (at the end of its tick)"
 
 
 def _rows_of(results: list[Measured], base: Measured) -> Iterator[str]:
@@ -439,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", help="run route_events under cProfile, stats to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory / databases")
+    parser.add_argument("--no-freeze", dest="freeze", action="store_false",
+                        help="leave the measured processes' start-up heap unfrozen (the worker freezes it; for A/B)")
     args = parser.parse_args(argv)
     if args.journeys < 1:
         parser.error("--journeys must be at least 1")
@@ -452,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         _log("baseline …")
         base = _in_own_process(baseline, databases.copy_url, args.batch)
         _log("touchflow route_events …")
-        routed = _in_own_process(throughput, databases.url, args.batch, args.profile)
+        routed = _in_own_process(throughput, databases.url, args.batch, args.profile, args.freeze)
         lat = None
         if args.latency_seconds > 0:
             _log(f"latency: {args.rate:,.0f} events/s for {args.latency_seconds:.0f} s …")
@@ -469,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Database: {database}, batch {args.batch}; {args.contacts:,} contacts, {args.match:.0%} of events "
           f"match a trigger; SQLite {sqlite3.sqlite_version}; Python {sys.version.split()[0]} on {sys.platform}, "
           f"{os.cpu_count()} CPUs. Preload through record_events: {stored:,} events in {preload_s:.1f} s "
-          f"({stored / preload_s:,.0f}/s, not the measured number).{' Profiled.' if args.profile else ''}\n")
+          f"({stored / preload_s:,.0f}/s, not the measured number).{' Profiled.' if args.profile else ''} "
+          f"Start-up heap {'frozen' if args.freeze else 'not frozen'} in the measured processes.\n")
     for line in _rows_of([base, routed], base):
         print(line)
     if lat is not None:
@@ -477,7 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"Latency at {lat.fed / lat.seconds:,.0f} events/s fed for {lat.seconds:.0f} s "
               f"({lat.fed:,} events, {lat.entries_found:,} of {lat.entries_expected:,} expected entries found; "
-              f"worker: {lat.worker_batches:,} routing batches, peak RSS {lat.worker_rss_mb:.0f} MB):\n")
+              f"worker: {lat.worker_batches:,} routing batches of {lat.worker_routed:,} events, "
+              f"peak RSS {lat.worker_rss_mb:.0f} MB, "
+              f"{_stopping(lat.worker_stop_s)}):\n")
         print("| measure | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |")
         print("|---|---:|---:|---:|---:|")
         for label, values in (("ingest commit → run entered_at", ms),

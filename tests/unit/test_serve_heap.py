@@ -1,5 +1,5 @@
-"""``touchflow serve``'s app factory freezes the start-up heap (api/heap.py): garbage made before is collected, the
-rest is frozen, so a full collection no longer walks it."""
+"""``touchflow serve``'s app factory freezes the start-up heap (touchflow/heap.py): garbage made before is collected,
+the rest is frozen, so a full collection no longer walks it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.api.heap import freeze_startup_heap
+from touchflow.heap import freeze_startup_heap
 
 
 class _Node:

@@ -30,6 +30,7 @@ from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.journeys.schema import validate_against_schema
 from touchflow.domain.messaging.counts import message_summary
 from touchflow.domain.safe_yaml import YamlTooLarge
+from touchflow.heap import freeze_startup_heap
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
     JourneyError,
@@ -281,6 +282,7 @@ def worker(
                               f"{data['next_due_at'] or 'nothing'}")
             return
         w.install_signal_handlers()
+        freeze_startup_heap()  # full collections skip what start-up wired (touchflow/heap.py, ADR 0058)
         console.print(f"worker running on {application.settings.database_url}")
         w.run()
     console.print("worker stopped")

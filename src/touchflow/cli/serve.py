@@ -30,8 +30,8 @@ def asgi_app() -> FastAPI:
     lifetime of the server and stops after its current batch on shutdown.
     """
     from touchflow.api import create_app
-    from touchflow.api.heap import freeze_startup_heap
     from touchflow.bootstrap import bootstrap
+    from touchflow.heap import freeze_startup_heap
 
     slots = os.environ.get(WRITE_SLOTS_ENV, "")
     application = bootstrap()
@@ -39,7 +39,7 @@ def asgi_app() -> FastAPI:
     app = create_app(application, write_slots=int(slots) if slots.isdigit() and int(slots) > 0 else None)
     if os.environ.get(EMBEDDED_WORKER_ENV, "1") == "1":
         _embed_worker(app, application)
-    freeze_startup_heap()  # full collections skip the start-up heap (api/heap.py)
+    freeze_startup_heap()  # full collections skip the start-up heap (touchflow/heap.py)
     return app
 
 

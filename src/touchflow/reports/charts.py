@@ -7,12 +7,13 @@ the registered CJK family, so Chinese labels are measured and named correctly in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import altair as alt
+from typing import TYPE_CHECKING, Any
 
 from touchflow.domain.measurement.report_model import FUNNEL_STAGES, Counts
 from touchflow.reports.fonts import FAMILY, CjkFont, register_for_charts
+
+if TYPE_CHECKING:
+    import altair as alt  # imported where a chart is built: ~0.7 s that the CLI and the worker rarely need
 
 __all__ = ["funnel_chart", "to_svg", "trend_chart"]
 
@@ -21,6 +22,8 @@ _CONFIG = {"font": FAMILY, "axis": {"labelFontSize": 11, "titleFontSize": 11}, "
 
 
 def _data(values: list[dict[str, Any]]) -> alt.Data:
+    import altair as alt
+
     return alt.Data(values=values)  # type: ignore[no-untyped-call]
 
 
@@ -33,6 +36,8 @@ def to_svg(chart: alt.TopLevelMixin, font: CjkFont) -> str:
 
 def trend_chart(days: Sequence[tuple[str, Counts]], names: Mapping[str, str]) -> alt.Chart:
     """Sent, opened and clicked per day (lines)."""
+    import altair as alt
+
     values: list[dict[str, Any]] = [{"day": d, "series": names[s], "n": c.stage(s)}
                                     for d, c in days for s in ("sent", "opened", "clicked")]
     chart: alt.Chart = alt.Chart(_data(values)).mark_line(point=True).encode(
@@ -45,6 +50,8 @@ def trend_chart(days: Sequence[tuple[str, Counts]], names: Mapping[str, str]) ->
 
 def funnel_chart(counts: Counts, names: Mapping[str, str]) -> alt.LayerChart:
     """The whole period's funnel, entered → converted (bars with their numbers)."""
+    import altair as alt
+
     values = [{"stage": names[s], "n": counts.stage(s), "order": i} for i, s in enumerate(FUNNEL_STAGES)]
     base = alt.Chart(_data(values)).encode(
         y=alt.Y("stage:N", sort=alt.SortField("order"), title=None), x=alt.X("n:Q", title=None))

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from touchflow.domain.measurement.alert_rules import AlertRule
 from touchflow.domain.measurement.alerts import AlertState, DayCount, evaluate_daily
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["Calibration", "Traffic", "calibrate"]
 
@@ -83,6 +85,8 @@ class Calibration:
 
 def calibrate(rule: AlertRule, traffic: Traffic = Traffic(), seed: int = 13) -> Calibration:
     """Run ``rule`` over ``traffic`` (drop metrics: open/click rate; the rule's direction must be a drop)."""
+    import numpy as np
+
     if rule.direction != "drop":
         raise ValueError("calibrate simulates drops (open_rate, click_rate)")
     rng = np.random.default_rng(seed)

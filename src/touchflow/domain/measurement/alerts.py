@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from scipy.special import bdtr, bdtrc, ndtr, pdtrc
-
 from touchflow.domain.measurement.alert_rules import AlertRule
 
 __all__ = ["METRIC_LABELS", "AlertState", "DayCount", "DayTest", "Decision", "evaluate_breaker", "evaluate_daily",
@@ -119,6 +117,8 @@ def _baseline_days(rule: AlertRule, day: date, before: date, by_day: dict[date, 
 
 def _p_value(rule: AlertRule, successes: int, trials: int, rate: float) -> float:
     """One-sided: how likely this few (drop) or this many (rise) successes are if the true rate were ``rate``."""
+    from scipy.special import bdtr, pdtrc  # imported when a rule is evaluated: not every process that loads rules
+
     if rule.direction == "drop":
         return float(bdtr(successes, trials, rate))
     if successes == 0:
@@ -218,6 +218,8 @@ def _day_variance(days: list[DayCount]) -> float:
 
 def _pooled_streak(rule: AlertRule, counted: list[DayCount], by_day: dict[date, DayCount]) -> Decision | None:
     """The trigger of a pooled streak over ``counted`` (newest first), or None."""
+    from scipy.special import ndtr
+
     start = counted[-1].day
     tests = [_test_day(rule, c, _baseline_days(rule, c.day, start, by_day)) for c in counted]
     band = rule.warning if rule.warning is not None else rule.threshold / 2
@@ -278,6 +280,8 @@ def evaluate_breaker(rule: AlertRule, events: int, trials: int, state: AlertStat
     test = DayTest(now.date(), events, trials, "low_volume")
     if trials < rule.min_volume or events < rule.min_events:
         return Decision(rule.name, rule.metric, "low_volume", days=(test,)), state
+    from scipy.special import bdtrc
+
     p_value = float(bdtrc(events - 1, trials, rule.limit))
     change = events / trials / rule.limit - 1
     breach = events / trials > rule.limit and p_value < rule.alpha

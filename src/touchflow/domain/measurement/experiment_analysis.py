@@ -12,9 +12,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from touchflow.domain.measurement.experiment_means import mean_interval, welch
 from touchflow.domain.measurement.experiment_rules import (
@@ -34,6 +32,9 @@ from touchflow.domain.measurement.experiment_stats import (
     srm_test,
     two_proportion,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Analysis", "ArmMetric", "Unit", "analyse", "rollout_decision", "rollout_journey_data"]
 
@@ -118,6 +119,8 @@ class _Columns:
     look is a mask instead of a pass over Python objects."""
 
     def __init__(self, units: Sequence[Unit], metrics: Sequence[str], start: datetime) -> None:
+        import numpy as np
+
         def seconds(at: datetime | None) -> float:
             return float("inf") if at is None else (at - start).total_seconds()
         self.assigned = np.array([seconds(u.assigned_at) for u in units])
@@ -133,6 +136,8 @@ class _Columns:
                                    np.array([f[2] for f in flat], dtype=float))
 
     def at(self, metric: str, cutoff: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import numpy as np
+
         limit = (cutoff - self.start).total_seconds()
         inside = self.assigned < limit
         if metric in self.amounts:  # the sum of the contact's values up to the look
@@ -158,6 +163,8 @@ def _tau2(spec: ExperimentSpec, metric: str) -> float | tuple[float, ...]:
 
 def analyse(spec: ExperimentSpec, units: Sequence[Unit], started_at: datetime, now: datetime) -> Analysis:
     """Every arm × metric at ``now``, with the sequential test over the daily looks since ``started_at``."""
+    import numpy as np
+
     arm_count = len(spec.arms)
     shares = [a.share for a in spec.arms]
     sizes = tuple(sum(1 for u in units if u.arm == i) for i in range(arm_count))
@@ -209,6 +216,8 @@ def _mean_rows(spec: ExperimentSpec, metric: str, y: np.ndarray, arms: np.ndarra
                final: Any, paths: Mapping[int, list[tuple[float, float]]],
                tau2: float | tuple[float, ...]) -> list[ArmMetric]:
     """A continuous metric's rows: each arm's mean with a t interval, each treatment by Welch and CUPED."""
+    import numpy as np
+
     rows = []
     for i in range(len(spec.arms)):
         part = y[arms == i]

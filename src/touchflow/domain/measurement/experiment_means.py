@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-from scipy import stats
-from statsmodels.stats.power import TTestIndPower
+from typing import TYPE_CHECKING
 
 from touchflow.domain.measurement.experiment_stats import SamplePlan
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["MeanComparison", "mean_interval", "msprt_power_means", "plan_mean_sample_size", "welch"]
 
@@ -47,9 +47,13 @@ class MeanComparison:
 
 def mean_interval(values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
     """Student t interval of one mean (fewer than two values: a point, 0 for none; JSON has no infinity)."""
+    import numpy as np
+
     data = np.asarray(values, dtype=float)
     if data.size < 2:
         return (0.0, 0.0) if data.size == 0 else (float(data[0]), float(data[0]))
+    from scipy import stats  # here, not at import: see experiment_stats.py
+
     half = float(stats.t.ppf(1 - alpha / 2, data.size - 1)) * float(data.std(ddof=1)) / math.sqrt(data.size)
     mean = float(data.mean())
     return (mean - half, mean + half)
@@ -59,6 +63,8 @@ def welch(control: Sequence[float] | np.ndarray, treatment: Sequence[float] | np
           alpha: float = 0.05) -> MeanComparison:
     """Welch's unequal-variance t test of equal means and its (1 − α) interval of the difference (fewer than two
     contacts in an arm: no test, p = 1, the interval a point)."""
+    import numpy as np
+
     a, b = np.asarray(control, dtype=float), np.asarray(treatment, dtype=float)
     if a.size < 2 or b.size < 2:
         mean_a = float(a.mean()) if a.size else 0.0
@@ -72,6 +78,8 @@ def welch(control: Sequence[float] | np.ndarray, treatment: Sequence[float] | np
                               1.0 if diff == 0 else 0.0)
     df = (va + vb) ** 2 / (va * va / (a.size - 1) + vb * vb / (b.size - 1))
     t = diff / se
+    from scipy import stats
+
     half = float(stats.t.ppf(1 - alpha / 2, df)) * se
     return MeanComparison(float(a.mean()), float(b.mean()), diff, diff - half, diff + half, t, df,
                           float(2 * stats.t.sf(abs(t), df)))
@@ -84,6 +92,8 @@ def msprt_power_means(n_control: float, sd: float, mde: float, ratio: float, alp
     variance = (sd * sd + sd_t * sd_t / ratio) / n_control
     c = math.sqrt((variance + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((variance + tau2) / variance)))
     shift = abs(mde) / math.sqrt(variance)
+    from scipy import stats
+
     return float(stats.norm.sf(c - shift) + stats.norm.cdf(-c - shift))
 
 
@@ -98,6 +108,8 @@ def plan_mean_sample_size(baseline: float, sd: float, mde: float, shares: Sequen
         raise ValueError("revenue_sd: the per-entrant standard deviation, > 0")
     if not mde > 0:
         raise ValueError("revenue_mde: the smallest difference worth detecting, > 0")
+    from statsmodels.stats.power import TTestIndPower
+
     tau2 = mde * mde
     sd_t = sd * (1 + mde / baseline) if baseline > 0 else sd
     pooled = math.sqrt((sd * sd + sd_t * sd_t) / 2)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_confint, proportion_effectsize
+# scipy and statsmodels (~1 s of start-up together) are imported inside the functions that use them, so that a
+# process that never analyses an experiment (the worker, most CLI commands) does not load them.
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "SRM_ALPHA",
@@ -72,6 +73,8 @@ def rate_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float, f
     """Wilson score interval of one rate (it stays inside [0, 1] and behaves near 0, unlike Wald)."""
     if n <= 0:
         return (0.0, 1.0)
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
     return (float(low), float(high))
 
@@ -86,6 +89,8 @@ def two_proportion(x_control: int, n_control: int, x_treatment: int, n_treatment
     pooled = (x_control + x_treatment) / (n_control + n_treatment)
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n_control + 1 / n_treatment))
     z = diff / se_pooled if se_pooled > 0 else 0.0
+    from scipy import stats
+
     p_value = float(2 * stats.norm.sf(abs(z))) if se_pooled > 0 else 1.0
     se = math.sqrt(p1 * (1 - p1) / n_control + p2 * (1 - p2) / n_treatment)
     half = float(stats.norm.ppf(1 - alpha / 2)) * se
@@ -110,6 +115,8 @@ class CupedResult:
 def cuped(y: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray, arms: Sequence[int] | np.ndarray,
           arm_count: int) -> CupedResult:
     """CUPED-adjusted means per arm; with no covariate variance (θ undefined) the plain means come back."""
+    import numpy as np
+
     ys, xs, groups = np.asarray(y, dtype=float), np.asarray(x, dtype=float), np.asarray(arms, dtype=int)
     theta = 0.0
     if ys.size > 1:
@@ -171,6 +178,8 @@ def srm_test(observed: Sequence[int], shares: Sequence[float]) -> SrmResult:
     expected = tuple(total * s / weight for s in shares)
     if total == 0:
         return SrmResult(tuple(observed), expected, 0.0, 1.0)
+    from scipy import stats
+
     chi2, p = stats.chisquare(list(observed), list(expected))
     return SrmResult(tuple(observed), expected, float(chi2), float(p))
 
@@ -179,6 +188,8 @@ def bh_adjust(p_values: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values (reject where adjusted ≤ α keeps the FDR at α)."""
     if not p_values:
         return []
+    from statsmodels.stats.multitest import multipletests
+
     return [float(v) for v in multipletests(list(p_values), method="fdr_bh")[1]]
 
 
@@ -214,6 +225,8 @@ def msprt_power(n_control: float, baseline: float, mde: float, ratio: float, alp
     # Λ ≥ 1/α  ⇔  |z| ≥ c with z = d / sqrt(V)
     c = math.sqrt((variance + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((variance + tau2) / variance)))
     shift = abs(mde) / math.sqrt(variance)
+    from scipy import stats
+
     return float(stats.norm.sf(c - shift) + stats.norm.cdf(-c - shift))
 
 
@@ -225,6 +238,9 @@ def plan_sample_size(baseline: float, mde: float, shares: Sequence[float], *, al
         raise ValueError("baseline: a rate strictly between 0 and 1")
     if mde == 0 or not 0 < baseline + mde < 1:
         raise ValueError("mde: a non-zero absolute change that keeps the rate between 0 and 1")
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
     tau2 = mde * mde
     fixed_control, sequential_control = 0.0, 0.0
     for share in shares[1:]:
