@@ -285,11 +285,11 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
         would reorder the contact's events. It stays in the inbox, behind the earlier one."""
         top = max(e.seq for e in claimed)
         seqs = [e.seq for e in claimed]
-        first_left = dict(self._c.execute(
+        first_left: dict[str, int] = {row[0]: row[1] for row in self._c.execute(
             select(event_inbox.c.contact_id, func.min(event_inbox.c.seq))
             .where(event_inbox.c.seq < top, event_inbox.c.contact_id.in_({e.contact_id for e in claimed}),
                    event_inbox.c.seq.not_in(seqs))
-            .group_by(event_inbox.c.contact_id)).tuples().all())
+            .group_by(event_inbox.c.contact_id))}
         if not first_left:
             return claimed
         return [e for e in claimed if e.seq < first_left.get(e.contact_id, top + 1)]
