@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import ColumnElement
 
 from touchflow.domain.contact_ports import IdentityLink, MergeRecord, MergeToUndo, UnmergeCounts
 from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactState, FieldConflict, Scalar, Stamp
@@ -19,6 +19,7 @@ from touchflow.domain.identities import Identity
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.merge_rows import end_memberships, move_to_winners
 from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name, sealed_identity_rows
 from touchflow.store.privacy import record_consent_ledger
 from touchflow.store.tables import (
@@ -28,10 +29,8 @@ from touchflow.store.tables import (
     contact_tags,
     contacts,
     events,
-    onsite_messages,
     segment_history,
     segment_members,
-    segments,
 )
 
 __all__ = ["IDENTITY_LOOKUP_SQL", "STATISTICS_TABLES", "SqlContactRepository"]
@@ -218,28 +217,15 @@ class SqlContactRepository:
             undos = []  # a chain (a loser that wins or loses again): each merge sees the ones before it
             for m in merges:
                 undos.append(self._undo_of(m, self.load([m.loser_id, m.winner_id])))
-                self._move([m])
+                move_to_winners(self._c, [m])
         else:  # disjoint (one resolution batch): no merge touches another's rows, so one statement per kind
             states = self.load({c for m in merges for c in (m.loser_id, m.winner_id)})
             undos = [self._undo_of(m, states) for m in merges]
-            self._move(merges)
+            move_to_winners(self._c, merges)
         self._c.execute(insert(contact_merges), [
             {"at": m.at, "winner_id": m.winner_id, "loser_id": m.loser_id, "linked_by": m.linked_by,
              "source": m.source, "conflicts": [asdict(c) for c in m.conflicts], "undo": undo}
             for m, undo in zip(merges, undos, strict=True)])
-
-    def _move(self, merges: Sequence[MergeRecord]) -> None:
-        """The losers' rows to their winners, one executemany per table; ``_undo_of`` has read them first."""
-        pairs = [{"b_loser": m.loser_id, "b_winner": m.winner_id, "b_at": m.at} for m in merges]
-        loser: BindParameter[str] = bindparam("b_loser")
-        winner: BindParameter[str] = bindparam("b_winner")
-        for table in (contact_identities, events, onsite_messages):  # the survivor's browser shows what was queued
-            self._c.execute(update(table).where(table.c.contact_id == loser).values(contact_id=winner), pairs)
-        for table in (contact_tags, contact_consents):
-            self._c.execute(delete(table).where(table.c.contact_id == loser), [{"b_loser": m.loser_id}
-                                                                                for m in merges])
-        self._c.execute(update(contacts).where(or_(contacts.c.id == loser, contacts.c.merged_into == loser))
-                        .values(merged_into=winner, updated_at=bindparam("b_at")), pairs)
 
     def _undo_of(self, m: MergeRecord, states: dict[str, ContactState]) -> dict[str, Any]:
         """What the merge is about to move, as ``MergeUndo.document()``; ends the loser's segment stays.
@@ -256,7 +242,7 @@ class SqlContactRepository:
             repointed=tuple(self._c.execute(select(contacts.c.id).where(contacts.c.merged_into == m.loser_id))
                             .scalars()),
             static_segments=(), survivor_before=before).document()
-        undo["static_segments"] = self._end_memberships(m)
+        undo["static_segments"] = end_memberships(self._c, m)
         return undo
 
     def merge_to_undo(self, loser_id: str) -> MergeToUndo | None:
@@ -309,22 +295,6 @@ class SqlContactRepository:
         self._c.execute(update(contact_merges).where(contact_merges.c.id == merge_id)
                         .values(undone_at=now, undone_by=by[:200]))
         return UnmergeCounts(moved_identities, moved_events)
-
-    def _end_memberships(self, m: MergeRecord) -> list[str]:
-        """The loser's segment stays end at the merge (no events: nobody entered or left anything); a static
-        segment's hand-picked membership passes to the winner. Dynamic ones follow the winner's next check."""
-        sm, sh = segment_members, segment_history
-        static = select(segments.c.id).where(segments.c.kind == "static")
-        kept = {r[0] for r in self._c.execute(select(sm.c.segment_id).where(sm.c.contact_id == m.winner_id))}
-        moving = sorted({r[0] for r in self._c.execute(
-            select(sm.c.segment_id).where(sm.c.contact_id == m.loser_id, sm.c.segment_id.in_(static)))} - kept)
-        self._c.execute(delete(sm).where(sm.c.contact_id == m.loser_id))
-        self._c.execute(update(sh).where(sh.c.contact_id == m.loser_id, sh.c.left_at.is_(None)).values(left_at=m.at))
-        if moving:
-            self._c.execute(insert(sm), [{"segment_id": s, "contact_id": m.winner_id, "since": m.at} for s in moving])
-            self._c.execute(insert(sh), [{"segment_id": s, "contact_id": m.winner_id, "entered_at": m.at}
-                                         for s in moving])
-        return moving
 
     def resolve_id(self, contact_id: str) -> str | None:
         row = self._c.execute(select(contacts.c.id, contacts.c.merged_into)
