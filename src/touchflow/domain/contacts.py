@@ -144,8 +144,16 @@ def apply_record(state: ContactState, record: ContactRecord) -> bool:
     """Fold one observation into a contact; True when anything changed."""
     stamp = Stamp(record.source, record.priority, record.observed_at, record.file, record.row)
     changed = False
-    for name, value in record.values.items():
-        changed |= state.offer(name, value, stamp)
+    if not state.values:  # a new contact's first record (most of an import): every non-empty value is taken
+        values, lineage = state.values, state.lineage
+        for name, value in record.values.items():
+            if not is_empty(value):
+                values[name] = value
+                lineage[name] = stamp
+                changed = True
+    else:
+        for name, value in record.values.items():
+            changed |= state.offer(name, value, stamp)
     for tag in record.tags:
         if tag not in state.tags:
             state.tags[tag] = record.source

@@ -24,15 +24,20 @@ def json_problem(value: object, path: str, depth: int = 1) -> tuple[str, str] | 
     ``depth`` is the level ``value`` sits at (1: a top-level field). Iterative, so a hostile value
     thousands of levels deep costs no recursion.
     """
-    stack: list[tuple[object, str, int]] = [(value, path, depth)]
+    # (value, its parent's path, its key or None for the root, level): a leaf's path is built only if it is wrong.
+    stack: list[tuple[object, str, object, int]] = [(value, path, None, depth)]
     while stack:
-        item, where, level = stack.pop()
+        item, parent, key, level = stack.pop()
+        kind = type(item)
+        if kind is str or kind is float or kind is bool or item is None:
+            continue
+        where = parent if key is None else f"{parent}.{key}"
         if isinstance(item, dict | list) and level > MAX_JSON_DEPTH:
             return where, f"nested deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(item, dict):
-            stack.extend((v, f"{where}.{k}", level + 1) for k, v in item.items())
+            stack.extend((v, where, k, level + 1) for k, v in item.items())
         elif isinstance(item, list):
-            stack.extend((v, f"{where}.{i}", level + 1) for i, v in enumerate(item))
+            stack.extend((v, where, i, level + 1) for i, v in enumerate(item))
         elif isinstance(item, int) and not isinstance(item, bool) and not fits_int64(item):
             return where, "integer out of the 64-bit range"
     return None

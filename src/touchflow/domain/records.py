@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 from touchflow.domain.contacts import STANDARD_FIELDS, Consent, ContactRecord, Scalar, is_empty
@@ -74,6 +75,23 @@ def _identities(raw: Mapping[str, object], warnings: list[FieldError]) -> list[I
 
 def standard_value(name: str, raw: object) -> Scalar:
     """One standard attribute, normalised and checked against its column's width."""
+    if type(raw) is str and name in _REPEATING:  # a file repeats a few cities, industries, titles: normalise each once
+        return _repeating_value(name, raw)
+    return _standard_value(name, raw)
+
+
+# Fields whose values repeat across rows; names, companies and ages are mostly distinct and skip the memo.
+_REPEATING = frozenset({"gender", "city", "province", "industry", "job_title", "timezone", "locale",
+                        "lifecycle_stage"})
+
+
+@lru_cache(maxsize=8192)
+def _repeating_value(name: str, raw: str) -> Scalar:
+    """Pure, and values are immutable: a memo changes nothing but the time (a rejected value is not kept)."""
+    return _standard_value(name, raw)
+
+
+def _standard_value(name: str, raw: object) -> Scalar:
     if name == "age":
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise FieldError(name, f"must be a number, got {type(raw).__name__}")

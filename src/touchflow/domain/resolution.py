@@ -29,33 +29,35 @@ class Component:
 def group_records(
     identity_sets: Sequence[Sequence[Identity]], existing: Mapping[Identity, str]
 ) -> list[Component]:
-    """Union-find over records, identities and stored contacts; components in first-record order."""
-    parent: dict[object, object] = {}
+    """Union-find over records (linked through a shared identity or stored contact); components in
+    first-record order."""
+    parent = list(range(len(identity_sets)))
 
-    def find(node: object) -> object:
+    def find(node: int) -> int:
         root = node
-        while (up := parent.get(root, root)) != root:
-            root = up
-        while (up := parent.get(node, node)) != root:  # path compression
-            parent[node] = root
-            node = up
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
         return root
 
-    def union(a: object, b: object) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[rb] = ra
-
+    # The first record holding each identity (or naming each stored contact): later ones join its set.
+    first: dict[object, int] = {}
     for index, identities in enumerate(identity_sets):
-        node = ("record", index)
-        parent.setdefault(node, node)
         for identity in identities:
             contact_id = existing.get(identity)
-            union(node, ("contact", contact_id) if contact_id is not None else identity)
+            key: object = identity if contact_id is None else ("contact", contact_id)
+            owner = first.setdefault(key, index)
+            if owner != index:
+                ra, rb = find(owner), find(index)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
 
-    by_root: dict[object, Component] = {}
+    by_root: dict[int, Component] = {}
     for index, identities in enumerate(identity_sets):
-        component = by_root.setdefault(find(("record", index)), Component())
+        component = by_root.get(root := find(index))
+        if component is None:
+            component = by_root[root] = Component()
         component.records.append(index)
         for identity in identities:
             component.identities.add(identity)

@@ -224,10 +224,14 @@ def _is_empty(value: object) -> bool:
 
 def _put(payload: dict[str, object], name: str, value: object) -> None:
     """One value into the payload: empty counts as missing; a repeated field keeps the first value."""
-    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        value = ", ".join(str(v) for v in value if not _is_empty(v))
-    if _is_empty(value):
-        return
+    if type(value) is str:  # most values: the checks below, for text
+        if not value or value.isspace():
+            return
+    else:
+        if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            value = ", ".join(str(v) for v in value if not _is_empty(v))
+        if _is_empty(value):
+            return
     if name not in payload:
         payload[name] = value
     elif name in _COMBINED:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from touchflow.domain.contact_ports import IdentityLink, MergeRecord
-from touchflow.domain.contacts import ContactRecord, ContactState, apply_record, merge_into, pick_winner
+from touchflow.domain.contacts import Consent, ContactRecord, ContactState, apply_record, merge_into, pick_winner
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.resolution import group_records
 from touchflow.domain.tagging import TagRule, apply_tag_rules
@@ -38,6 +38,7 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
     result = Resolution(contact_ids)
     inserts: list[ContactState] = []
     updates: list[ContactState] = []
+    rewrite: set[str] = set()  # updated contacts whose tags or consents changed: only their rows are rewritten
     links: list[IdentityLink] = []
     for comp in components:
         changed = False
@@ -50,9 +51,11 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
             links.extend(fresh_links)
             result.unchanged += 0 if fresh_links else len(comp.records)
             continue
+        before: tuple[dict[str, str], dict[str, Consent]] | None = None
         if comp.existing:
             live = [states[cid] for cid in comp.existing]
             state = pick_winner(live)
+            before = dict(state.tags), dict(state.consents)
             for loser in live:
                 if loser is state:
                     continue
@@ -73,12 +76,14 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
             inserts.append(state)
         elif changed or fresh:
             updates.append(state)
+            if before != (state.tags, state.consents):
+                rewrite.add(state.id)
         else:
             result.unchanged += len(comp.records)
     uow.contacts.insert(inserts, now)
     uow.contacts.merge(result.merges)
     uow.contacts.add_identities(links)
-    uow.contacts.update(updates, now)
+    uow.contacts.update(updates, now, rewrite)
     result.created, result.updated, result.merged = len(inserts), len(updates), len(result.merges)
     return result
 

@@ -19,6 +19,7 @@ from touchflow.domain.identities import Identity
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.merge_rows import end_memberships, move_to_winners
 from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name, sealed_identity_rows
 from touchflow.store.privacy import record_consent_ledger
 from touchflow.store.tables import (
@@ -28,10 +29,8 @@ from touchflow.store.tables import (
     contact_tags,
     contacts,
     events,
-    onsite_messages,
     segment_history,
     segment_members,
-    segments,
 )
 
 __all__ = ["IDENTITY_LOOKUP_SQL", "STATISTICS_TABLES", "SqlContactRepository"]
@@ -166,7 +165,7 @@ class SqlContactRepository:
         for s in states:
             values = s.values
             custom = {k[7:]: v for k, v in values.items() if k.startswith("custom.")}
-            row: list[Any] = [s.id, s.created_at, at, s.merged_into, *(values.get(n) for n in STANDARD_FIELDS), custom,
+            row: list[Any] = [s.id, s.created_at, at, s.merged_into, *[values.get(n) for n in STANDARD_FIELDS], custom,
                    _lineage_doc(s.lineage), None]
             if pii is not None and row[4] is not None:  # 4: "name", the first standard field
                 row[4], row[-1] = seal_name(pii, s.id, row[4])
@@ -174,13 +173,18 @@ class SqlContactRepository:
         bulk_insert(self._c, contacts, columns, rows)
         self._write_children(states, replace=False)
 
-    def update(self, states: Sequence[ContactState], at: datetime) -> None:
+    def update(self, states: Sequence[ContactState], at: datetime,
+               children: Collection[str] | None = None) -> None:
+        """Write the contacts' rows; their tags and consents are rewritten for the ids in ``children`` only (the
+        contacts whose tags or consents changed), or for all of them when it is ``None``."""
         if not states:
             return
         stmt = update(contacts).where(contacts.c.id == bindparam("b_id"))
         rows = [{"b_id": s.id, **_row_values(s, at, self._pii)} for s in states]
         self._c.execute(stmt, rows)
-        self._write_children(states, replace=True)
+        rewrite = states if children is None else [s for s in states if s.id in children]
+        if rewrite:
+            self._write_children(rewrite, replace=True)
 
     def _write_children(self, states: Sequence[ContactState], replace: bool) -> None:
         if replace:
@@ -206,35 +210,31 @@ class SqlContactRepository:
     def merge(self, merges: Sequence[MergeRecord]) -> None:
         """Move every identity, event, tag, consent and pop-up of each loser to its winner; keep a tombstone and
         what moved (``MergeUndo``), so a person can unmerge."""
-        undos: list[dict[str, Any]] = []
-        for m in merges:
-            undo = self._undo_of(m)
-            self._c.execute(update(contact_identities).where(contact_identities.c.contact_id == m.loser_id)
-                            .values(contact_id=m.winner_id))
-            self._c.execute(update(events).where(events.c.contact_id == m.loser_id)
-                            .values(contact_id=m.winner_id))
-            self._c.execute(update(onsite_messages).where(onsite_messages.c.contact_id == m.loser_id)
-                            .values(contact_id=m.winner_id))  # the survivor's browser shows what was queued
-            self._c.execute(delete(contact_tags).where(contact_tags.c.contact_id == m.loser_id))
-            self._c.execute(delete(contact_consents).where(contact_consents.c.contact_id == m.loser_id))
-            undo["static_segments"] = self._end_memberships(m)
-            self._c.execute(update(contacts).where(or_(contacts.c.id == m.loser_id,
-                                                       contacts.c.merged_into == m.loser_id))
-                            .values(merged_into=m.winner_id, updated_at=m.at))
-            undos.append(undo)
-        if merges:
-            self._c.execute(insert(contact_merges), [
-                {"at": m.at, "winner_id": m.winner_id, "loser_id": m.loser_id, "linked_by": m.linked_by,
-                 "source": m.source, "conflicts": [asdict(c) for c in m.conflicts], "undo": undo}
-                for m, undo in zip(merges, undos, strict=True)])
+        if not merges:
+            return
+        losers = [m.loser_id for m in merges]
+        if len(set(losers)) < len(losers) or set(losers) & {m.winner_id for m in merges}:
+            undos = []  # a chain (a loser that wins or loses again): each merge sees the ones before it
+            for m in merges:
+                undos.append(self._undo_of(m, self.load([m.loser_id, m.winner_id])))
+                move_to_winners(self._c, [m])
+        else:  # disjoint (one resolution batch): no merge touches another's rows, so one statement per kind
+            states = self.load({c for m in merges for c in (m.loser_id, m.winner_id)})
+            undos = [self._undo_of(m, states) for m in merges]
+            move_to_winners(self._c, merges)
+        self._c.execute(insert(contact_merges), [
+            {"at": m.at, "winner_id": m.winner_id, "loser_id": m.loser_id, "linked_by": m.linked_by,
+             "source": m.source, "conflicts": [asdict(c) for c in m.conflicts], "undo": undo}
+            for m, undo in zip(merges, undos, strict=True)])
 
-    def _undo_of(self, m: MergeRecord) -> dict[str, Any]:
-        """What the merge is about to move, as ``MergeUndo.document()``."""
-        loser = self.load([m.loser_id]).get(m.loser_id)
-        before = self.load([m.winner_id]).get(m.winner_id) or ContactState(m.winner_id, m.at)
+    def _undo_of(self, m: MergeRecord, states: dict[str, ContactState]) -> dict[str, Any]:
+        """What the merge is about to move, as ``MergeUndo.document()``; ends the loser's segment stays.
+        ``states``: the loser and the winner as stored now."""
+        loser = states.get(m.loser_id)
+        before = states.get(m.winner_id) or ContactState(m.winner_id, m.at)
         ids = list(self._c.execute(select(events.c.id).where(events.c.contact_id == m.loser_id)
                                    .limit(EVENTS_KEPT + 1)).scalars())
-        return MergeUndo(
+        undo = MergeUndo(
             identities=tuple(i.identity for i in self.identities_of(m.loser_id)),
             events=tuple(ids[:EVENTS_KEPT]), events_complete=len(ids) <= EVENTS_KEPT,
             tags=dict(loser.tags) if loser else {},
@@ -242,6 +242,8 @@ class SqlContactRepository:
             repointed=tuple(self._c.execute(select(contacts.c.id).where(contacts.c.merged_into == m.loser_id))
                             .scalars()),
             static_segments=(), survivor_before=before).document()
+        undo["static_segments"] = end_memberships(self._c, m)
+        return undo
 
     def merge_to_undo(self, loser_id: str) -> MergeToUndo | None:
         """The latest merge that took ``loser_id`` away and is not undone yet."""
@@ -293,22 +295,6 @@ class SqlContactRepository:
         self._c.execute(update(contact_merges).where(contact_merges.c.id == merge_id)
                         .values(undone_at=now, undone_by=by[:200]))
         return UnmergeCounts(moved_identities, moved_events)
-
-    def _end_memberships(self, m: MergeRecord) -> list[str]:
-        """The loser's segment stays end at the merge (no events: nobody entered or left anything); a static
-        segment's hand-picked membership passes to the winner. Dynamic ones follow the winner's next check."""
-        sm, sh = segment_members, segment_history
-        static = select(segments.c.id).where(segments.c.kind == "static")
-        kept = {r[0] for r in self._c.execute(select(sm.c.segment_id).where(sm.c.contact_id == m.winner_id))}
-        moving = sorted({r[0] for r in self._c.execute(
-            select(sm.c.segment_id).where(sm.c.contact_id == m.loser_id, sm.c.segment_id.in_(static)))} - kept)
-        self._c.execute(delete(sm).where(sm.c.contact_id == m.loser_id))
-        self._c.execute(update(sh).where(sh.c.contact_id == m.loser_id, sh.c.left_at.is_(None)).values(left_at=m.at))
-        if moving:
-            self._c.execute(insert(sm), [{"segment_id": s, "contact_id": m.winner_id, "since": m.at} for s in moving])
-            self._c.execute(insert(sh), [{"segment_id": s, "contact_id": m.winner_id, "entered_at": m.at}
-                                         for s in moving])
-        return moving
 
     def resolve_id(self, contact_id: str) -> str | None:
         row = self._c.execute(select(contacts.c.id, contacts.c.merged_into)
