@@ -14,6 +14,7 @@ from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.journeys.transitions import Run
 from touchflow.domain.segments.model import ENTERED, LEFT
 from touchflow.domain.unit_of_work import UnitOfWork
+from touchflow.engine.trigger_index import TriggerIndex
 
 __all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
 
@@ -29,6 +30,7 @@ class ActiveJourneys:
     by_id: dict[str, tuple[JourneyRecord, JourneyDefinition]] = field(default_factory=dict)
     entry_by_type: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     by_key: dict[str, str] = field(default_factory=dict)
+    triggers: TriggerIndex = field(default_factory=TriggerIndex)  # entry_by_type, narrowed by property values
 
 
 class JourneyCatalog:
@@ -65,10 +67,11 @@ class JourneyCatalog:
             result.by_id[record.id] = (record, definition)
             result.by_key[record.key] = record.id
             trigger = definition.trigger
-            if trigger.kind in ("event", "after_event") and trigger.event:
-                result.entry_by_type[trigger.event].append(record.id)
-            elif trigger.kind == "segment" and trigger.segment:
-                result.entry_by_type[SEGMENT_EVENTS[trigger.on]].append(record.id)
+            event_type = trigger.event if trigger.kind in ("event", "after_event") else (
+                SEGMENT_EVENTS[trigger.on] if trigger.kind == "segment" and trigger.segment else None)
+            if event_type:
+                result.entry_by_type[event_type].append(record.id)
+                result.triggers.add(event_type, record.id, definition)
         return result
 
 

@@ -1,10 +1,10 @@
 """Routing reads ahead: what a batch of inbox events needs, read in a snapshot before the write lock.
 
 On SQLite (one write lock for the whole database) a routing batch first reads, without the lock, the inbox's
-head, the contacts' facts, the events' properties and which triggers match — about two thirds of a batch's
-time. The write transaction uses them only if the inbox head is still those events and the event types needed
-are the same; what decides entries and moves runs (live runs, entry history) is read under the lock
-(docs/decisions/0021-short-write-transactions.md).
+head, the events' properties, which triggers match and the facts of the contacts they may enter — about two
+thirds of a batch's time. The write transaction uses them only if the inbox head is still those events and the
+event types needed are the same; what decides entries and moves runs (live runs, entry history) is read under
+the lock, and so are the facts of contacts whose live runs hear an event (docs/decisions/0021, 0059).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ ENROLMENT_EVENT = "enrolment_requested"
 class ReadAhead:
     inbox: list[InboxEvent]
     needs: frozenset[str]
-    facts: dict[str, ContactFacts]
+    facts: dict[str, ContactFacts]  # of the contacts an event may enter (the others' are read if needed)
     properties: dict[str, dict[str, Any]]
-    matches: dict[tuple[str, str, int | None], bool]  # (event, journey, version) -> the trigger matches
+    matches: dict[tuple[str, str, int | None], bool]  # (event, journey, version) -> the trigger matches (candidates)
 
 
 def read_ahead(ctx: ServiceContext, catalog: JourneyCatalog, limit: int, now: datetime) -> ReadAhead | None:
@@ -45,18 +45,25 @@ def read_ahead(ctx: ServiceContext, catalog: JourneyCatalog, limit: int, now: da
             if not inbox:
                 return None
             active = catalog.active(uow)
-            contact_ids = {e.contact_id for e in inbox}
-            # the current versions' needs: runs on an older version that needs other types are rare,
-            # and then the write transaction reads the facts again
-            needs = event_needs(d for _, d in active.by_id.values())
-            facts = uow.journeys.load_facts(contact_ids, needs, None)
             properties = uow.events.properties_of([e.event_id for e in inbox])
-        matches: dict[tuple[str, str, int | None], bool] = {}
-        for item in inbox:
-            fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
-            for journey_id in active.entry_by_type.get(item.type, []) if item.type != ENROLMENT_EVENT else ():
-                record, definition = active.by_id[journey_id]
-                matches[(item.event_id, journey_id, record.current_version)] = trigger_matches(definition, fact, now)
+            matches: dict[tuple[str, str, int | None], bool] = {}
+            entering: set[str] = set()  # contacts an event may enter: their facts are read here
+            for item in inbox:
+                if item.type == ENROLMENT_EVENT:
+                    entering.add(item.contact_id)
+                    continue
+                fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
+                for journey_id in active.triggers.candidates(item.type, fact.properties):
+                    record, definition = active.by_id[journey_id]
+                    hit = matches[(item.event_id, journey_id, record.current_version)] = trigger_matches(
+                        definition, fact, now)
+                    if hit:
+                        entering.add(item.contact_id)
+            # the current versions' needs: runs on an older version that needs other types are rare,
+            # and then the write transaction reads the facts again; contacts whose live runs hear an event
+            # are known only under the lock, which reads their facts then
+            needs = event_needs(d for _, d in active.by_id.values())
+            facts = uow.journeys.load_facts(entering, needs, None) if entering else {}
     except Exception:  # e.g. a version that no longer parses: the write transaction deals with it
         log.debug("routing read-ahead failed; reading under the lock", exc_info=True)
         return None
