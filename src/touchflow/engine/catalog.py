@@ -37,6 +37,8 @@ class JourneyCatalog:
     def __init__(self) -> None:
         self._versions: dict[tuple[str, int], JourneyDefinition] = {}
         self._broken: set[tuple[str, int]] = set()  # current versions that do not load, logged once
+        # the last answer of ``active`` and the journey records it was built from: most batches find the same
+        self._active: tuple[list[JourneyRecord], ActiveJourneys] | None = None
 
     def definition(self, uow: UnitOfWork, journey_id: str, version: int) -> JourneyDefinition:
         key = (journey_id, version)
@@ -52,8 +54,13 @@ class JourneyCatalog:
         return {(r.journey_id, r.version): self.definition(uow, r.journey_id, r.version) for r in runs}
 
     def active(self, uow: UnitOfWork) -> ActiveJourneys:
+        """The journeys taking entries now (read-only for callers: the same answer serves while no record
+        changes)."""
+        records = uow.journeys.all()
+        if self._active is not None and self._active[0] == records:
+            return self._active[1]
         result = ActiveJourneys()
-        for record in uow.journeys.all():
+        for record in records:
             if record.status != "active" or record.current_version is None:
                 continue
             try:
@@ -72,6 +79,7 @@ class JourneyCatalog:
             if event_type:
                 result.entry_by_type[event_type].append(record.id)
                 result.triggers.add(event_type, record.id, definition)
+        self._active = (records, result)
         return result
 
 

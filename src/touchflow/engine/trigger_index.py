@@ -73,16 +73,20 @@ class TriggerIndex:
         filed = self._filed.get(event_type)
         if not filed:
             return always
-        found: set[str] = set()
+        hits: list[list[str]] = []
         for prop in self._props[event_type]:
             value = properties.get(prop)
             if value is None or isinstance(value, dict | list):
                 continue
             try:
-                found.update(filed.get((prop, value), ()))
+                ids = filed.get((prop, value))
             except TypeError:  # an unhashable value equals no scalar
                 continue
-        if not found:
+            if ids:
+                hits.append(ids)
+        if not hits:
             return always
+        if len(hits) == 1 and not always:
+            return hits[0]  # filed in routing order
         order = self._order[event_type]
-        return sorted(found.union(always), key=order.__getitem__)
+        return sorted(set(always).union(*hits), key=order.__getitem__)

@@ -33,9 +33,22 @@ def utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        value = _parse(value)
     assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_parse = datetime.fromisoformat
+
+
+def _rows(c: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """All rows of a read, as the driver's tuples (no result processing, no ``Row`` per row)."""
+    cursor = c.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def json_doc(value: Any) -> Any:
@@ -63,7 +76,7 @@ def inbox_rows(c: Connection, limit: int) -> list[InboxEvent]:
     else:
         sql = "SELECT seq, event_id, contact_id, type, occurred_at, received_at FROM event_inbox ORDER BY seq LIMIT ?"
     found: list[InboxEvent] = []
-    for seq, event_id, contact_id, kind, occurred_at, received_at in c.exec_driver_sql(sql, (limit,)):
+    for seq, event_id, contact_id, kind, occurred_at, received_at in _rows(c, sql, (limit,)):
         occurred = utc(occurred_at)
         received = utc(received_at)
         assert occurred is not None and received is not None
@@ -87,7 +100,7 @@ def run_rows(c: Connection, contact_ids: Sequence[str], lock: bool) -> Iterator[
         sql = f"SELECT {', '.join(RUN_COLUMNS)} FROM journey_runs WHERE {who} ORDER BY entered_at, id"
         if pg and lock:
             sql += " FOR UPDATE OF journey_runs"
-        yield from c.exec_driver_sql(sql, tuple(params))
+        yield from _rows(c, sql, params)
 
 
 def run_of(row: Sequence[Any]) -> Run:
@@ -108,6 +121,6 @@ def stored_properties(c: Connection, ids: Sequence[str]) -> dict[str, dict[str, 
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), _CHUNK):
         who, params = _in(c, "id", ids[start:start + _CHUNK])
-        for event_id, props in c.exec_driver_sql(f"SELECT id, properties FROM events WHERE {who}", tuple(params)):
+        for event_id, props in _rows(c, f"SELECT id, properties FROM events WHERE {who}", params):
             found[event_id] = json_doc(props) or {}
     return found
