@@ -10,6 +10,7 @@ the lock, and so are the facts of contacts whose live runs hear an event (docs/d
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +19,10 @@ from touchflow.domain.conditions.predicates import ContactFacts, EventFact
 from touchflow.domain.journeys.model import JourneyDefinition
 from touchflow.domain.journeys.ports import InboxEvent
 from touchflow.domain.journeys.transitions import props_match
-from touchflow.engine.catalog import JourneyCatalog, event_needs
+from touchflow.engine.catalog import ActiveJourneys, JourneyCatalog, event_needs
 from touchflow.services.context import ServiceContext
 
-__all__ = ["ENROLMENT_EVENT", "ReadAhead", "read_ahead", "trigger_matches"]
+__all__ = ["ENROLMENT_EVENT", "ReadAhead", "entry_targets", "read_ahead", "trigger_matches"]
 
 log = logging.getLogger(__name__)
 ENROLMENT_EVENT = "enrolment_requested"
@@ -78,3 +79,23 @@ def trigger_matches(definition: JourneyDefinition, fact: EventFact, now: datetim
     if trigger.kind == "segment":  # a segment_entered / segment_left event of that segment
         return fact.properties.get("segment") == trigger.segment
     return props_match(trigger.properties, fact.properties)
+
+
+def entry_targets(item: InboxEvent, properties: Mapping[str, Any], active: ActiveJourneys,
+                  matches: Mapping[tuple[str, str, int | None], bool], now: datetime) -> list[str]:
+    """The journeys this event would enter, before entry rules and audience: the one an enrolment names, else
+    those whose trigger matches, tested only among the trigger index's candidates (read ahead when known)."""
+    if item.type == ENROLMENT_EVENT:  # enrolment by API/CLI, into any active journey
+        wanted = active.by_key.get(str(properties.get("journey", "")))
+        return [wanted] if wanted is not None else []
+    found: list[str] = []
+    fact: EventFact | None = None
+    for journey_id in active.triggers.candidates(item.type, properties):
+        record, definition = active.by_id[journey_id]
+        matched = matches.get((item.event_id, journey_id, record.current_version))
+        if matched is None:
+            fact = fact or EventFact(item.type, item.occurred_at, properties, item.event_id)
+            matched = trigger_matches(definition, fact, now)
+        if matched:
+            found.append(journey_id)
+    return found

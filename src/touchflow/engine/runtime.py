@@ -17,14 +17,13 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from touchflow.domain.conditions.predicates import ContactFacts, EventFact
 from touchflow.domain.journeys.model import JourneyDefinition
-from touchflow.domain.journeys.ports import InboxEvent
 from touchflow.domain.journeys.transitions import (
     Advance,
     EventArrived,
@@ -35,10 +34,10 @@ from touchflow.domain.journeys.transitions import (
     advance,
 )
 from touchflow.domain.unit_of_work import UnitOfWork
-from touchflow.engine.catalog import ActiveJourneys, JourneyCatalog, event_needs, needs_facts
+from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
-from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, read_ahead, trigger_matches
+from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, entry_targets, read_ahead
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.alerts import AlertSweeper
@@ -192,7 +191,8 @@ class JourneyRuntime:
                 heard[its_version] = definitions[its_version].event_types()
             # which journeys each event enters (the trigger index narrows the candidates; ADR 0059), and whose
             # facts are read: contacts an event may enter or whose live runs hear it, not the whole batch
-            targets_of = [_targets(item, properties.get(item.event_id, {}), active, matches, now) for item in inbox]
+            targets_of = [entry_targets(item, properties.get(item.event_id, {}), active, matches, now)
+                          for item in inbox]
             wanted = {item.contact_id for item, targets in zip(inbox, targets_of, strict=True) if targets}
             wanted |= {item.contact_id for item in inbox
                        if any(run.journey_id in active.by_id and item.type in heard[(run.journey_id, run.version)]
@@ -412,26 +412,6 @@ class JourneyRuntime:
                 continue
             if report.work == 0:
                 stop.wait(idle_sleep)
-
-
-def _targets(item: InboxEvent, properties: Mapping[str, Any], active: ActiveJourneys,
-             matches: Mapping[tuple[str, str, int | None], bool], now: datetime) -> list[str]:
-    """The journeys this event would enter, before entry rules and audience: the one an enrolment names, else
-    those whose trigger matches, tested only among the trigger index's candidates (read ahead when known)."""
-    if item.type == ENROLMENT_EVENT:  # enrolment by API/CLI, into any active journey
-        wanted = active.by_key.get(str(properties.get("journey", "")))
-        return [wanted] if wanted is not None else []
-    found: list[str] = []
-    fact: EventFact | None = None
-    for journey_id in active.triggers.candidates(item.type, properties):
-        record, definition = active.by_id[journey_id]
-        matched = matches.get((item.event_id, journey_id, record.current_version))
-        if matched is None:
-            fact = fact or EventFact(item.type, item.occurred_at, properties, item.event_id)
-            matched = trigger_matches(definition, fact, now)
-        if matched:
-            found.append(journey_id)
-    return found
 
 
 def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | None, dict[str, Any]]:
