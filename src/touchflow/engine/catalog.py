@@ -14,6 +14,7 @@ from touchflow.domain.journeys.ports import JourneyRecord
 from touchflow.domain.journeys.transitions import Run
 from touchflow.domain.segments.model import ENTERED, LEFT
 from touchflow.domain.unit_of_work import UnitOfWork
+from touchflow.engine.trigger_index import TriggerIndex
 
 __all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
 
@@ -29,12 +30,15 @@ class ActiveJourneys:
     by_id: dict[str, tuple[JourneyRecord, JourneyDefinition]] = field(default_factory=dict)
     entry_by_type: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     by_key: dict[str, str] = field(default_factory=dict)
+    triggers: TriggerIndex = field(default_factory=TriggerIndex)  # entry_by_type, narrowed by property values
 
 
 class JourneyCatalog:
     def __init__(self) -> None:
         self._versions: dict[tuple[str, int], JourneyDefinition] = {}
         self._broken: set[tuple[str, int]] = set()  # current versions that do not load, logged once
+        # the last answer of ``active`` and the journey records it was built from: most batches find the same
+        self._active: tuple[list[JourneyRecord], ActiveJourneys] | None = None
 
     def definition(self, uow: UnitOfWork, journey_id: str, version: int) -> JourneyDefinition:
         key = (journey_id, version)
@@ -50,8 +54,13 @@ class JourneyCatalog:
         return {(r.journey_id, r.version): self.definition(uow, r.journey_id, r.version) for r in runs}
 
     def active(self, uow: UnitOfWork) -> ActiveJourneys:
+        """The journeys taking entries now (read-only for callers: the same answer serves while no record
+        changes)."""
+        records = uow.journeys.all()
+        if self._active is not None and self._active[0] == records:
+            return self._active[1]
         result = ActiveJourneys()
-        for record in uow.journeys.all():
+        for record in records:
             if record.status != "active" or record.current_version is None:
                 continue
             try:
@@ -65,10 +74,12 @@ class JourneyCatalog:
             result.by_id[record.id] = (record, definition)
             result.by_key[record.key] = record.id
             trigger = definition.trigger
-            if trigger.kind in ("event", "after_event") and trigger.event:
-                result.entry_by_type[trigger.event].append(record.id)
-            elif trigger.kind == "segment" and trigger.segment:
-                result.entry_by_type[SEGMENT_EVENTS[trigger.on]].append(record.id)
+            event_type = trigger.event if trigger.kind in ("event", "after_event") else (
+                SEGMENT_EVENTS[trigger.on] if trigger.kind == "segment" and trigger.segment else None)
+            if event_type:
+                result.entry_by_type[event_type].append(record.id)
+                result.triggers.add(event_type, record.id, definition)
+        self._active = (records, result)
         return result
 
 

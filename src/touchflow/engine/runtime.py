@@ -37,7 +37,7 @@ from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
-from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, read_ahead, trigger_matches
+from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, entry_targets, read_ahead
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.alerts import AlertSweeper
@@ -177,32 +177,43 @@ class JourneyRuntime:
                 if jid in active.by_id:
                     definitions[(jid, version)] = self.catalog.definition(uow, jid, version)
             needs = event_needs(definitions.values())
+            facts: dict[str, ContactFacts] = {}
             if pre is not None and pre.needs == needs:
-                facts, properties, matches = pre.facts, pre.properties, pre.matches
+                facts, properties, matches = dict(pre.facts), pre.properties, pre.matches
             else:
-                facts = uow.journeys.load_facts(contact_ids, needs, None)
                 properties = uow.events.properties_of([e.event_id for e in inbox])
                 matches = {}
+            runs_by_contact: dict[str, list[Run]] = defaultdict(list)
+            for run in live_runs:
+                runs_by_contact[run.contact_id].append(run)
+            heard: dict[tuple[str, int], frozenset[str]] = {}  # (journey, version) -> event types it hears
+            for its_version in definitions:
+                heard[its_version] = definitions[its_version].event_types()
+            # which journeys each event enters (the trigger index narrows the candidates; ADR 0059), and whose
+            # facts are read: contacts an event may enter or whose live runs hear it, not the whole batch
+            targets_of = [entry_targets(item, properties.get(item.event_id, {}), active, matches, now)
+                          for item in inbox]
+            wanted = {item.contact_id for item, targets in zip(inbox, targets_of, strict=True) if targets}
+            wanted |= {item.contact_id for item in inbox
+                       if any(run.journey_id in active.by_id and item.type in heard[(run.journey_id, run.version)]
+                              for run in runs_by_contact.get(item.contact_id, ()))}
+            if missing := wanted - facts.keys():
+                facts.update(uow.journeys.load_facts(missing, needs, None))
             entry_journeys = {jid for ids in active.entry_by_type.values() for jid in ids}
             if any(e.type == ENROLMENT_EVENT for e in inbox):
                 entry_journeys |= set(active.by_id)
             # Entry rules count runs per contact, journey and entry key (one run per order with entry.key).
             history: dict[tuple[str, str, str | None], list[tuple[datetime, RunStatus]]] = defaultdict(list)
-            for run in uow.journeys.runs_of(contact_ids, entry_journeys) if entry_journeys else []:
+            entering = {item.contact_id for item, targets in zip(inbox, targets_of, strict=True) if targets}
+            for run in uow.journeys.runs_of(entering, entry_journeys) if entry_journeys and entering else []:
                 history[(run.contact_id, run.journey_id, run.entry_key)].append((run.entered_at, run.status))
-            heard: dict[tuple[str, int], frozenset[str]] = {}  # (journey, version) -> event types it hears
-            runs_by_contact: dict[str, list[Run]] = defaultdict(list)
-            for run in live_runs:
-                runs_by_contact[run.contact_id].append(run)
-            for item in inbox:
+            for item, targets in zip(inbox, targets_of, strict=True):
                 fact = EventFact(item.type, item.occurred_at, properties.get(item.event_id, {}), item.event_id)
-                contact_facts = facts[item.contact_id]
+                contact_facts = facts.get(item.contact_id) or ContactFacts(item.contact_id)
                 moved: list[Run] = []
                 for run in runs_by_contact[item.contact_id]:
                     # a run hears what its own version listens for: running contacts finish on their version
                     its_version = (run.journey_id, run.version)
-                    if its_version not in heard:
-                        heard[its_version] = definitions[its_version].event_types()
                     if run.journey_id in active.by_id and run.status in ("active", "waiting") \
                             and item.type in heard[its_version]:
                         definition = definitions[its_version]
@@ -215,16 +226,8 @@ class JourneyRuntime:
                         run = batch.record(result, run)
                     moved.append(run)
                 runs_by_contact[item.contact_id] = moved
-                targets = active.entry_by_type.get(item.type, [])
-                if item.type == ENROLMENT_EVENT:  # enrolment by API/CLI, into any active journey
-                    wanted = active.by_key.get(str(fact.properties.get("journey", "")))
-                    targets = [wanted] if wanted is not None else []
                 for journey_id in targets:
                     record, definition = active.by_id[journey_id]
-                    if item.type != ENROLMENT_EVENT:
-                        matched = matches.get((item.event_id, journey_id, record.current_version))
-                        if not (trigger_matches(definition, fact, now) if matched is None else matched):
-                            continue
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
                     entry_key, entry_data = _entry_of(definition, fact) if item.type != ENROLMENT_EVENT else (None, {})

@@ -20,6 +20,7 @@ from touchflow.domain.measurement.rollup_columns import (
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.pii_fields import identity_label
+from touchflow.store.routing_reads import stored_properties
 from touchflow.store.tables import events
 
 __all__ = ["SqlEventRepository"]
@@ -107,12 +108,7 @@ class SqlEventRepository:
         return versions
 
     def properties_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        id_list = sorted(set(ids))
-        for start in range(0, len(id_list), 500):
-            query = select(events.c.id, events.c.properties).where(events.c.id.in_(id_list[start:start + 500]))
-            found.update({event_id: props or {} for event_id, props in self._c.execute(query)})
-        return found
+        return stored_properties(self._c, sorted(set(ids)))  # through the driver: a routing batch's events
 
     def recent(self, contact_id: str, limit: int) -> list[StoredEvent]:
         rows = self._c.execute(select(events).where(events.c.contact_id == contact_id)

@@ -36,6 +36,7 @@ from touchflow.store.journey_messages import JourneyMessageCounts
 from touchflow.store.journey_versions import JourneyVersionQueries
 from touchflow.store.messages import message_from
 from touchflow.store.pii_fields import open_name
+from touchflow.store.routing_reads import delete_inbox_rows, inbox_rows, run_of, run_rows
 from touchflow.store.sql_functions import CodePointOrder
 from touchflow.store.tables import (
     contact_tags,
@@ -174,22 +175,12 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
                 statuses: Collection[RunStatus] | None = None) -> list[Run]:
         """Runs of these contacts. Only ``contact_id`` goes to SQL: with more conditions SQLite's planner
         (without statistics) picks the (journey, status) index and reads every live run of the journey."""
-        found: list[Run] = []
         ids = sorted(set(contact_ids))
         journeys_wanted = None if journey_ids is None else set(journey_ids)
         statuses_wanted = None if statuses is None else set(statuses)
-        for start in range(0, len(ids), _CHUNK):
-            query = (select(journey_runs).where(journey_runs.c.contact_id.in_(ids[start:start + _CHUNK]))
-                     .order_by(journey_runs.c.entered_at, journey_runs.c.id))
-            if self._pg and statuses is not None:
-                query = query.with_for_update(of=journey_runs)
-            for row in self._c.execute(query):
-                if journeys_wanted is not None and row.journey_id not in journeys_wanted:
-                    continue
-                if statuses_wanted is not None and row.status not in statuses_wanted:
-                    continue
-                found.append(_run_from(row))
-        return found
+        return [run_of(row) for row in run_rows(self._c, ids, lock=statuses is not None)  # driver rows (hot path)
+                if (journeys_wanted is None or row[1] in journeys_wanted)
+                and (statuses_wanted is None or row[5] in statuses_wanted)]
 
     def runs_by_journey(self, journey_id: str) -> list[Run]:
         query = select(journey_runs).where(journey_runs.c.journey_id == journey_id).order_by(journey_runs.c.id)
@@ -270,12 +261,7 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
                     [(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at) for r in rows])
 
     def claim_inbox(self, limit: int) -> list[InboxEvent]:
-        query = select(event_inbox).order_by(event_inbox.c.seq).limit(limit)
-        if self._pg:
-            query = query.where(func.pg_try_advisory_xact_lock(func.hashtextextended(event_inbox.c.contact_id, 0))
-                                ).with_for_update(skip_locked=True)
-        claimed = [InboxEvent(r.event_id, r.contact_id, r.type, r.occurred_at, r.received_at, r.seq)
-                   for r in self._c.execute(query)]
+        claimed = inbox_rows(self._c, limit)  # through the driver: every routing batch reads a thousand of these
         return self._in_contact_order(claimed) if self._pg and claimed else claimed
 
     def _in_contact_order(self, claimed: list[InboxEvent]) -> list[InboxEvent]:
@@ -307,8 +293,7 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
             "FROM unnest(%s::text[]) AS x ORDER BY 1) AS keys", (sorted(set(contact_ids)),))
 
     def delete_inbox(self, seqs: Sequence[int]) -> None:
-        for start in range(0, len(seqs), _CHUNK):
-            self._c.execute(delete(event_inbox).where(event_inbox.c.seq.in_(seqs[start:start + _CHUNK])))
+        delete_inbox_rows(self._c, seqs)
 
     def inbox_size(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(event_inbox)).scalar_one())
