@@ -52,7 +52,7 @@ print(url.set(database=name).render_as_string(hide_password=False))
 PYEOF
 }
 
-date -u +"sitting started %Y-%m-%dT%H:%M:%SZ on $(nproc) cores" | tee "$OUT/summary.txt"
+date -u +"sitting started %Y-%m-%dT%H:%M:%SZ on $(nproc) cores" | tee -a "$OUT/summary.txt"
 # SQLite
 step import-sqlite "$HERE/bench_import.py" $IMPORT_SIZE
 step ingest-sqlite "$HERE/bench_ingest.py" --seconds 20 --baseline-seconds 10
