@@ -31,6 +31,7 @@ from touchflow.domain.journeys.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.outbox import OutboxMessage, TaskRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.claims import locked_claims
 from touchflow.store.compile import compile_condition
 from touchflow.store.journey_messages import JourneyMessageCounts
 from touchflow.store.journey_versions import JourneyVersionQueries
@@ -155,17 +156,16 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
         for status in ("waiting", "active"):
             if len(found) >= limit:
                 break
-            due = (select(journey_runs.c.id)
+            due = (select(journey_runs.c.id, journey_runs.c.contact_id)
                    .where(journey_runs.c.status == status, journey_runs.c.wake_at <= now,
                           journey_runs.c.journey_id.in_(live))
                    .order_by(journey_runs.c.wake_at).limit(limit - len(found)))
             if self._pg:
-                claimed = due.with_for_update(skip_locked=True, of=journey_runs).cte("claimed").prefix_with(
-                    "MATERIALIZED")
-                query = (select(journey_runs).join(claimed, claimed.c.id == journey_runs.c.id)
-                         .where(func.pg_try_advisory_xact_lock(func.hashtextextended(journey_runs.c.contact_id, 0)))
+                locked = locked_claims(due.with_for_update(skip_locked=True, of=journey_runs))
+                query = (select(journey_runs).join(locked, locked.c.id == journey_runs.c.id)
                          .order_by(journey_runs.c.wake_at))
             else:
+                due = due.with_only_columns(journey_runs.c.id)
                 query = (select(journey_runs).where(journey_runs.c.id.in_(due.scalar_subquery()))
                          .order_by(journey_runs.c.wake_at))
             found.extend(_run_from(r) for r in self._c.execute(query))

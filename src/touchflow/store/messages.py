@@ -21,6 +21,7 @@ from touchflow.domain.messaging.ports import MessageUpdate, OnsiteMessage
 from touchflow.domain.outbox import OutboxMessage
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert, bulk_update
+from touchflow.store.claims import locked_claims
 from touchflow.store.pii_fields import open_name
 from touchflow.store.tables import contact_consents, contact_tags, contacts, events, onsite_messages, outbox
 
@@ -58,14 +59,14 @@ class SqlMessageRepository:
         for status in ("sending", "queued"):  # expired leases first: they are the oldest work
             if len(found) >= limit:
                 break
-            due = (select(outbox.c.id).where(outbox.c.status == status, outbox.c.next_attempt_at <= now)
+            due = (select(outbox.c.id, outbox.c.contact_id)
+                   .where(outbox.c.status == status, outbox.c.next_attempt_at <= now)
                    .order_by(outbox.c.next_attempt_at).limit(limit - len(found)))
             if self._pg:
-                claimed = due.with_for_update(skip_locked=True, of=outbox).cte("claimed").prefix_with("MATERIALIZED")
-                query = (select(outbox).join(claimed, claimed.c.id == outbox.c.id)
-                         .where(func.pg_try_advisory_xact_lock(func.hashtextextended(outbox.c.contact_id, 0))))
+                locked = locked_claims(due.with_for_update(skip_locked=True, of=outbox))
+                query = select(outbox).join(locked, locked.c.id == outbox.c.id)
             else:
-                query = select(outbox).where(outbox.c.id.in_(due.scalar_subquery()))
+                query = select(outbox).where(outbox.c.id.in_(due.with_only_columns(outbox.c.id).scalar_subquery()))
             found.extend(message_from(r) for r in self._c.execute(query.order_by(outbox.c.next_attempt_at,
                                                                                 outbox.c.id)))
         return found
