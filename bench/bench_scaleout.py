@@ -71,19 +71,8 @@ def _timer_process(url: str, batch: int, out: Any, go: Any) -> None:
 
 
 def _timers(url: str, processes: int, batch: int) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    out, go = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_timer_process, args=(url, batch, out, go)) for _ in range(processes)]
-    for p in procs:
-        p.start()
-    time.sleep(8)  # let every process import and connect before the clock starts
-    go.set()
-    parts = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
-    latencies = [x for part in parts for x in part["latencies"]]
-    elapsed = max(p["finished"] for p in parts) - min(p["started"] for p in parts)
-    return {"done": sum(p["total"] for p in parts), "elapsed": elapsed, "p99": percentile(latencies, 0.99)}
+    parts, elapsed, p99 = scaleout_routing.released_together(_timer_process, (url, batch), processes)
+    return {"done": sum(p["total"] for p in parts), "elapsed": elapsed, "p99": p99}
 
 
 def _copy(admin: Any, template: str, name: str) -> None:

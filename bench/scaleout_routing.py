@@ -60,11 +60,12 @@ def _route_process(url: str, batch: int, out: Any, go: Any) -> None:
     app.close()
 
 
-def drain(url: str, processes: int, batch: int) -> dict[str, Any]:
-    """Start ``processes`` routers on ``url``, release them together, and sum what they did."""
+def released_together(target: Any, args: tuple[Any, ...], processes: int) -> tuple[list[dict[str, Any]], float, float]:
+    """Start ``processes`` copies of ``target(*args, out, go)``, release them together once all have imported and
+    connected, and collect what each put on ``out``: (their reports, elapsed seconds, p99 of their batches)."""
     ctx = multiprocessing.get_context("spawn")
     out, go = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_route_process, args=(url, batch, out, go)) for _ in range(processes)]
+    procs = [ctx.Process(target=target, args=(*args, out, go)) for _ in range(processes)]
     for p in procs:
         p.start()
     time.sleep(8)  # let every process import and connect before the clock starts
@@ -74,6 +75,12 @@ def drain(url: str, processes: int, batch: int) -> dict[str, Any]:
         p.join()
     latencies = [x for part in parts for x in part["latencies"]]
     elapsed = max(p["finished"] for p in parts) - min(p["started"] for p in parts)
+    return parts, elapsed, percentile(latencies, 0.99)
+
+
+def drain(url: str, processes: int, batch: int) -> dict[str, Any]:
+    """Start ``processes`` routers on ``url``, release them together, and sum what they did."""
+    parts, elapsed, p99 = released_together(_route_process, (url, batch), processes)
     return {"done": sum(p["total"] for p in parts), "entered": sum(p["entered"] for p in parts),
             "empty": sum(p["empty"] for p in parts), "per_process": [p["total"] for p in parts],
-            "elapsed": elapsed, "p99": percentile(latencies, 0.99)}
+            "elapsed": elapsed, "p99": p99}
