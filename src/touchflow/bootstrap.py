@@ -33,7 +33,7 @@ from touchflow.services.retention import RetentionPass
 from touchflow.services.secrets import Rotation, reseal_after_rotation
 from touchflow.store import schema
 from touchflow.store.channel_limits import shared_limits
-from touchflow.store.db import make_engine
+from touchflow.store.db import held_on_this_thread, make_engine
 from touchflow.store.pii_keys import PiiKeys
 from touchflow.store.uow import SqlUnitOfWork
 
@@ -186,6 +186,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         read_uow=lambda: SqlUnitOfWork(engine, read_only=True, pii=pii_keys.codec),
         clock=clock or SystemClock(),
         single_writer=engine.dialect.name == "sqlite",
+        write_lock_seconds=held_on_this_thread if engine.dialect.name == "sqlite" else None,
     )
     application = Application(settings, engine, services, pii_keys)
     services.secret_box = application.secret_box

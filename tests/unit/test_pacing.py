@@ -33,15 +33,44 @@ def test_chunks_cover_every_item_once_in_order_and_shrink_when_slow() -> None:
     assert len(seen[0]) == 4 and len(seen[1]) == 1
 
 
-def test_a_pause_leaves_the_lock_free_only_on_a_single_writer_store() -> None:
-    resting, busy = Pacer(budget=0.02, rest=True), Pacer(budget=0.02)
+def test_a_pause_leaves_the_lock_free_briefly_only_on_a_single_writer_store() -> None:
+    """A waiting writer tries every half millisecond (ADR 0061): a gap of ``REST`` lets it in, so the gap no
+    longer lasts as long as the chunk before it (a 30 ms chunk used to be followed by 30 ms of idling)."""
+    from touchflow.services.pacing import REST
+
+    resting, busy, short = Pacer(budget=0.02, rest=True), Pacer(budget=0.02), Pacer(budget=0.02, rest=True)
     for pacer in (resting, busy):
         pacer.took(10, 0.03)
+    short.took(10, 0.0005)
     started = time.perf_counter()
     busy.pause()
-    assert time.perf_counter() - started < 0.01
+    assert time.perf_counter() - started < REST / 2
+    started = time.perf_counter()
     resting.pause()
-    assert time.perf_counter() - started >= 0.03
+    assert REST <= time.perf_counter() - started < 0.03
+    started = time.perf_counter()
+    short.pause()  # never longer than the chunk itself
+    assert time.perf_counter() - started < REST
+
+
+def test_with_held_a_chunk_is_timed_by_its_write_holds_not_by_the_clock() -> None:
+    """Routing reads ahead of its write transaction on SQLite; counting that reading against the 15 ms write
+    budget shrank batches to a few events, and the worker fell behind a 1,000 events/s feed (ADR 0061)."""
+    held = [0.0]
+
+    def step(size: int) -> tuple[int, bool]:
+        time.sleep(0.02)  # reading ahead: 20 ms, more than the whole budget, without the lock
+        held[0] += 0.0001 * size  # then 0.1 ms an item under the lock
+        return size, False  # one chunk a drive
+
+    by_hold = Pacer(start=10, low=1, high=1000, budget=0.015, held=lambda: held[0])
+    by_clock = Pacer(start=10, low=1, high=1000, budget=0.015)
+    for _ in range(8):
+        by_hold.drive(step)
+        by_clock.drive(step)
+    assert by_hold.size == 150  # 15 ms of holds at 0.1 ms an item
+    assert by_clock.size < 10  # the reading alone overruns the budget
+    assert by_hold.mark() == held[0]
 
 
 def test_a_batch_with_a_fixed_cost_keeps_growing_only_where_rows_not_the_database_are_locked() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -87,7 +86,8 @@ class Dispatcher:
         self._versions: dict[str, Any] = {}  # message id → template version rendered (for the sent event)
         # dispatch_all's decide steps: sized to the write budget, gaps between them on SQLite (ADR 0021)
         self._pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size,
-                            budget=write_budget(ctx.single_writer), rest=ctx.single_writer)
+                            budget=write_budget(ctx.single_writer), rest=ctx.single_writer,
+                            held=ctx.write_lock_seconds)
         self._limit = batch_size
 
     def close(self) -> None:
@@ -305,9 +305,9 @@ class Dispatcher:
         claimed (0 when nothing was due)."""
         now = self.ctx.clock.now()
         self._limit = limit or self.batch_size
-        started = time.perf_counter()
+        started = self._pacer.mark()
         claimed, to_send, contacts = self._decide(now)
-        self._pacer.took(claimed, time.perf_counter() - started)
+        self._pacer.took(claimed, self._pacer.mark() - started)
         if to_send:
             answers, onsite = self._send(to_send, now, contacts)
             done = self.ctx.clock.now()

@@ -99,10 +99,13 @@ class JourneyRuntime:
         # each kind of work learns how much fits in one short write transaction (services/pacing.py)
         rest = ctx.single_writer
         budget = write_budget(rest)  # row locks on PostgreSQL: longer batches block no one
-        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest)
-        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest)
-        self._segment_pacer = Pacer(start=200, high=50_000, rest=rest)
-        self._contact_pacer = Pacer(rest=rest)
+        held = ctx.write_lock_seconds  # SQLite: chunks are timed by their write holds (ADR 0061)
+        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest,
+                                  held=held)
+        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest,
+                                held=held)
+        self._segment_pacer = Pacer(start=200, high=50_000, rest=rest, held=held)
+        self._contact_pacer = Pacer(rest=rest, held=held)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
         self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)
@@ -365,9 +368,9 @@ class JourneyRuntime:
 
     def _paced(self, step: Callable[[int | None], TickReport], pacer: Pacer, size: int) -> TickReport:
         """One batch of ``size``, timed for the pacer."""
-        started = time.perf_counter()
+        started = pacer.mark()
         report = step(size)
-        pacer.took(report.events + report.timers, time.perf_counter() - started)
+        pacer.took(report.events + report.timers, pacer.mark() - started)
         return report
 
     def next_due(self) -> datetime | None:

@@ -207,7 +207,8 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
     with ctx.reader() as uow:
         candidates = uow.journeys.matching_contacts(condition, EvalContext(now=now))
     # entries in short write transactions, at most batch_size contacts each (ADR 0021)
-    pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer)
+    pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer,
+                  held=ctx.write_lock_seconds)
     entered = 0
     for chunk in pacer.chunks(candidates):
         with ctx.uow() as uow:

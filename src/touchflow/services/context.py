@@ -29,6 +29,8 @@ class ServiceContext:
     # one write lock for the whole store (SQLite) shared with other processes: background passes leave gaps
     # between their write transactions so that ingest is not starved (services/pacing.py, ADR 0021)
     single_writer: bool = False
+    # SQLite: this thread's seconds holding the write lock so far, so pacers size chunks by their holds (ADR 0061)
+    write_lock_seconds: Callable[[], float] | None = None
     # the database's key ring as a box (bootstrap wires ``Application.secret_box``): services that keep
     # ciphertext (approved exports, secrets waiting for pickup) seal their data keys with it
     secret_box: Callable[[], SecretBox] | None = None

@@ -120,7 +120,7 @@ def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer 
         ids, upper, cursor = _touched(probe, stored, limit)
         if upper is None or (upper == cursor and not stored.get("upto")):
             return PassReport()
-    pacer = pacer or Pacer(rest=ctx.single_writer)
+    pacer = pacer or Pacer(rest=ctx.single_writer, held=ctx.write_lock_seconds)
     report = PassReport()
     expected = stored
     kept = {k: v for k, v in stored.items() if k in ("received_at", "seen")}
@@ -158,7 +158,8 @@ def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
         after = ids[-1]
         return len(ids), True
 
-    Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer).drive(step)
+    Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer, held=ctx.write_lock_seconds
+          ).drive(step)
     return total
 
 
@@ -192,7 +193,8 @@ def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None, deadline: float
             stored = {"next_at": (now + DAILY).isoformat(), "after": None}
             uow.guards.set_setting(DAILY_KEY, stored, "touchflow", now)
             uow.commit()
-    return done + _daily_step(ctx, stored, pacer or Pacer(rest=ctx.single_writer), deadline)
+    pacer = pacer or Pacer(rest=ctx.single_writer, held=ctx.write_lock_seconds)
+    return done + _daily_step(ctx, stored, pacer, deadline)
 
 
 def _daily_step(ctx: ServiceContext, expected: dict[str, Any], pacer: Pacer, deadline: float | None) -> int:

@@ -11,12 +11,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-__all__ = ["SHARED_WRITE_BUDGET", "WRITE_BUDGET", "Pacer", "write_budget"]
+__all__ = ["REST", "SHARED_WRITE_BUDGET", "WRITE_BUDGET", "Pacer", "write_budget"]
 
 WRITE_BUDGET = 0.015  # seconds of work per write transaction: well under the ~50 ms ingest may wait
 # PostgreSQL locks rows, not the database: a longer transaction blocks no ingest, and a batch's fixed cost (the
 # catalog, live runs, facts) is above 15 ms there, so the SQLite budget shrank batches to one event (15–40/s)
 SHARED_WRITE_BUDGET = 0.25
+# the longest gap a pacer leaves between two chunks on a shared SQLite: four tries of a waiting writer, which
+# polls every half millisecond (store/db.py, ADR 0061)
+REST = 0.002
 T = TypeVar("T")
 
 
@@ -29,16 +32,23 @@ class Pacer:
     """The size of the next chunk: as many items as fit in ``budget`` seconds at the last chunk's pace,
     between ``low`` and ``high``, and at most double the last size (one slow start does not swing it).
 
-    With ``rest`` (SQLite shared with ingest), ``pause`` between two chunks waits as long as the last chunk
-    took. SQLite's lock is not fair: a writer that finds it taken polls with growing sleeps (up to 100 ms),
-    and a worker that takes the lock again at once, chunk after chunk, starved ingest for seconds although
-    no transaction was long. Half the time free lets a waiting writer in within a poll or two."""
+    ``held`` (SQLite) is this thread's running total of seconds holding the write lock: a chunk is then timed
+    by its holds alone, so reading before the lock (routing's read-ahead) does not shrink the next chunk
+    (ADR 0061). Without it, by the clock.
+
+    With ``rest`` (SQLite shared with ingest), ``pause`` between two chunks leaves the lock free for up to
+    ``REST``: a waiting writer tries every half millisecond and takes it (ADR 0021, 0061)."""
 
     def __init__(self, start: int = 100, low: int = 10, high: int = 5000, budget: float = WRITE_BUDGET,
-                 rest: bool = False) -> None:
+                 rest: bool = False, held: Callable[[], float] | None = None) -> None:
         self.size = start
         self.low, self.high, self.budget, self.rest = low, high, budget, rest
+        self.held = held
         self.last = 0.0
+
+    def mark(self) -> float:
+        """A reading to time a chunk from: seconds of lock held so far (with ``held``), else the clock."""
+        return self.held() if self.held is not None else time.perf_counter()
 
     def took(self, items: int, seconds: float) -> None:
         self.last = seconds
@@ -48,9 +58,9 @@ class Pacer:
         self.size = max(self.low, min(self.high, 2 * self.size, fits))
 
     def pause(self) -> None:
-        """Between two chunks of a backlog: leave the write lock free for a while (with ``rest``)."""
+        """Between two chunks of a backlog: leave the write lock free for a moment (with ``rest``)."""
         if self.rest and self.last > 0:
-            time.sleep(min(self.last, 4 * self.budget))
+            time.sleep(min(self.last, REST))
 
     def drive(self, step: Callable[[int], tuple[int, bool]], deadline: float | None = None) -> tuple[int, bool]:
         """Run ``step(size)`` chunk after chunk, pausing between them, until it reports nothing more to do or
@@ -62,9 +72,9 @@ class Pacer:
                 if deadline is not None and time.perf_counter() >= deadline:
                     return total, False
                 self.pause()
-            started = time.perf_counter()
+            started = self.mark()
             done, more = step(self.size)
-            self.took(done, time.perf_counter() - started)
+            self.took(done, self.mark() - started)
             total += done
             if not more:
                 return total, True
@@ -76,7 +86,7 @@ class Pacer:
             if start:
                 self.pause()
             chunk = items[start:start + self.size]
-            started = time.perf_counter()
+            started = self.mark()
             yield chunk
-            self.took(len(chunk), time.perf_counter() - started)
+            self.took(len(chunk), self.mark() - started)
             start += len(chunk)

@@ -208,7 +208,7 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
         planned = uow.segments.recompute_everyone(
             [(records[d.key], targeting(d.condition)) for d in wanted if d.condition is not None], EvalContext(now),
             apply=False)
-    pacer = Pacer(start=500, high=20_000, rest=ctx.single_writer)
+    pacer = Pacer(start=500, high=20_000, rest=ctx.single_writer, held=ctx.write_lock_seconds)
     applied: dict[str, MembershipChange] = {}
     for definition, change in zip(wanted, planned, strict=True):
         record = records[definition.key]
@@ -369,7 +369,8 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
     work = 0
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
-    pacer = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer)
+    pacer = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer,
+                           held=ctx.write_lock_seconds)
     if queued:
         def drain(size: int) -> tuple[int, bool]:
             done = _drain_once(ctx, size)
