@@ -6,7 +6,8 @@ is the last tie-break so the outcome does not depend on the order records arrive
 
 Rows of one file without their own time (ADR 0013) carry the file's digest and their row number: between
 two rows of the same file the later row wins, whatever the time of ingest, so importing the file again
-(a later ingest time) re-offers its rows and changes nothing, whatever its internal conflicts.
+(a later ingest time) re-offers its rows and changes nothing, whatever its internal conflicts. Their consent
+statements too: the row is remembered per channel in the lineage (``consent.<channel>``, ADR 0060).
 """
 
 from __future__ import annotations
