@@ -19,9 +19,9 @@ from touchflow.domain.identities import Identity
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
-from touchflow.store.identity_claims import IdentityRow, claim_identities
+from touchflow.store.identity_claims import claim_identities, identity_rows
 from touchflow.store.merge_rows import end_memberships, move_to_winners
-from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name, sealed_identity_rows
+from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name
 from touchflow.store.privacy import record_consent_ledger
 from touchflow.store.tables import (
     contact_consents,
@@ -203,9 +203,7 @@ class SqlContactRepository:
         """Insert new contacts and the identities new to the store (of new and known contacts), all or none.
         False on PostgreSQL when a concurrent transaction committed one of the identities first: nothing was
         written, look them up again (ADR 0060). SQLite has one writer at a time: always True."""
-        rows: list[IdentityRow] = (list(sealed_identity_rows(self._pii, links)) if self._pii is not None else
-                                   [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at, None)
-                                    for ln in links])
+        rows = identity_rows(self._pii, links)
         if self._c.dialect.name != "postgresql" or not rows:
             self.insert(states, at)
             bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at",

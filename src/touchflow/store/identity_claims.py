@@ -16,7 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-__all__ = ["IdentityRow", "claim_identities"]
+from touchflow.domain.contact_ports import IdentityLink
+from touchflow.security.pii import PiiCodec
+from touchflow.store.pii_fields import sealed_identity_rows
+
+__all__ = ["IdentityRow", "claim_identities", "identity_rows"]
 
 # (kind, value, contact_id, source, created_at, value_ct): value is the blind index when value_ct is set
 IdentityRow = tuple[str, str, str, str, datetime, bytes | None]
@@ -27,6 +31,13 @@ _CHUNK = 5000
 _CLAIM_SQL = ("INSERT INTO contact_identities (kind, value, contact_id, source, created_at, value_ct) "
               "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], "
               "%s::timestamptz[], %s::bytea[]) ORDER BY 1, 2 ON CONFLICT DO NOTHING RETURNING 1")
+
+
+def identity_rows(pii: PiiCodec | None, links: Sequence[IdentityLink]) -> list[IdentityRow]:
+    """The rows to store: with encryption on, the blind index and the ciphertext (ADR 0026)."""
+    if pii is not None:
+        return [*sealed_identity_rows(pii, links)]
+    return [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at, None) for ln in links]
 
 
 def claim_identities(connection: Connection, rows: Sequence[IdentityRow]) -> bool:
