@@ -20,7 +20,7 @@ from touchflow.services.ingest import RawItem, record_events, upsert_contacts
 from touchflow.services.unmerge import unmerge_contact
 
 # With its own update time a row restates the same consent on every import (without one, the consent is
-# stated at the time of the import, which is newer each time).
+# stated at the time of the first import and the row remembered: the same file again restates nothing, ADR 0060).
 ROWS = [
     ["客户编号", "姓名", "手机号", "公司", "行业", "职位", "省份", "邮件订阅", "标签", "更新时间"],
     ["KH1", "张三", "13800138000", "上海测试有限公司", "制造业", "总经理", "上海", "是", "vip", "2026-01-05 09:00"],

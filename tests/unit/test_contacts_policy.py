@@ -156,3 +156,30 @@ def test_the_unmerge_record_keeps_file_stamps_whole() -> None:
     before = ContactState("w", at, {"city": "杭州"}, {"city": Stamp("crm", 50, at, "abc123", 7)})
     undo = MergeUndo((), (), True, {}, (), (), (), before)
     assert MergeUndo.from_document(undo.document(), "w", at).survivor_before.lineage == before.lineage
+
+
+def _consent_row(row: int, at: datetime, status: str, file: str = "f1") -> ContactRecord:
+    consent = Consent("email", "granted" if status == "granted" else "denied", "crm", at)
+    return ContactRecord((EMAIL,), "crm", 100, at, consents=(consent,), file=file, row=row)
+
+
+def test_a_file_row_offered_again_restates_no_consent() -> None:
+    """ADR 0013 for consent: the same file's row again is a re-offer, even with a later ingest time."""
+    state = ContactState("c1", T0)
+    assert apply_record(state, _consent_row(4, T0, "granted"))
+    withdrawn = Consent("email", "denied", "website", T0 + timedelta(days=1))
+    assert state.offer_consent(withdrawn)
+    assert not apply_record(state, _consent_row(4, T0 + timedelta(days=2), "granted"))
+    assert not apply_record(state, _consent_row(2, T0 + timedelta(days=2), "granted"))  # an earlier row of it
+    assert state.consents["email"] == withdrawn
+    assert apply_record(state, _consent_row(1, T0 + timedelta(days=2), "granted", file="f2"))  # another file
+    assert state.consents["email"].status == "granted"
+
+
+def test_a_merge_keeps_the_file_rows_the_loser_had_seen() -> None:
+    winner, loser = ContactState("w", T0), ContactState("l", T0 + timedelta(hours=1))
+    apply_record(loser, _consent_row(3, T0, "granted"))
+    loser.offer_consent(Consent("email", "denied", "website", T0 + timedelta(days=1)))
+    merge_into(winner, loser)
+    assert not apply_record(winner, _consent_row(3, T0 + timedelta(days=2), "granted"))
+    assert winner.consents["email"].status == "denied"

@@ -6,7 +6,8 @@ is the last tie-break so the outcome does not depend on the order records arrive
 
 Rows of one file without their own time (ADR 0013) carry the file's digest and their row number: between
 two rows of the same file the later row wins, whatever the time of ingest, so importing the file again
-(a later ingest time) re-offers its rows and changes nothing, whatever its internal conflicts.
+(a later ingest time) re-offers its rows and changes nothing, whatever its internal conflicts. Their consent
+statements too: the row is remembered per channel in the lineage (``consent.<channel>``, ADR 0060).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "Scalar",
     "Stamp",
     "apply_record",
+    "consent_key",
     "is_empty",
     "merge_into",
     "pick_winner",
@@ -159,8 +161,29 @@ def apply_record(state: ContactState, record: ContactRecord) -> bool:
             state.tags[tag] = record.source
             changed = True
     for consent in record.consents:
-        changed |= state.offer_consent(consent)
+        changed |= _offer_stated_consent(state, consent, stamp)
     return changed
+
+
+def consent_key(channel: str) -> str:
+    """The lineage entry of the last file row that stated this channel's consent (ADR 0013, 0060)."""
+    return f"consent.{channel}"
+
+
+def _offer_stated_consent(state: ContactState, consent: Consent, stamp: Stamp) -> bool:
+    """A file row without its own time is stamped with the time of ingest, so importing the file again would
+    make each of its statements newer than everything since: an unsubscribe made after the first import
+    would be overturned. The file row is remembered in the lineage instead, and a row of the same file no
+    later than the one remembered is a re-offer that changes nothing (as for attribute values)."""
+    if stamp.file is None:
+        return state.offer_consent(consent)
+    key = consent_key(consent.channel)
+    seen = state.lineage.get(key)
+    if seen is not None and stamp.same_file(seen) and stamp.row <= seen.row:
+        return False
+    state.lineage[key] = stamp  # remembered whether or not the statement is in force: it was offered
+    state.offer_consent(consent)
+    return True
 
 
 @dataclass(frozen=True)
@@ -193,6 +216,10 @@ def merge_into(winner: ContactState, loser: ContactState) -> list[FieldConflict]
         winner.tags.setdefault(tag, by)
     for consent in loser.consents.values():
         winner.offer_consent(consent)
+        key = consent_key(consent.channel)
+        offered = loser.lineage.get(key)
+        if offered is not None and key not in winner.lineage:  # the file rows it saw stay seen
+            winner.lineage[key] = offered
     loser.merged_into = winner.id
     return conflicts
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FieldError", "PathError", "RecordRejected"]
+__all__ = ["ConcurrentWrite", "FieldError", "PathError", "RecordRejected"]
 
 
 class FieldError(ValueError):
@@ -29,3 +29,8 @@ class PathError(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ConcurrentWrite(RuntimeError):
+    """Concurrent transactions kept taking what this one was about to write: run the whole unit again (a unit
+    of work's ``is_conflict`` says yes to it, as to a unique-key clash or a deadlock)."""

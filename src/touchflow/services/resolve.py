@@ -8,12 +8,15 @@ from datetime import datetime
 
 from touchflow.domain.contact_ports import IdentityLink, MergeRecord
 from touchflow.domain.contacts import Consent, ContactRecord, ContactState, apply_record, merge_into, pick_winner
+from touchflow.domain.errors import ConcurrentWrite
 from touchflow.domain.ids import IdFactory
 from touchflow.domain.resolution import group_records
 from touchflow.domain.tagging import TagRule, apply_tag_rules
 from touchflow.domain.unit_of_work import UnitOfWork
 
 __all__ = ["Resolution", "resolve_records"]
+
+_ROUNDS = 5  # then the whole transaction runs again (ConcurrentWrite is a conflict to its unit of work)
 
 
 @dataclass
@@ -28,7 +31,20 @@ class Resolution:
 
 def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Sequence[TagRule],
                     ids: IdFactory, source: str, now: datetime) -> Resolution:
-    """Fold ``records`` into the contact store: one lookup, one load, bulk writes."""
+    """Fold ``records`` into the contact store: one lookup, one load, bulk writes.
+
+    A concurrent transaction may commit one of the batch's new identities while this one is writing it: then
+    nothing of this fold was written, and it runs again on a fresh lookup, which finds the contact the other
+    transaction created (ADR 0060). Each round needs another writer to have committed in between."""
+    for _ in range(_ROUNDS):
+        result = _resolve_once(uow, records, rules, ids, source, now)
+        if result is not None:
+            return result
+    raise ConcurrentWrite(f"new identities taken by concurrent writers {_ROUNDS} times in a row")
+
+
+def _resolve_once(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Sequence[TagRule],
+                  ids: IdFactory, source: str, now: datetime) -> Resolution | None:
     existing = uow.contacts.lookup({i for r in records for i in r.identities})
     components = group_records([r.identities for r in records], existing)
     # Fast path: an observation that only names one known contact (most events) changes no state.
@@ -80,9 +96,9 @@ def resolve_records(uow: UnitOfWork, records: Sequence[ContactRecord], rules: Se
                 rewrite.add(state.id)
         else:
             result.unchanged += len(comp.records)
-    uow.contacts.insert(inserts, now)
+    if not uow.contacts.add(inserts, links, now):
+        return None  # an identity was taken meanwhile: nothing written, look again
     uow.contacts.merge(result.merges)
-    uow.contacts.add_identities(links)
     uow.contacts.update(updates, now, rewrite)
     result.created, result.updated, result.merged = len(inserts), len(updates), len(result.merges)
     return result

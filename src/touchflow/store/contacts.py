@@ -19,8 +19,9 @@ from touchflow.domain.identities import Identity
 from touchflow.domain.unmerge import EVENTS_KEPT, MergeUndo
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.identity_claims import claim_identities, identity_rows
 from touchflow.store.merge_rows import end_memberships, move_to_winners
-from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name, sealed_identity_rows
+from touchflow.store.pii_fields import identity_label, identity_value, open_name, seal_name
 from touchflow.store.privacy import record_consent_ledger
 from touchflow.store.tables import (
     contact_consents,
@@ -198,14 +199,22 @@ class SqlContactRepository:
         bulk_insert(self._c, contact_consents, ("contact_id", "channel", "status", "source", "at"), consents)
         record_consent_ledger(self._c, consents)  # the append-only history (PIPL): store/privacy.py
 
-    def add_identities(self, links: Sequence[IdentityLink]) -> None:
-        if self._pii is not None:
-            bulk_insert(self._c, contact_identities,
-                        ("kind", "value", "contact_id", "source", "created_at", "value_ct"),
-                        sealed_identity_rows(self._pii, links))
-            return
-        bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at"),
-                    [(ln.identity.kind, ln.identity.value, ln.contact_id, ln.source, ln.at) for ln in links])
+    def add(self, states: Sequence[ContactState], links: Sequence[IdentityLink], at: datetime) -> bool:
+        """Insert new contacts and the identities new to the store (of new and known contacts), all or none.
+        False on PostgreSQL when a concurrent transaction committed one of the identities first: nothing was
+        written, look them up again (ADR 0060). SQLite has one writer at a time: always True."""
+        rows = identity_rows(self._pii, links)
+        if self._c.dialect.name != "postgresql" or not rows:
+            self.insert(states, at)
+            bulk_insert(self._c, contact_identities, ("kind", "value", "contact_id", "source", "created_at",
+                                                      "value_ct"), sorted(rows, key=lambda r: (r[0], r[1])))
+            return True
+        with self._c.begin_nested() as savepoint:
+            self.insert(states, at)
+            if claim_identities(self._c, rows):
+                return True
+            savepoint.rollback()  # the contacts made for the taken identities, their tags, consents, ledger rows
+        return False
 
     def merge(self, merges: Sequence[MergeRecord]) -> None:
         """Move every identity, event, tag, consent and pop-up of each loser to its winner; keep a tombstone and

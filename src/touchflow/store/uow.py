@@ -20,6 +20,7 @@ from touchflow.domain.contact_ports import (
 )
 from touchflow.domain.content.ports import ContentRepository
 from touchflow.domain.duplicate_ports import DuplicateIndex
+from touchflow.domain.errors import ConcurrentWrite
 from touchflow.domain.governance.account_ports import AccountRepository, ApiKeyRepository
 from touchflow.domain.governance.approval_ports import ApprovalRepository, ContactDeletion
 from touchflow.domain.governance.audit_ports import AuditRepository
@@ -185,7 +186,7 @@ class SqlUnitOfWork:
             self._on_end.pop()()
 
     def is_conflict(self, exc: BaseException) -> bool:
-        if isinstance(exc, IntegrityError):
+        if isinstance(exc, IntegrityError | ConcurrentWrite):
             return True
         if isinstance(exc, DBAPIError):
             code = getattr(exc.orig, "sqlstate", None)
