@@ -273,3 +273,22 @@ def test_provider_templates_fill_the_wechat_template_fields(app: Application, fa
     (sent,) = [r.json() for r in fake.requests("mp") if "template/send" in r.path]
     assert sent["touser"] == "o-fan-1" and sent["template_id"] == "TPL-SHIP-1"
     assert sent["data"]["first"]["value"] == "李雷，您的订单已发货"
+
+
+def test_a_tick_dispatches_a_bounded_share_and_the_next_tick_goes_on(app: Application) -> None:
+    """Behind a large broadcast a tick used to dispatch until the outbox was empty, and events waited for
+    routing the whole time; now a tick claims at most ``tick_limit`` messages and the next tick goes on."""
+    contacts = make_contacts(app, 30)
+    enqueue(app, [(cid, "email", {}) for cid in contacts])
+    dispatcher = Dispatcher(app.services, batch_size=4, channels=ChannelRegistry.capture_all(("email",)))
+    runtime = JourneyRuntime(app.services, batch_size=4, dispatcher=dispatcher, contact_pass=False, tick_limit=8)
+    try:
+        counts = []
+        while sum(counts) < len(contacts) and len(counts) < 20:
+            counts.append(runtime.tick().dispatched)
+        assert counts[0] == 8 and max(counts) <= 8, counts
+        assert sum(counts) == len(contacts)
+        assert dispatcher.dispatch_all() == 0  # every message went exactly once
+        assert {r.status for r in outbox_rows(app)} == {"sent"}
+    finally:
+        dispatcher.close()

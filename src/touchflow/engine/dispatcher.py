@@ -316,14 +316,18 @@ class Dispatcher:
                 self.on_sent(sent, done)
         return claimed
 
-    def dispatch_all(self) -> int:
+    def dispatch_all(self, limit: int | None = None) -> int:
+        """Every message due now, batch after batch; with ``limit``, stop once that many were claimed. A worker's
+        tick passes one: behind a broadcast of a million, routing must not wait for the last send (the rest
+        is due at once, so the next tick goes on with it)."""
         total = 0
-        while True:
+        while limit is None or total < limit:
             if total:
                 self._pacer.pause()
             self._fell_back = 0
-            size = self._pacer.size
+            size = self._pacer.size if limit is None else min(self._pacer.size, limit - total)
             claimed = self.dispatch_batch(size)
             total += claimed
             if claimed < size and not self._fell_back:
                 return total
+        return total

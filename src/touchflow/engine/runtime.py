@@ -338,7 +338,7 @@ class JourneyRuntime:
         except Exception:  # likewise: an experiment's analysis must not stop journeys
             log.exception("experiment pass failed")
         if self.dispatcher is not None:
-            total.dispatched += self.dispatcher.dispatch_all()
+            total.dispatched += self.dispatcher.dispatch_all(self.tick_limit)
             # messages just sent may be waited for by runs (message_sent); route them in the same tick, within
             # what is left of the tick's ``tick_limit`` (behind a backlog they wait for the next tick)
             left = self.tick_limit - routed.events
