@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
-__all__ = ["bisect", "is_transient", "quarantine_note"]
+from touchflow.domain.journeys.transitions import Advance, Run, StepRecord
+from touchflow.domain.unit_of_work import UnitOfWork
+from touchflow.engine.steps import StepBatch
+
+__all__ = ["bisect", "failed_entry", "is_transient", "park_run", "parked", "quarantine_note", "quarantined"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -60,3 +66,37 @@ def bisect(step: Callable[[int], R], batch_size: int, park: Callable[[BaseExcept
             error = exc
     log.error("one %s fails alone, parking it: %s", what, quarantine_note(error))
     return park(error)
+
+
+def parked(run: Run, reason: str) -> Run:
+    """The run stopped as ``failed`` with ``reason``: nothing wakes it until a person retries it."""
+    return replace(run, status="failed", wake_at=None, error=reason)
+
+
+def quarantined(run: Run, error: BaseException, now: datetime) -> Advance:
+    """The run parked with the error and a trace step saying so (what ``advance`` would have returned)."""
+    note = quarantine_note(error)
+    result = Advance(parked(run, note))
+    result.steps.append(StepRecord(run.node_id, "error", now, "failed", {"error": note, "quarantined": True}))
+    return result
+
+
+def failed_entry(batch: StepBatch, journey_id: str, version: int, start: str, contact_id: str,
+                 error: BaseException, now: datetime, run_id: str) -> Run:
+    """Entering raised (e.g. an audience that cannot be evaluated): the entry is kept as a failed run, so
+    the contact is not entered again and again, and ``journey trace`` shows why."""
+    run = Run(run_id, journey_id, version, contact_id, start, "failed", now, error=quarantine_note(error))
+    batch.new_runs[run.id] = run
+    batch.steps.append((run, StepRecord(start, "entry", now, "failed", {"error": run.error, "quarantined": True})))
+    return run
+
+
+def park_run(uow: UnitOfWork, run: Run, error: BaseException, now: datetime) -> None:
+    """A run that makes its batch fail is parked ``failed`` with the error, for a person to look at
+    (``journey run retry`` once the cause is fixed)."""
+    result = quarantined(run, error, now)
+    uow.journeys.update_runs([result.run], now)
+    uow.journeys.add_steps([(result.run, step) for step in result.steps])
+    uow.audit.record("worker", "run.quarantined", run.id, {"journey_id": run.journey_id,
+                                                           "contact_id": run.contact_id,
+                                                           "error": result.run.error}, now)

@@ -22,7 +22,7 @@ from touchflow.domain.journeys.transitions import props_match
 from touchflow.engine.catalog import ActiveJourneys, JourneyCatalog, event_needs
 from touchflow.services.context import ServiceContext
 
-__all__ = ["ENROLMENT_EVENT", "ReadAhead", "entry_targets", "read_ahead", "trigger_matches"]
+__all__ = ["ENROLMENT_EVENT", "ReadAhead", "entry_of", "entry_targets", "read_ahead", "trigger_matches"]
 
 log = logging.getLogger(__name__)
 ENROLMENT_EVENT = "enrolment_requested"
@@ -99,3 +99,13 @@ def entry_targets(item: InboxEvent, properties: Mapping[str, Any], active: Activ
         if matched:
             found.append(journey_id)
     return found
+
+
+def entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | None, dict[str, Any]]:
+    """The run's entry key (text, or None when the event lacks it) and the event properties it keeps."""
+    data = {name: fact.properties[name] for name in definition.entry_properties() if name in fact.properties}
+    if definition.entry.key is None:
+        return None, data
+    raw = fact.properties.get(definition.entry.key)
+    key = None if raw is None or isinstance(raw, (dict, list)) or str(raw).strip() == "" else str(raw).strip()[:300]
+    return key, data

@@ -18,26 +18,29 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from touchflow.domain.conditions.predicates import ContactFacts, EventFact
-from touchflow.domain.journeys.model import JourneyDefinition
 from touchflow.domain.journeys.transitions import (
-    Advance,
     EventArrived,
     Run,
     RunStatus,
-    StepRecord,
     TimerDue,
     advance,
 )
-from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.catalog import JourneyCatalog, event_needs, needs_facts
 from touchflow.engine.dispatcher import Dispatcher
-from touchflow.engine.quarantine import bisect, is_transient, quarantine_note
-from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, entry_targets, read_ahead
+from touchflow.engine.quarantine import (
+    bisect,
+    failed_entry,
+    is_transient,
+    park_run,
+    parked,
+    quarantine_note,
+    quarantined,
+)
+from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, entry_of, entry_targets, read_ahead
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
 from touchflow.services.alerts import AlertSweeper
@@ -169,7 +172,7 @@ class JourneyRuntime:
                     try:
                         definitions.update(self.catalog.for_runs(uow, [run]))
                     except Exception as exc:
-                        self._park(uow, run, exc, now)
+                        park_run(uow, run, exc, now)
                 live_runs = [r for r in live_runs if (r.journey_id, r.version) in definitions]
             else:
                 definitions = self.catalog.for_runs(uow, live_runs)
@@ -225,7 +228,7 @@ class JourneyRuntime:
                         except Exception as exc:
                             if not isolate:
                                 raise
-                            result = _quarantined(run, exc, now)
+                            result = quarantined(run, exc, now)
                         run = batch.record(result, run)
                     moved.append(run)
                 runs_by_contact[item.contact_id] = moved
@@ -233,7 +236,7 @@ class JourneyRuntime:
                     record, definition = active.by_id[journey_id]
                     start_at = (item.occurred_at + definition.trigger.delay
                                 if definition.trigger.kind == "after_event" else None)
-                    entry_key, entry_data = _entry_of(definition, fact) if item.type != ENROLMENT_EVENT else (None, {})
+                    entry_key, entry_data = entry_of(definition, fact) if item.type != ENROLMENT_EVENT else (None, {})
                     if definition.entry.key and item.type != ENROLMENT_EVENT and entry_key is None:
                         continue  # keyed journey, event without the key: nothing to run for
                     runs_so_far = history[(item.contact_id, journey_id, entry_key)]
@@ -243,7 +246,7 @@ class JourneyRuntime:
                     except Exception as exc:
                         if not isolate:
                             raise
-                        entered = _failed_entry(batch, record.id, record.current_version or 0, definition.start,
+                        entered = failed_entry(batch, record.id, record.current_version or 0, definition.start,
                                                 item.contact_id, exc, now, self.ctx.ids.new(now))
                     if entered is not None:
                         runs_so_far.append((entered.entered_at, entered.status))
@@ -266,19 +269,9 @@ class JourneyRuntime:
         with self.ctx.uow() as uow:
             runs = [r for r in uow.journeys.claim_due(now, 1) if r.id in failed]
             for run in runs:
-                self._park(uow, run, error, now)
+                park_run(uow, run, error, now)
             uow.commit()
         return TickReport(timers=len(runs), errors=[quarantine_note(error)])
-
-    def _park(self, uow: UnitOfWork, run: Run, error: BaseException, now: datetime) -> None:
-        """A run that makes its batch fail is parked ``failed`` with the error, for a person to look at
-        (``journey run retry`` once the cause is fixed)."""
-        parked = _quarantined(run, error, now)
-        uow.journeys.update_runs([parked.run], now)
-        uow.journeys.add_steps([(parked.run, step) for step in parked.steps])
-        uow.audit.record("worker", "run.quarantined", run.id, {"journey_id": run.journey_id,
-                                                               "contact_id": run.contact_id,
-                                                               "error": parked.run.error}, now)
 
     def _run_due(self, limit: int) -> TickReport:
         now = self.ctx.clock.now()
@@ -300,7 +293,7 @@ class JourneyRuntime:
                                  now, batch.arms)
                 if not result.changed and result.run.wake_at is not None and result.run.wake_at <= now:
                     # Nothing could move it (e.g. a definition changed under it): park it instead of spinning.
-                    result.run = _parked(result.run, "woke but could not move")
+                    result.run = parked(result.run, "woke but could not move")
                 batch.record(result, run)
             batch.flush()
             uow.commit()
@@ -415,34 +408,3 @@ class JourneyRuntime:
                 continue
             if report.work == 0:
                 stop.wait(idle_sleep)
-
-
-def _entry_of(definition: JourneyDefinition, fact: EventFact) -> tuple[str | None, dict[str, Any]]:
-    """The run's entry key (text, or None when the event lacks it) and the event properties it keeps."""
-    data = {name: fact.properties[name] for name in definition.entry_properties() if name in fact.properties}
-    if definition.entry.key is None:
-        return None, data
-    raw = fact.properties.get(definition.entry.key)
-    key = None if raw is None or isinstance(raw, (dict, list)) or str(raw).strip() == "" else str(raw).strip()[:300]
-    return key, data
-
-
-def _parked(run: Run, reason: str) -> Run:
-    return replace(run, status="failed", wake_at=None, error=reason)
-
-
-def _quarantined(run: Run, error: BaseException, now: datetime) -> Advance:
-    note = quarantine_note(error)
-    result = Advance(_parked(run, note))
-    result.steps.append(StepRecord(run.node_id, "error", now, "failed", {"error": note, "quarantined": True}))
-    return result
-
-
-def _failed_entry(batch: StepBatch, journey_id: str, version: int, start: str, contact_id: str,
-                  error: BaseException, now: datetime, run_id: str) -> Run:
-    """Entering raised (e.g. an audience that cannot be evaluated): the entry is kept as a failed run, so
-    the contact is not entered again and again, and ``journey trace`` shows why."""
-    run = Run(run_id, journey_id, version, contact_id, start, "failed", now, error=quarantine_note(error))
-    batch.new_runs[run.id] = run
-    batch.steps.append((run, StepRecord(start, "entry", now, "failed", {"error": run.error, "quarantined": True})))
-    return run
