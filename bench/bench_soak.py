@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes
 
-from benchlib import current_rss_mb, percentile
+from benchlib import anon_rss_mb, current_rss_mb, percentile
 
 BATCH = 50
 JOURNEYS = 5
@@ -55,10 +55,10 @@ nodes:
 """
 
 
-def _rss_of(pid: int) -> float:
+def _rss_of(pid: int, field: str = "VmRSS") -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -168,7 +168,7 @@ def main() -> None:
     ingest: list[tuple[float, float]] = []
     segments: list[tuple[float, float]] = []
     reports: list[tuple[float, float]] = []
-    rss: list[tuple[float, float, float]] = []  # (at, worker, feeder)
+    rss: list[tuple[float, float, float, float, float]] = []  # (at, worker, feeder, worker anon, feeder anon)
     backlog: list[tuple[float, int]] = []  # (at, inbox rows waiting)
     acknowledged: list[str] = []
     halt = threading.Event()
@@ -186,7 +186,8 @@ def main() -> None:
 
     def sample_rss() -> None:
         while not halt.wait(5):
-            rss.append((time.time(), _rss_of(worker.pid or 0), current_rss_mb()))
+            rss.append((time.time(), _rss_of(worker.pid or 0), current_rss_mb(),
+                        _rss_of(worker.pid or 0, "RssAnon"), anon_rss_mb()))
             with app.engine.connect() as c:
                 backlog.append((time.time(), c.execute(select(func.count()).select_from(event_inbox)).scalar_one()))
 
@@ -266,7 +267,8 @@ def main() -> None:
               f"p99 {s['p99_first']:.0f} → {s['p99_last']:.0f} ms  drift {s['drift']:+.0%}")
     if warm and rss:
         print(f"RSS after warm-up → end: worker {warm[0][1]:.0f} → {rss[-1][1]:.0f} MB, "
-              f"feeder {warm[0][2]:.0f} → {rss[-1][2]:.0f} MB")
+              f"feeder {warm[0][2]:.0f} → {rss[-1][2]:.0f} MB; anonymous (without SQLite's mapped file pages): "
+              f"worker {warm[0][3]:.0f} → {rss[-1][3]:.0f} MB, feeder {warm[0][4]:.0f} → {rss[-1][4]:.0f} MB")
     if backlog:
         marks = [b for b in backlog if b[0] >= first_start][:1] + backlog[-1:]
         every = max(1, len(backlog) // 8)
