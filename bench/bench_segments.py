@@ -208,7 +208,7 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
     out: list[str] = []
 
     def emit(line: str) -> None:
-        emit(line)
+        out.append(line)
         print(line, flush=True)
 
     clock = VirtualClock(T0)
