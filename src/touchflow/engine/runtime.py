@@ -47,7 +47,7 @@ from touchflow.services.experiments import ExperimentSweeper
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer, write_budget
-from touchflow.services.segment_drain import ROUND_BUDGET
+from touchflow.services.segment_drain import drain_rounds
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
@@ -106,8 +106,8 @@ class JourneyRuntime:
         self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest,
                                 held=held)
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest, held=held)
-        # the drain's rounds (rows evaluated per read snapshot), sized by the clock (ADR 0062)
-        self._segment_rounds = Pacer(start=2000, low=100, high=50_000, budget=ROUND_BUDGET)
+        # the drain's rounds (rows evaluated per read snapshot), sized by their evaluating time (ADR 0062)
+        self._segment_rounds = drain_rounds()
         self._contact_pacer = Pacer(rest=rest, held=held)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)

@@ -21,6 +21,8 @@ rows and evaluates and writes in one transaction, as before: two workers never e
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from functools import partial
 
@@ -40,11 +42,24 @@ from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events, in_transaction
 from touchflow.services.pacing import Pacer
 
-__all__ = ["ROUND_BUDGET", "definition_of", "drain_round", "emit_change", "queue_change"]
+__all__ = ["ROUND_BUDGET", "definition_of", "drain_round", "drain_rounds", "emit_change", "evaluating_seconds",
+           "queue_change"]
 
-# Seconds a drain round (evaluating in a snapshot, then writing) aims at when there is a backlog: long enough that
-# each segment's two queries serve thousands of contacts, short enough that routing waits for one round at most.
-ROUND_BUDGET = 0.25
+# Seconds of evaluating (in a snapshot) a drain round aims at when there is a backlog: long enough that each
+# segment's two queries serve thousands of contacts, short enough that routing waits for one round at most.
+ROUND_BUDGET = 0.2
+_evaluating = threading.local()
+
+
+def evaluating_seconds() -> float:
+    """Seconds this thread has spent evaluating drain rounds in read snapshots: the rounds are sized by it, not
+    by their writes (which are chunked and timed by their own write holds)."""
+    return float(getattr(_evaluating, "seconds", 0.0))
+
+
+def drain_rounds(high: int = 50_000) -> Pacer:
+    """Sizes the drain's rounds (queued rows per snapshot) by the time spent evaluating them."""
+    return Pacer(start=min(2000, high), low=100, high=high, budget=ROUND_BUDGET, held=evaluating_seconds)
 
 
 def definition_of(record: SegmentRecord) -> SegmentDefinition:
@@ -74,6 +89,7 @@ def drain_round(ctx: ServiceContext, limit: int, writes: Pacer) -> tuple[int, bo
 def _read_first(ctx: ServiceContext, limit: int, writes: Pacer) -> tuple[int, bool]:
     now = ctx.clock.now()
     planned: list[tuple[SegmentRecord, MembershipChange]] = []
+    started = time.perf_counter()
     with ctx.reader() as uow:  # a snapshot: no write lock while every segment is evaluated
         head = uow.segments.dirty_head(limit)
         if not head:
@@ -93,6 +109,7 @@ def _read_first(ctx: ServiceContext, limit: int, writes: Pacer) -> tuple[int, bo
                                                  enter, leave)
             if not change.empty:
                 planned.append((records[definition.key], change))
+    _evaluating.seconds = evaluating_seconds() + time.perf_counter() - started
     nested = {inner for d in definitions for inner in d.nested}
     todo = [(i, cid) for i, (_, change) in enumerate(planned) for cid in sorted(change.entered | change.left)]
     seqs = [seq for seq, _ in head]

@@ -36,7 +36,7 @@ from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
 from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.pacing import Pacer
-from touchflow.services.segment_drain import ROUND_BUDGET, definition_of, drain_round, emit_change, queue_change
+from touchflow.services.segment_drain import definition_of, drain_round, drain_rounds, emit_change, queue_change
 
 __all__ = [
     "SegmentExists",
@@ -327,7 +327,7 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
         queued = probe.segments.dirty_size()
     if ctx.single_writer:
         writes = pacer or Pacer(start=200, high=batch_size, rest=True, held=ctx.write_lock_seconds)
-        rounds = rounds or Pacer(start=min(2000, batch_size), low=100, high=batch_size, budget=ROUND_BUDGET)
+        rounds = rounds or drain_rounds(batch_size)
     else:  # one transaction a round: the round is the write chunk
         writes = rounds = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer,
                                          held=ctx.write_lock_seconds)
