@@ -50,7 +50,7 @@ from touchflow.domain.segments.model import Direction, MembershipChange
 from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
-from touchflow.store.compile import compile_condition
+from touchflow.store.compile import CompiledCondition, compile_condition
 from touchflow.store.segment_sets import SetEvaluator
 from touchflow.store.tables import (
     contact_tags,
@@ -147,9 +147,9 @@ class SqlSegmentRepository:
 
     # --- membership -----------------------------------------------------------------------------
 
-    def _candidates(self, condition: Condition, ctx: EvalContext, scope: _Scope
-                    ) -> tuple[Select[str], Condition | None]:
-        compiled = compile_condition(condition, ctx)
+    def _candidates(self, condition: Condition, ctx: EvalContext, scope: _Scope,
+                    compiled: CompiledCondition | None = None) -> tuple[Select[str], Condition | None]:
+        compiled = compiled or compile_condition(condition, ctx)  # building it is most of a small batch's cost
         query = select(contacts.c.id).where(contacts.c.merged_into.is_(None), compiled.where)
         # the scope drives when there is one (a batch of dirty contacts); otherwise the narrowest index
         return query.where(*([contacts.c.id.in_(scope)] if scope is not None else narrowing(condition, ctx))), \
@@ -250,7 +250,7 @@ class SqlSegmentRepository:
                 scope = union(enter_scope, leave_scope)
             elif enter_scope is not None and leave_scope is not None:
                 scope = sorted({*cast(Sequence[str], enter_scope), *cast(Sequence[str], leave_scope)})
-            query, residual = self._candidates(condition, ctx, scope)
+            query, residual = self._candidates(condition, ctx, scope, compiled)
             assert residual is not None
             now_in = set(self._residual([r[0] for r in self._c.execute(query)], residual, ctx))
             current_q = select(sm.c.contact_id).where(member_of)
@@ -262,7 +262,7 @@ class SqlSegmentRepository:
             entered: list[str] = []
             left: list[str] = []
             if not _nobody(enter_scope):
-                query, _ = self._candidates(condition, ctx, enter_scope)
+                query, _ = self._candidates(condition, ctx, enter_scope, compiled)
                 is_member = exists(select(sm.c.contact_id).where(member_of, sm.c.contact_id == contacts.c.id))
                 entered = [r[0] for r in self._c.execute(query.where(~is_member))]
             if not _nobody(leave_scope):
