@@ -121,8 +121,11 @@ def _read_first(ctx: ServiceContext, limit: int, writes: Pacer) -> tuple[int, bo
         ids: dict[int, set[str]] = {}
         for i, cid in chunk:  # in nesting order, as planned
             ids.setdefault(i, set()).add(cid)
+        versions = {r.id: r.version for r in uow.segments.all()} if ids else {}
         for i, part in ids.items():
             record, change = planned[i]
+            if versions.get(record.id) != record.version:
+                continue  # archived or saved anew since the snapshot: saving recomputed it for everyone
             done = uow.segments.apply_checked(
                 record.id, MembershipChange(change.entered & part, change.left & part), now, None)
             emit_change(uow, record.key, done, now)
