@@ -274,3 +274,29 @@ def test_the_drain_evaluates_queued_contacts_in_a_snapshot_and_only_writes_under
         assert c.execute(select(func.count()).select_from(segment_dirty)).scalar_one() == 0
     assert evaluated_under_lock == []
     assert holds and all(h.committed for h in holds)
+
+
+def test_a_contact_merged_away_while_the_drain_evaluates_is_not_written_in(sqlite_app: Application,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drain writes what it evaluated in a snapshot, re-checked: a contact merged away meanwhile does not
+    enter (it would stay a member, and journeys would hear it enter, until the hourly refresh)."""
+    from touchflow.services.contacts import merge_contacts
+    from touchflow.store.segments import SqlSegmentRepository
+
+    app = sqlite_app
+    create_segment(app.services, SEGMENTS[1], actor="t")
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"{n}@lock.test", "city": "上海"}) for n in ("m1", "m2")])
+    evaluate = SqlSegmentRepository.evaluate_dirty
+    survivors: list[str] = []
+
+    def evaluate_then_merge(repository: SqlSegmentRepository, *args: Any, **kwargs: Any) -> MembershipChange:
+        change = evaluate(repository, *args, **kwargs)
+        if not survivors:  # between the snapshot and the writes, someone merges the two
+            assert len(change.entered) == 2
+            survivors.append(merge_contacts(app.services, "email:m1@lock.test", "email:m2@lock.test", actor="t",
+                                            reason="same person"))
+        return change
+
+    monkeypatch.setattr(SqlSegmentRepository, "evaluate_dirty", evaluate_then_merge)
+    update_segments(app.services, max_refreshes=0)
+    assert [c for c, _ in segment_members(app.services, "shanghai")] == survivors
