@@ -4,7 +4,8 @@ Freshness (S-requirements, D4) has two paths, both here:
 
 * **incremental** — ingest marks the contacts it touched (``mark_contacts_changed``, in the ingest
   transaction); ``update_segments`` (called by the worker on every tick) drains that queue in
-  batches and re-evaluates only those contacts, segment by segment in nesting order;
+  rounds (``services/segment_drain.py``: on SQLite evaluated in a read snapshot, written short, ADR 0062)
+  and re-evaluates only those contacts, segment by segment in nesting order;
 * **scheduled** — every dynamic segment is fully recomputed every ``refresh_every`` (1 h by
   default), which also catches what only time changes ("no purchase in 90 days" becomes true
   on the 91st day without any new event).
