@@ -51,6 +51,7 @@ from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import CompiledCondition, compile_condition
+from touchflow.store.segment_queue import SegmentQueue
 from touchflow.store.segment_sets import SetEvaluator
 from touchflow.store.tables import (
     contact_tags,
@@ -113,7 +114,7 @@ def narrowing(cond: Condition, ctx: EvalContext) -> list[ColumnElement[bool]]:
     return found[:1]  # one driver is enough; more IN lists only add work
 
 
-class SqlSegmentRepository:
+class SqlSegmentRepository(SegmentQueue):
     def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
         self._pg = connection.dialect.name == "postgresql"
@@ -391,58 +392,6 @@ class SqlSegmentRepository:
         if before is not None:
             query = query.where(segment_history.c.id < before)
         return [(int(r[0]), MembershipStay(*r[1:])) for r in self._c.execute(query)]
-
-    # --- freshness ------------------------------------------------------------------------------
-
-    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:
-        pairs = sorted(set(touched))
-        if not pairs:
-            return
-        wanted = self._c.execute(select(segments.c.id).where(segments.c.kind == "dynamic",
-                                                             segments.c.status == "active").limit(1)).first()
-        if wanted is not None:
-            bulk_insert(self._c, segment_dirty, ("contact_id", "reason", "at", "batch"),
-                        [(c, r, at, batch) for c, r in pairs])
-
-    def claim_dirty(self, batch: str, limit: int) -> int:
-        oldest = (select(segment_dirty.c.seq).where(segment_dirty.c.batch.is_(None))
-                  .order_by(segment_dirty.c.seq).limit(limit))
-        if self._pg:
-            oldest = oldest.with_for_update(skip_locked=True)
-        done = self._c.execute(update(segment_dirty).where(segment_dirty.c.seq.in_(oldest.scalar_subquery()))
-                               .values(batch=batch))
-        return int(done.rowcount)
-
-    def release_dirty(self, batch: str) -> None:
-        self._c.execute(delete(segment_dirty).where(segment_dirty.c.batch == batch))
-
-    def dirty_head(self, limit: int) -> list[tuple[int, str]]:
-        """The oldest ``limit`` queued rows, (sequence number, reason), oldest first."""
-        query = select(segment_dirty.c.seq, segment_dirty.c.reason).order_by(segment_dirty.c.seq).limit(limit)
-        return [(int(r[0]), r[1]) for r in self._c.execute(query)]
-
-    def release_rows(self, seqs: Collection[int]) -> None:
-        """Delete exactly these queued rows (those a drain evaluated), a run of consecutive numbers at a time."""
-        ordered = sorted(set(seqs))
-        single: list[int] = []
-        start = 0
-        while start < len(ordered):
-            end = start
-            while end + 1 < len(ordered) and ordered[end + 1] == ordered[end] + 1:
-                end += 1
-            if end - start >= 8:
-                self._c.execute(delete(segment_dirty).where(segment_dirty.c.seq.between(ordered[start], ordered[end])))
-            else:
-                single.extend(ordered[start:end + 1])
-            start = end + 1
-        for first in range(0, len(single), _CHUNK):
-            self._c.execute(delete(segment_dirty).where(segment_dirty.c.seq.in_(single[first:first + _CHUNK])))
-
-    def dirty_mark(self) -> int:
-        return int(self._c.execute(select(func.coalesce(func.max(segment_dirty.c.seq), 0))).scalar_one())
-
-    def dirty_size(self) -> int:
-        return int(self._c.execute(select(func.count()).select_from(segment_dirty)).scalar_one())
 
     def due_for_refresh(self, now: datetime, limit: int) -> list[SegmentRecord]:
         query = (select(segments).where(segments.c.status == "active", segments.c.kind == "dynamic",
