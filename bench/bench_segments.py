@@ -2,10 +2,16 @@
 
     python bench/bench_segments.py [--contacts 100000] [--events 1000000] [--database sqlite|URL]
                                    [--incremental 100000] [--rate 1000] [--seconds 10] [--seed 1] [--keep]
-                                   [--save-seeded FILE | --seeded FILE]
+                                   [--save-seeded FILE | --seeded FILE] [--save-built FILE | --built FILE]
+                                   [--drain-seconds S]
 
 ``--save-seeded`` keeps a copy of the freshly seeded SQLite file; ``--seeded`` starts from such a copy
 (sizes and seed must match what it was made with) so that repeated runs at 1M/10M skip the seeding.
+``--save-built`` keeps a copy after the initial build (step 2) and ``--built`` starts from one, skipping the
+build (~200 s at 1M). ``--drain-seconds`` stops the incremental drain after that long (the rest is reported as
+left in the queue). ``--seconds 0`` skips the freshness phase.
+
+Each phase's row is printed as soon as it ends (a run stopped early keeps what it measured).
 
 1. A fresh database with ``--contacts`` contacts (city, industry, stage, age, a custom level, tags) and
    ``--events`` events over the last year (page views, downloads, orders with amounts, opens, forms),
@@ -197,30 +203,43 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
         refresh_segments,
         update_segments,
     )
+    from touchflow.store.db import watch_write_holds
 
     out: list[str] = []
+
+    def emit(line: str) -> None:
+        out.append(line)
+        print(line, flush=True)
+
     clock = VirtualClock(T0)
     app = bootstrap(Settings(url), clock=clock)
     dialect = app.engine.dialect.name
     try:
         # 2. initial build
         build: list[tuple[str, float, int]] = []
-        for key, condition in SEGMENTS:
-            seconds, summary = _timed(create_segment, app.services, {"key": key, "name": key, "condition": condition},
-                                      actor="bench")
-            build.append((key, seconds, summary.members))
-        total_build = sum(s for _, s, _ in build)
-        members = sum(m for _, _, m in build)
-        out.append(f"| initial build (20 segments, {members:,} memberships + entered events) | {total_build:.2f} s |")
+        if args.built is None:
+            for key, condition in SEGMENTS:
+                seconds, summary = _timed(create_segment, app.services,
+                                          {"key": key, "name": key, "condition": condition}, actor="bench")
+                build.append((key, seconds, summary.members))
+            total_build = sum(s for _, s, _ in build)
+            members = sum(m for _, _, m in build)
+            emit(f"| initial build (20 segments, {members:,} memberships + entered events) | {total_build:.2f} s |")
+            if args.save_built is not None and dialect == "sqlite":
+                app.engine.dispose()
+                with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                shutil.copyfile(url.removeprefix("sqlite:///"), args.save_built)
+                log(f"  kept the built database as {args.save_built}")
         # 3. full recompute, one hour later: the scheduled pass over every segment
         clock.advance(timedelta(hours=1))
         total, changes = _timed(refresh_segments, app.services)
         moved = sum(len(c.entered) + len(c.left) for c in changes.values())
-        out.append(f"| full recompute of 20 segments, one pass (1 h later, {moved:,} changes) | {total:.2f} s |")
+        emit(f"| full recompute of 20 segments, one pass (1 h later, {moved:,} changes) | {total:.2f} s |")
         clock.advance(timedelta(minutes=1))
         hot_refresh, _ = _timed(refresh_segment, app.services, "hot_leads")
         # 4. the hot segment vs a hand-written query
-        hot_build = next(s for k, s, _ in build if k == "hot_leads")
+        hot_build = next((s for k, s, _ in build if k == "hot_leads"), float("nan"))
         preview_s, preview = _timed(preview_segment, app.services, {"key": "hot", "name": "hot", "condition": HOT}, 0)
         now = clock.now()
         params = (now - timedelta(days=30), now, now - timedelta(days=90), now)
@@ -235,11 +254,11 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
             hand_s = time.perf_counter() - t0
         finally:
             raw.close()
-        out.append(f"| hot segment: initial build ({preview.count:,} members) | {hot_build:.3f} s |")
-        out.append(f"| hot segment: recompute (refresh) | {hot_refresh:.3f} s |")
-        out.append(f"| hot segment: compiled count (preview) | {preview_s:.3f} s |")
-        out.append(f"| hot segment: hand-written SQL count ({hand_count:,}) | {hand_s:.3f} s |")
-        out.append(f"| ratio compiled / hand-written | {preview_s / hand_s:.2f}× "
+        emit(f"| hot segment: initial build ({preview.count:,} members) | {hot_build:.3f} s |")
+        emit(f"| hot segment: recompute (refresh) | {hot_refresh:.3f} s |")
+        emit(f"| hot segment: compiled count (preview) | {preview_s:.3f} s |")
+        emit(f"| hot segment: hand-written SQL count ({hand_count:,}) | {hand_s:.3f} s |")
+        emit(f"| ratio compiled / hand-written | {preview_s / hand_s:.2f}× "
                    f"({'same' if hand_count == preview.count else 'DIFFERENT'} count) |")
         # 5. incremental
         rnd = random.Random(args.seed + 7)
@@ -265,61 +284,29 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
         with app.engine.connect() as c:
             dirty = c.exec_driver_sql("SELECT count(*), count(DISTINCT contact_id) FROM segment_dirty").one()
             changes_before = c.exec_driver_sql(membership_events).scalar_one()
-        statements = _DrainTimer()
-        work_s, drained = _timed(update_segments, app.services, 50_000, 0)
-        statements.stop()
+        emit(f"| incremental: record {args.incremental:,} events (ingest, for scale) | {ingest_s:.2f} s |")
+        log(f"  draining {dirty[0]:,} queue rows ({dirty[1]:,} contacts) …")
+        deadline = None if args.drain_seconds is None else time.perf_counter() + args.drain_seconds
+        with watch_write_holds() as holds:
+            work_s, drained = _timed(update_segments, app.services, 50_000, 0, deadline=deadline)
         with app.engine.connect() as c:
             changes = c.exec_driver_sql(membership_events).scalar_one() - changes_before
-        out.append(f"| incremental: record {args.incremental:,} events (ingest, for scale) | {ingest_s:.2f} s |")
-        out.append(f"| incremental: membership work for {dirty[1]:,} dirty contacts ({drained:,} queue rows, "
-                   f"{changes:,} memberships changed) | {work_s:.2f} s |")
-        out.append(f"| … of which evaluating / writing members and history / events, inbox, claim and commit "
-                   f"| {statements.evaluating:.2f} s / {statements.apply:.2f} s / "
-                   f"{work_s - statements.recompute:.2f} s |")
+            left_over = c.exec_driver_sql("SELECT count(*) FROM segment_dirty").scalar_one()
+        stopped = f", stopped after {args.drain_seconds:g} s with {left_over:,} rows left" if left_over else ""
+        emit(f"| incremental: membership work for {dirty[1]:,} dirty contacts ({drained:,} queue rows{stopped}, "
+             f"{changes:,} memberships changed) | {work_s:.2f} s |")
+        held = sum(h.seconds for h in holds)
+        longest = max((h.seconds for h in holds), default=0.0)
+        emit(f"| … write transactions / write lock held / longest hold / wall | {len(holds):,} / {held:.2f} s / "
+             f"{1000 * longest:.0f} ms / {work_s:.2f} s |")
         # 6. freshness under a steady rate
-        lags = freshness(app, items, args.rate, args.seconds)
-        out.append(f"| freshness at {args.rate:,} events/s for {args.seconds} s: lag p50 / p99 / max "
-                   f"| {percentile(lags, .5):.2f} / {percentile(lags, .99):.2f} / {max(lags):.2f} s |")
+        if args.seconds > 0:
+            lags = freshness(app, items, args.rate, args.seconds)
+            emit(f"| freshness at {args.rate:,} events/s for {args.seconds} s: lag p50 / p99 / max "
+                 f"| {percentile(lags, .5):.2f} / {percentile(lags, .99):.2f} / {max(lags):.2f} s |")
     finally:
         app.close()
     return out
-
-
-class _DrainTimer:
-    """Splits a drain's time (bench-only instrumentation): evaluating (the repository's recompute without its
-    writes), writing members and history (``_apply``), and the rest (events and inbox rows, claim, commit)."""
-
-    def __init__(self) -> None:
-        from touchflow.store.segments import SqlSegmentRepository
-
-        self.recompute = self.apply = 0.0
-        self._repo = SqlSegmentRepository
-        self._originals = (SqlSegmentRepository.recompute, SqlSegmentRepository._apply)
-        timer = self
-
-        def recompute(repo: Any, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return timer._originals[0](repo, *args, **kwargs)
-            finally:
-                timer.recompute += time.perf_counter() - started
-
-        def apply(repo: Any, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return timer._originals[1](repo, *args, **kwargs)
-            finally:
-                timer.apply += time.perf_counter() - started
-
-        SqlSegmentRepository.recompute = recompute  # type: ignore[method-assign]
-        SqlSegmentRepository._apply = apply  # type: ignore[method-assign]
-
-    @property
-    def evaluating(self) -> float:
-        return self.recompute - self.apply
-
-    def stop(self) -> None:
-        self._repo.recompute, self._repo._apply = self._originals  # type: ignore[method-assign]
 
 
 def _link_crm_ids(app: Any, n: int) -> None:
@@ -386,14 +373,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--save-seeded", type=Path, help="copy the freshly seeded SQLite file here")
     parser.add_argument("--seeded", type=Path, help="start from a copy of this seeded SQLite file")
+    parser.add_argument("--save-built", type=Path, help="copy the SQLite file here after the initial build")
+    parser.add_argument("--built", type=Path, help="start from a copy of this built SQLite file (skips the build)")
+    parser.add_argument("--drain-seconds", type=float, help="stop the incremental drain after this long")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-bench-segments-"))
     databases = Databases(args.database, workdir, prefix="touchflow_bench_segments")
     try:
-        if args.seeded is not None and databases.sqlite:
-            log(f"copying the seeded database {args.seeded} …")
+        source = args.built or args.seeded
+        if source is not None and databases.sqlite:
+            log(f"copying the {'built' if args.built else 'seeded'} database {source} …")
             started = time.perf_counter()
-            shutil.copyfile(args.seeded, workdir / "touchflow.db")
+            shutil.copyfile(source, workdir / "touchflow.db")
             _upgrade(databases.url)  # a copy made before a schema change gets it (an index build at 10M: ~1 min)
             seeding = time.perf_counter() - started
         else:
@@ -402,21 +393,22 @@ def main(argv: list[str] | None = None) -> int:
             if args.save_seeded is not None and databases.sqlite:
                 shutil.copyfile(workdir / "touchflow.db", args.save_seeded)
         log("measuring …")
-        lines = run(databases.url, args)
+        database = "sqlite (file)" if args.database == "sqlite" else "postgresql"
+        print(f"## Segments: {args.contacts:,} contacts, {args.events:,} events (seed {args.seed})\n")
+        print(f"Database: {database}; SQLite {sqlite3.sqlite_version}; Python {sys.version.split()[0]} on "
+              f"{sys.platform}, {os.cpu_count()} CPUs. Seeded in {seeding:.1f} s (not timed). "
+              f"Load average before: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}.\n")
+        print("| phase | time |")
+        print("|---|---:|", flush=True)
+        run(databases.url, args)
     finally:
         if args.keep:
             log(f"kept {workdir} ({databases.url})")
         else:
             databases.drop()
             shutil.rmtree(workdir, ignore_errors=True)
-    database = "sqlite (file)" if args.database == "sqlite" else "postgresql"
-    print(f"## Segments: {args.contacts:,} contacts, {args.events:,} events (seed {args.seed})\n")
-    print(f"Database: {database}; SQLite {sqlite3.sqlite_version}; Python {sys.version.split()[0]} on {sys.platform}, "
-          f"{os.cpu_count()} CPUs. Seeded in {seeding:.1f} s (not timed). Peak RSS {peak_rss_mb():.0f} MB.\n")
-    print("| phase | time |")
-    print("|---|---:|")
-    for line in lines:
-        print(line)
+    print(f"\nPeak RSS {peak_rss_mb():.0f} MB; load average after: "
+          f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}.", flush=True)
     return 0
 
 

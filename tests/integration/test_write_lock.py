@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 
 from touchflow.bootstrap import Application, bootstrap
 from touchflow.clock import VirtualClock
@@ -32,9 +32,9 @@ from touchflow.services.lifecycle_pass import (
     refresh_touched,
 )
 from touchflow.services.pacing import Pacer
-from touchflow.services.segments import create_segment, segment_members
-from touchflow.store.db import WriteHold, make_engine, watch_write_holds
-from touchflow.store.tables import events, journey_runs
+from touchflow.services.segments import create_segment, segment_members, update_segments
+from touchflow.store.db import READ_ONLY, WriteHold, make_engine, watch_write_holds
+from touchflow.store.tables import events, journey_runs, segment_dirty
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "journeys"
 
@@ -244,3 +244,59 @@ def test_a_hold_tells_work_inside_the_transaction_from_waiting(tmp_path: Path) -
     waited, worked = holds
     assert waited.seconds >= 0.3 and waited.cpu_seconds < 0.1, waited
     assert worked.rows == 2_000_000 and worked.cpu_seconds > 0.05, worked
+
+
+def test_the_drain_evaluates_queued_contacts_in_a_snapshot_and_only_writes_under_the_lock(
+        sqlite_app: Application) -> None:
+    """ADR 0062: a drain round evaluates every segment for thousands of queued contacts without the write lock;
+    the write transactions only apply the changes (re-checked) and release the rows. The drain as it was
+    evaluated each chunk of queued contacts (ten at 1M contacts) inside its write transaction."""
+    app = sqlite_app
+    for segment in SEGMENTS:
+        create_segment(app.services, segment, actor="t")
+    backlog(app, 2000, "d")
+    evaluated_under_lock: list[str] = []
+
+    def seen(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        reading = statement.lstrip()[:6].upper() == "SELECT"
+        if reading and "segment_dirty" in statement and not connection.get_execution_options().get(READ_ONLY):
+            evaluated_under_lock.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", seen)
+    try:
+        with watch_write_holds() as holds:
+            update_segments(app.services, max_refreshes=0)
+    finally:
+        event.remove(app.engine, "before_cursor_execute", seen)
+    assert len(segment_members(app.services, "readers", limit=3000)) == 2000
+    assert len(segment_members(app.services, "shanghai", limit=3000)) == 2000
+    with app.engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(segment_dirty)).scalar_one() == 0
+    assert evaluated_under_lock == []
+    assert holds and all(h.committed for h in holds)
+
+
+def test_a_contact_merged_away_while_the_drain_evaluates_is_not_written_in(sqlite_app: Application,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drain writes what it evaluated in a snapshot, re-checked: a contact merged away meanwhile does not
+    enter (it would stay a member, and journeys would hear it enter, until the hourly refresh)."""
+    from touchflow.services.contacts import merge_contacts
+    from touchflow.store.segments import SqlSegmentRepository
+
+    app = sqlite_app
+    create_segment(app.services, SEGMENTS[1], actor="t")
+    upsert_contacts(app.services, "crm", [RawItem({"email": f"{n}@lock.test", "city": "上海"}) for n in ("m1", "m2")])
+    evaluate = SqlSegmentRepository.evaluate_dirty
+    survivors: list[str] = []
+
+    def evaluate_then_merge(repository: SqlSegmentRepository, *args: Any, **kwargs: Any) -> MembershipChange:
+        change = evaluate(repository, *args, **kwargs)
+        if not survivors:  # between the snapshot and the writes, someone merges the two
+            assert len(change.entered) == 2
+            survivors.append(merge_contacts(app.services, "email:m1@lock.test", "email:m2@lock.test", actor="t",
+                                            reason="same person"))
+        return change
+
+    monkeypatch.setattr(SqlSegmentRepository, "evaluate_dirty", evaluate_then_merge)
+    update_segments(app.services, max_refreshes=0)
+    assert [c for c, _ in segment_members(app.services, "shanghai")] == survivors

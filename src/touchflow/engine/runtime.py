@@ -50,6 +50,7 @@ from touchflow.services.experiments import ExperimentSweeper
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer, write_budget
+from touchflow.services.segment_drain import drain_rounds
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
 
@@ -108,6 +109,8 @@ class JourneyRuntime:
         self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest,
                                 held=held)
         self._segment_pacer = Pacer(start=200, high=50_000, rest=rest, held=held)
+        # the drain's rounds (rows evaluated per read snapshot), sized by their evaluating time (ADR 0062)
+        self._segment_rounds = drain_rounds()
         self._contact_pacer = Pacer(rest=rest, held=held)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
@@ -308,7 +311,7 @@ class JourneyRuntime:
         if self.contact_pass:  # scores, tiers, stages of touched contacts (a backlog: a share per tick); daily: all
             total.scanned += refresh_due(self.ctx, self._contact_pacer, time.perf_counter() + PASS_SHARE)
         # before routing, so entries route in this tick; a backlog drains a share per tick
-        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer,
+        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer, rounds=self._segment_rounds,
                                          deadline=time.perf_counter() + PASS_SHARE)
         # the inbox as it is now (entries the segment drain just queued included), not what arrives meanwhile
         routed = self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), self.tick_limit))

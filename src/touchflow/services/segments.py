@@ -4,7 +4,8 @@ Freshness (S-requirements, D4) has two paths, both here:
 
 * **incremental** — ingest marks the contacts it touched (``mark_contacts_changed``, in the ingest
   transaction); ``update_segments`` (called by the worker on every tick) drains that queue in
-  batches and re-evaluates only those contacts, segment by segment in nesting order;
+  rounds (``services/segment_drain.py``: on SQLite evaluated in a read snapshot, written short, ADR 0062)
+  and re-evaluates only those contacts, segment by segment in nesting order;
 * **scheduled** — every dynamic segment is fully recomputed every ``refresh_every`` (1 h by
   default), which also catches what only time changes ("no purchase in 90 days" becomes true
   on the 91st day without any new event).
@@ -26,20 +27,17 @@ from touchflow.domain.governance.privacy import targeting
 from touchflow.domain.journeys.parse import parse_journey
 from touchflow.domain.segments.model import (
     MembershipChange,
-    SegmentDefinition,
     SegmentError,
     evaluation_order,
-    membership_events,
     parse_segment,
-    reactions,
-    segment_reason,
     segment_to_data,
 )
 from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
-from touchflow.services.context import ServiceContext, emit_events, in_transaction
+from touchflow.services.context import ServiceContext, in_transaction
 from touchflow.services.pacing import Pacer
+from touchflow.services.segment_drain import definition_of, drain_round, drain_rounds, emit_change, queue_change
 
 __all__ = [
     "SegmentExists",
@@ -102,18 +100,10 @@ class StaticChange:
     unknown: list[str]  # identifiers that match no contact
 
 
-def _definition(record: SegmentRecord) -> SegmentDefinition:
-    return parse_segment(record.definition, f"segment.{record.key}")
-
-
-def _emit(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime) -> None:
-    emit_events(uow, membership_events(key, change, now), now)
-
-
 def _recompute(uow: UnitOfWork, record: SegmentRecord, condition: Condition, now: datetime,
                contact_ids: Collection[str] | None = None) -> MembershipChange:
     change = uow.segments.recompute(record, condition, EvalContext(now), contact_ids)
-    _emit(uow, record.key, change, now)
+    emit_change(uow, record.key, change, now)
     return change
 
 
@@ -141,7 +131,7 @@ def create_segment(ctx: ServiceContext, data: Mapping[str, object], *, actor: st
             raise SegmentExists(definition.key)
         if existing is not None and existing.kind != definition.kind:
             raise SegmentError("segment.kind", f"{definition.key!r} is {existing.kind}; a new version keeps the kind")
-        others = [_definition(s) for s in uow.segments.all() if s.key != definition.key]
+        others = [definition_of(s) for s in uow.segments.all() if s.key != definition.key]
         evaluation_order([*others, definition])  # refuses a nesting cycle
         record = SegmentRecord(
             existing.id if existing is not None else ctx.ids.new(now), definition.key, definition.name,
@@ -196,7 +186,7 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
     now = ctx.clock.now()
     with ctx.reader() as uow:
         records = {r.key: r for r in uow.segments.all()}
-        definitions = evaluation_order(_definition(r) for r in records.values())
+        definitions = evaluation_order(definition_of(r) for r in records.values())
         wanted = [d for d in definitions if d.condition is not None and (keys is None or d.key in keys)]
         unknown = sorted(set(keys or ()) - records.keys())
         if unknown:
@@ -221,7 +211,7 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
                       ) -> MembershipChange:
                 uow.segments.lock()
                 done = uow.segments.apply_checked(record.id, part, now, mark)
-                _emit(uow, record.key, done, now)
+                emit_change(uow, record.key, done, now)
                 return done
 
             done = in_transaction(ctx, write)
@@ -236,7 +226,7 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
             change = applied[definition.key]
             uow.segments.set_next_refresh(records[definition.key].id, now + records[definition.key].refresh_every)
             if not change.empty and any(definition.key in d.nested for d in outside):
-                _queue_change(uow, definition.key, change, now, None)  # nesting segments outside the pass follow
+                queue_change(uow, definition.key, change, now, None)  # nesting segments outside the pass follow
 
     in_transaction(ctx, finish)
     return applied
@@ -251,7 +241,7 @@ def archive_segment(ctx: ServiceContext, key: str, *, actor: str) -> int:
     def work(uow: UnitOfWork) -> int:
         uow.segments.lock()
         record = _get(uow, key)
-        users = [f"segment {s.key}" for s in uow.segments.all() if s.key != key and key in _definition(s).nested]
+        users = [f"segment {s.key}" for s in uow.segments.all() if s.key != key and key in definition_of(s).nested]
         for journey in uow.journeys.all():
             data = (uow.journeys.version(journey.id, journey.current_version)
                     if journey.status == "active" and journey.current_version is not None else None)
@@ -284,7 +274,7 @@ def _static_change(ctx: ServiceContext, key: str, identifiers: Sequence[str], *,
             except ContactNotFound:
                 unknown.append(identifier)
         change = uow.segments.change_members(record, ids if adding else (), () if adding else ids, now)
-        _emit(uow, key, change, now)
+        emit_change(uow, key, change, now)
         _mark_nesting(uow, key, change, now)
         uow.audit.record(actor, "segment.add" if adding else "segment.remove", key,
                          {"entered": len(change.entered), "left": len(change.left), "unknown": len(unknown)}, now)
@@ -319,64 +309,31 @@ def mark_contacts_changed(uow: UnitOfWork, contact_ids: Collection[str], now: da
     uow.segments.mark_dirty([*((cid, "*") for cid in contact_ids), *event_types], now)
 
 
-def _queue_change(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime, batch: str | None) -> None:
-    """Queue the contacts that entered or left ``key`` (reasons ``+key`` / ``-key``) for the segments nesting
-    it; with ``batch`` they join the batch being drained, so those segments see them on this pass."""
-    uow.segments.mark_dirty([*((c, segment_reason(key, True)) for c in change.entered),
-                             *((c, segment_reason(key, False)) for c in change.left)], now, batch)
-
-
 def _mark_nesting(uow: UnitOfWork, key: str, change: MembershipChange, now: datetime) -> None:
-    if not change.empty and any(key in _definition(s).nested for s in uow.segments.all()):
-        _queue_change(uow, key, change, now, None)
-
-
-def _drain_once(ctx: ServiceContext, limit: int) -> int:
-    now = ctx.clock.now()
-
-    def work(uow: UnitOfWork) -> int:
-        uow.segments.lock()
-        batch = ctx.ids.new(now)
-        claimed = uow.segments.claim_dirty(batch, limit)
-        if not claimed:
-            return 0
-        records = {r.key: r for r in uow.segments.all()}
-        definitions = evaluation_order(_definition(r) for r in records.values())
-        nested = {inner for d in definitions for inner in d.nested}
-        for definition in definitions:  # nested segments first, so the segments reading them see this batch
-            if definition.condition is None:
-                continue
-            condition = targeting(definition.condition)  # scores: opted-out contacts excluded (PIPL Art. 24)
-            change = uow.segments.recompute(records[definition.key], condition, EvalContext(now),
-                                            dirty_batch=batch, reactions=reactions(condition))
-            _emit(uow, definition.key, change, now)
-            if definition.key in nested and not change.empty:
-                _queue_change(uow, definition.key, change, now, batch)
-        uow.segments.release_dirty(batch)
-        return claimed
-
-    return in_transaction(ctx, work)
+    if not change.empty and any(key in definition_of(s).nested for s in uow.segments.all()):
+        queue_change(uow, key, change, now, None)
 
 
 def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20,
-                    pacer: Pacer | None = None, deadline: float | None = None) -> int:
+                    pacer: Pacer | None = None, deadline: float | None = None, rounds: Pacer | None = None) -> int:
     """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
     segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle).
 
-    The queue drains in short transactions of at most ``batch_size`` rows, fewer when a chunk takes longer
-    than the write budget (ADR 0021); past ``deadline`` (``time.perf_counter()``) the rest waits in the
-    queue for the next tick."""
+    The queue drains in rounds of at most ``batch_size`` rows, sized by ``rounds`` so that a round takes about
+    ``ROUND_BUDGET``; on a shared SQLite file a round evaluates in a read snapshot and writes in short
+    transactions sized by ``pacer`` (ADR 0021, 0062). Past ``deadline`` (``time.perf_counter()``) the rest
+    waits in the queue for the next tick."""
     work = 0
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
-    pacer = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer,
-                           held=ctx.write_lock_seconds)
+    if ctx.single_writer:
+        writes = pacer or Pacer(start=200, high=batch_size, rest=True, held=ctx.write_lock_seconds)
+        rounds = rounds or drain_rounds(batch_size)
+    else:  # one transaction a round: the round is the write chunk
+        writes = rounds = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer,
+                                         held=ctx.write_lock_seconds)
     if queued:
-        def drain(size: int) -> tuple[int, bool]:
-            done = _drain_once(ctx, size)
-            return done, done >= size
-
-        work, finished = pacer.drive(drain, deadline)
+        work, finished = rounds.drive(lambda size: drain_round(ctx, size, writes), deadline)
         if not finished:
             return work
     with ctx.reader() as uow:

@@ -50,7 +50,8 @@ from touchflow.domain.segments.model import Direction, MembershipChange
 from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
-from touchflow.store.compile import compile_condition
+from touchflow.store.compile import CompiledCondition, compile_condition
+from touchflow.store.segment_queue import SegmentQueue
 from touchflow.store.segment_sets import SetEvaluator
 from touchflow.store.tables import (
     contact_tags,
@@ -74,6 +75,11 @@ def _record(r: Any) -> SegmentRecord:
     return SegmentRecord(r.id, r.key, r.name, r.kind, dict(r.definition or {}), r.version, r.status,
                          timedelta(seconds=r.refresh_every_s), r.next_refresh_at, r.created_at, r.created_by,
                          r.updated_at)
+
+
+def _nobody(scope: _Scope) -> bool:
+    """An empty list of contacts (not None, which means everyone): that direction has nothing to check."""
+    return isinstance(scope, Sequence) and not scope
 
 
 def _positive_event(cond: EventCount | EventSum) -> bool:
@@ -108,7 +114,7 @@ def narrowing(cond: Condition, ctx: EvalContext) -> list[ColumnElement[bool]]:
     return found[:1]  # one driver is enough; more IN lists only add work
 
 
-class SqlSegmentRepository:
+class SqlSegmentRepository(SegmentQueue):
     def __init__(self, connection: Connection, pii: PiiCodec | None = None) -> None:
         self._c = connection
         self._pg = connection.dialect.name == "postgresql"
@@ -142,9 +148,9 @@ class SqlSegmentRepository:
 
     # --- membership -----------------------------------------------------------------------------
 
-    def _candidates(self, condition: Condition, ctx: EvalContext, scope: _Scope
-                    ) -> tuple[Select[str], Condition | None]:
-        compiled = compile_condition(condition, ctx)
+    def _candidates(self, condition: Condition, ctx: EvalContext, scope: _Scope,
+                    compiled: CompiledCondition | None = None) -> tuple[Select[str], Condition | None]:
+        compiled = compiled or compile_condition(condition, ctx)  # building it is most of a small batch's cost
         query = select(contacts.c.id).where(contacts.c.merged_into.is_(None), compiled.where)
         # the scope drives when there is one (a batch of dirty contacts); otherwise the narrowest index
         return query.where(*([contacts.c.id.in_(scope)] if scope is not None else narrowing(condition, ctx))), \
@@ -192,6 +198,21 @@ class SqlSegmentRepository:
             left |= change.left
         return MembershipChange(frozenset(entered), frozenset(left))
 
+    def evaluate_dirty(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext, upto: int,
+                       enter_reasons: Collection[str], leave_reasons: Collection[str]) -> MembershipChange:
+        """The change the queued rows up to ``upto`` call for, computed but not applied (a read snapshot): non-members
+        queued for one of ``enter_reasons`` that now match, members queued for one of ``leave_reasons`` that no
+        longer do. A direction without reasons is not queried."""
+        def scope(reasons: Collection[str]) -> _Scope:
+            if not reasons:
+                return ()
+            return (select(segment_dirty.c.contact_id)
+                    .where(segment_dirty.c.seq <= upto, segment_dirty.c.reason.in_(sorted(reasons))).distinct())
+
+        if not enter_reasons and not leave_reasons:
+            return MembershipChange(frozenset(), frozenset())
+        return self._recompute(segment, condition, ctx, scope(enter_reasons), scope(leave_reasons), apply=False)
+
     def recompute_everyone(self, items: Sequence[tuple[SegmentRecord, Condition]],
                            ctx: EvalContext, apply: bool = True) -> list[MembershipChange]:
         """Full recomputes in the given order (inner segments first), set-wise where the condition allows:
@@ -224,11 +245,13 @@ class SqlSegmentRepository:
         compiled = compile_condition(condition, ctx)
         if compiled.residual is not None:  # a random split: finish the candidates in Python, then diff
             scope: _Scope = None  # both ways at once: every contact of either scope
-            if isinstance(enter_scope, Select) and isinstance(leave_scope, Select):
+            if _nobody(enter_scope) or _nobody(leave_scope):
+                scope = leave_scope if _nobody(enter_scope) else enter_scope
+            elif isinstance(enter_scope, Select) and isinstance(leave_scope, Select):
                 scope = union(enter_scope, leave_scope)
             elif enter_scope is not None and leave_scope is not None:
                 scope = sorted({*cast(Sequence[str], enter_scope), *cast(Sequence[str], leave_scope)})
-            query, residual = self._candidates(condition, ctx, scope)
+            query, residual = self._candidates(condition, ctx, scope, compiled)
             assert residual is not None
             now_in = set(self._residual([r[0] for r in self._c.execute(query)], residual, ctx))
             current_q = select(sm.c.contact_id).where(member_of)
@@ -237,35 +260,46 @@ class SqlSegmentRepository:
             current = {r[0] for r in self._c.execute(current_q)}
             change = MembershipChange(frozenset(now_in - current), frozenset(current - now_in))
         else:
-            query, _ = self._candidates(condition, ctx, enter_scope)
-            is_member = exists(select(sm.c.contact_id).where(member_of, sm.c.contact_id == contacts.c.id))
-            entered = [r[0] for r in self._c.execute(query.where(~is_member))]
-            still = exists(select(contacts.c.id).where(contacts.c.id == sm.c.contact_id,
-                                                       contacts.c.merged_into.is_(None), compiled.where))
-            left_q = select(sm.c.contact_id).where(member_of, ~still)
-            if leave_scope is not None:
-                left_q = left_q.where(sm.c.contact_id.in_(leave_scope))
-            left = [r[0] for r in self._c.execute(left_q)]
+            entered: list[str] = []
+            left: list[str] = []
+            if not _nobody(enter_scope):
+                query, _ = self._candidates(condition, ctx, enter_scope, compiled)
+                is_member = exists(select(sm.c.contact_id).where(member_of, sm.c.contact_id == contacts.c.id))
+                entered = [r[0] for r in self._c.execute(query.where(~is_member))]
+            if not _nobody(leave_scope):
+                still = exists(select(contacts.c.id).where(contacts.c.id == sm.c.contact_id,
+                                                           contacts.c.merged_into.is_(None), compiled.where))
+                left_q = select(sm.c.contact_id).where(member_of, ~still)
+                if leave_scope is not None:
+                    left_q = left_q.where(sm.c.contact_id.in_(leave_scope))
+                left = [r[0] for r in self._c.execute(left_q)]
             change = MembershipChange(frozenset(entered), frozenset(left))
         if apply:
             self._apply(segment.id, change, ctx.now)
         return change
 
     def apply_checked(self, segment_id: str, change: MembershipChange, now: datetime,
-                      dirtied_after: int) -> MembershipChange:
+                      dirtied_after: int | None) -> MembershipChange:
         """Apply a change computed in an earlier snapshot, re-checked now: a contact enters only if still not a
-        member, leaves only if still one, and neither when its facts changed since (a ``segment_dirty`` row
-        past ``dirtied_after``: the drain decides it on fresh facts). Returns what was applied."""
+        member and still a live contact (not merged away or erased meanwhile), leaves only if still a member,
+        and, with ``dirtied_after``, neither when its facts changed since (a ``segment_dirty`` row past it: the
+        drain decides it on fresh facts). Returns what was applied."""
         ids = sorted(change.entered | change.left)
+        entering = sorted(change.entered)
         members: set[str] = set()
         dirtied: set[str] = set()
+        live: set[str] = set()
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
             members.update(self._c.execute(select(segment_members.c.contact_id).where(
                 segment_members.c.segment_id == segment_id, segment_members.c.contact_id.in_(chunk))).scalars())
-            dirtied.update(self._c.execute(select(segment_dirty.c.contact_id).where(
-                segment_dirty.c.seq > dirtied_after, segment_dirty.c.contact_id.in_(chunk))).scalars())
-        checked = MembershipChange(frozenset(change.entered - members - dirtied),
+            if dirtied_after is not None:
+                dirtied.update(self._c.execute(select(segment_dirty.c.contact_id).where(
+                    segment_dirty.c.seq > dirtied_after, segment_dirty.c.contact_id.in_(chunk))).scalars())
+        for start in range(0, len(entering), _CHUNK):
+            live.update(self._c.execute(select(contacts.c.id).where(
+                contacts.c.id.in_(entering[start:start + _CHUNK]), contacts.c.merged_into.is_(None))).scalars())
+        checked = MembershipChange(frozenset((change.entered & live) - members - dirtied),
                                    frozenset((change.left & members) - dirtied))
         self._apply(segment_id, checked, now)
         return checked
@@ -358,36 +392,6 @@ class SqlSegmentRepository:
         if before is not None:
             query = query.where(segment_history.c.id < before)
         return [(int(r[0]), MembershipStay(*r[1:])) for r in self._c.execute(query)]
-
-    # --- freshness ------------------------------------------------------------------------------
-
-    def mark_dirty(self, touched: Collection[tuple[str, str]], at: datetime, batch: str | None = None) -> None:
-        pairs = sorted(set(touched))
-        if not pairs:
-            return
-        wanted = self._c.execute(select(segments.c.id).where(segments.c.kind == "dynamic",
-                                                             segments.c.status == "active").limit(1)).first()
-        if wanted is not None:
-            bulk_insert(self._c, segment_dirty, ("contact_id", "reason", "at", "batch"),
-                        [(c, r, at, batch) for c, r in pairs])
-
-    def claim_dirty(self, batch: str, limit: int) -> int:
-        oldest = (select(segment_dirty.c.seq).where(segment_dirty.c.batch.is_(None))
-                  .order_by(segment_dirty.c.seq).limit(limit))
-        if self._pg:
-            oldest = oldest.with_for_update(skip_locked=True)
-        done = self._c.execute(update(segment_dirty).where(segment_dirty.c.seq.in_(oldest.scalar_subquery()))
-                               .values(batch=batch))
-        return int(done.rowcount)
-
-    def release_dirty(self, batch: str) -> None:
-        self._c.execute(delete(segment_dirty).where(segment_dirty.c.batch == batch))
-
-    def dirty_mark(self) -> int:
-        return int(self._c.execute(select(func.coalesce(func.max(segment_dirty.c.seq), 0))).scalar_one())
-
-    def dirty_size(self) -> int:
-        return int(self._c.execute(select(func.count()).select_from(segment_dirty)).scalar_one())
 
     def due_for_refresh(self, now: datetime, limit: int) -> list[SegmentRecord]:
         query = (select(segments).where(segments.c.status == "active", segments.c.kind == "dynamic",

@@ -93,8 +93,19 @@ class SegmentRepository(Protocol):
         """Delete the batch's rows (after its contacts were evaluated, in the same transaction)."""
         ...
     def apply_checked(self, segment_id: str, change: MembershipChange, now: datetime,
-                      dirtied_after: int) -> MembershipChange:
+                      dirtied_after: int | None) -> MembershipChange:
         """Apply a change computed in an earlier snapshot where it still holds (see the SQL repository)."""
+        ...
+    def dirty_head(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest ``limit`` queued rows as (sequence number, reason), oldest first (read, not claimed)."""
+        ...
+    def evaluate_dirty(self, segment: SegmentRecord, condition: Condition, ctx: EvalContext, upto: int,
+                       enter_reasons: Collection[str], leave_reasons: Collection[str]) -> MembershipChange:
+        """The change the queued rows up to sequence number ``upto`` call for, computed but not applied (a read
+        snapshot): non-members queued for an ``enter_reasons`` reason, members queued for a ``leave_reasons`` one."""
+        ...
+    def release_rows(self, seqs: Collection[int]) -> None:
+        """Delete exactly these queued rows (those a drain round evaluated)."""
         ...
     def dirty_mark(self) -> int:
         """The newest ``segment_dirty`` row's sequence number (0: none): what a snapshot has seen."""
