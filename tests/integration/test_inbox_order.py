@@ -32,3 +32,30 @@ def test_a_claim_never_takes_a_contacts_event_before_an_earlier_one_left_behind(
         other.close()
     with app.services.uow() as uow:
         assert [e.event_id for e in uow.journeys.claim_inbox(10)] == ["e1", "e2", "e3"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_order_guard_reads_the_inbox_head_whatever_the_statistics_say(app: Application) -> None:
+    """A queue's statistics are always stale: the rows analyzed are long routed, today's have higher keys.
+    Asked for the rows below the claim's last key with ``seq < top`` alone, PostgreSQL then expected most of the
+    inbox and scanned all of it for every batch (a 60-minute soak: three parallel scans of 235k rows each time,
+    the worker ever further behind). Read in key order, a page at a time, the guard stays on the key's range."""
+    def rows(prefix: str, count: int) -> list[dict[str, object]]:
+        return [{"event_id": f"{prefix}{n}", "contact_id": f"c{n % 700}", "type": "page_view", "occurred_at": AT,
+                 "received_at": AT} for n in range(count)]
+
+    with app.engine.begin() as c:
+        c.execute(insert(event_inbox), rows("old", 30_000))
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql("ANALYZE event_inbox")
+    with app.engine.begin() as c:  # routed since; new rows arrived, none analyzed (autovacuum off, as here)
+        c.exec_driver_sql("DELETE FROM event_inbox")
+        c.execute(insert(event_inbox), rows("new", 30_000))
+    with app.services.uow() as uow:
+        connection = uow._connection
+        assert connection is not None
+        claimed = uow.journeys.claim_inbox(200)
+        whole_scans = connection.exec_driver_sql(  # this transaction's own counts
+            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'event_inbox'").scalar_one()
+    assert [e.event_id for e in claimed] == [f"new{n}" for n in range(200)]
+    assert whole_scans == 0, f"the inbox was scanned whole {whole_scans} time(s)"

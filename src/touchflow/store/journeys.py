@@ -268,14 +268,27 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
         """Leave out a claimed event whose contact has an earlier event still in the inbox (ADR 0005: a contact's
         events are routed in inbox order). With several workers a scan can skip a contact's event while another
         worker holds that contact, and reach its next one after that worker committed; routing that one first
-        would reorder the contact's events. It stays in the inbox, behind the earlier one."""
+        would reorder the contact's events. It stays in the inbox, behind the earlier one.
+
+        The rows below the claim's last one are the claim itself and what other workers hold: few. They are
+        read in key order, a page at a time, so the plan is the primary key's range whatever the statistics say
+        (a queue's are always stale: with ``seq < top`` alone PostgreSQL chose a parallel scan of the whole inbox
+        for every batch, and a worker behind a backlog fell further behind)."""
         top = max(e.seq for e in claimed)
-        seqs = [e.seq for e in claimed]
-        first_left: dict[str, int] = {row[0]: row[1] for row in self._c.execute(
-            select(event_inbox.c.contact_id, func.min(event_inbox.c.seq))
-            .where(event_inbox.c.seq < top, event_inbox.c.contact_id.in_({e.contact_id for e in claimed}),
-                   event_inbox.c.seq.not_in(seqs))
-            .group_by(event_inbox.c.contact_id))}
+        mine = {e.seq for e in claimed}
+        wanted = {e.contact_id for e in claimed}
+        first_left: dict[str, int] = {}
+        page, after = 2 * len(claimed) + 100, 0
+        while True:
+            rows = self._c.execute(select(event_inbox.c.seq, event_inbox.c.contact_id)
+                                   .where(event_inbox.c.seq > after, event_inbox.c.seq < top)
+                                   .order_by(event_inbox.c.seq).limit(page)).all()
+            for seq, contact_id in rows:
+                if seq not in mine and contact_id in wanted:
+                    first_left.setdefault(contact_id, seq)
+            if len(rows) < page:
+                break
+            after = rows[-1][0]
         if not first_left:
             return claimed
         return [e for e in claimed if e.seq < first_left.get(e.contact_id, top + 1)]
