@@ -60,7 +60,8 @@ step triggers-sqlite "$HERE/bench_triggers.py" --events "$TRIGGER_EVENTS" --jour
 step timers-sqlite "$HERE/bench_timers.py" --runs "$TIMER_RUNS"
 step broadcast-sqlite "$HERE/bench_broadcast.py" --recipients "$RECIPIENTS"
 if [ -n "${SEEDED:-}" ]; then
-    step segments-sqlite "$HERE/bench_segments.py" --contacts 1000000 --events 10000000 --seeded "$SEEDED"
+    step segments-sqlite "$HERE/bench_segments.py" --contacts 1000000 --events 10000000 --seeded "$SEEDED" \
+        --drain-seconds 600
 else
     step segments-sqlite "$HERE/bench_segments.py"
 fi
