@@ -49,7 +49,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import ExperimentSweeper
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
-from touchflow.services.pacing import Pacer, write_budget
+from touchflow.services.pacing import Pacer, store_pacer, write_budget
 from touchflow.services.segment_drain import drain_rounds
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
@@ -101,17 +101,13 @@ class JourneyRuntime:
         self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
         self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
         # each kind of work learns how much fits in one short write transaction (services/pacing.py)
-        rest = ctx.single_writer
-        budget = write_budget(rest)  # row locks on PostgreSQL: longer batches block no one
-        held = ctx.write_lock_seconds  # SQLite: chunks are timed by their write holds (ADR 0061)
-        self._route_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest,
-                                  held=held)
-        self._due_pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, budget=budget, rest=rest,
-                                held=held)
-        self._segment_pacer = Pacer(start=200, high=50_000, rest=rest, held=held)
+        budget = write_budget(ctx.single_writer)  # row locks on PostgreSQL: longer batches block no one
+        self._route_pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size, budget=budget)
+        self._due_pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size, budget=budget)
+        self._segment_pacer = store_pacer(ctx, start=200, high=50_000)
         # the drain's rounds (rows evaluated per read snapshot), sized by their evaluating time (ADR 0062)
         self._segment_rounds = drain_rounds()
-        self._contact_pacer = Pacer(rest=rest, held=held)
+        self._contact_pacer = store_pacer(ctx)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
         self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)

@@ -34,7 +34,7 @@ from touchflow.engine.catalog import JourneyCatalog, event_needs
 from touchflow.engine.quarantine import is_transient, quarantine_note
 from touchflow.engine.steps import StepBatch
 from touchflow.services.context import ServiceContext
-from touchflow.services.pacing import Pacer
+from touchflow.services.pacing import store_pacer
 
 __all__ = ["INTERACTION_TYPES", "SCAN_INTERVAL", "ScanPacing", "ScanReport", "first_fire", "run_scans",
            "scan_condition"]
@@ -207,8 +207,7 @@ def _scan(ctx: ServiceContext, catalog: JourneyCatalog, record: JourneyRecord, d
     with ctx.reader() as uow:
         candidates = uow.journeys.matching_contacts(condition, EvalContext(now=now))
     # entries in short write transactions, at most batch_size contacts each (ADR 0021)
-    pacer = Pacer(start=min(100, batch_size), low=1, high=batch_size, rest=ctx.single_writer,
-                  held=ctx.write_lock_seconds)
+    pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size)
     entered = 0
     for chunk in pacer.chunks(candidates):
         with ctx.uow() as uow:

@@ -29,7 +29,7 @@ from touchflow.domain.scoring.ports import StageChange
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
-from touchflow.services.pacing import Pacer
+from touchflow.services.pacing import Pacer, store_pacer
 from touchflow.services.scoring import current_model, score_chunk
 from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
 
@@ -120,7 +120,7 @@ def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer 
         ids, upper, cursor = _touched(probe, stored, limit)
         if upper is None or (upper == cursor and not stored.get("upto")):
             return PassReport()
-    pacer = pacer or Pacer(rest=ctx.single_writer, held=ctx.write_lock_seconds)
+    pacer = pacer or store_pacer(ctx)
     report = PassReport()
     expected = stored
     kept = {k: v for k, v in stored.items() if k in ("received_at", "seen")}
@@ -158,8 +158,7 @@ def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
         after = ids[-1]
         return len(ids), True
 
-    Pacer(start=min(100, chunk), high=chunk, rest=ctx.single_writer, held=ctx.write_lock_seconds
-          ).drive(step)
+    store_pacer(ctx, start=min(100, chunk), high=chunk).drive(step)
     return total
 
 
@@ -193,7 +192,7 @@ def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None, deadline: float
             stored = {"next_at": (now + DAILY).isoformat(), "after": None}
             uow.guards.set_setting(DAILY_KEY, stored, "touchflow", now)
             uow.commit()
-    pacer = pacer or Pacer(rest=ctx.single_writer, held=ctx.write_lock_seconds)
+    pacer = pacer or store_pacer(ctx)
     return done + _daily_step(ctx, stored, pacer, deadline)
 
 

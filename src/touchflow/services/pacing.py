@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["REST", "SHARED_WRITE_BUDGET", "WRITE_BUDGET", "Pacer", "write_budget"]
+if TYPE_CHECKING:
+    from touchflow.services.context import ServiceContext
+
+__all__ = ["REST", "SHARED_WRITE_BUDGET", "WRITE_BUDGET", "Pacer", "store_pacer", "write_budget"]
 
 WRITE_BUDGET = 0.015  # seconds of work per write transaction: well under the ~50 ms ingest may wait
 # PostgreSQL locks rows, not the database: a longer transaction blocks no ingest, and a batch's fixed cost (the
@@ -90,3 +93,9 @@ class Pacer:
             yield chunk
             self.took(len(chunk), self.mark() - started)
             start += len(chunk)
+
+
+def store_pacer(ctx: ServiceContext, **sizes: Any) -> Pacer:
+    """A pacer for background writes to this store: gaps between chunks and chunks timed by their write holds
+    where one lock serves the whole database (SQLite), by the clock elsewhere. ``sizes``: start, low, high, budget."""
+    return Pacer(rest=ctx.single_writer, held=ctx.write_lock_seconds, **sizes)

@@ -36,7 +36,7 @@ from touchflow.domain.segments.ports import MembershipStay, SegmentRecord
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.contacts import ContactNotFound, resolve_contact_id
 from touchflow.services.context import ServiceContext, in_transaction
-from touchflow.services.pacing import Pacer
+from touchflow.services.pacing import Pacer, store_pacer
 from touchflow.services.segment_drain import definition_of, drain_round, drain_rounds, emit_change, queue_change
 
 __all__ = [
@@ -198,7 +198,7 @@ def refresh_segments(ctx: ServiceContext, keys: Collection[str] | None = None) -
         planned = uow.segments.recompute_everyone(
             [(records[d.key], targeting(d.condition)) for d in wanted if d.condition is not None], EvalContext(now),
             apply=False)
-    pacer = Pacer(start=500, high=20_000, rest=ctx.single_writer, held=ctx.write_lock_seconds)
+    pacer = store_pacer(ctx, start=500, high=20_000)
     applied: dict[str, MembershipChange] = {}
     for definition, change in zip(wanted, planned, strict=True):
         record = records[definition.key]
@@ -327,11 +327,10 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
         queued = probe.segments.dirty_size()
     if ctx.single_writer:
-        writes = pacer or Pacer(start=200, high=batch_size, rest=True, held=ctx.write_lock_seconds)
+        writes = pacer or store_pacer(ctx, start=200, high=batch_size)
         rounds = rounds or drain_rounds(batch_size)
     else:  # one transaction a round: the round is the write chunk
-        writes = rounds = pacer or Pacer(start=min(200, batch_size), high=batch_size, rest=ctx.single_writer,
-                                         held=ctx.write_lock_seconds)
+        writes = rounds = pacer or store_pacer(ctx, start=min(200, batch_size), high=batch_size)
     if queued:
         work, finished = rounds.drive(lambda size: drain_round(ctx, size, writes), deadline)
         if not finished:
