@@ -2,7 +2,8 @@
 
     python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000]
 
-One worker process (runtime + dispatcher, as ``touchflow worker``; its SMS channel goes to a fake provider in
+One worker process (runtime + dispatcher, as ``touchflow worker``; e-mail goes to a capture channel, which keeps
+only the newest 1,000 messages, as a worker with no channel configured does; its SMS channel goes to a fake provider in
 this process with 3 % 5xx, 2 % 429 and 20 ms latency) while this process:
 
 * **ingest**: feeds ``--rate`` events/s in batches of 50 through ``record_events``; half are sign-ups of new

@@ -1,7 +1,10 @@
-"""A channel that sends nothing: it keeps every message in memory and reports it sent.
+"""A channel that sends nothing: it keeps the newest messages in memory and reports them sent.
 
 The simulator, the demo and tests use it where a real provider would be; it is the ``Channel`` fake that
 ships next to the port. Thread-safe, because the dispatcher sends from several threads.
+
+It keeps only the newest ``KEEP`` messages (and counts them all): a worker started with no channel configured
+sends through eight of these, and keeping 100,000 each grew one in a soak by 167 MB of rendered e-mails.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from collections.abc import Sequence
 
 from touchflow.channels.base import Delivery, Outgoing
 
-__all__ = ["CaptureChannel"]
+__all__ = ["KEEP", "CaptureChannel"]
+
+KEEP = 1_000  # messages each capture channel keeps to be looked at; ``count`` counts every one
 
 
 class CaptureChannel:
-    def __init__(self, name: str = "capture", max_batch: int = 1000, keep: int = 100_000) -> None:
+    def __init__(self, name: str = "capture", max_batch: int = 1000, keep: int = KEEP) -> None:
         self.name = name
         self.max_batch = max_batch
         self._lock = threading.Lock()
@@ -34,8 +39,14 @@ class CaptureChannel:
         ]
 
     @property
+    def count(self) -> int:
+        """How many messages this channel has been given, kept or not."""
+        with self._lock:
+            return self._count
+
+    @property
     def sent(self) -> list[Outgoing]:
-        """A snapshot of everything sent so far, in order."""
+        """A snapshot of the newest messages sent (at most ``keep``), in order."""
         with self._lock:
             return list(self._sent)
 

@@ -130,7 +130,7 @@ def _prepare(store: Any, sandbox: ServiceContext, people: int) -> tuple[bool, st
 
 
 def _sent(capture: ChannelRegistry) -> int:
-    return sum(len(getattr(c.channel, "sent", ())) for c in capture.channels.values())
+    return sum(getattr(c.channel, "count", 0) for c in capture.channels.values())
 
 
 def _first_batch(dispatcher: Dispatcher, capture: ChannelRegistry) -> tuple[bool, str, int]:
