@@ -1,10 +1,10 @@
 """Soak: mixed load for a while; does anything drift, grow or get lost?
 
-    python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000]
+    python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000] [--workers 1]
 
-One worker process (runtime + dispatcher, as ``touchflow worker``; e-mail goes to a capture channel, which keeps
-only the newest 1,000 messages, as a worker with no channel configured does; its SMS channel goes to a fake provider in
-this process with 3 % 5xx, 2 % 429 and 20 ms latency) while this process:
+One worker process, or ``--workers`` of them (runtime + dispatcher, as ``touchflow worker``; e-mail goes to a
+capture channel, which keeps only the newest 1,000 messages, as a worker with no channel configured does; SMS
+goes to a fake provider in this process with 3 % 5xx, 2 % 429 and 20 ms latency) while this process:
 
 * **ingest**: feeds ``--rate`` events/s in batches of 50 through ``record_events``; half are sign-ups of new
   contacts that enter one of five journeys (send SMS → wait 2 minutes → send email → exit), half page views of
@@ -115,6 +115,8 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (PostgreSQL: they share the work through SKIP LOCKED claims)")
     parser.add_argument("--warmup", type=float, default=150.0,
                         help="seconds before the first window (default: the journeys' 2-minute wait and 30 s)")
     args = parser.parse_args()
@@ -157,8 +159,10 @@ def main() -> None:
     fake.arrived = lambda path, body: None  # type: ignore[method-assign]
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
-    worker = ctx.Process(target=_worker, args=(url, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out))
-    worker.start()
+    workers = [ctx.Process(target=_worker, args=(url, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out))
+               for _ in range(max(1, args.workers))]
+    for worker in workers:
+        worker.start()
     time.sleep(10)  # let the worker import and connect
 
     duration = args.minutes * 60
@@ -169,9 +173,10 @@ def main() -> None:
     ingest: list[tuple[float, float]] = []
     segments: list[tuple[float, float]] = []
     reports: list[tuple[float, float]] = []
-    rss: list[tuple[float, float, float, float, float]] = []  # (at, worker, feeder, worker anon, feeder anon)
+    # (at, worker, feeder, worker anon, feeder anon); with several workers, the largest
+    rss: list[tuple[float, float, float, float, float]] = []
     backlog: list[tuple[float, int]] = []  # (at, inbox rows waiting)
-    acknowledged: list[str] = []
+    acknowledged = 0  # a count, not the ids: a list of 600,000 ids grew the feeder by 50 MB in ten minutes
     halt = threading.Event()
 
     def periodic() -> None:
@@ -187,8 +192,8 @@ def main() -> None:
 
     def sample_rss() -> None:
         while not halt.wait(5):
-            rss.append((time.time(), _rss_of(worker.pid or 0), current_rss_mb(),
-                        _rss_of(worker.pid or 0, "RssAnon"), anon_rss_mb()))
+            rss.append((time.time(), max(_rss_of(w.pid or 0) for w in workers), current_rss_mb(),
+                        max(_rss_of(w.pid or 0, "RssAnon") for w in workers), anon_rss_mb()))
             with app.engine.connect() as c:
                 backlog.append((time.time(), c.execute(select(func.count()).select_from(event_inbox)).scalar_one()))
 
@@ -216,39 +221,41 @@ def main() -> None:
             t = time.perf_counter()
             report = record_events(app.services, "soak", batch)
             ingest.append((time.time(), time.perf_counter() - t))
-            acknowledged.extend(str(item.payload["id"]) for item, status in zip(batch, report.statuses, strict=True)
-                                if status != "rejected")
+            acknowledged += sum(status != "rejected" for status in report.statuses)
             rejected += len(report.rejected)
     finally:
         elapsed = time.time() - started
         halt.set()
         stop.set()
         ticks: list[tuple[float, float]] = []
-        work: dict[str, int] = {}  # what the worker's ticks did in all
+        work: dict[str, int] = {}  # what the workers' ticks did in all
         unfinished = False
-        while True:  # the worker sends its tick times every 5 s; a tick still running after 120 s is cut off
+        running = len(workers)
+        while running:  # a worker sends its tick times every 5 s; a tick still running after 120 s is cut off
             try:
                 part = out.get(timeout=120)
             except queue.Empty:
                 unfinished = True
                 break
             if part is None:
-                break
-            if isinstance(part, dict):
-                work = part
-                continue
-            ticks += part
-        if unfinished:
-            worker.terminate()
-        worker.join(60)
+                running -= 1
+            elif isinstance(part, dict):
+                work = {k: work.get(k, 0) + v for k, v in part.items()}
+            else:
+                ticks += part
+        for worker in workers:
+            if unfinished:
+                worker.terminate()
+            worker.join(60)
         fake.stop()
     with app.engine.connect() as c:
         stored = c.execute(select(func.count()).select_from(events).where(events.c.source == "soak")).scalar_one()
         left = c.execute(select(func.count()).select_from(event_inbox)).scalar_one()
         sizes: dict[str, Any] = {"inbox rows left": f"{left:,}"}
         for table in ("events", "outbox", "run_steps", "journey_runs", "event_inbox", "segment_members"):
-            if app.engine.dialect.name == "postgresql":
-                size = c.execute(text(f"SELECT pg_total_relation_size('{table}')")).scalar_one()
+            if app.engine.dialect.name == "postgresql":  # a partitioned table: its partitions (events by month)
+                size = c.execute(text(f"SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{table}')"
+                                      )).scalar_one()
                 sizes[table] = f"{size / 2**20:.0f} MB"
             else:
                 sizes[table] = f"{c.execute(text(f'SELECT count(*) FROM {table}')).scalar_one():,} rows"
@@ -257,7 +264,8 @@ def main() -> None:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "touchflow_soak_{os.getpid()}" WITH (FORCE)'))
     warm = [r for r in rss if r[0] >= first_start] or rss[:1]
-    print(f"soak {elapsed / 60:.1f} min on {'SQLite' if admin is None else 'PostgreSQL'}: fed {n:,} events "
+    print(f"soak {elapsed / 60:.1f} min on {'SQLite' if admin is None else 'PostgreSQL'}, {len(workers)} "
+          f"worker{'s' if len(workers) > 1 else ''}: fed {n:,} events "
           f"({n / elapsed:,.0f}/s of {args.rate:,}/s asked), {rejected} rejected; warm-up {warmup:.0f} s, "
           f"windows of {window / 60:.1f} min: minutes {warmup / 60:.1f}–{(warmup + window) / 60:.1f} and "
           f"{(duration - window) / 60:.1f}–{duration / 60:.1f}")
@@ -279,8 +287,8 @@ def main() -> None:
     print(f"table sizes: {sizes}")
     if unfinished:
         print("the worker's last tick was still running 120 s after the feed stopped (cut off)")
-    print(f"acknowledged {len(acknowledged):,}, stored {stored:,}: "
-          f"{'nothing lost' if stored == len(acknowledged) else 'LOST ' + str(len(acknowledged) - stored)}")
+    print(f"acknowledged {acknowledged:,}, stored {stored:,}: "
+          f"{'nothing lost' if stored == acknowledged else 'LOST ' + str(acknowledged - stored)}")
     os._exit(0)
 
 

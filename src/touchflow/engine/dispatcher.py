@@ -38,7 +38,7 @@ from touchflow.engine.compose import Composer, RenderFailure
 from touchflow.engine.guard_facts import BatchContacts, load_guard_facts
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.guarding import guardrail_policy
-from touchflow.services.pacing import store_pacer, write_budget
+from touchflow.services.pacing import store_pacer
 
 __all__ = ["DispatchReport", "Dispatcher", "OnSent", "lifecycle_event_id"]
 
@@ -85,8 +85,7 @@ class Dispatcher:
         self._fell_back = 0  # fallback rows the last decide step queued (due now: dispatch_all goes on)
         self._versions: dict[str, Any] = {}  # message id → template version rendered (for the sent event)
         # dispatch_all's decide steps: sized to the write budget, gaps between them on SQLite (ADR 0021)
-        self._pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size,
-                                  budget=write_budget(ctx.single_writer))
+        self._pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size)
         self._limit = batch_size
 
     def close(self) -> None:

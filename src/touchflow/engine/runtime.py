@@ -49,7 +49,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import ExperimentSweeper
 from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
-from touchflow.services.pacing import Pacer, store_pacer, write_budget
+from touchflow.services.pacing import Pacer, store_pacer
 from touchflow.services.segment_drain import drain_rounds
 from touchflow.services.segments import segments_due_at, update_segments
 from touchflow.services.tasks import report_sla_breaches
@@ -100,10 +100,10 @@ class JourneyRuntime:
         self.dispatcher = dispatcher
         self._claimed_events: list[str] = []  # the last inbox claim: what a quarantine may take out
         self._claimed_runs: list[str] = []  # the last timer claim: what a quarantine may park
-        # each kind of work learns how much fits in one short write transaction (services/pacing.py)
-        budget = write_budget(ctx.single_writer)  # row locks on PostgreSQL: longer batches block no one
-        self._route_pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size, budget=budget)
-        self._due_pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size, budget=budget)
+        # each kind of work learns how much fits in one write transaction: short on SQLite, longer on PostgreSQL,
+        # whose row locks block no one (services/pacing.py)
+        self._route_pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size)
+        self._due_pacer = store_pacer(ctx, start=min(100, batch_size), low=1, high=batch_size)
         self._segment_pacer = store_pacer(ctx, start=200, high=50_000)
         # the drain's rounds (rows evaluated per read snapshot), sized by their evaluating time (ADR 0062)
         self._segment_rounds = drain_rounds()

@@ -97,5 +97,10 @@ class Pacer:
 
 def store_pacer(ctx: ServiceContext, **sizes: Any) -> Pacer:
     """A pacer for background writes to this store: gaps between chunks and chunks timed by their write holds
-    where one lock serves the whole database (SQLite), by the clock elsewhere. ``sizes``: start, low, high, budget."""
+    where one lock serves the whole database (SQLite), by the clock elsewhere. ``sizes``: start, low, high, budget.
+
+    The budget is the store's (``write_budget``) unless given: with SQLite's 15 ms on PostgreSQL, a chunk's fixed
+    cost (a lock, two queries) and a wait behind another process's chunk shrank a segment refresh beside a
+    soak's feed to ten contacts a transaction, and it did not end in ten minutes."""
+    sizes.setdefault("budget", write_budget(ctx.single_writer))
     return Pacer(rest=ctx.single_writer, held=ctx.write_lock_seconds, **sizes)
