@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert
 
 from touchflow.bootstrap import Application
+from touchflow.store.routing_reads import inbox_rows
 from touchflow.store.tables import event_inbox
 
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -59,3 +60,30 @@ def test_the_order_guard_reads_the_inbox_head_whatever_the_statistics_say(app: A
             "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'event_inbox'").scalar_one()
     assert [e.event_id for e in claimed] == [f"new{n}" for n in range(200)]
     assert whole_scans == 0, f"the inbox was scanned whole {whole_scans} time(s)"
+
+
+def test_a_claim_locks_the_contacts_of_its_rows_only_whatever_plan_the_connection_cached(app: Application) -> None:
+    """A plan made while the inbox was nearly empty sorts a sequential scan; cached by the connection's prepared
+    statement, it tried the contact lock on every row of the inbox once a backlog formed, until PostgreSQL's
+    lock table ran out. The lock is tried on the picked rows alone."""
+    if app.engine.dialect.name != "postgresql":
+        return
+    fill = ("INSERT INTO event_inbox (event_id, contact_id, type, occurred_at, received_at) "
+            "SELECT 'e' || g, 'c' || g, 'page_view', now(), now() FROM generate_series(1, %s) g")
+    with app.engine.connect() as c:
+        c.exec_driver_sql("SET plan_cache_mode = force_generic_plan")  # what the plan cache picks after 5 runs
+        c.exec_driver_sql(fill, (3,))
+        c.commit()
+        c.exec_driver_sql("ANALYZE event_inbox")
+        c.commit()
+        for _ in range(8):  # the driver prepares the statement after five runs; the plan is made then
+            assert len(inbox_rows(c, 10)) == 3
+            c.rollback()
+        c.exec_driver_sql(fill, (5000,))
+        c.commit()
+        claimed = inbox_rows(c, 10)
+        locks = c.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                  "AND pid = pg_backend_pid()").scalar_one()
+        c.rollback()
+    assert len(claimed) == 10
+    assert locks <= 10

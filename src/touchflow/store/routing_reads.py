@@ -67,12 +67,23 @@ def _in(c: Connection, column: str, chunk: Sequence[Any]) -> tuple[str, list[Any
     return f"{column} IN ({', '.join('?' * len(chunk))})", list(chunk)
 
 
+# The head's rows are picked and row-locked first, then the contact lock is tried on those alone (as
+# ``store/claims.py``): with the lock as a filter of the scan, a plan made while the inbox was nearly empty (a
+# sort of a sequential scan, cached by the connection's prepared statement) tried it on every row of the inbox,
+# and behind a backlog of 40,000 rows PostgreSQL's lock table ran out ("out of shared memory") in a soak.
+_PG_HEAD = ("WITH picked AS MATERIALIZED (SELECT seq, contact_id FROM event_inbox ORDER BY seq LIMIT %s "
+            "FOR UPDATE SKIP LOCKED), "
+            "locked AS MATERIALIZED (SELECT seq FROM picked WHERE pg_try_advisory_xact_lock(hashtextextended("
+            "contact_id, 0))) "
+            "SELECT i.seq, i.event_id, i.contact_id, i.type, i.occurred_at, i.received_at "
+            "FROM event_inbox i JOIN locked ON locked.seq = i.seq ORDER BY i.seq")
+
+
 def inbox_rows(c: Connection, limit: int) -> list[InboxEvent]:
-    """The inbox's head; on PostgreSQL locked (rows and their contacts) against other workers (ADR 0005)."""
+    """The inbox's head; on PostgreSQL locked (rows and their contacts) against other workers (ADR 0005). A row
+    whose contact another worker holds stays locked by this transaction, unclaimed, until it ends."""
     if _is_pg(c):
-        sql = ("SELECT seq, event_id, contact_id, type, occurred_at, received_at FROM event_inbox "
-               "WHERE pg_try_advisory_xact_lock(hashtextextended(contact_id, 0)) ORDER BY seq LIMIT %s "
-               "FOR UPDATE SKIP LOCKED")
+        sql = _PG_HEAD
     else:
         sql = "SELECT seq, event_id, contact_id, type, occurred_at, received_at FROM event_inbox ORDER BY seq LIMIT ?"
     found: list[InboxEvent] = []
