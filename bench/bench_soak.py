@@ -66,7 +66,7 @@ def _rss_of(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
+def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
     from touchflow.bootstrap import bootstrap
     from touchflow.channels.sms import HttpSmsChannel, HttpSmsSettings
     from touchflow.config import Settings
@@ -74,11 +74,13 @@ def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
     from touchflow.engine.dispatcher import Dispatcher
     from touchflow.engine.runtime import JourneyRuntime, TickReport
 
-    app = bootstrap(Settings(url))
+    app = bootstrap(Settings(url, config_dir=config_dir))
     channels = ChannelRegistry.capture_all(("email",))
     channels.add("sms", HttpSmsChannel(HttpSmsSettings(sms_url, token, max_batch=500)), rate_per_s=2000,
                  concurrency=2, kind="sms_http")
     runtime = JourneyRuntime(app.services, 1000, dispatcher=Dispatcher(app.services, 1000, channels=channels))
+    composed = app.worker(1000)  # the periodic passes ``touchflow worker`` runs too: reports, retention, upkeep …
+    runtime.passes.extend(composed.runtime.passes)
     ticks: list[tuple[float, float]] = []  # (wall time, seconds) of every tick, sent every few seconds
     done = TickReport()
     sent = time.time()
@@ -98,6 +100,7 @@ def _worker(url: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
     out.put(None)
     if runtime.dispatcher is not None:
         runtime.dispatcher.close()
+    composed.close()
     app.close()
 
 
@@ -143,8 +146,10 @@ def main() -> None:
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = f"{admin_url.rpartition('/')[0]}/{name}"
-    app = bootstrap(Settings(url))
+    config_dir = str(workdir / "config")  # the database's key file, as ``touchflow init`` makes it
+    app = bootstrap(Settings(url, config_dir=config_dir))
     app.init_database()
+    app.create_secret_key()
     save_template(app.services, "soak_sms", "sms", "", "{{ contact.email }} 欢迎加入", "text", by="bench")
     save_template(app.services, "soak_email", "email", "欢迎", "{{ contact.email }}，欢迎加入。", "text", by="bench")
     for k in range(JOURNEYS):
@@ -159,7 +164,7 @@ def main() -> None:
     fake.arrived = lambda path, body: None  # type: ignore[method-assign]
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(url, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out))
+    workers = [ctx.Process(target=_worker, args=(url, config_dir, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out))
                for _ in range(max(1, args.workers))]
     for worker in workers:
         worker.start()
@@ -254,8 +259,9 @@ def main() -> None:
         sizes: dict[str, Any] = {"inbox rows left": f"{left:,}"}
         for table in ("events", "outbox", "run_steps", "journey_runs", "event_inbox", "segment_members"):
             if app.engine.dialect.name == "postgresql":  # a partitioned table: its partitions (events by month)
-                size = c.execute(text(f"SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{table}')"
-                                      )).scalar_one()
+                size = c.execute(text(f"SELECT COALESCE((SELECT sum(pg_total_relation_size(relid)) FROM "
+                                      f"pg_partition_tree('{table}')), pg_total_relation_size('{table}'))")
+                                 ).scalar_one()
                 sizes[table] = f"{size / 2**20:.0f} MB"
             else:
                 sizes[table] = f"{c.execute(text(f'SELECT count(*) FROM {table}')).scalar_one():,} rows"

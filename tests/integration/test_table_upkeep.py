@@ -1,0 +1,66 @@
+"""The worker vacuums queue tables that autovacuum left full of dead rows (PostgreSQL): their space is reused and
+they stop growing. This CI machine's PostgreSQL runs with autovacuum off, as some servers do."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from touchflow.bootstrap import Application
+from touchflow.services.table_upkeep import TableUpkeepPass
+from touchflow.store.table_upkeep import vacuum_dead_tables
+
+ROWS = 30_000
+FILL = ("INSERT INTO event_inbox (event_id, contact_id, type, occurred_at, received_at) "
+        f"SELECT 'e' || g, 'c' || g, 'page_view', now(), now() FROM generate_series(1, {ROWS}) g")
+
+
+def _fill_and_empty(engine: Engine) -> None:
+    with engine.begin() as c:
+        c.exec_driver_sql(FILL)
+    with engine.begin() as c:
+        c.exec_driver_sql("DELETE FROM event_inbox")
+        c.exec_driver_sql("SELECT pg_stat_force_next_flush()")  # the statistics the pass reads, now
+    deadline = time.monotonic() + 10
+    while _dead(engine) < ROWS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _dead(engine) >= ROWS
+
+
+def _dead(engine: Engine) -> int:
+    with engine.connect() as c:
+        c.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        return int(c.exec_driver_sql("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'event_inbox' "
+                                     "AND schemaname = current_schema()").scalar_one())
+
+
+def _size(engine: Engine) -> int:
+    with engine.connect() as c:
+        return int(c.exec_driver_sql("SELECT pg_relation_size('event_inbox')").scalar_one())
+
+
+def test_an_emptied_queue_is_vacuumed_and_its_space_reused(app: Application) -> None:
+    assert any(isinstance(chore, TableUpkeepPass) for chore in app.worker().runtime.passes)
+    if app.engine.dialect.name != "postgresql":
+        assert vacuum_dead_tables(app.engine) == []  # SQLite reuses freed pages by itself
+        return
+    _fill_and_empty(app.engine)
+    full = _size(app.engine)
+    assert "event_inbox" in vacuum_dead_tables(app.engine, quiet=timedelta(0))
+    assert _dead(app.engine) == 0
+    with app.engine.begin() as c:  # the same rows again fit in the space the dead ones left
+        c.exec_driver_sql(FILL)
+    assert _size(app.engine) <= full
+
+
+def test_a_table_vacuumed_a_moment_ago_is_left_alone(app: Application) -> None:
+    if app.engine.dialect.name != "postgresql":
+        return
+    _fill_and_empty(app.engine)
+    assert "event_inbox" in vacuum_dead_tables(app.engine, quiet=timedelta(0))
+    _fill_and_empty(app.engine)
+    assert "event_inbox" not in vacuum_dead_tables(app.engine, quiet=timedelta(minutes=2))
+    assert "event_inbox" not in vacuum_dead_tables(app.engine, min_dead=10 * ROWS, quiet=timedelta(0))
+    assert "event_inbox" in vacuum_dead_tables(app.engine, quiet=timedelta(0))
