@@ -310,7 +310,7 @@ class JourneyRuntime:
         total.scanned += update_segments(self.ctx, pacer=self._segment_pacer, rounds=self._segment_rounds,
                                          deadline=time.perf_counter() + PASS_SHARE)
         # the inbox as it is now (entries the segment drain just queued included), not what arrives meanwhile
-        routed = self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), self.tick_limit))
+        routed = self._drain(self.route_events, self._route_pacer, self._inbox_size(self.tick_limit))
         total.add(routed)
         total.add(self._drain(self.run_due, self._due_pacer, self.tick_limit))
         scans = run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
@@ -335,12 +335,13 @@ class JourneyRuntime:
             # what is left of the tick's ``tick_limit`` (behind a backlog they wait for the next tick)
             left = self.tick_limit - routed.events
             if left > 0:
-                total.add(self._drain(self.route_events, self._route_pacer, min(self._inbox_size(), left)))
+                total.add(self._drain(self.route_events, self._route_pacer, self._inbox_size(left)))
         return total
 
-    def _inbox_size(self) -> int:
+    def _inbox_size(self, at_most: int) -> int:
+        """The inbox's rows now, up to ``at_most`` (a full count read a backlog of millions every tick)."""
         with self.ctx.reader() as uow:
-            return uow.journeys.inbox_size()
+            return uow.journeys.inbox_size(at_most)
 
     def _drain(self, step: Callable[[int | None], TickReport], pacer: Pacer, budget: int) -> TickReport:
         """Batches of ``step`` sized to the write budget (ADR 0021), so ingest never waits long behind one, until
@@ -375,7 +376,7 @@ class JourneyRuntime:
         now = self.ctx.clock.now()
         found: list[datetime] = []
         with self.ctx.reader() as uow:
-            if uow.journeys.inbox_size():
+            if uow.journeys.inbox_size(1):
                 return now
             found.extend(at for at in (uow.journeys.next_wake_at(), uow.tasks.next_deadline()) if at is not None)
             if self.dispatcher is not None and (at := uow.messages.next_attempt_at()) is not None:

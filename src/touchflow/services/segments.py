@@ -325,7 +325,7 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
     waits in the queue for the next tick."""
     work = 0
     with ctx.reader() as probe:  # an idle worker looks without taking the write lock
-        queued = probe.segments.dirty_size()
+        queued = probe.segments.dirty_size(1)
     if ctx.single_writer:
         writes = pacer or store_pacer(ctx, start=200, high=batch_size)
         rounds = rounds or drain_rounds(batch_size)
@@ -346,7 +346,7 @@ def segments_due_at(ctx: ServiceContext) -> datetime | None:
     """When ``update_segments`` next has work: now while changed contacts wait, else the next scheduled refresh."""
     now = ctx.clock.now()
     with ctx.reader() as uow:
-        if uow.segments.dirty_size():
+        if uow.segments.dirty_size(1):
             return now
         due = uow.segments.due_for_refresh(now + timedelta(days=36500), 1)
     return due[0].next_refresh_at if due else None

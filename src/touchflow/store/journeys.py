@@ -308,8 +308,11 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
     def delete_inbox(self, seqs: Sequence[int]) -> None:
         delete_inbox_rows(self._c, seqs)
 
-    def inbox_size(self) -> int:
-        return int(self._c.execute(select(func.count()).select_from(event_inbox)).scalar_one())
+    def inbox_size(self, at_most: int | None = None) -> int:
+        rows = select(event_inbox.c.seq)
+        if at_most is not None:
+            rows = rows.limit(at_most)
+        return int(self._c.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
 
     # --- what a scan reads, for the sandbox's scan pacing -----------------------------------------
 

@@ -69,5 +69,10 @@ class SegmentQueue:
     def dirty_mark(self) -> int:
         return int(self._c.execute(select(func.coalesce(func.max(segment_dirty.c.seq), 0))).scalar_one())
 
-    def dirty_size(self) -> int:
-        return int(self._c.execute(select(func.count()).select_from(segment_dirty)).scalar_one())
+    def dirty_size(self, at_most: int | None = None) -> int:
+        """Queued rows, counted up to ``at_most`` (the worker asks every tick whether any wait: a full count read
+        the whole queue each time)."""
+        rows = select(segment_dirty.c.seq)
+        if at_most is not None:
+            rows = rows.limit(at_most)
+        return int(self._c.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
