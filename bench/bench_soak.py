@@ -1,15 +1,19 @@
 """Soak: mixed load for a while; does anything drift, grow or get lost?
 
-    python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000] [--workers 1]
+    python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000] [--signups 0.1] [--workers 1]
 
 One worker process, or ``--workers`` of them (runtime + dispatcher, as ``touchflow worker``; e-mail goes to a
 capture channel, which keeps only the newest 1,000 messages, as a worker with no channel configured does; SMS
 goes to a fake provider in this process with 3 % 5xx, 2 % 429 and 20 ms latency) while this process:
 
-* **ingest**: feeds ``--rate`` events/s in batches of 50 through ``record_events``; half are sign-ups of new
-  contacts that enter one of five journeys (send SMS → wait 2 minutes → send email → exit), half page views of
-  earlier sign-ups that match no trigger;
-* **segments**: refreshes two dynamic segments every 30 s;
+* **ingest**: feeds ``--rate`` events/s in batches of 50 through ``record_events``; a ``--signups`` share (default
+  a tenth) are sign-ups of new contacts that enter one of five journeys (send SMS → wait 2 minutes → send email
+  → exit), the rest page views of earlier sign-ups that match no trigger;
+* **freshness**: every 10 s one more sign-up, followed until its contact has entered its journey, joined the
+  ``signed_up`` segment (the worker's incremental drain) and been sent its SMS: what a marketer waits for;
+* **segments**: fully recomputes the two dynamic segments every ``--full-refresh`` seconds (default 300; a
+  deployment's schedule is hourly). A full recompute reads every contact and the soak adds contacts all the
+  time, so its cost per 10,000 contacts is reported beside its duration;
 * **reports**: refreshes the rollups and reads ``metric_rows`` every 30 s.
 
 The worker times each tick. Reported per phase: p50/p99 in the first and the last window, the drift of p99;
@@ -118,6 +122,10 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--signups", type=float, default=0.1,
+                        help="share of the fed events that are sign-ups entering a journey (each: 2 sends, a timer)")
+    parser.add_argument("--full-refresh", type=float, default=300.0,
+                        help="seconds between full recomputes of the dynamic segments")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (PostgreSQL: they share the work through SKIP LOCKED claims)")
     parser.add_argument("--warmup", type=float, default=150.0,
@@ -129,11 +137,12 @@ def main() -> None:
     from touchflow.bootstrap import bootstrap
     from touchflow.config import Settings, normalise_database_url
     from touchflow.services.content import save_template
+    from touchflow.services.guarding import set_guardrail_policy
     from touchflow.services.ingest import RawItem, record_events
     from touchflow.services.journeys import publish_journey
     from touchflow.services.metrics import metric_rows, refresh_rollups
     from touchflow.services.segments import create_segment, refresh_segments
-    from touchflow.store.tables import event_inbox, events
+    from touchflow.store.tables import contacts, event_inbox, events, journey_runs, outbox, segment_members, segments
 
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-soak-"))
     admin = None
@@ -152,6 +161,8 @@ def main() -> None:
     app.create_secret_key()
     save_template(app.services, "soak_sms", "sms", "", "{{ contact.email }} 欢迎加入", "text", by="bench")
     save_template(app.services, "soak_email", "email", "欢迎", "{{ contact.email }}，欢迎加入。", "text", by="bench")
+    # whatever the hour: quiet hours (21:00–08:00 in Asia/Shanghai) would defer every SMS of an evening run
+    set_guardrail_policy(app.services, {"quiet_hours": {"channels": []}}, actor="bench")
     for k in range(JOURNEYS):
         publish_journey(app.services, _journey(k), actor="bench")
     for key, condition in (("viewers", {"event": "page_view", "count": ">= 1"}),
@@ -176,7 +187,10 @@ def main() -> None:
     window = 600.0 if duration - warmup >= 2400 else (duration - warmup) / 4
     first_start, first_end, last_start = started + warmup, started + warmup + window, started + duration - window
     ingest: list[tuple[float, float]] = []
-    segments: list[tuple[float, float]] = []
+    refreshes: list[tuple[float, float]] = []  # (at, seconds of a full recompute of both segments)
+    per_contacts: list[tuple[float, float]] = []  # (at, the same per 10,000 contacts)
+    lags: dict[str, list[tuple[float, float]]] = {"entered journey": [], "joined segment": [], "sms sent": []}
+    probed: list[int] = []  # the freshness sign-ups stored (acknowledged like the feed's)
     reports: list[tuple[float, float]] = []
     # (at, worker, feeder, worker anon, feeder anon); with several workers, the largest
     rss: list[tuple[float, float, float, float, float]] = []
@@ -184,11 +198,48 @@ def main() -> None:
     acknowledged = 0  # a count, not the ids: a list of 600,000 ids grew the feeder by 50 MB in ten minutes
     halt = threading.Event()
 
-    def periodic() -> None:
-        while not halt.wait(30):
+    def full_refresh() -> None:
+        while not halt.wait(args.full_refresh):
+            with app.engine.connect() as c:
+                population = c.execute(select(func.count()).select_from(contacts)).scalar_one()
             t = time.perf_counter()
             refresh_segments(app.services)
-            segments.append((time.time(), time.perf_counter() - t))
+            took = time.perf_counter() - t
+            refreshes.append((time.time(), took))
+            per_contacts.append((time.time(), took / max(1, population) * 10_000))
+
+    def freshness() -> None:
+        """A sign-up every 10 s, followed until a marketer would see it: in its journey, its segment, its SMS."""
+        with app.engine.connect() as c:
+            segment_id = c.execute(select(segments.c.id).where(segments.c.key == "signed_up")).scalar_one()
+        k = 0
+        while not halt.wait(10):
+            k += 1
+            sent_at = time.time()
+            report = record_events(app.services, "soak", [RawItem({"id": f"probe{k}", "type": "signup",
+                                                                   "email": f"probe{k}@soak.test",
+                                                                   "phone": f"138{k:08d}",
+                                                                   "properties": {"campaign": "j0"}})])
+            probed.append(report.accepted)
+            with app.engine.connect() as c:
+                cid = c.execute(select(events.c.contact_id).where(events.c.id == report.event_ids[0])).scalar_one()
+            waiting = {"entered journey": select(journey_runs.c.id).where(journey_runs.c.contact_id == cid),
+                       "joined segment": select(segment_members.c.contact_id).where(
+                           segment_members.c.segment_id == segment_id, segment_members.c.contact_id == cid),
+                       "sms sent": select(outbox.c.id).where(outbox.c.contact_id == cid, outbox.c.channel == "sms",
+                                                             outbox.c.status.in_(("sent", "delivered")))}
+            while waiting and not halt.is_set() and time.time() - sent_at < 600:
+                with app.engine.connect() as c:
+                    for name, query in list(waiting.items()):
+                        if c.execute(query.limit(1)).first() is not None:
+                            lags[name].append((sent_at, time.time() - sent_at))
+                            del waiting[name]
+                halt.wait(0.1)
+            for name in waiting:  # not seen within 10 minutes: counted as the wait so far (a lower bound)
+                lags[name].append((sent_at, time.time() - sent_at))
+
+    def periodic() -> None:
+        while not halt.wait(30):
             t = time.perf_counter()
             refresh_rollups(app.services)
             today = datetime.now(UTC).date()
@@ -204,10 +255,12 @@ def main() -> None:
                     backlog.append((time.time(),
                                     c.execute(select(func.count()).select_from(event_inbox)).scalar_one()))
 
-    threads = [threading.Thread(target=periodic, daemon=True), threading.Thread(target=sample_rss, daemon=True)]
+    threads = [threading.Thread(target=target, daemon=True)
+               for target in (periodic, sample_rss, full_refresh, freshness)]
     for t in threads:
         t.start()
-    n = rejected = 0
+    n = rejected = signed_up = 0
+    every = max(1, round(1 / args.signups)) if args.signups > 0 else 0  # every ``every``-th event is a sign-up
     interval = BATCH / args.rate
     try:
         while time.time() - started < duration:
@@ -215,14 +268,16 @@ def main() -> None:
             if due > 0:
                 time.sleep(due)
             batch = []
-            for i in range(BATCH):
+            earlier = signed_up  # sign-ups stored by earlier batches: the page views' visitors
+            for _ in range(BATCH):
                 n += 1
-                # an earlier sign-up: sign-ups are the odd-numbered events (the first of each pair)
-                who = {"email": f"new{2 * ((n * 7919) % max(1, n // 2)) + 1}@soak.test"}
-                if i % 2 == 0 or n < 2 * BATCH:
-                    batch.append(RawItem({"id": f"s{n}", "type": "signup", "email": f"new{n}@soak.test",
-                                          "properties": {"campaign": f"j{n % JOURNEYS}"}}))
+                if earlier == 0 or (every and n % every == 0):
+                    signed_up += 1
+                    batch.append(RawItem({"id": f"s{n}", "type": "signup", "email": f"new{signed_up}@soak.test",
+                                          "phone": f"139{signed_up:08d}",
+                                          "properties": {"campaign": f"j{signed_up % JOURNEYS}"}}))
                 else:
+                    who = {"email": f"new{(n * 7919) % earlier + 1}@soak.test"}
                     batch.append(RawItem({"id": f"s{n}", "type": "page_view", **who,
                                           "properties": {"url": "https://shop.example.cn/"}}))
             t = time.perf_counter()
@@ -274,13 +329,16 @@ def main() -> None:
     warm = [r for r in rss if r[0] >= first_start] or rss[:1]
     print(f"soak {elapsed / 60:.1f} min on {'SQLite' if admin is None else 'PostgreSQL'}, {len(workers)} "
           f"worker{'s' if len(workers) > 1 else ''}: fed {n:,} events "
-          f"({n / elapsed:,.0f}/s of {args.rate:,}/s asked), {rejected} rejected; warm-up {warmup:.0f} s, "
+          f"({n / elapsed:,.0f}/s of {args.rate:,}/s asked, {signed_up:,} sign-ups), {rejected} rejected; "
+          f"warm-up {warmup:.0f} s, "
           f"windows of {window / 60:.1f} min: minutes {warmup / 60:.1f}–{(warmup + window) / 60:.1f} and "
           f"{(duration - window) / 60:.1f}–{duration / 60:.1f}")
-    for phase, samples in (("ingest batch", ingest), ("worker tick", ticks), ("segment refresh", segments),
-                           ("report", reports)):
+    phases = [("ingest batch", ingest), ("worker tick", ticks), ("report", reports),
+              *((f"lag: {name}", samples) for name, samples in lags.items()),
+              ("full refresh", refreshes), ("  per 10k contacts", per_contacts)]
+    for phase, samples in phases:
         s = _phase_stats([x for x in samples if x[0] >= first_start], first_end, last_start)
-        print(f"{phase:16} n={s['n']:>6}  p50 {s['p50_first']:.0f} → {s['p50_last']:.0f} ms  "
+        print(f"{phase:20} n={s['n']:>6}  p50 {s['p50_first']:.0f} → {s['p50_last']:.0f} ms  "
               f"p99 {s['p99_first']:.0f} → {s['p99_last']:.0f} ms  drift {s['drift']:+.0%}")
     if warm and rss:
         print(f"RSS after warm-up → end: worker {warm[0][1]:.0f} → {rss[-1][1]:.0f} MB, "
@@ -295,7 +353,8 @@ def main() -> None:
     print(f"table sizes: {sizes}")
     if unfinished:
         print("the worker's last tick was still running 120 s after the feed stopped (cut off)")
-    print(f"acknowledged {acknowledged:,}, stored {stored:,}: "
+    acknowledged += sum(probed)
+    print(f"acknowledged {acknowledged:,} (with {sum(probed)} freshness sign-ups), stored {stored:,}: "
           f"{'nothing lost' if stored == acknowledged else 'LOST ' + str(acknowledged - stored)}")
     os._exit(0)
 

@@ -3,15 +3,19 @@ event type each take exactly the events their trigger matches, and runs hear lat
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+import psycopg
+from sqlalchemy import event, func, select
 
 from touchflow.bootstrap import Application
 from touchflow.engine.runtime import JourneyRuntime
 from touchflow.services.ingest import RawItem, record_events
 from touchflow.services.journeys import publish_journey
-from touchflow.store.tables import events, journey_runs, journeys
+from touchflow.store.tables import event_inbox, events, journey_runs, journeys
 
 TRIGGERS = {
     "any_order": "{event: order_paid}",
@@ -50,6 +54,33 @@ def runs(app: Application) -> list[tuple[str, str, str]]:
         return sorted((who[cid], str(k), str(s)) for cid, k, s in rows)
 
 
+@contextmanager
+def traced(app: Application, statements: list[str]) -> Iterator[None]:
+    """Every statement the driver runs while inside, SQLAlchemy's and the raw cursors' alike."""
+    recording = type("Recording", (psycopg.Cursor,), {"execute": lambda self, query, *a, **k: (
+        statements.append(str(query)), psycopg.Cursor.execute(self, query, *a, **k))[1]})
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(statements.append)
+        else:
+            dbapi_connection.cursor_factory = recording
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(None)
+        else:
+            dbapi_connection.cursor_factory = psycopg.Cursor
+
+    event.listen(app.engine, "checkout", checkout)
+    event.listen(app.engine, "checkin", checkin)
+    try:
+        yield
+    finally:
+        event.remove(app.engine, "checkout", checkout)
+        event.remove(app.engine, "checkin", checkin)
+
+
 def test_each_journey_takes_the_events_its_trigger_matches(app: Application) -> None:
     for key, trigger in TRIGGERS.items():
         publish(app, key, trigger)
@@ -74,3 +105,26 @@ def test_each_journey_takes_the_events_its_trigger_matches(app: Application) -> 
     after = runs(app)
     assert [s for e, _, s in after if e == "a@x.cn"] == ["exited"] * 3
     assert [s for e, _, s in after if e != "a@x.cn"] == ["waiting"] * 5
+
+
+def test_events_no_journey_hears_leave_the_inbox_without_reading_runs_or_properties(app: Application) -> None:
+    """A busy inbox is mostly page views and sends nobody waits for (ADR 0065): routing takes them out with the
+    claim and the delete alone, and still routes the events a journey hears in the same batch."""
+    publish(app, "any_order", TRIGGERS["any_order"])
+    paid(app, "a@x.cn", 1)
+    record_events(app.services, "web", [RawItem({
+        "id": f"view-{n}", "type": "page_view", "email": f"v{n}@x.cn",
+        "occurred_at": app.services.clock.now().isoformat(), "properties": {"url": "/"}}) for n in range(20)])
+    statements: list[str] = []
+    runtime = JourneyRuntime(app.services)
+    with traced(app, statements):  # what reaches the driver, the router's own cursors included
+        report = runtime.route_events(limit=1)  # the order alone: it enters
+        assert report.events == 1 and report.entered == 1
+        statements.clear()
+        report = runtime.route_events()  # twenty page views
+    assert report.events == 20 and report.entered == 0
+    read = [s for s in statements if "journey_runs" in s or "properties" in s]
+    assert read == [], read
+    with app.engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(event_inbox)).scalar_one() == 0
+    assert runs(app) == [("a@x.cn", "any_order", "waiting")]

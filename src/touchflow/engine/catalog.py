@@ -39,6 +39,7 @@ class JourneyCatalog:
         self._broken: set[tuple[str, int]] = set()  # current versions that do not load, logged once
         # the last answer of ``active`` and the journey records it was built from: most batches find the same
         self._active: tuple[list[JourneyRecord], ActiveJourneys] | None = None
+        self._heard: tuple[list[JourneyRecord], frozenset[str] | None] | None = None  # likewise, ``heard``
 
     def definition(self, uow: UnitOfWork, journey_id: str, version: int) -> JourneyDefinition:
         key = (journey_id, version)
@@ -81,6 +82,28 @@ class JourneyCatalog:
                 result.triggers.add(event_type, record.id, definition)
         self._active = (records, result)
         return result
+
+    def heard(self, uow: UnitOfWork) -> frozenset[str] | None:
+        """Every event type routing can act on now: the entry types of the active journeys, and what any version
+        of them hears (a run finishes on its own version, so an earlier version's waits count). None when a
+        version does not load: then nothing is known to be unheard."""
+        active = self.active(uow)
+        records = self._active[0] if self._active is not None else uow.journeys.all()
+        if self._heard is not None and self._heard[0] == records:
+            return self._heard[1]
+        types: set[str] = set(active.entry_by_type)
+        loaded = True
+        for record, _ in active.by_id.values():
+            for version in range(1, (record.current_version or 0) + 1):
+                try:
+                    types |= self.definition(uow, record.id, version).event_types()
+                except LookupError:
+                    continue  # a version number never published
+                except Exception:
+                    loaded = False  # its runs are parked when they are routed; until then hear everything
+        heard = frozenset(types) if loaded else None
+        self._heard = (records, heard)
+        return heard
 
 
 def conditions_of(definition: JourneyDefinition) -> list[Condition]:

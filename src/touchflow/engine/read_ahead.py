@@ -46,10 +46,12 @@ def read_ahead(ctx: ServiceContext, catalog: JourneyCatalog, limit: int, now: da
             if not inbox:
                 return None
             active = catalog.active(uow)
-            properties = uow.events.properties_of([e.event_id for e in inbox])
+            heard = catalog.heard(uow)  # the events no journey hears are only taken out (ADR 0065)
+            routed = [e for e in inbox if heard is None or e.type in heard or e.type == ENROLMENT_EVENT]
+            properties = uow.events.properties_of([e.event_id for e in routed]) if routed else {}
             matches: dict[tuple[str, str, int | None], bool] = {}
             entering: set[str] = set()  # contacts an event may enter: their facts are read here
-            for item in inbox:
+            for item in routed:
                 if item.type == ENROLMENT_EVENT:
                     entering.add(item.contact_id)
                     continue

@@ -162,6 +162,16 @@ class JourneyRuntime:
             self._claimed_events = [e.event_id for e in inbox]
             if not inbox:
                 return report
+            claimed = inbox
+            # events no journey can act on (page views, sends nobody waits for: most of a busy inbox) are taken
+            # out without reading their contacts' runs, facts or properties (ADR 0065)
+            if (heard_now := self.catalog.heard(uow)) is not None:
+                inbox = [e for e in inbox if e.type in heard_now or e.type == ENROLMENT_EVENT]
+            if not inbox:
+                uow.journeys.delete_inbox([e.seq for e in claimed])
+                uow.commit()
+                report.events = len(claimed)
+                return report
             active = self.catalog.active(uow)
             contact_ids = {e.contact_id for e in inbox}
             live_runs = uow.journeys.runs_of(contact_ids, statuses=("active", "waiting"))
@@ -251,9 +261,9 @@ class JourneyRuntime:
                         runs_so_far.append((entered.entered_at, entered.status))
                         runs_by_contact[item.contact_id].append(entered)
             batch.flush()
-            uow.journeys.delete_inbox([e.seq for e in inbox])
+            uow.journeys.delete_inbox([e.seq for e in claimed])
             uow.commit()
-        report.events, report.entered, report.advanced = len(inbox), batch.entered, batch.advanced
+        report.events, report.entered, report.advanced = len(claimed), batch.entered, batch.advanced
         return report
 
     # --- timers ----------------------------------------------------------------------------------
