@@ -36,7 +36,7 @@ from touchflow.store import schema
 from touchflow.store.channel_limits import shared_limits
 from touchflow.store.db import held_on_this_thread, make_engine
 from touchflow.store.pii_keys import PiiKeys
-from touchflow.store.table_upkeep import vacuum_dead_tables
+from touchflow.store.table_upkeep import upkeep_tables
 from touchflow.store.uow import SqlUnitOfWork
 
 __all__ = ["Application", "bootstrap", "open_sandbox"]
@@ -174,7 +174,7 @@ class Application:
         report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
         passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services),
                                            DuplicateSweeper(self.services),
-                                           TableUpkeepPass(self.services, partial(vacuum_dead_tables, self.engine))]
+                                           TableUpkeepPass(self.services, partial(upkeep_tables, self.engine))]
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
                       report_load=report)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from touchflow.domain.measurement.alert_ports import AlertNotification, AlertRecord, ExplainCell, MessageOutcome
 from touchflow.domain.measurement.alerts import AlertState
@@ -29,6 +29,8 @@ __all__ = ["SqlAlertRepository"]
 _CHUNK = 500
 OUTCOME_TYPES = ("message_delivered", "message_bounced", "message_opened", "message_clicked", "message_complained",
                  "complaint", "message_unsubscribed")
+_SENT = ("sent", "sending", "failed", "dead")  # what ``sent_between`` reads: every message that left
+_FLAGGING = ("message_bounced", "message_complained", "complaint")  # the outcomes a breaker counts
 
 
 def _day(text: str | None) -> date | None:
@@ -117,7 +119,7 @@ class SqlAlertRepository:
                         outbox.c.template, outbox.c.address, journey_runs.c.version)
                  .select_from(outbox.outerjoin(journey_runs, journey_runs.c.id == outbox.c.run_id))
                  .where(outbox.c.sent_at >= start, outbox.c.sent_at < end, outbox.c.journey_id.is_not(None),
-                        outbox.c.status.in_(("sent", "sending", "failed", "dead"))))
+                        outbox.c.status.in_(_SENT)))
         if journey_id is not None:
             query = query.where(outbox.c.journey_id == journey_id)
         # the rows themselves until the flags are known: each message becomes a MessageOutcome once, at the end
@@ -182,10 +184,30 @@ class SqlAlertRepository:
                                .limit(1)).first() is not None
 
     def window_outcomes(self, start: datetime, end: datetime) -> dict[str, tuple[int, int, int]]:
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for message in self.sent_between(start, end):
-            row = counts[message.journey_id]
-            row[0] += 1
-            row[1] += message.complained
-            row[2] += message.hard_bounced
+        """The breaker's counts without reading the window's messages: sends counted by the database, then the
+        complaints and bounces since ``start`` (few) and the messages they name. Read message by message, a
+        window of an hour at 200 sends/s was 720,000 rows and 1,440 outcome queries every five minutes, inside the
+        worker's tick (the soak)."""
+        sent = (outbox.c.sent_at >= start, outbox.c.sent_at < end, outbox.c.journey_id.is_not(None),
+                outbox.c.status.in_(_SENT))
+        counts = {str(journey): [int(n), 0, 0] for journey, n in self._c.execute(
+            select(outbox.c.journey_id, func.count()).where(*sent).group_by(outbox.c.journey_id))}
+        if not counts:
+            return {}
+        flags: dict[str, set[int]] = defaultdict(set)  # message id -> 1 complained, 2 hard-bounced
+        for kind, properties in self._c.execute(select(events.c.type, events.c.properties).where(
+                events.c.type.in_(_FLAGGING), events.c.occurred_at >= start)):
+            message_id = (properties or {}).get("message_id")
+            if message_id is None:
+                continue
+            if kind != "message_bounced":
+                flags[str(message_id)].add(1)
+            elif properties.get("hard") is True:
+                flags[str(message_id)].add(2)
+        named = sorted(flags)
+        for at in range(0, len(named), _CHUNK):
+            for message_id, journey in self._c.execute(select(outbox.c.id, outbox.c.journey_id).where(
+                    outbox.c.id.in_(named[at:at + _CHUNK]), *sent)):
+                for flag in flags[message_id]:
+                    counts[str(journey)][flag] += 1
         return {k: (v[0], v[1], v[2]) for k, v in counts.items()}

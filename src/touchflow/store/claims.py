@@ -10,9 +10,19 @@ per row of the table — 12,000 of them in a timer drain of 20,000 runs, until P
 
 from __future__ import annotations
 
-from sqlalchemy import CTE, Select, func, select
+from sqlalchemy import CTE, Column, Connection, Select, func, select
 
-__all__ = ["locked_claims"]
+__all__ = ["locked_claims", "queue_size"]
+
+
+def queue_size(c: Connection, key: Column[int], at_most: int | None = None) -> int:
+    """A queue's rows, counted up to ``at_most``: the worker asks every tick how much waits, and behind a backlog
+    of millions a full count took 282 ms (the inbox in the hour-long soak); it only needs to know how much it
+    can take."""
+    rows = select(key)
+    if at_most is not None:
+        rows = rows.limit(at_most)
+    return int(c.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
 
 
 def locked_claims(picked: Select[tuple[str, str]]) -> CTE:

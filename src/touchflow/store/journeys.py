@@ -31,7 +31,7 @@ from touchflow.domain.journeys.transitions import Run, RunStatus, StepRecord
 from touchflow.domain.outbox import OutboxMessage, TaskRecord
 from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
-from touchflow.store.claims import locked_claims
+from touchflow.store.claims import locked_claims, queue_size
 from touchflow.store.compile import compile_condition
 from touchflow.store.journey_messages import JourneyMessageCounts
 from touchflow.store.journey_versions import JourneyVersionQueries
@@ -309,10 +309,7 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
         delete_inbox_rows(self._c, seqs)
 
     def inbox_size(self, at_most: int | None = None) -> int:
-        rows = select(event_inbox.c.seq)
-        if at_most is not None:
-            rows = rows.limit(at_most)
-        return int(self._c.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+        return queue_size(self._c, event_inbox.c.seq, at_most)
 
     # --- what a scan reads, for the sandbox's scan pacing -----------------------------------------
 

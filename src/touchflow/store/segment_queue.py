@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select, update
 
 from touchflow.store.bulk import bulk_insert
+from touchflow.store.claims import queue_size
 from touchflow.store.tables import segment_dirty, segments
 
 __all__ = ["SegmentQueue"]
@@ -72,7 +73,4 @@ class SegmentQueue:
     def dirty_size(self, at_most: int | None = None) -> int:
         """Queued rows, counted up to ``at_most`` (the worker asks every tick whether any wait: a full count read
         the whole queue each time)."""
-        rows = select(segment_dirty.c.seq)
-        if at_most is not None:
-            rows = rows.limit(at_most)
-        return int(self._c.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+        return queue_size(self._c, segment_dirty.c.seq, at_most)

@@ -6,6 +6,12 @@ autovacuum off (this project's CI machine has it off) or behind it would let tho
 (issue 17's soak: "table sizes bounded"). The worker therefore vacuums any table of its schema with more dead
 rows than autovacuum's own default trigger (50 + 20 % of the live rows, and at least ``MIN_DEAD``) that no vacuum
 has touched for ``QUIET``: where autovacuum works, this finds nothing to do.
+
+It also analyzes what autovacuum would have analyzed (more rows changed since the last ``ANALYZE`` than 50 + 10 %
+of the live rows, and at least ``MIN_CHANGED``). Without it a table keeps the statistics it had when it was
+analyzed last — for this month's events partition, those of its creation, empty — and the planner goes on
+planning as for an empty table: in the hour-long soak the contact pass's read of 300 contacts' events scanned
+the whole partition through the wrong index (1.6 s at 1.5M rows, growing with every event stored).
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, text
 
-__all__ = ["DEAD_SHARE", "MIN_DEAD", "QUIET", "vacuum_dead_tables"]
+__all__ = ["CHANGED_SHARE", "DEAD_SHARE", "MIN_CHANGED", "MIN_DEAD", "QUIET", "analyze_changed_tables",
+           "upkeep_tables", "vacuum_dead_tables"]
 
 log = logging.getLogger(__name__)
 MIN_DEAD = 10_000
 DEAD_SHARE = 0.2  # of the live rows, as autovacuum_vacuum_scale_factor's default
+MIN_CHANGED = 10_000
+CHANGED_SHARE = 0.1  # of the live rows, as autovacuum_analyze_scale_factor's default
 QUIET = timedelta(minutes=2)  # a table vacuumed (by anyone) this recently is left alone
 _LOCK_KEY = "touchflow.table_upkeep"  # one worker at a time vacuums; the others skip the pass
 
@@ -30,6 +39,46 @@ _DEAD = text("""
       AND COALESCE(GREATEST(last_vacuum, last_autovacuum), '-infinity') < now() - make_interval(secs => :quiet)
     ORDER BY n_dead_tup DESC
 """)
+_CHANGED = text("""
+    SELECT relname FROM pg_stat_user_tables
+    WHERE schemaname = current_schema()
+      AND n_mod_since_analyze > GREATEST(:min_changed, 50 + :share * n_live_tup)
+      AND COALESCE(GREATEST(last_analyze, last_autoanalyze), '-infinity') < now() - make_interval(secs => :quiet)
+    ORDER BY n_mod_since_analyze DESC
+""")
+
+
+def _quoted(name: object) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def upkeep_tables(engine: Engine) -> list[str]:
+    """The worker's pass: vacuum the tables full of dead rows, analyze those whose rows changed; the tables
+    touched."""
+    return [*vacuum_dead_tables(engine), *analyze_changed_tables(engine)]
+
+
+def analyze_changed_tables(engine: Engine, min_changed: int = MIN_CHANGED, share: float = CHANGED_SHARE,
+                           quiet: timedelta = QUIET) -> list[str]:
+    """``ANALYZE`` every table whose changed rows passed the trigger; the tables analyzed (none on SQLite: its
+    planner has no statistics until ``ANALYZE`` is run once, so it never plans from stale ones)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    done: list[str] = []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        if not c.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY}).scalar():
+            return []
+        try:
+            names = c.execute(_CHANGED, {"min_changed": min_changed, "share": share,
+                                         "quiet": quiet.total_seconds()}).scalars().all()
+            for name in names:
+                c.exec_driver_sql(f"ANALYZE {_quoted(name)}")  # a sample of the rows; reads and writes go on
+                done.append(str(name))
+        finally:
+            c.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY})
+    if done:
+        log.info("analyzed %s (rows changed past autovacuum's analyze trigger)", ", ".join(done))
+    return done
 
 
 def vacuum_dead_tables(engine: Engine, min_dead: int = MIN_DEAD, share: float = DEAD_SHARE,
@@ -46,8 +95,7 @@ def vacuum_dead_tables(engine: Engine, min_dead: int = MIN_DEAD, share: float = 
             names = c.execute(_DEAD, {"min_dead": min_dead, "share": share,
                                       "quiet": quiet.total_seconds()}).scalars().all()
             for name in names:
-                quoted = '"' + str(name).replace('"', '""') + '"'
-                c.exec_driver_sql(f"VACUUM (ANALYZE) {quoted}")  # takes no lock that stops reads or writes
+                c.exec_driver_sql(f"VACUUM (ANALYZE) {_quoted(name)}")  # takes no lock that stops reads or writes
                 done.append(str(name))
         finally:
             c.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY})
