@@ -32,24 +32,14 @@ CHANGED_SHARE = 0.1  # of the live rows, as autovacuum_analyze_scale_factor's de
 QUIET = timedelta(minutes=2)  # a table vacuumed (by anyone) this recently is left alone
 _LOCK_KEY = "touchflow.table_upkeep"  # one worker at a time vacuums; the others skip the pass
 
-_DEAD = text("""
+# the tables past a trigger: {counter} past GREATEST(:least, 50 + :share * n_live_tup), and no {kind} in :quiet
+_PAST = """
     SELECT relname FROM pg_stat_user_tables
     WHERE schemaname = current_schema()
-      AND n_dead_tup > GREATEST(:min_dead, 50 + :share * n_live_tup)
-      AND COALESCE(GREATEST(last_vacuum, last_autovacuum), '-infinity') < now() - make_interval(secs => :quiet)
-    ORDER BY n_dead_tup DESC
-""")
-_CHANGED = text("""
-    SELECT relname FROM pg_stat_user_tables
-    WHERE schemaname = current_schema()
-      AND n_mod_since_analyze > GREATEST(:min_changed, 50 + :share * n_live_tup)
-      AND COALESCE(GREATEST(last_analyze, last_autoanalyze), '-infinity') < now() - make_interval(secs => :quiet)
-    ORDER BY n_mod_since_analyze DESC
-""")
-
-
-def _quoted(name: object) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
+      AND {counter} > GREATEST(:least, 50 + :share * n_live_tup)
+      AND COALESCE(GREATEST(last_{kind}, last_auto{kind}), '-infinity') < now() - make_interval(secs => :quiet)
+    ORDER BY {counter} DESC
+"""
 
 
 def upkeep_tables(engine: Engine) -> list[str]:
@@ -58,10 +48,30 @@ def upkeep_tables(engine: Engine) -> list[str]:
     return [*vacuum_dead_tables(engine), *analyze_changed_tables(engine)]
 
 
+def vacuum_dead_tables(engine: Engine, min_dead: int = MIN_DEAD, share: float = DEAD_SHARE,
+                       quiet: timedelta = QUIET) -> list[str]:
+    """``VACUUM (ANALYZE)`` every table past the trigger; the tables vacuumed (none on SQLite, whose freed pages
+    are reused without it). ``VACUUM`` takes no lock that stops reads or writes."""
+    done = _each_past(engine, "n_dead_tup", "vacuum", "VACUUM (ANALYZE)", min_dead, share, quiet)
+    if done:
+        log.info("vacuumed %s (dead rows past autovacuum's trigger)", ", ".join(done))
+    return done
+
+
 def analyze_changed_tables(engine: Engine, min_changed: int = MIN_CHANGED, share: float = CHANGED_SHARE,
                            quiet: timedelta = QUIET) -> list[str]:
     """``ANALYZE`` every table whose changed rows passed the trigger; the tables analyzed (none on SQLite: its
     planner has no statistics until ``ANALYZE`` is run once, so it never plans from stale ones)."""
+    done = _each_past(engine, "n_mod_since_analyze", "analyze", "ANALYZE", min_changed, share, quiet)
+    if done:
+        log.info("analyzed %s (rows changed past autovacuum's analyze trigger)", ", ".join(done))
+    return done
+
+
+def _each_past(engine: Engine, counter: str, kind: str, command: str, least: int, share: float,
+               quiet: timedelta) -> list[str]:
+    """``command`` on every table past the trigger, one worker at a time (the others skip); outside a transaction,
+    as ``VACUUM`` must run."""
     if engine.dialect.name != "postgresql":
         return []
     done: list[str] = []
@@ -69,36 +79,11 @@ def analyze_changed_tables(engine: Engine, min_changed: int = MIN_CHANGED, share
         if not c.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY}).scalar():
             return []
         try:
-            names = c.execute(_CHANGED, {"min_changed": min_changed, "share": share,
-                                         "quiet": quiet.total_seconds()}).scalars().all()
+            names = c.execute(text(_PAST.format(counter=counter, kind=kind)),
+                              {"least": least, "share": share, "quiet": quiet.total_seconds()}).scalars().all()
             for name in names:
-                c.exec_driver_sql(f"ANALYZE {_quoted(name)}")  # a sample of the rows; reads and writes go on
+                c.exec_driver_sql(f"{command} " + '"' + str(name).replace('"', '""') + '"')
                 done.append(str(name))
         finally:
             c.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY})
-    if done:
-        log.info("analyzed %s (rows changed past autovacuum's analyze trigger)", ", ".join(done))
-    return done
-
-
-def vacuum_dead_tables(engine: Engine, min_dead: int = MIN_DEAD, share: float = DEAD_SHARE,
-                       quiet: timedelta = QUIET) -> list[str]:
-    """``VACUUM (ANALYZE)`` every table past the trigger; the tables vacuumed (none on SQLite, whose freed pages
-    are reused without it)."""
-    if engine.dialect.name != "postgresql":
-        return []
-    done: list[str] = []
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:  # VACUUM runs outside transactions
-        if not c.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY}).scalar():
-            return []
-        try:
-            names = c.execute(_DEAD, {"min_dead": min_dead, "share": share,
-                                      "quiet": quiet.total_seconds()}).scalars().all()
-            for name in names:
-                c.exec_driver_sql(f"VACUUM (ANALYZE) {_quoted(name)}")  # takes no lock that stops reads or writes
-                done.append(str(name))
-        finally:
-            c.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY})
-    if done:
-        log.info("vacuumed %s (dead rows past autovacuum's trigger)", ", ".join(done))
     return done
