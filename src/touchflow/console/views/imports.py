@@ -205,11 +205,14 @@ async def run(request: Request, me: Me, job_id: str) -> Response:
 
 
 def _progress_context(job: ImportJob) -> dict[str, Any]:
+    # the state first: the import's thread sets the report before it says "done", so a "done" read here comes with
+    # its report (read the other way round, a page could say done and show no counts: a flaky browser test)
+    state = job.state
     report = job.report
     counts = [(label, getattr(report, key)) for key, label in _COUNTS if report is not None and
               (getattr(report, key) or key in ("read", "rejected"))]
     reasons = report.reject_reasons.most_common(5) if report is not None else []
-    return {"job": job, "counts": counts, "reasons": reasons,
+    return {"job": job, "state": state, "counts": counts, "reasons": reasons,
             "has_rejects": report is not None and report.rejects_file is not None}
 
 
