@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 from touchflow.domain.conditions.predicates import Always, Condition, needs_events
 from touchflow.domain.journeys.model import Branch, JourneyDefinition, Wait, WaitEvent
 from touchflow.domain.journeys.parse import parse_journey
-from touchflow.domain.journeys.ports import JourneyRecord
+from touchflow.domain.journeys.ports import InboxEvent, JourneyRecord
 from touchflow.domain.journeys.transitions import Run
 from touchflow.domain.segments.model import ENTERED, LEFT
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.engine.trigger_index import TriggerIndex
 
-__all__ = ["ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
+__all__ = ["ENROLMENT_EVENT", "ActiveJourneys", "JourneyCatalog", "conditions_of", "event_needs", "needs_facts"]
 
 
 log = logging.getLogger(__name__)
 SEGMENT_EVENTS = {"enter": ENTERED, "exit": LEFT}  # a segment trigger is routed as its membership event
+ENROLMENT_EVENT = "enrolment_requested"  # enrolment by API/CLI: into the journey it names, whatever its trigger
 
 
 @dataclass
@@ -31,6 +32,13 @@ class ActiveJourneys:
     entry_by_type: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     by_key: dict[str, str] = field(default_factory=dict)
     triggers: TriggerIndex = field(default_factory=TriggerIndex)  # entry_by_type, narrowed by property values
+    # every event type routing can act on (None: unknown, route everything); the rest leave the inbox unread
+    heard: frozenset[str] | None = None
+
+    def routable(self, inbox: list[InboxEvent]) -> list[InboxEvent]:
+        """The events some journey can act on (ADR 0065)."""
+        heard = self.heard
+        return inbox if heard is None else [e for e in inbox if e.type in heard]
 
 
 class JourneyCatalog:
@@ -39,7 +47,6 @@ class JourneyCatalog:
         self._broken: set[tuple[str, int]] = set()  # current versions that do not load, logged once
         # the last answer of ``active`` and the journey records it was built from: most batches find the same
         self._active: tuple[list[JourneyRecord], ActiveJourneys] | None = None
-        self._heard: tuple[list[JourneyRecord], frozenset[str] | None] | None = None  # likewise, ``heard``
 
     def definition(self, uow: UnitOfWork, journey_id: str, version: int) -> JourneyDefinition:
         key = (journey_id, version)
@@ -80,19 +87,14 @@ class JourneyCatalog:
             if event_type:
                 result.entry_by_type[event_type].append(record.id)
                 result.triggers.add(event_type, record.id, definition)
+        result.heard = self._heard(uow, result)
         self._active = (records, result)
         return result
 
-    def heard(self, uow: UnitOfWork) -> frozenset[str] | None:
-        """Every event type routing can act on now: the entry types of the active journeys, and what any version
-        of them hears (a run finishes on its own version, so an earlier version's waits count). None when a
-        version does not load: then nothing is known to be unheard."""
-        active = self.active(uow)
-        records = self._active[0] if self._active is not None else uow.journeys.all()
-        if self._heard is not None and self._heard[0] == records:
-            return self._heard[1]
-        types: set[str] = set(active.entry_by_type)
-        loaded = True
+    def _heard(self, uow: UnitOfWork, active: ActiveJourneys) -> frozenset[str] | None:
+        """What any published version of the active journeys hears (a run finishes on its own version, so an
+        earlier version's waits count), their entry types and enrolments; None when a version does not load."""
+        types: set[str] = {*active.entry_by_type, ENROLMENT_EVENT}
         for record, _ in active.by_id.values():
             for version in range(1, (record.current_version or 0) + 1):
                 try:
@@ -100,10 +102,8 @@ class JourneyCatalog:
                 except LookupError:
                     continue  # a version number never published
                 except Exception:
-                    loaded = False  # its runs are parked when they are routed; until then hear everything
-        heard = frozenset(types) if loaded else None
-        self._heard = (records, heard)
-        return heard
+                    return None  # its runs are parked when they are routed; until then hear everything
+        return frozenset(types)
 
 
 def conditions_of(definition: JourneyDefinition) -> list[Condition]:

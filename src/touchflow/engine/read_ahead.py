@@ -19,13 +19,12 @@ from touchflow.domain.conditions.predicates import ContactFacts, EventFact
 from touchflow.domain.journeys.model import JourneyDefinition
 from touchflow.domain.journeys.ports import InboxEvent
 from touchflow.domain.journeys.transitions import props_match
-from touchflow.engine.catalog import ActiveJourneys, JourneyCatalog, event_needs
+from touchflow.engine.catalog import ENROLMENT_EVENT, ActiveJourneys, JourneyCatalog, event_needs
 from touchflow.services.context import ServiceContext
 
 __all__ = ["ENROLMENT_EVENT", "ReadAhead", "entry_of", "entry_targets", "read_ahead", "trigger_matches"]
 
 log = logging.getLogger(__name__)
-ENROLMENT_EVENT = "enrolment_requested"
 
 
 @dataclass
@@ -46,8 +45,7 @@ def read_ahead(ctx: ServiceContext, catalog: JourneyCatalog, limit: int, now: da
             if not inbox:
                 return None
             active = catalog.active(uow)
-            heard = catalog.heard(uow)  # the events no journey hears are only taken out (ADR 0065)
-            routed = [e for e in inbox if heard is None or e.type in heard or e.type == ENROLMENT_EVENT]
+            routed = active.routable(inbox)  # the events no journey hears are only taken out (ADR 0065)
             properties = uow.events.properties_of([e.event_id for e in routed]) if routed else {}
             matches: dict[tuple[str, str, int | None], bool] = {}
             entering: set[str] = set()  # contacts an event may enter: their facts are read here

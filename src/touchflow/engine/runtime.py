@@ -162,17 +162,15 @@ class JourneyRuntime:
             self._claimed_events = [e.event_id for e in inbox]
             if not inbox:
                 return report
-            claimed = inbox
+            active = self.catalog.active(uow)
             # events no journey can act on (page views, sends nobody waits for: most of a busy inbox) are taken
             # out without reading their contacts' runs, facts or properties (ADR 0065)
-            if (heard_now := self.catalog.heard(uow)) is not None:
-                inbox = [e for e in inbox if e.type in heard_now or e.type == ENROLMENT_EVENT]
+            claimed, inbox = inbox, active.routable(inbox)
             if not inbox:
                 uow.journeys.delete_inbox([e.seq for e in claimed])
                 uow.commit()
                 report.events = len(claimed)
                 return report
-            active = self.catalog.active(uow)
             contact_ids = {e.contact_id for e in inbox}
             live_runs = uow.journeys.runs_of(contact_ids, statuses=("active", "waiting"))
             if isolate:  # a run whose version cannot be loaded is parked below
