@@ -173,10 +173,11 @@ class Application:
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(started.timestamp())}"[:80]
         report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
         passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services),
-                                           DuplicateSweeper(self.services),
-                                           TableUpkeepPass(self.services, partial(upkeep_tables, self.engine))]
+                                           DuplicateSweeper(self.services)]
+        # vacuum and analyze take as long as the tables are big: a thread of their own, not the tick (ADR 0066)
+        upkeep = [TableUpkeepPass(self.services, partial(upkeep_tables, self.engine))]
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
-                      report_load=report)
+                      upkeep=upkeep, report_load=report)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -18,7 +18,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from touchflow.domain.conditions.predicates import ContactFacts, EventFact
@@ -43,6 +42,7 @@ from touchflow.engine.quarantine import (
 from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, entry_of, entry_targets, read_ahead
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
+from touchflow.engine.tick_report import TickReport
 from touchflow.services.alerts import AlertSweeper
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
@@ -59,30 +59,6 @@ __all__ = ["JourneyRuntime", "TickReport"]
 log = logging.getLogger(__name__)
 PASS_SHARE = 0.05  # seconds of a tick the contact pass and the segment drain each get while they have a backlog
 TICK_BATCHES = 2  # a tick routes and wakes at most this many full batches of each (the rest: the next tick)
-
-
-@dataclass
-class TickReport:
-    events: int = 0
-    entered: int = 0
-    advanced: int = 0
-    timers: int = 0
-    scanned: int = 0
-    dispatched: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def work(self) -> int:
-        return self.events + self.timers + self.scanned + self.dispatched
-
-    def add(self, other: TickReport) -> None:
-        self.events += other.events
-        self.entered += other.entered
-        self.advanced += other.advanced
-        self.timers += other.timers
-        self.scanned += other.scanned
-        self.dispatched += other.dispatched
-        self.errors.extend(other.errors)
 
 
 class JourneyRuntime:
@@ -310,40 +286,54 @@ class JourneyRuntime:
     # --- the loop --------------------------------------------------------------------------------
 
     def tick(self) -> TickReport:
-        """Drain what is due now: events, timers, scans and (if wired) the outbox."""
+        """Drain what is due now: events, timers, scans and (if wired) the outbox. ``spent`` says where the
+        tick's time went, part by part."""
         total = TickReport()
         if self.contact_pass:  # scores, tiers, stages of touched contacts (a backlog: a share per tick); daily: all
-            total.scanned += refresh_due(self.ctx, self._contact_pacer, time.perf_counter() + PASS_SHARE)
+            with total.timed("contacts"):
+                total.scanned += refresh_due(self.ctx, self._contact_pacer, time.perf_counter() + PASS_SHARE)
         # before routing, so entries route in this tick; a backlog drains a share per tick
-        total.scanned += update_segments(self.ctx, pacer=self._segment_pacer, rounds=self._segment_rounds,
-                                         deadline=time.perf_counter() + PASS_SHARE)
+        with total.timed("segments"):
+            total.scanned += update_segments(self.ctx, pacer=self._segment_pacer, rounds=self._segment_rounds,
+                                             deadline=time.perf_counter() + PASS_SHARE)
         # the inbox as it is now (entries the segment drain just queued included), not what arrives meanwhile
-        routed = self._drain(self.route_events, self._route_pacer, self._inbox_size(self.tick_limit))
+        with total.timed("routing"):
+            routed = self._drain(self.route_events, self._route_pacer, self._inbox_size(self.tick_limit))
         total.add(routed)
-        total.add(self._drain(self.run_due, self._due_pacer, self.tick_limit))
-        scans = run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
+        with total.timed("timers"):
+            total.add(self._drain(self.run_due, self._due_pacer, self.tick_limit))
+        with total.timed("scans"):
+            scans = run_scans(self.ctx, self.catalog, self.batch_size, self.pacing)
         total.scanned += scans.evaluated
         total.entered += scans.entered  # entries by scans count as entries (worker --once says so)
-        total.events += report_sla_breaches(self.ctx, self.batch_size)
-        self._sweep_approvals()
+        with total.timed("deadlines"):
+            total.events += report_sla_breaches(self.ctx, self.batch_size)
+        with total.timed("approvals"):
+            self._sweep_approvals()
         for chore in self.passes:
-            total.scanned += chore()
-        self._refresh_metrics()
-        try:
-            self._sweep_alerts()
-        except Exception:  # a failing alert pass must not stop journeys; it is tried again on the next tick
-            log.exception("alert pass failed")
-        try:
-            self._check_experiments()
-        except Exception:  # likewise: an experiment's analysis must not stop journeys
-            log.exception("experiment pass failed")
+            with total.timed(_part_name(chore)):
+                total.scanned += chore()
+        with total.timed("rollups"):
+            self._refresh_metrics()
+        with total.timed("alerts"):
+            try:
+                self._sweep_alerts()
+            except Exception:  # a failing alert pass must not stop journeys; it is tried again on the next tick
+                log.exception("alert pass failed")
+        with total.timed("experiments"):
+            try:
+                self._check_experiments()
+            except Exception:  # likewise: an experiment's analysis must not stop journeys
+                log.exception("experiment pass failed")
         if self.dispatcher is not None:
-            total.dispatched += self.dispatcher.dispatch_all(self.tick_limit)
+            with total.timed("dispatch"):
+                total.dispatched += self.dispatcher.dispatch_all(self.tick_limit)
             # messages just sent may be waited for by runs (message_sent); route them in the same tick, within
             # what is left of the tick's ``tick_limit`` (behind a backlog they wait for the next tick)
             left = self.tick_limit - routed.events
             if left > 0:
-                total.add(self._drain(self.route_events, self._route_pacer, self._inbox_size(left)))
+                with total.timed("routing"):
+                    total.add(self._drain(self.route_events, self._route_pacer, self._inbox_size(left)))
         return total
 
     def _inbox_size(self, at_most: int) -> int:
@@ -416,3 +406,9 @@ class JourneyRuntime:
                 continue
             if report.work == 0:
                 stop.wait(idle_sleep)
+
+
+def _part_name(chore: Callable[[], int]) -> str:
+    """A periodic pass's name in ``TickReport.spent``: its function's name, else its class's (``ReportPass``)."""
+    target = getattr(chore, "func", chore)  # a functools.partial: the function it wraps
+    return str(getattr(target, "__name__", None) or type(target).__name__)

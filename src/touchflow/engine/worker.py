@@ -2,6 +2,10 @@
 
 Run as many as you like against PostgreSQL; they share the work through row locks. On SQLite,
 run one (SQLite has one writer).
+
+Beside the loop, two threads of their own: the daily pass (the audit chain's anchor) and the upkeep passes
+(``VACUUM``/``ANALYZE`` of the store's tables). Upkeep takes as long as the tables are big: in the tick, the first
+vacuum of a month's events partition would stop routing, timers and sends for as long (ADR 0066).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Worker:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05,
                  dispatcher: Dispatcher | None = None, passes: Sequence[Callable[[], int]] = (),
                  daily: Callable[[], object] | None = None, daily_check_s: float = 3600.0,
+                 upkeep: Sequence[Callable[[], object]] = (), upkeep_every_s: float = 15.0,
                  report_load: Callable[[float], object] | None = None, report_every_s: float = 30.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size))
@@ -35,6 +40,9 @@ class Worker:
         # a pass that does its own once-a-day check (the audit chain's anchor): run hourly beside the loop
         self.daily = daily
         self.daily_check_s = daily_check_s
+        # slow store chores (each gates itself by the clock): their own thread, so the tick never waits for them
+        self.upkeep = list(upkeep)
+        self.upkeep_every_s = upkeep_every_s
         # capacity (A8): the share of each window spent inside ticks goes to ``report_load`` (services/capacity.py)
         self.report_load = report_load
         self.report_every_s = report_every_s
@@ -52,8 +60,8 @@ class Worker:
         signal.signal(signal.SIGINT, handle)
 
     def run_once(self, max_ticks: int = 100) -> tuple[TickReport, int]:
-        """Everything due now, then return (for scripts and cron): ticks until nothing is due at this
-        moment any more. Returns the work done and the number of ticks."""
+        """Everything due now, upkeep included, then return (for scripts and cron): ticks until nothing is due
+        at this moment any more. Returns the work done and the number of ticks."""
         total, ticks = TickReport(), 0
         while ticks < max_ticks:
             report = self.runtime.tick()
@@ -62,30 +70,46 @@ class Worker:
             due = self.runtime.next_due()
             if report.work == 0 or due is None or due > self.runtime.ctx.clock.now():
                 break
+        for chore in self.upkeep:
+            with total.timed("upkeep"):
+                chore()
         return total, ticks
 
     def run(self) -> None:
-        if self.daily is not None:
-            threading.Thread(target=self._daily_loop, name="touchflow-daily", daemon=True).start()
+        self.start_side_threads()
         if self.report_load is None:
             self.runtime.run_forever(self.stop, self.idle_sleep)
             return
         while not self.stop.is_set():
             self.tick_and_measure()
 
-    def tick_and_measure(self) -> None:
+    def start_side_threads(self) -> list[threading.Thread]:
+        """The daily pass and the upkeep passes, each in a daemon thread until ``stop`` (``run`` starts them; a
+        caller that drives ``tick_and_measure`` itself starts them here)."""
+        loops = [("touchflow-upkeep", self.upkeep, self.upkeep_every_s, "upkeep pass failed")]
+        if self.daily is not None:
+            loops.append(("touchflow-daily", [self.daily], self.daily_check_s, "daily pass (audit anchor) failed"))
+        threads = [threading.Thread(target=self._side_loop, args=(chores, every, failed), name=name, daemon=True)
+                   for name, chores, every, failed in loops if chores]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def tick_and_measure(self) -> TickReport | None:
         """One tick of ``run``'s loop: the tick's time counts as busy, an idle sleep does not; once a window has
-        passed its busy share is reported (a failed report is logged: the work goes on)."""
+        passed its busy share is reported (a failed report is logged: the work goes on). The tick's report, or
+        None when it failed."""
         started = self._monotonic()
-        work = 0
+        report = None
         try:
-            work = self.runtime.tick().work
+            report = self.runtime.tick()
         except Exception:  # keep the worker alive; the batch rolled back and will be claimed again
             log.exception("journey runtime tick failed")
         self._busy += self._monotonic() - started
-        if work == 0:
+        if report is None or report.work == 0:
             self.stop.wait(self.idle_sleep)
         self._maybe_report()
+        return report
 
     def _maybe_report(self) -> None:
         now = self._monotonic()
@@ -99,14 +123,16 @@ class Worker:
         except Exception:
             log.exception("capacity report failed")
 
-    def _daily_loop(self) -> None:
-        assert self.daily is not None
+    def _side_loop(self, chores: Sequence[Callable[[], object]], every_s: float, failed: str) -> None:
+        """Each chore, then a wait of ``every_s``, until ``stop``. A failure is logged and tried again next turn: an
+        unwritable anchor file or a vacuum that timed out must not stop the worker."""
         while not self.stop.is_set():
-            try:
-                self.daily()
-            except Exception:  # an unwritable anchor file must not stop the worker; it says so each hour
-                log.exception("daily pass (audit anchor) failed")
-            self.stop.wait(self.daily_check_s)
+            for chore in chores:
+                try:
+                    chore()
+                except Exception:
+                    log.exception(failed)
+            self.stop.wait(every_s)
 
     def close(self) -> None:
         """Release the dispatcher's send threads and channel connections."""
