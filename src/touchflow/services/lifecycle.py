@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from touchflow.domain.conditions.predicates import ContactFacts
 from touchflow.domain.scoring.lifecycle import (
     DEFAULT_LIFECYCLE,
     LifecycleConfig,
@@ -54,11 +55,15 @@ def set_lifecycle_config(ctx: ServiceContext, document: Mapping[str, Any], *, ac
 
 
 def stage_chunk(uow: UnitOfWork, config: LifecycleConfig, ids: Sequence[str], scores: Mapping[str, float],
-                now: datetime, span: bool = False) -> list[StageChange]:
+                now: datetime, span: bool = False, facts: Mapping[str, ContactFacts] | None = None
+                ) -> list[StageChange]:
     """History rows for these contacts: stages noticed (set elsewhere) and the machine's moves, in order.
 
-    ``scores`` are the lead scores just computed; conditions read them as ``custom.lead_score``."""
-    facts = uow.journeys.load_facts(ids, config.event_types(), None)
+    ``scores`` are the lead scores just computed; conditions read them as ``custom.lead_score``. ``facts``: loaded
+    by the caller, at least the rules' event types as far back as they read them."""
+    if facts is None:
+        facts = uow.journeys.load_facts(ids, config.event_types(),
+                                        {t: now - back for t, back in config.lookback().items()})
     created = uow.lifecycle.created_at(ids)
     last_seen = uow.lifecycle.last_interactions(ids, NON_INTERACTION, now, span)
     history = uow.lifecycle.last_stage_changes(ids)

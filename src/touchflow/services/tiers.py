@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from touchflow.domain.conditions.predicates import ContactFacts
 from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.scoring.tiers import (
     DEFAULT_TIERS,
@@ -53,18 +54,23 @@ def set_tier_config(ctx: ServiceContext, document: Mapping[str, Any], *, actor: 
     return config
 
 
-def _compute(uow: UnitOfWork, config: TierConfig, ids: Sequence[str], now: datetime,
-             span: bool) -> tuple[dict[str, Tiers], dict[str, Mapping[str, object]]]:
-    facts = uow.journeys.load_facts(ids, config.event_types(), None)
+def _compute(uow: UnitOfWork, config: TierConfig, ids: Sequence[str], now: datetime, span: bool,
+             facts: Mapping[str, ContactFacts] | None = None
+             ) -> tuple[dict[str, Tiers], dict[str, Mapping[str, object]]]:
+    """The tiers of these contacts, and their stored values; ``facts``: loaded by the caller (the contact pass
+    loads once for tiers and stages), at least the config's event types as far back as it reads them."""
+    if facts is None:
+        facts = uow.journeys.load_facts(ids, config.event_types(),
+                                        {t: now - back for t, back in config.lookback().items()})
     counts = uow.lifecycle.interaction_counts(ids, NON_INTERACTION, now - config.activity_window, now, span)
     tiers = {cid: compute_tiers(config, TierFacts(facts[cid], counts.get(cid, 0)), now) for cid in ids}
     return tiers, {cid: facts[cid].values for cid in ids}
 
 
 def tier_chunk(uow: UnitOfWork, config: TierConfig, ids: Sequence[str], now: datetime,
-               span: bool = False) -> dict[str, dict[str, str]]:
+               span: bool = False, facts: Mapping[str, ContactFacts] | None = None) -> dict[str, dict[str, str]]:
     """The tier attributes that differ from what each contact has now: ``{contact: {attribute: value}}``."""
-    tiers, values = _compute(uow, config, ids, now, span)
+    tiers, values = _compute(uow, config, ids, now, span, facts)
     changes: dict[str, dict[str, str]] = {}
     for cid, result in tiers.items():
         wanted = {name: value for name, value in result.attributes().items()

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from touchflow.domain.conditions.predicates import (
     Condition,
@@ -351,8 +351,9 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
     # --- facts for conditions --------------------------------------------------------------------
 
     def load_facts(self, contact_ids: Collection[str], event_types: Collection[str] | None,
-                   since: datetime | None) -> dict[str, ContactFacts]:
-        """Attributes, tags and the events (of the given types, since ``since``) of each contact."""
+                   since: Mapping[str, datetime] | None) -> dict[str, ContactFacts]:
+        """Attributes, tags and the events (of the given types; per type in ``since``, from that time on) of each
+        contact."""
         ids = sorted(set(contact_ids))
         values: dict[str, dict[str, Any]] = {}
         tag_sets: dict[str, set[str]] = defaultdict(set)
@@ -382,8 +383,12 @@ class SqlJourneyRepository(JourneyVersionQueries, JourneyMessageCounts):
                                events.c.id).where(events.c.contact_id.in_(chunk))
                 if event_types is not None:
                     query = query.where(events.c.type.in_(sorted(event_types)))
-                if since is not None:
-                    query = query.where(events.c.occurred_at >= since)
+                bounded = sorted((t, at) for t, at in (since or {}).items()
+                                 if event_types is None or t in event_types)
+                if bounded:  # a type read only so far back: its older events are not loaded
+                    query = query.where(or_(events.c.type.not_in([t for t, _ in bounded]),
+                                            *(and_(events.c.type == t, events.c.occurred_at >= at)
+                                              for t, at in bounded)))
                 for contact_id, etype, at, props, event_id in self._c.execute(query.order_by(events.c.occurred_at)):
                     event_lists[contact_id].append(EventFact(etype, at, props or {}, event_id))  # id: first/last ties
         return {cid: ContactFacts(cid, values.get(cid, {}), frozenset(tag_sets.get(cid, ())),

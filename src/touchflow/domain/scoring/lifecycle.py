@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.conditions.lookback import event_lookback
 from touchflow.domain.conditions.parse import condition_to_data, format_duration, parse_condition, parse_duration
 from touchflow.domain.conditions.predicates import Condition, ContactFacts, EvalContext, evaluate, needs_events
 from touchflow.domain.errors import PathError
@@ -71,6 +72,10 @@ class LifecycleConfig:
     def event_types(self) -> frozenset[str]:
         """The event types the rules read (dormancy reads the last interaction instead)."""
         return frozenset(t for r in self.rules for t in (needs_events(r.when) or ()))
+
+    def lookback(self) -> dict[str, timedelta]:
+        """How far back the rules read each event type; the types not named need all history."""
+        return {t: w for t, w in event_lookback(r.when for r in self.rules).items() if w is not None}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchflow.domain.conditions.lookback import event_lookback
 from touchflow.domain.conditions.parse import condition_to_data, format_duration, parse_condition, parse_duration
 from touchflow.domain.conditions.predicates import (
     Condition,
@@ -61,6 +62,12 @@ class TierConfig:
     def event_types(self) -> frozenset[str]:
         return frozenset({ORDER_EVENT, *(needs_events(self.decision) or ()),
                           *(needs_events(self.consideration) or ())})
+
+    def lookback(self) -> dict[str, timedelta]:
+        """How far back the buying-stage signals read each event type; the types not named need all history
+        (orders: RFM's recency is the last order ever)."""
+        windows = event_lookback([self.decision, self.consideration])
+        return {t: w for t, w in windows.items() if w is not None and t != ORDER_EVENT}
 
 
 @dataclass(frozen=True)
