@@ -11,12 +11,14 @@ goes to a fake provider in this process with 3 % 5xx, 2 % 429 and 20 ms latency)
   → exit), the rest page views of earlier sign-ups that match no trigger;
 * **freshness**: every 10 s one more sign-up, followed until its contact has entered its journey, joined the
   ``signed_up`` segment (the worker's incremental drain) and been sent its SMS: what a marketer waits for;
-* **segments**: fully recomputes the two dynamic segments every ``--full-refresh`` seconds (default 300; a
-  deployment's schedule is hourly). A full recompute reads every contact and the soak adds contacts all the
-  time, so its cost per 10,000 contacts is reported beside its duration;
 * **reports**: refreshes the rollups and reads ``metric_rows`` every 30 s.
 
-The worker runs as ``touchflow worker`` does (``Worker``: its load reports, its upkeep thread) and times each
+The two dynamic segments are fully recomputed on their schedule, every ``--full-refresh`` seconds (default 300; a
+deployment's default is hourly), by the worker's background thread, as ``touchflow worker`` does. A full
+recompute reads every contact and the soak adds contacts all the time, so its cost per 10,000 contacts is
+reported beside its duration.
+
+The worker runs as ``touchflow worker`` does (``Worker``: its load reports, its background thread) and times each
 tick by its parts. Reported per phase: p50/p99 in the first and the last window, the drift of p99, and the p99 of
 the samples that overlap neither a full refresh nor an upkeep pass (the heavy periodic work, whose cost grows
 with the data); where the worker's ticks spent their time, part by part, in each window; each upkeep pass; the
@@ -75,9 +77,10 @@ def _rss_of(pid: int, field: str = "VmRSS") -> float:
 
 
 def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
-    """A worker as ``touchflow worker`` runs it (``Worker``: load reports, the upkeep thread), with the fake SMS
-    provider. Every few seconds it sends what it measured: each tick's start, seconds and parts; each upkeep
-    pass's start, seconds and tables; each busy share it reported."""
+    """A worker as ``touchflow worker`` runs it (``Worker``: load reports, the background thread), with the fake
+    SMS provider. Every few seconds it sends what it measured: each tick's start, seconds and parts; each upkeep
+    pass's start, seconds and tables; each scheduled segment recompute's start, seconds and population; each busy
+    share it reported."""
     from touchflow.bootstrap import bootstrap
     from touchflow.channels.sms import HttpSmsChannel, HttpSmsSettings
     from touchflow.config import Settings
@@ -91,15 +94,25 @@ def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out:
     channels.add("sms", HttpSmsChannel(HttpSmsSettings(sms_url, token, max_batch=500)), rate_per_s=2000,
                  concurrency=2, kind="sms_http")
     composed = app.worker(1000)  # the periodic passes ``touchflow worker`` runs too: reports, retention, upkeep …
-    measured: dict[str, list[Any]] = {"ticks": [], "upkeep": [], "busy": []}
+    measured: dict[str, list[Any]] = {"ticks": [], "upkeep": [], "refresh": [], "busy": []}
 
-    def timed_upkeep(chore: Any) -> Any:
+    def timed(chore: Any) -> Any:
+        """The background pass, timed when it did something: table upkeep with the tables it touched, the
+        scheduled segment recompute with the population it read."""
         def run() -> Any:
             started, t = time.time(), time.perf_counter()
-            done = chore.vacuum() if chore.gate.due() is not None else []
+            if hasattr(chore, "vacuum"):  # TableUpkeepPass: its gate, then the tables
+                done = chore.vacuum() if chore.gate.due() is not None else []
+                if done:
+                    measured["upkeep"].append((started, time.perf_counter() - t, list(done)))
+                return len(done)
+            done = chore()
             if done:
-                measured["upkeep"].append((started, time.perf_counter() - t, list(done)))
-            return len(done)
+                took = time.perf_counter() - t
+                with app.engine.connect() as c:
+                    population = c.exec_driver_sql("SELECT count(*) FROM contacts").scalar_one()
+                measured["refresh"].append((started, took, population))
+            return done
         return run
 
     def report_load(share: float) -> None:
@@ -109,7 +122,7 @@ def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out:
 
     worker = Worker(app.services, 1000, idle_sleep=0.02,
                     dispatcher=Dispatcher(app.services, 1000, channels=channels),
-                    passes=composed.runtime.passes, upkeep=[timed_upkeep(c) for c in composed.upkeep],
+                    passes=composed.runtime.passes, background=[timed(c) for c in composed.background],
                     report_load=report_load)
     worker.stop = stop  # the feeder's event: the upkeep thread stops with the loop
     worker.start_side_threads()
@@ -123,7 +136,7 @@ def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out:
             done.add(report)
         if time.time() - sent > 5:
             out.put(measured)
-            measured, sent = {"ticks": [], "upkeep": [], "busy": []}, time.time()
+            measured, sent = {"ticks": [], "upkeep": [], "refresh": [], "busy": []}, time.time()
     out.put(measured)
     out.put({"work": {"events": done.events, "entered": done.entered, "timers": done.timers,
                       "dispatched": done.dispatched}})
@@ -165,7 +178,7 @@ def main() -> None:
     parser.add_argument("--signups", type=float, default=0.1,
                         help="share of the fed events that are sign-ups entering a journey (each: 2 sends, a timer)")
     parser.add_argument("--full-refresh", type=float, default=300.0,
-                        help="seconds between full recomputes of the dynamic segments")
+                        help="the dynamic segments' refresh_every in seconds (the worker recomputes them on it)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (PostgreSQL: they share the work through SKIP LOCKED claims)")
     parser.add_argument("--warmup", type=float, default=150.0,
@@ -181,8 +194,8 @@ def main() -> None:
     from touchflow.services.ingest import RawItem, record_events
     from touchflow.services.journeys import publish_journey
     from touchflow.services.metrics import metric_rows, refresh_rollups
-    from touchflow.services.segments import create_segment, refresh_segments
-    from touchflow.store.tables import contacts, event_inbox, events, journey_runs, outbox, segment_members, segments
+    from touchflow.services.segments import create_segment
+    from touchflow.store.tables import event_inbox, events, journey_runs, outbox, segment_members, segments
 
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-soak-"))
     admin = None
@@ -207,7 +220,8 @@ def main() -> None:
         publish_journey(app.services, _journey(k), actor="bench")
     for key, condition in (("viewers", {"event": "page_view", "count": ">= 1"}),
                            ("signed_up", {"event": "signup", "count": ">= 1"})):
-        create_segment(app.services, {"key": key, "name": key, "kind": "dynamic", "condition": condition},
+        create_segment(app.services, {"key": key, "name": key, "kind": "dynamic", "condition": condition,
+                                      "refresh_every": f"{round(args.full_refresh)}s"},
                        actor="bench")
     fake = FakeProviders().start()
     fake.set_faults(FaultPlan(error_5xx=0.03, rate_429=0.02, retry_after_s=1, latency_s=0.02, seed=3))
@@ -227,7 +241,7 @@ def main() -> None:
     window = 600.0 if duration - warmup >= 2400 else (duration - warmup) / 4
     first_start, first_end, last_start = started + warmup, started + warmup + window, started + duration - window
     ingest: list[tuple[float, float]] = []
-    refreshes: list[tuple[float, float]] = []  # (at, seconds of a full recompute of both segments)
+    refreshes: list[tuple[float, float]] = []  # (at, seconds of a full recompute of both segments: the worker's)
     per_contacts: list[tuple[float, float]] = []  # (at, the same per 10,000 contacts)
     lags: dict[str, list[tuple[float, float]]] = {"entered journey": [], "joined segment": [], "sms sent": []}
     probed: list[int] = []  # the freshness sign-ups stored (acknowledged like the feed's)
@@ -237,16 +251,6 @@ def main() -> None:
     backlog: list[tuple[float, int]] = []  # (at, inbox rows waiting)
     acknowledged = 0  # a count, not the ids: a list of 600,000 ids grew the feeder by 50 MB in ten minutes
     halt = threading.Event()
-
-    def full_refresh() -> None:
-        while not halt.wait(args.full_refresh):
-            with app.engine.connect() as c:
-                population = c.execute(select(func.count()).select_from(contacts)).scalar_one()
-            at, t = time.time(), time.perf_counter()
-            refresh_segments(app.services)
-            took = time.perf_counter() - t
-            refreshes.append((at, took))
-            per_contacts.append((at, took / max(1, population) * 10_000))
 
     def freshness() -> None:
         """A sign-up every 10 s, followed until a marketer would see it: in its journey, its segment, its SMS."""
@@ -298,7 +302,7 @@ def main() -> None:
                                     c.execute(select(func.count()).select_from(event_inbox)).scalar_one()))
 
     threads = [threading.Thread(target=target, daemon=True)
-               for target in (periodic, sample_rss, full_refresh, freshness)]
+               for target in (periodic, sample_rss, freshness)]
     for thread in threads:
         thread.start()
     n = rejected = signed_up = 0
@@ -352,6 +356,8 @@ def main() -> None:
                 parts += part["ticks"]
                 ticks += [(at, seconds) for at, seconds, _ in part["ticks"]]
                 upkeeps += part["upkeep"]
+                refreshes += [(at, took) for at, took, _ in part["refresh"]]
+                per_contacts += [(at, took / max(1, population) * 10_000) for at, took, population in part["refresh"]]
                 busy += part["busy"]
         for worker in workers:
             if unfinished:

@@ -31,6 +31,7 @@ from touchflow.services.context import ServiceContext
 from touchflow.services.duplicate_index import DuplicateSweeper
 from touchflow.services.retention import RetentionPass
 from touchflow.services.secrets import Rotation, reseal_after_rotation
+from touchflow.services.segments import refresh_scheduled
 from touchflow.services.table_upkeep import TableUpkeepPass
 from touchflow.store import schema
 from touchflow.store.channel_limits import shared_limits
@@ -174,10 +175,12 @@ class Application:
         report = partial(report_load, self.services, worker_id, socket.gethostname(), os.getpid(), started)
         passes: list[Callable[[], int]] = [reports, notices, connectors, writeback, RetentionPass(self.services),
                                            DuplicateSweeper(self.services)]
-        # vacuum and analyze take as long as the tables are big: a thread of their own, not the tick (ADR 0066)
-        upkeep = [TableUpkeepPass(self.services, partial(upkeep_tables, self.engine))]
+        # vacuum, analyze and the segments' scheduled recomputes take as long as the data is big: a thread of
+        # their own, not the tick (ADR 0066)
+        background: list[Callable[[], object]] = [TableUpkeepPass(self.services, partial(upkeep_tables, self.engine)),
+                                                  partial(refresh_scheduled, self.services)]
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
-                      upkeep=upkeep, report_load=report)
+                      background=background, scheduled_refresh=False, report_load=report)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -42,7 +42,7 @@ def _size(engine: Engine) -> int:
 
 
 def test_an_emptied_queue_is_vacuumed_and_its_space_reused(app: Application) -> None:
-    assert any(isinstance(chore, TableUpkeepPass) for chore in app.worker().upkeep)
+    assert any(isinstance(chore, TableUpkeepPass) for chore in app.worker().background)
     if app.engine.dialect.name != "postgresql":
         assert vacuum_dead_tables(app.engine) == []  # SQLite reuses freed pages by itself
         return
@@ -76,7 +76,7 @@ def test_a_table_analyzed_empty_is_analyzed_again_once_its_rows_changed(app: App
     """The hour-long soak: this month's events partition kept the statistics of its creation (empty), and the
     planner read a few contacts' events by scanning the whole partition. The pass analyzes past autovacuum's
     analyze trigger; the planner's row count is then the table's."""
-    assert any(isinstance(chore, TableUpkeepPass) for chore in app.worker().upkeep)
+    assert any(isinstance(chore, TableUpkeepPass) for chore in app.worker().background)
     if app.engine.dialect.name != "postgresql":
         assert analyze_changed_tables(app.engine) == []
         return

@@ -42,7 +42,7 @@ from touchflow.engine.quarantine import (
 from touchflow.engine.read_ahead import ENROLMENT_EVENT, ReadAhead, entry_of, entry_targets, read_ahead
 from touchflow.engine.scans import SCAN_KINDS, ScanPacing, run_scans
 from touchflow.engine.steps import StepBatch
-from touchflow.engine.tick_report import TickReport
+from touchflow.engine.tick_report import TickReport, part_name
 from touchflow.services.alerts import AlertSweeper
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
@@ -63,11 +63,14 @@ TICK_BATCHES = 2  # a tick routes and wakes at most this many full batches of ea
 
 class JourneyRuntime:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, dispatcher: Dispatcher | None = None,
-                 contact_pass: bool = True, pace_scans: bool = False, tick_limit: int | None = None) -> None:
+                 contact_pass: bool = True, pace_scans: bool = False, tick_limit: int | None = None,
+                 scheduled_refresh: bool = True) -> None:
         # at most this many inbox events and this many due runs per tick (and never events that arrived after
         # the tick began): a steady feed cannot keep one tick routing while timers and dispatch wait
         self.tick_limit = tick_limit or TICK_BATCHES * batch_size
         self.contact_pass = contact_pass  # scores, tiers, stages each tick (the sandbox may leave it out)
+        # segments' scheduled full recomputes in the tick (the sandbox); a worker runs them beside it (ADR 0066)
+        self.scheduled_refresh = scheduled_refresh
         # the sandbox skips inactivity scans that provably enter nobody (see ScanPacing); a worker does not
         self.pacing = ScanPacing() if pace_scans else None
         self.ctx = ctx
@@ -295,7 +298,8 @@ class JourneyRuntime:
         # before routing, so entries route in this tick; a backlog drains a share per tick
         with total.timed("segments"):
             total.scanned += update_segments(self.ctx, pacer=self._segment_pacer, rounds=self._segment_rounds,
-                                             deadline=time.perf_counter() + PASS_SHARE)
+                                             deadline=time.perf_counter() + PASS_SHARE,
+                                             scheduled=self.scheduled_refresh)
         # the inbox as it is now (entries the segment drain just queued included), not what arrives meanwhile
         with total.timed("routing"):
             routed = self._drain(self.route_events, self._route_pacer, self._inbox_size(self.tick_limit))
@@ -311,7 +315,7 @@ class JourneyRuntime:
         with total.timed("approvals"):
             self._sweep_approvals()
         for chore in self.passes:
-            with total.timed(_part_name(chore)):
+            with total.timed(part_name(chore)):
                 total.scanned += chore()
         with total.timed("rollups"):
             self._refresh_metrics()
@@ -387,7 +391,7 @@ class JourneyRuntime:
                 if self.pacing is not None and journey_id in scheduled:
                     at = self.pacing.plan(uow, journey_id, definition, at, now)
                 found.append(at)
-        if (at := segments_due_at(self.ctx)) is not None:
+        if (at := segments_due_at(self.ctx, self.scheduled_refresh)) is not None:
             found.append(at)
         if self.contact_pass:
             found.append(contact_pass_due_at(self.ctx))
@@ -407,8 +411,3 @@ class JourneyRuntime:
             if report.work == 0:
                 stop.wait(idle_sleep)
 
-
-def _part_name(chore: Callable[[], int]) -> str:
-    """A periodic pass's name in ``TickReport.spent``: its function's name, else its class's (``ReportPass``)."""
-    target = getattr(chore, "func", chore)  # a functools.partial: the function it wraps
-    return str(getattr(target, "__name__", None) or type(target).__name__)

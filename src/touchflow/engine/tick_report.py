@@ -8,11 +8,11 @@ soak), without a profiler attached to a production worker.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-__all__ = ["TickReport"]
+__all__ = ["TickReport", "part_name"]
 
 
 @dataclass
@@ -49,3 +49,9 @@ class TickReport:
             yield
         finally:
             self.spent[part] = self.spent.get(part, 0.0) + time.perf_counter() - started
+
+
+def part_name(chore: Callable[[], object]) -> str:
+    """A periodic pass's name in ``TickReport.spent``: its function's name, else its class's (``ReportPass``)."""
+    target = getattr(chore, "func", chore)  # a functools.partial: the function it wraps
+    return str(getattr(target, "__name__", None) or type(target).__name__)

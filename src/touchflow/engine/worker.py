@@ -3,9 +3,10 @@
 Run as many as you like against PostgreSQL; they share the work through row locks. On SQLite,
 run one (SQLite has one writer).
 
-Beside the loop, two threads of their own: the daily pass (the audit chain's anchor) and the upkeep passes
-(``VACUUM``/``ANALYZE`` of the store's tables). Upkeep takes as long as the tables are big: in the tick, the first
-vacuum of a month's events partition would stop routing, timers and sends for as long (ADR 0066).
+Beside the loop, two threads of their own: the daily pass (the audit chain's anchor) and the background passes
+(``VACUUM``/``ANALYZE`` of the store's tables, the segments' scheduled full recomputes). Each takes as long as the
+data is big: in the tick, the first vacuum of a month's events partition or the hourly recompute of twenty
+segments would stop routing, timers and sends for as long (ADR 0066).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import FrameType
 
 from touchflow.engine.dispatcher import Dispatcher
 from touchflow.engine.runtime import JourneyRuntime, TickReport
+from touchflow.engine.tick_report import part_name
 from touchflow.services.context import ServiceContext
 
 __all__ = ["Worker"]
@@ -30,19 +32,21 @@ class Worker:
     def __init__(self, ctx: ServiceContext, batch_size: int = 1000, idle_sleep: float = 0.05,
                  dispatcher: Dispatcher | None = None, passes: Sequence[Callable[[], int]] = (),
                  daily: Callable[[], object] | None = None, daily_check_s: float = 3600.0,
-                 upkeep: Sequence[Callable[[], object]] = (), upkeep_every_s: float = 15.0,
+                 background: Sequence[Callable[[], object]] = (), background_every_s: float = 15.0,
+                 scheduled_refresh: bool = True,
                  report_load: Callable[[float], object] | None = None, report_every_s: float = 30.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size))
+        self.runtime = JourneyRuntime(ctx, batch_size, dispatcher=dispatcher or Dispatcher(ctx, batch_size),
+                                      scheduled_refresh=scheduled_refresh)
         self.runtime.passes.extend(passes)
         self.idle_sleep = idle_sleep
         self.stop = threading.Event()
         # a pass that does its own once-a-day check (the audit chain's anchor): run hourly beside the loop
         self.daily = daily
         self.daily_check_s = daily_check_s
-        # slow store chores (each gates itself by the clock): their own thread, so the tick never waits for them
-        self.upkeep = list(upkeep)
-        self.upkeep_every_s = upkeep_every_s
+        # slow chores (each gates itself by the clock): their own thread, so the tick never waits for them
+        self.background = list(background)
+        self.background_every_s = background_every_s
         # capacity (A8): the share of each window spent inside ticks goes to ``report_load`` (services/capacity.py)
         self.report_load = report_load
         self.report_every_s = report_every_s
@@ -60,8 +64,8 @@ class Worker:
         signal.signal(signal.SIGINT, handle)
 
     def run_once(self, max_ticks: int = 100) -> tuple[TickReport, int]:
-        """Everything due now, upkeep included, then return (for scripts and cron): ticks until nothing is due
-        at this moment any more. Returns the work done and the number of ticks."""
+        """Everything due now, the background passes included, then return (for scripts and cron): ticks until
+        nothing is due at this moment any more. Returns the work done and the number of ticks."""
         total, ticks = TickReport(), 0
         while ticks < max_ticks:
             report = self.runtime.tick()
@@ -70,8 +74,8 @@ class Worker:
             due = self.runtime.next_due()
             if report.work == 0 or due is None or due > self.runtime.ctx.clock.now():
                 break
-        for chore in self.upkeep:
-            with total.timed("upkeep"):
+        for chore in self.background:
+            with total.timed(part_name(chore)):
                 chore()
         return total, ticks
 
@@ -84,9 +88,9 @@ class Worker:
             self.tick_and_measure()
 
     def start_side_threads(self) -> list[threading.Thread]:
-        """The daily pass and the upkeep passes, each in a daemon thread until ``stop`` (``run`` starts them; a
-        caller that drives ``tick_and_measure`` itself starts them here)."""
-        loops = [("touchflow-upkeep", self.upkeep, self.upkeep_every_s, "upkeep pass failed")]
+        """The daily pass and the background passes, each in a daemon thread until ``stop`` (``run`` starts them;
+        a caller that drives ``tick_and_measure`` itself starts them here)."""
+        loops = [("touchflow-background", self.background, self.background_every_s, "background pass failed")]
         if self.daily is not None:
             loops.append(("touchflow-daily", [self.daily], self.daily_check_s, "daily pass (audit anchor) failed"))
         threads = [threading.Thread(target=self._side_loop, args=(chores, every, failed), name=name, daemon=True)

@@ -8,7 +8,8 @@ Freshness (S-requirements, D4) has two paths, both here:
   and re-evaluates only those contacts, segment by segment in nesting order;
 * **scheduled** — every dynamic segment is fully recomputed every ``refresh_every`` (1 h by
   default), which also catches what only time changes ("no purchase in 90 days" becomes true
-  on the 91st day without any new event).
+  on the 91st day without any new event). A worker runs it in its background thread
+  (``refresh_scheduled``), the sandbox in its tick.
 
 Entering and leaving write ``segment_entered`` / ``segment_left`` events (property ``segment``)
 into the event store and the journey inbox in the same transaction, so segment-triggered journeys
@@ -53,6 +54,7 @@ __all__ = [
     "list_segments",
     "mark_contacts_changed",
     "preview_segment",
+    "refresh_scheduled",
     "refresh_segment",
     "refresh_segments",
     "remove_members",
@@ -315,9 +317,12 @@ def _mark_nesting(uow: UnitOfWork, key: str, change: MembershipChange, now: date
 
 
 def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes: int = 20,
-                    pacer: Pacer | None = None, deadline: float | None = None, rounds: Pacer | None = None) -> int:
-    """The worker's step: drain the dirty-contact queue, then fully recompute up to ``max_refreshes``
-    segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when idle).
+                    pacer: Pacer | None = None, deadline: float | None = None, rounds: Pacer | None = None,
+                    scheduled: bool = True) -> int:
+    """The tick's step: drain the dirty-contact queue, then (``scheduled``) fully recompute up to
+    ``max_refreshes`` segments whose scheduled refresh is due, in one pass. Returns how much work it did (0 when
+    idle). A worker leaves the scheduled recomputes to its background thread (``refresh_scheduled``, ADR 0066):
+    one takes as long as the population is big, and the tick would wait for it.
 
     The queue drains in rounds of at most ``batch_size`` rows, sized by ``rounds`` so that a round takes about
     ``ROUND_BUDGET``; on a shared SQLite file a round evaluates in a read snapshot and writes in short
@@ -335,18 +340,24 @@ def update_segments(ctx: ServiceContext, batch_size: int = 50_000, max_refreshes
         work, finished = rounds.drive(lambda size: drain_round(ctx, size, writes), deadline)
         if not finished:
             return work
+    return work + (refresh_scheduled(ctx, max_refreshes) if scheduled else 0)
+
+
+def refresh_scheduled(ctx: ServiceContext, max_refreshes: int = 20) -> int:
+    """Fully recompute up to ``max_refreshes`` dynamic segments whose scheduled refresh is due; how many."""
     with ctx.reader() as uow:
         due = [r.key for r in uow.segments.due_for_refresh(ctx.clock.now(), max_refreshes)]
-    if due:
-        work += len(refresh_segments(ctx, due))
-    return work
+    return len(refresh_segments(ctx, due)) if due else 0
 
 
-def segments_due_at(ctx: ServiceContext) -> datetime | None:
-    """When ``update_segments`` next has work: now while changed contacts wait, else the next scheduled refresh."""
+def segments_due_at(ctx: ServiceContext, scheduled: bool = True) -> datetime | None:
+    """When ``update_segments`` next has work: now while changed contacts wait, else (``scheduled``) the next
+    scheduled refresh."""
     now = ctx.clock.now()
     with ctx.reader() as uow:
         if uow.segments.dirty_size(1):
             return now
+        if not scheduled:
+            return None
         due = uow.segments.due_for_refresh(now + timedelta(days=36500), 1)
     return due[0].next_refresh_at if due else None
