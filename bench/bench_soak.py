@@ -123,7 +123,7 @@ def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out:
     worker = Worker(app.services, 1000, idle_sleep=0.02,
                     dispatcher=Dispatcher(app.services, 1000, channels=channels),
                     passes=composed.runtime.passes, background=[timed(c) for c in composed.background],
-                    report_load=report_load)
+                    scheduled_refresh=False, report_load=report_load)  # as composed: recomputes in the background
     worker.stop = stop  # the feeder's event: the upkeep thread stops with the loop
     worker.start_side_threads()
     done = TickReport()
