@@ -410,4 +410,3 @@ class JourneyRuntime:
                 continue
             if report.work == 0:
                 stop.wait(idle_sleep)
-

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from touchflow.domain.conditions.lookback import read_since
 from touchflow.domain.conditions.predicates import ContactFacts
 from touchflow.domain.scoring.lifecycle import (
     DEFAULT_LIFECYCLE,
@@ -62,8 +63,7 @@ def stage_chunk(uow: UnitOfWork, config: LifecycleConfig, ids: Sequence[str], sc
     ``scores`` are the lead scores just computed; conditions read them as ``custom.lead_score``. ``facts``: loaded
     by the caller, at least the rules' event types as far back as they read them."""
     if facts is None:
-        facts = uow.journeys.load_facts(ids, config.event_types(),
-                                        {t: now - back for t, back in config.lookback().items()})
+        facts = uow.journeys.load_facts(ids, config.event_types(), read_since(config.lookback(), now))
     created = uow.lifecycle.created_at(ids)
     last_seen = uow.lifecycle.last_interactions(ids, NON_INTERACTION, now, span)
     history = uow.lifecycle.last_stage_changes(ids)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.domain.conditions.lookback import one_read
+from touchflow.domain.conditions.lookback import one_read, read_since
 from touchflow.domain.contacts import Stamp
 from touchflow.domain.events import EventInput
 from touchflow.domain.scoring.ports import StageChange
@@ -61,7 +61,7 @@ def refresh_contacts(uow: UnitOfWork, ctx: ServiceContext, ids: Sequence[str], n
     # one read of the contacts for tiers and stages: both readers' event types, each as far back as either reads
     types, lookback = one_read([(tiers.event_types(), tiers.lookback()),
                                 (lifecycle.event_types(), lifecycle.lookback())])
-    facts = uow.journeys.load_facts(ids, types, {t: now - back for t, back in lookback.items()})
+    facts = uow.journeys.load_facts(ids, types, read_since(lookback, now))
     tier_changes = tier_chunk(uow, tiers, ids, now, span, facts)
     moves = stage_chunk(uow, lifecycle, ids, scores, now, span, facts)
     final_stage = {m.contact_id: m.stage for m in moves if m.rule != "set_elsewhere"}

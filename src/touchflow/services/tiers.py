@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from touchflow.domain.conditions.lookback import read_since
 from touchflow.domain.conditions.predicates import ContactFacts
 from touchflow.domain.events import EVENT_CATALOGUE
 from touchflow.domain.scoring.tiers import (
@@ -60,8 +61,7 @@ def _compute(uow: UnitOfWork, config: TierConfig, ids: Sequence[str], now: datet
     """The tiers of these contacts, and their stored values; ``facts``: loaded by the caller (the contact pass
     loads once for tiers and stages), at least the config's event types as far back as it reads them."""
     if facts is None:
-        facts = uow.journeys.load_facts(ids, config.event_types(),
-                                        {t: now - back for t, back in config.lookback().items()})
+        facts = uow.journeys.load_facts(ids, config.event_types(), read_since(config.lookback(), now))
     counts = uow.lifecycle.interaction_counts(ids, NON_INTERACTION, now - config.activity_window, now, span)
     tiers = {cid: compute_tiers(config, TierFacts(facts[cid], counts.get(cid, 0)), now) for cid in ids}
     return tiers, {cid: facts[cid].values for cid in ids}

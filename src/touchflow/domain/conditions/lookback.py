@@ -4,13 +4,13 @@ A condition like "3 page views within 30 days" needs the last 30 days of page vi
 history. The contact pass evaluates tiers and lifecycle rules for every contact an event touches, so reading all
 history made each evaluation slower with every month a contact stays (issue 17: "facts loaded only for what is
 read"). ``event_lookback`` says how far each type is read; ``one_read`` merges several readers' needs into the
-one load they can share.
+one load they can share; ``read_since`` turns the windows into the times a load starts from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from touchflow.domain.conditions.predicates import (
     ENGAGEMENT_EVENTS,
@@ -22,7 +22,7 @@ from touchflow.domain.conditions.predicates import (
     walk,
 )
 
-__all__ = ["event_lookback", "one_read"]
+__all__ = ["event_lookback", "one_read", "read_since"]
 
 
 def event_lookback(conditions: Iterable[Condition]) -> dict[str, timedelta | None]:
@@ -61,3 +61,8 @@ def one_read(reads: Iterable[tuple[Collection[str], Mapping[str, timedelta]]]
             else:
                 back[event_type] = max(window, back.get(event_type, window))
     return frozenset(types), {t: w for t, w in back.items() if t not in unbounded}
+
+
+def read_since(lookback: Mapping[str, timedelta], now: datetime) -> dict[str, datetime]:
+    """``load_facts``'s ``since``: per bounded type, the earliest time its window reaches back to at ``now``."""
+    return {event_type: now - window for event_type, window in lookback.items()}
