@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.e2e.accounts_support import make_user
 from tests.e2e.console_browser_support import live_chromium, needs_chromium
 from tests.e2e.test_builder_browser import PAGE, RULE_A, _announced, _wait_yaml
@@ -90,7 +92,7 @@ def test_rule_a_by_drag_and_drop_from_an_empty_canvas(app: Application, clock: V
         page.get_by_role("button", name="适应窗口", exact=True).click()  # all six in view before drawing edges
         for source, edge, target in EDGES:
             drag_edge(page, source, edge, target)
-        assert page.locator(".react-flow__edge").count() == len(EDGES)
+        expect(page.locator(".react-flow__edge")).to_have_count(len(EDGES))
         page.locator('[data-errors="0"]').wait_for()
         page.locator("[data-save]").click()
         page.wait_for_function("() => document.querySelector('[data-announce]').textContent === '草稿已保存'")

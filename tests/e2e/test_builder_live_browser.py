@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from tests.e2e.accounts_support import make_user
 from tests.e2e.console_browser_support import axe_violations, builder_canvas, needs_chromium, screenshot
 from tests.e2e.journey_support import seed_live
@@ -33,7 +35,7 @@ def test_live_badges_and_acting_on_who_waits(app: Application, clock: VirtualClo
         waiting = page.locator('[data-node-id="wait_engagement"] [data-live-count="waiting"]').inner_text()
         assert waiting == "等待中 2"
         assert page.locator("#tf-live-from").input_value() == (end - timedelta(days=29)).isoformat()
-        assert page.locator(".react-flow__edge-text", has_text="on_timeout · 3").count() == 1
+        expect(page.locator(".react-flow__edge-text", has_text="on_timeout · 3")).to_have_count(1)
         page.locator('[data-node-id="wait_engagement"]').click()
         rows = page.locator('[data-waiting="wait_engagement"] [data-waiting-contact]')
         rows.first.wait_for()

@@ -4,6 +4,8 @@ is confirmed there and makes v2, an immutable version with its audit row."""
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from tests.e2e.accounts_support import make_user
 from tests.e2e.console_browser_support import axe_violations, live_chromium, needs_chromium, screenshot
 from tests.e2e.test_builder_browser import PAGE, RULE_A, _announced
@@ -63,8 +65,9 @@ def test_publish_v2_from_the_canvas_after_seeing_the_diff_drawn(app: Application
         ghost = page.locator('.react-flow__node.tf-diff-removed[data-id="ghost:cs_task"]')
         assert ghost.count() == 1 and "cs_task" in str(ghost.text_content())
         assert page.locator(".react-flow__node.tf-diff-added, .react-flow__node.tf-diff-changed").count() == 2
-        assert page.locator(".react-flow__edge.tf-diff-removed").count() == 2  # wecom → cs_task → done
-        assert page.locator(".react-flow__edge.tf-diff-added").count() == 2  # wecom → tag → done
+        # edges are drawn a frame after the ghost node they end at is measured: wait for them, not just the nodes
+        expect(page.locator(".react-flow__edge.tf-diff-removed")).to_have_count(2)  # wecom → cs_task → done
+        expect(page.locator(".react-flow__edge.tf-diff-added")).to_have_count(2)  # wecom → tag → done
         assert page.locator("[data-diff-changed=wait_engagement]").text_content() == "~ wait_engagement: timeout"
         assert "-    timeout: 3d" in str(page.locator("[data-yaml-diff]").text_content())
         assert axe_violations(page) == []

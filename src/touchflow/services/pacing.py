@@ -43,10 +43,12 @@ class Pacer:
     ``REST``: a waiting writer tries every half millisecond and takes it (ADR 0021, 0061)."""
 
     def __init__(self, start: int = 100, low: int = 10, high: int = 5000, budget: float = WRITE_BUDGET,
-                 rest: bool = False, held: Callable[[], float] | None = None) -> None:
+                 rest: bool = False, held: Callable[[], float] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.size = start
         self.low, self.high, self.budget, self.rest = low, high, budget, rest
         self.held = held
+        self.sleep = sleep
         self.last = 0.0
 
     def mark(self) -> float:
@@ -63,7 +65,7 @@ class Pacer:
     def pause(self) -> None:
         """Between two chunks of a backlog: leave the write lock free for a moment (with ``rest``)."""
         if self.rest and self.last > 0:
-            time.sleep(min(self.last, REST))
+            self.sleep(min(self.last, REST))
 
     def drive(self, step: Callable[[int], tuple[int, bool]], deadline: float | None = None) -> tuple[int, bool]:
         """Run ``step(size)`` chunk after chunk, pausing between them, until it reports nothing more to do or
