@@ -43,6 +43,36 @@ def test_a_planned_pass_sharing_leaves_and_scans_selects_what_the_python_evaluat
             assert evaluator.members(cond) == select_python(cond, dataset)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(conds=st.lists(conditions, min_size=1, max_size=3), size=st.integers(1, 15))
+def test_a_pass_range_by_range_streaming_small_chunks_selects_what_one_pass_over_everyone_selects(
+        app: Application, dataset: Dataset, conds: list[Condition], size: int) -> None:
+    """A pass over contact-id ranges of ``size`` (ADR 0068), each scan streamed three rows a fetch so that a
+    window's start falls inside a chunk: the ranges' members together are the Python evaluator's."""
+    import touchflow.store.event_groups as event_groups
+    from touchflow.store.segment_sets import contact_ranges
+
+    assume(all(SetEvaluator.supports(c) for c in conds))
+    streaming = event_groups._FETCH
+    event_groups._FETCH = 3
+    try:
+        with app.engine.connect() as c:
+            ranges = contact_ranges(c, size)
+            assert len(ranges) == -(-len(dataset.facts) // size)  # every range holds `size` contacts but the last
+            found: list[set[str]] = [set() for _ in conds]
+            for between in ranges:
+                evaluator = SetEvaluator(c, CTX, between)
+                evaluator.plan(conds)
+                for i, cond in enumerate(conds):
+                    part = evaluator.members(cond)
+                    assert not part & found[i]  # the ranges do not overlap
+                    found[i] |= part
+    finally:
+        event_groups._FETCH = streaming
+    for cond, members in zip(conds, found, strict=True):
+        assert members == select_python(cond, dataset), cond
+
+
 def test_one_grouped_scan_answers_every_window_count_and_sum_over_one_event_type(app: Application,
                                                                                 dataset: Dataset) -> None:
     from datetime import timedelta

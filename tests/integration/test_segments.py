@@ -330,3 +330,43 @@ def test_a_pass_over_segments_sharing_event_scans_equals_each_ones_preview(app: 
         assert {c for c, _ in segment_members(app.services, key)} == set(expected.sample), key
     assert member_names(app, "lapsed") == {"ann", "bob", "cai"}  # cai's orders are 30+ days old now
     assert member_names(app, "repeat_buyers") == {"ann", "bob", "cai"}
+
+
+def test_a_full_recompute_a_few_contacts_at_a_time_equals_one_over_everyone(
+        app: Application, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduled pass evaluates one contact-id range at a time so its memory follows the range, not the
+    population (ADR 0068): in ranges of three contacts, windows, absences, sums and nesting (an inner
+    segment's fresh members read range by range) must come out as one pass over everyone says."""
+    import random
+
+    import touchflow.store.segments as store_segments
+    from touchflow.services.segments import refresh_segments
+    from touchflow.store.segment_sets import contact_ranges
+
+    rnd = random.Random(7)
+    names = [f"p{i}" for i in range(14)]
+    for name in names:
+        people(app, name, city=rnd.choice(["上海", "北京"]))
+    for key, condition in RANDOM_SEGMENTS:
+        create_segment(app.services, {"key": key, "name": key, "condition": condition}, actor="t")
+    before = {key: {c for c, _ in segment_members(app.services, key, limit=100)} for key, _ in RANDOM_SEGMENTS}
+    items = []
+    for i in range(60):
+        kind = rnd.choice(["page_view", "content_download", "order_paid"])
+        props = {"order_id": f"o{i}", "amount": rnd.choice([150, 90, -150])} if kind == "order_paid" \
+            else {"content_id": "wp1"} if kind == "content_download" else {"url": "/"}
+        items.append(RawItem({"id": f"ranged-{i}", "type": kind, "email": f"{rnd.choice(names)}@seg.test",
+                              "occurred_at": (clock.now() - timedelta(days=rnd.uniform(0, 60))).isoformat(),
+                              "properties": props}))
+    assert record_events(app.services, "web", items).accepted == len(items)
+    clock.advance(timedelta(days=20))  # windows move too
+    expected = {key: set(preview_segment(app.services, {"key": key, "name": key, "condition": condition}, 100).sample)
+                for key, condition in RANDOM_SEGMENTS}
+    assert any(expected[key] != before[key] for key in expected)  # the pass has work to do
+    with app.engine.connect() as c:
+        ranges = contact_ranges(c, 3)
+    assert len(ranges) == 5 and ranges[0][0] is None and ranges[-1][1] is None  # 14 contacts, 3 a range
+    monkeypatch.setattr(store_segments, "RANGE_CONTACTS", 3)
+    refresh_segments(app.services)
+    for key, _ in RANDOM_SEGMENTS:
+        assert {c for c, _ in segment_members(app.services, key, limit=100)} == expected[key], key

@@ -4,7 +4,8 @@ Twenty segments often read one event type through several windows — orders in 
 counted and summed. ``EventGroup`` reads the widest window once, in ``occurred_at`` order (the order
 of the covering (type, occurred_at, contact_id) index, so no sort), with one true/false column per
 narrower window and one column per summed property. Because the rows are in time order, each window
-is a *suffix* of them, found by bisection; counts are a ``Counter`` over that suffix of contact ids.
+is a *suffix* of every fetched chunk, found by bisection; counts are a ``Counter`` updated with that
+suffix of contact ids as the rows stream, so memory follows the contacts, not the events.
 
 Why not ``GROUP BY contact_id`` in SQL: the index is ordered by time, not by contact, so SQLite
 groups through a temporary B-tree — measured at 1M contacts / 10M events, ``SELECT DISTINCT
@@ -17,12 +18,12 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, Select, select
 
 from touchflow.domain.conditions.predicates import EvalContext, EventCount, EventSum, PropFilter
 from touchflow.domain.segments.contact_sets import ContactSet
@@ -38,6 +39,7 @@ OPS: Mapping[str, Callable[[Any, Any], Any]] = {  # on numbers and on SQL expres
 GroupKey = tuple[str, tuple[PropFilter, ...]]  # (event type, where)
 _EXISTS = {("gte", 1), ("gt", 0), ("ne", 0)}  # "at least one": the set of ids is the answer
 _ABSENT = {("eq", 0), ("lt", 1), ("lte", 0)}  # "none": everyone but that set
+_FETCH = 10_000  # rows a fetch: the scan streams, so the pass never holds a window's rows
 
 def group_key(leaf: EventCount | EventSum) -> GroupKey:
     return leaf.event_type, leaf.where
@@ -51,71 +53,86 @@ def _window_key(within: timedelta | None) -> float:
 
 @dataclass
 class EventGroup:
-    """The leaves of one (type, where) that a pass reads, and — once loaded — the rows they share."""
+    """The leaves of one (type, where) that a pass reads, and — once loaded — what they need of the rows:
+    per window, each contact's event count and, per summed property, its total."""
 
     key: GroupKey
     leaves: set[EventCount | EventSum]
-    ids: list[str] | None = None  # contact id per matching event, oldest first
-    _starts: dict[timedelta | None, int] = field(default_factory=dict)  # window -> first row inside it
-    _amounts: dict[str, list[Any]] = field(default_factory=dict)
+    loaded: bool = False
     _counts: dict[timedelta | None, Counter[str]] = field(default_factory=dict)
+    _totals: dict[tuple[timedelta | None, str], dict[str, float]] = field(default_factory=dict)
 
-    def load(self, connection: Connection, ctx: EvalContext) -> None:
+    def load(self, connection: Connection, ctx: EvalContext, among: Sequence[ColumnElement[bool]] = ()) -> None:
+        """One scan of the widest window, aggregated as it streams: the pass holds a number per contact and
+        window, never the rows (an hour at 1,000 events/s is millions of them; holding them cost the worker
+        hundreds of megabytes, docs/benchmarks.md). ``among``: more filters (the pass's contact range)."""
         windows = sorted({leaf.within for leaf in self.leaves}, key=_window_key)
         widest, narrower = windows[-1], windows[:-1]
         props = sorted({leaf.prop for leaf in self.leaves if isinstance(leaf, EventSum)})
+        summed = sorted({(leaf.within, leaf.prop) for leaf in self.leaves if isinstance(leaf, EventSum)},
+                        key=lambda wp: (_window_key(wp[0]), wp[1]))
         assert all(w is not None for w in narrower)
         flags: list[ColumnElement[Any]] = [events.c.occurred_at > ctx.now - w for w in narrower if w is not None]
         amounts: list[ColumnElement[Any]] = [JsonNumber(events.c.properties, p) for p in props]
         event_type, where = self.key
         query = (select(events.c.contact_id, *flags, *amounts)
-                 .where(*event_clauses(events, event_type, ctx, widest, where)).order_by(events.c.occurred_at))
-        result = connection.execute(query)
-        try:
-            rows = result.cursor.fetchall()  # plain tuples from the driver: a million of them, quickly
-        finally:
-            result.close()
-        self.ids = [row[0] for row in rows]
-        self._starts = {widest: 0}
-        for column, within in enumerate(narrower, start=1):  # a flag turns true once and stays: bisect it
-            self._starts[within] = bisect_left(rows, True, key=_flag(column))
-        self._amounts = {p: [row[1 + len(narrower) + i] for row in rows] for i, p in enumerate(props)}
-        self._counts = {}
+                 .where(*event_clauses(events, event_type, ctx, widest, where), *among)
+                 .order_by(events.c.occurred_at))
+        self._counts = {within: Counter() for within in windows}
+        self._totals = {wp: {} for wp in summed}
+        flag_of = {within: column for column, within in enumerate(narrower, start=1)}
+        amount_of = {prop: 1 + len(narrower) + i for i, prop in enumerate(props)}
+        for rows in _chunks(connection, query):
+            ids = [row[0] for row in rows]
+            for within in windows:  # rows are in time order: a window's flag turns true once and stays
+                start = 0 if within == widest else bisect_left(rows, True, key=_flag(flag_of[within]))
+                self._counts[within].update(ids[start:])
+                for window, prop in summed:
+                    if window == within:
+                        totals, column = self._totals[(window, prop)], amount_of[prop]
+                        for row in rows[start:]:
+                            amount = row[column]
+                            totals[row[0]] = totals.get(row[0], 0) + (amount if amount is not None else 0)
+        self.loaded = True
 
     def release(self) -> None:
-        self.ids, self._starts, self._amounts, self._counts = None, {}, {}, {}
-
-    def _counted(self, within: timedelta | None) -> Counter[str]:
-        found = self._counts.get(within)
-        if found is None:
-            assert self.ids is not None
-            found = self._counts[within] = Counter(self.ids[self._starts[within]:])
-        return found
-
-    def _totals(self, within: timedelta | None, prop: str) -> dict[str, float]:
-        assert self.ids is not None
-        start = self._starts[within]
-        totals: dict[str, float] = {}
-        for contact_id, amount in zip(self.ids[start:], self._amounts[prop][start:], strict=True):
-            totals[contact_id] = totals.get(contact_id, 0) + (amount if amount is not None else 0)
-        return totals
+        self.loaded, self._counts, self._totals = False, {}, {}
 
     def leaf_set(self, leaf: EventCount | EventSum) -> ContactSet:
         """The leaf's contacts from the loaded rows; as a complement when the leaf holds with no events."""
-        assert self.ids is not None
+        assert self.loaded
         if isinstance(leaf, EventCount) and (leaf.op, leaf.count) in _EXISTS | _ABSENT:
-            start = self._starts[leaf.within]
-            return ContactSet(set(self.ids[start:]), (leaf.op, leaf.count) in _ABSENT)
+            return ContactSet(set(self._counts[leaf.within]), (leaf.op, leaf.count) in _ABSENT)
         op = OPS[leaf.op]
         values: Mapping[str, float]
         bound: int | float
         if isinstance(leaf, EventCount):
-            values, bound = self._counted(leaf.within), leaf.count
+            values, bound = self._counts[leaf.within], leaf.count
         else:
-            values, bound = self._totals(leaf.within, leaf.prop), leaf.value
+            values, bound = self._totals[(leaf.within, leaf.prop)], leaf.value
         if op(0, bound):  # holds for a contact without events: keep those with events for whom it fails
             return ContactSet({c for c, v in values.items() if not op(v, bound)}, True)
         return ContactSet({c for c, v in values.items() if op(v, bound)})
+
+
+def _chunks(connection: Connection, query: Select[Any]) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows a chunk at a time. SQLite's cursor computes rows as they are read, so its plain tuples are taken
+    straight from it; PostgreSQL's would hold the whole result client-side, so there a server-side cursor
+    streams them (as SQLAlchemy rows: its buffer holds the cursor's first row)."""
+    if connection.dialect.supports_server_side_cursors:
+        result = connection.execute(query.execution_options(yield_per=_FETCH))  # the statement's: not the connection's
+        try:
+            yield from result.partitions()
+        finally:
+            result.close()
+        return
+    result = connection.execute(query)
+    try:
+        while rows := result.cursor.fetchmany(_FETCH):
+            yield rows
+    finally:
+        result.close()
+
 
 def single(leaf: EventCount | EventSum) -> EventGroup:
     """A group of one leaf (nobody else in the pass reads its type)."""

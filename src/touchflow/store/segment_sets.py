@@ -43,7 +43,10 @@ from touchflow.store.compile import compile_condition, event_clauses, event_sum_
 from touchflow.store.event_groups import OPS, EventGroup, GroupKey, group_key, single
 from touchflow.store.tables import contact_tags, contacts, events, segment_members, segments
 
-__all__ = ["SetEvaluator"]
+__all__ = ["RANGE_CONTACTS", "SetEvaluator", "contact_ranges"]
+
+Range = tuple[str | None, str | None]  # contact ids from (inclusive) .. to (exclusive); None: unbounded
+RANGE_CONTACTS = 50_000  # contacts a pass holds sets for at once (each is tens of bytes a contact a set)
 
 _EXISTS = {("gte", 1), ("gt", 0), ("ne", 0)}  # "at least one": no count needed
 _ABSENT = {("eq", 0), ("lt", 1), ("lte", 0)}  # "none"
@@ -53,12 +56,29 @@ _RESTRICT_AT_MOST = 20_000  # a leaf asked about this few contacts looks them up
 _CHUNK = 5_000
 
 
-class SetEvaluator:
-    """One pass of full recomputes at ``ctx.now`` over one connection; leaves and fresh memberships cached."""
+def contact_ranges(connection: Connection, size: int = RANGE_CONTACTS) -> list[Range]:
+    """Contiguous ranges of contact ids, ``size`` contacts each (the last one open-ended): a full recompute
+    evaluates one range at a time, so what it holds follows ``size``, not the population (ADR 0068)."""
+    bounds: list[str | None] = [None]
+    while True:
+        query = select(contacts.c.id).order_by(contacts.c.id).offset(size).limit(1)
+        if bounds[-1] is not None:
+            query = query.where(contacts.c.id >= bounds[-1])
+        following = connection.execute(query).scalar()
+        if following is None:
+            break
+        bounds.append(following)
+    return list(zip(bounds, [*bounds[1:], None], strict=True))
 
-    def __init__(self, connection: Connection, ctx: EvalContext) -> None:
+
+class SetEvaluator:
+    """One pass of full recomputes at ``ctx.now`` over one connection; leaves and fresh memberships cached.
+    With ``between``, only the contacts of that id range are evaluated (every query is bounded by it)."""
+
+    def __init__(self, connection: Connection, ctx: EvalContext, between: Range = (None, None)) -> None:
         self._c = connection
         self._ctx = ctx
+        self._between = between
         self._leaves: dict[Condition, ContactSet] = {}
         self._uses: Counter[Condition] = Counter()  # planned reads left per leaf: a set is dropped after its last
         self._groups: dict[GroupKey, EventGroup] = {}
@@ -93,17 +113,24 @@ class SetEvaluator:
         self._fresh[key] = members
 
     def current(self, segment_id: str) -> set[str]:
-        return self._ids(select(segment_members.c.contact_id).where(segment_members.c.segment_id == segment_id))
+        return self._ids(select(segment_members.c.contact_id).where(
+            segment_members.c.segment_id == segment_id, *self._in_range(segment_members.c.contact_id)))
 
     def universe(self) -> Set[str]:
         if self._universe is None:
-            self._universe = self._ids(select(contacts.c.id).where(contacts.c.merged_into.is_(None)))
+            self._universe = self._ids(select(contacts.c.id).where(
+                contacts.c.merged_into.is_(None), *self._in_range(contacts.c.id)))
         return self._universe
 
     def gone(self) -> Set[str]:
         if self._gone is None:
-            self._gone = self._ids(select(contacts.c.id).where(contacts.c.merged_into.is_not(None)))
+            self._gone = self._ids(select(contacts.c.id).where(
+                contacts.c.merged_into.is_not(None), *self._in_range(contacts.c.id)))
         return self._gone
+
+    def _in_range(self, contact_id: ColumnElement[str]) -> list[ColumnElement[bool]]:
+        low, high = self._between
+        return [*(() if low is None else (contact_id >= low,)), *(() if high is None else (contact_id < high,))]
 
     # --- leaves ---------------------------------------------------------------------------------------
 
@@ -134,12 +161,13 @@ class SetEvaluator:
         if self._uses[cond] > 0:
             return True
         group = self._groups.get(group_key(cond)) if isinstance(cond, EventCount | EventSum) else None
-        return group is not None and (group.ids is not None or any(self._uses[leaf] > 0 for leaf in group.leaves))
+        return group is not None and (group.loaded or any(self._uses[leaf] > 0 for leaf in group.leaves))
 
     def _query_leaf(self, cond: Condition, ids: Sequence[str] | None = None) -> ContactSet:
         """The leaf for everyone, or — with ``ids`` — right at least for those contacts."""
         if isinstance(cond, HasTag):
-            query = select(contact_tags.c.contact_id).where(contact_tags.c.tag == cond.tag)
+            query = select(contact_tags.c.contact_id).where(contact_tags.c.tag == cond.tag,
+                                                            *self._in_range(contact_tags.c.contact_id))
             return ContactSet(self._ids(query if ids is None else query.where(contact_tags.c.contact_id.in_(ids))))
         if isinstance(cond, InSegment):
             fresh = self._fresh.get(cond.segment)
@@ -147,14 +175,14 @@ class SetEvaluator:
                 return ContactSet(fresh)
             query = (select(segment_members.c.contact_id)
                      .join(segments, segments.c.id == segment_members.c.segment_id)
-                     .where(segments.c.key == cond.segment))
+                     .where(segments.c.key == cond.segment, *self._in_range(segment_members.c.contact_id)))
             return ContactSet(self._ids(query if ids is None else query.where(segment_members.c.contact_id.in_(ids))))
         if isinstance(cond, EventCount | EventSum):
             if ids is None:  # for everyone: one time-ordered scan, counted in Python (event_groups.py)
                 return self._from_group(self._groups.get(group_key(cond)) or single(cond), cond)
             return self._counted(cond, ids) if isinstance(cond, EventCount) else self._summed(cond, ids)
         # attributes, first/last and anything else: the row-by-row expression, once over every contact
-        query = select(contacts.c.id).where(compile_condition(cond, self._ctx).where)
+        query = select(contacts.c.id).where(compile_condition(cond, self._ctx).where, *self._in_range(contacts.c.id))
         return ContactSet(self._ids(query if ids is None else query.where(contacts.c.id.in_(ids))))
 
     def _restricted(self, cond: Condition, ids: list[str]) -> ContactSet:
@@ -163,8 +191,8 @@ class SetEvaluator:
         return ContactSet(set().union(*(p.ids for p in parts)), complement)
 
     def _from_group(self, group: EventGroup, leaf: EventCount | EventSum) -> ContactSet:
-        if group.ids is None:
-            group.load(self._c, self._ctx)
+        if not group.loaded:
+            group.load(self._c, self._ctx, self._in_range(events.c.contact_id))
         found = group.leaf_set(leaf)
         if not any(self._uses[other] > 0 for other in group.leaves):
             group.release()  # the last leaf of the scan has been read
@@ -172,7 +200,8 @@ class SetEvaluator:
 
     def _events(self, cond: EventCount | EventSum, ids: Sequence[str] | None) -> Select[Any]:
         query = select(events.c.contact_id).where(
-            *event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where))
+            *event_clauses(events, cond.event_type, self._ctx, cond.within, cond.where),
+            *self._in_range(events.c.contact_id))
         return query if ids is None else query.where(events.c.contact_id.in_(ids))
 
     def _grouped(self, cond: EventCount | EventSum, test: ColumnElement[bool], holds_at_zero: bool,

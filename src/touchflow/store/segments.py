@@ -52,7 +52,7 @@ from touchflow.security.pii import PiiCodec
 from touchflow.store.bulk import bulk_insert
 from touchflow.store.compile import CompiledCondition, compile_condition
 from touchflow.store.segment_queue import SegmentQueue
-from touchflow.store.segment_sets import SetEvaluator
+from touchflow.store.segment_sets import RANGE_CONTACTS, SetEvaluator, contact_ranges
 from touchflow.store.tables import (
     contact_tags,
     contacts,
@@ -214,25 +214,36 @@ class SqlSegmentRepository(SegmentQueue):
         return self._recompute(segment, condition, ctx, scope(enter_reasons), scope(leave_reasons), apply=False)
 
     def recompute_everyone(self, items: Sequence[tuple[SegmentRecord, Condition]],
-                           ctx: EvalContext, apply: bool = True) -> list[MembershipChange]:
+                           ctx: EvalContext, apply: bool = True,
+                           range_contacts: int | None = None) -> list[MembershipChange]:
         """Full recomputes in the given order (inner segments first), set-wise where the condition allows:
         leaves shared between the segments are queried once, and a nesting segment reads the members its
-        inner segment got in this pass. Without ``apply`` only the changes are returned (a read snapshot)."""
-        evaluator = SetEvaluator(self._c, ctx)
-        evaluator.plan(c for _, c in items if SetEvaluator.supports(c))
+        inner segment got in this pass. Without ``apply`` only the changes are returned (a read snapshot).
+
+        Set-wise, the pass goes ``range_contacts`` contacts at a time (every leaf is about one contact, so
+        ranges are independent): its memory follows the range, not the population (ADR 0068)."""
+        wise = [(segment, c) for segment, c in items if SetEvaluator.supports(c)]
+        entered: dict[str, set[str]] = {segment.id: set() for segment, _ in wise}
+        left: dict[str, set[str]] = {segment.id: set() for segment, _ in wise}
         nested = {key for _, c in items for key in segments_used(c)}
+        for between in contact_ranges(self._c, range_contacts or RANGE_CONTACTS) if wise else ():
+            evaluator = SetEvaluator(self._c, ctx, between)
+            evaluator.plan(c for _, c in wise)
+            for segment, condition in wise:
+                now_in = evaluator.members(condition)
+                current = evaluator.current(segment.id)
+                entered[segment.id] |= now_in - current
+                left[segment.id] |= current - now_in
+                if segment.key in nested:
+                    evaluator.remember(segment.key, now_in)
         changes: list[MembershipChange] = []
         for segment, condition in items:
             if not SetEvaluator.supports(condition):
                 changes.append(self._recompute(segment, condition, ctx, None, None, apply))
                 continue
-            now_in = evaluator.members(condition)
-            current = evaluator.current(segment.id)
-            change = MembershipChange(frozenset(now_in - current), frozenset(current - now_in))
+            change = MembershipChange(frozenset(entered[segment.id]), frozenset(left[segment.id]))
             if apply:
                 self._apply(segment.id, change, ctx.now)
-            if segment.key in nested:
-                evaluator.remember(segment.key, now_in)
             changes.append(change)
         return changes
 
@@ -348,9 +359,13 @@ class SqlSegmentRepository(SegmentQueue):
             if residual is None:
                 count = int(self._c.execute(select(func.count()).select_from(query.subquery())).scalar_one())
                 return count, [r[0] for r in self._c.execute(query.order_by(contacts.c.id).limit(sample))]
-        if SetEvaluator.supports(condition):
-            found = SetEvaluator(self._c, ctx).members(condition)
-            return len(found), sorted(found)[:sample]
+        if SetEvaluator.supports(condition):  # a range at a time, in id order, as the full recompute goes
+            count, first = 0, list[str]()
+            for between in contact_ranges(self._c, RANGE_CONTACTS):
+                found = SetEvaluator(self._c, ctx, between).members(condition)
+                count += len(found)
+                first.extend(sorted(found)[:sample - len(first)])
+            return count, first
         query, residual = self._candidates(condition, ctx, None)
         if residual is None:
             count = int(self._c.execute(select(func.count()).select_from(query.subquery())).scalar_one())
