@@ -1,5 +1,6 @@
 """Capacity (A8): workers report their busy share and queue lag; ``touchflow status`` shows them; the
-capacity rule fires after ten minutes above 80 %, saying how many workers to add. Time is a virtual clock."""
+capacity rule fires after ten minutes above 80 % with a queue more than a minute behind, saying how many workers
+to add (busy but keeping up does not fire, ADR 0069). Time is a virtual clock."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from touchflow.services.capacity import cluster_status, report_load
 from touchflow.store.tables import alert_history, audit_log
 
 
+def _behind(app: Application, clock: VirtualClock) -> None:
+    """Messages due five minutes ago and still queued: the outbox is behind from now on."""
+    enqueue(app, [(cid, "sms", {}) for cid in make_contacts(app, 2)])
+    clock.advance(timedelta(minutes=5))
+
+
 def _report(app: Application, clock: VirtualClock, shares: dict[str, float], minutes: int) -> list[str]:
     """Each worker reports every 30 s for ``minutes``; returns the summaries of the alerts that fired."""
     started = clock.now()
@@ -32,6 +39,7 @@ def _report(app: Application, clock: VirtualClock, shares: dict[str, float], min
 
 def test_ten_minutes_above_eighty_percent_fires_once_saying_how_many_workers_to_add(
         app: Application, clock: VirtualClock) -> None:
+    _behind(app, clock)
     assert _report(app, clock, {"w1": 0.95, "w2": 0.90}, 9) == []  # nine minutes: not yet
     fired = _report(app, clock, {"w1": 0.95, "w2": 0.90}, 2)
     # 2 workers × 92.5 % = 1.85 workers of work: 3 workers keep each under 80 %
@@ -42,11 +50,23 @@ def test_ten_minutes_above_eighty_percent_fires_once_saying_how_many_workers_to_
         audit = c.execute(select(audit_log.c.action, audit_log.c.subject).where(
             audit_log.c.action == "alert.fired")).all()
     assert (history.rule, history.journey_id, history.metric) == ("worker-capacity", "workers", "worker_utilisation")
-    assert history.details["workers_to_add"] == 1
+    assert history.details["workers_to_add"] == 1 and history.details["queue_lag_s"] >= 60
     assert audit == [("alert.fired", "workers")]
 
 
+def test_busy_while_every_queue_keeps_up_never_fires(app: Application, clock: VirtualClock) -> None:
+    """A worker under a steady feed finds work every tick and reports ~100 % busy while its queues stay seconds
+    old (issue 17's hour): adding a worker would not help, so the rule waits for a queue to fall behind."""
+    assert _report(app, clock, {"w1": 1.0}, 30) == []
+    assert cluster_status(app.services).add == 0
+    _behind(app, clock)  # now the outbox waits: ten more minutes, and it fires
+    assert _report(app, clock, {"w1": 1.0}, 9) == []
+    assert _report(app, clock, {"w1": 1.0}, 2) == ["workers 100% busy (1 live) above the limit: add 1 worker"]
+    assert cluster_status(app.services).add == 1
+
+
 def test_a_dip_below_the_limit_restarts_the_ten_minutes(app: Application, clock: VirtualClock) -> None:
+    _behind(app, clock)
     assert _report(app, clock, {"w1": 0.95}, 6) == []
     assert _report(app, clock, {"w1": 0.50}, 1) == []
     assert _report(app, clock, {"w1": 0.95}, 9) == []  # 9 minutes since the dip

@@ -53,6 +53,31 @@ def test_a_wrong_field_is_named(change: dict[str, object], field: str) -> None:
     assert caught.value.field == field
 
 
+@pytest.mark.parametrize("behind", ["late", -5, "1x"])
+def test_a_capacity_rule_names_a_wrong_behind(behind: object) -> None:
+    capacity = next(r for r in DEFAULT_RULES if r.get("kind") == "capacity")
+    with pytest.raises(RuleError) as caught:
+        parse_rule({**capacity, "behind": behind})
+    assert caught.value.field == "behind"
+
+
+def test_busy_minutes_count_toward_capacity_only_while_a_queue_is_late() -> None:
+    """ADR 0069: ten minutes at 100 % with every queue seconds old is a worker keeping up; with ``behind`` the
+    run of minutes starts only where the worst queue lag passed it."""
+    from touchflow.domain.capacity import CapacitySample, sustained_above
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    minutes = [now - timedelta(minutes=m) for m in range(15, -1, -1)]
+    keeping_up = [CapacitySample(at, 1, 1.0, 2.0) for at in minutes]
+    late_lately = [CapacitySample(at, 1, 1.0, 2.0 if at < now - timedelta(minutes=5) else 300.0) for at in minutes]
+    late_all_along = [CapacitySample(at, 1, 1.0, 90.0) for at in minutes]
+    ten, minute = timedelta(minutes=10), timedelta(seconds=60)
+    assert sustained_above(keeping_up, 0.8, ten, now)  # busy alone: what ADR 0047 fired on
+    assert not sustained_above(keeping_up, 0.8, ten, now, behind=minute)
+    assert not sustained_above(late_lately, 0.8, ten, now, behind=minute)  # late for five minutes only
+    assert sustained_above(late_all_along, 0.8, ten, now, behind=minute)
+
+
 def test_rules_round_trip_through_their_json() -> None:
     for rule in default_rules():
         assert parse_rule(rule.to_json()) == rule

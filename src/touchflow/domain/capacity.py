@@ -31,11 +31,13 @@ class WorkerLoad:
 
 @dataclass(frozen=True)
 class CapacitySample:
-    """The cluster at one minute: how many workers were live and their mean busy share."""
+    """The cluster at one minute: how many workers were live, their mean busy share, and how long the worst
+    queue's oldest due item had waited."""
 
     at: datetime
     workers: int
     busy_share: float
+    queue_lag_s: float = 0.0
 
 
 class CapacityRepository(Protocol):
@@ -59,16 +61,23 @@ def workers_to_add(workers: int, busy_share: float, limit: float) -> int:
 
 
 def sustained_above(samples: Sequence[CapacitySample], limit: float, window: timedelta, now: datetime,
-                    every: timedelta = timedelta(minutes=1)) -> bool:
-    """The samples have stayed above ``limit`` for at least ``window`` up to now: the unbroken run of busy samples
-    that ends with the newest began ``window`` ago or earlier. A gap longer than two sampling periods breaks the run
-    (a cluster nobody sampled is not known to be busy), and so does a newest sample older than that."""
+                    every: timedelta = timedelta(minutes=1), behind: timedelta = timedelta(0)) -> bool:
+    """The samples have stayed above ``limit`` — and, with ``behind``, a queue more than ``behind`` late — for at
+    least ``window`` up to now: the unbroken run of such samples that ends with the newest began ``window`` ago or
+    earlier. A gap longer than two sampling periods breaks the run (a cluster nobody sampled is not known to be
+    busy), and so does a newest sample older than that.
+
+    Busy alone is not enough (ADR 0069): under a steady feed a worker that keeps up still finds work every tick
+    (its passes are bounded, and new events have always arrived), so it reports near 100 % while every queue is
+    seconds old. Adding a worker helps only when the work waits."""
     ordered = sorted(samples, key=lambda s: s.at, reverse=True)
     if not ordered or now - ordered[0].at > 2 * every:
         return False
     start: datetime | None = None
     for newer, older in pairwise([None, *ordered]):
         if older is None or older.busy_share <= limit or older.workers <= 0:
+            break
+        if behind and older.queue_lag_s <= behind.total_seconds():
             break
         if newer is not None and newer.at - older.at > 2 * every:
             break

@@ -48,7 +48,7 @@ class ClusterStatus:
     workers: list[WorkerLoad]
     busy_share: float
     queue_lag: dict[str, float]
-    add: int  # workers the first enabled capacity rule's limit asks for now (0 when under it)
+    add: int  # workers the first enabled capacity rule asks for now (0 when under its limit or not behind)
 
     def to_json(self) -> dict[str, Any]:
         return {"at": self.now.isoformat(), "busy_share": round(self.busy_share, 4), "workers_to_add": self.add,
@@ -68,7 +68,8 @@ def report_load(ctx: ServiceContext, worker_id: str, host: str, pid: int, starte
         lag = uow.capacity.queue_lag(now)
         uow.capacity.report(WorkerLoad(worker_id, host, pid, started_at, now, min(1.0, max(0.0, busy_share)), lag))
         live = uow.capacity.loads(now - LIVE)
-        sampled = uow.capacity.add_sample(CapacitySample(minute, len(live), utilisation(live)))
+        sampled = uow.capacity.add_sample(CapacitySample(minute, len(live), utilisation(live),
+                                                         max(lag.values(), default=0.0)))
         uow.commit()
     return _evaluate(ctx, now) if sampled else []
 
@@ -86,12 +87,13 @@ def _evaluate(ctx: ServiceContext, now: datetime) -> list[CapacityAlert]:
             state = states.get((rule.name, CLUSTER), AlertState())
             if state.cooldown_until is not None and now < state.cooldown_until:
                 continue
-            if not sustained_above(samples, rule.limit, rule.window, now):
+            if not sustained_above(samples, rule.limit, rule.window, now, behind=rule.behind):
                 continue
             share = utilisation(live)
             alert = CapacityAlert(rule.name, share, len(live), workers_to_add(len(live), share, rule.limit))
             details: dict[str, JSONValue] = {"busy_share": share, "workers": len(live), "workers_to_add": alert.add,
                        "limit": rule.limit, "window_s": rule.window.total_seconds(),
+                       "behind_s": rule.behind.total_seconds(), "queue_lag_s": samples[-1].queue_lag_s,
                        "summary_en": alert.summary("en")}
             acted = not rule.shadow
             uow.alerts.add_history(AlertRecord(now, rule.name, CLUSTER, rule.metric, "triggered", acted,
@@ -112,5 +114,6 @@ def cluster_status(ctx: ServiceContext) -> ClusterStatus:
         lag = uow.capacity.queue_lag(now)
         rules = [r for r in all_rules(uow) if r.enabled and r.kind == "capacity"]
     share = utilisation(live)
-    add = workers_to_add(len(live), share, rules[0].limit) if rules else 0
+    behind = bool(rules) and max(lag.values(), default=0.0) > rules[0].behind.total_seconds()
+    add = workers_to_add(len(live), share, rules[0].limit) if rules and behind else 0
     return ClusterStatus(now, live, share, lag, add)

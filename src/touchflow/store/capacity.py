@@ -49,12 +49,13 @@ class SqlCapacityRepository:
         try:
             with self.c.begin_nested():
                 self.c.execute(insert(capacity_samples).values(at=sample.at, workers=sample.workers,
-                                                               busy_share=sample.busy_share))
+                                                               busy_share=sample.busy_share,
+                                                               queue_lag_s=sample.queue_lag_s))
         except IntegrityError:
             return False
         return True
 
     def samples(self, since: datetime) -> list[CapacitySample]:
         t = capacity_samples.c
-        return [CapacitySample(r.at, r.workers, r.busy_share)
+        return [CapacitySample(r.at, r.workers, r.busy_share, r.queue_lag_s)
                 for r in self.c.execute(select(capacity_samples).where(t.at >= since).order_by(t.at))]

@@ -1133,6 +1133,7 @@ capacity_samples = Table(  # the cluster once a minute: live workers and their m
     Column("at", UTCDateTime(), primary_key=True),  # the minute
     Column("workers", Integer, nullable=False),
     Column("busy_share", Float, nullable=False),
+    Column("queue_lag_s", Float, nullable=False, server_default="0"),  # the worst queue's lag: are they behind?
 )
 
 __all__ += ["capacity_samples", "channel_buckets", "channel_slots", "worker_loads"]

@@ -34,7 +34,7 @@ ACTIONS = ("pause", "task", "notify")
 _EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 _FIELDS = {"name", "metric", "kind", "baseline", "threshold", "consecutive", "min_volume", "warning", "alpha",
            "cooldown", "rearm", "shadow", "actions", "notify", "enabled", "journeys", "window", "limit", "min_events",
-           "assignee", "streak_test"}
+           "assignee", "streak_test", "behind"}
 
 
 class RuleError(ValueError):
@@ -81,6 +81,8 @@ class AlertRule:
     # warning band, and the streak's days pooled significantly beyond the threshold (ADR 0034: catches the small
     # drops a day alone cannot show)
     streak_test: Literal["each", "pooled"] = "each"
+    # capacity only: the workers count as busy only while some queue's oldest due item is later than this (ADR 0069)
+    behind: timedelta = timedelta(seconds=60)
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -99,12 +101,15 @@ class AlertRule:
         data["baseline"] = {"kind": self.baseline.kind, "span": self.baseline.span}
         data["cooldown"] = format_duration(self.cooldown)
         data["window"] = format_duration(self.window)
+        data["behind"] = format_duration(self.behind)
         data["actions"], data["journeys"], data["notify"] = list(self.actions), list(self.journeys), dict(self.notify)
         if self.kind == "daily":
             for key in ("window", "limit", "min_events"):
                 data.pop(key)
         else:
             data.pop("streak_test")
+        if self.kind != "capacity":
+            data.pop("behind")
         return data
 
 
@@ -227,7 +232,8 @@ def parse_rule(data: object) -> AlertRule:
                      rearm, _flag(data, "shadow", False), actions, {str(k): str(v) for k, v in notify.items()},
                      _flag(data, "enabled", True), _names(data, "journeys", ("*",)),
                      _duration(data, "window", timedelta(hours=1)), limit, _whole(data, "min_events", 3, 1, 10_000),
-                     assignee.strip() if isinstance(assignee, str) else None, streak_test)
+                     assignee.strip() if isinstance(assignee, str) else None, streak_test,
+                     _duration(data, "behind", timedelta(seconds=60)))
 
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
@@ -243,8 +249,9 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
      "min_volume": 100, "min_events": 5, "alpha": 0.01, "cooldown": "1d", "warning": None, "threshold": 1.0,
      "actions": ["pause", "task"]},
     # A8: the workers busier than 80 % for ten minutes → an alert saying how many workers to add
+    # and some queue's oldest due item more than a minute late all along: busy but keeping up does not fire
     {"name": "worker-capacity", "metric": "worker_utilisation", "kind": "capacity", "limit": 0.8, "window": "10m",
-     "cooldown": "1h", "warning": None, "threshold": 1.0, "actions": []},
+     "behind": "60s", "cooldown": "1h", "warning": None, "threshold": 1.0, "actions": []},
 )
 
 
