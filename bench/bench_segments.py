@@ -20,7 +20,8 @@ Each phase's row is printed as soon as it ends (a run stopped early keeps what i
    absence, RFM, nesting) created through ``services.segments.create_segment``: members computed and
    a ``segment_entered`` event (with its inbox row) written for each.
 3. **Full recompute**: one hour later every segment is recomputed in one pass (``refresh_segments``,
-   what the worker's schedule does): the safety net, where few memberships change.
+   what the worker's schedule does): the safety net, where few memberships change. Its memory: the anonymous
+   RSS before and the highest sampled while it ran (one contact range at a time, ADR 0068).
 4. **The hot segment** "≥ 2 downloads in 30 days and no purchase in 90 days" alone: its refresh and
    its compiled count (``preview``) next to a hand-written SQL query through the driver over the same
    indexed ``events`` table, in the same run.
@@ -49,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_timers import Databases
-from benchlib import log, peak_rss_mb, percentile
+from benchlib import log, peak_anon_during, peak_rss_mb, percentile
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CHUNK = 50_000
@@ -233,9 +234,10 @@ def run(url: str, args: argparse.Namespace) -> list[str]:
                 log(f"  kept the built database as {args.save_built}")
         # 3. full recompute, one hour later: the scheduled pass over every segment
         clock.advance(timedelta(hours=1))
-        total, changes = _timed(refresh_segments, app.services)
+        (total, changes), before_mb, peak_mb = peak_anon_during(lambda: _timed(refresh_segments, app.services))
         moved = sum(len(c.entered) + len(c.left) for c in changes.values())
         emit(f"| full recompute of 20 segments, one pass (1 h later, {moved:,} changes) | {total:.2f} s |")
+        emit(f"| full recompute: anonymous RSS before → highest during | {before_mb:.0f} → {peak_mb:.0f} MB |")
         clock.advance(timedelta(minutes=1))
         hot_refresh, _ = _timed(refresh_segment, app.services, "hot_leads")
         # 4. the hot segment vs a hand-written query

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import resource
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["anon_rss_mb", "current_rss_mb", "log", "peak_rss_mb", "percentile"]
+__all__ = ["anon_rss_mb", "current_rss_mb", "log", "peak_anon_during", "peak_rss_mb", "percentile"]
+
+T = TypeVar("T")
 
 
 def _proc_status_mb(field: str) -> float | None:
@@ -41,6 +45,28 @@ def anon_rss_mb() -> float:
     """Resident anonymous memory now (heap, stacks): what the process needs, without the file pages SQLite's
     memory map brings in (those count in VmRSS/VmHWM, yet the kernel can drop them at will)."""
     return _proc_status_mb("RssAnon") or current_rss_mb()
+
+
+def peak_anon_during(work: Callable[[], T], every: float = 0.02) -> tuple[T, float, float]:
+    """``work()``'s result, and the anonymous RSS before it and at its highest while it ran (sampled every
+    ``every`` s by a thread): the memory one call needs, which ``VmHWM`` cannot tell (it keeps the process's
+    earlier peaks, and SQLite's memory-mapped pages)."""
+    before = anon_rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            peak[0] = max(peak[0], anon_rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = work()
+    finally:
+        done.set()
+        sampler.join()
+    return result, before, max(peak[0], anon_rss_mb())
 
 
 def percentile(values: Sequence[float], q: float) -> float:
