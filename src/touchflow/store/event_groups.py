@@ -1,11 +1,12 @@
 """One scan for every window leaf over the same event type; the counting happens in Python.
 
 Twenty segments often read one event type through several windows — orders in 30, 90 and 365 days,
-counted and summed. ``EventGroup`` reads the widest window once, in ``occurred_at`` order (the order
-of the covering (type, occurred_at, contact_id) index, so no sort), with one true/false column per
-narrower window and one column per summed property. Because the rows are in time order, each window
-is a *suffix* of every fetched chunk, found by bisection; counts are a ``Counter`` updated with that
-suffix of contact ids as the rows stream, so memory follows the contacts, not the events.
+counted and summed. ``EventGroup`` reads the widest window once, with one true/false column per narrower
+window and one column per summed property; counts are a ``Counter`` per window updated with the contact ids
+of each fetched chunk (a narrower window's: the rows of its flag), so memory follows the contacts, not the
+events. The rows come in no particular order (ADR 0068): a pass over a range of contacts lets the planner
+read that range's events through the (contact_id, type, occurred_at) index, where the time order of the
+(type, occurred_at, contact_id) index made every range walk the whole window.
 
 Why not ``GROUP BY contact_id`` in SQL: the index is ordered by time, not by contact, so SQLite
 groups through a temporary B-tree — measured at 1M contacts / 10M events, ``SELECT DISTINCT
@@ -16,7 +17,6 @@ contact_id`` over 1.2M page views took 1.9 s where fetching the ids into a set t
 from __future__ import annotations
 
 import operator
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,10 +43,6 @@ _FETCH = 10_000  # rows a fetch: the scan streams, so the pass never holds a win
 
 def group_key(leaf: EventCount | EventSum) -> GroupKey:
     return leaf.event_type, leaf.where
-
-def _flag(column: int) -> Callable[[Sequence[Any]], bool]:
-    return lambda row: bool(row[column])
-
 
 def _window_key(within: timedelta | None) -> float:
     return float("inf") if within is None else within.total_seconds()
@@ -75,22 +71,22 @@ class EventGroup:
         flags: list[ColumnElement[Any]] = [events.c.occurred_at > ctx.now - w for w in narrower if w is not None]
         amounts: list[ColumnElement[Any]] = [JsonNumber(events.c.properties, p) for p in props]
         event_type, where = self.key
-        query = (select(events.c.contact_id, *flags, *amounts)
-                 .where(*event_clauses(events, event_type, ctx, widest, where), *among)
-                 .order_by(events.c.occurred_at))
+        # no order: over a contact range the planner may walk the (contact_id, type, occurred_at) index, so a
+        # range costs its own contacts' events, not a walk of the whole window per range (issue 17's hour)
+        query = select(events.c.contact_id, *flags, *amounts).where(
+            *event_clauses(events, event_type, ctx, widest, where), *among)
         self._counts = {within: Counter() for within in windows}
         self._totals = {wp: {} for wp in summed}
         flag_of = {within: column for column, within in enumerate(narrower, start=1)}
         amount_of = {prop: 1 + len(narrower) + i for i, prop in enumerate(props)}
         for rows in _chunks(connection, query):
-            ids = [row[0] for row in rows]
-            for within in windows:  # rows are in time order: a window's flag turns true once and stays
-                start = 0 if within == widest else bisect_left(rows, True, key=_flag(flag_of[within]))
-                self._counts[within].update(ids[start:])
+            for within in windows:  # the widest window holds every row; a narrower one, the rows of its flag
+                inside = rows if within == widest else [row for row in rows if row[flag_of[within]]]
+                self._counts[within].update([row[0] for row in inside])
                 for window, prop in summed:
                     if window == within:
                         totals, column = self._totals[(window, prop)], amount_of[prop]
-                        for row in rows[start:]:
+                        for row in inside:
                             amount = row[column]
                             totals[row[0]] = totals.get(row[0], 0) + (amount if amount is not None else 0)
         self.loaded = True
