@@ -1,6 +1,7 @@
 """Soak: mixed load for a while; does anything drift, grow or get lost?
 
     python bench/bench_soak.py [--database sqlite|URL] [--minutes 10] [--rate 1000] [--signups 0.1] [--workers 1]
+                               [--background thread|process]
 
 One worker process, or ``--workers`` of them (runtime + dispatcher, as ``touchflow worker``; e-mail goes to a
 capture channel, which keeps only the newest 1,000 messages, as a worker with no channel configured does; SMS
@@ -22,7 +23,8 @@ The worker runs as ``touchflow worker`` does (``Worker``: its load reports, its 
 tick by its parts. Reported per phase: p50/p99 in the first and the last window, the drift of p99, and the p99 of
 the samples that overlap neither a full refresh nor an upkeep pass (the heavy periodic work, whose cost grows
 with the data); where the worker's ticks spent their time, part by part, in each window; each upkeep pass; the
-busy share the worker reported; worker and feeder RSS after warm-up and at the end; the inbox backlog over time;
+busy share the worker reported; worker and feeder RSS after warm-up and at the end (and, with ``--background
+process``, the background process's); the inbox backlog over time;
 table sizes; and whether every acknowledged event is stored. The windows start after ``--warmup`` seconds
 (default 150: the journeys' 2-minute wait, so timers and second sends are part of both windows) and last ten
 minutes each in runs of 40 minutes or more (the issue's "first to last ten minutes"), a quarter of the time after
@@ -76,11 +78,11 @@ def _rss_of(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out: Any) -> None:
-    """A worker as ``touchflow worker`` runs it (``Worker``: load reports, the background thread), with the fake
-    SMS provider. Every few seconds it sends what it measured: each tick's start, seconds and parts; each upkeep
-    pass's start, seconds and tables; each scheduled segment recompute's start, seconds and population; each busy
-    share it reported."""
+def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out: Any, role: str = "thread") -> None:
+    """A worker as ``touchflow worker --background ROLE`` runs it (``Worker``: load reports, the background passes
+    in a thread, ``off`` or ``only`` them), with the fake SMS provider. Every few seconds it sends what it measured:
+    each tick's start, seconds and parts; each upkeep pass's start, seconds and tables; each scheduled segment
+    recompute's start, seconds and population; each busy share it reported."""
     from touchflow.bootstrap import bootstrap
     from touchflow.channels.sms import HttpSmsChannel, HttpSmsSettings
     from touchflow.config import Settings
@@ -93,7 +95,7 @@ def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out:
     channels = ChannelRegistry.capture_all(("email",))
     channels.add("sms", HttpSmsChannel(HttpSmsSettings(sms_url, token, max_batch=500)), rate_per_s=2000,
                  concurrency=2, kind="sms_http")
-    composed = app.worker(1000)  # the periodic passes ``touchflow worker`` runs too: reports, retention, upkeep …
+    composed = app.worker(1000, background=role != "off")  # the passes ``touchflow worker`` runs: reports, upkeep …
     measured: dict[str, list[Any]] = {"ticks": [], "upkeep": [], "refresh": [], "busy": []}
 
     def timed(chore: Any) -> Any:
@@ -125,6 +127,19 @@ def _worker(url: str, config_dir: str, sms_url: str, token: str, stop: Any, out:
                     passes=composed.runtime.passes, background=[timed(c) for c in composed.background],
                     scheduled_refresh=False, report_load=report_load)  # as composed: recomputes in the background
     worker.stop = stop  # the feeder's event: the upkeep thread stops with the loop
+    if role == "only":  # ``--background only``: the slow passes in this process's main thread, no ticks
+        runner = threading.Thread(target=worker.run_background, daemon=True)
+        runner.start()
+        while not stop.wait(5):
+            out.put(measured)
+            measured = {"ticks": [], "upkeep": [], "refresh": [], "busy": []}
+        runner.join(120)
+        out.put(measured)
+        out.put(None)
+        worker.close()
+        composed.close()
+        app.close()
+        return
     worker.start_side_threads()
     done = TickReport()
     sent = time.time()
@@ -181,6 +196,10 @@ def main() -> None:
                         help="the dynamic segments' refresh_every in seconds (the worker recomputes them on it)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (PostgreSQL: they share the work through SKIP LOCKED claims)")
+    parser.add_argument("--background", choices=("thread", "process"), default="thread",
+                        help="the slow passes (upkeep, scheduled recomputes): a thread of each worker, or one "
+                             "process of their own beside workers without them (touchflow worker --background "
+                             "off / only, ADR 0070)")
     parser.add_argument("--warmup", type=float, default=150.0,
                         help="seconds before the first window (default: the journeys' 2-minute wait and 30 s)")
     args = parser.parse_args()
@@ -229,9 +248,12 @@ def main() -> None:
     fake.arrived = lambda path, body: None  # type: ignore[method-assign]
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(url, config_dir, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out))
+    role = "thread" if args.background == "thread" else "off"
+    workers = [ctx.Process(target=_worker, args=(url, config_dir, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out, role))
                for _ in range(max(1, args.workers))]
-    for worker in workers:
+    background = [ctx.Process(target=_worker, args=(url, config_dir, f"{fake.url}/sms", fake.SMS_TOKEN, stop, out,
+                                                    "only"))] if args.background == "process" else []
+    for worker in [*workers, *background]:
         worker.start()
     time.sleep(10)  # let the worker import and connect
 
@@ -248,6 +270,7 @@ def main() -> None:
     reports: list[tuple[float, float]] = []
     # (at, worker, feeder, worker anon, feeder anon); with several workers, the largest
     rss: list[tuple[float, float, float, float, float]] = []
+    background_rss: list[float] = []  # with --background process: that process's anonymous RSS
     backlog: list[tuple[float, int]] = []  # (at, inbox rows waiting)
     acknowledged = 0  # a count, not the ids: a list of 600,000 ids grew the feeder by 50 MB in ten minutes
     halt = threading.Event()
@@ -296,6 +319,8 @@ def main() -> None:
         while not halt.wait(5):
             rss.append((time.time(), max(_rss_of(w.pid or 0) for w in workers), current_rss_mb(),
                         max(_rss_of(w.pid or 0, "RssAnon") for w in workers), anon_rss_mb()))
+            if background:
+                background_rss.append(_rss_of(background[0].pid or 0, "RssAnon"))
             if len(rss) % 6 == 1:  # every 30 s: counting a backlog of millions took 0.3 s of the machine
                 with app.engine.connect() as c:
                     backlog.append((time.time(),
@@ -341,7 +366,7 @@ def main() -> None:
         busy: list[tuple[float, float]] = []  # (at, share) of every load report
         work: dict[str, int] = {}  # what the workers' ticks did in all
         unfinished = False
-        running = len(workers)
+        running = len(workers) + len(background)
         while running:  # a worker sends its tick times every 5 s; a tick still running after 120 s is cut off
             try:
                 part = out.get(timeout=120)
@@ -359,7 +384,7 @@ def main() -> None:
                 refreshes += [(at, took) for at, took, _ in part["refresh"]]
                 per_contacts += [(at, took / max(1, population) * 10_000) for at, took, population in part["refresh"]]
                 busy += part["busy"]
-        for worker in workers:
+        for worker in [*workers, *background]:
             if unfinished:
                 worker.terminate()
             worker.join(60)
@@ -403,7 +428,8 @@ def main() -> None:
     print("where the worker's ticks went, seconds a minute (first → last window), largest last:")
     for name in sorted(last_parts, key=lambda k: -last_parts[k])[:12]:
         print(f"  {name:22} {first_parts.get(name, 0.0) / window * 60:6.2f} → {last_parts[name] / window * 60:6.2f}")
-    print(f"upkeep passes (vacuum/analyze, the worker's own thread): {len(upkeeps)} that did something, "
+    print(f"upkeep passes (vacuum/analyze, beside the ticks: a thread or the background process): {len(upkeeps)} "
+          f"that did something, "
           f"{sum(u[1] for u in upkeeps):.1f} s in all, longest {max((u[1] for u in upkeeps), default=0.0):.1f} s; "
           + "; ".join(f"{(at - started) / 60:.1f} min {took:.1f} s {','.join(tables)}"
                       for at, took, tables in upkeeps[:40]))
@@ -416,6 +442,10 @@ def main() -> None:
         print(f"RSS after warm-up → end: worker {warm[0][1]:.0f} → {rss[-1][1]:.0f} MB, "
               f"feeder {warm[0][2]:.0f} → {rss[-1][2]:.0f} MB; anonymous (without SQLite's mapped file pages): "
               f"worker {warm[0][3]:.0f} → {rss[-1][3]:.0f} MB, feeder {warm[0][4]:.0f} → {rss[-1][4]:.0f} MB")
+        if background_rss:
+            after = background_rss[rss.index(warm[0]):] or background_rss  # sampled with `rss`, in step
+            print(f"  the background process (upkeep, recomputes), anonymous: {after[0]:.0f} → {after[-1]:.0f} MB, "
+                  f"highest {max(after):.0f} MB")
     if backlog:
         marks = [b for b in backlog if b[0] >= first_start][:1] + backlog[-1:]
         every = max(1, len(backlog) // 8)

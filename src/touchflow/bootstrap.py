@@ -161,7 +161,9 @@ class Application:
         path = self.key_source().path
         return None if path is None else path.parent / "uploads"
 
-    def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05) -> Worker:
+    def worker(self, batch_size: int = 1000, idle_sleep: float = 0.05, background: bool = True) -> Worker:
+        """The worker of ``touchflow worker``; without ``background`` its slow passes (table upkeep, the segments'
+        scheduled recomputes) are left to a ``--background only`` process (ADR 0070)."""
         path = self.audit_anchor_file()
         daily = None if path is None else partial(anchor_chain, self.services, path, once_a_day=True)
         dispatcher = self.dispatcher(batch_size)
@@ -177,10 +179,10 @@ class Application:
                                            DuplicateSweeper(self.services)]
         # vacuum, analyze and the segments' scheduled recomputes take as long as the data is big: a thread of
         # their own, not the tick (ADR 0066)
-        background: list[Callable[[], object]] = [TableUpkeepPass(self.services, partial(upkeep_tables, self.engine)),
-                                                  partial(refresh_scheduled, self.services)]
+        slow: list[Callable[[], object]] = [TableUpkeepPass(self.services, partial(upkeep_tables, self.engine)),
+                                            partial(refresh_scheduled, self.services)]
         return Worker(self.services, batch_size, idle_sleep, dispatcher=dispatcher, passes=passes, daily=daily,
-                      background=background, scheduled_refresh=False, report_load=report)
+                      background=slow if background else [], scheduled_refresh=False, report_load=report)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Application:

@@ -132,3 +132,64 @@ def test_a_tick_says_where_its_time_went(app: Application) -> None:
     assert report.spent["slow_pass"] >= 0.05
     assert report.spent["dispatch"] > 0
     assert sum(report.spent.values()) <= wall
+
+
+def test_background_off_and_only_split_the_worker_in_two_processes(app: Application, clock: VirtualClock) -> None:
+    """ADR 0070: in a thread of the ticking worker the recompute's Python work shares one GIL with a tick that is
+    busy all the time (issue 17's hour: 3.5–4.7× slower per contact than in a process of its own). ``--background
+    off`` ticks without the slow passes; ``--background only`` runs them and never ticks."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from touchflow.cli import app as cli
+
+    create_segment(app.services, {"key": "buyers", "name": "买家", "kind": "dynamic",
+                                  "condition": {"event": "order_paid", "count": ">= 1"}}, actor="test")
+    clock.advance(timedelta(hours=2))
+    due = _next_refresh(app)
+    ticking = app.worker(background=False)
+    try:
+        assert ticking.background == []
+        assert "touchflow-background" not in [t.name for t in ticking.start_side_threads()]  # the daily one only
+        ticking.run_once()
+        assert _next_refresh(app) == due  # neither the tick nor --once recomputed it
+    finally:
+        ticking.stop.set()
+        ticking.close()
+    env = {"TOUCHFLOW_DATABASE_URL": app.settings.database_url}
+    result = CliRunner().invoke(cli, ["worker", "--background", "only", "--once", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"background": ["TableUpkeepPass", "refresh_scheduled"]}
+    with app.services.reader() as uow:
+        record = uow.segments.get("buyers")
+        assert record is not None and record.next_refresh_at is not None and record.next_refresh_at > due
+    result = CliRunner().invoke(cli, ["worker", "--background", "sometimes"], env=env)
+    assert result.exit_code != 0 and "--background" in result.output
+
+
+def test_a_background_only_worker_runs_its_passes_until_stopped_and_never_ticks(app: Application) -> None:
+    ran: list[int] = []
+    ticks: list[int] = []
+
+    def recompute() -> None:
+        ran.append(1)
+
+    def tick_pass() -> int:
+        ticks.append(1)
+        return 0
+
+    worker = Worker(app.services, idle_sleep=0.0, passes=[tick_pass], background=[recompute],
+                    background_every_s=0.01)
+    thread = threading.Thread(target=worker.run_background)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(ran) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(ran) >= 3
+    finally:
+        worker.stop.set()
+        thread.join(10)
+        worker.close()
+    assert not thread.is_alive() and ticks == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,8 @@ from touchflow.domain.journeys.parse import DefinitionError
 from touchflow.domain.journeys.schema import validate_against_schema
 from touchflow.domain.messaging.counts import message_summary
 from touchflow.domain.safe_yaml import YamlTooLarge
+from touchflow.engine.tick_report import part_name
+from touchflow.engine.worker import Worker
 from touchflow.heap import freeze_startup_heap
 from touchflow.services.contacts import ContactNotFound
 from touchflow.services.journeys import (
@@ -246,12 +249,23 @@ def trace(key: str, identifier: str, as_json: JsonOpt = False) -> None:
             console.print(f"  message {m['id']} via {m['channel']} ({m['template']}): {m['status']}{why}")
 
 
+class Background(StrEnum):
+    """Where a worker runs its slow passes (table upkeep, the segments' scheduled recomputes; ADR 0070)."""
+
+    thread = "thread"  # a thread of this worker (one process does everything)
+    off = "off"  # not here: a ``--background only`` process runs them
+    only = "only"  # nothing but them: no ticks
+
+
 def worker(
     batch_size: Annotated[int, typer.Option(min=1, max=10000)] = 1000,
     idle_sleep: Annotated[float, typer.Option(help="seconds to sleep when there is nothing to do")] = 0.05,
     once: Annotated[bool, typer.Option("--once", help="do everything due now, then exit (for scripts and cron)")]
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --once: print what was done as JSON")] = False,
+    background: Annotated[Background, typer.Option(
+        help="slow passes (vacuum, scheduled segment recomputes): in a thread of this worker; off (another "
+             "process runs them); or only them, in a process of their own")] = Background.thread,
 ) -> None:
     """Run a worker: event triggers, timers, scans and the outbox. SIGTERM stops it after the current batch."""
     if as_json and not once:
@@ -260,7 +274,10 @@ def worker(
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with open_app() as application:
         require_secret_key(application)
-        w = application.worker(batch_size, idle_sleep)
+        w = application.worker(batch_size, idle_sleep, background=background is not Background.off)
+        if background is Background.only:
+            _background_only(w, once, as_json)
+            return
         if once:
             try:
                 report, ticks = w.run_once()
@@ -285,6 +302,26 @@ def worker(
         freeze_startup_heap()  # full collections skip what start-up wired (touchflow/heap.py, ADR 0058)
         console.print(f"worker running on {application.settings.database_url}")
         w.run()
+    console.print("worker stopped")
+
+
+def _background_only(w: Worker, once: bool, as_json: bool) -> None:
+    """``--background only``: the slow passes and nothing else, once or until SIGTERM."""
+    try:
+        if once:
+            w.run_background_once()
+            passes = [part_name(chore) for chore in w.background]
+            if as_json:
+                print_json({"background": passes})
+            else:
+                console.print(f"worker --background only --once: ran {', '.join(passes)}")
+            return
+        w.install_signal_handlers()
+        freeze_startup_heap()
+        console.print("worker running its background passes only (no ticks)")
+        w.run_background()
+    finally:
+        w.close()
     console.print("worker stopped")
 
 

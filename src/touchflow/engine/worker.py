@@ -87,6 +87,17 @@ class Worker:
         while not self.stop.is_set():
             self.tick_and_measure()
 
+    def run_background(self) -> None:
+        """Only the background passes, in this thread, until ``stop``: ``touchflow worker --background only``, a
+        process of their own beside workers that tick without them (``--background off``). In a worker's thread
+        their Python work shares the GIL with a tick that is busy all the time (ADR 0070)."""
+        self._side_loop(self.background, self.background_every_s, "background pass failed")
+
+    def run_background_once(self) -> None:
+        """Each background pass once (``--background only --once``)."""
+        for chore in self.background:
+            chore()
+
     def start_side_threads(self) -> list[threading.Thread]:
         """The daily pass and the background passes, each in a daemon thread until ``stop`` (``run`` starts them;
         a caller that drives ``tick_and_measure`` itself starts them here)."""
