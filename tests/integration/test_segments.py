@@ -4,6 +4,7 @@ and the membership history."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -237,14 +238,26 @@ RANDOM_SEGMENTS = [
 ]
 
 
+def random_events(rnd: random.Random, names: list[str], prefix: str, n: int, days: float,
+                  clock: VirtualClock) -> list[RawItem]:
+    """Page views, downloads and orders (refunds among them) of the named people over the last ``days``."""
+    items = []
+    for i in range(n):
+        kind = rnd.choice(["page_view", "content_download", "order_paid"])
+        props = {"order_id": f"{prefix}-o{i}", "amount": rnd.choice([150, 90, -150])} if kind == "order_paid" \
+            else {"content_id": "wp1"} if kind == "content_download" else {"url": "/"}
+        items.append(RawItem({"id": f"{prefix}-{i}", "type": kind, "email": f"{rnd.choice(names)}@seg.test",
+                              "occurred_at": (clock.now() - timedelta(days=rnd.uniform(0, days))).isoformat(),
+                              "properties": props}))
+    return items
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_incremental_drains_agree_with_a_full_evaluation_at_the_same_instant(app: Application, clock: VirtualClock,
                                                                             seed: int) -> None:
     """Each drain checks only what can move (non-members for "≥ n", members for "no …", nesting through the
     inner segments' changes in the same batch): after every round, each segment's members must equal what
     evaluating its condition for everyone says, including refunds (negative amounts) and nested negation."""
-    import random
-
     from touchflow.services.segments import update_segments
 
     rnd = random.Random(seed)
@@ -254,14 +267,7 @@ def test_incremental_drains_agree_with_a_full_evaluation_at_the_same_instant(app
     for key, condition in RANDOM_SEGMENTS:
         create_segment(app.services, {"key": key, "name": key, "condition": condition}, actor="t")
     for round_ in range(6):
-        items = []
-        for i in range(12):
-            kind = rnd.choice(["page_view", "content_download", "order_paid"])
-            props = {"order_id": f"o{round_}-{i}", "amount": rnd.choice([150, 90, -150])} if kind == "order_paid" \
-                else {"content_id": "wp1"} if kind == "content_download" else {"url": "/"}
-            items.append(RawItem({"id": f"r{seed}-{round_}-{i}", "type": kind, "email": f"{rnd.choice(names)}@seg.test",
-                                  "occurred_at": (clock.now() - timedelta(days=rnd.uniform(0, 100))).isoformat(),
-                                  "properties": props}))
+        items = random_events(rnd, names, f"r{seed}-{round_}", 12, 100, clock)
         assert record_events(app.services, "web", items).accepted == len(items)
         people(app, rnd.choice(names), city=rnd.choice(["上海", "北京"]))
         clock.advance(timedelta(seconds=1))  # attribute edits win by time; windows move by a second only
@@ -337,8 +343,6 @@ def test_a_full_recompute_a_few_contacts_at_a_time_equals_one_over_everyone(
     """The scheduled pass evaluates one contact-id range at a time so its memory follows the range, not the
     population (ADR 0068): in ranges of three contacts, windows, absences, sums and nesting (an inner
     segment's fresh members read range by range) must come out as one pass over everyone says."""
-    import random
-
     import touchflow.store.segments as store_segments
     from touchflow.services.segments import refresh_segments
     from touchflow.store.segment_sets import contact_ranges
@@ -350,14 +354,7 @@ def test_a_full_recompute_a_few_contacts_at_a_time_equals_one_over_everyone(
     for key, condition in RANDOM_SEGMENTS:
         create_segment(app.services, {"key": key, "name": key, "condition": condition}, actor="t")
     before = {key: {c for c, _ in segment_members(app.services, key, limit=100)} for key, _ in RANDOM_SEGMENTS}
-    items = []
-    for i in range(60):
-        kind = rnd.choice(["page_view", "content_download", "order_paid"])
-        props = {"order_id": f"o{i}", "amount": rnd.choice([150, 90, -150])} if kind == "order_paid" \
-            else {"content_id": "wp1"} if kind == "content_download" else {"url": "/"}
-        items.append(RawItem({"id": f"ranged-{i}", "type": kind, "email": f"{rnd.choice(names)}@seg.test",
-                              "occurred_at": (clock.now() - timedelta(days=rnd.uniform(0, 60))).isoformat(),
-                              "properties": props}))
+    items = random_events(rnd, names, "ranged", 60, 60, clock)
     assert record_events(app.services, "web", items).accepted == len(items)
     clock.advance(timedelta(days=20))  # windows move too
     expected = {key: set(preview_segment(app.services, {"key": key, "name": key, "condition": condition}, 100).sample)
