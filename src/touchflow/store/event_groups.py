@@ -65,8 +65,6 @@ class EventGroup:
         windows = sorted({leaf.within for leaf in self.leaves}, key=_window_key)
         widest, narrower = windows[-1], windows[:-1]
         props = sorted({leaf.prop for leaf in self.leaves if isinstance(leaf, EventSum)})
-        summed = sorted({(leaf.within, leaf.prop) for leaf in self.leaves if isinstance(leaf, EventSum)},
-                        key=lambda wp: (_window_key(wp[0]), wp[1]))
         assert all(w is not None for w in narrower)
         flags: list[ColumnElement[Any]] = [events.c.occurred_at > ctx.now - w for w in narrower if w is not None]
         amounts: list[ColumnElement[Any]] = [JsonNumber(events.c.properties, p) for p in props]
@@ -76,19 +74,19 @@ class EventGroup:
         query = select(events.c.contact_id, *flags, *amounts).where(
             *event_clauses(events, event_type, ctx, widest, where), *among)
         self._counts = {within: Counter() for within in windows}
-        self._totals = {wp: {} for wp in summed}
+        self._totals = {(leaf.within, leaf.prop): {} for leaf in self.leaves if isinstance(leaf, EventSum)}
         flag_of = {within: column for column, within in enumerate(narrower, start=1)}
         amount_of = {prop: 1 + len(narrower) + i for i, prop in enumerate(props)}
+        summed = {within: [(self._totals[(w, prop)], amount_of[prop]) for w, prop in self._totals if w == within]
+                  for within in windows}  # per window: the totals to add to, and the column they add
         for rows in _chunks(connection, query):
             for within in windows:  # the widest window holds every row; a narrower one, the rows of its flag
                 inside = rows if within == widest else [row for row in rows if row[flag_of[within]]]
                 self._counts[within].update([row[0] for row in inside])
-                for window, prop in summed:
-                    if window == within:
-                        totals, column = self._totals[(window, prop)], amount_of[prop]
-                        for row in inside:
-                            amount = row[column]
-                            totals[row[0]] = totals.get(row[0], 0) + (amount if amount is not None else 0)
+                for totals, column in summed[within]:
+                    for row in inside:
+                        amount = row[column]
+                        totals[row[0]] = totals.get(row[0], 0) + (amount if amount is not None else 0)
         self.loaded = True
 
     def release(self) -> None:

@@ -214,19 +214,18 @@ class SqlSegmentRepository(SegmentQueue):
         return self._recompute(segment, condition, ctx, scope(enter_reasons), scope(leave_reasons), apply=False)
 
     def recompute_everyone(self, items: Sequence[tuple[SegmentRecord, Condition]],
-                           ctx: EvalContext, apply: bool = True,
-                           range_contacts: int | None = None) -> list[MembershipChange]:
+                           ctx: EvalContext, apply: bool = True) -> list[MembershipChange]:
         """Full recomputes in the given order (inner segments first), set-wise where the condition allows:
         leaves shared between the segments are queried once, and a nesting segment reads the members its
         inner segment got in this pass. Without ``apply`` only the changes are returned (a read snapshot).
 
-        Set-wise, the pass goes ``range_contacts`` contacts at a time (every leaf is about one contact, so
+        Set-wise, the pass goes ``RANGE_CONTACTS`` contacts at a time (every leaf is about one contact, so
         ranges are independent): its memory follows the range, not the population (ADR 0068)."""
         wise = [(segment, c) for segment, c in items if SetEvaluator.supports(c)]
         entered: dict[str, set[str]] = {segment.id: set() for segment, _ in wise}
         left: dict[str, set[str]] = {segment.id: set() for segment, _ in wise}
         nested = {key for _, c in items for key in segments_used(c)}
-        for between in contact_ranges(self._c, range_contacts or RANGE_CONTACTS) if wise else ():
+        for between in contact_ranges(self._c, RANGE_CONTACTS) if wise else ():
             evaluator = SetEvaluator(self._c, ctx, between)
             evaluator.plan(c for _, c in wise)
             for segment, condition in wise:
@@ -364,7 +363,8 @@ class SqlSegmentRepository(SegmentQueue):
             for between in contact_ranges(self._c, RANGE_CONTACTS):
                 found = SetEvaluator(self._c, ctx, between).members(condition)
                 count += len(found)
-                first.extend(sorted(found)[:sample - len(first)])
+                if len(first) < sample:  # the sample is the first ids: later ranges only count
+                    first.extend(sorted(found)[:sample - len(first)])
             return count, first
         query, residual = self._candidates(condition, ctx, None)
         if residual is None:
