@@ -11,7 +11,8 @@ store nothing. Prints events/s for both and the rows stored.
 
 ``--slices K`` also cuts the first pass into K equal parts and prints, per part, the batch latency p50 / p99 and,
 on PostgreSQL, the blocks each index of ``events`` and ``event_ids`` had to read from outside shared buffers per
-batch: how the cost of a write grows with the table (issue 17's soak saw ingest's p99 drift upwards over an hour).
+batch (each part is followed by an ``ANALYZE``, untimed, as the worker's upkeep does): how the cost of a write
+grows with the table (issue 17's soak saw ingest's p99 drift upwards over an hour).
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def main() -> None:
                     for k in range(start, min(args.events, start + args.batch))]
                    for start in range(0, args.events, args.batch)]
         postgres = app.engine.dialect.name == "postgresql"
+        if postgres:
+            with app.engine.connect() as c:
+                c.execute(text("ANALYZE"))
+                c.commit()
         if args.slices > 1:
             print("| events stored | events/s | batch p50 ms | batch p99 ms | index blocks read per batch |")
             print("|---:|---:|---:|---:|---|", flush=True)
@@ -75,6 +80,10 @@ def main() -> None:
                     print(f"| {stored:,} | {len(times) * args.batch / (time.perf_counter() - slice_started):,.0f} "
                           f"| {percentile(times, 0.5) * 1000:.1f} | {percentile(times, 0.99) * 1000:.1f} | "
                           + ", ".join(f"{name} {blocks:.1f}" for blocks, name in grown) + " |", flush=True)
+                    if postgres:  # as the worker's upkeep does (autovacuum is off on the test server)
+                        with app.engine.connect() as c:
+                            c.execute(text("ANALYZE events, event_ids"))
+                            c.commit()
                     times, reads, slice_started = [], after, time.perf_counter()
             took = time.perf_counter() - started
             with app.engine.connect() as c:
