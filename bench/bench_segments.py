@@ -3,13 +3,15 @@
     python bench/bench_segments.py [--contacts 100000] [--events 1000000] [--database sqlite|URL]
                                    [--incremental 100000] [--rate 1000] [--seconds 10] [--seed 1] [--keep]
                                    [--save-seeded FILE | --seeded FILE] [--save-built FILE | --built FILE]
-                                   [--drain-seconds S]
+                                   [--drain-seconds S] [--range-contacts N]
 
 ``--save-seeded`` keeps a copy of the freshly seeded SQLite file; ``--seeded`` starts from such a copy
 (sizes and seed must match what it was made with) so that repeated runs at 1M/10M skip the seeding.
 ``--save-built`` keeps a copy after the initial build (step 2) and ``--built`` starts from one, skipping the
 build (~200 s at 1M). ``--drain-seconds`` stops the incremental drain after that long (the rest is reported as
-left in the queue). ``--seconds 0`` skips the freshness phase.
+left in the queue). ``--seconds 0`` skips the freshness phase. ``--range-contacts`` sets how many contacts a full
+recompute holds at once (ADR 0068; 50,000 by default): ``--range-contacts 1000000`` at 1M is one pass over everyone,
+as before ranges, to measure what they cost in time against what they save in memory.
 
 Each phase's row is printed as soon as it ends (a run stopped early keeps what it measured).
 
@@ -363,6 +365,12 @@ def freshness(app: Any, items: Any, rate: int, seconds: int) -> list[float]:
     return [next((end - at for began, end in passes if began >= at), float("inf")) for at in committed]
 
 
+def segment_ranges() -> int:
+    import touchflow.store.segments as segment_store
+
+    return segment_store.RANGE_CONTACTS
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -378,7 +386,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-built", type=Path, help="copy the SQLite file here after the initial build")
     parser.add_argument("--built", type=Path, help="start from a copy of this built SQLite file (skips the build)")
     parser.add_argument("--drain-seconds", type=float, help="stop the incremental drain after this long")
+    parser.add_argument("--range-contacts", type=int, help="contacts a full recompute holds at once (ADR 0068)")
     args = parser.parse_args(argv)
+    if args.range_contacts is not None:
+        import touchflow.store.segments as segment_store  # the name the recompute reads when it runs
+
+        segment_store.RANGE_CONTACTS = args.range_contacts
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-bench-segments-"))
     databases = Databases(args.database, workdir, prefix="touchflow_bench_segments")
     try:
@@ -399,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## Segments: {args.contacts:,} contacts, {args.events:,} events (seed {args.seed})\n")
         print(f"Database: {database}; SQLite {sqlite3.sqlite_version}; Python {sys.version.split()[0]} on "
               f"{sys.platform}, {os.cpu_count()} CPUs. Seeded in {seeding:.1f} s (not timed). "
-              f"Load average before: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}.\n")
+              f"Load average before: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}. Full recompute in ranges of "
+              f"{segment_ranges():,} contacts.\n")
         print("| phase | time |")
         print("|---|---:|", flush=True)
         run(databases.url, args)
