@@ -1,7 +1,7 @@
 """Background passes size their write transactions by the store's budget: short on SQLite, whose one write lock
 ingest waits for; longer on PostgreSQL, where a chunk's fixed cost (a lock, two queries) would otherwise shrink a
 segment refresh or drain to a handful of contacts per transaction. The contact pass is the exception: its rows are
-the contacts ingest and routing are writing, so it stays short on both."""
+the contacts ingest is writing, so it stays short on both (ADR 0071)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_every_background_pacer_takes_the_budget_of_its_store(app: Application) 
     runtime = JourneyRuntime(app.services)
     for pacer in (runtime._route_pacer, runtime._due_pacer, runtime._segment_pacer):
         assert pacer.budget == expected
-    # its 0.25 s transactions on PostgreSQL held the rows of contacts being ingested and routed
+    # its 0.25 s transactions on PostgreSQL held the rows of the contacts being ingested
     assert runtime._contact_pacer.budget == WRITE_BUDGET
     assert contact_pacer(app.services, start=100, high=2000).budget == WRITE_BUDGET
     assert store_pacer(app.services, budget=0.5).budget == 0.5  # a caller may still choose its own

@@ -86,7 +86,7 @@ class JourneyRuntime:
         self._segment_pacer = store_pacer(ctx, start=200, high=50_000)
         # the drain's rounds (rows evaluated per read snapshot), sized by their evaluating time (ADR 0062)
         self._segment_rounds = drain_rounds()
-        self._contact_pacer = contact_pacer(ctx)  # short on every store: its rows are ingest's and routing's
+        self._contact_pacer = contact_pacer(ctx)  # short on every store: its rows are ingest's (ADR 0071)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
         self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)
