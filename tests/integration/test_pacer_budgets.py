@@ -1,13 +1,11 @@
 """Background passes size their write transactions by the store's budget: short on SQLite, whose one write lock
 ingest waits for; longer on PostgreSQL, where a chunk's fixed cost (a lock, two queries) would otherwise shrink a
-segment refresh or drain to a handful of contacts per transaction. The contact pass is the exception: its rows are
-the contacts ingest is writing, so it stays short on both (ADR 0071)."""
+segment refresh or drain to a handful of contacts per transaction."""
 
 from __future__ import annotations
 
 from touchflow.bootstrap import Application
 from touchflow.engine.runtime import JourneyRuntime
-from touchflow.services.lifecycle_pass import contact_pacer
 from touchflow.services.pacing import SHARED_WRITE_BUDGET, WRITE_BUDGET, store_pacer
 
 
@@ -17,9 +15,6 @@ def test_every_background_pacer_takes_the_budget_of_its_store(app: Application) 
     assert store_pacer(app.services).budget == expected
     assert store_pacer(app.services, start=500, high=20_000).budget == expected  # the segment refresh's
     runtime = JourneyRuntime(app.services)
-    for pacer in (runtime._route_pacer, runtime._due_pacer, runtime._segment_pacer):
+    for pacer in (runtime._route_pacer, runtime._due_pacer, runtime._segment_pacer, runtime._contact_pacer):
         assert pacer.budget == expected
-    # its 0.25 s transactions on PostgreSQL held the rows of the contacts being ingested
-    assert runtime._contact_pacer.budget == WRITE_BUDGET
-    assert contact_pacer(app.services, start=100, high=2000).budget == WRITE_BUDGET
     assert store_pacer(app.services, budget=0.5).budget == 0.5  # a caller may still choose its own

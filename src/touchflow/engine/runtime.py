@@ -47,7 +47,7 @@ from touchflow.services.alerts import AlertSweeper
 from touchflow.services.approval_files import ApprovalSweeper
 from touchflow.services.context import ServiceContext
 from touchflow.services.experiments import ExperimentSweeper
-from touchflow.services.lifecycle_pass import contact_pacer, contact_pass_due_at, refresh_due
+from touchflow.services.lifecycle_pass import contact_pass_due_at, refresh_due
 from touchflow.services.metrics import RollupSweeper
 from touchflow.services.pacing import Pacer, store_pacer
 from touchflow.services.segment_drain import drain_rounds
@@ -86,7 +86,7 @@ class JourneyRuntime:
         self._segment_pacer = store_pacer(ctx, start=200, high=50_000)
         # the drain's rounds (rows evaluated per read snapshot), sized by their evaluating time (ADR 0062)
         self._segment_rounds = drain_rounds()
-        self._contact_pacer = contact_pacer(ctx)  # short on every store: its rows are ingest's (ADR 0071)
+        self._contact_pacer = store_pacer(ctx)
         self._sweep_approvals = ApprovalSweeper(ctx)  # lapsed requests, export files past 24 h (P4)
         self._sweep_alerts = AlertSweeper(ctx)  # circuit breakers, daily metric rules (A4)
         self.passes: list[Callable[[], int]] = []  # periodic chores the composition root adds (reports, goals)

@@ -30,12 +30,12 @@ from touchflow.domain.scoring.ports import StageChange
 from touchflow.domain.unit_of_work import UnitOfWork
 from touchflow.services.context import ServiceContext, emit_events
 from touchflow.services.lifecycle import LIFECYCLE_SOURCE, lifecycle_config, stage_chunk
-from touchflow.services.pacing import WRITE_BUDGET, Pacer, store_pacer
+from touchflow.services.pacing import Pacer, store_pacer
 from touchflow.services.scoring import current_model, score_chunk
 from touchflow.services.tiers import NON_INTERACTION, TIERS_SOURCE, tier_chunk, tier_config
 
-__all__ = ["CURSOR_KEY", "DAILY_KEY", "PassReport", "contact_pacer", "contact_pass_due_at", "refresh_all",
-           "refresh_contacts", "refresh_due", "refresh_touched"]
+__all__ = ["CURSOR_KEY", "DAILY_KEY", "PassReport", "contact_pass_due_at", "refresh_all", "refresh_contacts",
+           "refresh_due", "refresh_touched"]
 
 CURSOR_KEY = "lifecycle.cursor"
 DAILY_KEY = "lifecycle.daily"
@@ -44,14 +44,6 @@ COMPUTED_PRIORITY = 500  # like a journey's update: above imports, below a perso
 TOUCH_LIMIT = 5000
 FULL_CHUNK = 2000
 OWN_EVENTS = frozenset({"stage_changed"})  # our own output: not a reason to look at the contact again
-
-
-def contact_pacer(ctx: ServiceContext, **sizes: Any) -> Pacer:
-    """Short write transactions on every store, PostgreSQL included (ADR 0071): the pass updates the contacts that
-    just had events, the rows ingest is writing right now. With PostgreSQL's 0.25 s budget ``record_events`` took
-    twice as long beside a 1,000 events/s feed, and entries became visible at p99 0.6–0.7 s instead of 0.15 s."""
-    sizes.setdefault("budget", WRITE_BUDGET)
-    return store_pacer(ctx, **sizes)
 
 
 @dataclass
@@ -133,7 +125,7 @@ def refresh_touched(ctx: ServiceContext, limit: int = TOUCH_LIMIT, pacer: Pacer 
         ids, upper, cursor = _touched(probe, stored, limit)
         if upper is None or (upper == cursor and not stored.get("upto")):
             return PassReport()
-    pacer = pacer or contact_pacer(ctx)
+    pacer = pacer or store_pacer(ctx)
     report = PassReport()
     expected = stored
     kept = {k: v for k, v in stored.items() if k in ("received_at", "seen")}
@@ -171,7 +163,7 @@ def refresh_all(ctx: ServiceContext, chunk: int = FULL_CHUNK) -> PassReport:
         after = ids[-1]
         return len(ids), True
 
-    contact_pacer(ctx, start=min(100, chunk), high=chunk).drive(step)
+    store_pacer(ctx, start=min(100, chunk), high=chunk).drive(step)
     return total
 
 
@@ -205,7 +197,7 @@ def refresh_due(ctx: ServiceContext, pacer: Pacer | None = None, deadline: float
             stored = {"next_at": (now + DAILY).isoformat(), "after": None}
             uow.guards.set_setting(DAILY_KEY, stored, "touchflow", now)
             uow.commit()
-    pacer = pacer or contact_pacer(ctx)
+    pacer = pacer or store_pacer(ctx)
     return done + _daily_step(ctx, stored, pacer, deadline)
 
 
