@@ -54,9 +54,7 @@ def main() -> None:
                    for start in range(0, args.events, args.batch)]
         postgres = app.engine.dialect.name == "postgresql"
         if postgres:
-            with app.engine.connect() as c:
-                c.execute(text("ANALYZE"))
-                c.commit()
+            _analyze(app.engine, "")
         if args.slices > 1:
             print("| events stored | events/s | batch p50 ms | batch p99 ms | index blocks read per batch |")
             print("|---:|---:|---:|---:|---|", flush=True)
@@ -81,9 +79,7 @@ def main() -> None:
                           f"| {percentile(times, 0.5) * 1000:.1f} | {percentile(times, 0.99) * 1000:.1f} | "
                           + ", ".join(f"{name} {blocks:.1f}" for blocks, name in grown) + " |", flush=True)
                     if postgres:  # as the worker's upkeep does (autovacuum is off on the test server)
-                        with app.engine.connect() as c:
-                            c.execute(text("ANALYZE events, event_ids"))
-                            c.commit()
+                        _analyze(app.engine, "events, event_ids")
                     times, reads, slice_started = [], after, time.perf_counter()
             took = time.perf_counter() - started
             with app.engine.connect() as c:
@@ -91,6 +87,12 @@ def main() -> None:
             log(f"{label}: {args.events} events in {took:.1f} s = {args.events / took:,.0f}/s; rows stored {stored}")
     finally:
         app.close()
+
+
+def _analyze(engine: Engine, tables: str) -> None:
+    with engine.connect() as c:
+        c.execute(text(f"ANALYZE {tables}"))
+        c.commit()
 
 
 def _index_reads(engine: Engine) -> dict[str, int]:

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import touchflow.store.segments as segment_store  # RANGE_CONTACTS is read from here when a recompute runs
 from bench_timers import Databases
 from benchlib import log, peak_anon_during, peak_rss_mb, percentile
 
@@ -365,12 +366,6 @@ def freshness(app: Any, items: Any, rate: int, seconds: int) -> list[float]:
     return [next((end - at for began, end in passes if began >= at), float("inf")) for at in committed]
 
 
-def segment_ranges() -> int:
-    import touchflow.store.segments as segment_store
-
-    return segment_store.RANGE_CONTACTS
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -389,8 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--range-contacts", type=int, help="contacts a full recompute holds at once (ADR 0068)")
     args = parser.parse_args(argv)
     if args.range_contacts is not None:
-        import touchflow.store.segments as segment_store  # the name the recompute reads when it runs
-
         segment_store.RANGE_CONTACTS = args.range_contacts
     workdir = Path(tempfile.mkdtemp(prefix="touchflow-bench-segments-"))
     databases = Databases(args.database, workdir, prefix="touchflow_bench_segments")
@@ -413,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Database: {database}; SQLite {sqlite3.sqlite_version}; Python {sys.version.split()[0]} on "
               f"{sys.platform}, {os.cpu_count()} CPUs. Seeded in {seeding:.1f} s (not timed). "
               f"Load average before: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}. Full recompute in ranges of "
-              f"{segment_ranges():,} contacts.\n")
+              f"{segment_store.RANGE_CONTACTS:,} contacts.\n")
         print("| phase | time |")
         print("|---|---:|", flush=True)
         run(databases.url, args)
